@@ -1,0 +1,373 @@
+"""One peer connection as a sans-IO state machine (RFC 6733 §5.6).
+
+Feed it bytes with :meth:`PeerConnection.receive_data` and time with
+:meth:`PeerConnection.handle_timer`; collect bytes to write with
+:meth:`PeerConnection.take_outgoing`. It answers CER/DWR/DPR itself, runs the
+RFC 3539 watchdog and reports everything else as events.
+"""
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import avps as A
+from .capabilities import Capabilities, Negotiated, negotiate, parse_capabilities
+from .constants import *
+from .framing import FrameDecoder, FramingError, parse_header
+from .watchdog import Watchdog, WatchdogAction
+
+
+class PeerState(enum.Enum):
+    CLOSED = "Closed"
+    WAIT_CER = "Wait-CER"          # responder, transport up, no CER yet
+    WAIT_I_CEA = "Wait-I-CEA"      # initiator, CER sent
+    WAIT_TLS = "Wait-TLS"          # in-band TLS handshake after CER/CEA
+    OPEN = "Open"
+    CLOSING = "Closing"            # DPR sent, waiting for DPA
+
+
+# ---- events -----------------------------------------------------------------
+@dataclass
+class Opened:
+    capabilities: Capabilities
+    negotiated: Negotiated
+
+
+@dataclass
+class StartTls:
+    """In-band security was negotiated: the transport must start TLS now
+    (after flushing outgoing bytes) and then call ``tls_established``."""
+
+    server_side: bool
+
+
+@dataclass
+class RequestReceived:
+    header: tuple
+    data: bytes
+
+
+@dataclass
+class AnswerReceived:
+    header: tuple
+    data: bytes
+
+
+@dataclass
+class WatchdogChange:
+    action: WatchdogAction
+
+
+@dataclass
+class Closed:
+    """The connection is finished; flush outgoing bytes, then close."""
+
+    reason: str
+    disconnect_cause: int | None = None
+    result_code: int | None = None
+
+
+Event = Opened | StartTls | RequestReceived | AnswerReceived | WatchdogChange | Closed
+
+
+def elect(local_host: str, remote_host: str) -> bool:
+    """RFC 6733 §5.6.4: True when the local identity wins (is higher)."""
+    return local_host.lower() > remote_host.lower()
+
+
+class SequenceCounter:
+    """Wrapping 32-bit counter used for hop-by-hop / end-to-end identifiers."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, start: int | None = None) -> None:
+        self.value = random.getrandbits(32) if start is None else start & 0xFFFFFFFF
+
+    def next(self) -> int:
+        v = self.value = (self.value + 1) & 0xFFFFFFFF
+        return v
+
+
+class PeerConnection:
+    """Sans-IO state of one transport connection to a peer."""
+
+    def __init__(self, local: Capabilities, initiator: bool, now: float, *,
+                 tw: float = 30.0, ce_timeout: float = 10.0, dpa_timeout: float = 5.0,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, reopen: bool = False,
+                 accept_cer: Callable[[Capabilities], int] | None = None,
+                 tls_active: bool = False, rng: random.Random | None = None,
+                 end_to_end: SequenceCounter | None = None) -> None:
+        self.local = local
+        self.initiator = initiator
+        self.tw = tw
+        self.ce_timeout = ce_timeout
+        self.dpa_timeout = dpa_timeout
+        self.reopen = reopen
+        self.accept_cer = accept_cer
+        self.tls_active = tls_active
+        self.rng = rng or random.Random()
+        self.decoder = FrameDecoder(max_message_size)
+        self.hop_by_hop = SequenceCounter(self.rng.getrandbits(32))
+        self.end_to_end = end_to_end or SequenceCounter(self.rng.getrandbits(32))
+        self.state = PeerState.CLOSED
+        self.remote: Capabilities | None = None
+        self.negotiated: Negotiated | None = None
+        self.watchdog: Watchdog | None = None
+        self.deadline: float | None = None
+        self._out: list[bytes] = []
+        self._base_hbh: dict[int, int] = {}  # hbh -> command of our CER/DWR/DPR
+        self._started = now
+        self.disconnect_cause: int | None = None
+
+    # ---- outgoing -------------------------------------------------------------
+    def take_outgoing(self) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    def send(self, data: bytes) -> None:
+        """Queue an already-encoded message (application traffic)."""
+        self._out.append(data)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is PeerState.OPEN
+
+    def next_timer(self) -> float | None:
+        if self.state is PeerState.OPEN and self.watchdog is not None:
+            return self.watchdog.deadline
+        return self.deadline
+
+    def _base_request(self, command: int, extra: list[bytes]) -> None:
+        hbh = self.hop_by_hop.next()
+        self._base_hbh[hbh] = command
+        avps = [A.text(AVP_ORIGIN_HOST, self.local.origin_host),
+                A.text(AVP_ORIGIN_REALM, self.local.origin_realm)] + extra
+        if command == CMD_CAPABILITIES_EXCHANGE:
+            avps = self.local.avps()
+        elif self.local.origin_state_id is not None and command == CMD_DEVICE_WATCHDOG:
+            avps.append(A.u32(AVP_ORIGIN_STATE_ID, self.local.origin_state_id))
+        self._out.append(A.message(FLAG_REQUEST, command, 0, hbh, self.end_to_end.next(), avps))
+
+    def _answer(self, hdr: tuple, result: int, extra: list[bytes] | None = None,
+                caps: bool = False, error_message: str | None = None) -> None:
+        if caps:
+            avps = self.local.avps()
+            avps.insert(2, A.u32(AVP_RESULT_CODE, result))
+        else:
+            avps = [A.u32(AVP_RESULT_CODE, result), A.text(AVP_ORIGIN_HOST, self.local.origin_host),
+                    A.text(AVP_ORIGIN_REALM, self.local.origin_realm)]
+            if self.local.origin_state_id is not None and hdr[2] == CMD_DEVICE_WATCHDOG:
+                avps.append(A.u32(AVP_ORIGIN_STATE_ID, self.local.origin_state_id))
+        if error_message:
+            avps.append(A.avp(AVP_ERROR_MESSAGE, error_message.encode(), mandatory=False))
+        if extra:
+            avps += extra
+        flags = FLAG_ERROR if 3000 <= result < 4000 else 0
+        self._out.append(A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps))
+
+    # ---- lifecycle ------------------------------------------------------------
+    def start(self, now: float) -> list[Event]:
+        """The transport is connected: send CER (initiator) or wait for one."""
+        if self.initiator:
+            self.state = PeerState.WAIT_I_CEA
+            self._base_request(CMD_CAPABILITIES_EXCHANGE, [])
+        else:
+            self.state = PeerState.WAIT_CER
+        self.deadline = now + self.ce_timeout
+        return []
+
+    def disconnect(self, now: float, cause: int = DISCONNECT_REBOOTING) -> list[Event]:
+        """Start an orderly shutdown with DPR (or close at once if not open)."""
+        self.disconnect_cause = cause
+        if self.state is PeerState.OPEN:
+            self._base_request(CMD_DISCONNECT_PEER, [A.u32(AVP_DISCONNECT_CAUSE, cause)])
+            self.state = PeerState.CLOSING
+            self.deadline = now + self.dpa_timeout
+            return []
+        if self.state is PeerState.CLOSING:
+            return []
+        return self._close("local close", cause)
+
+    def connection_lost(self, now: float, reason: str = "transport closed") -> list[Event]:
+        if self.state is PeerState.CLOSED:
+            return []
+        return self._close(reason, self.disconnect_cause)
+
+    def tls_established(self, now: float) -> list[Event]:
+        """The in-band TLS handshake finished: the connection is open."""
+        if self.state is not PeerState.WAIT_TLS:
+            return []
+        self.tls_active = True
+        return self._open(now)
+
+    def _close(self, reason: str, cause: int | None = None, result: int | None = None) -> list[Event]:
+        self.state = PeerState.CLOSED
+        self.deadline = None
+        return [Closed(reason, cause, result)]
+
+    def _open(self, now: float) -> list[Event]:
+        self.state = PeerState.OPEN
+        self.deadline = None
+        self.watchdog = Watchdog(now, self.tw, reopen=self.reopen, rng=self.rng)
+        if self.reopen:
+            self.watchdog.pending = True
+            self._base_request(CMD_DEVICE_WATCHDOG, [])
+        return [Opened(self.remote, self.negotiated)]
+
+    # ---- timers ---------------------------------------------------------------
+    def handle_timer(self, now: float) -> list[Event]:
+        st = self.state
+        if st is PeerState.OPEN:
+            wd = self.watchdog
+            if now < wd.deadline:
+                return []
+            events: list[Event] = []
+            for action in wd.on_timer(now):
+                if action is WatchdogAction.SEND_DWR:
+                    self._base_request(CMD_DEVICE_WATCHDOG, [])
+                elif action is WatchdogAction.CLOSE:
+                    events += self._close("watchdog: no answer to DWR")
+                else:
+                    events.append(WatchdogChange(action))
+            return events
+        if self.deadline is not None and now >= self.deadline:
+            if st in (PeerState.WAIT_CER, PeerState.WAIT_I_CEA, PeerState.WAIT_TLS):
+                return self._close(f"capabilities exchange timed out in {st.value}")
+            if st is PeerState.CLOSING:
+                return self._close("DPA timed out", self.disconnect_cause)
+        return []
+
+    # ---- incoming -------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        if self.state is PeerState.CLOSED:
+            return []
+        try:
+            frames = self.decoder.feed(data)
+        except FramingError as exc:
+            events: list[Event] = []
+            for f in exc.frames:
+                events += self._receive_message(f, now)
+            if self.state is PeerState.CLOSED:
+                return events
+            if exc.header:
+                hdr = parse_header(exc.header)
+                if hdr[1] & FLAG_REQUEST and self.state is PeerState.OPEN:
+                    self._answer(hdr, exc.result_code, error_message=str(exc))
+            return events + self._close(f"framing error: {exc}", result=exc.result_code)
+        if len(frames) == 1:
+            return self._receive_message(frames[0], now)
+        events = []
+        for f in frames:
+            events += self._receive_message(f, now)
+            if self.state is PeerState.CLOSED:
+                break
+        return events
+
+    def _receive_message(self, data: bytes, now: float) -> list[Event]:
+        hdr = parse_header(data)
+        st = self.state
+        if st is PeerState.OPEN:
+            wd = self.watchdog
+            code = hdr[2]
+            if code not in BASE_COMMANDS:
+                if wd.state is wd.state.OKAY:
+                    wd.deadline = now + wd.tw
+                    if hdr[1] & FLAG_REQUEST:
+                        return [RequestReceived(hdr, data)]
+                    return [AnswerReceived(hdr, data)]
+                events = self._wd(wd.on_receive(now, False))
+                ev = RequestReceived(hdr, data) if hdr[1] & FLAG_REQUEST else AnswerReceived(hdr, data)
+                return events + [ev]
+            return self._base_open(hdr, data, now)
+        if st is PeerState.WAIT_CER:
+            if hdr[2] != CMD_CAPABILITIES_EXCHANGE or not hdr[1] & FLAG_REQUEST:
+                return self._close(f"expected CER, got command {hdr[2]}")
+            return self._receive_cer(hdr, data, now)
+        if st is PeerState.WAIT_I_CEA:
+            if hdr[2] != CMD_CAPABILITIES_EXCHANGE or hdr[1] & FLAG_REQUEST:
+                return self._close(f"expected CEA, got command {hdr[2]}")
+            return self._receive_cea(hdr, data, now)
+        if st is PeerState.CLOSING:
+            if hdr[2] == CMD_DISCONNECT_PEER and not hdr[1] & FLAG_REQUEST:
+                return self._close("DPA received", self.disconnect_cause)
+            if hdr[2] == CMD_DISCONNECT_PEER:
+                self._answer(hdr, DIAMETER_SUCCESS)
+                return self._close("DPR received while closing", self.disconnect_cause)
+            if hdr[2] == CMD_DEVICE_WATCHDOG and hdr[1] & FLAG_REQUEST:
+                self._answer(hdr, DIAMETER_SUCCESS)
+                return []
+            if hdr[2] in BASE_COMMANDS:
+                return []
+            # answers still in flight are delivered while waiting for DPA
+            if not hdr[1] & FLAG_REQUEST:
+                return [AnswerReceived(hdr, data)]
+            self._answer(hdr, DIAMETER_UNABLE_TO_DELIVER, error_message="peer is disconnecting")
+            return []
+        return []
+
+    def _wd(self, actions: list[WatchdogAction]) -> list[Event]:
+        return [WatchdogChange(a) for a in actions if a in (WatchdogAction.FAILBACK, WatchdogAction.FAILOVER)]
+
+    def _base_open(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
+        code, is_req = hdr[2], hdr[1] & FLAG_REQUEST
+        events = self._wd(self.watchdog.on_receive(now, code == CMD_DEVICE_WATCHDOG and not is_req))
+        if code == CMD_DEVICE_WATCHDOG:
+            if is_req:
+                self._answer(hdr, DIAMETER_SUCCESS)
+            else:
+                self._base_hbh.pop(hdr[4], None)
+            return events
+        if code == CMD_DISCONNECT_PEER:
+            if is_req:
+                cause = A.as_u32(A.find(data, AVP_DISCONNECT_CAUSE))
+                self._answer(hdr, DIAMETER_SUCCESS)
+                return events + self._close("DPR received", cause)
+            return events
+        # CER on an open connection: RFC 6733 says to reject it
+        if is_req:
+            self._answer(hdr, DIAMETER_UNABLE_TO_COMPLY, caps=True, error_message="already open")
+        return events
+
+    def _receive_cer(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
+        try:
+            remote, _ = parse_capabilities(data)
+        except A.AvpError as exc:
+            self._answer(hdr, exc.result_code, caps=True, error_message=str(exc))
+            return self._close(f"invalid CER: {exc}", result=exc.result_code)
+        self.remote = remote
+        result = self.accept_cer(remote) if self.accept_cer else DIAMETER_SUCCESS
+        if result != DIAMETER_SUCCESS:
+            self._answer(hdr, result, caps=True)
+            return self._close(f"CER from {remote.origin_host} rejected", result=result)
+        neg = negotiate(self.local, remote)
+        self.negotiated = neg
+        self._answer(hdr, neg.result_code, caps=True)
+        if neg.result_code != DIAMETER_SUCCESS:
+            return self._close(f"CER from {remote.origin_host}: result {neg.result_code}",
+                               result=neg.result_code)
+        if neg.tls and not self.tls_active:
+            self.state = PeerState.WAIT_TLS
+            self.deadline = now + self.ce_timeout
+            return [StartTls(server_side=True)]
+        return self._open(now)
+
+    def _receive_cea(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
+        try:
+            remote, result = parse_capabilities(data)
+        except A.AvpError as exc:
+            return self._close(f"invalid CEA: {exc}", result=exc.result_code)
+        self.remote = remote
+        if result != DIAMETER_SUCCESS:
+            return self._close(f"CEA from {remote.origin_host} with result {result}", result=result)
+        neg = negotiate(self.local, remote)
+        self.negotiated = neg
+        if neg.result_code != DIAMETER_SUCCESS:
+            return self._close(f"CEA from {remote.origin_host}: local result {neg.result_code}",
+                               result=neg.result_code)
+        if neg.tls and not self.tls_active:
+            self.state = PeerState.WAIT_TLS
+            self.deadline = now + self.ce_timeout
+            return [StartTls(server_side=False)]
+        return self._open(now)

@@ -1,0 +1,106 @@
+"""Stream framing: split a byte stream into Diameter messages.
+
+Only the 4-byte prefix (version + 24-bit length) is needed to frame; the
+20-byte header is parsed with one ``struct`` call when the node needs it.
+"""
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from .constants import DEFAULT_MAX_MESSAGE_SIZE
+
+_HDR = struct.Struct("!I4sIII")  # ver|len, flags|code, app, hbh, e2e
+_U32 = struct.Struct("!I")
+
+
+class FramingError(Exception):
+    """The stream cannot be framed any further (bad version or length)."""
+
+    def __init__(self, message: str, result_code: int) -> None:
+        super().__init__(message)
+        self.result_code = result_code
+        #: complete messages that preceded the bad one in the same feed
+        self.frames: list[bytes] = []
+        #: the first 20 bytes of the bad message, when that many had arrived
+        self.header: bytes = b""
+
+
+class Header(NamedTuple):
+    """The fixed 20-byte Diameter header, decoded."""
+
+    length: int
+    flags: int
+    command_code: int
+    application_id: int
+    hop_by_hop_identifier: int
+    end_to_end_identifier: int
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.flags & 0x80)
+
+
+def parse_header(data: bytes | memoryview) -> Header:
+    """Decode the 20-byte header at the start of ``data``."""
+    vl, fc, app, hbh, e2e = _HDR.unpack_from(data)
+    return Header(vl & 0xFFFFFF, fc[0], int.from_bytes(fc[1:], "big"), app, hbh, e2e)
+
+
+def set_hop_by_hop(data: bytearray, hbh: int) -> None:
+    """Overwrite the hop-by-hop identifier of an encoded message in place."""
+    _U32.pack_into(data, 12, hbh)
+
+
+class FrameDecoder:
+    """Incremental decoder: feed bytes, get complete message byte strings.
+
+    Raises :class:`FramingError` for a version other than 1, a length under 20
+    or over ``max_size``; after that the stream cannot be resynchronised.
+    """
+
+    __slots__ = ("_buf", "max_size")
+
+    def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self.max_size = max_size
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a message."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf
+        if buf:
+            buf += data
+            view = buf
+        else:
+            view = data
+        out: list[bytes] = []
+        pos = 0
+        end = len(view)
+        unpack = _U32.unpack_from
+        while end - pos >= 4:
+            vl = unpack(view, pos)[0]
+            length = vl & 0xFFFFFF
+            if vl >> 24 != 1 or length < 20 or length & 3 or length > self.max_size:
+                if vl >> 24 != 1:
+                    exc = FramingError(f"unsupported Diameter version {vl >> 24}", 5011)
+                elif length > self.max_size:
+                    exc = FramingError(f"message length {length} exceeds {self.max_size}", 5015)
+                else:
+                    exc = FramingError(f"invalid message length {length}", 5015)
+                exc.frames = out
+                exc.header = bytes(view[pos:pos + 20]) if end - pos >= 20 else b""
+                self._buf = bytearray()
+                raise exc
+            if end - pos < length:
+                break
+            out.append(bytes(view[pos:pos + length]))
+            pos += length
+        if buf:
+            del buf[:pos]
+        elif pos < end:
+            self._buf = bytearray(view[pos:])
+        return out
