@@ -1,0 +1,816 @@
+"""The asyncio Diameter node: peers, listeners, routing, agents and the request API."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..protocol import avps as A
+from ..protocol.capabilities import Capabilities
+from ..protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
+                                   RequestReceived, SequenceCounter, StartTls, WatchdogChange, elect)
+from ..protocol.constants import *
+from ..protocol.dedup import IN_PROGRESS, DuplicateCache
+from ..protocol.framing import parse_header
+from ..protocol.pending import PendingTable
+from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable, decide
+from ..protocol.watchdog import WatchdogAction
+from .peer import PeerInfo
+from .transport import DiameterProtocol
+
+log = logging.getLogger("diameter.node")
+state_log = logging.getLogger("diameter.node.peer")
+dump_log = logging.getLogger("diameter.node.msg")
+
+Handler = Callable[[Any], Awaitable[Any] | Any]
+
+
+class NodeError(Exception):
+    """Base error raised by the node."""
+
+
+class NotRoutable(NodeError):
+    """No open peer can take the request."""
+
+
+class RequestTimeout(NodeError, TimeoutError):
+    """No answer arrived within the request's timeout."""
+
+
+class PeerFailed(NodeError):
+    """The peer failed and no alternate peer could take the request."""
+
+
+@dataclass(eq=False, slots=True)
+class _Pending:
+    data: bytearray
+    app_id: int
+    sent_at: float
+    deadline: float
+    future: asyncio.Future | None = None
+    raw: bool = False
+    dest_realm: str | None = None
+    dest_host: str | None = None
+    origin: tuple[DiameterProtocol, int] | None = None  # relayed: (from, original hbh)
+    tried: set = field(default_factory=set)
+    redirects: int = 0
+    command: int = 0
+
+
+@dataclass
+class _App:
+    app_id: int
+    handler: Handler | None
+    is_coro: bool
+    auth: bool
+    acct: bool
+    vendor_id: int | None = None
+
+
+def _read_str(data: bytes, code: int) -> str | None:
+    p = A.find(data, code)
+    return None if p is None else p.decode("utf-8", "replace")
+
+
+def _peer_from_uri(uri: str) -> str:
+    if "://" in uri:
+        uri = uri.split("://", 1)[1]
+    return uri.split(";", 1)[0].rsplit(":", 1)[0] if uri.count(":") == 1 or ";" in uri else uri.split(";", 1)[0]
+
+
+class DiameterNode:
+    """A Diameter node on asyncio: client, server, relay, proxy or redirect agent.
+
+    Register applications with :meth:`add_application` (handlers may be
+    coroutines), peers with :meth:`add_peer`, optional realm routes with
+    ``routes.add(Route(...))``; then ``await start()`` and ``await request(msg)``.
+    """
+
+    def __init__(self, origin_host: str, realm: str, *, ip_addresses: list[str] | None = None,
+                 tcp_port: int | None = None, tls_port: int | None = None,
+                 listen_addresses: list[str] | None = None, vendor_id: int = 0,
+                 product_name: str = "python-diameter", vendor_ids: list[int] | None = None,
+                 accept_unknown_peers: bool = False, tw: float = 30.0, ce_timeout: float = 10.0,
+                 dpa_timeout: float = 5.0, request_timeout: float = 30.0,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, ssl_server: ssl.SSLContext | None = None,
+                 ssl_client: ssl.SSLContext | None = None, inband_tls: bool = False,
+                 require_inband_tls: bool = False, balancing: Balancing = Balancing.LEAST_PENDING,
+                 duplicate_window: float = 60.0, follow_redirects: bool = True,
+                 is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
+                 tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
+                 dump_messages: bool = False) -> None:
+        self.origin_host = origin_host
+        self.realm = realm
+        self.ip_addresses = list(ip_addresses or [])
+        self.tcp_port = tcp_port
+        self.tls_port = tls_port
+        self.listen_addresses = listen_addresses
+        self.vendor_id = vendor_id
+        self.product_name = product_name
+        self.vendor_ids = set(vendor_ids or [])
+        self.accept_unknown_peers = accept_unknown_peers
+        self.tw = tw
+        self.ce_timeout = ce_timeout
+        self.dpa_timeout = dpa_timeout
+        self.request_timeout = request_timeout
+        self.max_message_size = max_message_size
+        self.ssl_server = ssl_server
+        self.ssl_client = ssl_client
+        self.inband_tls = inband_tls or require_inband_tls
+        self.require_inband_tls = require_inband_tls
+        self.follow_redirects = follow_redirects
+        self.is_relay = is_relay
+        self.max_failover = max_failover
+        self.tick = tick
+        self.write_buffer_high = write_buffer_high
+        self.write_buffer_hard_limit = write_buffer_high * 4
+        self.max_inflight_per_peer = max_inflight_per_peer
+        self.dump_messages = dump_messages
+        self.state_id = int(time.time()) & 0xFFFFFFFF
+        self.end_to_end = SequenceCounter(((self.state_id & 0xFFF) << 20) | random.getrandbits(20))
+        self.peers: dict[str, PeerInfo] = {}
+        self.apps: dict[int, _App] = {}
+        self.routes = RoutingTable()
+        self.balancer = Balancer(balancing)
+        self.redirects = RedirectCache()
+        self.pending = PendingTable()
+        self.dedup = DuplicateCache(duplicate_window)
+        self.protocols: set[DiameterProtocol] = set()
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.listen_ports: list[int] = []
+        self.on_peer_state: list[Callable[[PeerInfo, str], None]] = []
+        self._decode = decode
+        self._tasks: set[asyncio.Task] = set()
+        self._running = False
+        self._ticker: asyncio.Task | None = None
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+
+    # ---- configuration ----------------------------------------------------------
+    @property
+    def decode(self) -> Callable[[bytes], Any]:
+        if self._decode is None:
+            from ...message import Message
+            self._decode = Message.from_bytes
+        return self._decode
+
+    def add_application(self, app_id: int, handler: Handler | None = None, *, auth: bool = True,
+                        acct: bool = False, vendor_id: int | None = None) -> None:
+        """Serve (or just advertise, with no handler) an application id."""
+        is_coro = handler is not None and inspect.iscoroutinefunction(handler)
+        self.apps[app_id] = _App(app_id, handler, is_coro, auth and not acct, acct, vendor_id)
+
+    def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
+                 port: int = 3868, **kw: Any) -> PeerInfo:
+        """Configure a known peer; ``persistent=True`` keeps a connection up to it."""
+        key = identity.lower()
+        if key in self.peers:
+            return self.peers[key]
+        peer = PeerInfo(identity=identity, realm=realm or self.realm, addresses=list(addresses or []),
+                        port=port, **kw)
+        self.peers[key] = peer
+        if self._running and peer.persistent and peer.addresses:
+            self._spawn(self._maintain(peer))
+        return peer
+
+    def add_route(self, realm: str, servers: list[str], action: RouteAction = RouteAction.RELAY,
+                  application_id: int | None = None, **kw: Any) -> Route:
+        return self.routes.add(Route(realm, action, [s.lower() for s in servers], application_id, **kw))
+
+    def capabilities(self) -> Capabilities:
+        auth = {a.app_id for a in self.apps.values() if a.auth and a.vendor_id is None}
+        acct = {a.app_id for a in self.apps.values() if a.acct and a.vendor_id is None}
+        vsa = [(a.vendor_id, a.app_id if a.auth else None, a.app_id if a.acct else None)
+               for a in self.apps.values() if a.vendor_id is not None]
+        if self.is_relay:
+            auth.add(APP_RELAY)
+        sec: set[int] = set()
+        if self.inband_tls:
+            sec = {INBAND_TLS} if self.require_inband_tls else {INBAND_NO_SECURITY, INBAND_TLS}
+        return Capabilities(self.origin_host, self.realm, self.ip_addresses or ["127.0.0.1"],
+                            self.vendor_id, self.product_name, self.state_id, set(self.vendor_ids),
+                            auth, acct, vsa, sec)
+
+    # ---- lifecycle --------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._running = True
+        hosts = self.listen_addresses or self.ip_addresses or None
+        if self.tcp_port is not None:
+            await self._listen(hosts, self.tcp_port, None)
+        if self.tls_port is not None:
+            if self.ssl_server is None:
+                raise NodeError("tls_port needs ssl_server")
+            await self._listen(hosts, self.tls_port, self.ssl_server)
+        self._ticker = self.loop.create_task(self._tick_loop())
+        for peer in self.peers.values():
+            if peer.persistent and peer.addresses:
+                self._spawn(self._maintain(peer))
+
+    async def _listen(self, hosts, port: int, ctx: ssl.SSLContext | None) -> None:
+        server = await self.loop.create_server(lambda: self._new_protocol(False, None), hosts, port,
+                                               ssl=ctx, reuse_address=True, backlog=2048)
+        self.listeners.append(server)
+        for s in server.sockets:
+            self.listen_ports.append(s.getsockname()[1])
+
+    async def stop(self, timeout: float = 5.0, cause: int = DISCONNECT_REBOOTING) -> None:
+        """Send DPR on every open connection, wait for DPAs, close everything."""
+        self._running = False
+        for s in self.listeners:
+            s.close()
+        now = self.loop.time()
+        protos = list(self.protocols)
+        for p in protos:
+            self._handle_events(p, p.conn.disconnect(now, cause))
+            p.flush()
+        if protos:
+            await asyncio.wait([p.closed for p in protos], timeout=timeout)
+        for p in list(self.protocols):
+            p.abort()
+        for t in list(self._tasks):
+            t.cancel()
+        if self._ticker:
+            self._ticker.cancel()
+        for _peer, _hbh, entry in self.pending.expire(float("inf")):
+            self._fail_pending(entry, PeerFailed("node stopped"))
+        await asyncio.sleep(0)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        t = self.loop.create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+        return t
+
+    # ---- connections ------------------------------------------------------------
+    def _new_protocol(self, initiator: bool, peer: PeerInfo | None) -> DiameterProtocol:
+        conn = PeerConnection(self.capabilities(), initiator, self.loop.time(),
+                              tw=(peer.tw if peer and peer.tw else self.tw), ce_timeout=self.ce_timeout,
+                              dpa_timeout=self.dpa_timeout, max_message_size=self.max_message_size,
+                              reopen=bool(peer and peer.failed_before), end_to_end=self.end_to_end)
+        proto = DiameterProtocol(self, conn, tls_server=self.ssl_server,
+                                 tls_client=(peer.ssl_context if peer and peer.ssl_context else self.ssl_client),
+                                 server_hostname=peer.identity if peer else None)
+        conn.accept_cer = lambda caps, _p=proto: self._accept_cer(_p, caps)
+        if peer is not None:
+            proto.peer = peer
+        return proto
+
+    def _connection_made(self, proto: DiameterProtocol) -> None:
+        self.protocols.add(proto)
+        if proto.transport is not None:
+            sock = proto.transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+        proto.conn.start(self.loop.time())
+        proto.flush()
+
+    def _connection_gone(self, proto: DiameterProtocol) -> None:
+        self.protocols.discard(proto)
+
+    def _accept_cer(self, proto: DiameterProtocol, caps: Capabilities) -> int:
+        key = caps.origin_host.lower()
+        peer = self.peers.get(key)
+        if peer is None:
+            if not self.accept_unknown_peers:
+                log.warning("CER from unknown peer %s: rejected with 3010", caps.origin_host)
+                return DIAMETER_UNKNOWN_PEER
+            peer = self.peers[key] = PeerInfo(identity=caps.origin_host, realm=caps.origin_realm, dynamic=True)
+        other = peer.protocol
+        if other is not None and other is not proto and other.conn.state is not PeerState.CLOSED:
+            if other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
+                log.info("election won against %s: dropping our own connection", caps.origin_host)
+                other.replaced = True
+                other.conn.connection_lost(self.loop.time(), "election won")
+                other.abort()
+            else:
+                log.info("election lost / already connected to %s: rejecting CER", caps.origin_host)
+                return DIAMETER_ELECTION_LOST
+        proto.peer = peer
+        peer.protocol = proto
+        return DIAMETER_SUCCESS
+
+    async def _maintain(self, peer: PeerInfo) -> None:
+        """Keep a persistent peer connected, reconnecting with backoff."""
+        while self._running and not peer.no_reconnect:
+            if peer.protocol is None or peer.protocol.closed.done():
+                proto = await self._connect(peer)
+                if proto is not None:
+                    await proto.closed
+                    if peer.protocol is proto:
+                        peer.protocol = None
+            if not self._running or peer.no_reconnect:
+                break
+            if peer.protocol is not None and not peer.protocol.closed.done():
+                await peer.protocol.closed  # someone else's (incoming) connection is serving
+                continue
+            wait = peer.backoff if peer.backoff else 0.05
+            wait = min(wait, peer.reconnect_max)
+            peer.backoff = min(max(peer.reconnect_wait, peer.backoff * 2), peer.reconnect_max)
+            await asyncio.sleep(wait * random.uniform(0.8, 1.2))
+
+    async def _connect(self, peer: PeerInfo) -> DiameterProtocol | None:
+        ctx = None
+        if peer.tls == "tls":
+            ctx = peer.ssl_context or self.ssl_client
+        for addr in peer.addresses:
+            proto = self._new_protocol(True, peer)
+            peer.protocol = proto
+            try:
+                await asyncio.wait_for(self.loop.create_connection(
+                    lambda _p=proto: _p, addr, peer.port, ssl=ctx,
+                    server_hostname=peer.identity if ctx else None), self.ce_timeout)
+                return proto
+            except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+                log.info("connect to %s at %s:%s failed: %s", peer.identity, addr, peer.port, exc)
+                if peer.protocol is proto:
+                    peer.protocol = None
+        return None
+
+    async def connect(self, peer: PeerInfo | str, timeout: float = 10.0) -> PeerInfo:
+        """Connect to a peer now and wait until it is open (raises NodeError if not)."""
+        if isinstance(peer, str):
+            peer = self.peers[peer.lower()]
+        if not peer.is_open:
+            if peer.persistent:
+                await self.wait_open(peer, timeout)
+            else:
+                proto = await self._connect(peer)
+                if proto is None:
+                    raise NodeError(f"cannot connect to {peer.identity}")
+                await self.wait_open(peer, timeout)
+        return peer
+
+    async def wait_open(self, peer: PeerInfo | str, timeout: float = 10.0) -> None:
+        if isinstance(peer, str):
+            peer = self.peers[peer.lower()]
+        deadline = self.loop.time() + timeout
+        while not peer.is_open:
+            if self.loop.time() > deadline:
+                raise NodeError(f"peer {peer.identity} not open after {timeout}s (state {peer.state})")
+            await asyncio.sleep(0.01)
+
+    def disconnect_peer(self, peer: PeerInfo | str, cause: int = DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU) -> None:
+        """Send DPR to a peer; with DO_NOT_WANT_TO_TALK_TO_YOU it stays disconnected."""
+        if isinstance(peer, str):
+            peer = self.peers[peer.lower()]
+        if cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU:
+            peer.no_reconnect = True
+        p = peer.protocol
+        if p is not None:
+            self._handle_events(p, p.conn.disconnect(self.loop.time(), cause))
+            p.flush()
+
+    # ---- events from connections ------------------------------------------------
+    def _handle_events(self, proto: DiameterProtocol, events: list) -> None:
+        for ev in events:
+            t = type(ev)
+            if t is AnswerReceived:
+                self._on_answer(proto, ev.header, ev.data)
+            elif t is RequestReceived:
+                self._on_request(proto, ev.header, ev.data)
+            elif t is Opened:
+                self._on_open(proto, ev)
+            elif t is Closed:
+                self._on_closed(proto, ev)
+            elif t is WatchdogChange:
+                self._on_watchdog(proto, ev.action)
+            elif t is StartTls:
+                self._spawn(proto.start_tls(ev))
+
+    def _set_state(self, peer: PeerInfo, what: str) -> None:
+        state_log.info("peer %s: %s", peer.identity, what)
+        for cb in self.on_peer_state:
+            try:
+                cb(peer, what)
+            except Exception:  # noqa: BLE001 - a listener must not break the node
+                log.exception("peer state listener failed")
+
+    def _on_open(self, proto: DiameterProtocol, ev: Opened) -> None:
+        peer = proto.peer
+        if peer is None:
+            key = ev.capabilities.origin_host.lower()
+            peer = self.peers.get(key)
+            if peer is None:
+                peer = self.peers[key] = PeerInfo(ev.capabilities.origin_host, ev.capabilities.origin_realm,
+                                                  dynamic=True)
+            proto.peer = peer
+        elif peer.identity.lower() != ev.capabilities.origin_host.lower():
+            log.warning("peer configured as %s answered as %s", peer.identity, ev.capabilities.origin_host)
+        peer.protocol = proto
+        peer.capabilities = ev.capabilities
+        peer.negotiated = ev.negotiated
+        peer.suspect = False
+        peer.backoff = 0.0
+        peer.stats.connects += 1
+        self._set_state(peer, "open" + (" (reopen, waiting for 3 DWAs)" if proto.conn.reopen else ""))
+
+    def _on_closed(self, proto: DiameterProtocol, ev: Closed) -> None:
+        peer = proto.peer
+        self.loop.call_soon(proto.close)
+        if peer is None:
+            return
+        was_active = peer.protocol is proto
+        if was_active:
+            peer.protocol = None
+        peer.stats.disconnects += 1
+        peer.last_disconnect_cause = ev.disconnect_cause
+        if ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU and ev.reason == "DPR received":
+            peer.no_reconnect = True
+        elif ev.disconnect_cause == DISCONNECT_BUSY and ev.reason == "DPR received":
+            peer.backoff = max(peer.backoff, peer.reconnect_wait)
+        if ev.reason.startswith("watchdog") or ev.reason == "transport closed" or "TLS" in ev.reason:
+            peer.failed_before = True
+        self._set_state(peer, f"closed: {ev.reason}" + (f" (result {ev.result_code})" if ev.result_code else ""))
+        if was_active and not proto.replaced:
+            self._failover(peer)
+
+    def _on_watchdog(self, proto: DiameterProtocol, action: WatchdogAction) -> None:
+        peer = proto.peer
+        if peer is None:
+            return
+        if action is WatchdogAction.FAILOVER:
+            peer.suspect = True
+            peer.failed_before = True
+            peer.stats.failovers += 1
+            self._set_state(peer, "SUSPECT: failing over pending requests")
+            self._failover(peer)
+        elif action is WatchdogAction.FAILBACK:
+            peer.suspect = False
+            self._set_state(peer, "OKAY: failback")
+
+    def _failover(self, peer: PeerInfo) -> None:
+        for _hbh, entry in self.pending.take_peer(peer.identity.lower()):
+            entry.tried.add(peer.identity.lower())
+            if len(entry.tried) > self.max_failover or not self._resend(entry, retransmit=True):
+                self._fail_pending(entry, PeerFailed(f"peer {peer.identity} failed; no alternate peer"))
+
+    # ---- sending requests -------------------------------------------------------
+    def _usable(self, identity: str, app_id: int) -> bool:
+        p = self.peers.get(identity)
+        return p is not None and p.is_open and p.supports(app_id) and not p.protocol.congested
+
+    def _pending_count(self, identity: str) -> int:
+        return self.pending.count(identity)
+
+    def _select_peer(self, app_id: int, dest_realm: str | None, dest_host: str | None,
+                     exclude: set[str], session: str | None = None) -> PeerInfo | None:
+        if dest_host is not None:
+            key = dest_host.lower()
+            if key not in exclude and self._usable(key, app_id):
+                return self.peers[key]
+        realm = (dest_realm or self.realm)
+        if self.redirects._entries:
+            hosts = self.redirects.lookup(self.loop.time(), realm=realm, app=app_id, host=dest_host,
+                                          session=session)
+            if hosts:
+                for h in hosts:
+                    if h.lower() not in exclude and self._usable(h.lower(), app_id):
+                        return self.peers[h.lower()]
+        route = self.routes.lookup(realm, app_id)
+        if route is not None and route.action is not RouteAction.LOCAL:
+            cands = [s for s in route.servers if s not in exclude and self._usable(s, app_id)]
+            weights = route.weights
+        else:
+            cands = [k for k, p in self.peers.items()
+                     if k not in exclude and p.realm.lower() == realm.lower() and self._usable(k, app_id)]
+            if not cands and route is None:
+                cands = [k for k, p in self.peers.items() if k not in exclude and self._usable(k, app_id)]
+            weights = {k: self.peers[k].weight for k in cands}
+        if not cands:
+            return None
+        return self.peers[self.balancer.choose(cands, self._pending_count, weights)]
+
+    def _send_to(self, peer: PeerInfo, entry: _Pending) -> None:
+        proto = peer.protocol
+        hbh = proto.conn.hop_by_hop.next()
+        data = entry.data
+        data[12:16] = hbh.to_bytes(4, "big")
+        key = peer.identity.lower()
+        entry.tried.add(key)
+        self.pending.add(key, hbh, entry.deadline, entry)
+        peer.stats.cmd(entry.command).requests_sent += 1
+        if self.dump_messages:
+            dump_log.debug("-> %s %r", peer.identity, bytes(data))
+        proto.write(data)
+
+    def _resend(self, entry: _Pending, retransmit: bool) -> bool:
+        session = None
+        peer = self._select_peer(entry.app_id, entry.dest_realm, entry.dest_host, entry.tried, session)
+        if peer is None:
+            return False
+        if retransmit:
+            entry.data[4] |= FLAG_RETRANSMIT
+        self._send_to(peer, entry)
+        return True
+
+    def _fail_pending(self, entry: _Pending, exc: Exception, result: int = DIAMETER_UNABLE_TO_DELIVER) -> None:
+        if entry.future is not None:
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+        elif entry.origin is not None:
+            proto, hbh = entry.origin
+            hdr = parse_header(entry.data)
+            self._send_error(proto, hdr._replace(hop_by_hop_identifier=hbh), bytes(entry.data), result, str(exc))
+
+    def prepare(self, message: Any) -> bytearray:
+        """Encode a message (object or bytes) to a mutable buffer."""
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            return bytearray(message)
+        return bytearray(message.as_bytes())
+
+    def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
+                       raw: bool = False) -> asyncio.Future:
+        """Send a request now; the returned future resolves to the answer.
+
+        The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
+        :class:`PeerFailed`; it is never left pending.
+        """
+        data = self.prepare(message)
+        if len(data) < 20:
+            raise NodeError("message shorter than a Diameter header")
+        e2e = int.from_bytes(data[16:20], "big")
+        if e2e == 0:
+            e2e = self.end_to_end.next()
+            data[16:20] = e2e.to_bytes(4, "big")
+            if not raw and hasattr(message, "header"):
+                message.header.end_to_end_identifier = e2e
+        app_id = int.from_bytes(data[8:12], "big")
+        if app_id == 0 and int.from_bytes(data[5:8], "big") not in BASE_COMMANDS:
+            # like python-diameter, take the application from the message's AVPs
+            app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
+                      or A.as_u32(A.find(data, AVP_ACCT_APPLICATION_ID)) or 0)
+            if app_id:
+                data[8:12] = app_id.to_bytes(4, "big")
+                if not raw and hasattr(message, "header"):
+                    message.header.application_id = app_id
+        dest_host = _read_str(data, AVP_DESTINATION_HOST) if peer is None else peer
+        dest_realm = _read_str(data, AVP_DESTINATION_REALM)
+        now = self.loop.time()
+        fut = self.loop.create_future()
+        entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
+                         fut, raw, dest_realm, dest_host, command=int.from_bytes(data[5:8], "big"))
+        target = self._select_peer(app_id, dest_realm, dest_host, set())
+        if target is None:
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
+        self._send_to(target, entry)
+        if not raw and hasattr(message, "header"):
+            message.header.hop_by_hop_identifier = int.from_bytes(data[12:16], "big")
+        return fut
+
+    async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
+        """Send a request and return the decoded answer."""
+        return await self.request_future(message, timeout=timeout, peer=peer)
+
+    async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
+        """Like :meth:`request` for pre-encoded bytes; returns the answer's bytes."""
+        return await self.request_future(data, timeout=timeout, peer=peer, raw=True)
+
+    # ---- answers ----------------------------------------------------------------
+    def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
+        peer = proto.peer
+        key = peer.identity.lower()
+        entry = self.pending.pop(key, hdr[4])
+        if entry is None:
+            log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr[4], peer.identity)
+            return
+        now = self.loop.time()
+        cs = peer.stats.cmd(hdr[2])
+        cs.answers_received += 1
+        cs.latencies.append(now - entry.sent_at)
+        result = A.as_u32(A.find(data, AVP_RESULT_CODE))
+        if result is not None:
+            cs.result_classes[f"{result // 1000}xxx"] += 1
+        if self.dump_messages:
+            dump_log.debug("<- %s %r", peer.identity, data)
+        if (result == DIAMETER_REDIRECT_INDICATION and hdr[1] & FLAG_ERROR and entry.origin is None
+                and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
+            return
+        if entry.future is not None:
+            fut = entry.future
+            if fut.done():
+                return
+            if entry.raw:
+                fut.set_result(data)
+            else:
+                try:
+                    fut.set_result(self.decode(data))
+                except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
+                    fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
+        elif entry.origin is not None:
+            origin, hbh = entry.origin
+            out = bytearray(data)
+            out[12:16] = hbh.to_bytes(4, "big")
+            if origin.peer is not None:
+                origin.peer.stats.cmd(hdr[2]).answers_sent += 1
+            origin.write(out)
+
+    def _follow_redirect(self, entry: _Pending, data: bytes) -> bool:
+        hosts = [_peer_from_uri(p.decode("utf-8", "replace")) for c, _f, v, p in A.iter_avps(data)
+                 if c == AVP_REDIRECT_HOST and v == 0]
+        if not hosts:
+            return False
+        usage = A.as_u32(A.find(data, AVP_REDIRECT_HOST_USAGE), REDIRECT_DONT_CACHE)
+        max_age = A.as_u32(A.find(data, AVP_REDIRECT_MAX_CACHE_TIME), 0)
+        now = self.loop.time()
+        self.redirects.store(hosts, usage, max_age, now, realm=entry.dest_realm or self.realm,
+                             app=entry.app_id, host=entry.dest_host)
+        for h in hosts:
+            if self._usable(h.lower(), entry.app_id):
+                entry.redirects += 1
+                entry.tried.discard(h.lower())
+                self._send_to(self.peers[h.lower()], entry)
+                return True
+        return False
+
+    # ---- requests ---------------------------------------------------------------
+    def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
+        peer = proto.peer
+        app_id = hdr[3]
+        cs = peer.stats.cmd(hdr[2])
+        cs.requests_received += 1
+        if self.dump_messages:
+            dump_log.debug("<- %s %r", peer.identity, data)
+        app = self.apps.get(app_id)
+        local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
+        if local_only:
+            dest_host = None
+        else:
+            dest_host = _read_str(data, AVP_DESTINATION_HOST)
+            dest_realm = _read_str(data, AVP_DESTINATION_REALM)
+            if not peer.supports(app_id) and app_id != APP_COMMON:
+                self._send_error(proto, hdr, data, DIAMETER_APPLICATION_UNSUPPORTED)
+                return
+            d = decide(local_host=self.origin_host, local_realm=self.realm, dest_host=dest_host,
+                       dest_realm=dest_realm, app_id=app_id, local_apps=set(self.apps), table=self.routes,
+                       usable=self._usable, balancer=self.balancer, pending=self._pending_count,
+                       exclude=frozenset({peer.identity.lower()}))
+            if d.action is None:
+                self._send_error(proto, hdr, data, d.result_code)
+                return
+            if d.action is RouteAction.REDIRECT:
+                self._send_redirect(proto, hdr, data, d)
+                return
+            if d.action is not RouteAction.LOCAL:
+                self._relay(proto, hdr, data, d.peer)
+                return
+            if app is None:
+                self._send_error(proto, hdr, data, DIAMETER_APPLICATION_UNSUPPORTED)
+                return
+        # local processing, with duplicate detection
+        origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
+        now = self.loop.time()
+        cached = self.dedup.check(origin_host, hdr[5], now)
+        if cached is not None:
+            if cached is not IN_PROGRESS and cached:
+                out = bytearray(cached)
+                out[12:16] = hdr[4].to_bytes(4, "big")
+                proto.write(out)
+            return
+        if app.handler is None:
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler")
+            return
+        try:
+            msg = self.decode(data)
+        except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
+            self.dedup.forget(origin_host, hdr[5])
+            code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
+            self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            return
+        if app.is_coro:
+            proto.request_started()
+            task = self.loop.create_task(app.handler(msg))
+            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t))
+        else:
+            try:
+                ans = app.handler(msg)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("request handler failed")
+                self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+                return
+            if inspect.isawaitable(ans):
+                proto.request_started()
+                task = asyncio.ensure_future(ans)
+                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t))
+            elif ans is not None:
+                self.send_answer(proto, ans, hdr, origin_host)
+
+    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task) -> None:
+        proto.request_done()
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("request handler failed: %r", exc)
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            return
+        ans = task.result()
+        if ans is not None:
+            self.send_answer(proto, ans, hdr, origin_host)
+
+    def send_answer(self, proto: DiameterProtocol, answer: Any, hdr=None, origin_host: bytes | None = None) -> None:
+        """Send an answer (object or bytes) on the connection its request came from."""
+        out = answer if isinstance(answer, (bytes, bytearray)) else answer.as_bytes()
+        if hdr is not None and out[12:20] != data_ids(hdr):
+            out = bytearray(out)
+            out[12:20] = data_ids(hdr)
+        if origin_host is not None:
+            self.dedup.record(origin_host, hdr[5], bytes(out), self.loop.time())
+        if proto.peer is not None:
+            cs = proto.peer.stats.cmd(hdr[2] if hdr else int.from_bytes(out[5:8], "big"))
+            cs.answers_sent += 1
+        if self.dump_messages:
+            dump_log.debug("-> %r", bytes(out))
+        proto.write(out)
+
+    def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
+                    extra: list[bytes] | None = None) -> None:
+        avps_out = []
+        sid = A.find(data, AVP_SESSION_ID)
+        if sid is not None:
+            avps_out.append(A.avp(AVP_SESSION_ID, sid))
+        avps_out += [A.text(AVP_ORIGIN_HOST, self.origin_host), A.text(AVP_ORIGIN_REALM, self.realm),
+                     A.u32(AVP_RESULT_CODE, result)]
+        if result >= 3000 and result < 4000:
+            avps_out.append(A.text(AVP_ERROR_REPORTING_HOST, self.origin_host))
+        if message:
+            avps_out.append(A.avp(AVP_ERROR_MESSAGE, message.encode(), mandatory=False))
+        if extra:
+            avps_out += extra
+        try:
+            avps_out += [A.avp(AVP_PROXY_INFO, p) for p in A.find_all(data, AVP_PROXY_INFO)]
+        except A.AvpError:
+            pass
+        flags = (hdr[1] & FLAG_PROXYABLE) | (FLAG_ERROR if 3000 <= result < 4000 else 0)
+        out = A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps_out)
+        if proto.peer is not None:
+            proto.peer.stats.cmd(hdr[2]).answers_sent += 1
+            proto.peer.stats.add_result(hdr[2], result)
+        proto.write(out)
+
+    def _send_redirect(self, proto: DiameterProtocol, hdr, data: bytes, d) -> None:
+        extra = [A.text(AVP_REDIRECT_HOST, f"aaa://{h}") for h in d.redirect_hosts]
+        if d.route is not None:
+            extra.append(A.u32(AVP_REDIRECT_HOST_USAGE, d.route.redirect_usage))
+            extra.append(A.u32(AVP_REDIRECT_MAX_CACHE_TIME, d.route.redirect_max_cache_time))
+        self._send_error(proto, hdr, data, DIAMETER_REDIRECT_INDICATION, extra=extra)
+
+    def _relay(self, proto: DiameterProtocol, hdr, data: bytes, target: str) -> None:
+        me = self.origin_host.lower().encode()
+        try:
+            records = A.find_all(data, AVP_ROUTE_RECORD)
+        except A.AvpError as exc:
+            self._send_error(proto, hdr, data, exc.result_code, str(exc))
+            return
+        if any(r.lower() == me for r in records):
+            self._send_error(proto, hdr, data, DIAMETER_LOOP_DETECTED)
+            return
+        rr = A.text(AVP_ROUTE_RECORD, proto.peer.identity)
+        out = bytearray(data)
+        out += rr
+        out[1:4] = len(out).to_bytes(3, "big")
+        now = self.loop.time()
+        entry = _Pending(out, hdr[3], now, now + self.request_timeout, origin=(proto, hdr[4]),
+                         dest_realm=_read_str(data, AVP_DESTINATION_REALM),
+                         dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr[2])
+        entry.tried.add(proto.peer.identity.lower())
+        self._send_to(self.peers[target], entry)
+
+    # ---- timers -----------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                self.handle_timers(self.loop.time())
+            except Exception:  # noqa: BLE001 - the ticker must survive
+                log.exception("timer handling failed")
+
+    def handle_timers(self, now: float) -> None:
+        for proto in list(self.protocols):
+            t = proto.conn.next_timer()
+            if t is not None and t <= now:
+                self._handle_events(proto, proto.conn.handle_timer(now))
+                proto.flush()
+        for key, _hbh, entry in self.pending.expire(now):
+            peer = self.peers.get(key)
+            if peer is not None:
+                peer.stats.cmd(entry.command).timeouts += 1
+            self._fail_pending(entry, RequestTimeout(f"no answer from {key} in time"),
+                               DIAMETER_UNABLE_TO_DELIVER)
+
+    # ---- introspection ----------------------------------------------------------
+    def open_peers(self) -> list[PeerInfo]:
+        return [p for p in self.peers.values() if p.is_open]
+
+
+def data_ids(hdr) -> bytes:
+    return hdr[4].to_bytes(4, "big") + hdr[5].to_bytes(4, "big")

@@ -1,0 +1,59 @@
+"""Per-peer and per-command counters, result-code classes and latency percentiles."""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    i = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[i]
+
+
+@dataclass
+class CommandStats:
+    requests_sent: int = 0
+    requests_received: int = 0
+    answers_sent: int = 0
+    answers_received: int = 0
+    timeouts: int = 0
+    result_classes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    latencies: deque = field(default_factory=lambda: deque(maxlen=8192))
+
+    def latency_percentiles(self, *qs: float) -> list[float]:
+        s = sorted(self.latencies)
+        return [percentile(s, q) for q in (qs or (50, 90, 99))]
+
+
+class PeerStats:
+    """Counters for one peer, split by command code."""
+
+    def __init__(self) -> None:
+        self.commands: dict[int, CommandStats] = defaultdict(CommandStats)
+        self.connects = 0
+        self.disconnects = 0
+        self.failovers = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def cmd(self, code: int) -> CommandStats:
+        return self.commands[code]
+
+    def add_result(self, code: int, result: int | None) -> None:
+        if result is not None:
+            self.commands[code].result_classes[f"{result // 1000}xxx"] += 1
+
+    def totals(self) -> CommandStats:
+        t = CommandStats()
+        for c in self.commands.values():
+            t.requests_sent += c.requests_sent
+            t.requests_received += c.requests_received
+            t.answers_sent += c.answers_sent
+            t.answers_received += c.answers_received
+            t.timeouts += c.timeouts
+            for k, v in c.result_classes.items():
+                t.result_classes[k] += v
+            t.latencies.extend(c.latencies)
+        return t

@@ -1,0 +1,154 @@
+"""asyncio transport glue: one ``asyncio.Protocol`` per peer connection."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import TYPE_CHECKING
+
+from ..protocol.connection import Closed, PeerConnection, StartTls
+
+if TYPE_CHECKING:
+    from .node import DiameterNode
+
+log = logging.getLogger("diameter.node.transport")
+
+
+class DiameterProtocol(asyncio.Protocol):
+    """Feeds socket bytes to a sans-IO :class:`PeerConnection` and writes its output.
+
+    Memory is bounded both ways: writes above ``hard_limit`` buffered bytes
+    close the connection (the peer stopped reading), and reading pauses while
+    more than ``max_inflight`` received requests are being handled.
+    """
+
+    def __init__(self, node: DiameterNode, conn: PeerConnection, *, tls_server: ssl.SSLContext | None = None,
+                 tls_client: ssl.SSLContext | None = None, server_hostname: str | None = None) -> None:
+        self.node = node
+        self.conn = conn
+        self.transport: asyncio.Transport | None = None
+        self.peer = None  # set by the node once the peer is known
+        self.tls_server = tls_server
+        self.tls_client = tls_client
+        self.server_hostname = server_hostname
+        self.congested = False
+        self.closed = asyncio.get_running_loop().create_future()
+        self.inflight = 0
+        self.reading_paused = False
+        self.replaced = False  # lost an election / superseded: no reconnect
+        self.remote_address = None
+        self._tls_pending = False
+
+    # ---- asyncio callbacks ---------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is not None:  # start_tls hands us the new transport itself
+            return
+        self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(high=self.node.write_buffer_high)  # type: ignore[attr-defined]
+        self.remote_address = transport.get_extra_info("peername")
+        self.node._connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is not None:
+            self.peer.stats.bytes_in += len(data)
+        events = self.conn.receive_data(data, self.node.loop.time())
+        if events:
+            self.node._handle_events(self, events)
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._tls_pending:
+            return
+        events = self.conn.connection_lost(self.node.loop.time(), str(exc) if exc else "transport closed")
+        self.node._handle_events(self, events)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.node._connection_gone(self)
+
+    def pause_writing(self) -> None:
+        self.congested = True
+
+    def resume_writing(self) -> None:
+        self.congested = False
+
+    # ---- output -----------------------------------------------------------------
+    def flush(self) -> None:
+        out = self.conn.take_outgoing()
+        if out:
+            self.write_frames(out)
+
+    def write_frames(self, frames: list[bytes]) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if self.peer is not None:
+            self.peer.stats.bytes_out += len(data)
+        t.write(data)
+        if self.congested and t.get_write_buffer_size() > self.node.write_buffer_hard_limit:
+            log.warning("peer %s stopped reading (%d bytes queued): closing",
+                        self.peer.identity if self.peer else self.remote_address, t.get_write_buffer_size())
+            t.abort()
+
+    def write(self, data: bytes) -> None:
+        self.write_frames([data])
+
+    def close(self) -> None:
+        self.flush()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ---- flow control for received requests ----------------------------------
+    def request_started(self) -> None:
+        self.inflight += 1
+        if self.inflight >= self.node.max_inflight_per_peer and not self.reading_paused and self.transport:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def request_done(self) -> None:
+        self.inflight -= 1
+        if self.reading_paused and self.inflight <= self.node.max_inflight_per_peer // 2:
+            self.reading_paused = False
+            if self.transport and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    # ---- in-band TLS ------------------------------------------------------------
+    async def start_tls(self, ev: StartTls) -> None:
+        ctx = self.tls_server if ev.server_side else self.tls_client
+        loop = self.node.loop
+        if ctx is None:
+            log.error("in-band TLS negotiated but no TLS context configured")
+            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context"))
+            self.abort()
+            return
+        self.flush()
+        old = self.transport
+        self._tls_pending = True
+        try:
+            new = await loop.start_tls(old, self, ctx, server_side=ev.server_side,
+                                       server_hostname=None if ev.server_side else self.server_hostname,
+                                       ssl_handshake_timeout=self.conn.ce_timeout)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+            self._tls_pending = False
+            log.warning("in-band TLS handshake failed: %s", exc)
+            events = self.conn.connection_lost(loop.time(), f"TLS handshake failed: {exc}")
+            self.node._handle_events(self, events)
+            old.abort()
+            if not self.closed.done():
+                self.closed.set_result(None)
+            self.node._connection_gone(self)
+            return
+        self._tls_pending = False
+        self.transport = new
+        new.set_write_buffer_limits(high=self.node.write_buffer_high)
+        events = self.conn.tls_established(loop.time())
+        self.node._handle_events(self, events)
+        self.flush()
+
+
+def is_closed_event(events: list) -> bool:
+    return any(isinstance(e, Closed) for e in events)
