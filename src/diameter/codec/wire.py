@@ -1,0 +1,147 @@
+"""Message header and AVP framing: the hot path of the codec.
+
+Pure functions over ``bytes``. An AVP is located by a tuple
+``(code, vendor, flags, avp_start, payload_start, payload_end)`` into the
+buffer it was found in; nothing is copied until a value is read.
+"""
+from __future__ import annotations
+
+from struct import Struct
+
+from .errors import AvpDecodeError, MessageDecodeError, MessageTooLarge
+
+HEADER_LENGTH = 20
+FLAG_REQUEST = 0x80
+FLAG_PROXIABLE = 0x40
+FLAG_ERROR = 0x20
+FLAG_RETRANSMIT = 0x10
+AVP_FLAG_VENDOR = 0x80
+AVP_FLAG_MANDATORY = 0x40
+AVP_FLAG_PRIVATE = 0x20
+
+
+class Limits:
+    """Decoder limits; change the attributes of :data:`LIMITS` to tune them."""
+    __slots__ = ("max_message_size", "max_depth")
+
+    def __init__(self, max_message_size: int = 1 << 20, max_depth: int = 16) -> None:
+        self.max_message_size = max_message_size
+        self.max_depth = max_depth
+
+
+LIMITS = Limits()
+
+_HEADER = Struct(">IIIII")
+_U32X2 = Struct(">II")
+_U32 = Struct(">I")
+_unpack_header = _HEADER.unpack_from
+_unpack_u32x2 = _U32X2.unpack_from
+_unpack_u32 = _U32.unpack_from
+_pack_header = _HEADER.pack
+_pack_u32x2 = _U32X2.pack
+_pack_u32x3 = Struct(">III").pack
+_PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
+_ZEROS = b"\x00\x00\x00\x00"
+
+AvpEntry = tuple[int, int, int, int, int, int]
+
+
+def message_length(prefix: bytes) -> int:
+    """Length announced by the first four bytes of a message header."""
+    return _unpack_u32(prefix, 0)[0] & 0xFFFFFF
+
+
+def unpack_header(data: bytes) -> tuple[int, int, int, int, int, int, int]:
+    """Check a message's framing; return (version, length, flags, code, app, hbh, e2e)."""
+    size = len(data)
+    if size < HEADER_LENGTH:
+        raise MessageDecodeError(f"message shorter than its header ({size} bytes)", 0)
+    vl, fc, app, hbh, e2e = _unpack_header(data, 0)
+    version = vl >> 24
+    length = vl & 0xFFFFFF
+    if version != 1:
+        raise MessageDecodeError(f"unsupported version {version}", 0, result_code=5011)
+    if length > LIMITS.max_message_size:
+        raise MessageTooLarge(
+            f"message length {length} above the maximum {LIMITS.max_message_size}", 1)
+    if length != size:
+        raise MessageDecodeError(
+            f"message length field {length} does not match the {size} bytes given", 1,
+            result_code=5015)
+    if length & 3 or length < HEADER_LENGTH:
+        raise MessageDecodeError(f"invalid message length {length}", 1, result_code=5015)
+    return version, length, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e
+
+
+def pack_header(version: int, length: int, flags: int, code: int, app: int,
+                hbh: int, e2e: int) -> bytes:
+    """Serialise a message header."""
+    try:
+        return _pack_header((version << 24) | length, (flags << 24) | code, app, hbh, e2e)
+    except Exception as e:  # struct.error, TypeError
+        raise MessageDecodeError(f"cannot pack header: {e}") from None
+
+
+def scan_avps(buf: bytes, start: int, end: int) -> list[AvpEntry]:
+    """Locate the AVPs in ``buf[start:end]``; check lengths and padding."""
+    out: list[AvpEntry] = []
+    append = out.append
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise AvpDecodeError("truncated AVP header", pos)
+        code, fl = _unpack_u32x2(buf, pos)
+        length = fl & 0xFFFFFF
+        if fl & 0x80000000:
+            if length < 12:
+                raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
+                                     pos, code, result_code=5014)
+            pe = pos + length
+            if pe > end:
+                raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                     pos, code, result_code=5014)
+            vendor = _unpack_u32(buf, pos + 8)[0]
+            ps = pos + 12
+        else:
+            if length < 8:
+                raise AvpDecodeError(f"AVP length {length} shorter than its header",
+                                     pos, code, result_code=5014)
+            pe = pos + length
+            if pe > end:
+                raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                     pos, code, result_code=5014)
+            vendor = 0
+            ps = pos + 8
+        if length & 3:
+            nxt = pe + 4 - (length & 3)
+            if nxt > end:
+                raise AvpDecodeError("AVP padding missing", pe, code, vendor)
+            if buf[pe:nxt] != _ZEROS[:nxt - pe]:
+                raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
+            pos = nxt
+        else:
+            pos = pe
+        append((code, vendor, fl >> 24, pe - length, ps, pe))
+    return out
+
+
+def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
+    """Serialise an AVP header for a payload of the given length."""
+    if vendor:
+        return _pack_u32x3(code, ((flags | AVP_FLAG_VENDOR) << 24) | (payload_length + 12), vendor)
+    return _pack_u32x2(code, ((flags & 0x7F) << 24) | (payload_length + 8))
+
+
+def encode_avp(code: int, flags: int, vendor: int, payload: bytes) -> bytes:
+    """Serialise a whole AVP: header, payload, zero padding."""
+    n = len(payload)
+    if vendor:
+        head = _pack_u32x3(code, ((flags | AVP_FLAG_VENDOR) << 24) | (n + 12), vendor)
+    else:
+        head = _pack_u32x2(code, ((flags & 0x7F) << 24) | (n + 8))
+    return head + payload + _PADDING[n & 3]
+
+
+def padding(n: int) -> bytes:
+    """Zero bytes that pad a payload of length n to 4 bytes."""
+    return _PADDING[n & 3]

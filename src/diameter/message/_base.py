@@ -1,0 +1,427 @@
+"""Message and MessageHeader: the python-diameter message API over the codec core."""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from ..codec.errors import DecodeError, MessageDecodeError
+from ..codec.wire import pack_header, scan_avps, unpack_header
+from ._binding import binding_of, encode_body, lazy_getattr, raw_index
+from .avp.avp import Avp, AvpGrouped, _avp_from_entry
+
+__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
+           "UndefinedGroupedAvp"]
+
+
+class MessageHeader:
+    """The 20-byte Diameter header: version, length, flags, code, application, ids."""
+    __slots__ = ("version", "length", "length_header", "command_flags", "command_code",
+                 "application_id", "hop_by_hop_identifier", "end_to_end_identifier")
+
+    command_flag_request_bit = 0x80
+    command_flag_proxiable_bit = 0x40
+    command_flag_error_bit = 0x20
+    command_flag_retransmit_bit = 0x10
+
+    def __init__(self, version: int = 1, length: int = 0, command_flags: int = 0,
+                 command_code: int = 0, application_id: int = 0,
+                 hop_by_hop_identifier: int = 0, end_to_end_identifier: int = 0) -> None:
+        self.version = version
+        self.length = length
+        self.length_header = 0
+        self.command_flags = command_flags
+        self.command_code = command_code
+        self.application_id = application_id
+        self.hop_by_hop_identifier = hop_by_hop_identifier
+        self.end_to_end_identifier = end_to_end_identifier
+
+    def __str__(self) -> str:
+        return (f"<Version: 0x{self.version:02x}, Length: {self.length}, "
+                f"Flags: 0x{self.command_flags:02x} ({', '.join(self._flags())}), "
+                f"Hop-by-Hop Identifier: 0x{self.hop_by_hop_identifier:x}, "
+                f"End-to-End Identifier: 0x{self.end_to_end_identifier:x}>")
+
+    __repr__ = __str__
+
+    def _flags(self) -> list[str]:
+        return [f for f in ("request", "proxyable", "error", "retransmit")
+                if getattr(self, f"is_{f}")]
+
+    def as_bytes(self) -> bytes:
+        return pack_header(self.version, self.length, self.command_flags, self.command_code,
+                           self.application_id, self.hop_by_hop_identifier,
+                           self.end_to_end_identifier)
+
+    def as_packed(self, packer: Any) -> Any:
+        packer._parts.append(self.as_bytes())
+        return packer
+
+    @classmethod
+    def from_bytes(cls, header_data: bytes) -> MessageHeader:
+        """Decode a header from at least 20 bytes (the rest is not checked)."""
+        if len(header_data) < 20:
+            raise MessageDecodeError(f"header needs 20 bytes, got {len(header_data)}", 0)
+        vl, fc, app, hbh, e2e = (int.from_bytes(header_data[i:i + 4], "big")
+                                 for i in range(0, 20, 4))
+        h = cls(vl >> 24, vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e)
+        h.length_header = 20
+        return h
+
+    def _flag(bit: int) -> property:  # type: ignore[misc]
+        def get(self: MessageHeader) -> bool:
+            return bool(self.command_flags & bit)
+
+        def set_(self: MessageHeader, value: bool) -> None:
+            self.command_flags = self.command_flags | bit if value else self.command_flags & ~bit
+        return property(get, set_)
+
+    is_request = _flag(0x80)
+    is_proxyable = _flag(0x40)
+    is_error = _flag(0x20)
+    is_retransmit = _flag(0x10)
+    del _flag
+
+
+def _new_header(version: int, length: int, flags: int, code: int, app: int, hbh: int,
+                e2e: int) -> MessageHeader:
+    h = MessageHeader.__new__(MessageHeader)
+    h.version = version
+    h.length = length
+    h.length_header = 20
+    h.command_flags = flags
+    h.command_code = code
+    h.application_id = app
+    h.hop_by_hop_identifier = hbh
+    h.end_to_end_identifier = e2e
+    return h
+
+
+class Message:
+    """A Diameter message: a header and a list of AVPs.
+
+    Use :meth:`Message.from_bytes` to decode; it returns the typed command
+    class (e.g. ``CreditControlRequest``) when the command is known.
+    """
+    code: int = 0
+    name: str = "Unknown"
+
+    def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
+        self.header = header or MessageHeader()
+        self._avps = avps or []
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.header}"
+
+    # -- decoding ---------------------------------------------------------
+    @classmethod
+    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Any:
+        """Decode a whole message; the typed class when known, ``UndefinedMessage`` otherwise.
+
+        With ``plain_msg`` the result only holds the AVP list (no attributes).
+        Raises a :class:`~diameter.codec.errors.DecodeError` subclass for bad bytes.
+        """
+        if type(msg_data) is not bytes:
+            try:
+                msg_data = bytes(msg_data)
+            except TypeError:
+                raise MessageDecodeError(f"{type(msg_data).__name__} is not bytes") from None
+        version, length, flags, code, app, hbh, e2e = unpack_header(msg_data)
+        entries = scan_avps(msg_data, 20, length)
+        cmd = commands_by_application.get((app, code)) or all_commands.get(code)
+        if cmd is None:
+            msg_type: type = UndefinedMessage
+        elif plain_msg:
+            msg_type = cmd
+        elif getattr(cmd.type_factory, "__func__", None) is _DEFAULT_FACTORY:
+            msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
+        else:
+            msg_type = cmd.type_factory(
+                _new_header(version, length, flags, code, app, hbh, e2e)) or cmd
+        msg = msg_type.__new__(msg_type)
+        d = msg.__dict__
+        d["header"] = _new_header(version, length, flags, code, app, hbh, e2e)
+        d["_raw"] = (msg_data, 20, length)
+        d["_raw_entries"] = entries
+        if plain_msg or not isinstance(msg, DefinedMessage) or not msg_type.avp_def:
+            d["_avps"] = None
+            d["_plain"] = True
+        else:
+            d["_additional_avps"] = []
+        return msg
+
+    @classmethod
+    def type_factory(cls, header: MessageHeader) -> type | None:
+        """The class to decode a message with this header into (None: this class)."""
+        return None
+
+    # -- AVP list ---------------------------------------------------------
+    @property
+    def avps(self) -> list[Avp]:
+        """The message's AVPs (decoded from the bytes on first access)."""
+        avps = self._avps
+        if avps is None:
+            d = self.__dict__
+            raw = d.get("_raw")
+            if raw is None:
+                avps = []
+            else:
+                entries = d.get("_raw_entries")
+                if entries is None:
+                    entries = d["_raw_entries"] = scan_avps(*raw)
+                avps = [_avp_from_entry(raw[0], e) for e in entries]
+            self._avps = avps
+        return avps
+
+    @avps.setter
+    def avps(self, new_avps: list[Avp]) -> None:
+        self._avps = new_avps
+
+    def append_avp(self, avp: Avp) -> None:
+        """Add an AVP at the end of the message."""
+        self.avps.append(avp)
+
+    def _body(self) -> bytes:
+        avps = self.__dict__.get("_avps")
+        if avps is None:
+            raw = self.__dict__.get("_raw")
+            if raw is None:
+                return b""
+            buf, start, end = raw
+            return buf[start:end]
+        return b"".join(a.as_bytes() for a in avps)
+
+    # -- encoding ---------------------------------------------------------
+    def as_bytes(self) -> bytes:
+        """The whole message on the wire; updates ``header.length``."""
+        body = self._body()
+        h = self.header
+        h.length = 20 + len(body)
+        return pack_header(h.version, h.length, h.command_flags, h.command_code,
+                           h.application_id, h.hop_by_hop_identifier,
+                           h.end_to_end_identifier) + body
+
+    def __bytes__(self) -> bytes:
+        return self.as_bytes()
+
+    # -- searching --------------------------------------------------------
+    def find_avps(self, *code_and_vendor: tuple[int, int],
+                  alt_list: list[Avp] | None = None) -> list[Avp]:
+        """AVPs at the end of a (code, vendor) path, e.g. ``((456, 0), (446, 0), (421, 0))``."""
+        if not code_and_vendor:
+            return []
+        return _traverse(self.avps if alt_list is None else alt_list, list(code_and_vendor))
+
+    # -- answers ----------------------------------------------------------
+    def to_answer(self) -> Any:
+        """A new answer to this request: same code, application and ids, P bit kept."""
+        h = self.header
+        hdr = MessageHeader(h.version, command_code=h.command_code,
+                            application_id=h.application_id,
+                            hop_by_hop_identifier=h.hop_by_hop_identifier,
+                            end_to_end_identifier=h.end_to_end_identifier)
+        hdr.is_proxyable = h.is_proxyable
+        answer_cls = _answer_class_for(type(self))
+        ans = answer_cls(hdr)
+        ans.header.is_request = False
+        ans.header.is_proxyable = h.is_proxyable
+        ans.header.application_id = h.application_id
+        return ans
+
+
+def _answer_class_for(cls: type) -> type:
+    name = cls.__name__
+    if name.endswith("Request"):
+        base = name[:-7]
+        for klass in cls.__mro__:
+            if klass.__name__ == base:
+                ans = klass.__dict__.get("_answer_cls")
+                if ans is not None:
+                    return ans
+                for sub in klass.__subclasses__():
+                    if sub.__name__ == f"{base}Answer":
+                        return sub
+                break
+        return Message
+    if issubclass(cls, DefinedMessage) and cls.__dict__.get("_answer_cls"):
+        return cls._answer_cls
+    return cls
+
+
+def _traverse(avps: list[Avp], path: list[tuple[int, int]]) -> list[Avp]:
+    code, vendor = path[0]
+    found: list[Avp] = []
+    for a in avps:
+        if a.code == code and a.vendor_id == vendor:
+            if len(path) == 1 or not isinstance(a, AvpGrouped):
+                found.append(a)
+            else:
+                found.extend(_traverse(a.value, path[1:]))
+    return found
+
+
+class DefinedMessage(Message):
+    """A command with typed attributes for its AVPs (listed in ``avp_def``).
+
+    Attributes listed for the command read ``None`` (or ``[]`` for lists) when
+    absent; other names raise ``AttributeError``. Decoded messages decode an
+    attribute on first read and re-encode unchanged AVPs byte for byte.
+    """
+    avp_def: tuple = ()
+    default_application_id: int = 0
+    header_flags_request: bool | None = None
+    header_flags_proxyable: bool | None = None
+    attr_defaults: dict[str, Any] = {}
+    attr_lists: tuple[str, ...] = ()
+    _request_cls: type | None = None
+    _answer_cls: type | None = None
+
+    __getattr__ = lazy_getattr
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__name__
+        for suffix, slot in (("Request", "_request_cls"), ("Answer", "_answer_cls")):
+            if name.endswith(suffix):
+                for base in cls.__bases__:
+                    if base.__name__ == name[:-len(suffix)] and issubclass(base, DefinedMessage):
+                        setattr(base, slot, cls)
+
+    def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
+        d = self.__dict__
+        fresh_header = header is None
+        d["header"] = header or MessageHeader()
+        d["_additional_avps"] = []
+        if avps:
+            body = b"".join(a.as_bytes() for a in avps)
+            d["_raw"] = (body, 0, len(body))
+        self.__post_init__()
+        h = self.header
+        cls = type(self)
+        if cls.code:
+            h.command_code = cls.code
+        if fresh_header:
+            if cls.header_flags_request is not None:
+                h.is_request = cls.header_flags_request
+            if cls.header_flags_proxyable is not None:
+                h.is_proxyable = cls.header_flags_proxyable
+            if not h.application_id and cls.default_application_id:
+                h.application_id = cls.default_application_id
+        defaults = cls.attr_defaults
+        if defaults:
+            if "_raw" in d:
+                idx = raw_index(self)
+                by_name = binding_of(cls).by_name
+                for k, v in defaults.items():
+                    spec = by_name.get(k)
+                    if spec is not None and spec.key not in idx:
+                        d[k] = v
+            else:
+                d.update(defaults)
+
+    @classmethod
+    def type_factory(cls, header: MessageHeader) -> type | None:
+        return (cls._request_cls if header.is_request else cls._answer_cls) or None
+
+    @property
+    def avps(self) -> list[Avp]:
+        """All AVPs of the message, in wire order (built from the attributes)."""
+        d = self.__dict__
+        if d.get("_plain"):
+            return Message.avps.fget(self)  # type: ignore[attr-defined]
+        body = encode_body(self)
+        return [_avp_from_entry(body, e) for e in scan_avps(body, 0, len(body))]
+
+    @avps.setter
+    def avps(self, new_avps: list[Avp]) -> None:
+        """Replace the custom (non-attribute) AVPs."""
+        if self.__dict__.get("_plain"):
+            self._avps = new_avps
+        else:
+            self._additional_avps = new_avps
+
+    def append_avp(self, avp: Avp) -> None:
+        """Add a custom AVP, encoded after the attributes."""
+        if self.__dict__.get("_plain"):
+            self.avps.append(avp)
+        else:
+            self._additional_avps.append(avp)
+
+    def _body(self) -> bytes:
+        if self.__dict__.get("_plain"):
+            return Message._body(self)
+        return encode_body(self)
+
+
+_DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
+
+
+class UndefinedGroupedAvp:
+    """Attributes of a grouped AVP inside an ``UndefinedMessage``."""
+
+    def __repr__(self) -> str:
+        return f"UndefinedGroupedAvp({self.__dict__})"
+
+
+class UndefinedMessage(Message):
+    """A command without a typed class: AVPs readable as attributes by name.
+
+    ``Visited-PLMN-Id`` reads as ``msg.visited_plmn_id``; repeated AVPs become
+    lists, grouped AVPs ``UndefinedGroupedAvp`` objects. Attributes are
+    read-only views; change the message through ``avps``.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name[0] == "_":
+            raise AttributeError(name)
+        d = self.__dict__
+        view = d.get("_view")
+        if view is None:
+            view = UndefinedGroupedAvp()
+            _assign_attrs(view, self.avps)
+            d["_view"] = view
+        try:
+            return view.__dict__[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name}") from None
+
+
+def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
+    for a in avps:
+        attr = a.name.replace("-", "_").lower()
+        if isinstance(a, AvpGrouped):
+            value: Any = UndefinedGroupedAvp()
+            try:
+                _assign_attrs(value, a.value)
+            except DecodeError:
+                value = a.payload
+        else:
+            try:
+                value = a.value
+            except DecodeError:
+                value = a.payload
+        existing = parent.__dict__.get(attr, _MISSING)
+        if existing is _MISSING:
+            parent.__dict__[attr] = value
+        elif isinstance(existing, list):
+            existing.append(value)
+        else:
+            parent.__dict__[attr] = [existing, value]
+
+
+_MISSING = object()
+_AnyMessageType = TypeVar("_AnyMessageType", bound=Message)
+
+all_commands: dict[int, type] = {}
+commands_by_application: dict[tuple[int, int], type] = {}
+
+
+def _load_commands() -> None:
+    try:
+        from . import commands as _c
+    except ImportError:
+        return
+    all_commands.update(getattr(_c, "all_commands", {}))
+    commands_by_application.update(getattr(_c, "commands_by_application", {}))

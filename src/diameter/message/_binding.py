@@ -1,0 +1,285 @@
+"""Binding between Python attributes and AVPs, for typed messages and grouped classes.
+
+A class lists its attributes in ``avp_def`` (python-diameter's ``AvpGenDef``
+tuples). Instances decoded from bytes keep the bytes and decode an attribute
+only when it is first read. Encoding an instance that came from bytes copies
+the original bytes of every AVP whose attribute was not changed, in the
+original order, so an unmodified message re-encodes byte for byte; changed
+attributes are encoded in place of their first occurrence.
+"""
+from __future__ import annotations
+
+from struct import Struct
+from typing import Any
+
+from ..codec.errors import AvpDecodeError, AvpEncodeError
+from ..codec.wire import scan_avps
+from .avp.avp import Avp, _avp_from_entry, get_avp_dictionary_entry
+from .avp.dictionary import AVP_TYPE_NAMES
+from ..codec.types import CODECS
+
+_pack2 = Struct(">II").pack
+_pack3 = Struct(">III").pack
+_PAD = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
+_FIXED_SIZES = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
+                "Float32": 4, "Float64": 8, "Enumerated": 4, "Time": 4}
+# bumped by the dictionary when an entry changes, so bindings are recompiled
+GENERATION = [0]
+
+
+class Spec:
+    """How one attribute maps to one AVP (code, vendor)."""
+    __slots__ = ("name", "code", "vendor", "key", "flagbits", "is_required", "type_class",
+                 "decode", "encode", "fixed_hdr", "type_name", "avp_name")
+
+    def encode_one(self, value: Any) -> bytes:
+        tc = self.type_class
+        if tc is not None:
+            if isinstance(value, Avp):
+                return value.as_bytes()
+            if not hasattr(value, "avp_def"):
+                raise AvpEncodeError(
+                    f"attribute `{self.name}` needs a {tc.__name__} instance, got {value!r}")
+            payload = encode_body(value)
+        else:
+            try:
+                payload = self.encode(value)
+            except AvpEncodeError as e:
+                raise AvpEncodeError(f"failed to encode attribute `{self.name}` "
+                                     f"({self.avp_name}): {e}") from None
+            fixed = self.fixed_hdr
+            if fixed is not None:
+                return fixed + payload
+        n = len(payload)
+        if self.vendor:
+            return _pack3(self.code, self.flagbits | (n + 12), self.vendor) + payload + _PAD[n & 3]
+        return _pack2(self.code, self.flagbits | (n + 8)) + payload + _PAD[n & 3]
+
+    def decode_at(self, buf: bytes, entry: tuple) -> Any:
+        tc = self.type_class
+        if tc is not None:
+            return tc._from_raw(buf, entry[4], entry[5])
+        try:
+            return self.decode(buf, entry[4], entry[5])
+        except AvpDecodeError as e:
+            raise AvpDecodeError(f"attribute `{self.name}` ({self.avp_name}): {e}", e.offset,
+                                 self.code, self.vendor, e.result_code) from None
+
+
+class Binding:
+    __slots__ = ("by_name", "by_key", "ordered", "list_names", "generation", "grouped")
+
+
+def _key(code: int, vendor: int) -> int:
+    return code | (vendor << 32)
+
+
+def _compile(cls: type, grouped: bool) -> Binding:
+    import dataclasses
+    b = Binding()
+    b.by_name = {}
+    b.by_key = {}
+    b.ordered = []
+    b.grouped = grouped
+    b.generation = GENERATION[0]
+    for gd in getattr(cls, "avp_def", ()) or ():
+        if not hasattr(gd, "attr_name") or gd.attr_name in b.by_name:
+            continue
+        entry = get_avp_dictionary_entry(gd.avp_code, gd.vendor_id)
+        s = Spec()
+        s.name = gd.attr_name
+        s.code = gd.avp_code
+        s.vendor = gd.vendor_id
+        s.key = _key(gd.avp_code, gd.vendor_id)
+        s.is_required = gd.is_required
+        s.type_class = gd.type_class
+        if entry is not None:
+            type_name = AVP_TYPE_NAMES.get((gd.vendor_id, gd.avp_code)) or getattr(
+                entry["type"], "type_name", "OctetString")
+            mandatory = bool(entry.get("mandatory"))
+            s.avp_name = entry["name"]
+        else:
+            type_name = "Grouped" if gd.type_class is not None else "OctetString"
+            mandatory = False
+            s.avp_name = f"AVP {gd.avp_code}/{gd.vendor_id}"
+        # The dictionary's M rule wins over python-diameter's per-attribute overrides
+        # (it cleared M on Origin-Host/Realm in CCR/CCA, against RFC 6733).
+        if gd.is_mandatory:
+            mandatory = True
+        flags = (0x80 if gd.vendor_id else 0) | (0x40 if mandatory else 0)
+        s.flagbits = flags << 24
+        s.type_name = type_name
+        if gd.type_class is None:
+            s.decode, s.encode = CODECS.get(type_name, CODECS["OctetString"])
+            size = _FIXED_SIZES.get(type_name)
+            if size is not None:
+                hl = 12 if gd.vendor_id else 8
+                s.fixed_hdr = (_pack3(gd.avp_code, s.flagbits | (hl + size), gd.vendor_id)
+                               if gd.vendor_id else _pack2(gd.avp_code, s.flagbits | (hl + size)))
+            else:
+                s.fixed_hdr = None
+        else:
+            s.decode = s.encode = None
+            s.fixed_hdr = None
+        b.by_name[s.name] = s
+        b.by_key.setdefault(s.key, s)
+        b.ordered.append(s)
+    if grouped:
+        b.list_names = frozenset(
+            f.name for f in dataclasses.fields(cls)
+            if f.default_factory is not dataclasses.MISSING and f.name != "additional_avps")
+    else:
+        names: set[str] = set()
+        for klass in reversed(cls.__mro__):
+            names.update(klass.__dict__.get("attr_lists", ()))
+        b.list_names = frozenset(names)
+    return b
+
+
+def binding_of(cls: type) -> Binding:
+    b = cls.__dict__.get("_binding")
+    if b is None or b.generation != GENERATION[0]:
+        b = _compile(cls, "__dataclass_fields__" in cls.__dict__ or
+                     hasattr(cls, "__dataclass_fields__"))
+        cls._binding = b
+    return b
+
+
+def raw_index(obj: Any) -> dict[int, list[tuple]]:
+    """(code|vendor<<32) -> entries, for an instance backed by bytes."""
+    d = obj.__dict__
+    idx = d.get("_raw_index")
+    if idx is None:
+        buf, start, end = d["_raw"]
+        entries = d.get("_raw_entries")
+        if entries is None:
+            entries = scan_avps(buf, start, end)
+            d["_raw_entries"] = entries
+        idx = {}
+        for e in entries:
+            k = e[0] | (e[1] << 32)
+            lst = idx.get(k)
+            if lst is None:
+                idx[k] = [e]
+            else:
+                lst.append(e)
+        d["_raw_index"] = idx
+    return idx
+
+
+def _fresh(obj: Any, b: Binding, name: str) -> Any:
+    """The value of attribute ``name`` as decoded from the instance's bytes."""
+    d = obj.__dict__
+    buf = d["_raw"][0]
+    if name == "additional_avps":
+        return [_avp_from_entry(buf, e) for e in d["_raw_entries"] if
+                (e[0] | (e[1] << 32)) not in b.by_key]
+    spec = b.by_name[name]
+    occ = raw_index(obj).get(spec.key)
+    if name in b.list_names:
+        return [spec.decode_at(buf, e) for e in occ] if occ else []
+    if not occ:
+        return None
+    return spec.decode_at(buf, occ[-1])
+
+
+def lazy_getattr(self: Any, name: str) -> Any:
+    """``__getattr__`` of typed classes: decode on first read, None when absent."""
+    if name[0] == "_":
+        raise AttributeError(name)
+    cls = type(self)
+    b = binding_of(cls)
+    d = self.__dict__
+    if name in b.by_name or (name == "additional_avps" and b.grouped):
+        if "_raw" in d:
+            if name == "additional_avps":
+                raw_index(self)
+            value = _fresh(self, b, name)
+            d[name] = value
+            return value
+        if name in b.list_names or name == "additional_avps":
+            value = []
+            d[name] = value
+            return value
+        return None
+    raise AttributeError(f"{cls.__name__} has no attribute {name}")
+
+
+def encode_body(obj: Any) -> bytes:
+    """The encoded AVPs of a typed message or grouped instance."""
+    cls = type(obj)
+    b = binding_of(cls)
+    d = obj.__dict__
+    extras = d.get("_additional_avps")
+    raw = d.get("_raw")
+    if raw is None:
+        parts = []
+        for spec in b.ordered:
+            v = d.get(spec.name)
+            if v is None:
+                continue
+            if type(v) is list:
+                for item in v:
+                    if item is not None:
+                        parts.append(spec.encode_one(item))
+            else:
+                parts.append(spec.encode_one(v))
+        if b.grouped:
+            extras = d.get("additional_avps")
+        if extras:
+            for avp in extras:
+                parts.append(_avp_bytes(avp))
+        return b"".join(parts)
+    buf, start, end = raw
+    by_name = b.by_name
+    changed: dict[int, Spec] = {}
+    extras_changed = False
+    for name, v in list(d.items()):
+        if name in by_name:
+            if v != _fresh(obj, b, name):
+                spec = by_name[name]
+                changed[spec.key] = spec
+        elif name == "additional_avps" and b.grouped:
+            raw_index(obj)
+            if v != _fresh(obj, b, name):
+                extras_changed = True
+    if not changed and not extras and not extras_changed:
+        return buf[start:end] if (start or end != len(buf)) else buf
+    entries = d.get("_raw_entries") or scan_avps(buf, start, end)
+    parts = []
+    done: set[int] = set()
+    for e in entries:
+        k = e[0] | (e[1] << 32)
+        spec = changed.get(k)
+        if spec is None:
+            if extras_changed and k not in b.by_key:
+                continue
+            s, pe = e[3], e[5]
+            parts.append(buf[s:pe + (-(pe - s) & 3)])
+        elif k not in done:
+            done.add(k)
+            parts.append(_encode_attr(spec, d.get(spec.name)))
+    for k, spec in changed.items():
+        if k not in done:
+            parts.append(_encode_attr(spec, d.get(spec.name)))
+    if extras_changed:
+        for avp in d["additional_avps"]:
+            parts.append(_avp_bytes(avp))
+    if extras:
+        for avp in extras:
+            parts.append(_avp_bytes(avp))
+    return b"".join(parts)
+
+
+def _encode_attr(spec: Spec, v: Any) -> bytes:
+    if v is None:
+        return b""
+    if type(v) is list:
+        return b"".join(spec.encode_one(item) for item in v if item is not None)
+    return spec.encode_one(v)
+
+
+def _avp_bytes(avp: Any) -> bytes:
+    if not isinstance(avp, Avp):
+        raise AvpEncodeError(f"{avp!r} is not an Avp instance")
+    return avp.as_bytes()

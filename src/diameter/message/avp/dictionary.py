@@ -1,0 +1,93 @@
+"""The running AVP dictionary, built from the generated tables.
+
+``AVP_DICTIONARY`` (vendor 0) and ``AVP_VENDOR_DICTIONARY`` (vendor -> code ->
+entry) keep python-diameter's shape: ``{"name", "type", "mandatory", "vendor"}``.
+Entries can be added at run time with :func:`register_entry` (python-diameter's
+``avp.register``) or from Wireshark XML files (:mod:`diameter.dictionary.wireshark`).
+"""
+from __future__ import annotations
+
+import typing
+
+from .avp import (Avp, AvpAddress, AvpFloat32, AvpFloat64, AvpGrouped, AvpInteger32,
+                  AvpInteger64, AvpOctetString, AvpTime, AvpUnsigned32, AvpUnsigned64,
+                  AvpUtf8String)
+
+try:
+    from ...dictionary import _generated_tables as _tables
+except ImportError:  # before the first generation
+    _tables = None
+
+
+class AvpInfo(typing.TypedDict):
+    name: str
+    type: type[Avp]
+    mandatory: typing.NotRequired[bool]
+    vendor: typing.NotRequired[int]
+
+
+# python-diameter's type mapping: DiameterIdentity, IPFilterRule and QoSFilterRule are
+# OctetString (bytes), DiameterURI is UTF8String (str), Enumerated is Integer32.
+TYPE_CLASSES: dict[str, type[Avp]] = {
+    "OctetString": AvpOctetString, "Integer32": AvpInteger32, "Integer64": AvpInteger64,
+    "Unsigned32": AvpUnsigned32, "Unsigned64": AvpUnsigned64, "Float32": AvpFloat32,
+    "Float64": AvpFloat64, "Grouped": AvpGrouped, "Address": AvpAddress, "Time": AvpTime,
+    "UTF8String": AvpUtf8String, "DiameterIdentity": AvpOctetString,
+    "DiameterURI": AvpUtf8String, "Enumerated": AvpInteger32,
+    "IPFilterRule": AvpOctetString, "QoSFilterRule": AvpOctetString,
+}
+
+AVP_DICTIONARY: dict[int, AvpInfo] = {}
+AVP_VENDOR_DICTIONARY: dict[int, dict[int, AvpInfo]] = {}
+# (vendor, code) -> the specification's type name (DiameterIdentity, Enumerated...)
+AVP_TYPE_NAMES: dict[tuple[int, int], str] = {}
+# (vendor, code) -> (must, may, must_not) flag rules, e.g. ("M", "P", "V")
+AVP_FLAG_RULES: dict[tuple[int, int], tuple[str, str, str]] = {}
+ENUMS: dict[tuple[int, int], dict[int, str]] = {}
+VENDOR_NAMES: dict[int, str] = {0: "None"}
+
+
+def register_entry(code: int, name: str, type_cls: type[Avp], vendor: int = 0,
+                   mandatory: bool | None = None, type_name: str | None = None) -> None:
+    """Add or replace the definition of (vendor, code)."""
+    entry: AvpInfo = {"name": name, "type": type_cls, "mandatory": bool(mandatory)}
+    if vendor:
+        entry["vendor"] = vendor
+        AVP_VENDOR_DICTIONARY.setdefault(vendor, {})[code] = entry
+    else:
+        AVP_DICTIONARY[code] = entry
+    AVP_TYPE_NAMES[(vendor, code)] = type_name or getattr(type_cls, "type_name", "OctetString")
+
+
+def _load() -> None:
+    if _tables is None:
+        return
+    for vid, (display, _const) in _tables.VENDORS.items():
+        VENDOR_NAMES[vid] = display
+    classes = TYPE_CLASSES
+    for code, vendor, name, type_name, must, may, must_not in _tables.AVPS:
+        entry: AvpInfo = {"name": name, "type": classes[type_name], "mandatory": "M" in must}
+        if vendor:
+            entry["vendor"] = vendor
+            AVP_VENDOR_DICTIONARY.setdefault(vendor, {})[code] = entry
+        else:
+            AVP_DICTIONARY[code] = entry
+        AVP_TYPE_NAMES[(vendor, code)] = type_name
+        AVP_FLAG_RULES[(vendor, code)] = (must, may, must_not)
+    ENUMS.update(_tables.ENUMS)
+
+
+_load()
+
+
+def enum_label(code: int, vendor: int, value: object) -> str | None:
+    """The name of an Enumerated value, or None."""
+    names = ENUMS.get((vendor, code))
+    if names is None:
+        return None
+    return names.get(value)  # type: ignore[call-overload]
+
+
+def vendor_name(vendor: int) -> str:
+    """Display name of a vendor id (the id itself when unknown)."""
+    return VENDOR_NAMES.get(vendor) or str(vendor)
