@@ -13,7 +13,7 @@ from struct import Struct
 from typing import Any
 
 from ..codec.errors import AvpDecodeError, AvpEncodeError
-from ..codec.wire import scan_avps
+from ..codec.wire import LIMITS, scan_avps
 from .avp.avp import Avp, _avp_from_entry, get_avp_dictionary_entry
 from .avp.dictionary import AVP_TYPE_NAMES
 from ..codec.types import CODECS
@@ -55,10 +55,15 @@ class Spec:
             return _pack3(self.code, self.flagbits | (n + 12), self.vendor) + payload + _PAD[n & 3]
         return _pack2(self.code, self.flagbits | (n + 8)) + payload + _PAD[n & 3]
 
-    def decode_at(self, buf: bytes, entry: tuple) -> Any:
+    def decode_at(self, buf: bytes, entry: tuple, depth: int = 0) -> Any:
         tc = self.type_class
         if tc is not None:
-            return tc._from_raw(buf, entry[4], entry[5])
+            if depth >= LIMITS.max_depth:
+                raise AvpDecodeError(f"AVP nesting deeper than {LIMITS.max_depth} levels",
+                                     entry[3], self.code, self.vendor)
+            obj = tc._from_raw(buf, entry[4], entry[5])
+            obj.__dict__["_depth"] = depth + 1
+            return obj
         try:
             return self.decode(buf, entry[4], entry[5])
         except AvpDecodeError as e:
@@ -172,15 +177,16 @@ def _fresh(obj: Any, b: Binding, name: str) -> Any:
     d = obj.__dict__
     buf = d["_raw"][0]
     if name == "additional_avps":
-        return [_avp_from_entry(buf, e) for e in d["_raw_entries"] if
+        return [_avp_from_entry(buf, e, d.get("_depth", 0)) for e in d["_raw_entries"] if
                 (e[0] | (e[1] << 32)) not in b.by_key]
     spec = b.by_name[name]
     occ = raw_index(obj).get(spec.key)
+    depth = d.get("_depth", 0)
     if name in b.list_names:
-        return [spec.decode_at(buf, e) for e in occ] if occ else []
+        return [spec.decode_at(buf, e, depth) for e in occ] if occ else []
     if not occ:
         return None
-    return spec.decode_at(buf, occ[-1])
+    return spec.decode_at(buf, occ[-1], depth)
 
 
 def lazy_getattr(self: Any, name: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from ...codec import types as _t
 from ...codec.errors import AvpDecodeError, AvpEncodeError, DecodeError, UnknownAvpError
-from ...codec.wire import encode_avp, scan_avps
+from ...codec.wire import LIMITS, encode_avp, scan_avps
 
 __all__ = [
     "Avp", "AvpAddress", "AvpEnumerated", "AvpFloat32", "AvpFloat64", "AvpGrouped",
@@ -242,7 +242,7 @@ for _cls in (AvpOctetString, AvpInteger32, AvpInteger64, AvpUnsigned32, AvpUnsig
 
 class AvpGrouped(Avp):
     """A Grouped AVP; ``value`` is the list of member AVPs, decoded on first read."""
-    __slots__ = ("_avps",)
+    __slots__ = ("_avps", "_depth")
     type_name = "Grouped"
 
     def __init__(self, code: int = 0, vendor_id: int = 0, payload: bytes = b"",
@@ -263,7 +263,11 @@ class AvpGrouped(Avp):
                 raise AvpDecodeError(
                     f"{self.name} grouped value does not contain a valid group of AVPs: {e}",
                     e.offset, e.avp_code or self.code, e.vendor_id, e.result_code) from None
-            avps = [_avp_from_entry(p, e) for e in entries]
+            depth = getattr(self, "_depth", 0) + 1
+            if depth > LIMITS.max_depth:
+                raise AvpDecodeError(f"AVP nesting deeper than {LIMITS.max_depth} levels",
+                                     None, self.code, self._vendor_id, result_code=5014)
+            avps = [_avp_from_entry(p, e, depth) for e in entries]
             self._avps = avps
         return avps
 
@@ -286,7 +290,8 @@ class AvpGrouped(Avp):
         return b"".join(a.as_bytes() for a in avps)
 
 
-def _avp_from_entry(buf: bytes, entry: tuple[int, int, int, int, int, int]) -> Any:
+def _avp_from_entry(buf: bytes, entry: tuple[int, int, int, int, int, int],
+                    depth: int = 0) -> Any:
     code, vendor, flags, _s, ps, pe = entry
     info = _lookup(code, vendor)
     if info is None:
@@ -298,6 +303,7 @@ def _avp_from_entry(buf: bytes, entry: tuple[int, int, int, int, int, int]) -> A
         avp.name = info["name"]
         if t is AvpGrouped or isinstance(avp, AvpGrouped):
             avp._avps = None
+            avp._depth = depth
     avp.code = code
     avp.flags = flags
     avp._vendor_id = vendor
