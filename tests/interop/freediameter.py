@@ -137,7 +137,8 @@ class FreeDiameter:
         if self.routes:
             lines.append(f'LoadExtension = "{ext / "rt_default.fdx"}" : "{rt}";')
         if self.dump_messages:
-            lines.append(f'LoadExtension = "{ext / "dbg_msg_dumps.fdx"}" : "0x0080";')
+            # 0x0444: errors, send/receive and routing decisions, one log line per message.
+            lines.append(f'LoadExtension = "{ext / "dbg_msg_dumps.fdx"}" : "0x0444";')
         lines += [p.render() for p in self.peers]
         self.config_path.write_text("\n".join(lines) + "\n")
         return self.config_path
