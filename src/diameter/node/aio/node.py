@@ -27,7 +27,7 @@ from .transport import DiameterProtocol
 
 log = logging.getLogger("diameter.node")
 state_log = logging.getLogger("diameter.node.peer")
-dump_log = logging.getLogger("diameter.node.msg")
+dump_log = logging.getLogger("diameter.peer.msg")
 
 Handler = Callable[[Any], Awaitable[Any] | Any]
 
@@ -138,6 +138,8 @@ class DiameterNode:
         self.peers: dict[str, PeerInfo] = {}
         self.apps: dict[int, _App] = {}
         self.routes = RoutingTable()
+        #: peers for requests this node originates, by (realm, app id or None)
+        self.client_routes: dict[tuple[str, int | None], list[str]] = {}
         self.balancer = Balancer(balancing)
         self.redirects = RedirectCache()
         self.pending = PendingTable()
@@ -476,6 +478,15 @@ class DiameterNode:
                 for h in hosts:
                     if h.lower() not in exclude and self._usable(h.lower(), app_id):
                         return self.peers[h.lower()]
+        cr = self.client_routes
+        if cr:
+            rl = realm.lower()
+            ids = cr.get((rl, app_id)) or cr.get((rl, None))
+            if ids:
+                cands = [s for s in ids if s not in exclude and self._usable(s, app_id)]
+                if cands:
+                    return self.peers[self.balancer.choose(cands, self._pending_count,
+                                                           {k: self.peers[k].weight for k in cands})]
         route = self.routes.lookup(realm, app_id)
         if route is not None and route.action is not RouteAction.LOCAL:
             cands = [s for s in route.servers if s not in exclude and self._usable(s, app_id)]

@@ -1,0 +1,188 @@
+"""python-diameter style applications, served by the threaded :class:`~diameter.node.Node`."""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .node import Node
+
+logger = logging.getLogger("diameter.application")
+
+
+class ApplicationError(Exception):
+    """Base error raised by applications."""
+
+
+class EmptyAnswer(ApplicationError):
+    """The request got no answer (the application was stopped while waiting)."""
+
+
+class RequestTimeout(ApplicationError, TimeoutError):
+    """No answer within the timeout."""
+
+
+def _app_name(app_id: int | None) -> str:
+    try:
+        from ..message import constants
+        return constants.APPLICATIONS.get(app_id, "Unknown Application")
+    except (ImportError, AttributeError):
+        return "Unknown Application"
+
+
+class Application:
+    """A Diameter application registered with a :class:`Node`.
+
+    Subclasses override :meth:`handle_request` (called in the node's thread;
+    it answers later with :meth:`send_answer`) and optionally
+    :meth:`handle_answer` for answers nobody waits for.
+    """
+
+    def __init__(self, application_id: int | None = None, is_acct_application: bool = False,
+                 is_auth_application: bool = False) -> None:
+        if not is_acct_application and not is_auth_application:
+            raise ValueError("either is_auth_application or is_acct_application must be True")
+        self.application_id = application_id
+        self.is_auth_application = is_auth_application
+        self.is_acct_application = is_acct_application
+        self.name = _app_name(application_id)
+        self.is_ready = threading.Event()
+        self._node: Node | None = None
+
+    def __str__(self) -> str:
+        return f"<{self.name} ({self.application_id})>"
+
+    @property
+    def node(self) -> Node:
+        if self._node is None:
+            raise RuntimeError("application is not registered with a Node (call Node.add_application)")
+        return self._node
+
+    def generate_answer(self, message: Any, result_code: int | None = None,
+                        error_message: str | None = None) -> Any:
+        """Answer skeleton for ``message`` with our Origin-Host/Realm and app id."""
+        answer = message.to_answer()
+        answer.origin_host = self.node.origin_host.encode()
+        answer.origin_realm = self.node.realm_name.encode()
+        sid = getattr(message, "session_id", None)
+        if sid is not None:
+            answer.session_id = sid
+        pinfo = getattr(message, "proxy_info", None)
+        if pinfo:
+            answer.proxy_info = pinfo
+        if self.is_auth_application:
+            answer.auth_application_id = self.application_id
+        if self.is_acct_application:
+            answer.acct_application_id = self.application_id
+        if result_code:
+            answer.result_code = result_code
+        if error_message:
+            answer.error_message = error_message
+        return answer
+
+    # called by the node (in its event-loop thread) ------------------------------
+    def receive_request(self, message: Any) -> None:
+        self.handle_request(message)
+
+    def receive_answer(self, message: Any) -> None:
+        self.handle_answer(message)
+
+    def handle_request(self, message: Any) -> None:
+        """Called for each request; answer with :meth:`send_answer`."""
+        raise NotImplementedError("handle_request must be overridden")
+
+    def handle_answer(self, message: Any) -> None:
+        """Called for answers that nobody waits for (late ones); ignores them."""
+
+    # called by user code from any thread -----------------------------------------
+    def send_answer(self, message: Any) -> None:
+        """Send an answer back to the peer its request came from."""
+        conn, _ = self.node.route_answer(message)
+        self.node.send_message(conn, message)
+
+    def send_request(self, message: Any, timeout: int | float = 30) -> Any:
+        """Send a request and block until its answer arrives.
+
+        Raises ``NotRoutable`` when no peer can take it, ``RequestTimeout`` after
+        ``timeout`` seconds, ``EmptyAnswer`` if the application is stopped.
+        """
+        return self.node._send_request_blocking(self, message, timeout)
+
+    def start(self) -> None:
+        logger.info("%s application started", self)
+
+    def stop(self) -> None:
+        logger.info("%s application stopped", self)
+
+    def wait_for_ready(self, timeout: int | float = 30) -> None:
+        """Block until one of the application's peers is open (ApplicationError if not)."""
+        if not self.is_ready.wait(timeout):
+            raise ApplicationError("no connection available within timeout")
+        logger.info("%s at least one peer is available", self)
+
+
+class ThreadingApplication(Application):
+    """Handles each request in a worker thread; :meth:`handle_request` returns the answer."""
+
+    def __init__(self, application_id: int | None = None, is_acct_application: bool = False,
+                 is_auth_application: bool = False, max_threads: int = 0) -> None:
+        super().__init__(application_id, is_acct_application=is_acct_application,
+                         is_auth_application=is_auth_application)
+        self.max_threads = max_threads
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def receive_request(self, message: Any) -> None:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.max_threads or 64, thread_name_prefix=f"diameter-app-{self.application_id}")
+        self._pool.submit(self._process, message)
+
+    def _process(self, message: Any) -> None:
+        try:
+            answer = self.handle_request(message)
+        except Exception:  # noqa: BLE001 - a failing handler must not kill the worker
+            logger.exception("%s request handler failed", self)
+            self.node._handler_failed(message)
+            return
+        if answer is not None:
+            try:
+                self.send_answer(answer)
+            except Exception:  # noqa: BLE001
+                logger.exception("%s could not send answer", self)
+
+    def handle_request(self, message: Any) -> Any | None:  # type: ignore[override]
+        """Return the answer (or None and call :meth:`send_answer` yourself)."""
+        raise NotImplementedError("handle_request must be overridden")
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        super().stop()
+
+
+class SimpleThreadingApplication(ThreadingApplication):
+    """A threading application that calls ``request_handler(app, message)`` for requests."""
+
+    def __init__(self, application_id: int | None = None, is_acct_application: bool = False,
+                 is_auth_application: bool = False, max_threads: int = 0,
+                 request_handler: Callable[[Application, Any], Any] | None = None) -> None:
+        super().__init__(application_id, is_acct_application=is_acct_application,
+                         is_auth_application=is_auth_application, max_threads=max_threads)
+        self._request_handler = request_handler
+
+    def handle_request(self, message: Any) -> Any | None:
+        if self._request_handler:
+            return self._request_handler(self, message)
+        return None
+
+
+class WaitingMessage:
+    """An answer being waited for (kept for API compatibility)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.answer: Any = None

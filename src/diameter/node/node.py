@@ -1,0 +1,376 @@
+"""python-diameter's threaded ``Node`` API, running the asyncio node in a background thread."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._helpers import SequenceGenerator, SessionGenerator, parse_diameter_uri
+from .aio.node import DiameterNode, NodeError, NotRoutable, RequestTimeout
+from .aio.peer import PeerInfo
+from .application import Application, EmptyAnswer
+from .peer import PEER_TRANSPORT_SCTP, PEER_TRANSPORT_TCP, Peer, PeerConnectionView
+from .protocol.constants import DIAMETER_UNABLE_TO_COMPLY, DISCONNECT_REBOOTING
+
+__all__ = ["Node", "NodeError", "NotRoutable", "NodeStats", "select_least_used_peer"]
+
+
+def select_least_used_peer(node: Node, app: Application, message: Any, peers: list[Peer]) -> Peer:
+    """Pick the peer with the fewest requests so far."""
+    return min(peers, key=lambda p: p.counters.requests)
+
+
+@dataclasses.dataclass
+class NodeStats:
+    """A snapshot of statistics summed over all peers."""
+
+    avg_response_time: dict[str, float]
+    avg_response_time_overall: float
+    processed_req_per_second: dict[str, float]
+    processed_req_per_second_overall: float
+    received_req_counters: list[int]
+    sent_result_code_range_counters: dict[str, list[int]]
+
+
+class _Waiting:
+    __slots__ = ("future", "loop")
+
+    def __init__(self, future: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
+        self.future = future
+        self.loop = loop
+
+
+class Node:
+    """A Diameter node with python-diameter's blocking API.
+
+    The protocol runs in an asyncio event loop on a background thread;
+    applications are called from that thread (``Application``) or from worker
+    threads (``ThreadingApplication``).
+    """
+
+    def __init__(self, origin_host: str, realm_name: str, ip_addresses: list[str] | None = None,
+                 tcp_port: int | None = None, sctp_port: int | None = None,
+                 vendor_ids: list[int] | None = None) -> None:
+        self.origin_host = origin_host
+        self.realm_name = realm_name
+        self.ip_addresses: list[str] = list(ip_addresses or [])
+        self.tcp_port = tcp_port
+        self.sctp_port = sctp_port
+        self.vendor_ids: set[int] = set(vendor_ids or [])
+        self.state_id = int(time.time())
+        self.vendor_id = 99999
+        self.product_name = "python-diameter"
+        self.cea_timeout = 4
+        self.cer_timeout = 4
+        self.dwa_timeout = 4
+        self.idle_timeout = 30
+        self.wakeup_interval = 6
+        self.retransmit_queue_size = 10240
+        self.end_to_end_seq = SequenceGenerator(self.state_id)
+        self.session_generator = SessionGenerator(self.origin_host)
+        self.peers_logging = False
+        self.stats_logging = False
+        self.validate_received_request_avps = True
+        self.accept_unknown_peers = False
+        self.ssl_server = None
+        self.ssl_client = None
+        self.logger = logging.getLogger("diameter.node")
+        self.peers: dict[str, Peer] = {}
+        self.applications: list[Application] = []
+        self.peer_route_select_func: Callable[[Node, Application, Any, list[Peer]], Peer] = select_least_used_peer
+        self._app_peers: dict[int, tuple[Application, list[Peer], list[str]]] = {}
+        self._defaults: dict[str, list[Peer]] = {}
+        self._waiting: dict[tuple[int, int], _Waiting] = {}
+        self._waiting_lock = threading.Lock()
+        self._anode: DiameterNode | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = False
+
+    # ---- configuration ----------------------------------------------------------
+    @property
+    def auth_application_ids(self) -> set[int]:
+        return {a.application_id for a in self.applications if a.is_auth_application}
+
+    @property
+    def acct_application_ids(self) -> set[int]:
+        return {a.application_id for a in self.applications if a.is_acct_application}
+
+    def add_peer(self, peer_uri: str, realm_name: str | None = None, ip_addresses: list[str] | None = None,
+                 is_persistent: bool = False, is_default: bool = False) -> Peer:
+        """Add a known peer from its DiameterURI (``aaa://host[:port][;transport=tcp]``)."""
+        uri = parse_diameter_uri(peer_uri)
+        if uri.fqdn in self.peers:
+            return self.peers[uri.fqdn]
+        transport = uri.params.get("transport", "tcp").lower()
+        if transport == "sctp":
+            from .aio.sctp import sctp_available
+            if not sctp_available():
+                raise RuntimeError("peer uses SCTP, but pysctp is not installed or the kernel lacks SCTP")
+        peer = Peer(node_name=uri.fqdn, realm_name=realm_name or self.realm_name,
+                    transport=PEER_TRANSPORT_SCTP if transport == "sctp" else PEER_TRANSPORT_TCP,
+                    port=uri.port, ip_addresses=list(ip_addresses or []), persistent=is_persistent,
+                    is_secure=uri.is_secure)
+        self.peers[uri.fqdn] = peer
+        if is_default:
+            self._defaults.setdefault(peer.realm_name, []).append(peer)
+        if self._started:
+            self._call(self._register_peer, peer)
+        return peer
+
+    def add_application(self, app: Application, peers: list[Peer], realms: list[str] | None = None) -> None:
+        """Register an application served through ``peers`` (and extra ``realms``)."""
+        self.applications.append(app)
+        self._app_peers[app.application_id] = (app, list(peers), list(realms or []))
+        app._node = self
+        app.start()
+        if self._started:
+            self._call(self._register_app, app)
+
+    # ---- loop plumbing ----------------------------------------------------------
+    def _call(self, fn: Callable, *args: Any) -> Any:
+        """Run ``fn`` in the loop thread and return its result."""
+        if threading.current_thread() is self._thread:
+            return fn(*args)
+
+        async def run():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+
+    def _register_peer(self, peer: Peer) -> None:
+        a = self._anode
+        info = a.add_peer(peer.node_name, peer.realm_name, peer.ip_addresses, peer.port,
+                          persistent=peer.persistent and bool(peer.ip_addresses),
+                          reconnect_wait=float(peer.reconnect_wait or 30),
+                          tw=float(max(peer.idle_timeout or self.idle_timeout, 1)),
+                          tls="tls" if peer.is_secure else "none")
+        peer._info = info
+
+    def _register_app(self, app: Application) -> None:
+        a = self._anode
+        a.add_application(app.application_id, self._make_handler(app), auth=app.is_auth_application,
+                          acct=app.is_acct_application)
+        _app, peers, realms = self._app_peers[app.application_id]
+        for peer in peers:
+            for realm in [peer.realm_name, *realms]:
+                ids = a.client_routes.setdefault((realm.lower(), app.application_id), [])
+                if peer.node_name.lower() not in ids:
+                    ids.append(peer.node_name.lower())
+        # a peer that opened before the application existed must renegotiate
+        for peer in peers:
+            info = peer._info
+            if info is not None and info.is_open and not info.supports(app.application_id):
+                a.disconnect_peer(info, DISCONNECT_REBOOTING)
+        self._update_ready()
+
+    def _make_handler(self, app: Application) -> Callable[[Any], Any]:
+        loop = self._loop
+
+        def handler(message: Any) -> asyncio.Future:
+            fut = loop.create_future()
+            key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
+            with self._waiting_lock:
+                self._waiting[key] = _Waiting(fut, loop)
+            fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
+            try:
+                app.receive_request(message)
+            except Exception as exc:  # noqa: BLE001 - reported as 5012 to the peer
+                self.logger.exception("%s failed to handle a request", app)
+                if not fut.done():
+                    fut.set_exception(exc)
+            return fut
+        return handler
+
+    def _drop_waiting(self, key: tuple[int, int], fut: asyncio.Future) -> None:
+        with self._waiting_lock:
+            w = self._waiting.get(key)
+            if w is not None and w.future is fut:
+                del self._waiting[key]
+
+    def _handler_failed(self, message: Any) -> None:
+        key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
+        with self._waiting_lock:
+            w = self._waiting.get(key)
+        if w is not None:
+            def fail() -> None:
+                if not w.future.done():
+                    w.future.set_exception(NodeError(f"handler failed ({DIAMETER_UNABLE_TO_COMPLY})"))
+            w.loop.call_soon_threadsafe(fail)
+
+    def _on_peer_state(self, info: PeerInfo, what: str) -> None:
+        for peer in self.peers.values():
+            if peer._info is info:
+                if what.startswith("open"):
+                    peer.last_connect = int(time.time())
+                elif what.startswith("closed"):
+                    peer.last_disconnect = int(time.time())
+        self._update_ready()
+
+    def _update_ready(self) -> None:
+        for app, peers, _realms in self._app_peers.values():
+            if any(p._info is not None and p._info.is_open and p._info.supports(app.application_id)
+                   for p in peers):
+                app.is_ready.set()
+            else:
+                app.is_ready.clear()
+
+    # ---- lifecycle --------------------------------------------------------------
+    def start(self) -> None:
+        """Start listening/connecting in a background thread; returns at once."""
+        if self._started:
+            return
+        dump = logging.getLogger("diameter.peer.msg").isEnabledFor(logging.DEBUG)
+        ready = threading.Event()
+        self._anode = DiameterNode(
+            self.origin_host, self.realm_name, ip_addresses=self.ip_addresses, tcp_port=self.tcp_port,
+            vendor_id=self.vendor_id, product_name=self.product_name, vendor_ids=sorted(self.vendor_ids),
+            accept_unknown_peers=self.accept_unknown_peers, tw=float(max(self.idle_timeout, 1)),
+            ce_timeout=float(max(self.cea_timeout, self.cer_timeout)), ssl_server=self.ssl_server,
+            ssl_client=self.ssl_client, dump_messages=dump)
+        self._anode.state_id = self.state_id
+        self._anode.on_peer_state.append(self._on_peer_state)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            for peer in self.peers.values():
+                self._anode.loop = loop
+                self._register_peer(peer)
+            for app in self.applications:
+                self._register_app(app)
+            for realm, peers in self._defaults.items():
+                self._anode.client_routes[(realm.lower(), None)] = [p.node_name.lower() for p in peers]
+            try:
+                loop.run_until_complete(self._anode.start())
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"diameter-node-{self.origin_host}", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if errors:
+            raise NodeError(f"node failed to start: {errors[0]}") from errors[0]
+        self._started = True
+
+    def stop(self, wait_timeout: int = 180, force: bool = False) -> None:
+        """Disconnect every peer with DPR (unless ``force``) and stop the thread."""
+        if not self._started:
+            return
+        for app in self.applications:
+            app.stop()
+        timeout = 0.0 if force else float(min(wait_timeout, 10))
+        fut = asyncio.run_coroutine_threadsafe(self._anode.stop(timeout), self._loop)
+        try:
+            fut.result(timeout + 5)
+        except Exception:  # noqa: BLE001 - stopping must always finish
+            self.logger.exception("error while stopping the node")
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._started = False
+        with self._waiting_lock:
+            self._waiting.clear()
+
+    # ---- messaging --------------------------------------------------------------
+    def _send_request_blocking(self, app: Application, message: Any, timeout: float) -> Any:
+        if not self._started:
+            raise NotRoutable("node is not started")
+        if not message.header.end_to_end_identifier:
+            message.header.end_to_end_identifier = self.end_to_end_seq.next_sequence()
+        if not message.header.application_id:
+            message.header.application_id = app.application_id
+
+        async def go() -> Any:
+            return await self._anode.request_future(message, timeout=timeout)
+        cf = asyncio.run_coroutine_threadsafe(go(), self._loop)
+        try:
+            answer = cf.result(timeout + 5)
+        except RequestTimeout as exc:
+            raise TimeoutError("Timed out waiting for answer") from exc
+        if answer is None:
+            raise EmptyAnswer("Response is None")
+        return answer
+
+    def route_request(self, app: Application, message: Any) -> tuple[PeerConnectionView, Any]:
+        """Pick the peer a request would go to (raises NotRoutable)."""
+        realm = self.realm_name
+        dr = getattr(message, "destination_realm", None)
+        if dr:
+            realm = dr.decode() if isinstance(dr, bytes) else str(dr)
+
+        def pick() -> PeerInfo | None:
+            return self._anode._select_peer(app.application_id, realm, None, set())
+        info = self._call(pick)
+        if info is None:
+            raise NotRoutable(f"no open peer for application {app.application_id} in realm {realm}")
+        return PeerConnectionView(info), message
+
+    def route_answer(self, message: Any) -> tuple[Any, Any]:
+        """Find who waits for this answer (raises NotRoutable if nobody does)."""
+        key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
+        with self._waiting_lock:
+            w = self._waiting.get(key)
+        if w is None:
+            raise NotRoutable(f"no peer is waiting for an answer with ID {hex(key[0])}")
+        return w, message
+
+    def send_message(self, conn: Any, message: Any) -> None:
+        """Send an answer routed with :meth:`route_answer`, or a request to a peer."""
+        if isinstance(conn, _Waiting):
+            def deliver() -> None:
+                if not conn.future.done():
+                    conn.future.set_result(message)
+            conn.loop.call_soon_threadsafe(deliver)
+            return
+        if isinstance(conn, PeerConnectionView):
+            identity = conn.host_identity
+
+            async def go() -> None:
+                app_id = message.header.application_id
+                fut = self._anode.request_future(message, peer=identity)
+
+                def done(f: asyncio.Future) -> None:
+                    if not f.cancelled() and f.exception() is None:
+                        for app in self.applications:
+                            if app.application_id == app_id:
+                                app.receive_answer(f.result())
+                fut.add_done_callback(done)
+            asyncio.run_coroutine_threadsafe(go(), self._loop).result(30)
+            return
+        raise NodeError(f"cannot send to {conn!r}")
+
+    # ---- statistics -------------------------------------------------------------
+    @property
+    def statistics(self) -> NodeStats:
+        avg: dict[str, float] = {}
+        rate: dict[str, float] = {}
+        lat_all: list[float] = []
+        received = 0
+        results: dict[str, int] = {}
+        for peer in self.peers.values():
+            info = peer._info
+            if info is None:
+                continue
+            for code, cs in info.stats.commands.items():
+                if cs.latencies:
+                    lat = list(cs.latencies)
+                    avg[str(code)] = sum(lat) / len(lat)
+                    rate[str(code)] = len(lat) / max(sum(lat), 1e-9)
+                    lat_all += lat
+                received += cs.requests_received
+                for k, v in cs.result_classes.items():
+                    results[k] = results.get(k, 0) + v
+        overall = sum(lat_all) / len(lat_all) if lat_all else 0.0
+        return NodeStats(avg, overall, rate, (len(lat_all) / sum(lat_all)) if lat_all else 0.0,
+                         [received, received, received], {k: [v, v, v] for k, v in results.items()})
