@@ -339,6 +339,7 @@ def test_huawei_extension_members_join_the_3gpp_class(tmp_path):
         name = "Service-Information"
         type = "Grouped"
         grammar = "*[ AVP ]"
+        ext_members = ["IN-Information/2011:20300", "P2PSMS-Information/2011:20400"]
 
         [[avps]]
         code = 20300
@@ -357,7 +358,7 @@ def test_huawei_extension_members_join_the_3gpp_class(tmp_path):
     out = generate_classes(load_file(path), warn=warnings.append)
     src = out[gen_classes.GROUPED_PATH]
     fields = _fields(_class(src, "ServiceInformation"))
-    assert fields["in_information"] == "InInformation"
+    assert fields["in_information"] == "InInformation"  # scalar
     assert ("in_information", 20300, 2011, ("type_class", "InInformation")) in \
         _avp_def(_class(src, "ServiceInformation"))
     assert _fields(_class(src, "InInformation"))["account_query_method"] == "int"

@@ -80,7 +80,8 @@ def test_capabilities_exchange_answer():
     cea.product_name = "test"
     cea.auth_application_id = [4]
     back = _roundtrip(cea)
-    assert back.host_ip_address == ["127.0.0.1"]
+    # python-diameter reads an Address as (address family, text)
+    assert back.host_ip_address == [(1, "127.0.0.1")]
     assert back.auth_application_id == [4]
     assert back.product_name == "test"
 
