@@ -31,6 +31,11 @@ class VendorDef:
     name: str
     const: str
     source: str = ""
+    key: str = ""             # short name (Wireshark vendor-id); constants.VENDORS values
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = self.name
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Rule:
     min: int
     max: int | None           # None: unbounded
     vendor: int | None = None  # explicit vendor from Name/123, else None
+    code: int | None = None    # explicit code from Name/123:456 (names used twice)
 
     @property
     def is_any(self) -> bool:
@@ -105,11 +111,36 @@ class Dictionary:
     applications: dict[int, ApplicationDef] = field(default_factory=dict)
     commands: list[CommandDef] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    service_contexts: list[dict] = field(default_factory=list)  # const, id, name
+    constants: list[dict] = field(default_factory=list)         # name, value
+
+    def add_command(self, cmd: CommandDef) -> None:
+        """Add a command; one already known by (application, code) is merged.
+
+        The definition carrying grammars wins; abbreviations and constant
+        names of both are kept.
+        """
+        for i, old in enumerate(self.commands):
+            if old.code == cmd.code and old.application == cmd.application:
+                new, other = ((cmd, old) if (cmd.request or cmd.answer or
+                                             not (old.request or old.answer)) else (old, cmd))
+                if not new.abbrev:
+                    new.abbrev = list(other.abbrev)
+                for k, v in other.extra.items():
+                    if k == "aliases":
+                        new.extra["aliases"] = sorted(set(new.extra.get(k, [])) | set(v))
+                    else:
+                        new.extra.setdefault(k, v)
+                self.commands[i] = new
+                return
+        self.commands.append(cmd)
 
     def resolve(self, rule: Rule, context_vendor: int = 0) -> AvpDef | None:
         """Find the AVP a grammar rule names (see docs/dictionary.md)."""
         if rule.is_any:
             return None
+        if rule.code is not None:
+            return self.avps.get((rule.vendor or 0, rule.code))
         order = ([rule.vendor] if rule.vendor is not None
                  else [context_vendor, 0, 10415])
         by_name = self._names()
@@ -117,20 +148,42 @@ class Dictionary:
             found = by_name.get((vendor, rule.name.lower()))
             if found is not None:
                 return found
+        if rule.vendor is None:
+            # Last resort: a name that only one other vendor defines.
+            found_any = self._unique_names().get(rule.name.lower())
+            if found_any is not None:
+                return found_any
         return None
 
+    def _unique_names(self) -> dict[str, AvpDef]:
+        cached = self.__dict__.get("_unique_cache")
+        if cached is None or cached[0] != len(self.avps):
+            seen: dict[str, list[AvpDef]] = {}
+            for (_vendor, name), avp in self._names().items():
+                seen.setdefault(name, []).append(avp)
+            unique = {n: a[0] for n, a in seen.items() if len({x.key for x in a}) == 1}
+            cached = (len(self.avps), unique)
+            self.__dict__["_unique_cache"] = cached
+        return cached[1]
+
     def _names(self) -> dict[tuple[int, str], AvpDef]:
-        cache = self.__dict__.get("_name_cache")
-        if cache is None or len(cache) < len(self.avps):
-            cache = {}
-            for avp in self.avps.values():
+        cached = self.__dict__.get("_name_cache")
+        if cached is None or cached[0] != len(self.avps):
+            cache: dict[tuple[int, str], AvpDef] = {}
+            for key in sorted(self.avps):
+                avp = self.avps[key]
                 cache.setdefault((avp.vendor, avp.name.lower()), avp)
-            self.__dict__["_name_cache"] = cache
-        return cache
+            for key in sorted(self.avps):       # other spellings never shadow a name
+                avp = self.avps[key]
+                for alt in avp.extra.get("alt_names", []):
+                    cache.setdefault((avp.vendor, alt.lower()), avp)
+            cached = (len(self.avps), cache)
+            self.__dict__["_name_cache"] = cached
+        return cached[1]
 
 
 _RULE_RE = re.compile(
-    r"(?:(\d*)\*(\d*))?\s*([<{\[])\s*([A-Za-z0-9][A-Za-z0-9_.\-]*(?:/\d+)?)\s*([>}\]])")
+    r"(?:(\d*)\*(\d*))?\s*([<{\[])\s*([A-Za-z0-9][A-Za-z0-9_.\-]*(?:/\d+(?::\d+)?)?)\s*([>}\]])")
 
 
 def parse_grammar(text: str) -> list[Rule]:
@@ -156,11 +209,13 @@ def parse_grammar(text: str) -> list[Rule]:
         else:
             min_ = 0 if kind == "optional" else 1
             max_ = 1
-        vendor = None
+        vendor = code = None
         if "/" in name:
             name, v = name.split("/")
+            v, _, c = v.partition(":")
             vendor = int(v)
-        rules.append(Rule(name, kind, min_, max_, vendor))
+            code = int(c) if c else None
+        rules.append(Rule(name, kind, min_, max_, vendor, code))
         pos = m.end()
     return rules
 
@@ -171,6 +226,8 @@ def format_grammar(rules: list[Rule]) -> str:
     for r in rules:
         o, c = {"fixed": "<>", "required": "{}", "optional": "[]"}[r.kind]
         name = r.name if r.vendor is None else f"{r.name}/{r.vendor}"
+        if r.code is not None:
+            name += f":{r.code}"
         default_max = 1
         default_min = 0 if r.kind == "optional" else 1
         q = ""
@@ -212,30 +269,47 @@ def load_file(path: Path, into: Dictionary | None = None) -> Dictionary:
     source = data.get("source", {}).get("name", path.stem)
     default_vendor = int(data.get("source", {}).get("vendor", 0))
     for v in data.get("vendors", []):
-        d.vendors[int(v["id"])] = VendorDef(int(v["id"]), v["name"], v["const"], source)
+        d.vendors[int(v["id"])] = VendorDef(int(v["id"]), v["name"], v["const"], source,
+                                            v.get("key", ""))
     for a in data.get("avps", []):
         avp = _avp_from(a, default_vendor, source)
         d.avps[avp.key] = avp
     for a in data.get("applications", []):
         known = {"id", "name", "const", "kind", "vendor", "commands"}
-        d.applications[int(a["id"])] = ApplicationDef(
+        app = ApplicationDef(
             int(a["id"]), a["name"], a.get("const"), a.get("kind", "auth"),
             int(a.get("vendor", 0)), list(a.get("commands", [])), source,
             {k: v for k, v in a.items() if k not in known})
+        old = d.applications.get(app.id)
+        if old is not None and path.name.endswith(".commands.toml"):
+            # Command files add commands to an application; its identity
+            # (name, const, kind, vendor) stays with the AVP data files.
+            old.commands.extend(c for c in app.commands if c not in old.commands)
+            for k, v in app.extra.items():
+                old.extra.setdefault(k, v)
+        else:
+            d.applications[app.id] = app
     for c in data.get("commands", []):
         known = {"code", "name", "application", "abbrev", "flags", "request", "answer"}
-        d.commands.append(CommandDef(
+        d.add_command(CommandDef(
             int(c["code"]), c["name"], int(c.get("application", 0)),
             list(c.get("abbrev", [])), c.get("flags", "R"),
             parse_grammar(c.get("request", "")), parse_grammar(c.get("answer", "")),
             source, {k: v for k, v in c.items() if k not in known}))
+    for sc in data.get("service_contexts", []):
+        d.service_contexts.append({"const": sc["const"], "id": sc["id"], "name": sc["name"]})
+    for c in data.get("constants", []):
+        d.constants.append({"name": c["name"], "value": c["value"]})
     d.files.append(path.name)
     return d
 
 
 def load_all(data_dir: Path = DATA_DIR) -> Dictionary:
-    """Load every data file in a stable order (sorted by file name)."""
+    """Load every data file in a stable order: sorted by file name, with the
+    ``*.commands.toml`` files after all others."""
     d = Dictionary()
-    for path in sorted(data_dir.glob("*.toml")):
+    paths = sorted(data_dir.glob("*.toml"))
+    # AVP/vendor/application files first, then the command grammar files.
+    for path in sorted(paths, key=lambda p: (p.name.endswith(".commands.toml"), p.name)):
         load_file(path, d)
     return d
