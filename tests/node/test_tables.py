@@ -1,0 +1,111 @@
+"""Pending table, duplicate cache, routing decisions, balancing and redirect cache."""
+import random
+
+from diameter.node.protocol.constants import *
+from diameter.node.protocol.dedup import IN_PROGRESS, DuplicateCache
+from diameter.node.protocol.pending import PendingTable
+from diameter.node.protocol.routing import (Balancer, Balancing, RedirectCache, Route, RouteAction,
+                                            RoutingTable, decide)
+from diameter.node.protocol.watchdog import Watchdog
+
+
+def test_pending_pop_expire_and_failover():
+    t = PendingTable()
+    t.add("p1", 1, 10.0, "r1")
+    t.add("p1", 2, 5.0, "r2")
+    t.add("p2", 1, 7.0, "r3")
+    assert len(t) == 3 and t.count("p1") == 2
+    assert t.pop("p1", 1) == "r1" and t.pop("p1", 1) is None and t.pop("nobody", 1) is None
+    assert t.next_deadline() == 5.0
+    assert t.expire(6.0) == [("p1", 2, "r2")]
+    assert t.take_peer("p2") == [(1, "r3")]
+    assert t.expire(100.0) == [] and len(t) == 0 and t.next_deadline() is None
+
+
+def test_pending_readd_same_hbh_uses_new_deadline():
+    t = PendingTable()
+    t.add("p", 1, 5.0, "old")
+    t.pop("p", 1)
+    t.add("p", 1, 50.0, "new")
+    assert t.expire(10.0) == [] and t.pop("p", 1) == "new"
+
+
+def test_duplicate_cache_window_and_bound():
+    c = DuplicateCache(window=10, max_entries=3)
+    assert c.check(b"h", 1, 0.0) is None
+    assert c.check(b"h", 1, 1.0) is IN_PROGRESS
+    c.record(b"h", 1, b"ANSWER", 1.0)
+    assert c.check(b"h", 1, 2.0) == b"ANSWER"
+    assert c.check(b"other", 1, 2.0) is None  # different Origin-Host
+    assert c.check(b"h", 1, 20.0) is None     # outside the window: new request
+    for i in range(10):
+        c.check(b"h", 100 + i, 21.0)
+    assert len(c) <= 3
+
+
+def _decide(table, dest_realm="test.realm", dest_host=None, app=4, local_apps=(4,), usable=("p1", "p2"),
+            balancer=None, exclude=frozenset()):
+    return decide(local_host="me.test.realm", local_realm="test.realm", dest_host=dest_host,
+                  dest_realm=dest_realm, app_id=app, local_apps=set(local_apps), table=table,
+                  usable=lambda p, a: p in usable, balancer=balancer or Balancer(),
+                  pending=lambda p: 0, exclude=exclude)
+
+
+def test_decide_local_and_application_unsupported():
+    t = RoutingTable()
+    assert _decide(t).action is RouteAction.LOCAL
+    assert _decide(t, dest_host="ME.test.realm").action is RouteAction.LOCAL
+    assert _decide(t, app=99).result_code == DIAMETER_APPLICATION_UNSUPPORTED
+
+
+def test_decide_realm_routing_relay_proxy_redirect():
+    t = RoutingTable()
+    t.add(Route("other.realm", RouteAction.RELAY, ["p1"]))
+    t.add(Route("proxy.realm", RouteAction.PROXY, ["p2"], application_id=4))
+    t.add(Route("redir.realm", RouteAction.REDIRECT, ["r1.redir.realm"]))
+    assert _decide(t, dest_realm="other.realm") .peer == "p1"
+    d = _decide(t, dest_realm="proxy.realm")
+    assert d.action is RouteAction.PROXY and d.peer == "p2"
+    assert _decide(t, dest_realm="proxy.realm", app=5).result_code == DIAMETER_REALM_NOT_SERVED
+    d = _decide(t, dest_realm="redir.realm")
+    assert d.action is RouteAction.REDIRECT and d.redirect_hosts == ["r1.redir.realm"]
+    assert _decide(t, dest_realm="unknown.realm").result_code == DIAMETER_REALM_NOT_SERVED
+    assert _decide(t, dest_realm="other.realm", usable=()).result_code == DIAMETER_UNABLE_TO_DELIVER
+    assert _decide(t, dest_realm="other.realm", exclude=frozenset({"p1"})).result_code == DIAMETER_UNABLE_TO_DELIVER
+
+
+def test_decide_default_route_and_destination_host():
+    t = RoutingTable()
+    t.add(Route("*", RouteAction.RELAY, ["p2"]))
+    assert _decide(t, dest_realm="anywhere").peer == "p2"
+    # Destination-Host of a directly connected peer wins over the realm table
+    assert _decide(t, dest_realm="anywhere", dest_host="p1").peer == "p1"
+
+
+def test_balancing_strategies():
+    rr = Balancer(Balancing.ROUND_ROBIN)
+    assert [rr.choose(["a", "b"], lambda p: 0) for _ in range(4)] == ["a", "b", "a", "b"]
+    lp = Balancer(Balancing.LEAST_PENDING)
+    assert lp.choose(["a", "b", "c"], {"a": 5, "b": 1, "c": 3}.get) == "b"
+    w = Balancer(Balancing.WEIGHTED)
+    picks = [w.choose(["a", "b"], lambda p: 0, {"a": 3, "b": 1}) for _ in range(400)]
+    assert picks.count("a") == 300 and picks.count("b") == 100
+
+
+def test_redirect_cache_usage_and_expiry():
+    c = RedirectCache()
+    c.store(["h1"], REDIRECT_REALM_AND_APPLICATION, 10, 0.0, realm="R", app=4)
+    assert c.lookup(5.0, realm="r", app=4) == ["h1"]
+    assert c.lookup(5.0, realm="r", app=5) is None
+    assert c.lookup(11.0, realm="r", app=4) is None
+    c.store(["h2"], REDIRECT_DONT_CACHE, 10, 0.0, realm="R", app=4)
+    assert c.lookup(1.0, realm="r", app=4) is None
+    c.store(["h3"], REDIRECT_ALL_HOST, 10, 0.0, realm="R", app=4, host="Srv")
+    assert c.lookup(1.0, realm="x", app=9, host="srv") == ["h3"]
+
+
+def test_watchdog_jitter_stays_within_two_seconds():
+    rng = random.Random(5)
+    for i in range(200):
+        wd = Watchdog(float(i), tw=30, rng=rng)
+        assert 28.0 <= wd.deadline - i <= 32.0
