@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -72,6 +71,7 @@ class Rec:
         self.notes: list[str] = []
         self.in_pd = False
         self.alt_names: list[str] = []
+        self.huawei = False
 
 
 def _ref(recs: dict, vendor: int, code: int) -> Rule | None:
@@ -130,6 +130,7 @@ def build(ws_dir: Path, huawei: Path) -> tuple[dict, dict]:
                 r.notes.append(f"Wireshark/python-diameter type this {r.type}; "
                                f"Huawei's page says {e['type']}")
                 r.type = e["type"]
+        r.huawei = True
         if c != e["code"]:
             r.notes.append(f"Huawei's page lists code {e['code']} twice; "
                            f"{e['name']} is {c} (Mobius)")
@@ -258,7 +259,7 @@ def _constants(recs: dict, pd: dict, vendors: dict) -> None:
             print(f"warning: {name}={value}: no AVP with that code", file=sys.stderr)
             continue
 
-        def score(r: Rec) -> tuple:
+        def score(r: Rec, name: str = name) -> tuple:
             pre = f"AVP_{vconst[r.vendor]}_" if r.vendor else "AVP_"
             ok_prefix = name.startswith(pre)
             rest = name[len(pre):] if ok_prefix else name[4:]
@@ -290,7 +291,7 @@ def _constants(recs: dict, pd: dict, vendors: dict) -> None:
             leftovers.append((name, value))
             continue
         done = False
-        for rs, rest in splits:
+        for rs, _rest in splits:
             for r in rs:
                 if value in r.enum and enum_const(r.name, r.enum[value]) == name:
                     done = True
@@ -304,7 +305,7 @@ def _constants(recs: dict, pd: dict, vendors: dict) -> None:
             r.enum[value] = rest
         else:
             r.enum_const[name] = value
-        if r.type == "Integer32" and r.in_pd:
+        if r.type == "Integer32" and r.in_pd and not r.huawei:
             r.type = "Enumerated"
     # A python-diameter E_ name that several (AVP, value) pairs derive: make it explicit.
     derivers = defaultdict(list)
