@@ -208,6 +208,11 @@ def lazy_getattr(self: Any, name: str) -> Any:
             d[name] = value
             return value
         return None
+    if name in b.list_names:
+        # python-diameter sets a few list attributes that map to no AVP
+        value = []
+        d[name] = value
+        return value
     raise AttributeError(f"{cls.__name__} has no attribute {name}")
 
 
