@@ -513,10 +513,8 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         lines.append("from ..avp.generator import AvpGenDef, AvpGenType")
     else:
         lines.append("from ..avp.generator import AvpGenType")
-    if used_classes:
-        lines.append("from ..avp.grouped import (")
-        lines.extend(f"    {n}," for n in sorted(used_classes))
-        lines.append(")")
+    # every grouped class is importable from every command module, as in python-diameter
+    lines.append("from ..avp.grouped import *  # noqa: F401,F403")
     if mixins:
         lines.append(f"from ._helpers import {', '.join(mixins)}")
     lines += ["", f"__all__ = {public!r}".replace("'", '"'), "", ""]

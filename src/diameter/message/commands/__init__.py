@@ -15,6 +15,8 @@ from .authentication_information import *
 from .cancel_location import *
 from .cancel_vcsg_location import *
 from .capabilities_exchange import *
+from .configuration_information import *
+from .connection_management import *
 from .credit_control import *
 from .delete_subscriber_data import *
 from .device_watchdog import *
@@ -24,9 +26,12 @@ from .home_agent_mip import *
 from .insert_subscriber_data import *
 from .location_info import *
 from .me_identity_check import *
+from .mo_data import *
 from .mo_forward_short_message import *
+from .mt_data import *
 from .mt_forward_short_message import *
 from .multimedia_auth import *
+from .nidd_information import *
 from .notify import *
 from .profile_update import *
 from .purge_ue import *
@@ -35,6 +40,7 @@ from .push_profile import *
 from .re_auth import *
 from .registration_termination import *
 from .report_sm_delivery_status import *
+from .reporting_information import *
 from .reset import *
 from .send_routing_info_for_sm import *
 from .server_assignment import *
@@ -52,6 +58,7 @@ from .tdf_session import *
 from .tgpp_lcs_routing_info import *
 from .tgpp_location_report import *
 from .tgpp_provide_location import *
+from .tgpp_subscriber_information import *
 from .tssf_notification import *
 from .update_location import *
 from .update_vcsg_location import *
@@ -405,17 +412,6 @@ class DeviceNotification(UndefinedMessage):
     """3GPP-Device-Notification (8388640): no typed attributes; AVPs are read by name."""
     code: int = 8388640
     name: str = "3GPP-Device-Notification"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class SubscriberInformation(UndefinedMessage):
-    """3GPP-Subscriber-Information (8388641): no typed attributes; AVPs are read by name."""
-    code: int = 8388641
-    name: str = "3GPP-Subscriber-Information"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1193,28 +1189,6 @@ class EricssonTraceReport(UndefinedMessage):
 
 
 
-class ConfigurationInformation(UndefinedMessage):
-    """Configuration-Information (8388718): no typed attributes; AVPs are read by name."""
-    code: int = 8388718
-    name: str = "Configuration-Information"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ReportingInformation(UndefinedMessage):
-    """Reporting-Information (8388719): no typed attributes; AVPs are read by name."""
-    code: int = 8388719
-    name: str = "Reporting-Information"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
 class NonAggregatedRUCIReport(UndefinedMessage):
     """Non-Aggregated-RUCI-Report (8388720): no typed attributes; AVPs are read by name."""
     code: int = 8388720
@@ -1281,17 +1255,6 @@ class NetworkStatusContinuousReport(UndefinedMessage):
 
 
 
-class NIDDInformation(UndefinedMessage):
-    """NIDD-Information (8388726): no typed attributes; AVPs are read by name."""
-    code: int = 8388726
-    name: str = "NIDD-Information"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
 class ProXimityApplication(UndefinedMessage):
     """ProXimity-Application (8388727): no typed attributes; AVPs are read by name."""
     code: int = 8388727
@@ -1329,39 +1292,6 @@ class NotificationData(UndefinedMessage):
     """Notification-Data (8388730): no typed attributes; AVPs are read by name."""
     code: int = 8388730
     name: str = "Notification-Data"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ConnectionManagement(UndefinedMessage):
-    """Connection-Management (8388732): no typed attributes; AVPs are read by name."""
-    code: int = 8388732
-    name: str = "Connection-Management"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class MOData(UndefinedMessage):
-    """MO-Data (8388733): no typed attributes; AVPs are read by name."""
-    code: int = 8388733
-    name: str = "MO-Data"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class MTData(UndefinedMessage):
-    """MT-Data (8388734): no typed attributes; AVPs are read by name."""
-    code: int = 8388734
-    name: str = "MT-Data"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1406,7 +1336,6 @@ all_commands.update({
     EricssonSN.code: EricssonSN,
     DeviceAction.code: DeviceAction,
     DeviceNotification.code: DeviceNotification,
-    SubscriberInformation.code: SubscriberInformation,
     DeviceTrigger.code: DeviceTrigger,
     DeliveryReport.code: DeliveryReport,
     NSNCancelLocationMS.code: NSNCancelLocationMS,
@@ -1477,22 +1406,16 @@ all_commands.update({
     NokiaSessionMassSync.code: NokiaSessionMassSync,
     NokiaFetchSession.code: NokiaFetchSession,
     EricssonTraceReport.code: EricssonTraceReport,
-    ConfigurationInformation.code: ConfigurationInformation,
-    ReportingInformation.code: ReportingInformation,
     NonAggregatedRUCIReport.code: NonAggregatedRUCIReport,
     AggregatedRUCIReport.code: AggregatedRUCIReport,
     ModifyUecontext.code: ModifyUecontext,
     BackgroundDataTransfer.code: BackgroundDataTransfer,
     NetworkStatus.code: NetworkStatus,
     NetworkStatusContinuousReport.code: NetworkStatusContinuousReport,
-    NIDDInformation.code: NIDDInformation,
     ProXimityApplication.code: ProXimityApplication,
     DataPull.code: DataPull,
     DataUpdate.code: DataUpdate,
     NotificationData.code: NotificationData,
-    ConnectionManagement.code: ConnectionManagement,
-    MOData.code: MOData,
-    MTData.code: MTData,
     257: CapabilitiesExchange,
     258: ReAuth,
     260: AaMobileNode,
@@ -1537,28 +1460,45 @@ all_commands.update({
     8388636: SpendingStatusNotification,
     8388637: TDFSession,
     8388638: UpdateVcsgLocation,
+    8388641: SubscriberInformation,
     8388642: CancelVcsgLocation,
     8388645: MOForwardShortMessage,
     8388646: MTForwardShortMessage,
     8388647: SendRoutingInfoforSM,
     8388648: AlertServiceCentre,
     8388649: ReportSMDeliveryStatus,
+    8388718: ConfigurationInformation,
+    8388719: ReportingInformation,
+    8388726: NIDDInformation,
     8388731: TSSFNotification,
+    8388732: ConnectionManagement,
+    8388733: MOData,
+    8388734: MTData,
 })
 commands_by_application.update({
     (0, 257): CapabilitiesExchange,
     (0, 258): ReAuth,
     (1, 258): ReAuth,
+    (4, 258): ReAuth,
     (16777236, 258): ReAuth,
     (16777238, 258): ReAuth,
+    (16777250, 258): ReAuth,
+    (16777264, 258): ReAuth,
     (16777266, 258): ReAuth,
+    (16777272, 258): ReAuth,
     (16777303, 258): ReAuth,
     (16777318, 258): ReAuth,
     (2, 260): AaMobileNode,
     (2, 262): HomeAgentMip,
     (1, 265): Aa,
     (16777236, 265): Aa,
+    (16777250, 265): Aa,
+    (16777264, 265): Aa,
+    (16777272, 265): Aa,
     (5, 268): DiameterEap,
+    (16777250, 268): DiameterEap,
+    (16777264, 268): DiameterEap,
+    (16777272, 268): DiameterEap,
     (1, 271): Accounting,
     (3, 271): Accounting,
     (4, 272): CreditControl,
@@ -1569,9 +1509,15 @@ commands_by_application.update({
     (0, 274): AbortSession,
     (1, 274): AbortSession,
     (16777236, 274): AbortSession,
+    (16777250, 274): AbortSession,
+    (16777264, 274): AbortSession,
+    (16777272, 274): AbortSession,
     (0, 275): SessionTermination,
     (1, 275): SessionTermination,
     (16777236, 275): SessionTermination,
+    (16777250, 275): SessionTermination,
+    (16777264, 275): SessionTermination,
+    (16777272, 275): SessionTermination,
     (16777302, 275): SessionTermination,
     (16777349, 275): SessionTermination,
     (0, 280): DeviceWatchdog,
@@ -1584,10 +1530,14 @@ commands_by_application.update({
     (6, 288): SipPushProfile,
     (16777216, 300): UserAuthorization,
     (16777216, 301): ServerAssignment,
+    (16777265, 301): ServerAssignment,
     (16777216, 302): LocationInfo,
     (16777216, 303): MultimediaAuth,
+    (16777265, 303): MultimediaAuth,
     (16777216, 304): RegistrationTermination,
+    (16777265, 304): RegistrationTermination,
     (16777216, 305): PushProfile,
+    (16777265, 305): PushProfile,
     (16777217, 306): UserData,
     (16777217, 307): ProfileUpdate,
     (16777217, 308): SubscribeNotifications,
@@ -1612,13 +1562,22 @@ commands_by_application.update({
     (16777303, 8388637): TDFSession,
     (16777349, 8388637): TDFSession,
     (16777308, 8388638): UpdateVcsgLocation,
+    (16777310, 8388641): SubscriberInformation,
     (16777308, 8388642): CancelVcsgLocation,
     (16777313, 8388645): MOForwardShortMessage,
     (16777313, 8388646): MTForwardShortMessage,
     (16777312, 8388647): SendRoutingInfoforSM,
     (16777312, 8388648): AlertServiceCentre,
     (16777312, 8388649): ReportSMDeliveryStatus,
+    (16777345, 8388718): ConfigurationInformation,
+    (16777346, 8388718): ConfigurationInformation,
+    (16777345, 8388719): ReportingInformation,
+    (16777346, 8388719): ReportingInformation,
+    (16777345, 8388726): NIDDInformation,
     (16777349, 8388731): TSSFNotification,
+    (16777346, 8388732): ConnectionManagement,
+    (16777346, 8388733): MOData,
+    (16777346, 8388734): MTData,
 })
 
 __all__ = [
@@ -1655,6 +1614,12 @@ __all__ = [
     "CapabilitiesExchange",
     "CapabilitiesExchangeAnswer",
     "CapabilitiesExchangeRequest",
+    "ConfigurationInformation",
+    "ConfigurationInformationAnswer",
+    "ConfigurationInformationRequest",
+    "ConnectionManagement",
+    "ConnectionManagementAnswer",
+    "ConnectionManagementRequest",
     "CreditControl",
     "CreditControlAnswer",
     "CreditControlRequest",
@@ -1685,9 +1650,15 @@ __all__ = [
     "LocationReport",
     "LocationReportAnswer",
     "LocationReportRequest",
+    "MOData",
+    "MODataAnswer",
+    "MODataRequest",
     "MOForwardShortMessage",
     "MOForwardShortMessageAnswer",
     "MOForwardShortMessageRequest",
+    "MTData",
+    "MTDataAnswer",
+    "MTDataRequest",
     "MTForwardShortMessage",
     "MTForwardShortMessageAnswer",
     "MTForwardShortMessageRequest",
@@ -1697,6 +1668,9 @@ __all__ = [
     "MultimediaAuth",
     "MultimediaAuthAnswer",
     "MultimediaAuthRequest",
+    "NIDDInformation",
+    "NIDDInformationAnswer",
+    "NIDDInformationRequest",
     "Notify",
     "NotifyAnswer",
     "NotifyRequest",
@@ -1724,6 +1698,9 @@ __all__ = [
     "ReportSMDeliveryStatus",
     "ReportSMDeliveryStatusAnswer",
     "ReportSMDeliveryStatusRequest",
+    "ReportingInformation",
+    "ReportingInformationAnswer",
+    "ReportingInformationRequest",
     "Reset",
     "ResetAnswer",
     "ResetRequest",
@@ -1763,6 +1740,9 @@ __all__ = [
     "SubscribeNotifications",
     "SubscribeNotificationsAnswer",
     "SubscribeNotificationsRequest",
+    "SubscriberInformation",
+    "SubscriberInformationAnswer",
+    "SubscriberInformationRequest",
     "TDFSession",
     "TDFSessionAnswer",
     "TDFSessionRequest",
@@ -1785,8 +1765,6 @@ __all__ = [
     "BackgroundDataTransfer",
     "BootstrapingInfo",
     "CapabilitiesUpdate",
-    "ConfigurationInformation",
-    "ConnectionManagement",
     "DataPull",
     "DataUpdate",
     "DeliveryReport",
@@ -1805,14 +1783,11 @@ __all__ = [
     "JuniperSessionDiscovery",
     "JuniperSyncEvent",
     "MIp6",
-    "MOData",
-    "MTData",
     "MessageProcess",
     "MobileApplication",
     "ModifyUecontext",
     "MsgInterface",
     "NATControl",
-    "NIDDInformation",
     "NSNCancelLocationMS",
     "NSNProfileUpdateMS",
     "NSNPushNotificationMS",
@@ -1845,7 +1820,6 @@ __all__ = [
     "QoSAuthorization",
     "QoSInstall",
     "QueryProfile",
-    "ReportingInformation",
     "RivadaXaDPCRegistration",
     "RivadaXaHeartBeat",
     "RivadaXaResourceAllocation",
@@ -1882,7 +1856,6 @@ __all__ = [
     "RivadaXmResourceRelease",
     "RivadaXmResourceResume",
     "RivadaXmUpdateUEContext",
-    "SubscriberInformation",
     "SubscriptionInformationApplication",
     "Tggp2SubscriberInformation",
     "TriggerEstablishment",

@@ -7,16 +7,7 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    ExperimentalResult,
-    FailedAvp,
-    ProxyInfo,
-    ServingNode,
-    SmsmiCorrelationId,
-    SupportedFeatures,
-    UserIdentifier,
-    VendorSpecificApplicationId,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 
 __all__ = ["AlertServiceCentre", "AlertServiceCentreAnswer", "AlertServiceCentreRequest"]
 

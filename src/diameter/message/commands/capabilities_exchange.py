@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    FailedAvp,
-    VendorSpecificApplicationId,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 
 __all__ = ["CapabilitiesExchange", "CapabilitiesExchangeAnswer", "CapabilitiesExchangeRequest"]
 

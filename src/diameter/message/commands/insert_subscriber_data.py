@@ -7,21 +7,7 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    EpsLocationInformation,
-    EpsUserState,
-    ExperimentalResult,
-    FailedAvp,
-    LocalTimeZone,
-    MonitoringEventConfigStatus,
-    MonitoringEventReport,
-    ProxyInfo,
-    SubscriptionData,
-    SupportedFeatures,
-    SupportedServices,
-    VendorSpecificApplicationId,
-    VplmnCsgSubscriptionData,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 
 __all__ = ["InsertSubscriberData", "InsertSubscriberDataAnswer", "InsertSubscriberDataRequest"]
 

@@ -5,16 +5,7 @@ from __future__ import annotations
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    ExperimentalResult,
-    FailedAvp,
-    ProxyInfo,
-    SmDeliveryOutcome,
-    SmsmiCorrelationId,
-    SupportedFeatures,
-    UserIdentifier,
-    VendorSpecificApplicationId,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 
 __all__ = ["ReportSMDeliveryStatus", "ReportSMDeliveryStatusAnswer", "ReportSMDeliveryStatusRequest"]
 

@@ -7,28 +7,7 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    AdcRuleInstall,
-    AdcRuleRemove,
-    AdcRuleReport,
-    ChargingInformation,
-    EventReportIndication,
-    ExperimentalResult,
-    FailedAvp,
-    FixedUserLocationInfo,
-    Load,
-    OcOlr,
-    OcSupportedFeatures,
-    PresenceReportingAreaInformation,
-    ProxyInfo,
-    QosInformation,
-    SubscriptionId,
-    SupportedFeatures,
-    UsageMonitoringInformation,
-    UserCsgInformation,
-    UserEquipmentInfo,
-    VendorSpecificApplicationId,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 from ._helpers import SubscriptionIdMixin
 
 __all__ = ["TDFSession", "TDFSessionAnswer", "TDFSessionRequest"]

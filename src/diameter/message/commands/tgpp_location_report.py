@@ -5,21 +5,7 @@ from __future__ import annotations
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    DeferredMtLrData,
-    EsmlcCellInfo,
-    ExperimentalResult,
-    FailedAvp,
-    GeranPositioningInfo,
-    LcsEpsClientName,
-    PeriodicLdrInformation,
-    ProxyInfo,
-    ReportingPlmnList,
-    ServingNode,
-    SupportedFeatures,
-    UtranPositioningInfo,
-    VendorSpecificApplicationId,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 
 __all__ = ["LocationReport", "LocationReportAnswer", "LocationReportRequest"]
 

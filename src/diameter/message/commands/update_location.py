@@ -7,22 +7,7 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import (
-    ActiveApn,
-    AdjacentPlmns,
-    EquivalentPlmnList,
-    ExperimentalResult,
-    FailedAvp,
-    Load,
-    OcOlr,
-    OcSupportedFeatures,
-    ProxyInfo,
-    SubscriptionData,
-    SupportedFeatures,
-    SupportedServices,
-    TerminalInformation,
-    VendorSpecificApplicationId,
-)
+from ..avp.grouped import *  # noqa: F401,F403
 
 __all__ = ["UpdateLocation", "UpdateLocationAnswer", "UpdateLocationRequest"]
 
