@@ -1,0 +1,338 @@
+"""asyncio node over real loopback sockets."""
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+
+from diameter.node.aio import NotRoutable, PeerFailed, RequestTimeout
+from diameter.node.protocol import avps as A
+from diameter.node.protocol.constants import *
+from diameter.node.protocol.routing import RouteAction
+
+from .aio_helpers import REALM, RawPeer, answer_for, ccr, client, has_ipv6, server
+from .helpers import app_request, result_of
+
+
+def aio(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 60))
+    return wrapper
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", pytest.param("::1", marks=pytest.mark.skipif(
+    not has_ipv6(), reason="no IPv6 loopback on this machine"))])
+@aio
+async def test_cer_request_answer_dpr(host):
+    srv = await server(host=host)
+    cli = await client([("server.test.realm", srv.listen_ports[0])], host=host)
+    peer = cli.peers["server.test.realm"]
+    assert peer.capabilities.host_ip_addresses == [host]
+    answers = await asyncio.gather(*(cli.request(ccr("client.test.realm", i)) for i in range(50)))
+    assert [a.result_code for a in answers] == [2001] * 50
+    assert sorted(a.cc_request_number for a in answers) == list(range(50))
+    st = peer.stats.cmd(272)
+    assert st.requests_sent == 50 and st.answers_received == 50 and st.result_classes["2xxx"] == 50
+    assert len(cli.pending) == 0
+    await cli.stop()
+    assert srv.peers["client.test.realm"].last_disconnect_cause == DISCONNECT_REBOOTING
+    await srv.stop()
+
+
+@aio
+async def test_unknown_peer_gets_3010_and_close():
+    srv = await server()
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("stranger.test.realm") == DIAMETER_UNKNOWN_PEER
+    assert await raw.closed()
+    await srv.stop()
+
+
+@aio
+async def test_unknown_peer_accepted_when_configured():
+    srv = await server(accept_unknown_peers=True)
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("stranger.test.realm") == DIAMETER_SUCCESS
+    raw.send(app_request(origin="stranger.test.realm", hbh=9, e2e=9))
+    ans = await raw.recv()
+    assert result_of(ans) == 2001 and int.from_bytes(ans[12:16], "big") == 9
+    raw.close()
+    await srv.stop()
+
+
+@aio
+async def test_dpr_do_not_want_to_talk_stops_reconnect_rebooting_reconnects():
+    srv = await server()
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    peer = cli.peers["server.test.realm"]
+    # server says REBOOTING: the client reconnects by itself
+    srv.disconnect_peer("client.test.realm", DISCONNECT_REBOOTING)
+    await asyncio.sleep(0.1)
+    await cli.wait_open(peer, 5)
+    assert peer.stats.connects == 2
+    # server says DO_NOT_WANT_TO_TALK_TO_YOU: the client stays away
+    srv.disconnect_peer("client.test.realm", DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU)
+    await asyncio.sleep(1.0)
+    assert not peer.is_open and peer.no_reconnect and peer.stats.connects == 2
+    await cli.stop()
+    await srv.stop()
+
+
+@aio
+async def test_failover_of_pending_requests_when_a_peer_dies_under_load():
+    calls1, calls2 = [], []
+    s1 = await server("s1.test.realm", handler=answer_for("s1.test.realm", calls1, delay=0.2))
+    s2 = await server("s2.test.realm", handler=answer_for("s2.test.realm", calls2))
+    cli = await client([("s1.test.realm", s1.listen_ports[0]), ("s2.test.realm", s2.listen_ports[0])],
+                       request_timeout=10)
+    futs = [cli.request_future(ccr("client.test.realm", i)) for i in range(200)]
+    await asyncio.sleep(0.05)
+    assert cli.pending.count("s1.test.realm") > 0
+    # kill s1 abruptly: no DPR, transports aborted
+    for p in list(s1.protocols):
+        p.abort()
+    results = await asyncio.gather(*futs, return_exceptions=True)
+    ok = [r for r in results if not isinstance(r, Exception)]
+    assert len(ok) == 200, [r for r in results if isinstance(r, Exception)][:3]
+    assert any(a.origin_host == b"s2.test.realm" for a in ok)
+    # the requests moved to s2 carried the T flag
+    assert any(m.header.is_retransmit for m in calls2)
+    assert len(cli.pending) == 0
+    await cli.stop()
+    await s1.stop()
+    await s2.stop()
+
+
+@aio
+async def test_pending_requests_fail_explicitly_without_alternate():
+    srv = await server(handler=answer_for("server.test.realm", delay=5))
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    futs = [cli.request_future(ccr("client.test.realm", i)) for i in range(20)]
+    await asyncio.sleep(0.05)
+    for p in list(srv.protocols):
+        p.abort()
+    results = await asyncio.gather(*futs, return_exceptions=True)
+    assert all(isinstance(r, PeerFailed) for r in results)
+    with pytest.raises(NotRoutable):
+        cli.request_future(ccr("client.test.realm", 99))
+    await cli.stop()
+    await srv.stop()
+
+
+@aio
+async def test_request_timeout_is_explicit():
+    srv = await server(handler=answer_for("server.test.realm", delay=3))
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    with pytest.raises(RequestTimeout):
+        await cli.request(ccr("client.test.realm", 1), timeout=0.2)
+    assert len(cli.pending) == 0
+    assert cli.peers["server.test.realm"].stats.cmd(272).timeouts == 1
+    await cli.stop()
+    await srv.stop()
+
+
+@aio
+async def test_garbage_gets_error_or_close_and_other_peers_are_served():
+    srv = await server(clients=("client.test.realm", "raw1.test.realm", "raw2.test.realm"))
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    raw1 = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw1.cer("raw1.test.realm") == 2001
+    bad = bytearray(app_request(origin="raw1.test.realm"))
+    bad[1:4] = (30).to_bytes(3, "big")
+    raw1.send(bytes(bad))
+    ans = await raw1.recv()
+    assert ans is None or result_of(ans) == DIAMETER_INVALID_MESSAGE_LENGTH
+    assert await raw1.closed()
+    # truncated message then silence on another connection: nothing breaks
+    raw2 = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw2.cer("raw2.test.realm") == 2001
+    raw2.send(app_request(origin="raw2.test.realm")[:30])
+    # an AVP with a bad length inside a well-framed message gets an error answer
+    raw3 = bytearray(app_request(origin="raw2.test.realm", hbh=77, e2e=77))
+    raw3[20 + 5:20 + 8] = (4000).to_bytes(3, "big")
+    answers = await asyncio.gather(*(cli.request(ccr("client.test.realm", i)) for i in range(20)))
+    assert all(a.result_code == 2001 for a in answers)
+    raw2.close()
+    raw4 = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw4.cer("raw2.test.realm") == 2001
+    raw4.send(bytes(raw3))
+    err = await raw4.recv()
+    assert err[4] & FLAG_ERROR or result_of(err) >= 3000
+    raw4.close()
+    await cli.stop()
+    await srv.stop()
+
+
+@aio
+async def test_peer_that_stops_reading_is_bounded():
+    # the client sends big requests to a raw peer that never reads: its write
+    # buffer must stay bounded, the connection is dropped and requests fail
+    cli_node = None
+    srv_sock = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = srv_sock.sockets[0].getsockname()[1]
+    accepted: list = []
+
+    async def on_conn(reader, writer):
+        accepted.append(writer)
+        raw = RawPeer(reader, writer)
+        cer = await raw.recv()
+        from diameter.node.protocol.capabilities import Capabilities
+        c = Capabilities("sink.test.realm", REALM, ["127.0.0.1"], 0, "sink", 1, set(), {4})
+        avps = c.avps()
+        avps.insert(2, A.u32(AVP_RESULT_CODE, 2001))
+        writer.write(A.message(0, 257, 0, int.from_bytes(cer[12:16], "big"),
+                               int.from_bytes(cer[16:20], "big"), avps))
+        await asyncio.sleep(30)  # never read again
+    srv_sock.close()
+    sink = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+    port = sink.sockets[0].getsockname()[1]
+    from diameter.node.aio import DiameterNode
+    cli_node = DiameterNode("client.test.realm", REALM, write_buffer_high=64 * 1024, request_timeout=20, tw=0.5)
+    cli_node.add_application(4)
+    cli_node.add_peer("sink.test.realm", addresses=["127.0.0.1"], port=port, persistent=True, reconnect_wait=5)
+    await cli_node.start()
+    await cli_node.wait_open("sink.test.realm")
+    proto = cli_node.peers["sink.test.realm"].protocol
+    big = A.avp(1, b"x" * 16000, vendor=99999, mandatory=False)
+    futs = []
+    max_buffered = 0
+    refused = False
+    for i in range(2000):
+        if proto.transport.is_closing():
+            break
+        try:
+            futs.append(cli_node.request_future(app_request(origin="client.test.realm", e2e=i + 1,
+                                                            extra=[big]), timeout=20))
+        except NotRoutable:
+            refused = True  # back-pressure: a congested peer takes no more requests
+            break
+        max_buffered = max(max_buffered, proto.transport.get_write_buffer_size())
+        if i % 20 == 0:
+            await asyncio.sleep(0)
+    assert refused and max_buffered <= cli_node.write_buffer_hard_limit + 20000
+    # the watchdog gets no DWA from a peer that does not read: its requests fail over (and fail)
+    results = await asyncio.gather(*futs, return_exceptions=True)
+    assert results and all(isinstance(r, PeerFailed) for r in results)
+    for w in accepted:
+        w.transport.abort()
+    sink.close()
+    await cli_node.stop()
+
+
+@aio
+async def test_half_open_connection_found_by_watchdog():
+    srv = await server(clients=("ghost.test.realm",), tw=0.4)
+    states = []
+    srv.on_peer_state.append(lambda p, what: states.append(what))
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("ghost.test.realm") == 2001
+    # the peer never answers DWR: OKAY -> SUSPECT -> DOWN, connection closed
+    assert await raw.closed(timeout=10)
+    assert any("SUSPECT" in s for s in states) and any("watchdog" in s for s in states)
+    await srv.stop()
+
+
+@aio
+async def test_retransmitted_request_gets_cached_answer_handler_called_once():
+    calls = []
+    srv = await server(clients=("raw.test.realm",), handler=answer_for("server.test.realm", calls))
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("raw.test.realm") == 2001
+    req = app_request(origin="raw.test.realm", hbh=1, e2e=4242)
+    raw.send(req)
+    a1 = await raw.recv()
+    again = bytearray(req)
+    again[4] |= FLAG_RETRANSMIT
+    again[12:16] = (2).to_bytes(4, "big")
+    raw.send(bytes(again))
+    a2 = await raw.recv()
+    assert len(calls) == 1
+    assert a1[16:] == a2[16:] and int.from_bytes(a2[12:16], "big") == 2
+    raw.close()
+    await srv.stop()
+
+
+@aio
+async def test_relay_adds_route_record_and_detects_loops():
+    seen = []
+    srv = await server("server.other.realm", clients=("relay.test.realm",),
+                       handler=answer_for("server.other.realm", seen))
+    from diameter.node.aio import DiameterNode
+    relay = DiameterNode("relay.test.realm", REALM, tcp_port=0, listen_addresses=["127.0.0.1"], is_relay=True)
+    relay.add_peer("client.test.realm")
+    relay.add_peer("server.other.realm", addresses=["127.0.0.1"], port=srv.listen_ports[0], persistent=True)
+    relay.add_route("other.realm", ["server.other.realm"], RouteAction.RELAY)
+    await relay.start()
+    await relay.wait_open("server.other.realm")
+    cli = await client([("relay.test.realm", relay.listen_ports[0])])
+    ans = await cli.request(ccr("client.test.realm", 1, dest_realm="other.realm"))
+    assert ans.result_code == 2001 and ans.origin_host == b"server.other.realm"
+    rr = [a.value for a in seen[0].find_avps((AVP_ROUTE_RECORD, 0))]
+    assert rr == [b"client.test.realm"]
+    # loop: the request already went through the relay
+    loop_req = ccr("client.test.realm", 2, dest_realm="other.realm")
+    from diameter.message import Avp
+    loop_req.append_avp(Avp.new(AVP_ROUTE_RECORD, 0, value=b"relay.test.realm"))
+    ans = await cli.request(loop_req)
+    assert ans.result_code == DIAMETER_LOOP_DETECTED and ans.header.is_error
+    # realm nobody serves -> 3003, served realm without open peer -> 3002
+    ans = await cli.request(ccr("client.test.realm", 3, dest_realm="nowhere.realm"))
+    assert ans.result_code == DIAMETER_REALM_NOT_SERVED
+    relay.add_route("down.realm", ["absent.down.realm"], RouteAction.RELAY)
+    ans = await cli.request(ccr("client.test.realm", 4, dest_realm="down.realm"))
+    assert ans.result_code == DIAMETER_UNABLE_TO_DELIVER
+    await cli.stop()
+    await relay.stop()
+    await srv.stop()
+
+
+@aio
+async def test_redirect_agent_answer_is_followed_and_cached():
+    srv = await server("server.test.realm", clients=("client.test.realm",))
+    from diameter.node.aio import DiameterNode
+    redir = DiameterNode("redirect.test.realm", REALM, tcp_port=0, listen_addresses=["127.0.0.1"], is_relay=True)
+    redir.add_peer("client.test.realm")
+    redir.add_route("other.realm", ["server.test.realm"], RouteAction.REDIRECT,
+                    redirect_usage=REDIRECT_ALL_REALM, redirect_max_cache_time=60)
+    await redir.start()
+    cli = await client([("redirect.test.realm", redir.listen_ports[0]), ("server.test.realm", srv.listen_ports[0])])
+    cli.add_route("other.realm", ["redirect.test.realm"])
+    ans = await cli.request(ccr("client.test.realm", 1, dest_realm="other.realm"))
+    assert ans.result_code == 2001 and ans.origin_host == b"server.test.realm"
+    assert cli.peers["redirect.test.realm"].stats.cmd(272).result_classes["3xxx"] == 1
+    # cached: the next request goes straight to the server
+    ans = await cli.request(ccr("client.test.realm", 2, dest_realm="other.realm"))
+    assert ans.result_code == 2001
+    assert cli.peers["redirect.test.realm"].stats.cmd(272).requests_sent == 1
+    await cli.stop()
+    await redir.stop()
+    await srv.stop()
+
+
+@aio
+async def test_application_unsupported_3007():
+    srv = await server(clients=("raw.test.realm",))
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("raw.test.realm", apps=(4, 16777238)) == 2001
+    raw.send(app_request(app=16777238, origin="raw.test.realm"))
+    ans = await raw.recv()
+    assert result_of(ans) == DIAMETER_APPLICATION_UNSUPPORTED and ans[4] & FLAG_ERROR
+    raw.close()
+    await srv.stop()
+
+
+@aio
+async def test_least_pending_and_round_robin_balance_over_two_servers():
+    s1 = await server("s1.test.realm")
+    s2 = await server("s2.test.realm")
+    from diameter.node.protocol.routing import Balancing
+    cli = await client([("s1.test.realm", s1.listen_ports[0]), ("s2.test.realm", s2.listen_ports[0])],
+                       balancing=Balancing.ROUND_ROBIN)
+    answers = await asyncio.gather(*(cli.request(ccr("client.test.realm", i)) for i in range(40)))
+    hosts = [a.origin_host for a in answers]
+    assert hosts.count(b"s1.test.realm") == 20 and hosts.count(b"s2.test.realm") == 20
+    await cli.stop()
+    await s1.stop()
+    await s2.stop()
