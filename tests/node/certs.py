@@ -17,9 +17,9 @@ def _name(cn: str) -> x509.Name:
 
 
 def _write(path: Path, key, cert) -> None:
-    path.with_suffix(".key").write_bytes(key.private_bytes(
+    path.parent.joinpath(path.name + ".key").write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.parent.joinpath(path.name + ".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def make_pki(directory: Path, hosts: list[str], ca_name: str = "Test CA") -> Path:
