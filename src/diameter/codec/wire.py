@@ -125,6 +125,21 @@ def scan_avps(buf: bytes, start: int, end: int) -> list[AvpEntry]:
     return out
 
 
+def scan_index(buf: bytes, start: int, end: int) -> tuple[list[AvpEntry], dict[int, list[AvpEntry]]]:
+    """``scan_avps`` plus an index keyed ``code | vendor << 32`` in the same pass."""
+    entries = scan_avps(buf, start, end)
+    index: dict[int, list[AvpEntry]] = {}
+    get = index.get
+    for e in entries:
+        k = e[0] | (e[1] << 32)
+        lst = get(k)
+        if lst is None:
+            index[k] = [e]
+        else:
+            lst.append(e)
+    return entries, index
+
+
 def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
     """Serialise an AVP header for a payload of the given length."""
     if vendor:

@@ -13,7 +13,7 @@ from struct import Struct
 from typing import Any
 
 from ..codec.errors import AvpDecodeError, AvpEncodeError
-from ..codec.wire import LIMITS, scan_avps
+from ..codec.wire import LIMITS, scan_avps, scan_index
 from .avp.avp import Avp, _avp_from_entry, get_avp_dictionary_entry
 from .avp.dictionary import AVP_TYPE_NAMES
 from ..codec.types import CODECS
@@ -155,19 +155,19 @@ def raw_index(obj: Any) -> dict[int, list[tuple]]:
     d = obj.__dict__
     idx = d.get("_raw_index")
     if idx is None:
-        buf, start, end = d["_raw"]
         entries = d.get("_raw_entries")
         if entries is None:
-            entries = scan_avps(buf, start, end)
+            entries, idx = scan_index(*d["_raw"])
             d["_raw_entries"] = entries
-        idx = {}
-        for e in entries:
-            k = e[0] | (e[1] << 32)
-            lst = idx.get(k)
-            if lst is None:
-                idx[k] = [e]
-            else:
-                lst.append(e)
+        else:
+            idx = {}
+            for e in entries:
+                k = e[0] | (e[1] << 32)
+                lst = idx.get(k)
+                if lst is None:
+                    idx[k] = [e]
+                else:
+                    lst.append(e)
         d["_raw_index"] = idx
     return idx
 
@@ -194,20 +194,37 @@ def lazy_getattr(self: Any, name: str) -> Any:
     if name[0] == "_":
         raise AttributeError(name)
     cls = type(self)
-    b = binding_of(cls)
+    b = cls.__dict__.get("_binding")
+    if b is None or b.generation != GENERATION[0]:
+        b = binding_of(cls)
     d = self.__dict__
-    if name in b.by_name or (name == "additional_avps" and b.grouped):
-        if "_raw" in d:
-            if name == "additional_avps":
-                raw_index(self)
-            value = _fresh(self, b, name)
+    spec = b.by_name.get(name)
+    if spec is not None:
+        raw = d.get("_raw")
+        if raw is not None:
+            idx = d.get("_raw_index") or raw_index(self)
+            occ = idx.get(spec.key)
+            if name in b.list_names:
+                value = [spec.decode_at(raw[0], e, d.get("_depth", 0)) for e in occ] if occ else []
+            elif occ:
+                value = spec.decode_at(raw[0], occ[-1], d.get("_depth", 0))
+            else:
+                value = None
             d[name] = value
             return value
-        if name in b.list_names or name == "additional_avps":
+        if name in b.list_names:
             value = []
             d[name] = value
             return value
         return None
+    if name == "additional_avps" and b.grouped:
+        if "_raw" in d:
+            raw_index(self)
+            value = _fresh(self, b, name)
+        else:
+            value = []
+        d[name] = value
+        return value
     if name in b.list_names:
         # python-diameter sets a few list attributes that map to no AVP
         value = []
