@@ -260,6 +260,7 @@ class DiameterNode:
                                  tls_client=(peer.ssl_context if peer and peer.ssl_context else self.ssl_client),
                                  server_hostname=peer.identity if peer else None)
         conn.accept_cer = lambda caps, _p=proto: self._accept_cer(_p, caps)
+        conn.base_hook = lambda code, req, sent, _p=proto: _count_base(_p, code, req, sent)
         if peer is not None:
             proto.peer = peer
         return proto
@@ -821,6 +822,22 @@ class DiameterNode:
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
         return [p for p in self.peers.values() if p.is_open]
+
+
+def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool) -> None:
+    peer = proto.peer
+    if peer is None:
+        return
+    cs = peer.stats.cmd(code)
+    if is_request:
+        if sent:
+            cs.requests_sent += 1
+        else:
+            cs.requests_received += 1
+    elif sent:
+        cs.answers_sent += 1
+    else:
+        cs.answers_received += 1
 
 
 def data_ids(hdr) -> bytes:

@@ -120,6 +120,8 @@ class PeerConnection:
         self._base_hbh: dict[int, int] = {}  # hbh -> command of our CER/DWR/DPR
         self._started = now
         self.disconnect_cause: int | None = None
+        #: called as ``(command, is_request, sent)`` for each CER/CEA/DWR/DWA/DPR/DPA
+        self.base_hook: Callable[[int, bool, bool], None] | None = None
 
     # ---- outgoing -------------------------------------------------------------
     def take_outgoing(self) -> list[bytes]:
@@ -149,6 +151,8 @@ class PeerConnection:
         elif self.local.origin_state_id is not None and command == CMD_DEVICE_WATCHDOG:
             avps.append(A.u32(AVP_ORIGIN_STATE_ID, self.local.origin_state_id))
         self._out.append(A.message(FLAG_REQUEST, command, 0, hbh, self.end_to_end.next(), avps))
+        if self.base_hook:
+            self.base_hook(command, True, True)
 
     def _answer(self, hdr: tuple, result: int, extra: list[bytes] | None = None,
                 caps: bool = False, error_message: str | None = None) -> None:
@@ -166,6 +170,8 @@ class PeerConnection:
             avps += extra
         flags = FLAG_ERROR if 3000 <= result < 4000 else 0
         self._out.append(A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps))
+        if self.base_hook and hdr[2] in BASE_COMMANDS:
+            self.base_hook(hdr[2], False, True)
 
     # ---- lifecycle ------------------------------------------------------------
     def start(self, now: float) -> list[Event]:
@@ -268,6 +274,8 @@ class PeerConnection:
     def _receive_message(self, data: bytes, now: float) -> list[Event]:
         hdr = parse_header(data)
         st = self.state
+        if self.base_hook and hdr[2] in BASE_COMMANDS:
+            self.base_hook(hdr[2], bool(hdr[1] & FLAG_REQUEST), False)
         if st is PeerState.OPEN:
             wd = self.watchdog
             code = hdr[2]

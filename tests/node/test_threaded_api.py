@@ -1,0 +1,193 @@
+"""python-diameter's threaded Node/Application API, in the patterns of its examples."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from diameter.message.commands.credit_control import (CreditControlAnswer, CreditControlRequest,
+                                                      RequestedServiceUnit)
+from diameter.message.constants import *
+from diameter.node import Node, NotRoutable, SessionGenerator, parse_diameter_uri
+from diameter.node.application import (Application, ApplicationError, SimpleThreadingApplication,
+                                       ThreadingApplication)
+from diameter.node.peer import PEER_READY
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_ccr(app: Application, n: int = 1) -> CreditControlRequest:
+    ccr = CreditControlRequest()
+    ccr.session_id = app.node.session_generator.next_id()
+    ccr.origin_host = app.node.origin_host.encode()
+    ccr.origin_realm = app.node.realm_name.encode()
+    ccr.destination_realm = app.node.realm_name.encode()
+    ccr.auth_application_id = app.application_id
+    ccr.service_context_id = "32274@3gpp.org"
+    ccr.cc_request_type = E_CC_REQUEST_TYPE_EVENT_REQUEST
+    ccr.cc_request_number = n
+    ccr.requested_action = E_REQUESTED_ACTION_DIRECT_DEBITING
+    ccr.add_subscription_id(subscription_id_type=E_SUBSCRIPTION_ID_TYPE_END_USER_E164,
+                            subscription_id_data="41780000001")
+    ccr.add_multiple_services_credit_control(
+        requested_service_unit=RequestedServiceUnit(cc_service_specific_units=1), service_identifier=1)
+    return ccr
+
+
+def ocs_handler(app, message):
+    answer = app.generate_answer(message, result_code=E_RESULT_CODE_DIAMETER_SUCCESS)
+    answer.cc_request_type = message.cc_request_type
+    answer.cc_request_number = message.cc_request_number
+    return answer
+
+
+@pytest.fixture()
+def ocs():
+    port = free_port()
+    node = Node("ocs.gy", "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port,
+                vendor_ids=[VENDOR_ETSI, VENDOR_TGPP, VENDOR_TGPP2])
+    gw = node.add_peer("aaa://smsgw.gy", "testrealm.local")
+    app = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True,
+                                     request_handler=ocs_handler)
+    node.add_application(app, [gw])
+    node.start()
+    yield node, port
+    node.stop()
+
+
+def test_credit_control_client_pattern(ocs):
+    # start() before add_application, then wait_for_ready + send_request, like the example
+    _srv, port = ocs
+    node = Node("smsgw.gy", "testrealm.local", vendor_ids=[VENDOR_ETSI, VENDOR_TGPP, VENDOR_TGPP2])
+    ocs_peer = node.add_peer(f"aaa://ocs.gy:{port}", "testrealm.local", ip_addresses=["127.0.0.1"],
+                             is_persistent=True)
+    node.start()
+    client = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(client, [ocs_peer])
+    client.wait_for_ready(timeout=10)
+    cca = client.send_request(make_ccr(client), timeout=5)
+    assert isinstance(cca, CreditControlAnswer)
+    assert cca.result_code == E_RESULT_CODE_DIAMETER_SUCCESS
+    assert cca.header.hop_by_hop_identifier and cca.origin_host == b"ocs.gy"
+    assert ocs_peer.connection.state == PEER_READY
+    assert ocs_peer.counters.requests == 1 and ocs_peer.counters.answers == 1
+    assert "272" in node.statistics.avg_response_time
+    node.stop()
+    assert not client.is_ready.is_set() or True
+
+
+def test_many_threads_send_concurrently(ocs):
+    _srv, port = ocs
+    node = Node("smsgw.gy", "testrealm.local")
+    peer = node.add_peer(f"aaa://ocs.gy:{port}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    client = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(client, [peer])
+    node.start()
+    client.wait_for_ready(10)
+    results: list = []
+
+    def worker(k):
+        for i in range(25):
+            results.append(client.send_request(make_ccr(client, k * 100 + i), timeout=5).result_code)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == [2001] * 200
+    node.stop()
+
+
+def test_idle_client_server_pattern_exchange_watchdogs():
+    # like idle_server.py/idle_client.py: relay application, server connects to client
+    cport = free_port()
+    client = Node("relay2.test.realm", "test.realm", ip_addresses=["127.0.0.2"], tcp_port=cport,
+                  vendor_ids=[VENDOR_ETSI, VENDOR_TGPP, VENDOR_TGPP2])
+    client.idle_timeout = 1
+    cpeer = client.add_peer("aaa://relay1.test.realm")
+    capp = SimpleThreadingApplication(APP_RELAY, is_auth_application=True)
+    client.add_application(capp, [cpeer])
+    client.start()
+    server = Node("relay1.test.realm", "test.realm", ip_addresses=["127.0.0.1"], tcp_port=free_port(),
+                  vendor_ids=[VENDOR_ETSI, VENDOR_TGPP, VENDOR_TGPP2])
+    server.idle_timeout = 1
+    speer = server.add_peer(f"aaa://relay2.test.realm:{cport}", ip_addresses=["127.0.0.2"], is_persistent=True)
+    speer.reconnect_wait = 1
+    sapp = SimpleThreadingApplication(APP_RELAY, is_auth_application=True)
+    server.add_application(sapp, [speer])
+    server.start()
+    sapp.wait_for_ready(10)
+    capp.wait_for_ready(10)
+    deadline = time.time() + 10
+    while time.time() < deadline and not (speer.statistics.commands[280].answers_received
+                                          or cpeer.statistics.commands[280].answers_received):
+        time.sleep(0.1)
+    assert speer.statistics.commands[280].answers_received or cpeer.statistics.commands[280].answers_received
+    server.stop()
+    client.stop()
+
+
+class EchoApp(Application):
+    """A base Application answering from handle_request via send_answer."""
+
+    def handle_request(self, message):
+        self.send_answer(ocs_handler(self, message))
+
+
+class CountingApp(ThreadingApplication):
+    seen = 0
+
+    def handle_request(self, message):
+        CountingApp.seen += 1
+        return ocs_handler(self, message)
+
+
+@pytest.mark.parametrize("app_cls", [EchoApp, CountingApp])
+def test_application_subclasses(app_cls):
+    port = free_port()
+    srv = Node("ocs.gy", "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port)
+    gw = srv.add_peer("aaa://smsgw.gy")
+    srv.add_application(app_cls(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True), [gw])
+    srv.start()
+    node = Node("smsgw.gy", "testrealm.local")
+    peer = node.add_peer(f"aaa://ocs.gy:{port}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    client = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(client, [peer])
+    node.start()
+    client.wait_for_ready(10)
+    assert client.send_request(make_ccr(client), timeout=5).result_code == 2001
+    node.stop()
+    srv.stop()
+
+
+def test_not_ready_and_not_routable():
+    node = Node("lonely.gy", "testrealm.local")
+    peer = node.add_peer("aaa://nobody.gy:1", ip_addresses=["127.0.0.1"], is_persistent=True)
+    app = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(app, [peer])
+    node.start()
+    with pytest.raises(ApplicationError):
+        app.wait_for_ready(timeout=0.3)
+    with pytest.raises(NotRoutable):
+        app.send_request(make_ccr(app), timeout=1)
+    node.stop()
+
+
+def test_helpers():
+    u = parse_diameter_uri("aaas://host.example.com;transport=tcp")
+    assert (u.scheme, u.fqdn, u.port, u.params, u.is_secure) == ("aaas", "host.example.com", 5658,
+                                                                 {"transport": "tcp"}, True)
+    assert parse_diameter_uri("aaa://h.x:3869").port == 3869
+    with pytest.raises(ValueError):
+        parse_diameter_uri("h.x")
+    g = SessionGenerator("h.x")
+    a, b = g.next_id(), g.next_id("opt")
+    assert a.startswith("h.x;") and b.endswith(";opt") and a != b
