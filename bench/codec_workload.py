@@ -13,8 +13,8 @@ import time
 from diameter.message import Message, constants as c
 from diameter.message.commands import CreditControlRequest
 from diameter.message.commands.credit_control import (
-    MultipleServicesCreditControl, PsInformation, RequestedServiceUnit, ServiceInformation,
-    SubscriptionId, UsedServiceUnit, UserEquipmentInfo)
+    PsInformation, RequestedServiceUnit, ServiceInformation,
+    UsedServiceUnit, UserEquipmentInfo)
 
 CEA_HEX = (
     "0100013c0000010100000000b237ee976801428f000001084000001c64726130312e6e"

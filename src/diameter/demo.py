@@ -6,7 +6,7 @@ import datetime
 from .message import Message, constants as c, dump
 from .message.commands import CreditControlAnswer, CreditControlRequest
 from .message.commands.credit_control import (
-    GrantedServiceUnit, MultipleServicesCreditControl, PsInformation, RequestedServiceUnit,
+    GrantedServiceUnit, PsInformation, RequestedServiceUnit,
     ServiceInformation, UsedServiceUnit, UserEquipmentInfo)
 
 

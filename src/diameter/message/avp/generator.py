@@ -67,6 +67,7 @@ def grouped_avp(cls: type) -> type:
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
     name_set = frozenset(names) | {"avp_def"}
+    list_fields = tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING)
     eager = tuple((f.name, f.default) for f in fields
                   if f.default is not dataclasses.MISSING and f.default is not None)
     for f in fields:
@@ -86,6 +87,9 @@ def grouped_avp(cls: type) -> type:
                     raise TypeError(f"{cls.__name__}() got an unexpected keyword argument '{k}'")
             kwargs.pop("avp_def", None)
             d.update(kwargs)
+        for k in list_fields:
+            if k in d and d[k] is None:   # None for a list member means "none": reads []
+                del d[k]
         for k, v in eager:
             if k not in d:
                 d[k] = v
