@@ -79,6 +79,12 @@ def _read_str(data: bytes, code: int) -> str | None:
     return None if p is None else p.decode("utf-8", "replace")
 
 
+def _as_str(v: Any) -> str | None:
+    if v is None:
+        return None
+    return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
+
+
 def _peer_from_uri(uri: str) -> str:
     if "://" in uri:
         uri = uri.split("://", 1)[1]
@@ -565,8 +571,12 @@ class DiameterNode:
                 data[8:12] = app_id.to_bytes(4, "big")
                 if not raw and hasattr(message, "header"):
                     message.header.application_id = app_id
-        dest_host = _read_str(data, AVP_DESTINATION_HOST) if peer is None else peer
-        dest_realm = _read_str(data, AVP_DESTINATION_REALM)
+        if raw or not hasattr(message, "destination_realm"):
+            dest_host = _read_str(data, AVP_DESTINATION_HOST) if peer is None else peer
+            dest_realm = _read_str(data, AVP_DESTINATION_REALM)
+        else:  # typed message: the attributes are already there, no scan needed
+            dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
+            dest_realm = _as_str(message.destination_realm)
         now = self.loop.time()
         fut = self.loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),

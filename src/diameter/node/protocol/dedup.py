@@ -15,12 +15,13 @@ class DuplicateCache:
     answer bytes. Size is bounded by ``max_entries`` (oldest dropped first).
     """
 
-    __slots__ = ("window", "max_entries", "_entries")
+    __slots__ = ("window", "max_entries", "_entries", "_n")
 
     def __init__(self, window: float = 30.0, max_entries: int = 100_000) -> None:
         self.window = window
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[bytes, int], tuple[float, bytes]] = OrderedDict()
+        self._n = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -34,7 +35,9 @@ class DuplicateCache:
         entries[key] = (now + self.window, IN_PROGRESS)
         if hit is not None:
             entries.move_to_end(key)
-        self._trim(now)
+        self._n += 1
+        if len(entries) > self.max_entries or not self._n & 63:
+            self._trim(now)
         return None
 
     def record(self, origin_host: bytes, e2e: int, answer: bytes, now: float) -> None:
@@ -49,8 +52,8 @@ class DuplicateCache:
         entries = self._entries
         while len(entries) > self.max_entries:
             entries.popitem(last=False)
-        # drop a few expired ones from the old end each call (amortised)
-        for _ in range(2):
+        # drop expired entries from the old end (called every 64 inserts)
+        for _ in range(128):
             if not entries:
                 break
             key, (exp, _a) = next(iter(entries.items()))

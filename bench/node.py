@@ -1,0 +1,300 @@
+"""Node benchmark: Gy CCR/CCA over loopback, client and server in separate processes.
+
+Runs the same workload with our asyncio API, our threaded (python-diameter
+compatible) API and python-diameter 0.9.0 itself, and prints requests/s,
+p50/p99 latency, CPU per request and the ratios.
+
+    python bench/node.py [--duration 4] [--inflight 16,256] [--ref-python PATH]
+
+python-diameter runs under a separate interpreter: ``--ref-python``, else
+/work/scratch/pdvenv/bin/python if present, else a venv created at
+bench/.ref-venv with ``pip install python-diameter==0.9.0``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+REALM = "bench.realm"
+APP_CC = 4
+
+
+# ---------------------------------------------------------------- workload ---
+def build_ccr(origin: str, n: int):
+    from diameter.message.commands.credit_control import (CreditControlRequest, RequestedServiceUnit,
+                                                          UsedServiceUnit)
+    r = CreditControlRequest()
+    r.session_id = f"{origin};1;{n}"
+    r.origin_host = origin.encode()
+    r.origin_realm = REALM.encode()
+    r.destination_realm = REALM.encode()
+    r.auth_application_id = APP_CC
+    r.service_context_id = "32251@3gpp.org"
+    r.cc_request_type = 2
+    r.cc_request_number = n
+    r.add_subscription_id(subscription_id_type=0, subscription_id_data="41780000001")
+    r.add_multiple_services_credit_control(
+        requested_service_unit=RequestedServiceUnit(cc_total_octets=1_000_000),
+        used_service_unit=[UsedServiceUnit(cc_total_octets=500_000)], rating_group=100)
+    return r
+
+
+def build_cca(req, origin: str):
+    from diameter.message.commands.credit_control import GrantedServiceUnit
+    a = req.to_answer()
+    a.session_id = req.session_id
+    a.origin_host = origin.encode()
+    a.origin_realm = REALM.encode()
+    a.auth_application_id = APP_CC
+    a.result_code = 2001
+    a.cc_request_type = req.cc_request_type
+    a.cc_request_number = req.cc_request_number
+    a.add_multiple_services_credit_control(
+        granted_service_unit=GrantedServiceUnit(cc_total_octets=1_000_000), rating_group=100, result_code=2001)
+    return a
+
+
+def cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summarize(lat: list[float], count: int, elapsed: float, cpu: float) -> dict:
+    lat.sort()
+    pick = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
+    return {"requests": count, "elapsed": elapsed, "rps": count / elapsed, "p50_ms": pick(0.50),
+            "p99_ms": pick(0.99), "client_cpu": cpu}
+
+
+# ------------------------------------------------------------------ servers ---
+def serve_aio(port: int) -> None:
+    import asyncio
+
+    from diameter.node.aio import DiameterNode
+    try:
+        import uvloop  # optional speed-up
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def main():
+        node = DiameterNode("server.bench.realm", REALM, tcp_port=port, listen_addresses=["127.0.0.1"],
+                            ip_addresses=["127.0.0.1"], accept_unknown_peers=True)
+        node.add_application(APP_CC, lambda req: build_cca(req, "server.bench.realm"))
+        await node.start()
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+    asyncio.run(main())
+
+
+def serve_threaded(port: int) -> None:
+    """Our threaded Node API, or python-diameter's: same code, different package."""
+    from diameter.node import Node
+    from diameter.node.application import SimpleThreadingApplication
+    node = Node("server.bench.realm", REALM, ip_addresses=["127.0.0.1"], tcp_port=port)
+    client_peer = node.add_peer("aaa://client.bench.realm")
+    app = SimpleThreadingApplication(APP_CC, is_auth_application=True,
+                                     request_handler=lambda app, req: build_cca(req, "server.bench.realm"))
+    node.add_application(app, [client_peer])
+    node.start()
+    print("READY", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+# ------------------------------------------------------------------ clients ---
+def client_aio(port: int, duration: float, inflight: int) -> dict:
+    import asyncio
+
+    from diameter.node.aio import DiameterNode
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def main():
+        node = DiameterNode("client.bench.realm", REALM, ip_addresses=["127.0.0.1"])
+        node.add_application(APP_CC)
+        node.add_peer("server.bench.realm", addresses=["127.0.0.1"], port=port, persistent=True)
+        await node.start()
+        await node.wait_open("server.bench.realm", 10)
+        lat: list[float] = []
+        count = 0
+        stop_at = 0.0
+        seq = iter(range(1, 1 << 62))
+
+        async def worker(record: bool):
+            nonlocal count
+            pc = time.perf_counter
+            while pc() < stop_at:
+                t0 = pc()
+                ans = await node.request(build_ccr("client.bench.realm", next(seq)))
+                if ans.result_code != 2001:
+                    raise RuntimeError(f"unexpected result {ans.result_code}")
+                if record:
+                    lat.append(pc() - t0)
+                    count += 1
+        stop_at = time.perf_counter() + 0.5  # warm-up
+        await asyncio.gather(*(worker(False) for _ in range(inflight)))
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        stop_at = t0 + duration
+        await asyncio.gather(*(worker(True) for _ in range(inflight)))
+        elapsed = time.perf_counter() - t0
+        res = summarize(lat, count, elapsed, time.process_time() - c0)
+        await node.stop(1)
+        return res
+    return asyncio.run(main())
+
+
+def client_threaded(port: int, duration: float, inflight: int) -> dict:
+    from diameter.node import Node
+    from diameter.node.application import SimpleThreadingApplication
+    node = Node("client.bench.realm", REALM, ip_addresses=["127.0.0.1"])
+    peer = node.add_peer(f"aaa://server.bench.realm:{port}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    app = SimpleThreadingApplication(APP_CC, is_auth_application=True)
+    node.add_application(app, [peer])
+    node.start()
+    app.wait_for_ready(10)
+    lock = threading.Lock()
+    lat: list[float] = []
+    counter = [0]
+    seq = iter(range(1, 1 << 62))
+    state = {"stop": 0.0, "record": False}
+
+    def worker():
+        pc = time.perf_counter
+        while pc() < state["stop"]:
+            with lock:
+                n = next(seq)
+            t0 = pc()
+            ans = app.send_request(build_ccr("client.bench.realm", n), timeout=10)
+            if ans.result_code != 2001:
+                raise RuntimeError(f"unexpected result {ans.result_code}")
+            if state["record"]:
+                with lock:
+                    lat.append(pc() - t0)
+                    counter[0] += 1
+
+    def run(record: bool, secs: float):
+        state["record"] = record
+        state["stop"] = time.perf_counter() + secs
+        ts = [threading.Thread(target=worker) for _ in range(inflight)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    run(False, 0.5)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    run(True, duration)
+    elapsed = time.perf_counter() - t0
+    res = summarize(lat, counter[0], elapsed, time.process_time() - c0)
+    node.stop(wait_timeout=2)
+    return res
+
+
+# ------------------------------------------------------------------ driver ---
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ref_python(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    pd = Path("/work/scratch/pdvenv/bin/python")
+    if pd.exists():
+        return str(pd)
+    venv = HERE / ".ref-venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", "python-diameter==0.9.0"], check=True)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            print(f"cannot create the python-diameter venv: {exc}", file=sys.stderr)
+            return None
+    return str(py)
+
+
+def run_scenario(python: str, ours: bool, server_kind: str, client_kind: str, duration: float,
+                 inflight: int) -> dict:
+    env = dict(os.environ)
+    if ours:
+        env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    else:
+        env.pop("PYTHONPATH", None)
+    port = free_port()
+    srv = subprocess.Popen([python, str(Path(__file__).resolve()), "_server", server_kind, str(port)],
+                           stdout=subprocess.PIPE, text=True, env=env, cwd="/")
+    try:
+        line = srv.stdout.readline()
+        if "READY" not in line:
+            raise RuntimeError(f"server did not start: {line!r}")
+        cpu0 = cpu_of(srv.pid)
+        out = subprocess.run([python, str(Path(__file__).resolve()), "_client", client_kind, str(port),
+                              str(duration), str(inflight)], capture_output=True, text=True, env=env,
+                             cwd="/", timeout=duration * 10 + 60)
+        if out.returncode != 0:
+            raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        # server CPU over the whole client run (incl. warm-up), scaled to the measured part
+        server_cpu = cpu_of(srv.pid) - cpu0
+        total_time = res["elapsed"] + 0.5
+        res["server_cpu"] = server_cpu * res["elapsed"] / total_time
+        res["cpu_us_per_req"] = (res["client_cpu"] + res["server_cpu"]) / max(res["requests"], 1) * 1e6
+        return res
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=4.0)
+    ap.add_argument("--inflight", default="16,256")
+    ap.add_argument("--ref-python")
+    ap.add_argument("--skip-ref", action="store_true")
+    args = ap.parse_args()
+    inflights = [int(x) for x in args.inflight.split(",")]
+    rows = []
+    for n in inflights:
+        rows.append((f"ours asyncio API, {n} in flight", run_scenario(sys.executable, True, "aio", "aio",
+                                                                       args.duration, n)))
+    rows.append(("ours threaded API (Node), 16 threads",
+                 run_scenario(sys.executable, True, "threaded", "threaded", args.duration, 16)))
+    ref = None
+    if not args.skip_ref:
+        py = ref_python(args.ref_python)
+        if py:
+            ref = run_scenario(py, False, "threaded", "threaded", args.duration, 16)
+            rows.append(("python-diameter 0.9.0, 16 threads", ref))
+    print(f"{'scenario':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'vs pd':>7}")
+    for name, r in rows:
+        ratio = f"{r['rps'] / ref['rps']:.1f}x" if ref else "-"
+        print(f"{name:44} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['cpu_us_per_req']:11.0f} "
+              f"{ratio:>7}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_server":
+        {"aio": serve_aio, "threaded": serve_threaded}[sys.argv[2]](int(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_client":
+        fn = {"aio": client_aio, "threaded": client_threaded}[sys.argv[2]]
+        print(json.dumps(fn(int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))))
+    else:
+        main()
