@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import threading
@@ -291,9 +292,22 @@ class Node:
         if not message.header.application_id:
             message.header.application_id = app.application_id
 
-        async def go() -> Any:
-            return await self._anode.request_future(message, timeout=timeout)
-        cf = asyncio.run_coroutine_threadsafe(go(), self._loop)
+        cf: concurrent.futures.Future = concurrent.futures.Future()
+
+        def relay(f: asyncio.Future) -> None:
+            if f.cancelled():
+                cf.cancel()
+            elif f.exception() is not None:
+                cf.set_exception(f.exception())
+            else:
+                cf.set_result(f.result())
+
+        def go() -> None:
+            try:
+                self._anode.request_future(message, timeout=timeout).add_done_callback(relay)
+            except Exception as exc:  # noqa: BLE001 - handed to the calling thread
+                cf.set_exception(exc)
+        self._loop.call_soon_threadsafe(go)
         try:
             answer = cf.result(timeout + 5)
         except RequestTimeout as exc:
