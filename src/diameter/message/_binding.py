@@ -30,7 +30,7 @@ GENERATION = [0]
 class Spec:
     """How one attribute maps to one AVP (code, vendor)."""
     __slots__ = ("name", "code", "vendor", "key", "flagbits", "is_required", "type_class",
-                 "decode", "encode", "fixed_hdr", "type_name", "avp_name")
+                 "decode", "encode", "fixed_hdr", "type_name", "avp_name", "pos")
 
     def encode_one(self, value: Any) -> bytes:
         tc = self.type_class
@@ -126,6 +126,7 @@ def _compile(cls: type, grouped: bool) -> Binding:
         else:
             s.decode = s.encode = None
             s.fixed_hdr = None
+        s.pos = len(b.ordered)
         b.by_name[s.name] = s
         b.by_key.setdefault(s.key, s)
         b.ordered.append(s)
@@ -242,10 +243,18 @@ def encode_body(obj: Any) -> bytes:
     raw = d.get("_raw")
     if raw is None:
         parts = []
-        for spec in b.ordered:
-            v = d.get(spec.name)
-            if v is None:
-                continue
+        by_name = b.by_name
+        # only the attributes that were set, in definition order
+        chosen = []
+        for name, v in d.items():
+            if v is not None:
+                spec = by_name.get(name)
+                if spec is not None:
+                    chosen.append((spec.pos, v))
+        chosen.sort(key=_first)
+        ordered = b.ordered
+        for pos, v in chosen:
+            spec = ordered[pos]
             if type(v) is list:
                 for item in v:
                     if item is not None:
@@ -297,6 +306,10 @@ def encode_body(obj: Any) -> bytes:
         for avp in extras:
             parts.append(_avp_bytes(avp))
     return b"".join(parts)
+
+
+def _first(item: tuple) -> int:
+    return item[0]
 
 
 def _encode_attr(spec: Spec, v: Any) -> bytes:
