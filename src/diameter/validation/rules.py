@@ -1,0 +1,160 @@
+"""Grammar rules compiled for fast checking, cached per command and grouped AVP."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..dictionary import _generated_tables as _tables
+from ..message import _binding
+from ..message.avp import dictionary as _avpdict
+
+__all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of"]
+
+Member = tuple[int, int, str, int, int]  # (vendor, code, kind, min, max)
+
+
+def key_of(code: int, vendor: int) -> int:
+    """The codec's AVP key: ``code | vendor << 32``."""
+    return code | (vendor << 32)
+
+
+class Grammar:
+    """A command or grouped grammar: occurrence bounds per AVP key."""
+    __slots__ = ("fixed", "bounds", "allowed", "allow_any", "order")
+
+    def __init__(self, members: tuple[Member, ...]) -> None:
+        fixed: list[int] = []
+        bounds: list[tuple[int, int, int]] = []
+        allowed: dict[int, tuple[int, int]] = {}
+        allow_any = False
+        order: list[int] = []
+        for vendor, code, kind, lo, hi in members:
+            if vendor == -1:
+                allow_any = True
+                continue
+            k = key_of(code, vendor)
+            if k in allowed:  # merged grammars: keep the widest bounds
+                plo, phi = allowed[k]
+                lo = min(lo, plo)
+                hi = -1 if (hi < 0 or phi < 0) else max(hi, phi)
+            else:
+                order.append(k)
+            allowed[k] = (lo, hi)
+            if kind == "fixed" and k not in fixed:
+                fixed.append(k)
+        for k in order:
+            lo, hi = allowed[k]
+            if lo > 0 or hi >= 0:
+                bounds.append((k, lo, hi))
+        self.fixed = tuple(fixed)
+        self.bounds = tuple(bounds)
+        self.allowed = allowed
+        self.allow_any = allow_any
+        self.order = tuple(order)
+
+
+class AvpInfo:
+    """What the checker needs to know of one AVP: type and flag rules."""
+    __slots__ = ("name", "type_name", "must_m", "must_not_m", "enum")
+
+    def __init__(self, name: str, type_name: str, rules: tuple[str, str, str] | None,
+                 enum: Mapping[int, str] | None) -> None:
+        self.name = name
+        self.type_name = type_name
+        must, _may, must_not = rules or ("", "", "")
+        self.must_m = "M" in must
+        self.must_not_m = "M" in must_not
+        self.enum = enum
+
+
+class RuleSet:
+    """Command and grouped grammars plus AVP definitions, compiled lazily and cached.
+
+    The default (:func:`default_rules`) uses the generated tables and the
+    running AVP dictionary (AVPs registered at run time included). Pass other
+    grammar mappings (same shape as ``COMMAND_GRAMMARS`` / ``GROUPED_GRAMMARS``)
+    to check against a custom dictionary.
+    """
+
+    def __init__(self, command_grammars: Mapping[tuple[int, int, bool], tuple[Member, ...]] | None = None,
+                 grouped_grammars: Mapping[tuple[int, int], tuple[Member, ...]] | None = None,
+                 proxiable: Mapping[int, bool] | None = None) -> None:
+        self.command_grammars = (_tables.COMMAND_GRAMMARS if command_grammars is None
+                                 else command_grammars)
+        self.grouped_grammars = (_tables.GROUPED_GRAMMARS if grouped_grammars is None
+                                 else grouped_grammars)
+        if proxiable is None:
+            proxiable = {}
+            for code, _app, _name, flags, _abbr in _tables.COMMANDS:
+                proxiable[code] = proxiable.get(code, False) or "P" in flags
+        self.proxiable = proxiable
+        self._by_code: dict[tuple[int, bool], list[int]] = {}
+        for app, code, req in self.command_grammars:
+            self._by_code.setdefault((code, req), []).append(app)
+        for apps in self._by_code.values():
+            apps.sort()
+        self._commands: dict[tuple[int, int, bool], Grammar | None] = {}
+        self._grouped: dict[int, Grammar | None] = {}
+        self._avps: dict[int, AvpInfo | None] = {}
+        self._generation = _binding.GENERATION[0]
+
+    def command(self, app: int, code: int, is_request: bool) -> Grammar | None:
+        """The grammar of a command; another application's when ``app`` has none."""
+        ck = (app, code, is_request)
+        try:
+            return self._commands[ck]
+        except KeyError:
+            pass
+        members = self.command_grammars.get(ck)
+        if members is None:
+            apps = self._by_code.get((code, is_request))
+            members = self.command_grammars[(apps[0], code, is_request)] if apps else None
+        g = Grammar(members) if members is not None else None
+        self._commands[ck] = g
+        return g
+
+    def knows_command(self, code: int) -> bool:
+        return (code, True) in self._by_code or (code, False) in self._by_code
+
+    def grouped(self, key: int) -> Grammar | None:
+        try:
+            return self._grouped[key]
+        except KeyError:
+            pass
+        members = self.grouped_grammars.get((key >> 32, key & 0xFFFFFFFF))
+        g = Grammar(members) if members is not None else None
+        self._grouped[key] = g
+        return g
+
+    def avp(self, key: int) -> AvpInfo | None:
+        """Type and flag rules of an AVP, None when the dictionary does not know it."""
+        if self._generation != _binding.GENERATION[0]:
+            self._avps.clear()
+            self._generation = _binding.GENERATION[0]
+        try:
+            return self._avps[key]
+        except KeyError:
+            pass
+        vk = (key >> 32, key & 0xFFFFFFFF)
+        type_name = _avpdict.AVP_TYPE_NAMES.get(vk)
+        info = None
+        if type_name is not None:
+            vendor, code = vk
+            entry = (_avpdict.AVP_DICTIONARY.get(code) if vendor == 0 else
+                     _avpdict.AVP_VENDOR_DICTIONARY.get(vendor, {}).get(code))
+            name = entry["name"] if entry else f"AVP {code}/{vendor}"
+            rules = _avpdict.AVP_FLAG_RULES.get(vk)
+            if rules is None and entry is not None:
+                rules = ("M" if entry.get("mandatory") else "", "", "")
+            info = AvpInfo(name, type_name, rules, _avpdict.ENUMS.get(vk))
+        self._avps[key] = info
+        return info
+
+
+_DEFAULT: list[RuleSet] = []
+
+
+def default_rules() -> RuleSet:
+    """The shared RuleSet over the generated tables (built once)."""
+    if not _DEFAULT:
+        _DEFAULT.append(RuleSet())
+    return _DEFAULT[0]
