@@ -38,6 +38,8 @@ class DiameterProtocol(asyncio.Protocol):
         self.replaced = False  # lost an election / superseded: no reconnect
         self.remote_address = None
         self._tls_pending = False
+        self._wbuf: list[bytes] = []
+        self._corked = False
 
     # ---- asyncio callbacks ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -53,7 +55,12 @@ class DiameterProtocol(asyncio.Protocol):
             self.peer.stats.bytes_in += len(data)
         events = self.conn.receive_data(data, self.node.loop.time())
         if events:
-            self.node._handle_events(self, events)
+            self._corked = True
+            try:
+                self.node._handle_events(self, events)
+            finally:
+                self._corked = False
+            self._flush_wbuf()
         self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -75,6 +82,7 @@ class DiameterProtocol(asyncio.Protocol):
     def flush(self) -> None:
         out = self.conn.take_outgoing()
         if out:
+            self._flush_wbuf()
             self.write_frames(out)
 
     def write_frames(self, frames: list[bytes]) -> None:
@@ -91,9 +99,20 @@ class DiameterProtocol(asyncio.Protocol):
             t.abort()
 
     def write(self, data: bytes) -> None:
-        self.write_frames([data])
+        """Send one message; answers made while handling one read go out in one syscall."""
+        if self._corked:
+            self._wbuf.append(data)
+        else:
+            self.write_frames([data])
+
+    def _flush_wbuf(self) -> None:
+        buf = self._wbuf
+        if buf:
+            self._wbuf = []
+            self.write_frames(buf)
 
     def close(self) -> None:
+        self._flush_wbuf()
         self.flush()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
