@@ -1,71 +1,18 @@
 """validate() findings and error_answer() bytes, one test per RFC 6733 Result-Code."""
 from __future__ import annotations
 
-import datetime
-import struct
-
 import pytest
 
-from diameter.message import Message, constants
-from diameter.message.commands import (CapabilitiesExchangeRequest, CreditControlAnswer,
-                                       CreditControlRequest, DeviceWatchdogRequest,
-                                       UpdateLocationRequest)
-from diameter.message.avp.grouped import MultipleServicesCreditControl, RequestedServiceUnit
+from diameter.message import Message
 from diameter.validation import (AvpNotAllowed, AvpOccursTooManyTimes, AvpUnsupported,
                                  CommandUnsupported, InvalidAvpBits, InvalidAvpLength,
                                  InvalidAvpValue, InvalidHdrBits, InvalidMessageLength,
                                  MissingAvp, RuleSet, UnsupportedVersion, error_answer,
                                  validate)
 
+from .messages import avp, cca, ccr, ccr_avps, ccr_bytes, cer, dwr, message, u32, ulr
+
 ORIGIN = dict(origin_host=b"ocs.example.net", origin_realm=b"example.net")
-
-
-def avp(code: int, payload: bytes, flags: int = 0x40, vendor: int = 0) -> bytes:
-    if vendor:
-        flags |= 0x80
-    if flags & 0x80:
-        head = struct.pack(">II", code, (flags << 24) | (len(payload) + 12)) + struct.pack(">I", vendor)
-    else:
-        head = struct.pack(">II", code, (flags << 24) | (len(payload) + 8))
-    return head + payload + bytes(-len(payload) & 3)
-
-
-def u32(v: int) -> bytes:
-    return struct.pack(">I", v)
-
-
-def message(code: int, app: int, flags: int, *avps: bytes) -> bytes:
-    body = b"".join(avps)
-    return struct.pack(">IIIII", (1 << 24) | (20 + len(body)), (flags << 24) | code, app,
-                       0x1234, 0x5678) + body
-
-
-def ccr_avps() -> list[bytes]:
-    """The AVPs of a minimal valid Gy CCR, Session-Id first."""
-    return [avp(263, b"pgw.example.net;1;2"), avp(264, b"pgw.example.net"),
-            avp(296, b"example.net"), avp(283, b"ocs.example.net"), avp(258, u32(4)),
-            avp(461, b"32251@3gpp.org"), avp(416, u32(1)), avp(415, u32(0))]
-
-
-def ccr_bytes(*extra: bytes, avps: list[bytes] | None = None) -> bytes:
-    return message(272, 4, 0xC0, *(ccr_avps() if avps is None else avps), *extra)
-
-
-def ccr() -> CreditControlRequest:
-    m = CreditControlRequest()
-    m.session_id = "pgw.example.net;1;2"
-    m.origin_host = b"pgw.example.net"
-    m.origin_realm = b"example.net"
-    m.destination_realm = b"ocs.example.net"
-    m.service_context_id = constants.SERVICE_CONTEXT_PS_CHARGING
-    m.cc_request_type = constants.E_CC_REQUEST_TYPE_INITIAL_REQUEST
-    m.cc_request_number = 0
-    m.event_timestamp = datetime.datetime(2024, 5, 1, 12, 0, 0)
-    m.add_subscription_id(constants.E_SUBSCRIPTION_ID_TYPE_END_USER_E164, "41780000001")
-    mscc = MultipleServicesCreditControl(rating_group=100,
-                                         requested_service_unit=RequestedServiceUnit())
-    m.multiple_services_credit_control.append(mscc)
-    return m
 
 
 def answer_of(request: bytes | Message, finding, **kw) -> Message:
@@ -89,51 +36,7 @@ def only(findings, cls):
 
 # -- valid messages ------------------------------------------------------------
 
-def _cer() -> CapabilitiesExchangeRequest:
-    m = CapabilitiesExchangeRequest()
-    m.origin_host = b"pgw.example.net"
-    m.origin_realm = b"example.net"
-    m.host_ip_address = ["10.0.0.1"]
-    m.vendor_id = 10415
-    m.product_name = "test"
-    m.auth_application_id = [4]
-    return m
-
-
-def _dwr() -> DeviceWatchdogRequest:
-    m = DeviceWatchdogRequest()
-    m.origin_host = b"pgw.example.net"
-    m.origin_realm = b"example.net"
-    return m
-
-
-def _ulr() -> UpdateLocationRequest:
-    m = UpdateLocationRequest()
-    m.session_id = "mme.example.net;1"
-    m.auth_session_state = constants.E_AUTH_SESSION_STATE_NO_STATE_MAINTAINED
-    m.origin_host = b"mme.example.net"
-    m.origin_realm = b"example.net"
-    m.destination_realm = b"hss.example.net"
-    m.user_name = "001010123456789"
-    m.rat_type = constants.E_RAT_TYPE_EUTRAN
-    m.ulr_flags = 34
-    m.visited_plmn_id = bytes.fromhex("00f110")
-    return m
-
-
-def _cca() -> CreditControlAnswer:
-    req = ccr()
-    m = req.to_answer()
-    m.session_id = req.session_id
-    m.origin_host = b"ocs.example.net"
-    m.origin_realm = b"example.net"
-    m.result_code = constants.E_RESULT_CODE_DIAMETER_SUCCESS
-    m.cc_request_type = req.cc_request_type
-    m.cc_request_number = req.cc_request_number
-    return m
-
-
-@pytest.mark.parametrize("build", [ccr, _cca, _cer, _dwr, _ulr])
+@pytest.mark.parametrize("build", [ccr, cca, cer, dwr, ulr])
 def test_valid_messages_have_no_findings(build) -> None:
     msg = build()
     assert validate(msg) == []
@@ -183,7 +86,7 @@ def test_missing_grouped_member_is_reported_inside_its_group() -> None:
 
 
 def test_missing_vendor_avp_example_has_vendor_id() -> None:
-    m = _ulr()
+    m = ulr()
     m.rat_type = None
     f = only(validate(m), MissingAvp)
     [fa] = failed_avps(answer_of(m, f))
@@ -358,8 +261,8 @@ def test_e_bit_in_request_3008() -> None:
     assert validate(ans) == []
 
 
-def test_p_bit_on_cer_3008() -> None:
-    wire = bytearray(_cer().as_bytes())
+def test_p_bit_oncer_3008() -> None:
+    wire = bytearray(cer().as_bytes())
     wire[4] |= 0x40
     only(validate(bytes(wire)), InvalidHdrBits)
 
@@ -421,7 +324,7 @@ def test_error_answer_rejects_answers_and_short_input() -> None:
     with pytest.raises(ValueError):
         error_answer(b"\x01\x00", MissingAvp("x"), **ORIGIN)
     with pytest.raises(ValueError):
-        error_answer(_cca(), MissingAvp("x"), **ORIGIN)
+        error_answer(cca(), MissingAvp("x"), **ORIGIN)
 
 
 def test_garbage_never_crashes() -> None:
