@@ -111,7 +111,7 @@ class Node:
         if transport == "sctp":
             from .aio.sctp import sctp_available
             if not sctp_available():
-                raise RuntimeError("peer uses SCTP, but pysctp is not installed or the kernel lacks SCTP")
+                raise RuntimeError("peer uses SCTP, but this machine has no SCTP support")
         peer = Peer(node_name=uri.fqdn, realm_name=realm_name or self.realm_name,
                     transport=PEER_TRANSPORT_SCTP if transport == "sctp" else PEER_TRANSPORT_TCP,
                     port=uri.port, ip_addresses=list(ip_addresses or []), persistent=is_persistent,
@@ -148,7 +148,8 @@ class Node:
                           persistent=peer.persistent and bool(peer.ip_addresses),
                           reconnect_wait=float(peer.reconnect_wait or 30),
                           tw=float(max(peer.idle_timeout or self.idle_timeout, 1)),
-                          tls="tls" if peer.is_secure else "none")
+                          tls="tls" if peer.is_secure else "none",
+                          transport="sctp" if peer.transport == PEER_TRANSPORT_SCTP else "tcp")
         peer._info = info
 
     def _register_app(self, app: Application) -> None:
@@ -228,6 +229,7 @@ class Node:
         ready = threading.Event()
         self._anode = DiameterNode(
             self.origin_host, self.realm_name, ip_addresses=self.ip_addresses, tcp_port=self.tcp_port,
+            sctp_port=self.sctp_port,
             vendor_id=self.vendor_id, product_name=self.product_name, vendor_ids=sorted(self.vendor_ids),
             accept_unknown_peers=self.accept_unknown_peers, tw=float(max(self.idle_timeout, 1)),
             ce_timeout=float(max(self.cea_timeout, self.cer_timeout)), ssl_server=self.ssl_server,

@@ -23,6 +23,7 @@ from ..protocol.pending import PendingTable
 from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable, decide
 from ..protocol.watchdog import WatchdogAction
 from .peer import PeerInfo
+from .sctp import sctp_socket
 from .transport import DiameterProtocol
 
 log = logging.getLogger("diameter.node")
@@ -100,7 +101,7 @@ class DiameterNode:
     """
 
     def __init__(self, origin_host: str, realm: str, *, ip_addresses: list[str] | None = None,
-                 tcp_port: int | None = None, tls_port: int | None = None,
+                 tcp_port: int | None = None, tls_port: int | None = None, sctp_port: int | None = None,
                  listen_addresses: list[str] | None = None, vendor_id: int = 0,
                  product_name: str = "python-diameter", vendor_ids: list[int] | None = None,
                  accept_unknown_peers: bool = False, tw: float = 30.0, ce_timeout: float = 10.0,
@@ -117,6 +118,7 @@ class DiameterNode:
         self.ip_addresses = list(ip_addresses or [])
         self.tcp_port = tcp_port
         self.tls_port = tls_port
+        self.sctp_port = sctp_port
         self.listen_addresses = listen_addresses
         self.vendor_id = vendor_id
         self.product_name = product_name
@@ -212,6 +214,16 @@ class DiameterNode:
         hosts = self.listen_addresses or self.ip_addresses or None
         if self.tcp_port is not None:
             await self._listen(hosts, self.tcp_port, None)
+        if self.sctp_port is not None:
+            for host in hosts or ["0.0.0.0"]:
+                sock = sctp_socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, self.sctp_port))
+                sock.listen(1024)
+                sock.setblocking(False)
+                server = await self.loop.create_server(lambda: self._new_protocol(False, None), sock=sock)
+                self.listeners.append(server)
+                self.listen_ports.append(sock.getsockname()[1])
         if self.tls_port is not None:
             if self.ssl_server is None:
                 raise NodeError("tls_port needs ssl_server")
@@ -335,6 +347,13 @@ class DiameterNode:
             proto = self._new_protocol(True, peer)
             peer.protocol = proto
             try:
+                if peer.transport == "sctp":
+                    sock = sctp_socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+                    sock.setblocking(False)
+                    await asyncio.wait_for(self.loop.sock_connect(sock, (addr, peer.port)), self.ce_timeout)
+                    await self.loop.create_connection(lambda _p=proto: _p, sock=sock, ssl=ctx,
+                                                      server_hostname=peer.identity if ctx else None)
+                    return proto
                 await asyncio.wait_for(self.loop.create_connection(
                     lambda _p=proto: _p, addr, peer.port, ssl=ctx,
                     server_hostname=peer.identity if ctx else None), self.ce_timeout)
