@@ -191,3 +191,43 @@ def test_helpers():
     g = SessionGenerator("h.x")
     a, b = g.next_id(), g.next_id("opt")
     assert a.startswith("h.x;") and b.endswith(";opt") and a != b
+
+
+def test_failing_handler_gives_unable_to_comply_answer():
+    port = free_port()
+    srv = Node("ocs.gy", "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port)
+    gw = srv.add_peer("aaa://smsgw.gy")
+
+    def broken(app, msg):
+        raise RuntimeError("handler bug")
+    srv.add_application(SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION,
+                                                   is_auth_application=True, request_handler=broken), [gw])
+    srv.start()
+    node = Node("smsgw.gy", "testrealm.local")
+    peer = node.add_peer(f"aaa://ocs.gy:{port}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    client = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(client, [peer])
+    node.start()
+    client.wait_for_ready(10)
+    ans = client.send_request(make_ccr(client), timeout=5)
+    assert ans.result_code == E_RESULT_CODE_DIAMETER_UNABLE_TO_COMPLY
+    node.stop()
+    srv.stop()
+
+
+def test_unknown_peer_is_refused_by_threaded_node():
+    port = free_port()
+    srv = Node("ocs.gy", "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port)
+    srv.add_application(SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION,
+                                                   is_auth_application=True, request_handler=ocs_handler), [])
+    srv.start()
+    node = Node("intruder.gy", "testrealm.local")
+    peer = node.add_peer(f"aaa://ocs.gy:{port}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    client = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(client, [peer])
+    node.start()
+    with pytest.raises(ApplicationError):
+        client.wait_for_ready(1)
+    assert peer._info.stats.cmd(257).answers_received >= 1
+    node.stop()
+    srv.stop()
