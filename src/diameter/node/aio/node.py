@@ -153,6 +153,8 @@ class DiameterNode:
         self.pending = PendingTable()
         self.dedup = DuplicateCache(duplicate_window)
         self.protocols: set[DiameterProtocol] = set()
+        #: peers with an open connection (kept in step with open/close events)
+        self._open: list[PeerInfo] = []
         self.listeners: list[asyncio.AbstractServer] = []
         self.listen_ports: list[int] = []
         self.on_peer_state: list[Callable[[PeerInfo, str], None]] = []
@@ -440,6 +442,8 @@ class DiameterNode:
         peer.suspect = False
         peer.backoff = 0.0
         peer.stats.connects += 1
+        if peer not in self._open:
+            self._open.append(peer)
         self._set_state(peer, "open" + (" (reopen, waiting for 3 DWAs)" if proto.conn.reopen else ""))
 
     def _on_closed(self, proto: DiameterProtocol, ev: Closed) -> None:
@@ -450,6 +454,8 @@ class DiameterNode:
         was_active = peer.protocol is proto
         if was_active:
             peer.protocol = None
+            if peer in self._open:
+                self._open.remove(peer)
         peer.stats.disconnects += 1
         peer.last_disconnect_cause = ev.disconnect_cause
         if ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU and ev.reason == "DPR received":
@@ -518,14 +524,22 @@ class DiameterNode:
             cands = [s for s in route.servers if s not in exclude and self._usable(s, app_id)]
             weights = route.weights
         else:
-            cands = [k for k, p in self.peers.items()
-                     if k not in exclude and p.realm.lower() == realm.lower() and self._usable(k, app_id)]
+            rl = realm.lower()
+            cands = [p.identity.lower() for p in self._open
+                     if p.realm.lower() == rl and p.identity.lower() not in exclude and self._usable_peer(p, app_id)]
             if not cands and route is None:
-                cands = [k for k, p in self.peers.items() if k not in exclude and self._usable(k, app_id)]
+                cands = [p.identity.lower() for p in self._open
+                         if p.identity.lower() not in exclude and self._usable_peer(p, app_id)]
+            if len(cands) == 1:
+                return self.peers[cands[0]]
             weights = {k: self.peers[k].weight for k in cands}
         if not cands:
             return None
         return self.peers[self.balancer.choose(cands, self._pending_count, weights)]
+
+    @staticmethod
+    def _usable_peer(p: PeerInfo, app_id: int) -> bool:
+        return p.is_open and p.supports(app_id) and not p.protocol.congested
 
     def _send_to(self, peer: PeerInfo, entry: _Pending) -> None:
         proto = peer.protocol
