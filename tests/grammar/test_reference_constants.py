@@ -23,7 +23,8 @@ def test_cmd_constants_agree() -> None:
     d = commands_only()
     produced: dict[str, set[int]] = {}
     for cmd in d.commands:
-        produced.setdefault(cmd_const(cmd), set()).add(cmd.code)
+        for name in [cmd_const(cmd), *cmd.extra.get("aliases", [])]:
+            produced.setdefault(name, set()).add(cmd.code)
     for name, codes in produced.items():
         assert len(codes) == 1, f"{name} would name several codes {sorted(codes)}"
         if name in ref:

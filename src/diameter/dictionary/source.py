@@ -113,6 +113,7 @@ class Dictionary:
     files: list[str] = field(default_factory=list)
     service_contexts: list[dict] = field(default_factory=list)  # const, id, name
     constants: list[dict] = field(default_factory=list)         # name, value
+    registry_apps: set[int] = field(default_factory=set)        # ids only a registry file defines
 
     def add_command(self, cmd: CommandDef) -> None:
         """Add a command; one already known by (application, code) is merged.
@@ -281,7 +282,16 @@ def load_file(path: Path, into: Dictionary | None = None) -> Dictionary:
             int(a.get("vendor", 0)), list(a.get("commands", [])), source,
             {k: v for k, v in a.items() if k not in known})
         old = d.applications.get(app.id)
-        if old is not None and path.name.endswith(".commands.toml"):
+        if old is not None and app.id in d.registry_apps and not is_registry(path):
+            # A specification file replaces a registry (iana-*) entry; only
+            # the registry's extra constant names survive.
+            for alias in old.extra.get("aliases", []):
+                app.extra.setdefault("aliases", [])
+                if alias not in app.extra["aliases"]:
+                    app.extra["aliases"].append(alias)
+            d.registry_apps.discard(app.id)
+            d.applications[app.id] = app
+        elif old is not None and path.name.endswith(".commands.toml"):
             # Command files add commands to an application; its identity
             # (name, const, kind, vendor) stays with the AVP data files.
             old.commands.extend(c for c in app.commands if c not in old.commands)
@@ -289,6 +299,8 @@ def load_file(path: Path, into: Dictionary | None = None) -> Dictionary:
                 old.extra.setdefault(k, v)
         else:
             d.applications[app.id] = app
+            if is_registry(path):
+                d.registry_apps.add(app.id)
     for c in data.get("commands", []):
         known = {"code", "name", "application", "abbrev", "flags", "request", "answer"}
         d.add_command(CommandDef(
@@ -304,12 +316,29 @@ def load_file(path: Path, into: Dictionary | None = None) -> Dictionary:
     return d
 
 
+REGISTRY_PREFIX = "iana-"
+
+
+def is_registry(path: Path) -> bool:
+    """True for the registry files (``iana-*.toml``): names and codes taken
+    from IANA/Wireshark lists, without grammars."""
+    return path.name.startswith(REGISTRY_PREFIX)
+
+
+def load_order(paths: list[Path]) -> list[Path]:
+    """The precedence order: registry files, then AVP data files, then the
+    ``*.commands.toml`` grammar files, each group sorted by name. A later file
+    wins where two define the same key, so specification data always
+    overrides the registry lists."""
+    def rank(p: Path) -> tuple[int, str]:
+        group = 0 if is_registry(p) else (2 if p.name.endswith(".commands.toml") else 1)
+        return (group, p.name)
+    return sorted(paths, key=rank)
+
+
 def load_all(data_dir: Path = DATA_DIR) -> Dictionary:
-    """Load every data file in a stable order: sorted by file name, with the
-    ``*.commands.toml`` files after all others."""
+    """Load every data file in precedence order (see :func:`load_order`)."""
     d = Dictionary()
-    paths = sorted(data_dir.glob("*.toml"))
-    # AVP/vendor/application files first, then the command grammar files.
-    for path in sorted(paths, key=lambda p: (p.name.endswith(".commands.toml"), p.name)):
+    for path in load_order(list(data_dir.glob("*.toml"))):
         load_file(path, d)
     return d

@@ -22,10 +22,14 @@ from .delete_subscriber_data import *
 from .device_watchdog import *
 from .diameter_eap import *
 from .disconnect_peer import *
+from .gcs_action import *
+from .gcs_notification import *
 from .home_agent_mip import *
 from .insert_subscriber_data import *
 from .location_info import *
 from .me_identity_check import *
+from .message_process import *
+from .mip6 import *
 from .mo_data import *
 from .mo_forward_short_message import *
 from .mt_data import *
@@ -34,6 +38,17 @@ from .multimedia_auth import *
 from .nidd_information import *
 from .notify import *
 from .profile_update import *
+from .prose_alert import *
+from .prose_authorization import *
+from .prose_cancellation import *
+from .prose_discovery import *
+from .prose_initial_location_information import *
+from .prose_location_update import *
+from .prose_match import *
+from .prose_match_report_info import *
+from .prose_notify import *
+from .prose_proximity import *
+from .prose_subscriber_information import *
 from .purge_ue import *
 from .push_notification import *
 from .push_profile import *
@@ -42,6 +57,7 @@ from .registration_termination import *
 from .report_sm_delivery_status import *
 from .reporting_information import *
 from .reset import *
+from .reset_8388667 import *
 from .send_routing_info_for_sm import *
 from .server_assignment import *
 from .session_termination import *
@@ -61,6 +77,7 @@ from .tgpp_provide_location import *
 from .tgpp_subscriber_information import *
 from .tssf_notification import *
 from .update_location import *
+from .update_prose_subscriber_data import *
 from .update_vcsg_location import *
 from .user_authorization import *
 from .user_data import *
@@ -71,28 +88,6 @@ class BootstrapingInfo(UndefinedMessage):
     """Bootstraping-Info (310): no typed attributes; AVPs are read by name."""
     code: int = 310
     name: str = "Bootstraping-Info"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class MessageProcess(UndefinedMessage):
-    """Message-Process (311): no typed attributes; AVPs are read by name."""
-    code: int = 311
-    name: str = "Message-Process"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class MIp6(UndefinedMessage):
-    """MIP6 (325): no typed attributes; AVPs are read by name."""
-    code: int = 325
-    name: str = "MIP6"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -573,160 +568,6 @@ class NokiaExtendedCommand(UndefinedMessage):
 
 
 
-class GCSAction(UndefinedMessage):
-    """GCS-Action (8388662): no typed attributes; AVPs are read by name."""
-    code: int = 8388662
-    name: str = "GCS-Action"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class GCSNotification(UndefinedMessage):
-    """GCS-Notification (8388663): no typed attributes; AVPs are read by name."""
-    code: int = 8388663
-    name: str = "GCS-Notification"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeSubscriberInformation(UndefinedMessage):
-    """ProSe-Subscriber-Information (8388664): no typed attributes; AVPs are read by name."""
-    code: int = 8388664
-    name: str = "ProSe-Subscriber-Information"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class UpdateProSeSubscriberData(UndefinedMessage):
-    """Update-ProSe-Subscriber-Data (8388665): no typed attributes; AVPs are read by name."""
-    code: int = 8388665
-    name: str = "Update-ProSe-Subscriber-Data"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeNotify(UndefinedMessage):
-    """ProSe-Notify (8388666): no typed attributes; AVPs are read by name."""
-    code: int = 8388666
-    name: str = "ProSe-Notify"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeReset(UndefinedMessage):
-    """Reset (8388667): no typed attributes; AVPs are read by name."""
-    code: int = 8388667
-    name: str = "Reset"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeAuthorization(UndefinedMessage):
-    """ProSe-Authorization (8388668): no typed attributes; AVPs are read by name."""
-    code: int = 8388668
-    name: str = "ProSe-Authorization"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeDiscovery(UndefinedMessage):
-    """ProSe-Discovery (8388669): no typed attributes; AVPs are read by name."""
-    code: int = 8388669
-    name: str = "ProSe-Discovery"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeMatch(UndefinedMessage):
-    """ProSe-Match (8388670): no typed attributes; AVPs are read by name."""
-    code: int = 8388670
-    name: str = "ProSe-Match"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeMatchReportInfo(UndefinedMessage):
-    """ProSe-Match-Report-Info (8388671): no typed attributes; AVPs are read by name."""
-    code: int = 8388671
-    name: str = "ProSe-Match-Report-Info"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeProximity(UndefinedMessage):
-    """ProSe-Proximity (8388672): no typed attributes; AVPs are read by name."""
-    code: int = 8388672
-    name: str = "ProSe-Proximity"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeLocationUpdate(UndefinedMessage):
-    """ProSe-Location-Update (8388673): no typed attributes; AVPs are read by name."""
-    code: int = 8388673
-    name: str = "ProSe-Location-Update"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeAlert(UndefinedMessage):
-    """ProSe-Alert (8388674): no typed attributes; AVPs are read by name."""
-    code: int = 8388674
-    name: str = "ProSe-Alert"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProSeCancellation(UndefinedMessage):
-    """ProSe-Cancellation (8388675): no typed attributes; AVPs are read by name."""
-    code: int = 8388675
-    name: str = "ProSe-Cancellation"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
 class ProXimityAction(UndefinedMessage):
     """ProXimity-Action (8388676): no typed attributes; AVPs are read by name."""
     code: int = 8388676
@@ -1134,17 +975,6 @@ class RivadaXhUserData(UndefinedMessage):
 
 
 
-class ProSeInitialLocationInformation(UndefinedMessage):
-    """ProSe-Initial-Location-Information (8388713): no typed attributes; AVPs are read by name."""
-    code: int = 8388713
-    name: str = "ProSe-Initial-Location-Information"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
 class NokiaSessionSync(UndefinedMessage):
     """Nokia Session-Sync (8388714): no typed attributes; AVPs are read by name."""
     code: int = 8388714
@@ -1305,8 +1135,6 @@ TdfSessionNotification = TSSFNotification
 all_commands[0] = UndefinedMessage
 all_commands.update({
     BootstrapingInfo.code: BootstrapingInfo,
-    MessageProcess.code: MessageProcess,
-    MIp6.code: MIp6,
     QoSAuthorization.code: QoSAuthorization,
     QoSInstall.code: QoSInstall,
     CapabilitiesUpdate.code: CapabilitiesUpdate,
@@ -1350,20 +1178,6 @@ all_commands.update({
     VerizonSessionDataRecovery.code: VerizonSessionDataRecovery,
     NokiaCoreService.code: NokiaCoreService,
     NokiaExtendedCommand.code: NokiaExtendedCommand,
-    GCSAction.code: GCSAction,
-    GCSNotification.code: GCSNotification,
-    ProSeSubscriberInformation.code: ProSeSubscriberInformation,
-    UpdateProSeSubscriberData.code: UpdateProSeSubscriberData,
-    ProSeNotify.code: ProSeNotify,
-    ProSeReset.code: ProSeReset,
-    ProSeAuthorization.code: ProSeAuthorization,
-    ProSeDiscovery.code: ProSeDiscovery,
-    ProSeMatch.code: ProSeMatch,
-    ProSeMatchReportInfo.code: ProSeMatchReportInfo,
-    ProSeProximity.code: ProSeProximity,
-    ProSeLocationUpdate.code: ProSeLocationUpdate,
-    ProSeAlert.code: ProSeAlert,
-    ProSeCancellation.code: ProSeCancellation,
     ProXimityAction.code: ProXimityAction,
     RivadaXdDSCRegistration.code: RivadaXdDSCRegistration,
     RivadaXdHeartBeat.code: RivadaXdHeartBeat,
@@ -1401,7 +1215,6 @@ all_commands.update({
     RivadaXaResourceRelease.code: RivadaXaResourceRelease,
     RivadaXaResourceReleaseNotification.code: RivadaXaResourceReleaseNotification,
     RivadaXhUserData.code: RivadaXhUserData,
-    ProSeInitialLocationInformation.code: ProSeInitialLocationInformation,
     NokiaSessionSync.code: NokiaSessionSync,
     NokiaSessionMassSync.code: NokiaSessionMassSync,
     NokiaFetchSession.code: NokiaFetchSession,
@@ -1444,6 +1257,7 @@ all_commands.update({
     307: ProfileUpdate,
     308: SubscribeNotifications,
     309: PushNotification,
+    311: MessageProcess,
     316: UpdateLocation,
     317: CancelLocation,
     318: AuthenticationInformation,
@@ -1453,6 +1267,7 @@ all_commands.update({
     322: Reset,
     323: Notify,
     324: MeIdentityCheck,
+    325: MIp6,
     8388620: ProvideLocation,
     8388621: LocationReport,
     8388622: LCSRoutingInfo,
@@ -1467,6 +1282,21 @@ all_commands.update({
     8388647: SendRoutingInfoforSM,
     8388648: AlertServiceCentre,
     8388649: ReportSMDeliveryStatus,
+    8388662: GCSAction,
+    8388663: GCSNotification,
+    8388664: ProSeSubscriberInformation,
+    8388665: UpdateProSeSubscriberData,
+    8388666: ProSeNotify,
+    8388667: ProSeReset,
+    8388668: ProSeAuthorization,
+    8388669: ProSeDiscovery,
+    8388670: ProSeMatch,
+    8388671: ProSeMatchReportInfo,
+    8388672: ProSeProximity,
+    8388673: ProSeLocationUpdate,
+    8388674: ProSeAlert,
+    8388675: ProSeCancellation,
+    8388713: ProSeInitialLocationInformation,
     8388718: ConfigurationInformation,
     8388719: ReportingInformation,
     8388726: NIDDInformation,
@@ -1480,17 +1310,22 @@ commands_by_application.update({
     (0, 258): ReAuth,
     (1, 258): ReAuth,
     (4, 258): ReAuth,
+    (16777222, 258): ReAuth,
+    (16777223, 258): ReAuth,
     (16777236, 258): ReAuth,
     (16777238, 258): ReAuth,
     (16777250, 258): ReAuth,
     (16777264, 258): ReAuth,
     (16777266, 258): ReAuth,
     (16777272, 258): ReAuth,
+    (16777292, 258): ReAuth,
     (16777303, 258): ReAuth,
     (16777318, 258): ReAuth,
     (2, 260): AaMobileNode,
     (2, 262): HomeAgentMip,
     (1, 265): Aa,
+    (16777222, 265): Aa,
+    (16777223, 265): Aa,
     (16777236, 265): Aa,
     (16777250, 265): Aa,
     (16777264, 265): Aa,
@@ -1508,16 +1343,22 @@ commands_by_application.update({
     (16777318, 272): CreditControl,
     (0, 274): AbortSession,
     (1, 274): AbortSession,
+    (16777222, 274): AbortSession,
+    (16777223, 274): AbortSession,
     (16777236, 274): AbortSession,
     (16777250, 274): AbortSession,
     (16777264, 274): AbortSession,
     (16777272, 274): AbortSession,
+    (16777292, 274): AbortSession,
     (0, 275): SessionTermination,
     (1, 275): SessionTermination,
+    (16777222, 275): SessionTermination,
+    (16777223, 275): SessionTermination,
     (16777236, 275): SessionTermination,
     (16777250, 275): SessionTermination,
     (16777264, 275): SessionTermination,
     (16777272, 275): SessionTermination,
+    (16777292, 275): SessionTermination,
     (16777302, 275): SessionTermination,
     (16777349, 275): SessionTermination,
     (0, 280): DeviceWatchdog,
@@ -1542,6 +1383,7 @@ commands_by_application.update({
     (16777217, 307): ProfileUpdate,
     (16777217, 308): SubscribeNotifications,
     (16777217, 309): PushNotification,
+    (16777226, 311): MessageProcess,
     (16777251, 316): UpdateLocation,
     (16777251, 317): CancelLocation,
     (16777251, 318): AuthenticationInformation,
@@ -1554,6 +1396,7 @@ commands_by_application.update({
     (16777308, 322): Reset,
     (16777251, 323): Notify,
     (16777252, 324): MeIdentityCheck,
+    (8, 325): MIp6,
     (16777255, 8388620): ProvideLocation,
     (16777255, 8388621): LocationReport,
     (16777291, 8388622): LCSRoutingInfo,
@@ -1569,6 +1412,21 @@ commands_by_application.update({
     (16777312, 8388647): SendRoutingInfoforSM,
     (16777312, 8388648): AlertServiceCentre,
     (16777312, 8388649): ReportSMDeliveryStatus,
+    (16777335, 8388662): GCSAction,
+    (16777335, 8388663): GCSNotification,
+    (16777336, 8388664): ProSeSubscriberInformation,
+    (16777336, 8388665): UpdateProSeSubscriberData,
+    (16777336, 8388666): ProSeNotify,
+    (16777336, 8388667): ProSeReset,
+    (16777340, 8388668): ProSeAuthorization,
+    (16777340, 8388669): ProSeDiscovery,
+    (16777340, 8388670): ProSeMatch,
+    (16777340, 8388671): ProSeMatchReportInfo,
+    (16777340, 8388672): ProSeProximity,
+    (16777340, 8388673): ProSeLocationUpdate,
+    (16777340, 8388674): ProSeAlert,
+    (16777340, 8388675): ProSeCancellation,
+    (16777336, 8388713): ProSeInitialLocationInformation,
     (16777345, 8388718): ConfigurationInformation,
     (16777346, 8388718): ConfigurationInformation,
     (16777345, 8388719): ReportingInformation,
@@ -1635,6 +1493,12 @@ __all__ = [
     "DisconnectPeer",
     "DisconnectPeerAnswer",
     "DisconnectPeerRequest",
+    "GCSAction",
+    "GCSActionAnswer",
+    "GCSActionRequest",
+    "GCSNotification",
+    "GCSNotificationAnswer",
+    "GCSNotificationRequest",
     "HomeAgentMip",
     "HomeAgentMipAnswer",
     "HomeAgentMipRequest",
@@ -1650,6 +1514,9 @@ __all__ = [
     "LocationReport",
     "LocationReportAnswer",
     "LocationReportRequest",
+    "MIp6",
+    "MIp6Answer",
+    "MIp6Request",
     "MOData",
     "MODataAnswer",
     "MODataRequest",
@@ -1665,6 +1532,9 @@ __all__ = [
     "MeIdentityCheck",
     "MeIdentityCheckAnswer",
     "MeIdentityCheckRequest",
+    "MessageProcess",
+    "MessageProcessAnswer",
+    "MessageProcessRequest",
     "MultimediaAuth",
     "MultimediaAuthAnswer",
     "MultimediaAuthRequest",
@@ -1674,6 +1544,42 @@ __all__ = [
     "Notify",
     "NotifyAnswer",
     "NotifyRequest",
+    "ProSeAlert",
+    "ProSeAlertAnswer",
+    "ProSeAlertRequest",
+    "ProSeAuthorization",
+    "ProSeAuthorizationAnswer",
+    "ProSeAuthorizationRequest",
+    "ProSeCancellation",
+    "ProSeCancellationAnswer",
+    "ProSeCancellationRequest",
+    "ProSeDiscovery",
+    "ProSeDiscoveryAnswer",
+    "ProSeDiscoveryRequest",
+    "ProSeInitialLocationInformation",
+    "ProSeInitialLocationInformationAnswer",
+    "ProSeInitialLocationInformationRequest",
+    "ProSeLocationUpdate",
+    "ProSeLocationUpdateAnswer",
+    "ProSeLocationUpdateRequest",
+    "ProSeMatch",
+    "ProSeMatchAnswer",
+    "ProSeMatchReportInfo",
+    "ProSeMatchReportInfoAnswer",
+    "ProSeMatchReportInfoRequest",
+    "ProSeMatchRequest",
+    "ProSeNotify",
+    "ProSeNotifyAnswer",
+    "ProSeNotifyRequest",
+    "ProSeProximity",
+    "ProSeProximityAnswer",
+    "ProSeProximityRequest",
+    "ProSeReset",
+    "ProSeResetAnswer",
+    "ProSeResetRequest",
+    "ProSeSubscriberInformation",
+    "ProSeSubscriberInformationAnswer",
+    "ProSeSubscriberInformationRequest",
     "ProfileUpdate",
     "ProfileUpdateAnswer",
     "ProfileUpdateRequest",
@@ -1752,6 +1658,9 @@ __all__ = [
     "UpdateLocation",
     "UpdateLocationAnswer",
     "UpdateLocationRequest",
+    "UpdateProSeSubscriberData",
+    "UpdateProSeSubscriberDataAnswer",
+    "UpdateProSeSubscriberDataRequest",
     "UpdateVcsgLocation",
     "UpdateVcsgLocationAnswer",
     "UpdateVcsgLocationRequest",
@@ -1776,14 +1685,10 @@ __all__ = [
     "EricssonSL",
     "EricssonSN",
     "EricssonTraceReport",
-    "GCSAction",
-    "GCSNotification",
     "GetGateway",
     "IKEv2SK",
     "JuniperSessionDiscovery",
     "JuniperSyncEvent",
-    "MIp6",
-    "MessageProcess",
     "MobileApplication",
     "ModifyUecontext",
     "MsgInterface",
@@ -1803,18 +1708,6 @@ __all__ = [
     "NonAggregatedRUCIReport",
     "Notif",
     "NotificationData",
-    "ProSeAlert",
-    "ProSeAuthorization",
-    "ProSeCancellation",
-    "ProSeDiscovery",
-    "ProSeInitialLocationInformation",
-    "ProSeLocationUpdate",
-    "ProSeMatch",
-    "ProSeMatchReportInfo",
-    "ProSeNotify",
-    "ProSeProximity",
-    "ProSeReset",
-    "ProSeSubscriberInformation",
     "ProXimityAction",
     "ProXimityApplication",
     "QoSAuthorization",
@@ -1859,7 +1752,6 @@ __all__ = [
     "SubscriptionInformationApplication",
     "Tggp2SubscriberInformation",
     "TriggerEstablishment",
-    "UpdateProSeSubscriberData",
     "VerizonSessionDataRecovery",
     "WIMAXHRPDSFF",
     "WiMAXAbortSession",

@@ -69,6 +69,7 @@ class DiameterEapRequest(DiameterEap):
     rat_type: int
     service_selection: str
     mip6_feature_vector: int
+    qos_capability: QosCapability
     visited_network_identifier: bytes
     aaa_failure_indication: int
     supported_features: list[SupportedFeatures]
@@ -123,6 +124,7 @@ class DiameterEapRequest(DiameterEap):
         AvpGenDef("rat_type", 1032, 10415),  # RAT-Type
         AvpGenDef("service_selection", 493),  # Service-Selection
         AvpGenDef("mip6_feature_vector", 124),  # MIP6-Feature-Vector
+        AvpGenDef("qos_capability", 578, type_class=QosCapability),  # QoS-Capability
         AvpGenDef("visited_network_identifier", 600, 10415),  # Visited-Network-Identifier
         AvpGenDef("aaa_failure_indication", 1518, 10415),  # AAA-Failure-Indication
         AvpGenDef("supported_features", 628, 10415, type_class=SupportedFeatures),  # Supported-Features
@@ -221,6 +223,8 @@ class DiameterEapAnswer(DiameterEap):
     ue_usage_type: int
     emergency_services: int
     emergency_info: EmergencyInfo
+    key: Key
+    erp_realm: bytes
     mobile_node_identifier: str
     tgpp_charging_characteristics: str
     ambr: Ambr
@@ -311,6 +315,8 @@ class DiameterEapAnswer(DiameterEap):
         AvpGenDef("ue_usage_type", 1680, 10415),  # UE-Usage-Type
         AvpGenDef("emergency_services", 1538, 10415),  # Emergency-Services
         AvpGenDef("emergency_info", 1687, 10415, type_class=EmergencyInfo),  # Emergency-Info
+        AvpGenDef("key", 581, type_class=Key),  # Key
+        AvpGenDef("erp_realm", 619),  # ERP-Realm
         AvpGenDef("mobile_node_identifier", 506),  # Mobile-Node-Identifier
         AvpGenDef("tgpp_charging_characteristics", 13, 10415),  # 3GPP-Charging-Characteristics
         AvpGenDef("ambr", 1435, 10415, type_class=Ambr),  # AMBR
