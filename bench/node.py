@@ -63,6 +63,18 @@ def build_cca(req, origin: str):
     return a
 
 
+def use_uvloop() -> bool:
+    """Install uvloop when available and not disabled (BENCH_NO_UVLOOP=1)."""
+    if os.environ.get("BENCH_NO_UVLOOP"):
+        return False
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    uvloop.install()
+    return True
+
+
 def cpu_of(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -80,11 +92,7 @@ def serve_aio(port: int) -> None:
     import asyncio
 
     from diameter.node.aio import DiameterNode
-    try:
-        import uvloop  # optional speed-up
-        uvloop.install()
-    except ImportError:
-        pass
+    use_uvloop()
 
     async def main():
         node = DiameterNode("server.bench.realm", REALM, tcp_port=port, listen_addresses=["127.0.0.1"],
@@ -116,11 +124,7 @@ def client_aio(port: int, duration: float, inflight: int) -> dict:
     import asyncio
 
     from diameter.node.aio import DiameterNode
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
+    use_uvloop()
 
     async def main():
         node = DiameterNode("client.bench.realm", REALM, ip_addresses=["127.0.0.1"])
@@ -269,11 +273,19 @@ def main() -> None:
     ap.add_argument("--inflight", default="16,256")
     ap.add_argument("--ref-python")
     ap.add_argument("--skip-ref", action="store_true")
+    ap.add_argument("--no-uvloop", action="store_true", help="pure asyncio event loop")
     args = ap.parse_args()
     inflights = [int(x) for x in args.inflight.split(",")]
+    if args.no_uvloop:
+        os.environ["BENCH_NO_UVLOOP"] = "1"
+    try:
+        import uvloop  # noqa: F401
+        loop_name = "asyncio" if args.no_uvloop else "uvloop"
+    except ImportError:
+        loop_name = "asyncio"
     rows = []
     for n in inflights:
-        rows.append((f"ours asyncio API, {n} in flight", run_scenario(sys.executable, True, "aio", "aio",
+        rows.append((f"ours asyncio API ({loop_name}), {n} in flight", run_scenario(sys.executable, True, "aio", "aio",
                                                                        args.duration, n)))
     rows.append(("ours threaded API (Node), 16 threads",
                  run_scenario(sys.executable, True, "threaded", "threaded", args.duration, 16)))
