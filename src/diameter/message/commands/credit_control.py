@@ -293,6 +293,7 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     oc_olr: OcOlr
     service_information: ServiceInformation
     experimental_result: ExperimentalResult
+    oc_olr_623: OcOlr
     drmp: int
     supported_features: list[SupportedFeatures]
     event_trigger: list[int]
@@ -362,12 +363,13 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
         AvpGenDef("low_balance_indication", 2020, 10415),  # Low-Balance-Indication
         AvpGenDef("remaining_balance", 2021, 10415, type_class=RemainingBalance),  # Remaining-Balance
         AvpGenDef("oc_supported_features", 621, type_class=OcSupportedFeatures),  # OC-Supported-Features
-        AvpGenDef("oc_olr", 623, type_class=OcOlr),  # OC-OLR
+        AvpGenDef("oc_olr", 623, 10415, type_class=OcOlr),  # User-Authorization-Type
         AvpGenDef("service_information", 873, 10415, type_class=ServiceInformation),  # Service-Information
         AvpGenDef("bearer_control_mode", 1023, 10415),  # Bearer-Control-Mode
         AvpGenDef("charging_rule_install", 1001, 10415, type_class=ChargingRuleInstall),  # Charging-Rule-Install
         AvpGenDef("experimental_result", 297, type_class=ExperimentalResult),  # Experimental-Result
         AvpGenDef("direct_debiting_failure_handling", 428),  # Direct-Debiting-Failure-Handling
+        AvpGenDef("oc_olr_623", 623, type_class=OcOlr),  # OC-OLR
         AvpGenDef("drmp", 301),  # DRMP
         AvpGenDef("supported_features", 628, 10415, type_class=SupportedFeatures),  # Supported-Features
         AvpGenDef("event_trigger", 1006, 10415),  # Event-Trigger
