@@ -80,6 +80,9 @@ def _read_str(data: bytes, code: int) -> str | None:
     return None if p is None else p.decode("utf-8", "replace")
 
 
+_DEST_CODES = (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM)
+
+
 def _as_str(v: Any) -> str | None:
     if v is None:
         return None
@@ -605,8 +608,9 @@ class DiameterNode:
                 if not raw and hasattr(message, "header"):
                     message.header.application_id = app_id
         if raw or not hasattr(message, "destination_realm"):
-            dest_host = _read_str(data, AVP_DESTINATION_HOST) if peer is None else peer
-            dest_realm = _read_str(data, AVP_DESTINATION_REALM)
+            found = A.find_many(data, _DEST_CODES)
+            dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
+            dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
         else:  # typed message: the attributes are already there, no scan needed
             dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
             dest_realm = _as_str(message.destination_realm)
@@ -700,8 +704,9 @@ class DiameterNode:
         if local_only:
             dest_host = None
         else:
-            dest_host = _read_str(data, AVP_DESTINATION_HOST)
-            dest_realm = _read_str(data, AVP_DESTINATION_REALM)
+            found = A.find_many(data, _DEST_CODES)
+            dest_host = _as_str(found.get(AVP_DESTINATION_HOST))
+            dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
             if not peer.supports(app_id) and app_id != APP_COMMON:
                 self._send_error(proto, hdr, data, DIAMETER_APPLICATION_UNSUPPORTED)
                 return

@@ -15,6 +15,7 @@ _AVPV = struct.Struct("!IB3sI")
 _MSG = struct.Struct("!B3sB3sIII")
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
+_CL = struct.Struct("!II")  # code, flags<<24 | length
 _PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
 
 
@@ -104,20 +105,40 @@ def find(data: bytes, code: int, vendor: int = 0, start: int = 20, end: int | No
     if end is None:
         end = len(data)
     pos = start
-    unpack = _AVP.unpack_from
+    unpack = _CL.unpack_from
     while pos + 8 <= end:
-        c, flags, ln = unpack(data, pos)
-        length = int.from_bytes(ln, "big")
+        c, fl = unpack(data, pos)
+        length = fl & 0xFFFFFF
         if length < 8 or pos + length > end:
             return None
         if c == code:
-            if flags & 0x80:
+            if fl & 0x80000000:
                 if length >= 12 and _U32.unpack_from(data, pos + 8)[0] == vendor:
                     return bytes(data[pos + 12:pos + length])
             elif not vendor:
                 return bytes(data[pos + 8:pos + length])
         pos += (length + 3) & ~3
     return None
+
+
+def find_many(data: bytes, codes: tuple[int, ...], start: int = 20) -> dict[int, bytes]:
+    """One pass over the top-level vendor-0 AVPs: first payload of each code."""
+    out: dict[int, bytes] = {}
+    end = len(data)
+    pos = start
+    unpack = _CL.unpack_from
+    want = len(codes)
+    while pos + 8 <= end:
+        c, fl = unpack(data, pos)
+        length = fl & 0xFFFFFF
+        if length < 8 or pos + length > end:
+            break
+        if c in codes and not fl & 0x80000000 and c not in out:
+            out[c] = bytes(data[pos + 8:pos + length])
+            if len(out) == want:
+                break
+        pos += (length + 3) & ~3
+    return out
 
 
 def find_all(data: bytes, code: int, vendor: int = 0) -> list[bytes]:
