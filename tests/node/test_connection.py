@@ -238,3 +238,24 @@ def test_transport_loss_reports_closed_once():
     a, b, _, _ = opened()
     assert isinstance(a.connection_lost(1.0)[0], Closed)
     assert a.connection_lost(1.0) == [] and a.receive_data(app_request(), 1.0) == []
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=300), st.booleans())
+def test_arbitrary_bytes_never_crash_the_state_machine(blob, open_first):
+    a, b = pair()
+    a.start(0.0)
+    b.start(0.0)
+    if open_first:
+        pump(a, b, 0.0)
+    events = b.receive_data(blob, 1.0)
+    assert isinstance(events, list)
+    for d in b.take_outgoing():
+        assert len(d) >= 20 and d[0] == 1
+    # whatever happened, timers still work and the connection ends up usable or closed
+    b.handle_timer(1000.0)
+    assert b.state in (PeerState.OPEN, PeerState.CLOSED, PeerState.WAIT_CER)
