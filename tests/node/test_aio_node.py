@@ -336,3 +336,24 @@ async def test_least_pending_and_round_robin_balance_over_two_servers():
     await cli.stop()
     await s1.stop()
     await s2.stop()
+
+
+@aio
+async def test_restarted_peer_with_new_origin_state_id_replaces_stale_connection():
+    srv = await server(clients=("raw.test.realm",))
+    from diameter.node.protocol.capabilities import Capabilities
+    old = await RawPeer.connect(srv.listen_ports[0])
+    assert await old.cer("raw.test.realm") == 2001
+    # same identity, same state id: the open connection stays, the new one is refused
+    dup = await RawPeer.connect(srv.listen_ports[0])
+    assert await dup.cer("raw.test.realm") == DIAMETER_ELECTION_LOST
+    # a new Origin-State-Id means the peer rebooted: the stale connection is replaced
+    new = await RawPeer.connect(srv.listen_ports[0])
+    c = Capabilities("raw.test.realm", REALM, ["127.0.0.1"], 0, "raw", 2, set(), {4})
+    new.send(A.message(FLAG_REQUEST, 257, 0, 1, 1, c.avps()))
+    assert result_of(await new.recv()) == 2001
+    assert await old.closed()
+    new.send(app_request(origin="raw.test.realm", hbh=5, e2e=5))
+    assert result_of(await new.recv()) == 2001
+    new.close()
+    await srv.stop()

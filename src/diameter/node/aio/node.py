@@ -313,7 +313,15 @@ class DiameterNode:
             peer = self.peers[key] = PeerInfo(identity=caps.origin_host, realm=caps.origin_realm, dynamic=True)
         other = peer.protocol
         if other is not None and other is not proto and other.conn.state is not PeerState.CLOSED:
-            if other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
+            restarted = (other.conn.is_open and peer.capabilities is not None
+                         and caps.origin_state_id is not None
+                         and peer.capabilities.origin_state_id not in (None, caps.origin_state_id))
+            if restarted:
+                log.info("%s restarted (new Origin-State-Id): replacing its stale connection", caps.origin_host)
+                events = other.conn.connection_lost(self.loop.time(), "peer restarted")
+                other.abort()
+                self._handle_events(other, events)
+            elif other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
                 other.conn.connection_lost(self.loop.time(), "election won")
