@@ -91,10 +91,19 @@ def value_for(spec: Any, depth: int, command: str = "") -> Any:
     return SCALARS[spec.type_name]
 
 
+def type_conflict(spec: Any) -> bool:
+    """An attribute bound to a grouped class while the dictionary types its AVP otherwise.
+
+    Such an attribute can only encode a grouped payload under a non-grouped AVP
+    (invalid on the wire); filled() leaves it unset and the test lists them.
+    """
+    return spec.type_class is not None and spec.type_name != "Grouped"
+
+
 def filled(cls: type, depth: int = 0, command: str = "") -> Any:
     """An instance of a message or grouped class with every attribute set.
 
-    Lists get one element; grouped members are filled recursively up to
+    Lists get one element (attributes with a type_conflict() stay unset); grouped members are filled recursively up to
     MAX_DEPTH levels (deeper grouped members stay empty instances).
     """
     obj = cls()
@@ -104,6 +113,8 @@ def filled(cls: type, depth: int = 0, command: str = "") -> Any:
         return obj
     b = binding_of(cls)
     for spec in b.ordered:
+        if type_conflict(spec):
+            continue
         v = value_for(spec, depth, command)
         setattr(obj, spec.name, [v] if spec.name in b.list_names else v)
     return obj

@@ -11,10 +11,11 @@ from diameter.jsonview import from_dict, to_dict
 from diameter.message import Message
 from diameter.message._base import DefinedMessage
 from diameter.message._binding import binding_of
+from diameter.message.avp import grouped
 from diameter.validation import MissingAvp, validate
 
 from interop.tshark import dissect
-from .fill import MAX_DEPTH, filled, message_classes
+from .fill import MAX_DEPTH, filled, message_classes, type_conflict
 
 CLASSES = message_classes()
 IDS = [c.__name__ for c in CLASSES]
@@ -29,6 +30,27 @@ KNOWN_GRAMMAR_DEFECTS = {
     "UserAuthorizationRequest": "Session-Id encoded in python-diameter's avp_def order, "
                                 "not first as RFC 6733 8.8 and the Cx grammar require",
 }
+
+
+# Attributes bound to a grouped class while the dictionary types the AVP otherwise
+# (reported; filled() leaves them unset). A new one fails test_binding_types.
+KNOWN_TYPE_CONFLICTS = {
+    # python-diameter 0.9.0 maps CCA.oc_olr to (623, 10415), User-Authorization-Type,
+    # instead of OC-OLR (623, 0): its avp_def is copied as API.
+    ("CreditControlAnswer", "oc_olr"),
+    # the generator gives the Cx User-Authorization-Type (Enumerated) type_class OcOlr
+    # (python-diameter has a plain int there): a generator defect.
+    ("UserAuthorizationRequest", "user_authorization_type"),
+}
+
+
+def test_binding_types() -> None:
+    conflicts = {(c.__name__, s.name) for c in CLASSES for s in binding_of(c).ordered
+                 if type_conflict(s)}
+    assert conflicts <= KNOWN_TYPE_CONFLICTS
+    grouped_classes = [getattr(grouped, n) for n in grouped.__all__]
+    assert [(c.__name__, s.name) for c in grouped_classes if hasattr(c, "avp_def")
+            for s in binding_of(c).ordered if type_conflict(s)] == []
 
 
 def test_classes_found() -> None:
@@ -47,6 +69,8 @@ def test_encode_decode_every_attribute(cls: type) -> None:
     b = binding_of(cls)
     assert b.ordered, f"{cls.__name__} has no attributes"
     for spec in b.ordered:
+        if type_conflict(spec):
+            continue
         got, want = getattr(decoded, spec.name), getattr(msg, spec.name)
         assert got == want, f"{cls.__name__}.{spec.name}: {got!r} != {want!r}"
         assert got is not None and got != []
