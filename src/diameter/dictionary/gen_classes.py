@@ -34,8 +34,9 @@ _PY_TYPES = {
     "Integer32": "int", "Integer64": "int", "Unsigned32": "int", "Unsigned64": "int",
     "Enumerated": "int", "Float32": "float", "Float64": "float",
     "Time": "datetime.datetime", "Address": "str", "DiameterURI": "str",
-    "IPFilterRule": "str", "QoSFilterRule": "str",
+    "IPFilterRule": "bytes", "QoSFilterRule": "bytes",
 }
+_SCALARS = {"bytes", "str", "int", "float"}
 _RESERVED = {"Avp", "AvpGenDef", "AvpGenType", "grouped_avp", "dataclasses", "datetime",
              "DefinedMessage", "UndefinedMessage", "Message", "MessageHeader"}
 
@@ -137,14 +138,23 @@ def _rule_member(d: Dictionary, rule: Rule, avp: AvpDef, class_for: dict[Key, st
                   annotation=f"list[{ptype}]" if is_list else ptype, avp_name=avp.name)
 
 
-def _fix_key(d: Dictionary, key: Key, type_class: str | None,
-             api_keys: dict[str, list[Key]]) -> Key:
-    """Repair python-diameter mappings to AVPs that do not exist (e.g. a
-    vendor id set on a base-protocol AVP) when its class names the right one."""
-    if not d.avps or key in d.avps or not type_class:
+def _fix_key(d: Dictionary, key: Key, type_class: str | None, class_for: dict[Key, str],
+             attr: str = "") -> Key:
+    """Repair a python-diameter mapping to an AVP that is not the one meant:
+    a vendor id missing (SSNR's `sn_request_type` without 3GPP's) or set on
+    a base-protocol AVP (CCA's `oc_olr` sent as 3GPP's User-Authorization-Type,
+    an Enumerated). The code is kept: only the vendor is repaired."""
+    if not d.avps:
         return key
-    for k in api_keys.get(type_class, []):
-        if k in d.avps and k[1] == key[1]:
+    if key not in d.avps and attr:
+        named = [k for k, a in d.avps.items() if k[1] == key[1] and snake(a.name) == attr]
+        if len(named) == 1:
+            return named[0]
+    avp = d.avps.get(key)
+    if not type_class or (avp is not None and avp.type == "Grouped"):
+        return key
+    for k, c in class_for.items():
+        if c == type_class and k[1] == key[1] and k in d.avps and d.avps[k].type == "Grouped":
             return k
     return key
 
@@ -190,7 +200,6 @@ def build_grouped(d: Dictionary, api: dict, warn: Warn) -> tuple[list[GroupedCla
     api_grouped: dict[str, dict] = api.get("grouped", {})
     classes: dict[str, GroupedClass] = {}
     class_for: dict[Key, str] = {}
-    api_keys: dict[str, list[Key]] = {}
 
     for name, body in api_grouped.items():
         if "alias_of" in body:
@@ -201,7 +210,8 @@ def build_grouped(d: Dictionary, api: dict, warn: Warn) -> tuple[list[GroupedCla
             found = [a.key for a in d.avps.values()
                      if a.code == code and a.name.lower() == avp_name.lower()]
             keys = found[:1]
-        api_keys[name] = keys
+        # python-diameter's own mistakes (a class used for a non-grouped AVP) are dropped
+        keys = [k for k in keys if not d.avps or k not in d.avps or d.avps[k].type == "Grouped"]
         classes[name] = GroupedClass(name=name, keys=keys, bases=list(body.get("bases", [])))
         for k in keys:
             class_for.setdefault(k, name)
@@ -232,8 +242,13 @@ def build_grouped(d: Dictionary, api: dict, warn: Warn) -> tuple[list[GroupedCla
                 if "code" not in m:
                     cls.members.append(Member(attr=m["name"], annotation=m.get("annotation", "")))
                     continue
-                key = _fix_key(d, (m["vendor"], m["code"]), m.get("type_class"), api_keys)
-                tclass = class_for.get(key, m.get("type_class"))
+                key = _fix_key(d, (m["vendor"], m["code"]), m.get("type_class"), class_for,
+                               m["name"])
+                # python-diameter's class wins for its own attributes (its
+                # Supplementary-Service sends AoC-Information's members under
+                # code 2314, see docs/compatibility.md)
+                api_class = m.get("type_class")
+                tclass = api_class if api_class in classes else class_for.get(key, api_class)
                 if tclass is not None and tclass not in classes:
                     tclass = None
                 ann = m.get("annotation") or _annotation_for(d, key, class_for, m.get("list", False))
@@ -470,16 +485,22 @@ def _api_message(d: Dictionary, mc: MessageClass, body: dict, class_for: dict[Ke
     mc.defaults = dict(body.get("defaults", {}))
     mc.lists = list(body.get("lists", []))
     for m in body.get("avp_def", []):
-        key = (m["vendor"], m["code"])
-        if d.avps and key not in d.avps and m.get("type_class"):
-            for k, cls in class_for.items():
-                if cls == m["type_class"] and k[1] == key[1] and k in d.avps:
-                    key = k
-                    break
+        key = _fix_key(d, (m["vendor"], m["code"]), m.get("type_class"), class_for, attr=m["name"])
         tclass = class_for.get(key, m.get("type_class"))
         if tclass is not None and tclass not in known:
             tclass = None
         ann = mc.annotations.get(m["name"]) or _annotation_for(d, key, class_for, m["name"] in mc.lists)
+        if tclass is not None and ann in ("bytes", "list[bytes]"):
+            # python-diameter left some grouped attributes untyped
+            ann = f"list[{tclass}]" if ann.startswith("list[") else tclass
+            mc.annotations[m["name"]] = ann
+        elif tclass is None and key in d.avps and d.avps[key].type in _PY_TYPES:
+            # python-diameter's annotation for a scalar that reads as another type
+            right = _PY_TYPES[d.avps[key].type]
+            inner = ann.removeprefix("list[").removesuffix("]")
+            if inner in _SCALARS and inner != right:
+                ann = ann.replace(inner, right)
+                mc.annotations[m["name"]] = ann
         mc.members.append(Member(
             attr=m["name"], code=key[1], vendor=key[0], required=m["required"],
             mandatory=m.get("mandatory"), type_class=tclass,

@@ -71,12 +71,12 @@ class AaRequest(SubscriptionIdMixin, Aa):
     login_ipv6_host: list[bytes]
     login_lat_group: bytes
     login_lat_node: bytes
-    login_lat_port: str
+    login_lat_port: bytes
     login_lat_service: bytes
     tunneling: list[Tunneling]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    af_charging_identifier: str
+    af_charging_identifier: bytes
     media_component_description: MediaComponentDescription
     supported_features: SupportedFeatures
     specific_action: list[int]
@@ -281,7 +281,7 @@ class AaAnswer(Aa):
     login_ipv6_host: list[bytes]
     login_lat_group: bytes
     login_lat_node: bytes
-    login_lat_port: str
+    login_lat_port: bytes
     login_lat_service: bytes
     login_service: int
     login_tcp_port: int

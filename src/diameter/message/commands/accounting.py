@@ -73,7 +73,7 @@ class AccountingRequest(Accounting):
     nas_port_type: int
     state_class: list[bytes]
     service_type: int
-    termination_cause: bytes
+    termination_cause: int
     accounting_input_octets: int
     accounting_input_packets: int
     accounting_output_octets: int
@@ -116,7 +116,7 @@ class AccountingRequest(Accounting):
     login_ipv6_host: list[bytes]
     login_lat_group: bytes
     login_lat_node: bytes
-    login_lat_port: str
+    login_lat_port: bytes
     login_lat_service: bytes
     login_service: int
     login_tcp_port: int
@@ -265,7 +265,7 @@ class AccountingAnswer(Accounting):
     nas_port_id: str
     nas_port_type: int
     service_type: int
-    termination_cause: bytes
+    termination_cause: int
     state_class: list[bytes]
     service_stype: int
     route_record: list[bytes]

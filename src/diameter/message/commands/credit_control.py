@@ -38,7 +38,7 @@ class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMix
     destination_host: bytes
     user_name: str
     cc_sub_session_id: int
-    acct_multi_session_id: bytes
+    acct_multi_session_id: str
     origin_state_id: int
     event_timestamp: datetime.datetime
     subscription_id: list[SubscriptionId]
@@ -68,14 +68,14 @@ class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMix
     user_location_info: bytes
     ms_timezone: bytes
     bearer_usage: int
-    called_station_id: bytes
+    called_station_id: str
     network_request_support: int
     online: int
     offline: int
-    sgsn_mcc_mnc: bytes
-    access_network_charging_address: bytes
-    access_network_charging_identifier_gx: bytes
-    an_gw_address: bytes
+    sgsn_mcc_mnc: str
+    access_network_charging_address: str
+    access_network_charging_identifier_gx: AccessNetworkChargingIdentifierGx
+    an_gw_address: str
     event_trigger: int
     drmp: int
     credit_management_status: int
@@ -266,7 +266,7 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     user_name: str
     cc_session_failover: int
     cc_sub_session_id: int
-    acct_multi_session_id: bytes
+    acct_multi_session_id: str
     origin_state_id: int
     event_timestamp: datetime.datetime
     granted_service_unit: GrantedServiceUnit
@@ -293,7 +293,6 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     oc_olr: OcOlr
     service_information: ServiceInformation
     experimental_result: ExperimentalResult
-    oc_olr_623: OcOlr
     drmp: int
     supported_features: list[SupportedFeatures]
     event_trigger: list[int]
@@ -363,13 +362,12 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
         AvpGenDef("low_balance_indication", 2020, 10415),  # Low-Balance-Indication
         AvpGenDef("remaining_balance", 2021, 10415, type_class=RemainingBalance),  # Remaining-Balance
         AvpGenDef("oc_supported_features", 621, type_class=OcSupportedFeatures),  # OC-Supported-Features
-        AvpGenDef("oc_olr", 623, 10415, type_class=OcOlr),  # User-Authorization-Type
+        AvpGenDef("oc_olr", 623, type_class=OcOlr),  # OC-OLR
         AvpGenDef("service_information", 873, 10415, type_class=ServiceInformation),  # Service-Information
         AvpGenDef("bearer_control_mode", 1023, 10415),  # Bearer-Control-Mode
         AvpGenDef("charging_rule_install", 1001, 10415, type_class=ChargingRuleInstall),  # Charging-Rule-Install
         AvpGenDef("experimental_result", 297, type_class=ExperimentalResult),  # Experimental-Result
         AvpGenDef("direct_debiting_failure_handling", 428),  # Direct-Debiting-Failure-Handling
-        AvpGenDef("oc_olr_623", 623, type_class=OcOlr),  # OC-OLR
         AvpGenDef("drmp", 301),  # DRMP
         AvpGenDef("supported_features", 628, 10415, type_class=SupportedFeatures),  # Supported-Features
         AvpGenDef("event_trigger", 1006, 10415),  # Event-Trigger

@@ -26,7 +26,7 @@ class DisconnectPeerRequest(DisconnectPeer):
     """A Disconnect-Peer Request."""
     origin_host: bytes
     origin_realm: bytes
-    disconnect_cause: bytes
+    disconnect_cause: int
 
     avp_def: AvpGenType = (
         AvpGenDef("origin_host", 264, is_required=True),  # Origin-Host

@@ -38,7 +38,6 @@ class SpendingStatusNotificationRequest(SpendingStatusNotification):
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     origin_aaa_protocol: int
-    tgpp_sn_request_type: int
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -51,10 +50,9 @@ class SpendingStatusNotificationRequest(SpendingStatusNotification):
         AvpGenDef("origin_state_id", 278),  # Origin-State-Id
         AvpGenDef("oc_supported_features", 621, type_class=OcSupportedFeatures),  # OC-Supported-Features
         AvpGenDef("policy_counter_status_report", 2903, 10415, type_class=PolicyCounterStatusReport),  # Policy-Counter-Status-Report
-        AvpGenDef("sn_request_type", 2907),
+        AvpGenDef("sn_request_type", 2907, 10415),  # SN-Request-Type
         AvpGenDef("proxy_info", 284, type_class=ProxyInfo),  # Proxy-Info
         AvpGenDef("route_record", 282),  # Route-Record
-        AvpGenDef("tgpp_sn_request_type", 2907, 10415),  # SN-Request-Type
     )
     header_flags_request: bool = True
     header_flags_proxyable: bool = True

@@ -54,7 +54,7 @@ class UserAuthorizationRequest(UserAuthorization):
         AvpGenDef("supported_features", 628, 10415, type_class=SupportedFeatures),  # Supported-Features
         AvpGenDef("public_identity", 601, 10415, is_required=True),  # Public-Identity
         AvpGenDef("visited_network_identifier", 600, 10415, is_required=True),  # Visited-Network-Identifier
-        AvpGenDef("user_authorization_type", 623, 10415, type_class=OcOlr),  # User-Authorization-Type
+        AvpGenDef("user_authorization_type", 623, 10415),  # User-Authorization-Type
         AvpGenDef("uar_flags", 637, 10415),  # UAR-Flags
         AvpGenDef("proxy_info", 284, type_class=ProxyInfo),  # Proxy-Info
         AvpGenDef("route_record", 282),  # Route-Record
