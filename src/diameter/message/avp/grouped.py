@@ -2987,7 +2987,7 @@ class CsgSubscriptionData:
     expiration_date: datetime.datetime = None
     service_selection: list[str] = dataclasses.field(default_factory=list)
     visited_plmn_id: bytes = None
-    flow_description: list[str] = dataclasses.field(default_factory=list)
+    flow_description: list[bytes] = dataclasses.field(default_factory=list)
     flow_usage: int = None
     flow_number: int = None
     flow_status: int = None
@@ -5041,6 +5041,7 @@ class SupplementaryService:
     participant_action_type: int = None
     cug_information: bytes = None
     aoc_information: AocInformation = None
+    tgpp_aoc_information: AocInformation = None
     tgpp_service_type: list[TgppServiceType] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -5053,7 +5054,8 @@ class SupplementaryService:
         AvpGenDef("number_of_participants", 885, 10415),  # Number-Of-Participants
         AvpGenDef("participant_action_type", 2049, 10415),  # Participant-Action-Type
         AvpGenDef("cug_information", 2304, 10415),  # CUG-Information
-        AvpGenDef("aoc_information", 2314, 10415, type_class=AocSubscriptionInformation),  # AoC-Subscription-Information
+        AvpGenDef("aoc_information", 2314, 10415, type_class=AocInformation),  # AoC-Subscription-Information
+        AvpGenDef("tgpp_aoc_information", 2054, 10415, type_class=AocInformation),  # AoC-Information
         AvpGenDef("tgpp_service_type", 1483, 10415, type_class=TgppServiceType),  # 3GPP-Service-Type
     )
 
@@ -6385,7 +6387,7 @@ class MediaComponentDescription:
 @grouped_avp
 class FlowInformation:
     """Flow-Information (1058, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    flow_description: list[str] = dataclasses.field(default_factory=list)
+    flow_description: list[bytes] = dataclasses.field(default_factory=list)
     packet_filter_identifier: list[bytes] = dataclasses.field(default_factory=list)
     tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
     security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
@@ -6864,7 +6866,7 @@ class SupportedApplications:
 class TftPacketFilterInformation:
     """TFT-Packet-Filter-Information (1013, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     precedence: list[int] = dataclasses.field(default_factory=list)
-    tft_filter: list[str] = dataclasses.field(default_factory=list)
+    tft_filter: list[bytes] = dataclasses.field(default_factory=list)
     tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
     security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
     flow_label: list[bytes] = dataclasses.field(default_factory=list)
@@ -6934,7 +6936,7 @@ class EventReportIndication:
 class TunnelInformation:
     """Tunnel-Information (1038, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     tunnel_header_length: list[int] = dataclasses.field(default_factory=list)
-    tunnel_header_filter: list[str] = dataclasses.field(default_factory=list)
+    tunnel_header_filter: list[bytes] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("tunnel_header_length", 1037, 10415),  # Tunnel-Header-Length
@@ -7015,7 +7017,7 @@ class PacketFilterInformation:
     """Packet-Filter-Information (1061, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     packet_filter_identifier: list[bytes] = dataclasses.field(default_factory=list)
     precedence: list[int] = dataclasses.field(default_factory=list)
-    packet_filter_content: list[str] = dataclasses.field(default_factory=list)
+    packet_filter_content: list[bytes] = dataclasses.field(default_factory=list)
     tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
     security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
     flow_label: list[bytes] = dataclasses.field(default_factory=list)
@@ -7063,7 +7065,7 @@ class RoutingRuleRemove:
 @grouped_avp
 class RoutingFilter:
     """Routing-Filter (1078, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    flow_description: list[str] = dataclasses.field(default_factory=list)
+    flow_description: list[bytes] = dataclasses.field(default_factory=list)
     flow_direction: list[int] = dataclasses.field(default_factory=list)
     tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
     security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
@@ -9249,7 +9251,7 @@ class Tgpp3gpp2ChargingRuleDefinition:
     service_identifier: list[int] = dataclasses.field(default_factory=list)
     rating_group: list[int] = dataclasses.field(default_factory=list)
     flow_identifier: list[str] = dataclasses.field(default_factory=list)
-    flow_description: list[str] = dataclasses.field(default_factory=list)
+    flow_description: list[bytes] = dataclasses.field(default_factory=list)
     flow_status: list[int] = dataclasses.field(default_factory=list)
     avp_3gpp2_qos_information: list[Tgpp3gpp2QosInformation] = dataclasses.field(default_factory=list)
     reporting_level: list[int] = dataclasses.field(default_factory=list)
@@ -9311,7 +9313,7 @@ class Tgpp3gpp2ChargingRuleReport:
 @grouped_avp
 class FlowDescriptionInfo:
     """Flow-Description-Info (813, vendor 5535) grouped AVP, 3GPP2."""
-    flow_description: list[str] = dataclasses.field(default_factory=list)
+    flow_description: list[bytes] = dataclasses.field(default_factory=list)
     precedence: list[int] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -9409,7 +9411,7 @@ class ChargingRuleEventTrigger:
 @grouped_avp
 class CiscoFlowDescription:
     """Cisco-Flow-Description (131160, vendor 5771) grouped AVP, cisco."""
-    cisco_flow_description_507: list[str] = dataclasses.field(default_factory=list)
+    cisco_flow_description_507: list[bytes] = dataclasses.field(default_factory=list)
     content_name: list[bytes] = dataclasses.field(default_factory=list)
     precedence: list[int] = dataclasses.field(default_factory=list)
     flow_information: list[FlowInformation] = dataclasses.field(default_factory=list)
@@ -10643,7 +10645,7 @@ class GloballyUniqueAddress:
 @grouped_avp
 class InitialGateSetting:
     """Initial-Gate-Setting (303, vendor 13019) grouped AVP, ETSI."""
-    nas_filter_rule: list[str] = dataclasses.field(default_factory=list)
+    nas_filter_rule: list[bytes] = dataclasses.field(default_factory=list)
     maximum_allowed_bandwidth_ul: list[int] = dataclasses.field(default_factory=list)
     maximum_allowed_bandwidth_dl: list[int] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)

@@ -38,7 +38,7 @@ class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMix
     destination_host: bytes
     user_name: str
     cc_sub_session_id: int
-    acct_multi_session_id: bytes
+    acct_multi_session_id: str
     origin_state_id: int
     event_timestamp: datetime.datetime
     subscription_id: list[SubscriptionId]
@@ -68,14 +68,14 @@ class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMix
     user_location_info: bytes
     ms_timezone: bytes
     bearer_usage: int
-    called_station_id: bytes
+    called_station_id: str
     network_request_support: int
     online: int
     offline: int
-    sgsn_mcc_mnc: bytes
-    access_network_charging_address: bytes
-    access_network_charging_identifier_gx: bytes
-    an_gw_address: bytes
+    sgsn_mcc_mnc: str
+    access_network_charging_address: str
+    access_network_charging_identifier_gx: AccessNetworkChargingIdentifierGx
+    an_gw_address: str
     event_trigger: int
     drmp: int
     credit_management_status: int
@@ -266,7 +266,7 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     user_name: str
     cc_session_failover: int
     cc_sub_session_id: int
-    acct_multi_session_id: bytes
+    acct_multi_session_id: str
     origin_state_id: int
     event_timestamp: datetime.datetime
     granted_service_unit: GrantedServiceUnit
