@@ -26,10 +26,7 @@ IDS = [c.__name__ for c in CLASSES]
 WIRESHARK_BUGS = {"DER-S6b-Flags": 'failed assertion "hf->bitmask != 0"'}
 
 # Known encoder defects, reported: each must still fail (strict xfail) until fixed.
-KNOWN_GRAMMAR_DEFECTS = {
-    "UserAuthorizationRequest": "Session-Id encoded in python-diameter's avp_def order, "
-                                "not first as RFC 6733 8.8 and the Cx grammar require",
-}
+KNOWN_GRAMMAR_DEFECTS: dict[str, str] = {}
 
 
 # Attributes bound to a grouped class while the dictionary types the AVP otherwise

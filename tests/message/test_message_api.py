@@ -82,3 +82,11 @@ def test_from_bytes_typed_error_is_conversion_error_family():
     with pytest.raises(ConversionError):
         Message.from_bytes(b"\x01\x00\x00\x18" + b"\x00" * 16)
     assert issubclass(MessageDecodeError, ConversionError)
+
+
+def test_session_id_is_encoded_first_whatever_the_attribute_order():
+    from diameter.message.commands import UserAuthorizationRequest
+    uar = UserAuthorizationRequest()
+    uar.origin_host = b"h"
+    uar.session_id = "s;1"
+    assert Message.from_bytes(uar.as_bytes()).avps[0].code == c.AVP_SESSION_ID

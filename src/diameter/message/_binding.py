@@ -130,6 +130,13 @@ def _compile(cls: type, grouped: bool) -> Binding:
         b.by_name[s.name] = s
         b.by_key.setdefault(s.key, s)
         b.ordered.append(s)
+    # RFC 6733 3.2/8.8: a fixed-position Session-Id comes first, whatever the avp_def order
+    sid = b.by_key.get(263)
+    if sid is not None and not grouped and b.ordered[0] is not sid:
+        b.ordered.remove(sid)
+        b.ordered.insert(0, sid)
+        for i, spec in enumerate(b.ordered):
+            spec.pos = i
     if grouped:
         b.list_names = frozenset(
             f.name for f in dataclasses.fields(cls)
