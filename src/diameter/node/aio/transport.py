@@ -105,6 +105,13 @@ class DiameterProtocol(asyncio.Protocol):
         else:
             self.write_frames([data])
 
+    def write_soon(self, data: bytes) -> None:
+        """Send one message at the end of this loop iteration, batched with others."""
+        buf = self._wbuf
+        buf.append(data)
+        if len(buf) == 1 and not self._corked:
+            self.node.loop.call_soon(self._flush_wbuf)
+
     def _flush_wbuf(self) -> None:
         buf = self._wbuf
         if buf:
