@@ -448,7 +448,7 @@ class DiameterNode:
                 peer = self.peers[key] = PeerInfo(ev.capabilities.origin_host, ev.capabilities.origin_realm,
                                                   dynamic=True)
             proto.peer = peer
-        elif peer.identity.lower() != ev.capabilities.origin_host.lower():
+        elif peer.key != ev.capabilities.origin_host.lower():
             log.warning("peer configured as %s answered as %s", peer.identity, ev.capabilities.origin_host)
         peer.protocol = proto
         peer.capabilities = ev.capabilities
@@ -497,8 +497,8 @@ class DiameterNode:
             self._set_state(peer, "OKAY: failback")
 
     def _failover(self, peer: PeerInfo) -> None:
-        for _hbh, entry in self.pending.take_peer(peer.identity.lower()):
-            entry.tried.add(peer.identity.lower())
+        for _hbh, entry in self.pending.take_peer(peer.key):
+            entry.tried.add(peer.key)
             if len(entry.tried) > self.max_failover or not self._resend(entry, retransmit=True):
                 self._fail_pending(entry, PeerFailed(f"peer {peer.identity} failed; no alternate peer"))
 
@@ -539,11 +539,11 @@ class DiameterNode:
             weights = route.weights
         else:
             rl = realm.lower()
-            cands = [p.identity.lower() for p in self._open
-                     if p.realm.lower() == rl and p.identity.lower() not in exclude and self._usable_peer(p, app_id)]
+            cands = [p.key for p in self._open
+                     if p.realm.lower() == rl and p.key not in exclude and self._usable_peer(p, app_id)]
             if not cands and route is None:
-                cands = [p.identity.lower() for p in self._open
-                         if p.identity.lower() not in exclude and self._usable_peer(p, app_id)]
+                cands = [p.key for p in self._open
+                         if p.key not in exclude and self._usable_peer(p, app_id)]
             if len(cands) == 1:
                 return self.peers[cands[0]]
             weights = {k: self.peers[k].weight for k in cands}
@@ -560,7 +560,7 @@ class DiameterNode:
         hbh = proto.conn.hop_by_hop.next()
         data = entry.data
         data[12:16] = hbh.to_bytes(4, "big")
-        key = peer.identity.lower()
+        key = peer.key
         entry.tried.add(key)
         self.pending.add(key, hbh, entry.deadline, entry)
         peer.stats.cmd(entry.command).requests_sent += 1
@@ -651,7 +651,7 @@ class DiameterNode:
     # ---- answers ----------------------------------------------------------------
     def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        key = peer.identity.lower()
+        key = peer.key
         entry = self.pending.pop(key, hdr[4])
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr[4], peer.identity)
@@ -727,7 +727,7 @@ class DiameterNode:
             d = decide(local_host=self.origin_host, local_realm=self.realm, dest_host=dest_host,
                        dest_realm=dest_realm, app_id=app_id, local_apps=set(self.apps), table=self.routes,
                        usable=self._usable, balancer=self.balancer, pending=self._pending_count,
-                       exclude=frozenset({peer.identity.lower()}))
+                       exclude=frozenset({peer.key}))
             if d.action is None:
                 self._send_error(proto, hdr, data, d.result_code)
                 return
@@ -856,7 +856,7 @@ class DiameterNode:
         entry = _Pending(out, hdr[3], now, now + self.request_timeout, origin=(proto, hdr[4]),
                          dest_realm=_read_str(data, AVP_DESTINATION_REALM),
                          dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr[2])
-        entry.tried.add(proto.peer.identity.lower())
+        entry.tried.add(proto.peer.key)
         self._send_to(self.peers[target], entry)
 
     # ---- timers -----------------------------------------------------------------

@@ -43,6 +43,10 @@ class PeerInfo:
     dynamic: bool = False
     backoff: float = 0.0
     last_disconnect_cause: int | None = None
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        self.key = self.identity.lower()
 
     @property
     def is_open(self) -> bool:
