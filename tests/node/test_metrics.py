@@ -19,7 +19,7 @@ async def test_prometheus_exporter_reports_peer_and_command_stats():
     text = prometheus_client.generate_latest(reg).decode()
     assert 'diameter_peer_up{peer="server.test.realm"} 1.0' in text
     assert 'diameter_requests_sent_total{command="272",peer="server.test.realm"} 10.0' in text
-    assert 'diameter_answers_by_result_class_total{command="272",peer="server.test.realm",result_class="2xxx"} 10.0' in text
+    assert 'diameter_answers_by_result_class_total{command="272",direction="received",peer="server.test.realm",result_class="2xxx"} 10.0' in text
     assert 'diameter_request_latency_seconds{command="272",peer="server.test.realm",quantile="0.99"}' in text
     await cli.stop()
     await srv.stop()

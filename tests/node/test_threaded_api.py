@@ -67,6 +67,7 @@ def test_credit_control_client_pattern(ocs):
     # start() before add_application, then wait_for_ready + send_request, like the example
     _srv, port = ocs
     node = Node("smsgw.gy", "testrealm.local", vendor_ids=[VENDOR_ETSI, VENDOR_TGPP, VENDOR_TGPP2])
+    assert node.statistics.avg_response_time == {}
     ocs_peer = node.add_peer(f"aaa://ocs.gy:{port}", "testrealm.local", ip_addresses=["127.0.0.1"],
                              is_persistent=True)
     node.start()
@@ -79,9 +80,14 @@ def test_credit_control_client_pattern(ocs):
     assert cca.header.hop_by_hop_identifier and cca.origin_host == b"ocs.gy"
     assert ocs_peer.connection.state == PEER_READY
     assert ocs_peer.counters.requests == 1 and ocs_peer.counters.answers == 1
-    assert "272" in node.statistics.avg_response_time
+    srv_node = _srv
+    stats = srv_node.statistics
+    assert stats.avg_response_time["Credit-Control"] > 0
+    assert stats.sent_result_code_range_counters["2xxx"][0] == 1
+    gw = srv_node.peers["smsgw.gy"]
+    assert gw.statistics.avg_response_time["Credit-Control"] > 0
+    assert gw.connection.is_receiver and ocs_peer.connection.is_sender
     node.stop()
-    assert not client.is_ready.is_set() or True
 
 
 def test_many_threads_send_concurrently(ocs):
@@ -231,3 +237,32 @@ def test_unknown_peer_is_refused_by_threaded_node():
     assert peer._info.stats.cmd(257).answers_received >= 1
     node.stop()
     srv.stop()
+
+
+def test_manual_send_message_through_peer_connection(ocs):
+    # the "send messages through a peer" pattern: ids set by hand, node.send_message
+    from diameter.node.peer import PEER_READY_STATES
+    _srv, port = ocs
+    got = []
+
+    class Collector(SimpleThreadingApplication):
+        def handle_answer(self, message):
+            got.append(message)
+    node = Node("smsgw.gy", "testrealm.local")
+    peer = node.add_peer(f"aaa://ocs.gy:{port}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    app = Collector(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(app, [peer])
+    node.start()
+    app.wait_for_ready(10)
+    assert peer.connection and peer.connection.state in PEER_READY_STATES
+    ccr = make_ccr(app)
+    ccr.header.end_to_end_identifier = node.end_to_end_seq.next_sequence()
+    ccr.header.hop_by_hop_identifier = peer.connection.hop_by_hop_seq.next_sequence()
+    ccr.header.application_id = app.application_id
+    node.send_message(peer.connection, ccr)
+    deadline = time.time() + 5
+    while not got and time.time() < deadline:
+        time.sleep(0.02)
+    assert got and got[0].result_code == 2001
+    assert got[0].header.end_to_end_identifier == ccr.header.end_to_end_identifier
+    node.stop()

@@ -369,9 +369,9 @@ class Node:
     # ---- statistics -------------------------------------------------------------
     @property
     def statistics(self) -> NodeStats:
-        avg: dict[str, float] = {}
-        rate: dict[str, float] = {}
-        lat_all: list[float] = []
+        """Averages and counts summed over every peer (python-diameter's NodeStats)."""
+        from .aio.stats import command_name
+        proc: dict[str, list[float]] = {}
         received = 0
         results: dict[str, int] = {}
         for peer in self.peers.values():
@@ -379,14 +379,16 @@ class Node:
             if info is None:
                 continue
             for code, cs in info.stats.commands.items():
-                if cs.latencies:
-                    lat = list(cs.latencies)
-                    avg[str(code)] = sum(lat) / len(lat)
-                    rate[str(code)] = len(lat) / max(sum(lat), 1e-9)
-                    lat_all += lat
+                if cs.processing:
+                    proc.setdefault(command_name(code), []).extend(cs.processing)
                 received += cs.requests_received
-                for k, v in cs.result_classes.items():
+                for k, v in cs.sent_result_classes.items():
                     results[k] = results.get(k, 0) + v
-        overall = sum(lat_all) / len(lat_all) if lat_all else 0.0
-        return NodeStats(avg, overall, rate, (len(lat_all) / sum(lat_all)) if lat_all else 0.0,
-                         [received, received, received], {k: [v, v, v] for k, v in results.items()})
+        every = [t for ts in proc.values() for t in ts]
+        return NodeStats(
+            avg_response_time={k: sum(v) / len(v) for k, v in proc.items()},
+            avg_response_time_overall=sum(every) / len(every) if every else 0.0,
+            processed_req_per_second={k: len(v) / max(sum(v), 1e-9) for k, v in proc.items()},
+            processed_req_per_second_overall=len(every) / max(sum(every), 1e-9) if every else 0.0,
+            received_req_counters=[received, received, received],
+            sent_result_code_range_counters={k: [v, v, v] for k, v in results.items()})

@@ -44,6 +44,18 @@ class PeerCounters:
     answers: int = 0
 
 
+class _SeqView:
+    def __init__(self, counter: Any) -> None:
+        self._c = counter
+
+    @property
+    def sequence(self) -> int:
+        return self._c.value
+
+    def next_sequence(self) -> int:
+        return self._c.next()
+
+
 class PeerConnectionView:
     """A read-only view of a peer's current connection (``Peer.connection``)."""
 
@@ -82,6 +94,22 @@ class PeerConnectionView:
     @property
     def origin_host(self) -> str:
         return self._info.identity
+
+    @property
+    def hop_by_hop_seq(self) -> Any:
+        """The connection's hop-by-hop generator (``next_sequence()``)."""
+        return _SeqView(self._info.protocol.conn.hop_by_hop) if self._info.protocol else None
+
+    @property
+    def is_sender(self) -> bool:
+        """True when this node opened the connection."""
+        p = self._info.protocol
+        return bool(p and p.conn.initiator)
+
+    @property
+    def is_receiver(self) -> bool:
+        p = self._info.protocol
+        return bool(p and not p.conn.initiator)
 
     def __str__(self) -> str:
         return f"<Peer connection {self._info.identity} {self._info.state}>"

@@ -33,7 +33,7 @@ class NodeCollector(Collector):  # type: ignore[misc,valid-type]
                     for k in ("requests_sent", "requests_received", "answers_sent", "answers_received",
                               "request_timeouts")}
         results = CounterMetricFamily(f"{p}_answers_by_result_class", "answers received or sent by result class",
-                                      labels=["peer", "command", "result_class"])
+                                      labels=["peer", "command", "direction", "result_class"])
         latency = GaugeMetricFamily(f"{p}_request_latency_seconds", "recent request latency percentiles",
                                     labels=["peer", "command", "quantile"])
         connects = CounterMetricFamily(f"{p}_peer_connects", "connections opened", labels=["peer"])
@@ -51,7 +51,9 @@ class NodeCollector(Collector):  # type: ignore[misc,valid-type]
                 counters["answers_received"].add_metric(lbl, cs.answers_received)
                 counters["request_timeouts"].add_metric(lbl, cs.timeouts)
                 for cls, n in list(cs.result_classes.items()):
-                    results.add_metric([*lbl, cls], n)
+                    results.add_metric([*lbl, "received", cls], n)
+                for cls, n in list(cs.sent_result_classes.items()):
+                    results.add_metric([*lbl, "sent", cls], n)
                 if cs.latencies:
                     for q, v in zip((0.5, 0.9, 0.99), cs.latency_percentiles(50, 90, 99)):
                         latency.add_metric([*lbl, str(q)], v)

@@ -763,7 +763,7 @@ class DiameterNode:
         if app.is_coro:
             proto.request_started()
             task = self.loop.create_task(app.handler(msg))
-            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t))
+            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, now))
         else:
             try:
                 ans = app.handler(msg)
@@ -774,11 +774,12 @@ class DiameterNode:
             if inspect.isawaitable(ans):
                 proto.request_started()
                 task = asyncio.ensure_future(ans)
-                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t))
+                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, now))
             elif ans is not None:
-                self.send_answer(proto, ans, hdr, origin_host)
+                self.send_answer(proto, ans, hdr, origin_host, now)
 
-    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task) -> None:
+    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task,
+                      received: float | None = None) -> None:
         proto.request_done()
         if task.cancelled():
             return
@@ -789,9 +790,10 @@ class DiameterNode:
             return
         ans = task.result()
         if ans is not None:
-            self.send_answer(proto, ans, hdr, origin_host)
+            self.send_answer(proto, ans, hdr, origin_host, received)
 
-    def send_answer(self, proto: DiameterProtocol, answer: Any, hdr=None, origin_host: bytes | None = None) -> None:
+    def send_answer(self, proto: DiameterProtocol, answer: Any, hdr=None, origin_host: bytes | None = None,
+                    received: float | None = None) -> None:
         """Send an answer (object or bytes) on the connection its request came from."""
         out = answer if isinstance(answer, (bytes, bytearray)) else answer.as_bytes()
         if hdr is not None and out[12:20] != data_ids(hdr):
@@ -802,6 +804,11 @@ class DiameterNode:
         if proto.peer is not None:
             cs = proto.peer.stats.cmd(hdr[2] if hdr else int.from_bytes(out[5:8], "big"))
             cs.answers_sent += 1
+            if received is not None:
+                cs.processing.append(self.loop.time() - received)
+            rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
+            if rc is not None:
+                cs.sent_result_classes[f"{rc // 1000}xxx"] += 1
         if self.dump_messages:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
@@ -828,7 +835,7 @@ class DiameterNode:
         out = A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps_out)
         if proto.peer is not None:
             proto.peer.stats.cmd(hdr[2]).answers_sent += 1
-            proto.peer.stats.add_result(hdr[2], result)
+            proto.peer.stats.add_sent_result(hdr[2], result)
         proto.write(out)
 
     def _send_redirect(self, proto: DiameterProtocol, hdr, data: bytes, d) -> None:

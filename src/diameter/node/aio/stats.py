@@ -5,6 +5,18 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 
+def command_name(code: int) -> str:
+    """python-diameter's name for a command code (e.g. 272 -> "Credit-Control")."""
+    try:
+        from ...message._base import all_commands
+        cls = all_commands.get(code)
+        if cls is not None:
+            return cls.name
+    except ImportError:
+        pass
+    return str(code)
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
@@ -19,8 +31,13 @@ class CommandStats:
     answers_sent: int = 0
     answers_received: int = 0
     timeouts: int = 0
+    #: answers received, by result class ("2xxx", ...)
     result_classes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: answers sent, by result class
+    sent_result_classes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latencies: deque = field(default_factory=lambda: deque(maxlen=8192))
+    #: seconds from receiving a request to sending its answer (this node as server)
+    processing: deque = field(default_factory=lambda: deque(maxlen=1024))
 
     def latency_percentiles(self, *qs: float) -> list[float]:
         s = sorted(self.latencies)
@@ -41,9 +58,9 @@ class PeerStats:
     def cmd(self, code: int) -> CommandStats:
         return self.commands[code]
 
-    def add_result(self, code: int, result: int | None) -> None:
+    def add_sent_result(self, code: int, result: int | None) -> None:
         if result is not None:
-            self.commands[code].result_classes[f"{result // 1000}xxx"] += 1
+            self.commands[code].sent_result_classes[f"{result // 1000}xxx"] += 1
 
     def totals(self) -> CommandStats:
         t = CommandStats()
@@ -57,3 +74,26 @@ class PeerStats:
                 t.result_classes[k] += v
             t.latencies.extend(c.latencies)
         return t
+
+    # ---- python-diameter PeerStats view -------------------------------------
+    @property
+    def avg_response_time(self) -> dict[str, float]:
+        """Average time to answer each received request type, by command name."""
+        return {command_name(c): sum(cs.processing) / len(cs.processing)
+                for c, cs in self.commands.items() if cs.processing}
+
+    @property
+    def avg_response_time_overall(self) -> float:
+        times = [t for cs in self.commands.values() for t in cs.processing]
+        return sum(times) / len(times) if times else 0.0
+
+    @property
+    def processed_req_per_second(self) -> dict[str, float]:
+        """Requests answered per second of processing time, by command name."""
+        return {command_name(c): len(cs.processing) / max(sum(cs.processing), 1e-9)
+                for c, cs in self.commands.items() if cs.processing}
+
+    @property
+    def processed_req_per_second_overall(self) -> float:
+        times = [t for cs in self.commands.values() for t in cs.processing]
+        return len(times) / max(sum(times), 1e-9) if times else 0.0
