@@ -13,8 +13,7 @@ Two runs:
 2. the suite with each deviating input rewritten the way this package wants it
    (PATCHES): everything must pass, so the rest of those tests still runs.
 
-Set PYTHON_DIAMETER_SDIST to a local python_diameter-0.9.0.tar.gz (or to an
-unpacked sdist folder) to run without PyPI.
+The sdist comes from the `python_diameter_sdist` fixture (conftest.py).
 """
 from __future__ import annotations
 
@@ -22,14 +21,12 @@ import os
 import re
 import subprocess
 import sys
-import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-VERSION = "0.9.0"
 EXPECTED_TESTS = 158  # tests in python-diameter 0.9.0's suite
 
 # Failing tests of the unmodified suite -> section of docs/compatibility.md.
@@ -65,55 +62,15 @@ PATCHES: list[tuple[str, str, str]] = [
     ("test_credit_control_ps.py", r"volte_information=2\b", "volte_information=None"),
 ]
 
-_OFFLINE_MARKERS = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name",
-                    "Name or service not known", "Network is unreachable", "ProxyError",
-                    "ConnectTimeout", "Connection refused", "timed out")
-
-
-def _fetch_sdist(dest: Path) -> Path:
-    local = os.environ.get("PYTHON_DIAMETER_SDIST")
-    if local:
-        return Path(local)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-         f"python-diameter=={VERSION}", "-d", str(dest), "--disable-pip-version-check"],
-        capture_output=True, text=True, timeout=300)
-    out = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        if any(m in out for m in _OFFLINE_MARKERS):
-            pytest.skip(f"PyPI unreachable, cannot fetch python-diameter {VERSION}: "
-                        f"{out.strip().splitlines()[-1]}")
-        pytest.fail(f"pip download of python-diameter {VERSION} failed:\n{out}")
-    found = sorted(dest.glob("python_diameter-*.tar.gz")) + sorted(dest.glob("python-diameter-*.tar.gz"))
-    assert found, f"pip download saved no sdist:\n{out}"
-    return found[0]
-
-
-def _unpack_tests(sdist: Path, dest: Path) -> Path:
-    """The sdist's tests/ folder, copied into dest/tests."""
-    tests = dest / "tests"
+@pytest.fixture(scope="module")
+def suite(python_diameter_sdist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the sdist's tests/ folder (its own run folder, its own ini)."""
+    tests = tmp_path_factory.mktemp("python_diameter_suite") / "tests"
     tests.mkdir()
-    if sdist.is_dir():
-        for f in (sdist / "tests").iterdir():
-            if f.suffix == ".py":
-                (tests / f.name).write_bytes(f.read_bytes())
-    else:
-        with tarfile.open(sdist) as tar:
-            for m in tar.getmembers():
-                parts = Path(m.name).parts
-                if len(parts) == 3 and parts[1] == "tests" and m.isfile() and parts[2].endswith(".py"):
-                    src = tar.extractfile(m)
-                    assert src is not None
-                    (tests / parts[2]).write_bytes(src.read())
+    for f in (python_diameter_sdist / "tests").glob("*.py"):
+        (tests / f.name).write_bytes(f.read_bytes())
     assert len(list(tests.glob("test_*.py"))) >= 50, "unexpected sdist layout"
     return tests
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("python_diameter_suite")
-    sdist = _fetch_sdist(root / "download")
-    return _unpack_tests(sdist, root)
 
 
 def _env(tz: str) -> dict[str, str]:
