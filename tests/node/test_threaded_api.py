@@ -266,3 +266,35 @@ def test_manual_send_message_through_peer_connection(ocs):
     assert got and got[0].result_code == 2001
     assert got[0].header.end_to_end_identifier == ccr.header.end_to_end_identifier
     node.stop()
+
+
+def test_custom_peer_route_select_func_is_used():
+    ports = [free_port(), free_port()]
+    servers = []
+    for name, port in zip(("ocs1.gy", "ocs2.gy"), ports):
+        srv = Node(name, "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port)
+        gw = srv.add_peer("aaa://smsgw.gy")
+        srv.add_application(SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION,
+                                                       is_auth_application=True, request_handler=ocs_handler), [gw])
+        srv.start()
+        servers.append(srv)
+    node = Node("smsgw.gy", "testrealm.local")
+    peers = [node.add_peer(f"aaa://ocs{i + 1}.gy:{p}", ip_addresses=["127.0.0.1"], is_persistent=True)
+             for i, p in enumerate(ports)]
+    calls = []
+
+    def always_second(n, app, message, candidates):
+        calls.append(len(candidates))
+        return [p for p in candidates if p.node_name == "ocs2.gy"][0]
+    node.peer_route_select_func = always_second
+    app = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+    node.add_application(app, peers)
+    node.start()
+    deadline = time.time() + 10
+    while time.time() < deadline and not all(p.connection and p.connection.state == PEER_READY for p in peers):
+        time.sleep(0.05)
+    answers = [app.send_request(make_ccr(app, i), timeout=5) for i in range(5)]
+    assert {a.origin_host for a in answers} == {b"ocs2.gy"} and calls == [2] * 5
+    node.stop()
+    for srv in servers:
+        srv.stop()

@@ -306,7 +306,8 @@ class Node:
 
         def go() -> None:
             try:
-                self._anode.request_future(message, timeout=timeout).add_done_callback(relay)
+                self._anode.request_future(message, timeout=timeout,
+                                           peer=self._custom_route(app, message)).add_done_callback(relay)
             except Exception as exc:  # noqa: BLE001 - handed to the calling thread
                 cf.set_exception(exc)
         self._loop.call_soon_threadsafe(go)
@@ -317,6 +318,19 @@ class Node:
         if answer is None:
             raise EmptyAnswer("Response is None")
         return answer
+
+    def _custom_route(self, app: Application, message: Any) -> str | None:
+        """Apply a user-set ``peer_route_select_func`` when several peers can serve."""
+        if self.peer_route_select_func is select_least_used_peer:
+            return None  # the node's own least-pending balancing is equivalent and cheaper
+        entry = self._app_peers.get(app.application_id)
+        if entry is None:
+            return None
+        usable = [p for p in entry[1] if p._info is not None and p._info.is_open
+                  and p._info.supports(app.application_id)]
+        if len(usable) < 2:
+            return None
+        return self.peer_route_select_func(self, app, message, usable).node_name
 
     def route_request(self, app: Application, message: Any) -> tuple[PeerConnectionView, Any]:
         """Pick the peer a request would go to (raises NotRoutable)."""
