@@ -484,7 +484,11 @@ def _api_message(d: Dictionary, mc: MessageClass, body: dict, class_for: dict[Ke
     mc.proxyable = body.get("header_proxyable", mc.proxyable)
     mc.defaults = dict(body.get("defaults", {}))
     mc.lists = list(body.get("lists", []))
+    seen: set[str] = set()
     for m in body.get("avp_def", []):
+        if m["name"] in seen:   # python-diameter listed a few twice (CCA, ACR)
+            continue
+        seen.add(m["name"])
         key = _fix_key(d, (m["vendor"], m["code"]), m.get("type_class"), class_for, attr=m["name"])
         tclass = class_for.get(key, m.get("type_class"))
         if tclass is not None and tclass not in known:

@@ -167,7 +167,6 @@ class AccountingRequest(Accounting):
         AvpGenDef("service_id", 855, 10415),  # Service-Id
         AvpGenDef("cause", 860, 10415, type_class=Cause),  # Cause
         AvpGenDef("origin_aaa_protocol", 408),  # Origin-AAA-Protocol
-        AvpGenDef("origin_state_id", 278),  # Origin-State-Id
         AvpGenDef("nas_identifier", 32),  # NAS-Identifier
         AvpGenDef("nas_ip_address", 4),  # NAS-IP-Address
         AvpGenDef("nas_ipv6_address", 95),  # NAS-IPv6-Address

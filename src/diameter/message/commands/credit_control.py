@@ -350,7 +350,6 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
         AvpGenDef("qos_final_unit_indication", 669, type_class=QosFinalUnitIndication),  # QoS-Final-Unit-Indication
         AvpGenDef("check_balance_result", 422),  # Check-Balance-Result
         AvpGenDef("credit_control_failure_handling", 427),  # Credit-Control-Failure-Handling
-        AvpGenDef("credit_control_failure_handling", 427),  # Credit-Control-Failure-Handling
         AvpGenDef("validity_time", 448),  # Validity-Time
         AvpGenDef("redirect_host", 292),  # Redirect-Host
         AvpGenDef("redirect_host_usage", 261),  # Redirect-Host-Usage
