@@ -357,3 +357,28 @@ async def test_restarted_peer_with_new_origin_state_id_replaces_stale_connection
     assert result_of(await new.recv()) == 2001
     new.close()
     await srv.stop()
+
+
+@aio
+async def test_redirect_to_a_configured_peer_not_yet_connected():
+    srv = await server("server.test.realm", clients=("client.test.realm",))
+    from diameter.node.aio import DiameterNode
+    redir = DiameterNode("redirect.test.realm", REALM, tcp_port=0, listen_addresses=["127.0.0.1"], is_relay=True)
+    redir.add_peer("client.test.realm")
+    redir.add_route("other.realm", ["server.test.realm"], RouteAction.REDIRECT)
+    await redir.start()
+    cli = await client([("redirect.test.realm", redir.listen_ports[0])])
+    cli.add_peer("server.test.realm", addresses=["127.0.0.1"], port=srv.listen_ports[0])  # not persistent
+    cli.add_route("other.realm", ["redirect.test.realm"])
+    assert not cli.peers["server.test.realm"].is_open
+    ans = await cli.request(ccr("client.test.realm", 1, dest_realm="other.realm"))
+    assert ans.result_code == 2001 and ans.origin_host == b"server.test.realm"
+    # a redirect to a host nobody knows is handed back to the caller as the 3006 answer
+    redir.add_route("lost.realm", ["unknown.lost.realm"], RouteAction.REDIRECT)
+    cli.add_route("lost.realm", ["redirect.test.realm"])
+    ans = await cli.request(ccr("client.test.realm", 2, dest_realm="lost.realm"))
+    assert ans.result_code == DIAMETER_REDIRECT_INDICATION
+    assert [a.value for a in ans.find_avps((AVP_REDIRECT_HOST, 0))] == ["aaa://unknown.lost.realm"]
+    await cli.stop()
+    await redir.stop()
+    await srv.stop()

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
@@ -87,12 +88,6 @@ def _as_str(v: Any) -> str | None:
     if v is None:
         return None
     return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
-
-
-def _peer_from_uri(uri: str) -> str:
-    if "://" in uri:
-        uri = uri.split("://", 1)[1]
-    return uri.split(";", 1)[0].rsplit(":", 1)[0] if uri.count(":") == 1 or ";" in uri else uri.split(";", 1)[0]
 
 
 class DiameterNode:
@@ -669,16 +664,7 @@ class DiameterNode:
                 and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
             return
         if entry.future is not None:
-            fut = entry.future
-            if fut.done():
-                return
-            if entry.raw:
-                fut.set_result(data)
-            else:
-                try:
-                    fut.set_result(self.decode(data))
-                except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
-                    fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
+            self._deliver(entry, data)
         elif entry.origin is not None:
             origin, hbh = entry.origin
             out = bytearray(data)
@@ -688,8 +674,11 @@ class DiameterNode:
             origin.write(out)
 
     def _follow_redirect(self, entry: _Pending, data: bytes) -> bool:
-        hosts = [_peer_from_uri(p.decode("utf-8", "replace")) for c, _f, v, p in A.iter_avps(data)
-                 if c == AVP_REDIRECT_HOST and v == 0]
+        try:
+            hosts = [parse_diameter_uri(p.decode("utf-8", "replace")).fqdn for c, _f, v, p in A.iter_avps(data)
+                     if c == AVP_REDIRECT_HOST and v == 0]
+        except (A.AvpError, ValueError):
+            return False
         if not hosts:
             return False
         usage = A.as_u32(A.find(data, AVP_REDIRECT_HOST_USAGE), REDIRECT_DONT_CACHE)
@@ -697,13 +686,41 @@ class DiameterNode:
         now = self.loop.time()
         self.redirects.store(hosts, usage, max_age, now, realm=entry.dest_realm or self.realm,
                              app=entry.app_id, host=entry.dest_host)
+        entry.redirects += 1
         for h in hosts:
             if self._usable(h.lower(), entry.app_id):
-                entry.redirects += 1
                 entry.tried.discard(h.lower())
                 self._send_to(self.peers[h.lower()], entry)
                 return True
+        for h in hosts:  # a configured peer that is not connected yet: connect, then send
+            peer = self.peers.get(h.lower())
+            if peer is not None and peer.addresses and not peer.no_reconnect:
+                self._spawn(self._redirect_via_new_connection(peer, entry, data))
+                return True
         return False
+
+    async def _redirect_via_new_connection(self, peer: PeerInfo, entry: _Pending, answer: bytes) -> None:
+        try:
+            await self.connect(peer, timeout=min(self.ce_timeout, max(entry.deadline - self.loop.time(), 0.1)))
+        except NodeError as exc:
+            log.info("redirect to %s failed: %s", peer.identity, exc)
+        if self._usable(peer.key, entry.app_id):
+            entry.tried.discard(peer.key)
+            self._send_to(peer, entry)
+        else:
+            self._deliver(entry, answer)
+
+    def _deliver(self, entry: _Pending, data: bytes) -> None:
+        fut = entry.future
+        if fut is None or fut.done():
+            return
+        if entry.raw:
+            fut.set_result(data)
+            return
+        try:
+            fut.set_result(self.decode(data))
+        except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
+            fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
 
     # ---- requests ---------------------------------------------------------------
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
