@@ -382,3 +382,40 @@ async def test_redirect_to_a_configured_peer_not_yet_connected():
     await cli.stop()
     await redir.stop()
     await srv.stop()
+
+
+@aio
+async def test_client_that_never_reads_answers_is_dropped_at_the_hard_limit(caplog):
+    from diameter.node.aio import DiameterNode
+    pad = A.avp(1, b"p" * 16000, vendor=99999, mandatory=False)
+
+    def big_answer(data: bytes) -> bytes:
+        ans = bytearray(data[:20] + A.u32(AVP_RESULT_CODE, 2001) + pad)
+        ans[4] &= ~FLAG_REQUEST
+        ans[1:4] = len(ans).to_bytes(3, "big")
+        return bytes(ans)
+    srv = DiameterNode("server.test.realm", REALM, tcp_port=0, listen_addresses=["127.0.0.1"],
+                       write_buffer_high=32 * 1024, decode=lambda d: d)
+    srv.add_application(4, big_answer)
+    srv.add_peer("raw.test.realm")
+    states = []
+    srv.on_peer_state.append(lambda p, what: states.append(what))
+    await srv.start()
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("raw.test.realm") == 2001
+    raw.writer.transport.pause_reading()  # stop reading: answers pile up on the server
+    for i in range(3000):
+        raw.send(app_request(origin="raw.test.realm", hbh=i, e2e=i + 1))
+        if i % 100 == 0:
+            await asyncio.sleep(0)
+            if any("closed" in s for s in states):
+                break
+    for _ in range(200):
+        if any("closed" in s for s in states):
+            break
+        await asyncio.sleep(0.05)
+    assert any("closed" in s for s in states)
+    assert not srv.peers["raw.test.realm"].is_open
+    assert any("stopped reading" in r.getMessage() for r in caplog.records)
+    raw.close()
+    await srv.stop()
