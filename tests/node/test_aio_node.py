@@ -419,3 +419,29 @@ async def test_client_that_never_reads_answers_is_dropped_at_the_hard_limit(capl
     assert any("stopped reading" in r.getMessage() for r in caplog.records)
     raw.close()
     await srv.stop()
+
+
+@aio
+async def test_strict_reopen_waits_for_three_dwas_after_a_failure():
+    srv = await server(tw=0.3)
+    cli = await client([("server.test.realm", srv.listen_ports[0])], tw=0.3, strict_reopen=True)
+    peer = cli.peers["server.test.realm"]
+    states = []
+    cli.on_peer_state.append(lambda p, what: states.append(what))
+    old = peer.protocol
+    for p in list(srv.protocols):
+        p.abort()  # transport failure: the next connection starts in REOPEN
+    for _ in range(250):
+        if peer.protocol not in (None, old) and peer.protocol.conn.is_open:
+            break
+        await asyncio.sleep(0.02)
+    assert peer.protocol.conn.reopen and not peer.is_open
+    with pytest.raises(NotRoutable):
+        cli.request_future(ccr("client.test.realm", 1))
+    await cli.wait_open(peer, 5)  # three DWAs later
+    assert any("failback" in s for s in states)
+    assert peer.stats.cmd(280).answers_received >= 3
+    ans = await cli.request(ccr("client.test.realm", 2))
+    assert ans.result_code == 2001
+    await cli.stop()
+    await srv.stop()

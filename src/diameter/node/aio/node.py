@@ -110,7 +110,8 @@ class DiameterNode:
                  duplicate_window: float = 60.0, follow_redirects: bool = True,
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
-                 dump_messages: bool = False, coalesce_requests: bool = False) -> None:
+                 dump_messages: bool = False, coalesce_requests: bool = False,
+                 strict_reopen: bool = False) -> None:
         self.origin_host = origin_host
         self.realm = realm
         self.ip_addresses = list(ip_addresses or [])
@@ -142,6 +143,8 @@ class DiameterNode:
         #: requests sent in one loop iteration share one write: fewer syscalls and
         #: less CPU, but client and server then work in lock-step (lower throughput)
         self.coalesce_requests = coalesce_requests
+        #: RFC 3539 REOPEN: after a failure, carry no traffic until three DWAs came back
+        self.strict_reopen = strict_reopen
         self.state_id = int(time.time()) & 0xFFFFFFFF
         self.end_to_end = SequenceCounter(((self.state_id & 0xFFF) << 20) | random.getrandbits(20))
         self.peers: dict[str, PeerInfo] = {}
@@ -448,7 +451,7 @@ class DiameterNode:
         peer.protocol = proto
         peer.capabilities = ev.capabilities
         peer.negotiated = ev.negotiated
-        peer.suspect = False
+        peer.suspect = bool(self.strict_reopen and proto.conn.reopen)
         peer.backoff = 0.0
         peer.stats.connects += 1
         if peer not in self._open:
