@@ -445,3 +445,27 @@ async def test_strict_reopen_waits_for_three_dwas_after_a_failure():
     assert ans.result_code == 2001
     await cli.stop()
     await srv.stop()
+
+
+@aio
+async def test_header_bits_and_command_checks():
+    from diameter.node.aio import DiameterNode
+    srv = DiameterNode("server.test.realm", REALM, tcp_port=0, listen_addresses=["127.0.0.1"], is_relay=True)
+    srv.add_application(4, answer_for("server.test.realm"), commands={272})
+    srv.add_peer("raw.test.realm")
+    srv.add_peer("far.other.realm")
+    srv.add_route("other.realm", ["far.other.realm"])
+    await srv.start()
+    raw = await RawPeer.connect(srv.listen_ports[0])
+    assert await raw.cer("raw.test.realm") == 2001
+    # E bit on a request -> 3008
+    raw.send(app_request(origin="raw.test.realm", hbh=1, e2e=1, flags=FLAG_REQUEST | FLAG_ERROR))
+    assert result_of(await raw.recv()) == DIAMETER_INVALID_HDR_BITS
+    # a command the application does not implement -> 3001
+    raw.send(app_request(origin="raw.test.realm", hbh=2, e2e=2, command=271))
+    assert result_of(await raw.recv()) == DIAMETER_COMMAND_UNSUPPORTED
+    # a non-proxiable request for another realm cannot be relayed -> 3002
+    raw.send(app_request(origin="raw.test.realm", hbh=3, e2e=3, dest_realm="other.realm", flags=FLAG_REQUEST))
+    assert result_of(await raw.recv()) == DIAMETER_UNABLE_TO_DELIVER
+    raw.close()
+    await srv.stop()

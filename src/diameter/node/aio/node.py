@@ -74,6 +74,7 @@ class _App:
     auth: bool
     acct: bool
     vendor_id: int | None = None
+    commands: frozenset[int] | None = None
 
 
 def _read_str(data: bytes, code: int) -> str | None:
@@ -177,10 +178,16 @@ class DiameterNode:
         return self._decode
 
     def add_application(self, app_id: int, handler: Handler | None = None, *, auth: bool = True,
-                        acct: bool = False, vendor_id: int | None = None) -> None:
-        """Serve (or just advertise, with no handler) an application id."""
+                        acct: bool = False, vendor_id: int | None = None,
+                        commands: set[int] | None = None) -> None:
+        """Serve (or just advertise, with no handler) an application id.
+
+        With ``commands``, requests for other command codes get 3001
+        (DIAMETER_COMMAND_UNSUPPORTED).
+        """
         is_coro = handler is not None and inspect.iscoroutinefunction(handler)
-        self.apps[app_id] = _App(app_id, handler, is_coro, auth and not acct, acct, vendor_id)
+        self.apps[app_id] = _App(app_id, handler, is_coro, auth and not acct, acct, vendor_id,
+                                 frozenset(commands) if commands is not None else None)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
                  port: int = 3868, **kw: Any) -> PeerInfo:
@@ -733,6 +740,9 @@ class DiameterNode:
         cs.requests_received += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
+        if hdr[1] & FLAG_ERROR:  # RFC 6733 §3: a request never has the E bit
+            self._send_error(proto, hdr, data, DIAMETER_INVALID_HDR_BITS, "E bit set in a request")
+            return
         app = self.apps.get(app_id)
         local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
         if local_only:
@@ -755,6 +765,9 @@ class DiameterNode:
                 self._send_redirect(proto, hdr, data, d)
                 return
             if d.action is not RouteAction.LOCAL:
+                if not hdr[1] & FLAG_PROXYABLE:  # only proxiable requests may leave this node
+                    self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_DELIVER, "request is not proxiable")
+                    return
                 self._relay(proto, hdr, data, d.peer)
                 return
             if app is None:
@@ -769,6 +782,10 @@ class DiameterNode:
                 out = bytearray(cached)
                 out[12:16] = hdr[4].to_bytes(4, "big")
                 proto.write(out)
+            return
+        if app.commands is not None and hdr[2] not in app.commands:
+            self.dedup.forget(origin_host, hdr[5])
+            self._send_error(proto, hdr, data, DIAMETER_COMMAND_UNSUPPORTED)
             return
         if app.handler is None:
             self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler")
