@@ -469,3 +469,32 @@ async def test_header_bits_and_command_checks():
     assert result_of(await raw.recv()) == DIAMETER_UNABLE_TO_DELIVER
     raw.close()
     await srv.stop()
+
+
+@aio
+async def test_coroutine_handlers_that_finish_at_once_suspend_or_raise():
+    from diameter.node.aio import DiameterNode
+    base = answer_for("server.test.realm")
+
+    async def handler(req):
+        n = req.cc_request_number
+        if n == 1:
+            raise ValueError("immediate failure")
+        if n >= 2:
+            await asyncio.sleep(0)
+            fut = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(0.01, fut.set_result, None)
+            await fut
+        if n == 3:
+            raise ValueError("failure after suspending")
+        return await base(req)
+    srv = DiameterNode("server.test.realm", REALM, tcp_port=0, listen_addresses=["127.0.0.1"])
+    srv.add_application(4, handler)
+    srv.add_peer("client.test.realm")
+    await srv.start()
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    answers = await asyncio.gather(*(cli.request(ccr("client.test.realm", n)) for n in (0, 1, 2, 3)))
+    assert [a.result_code for a in answers] == [2001, DIAMETER_UNABLE_TO_COMPLY, 2001, DIAMETER_UNABLE_TO_COMPLY]
+    assert srv.protocols and all(p.inflight == 0 for p in srv.protocols)
+    await cli.stop()
+    await srv.stop()

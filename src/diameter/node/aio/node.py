@@ -85,6 +85,39 @@ def _read_str(data: bytes, code: int) -> str | None:
 _DEST_CODES = (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM)
 
 
+class _Resumed:
+    """Awaitable that carries on a coroutine already started by hand."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro, first) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self):
+        coro, to_yield = self.coro, self.first
+        while True:
+            try:
+                sent = yield to_yield
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - cancellation etc. go into the coroutine
+                try:
+                    to_yield = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    to_yield = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _resume(coro, first):
+    return await _Resumed(coro, first)
+
+
 def _as_str(v: Any) -> str | None:
     if v is None:
         return None
@@ -798,8 +831,21 @@ class DiameterNode:
             self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
             return
         if app.is_coro:
+            # run the coroutine's first step at once: a handler that does not
+            # suspend is answered without creating a Task
+            coro = app.handler(msg)
+            try:
+                first = coro.send(None)
+            except StopIteration as stop:
+                if stop.value is not None:
+                    self.send_answer(proto, stop.value, hdr, origin_host, now)
+                return
+            except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012
+                log.error("request handler failed: %r", exc)
+                self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+                return
             proto.request_started()
-            task = self.loop.create_task(app.handler(msg))
+            task = self.loop.create_task(_resume(coro, first))
             task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, now))
         else:
             try:
