@@ -97,7 +97,9 @@ def serve_aio(port: int) -> None:
     async def main():
         node = DiameterNode("server.bench.realm", REALM, tcp_port=port, listen_addresses=["127.0.0.1"],
                             ip_addresses=["127.0.0.1"], accept_unknown_peers=True)
-        node.add_application(APP_CC, lambda req: build_cca(req, "server.bench.realm"))
+        async def on_ccr(req):  # a coroutine handler, as the native API is meant to be used
+            return build_cca(req, "server.bench.realm")
+        node.add_application(APP_CC, on_ccr)
         await node.start()
         print("READY", flush=True)
         await asyncio.Event().wait()
