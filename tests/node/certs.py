@@ -1,15 +1,23 @@
-"""Make a throwaway CA, server and client certificates with `cryptography`."""
+"""Make a throwaway CA, server and client certificates.
+
+Uses the `cryptography` package when it is installed, else the `openssl` CLI.
+"""
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError:  # fall back to the openssl command line
+    x509 = None
 
 
 def _name(cn: str) -> x509.Name:
@@ -22,7 +30,28 @@ def _write(path: Path, key, cert) -> None:
     path.parent.joinpath(path.name + ".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def _openssl_pki(directory: Path, hosts: list[str], ca_name: str) -> Path:
+    if shutil.which("openssl") is None:
+        raise RuntimeError("neither the cryptography package nor the openssl CLI is available")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", f"/CN={ca_name}",
+        "-addext", "basicConstraints=critical,CA:TRUE")
+    for host in hosts:
+        ext = directory / f"{host}.ext"
+        ext.write_text(f"subjectAltName=DNS:{host},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", f"{host}.key", "-out", f"{host}.csr", "-subj", f"/CN={host}")
+        run("x509", "-req", "-in", f"{host}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{host}.pem", "-days", "2", "-extfile", str(ext))
+    return directory
+
+
 def make_pki(directory: Path, hosts: list[str], ca_name: str = "Test CA") -> Path:
+    if x509 is None:
+        return _openssl_pki(directory, hosts, ca_name)
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name(ca_name)).issuer_name(_name(ca_name))
