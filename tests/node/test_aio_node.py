@@ -498,3 +498,17 @@ async def test_coroutine_handlers_that_finish_at_once_suspend_or_raise():
     assert srv.protocols and all(p.inflight == 0 for p in srv.protocols)
     await cli.stop()
     await srv.stop()
+
+
+@aio
+async def test_host_ip_address_defaults_to_the_connection_address():
+    from diameter.node.aio import DiameterNode
+    srv = await server()
+    cli = DiameterNode("client.test.realm", REALM)  # no ip_addresses configured
+    cli.add_application(4)
+    cli.add_peer("server.test.realm", addresses=["127.0.0.1"], port=srv.listen_ports[0], persistent=True)
+    await cli.start()
+    await cli.wait_open("server.test.realm")
+    assert srv.peers["client.test.realm"].capabilities.host_ip_addresses == ["127.0.0.1"]
+    await cli.stop()
+    await srv.stop()

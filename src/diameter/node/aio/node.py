@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import random
@@ -338,6 +339,11 @@ class DiameterNode:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except OSError:
                     pass
+        if not self.ip_addresses and proto.transport is not None:
+            # no configured addresses: advertise the one this connection uses
+            local = proto.transport.get_extra_info("sockname")
+            if local:
+                proto.conn.local = dataclasses.replace(proto.conn.local, host_ip_addresses=[local[0]])
         proto.conn.start(self.loop.time())
         proto.flush()
 
