@@ -386,8 +386,8 @@ class Node:
         """Averages and counts summed over every peer (python-diameter's NodeStats)."""
         from .aio.stats import command_name
         proc: dict[str, list[float]] = {}
-        received = 0
-        results: dict[str, int] = {}
+        received = [0, 0, 0]
+        results: dict[str, list[int]] = {}
         for peer in self.peers.values():
             info = peer._info
             if info is None:
@@ -395,14 +395,14 @@ class Node:
             for code, cs in info.stats.commands.items():
                 if cs.processing:
                     proc.setdefault(command_name(code), []).extend(cs.processing)
-                received += cs.requests_received
-                for k, v in cs.sent_result_classes.items():
-                    results[k] = results.get(k, 0) + v
+            received = [a + b for a, b in zip(received, info.stats.received_per_minute.windows())]
+            for cls, counter in info.stats.sent_results_per_minute.items():
+                results[cls] = [a + b for a, b in zip(results.get(cls, [0, 0, 0]), counter.windows())]
         every = [t for ts in proc.values() for t in ts]
         return NodeStats(
             avg_response_time={k: sum(v) / len(v) for k, v in proc.items()},
             avg_response_time_overall=sum(every) / len(every) if every else 0.0,
             processed_req_per_second={k: len(v) / max(sum(v), 1e-9) for k, v in proc.items()},
             processed_req_per_second_overall=len(every) / max(sum(every), 1e-9) if every else 0.0,
-            received_req_counters=[received, received, received],
-            sent_result_code_range_counters={k: [v, v, v] for k, v in results.items()})
+            received_req_counters=received,
+            sent_result_code_range_counters=results)

@@ -777,6 +777,7 @@ class DiameterNode:
         app_id = hdr[3]
         cs = peer.stats.cmd(hdr[2])
         cs.requests_received += 1
+        peer.stats.received_per_minute.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if hdr[1] & FLAG_ERROR:  # RFC 6733 §3: a request never has the E bit
@@ -897,7 +898,9 @@ class DiameterNode:
                 cs.processing.append(self.loop.time() - received)
             rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
             if rc is not None:
-                cs.sent_result_classes[f"{rc // 1000}xxx"] += 1
+                cls = f"{rc // 1000}xxx"
+                cs.sent_result_classes[cls] += 1
+                proto.peer.stats.sent_results_per_minute[cls].add()
         if self.dump_messages:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
@@ -925,6 +928,7 @@ class DiameterNode:
         if proto.peer is not None:
             proto.peer.stats.cmd(hdr[2]).answers_sent += 1
             proto.peer.stats.add_sent_result(hdr[2], result)
+            proto.peer.stats.sent_results_per_minute[f"{result // 1000}xxx"].add()
         proto.write(out)
 
     def _send_redirect(self, proto: DiameterProtocol, hdr, data: bytes, d) -> None:

@@ -1,6 +1,7 @@
 """Per-peer and per-command counters, result-code classes and latency percentiles."""
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
@@ -44,6 +45,30 @@ class CommandStats:
         return [percentile(s, q) for q in (qs or (50, 90, 99))]
 
 
+class MinuteCounter:
+    """Counts per minute for the last 15 minutes (python-diameter's 1/5/15-minute counters)."""
+
+    __slots__ = ("_buckets",)
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, int] = {}
+
+    def add(self, n: int = 1) -> None:
+        m = int(time.monotonic() // 60)
+        b = self._buckets
+        b[m] = b.get(m, 0) + n
+        if len(b) > 16:
+            for k in [k for k in b if k <= m - 15]:
+                del b[k]
+
+    def last(self, minutes: int) -> int:
+        m = int(time.monotonic() // 60)
+        return sum(v for k, v in self._buckets.items() if k > m - minutes)
+
+    def windows(self) -> list[int]:
+        return [self.last(1), self.last(5), self.last(15)]
+
+
 class PeerStats:
     """Counters for one peer, split by command code."""
 
@@ -54,6 +79,10 @@ class PeerStats:
         self.failovers = 0
         self.bytes_in = 0
         self.bytes_out = 0
+        #: requests received, per minute
+        self.received_per_minute = MinuteCounter()
+        #: answers sent per minute, by result class
+        self.sent_results_per_minute: dict[str, MinuteCounter] = defaultdict(MinuteCounter)
 
     def cmd(self, code: int) -> CommandStats:
         return self.commands[code]
