@@ -41,6 +41,8 @@ def app_request(app=4, hbh=1, e2e=1, origin="a.test.realm", dest_realm="test.rea
     if dest_host:
         avps.append(A.text(AVP_DESTINATION_HOST, dest_host))
     avps.append(A.u32(AVP_AUTH_APPLICATION_ID, app))
+    if command == 272:  # the rest of a valid CCR (RFC 4006 3.1), so validation lets it through
+        avps += [A.text(461, "32251@3gpp.org"), A.u32(416, 1), A.u32(415, e2e)]
     avps += list(extra)
     return A.message(flags, command, app, hbh, e2e, avps)
 

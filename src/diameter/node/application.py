@@ -50,6 +50,9 @@ class Application:
         self.is_acct_application = is_acct_application
         self.name = _app_name(application_id)
         self.is_ready = threading.Event()
+        #: validate received requests against their grammar before ``handle_request``;
+        #: None follows ``Node.validate_received_request_avps``
+        self.validate_requests: bool | None = None
         self._node: Node | None = None
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from .aio.peer import PeerInfo
 from .application import Application, EmptyAnswer
 from .peer import PEER_TRANSPORT_SCTP, PEER_TRANSPORT_TCP, Peer, PeerConnectionView
 from .protocol.constants import DIAMETER_UNABLE_TO_COMPLY, DISCONNECT_REBOOTING
+from ..validation.dialects import dialect as get_dialect
 
 __all__ = ["Node", "NodeError", "NotRoutable", "NodeStats", "select_least_used_peer"]
 
@@ -102,11 +103,18 @@ class Node:
         return {a.application_id for a in self.applications if a.is_acct_application}
 
     def add_peer(self, peer_uri: str, realm_name: str | None = None, ip_addresses: list[str] | None = None,
-                 is_persistent: bool = False, is_default: bool = False) -> Peer:
-        """Add a known peer from its DiameterURI (``aaa://host[:port][;transport=tcp]``)."""
+                 is_persistent: bool = False, is_default: bool = False, *,
+                 dialect: str | None = None) -> Peer:
+        """Add a known peer from its DiameterURI (``aaa://host[:port][;transport=tcp]``).
+
+        ``dialect`` (e.g. "huawei") selects the grammar variant its requests are
+        validated with (docs/validation.md); default "3gpp".
+        """
         uri = parse_diameter_uri(peer_uri)
         if uri.fqdn in self.peers:
             return self.peers[uri.fqdn]
+        if dialect is not None:
+            dialect = get_dialect(dialect).name  # unknown names fail here, not at start()
         transport = uri.params.get("transport", "tcp").lower()
         if transport == "sctp":
             from .aio.sctp import sctp_available
@@ -115,7 +123,7 @@ class Node:
         peer = Peer(node_name=uri.fqdn, realm_name=realm_name or self.realm_name,
                     transport=PEER_TRANSPORT_SCTP if transport == "sctp" else PEER_TRANSPORT_TCP,
                     port=uri.port, ip_addresses=list(ip_addresses or []), persistent=is_persistent,
-                    is_secure=uri.is_secure)
+                    is_secure=uri.is_secure, dialect=dialect)
         self.peers[uri.fqdn] = peer
         if is_default:
             self._defaults.setdefault(peer.realm_name, []).append(peer)
@@ -149,13 +157,14 @@ class Node:
                           reconnect_wait=float(peer.reconnect_wait or 30),
                           tw=float(max(peer.idle_timeout or self.idle_timeout, 1)),
                           tls="tls" if peer.is_secure else "none",
-                          transport="sctp" if peer.transport == PEER_TRANSPORT_SCTP else "tcp")
+                          transport="sctp" if peer.transport == PEER_TRANSPORT_SCTP else "tcp",
+                          dialect=peer.dialect)
         peer._info = info
 
     def _register_app(self, app: Application) -> None:
         a = self._anode
         a.add_application(app.application_id, self._make_handler(app), auth=app.is_auth_application,
-                          acct=app.is_acct_application)
+                          acct=app.is_acct_application, validate=app.validate_requests)
         _app, peers, realms = self._app_peers[app.application_id]
         for peer in peers:
             for realm in [peer.realm_name, *realms]:
@@ -233,7 +242,8 @@ class Node:
             vendor_id=self.vendor_id, product_name=self.product_name, vendor_ids=sorted(self.vendor_ids),
             accept_unknown_peers=self.accept_unknown_peers, tw=float(max(self.idle_timeout, 1)),
             ce_timeout=float(max(self.cea_timeout, self.cer_timeout)), ssl_server=self.ssl_server,
-            ssl_client=self.ssl_client, dump_messages=dump)
+            ssl_client=self.ssl_client, dump_messages=dump,
+            validate=bool(self.validate_received_request_avps))
         self._anode.state_id = self.state_id
         self._anode.on_peer_state.append(self._on_peer_state)
         errors: list[BaseException] = []

@@ -139,6 +139,8 @@ class Peer:
     last_connect: int | None = None
     last_disconnect: int | None = None
     is_secure: bool = False
+    #: grammar variant its requests are validated with ("3gpp" when None)
+    dialect: str | None = None
     _info: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property

@@ -74,9 +74,10 @@ def error_answer(request: Any, finding: ValidationError, *, origin_host: bytes |
         grammar = rules.command(app, code, False)
         if grammar is not None:
             have = {k for k, _a in avps}
-            for k, lo, _hi in grammar.bounds:
+            for k, lo, hi in grammar.bounds:
                 if lo > 0 and k not in _OWN and k in have:
-                    parts.extend(a for kk, a in avps if kk == k)
+                    # no more than the answer allows (the request may have too many: 5009)
+                    parts.extend([a for kk, a in avps if kk == k][:hi if hi >= 0 else None])
     if origin_state_id is not None:
         parts.append(_encode(278, 0, 0x40, origin_state_id.to_bytes(4, "big")))
     text = error_message if error_message is not None else str(finding)

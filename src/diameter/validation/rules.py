@@ -72,12 +72,15 @@ class RuleSet:
     The default (:func:`default_rules`) uses the generated tables and the
     running AVP dictionary (AVPs registered at run time included). Pass other
     grammar mappings (same shape as ``COMMAND_GRAMMARS`` / ``GROUPED_GRAMMARS``)
-    to check against a custom dictionary.
+    to check against a custom dictionary. AVPs of ``unrecognised_vendors`` are
+    treated as unknown (RFC 6733 4.1: 5001 with the M bit, ignored without it):
+    that is how a dialect (:mod:`.dialects`) leaves out a vendor's extensions.
     """
 
     def __init__(self, command_grammars: Mapping[tuple[int, int, bool], tuple[Member, ...]] | None = None,
                  grouped_grammars: Mapping[tuple[int, int], tuple[Member, ...]] | None = None,
-                 proxiable: Mapping[int, bool] | None = None) -> None:
+                 proxiable: Mapping[int, bool] | None = None,
+                 unrecognised_vendors: frozenset[int] | set[int] = frozenset()) -> None:
         self.command_grammars = (_tables.COMMAND_GRAMMARS if command_grammars is None
                                  else command_grammars)
         self.grouped_grammars = (_tables.GROUPED_GRAMMARS if grouped_grammars is None
@@ -87,6 +90,7 @@ class RuleSet:
             for code, _app, _name, flags, _abbr in _tables.COMMANDS:
                 proxiable[code] = proxiable.get(code, False) or "P" in flags
         self.proxiable = proxiable
+        self.unrecognised_vendors = frozenset(unrecognised_vendors)
         self._by_code: dict[tuple[int, bool], list[int]] = {}
         for app, code, req in self.command_grammars:
             self._by_code.setdefault((code, req), []).append(app)
@@ -135,7 +139,8 @@ class RuleSet:
         except KeyError:
             pass
         vk = (key >> 32, key & 0xFFFFFFFF)
-        type_name = _avpdict.AVP_TYPE_NAMES.get(vk)
+        type_name = (None if vk[0] in self.unrecognised_vendors
+                     else _avpdict.AVP_TYPE_NAMES.get(vk))
         info = None
         if type_name is not None:
             vendor, code = vk

@@ -24,6 +24,9 @@ from ..protocol.framing import parse_header
 from ..protocol.pending import PendingTable
 from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable, decide
 from ..protocol.watchdog import WatchdogAction
+from ...validation import error_answer, validate
+from ...validation.dialects import DEFAULT_DIALECT
+from ...validation.dialects import dialect as get_dialect
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .transport import DiameterProtocol
@@ -76,6 +79,7 @@ class _App:
     acct: bool
     vendor_id: int | None = None
     commands: frozenset[int] | None = None
+    validate: bool = True
 
 
 def _read_str(data: bytes, code: int) -> str | None:
@@ -146,7 +150,7 @@ class DiameterNode:
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
                  dump_messages: bool = False, coalesce_requests: bool = False,
-                 strict_reopen: bool = False) -> None:
+                 strict_reopen: bool = False, validate: bool = True, dialect: str = DEFAULT_DIALECT) -> None:
         self.origin_host = origin_host
         self.realm = realm
         self.ip_addresses = list(ip_addresses or [])
@@ -180,6 +184,10 @@ class DiameterNode:
         self.coalesce_requests = coalesce_requests
         #: RFC 3539 REOPEN: after a failure, carry no traffic until three DWAs came back
         self.strict_reopen = strict_reopen
+        #: check requests for local applications against their grammar (docs/validation.md)
+        self.validate = validate
+        #: the dialect of peers configured without one (and of unknown peers)
+        self.dialect = get_dialect(dialect).name
         self.state_id = int(time.time()) & 0xFFFFFFFF
         self.end_to_end = SequenceCounter(((self.state_id & 0xFFF) << 20) | random.getrandbits(20))
         self.peers: dict[str, PeerInfo] = {}
@@ -213,22 +221,31 @@ class DiameterNode:
 
     def add_application(self, app_id: int, handler: Handler | None = None, *, auth: bool = True,
                         acct: bool = False, vendor_id: int | None = None,
-                        commands: set[int] | None = None) -> None:
+                        commands: set[int] | None = None, validate: bool | None = None) -> None:
         """Serve (or just advertise, with no handler) an application id.
 
         With ``commands``, requests for other command codes get 3001
-        (DIAMETER_COMMAND_UNSUPPORTED).
+        (DIAMETER_COMMAND_UNSUPPORTED). Requests are validated against their
+        grammar (in the sending peer's dialect) before the handler sees them
+        unless ``validate=False`` (default: the node's ``validate``).
         """
         is_coro = handler is not None and inspect.iscoroutinefunction(handler)
         self.apps[app_id] = _App(app_id, handler, is_coro, auth and not acct, acct, vendor_id,
-                                 frozenset(commands) if commands is not None else None)
+                                 frozenset(commands) if commands is not None else None,
+                                 self.validate if validate is None else validate)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
                  port: int = 3868, **kw: Any) -> PeerInfo:
-        """Configure a known peer; ``persistent=True`` keeps a connection up to it."""
+        """Configure a known peer; ``persistent=True`` keeps a connection up to it.
+
+        ``dialect="huawei"`` (any name of :func:`diameter.validation.dialects.dialect_names`)
+        validates the peer's requests with that grammar variant; default: the node's.
+        """
         key = identity.lower()
         if key in self.peers:
             return self.peers[key]
+        if kw.get("dialect") is not None:
+            kw["dialect"] = get_dialect(kw["dialect"]).name
         peer = PeerInfo(identity=identity, realm=realm or self.realm, addresses=list(addresses or []),
                         port=port, **kw)
         self.peers[key] = peer
@@ -830,6 +847,8 @@ class DiameterNode:
         if app.handler is None:
             self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler")
             return
+        if app.validate and self._invalid(proto, hdr, data, origin_host, now):
+            return
         try:
             msg = self.decode(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
@@ -867,6 +886,23 @@ class DiameterNode:
                 task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, now))
             elif ans is not None:
                 self.send_answer(proto, ans, hdr, origin_host, now)
+
+    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, now: float) -> bool:
+        """Validate a request for a local application; answer and return True when it fails.
+
+        The first finding is answered with the RFC 6733 error answer (E bit only
+        for 3xxx); 3001 is left to the application's ``commands``.
+        """
+        peer = proto.peer
+        rules = get_dialect(peer.dialect or self.dialect).rules
+        findings = [f for f in validate(data, rules) if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
+        if not findings:
+            return False
+        log.info("request %d from %s rejected: %s", hdr[2], peer.identity, findings[0])
+        answer = error_answer(data, findings[0], origin_host=self.origin_host, origin_realm=self.realm,
+                              origin_state_id=self.state_id, dictionary=rules)
+        self.send_answer(proto, answer.as_bytes(), hdr, origin_host, now)
+        return True
 
     def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task,
                       received: float | None = None) -> None:
@@ -913,8 +949,7 @@ class DiameterNode:
             avps_out.append(A.avp(AVP_SESSION_ID, sid))
         avps_out += [A.text(AVP_ORIGIN_HOST, self.origin_host), A.text(AVP_ORIGIN_REALM, self.realm),
                      A.u32(AVP_RESULT_CODE, result)]
-        if result >= 3000 and result < 4000:
-            avps_out.append(A.text(AVP_ERROR_REPORTING_HOST, self.origin_host))
+        # no Error-Reporting-Host: this node is the answer's Origin-Host (RFC 6733 6.2, 7.3)
         if message:
             avps_out.append(A.avp(AVP_ERROR_MESSAGE, message.encode(), mandatory=False))
         if extra:

@@ -32,6 +32,8 @@ class PeerInfo:
     reconnect_wait: float = 30.0
     reconnect_max: float = 300.0
     tw: float | None = None
+    #: grammar variant for validating this peer's requests (None: the node's)
+    dialect: str | None = None
     # live state
     protocol: DiameterProtocol | None = None
     capabilities: Capabilities | None = None
