@@ -840,8 +840,8 @@ class GrantedServiceUnit:
     cc_total_octets: int = None
     cc_input_octets: int = None
     cc_service_specific_units: int = None
-    tariff_time_change: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    cc_output_octets: list[int] = dataclasses.field(default_factory=list)
+    tariff_time_change: datetime.datetime = None
+    cc_output_octets: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("cc_time", 420),  # CC-Time
@@ -1579,19 +1579,19 @@ class SipDigestAuthenticate:
 @grouped_avp
 class SipAuthenticate:
     """SIP-Authenticate (379) grouped AVP, RFC 4740."""
-    digest_realm: list[str] = dataclasses.field(default_factory=list)
-    digest_nonce: list[str] = dataclasses.field(default_factory=list)
-    digest_domain: list[str] = dataclasses.field(default_factory=list)
-    digest_opaque: list[str] = dataclasses.field(default_factory=list)
-    digest_stale: list[str] = dataclasses.field(default_factory=list)
-    digest_algorithm: list[str] = dataclasses.field(default_factory=list)
-    digest_qop: list[str] = dataclasses.field(default_factory=list)
-    digest_ha1: list[str] = dataclasses.field(default_factory=list)
+    digest_realm: str = None
+    digest_nonce: str = None
+    digest_domain: str = None
+    digest_opaque: str = None
+    digest_stale: str = None
+    digest_algorithm: str = None
+    digest_qop: str = None
+    digest_ha1: str = None
     digest_auth_param: list[str] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("digest_realm", 104),  # Digest-Realm
-        AvpGenDef("digest_nonce", 105),  # Digest-Nonce
+        AvpGenDef("digest_realm", 104, is_required=True),  # Digest-Realm
+        AvpGenDef("digest_nonce", 105, is_required=True),  # Digest-Nonce
         AvpGenDef("digest_domain", 119),  # Digest-Domain
         AvpGenDef("digest_opaque", 116),  # Digest-Opaque
         AvpGenDef("digest_stale", 120),  # Digest-Stale
@@ -1605,11 +1605,11 @@ class SipAuthenticate:
 @grouped_avp
 class SipAuthenticationInfo:
     """SIP-Authentication-Info (381) grouped AVP, RFC 4740."""
-    digest_nextnonce: list[str] = dataclasses.field(default_factory=list)
-    digest_qop: list[str] = dataclasses.field(default_factory=list)
-    digest_response_auth: list[str] = dataclasses.field(default_factory=list)
-    digest_cnonce: list[str] = dataclasses.field(default_factory=list)
-    digest_nonce_count: list[str] = dataclasses.field(default_factory=list)
+    digest_nextnonce: str = None
+    digest_qop: str = None
+    digest_response_auth: str = None
+    digest_cnonce: str = None
+    digest_nonce_count: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("digest_nextnonce", 107),  # Digest-Nextnonce
@@ -1623,26 +1623,26 @@ class SipAuthenticationInfo:
 @grouped_avp
 class SipAuthorization:
     """SIP-Authorization (380) grouped AVP, RFC 4740."""
-    digest_username: list[str] = dataclasses.field(default_factory=list)
-    digest_realm: list[str] = dataclasses.field(default_factory=list)
-    digest_nonce: list[str] = dataclasses.field(default_factory=list)
-    digest_uri: list[str] = dataclasses.field(default_factory=list)
-    digest_response: list[str] = dataclasses.field(default_factory=list)
-    digest_algorithm: list[str] = dataclasses.field(default_factory=list)
-    digest_cnonce: list[str] = dataclasses.field(default_factory=list)
-    digest_opaque: list[str] = dataclasses.field(default_factory=list)
-    digest_qop: list[str] = dataclasses.field(default_factory=list)
-    digest_nonce_count: list[str] = dataclasses.field(default_factory=list)
-    digest_method: list[str] = dataclasses.field(default_factory=list)
-    digest_entity_body_hash: list[str] = dataclasses.field(default_factory=list)
+    digest_username: str = None
+    digest_realm: str = None
+    digest_nonce: str = None
+    digest_uri: str = None
+    digest_response: str = None
+    digest_algorithm: str = None
+    digest_cnonce: str = None
+    digest_opaque: str = None
+    digest_qop: str = None
+    digest_nonce_count: str = None
+    digest_method: str = None
+    digest_entity_body_hash: str = None
     digest_auth_param: list[str] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("digest_username", 115),  # Digest-Username
-        AvpGenDef("digest_realm", 104),  # Digest-Realm
-        AvpGenDef("digest_nonce", 105),  # Digest-Nonce
-        AvpGenDef("digest_uri", 109),  # Digest-URI
-        AvpGenDef("digest_response", 103),  # Digest-Response
+        AvpGenDef("digest_username", 115, is_required=True),  # Digest-Username
+        AvpGenDef("digest_realm", 104, is_required=True),  # Digest-Realm
+        AvpGenDef("digest_nonce", 105, is_required=True),  # Digest-Nonce
+        AvpGenDef("digest_uri", 109, is_required=True),  # Digest-URI
+        AvpGenDef("digest_response", 103, is_required=True),  # Digest-Response
         AvpGenDef("digest_algorithm", 111),  # Digest-Algorithm
         AvpGenDef("digest_cnonce", 113),  # Digest-CNonce
         AvpGenDef("digest_opaque", 116),  # Digest-Opaque
@@ -1669,9 +1669,9 @@ class SipAuthDataItem:
     framed_ipv6_prefix: bytes = None
     framed_interface_id: int = None
     line_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    sip_authenticate_379: list[SipAuthenticate] = dataclasses.field(default_factory=list)
-    sip_authorization_380: list[SipAuthorization] = dataclasses.field(default_factory=list)
-    sip_authentication_info: list[SipAuthenticationInfo] = dataclasses.field(default_factory=list)
+    sip_authenticate_379: SipAuthenticate = None
+    sip_authorization_380: SipAuthorization = None
+    sip_authentication_info: SipAuthenticationInfo = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sip_item_number", 378),  # SIP-Item-Number
@@ -2439,8 +2439,8 @@ class MediaSubComponent:
     flow_usage: int = None
     flow_number: int = None
     flow_status: int = None
-    max_requested_bandwidth_ul: list[int] = dataclasses.field(default_factory=list)
-    max_requested_bandwidth_dl: list[int] = dataclasses.field(default_factory=list)
+    max_requested_bandwidth_ul: int = None
+    max_requested_bandwidth_dl: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("flow_description", 507, 10415),  # Flow-Description
@@ -2887,12 +2887,12 @@ class PdpContext:
 @grouped_avp
 class TgppServiceType:
     """3GPP-Service-Type (1483, vendor 10415) grouped AVP, 3GPP TS 29.272."""
-    servicetypeidentity: list[int] = dataclasses.field(default_factory=list)
-    gmlc_restriction: list[int] = dataclasses.field(default_factory=list)
-    notification_to_ue_user: list[int] = dataclasses.field(default_factory=list)
+    servicetypeidentity: int = None
+    gmlc_restriction: int = None
+    notification_to_ue_user: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("servicetypeidentity", 1484, 10415),  # ServiceTypeIdentity
+        AvpGenDef("servicetypeidentity", 1484, 10415, is_required=True),  # ServiceTypeIdentity
         AvpGenDef("gmlc_restriction", 1481, 10415),  # GMLC-Restriction
         AvpGenDef("notification_to_ue_user", 1478, 10415),  # Notification-To-UE-User
     )
@@ -3255,8 +3255,8 @@ class UeReachabilityConfiguration:
     """UE-Reachability-Configuration (3129, vendor 10415) grouped AVP, 3GPP TS 29.336."""
     reachability_type: int = None
     maximum_response_time: int = None
-    maximum_latency: list[int] = dataclasses.field(default_factory=list)
-    dl_buffering_suggested_packet_count: list[int] = dataclasses.field(default_factory=list)
+    maximum_latency: int = None
+    dl_buffering_suggested_packet_count: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("reachability_type", 3132, 10415),  # Reachability-Type
@@ -3338,8 +3338,8 @@ class MonitoringEventConfiguration:
     external_identifier: str = None
     mtc_provider_info: MtcProviderInfo = None
     pdn_connectivity_status_configuration: PdnConnectivityStatusConfiguration = None
-    association_type: list[int] = dataclasses.field(default_factory=list)
-    dl_buffering_suggested_packet_count: list[int] = dataclasses.field(default_factory=list)
+    association_type: int = None
+    dl_buffering_suggested_packet_count: int = None
     plmn_id_requested: list[int] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -3509,10 +3509,10 @@ class MonitoringEventReport:
     maximum_ue_availability_time: datetime.datetime = None
     pdn_connectivity_status_report: list[PdnConnectivityStatusReport] = dataclasses.field(default_factory=list)
     scef_reference_id_for_deletion: list[int] = dataclasses.field(default_factory=list)
-    visited_plmn_id: list[bytes] = dataclasses.field(default_factory=list)
-    roaming_information: list[int] = dataclasses.field(default_factory=list)
-    imei_change: list[int] = dataclasses.field(default_factory=list)
-    event_handling: list[int] = dataclasses.field(default_factory=list)
+    visited_plmn_id: bytes = None
+    roaming_information: int = None
+    imei_change: int = None
+    event_handling: int = None
     service_report: list[ServiceReport] = dataclasses.field(default_factory=list)
     number_of_ue_per_location_report: list[NumberOfUePerLocationReport] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
@@ -3542,7 +3542,7 @@ class MonitoringEventReport:
 class SupportedServices:
     """Supported-Services (3143, vendor 10415) grouped AVP, 3GPP TS 29.336."""
     supported_monitoring_events: int = None
-    node_type: list[int] = dataclasses.field(default_factory=list)
+    node_type: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("supported_monitoring_events", 3144, 10415),  # Supported-Monitoring-Events
@@ -5064,19 +5064,11 @@ class SupplementaryService:
 class MmtelInformation:
     """MMTel-Information (2030, vendor 10415) grouped AVP, 3GPP TS 32.299."""
     supplementary_service: list[SupplementaryService] = dataclasses.field(default_factory=list)
-    mmtel_service_type: list[int] = dataclasses.field(default_factory=list)
-    service_mode: list[int] = dataclasses.field(default_factory=list)
-    subscriber_role: list[int] = dataclasses.field(default_factory=list)
-    number_of_diversions: list[int] = dataclasses.field(default_factory=list)
-    associated_party_address: list[str] = dataclasses.field(default_factory=list)
+    subscriber_role: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("supplementary_service", 2048, 10415, type_class=SupplementaryService),  # Supplementary-Service
-        AvpGenDef("mmtel_service_type", 2031, 10415),  # MMTel-Service-Type
-        AvpGenDef("service_mode", 2032, 10415),  # Service-Mode
         AvpGenDef("subscriber_role", 2033, 10415),  # Subscriber-Role
-        AvpGenDef("number_of_diversions", 2034, 10415),  # Number-Of-Diversions
-        AvpGenDef("associated_party_address", 2035, 10415),  # Associated-Party-Address
     )
 
 
@@ -5583,7 +5575,7 @@ class ProseSubscriptionData:
     """ProSe-Subscription-Data (3701, vendor 10415) grouped AVP, 3GPP TS 29.344."""
     prose_permission: int = None
     prose_allowed_plmn: list[ProseAllowedPlmn] = dataclasses.field(default_factory=list)
-    tgpp_charging_characteristics: list[str] = dataclasses.field(default_factory=list)
+    tgpp_charging_characteristics: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("prose_permission", 3702, 10415, is_required=True),  # ProSe-Permission
@@ -5613,13 +5605,13 @@ class CpdtInformation:
 @grouped_avp
 class AccountChangeInfo:
     """Account-Change-Info (20349, vendor 2011) grouped AVP, huawei."""
-    accountid: list[bytes] = dataclasses.field(default_factory=list)
-    account_type: list[int] = dataclasses.field(default_factory=list)
-    current_account_balance: list[int] = dataclasses.field(default_factory=list)
-    account_balance_change: list[int] = dataclasses.field(default_factory=list)
-    account_date: list[bytes] = dataclasses.field(default_factory=list)
-    account_date_change: list[int] = dataclasses.field(default_factory=list)
-    measure_type: list[int] = dataclasses.field(default_factory=list)
+    accountid: bytes = None
+    account_type: int = None
+    current_account_balance: int = None
+    account_balance_change: int = None
+    account_date: bytes = None
+    account_date_change: int = None
+    measure_type: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("accountid", 20357, 2011),  # AccountID
@@ -5635,8 +5627,8 @@ class AccountChangeInfo:
 @grouped_avp
 class CcCredit:
     """CC-Credit (473, vendor 2011) grouped AVP, huawei."""
-    unit_value: list[UnitValue] = dataclasses.field(default_factory=list)
-    currency_code: list[int] = dataclasses.field(default_factory=list)
+    unit_value: UnitValue = None
+    currency_code: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("unit_value", 445, type_class=UnitValue),  # Unit-Value
@@ -5647,12 +5639,12 @@ class CcCredit:
 @grouped_avp
 class Accountinfo:
     """AccountInfo (20356, vendor 2011) grouped AVP, huawei."""
-    accountid: list[bytes] = dataclasses.field(default_factory=list)
-    account_type: list[int] = dataclasses.field(default_factory=list)
-    cc_money: list[CcMoney] = dataclasses.field(default_factory=list)
-    cc_credit: list[CcCredit] = dataclasses.field(default_factory=list)
-    account_date: list[bytes] = dataclasses.field(default_factory=list)
-    lifecycle_state: list[int] = dataclasses.field(default_factory=list)
+    accountid: bytes = None
+    account_type: int = None
+    cc_money: CcMoney = None
+    cc_credit: CcCredit = None
+    account_date: bytes = None
+    lifecycle_state: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("accountid", 20357, 2011),  # AccountID
@@ -5667,7 +5659,7 @@ class Accountinfo:
 @grouped_avp
 class AnnouncementData:
     """Announcement-Data (20931, vendor 2011) grouped AVP, huawei."""
-    announcement_order: list[int] = dataclasses.field(default_factory=list)
+    announcement_order: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("announcement_order", 3906, 10415),  # Announcement-Order
@@ -5677,12 +5669,12 @@ class AnnouncementData:
 @grouped_avp
 class AuthInformation:
     """Auth-Information (30800, vendor 2011) grouped AVP, huawei."""
-    auth_result_code: list[int] = dataclasses.field(default_factory=list)
-    auth_user_state: list[str] = dataclasses.field(default_factory=list)
-    auth_action: list[str] = dataclasses.field(default_factory=list)
-    auth_voice_id: list[int] = dataclasses.field(default_factory=list)
-    auth_message_id: list[int] = dataclasses.field(default_factory=list)
-    auth_sub_service_key: list[str] = dataclasses.field(default_factory=list)
+    auth_result_code: int = None
+    auth_user_state: str = None
+    auth_action: str = None
+    auth_voice_id: int = None
+    auth_message_id: int = None
+    auth_sub_service_key: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("auth_result_code", 30801, 2011),  # Auth-Result-Code
@@ -5697,17 +5689,17 @@ class AuthInformation:
 @grouped_avp
 class BalanceInfo:
     """Balance-Info (60001, vendor 2011) grouped AVP, huawei."""
-    payment_type: list[int] = dataclasses.field(default_factory=list)
-    balance_category: list[int] = dataclasses.field(default_factory=list)
-    balance_id: list[int] = dataclasses.field(default_factory=list)
-    balance_type: list[int] = dataclasses.field(default_factory=list)
-    current_balance: list[int] = dataclasses.field(default_factory=list)
-    balance_date: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    measure_type: list[int] = dataclasses.field(default_factory=list)
-    currency_code: list[int] = dataclasses.field(default_factory=list)
-    related_object_type: list[int] = dataclasses.field(default_factory=list)
-    related_object_id: list[int] = dataclasses.field(default_factory=list)
-    unpaid_fee: list[int] = dataclasses.field(default_factory=list)
+    payment_type: int = None
+    balance_category: int = None
+    balance_id: int = None
+    balance_type: int = None
+    current_balance: int = None
+    balance_date: datetime.datetime = None
+    measure_type: int = None
+    currency_code: int = None
+    related_object_type: int = None
+    related_object_id: int = None
+    unpaid_fee: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("payment_type", 60002, 2011),  # Payment-Type
@@ -5727,22 +5719,22 @@ class BalanceInfo:
 @grouped_avp
 class CommunityInformation:
     """Community-Information (21204, vendor 2011) grouped AVP, huawei."""
-    s_caller_number_type: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_number_type: list[bytes] = dataclasses.field(default_factory=list)
-    s_caller_vpn_phone_flags: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_vpn_phone_flags: list[bytes] = dataclasses.field(default_factory=list)
-    s_caller_pbx_display_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_pbx_display_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_caller_hunting_main_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_hunting_main_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_caller_group_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_group_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_caller_top_group_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_top_group_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_caller_short_number: list[bytes] = dataclasses.field(default_factory=list)
-    s_called_long_number: list[bytes] = dataclasses.field(default_factory=list)
-    member_screen_class: list[str] = dataclasses.field(default_factory=list)
-    screen_zone_id: list[int] = dataclasses.field(default_factory=list)
+    s_caller_number_type: bytes = None
+    s_called_number_type: bytes = None
+    s_caller_vpn_phone_flags: bytes = None
+    s_called_vpn_phone_flags: bytes = None
+    s_caller_pbx_display_number: bytes = None
+    s_called_pbx_display_number: bytes = None
+    s_caller_hunting_main_number: bytes = None
+    s_called_hunting_main_number: bytes = None
+    s_caller_group_number: bytes = None
+    s_called_group_number: bytes = None
+    s_caller_top_group_number: bytes = None
+    s_called_top_group_number: bytes = None
+    s_caller_short_number: bytes = None
+    s_called_long_number: bytes = None
+    member_screen_class: str = None
+    screen_zone_id: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("s_caller_number_type", 21209, 2011),  # S-Caller-Number-Type
@@ -5767,10 +5759,10 @@ class CommunityInformation:
 @grouped_avp
 class PosAccountNotify:
     """POS-Account-Notify (21182, vendor 2011) grouped AVP, huawei."""
-    pos_notify_mode: list[int] = dataclasses.field(default_factory=list)
-    pos_used_credit: list[int] = dataclasses.field(default_factory=list)
-    pos_max_credit: list[int] = dataclasses.field(default_factory=list)
-    next_bill_date: list[bytes] = dataclasses.field(default_factory=list)
+    pos_notify_mode: int = None
+    pos_used_credit: int = None
+    pos_max_credit: int = None
+    next_bill_date: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("pos_notify_mode", 21183, 2011),  # POS-Notify-Mode
@@ -5783,10 +5775,10 @@ class PosAccountNotify:
 @grouped_avp
 class PpsAccountNotify:
     """PPS-Account-Notify (21177, vendor 2011) grouped AVP, huawei."""
-    pps_notify_mode: list[int] = dataclasses.field(default_factory=list)
-    pps_used_credit: list[int] = dataclasses.field(default_factory=list)
-    pps_max_credit: list[int] = dataclasses.field(default_factory=list)
-    validity_date2: list[bytes] = dataclasses.field(default_factory=list)
+    pps_notify_mode: int = None
+    pps_used_credit: int = None
+    pps_max_credit: int = None
+    validity_date2: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("pps_notify_mode", 21178, 2011),  # PPS-Notify-Mode
@@ -5799,8 +5791,8 @@ class PpsAccountNotify:
 @grouped_avp
 class CreditUseNotification:
     """Credit-Use-Notification (21176, vendor 2011) grouped AVP, huawei."""
-    pps_account_notify: list[PpsAccountNotify] = dataclasses.field(default_factory=list)
-    pos_account_notify: list[PosAccountNotify] = dataclasses.field(default_factory=list)
+    pps_account_notify: PpsAccountNotify = None
+    pos_account_notify: PosAccountNotify = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("pps_account_notify", 21177, 2011, type_class=PpsAccountNotify),  # PPS-Account-Notify
@@ -5811,7 +5803,7 @@ class CreditUseNotification:
 @grouped_avp
 class CumUnitValue:
     """Cum-Unit-Value (20856, vendor 2011) grouped AVP, huawei."""
-    cum_value_digits: list[int] = dataclasses.field(default_factory=list)
+    cum_value_digits: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("cum_value_digits", 20857, 2011),  # Cum-Value-Digits
@@ -5821,7 +5813,7 @@ class CumUnitValue:
 @grouped_avp
 class CumMoney:
     """Cum-Money (20855, vendor 2011) grouped AVP, huawei."""
-    cum_unit_value: list[CumUnitValue] = dataclasses.field(default_factory=list)
+    cum_unit_value: CumUnitValue = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("cum_unit_value", 20856, 2011, type_class=CumUnitValue),  # Cum-Unit-Value
@@ -5831,8 +5823,8 @@ class CumMoney:
 @grouped_avp
 class CumInfo:
     """Cum-Info (20853, vendor 2011) grouped AVP, huawei."""
-    cum_money: list[CumMoney] = dataclasses.field(default_factory=list)
-    cum_id: list[bytes] = dataclasses.field(default_factory=list)
+    cum_money: CumMoney = None
+    cum_id: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("cum_money", 20855, 2011, type_class=CumMoney),  # Cum-Money
@@ -5843,8 +5835,8 @@ class CumInfo:
 @grouped_avp
 class HuaweiServiceParameterInfo:
     """Service-Parameter-Info (20920, vendor 2011) grouped AVP, huawei."""
-    service_parameter_type: list[int] = dataclasses.field(default_factory=list)
-    service_parameter_value: list[int] = dataclasses.field(default_factory=list)
+    service_parameter_type: int = None
+    service_parameter_value: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("service_parameter_type", 20921, 2011),  # Service-Parameter-Type
@@ -5855,14 +5847,14 @@ class HuaweiServiceParameterInfo:
 @grouped_avp
 class NoticeInformation:
     """Notice-Information (20394, vendor 2011) grouped AVP, huawei."""
-    message_count: list[int] = dataclasses.field(default_factory=list)
-    message_content_1: list[str] = dataclasses.field(default_factory=list)
-    message_content_2: list[str] = dataclasses.field(default_factory=list)
-    message_content_3: list[str] = dataclasses.field(default_factory=list)
-    message_content_4: list[str] = dataclasses.field(default_factory=list)
-    message_content_5: list[str] = dataclasses.field(default_factory=list)
-    message_content_6: list[str] = dataclasses.field(default_factory=list)
-    receive_message_addr: list[str] = dataclasses.field(default_factory=list)
+    message_count: int = None
+    message_content_1: str = None
+    message_content_2: str = None
+    message_content_3: str = None
+    message_content_4: str = None
+    message_content_5: str = None
+    message_content_6: str = None
+    receive_message_addr: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("message_count", 20395, 2011),  # Message-Count
@@ -5879,9 +5871,9 @@ class NoticeInformation:
 @grouped_avp
 class ChargeMoney:
     """Charge-Money (20344, vendor 2011) grouped AVP, huawei."""
-    money_value: list[int] = dataclasses.field(default_factory=list)
-    new_money: list[int] = dataclasses.field(default_factory=list)
-    active_day: list[int] = dataclasses.field(default_factory=list)
+    money_value: int = None
+    new_money: int = None
+    active_day: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("money_value", 20328, 2011),  # Money-Value
@@ -5893,35 +5885,35 @@ class ChargeMoney:
 @grouped_avp
 class RechargeInformation:
     """Recharge-Information (20341, vendor 2011) grouped AVP, huawei."""
-    charge_number: list[bytes] = dataclasses.field(default_factory=list)
-    card_number: list[bytes] = dataclasses.field(default_factory=list)
-    card_batch: list[bytes] = dataclasses.field(default_factory=list)
-    card_type: list[int] = dataclasses.field(default_factory=list)
-    card_money: list[int] = dataclasses.field(default_factory=list)
-    charge_money: list[ChargeMoney] = dataclasses.field(default_factory=list)
-    card_sp_id: list[int] = dataclasses.field(default_factory=list)
-    card_brand_id: list[bytes] = dataclasses.field(default_factory=list)
-    card_cur_distributor_id: list[str] = dataclasses.field(default_factory=list)
-    fraud_times: list[int] = dataclasses.field(default_factory=list)
-    serial_no: list[str] = dataclasses.field(default_factory=list)
-    uniform_serial_no: list[str] = dataclasses.field(default_factory=list)
-    recharge_method: list[int] = dataclasses.field(default_factory=list)
-    etopup_session_id: list[str] = dataclasses.field(default_factory=list)
-    account_type: list[int] = dataclasses.field(default_factory=list)
-    new_card_money: list[int] = dataclasses.field(default_factory=list)
-    ex_trans_type: list[str] = dataclasses.field(default_factory=list)
-    channel_id: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_1: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_2: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_3: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_4: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_5: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_6: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_7: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_8: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_9: list[str] = dataclasses.field(default_factory=list)
-    ex_parameter_10: list[str] = dataclasses.field(default_factory=list)
-    access_module: list[int] = dataclasses.field(default_factory=list)
+    charge_number: bytes = None
+    card_number: bytes = None
+    card_batch: bytes = None
+    card_type: int = None
+    card_money: int = None
+    charge_money: ChargeMoney = None
+    card_sp_id: int = None
+    card_brand_id: bytes = None
+    card_cur_distributor_id: str = None
+    fraud_times: int = None
+    serial_no: str = None
+    uniform_serial_no: str = None
+    recharge_method: int = None
+    etopup_session_id: str = None
+    account_type: int = None
+    new_card_money: int = None
+    ex_trans_type: str = None
+    channel_id: str = None
+    ex_parameter_1: str = None
+    ex_parameter_2: str = None
+    ex_parameter_3: str = None
+    ex_parameter_4: str = None
+    ex_parameter_5: str = None
+    ex_parameter_6: str = None
+    ex_parameter_7: str = None
+    ex_parameter_8: str = None
+    ex_parameter_9: str = None
+    ex_parameter_10: str = None
+    access_module: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("charge_number", 20326, 2011),  # Charge-Number
@@ -5959,14 +5951,14 @@ class RechargeInformation:
 @grouped_avp
 class UserBasicInfo:
     """User-Basic-Info (21196, vendor 2011) grouped AVP, huawei."""
-    i_sub_cosid: list[int] = dataclasses.field(default_factory=list)
-    i_user_type: list[int] = dataclasses.field(default_factory=list)
-    i_tenant_id: list[int] = dataclasses.field(default_factory=list)
-    i_language_type: list[int] = dataclasses.field(default_factory=list)
-    i_sms_language_type: list[int] = dataclasses.field(default_factory=list)
-    i_brand_id: list[int] = dataclasses.field(default_factory=list)
-    i_saas_tenant_id: list[int] = dataclasses.field(default_factory=list)
-    i_first_call_flag: list[str] = dataclasses.field(default_factory=list)
+    i_sub_cosid: int = None
+    i_user_type: int = None
+    i_tenant_id: int = None
+    i_language_type: int = None
+    i_sms_language_type: int = None
+    i_brand_id: int = None
+    i_saas_tenant_id: int = None
+    i_first_call_flag: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("i_sub_cosid", 21191, 2011),  # I-Sub-COSID
@@ -5983,118 +5975,118 @@ class UserBasicInfo:
 @grouped_avp
 class InInformation:
     """IN-Information (20300, vendor 2011) grouped AVP, huawei."""
-    active_flag: list[int] = dataclasses.field(default_factory=list)
-    calling_vlr_number: list[str] = dataclasses.field(default_factory=list)
-    calling_msc_address: list[bytes] = dataclasses.field(default_factory=list)
-    calling_cellid_or_sai: list[str] = dataclasses.field(default_factory=list)
-    access_method: list[int] = dataclasses.field(default_factory=list)
-    auth_information: list[AuthInformation] = dataclasses.field(default_factory=list)
+    active_flag: int = None
+    calling_vlr_number: str = None
+    calling_msc_address: bytes = None
+    calling_cellid_or_sai: str = None
+    access_method: int = None
+    auth_information: AuthInformation = None
     balance_info: list[BalanceInfo] = dataclasses.field(default_factory=list)
-    calling_party_address: list[str] = dataclasses.field(default_factory=list)
-    called_party_address: list[str] = dataclasses.field(default_factory=list)
-    called_short_number: list[str] = dataclasses.field(default_factory=list)
-    specific_output: list[int] = dataclasses.field(default_factory=list)
-    calling_partys_category: list[int] = dataclasses.field(default_factory=list)
-    calling_party_address_nature: list[int] = dataclasses.field(default_factory=list)
-    called_party_address_nature: list[int] = dataclasses.field(default_factory=list)
-    calling_lai: list[str] = dataclasses.field(default_factory=list)
-    called_vlr_number: list[str] = dataclasses.field(default_factory=list)
-    called_cellid_or_sai: list[str] = dataclasses.field(default_factory=list)
-    called_imei: list[str] = dataclasses.field(default_factory=list)
-    calling_imei: list[str] = dataclasses.field(default_factory=list)
-    additional_calling_party_number: list[str] = dataclasses.field(default_factory=list)
-    redirecting_party_id: list[str] = dataclasses.field(default_factory=list)
-    redirection_reason: list[int] = dataclasses.field(default_factory=list)
-    msc_address: list[str] = dataclasses.field(default_factory=list)
-    time_zone: list[int] = dataclasses.field(default_factory=list)
-    access_network_type: list[int] = dataclasses.field(default_factory=list)
-    service_key: list[int] = dataclasses.field(default_factory=list)
-    call_forward_indicator: list[int] = dataclasses.field(default_factory=list)
-    ue_imsi: list[str] = dataclasses.field(default_factory=list)
-    original_called_party_id: list[str] = dataclasses.field(default_factory=list)
-    call_reference_number: list[str] = dataclasses.field(default_factory=list)
-    route_prefix: list[bytes] = dataclasses.field(default_factory=list)
-    ssp_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    charge_flow_type: list[int] = dataclasses.field(default_factory=list)
-    bearer_capability: list[bytes] = dataclasses.field(default_factory=list)
-    calling_location_number_nature: list[int] = dataclasses.field(default_factory=list)
-    called_party_bcdnumber_nature: list[int] = dataclasses.field(default_factory=list)
-    called_location_number: list[bytes] = dataclasses.field(default_factory=list)
-    called_location_number_nature: list[int] = dataclasses.field(default_factory=list)
-    original_called_party_id_nature: list[int] = dataclasses.field(default_factory=list)
-    reroute_called_number: list[bytes] = dataclasses.field(default_factory=list)
-    function_flag: list[str] = dataclasses.field(default_factory=list)
-    vpn_call_auth_flag: list[bytes] = dataclasses.field(default_factory=list)
-    personal_pay_notify_mode: list[str] = dataclasses.field(default_factory=list)
-    user_passwd: list[str] = dataclasses.field(default_factory=list)
-    idd_originate_number: list[bytes] = dataclasses.field(default_factory=list)
-    address_of_restricted_indicator: list[int] = dataclasses.field(default_factory=list)
-    connect_called_number: list[str] = dataclasses.field(default_factory=list)
-    calling_location_number: list[bytes] = dataclasses.field(default_factory=list)
-    called_msc_address: list[bytes] = dataclasses.field(default_factory=list)
-    redirecting_party_id_nature: list[int] = dataclasses.field(default_factory=list)
-    real_called_number: list[str] = dataclasses.field(default_factory=list)
-    called_party_bcdnumber: list[bytes] = dataclasses.field(default_factory=list)
-    original_redirecting_party_id: list[str] = dataclasses.field(default_factory=list)
-    new_ssp_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    inapcs1_tariff_class: list[str] = dataclasses.field(default_factory=list)
-    called_lai: list[str] = dataclasses.field(default_factory=list)
-    keep_voice_flag: list[int] = dataclasses.field(default_factory=list)
+    calling_party_address: str = None
+    called_party_address: str = None
+    called_short_number: str = None
+    specific_output: int = None
+    calling_partys_category: int = None
+    calling_party_address_nature: int = None
+    called_party_address_nature: int = None
+    calling_lai: str = None
+    called_vlr_number: str = None
+    called_cellid_or_sai: str = None
+    called_imei: str = None
+    calling_imei: str = None
+    additional_calling_party_number: str = None
+    redirecting_party_id: str = None
+    redirection_reason: int = None
+    msc_address: str = None
+    time_zone: int = None
+    access_network_type: int = None
+    service_key: int = None
+    call_forward_indicator: int = None
+    ue_imsi: str = None
+    original_called_party_id: str = None
+    call_reference_number: str = None
+    route_prefix: bytes = None
+    ssp_time: datetime.datetime = None
+    charge_flow_type: int = None
+    bearer_capability: bytes = None
+    calling_location_number_nature: int = None
+    called_party_bcdnumber_nature: int = None
+    called_location_number: bytes = None
+    called_location_number_nature: int = None
+    original_called_party_id_nature: int = None
+    reroute_called_number: bytes = None
+    function_flag: str = None
+    vpn_call_auth_flag: bytes = None
+    personal_pay_notify_mode: str = None
+    user_passwd: str = None
+    idd_originate_number: bytes = None
+    address_of_restricted_indicator: int = None
+    connect_called_number: str = None
+    calling_location_number: bytes = None
+    called_msc_address: bytes = None
+    redirecting_party_id_nature: int = None
+    real_called_number: str = None
+    called_party_bcdnumber: bytes = None
+    original_redirecting_party_id: str = None
+    new_ssp_time: datetime.datetime = None
+    inapcs1_tariff_class: str = None
+    called_lai: str = None
+    keep_voice_flag: int = None
     service_parameter_info: list[HuaweiServiceParameterInfo] = dataclasses.field(default_factory=list)
-    alert_level: list[int] = dataclasses.field(default_factory=list)
-    grace_period: list[bytes] = dataclasses.field(default_factory=list)
-    disable_period: list[bytes] = dataclasses.field(default_factory=list)
-    call_type: list[int] = dataclasses.field(default_factory=list)
-    vpn_notify_flag: list[str] = dataclasses.field(default_factory=list)
-    fav_area_flag: list[int] = dataclasses.field(default_factory=list)
-    same_cug_not_free_notify_flag: list[int] = dataclasses.field(default_factory=list)
-    personal_pay_cost_value: list[int] = dataclasses.field(default_factory=list)
-    active_currency_code: list[int] = dataclasses.field(default_factory=list)
-    suspend_reason: list[int] = dataclasses.field(default_factory=list)
-    charge_party_type: list[int] = dataclasses.field(default_factory=list)
-    credit_use_notification: list[CreditUseNotification] = dataclasses.field(default_factory=list)
-    user_basic_info: list[UserBasicInfo] = dataclasses.field(default_factory=list)
-    community_information: list[CommunityInformation] = dataclasses.field(default_factory=list)
-    subscriber_pay_type: list[int] = dataclasses.field(default_factory=list)
-    active_period: list[bytes] = dataclasses.field(default_factory=list)
+    alert_level: int = None
+    grace_period: bytes = None
+    disable_period: bytes = None
+    call_type: int = None
+    vpn_notify_flag: str = None
+    fav_area_flag: int = None
+    same_cug_not_free_notify_flag: int = None
+    personal_pay_cost_value: int = None
+    active_currency_code: int = None
+    suspend_reason: int = None
+    charge_party_type: int = None
+    credit_use_notification: CreditUseNotification = None
+    user_basic_info: UserBasicInfo = None
+    community_information: CommunityInformation = None
+    subscriber_pay_type: int = None
+    active_period: bytes = None
     announcement_data: list[AnnouncementData] = dataclasses.field(default_factory=list)
-    notice_information: list[NoticeInformation] = dataclasses.field(default_factory=list)
-    share_call_percent: list[int] = dataclasses.field(default_factory=list)
-    service_free_indicator: list[int] = dataclasses.field(default_factory=list)
-    handleover_toolbox_flag: list[int] = dataclasses.field(default_factory=list)
-    call_begin_time: list[str] = dataclasses.field(default_factory=list)
-    adjust_roaming_type: list[int] = dataclasses.field(default_factory=list)
-    total_cost_flag: list[int] = dataclasses.field(default_factory=list)
-    release_reason: list[int] = dataclasses.field(default_factory=list)
+    notice_information: NoticeInformation = None
+    share_call_percent: int = None
+    service_free_indicator: int = None
+    handleover_toolbox_flag: int = None
+    call_begin_time: str = None
+    adjust_roaming_type: int = None
+    total_cost_flag: int = None
+    release_reason: int = None
     accountinfo: list[Accountinfo] = dataclasses.field(default_factory=list)
-    called_party_np: list[str] = dataclasses.field(default_factory=list)
-    calling_party_np: list[str] = dataclasses.field(default_factory=list)
-    fav_cell_id_flag: list[int] = dataclasses.field(default_factory=list)
-    recharge_information: list[RechargeInformation] = dataclasses.field(default_factory=list)
-    active_method: list[int] = dataclasses.field(default_factory=list)
-    operator_id: list[str] = dataclasses.field(default_factory=list)
-    account_query_method: list[int] = dataclasses.field(default_factory=list)
-    account_type: list[int] = dataclasses.field(default_factory=list)
-    cc_money: list[CcMoney] = dataclasses.field(default_factory=list)
-    fix_rent_fee: list[int] = dataclasses.field(default_factory=list)
-    next_bill_datetime: list[bytes] = dataclasses.field(default_factory=list)
-    amount_before_recharge: list[int] = dataclasses.field(default_factory=list)
-    rchg_ext_act_key: list[int] = dataclasses.field(default_factory=list)
+    called_party_np: str = None
+    calling_party_np: str = None
+    fav_cell_id_flag: int = None
+    recharge_information: RechargeInformation = None
+    active_method: int = None
+    operator_id: str = None
+    account_query_method: int = None
+    account_type: int = None
+    cc_money: CcMoney = None
+    fix_rent_fee: int = None
+    next_bill_datetime: bytes = None
+    amount_before_recharge: int = None
+    rchg_ext_act_key: int = None
     account_change_info: list[AccountChangeInfo] = dataclasses.field(default_factory=list)
     cum_info: list[CumInfo] = dataclasses.field(default_factory=list)
-    parent_limit_value: list[int] = dataclasses.field(default_factory=list)
-    additional_info: list[str] = dataclasses.field(default_factory=list)
-    charge_confirm_flag: list[int] = dataclasses.field(default_factory=list)
-    main_product_id: list[int] = dataclasses.field(default_factory=list)
-    ivr_lang: list[int] = dataclasses.field(default_factory=list)
-    sms_lang: list[int] = dataclasses.field(default_factory=list)
-    pay_type: list[int] = dataclasses.field(default_factory=list)
-    brand: list[int] = dataclasses.field(default_factory=list)
-    activation_date: list[bytes] = dataclasses.field(default_factory=list)
-    management_state: list[str] = dataclasses.field(default_factory=list)
-    state: list[int] = dataclasses.field(default_factory=list)
-    pps_balance: list[int] = dataclasses.field(default_factory=list)
-    pos_balance: list[int] = dataclasses.field(default_factory=list)
+    parent_limit_value: int = None
+    additional_info: str = None
+    charge_confirm_flag: int = None
+    main_product_id: int = None
+    ivr_lang: int = None
+    sms_lang: int = None
+    pay_type: int = None
+    brand: int = None
+    activation_date: bytes = None
+    management_state: str = None
+    state: int = None
+    pps_balance: int = None
+    pos_balance: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("active_flag", 20978, 2011),  # Active-Flag
@@ -6215,28 +6207,28 @@ class InInformation:
 @grouped_avp
 class P2psmsInformation:
     """P2PSMS-Information (20400, vendor 2011) grouped AVP, huawei."""
-    sms_type: list[int] = dataclasses.field(default_factory=list)
-    smsc_address_huawei: list[str] = dataclasses.field(default_factory=list)
-    sm_id: list[str] = dataclasses.field(default_factory=list)
-    sm_length: list[int] = dataclasses.field(default_factory=list)
-    mo_msc_address: list[str] = dataclasses.field(default_factory=list)
-    mt_msc_address: list[str] = dataclasses.field(default_factory=list)
-    source_addr: list[str] = dataclasses.field(default_factory=list)
-    dest_addr: list[str] = dataclasses.field(default_factory=list)
-    fee_flag: list[int] = dataclasses.field(default_factory=list)
-    fee_type: list[int] = dataclasses.field(default_factory=list)
-    message_pid: list[int] = dataclasses.field(default_factory=list)
-    status_report_requested: list[int] = dataclasses.field(default_factory=list)
-    orig_imsi: list[str] = dataclasses.field(default_factory=list)
-    dest_imsi: list[str] = dataclasses.field(default_factory=list)
-    calling_imei: list[str] = dataclasses.field(default_factory=list)
-    called_imei: list[str] = dataclasses.field(default_factory=list)
-    send_result: list[int] = dataclasses.field(default_factory=list)
-    dcs: list[int] = dataclasses.field(default_factory=list)
-    v_mcc_mnc_addr: list[int] = dataclasses.field(default_factory=list)
-    original_called_party_id: list[str] = dataclasses.field(default_factory=list)
-    notify_mode: list[int] = dataclasses.field(default_factory=list)
-    operation_result: list[int] = dataclasses.field(default_factory=list)
+    sms_type: int = None
+    smsc_address_huawei: str = None
+    sm_id: str = None
+    sm_length: int = None
+    mo_msc_address: str = None
+    mt_msc_address: str = None
+    source_addr: str = None
+    dest_addr: str = None
+    fee_flag: int = None
+    fee_type: int = None
+    message_pid: int = None
+    status_report_requested: int = None
+    orig_imsi: str = None
+    dest_imsi: str = None
+    calling_imei: str = None
+    called_imei: str = None
+    send_result: int = None
+    dcs: int = None
+    v_mcc_mnc_addr: int = None
+    original_called_party_id: str = None
+    notify_mode: int = None
+    operation_result: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sms_type", 20715, 2011),  # Sms-Type
@@ -6267,10 +6259,10 @@ class P2psmsInformation:
 @grouped_avp
 class WlanRadioContainer:
     """WLAN-Radio-Container (892, vendor 10415) grouped AVP, 3GPP TS 32.299."""
-    operator_name: list[bytes] = dataclasses.field(default_factory=list)
-    location_type: list[LocationType] = dataclasses.field(default_factory=list)
-    location_information: list[bytes] = dataclasses.field(default_factory=list)
-    wlan_technology: list[int] = dataclasses.field(default_factory=list)
+    operator_name: bytes = None
+    location_type: LocationType = None
+    location_information: bytes = None
+    wlan_technology: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("operator_name", 126),  # Operator-Name
@@ -6283,16 +6275,18 @@ class WlanRadioContainer:
 @grouped_avp
 class WlanInformation:
     """WLAN-Information (875, vendor 10415) grouped AVP, 3GPP TS 32.299."""
-    wlan_session_id: list[str] = dataclasses.field(default_factory=list)
-    pdg_address: list[str] = dataclasses.field(default_factory=list)
-    wag_address: list[str] = dataclasses.field(default_factory=list)
-    wag_plmn_id: list[bytes] = dataclasses.field(default_factory=list)
-    wlan_radio_container: list[WlanRadioContainer] = dataclasses.field(default_factory=list)
-    wlan_ue_local_ipaddress: list[str] = dataclasses.field(default_factory=list)
+    wlan_session_id: str = None
+    pdg_address: str = None
+    pdg_charging_id: int = None
+    wag_address: str = None
+    wag_plmn_id: bytes = None
+    wlan_radio_container: WlanRadioContainer = None
+    wlan_ue_local_ipaddress: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("wlan_session_id", 1246, 10415),  # WLAN-Session-Id
         AvpGenDef("pdg_address", 895, 10415),  # PDG-Address
+        AvpGenDef("pdg_charging_id", 896, 10415),  # PDG-Charging-Id
         AvpGenDef("wag_address", 890, 10415),  # WAG-Address
         AvpGenDef("wag_plmn_id", 891, 10415),  # WAG-PLMN-Id
         AvpGenDef("wlan_radio_container", 892, 10415, type_class=WlanRadioContainer),  # WLAN-Radio-Container
@@ -6357,14 +6351,14 @@ class MediaComponentDescription:
     max_requested_bandwidth_ul: int = None
     max_requested_bandwidth_dl: int = None
     media_type: int = None
-    flow_status: list[int] = dataclasses.field(default_factory=list)
-    rs_bandwidth: list[int] = dataclasses.field(default_factory=list)
-    rr_bandwidth: list[int] = dataclasses.field(default_factory=list)
+    flow_status: int = None
+    reservation_priority: int = None
+    rs_bandwidth: int = None
+    rr_bandwidth: int = None
     codec_data: list[str] = dataclasses.field(default_factory=list)
-    reservation_priority: list[int] = dataclasses.field(default_factory=list)
-    reservation_class: list[int] = dataclasses.field(default_factory=list)
-    transport_class: list[int] = dataclasses.field(default_factory=list)
-    media_authorization_context_id: list[str] = dataclasses.field(default_factory=list)
+    reservation_class: int = None
+    transport_class: int = None
+    media_authorization_context_id: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("media_component_number", 518, 10415),  # Media-Component-Number
@@ -6374,10 +6368,10 @@ class MediaComponentDescription:
         AvpGenDef("max_requested_bandwidth_dl", 515, 10415),  # Max-Requested-Bandwidth-DL
         AvpGenDef("media_type", 520, 10415),  # Media-Type
         AvpGenDef("flow_status", 511, 10415),  # Flow-Status
+        AvpGenDef("reservation_priority", 458, 13019),  # Reservation-Priority
         AvpGenDef("rs_bandwidth", 522, 10415),  # RS-Bandwidth
         AvpGenDef("rr_bandwidth", 521, 10415),  # RR-Bandwidth
         AvpGenDef("codec_data", 524, 10415),  # Codec-Data
-        AvpGenDef("reservation_priority", 458, 13019),  # Reservation-Priority
         AvpGenDef("reservation_class", 456, 13019),  # Reservation-Class
         AvpGenDef("transport_class", 311, 13019),  # Transport-Class
         AvpGenDef("media_authorization_context_id", 462, 13019),  # Media-Authorization-Context-Id
@@ -6482,10 +6476,10 @@ class ChargingRuleInstall:
     charging_rule_base_name: list[Avp] = dataclasses.field(default_factory=list)
     charging_rule_name: list[Avp] = dataclasses.field(default_factory=list)
     charging_rule_definition: list[ChargingRuleDefinition] = dataclasses.field(default_factory=list)
-    bearer_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    rule_activation_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    rule_deactivation_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    resource_allocation_notification: list[int] = dataclasses.field(default_factory=list)
+    bearer_identifier: bytes = None
+    rule_activation_time: datetime.datetime = None
+    rule_deactivation_time: datetime.datetime = None
+    resource_allocation_notification: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("charging_rule_base_name", 1004, 10415),  # Charging-Rule-Base-Name
@@ -6549,11 +6543,11 @@ class SipServerCapabilities:
 @grouped_avp
 class SipDeregistrationReason:
     """SIP-Deregistration-Reason (383) grouped AVP, RFC 4740."""
-    sip_reason_code: list[int] = dataclasses.field(default_factory=list)
-    sip_reason_info: list[str] = dataclasses.field(default_factory=list)
+    sip_reason_code: int = None
+    sip_reason_info: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("sip_reason_code", 384),  # SIP-Reason-Code
+        AvpGenDef("sip_reason_code", 384, is_required=True),  # SIP-Reason-Code
         AvpGenDef("sip_reason_info", 385),  # SIP-Reason-Info
     )
 
@@ -6561,12 +6555,12 @@ class SipDeregistrationReason:
 @grouped_avp
 class SipUserData:
     """SIP-User-Data (389) grouped AVP, RFC 4740."""
-    sip_user_data_type: list[str] = dataclasses.field(default_factory=list)
-    sip_user_data_contents: list[bytes] = dataclasses.field(default_factory=list)
+    sip_user_data_type: str = None
+    sip_user_data_contents: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("sip_user_data_type", 390),  # SIP-User-Data-Type
-        AvpGenDef("sip_user_data_contents", 391),  # SIP-User-Data-Contents
+        AvpGenDef("sip_user_data_type", 390, is_required=True),  # SIP-User-Data-Type
+        AvpGenDef("sip_user_data_contents", 391, is_required=True),  # SIP-User-Data-Contents
     )
 
 
@@ -6759,11 +6753,11 @@ class ChargingData:
 @grouped_avp
 class AccessNetworkChargingIdentifier:
     """Access-Network-Charging-Identifier (502, vendor 10415) grouped AVP, 3GPP TS 29.214."""
-    access_network_charging_identifier_value: list[bytes] = dataclasses.field(default_factory=list)
+    access_network_charging_identifier_value: bytes = None
     flows: list[Flows] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("access_network_charging_identifier_value", 503, 10415),  # Access-Network-Charging-Identifier-Value
+        AvpGenDef("access_network_charging_identifier_value", 503, 10415, is_required=True),  # Access-Network-Charging-Identifier-Value
         AvpGenDef("flows", 510, 10415, type_class=Flows),  # Flows
     )
 
@@ -6782,8 +6776,8 @@ class FlowGrouping:
 class AcceptableServiceInfo:
     """Acceptable-Service-Info (526, vendor 10415) grouped AVP, 3GPP TS 29.214."""
     media_component_description: list[MediaComponentDescription] = dataclasses.field(default_factory=list)
-    max_requested_bandwidth_ul: list[int] = dataclasses.field(default_factory=list)
-    max_requested_bandwidth_dl: list[int] = dataclasses.field(default_factory=list)
+    max_requested_bandwidth_ul: int = None
+    max_requested_bandwidth_dl: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("media_component_description", 517, 10415, type_class=MediaComponentDescription),  # Media-Component-Description
@@ -6795,10 +6789,10 @@ class AcceptableServiceInfo:
 @grouped_avp
 class SponsoredConnectivityData:
     """Sponsored-Connectivity-Data (530, vendor 10415) grouped AVP, 3GPP TS 29.214."""
-    sponsor_identity: list[str] = dataclasses.field(default_factory=list)
-    application_service_provider_identity: list[str] = dataclasses.field(default_factory=list)
-    granted_service_unit: list[GrantedServiceUnit] = dataclasses.field(default_factory=list)
-    used_service_unit: list[UsedServiceUnit] = dataclasses.field(default_factory=list)
+    sponsor_identity: str = None
+    application_service_provider_identity: str = None
+    granted_service_unit: GrantedServiceUnit = None
+    used_service_unit: UsedServiceUnit = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sponsor_identity", 531, 10415),  # Sponsor-Identity
@@ -8634,16 +8628,16 @@ class CommunicationFailureInformation:
 @grouped_avp
 class MonitoringEventReportData:
     """Monitoring-Event-Report-Data (3920, vendor 10415) grouped AVP, 3GPP TS 32.299."""
-    event_timestamp: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    scef_reference_id: list[int] = dataclasses.field(default_factory=list)
-    scef_id: list[bytes] = dataclasses.field(default_factory=list)
-    monitoring_event_report_number: list[int] = dataclasses.field(default_factory=list)
-    charged_party: list[str] = dataclasses.field(default_factory=list)
-    subscription_id: list[SubscriptionId] = dataclasses.field(default_factory=list)
-    monitoring_type: list[int] = dataclasses.field(default_factory=list)
-    reachability_information: list[int] = dataclasses.field(default_factory=list)
-    eps_location_information: list[EpsLocationInformation] = dataclasses.field(default_factory=list)
-    communication_failure_information: list[CommunicationFailureInformation] = dataclasses.field(default_factory=list)
+    event_timestamp: datetime.datetime = None
+    scef_reference_id: int = None
+    scef_id: bytes = None
+    monitoring_event_report_number: int = None
+    charged_party: str = None
+    subscription_id: SubscriptionId = None
+    monitoring_type: int = None
+    reachability_information: int = None
+    eps_location_information: EpsLocationInformation = None
+    communication_failure_information: CommunicationFailureInformation = None
     number_of_ue_per_location_report: list[NumberOfUePerLocationReport] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -8676,20 +8670,20 @@ class NumberOfUePerLocationConfiguration:
 @grouped_avp
 class MonitoringEventInformation:
     """Monitoring-Event-Information (3921, vendor 10415) grouped AVP, 3GPP TS 32.299."""
-    monitoring_event_functionality: list[int] = dataclasses.field(default_factory=list)
-    event_timestamp: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    scef_reference_id: list[int] = dataclasses.field(default_factory=list)
-    scef_id: list[bytes] = dataclasses.field(default_factory=list)
-    monitoring_type: list[int] = dataclasses.field(default_factory=list)
-    maximum_number_of_reports: list[int] = dataclasses.field(default_factory=list)
-    monitoring_duration: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    charged_party: list[str] = dataclasses.field(default_factory=list)
-    maximum_detection_time: list[int] = dataclasses.field(default_factory=list)
-    ue_reachability_configuration: list[UeReachabilityConfiguration] = dataclasses.field(default_factory=list)
-    monte_location_type: list[int] = dataclasses.field(default_factory=list)
-    accuracy: list[int] = dataclasses.field(default_factory=list)
+    monitoring_event_functionality: int = None
+    event_timestamp: datetime.datetime = None
+    scef_reference_id: int = None
+    scef_id: bytes = None
+    monitoring_type: int = None
+    maximum_number_of_reports: int = None
+    monitoring_duration: datetime.datetime = None
+    charged_party: str = None
+    maximum_detection_time: int = None
+    ue_reachability_configuration: UeReachabilityConfiguration = None
+    monte_location_type: int = None
+    accuracy: int = None
     number_of_ue_per_location_configuration: list[NumberOfUePerLocationConfiguration] = dataclasses.field(default_factory=list)
-    monitoring_event_report: list[MonitoringEventReport] = dataclasses.field(default_factory=list)
+    monitoring_event_report_data: list[MonitoringEventReportData] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("monitoring_event_functionality", 3922, 10415),  # Monitoring-Event-Functionality
@@ -8705,7 +8699,7 @@ class MonitoringEventInformation:
         AvpGenDef("monte_location_type", 3136, 10415),  # MONTE-Location-Type
         AvpGenDef("accuracy", 3137, 10415),  # Accuracy
         AvpGenDef("number_of_ue_per_location_configuration", 4306, 10415, type_class=NumberOfUePerLocationConfiguration),  # Number-Of-UE-Per-Location-Configuration
-        AvpGenDef("monitoring_event_report", 3123, 10415, type_class=MonitoringEventReport),  # Monitoring-Event-Report
+        AvpGenDef("monitoring_event_report_data", 3920, 10415, type_class=MonitoringEventReportData),  # Monitoring-Event-Report-Data
     )
 
 
@@ -9162,25 +9156,25 @@ class ChargingPolicyReport:
 @grouped_avp
 class RtbpInformation:
     """RTBP-Information (20600, vendor 2011) grouped AVP, huawei."""
-    sp_id: list[str] = dataclasses.field(default_factory=list)
-    service_id: list[str] = dataclasses.field(default_factory=list)
-    category_id: list[str] = dataclasses.field(default_factory=list)
-    content_id: list[str] = dataclasses.field(default_factory=list)
-    cdr_product_id: list[str] = dataclasses.field(default_factory=list)
-    cdr_charge_mode: list[int] = dataclasses.field(default_factory=list)
-    cdr_times: list[int] = dataclasses.field(default_factory=list)
-    cdr_duration: list[int] = dataclasses.field(default_factory=list)
-    cdr_volume: list[int] = dataclasses.field(default_factory=list)
-    cdr_type: list[int] = dataclasses.field(default_factory=list)
-    cdr_service_type: list[int] = dataclasses.field(default_factory=list)
-    cdr_begin_time: list[int] = dataclasses.field(default_factory=list)
-    cdr_end_time: list[int] = dataclasses.field(default_factory=list)
-    cdr_pkgsp_id: list[str] = dataclasses.field(default_factory=list)
-    cdr_pkg_service_id: list[str] = dataclasses.field(default_factory=list)
-    cdr_pkg_product_id: list[str] = dataclasses.field(default_factory=list)
-    cdr_sp_name: list[str] = dataclasses.field(default_factory=list)
-    cdr_service_name: list[str] = dataclasses.field(default_factory=list)
-    transaction_id: list[str] = dataclasses.field(default_factory=list)
+    sp_id: str = None
+    service_id: str = None
+    category_id: str = None
+    content_id: str = None
+    cdr_product_id: str = None
+    cdr_charge_mode: int = None
+    cdr_times: int = None
+    cdr_duration: int = None
+    cdr_volume: int = None
+    cdr_type: int = None
+    cdr_service_type: int = None
+    cdr_begin_time: int = None
+    cdr_end_time: int = None
+    cdr_pkgsp_id: str = None
+    cdr_pkg_service_id: str = None
+    cdr_pkg_product_id: str = None
+    cdr_sp_name: str = None
+    cdr_service_name: str = None
+    transaction_id: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sp_id", 20601, 2011),  # SP-Id
