@@ -20,6 +20,7 @@ _FIXED = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
 _MIN_PAYLOAD = dict(_FIXED, Address=6)
 _FAMILY_RESERVED = (0, 65535)
 _AnyEntry = tuple[int, int, int, int, int, int]
+_MISS = object()
 
 
 def validate(msg_or_bytes: Any, dictionary: RuleSet | None = None,
@@ -76,13 +77,14 @@ def _encode(code: int, vendor: int, flags: int, payload: bytes) -> bytes:
 
 
 class _Checker:
-    __slots__ = ("buf", "rules", "strict", "out")
+    __slots__ = ("buf", "rules", "strict", "out", "cache")
 
     def __init__(self, buf: bytes, rules: RuleSet, strict: bool) -> None:
         self.buf = buf
         self.rules = rules
         self.strict = strict
         self.out: list[ValidationError] = []
+        self.cache = rules.avp_cache()
 
     def run(self) -> list[ValidationError]:
         buf = self.buf
@@ -141,6 +143,7 @@ class _Checker:
         counts: dict[int, list[_AnyEntry]] = {}
         allowed = grammar.allowed if grammar is not None else None
         allow_any = grammar is None or grammar.allow_any
+        cache = self.cache
         for e in entries:
             code, vendor, flags, start, ps, pe = e
             k = code | (vendor << 32)
@@ -149,7 +152,21 @@ class _Checker:
                 counts[k] = [e]
             else:
                 lst.append(e)
-            info = rules.avp(k)
+            info = cache.get(k, _MISS)
+            if info is _MISS:
+                info = rules.avp(k)
+            if (info is not None and not strict and not flags & info.bad_flags  # type: ignore[union-attr]
+                    and (vendor or not flags & 0x80) and (allow_any or k in allowed)):  # type: ignore[operator]
+                # fast path: a known AVP, allowed here, with acceptable flags
+                size = info.fixed  # type: ignore[union-attr]
+                if size:
+                    if pe - ps != size:
+                        self._check_value(e, info, path)
+                elif info.grouped:  # type: ignore[union-attr]
+                    self._check_grouped(e, k, info.name, path, depth)  # type: ignore[union-attr]
+                elif info.value_check:  # type: ignore[union-attr]
+                    self._check_value(e, info, path)
+                continue
             if info is None:
                 if flags & 0x40:
                     out.append(AvpUnsupported(f"unknown AVP {code}/{vendor} with the M bit",

@@ -10,6 +10,8 @@ from ..message.avp import dictionary as _avpdict
 __all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of"]
 
 Member = tuple[int, int, str, int, int]  # (vendor, code, kind, min, max)
+_FIXED_SIZE = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
+               "Float32": 4, "Float64": 8, "Enumerated": 4, "Time": 4}
 
 
 def key_of(code: int, vendor: int) -> int:
@@ -54,7 +56,8 @@ class Grammar:
 
 class AvpInfo:
     """What the checker needs to know of one AVP: type and flag rules."""
-    __slots__ = ("name", "type_name", "must_m", "must_not_m", "enum")
+    __slots__ = ("name", "type_name", "must_m", "must_not_m", "enum", "bad_flags", "fixed",
+                 "grouped", "value_check")
 
     def __init__(self, name: str, type_name: str, rules: tuple[str, str, str] | None,
                  enum: Mapping[int, str] | None) -> None:
@@ -64,6 +67,11 @@ class AvpInfo:
         self.must_m = "M" in must
         self.must_not_m = "M" in must_not
         self.enum = enum
+        # for the checker's fast path (lenient mode)
+        self.bad_flags = 0x40 if self.must_not_m else 0
+        self.fixed = _FIXED_SIZE.get(type_name, 0)
+        self.grouped = type_name == "Grouped"
+        self.value_check = type_name in ("Address", "UTF8String", "DiameterURI")
 
 
 class RuleSet:
@@ -128,6 +136,13 @@ class RuleSet:
         g = Grammar(members) if members is not None else None
         self._grouped[key] = g
         return g
+
+    def avp_cache(self) -> dict[int, AvpInfo | None]:
+        """The AVP info cache (read-only for callers; :meth:`avp` fills it)."""
+        if self._generation != _binding.GENERATION[0]:
+            self._avps.clear()
+            self._generation = _binding.GENERATION[0]
+        return self._avps
 
     def avp(self, key: int) -> AvpInfo | None:
         """Type and flag rules of an AVP, None when the dictionary does not know it."""
