@@ -242,7 +242,7 @@ def huawei_ccr(origin: str, n: int) -> bytes:
     the top level, its Huawei AVPs with the M bit."""
     req = ccr(origin, n)
     req.service_information = ServiceInformation(
-        in_information=InInformation(account_query_method=[7]))
+        in_information=InInformation(account_query_method=7))
     top = A.grouped(IN_INFORMATION, [A.avp(ACCOUNT_QUERY_METHOD, (1).to_bytes(4, "big"), vendor=HUAWEI)],
                     vendor=HUAWEI)
     assert top[4] & (V | M) == V | M
@@ -264,7 +264,7 @@ async def test_huawei_dialect_per_peer():
     ans = await exchange(huawei, huawei_ccr("pcef.huawei.realm", 1))
     assert ans.one(AVP_RESULT_CODE).u32() == DIAMETER_SUCCESS and len(calls) == 1
     got = calls[0]
-    assert got.service_information.in_information.account_query_method == [7]
+    assert got.service_information.in_information.account_query_method == 7
     top = got.find_avps((IN_INFORMATION, HUAWEI))
     assert len(top) == 1 and top[0].is_mandatory
     # the same CCR from a 3GPP peer: Huawei's M-bit AVPs are unrecognised there (RFC 6733 4.1)

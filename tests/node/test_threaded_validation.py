@@ -92,7 +92,7 @@ def test_threaded_node_validation_switches_and_dialect_keyword():
         plain = BlockingPeer(port, "pgw.test.realm")
         ans = huawei.exchange(huawei_ccr("pcef.huawei.realm", 1))
         assert ans.one(AVP_RESULT_CODE).u32() == DIAMETER_SUCCESS
-        assert calls[0].service_information.in_information.account_query_method == [7]
+        assert calls[0].service_information.in_information.account_query_method == 7
         ans = plain.exchange(huawei_ccr("pgw.test.realm", 2))
         assert ans.one(AVP_RESULT_CODE).u32() == 5001 and len(calls) == 1
         huawei.close()
