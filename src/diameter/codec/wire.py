@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from struct import Struct
 
-from .errors import AvpDecodeError, MessageDecodeError, MessageTooLarge
+from . import core
+from .errors import MessageDecodeError, MessageTooLarge
 
 HEADER_LENGTH = 20
 FLAG_REQUEST = 0x80
@@ -20,16 +21,8 @@ AVP_FLAG_MANDATORY = 0x40
 AVP_FLAG_PRIVATE = 0x20
 
 
-class Limits:
-    """Decoder limits; change the attributes of :data:`LIMITS` to tune them."""
-    __slots__ = ("max_message_size", "max_depth")
-
-    def __init__(self, max_message_size: int = 1 << 20, max_depth: int = 16) -> None:
-        self.max_message_size = max_message_size
-        self.max_depth = max_depth
-
-
-LIMITS = Limits()
+Limits = core.Limits
+LIMITS = core.LIMITS
 
 _HEADER = Struct(">IIIII")
 _U32X2 = Struct(">II")
@@ -82,52 +75,13 @@ def pack_header(version: int, length: int, flags: int, code: int, app: int,
         raise MessageDecodeError(f"cannot pack header: {e}") from None
 
 
-def scan_avps(buf: bytes, start: int, end: int) -> list[AvpEntry]:
-    """Locate the AVPs in ``buf[start:end]``; check lengths and padding."""
-    out: list[AvpEntry] = []
-    append = out.append
-    pos = start
-    while pos < end:
-        if end - pos < 8:
-            raise AvpDecodeError("truncated AVP header", pos)
-        code, fl = _unpack_u32x2(buf, pos)
-        length = fl & 0xFFFFFF
-        if fl & 0x80000000:
-            if length < 12:
-                raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
-                                     pos, code, result_code=5014)
-            pe = pos + length
-            if pe > end:
-                raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                     pos, code, result_code=5014)
-            vendor = _unpack_u32(buf, pos + 8)[0]
-            ps = pos + 12
-        else:
-            if length < 8:
-                raise AvpDecodeError(f"AVP length {length} shorter than its header",
-                                     pos, code, result_code=5014)
-            pe = pos + length
-            if pe > end:
-                raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                     pos, code, result_code=5014)
-            vendor = 0
-            ps = pos + 8
-        if length & 3:
-            nxt = pe + 4 - (length & 3)
-            if nxt > end:
-                raise AvpDecodeError("AVP padding missing", pe, code, vendor)
-            if buf[pe:nxt] != _ZEROS[:nxt - pe]:
-                raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
-            pos = nxt
-        else:
-            pos = pe
-        append((code, vendor, fl >> 24, pe - length, ps, pe))
-    return out
+scan_avps = core.scan
+"""Locate the AVPs in ``buf[start:end]``; check lengths and padding (see :mod:`.core`)."""
 
 
 def scan_index(buf: bytes, start: int, end: int) -> tuple[list[AvpEntry], dict[int, list[AvpEntry]]]:
     """``scan_avps`` plus an index keyed ``code | vendor << 32`` in the same pass."""
-    entries = scan_avps(buf, start, end)
+    entries = core.scan(buf, start, end)
     index: dict[int, list[AvpEntry]] = {}
     get = index.get
     for e in entries:

@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps, unpack_header
-from ._binding import binding_of, encode_body, lazy_getattr, raw_index
+from ._binding import binding_of, encode_body, install_attrs, lazy_getattr, raw_index
 from .avp.avp import Avp, AvpGrouped, _avp_from_entry
 
 __all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
@@ -288,6 +288,7 @@ class DefinedMessage(Message):
                 for base in cls.__bases__:
                     if base.__name__ == name[:-len(suffix)] and issubclass(base, DefinedMessage):
                         setattr(base, slot, cls)
+        install_attrs(cls)
 
     def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
         d = self.__dict__

@@ -12,8 +12,9 @@ from __future__ import annotations
 from struct import Struct
 from typing import Any
 
+from ..codec import core
 from ..codec.errors import AvpDecodeError, AvpEncodeError
-from ..codec.wire import LIMITS, scan_avps, scan_index
+from ..codec.wire import LIMITS, scan_index
 from .avp.avp import Avp, _avp_from_entry, get_avp_dictionary_entry
 from .avp.dictionary import AVP_TYPE_NAMES
 from ..codec.types import CODECS
@@ -23,8 +24,7 @@ _pack3 = Struct(">III").pack
 _PAD = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
 _FIXED_SIZES = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
                 "Float32": 4, "Float64": 8, "Enumerated": 4, "Time": 4}
-# bumped by the dictionary when an entry changes, so bindings are recompiled
-GENERATION = [0]
+GENERATION = core.GENERATION   # bumped by the dictionary when an entry changes
 
 
 class Spec:
@@ -71,8 +71,17 @@ class Spec:
                                  self.code, self.vendor, e.result_code) from None
 
 
-class Binding:
-    __slots__ = ("by_name", "by_key", "ordered", "list_names", "generation", "grouped")
+Binding = core.Binding
+_MISS = core.MISS
+_attr_get = core.attr_get
+EAGER = core.EAGER
+
+
+_KINDS = {"OctetString": core.K_OCTETS, "DiameterIdentity": core.K_OCTETS,
+          "IPFilterRule": core.K_OCTETS, "QoSFilterRule": core.K_OCTETS,
+          "UTF8String": core.K_UTF8, "DiameterURI": core.K_UTF8,
+          "Unsigned32": core.K_U32, "Integer32": core.K_I32, "Enumerated": core.K_I32,
+          "Unsigned64": core.K_U64, "Integer64": core.K_I64}
 
 
 def _key(code: int, vendor: int) -> int:
@@ -82,9 +91,6 @@ def _key(code: int, vendor: int) -> int:
 def _compile(cls: type, grouped: bool) -> Binding:
     import dataclasses
     b = Binding()
-    b.by_name = {}
-    b.by_key = {}
-    b.ordered = []
     b.grouped = grouped
     b.generation = GENERATION[0]
     for gd in getattr(cls, "avp_def", ()) or ():
@@ -137,6 +143,18 @@ def _compile(cls: type, grouped: bool) -> Binding:
         b.ordered.insert(0, sid)
         for i, spec in enumerate(b.ordered):
             spec.pos = i
+    table: dict[int, core.Slot] = {}
+    for spec in b.ordered:
+        if spec.key in table:
+            continue
+        if spec.type_class is not None:
+            table[spec.key] = core.Slot(spec.name, core.K_GROUP, spec.type_class, False)
+        else:
+            kind = _KINDS.get(spec.type_name, core.K_CALL)
+            if spec.decode is not CODECS.get(spec.type_name, (None,))[0]:
+                kind = core.K_CALL
+            table[spec.key] = core.Slot(spec.name, kind, spec.decode, False)
+    b.fill_table = table
     if grouped:
         b.list_names = frozenset(
             f.name for f in dataclasses.fields(cls)
@@ -146,6 +164,9 @@ def _compile(cls: type, grouped: bool) -> Binding:
         for klass in reversed(cls.__mro__):
             names.update(klass.__dict__.get("attr_lists", ()))
         b.list_names = frozenset(names)
+    for slot in table.values():
+        slot.is_list = slot.name in b.list_names
+    b.names = frozenset(slot.name for slot in table.values())
     return b
 
 
@@ -155,6 +176,7 @@ def binding_of(cls: type) -> Binding:
         b = _compile(cls, "__dataclass_fields__" in cls.__dict__ or
                      hasattr(cls, "__dataclass_fields__"))
         cls._binding = b
+        core.BINDINGS[cls] = b
     return b
 
 
@@ -199,17 +221,24 @@ def _fresh(obj: Any, b: Binding, name: str) -> Any:
 
 def lazy_getattr(self: Any, name: str) -> Any:
     """``__getattr__`` of typed classes: decode on first read, None when absent."""
+    if EAGER[0]:
+        value = _attr_get(self, name)
+        if value is not _MISS:
+            return value
     if name[0] == "_":
         raise AttributeError(name)
     cls = type(self)
     b = cls.__dict__.get("_binding")
     if b is None or b.generation != GENERATION[0]:
         b = binding_of(cls)
+        if EAGER[0]:
+            return lazy_getattr(self, name)
     d = self.__dict__
     spec = b.by_name.get(name)
     if spec is not None:
         raw = d.get("_raw")
         if raw is not None:
+            # a value that does not decode (raises here), or a second name for one AVP
             idx = d.get("_raw_index") or raw_index(self)
             occ = idx.get(spec.key)
             if name in b.list_names:
@@ -239,6 +268,67 @@ def lazy_getattr(self: Any, name: str) -> Any:
         d[name] = value
         return value
     raise AttributeError(f"{cls.__name__} has no attribute {name}")
+
+
+core.SLOW[0] = lazy_getattr
+
+
+def install_attrs(cls: type) -> None:
+    """Give ``cls`` a lazy class attribute (:class:`core.Attr`) for each attribute in avp_def."""
+    for gd in getattr(cls, "avp_def", ()) or ():
+        name = getattr(gd, "attr_name", None)
+        if not name or name[0] == "_":
+            continue
+        current = getattr(cls, name, None)
+        if current is None or isinstance(current, core.Attr):
+            setattr(cls, name, core.Attr(name))
+
+
+def _same(v: Any, s: Any, grouped: bool, is_list: bool) -> bool:
+    """Whether value ``v`` is still the decoded value ``s`` (deeply, for groups)."""
+    if is_list:
+        if type(v) is not list or len(v) != len(s):
+            return False
+        for x, y in zip(v, s):
+            if x is not y or (grouped and not is_clean(x)):
+                return False
+        return True
+    return v is s and (not grouped or is_clean(v))
+
+
+def is_clean(obj: Any) -> bool:
+    """Whether a bytes-backed instance still encodes to its original bytes."""
+    d = getattr(obj, "__dict__", None)
+    if d is None or "_raw" not in d:
+        return False
+    changed, extras_changed = _changes(obj, binding_of(type(obj)), d)
+    return not changed and not extras_changed and not d.get("_additional_avps")
+
+
+def _changes(obj: Any, b: Binding, d: dict) -> tuple[dict[int, Spec], bool]:
+    by_name = b.by_name
+    snap = d.get("_snap") or {}
+    snapl = d.get("_snapl") or {}
+    changed: dict[int, Spec] = {}
+    extras_changed = False
+    for name, v in list(d.items()):
+        spec = by_name.get(name)
+        if spec is not None:
+            s = snapl.get(name, snap)
+            if s is not snap:
+                if _same(v, s, spec.type_class is not None, True):
+                    continue
+            elif name in snap:
+                if _same(v, snap[name], spec.type_class is not None, False):
+                    continue
+            elif v == _fresh(obj, b, name):
+                continue
+            changed[spec.key] = spec
+        elif name == "additional_avps" and b.grouped:
+            raw_index(obj)
+            if v != _fresh(obj, b, name):
+                extras_changed = True
+    return changed, extras_changed
 
 
 def encode_body(obj: Any) -> bytes:
@@ -275,21 +365,10 @@ def encode_body(obj: Any) -> bytes:
                 parts.append(_avp_bytes(avp))
         return b"".join(parts)
     buf, start, end = raw
-    by_name = b.by_name
-    changed: dict[int, Spec] = {}
-    extras_changed = False
-    for name, v in list(d.items()):
-        if name in by_name:
-            if v != _fresh(obj, b, name):
-                spec = by_name[name]
-                changed[spec.key] = spec
-        elif name == "additional_avps" and b.grouped:
-            raw_index(obj)
-            if v != _fresh(obj, b, name):
-                extras_changed = True
+    changed, extras_changed = _changes(obj, b, d)
     if not changed and not extras and not extras_changed:
         return buf[start:end] if (start or end != len(buf)) else buf
-    entries = d.get("_raw_entries") or scan_avps(buf, start, end)
+    entries = d.get("_raw_entries") or core.scan(buf, start, end)
     parts = []
     done: set[int] = set()
     for e in entries:

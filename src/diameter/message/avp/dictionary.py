@@ -8,6 +8,7 @@ Entries can be added at run time with :func:`register_entry` (python-diameter's
 from __future__ import annotations
 
 import typing
+from ...codec.core import GENERATION
 
 from .avp import (Avp, AvpAddress, AvpFloat32, AvpFloat64, AvpGrouped, AvpInteger32,
                   AvpInteger64, AvpOctetString, AvpTime, AvpUnsigned32, AvpUnsigned64,
@@ -57,6 +58,7 @@ def register_entry(code: int, name: str, type_cls: type[Avp], vendor: int = 0,
     else:
         AVP_DICTIONARY[code] = entry
     AVP_TYPE_NAMES[(vendor, code)] = type_name or getattr(type_cls, "type_name", "OctetString")
+    GENERATION[0] += 1
 
 
 def _load() -> None:

@@ -62,7 +62,7 @@ def grouped_avp(cls: type) -> type:
     default on the instance, so an instance decoded from bytes only decodes the
     members that are read.
     """
-    from .._binding import lazy_getattr
+    from .._binding import install_attrs, lazy_getattr
     cls = dataclasses.dataclass(cls, init=False)
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
@@ -104,4 +104,5 @@ def grouped_avp(cls: type) -> type:
         return obj
 
     cls._from_raw = classmethod(_from_raw)
+    install_attrs(cls)
     return cls

@@ -1,0 +1,347 @@
+"""The codec's hot loops: AVP scanning and group decoding.
+
+Plain, fully typed Python. It runs as is, and the same file compiles with
+mypyc into an extension module (see ``docs/performance.md``); :data:`COMPILED`
+tells which one is running. Where the fastest code differs between the two
+(``struct`` calls interpreted, byte indexing compiled) both variants are here
+and chosen at run time.
+"""
+from __future__ import annotations
+
+from struct import Struct
+from typing import Any, Final
+
+from .errors import AvpDecodeError
+
+Entry = tuple[int, int, int, int, int, int]
+"""(code, vendor, flags, avp_start, payload_start, payload_end) of one AVP."""
+
+# slot kinds: how fill() turns a payload into an attribute value
+K_OCTETS: Final = 0
+K_UTF8: Final = 1
+K_U32: Final = 2
+K_I32: Final = 3
+K_U64: Final = 4
+K_I64: Final = 5
+K_CALL: Final = 6      # decoder(buf, start, end)
+K_GROUP: Final = 7     # a grouped class, instantiated lazily over the payload
+
+
+_U32X2: Final = Struct(">II")
+_U32: Final = Struct(">I")
+_U64: Final = Struct(">Q")
+_ZEROS: Final = b"\x00\x00\x00\x00"
+
+
+def _probe() -> None:
+    pass
+
+
+COMPILED: Final = type(_probe).__name__ != "function"
+
+
+def scan(buf: bytes, start: int, end: int) -> list[Entry]:
+    """Locate the AVPs in ``buf[start:end]``; check lengths and padding."""
+    if COMPILED:
+        return _scan_indexed(buf, start, end)
+    return _scan_struct(buf, start, end)
+
+
+def _scan_struct(buf: bytes, start: int, end: int) -> list[Entry]:
+    out: list[Entry] = []
+    unpack2 = _U32X2.unpack_from
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise AvpDecodeError("truncated AVP header", pos)
+        code, fl = unpack2(buf, pos)
+        length = fl & 0xFFFFFF
+        pe = pos + length
+        if fl & 0x80000000:
+            if length < 12:
+                raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
+                                     pos, code, result_code=5014)
+            if pe > end:
+                raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                     pos, code, result_code=5014)
+            vendor = _U32.unpack_from(buf, pos + 8)[0]
+            ps = pos + 12
+        else:
+            if length < 8:
+                raise AvpDecodeError(f"AVP length {length} shorter than its header",
+                                     pos, code, result_code=5014)
+            if pe > end:
+                raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                     pos, code, result_code=5014)
+            vendor = 0
+            ps = pos + 8
+        if length & 3:
+            nxt = pe + 4 - (length & 3)
+            if nxt > end:
+                raise AvpDecodeError("AVP padding missing", pe, code, vendor)
+            if buf[pe:nxt] != _ZEROS[:nxt - pe]:
+                raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
+        else:
+            nxt = pe
+        out.append((code, vendor, fl >> 24, pos, ps, pe))
+        pos = nxt
+    return out
+
+
+def _scan_indexed(buf: bytes, start: int, end: int) -> list[Entry]:
+    out: list[Entry] = []
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise AvpDecodeError("truncated AVP header", pos)
+        code = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+        flags = buf[pos + 4]
+        length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
+        pe = pos + length
+        if flags & 0x80:
+            if length < 12:
+                raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
+                                     pos, code, result_code=5014)
+            if pe > end:
+                raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                     pos, code, result_code=5014)
+            vendor = ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
+                      | buf[pos + 11])
+            ps = pos + 12
+        else:
+            if length < 8:
+                raise AvpDecodeError(f"AVP length {length} shorter than its header",
+                                     pos, code, result_code=5014)
+            if pe > end:
+                raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                     pos, code, result_code=5014)
+            vendor = 0
+            ps = pos + 8
+        nxt = (pe + 3) & ~3
+        if nxt != pe:
+            if nxt > end:
+                raise AvpDecodeError("AVP padding missing", pe, code, vendor)
+            p = pe
+            while p < nxt:
+                if buf[p]:
+                    raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
+                p += 1
+        out.append((code, vendor, flags, pos, ps, pe))
+        pos = nxt
+    return out
+
+
+def _u32(buf: bytes, p: int) -> int:
+    if COMPILED:
+        return (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]
+    return int(_U32.unpack_from(buf, p)[0])
+
+
+class Slot:
+    """How fill() decodes one (code, vendor) key of a typed class."""
+    name: str           # attribute
+    kind: int           # K_* constant
+    fn: Any             # decoder(buf, start, end) for K_CALL, the class for K_GROUP
+    is_list: bool
+
+    def __init__(self, name: str, kind: int, fn: Any, is_list: bool) -> None:
+        self.name = name
+        self.kind = kind
+        self.fn = fn
+        self.is_list = is_list
+
+
+def fill(buf: bytes, entries: list[Entry], table: dict[int, Slot], d: dict[str, Any],
+         depth: int, max_depth: int) -> list[str]:
+    """Decode every AVP of a group that ``table`` names into the empty dict ``d``.
+
+    A later occurrence of a single-valued attribute wins. Attributes with a
+    value that does not decode are left out (and their names returned), so
+    that reading them raises the typed error then.
+    """
+    bad: list[str] = []
+    for e in entries:
+        slot = table.get(e[0] | (e[1] << 32))
+        if slot is None:
+            continue
+        kind = slot.kind
+        ps = e[4]
+        pe = e[5]
+        value: Any = None
+        if kind == K_OCTETS:
+            value = buf[ps:pe]
+        elif kind == K_UTF8:
+            try:
+                value = buf[ps:pe].decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(slot.name)
+                continue
+        elif kind == K_U32 or kind == K_I32:
+            if pe - ps != 4:
+                bad.append(slot.name)
+                continue
+            n = _u32(buf, ps)
+            if kind == K_I32 and n >= 0x80000000:
+                n -= 0x100000000
+            value = n
+        elif kind == K_GROUP:
+            if depth >= max_depth:
+                bad.append(slot.name)
+                continue
+            cls: Any = slot.fn
+            value = cls.__new__(cls)
+            od: dict[str, Any] = value.__dict__
+            od["_raw"] = (buf, ps, pe)
+            od["_depth"] = depth + 1
+        elif kind == K_U64 or kind == K_I64:
+            if pe - ps != 8:
+                bad.append(slot.name)
+                continue
+            n = (_u32(buf, ps) << 32) | _u32(buf, ps + 4)
+            if kind == K_I64 and n >= 0x8000000000000000:
+                n -= 0x10000000000000000
+            value = n
+        else:
+            try:
+                value = slot.fn(buf, ps, pe)
+            except AvpDecodeError:
+                bad.append(slot.name)
+                continue
+        if slot.is_list:
+            cur = d.get(slot.name)
+            if cur is None:
+                d[slot.name] = [value]
+            else:
+                cur.append(value)
+        else:
+            d[slot.name] = value
+    for name in bad:
+        d.pop(name, None)
+    return bad
+
+
+class Binding:
+    """How a typed class's attributes map to AVPs (built by ``diameter.message._binding``)."""
+    by_name: dict[str, Any]           # attribute -> Spec
+    by_key: dict[int, Any]            # code | vendor << 32 -> Spec
+    ordered: list[Any]                # Specs in encoding order
+    list_names: frozenset[str]
+    generation: int
+    grouped: bool
+    fill_table: dict[int, Slot]
+    names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
+
+    def __init__(self) -> None:
+        self.by_name = {}
+        self.by_key = {}
+        self.ordered = []
+        self.list_names = frozenset()
+        self.generation = 0
+        self.grouped = False
+        self.fill_table = {}
+        self.names = frozenset()
+
+
+class Limits:
+    """Decoder limits; change the attributes of :data:`LIMITS` to tune them."""
+    max_message_size: int
+    max_depth: int
+
+    def __init__(self, max_message_size: int = 1 << 20, max_depth: int = 16) -> None:
+        self.max_message_size = max_message_size
+        self.max_depth = max_depth
+
+
+LIMITS: Final = Limits()
+GENERATION: Final = [0]
+"""Bumped when the dictionary changes, so that bindings are rebuilt."""
+BINDINGS: Final[dict[type, Binding]] = {}
+"""The binding of each typed class (not inherited by subclasses)."""
+
+
+class _Miss:
+    pass
+
+
+MISS: Final = _Miss()
+"""Returned by :func:`attr_get` when the slow path must answer."""
+EAGER: Final = [COMPILED]
+"""Decode a whole group on the first read of one of its attributes (when compiled)."""
+SLOW: Final[list[Any]] = [None]
+"""The slow path of attribute reads: ``SLOW[0](obj, name)`` (set by the message layer)."""
+
+
+class Attr:
+    """Class attribute standing for one typed attribute until it is in the instance dict.
+
+    A non-data descriptor: once a value is in the instance ``__dict__`` (decoded or
+    set), Python reads it from there without calling :meth:`__get__`.
+    """
+    name: str
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        if not EAGER[0]:
+            return SLOW[0](obj, self.name)
+        value = attr_get(obj, self.name)
+        if value is MISS:
+            return SLOW[0](obj, self.name)
+        return value
+
+
+def fill_dict(d: dict[str, Any], b: Binding) -> list[str]:
+    """Decode every attribute of a bytes-backed instance's ``__dict__`` at once.
+
+    Records a snapshot (``_snap``, and ``_snapl`` for lists) so that encoding
+    can tell changed attributes from decoded ones; attributes the user set
+    before keep their value. Returns the names left to the slow path.
+    """
+    raw: tuple[bytes, int, int] = d["_raw"]
+    entries: list[Entry] | None = d.get("_raw_entries")
+    if entries is None:
+        entries = scan(raw[0], raw[1], raw[2])
+        d["_raw_entries"] = entries
+    out: dict[str, Any] = {}
+    depth: int = d.get("_depth", 0)
+    bad = fill(raw[0], entries, b.fill_table, out, depth, LIMITS.max_depth)
+    snapl: dict[str, tuple] = {}
+    for k, v in out.items():
+        if type(v) is list:
+            snapl[k] = tuple(v)
+        if k not in d:
+            d[k] = v
+    d["_snap"] = out
+    d["_snapl"] = snapl
+    d["_redo"] = bad
+    return bad
+
+
+def attr_get(obj: object, name: str) -> Any:
+    """Fast path of typed attribute reads; :data:`MISS` when the slow path must answer."""
+    b = BINDINGS.get(type(obj))
+    if b is None or b.generation != GENERATION[0] or name not in b.names:
+        return MISS
+    d: dict[str, Any] = obj.__dict__
+    if "_raw" not in d:
+        if name in b.list_names:
+            lst: list[Any] = []
+            d[name] = lst
+            return lst
+        return None
+    redo: list[str] | None = d.get("_redo")
+    if redo is None:
+        redo = fill_dict(d, b)
+        if name in d:
+            return d[name]
+    if name in redo:
+        return MISS      # present but not decodable: the slow path raises the error
+    if name in b.list_names:
+        empty: list[Any] = []
+        d[name] = empty
+        d["_snapl"][name] = ()
+        return empty
+    return None
