@@ -8,6 +8,7 @@ import logging
 import random
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
 from .peer import PeerInfo
 from .sctp import sctp_socket
+from .stats import result_class
 from .transport import DiameterProtocol
 
 log = logging.getLogger("diameter.node")
@@ -87,7 +89,11 @@ def _read_str(data: bytes, code: int) -> str | None:
     return None if p is None else p.decode("utf-8", "replace")
 
 
+_NO_PEERS: frozenset[str] = frozenset()
 _DEST_CODES = (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM)
+_HDR = struct.Struct("!IIIII")  # ver|len, flags|code, app, hbh, e2e
+_U32 = struct.Struct("!I")
+_IDS = struct.Struct("!II")  # hop-by-hop, end-to-end
 
 
 class _Resumed:
@@ -620,7 +626,7 @@ class DiameterNode:
         proto = peer.protocol
         hbh = proto.conn.hop_by_hop.next()
         data = entry.data
-        data[12:16] = hbh.to_bytes(4, "big")
+        _U32.pack_into(data, 12, hbh)
         key = peer.key
         entry.tried.add(key)
         self.pending.add(key, hbh, entry.deadline, entry)
@@ -667,20 +673,21 @@ class DiameterNode:
         data = self.prepare(message)
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
-        e2e = int.from_bytes(data[16:20], "big")
+        _vl, fc, app_id, _hbh, e2e = _HDR.unpack_from(data)
+        command = fc & 0xFFFFFF
+        typed = not raw and hasattr(message, "header")
         if e2e == 0:
             e2e = self.end_to_end.next()
-            data[16:20] = e2e.to_bytes(4, "big")
-            if not raw and hasattr(message, "header"):
+            _U32.pack_into(data, 16, e2e)
+            if typed:
                 message.header.end_to_end_identifier = e2e
-        app_id = int.from_bytes(data[8:12], "big")
-        if app_id == 0 and int.from_bytes(data[5:8], "big") not in BASE_COMMANDS:
+        if app_id == 0 and command not in BASE_COMMANDS:
             # like python-diameter, take the application from the message's AVPs
             app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
                       or A.as_u32(A.find(data, AVP_ACCT_APPLICATION_ID)) or 0)
             if app_id:
-                data[8:12] = app_id.to_bytes(4, "big")
-                if not raw and hasattr(message, "header"):
+                _U32.pack_into(data, 8, app_id)
+                if typed:
                     message.header.application_id = app_id
         if raw or not hasattr(message, "destination_realm"):
             found = A.find_many(data, _DEST_CODES)
@@ -692,13 +699,13 @@ class DiameterNode:
         now = self.loop.time()
         fut = self.loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
-                         fut, raw, dest_realm, dest_host, command=int.from_bytes(data[5:8], "big"))
-        target = self._select_peer(app_id, dest_realm, dest_host, set())
+                         fut, raw, dest_realm, dest_host, command=command)
+        target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
             raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
         self._send_to(target, entry)
-        if not raw and hasattr(message, "header"):
-            message.header.hop_by_hop_identifier = int.from_bytes(data[12:16], "big")
+        if typed:
+            message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
     async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
@@ -723,7 +730,7 @@ class DiameterNode:
         cs.latencies.append(now - entry.sent_at)
         result = A.as_u32(A.find(data, AVP_RESULT_CODE))
         if result is not None:
-            cs.result_classes[f"{result // 1000}xxx"] += 1
+            cs.result_classes[result_class(result)] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if (result == DIAMETER_REDIRECT_INDICATION and hdr[1] & FLAG_ERROR and entry.origin is None
@@ -734,7 +741,7 @@ class DiameterNode:
         elif entry.origin is not None:
             origin, hbh = entry.origin
             out = bytearray(data)
-            out[12:16] = hbh.to_bytes(4, "big")
+            _U32.pack_into(out, 12, hbh)
             if origin.peer is not None:
                 origin.peer.stats.cmd(hdr[2]).answers_sent += 1
             origin.write(out)
@@ -837,7 +844,7 @@ class DiameterNode:
         if cached is not None:
             if cached is not IN_PROGRESS and cached:
                 out = bytearray(cached)
-                out[12:16] = hdr[4].to_bytes(4, "big")
+                _U32.pack_into(out, 12, hdr[4])
                 proto.write(out)
             return
         if app.commands is not None and hdr[2] not in app.commands:
@@ -922,21 +929,23 @@ class DiameterNode:
                     received: float | None = None) -> None:
         """Send an answer (object or bytes) on the connection its request came from."""
         out = answer if isinstance(answer, (bytes, bytearray)) else answer.as_bytes()
-        if hdr is not None and out[12:20] != data_ids(hdr):
+        if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
             out = bytearray(out)
-            out[12:20] = data_ids(hdr)
+            _IDS.pack_into(out, 12, hdr[4], hdr[5])
+        now = self.loop.time()
         if origin_host is not None:
-            self.dedup.record(origin_host, hdr[5], bytes(out), self.loop.time())
-        if proto.peer is not None:
-            cs = proto.peer.stats.cmd(hdr[2] if hdr else int.from_bytes(out[5:8], "big"))
+            self.dedup.record(origin_host, hdr[5], out if type(out) is bytes else bytes(out), now)
+        peer = proto.peer
+        if peer is not None:
+            cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
             cs.answers_sent += 1
             if received is not None:
-                cs.processing.append(self.loop.time() - received)
+                cs.processing.append(now - received)
             rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
             if rc is not None:
-                cls = f"{rc // 1000}xxx"
+                cls = result_class(rc)
                 cs.sent_result_classes[cls] += 1
-                proto.peer.stats.sent_results_per_minute[cls].add()
+                peer.stats.sent_results_per_minute[cls].add()
         if self.dump_messages:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
@@ -963,7 +972,7 @@ class DiameterNode:
         if proto.peer is not None:
             proto.peer.stats.cmd(hdr[2]).answers_sent += 1
             proto.peer.stats.add_sent_result(hdr[2], result)
-            proto.peer.stats.sent_results_per_minute[f"{result // 1000}xxx"].add()
+            proto.peer.stats.sent_results_per_minute[result_class(result)].add()
         proto.write(out)
 
     def _send_redirect(self, proto: DiameterProtocol, hdr, data: bytes, d) -> None:

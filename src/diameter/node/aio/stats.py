@@ -45,25 +45,50 @@ class CommandStats:
         return [percentile(s, q) for q in (qs or (50, 90, 99))]
 
 
+_CLASSES = tuple(f"{i}xxx" for i in range(10))
+
+
+def result_class(result: int) -> str:
+    """"2xxx" for 2001 and so on."""
+    i = result // 1000
+    return _CLASSES[i] if 0 <= i < 10 else f"{i}xxx"
+
+
 class MinuteCounter:
     """Counts per minute for the last 15 minutes (python-diameter's 1/5/15-minute counters)."""
 
-    __slots__ = ("_buckets",)
+    __slots__ = ("_buckets", "_minute", "_until", "_n")
 
     def __init__(self) -> None:
         self._buckets: dict[int, int] = {}
+        self._minute = 0  # the minute _n counts
+        self._until = 0.0  # when that minute ends
+        self._n = 0
 
     def add(self, n: int = 1) -> None:
-        m = int(time.monotonic() // 60)
+        if time.monotonic() < self._until:
+            self._n += n
+            return
+        self._roll()
+        self._n += n
+
+    def _roll(self) -> None:
+        """Store the finished minute's count and start counting the current one."""
+        t = time.monotonic()
         b = self._buckets
-        b[m] = b.get(m, 0) + n
+        if self._n:
+            b[self._minute] = b.get(self._minute, 0) + self._n
+        self._n = 0
+        m = self._minute = int(t // 60)
+        self._until = (m + 1) * 60.0
         if len(b) > 16:
             for k in [k for k in b if k <= m - 15]:
                 del b[k]
 
     def last(self, minutes: int) -> int:
         m = int(time.monotonic() // 60)
-        return sum(v for k, v in self._buckets.items() if k > m - minutes)
+        cur = self._n if self._minute > m - minutes else 0
+        return cur + sum(v for k, v in self._buckets.items() if k > m - minutes)
 
     def windows(self) -> list[int]:
         return [self.last(1), self.last(5), self.last(15)]
@@ -89,7 +114,7 @@ class PeerStats:
 
     def add_sent_result(self, code: int, result: int | None) -> None:
         if result is not None:
-            self.commands[code].sent_result_classes[f"{result // 1000}xxx"] += 1
+            self.commands[code].sent_result_classes[result_class(result)] += 1
 
     def totals(self) -> CommandStats:
         t = CommandStats()

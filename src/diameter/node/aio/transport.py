@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diameter.node.transport")
 
+#: messages held back at most before a write: batches save syscalls and
+#: wake-ups, small ones let the peer work in parallel with us
+WRITE_BATCH = 16
+
 
 class DiameterProtocol(asyncio.Protocol):
     """Feeds socket bytes to a sans-IO :class:`PeerConnection` and writes its output.
@@ -40,6 +44,8 @@ class DiameterProtocol(asyncio.Protocol):
         self._tls_pending = False
         self._wbuf: list[bytes] = []
         self._corked = False
+        #: a write went out in this loop iteration: later ones wait for its end
+        self._batching = False
 
     # ---- asyncio callbacks ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -99,18 +105,33 @@ class DiameterProtocol(asyncio.Protocol):
             t.abort()
 
     def write(self, data: bytes) -> None:
-        """Send one message; answers made while handling one read go out in one syscall."""
-        if self._corked:
-            self._wbuf.append(data)
-        else:
-            self.write_frames([data])
+        """Send one message.
+
+        Messages made while handling one read go out in one syscall. Otherwise
+        the first message of a loop iteration is written at once (the peer can
+        start on it) and later ones are batched until the iteration ends.
+        """
+        if self._corked or self._batching:
+            buf = self._wbuf
+            buf.append(data)
+            if len(buf) >= WRITE_BATCH:  # keep the peer busy while we make more
+                self._flush_wbuf()
+            return
+        self._batching = True
+        self.node.loop.call_soon(self._end_batch)
+        self.write_frames([data])
+
+    def _end_batch(self) -> None:
+        self._batching = False
+        self._flush_wbuf()
 
     def write_soon(self, data: bytes) -> None:
         """Send one message at the end of this loop iteration, batched with others."""
         buf = self._wbuf
         buf.append(data)
-        if len(buf) == 1 and not self._corked:
-            self.node.loop.call_soon(self._flush_wbuf)
+        if len(buf) == 1 and not self._corked and not self._batching:
+            self._batching = True
+            self.node.loop.call_soon(self._end_batch)
 
     def _flush_wbuf(self) -> None:
         buf = self._wbuf

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from .constants import DEFAULT_MAX_MESSAGE_SIZE
 
-_HDR = struct.Struct("!I4sIII")  # ver|len, flags|code, app, hbh, e2e
+_HDR = struct.Struct("!IIIII")  # ver|len, flags|code, app, hbh, e2e
 _U32 = struct.Struct("!I")
 
 
@@ -41,10 +41,13 @@ class Header(NamedTuple):
         return bool(self.flags & 0x80)
 
 
+_new_header = tuple.__new__
+
+
 def parse_header(data: bytes | memoryview) -> Header:
     """Decode the 20-byte header at the start of ``data``."""
     vl, fc, app, hbh, e2e = _HDR.unpack_from(data)
-    return Header(vl & 0xFFFFFF, fc[0], int.from_bytes(fc[1:], "big"), app, hbh, e2e)
+    return _new_header(Header, (vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e))
 
 
 def set_hop_by_hop(data: bytearray, hbh: int) -> None:
