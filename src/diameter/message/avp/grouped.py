@@ -17,6 +17,7 @@ __all__ = [
     "AccessNetworkInfo",
     "AccessNetworkInfoChange",
     "AccessNetworkPhysicalAccessId",
+    "AccessNetworkReports",
     "AccessNetworkType",
     "AccessTransferInformation",
     "AccountChangeInfo",
@@ -44,6 +45,8 @@ __all__ = [
     "AeseCommunicationPatternConfigStatus",
     "AeseErrorReport",
     "AfCorrelationInformation",
+    "AggregatedCongestionInfo",
+    "AggregatedRuciReport",
     "AllocationRetentionPriority",
     "AllowedPlmnList",
     "AllowedWafWwsfIdentities",
@@ -132,6 +135,8 @@ __all__ = [
     "CommunityInformation",
     "ConditionalApnAggregateMaxBitrate",
     "ConditionalPolicyInformation",
+    "CongestionLevelDefinition",
+    "CongestionLocationId",
     "ContentDefinition",
     "ContentFlowDescription",
     "ContentFlowFilter",
@@ -199,7 +204,10 @@ __all__ = [
     "EtsiSipAuthenticationInfo",
     "EtsiSipAuthorization",
     "Eui64AddressMask",
+    "EventConfiguration",
+    "EventConfigurationStatus",
     "EventReportIndication",
+    "EventReports",
     "EventType",
     "ExcessTreatment",
     "ExperimentalResult",
@@ -331,6 +339,7 @@ __all__ = [
     "Msgcopyanswer",
     "MtcProviderInfo",
     "MultipleServicesCreditControl",
+    "NetworkCongestionAreaReport",
     "NextTariff",
     "NiddAuthorizationRequest",
     "NiddAuthorizationResponse",
@@ -553,6 +562,7 @@ __all__ = [
     "TimeQuotaMeasurement",
     "TimeQuotaMechanism",
     "TimeStamps",
+    "TimeWindow",
     "TmgiAllocationRequest",
     "TmgiAllocationResponse",
     "TmgiDeallocationRequest",
@@ -564,6 +574,7 @@ __all__ = [
     "TraceData",
     "TraceInfo",
     "TrafficDataVolumes",
+    "TransferPolicy",
     "TransmitterInfo",
     "Trigger",
     "TriggerData",
@@ -8700,6 +8711,172 @@ class MonitoringEventInformation:
         AvpGenDef("accuracy", 3137, 10415),  # Accuracy
         AvpGenDef("number_of_ue_per_location_configuration", 4306, 10415, type_class=NumberOfUePerLocationConfiguration),  # Number-Of-UE-Per-Location-Configuration
         AvpGenDef("monitoring_event_report_data", 3920, 10415, type_class=MonitoringEventReportData),  # Monitoring-Event-Report-Data
+    )
+
+
+@grouped_avp
+class CongestionLocationId:
+    """Congestion-Location-Id (4006, vendor 10415) grouped AVP, 3GPP TS 29.217."""
+    tgpp_user_location_info: bytes = None
+    enodeb_id: bytes = None
+    extended_enodeb_id: bytes = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("tgpp_user_location_info", 22, 10415),  # 3GPP-User-Location-Info
+        AvpGenDef("enodeb_id", 4008, 10415),  # eNodeB-ID
+        AvpGenDef("extended_enodeb_id", 4013, 10415),  # Extended-eNodeB-ID
+    )
+
+
+@grouped_avp
+class AggregatedCongestionInfo:
+    """Aggregated-Congestion-Info (4000, vendor 10415) grouped AVP, 3GPP TS 29.217."""
+    congestion_location_id: CongestionLocationId = None
+    imsi_list: bytes = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("congestion_location_id", 4006, 10415, type_class=CongestionLocationId),  # Congestion-Location-Id
+        AvpGenDef("imsi_list", 4009, 10415),  # IMSI-List
+    )
+
+
+@grouped_avp
+class AggregatedRuciReport:
+    """Aggregated-RUCI-Report (4001, vendor 10415) grouped AVP, 3GPP TS 29.217."""
+    aggregated_congestion_info: list[AggregatedCongestionInfo] = dataclasses.field(default_factory=list)
+    called_station_id: str = None
+    congestion_level_value: int = None
+    congestion_level_set_id: int = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("aggregated_congestion_info", 4000, 10415, is_required=True, type_class=AggregatedCongestionInfo),  # Aggregated-Congestion-Info
+        AvpGenDef("called_station_id", 30),  # Called-Station-Id
+        AvpGenDef("congestion_level_value", 4005, 10415),  # Congestion-Level-Value
+        AvpGenDef("congestion_level_set_id", 4004, 10415),  # Congestion-Level-Set-Id
+    )
+
+
+@grouped_avp
+class CongestionLevelDefinition:
+    """Congestion-Level-Definition (4002, vendor 10415) grouped AVP, 3GPP TS 29.217."""
+    congestion_level_set_id: int = None
+    congestion_level_range: int = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("congestion_level_set_id", 4004, 10415, is_required=True),  # Congestion-Level-Set-Id
+        AvpGenDef("congestion_level_range", 4003, 10415, is_required=True),  # Congestion-Level-Range
+    )
+
+
+@grouped_avp
+class NetworkCongestionAreaReport:
+    """Network-Congestion-Area-Report (4101, vendor 10415) grouped AVP, 3GPP TS 29.153."""
+    network_area_info_list: bytes = None
+    congestion_level_value: int = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("network_area_info_list", 4201, 10415, is_required=True),  # Network-Area-Info-List
+        AvpGenDef("congestion_level_value", 4005, 10415),  # Congestion-Level-Value
+    )
+
+
+@grouped_avp
+class TimeWindow:
+    """Time-Window (4204, vendor 10415) grouped AVP, 3GPP TS 29.154."""
+    transfer_start_time: datetime.datetime = None
+    transfer_end_time: datetime.datetime = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("transfer_start_time", 4206, 10415, is_required=True),  # Transfer-Start-Time
+        AvpGenDef("transfer_end_time", 4205, 10415, is_required=True),  # Transfer-End-Time
+    )
+
+
+@grouped_avp
+class TransferPolicy:
+    """Transfer-Policy (4207, vendor 10415) grouped AVP, 3GPP TS 29.154."""
+    transfer_policy_id: int = None
+    time_window: TimeWindow = None
+    rating_group: int = None
+    max_requested_bandwidth_dl: int = None
+    max_requested_bandwidth_ul: int = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("transfer_policy_id", 4208, 10415, is_required=True),  # Transfer-Policy-Id
+        AvpGenDef("time_window", 4204, 10415, type_class=TimeWindow),  # Time-Window
+        AvpGenDef("rating_group", 432),  # Rating-Group
+        AvpGenDef("max_requested_bandwidth_dl", 515, 10415),  # Max-Requested-Bandwidth-DL
+        AvpGenDef("max_requested_bandwidth_ul", 516, 10415),  # Max-Requested-Bandwidth-UL
+    )
+
+
+@grouped_avp
+class AccessNetworkReports:
+    """Access-Network-Reports (4210, vendor 10415) grouped AVP, 3GPP TS 29.154."""
+    msisdn: bytes = None
+    external_identifier: str = None
+    tgpp_user_location_info: bytes = None
+    user_location_info_time: datetime.datetime = None
+    tgpp_sgsn_mcc_mnc: str = None
+    tgpp_ms_timezone: bytes = None
+    ue_local_ip_address: str = None
+    tcp_source_port: int = None
+    udp_source_port: int = None
+    netloc_access_support: int = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("msisdn", 701, 10415),  # MSISDN
+        AvpGenDef("external_identifier", 3111, 10415),  # External-Identifier
+        AvpGenDef("tgpp_user_location_info", 22, 10415),  # 3GPP-User-Location-Info
+        AvpGenDef("user_location_info_time", 2812, 10415),  # User-Location-Info-Time
+        AvpGenDef("tgpp_sgsn_mcc_mnc", 18, 10415),  # 3GPP-SGSN-MCC-MNC
+        AvpGenDef("tgpp_ms_timezone", 23, 10415),  # 3GPP-MS-TimeZone
+        AvpGenDef("ue_local_ip_address", 2805, 10415),  # UE-Local-IP-Address
+        AvpGenDef("tcp_source_port", 2843, 10415),  # TCP-Source-Port
+        AvpGenDef("udp_source_port", 2806, 10415),  # UDP-Source-Port
+        AvpGenDef("netloc_access_support", 2824, 10415),  # NetLoc-Access-Support
+    )
+
+
+@grouped_avp
+class EventConfiguration:
+    """Event-Configuration (4211, vendor 10415) grouped AVP, 3GPP TS 29.154."""
+    extended_scef_reference_id: int = None
+    scef_id: bytes = None
+    monitoring_type: int = None
+    location_information_configuration: LocationInformationConfiguration = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("extended_scef_reference_id", 4216, 10415, is_required=True),  # Extended-SCEF-Reference-ID
+        AvpGenDef("scef_id", 3125, 10415, is_required=True),  # SCEF-ID
+        AvpGenDef("monitoring_type", 3127, 10415, is_required=True),  # Monitoring-Type
+        AvpGenDef("location_information_configuration", 3135, 10415, type_class=LocationInformationConfiguration),  # Location-Information-Configuration
+    )
+
+
+@grouped_avp
+class EventConfigurationStatus:
+    """Event-Configuration-Status (4213, vendor 10415) grouped AVP, 3GPP TS 29.154."""
+    event_configuration_state: int = None
+    extended_scef_reference_id: int = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("event_configuration_state", 4212, 10415, is_required=True),  # Event-Configuration-State
+        AvpGenDef("extended_scef_reference_id", 4216, 10415, is_required=True),  # Extended-SCEF-Reference-ID
+    )
+
+
+@grouped_avp
+class EventReports:
+    """Event-Reports (4215, vendor 10415) grouped AVP, 3GPP TS 29.154."""
+    event_reporting_results: int = None
+    extended_scef_reference_id: int = None
+    access_network_reports: list[AccessNetworkReports] = dataclasses.field(default_factory=list)
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("event_reporting_results", 4214, 10415, is_required=True),  # Event-Reporting-Results
+        AvpGenDef("extended_scef_reference_id", 4216, 10415, is_required=True),  # Extended-SCEF-Reference-ID
+        AvpGenDef("access_network_reports", 4210, 10415, type_class=AccessNetworkReports),  # Access-Network-Reports
     )
 
 

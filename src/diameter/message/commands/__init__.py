@@ -10,8 +10,10 @@ from .aa import *
 from .aa_mobile_node import *
 from .abort_session import *
 from .accounting import *
+from .aggregated_ruci_report import *
 from .alert_service_centre import *
 from .authentication_information import *
+from .background_data_transfer import *
 from .cancel_location import *
 from .cancel_vcsg_location import *
 from .capabilities_exchange import *
@@ -22,6 +24,8 @@ from .delete_subscriber_data import *
 from .device_watchdog import *
 from .diameter_eap import *
 from .disconnect_peer import *
+from .event_configuration import *
+from .event_reporting import *
 from .gcs_action import *
 from .gcs_notification import *
 from .home_agent_mip import *
@@ -32,10 +36,14 @@ from .message_process import *
 from .mip6 import *
 from .mo_data import *
 from .mo_forward_short_message import *
+from .modify_uecontext import *
 from .mt_data import *
 from .mt_forward_short_message import *
 from .multimedia_auth import *
+from .network_status import *
+from .network_status_continuous_report import *
 from .nidd_information import *
+from .non_aggregated_ruci_report import *
 from .notify import *
 from .profile_update import *
 from .prose_alert import *
@@ -49,6 +57,8 @@ from .prose_match_report_info import *
 from .prose_notify import *
 from .prose_proximity import *
 from .prose_subscriber_information import *
+from .proximity_action import *
+from .proximity_application import *
 from .purge_ue import *
 from .push_notification import *
 from .push_profile import *
@@ -71,10 +81,15 @@ from .spending_limit import *
 from .spending_status_notification import *
 from .subscribe_notifications import *
 from .tdf_session import *
+from .tgpp_delivery_report import *
+from .tgpp_device_action import *
+from .tgpp_device_notification import *
+from .tgpp_device_trigger import *
 from .tgpp_lcs_routing_info import *
 from .tgpp_location_report import *
 from .tgpp_provide_location import *
 from .tgpp_subscriber_information import *
+from .trigger_establishment import *
 from .tssf_notification import *
 from .update_location import *
 from .update_prose_subscriber_data import *
@@ -391,50 +406,8 @@ class EricssonSN(UndefinedMessage):
         self.header.command_code = self.code
 
 
-
-class DeviceAction(UndefinedMessage):
-    """3GPP-Device-Action (8388639): no typed attributes; AVPs are read by name."""
-    code: int = 8388639
-    name: str = "3GPP-Device-Action"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class DeviceNotification(UndefinedMessage):
-    """3GPP-Device-Notification (8388640): no typed attributes; AVPs are read by name."""
-    code: int = 8388640
-    name: str = "3GPP-Device-Notification"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class DeviceTrigger(UndefinedMessage):
-    """3GPP-Device-Trigger (8388643): no typed attributes; AVPs are read by name."""
-    code: int = 8388643
-    name: str = "3GPP-Device-Trigger"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class DeliveryReport(UndefinedMessage):
-    """3GPP-Delivery-Report (8388644): no typed attributes; AVPs are read by name."""
-    code: int = 8388644
-    name: str = "3GPP-Delivery-Report"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
+DeviceAction = DeviceAction8388639
+DeviceNotification = DeviceNotification8388640
 
 class NSNCancelLocationMS(UndefinedMessage):
     """NSN-Cancel-LocationMS (8388650): no typed attributes; AVPs are read by name."""
@@ -502,17 +475,6 @@ class GetGateway(UndefinedMessage):
 
 
 
-class TriggerEstablishment(UndefinedMessage):
-    """Trigger-Establishment (8388656): no typed attributes; AVPs are read by name."""
-    code: int = 8388656
-    name: str = "Trigger-Establishment"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
 class EricssonBindingData(UndefinedMessage):
     """Ericsson-Binding-Data (8388657): no typed attributes; AVPs are read by name."""
     code: int = 8388657
@@ -561,17 +523,6 @@ class NokiaExtendedCommand(UndefinedMessage):
     """Nokia Extended Command (8388661): no typed attributes; AVPs are read by name."""
     code: int = 8388661
     name: str = "Nokia Extended Command"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProXimityAction(UndefinedMessage):
-    """ProXimity-Action (8388676): no typed attributes; AVPs are read by name."""
-    code: int = 8388676
-    name: str = "ProXimity-Action"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1019,83 +970,6 @@ class EricssonTraceReport(UndefinedMessage):
 
 
 
-class NonAggregatedRUCIReport(UndefinedMessage):
-    """Non-Aggregated-RUCI-Report (8388720): no typed attributes; AVPs are read by name."""
-    code: int = 8388720
-    name: str = "Non-Aggregated-RUCI-Report"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class AggregatedRUCIReport(UndefinedMessage):
-    """Aggregated-RUCI-Report (8388721): no typed attributes; AVPs are read by name."""
-    code: int = 8388721
-    name: str = "Aggregated-RUCI-Report"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ModifyUecontext(UndefinedMessage):
-    """Modify-Uecontext (8388722): no typed attributes; AVPs are read by name."""
-    code: int = 8388722
-    name: str = "Modify-Uecontext"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class BackgroundDataTransfer(UndefinedMessage):
-    """Background-Data-Transfer (8388723): no typed attributes; AVPs are read by name."""
-    code: int = 8388723
-    name: str = "Background-Data-Transfer"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class NetworkStatus(UndefinedMessage):
-    """Network-Status (8388724): no typed attributes; AVPs are read by name."""
-    code: int = 8388724
-    name: str = "Network-Status"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class NetworkStatusContinuousReport(UndefinedMessage):
-    """Network-Status-Continuous-Report (8388725): no typed attributes; AVPs are read by name."""
-    code: int = 8388725
-    name: str = "Network-Status-Continuous-Report"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
-class ProXimityApplication(UndefinedMessage):
-    """ProXimity-Application (8388727): no typed attributes; AVPs are read by name."""
-    code: int = 8388727
-    name: str = "ProXimity-Application"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.header.command_code = self.code
-
-
-
 class DataPull(UndefinedMessage):
     """Data-Pull (8388728): no typed attributes; AVPs are read by name."""
     code: int = 8388728
@@ -1162,23 +1036,17 @@ all_commands.update({
     DistributedCharging.code: DistributedCharging,
     EricssonSL.code: EricssonSL,
     EricssonSN.code: EricssonSN,
-    DeviceAction.code: DeviceAction,
-    DeviceNotification.code: DeviceNotification,
-    DeviceTrigger.code: DeviceTrigger,
-    DeliveryReport.code: DeliveryReport,
     NSNCancelLocationMS.code: NSNCancelLocationMS,
     NSNUserDataMS.code: NSNUserDataMS,
     NSNProfileUpdateMS.code: NSNProfileUpdateMS,
     NSNSubscribeNotificationsMS.code: NSNSubscribeNotificationsMS,
     NSNPushNotificationMS.code: NSNPushNotificationMS,
     GetGateway.code: GetGateway,
-    TriggerEstablishment.code: TriggerEstablishment,
     EricssonBindingData.code: EricssonBindingData,
     Tggp2SubscriberInformation.code: Tggp2SubscriberInformation,
     VerizonSessionDataRecovery.code: VerizonSessionDataRecovery,
     NokiaCoreService.code: NokiaCoreService,
     NokiaExtendedCommand.code: NokiaExtendedCommand,
-    ProXimityAction.code: ProXimityAction,
     RivadaXdDSCRegistration.code: RivadaXdDSCRegistration,
     RivadaXdHeartBeat.code: RivadaXdHeartBeat,
     RivadaXdCellInfoTransfer.code: RivadaXdCellInfoTransfer,
@@ -1219,13 +1087,6 @@ all_commands.update({
     NokiaSessionMassSync.code: NokiaSessionMassSync,
     NokiaFetchSession.code: NokiaFetchSession,
     EricssonTraceReport.code: EricssonTraceReport,
-    NonAggregatedRUCIReport.code: NonAggregatedRUCIReport,
-    AggregatedRUCIReport.code: AggregatedRUCIReport,
-    ModifyUecontext.code: ModifyUecontext,
-    BackgroundDataTransfer.code: BackgroundDataTransfer,
-    NetworkStatus.code: NetworkStatus,
-    NetworkStatusContinuousReport.code: NetworkStatusContinuousReport,
-    ProXimityApplication.code: ProXimityApplication,
     DataPull.code: DataPull,
     DataUpdate.code: DataUpdate,
     NotificationData.code: NotificationData,
@@ -1275,13 +1136,18 @@ all_commands.update({
     8388636: SpendingStatusNotification,
     8388637: TDFSession,
     8388638: UpdateVcsgLocation,
+    8388639: DeviceAction8388639,
+    8388640: DeviceNotification8388640,
     8388641: SubscriberInformation,
     8388642: CancelVcsgLocation,
+    8388643: DeviceTrigger,
+    8388644: DeliveryReport,
     8388645: MOForwardShortMessage,
     8388646: MTForwardShortMessage,
     8388647: SendRoutingInfoforSM,
     8388648: AlertServiceCentre,
     8388649: ReportSMDeliveryStatus,
+    8388656: TriggerEstablishment,
     8388662: GCSAction,
     8388663: GCSNotification,
     8388664: ProSeSubscriberInformation,
@@ -1296,14 +1162,24 @@ all_commands.update({
     8388673: ProSeLocationUpdate,
     8388674: ProSeAlert,
     8388675: ProSeCancellation,
+    8388676: ProXimityAction,
     8388713: ProSeInitialLocationInformation,
     8388718: ConfigurationInformation,
     8388719: ReportingInformation,
+    8388720: NonAggregatedRUCIReport,
+    8388721: AggregatedRUCIReport,
+    8388722: ModifyUecontext,
+    8388723: BackgroundDataTransfer,
+    8388724: NetworkStatus,
+    8388725: NetworkStatusContinuousReport,
     8388726: NIDDInformation,
+    8388727: ProXimityApplication,
     8388731: TSSFNotification,
     8388732: ConnectionManagement,
     8388733: MOData,
     8388734: MTData,
+    8388735: EventConfiguration8388735,
+    8388736: EventReporting,
 })
 commands_by_application.update({
     (0, 257): CapabilitiesExchange,
@@ -1317,10 +1193,13 @@ commands_by_application.update({
     (16777250, 258): ReAuth,
     (16777264, 258): ReAuth,
     (16777266, 258): ReAuth,
+    (16777267, 258): ReAuth,
     (16777272, 258): ReAuth,
     (16777292, 258): ReAuth,
     (16777303, 258): ReAuth,
     (16777318, 258): ReAuth,
+    (16777319, 258): ReAuth,
+    (16777320, 258): ReAuth,
     (2, 260): AaMobileNode,
     (2, 262): HomeAgentMip,
     (1, 265): Aa,
@@ -1331,6 +1210,7 @@ commands_by_application.update({
     (16777264, 265): Aa,
     (16777272, 265): Aa,
     (5, 268): DiameterEap,
+    (7, 268): DiameterEap,
     (16777250, 268): DiameterEap,
     (16777264, 268): DiameterEap,
     (16777272, 268): DiameterEap,
@@ -1339,8 +1219,11 @@ commands_by_application.update({
     (4, 272): CreditControl,
     (16777238, 272): CreditControl,
     (16777266, 272): CreditControl,
+    (16777267, 272): CreditControl,
     (16777303, 272): CreditControl,
     (16777318, 272): CreditControl,
+    (16777319, 272): CreditControl,
+    (16777320, 272): CreditControl,
     (0, 274): AbortSession,
     (1, 274): AbortSession,
     (16777222, 274): AbortSession,
@@ -1405,13 +1288,19 @@ commands_by_application.update({
     (16777303, 8388637): TDFSession,
     (16777349, 8388637): TDFSession,
     (16777308, 8388638): UpdateVcsgLocation,
+    (16777309, 8388639): DeviceAction8388639,
+    (16777309, 8388640): DeviceNotification8388640,
     (16777310, 8388641): SubscriberInformation,
     (16777308, 8388642): CancelVcsgLocation,
+    (16777311, 8388643): DeviceTrigger,
+    (16777311, 8388644): DeliveryReport,
     (16777313, 8388645): MOForwardShortMessage,
     (16777313, 8388646): MTForwardShortMessage,
     (16777312, 8388647): SendRoutingInfoforSM,
     (16777312, 8388648): AlertServiceCentre,
     (16777312, 8388649): ReportSMDeliveryStatus,
+    (16777267, 8388656): TriggerEstablishment,
+    (16777319, 8388656): TriggerEstablishment,
     (16777335, 8388662): GCSAction,
     (16777335, 8388663): GCSNotification,
     (16777336, 8388664): ProSeSubscriberInformation,
@@ -1426,16 +1315,26 @@ commands_by_application.update({
     (16777340, 8388673): ProSeLocationUpdate,
     (16777340, 8388674): ProSeAlert,
     (16777340, 8388675): ProSeCancellation,
+    (16777337, 8388676): ProXimityAction,
     (16777336, 8388713): ProSeInitialLocationInformation,
     (16777345, 8388718): ConfigurationInformation,
     (16777346, 8388718): ConfigurationInformation,
     (16777345, 8388719): ReportingInformation,
     (16777346, 8388719): ReportingInformation,
+    (16777342, 8388720): NonAggregatedRUCIReport,
+    (16777342, 8388721): AggregatedRUCIReport,
+    (16777342, 8388722): ModifyUecontext,
+    (16777348, 8388723): BackgroundDataTransfer,
+    (16777347, 8388724): NetworkStatus,
+    (16777347, 8388725): NetworkStatusContinuousReport,
     (16777345, 8388726): NIDDInformation,
+    (16777337, 8388727): ProXimityApplication,
     (16777349, 8388731): TSSFNotification,
     (16777346, 8388732): ConnectionManagement,
     (16777346, 8388733): MOData,
     (16777346, 8388734): MTData,
+    (16777358, 8388735): EventConfiguration8388735,
+    (16777358, 8388736): EventReporting,
 })
 
 __all__ = [
@@ -1457,12 +1356,18 @@ __all__ = [
     "Accounting",
     "AccountingAnswer",
     "AccountingRequest",
+    "AggregatedRUCIReport",
+    "AggregatedRUCIReportAnswer",
+    "AggregatedRUCIReportRequest",
     "AlertServiceCentre",
     "AlertServiceCentreAnswer",
     "AlertServiceCentreRequest",
     "AuthenticationInformation",
     "AuthenticationInformationAnswer",
     "AuthenticationInformationRequest",
+    "BackgroundDataTransfer",
+    "BackgroundDataTransferAnswer",
+    "BackgroundDataTransferRequest",
     "CancelLocation",
     "CancelLocationAnswer",
     "CancelLocationRequest",
@@ -1484,6 +1389,18 @@ __all__ = [
     "DeleteSubscriberData",
     "DeleteSubscriberDataAnswer",
     "DeleteSubscriberDataRequest",
+    "DeliveryReport",
+    "DeliveryReportAnswer",
+    "DeliveryReportRequest",
+    "DeviceAction8388639",
+    "DeviceAction8388639Answer",
+    "DeviceAction8388639Request",
+    "DeviceNotification8388640",
+    "DeviceNotification8388640Answer",
+    "DeviceNotification8388640Request",
+    "DeviceTrigger",
+    "DeviceTriggerAnswer",
+    "DeviceTriggerRequest",
     "DeviceWatchdog",
     "DeviceWatchdogAnswer",
     "DeviceWatchdogRequest",
@@ -1493,6 +1410,12 @@ __all__ = [
     "DisconnectPeer",
     "DisconnectPeerAnswer",
     "DisconnectPeerRequest",
+    "EventConfiguration8388735",
+    "EventConfiguration8388735Answer",
+    "EventConfiguration8388735Request",
+    "EventReporting",
+    "EventReportingAnswer",
+    "EventReportingRequest",
     "GCSAction",
     "GCSActionAnswer",
     "GCSActionRequest",
@@ -1535,12 +1458,24 @@ __all__ = [
     "MessageProcess",
     "MessageProcessAnswer",
     "MessageProcessRequest",
+    "ModifyUecontext",
+    "ModifyUecontextAnswer",
+    "ModifyUecontextRequest",
     "MultimediaAuth",
     "MultimediaAuthAnswer",
     "MultimediaAuthRequest",
     "NIDDInformation",
     "NIDDInformationAnswer",
     "NIDDInformationRequest",
+    "NetworkStatus",
+    "NetworkStatusAnswer",
+    "NetworkStatusContinuousReport",
+    "NetworkStatusContinuousReportAnswer",
+    "NetworkStatusContinuousReportRequest",
+    "NetworkStatusRequest",
+    "NonAggregatedRUCIReport",
+    "NonAggregatedRUCIReportAnswer",
+    "NonAggregatedRUCIReportRequest",
     "Notify",
     "NotifyAnswer",
     "NotifyRequest",
@@ -1580,6 +1515,12 @@ __all__ = [
     "ProSeSubscriberInformation",
     "ProSeSubscriberInformationAnswer",
     "ProSeSubscriberInformationRequest",
+    "ProXimityAction",
+    "ProXimityActionAnswer",
+    "ProXimityActionRequest",
+    "ProXimityApplication",
+    "ProXimityApplicationAnswer",
+    "ProXimityApplicationRequest",
     "ProfileUpdate",
     "ProfileUpdateAnswer",
     "ProfileUpdateRequest",
@@ -1655,6 +1596,9 @@ __all__ = [
     "TSSFNotification",
     "TSSFNotificationAnswer",
     "TSSFNotificationRequest",
+    "TriggerEstablishment",
+    "TriggerEstablishmentAnswer",
+    "TriggerEstablishmentRequest",
     "UpdateLocation",
     "UpdateLocationAnswer",
     "UpdateLocationRequest",
@@ -1670,16 +1614,12 @@ __all__ = [
     "UserData",
     "UserDataAnswer",
     "UserDataRequest",
-    "AggregatedRUCIReport",
-    "BackgroundDataTransfer",
     "BootstrapingInfo",
     "CapabilitiesUpdate",
     "DataPull",
     "DataUpdate",
-    "DeliveryReport",
     "DeviceAction",
     "DeviceNotification",
-    "DeviceTrigger",
     "DistributedCharging",
     "EricssonBindingData",
     "EricssonSL",
@@ -1690,7 +1630,6 @@ __all__ = [
     "JuniperSessionDiscovery",
     "JuniperSyncEvent",
     "MobileApplication",
-    "ModifyUecontext",
     "MsgInterface",
     "NATControl",
     "NSNCancelLocationMS",
@@ -1698,18 +1637,13 @@ __all__ = [
     "NSNPushNotificationMS",
     "NSNSubscribeNotificationsMS",
     "NSNUserDataMS",
-    "NetworkStatus",
-    "NetworkStatusContinuousReport",
     "NokiaCoreService",
     "NokiaExtendedCommand",
     "NokiaFetchSession",
     "NokiaSessionMassSync",
     "NokiaSessionSync",
-    "NonAggregatedRUCIReport",
     "Notif",
     "NotificationData",
-    "ProXimityAction",
-    "ProXimityApplication",
     "QoSAuthorization",
     "QoSInstall",
     "QueryProfile",
@@ -1751,7 +1685,6 @@ __all__ = [
     "RivadaXmUpdateUEContext",
     "SubscriptionInformationApplication",
     "Tggp2SubscriberInformation",
-    "TriggerEstablishment",
     "VerizonSessionDataRecovery",
     "WIMAXHRPDSFF",
     "WiMAXAbortSession",
