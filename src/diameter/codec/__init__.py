@@ -9,8 +9,9 @@ import sys as _sys
 
 if _os.environ.get("DIAMETER_PURE_PYTHON") and __name__ + ".core" not in _sys.modules:
     import importlib.util as _ilu
-    _spec = _ilu.spec_from_file_location(__name__ + ".core",
-                                         _os.path.join(_os.path.dirname(__file__), "core.py"))
+    from typing import Any as _Any
+    _spec: _Any = _ilu.spec_from_file_location(
+        __name__ + ".core", _os.path.join(_os.path.dirname(__file__), "core.py"))
     _core = _ilu.module_from_spec(_spec)
     _sys.modules[_spec.name] = _core
     _spec.loader.exec_module(_core)
