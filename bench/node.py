@@ -96,7 +96,8 @@ def serve_aio(port: int) -> None:
 
     async def main():
         node = DiameterNode("server.bench.realm", REALM, tcp_port=port, listen_addresses=["127.0.0.1"],
-                            ip_addresses=["127.0.0.1"], accept_unknown_peers=True)
+                            ip_addresses=["127.0.0.1"], accept_unknown_peers=True,
+                            validate=not os.environ.get("BENCH_NO_VALIDATE"))
         async def on_ccr(req):  # a coroutine handler, as the native API is meant to be used
             return build_cca(req, "server.bench.realm")
         node.add_application(APP_CC, on_ccr)
@@ -111,6 +112,7 @@ def serve_threaded(port: int) -> None:
     from diameter.node import Node
     from diameter.node.application import SimpleThreadingApplication
     node = Node("server.bench.realm", REALM, ip_addresses=["127.0.0.1"], tcp_port=port)
+    node.validate_received_request_avps = not os.environ.get("BENCH_NO_VALIDATE")
     client_peer = node.add_peer("aaa://client.bench.realm")
     app = SimpleThreadingApplication(APP_CC, is_auth_application=True,
                                      request_handler=lambda app, req: build_cca(req, "server.bench.realm"))
@@ -281,12 +283,16 @@ def main() -> None:
     ap.add_argument("--ref-python")
     ap.add_argument("--skip-ref", action="store_true")
     ap.add_argument("--no-uvloop", action="store_true", help="pure asyncio event loop")
+    ap.add_argument("--no-validate", action="store_true",
+                    help="our servers skip request validation (on by default)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each scenario N times and keep the fastest (for shared, noisy machines)")
     args = ap.parse_args()
     inflights = [int(x) for x in args.inflight.split(",")]
     if args.no_uvloop:
         os.environ["BENCH_NO_UVLOOP"] = "1"
+    if args.no_validate:
+        os.environ["BENCH_NO_VALIDATE"] = "1"
     try:
         import uvloop  # noqa: F401
         loop_name = "asyncio" if args.no_uvloop else "uvloop"

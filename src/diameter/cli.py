@@ -79,10 +79,20 @@ def json_(hex_or_file: str, to_hex: bool) -> None:
 @main.command()
 @click.argument("hex_or_file")
 @click.option("--strict", is_flag=True, help="Also report what RFC 6733 lets receivers accept.")
-def validate(hex_or_file: str, strict: bool) -> None:
+@click.option("--dialect", default=None,
+              help="Check with a dialect's grammars, as a node does for a peer (3gpp, huawei).")
+def validate(hex_or_file: str, strict: bool, dialect: str | None) -> None:
     """Check a message against its grammar; print findings, exit 1 when there are any."""
     from .validation import validate as run_validation
-    findings = run_validation(_read_message_input(hex_or_file), strict=strict)
+    rules = None
+    if dialect is not None:
+        from .validation.dialects import DialectError
+        from .validation.dialects import dialect as get_dialect
+        try:
+            rules = get_dialect(dialect).rules
+        except DialectError as e:
+            raise click.ClickException(str(e)) from None
+    findings = run_validation(_read_message_input(hex_or_file), rules, strict=strict)
     for f in findings:
         click.echo(str(f))
     if findings:

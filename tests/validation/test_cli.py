@@ -22,6 +22,21 @@ def test_validate_valid_and_invalid(tmp_path: Path) -> None:
     assert "5009 DIAMETER_AVP_OCCURS_TOO_MANY_TIMES" in res.output
 
 
+def test_validate_with_dialect(tmp_path: Path) -> None:
+    # a Huawei M-bit AVP (IN-Information, 20300/2011) at the top level of a CCR
+    huawei = b"".join([(20300).to_bytes(4, "big"), bytes([0xC0]), (12).to_bytes(3, "big"),
+                       (2011).to_bytes(4, "big")])
+    path = tmp_path / "huawei.bin"
+    path.write_bytes(ccr_bytes(huawei))
+    runner = CliRunner()
+    assert runner.invoke(main, ["validate", str(path)]).exit_code == 0
+    assert runner.invoke(main, ["validate", "--dialect", "huawei", str(path)]).exit_code == 0
+    res = runner.invoke(main, ["validate", "--dialect", "3gpp", str(path)])
+    assert res.exit_code == 1 and "5001 DIAMETER_AVP_UNSUPPORTED [AVP 20300/2011]" in res.output
+    res = runner.invoke(main, ["validate", "--dialect", "klingon", str(path)])
+    assert res.exit_code == 1 and "unknown dialect 'klingon'" in res.output
+
+
 def test_json_and_back(tmp_path: Path) -> None:
     runner = CliRunner()
     wire = ccr().as_bytes()
