@@ -143,21 +143,24 @@ class Slot:
     kind: int           # K_* constant
     fn: Any             # decoder(buf, start, end) for K_CALL, the class for K_GROUP
     is_list: bool
+    key: int            # code | vendor << 32
 
-    def __init__(self, name: str, kind: int, fn: Any, is_list: bool) -> None:
+    def __init__(self, name: str, kind: int, fn: Any, is_list: bool, key: int = 0) -> None:
         self.name = name
         self.kind = kind
         self.fn = fn
         self.is_list = is_list
+        self.key = key
 
 
 def fill(buf: bytes, entries: list[Entry], table: dict[int, Slot], d: dict[str, Any],
-         depth: int, max_depth: int) -> list[str]:
+         depth: int, max_depth: int, deferred: set[str]) -> list[str]:
     """Decode every AVP of a group that ``table`` names into the empty dict ``d``.
 
     A later occurrence of a single-valued attribute wins. Attributes with a
     value that does not decode are left out (and their names returned), so
-    that reading them raises the typed error then.
+    that reading them raises the typed error then. Types with a costly
+    decoder (K_CALL: Time, Address, Float...) are only noted in ``deferred``.
     """
     bad: list[str] = []
     for e in entries:
@@ -202,11 +205,8 @@ def fill(buf: bytes, entries: list[Entry], table: dict[int, Slot], d: dict[str, 
                 n -= 0x10000000000000000
             value = n
         else:
-            try:
-                value = slot.fn(buf, ps, pe)
-            except AvpDecodeError:
-                bad.append(slot.name)
-                continue
+            deferred.add(slot.name)
+            continue
         if slot.is_list:
             cur = d.get(slot.name)
             if cur is None:
@@ -229,6 +229,7 @@ class Binding:
     generation: int
     grouped: bool
     fill_table: dict[int, Slot]
+    slots: dict[str, Slot]            # attribute -> its slot
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
 
     def __init__(self) -> None:
@@ -239,6 +240,7 @@ class Binding:
         self.generation = 0
         self.grouped = False
         self.fill_table = {}
+        self.slots = {}
         self.names = frozenset()
 
 
@@ -307,7 +309,8 @@ def fill_dict(d: dict[str, Any], b: Binding) -> list[str]:
         d["_raw_entries"] = entries
     out: dict[str, Any] = {}
     depth: int = d.get("_depth", 0)
-    bad = fill(raw[0], entries, b.fill_table, out, depth, LIMITS.max_depth)
+    deferred: set[str] = set()
+    bad = fill(raw[0], entries, b.fill_table, out, depth, LIMITS.max_depth, deferred)
     snapl: dict[str, tuple] = {}
     for k, v in out.items():
         if type(v) is list:
@@ -317,7 +320,33 @@ def fill_dict(d: dict[str, Any], b: Binding) -> list[str]:
     d["_snap"] = out
     d["_snapl"] = snapl
     d["_redo"] = bad
+    d["_defer"] = deferred
     return bad
+
+
+def _decode_deferred(d: dict[str, Any], slot: Slot) -> Any:
+    raw: tuple[bytes, int, int] = d["_raw"]
+    buf = raw[0]
+    entries: list[Entry] = d["_raw_entries"]
+    key = slot.key
+    values: list[Any] = []
+    for e in entries:
+        if (e[0] | (e[1] << 32)) == key:
+            try:
+                values.append(slot.fn(buf, e[4], e[5]))
+            except AvpDecodeError:
+                return MISS      # the slow path raises it with the attribute's name
+    name = slot.name
+    d["_defer"].discard(name)
+    if slot.is_list:
+        d["_snapl"][name] = tuple(values)
+        d[name] = values
+        d["_snap"][name] = values
+        return values
+    value = values[-1]
+    d[name] = value
+    d["_snap"][name] = value
+    return value
 
 
 def attr_get(obj: object, name: str) -> Any:
@@ -339,9 +368,154 @@ def attr_get(obj: object, name: str) -> Any:
             return d[name]
     if name in redo:
         return MISS      # present but not decodable: the slow path raises the error
+    if name in d["_defer"]:
+        return _decode_deferred(d, b.slots[name])
     if name in b.list_names:
         empty: list[Any] = []
         d[name] = empty
         d["_snapl"][name] = ()
         return empty
     return None
+
+
+# -- AVP objects (python-diameter's Avp classes) --------------------------------------
+
+class AvpTables:
+    """The running dictionary as the Avp constructors see it (set by the message layer)."""
+    base: dict[int, Any]               # code -> entry, vendor 0
+    vendors: dict[int, dict[int, Any]]  # vendor -> code -> entry
+    plain: Any                         # Avp
+    grouped: Any                       # AvpGrouped
+
+    def __init__(self) -> None:
+        self.base = {}
+        self.vendors = {}
+        self.plain = None
+        self.grouped = None
+
+
+AVP_TABLES: Final = AvpTables()
+
+
+def make_avps(buf: bytes, entries: list[Entry], depth: int) -> list[Any]:
+    """Avp objects (of the dictionary's classes) for located AVPs; payloads are copied."""
+    t = AVP_TABLES
+    grouped = t.grouped
+    out: list[Any] = []
+    for e in entries:
+        code = e[0]
+        vendor = e[1]
+        info: Any = None
+        if vendor == 0:
+            info = t.base.get(code)
+        else:
+            vd = t.vendors.get(vendor)
+            if vd is not None:
+                info = vd.get(code)
+        if info is None:
+            cls: Any = t.plain
+            name = "Unknown"
+        else:
+            cls = info["type"]
+            name = info["name"]
+        avp = cls.__new__(cls)
+        avp.code = code
+        avp.flags = e[2]
+        avp._vendor_id = vendor
+        avp.payload = buf[e[4]:e[5]]
+        avp.name = name
+        if isinstance(avp, grouped):
+            avp._avps = None
+            avp._depth = depth
+        out.append(avp)
+    return out
+
+
+def grouped_value(avp: Any) -> list[Any]:
+    """``AvpGrouped.value``: the member Avp objects, decoded on first read."""
+    avps: list[Any] | None = getattr(avp, "_avps", None)
+    if avps is not None:
+        return avps
+    p = avp.payload
+    if not isinstance(p, bytes):
+        if isinstance(p, bytearray):
+            p = bytes(p)
+        else:
+            raise AvpDecodeError(f"{avp.name} payload {p!r} is not bytes", None, avp.code)
+    try:
+        entries = scan(p, 0, len(p))
+    except AvpDecodeError as e:
+        raise AvpDecodeError(
+            f"{avp.name} grouped value does not contain a valid group of AVPs: {e}",
+            e.offset, e.avp_code or avp.code, e.vendor_id, e.result_code) from None
+    depth: int = getattr(avp, "_depth", 0) + 1
+    if depth > LIMITS.max_depth:
+        raise AvpDecodeError(f"AVP nesting deeper than {LIMITS.max_depth} levels",
+                             None, avp.code, avp._vendor_id, result_code=5014)
+    avps = make_avps(p, entries, depth)
+    avp._avps = avps
+    return avps
+
+
+def _payload(avp: Any) -> bytes:
+    p = avp.payload
+    if isinstance(p, bytes):
+        return p
+    if isinstance(p, bytearray):
+        return bytes(p)
+    raise AvpDecodeError(f"{avp.name} payload {p!r} is not bytes", None, avp.code,
+                         avp._vendor_id)
+
+
+def _bad_size(avp: Any, p: bytes, kind: str, size: int) -> AvpDecodeError:
+    return AvpDecodeError(f"{avp.name} value {p!r}: {kind} payload of {len(p)} bytes, "
+                          f"expected {size}", None, avp.code, avp._vendor_id, 5014)
+
+
+def value_octets(avp: Any) -> bytes:
+    """``value`` of OctetString-like Avp classes."""
+    return _payload(avp)
+
+
+def value_utf8(avp: Any) -> str:
+    """``value`` of AvpUtf8String."""
+    p = _payload(avp)
+    try:
+        return p.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AvpDecodeError(f"{avp.name} value {p!r}: invalid UTF-8: {e}", None, avp.code,
+                             avp._vendor_id, 5004) from None
+
+
+def value_u32(avp: Any) -> int:
+    """``value`` of AvpUnsigned32."""
+    p = _payload(avp)
+    if len(p) != 4:
+        raise _bad_size(avp, p, "Unsigned32", 4)
+    return _u32(p, 0)
+
+
+def value_i32(avp: Any) -> int:
+    """``value`` of AvpInteger32 (and Enumerated)."""
+    p = _payload(avp)
+    if len(p) != 4:
+        raise _bad_size(avp, p, "Integer32", 4)
+    n = _u32(p, 0)
+    return n - 0x100000000 if n >= 0x80000000 else n
+
+
+def value_u64(avp: Any) -> int:
+    """``value`` of AvpUnsigned64."""
+    p = _payload(avp)
+    if len(p) != 8:
+        raise _bad_size(avp, p, "Unsigned64", 8)
+    return (_u32(p, 0) << 32) | _u32(p, 4)
+
+
+def value_i64(avp: Any) -> int:
+    """``value`` of AvpInteger64."""
+    p = _payload(avp)
+    if len(p) != 8:
+        raise _bad_size(avp, p, "Integer64", 8)
+    n = (_u32(p, 0) << 32) | _u32(p, 4)
+    return n - 0x10000000000000000 if n >= 0x8000000000000000 else n

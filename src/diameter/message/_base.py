@@ -5,8 +5,8 @@ from typing import Any, TypeVar
 
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps, unpack_header
-from ._binding import binding_of, encode_body, install_attrs, lazy_getattr, raw_index
-from .avp.avp import Avp, AvpGrouped, _avp_from_entry
+from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
+from .avp.avp import Avp, AvpGrouped, make_avps
 
 __all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
            "UndefinedGroupedAvp"]
@@ -171,7 +171,7 @@ class Message:
                 entries = d.get("_raw_entries")
                 if entries is None:
                     entries = d["_raw_entries"] = scan_avps(*raw)
-                avps = [_avp_from_entry(raw[0], e) for e in entries]
+                avps = make_avps(raw[0], entries, 0)
             self._avps = avps
         return avps
 
@@ -332,8 +332,11 @@ class DefinedMessage(Message):
         d = self.__dict__
         if d.get("_plain"):
             return Message.avps.fget(self)  # type: ignore[attr-defined]
+        raw = d.get("_raw")
+        if raw is not None and "_raw_entries" in d and is_clean(self):
+            return make_avps(raw[0], d["_raw_entries"], 0)
         body = encode_body(self)
-        return [_avp_from_entry(body, e) for e in scan_avps(body, 0, len(body))]
+        return make_avps(body, scan_avps(body, 0, len(body)), 0)
 
     @avps.setter
     def avps(self, new_avps: list[Avp]) -> None:

@@ -148,12 +148,12 @@ def _compile(cls: type, grouped: bool) -> Binding:
         if spec.key in table:
             continue
         if spec.type_class is not None:
-            table[spec.key] = core.Slot(spec.name, core.K_GROUP, spec.type_class, False)
+            table[spec.key] = core.Slot(spec.name, core.K_GROUP, spec.type_class, False, spec.key)
         else:
             kind = _KINDS.get(spec.type_name, core.K_CALL)
             if spec.decode is not CODECS.get(spec.type_name, (None,))[0]:
                 kind = core.K_CALL
-            table[spec.key] = core.Slot(spec.name, kind, spec.decode, False)
+            table[spec.key] = core.Slot(spec.name, kind, spec.decode, False, spec.key)
     b.fill_table = table
     if grouped:
         b.list_names = frozenset(
@@ -167,6 +167,7 @@ def _compile(cls: type, grouped: bool) -> Binding:
     for slot in table.values():
         slot.is_list = slot.name in b.list_names
     b.names = frozenset(slot.name for slot in table.values())
+    b.slots = {slot.name: slot for slot in table.values()}
     return b
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from ...codec import core as _core
 from ...codec import types as _t
 from ...codec.errors import AvpDecodeError, AvpEncodeError, DecodeError, UnknownAvpError
-from ...codec.wire import LIMITS, encode_avp, scan_avps
+from ...codec.wire import encode_avp, scan_avps
 
 __all__ = [
     "Avp", "AvpAddress", "AvpEnumerated", "AvpFloat32", "AvpFloat64", "AvpGrouped",
@@ -196,6 +197,11 @@ class Avp:
     __hash__ = None  # type: ignore[assignment]
 
 
+_FAST_GETTERS = {"OctetString": _core.value_octets, "UTF8String": _core.value_utf8,
+                 "Unsigned32": _core.value_u32, "Integer32": _core.value_i32,
+                 "Unsigned64": _core.value_u64, "Integer64": _core.value_i64}
+
+
 def _typed(type_name: str, doc: str) -> type[Avp]:
     decode, encode = _t.CODECS[type_name]
 
@@ -218,7 +224,7 @@ def _typed(type_name: str, doc: str) -> type[Avp]:
 
     return type(f"Avp{type_name}", (Avp,), {
         "__slots__": (), "__doc__": doc, "type_name": type_name,
-        "value": property(getter, setter, doc=doc)})
+        "value": property(_FAST_GETTERS.get(type_name, getter), setter, doc=doc)})
 
 
 AvpOctetString = _typed("OctetString", "Arbitrary bytes.")
@@ -250,29 +256,7 @@ class AvpGrouped(Avp):
         super().__init__(code, vendor_id, payload, flags)
         self._avps = None
 
-    @property
-    def value(self) -> list[Avp]:
-        avps = getattr(self, "_avps", None)
-        if avps is None:
-            p = self.payload
-            if not isinstance(p, (bytes, bytearray)):
-                raise AvpDecodeError(f"{self.name} payload {p!r} is not bytes", None, self.code)
-            try:
-                entries = scan_avps(p, 0, len(p))
-            except AvpDecodeError as e:
-                raise AvpDecodeError(
-                    f"{self.name} grouped value does not contain a valid group of AVPs: {e}",
-                    e.offset, e.avp_code or self.code, e.vendor_id, e.result_code) from None
-            depth = getattr(self, "_depth", 0) + 1
-            if depth > LIMITS.max_depth:
-                raise AvpDecodeError(f"AVP nesting deeper than {LIMITS.max_depth} levels",
-                                     None, self.code, self._vendor_id, result_code=5014)
-            avps = [_avp_from_entry(p, e, depth) for e in entries]
-            self._avps = avps
-        return avps
-
-    @value.setter
-    def value(self, new_value: list[Avp]) -> None:
+    def _set_value(self, new_value: list[Avp]) -> None:
         if not isinstance(new_value, list):
             raise AvpEncodeError(f"{self.name} value {new_value!r} is not a list of AVPs")
         parts = []
@@ -282,6 +266,9 @@ class AvpGrouped(Avp):
             parts.append(a.as_bytes())
         self._avps = new_value
         self.payload = b"".join(parts)
+
+    value = property(_core.grouped_value, _set_value,
+                     doc="The member AVPs, decoded from the payload on first read.")
 
     def _payload_for_encode(self) -> bytes:
         avps = getattr(self, "_avps", None)
@@ -315,6 +302,12 @@ _AnyAvpType = TypeVar("_AnyAvpType", bound=Avp)
 
 from .dictionary import (AVP_DICTIONARY, AVP_VENDOR_DICTIONARY, AvpInfo,  # noqa: E402
                          enum_label, vendor_name)
+
+_core.AVP_TABLES.base = AVP_DICTIONARY
+_core.AVP_TABLES.vendors = AVP_VENDOR_DICTIONARY
+_core.AVP_TABLES.plain = Avp
+_core.AVP_TABLES.grouped = AvpGrouped
+make_avps = _core.make_avps
 
 
 def _lookup(code: int, vendor: int) -> AvpInfo | None:

@@ -42,7 +42,7 @@ def generate_avps_from_defs(obj: Any, strict: bool = False) -> list[Avp]:
     """
     from .._binding import binding_of, encode_body
     from ...codec.wire import scan_avps
-    from .avp import _avp_from_entry
+    from .avp import make_avps
     if not hasattr(obj, "avp_def"):
         return []
     for spec in binding_of(type(obj)).ordered:
@@ -52,7 +52,7 @@ def generate_avps_from_defs(obj: Any, strict: bool = False) -> list[Avp]:
                 raise ValueError(msg)
             logger.debug(msg)
     body = encode_body(obj)
-    return [_avp_from_entry(body, e) for e in scan_avps(body, 0, len(body))]
+    return make_avps(body, scan_avps(body, 0, len(body)), 0)
 
 
 def grouped_avp(cls: type) -> type:
