@@ -33,10 +33,12 @@ _NTP_UNIX = 2208988800
 _NTP_ERA1 = 2085978496
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
-_COMMAND_NAMES: dict[int, str] = {}
+# Command and application names shown in the JSON view; run-time additions go
+# here too (diameter.dictionary.runtime.install).
+COMMAND_NAMES: dict[int, str] = {}
 for _code, _app, _name, _flags, _abbr in _tables.COMMANDS:
-    _COMMAND_NAMES.setdefault(_code, _name)
-_APP_NAMES = {a[0]: a[1] for a in _tables.APPLICATIONS}
+    COMMAND_NAMES.setdefault(_code, _name)
+APPLICATION_NAMES: dict[int, str] = {a[0]: a[1] for a in _tables.APPLICATIONS}
 
 
 class JsonFormatError(DiameterError, ValueError):
@@ -52,8 +54,8 @@ def to_dict(msg: Any) -> dict[str, Any]:
     header = {
         "version": version, "length": length,
         "flags": _flags_dict(flags, _HDR_FLAGS, 0x0F),
-        "command_code": code, "command_name": _COMMAND_NAMES.get(code),
-        "application_id": app, "application_name": _APP_NAMES.get(app),
+        "command_code": code, "command_name": COMMAND_NAMES.get(code),
+        "application_id": app, "application_name": APPLICATION_NAMES.get(app),
         "hop_by_hop_identifier": hbh, "end_to_end_identifier": e2e,
     }
     return {"format": FORMAT_VERSION, "header": header,

@@ -271,32 +271,13 @@ class _Builder:
             parent.grammar = rules
 
 
-_TYPE_CLASSES = {
-    "OctetString": "AvpOctetString", "UTF8String": "AvpUtf8String",
-    "Address": "AvpAddress", "DiameterIdentity": "AvpOctetString",
-    "DiameterURI": "AvpOctetString", "IPFilterRule": "AvpOctetString",
-    "QoSFilterRule": "AvpOctetString", "Integer32": "AvpInteger32",
-    "Integer64": "AvpInteger64", "Unsigned32": "AvpUnsigned32",
-    "Unsigned64": "AvpUnsigned64", "Enumerated": "AvpEnumerated",
-    "Time": "AvpTime", "Float32": "AvpFloat32", "Float64": "AvpFloat64",
-    "Grouped": "AvpGrouped",
-}
-
-
 def register_dictionary(d: Dictionary) -> int:
-    """Register every AVP of ``d`` with the running codec; returns the count.
+    """Install ``d`` in the running dictionary (vendors, AVPs with types and flag
+    rules, enum value names, grouped members, application and command names);
+    returns the number of AVPs. See :func:`diameter.dictionary.runtime.install`."""
+    from .runtime import install  # lazy: imports the message runtime
 
-    Uses ``diameter.message.avp.register`` (python-diameter's signature).
-    """
-    from diameter.message import avp as avp_mod  # lazy: runtime may be absent
-
-    count = 0
-    for a in sorted(d.avps.values(), key=lambda x: (x.vendor, x.code)):
-        cls = getattr(avp_mod, _TYPE_CLASSES[a.type], None) or avp_mod.AvpOctetString
-        avp_mod.register(a.code, a.name, cls, vendor=a.vendor or None,
-                         mandatory=a.mandatory)
-        count += 1
-    return count
+    return install(d).avps
 
 
 def load_and_register(path: Path | str) -> Dictionary:

@@ -137,6 +137,12 @@ class RuleSet:
         self._grouped[key] = g
         return g
 
+    def clear_cache(self) -> None:
+        """Forget compiled grammars and AVP infos (after run-time dictionary changes)."""
+        self._commands.clear()
+        self._grouped.clear()
+        self._avps.clear()
+
     def avp_cache(self) -> dict[int, AvpInfo | None]:
         """The AVP info cache (read-only for callers; :meth:`avp` fills it)."""
         if self._generation != _binding.GENERATION[0]:
