@@ -28,8 +28,11 @@ K_GROUP: Final = 7     # a grouped class, instantiated lazily over the payload
 
 
 _U32X2: Final = Struct(">II")
+_U32X3: Final = Struct(">III")
 _U32: Final = Struct(">I")
+_I32: Final = Struct(">i")
 _U64: Final = Struct(">Q")
+_I64: Final = Struct(">q")
 _ZEROS: Final = b"\x00\x00\x00\x00"
 
 
@@ -144,6 +147,13 @@ class Slot:
     fn: Any             # decoder(buf, start, end) for K_CALL, the class for K_GROUP
     is_list: bool
     key: int            # code | vendor << 32
+    # encoding
+    code: int
+    vendor: int
+    flagbits: int       # AVP flags << 24
+    fixed: bytes        # whole header of a fixed-size type, else b""
+    pos: int            # index in Binding.order
+    spec: Any           # the message layer's Spec: encode_one(value) for the general case
 
     def __init__(self, name: str, kind: int, fn: Any, is_list: bool, key: int = 0) -> None:
         self.name = name
@@ -151,6 +161,12 @@ class Slot:
         self.fn = fn
         self.is_list = is_list
         self.key = key
+        self.code = key & 0xFFFFFFFF
+        self.vendor = key >> 32
+        self.flagbits = 0
+        self.fixed = b""
+        self.pos = 0
+        self.spec = None
 
 
 def fill(buf: bytes, entries: list[Entry], table: dict[int, Slot], d: dict[str, Any],
@@ -229,7 +245,9 @@ class Binding:
     generation: int
     grouped: bool
     fill_table: dict[int, Slot]
-    slots: dict[str, Slot]            # attribute -> its slot
+    slots: dict[str, Slot]            # attribute -> its slot (first name of an AVP)
+    enc_slots: dict[str, Slot]        # attribute -> its slot (every name)
+    order: list[Slot]                 # encoding order
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
 
     def __init__(self) -> None:
@@ -241,6 +259,8 @@ class Binding:
         self.grouped = False
         self.fill_table = {}
         self.slots = {}
+        self.enc_slots = {}
+        self.order = []
         self.names = frozenset()
 
 
@@ -519,3 +539,74 @@ def value_i64(avp: Any) -> int:
         raise _bad_size(avp, p, "Integer64", 8)
     n = (_u32(p, 0) << 32) | _u32(p, 4)
     return n - 0x10000000000000000 if n >= 0x8000000000000000 else n
+
+
+# -- encoding typed instances built from attributes -----------------------------------
+
+_PAD: Final = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
+
+
+def _framed(slot: Slot, payload: bytes) -> bytes:
+    n = len(payload)
+    if slot.vendor:
+        head = _U32X3.pack(slot.code, slot.flagbits | (n + 12), slot.vendor)
+    else:
+        head = _U32X2.pack(slot.code, slot.flagbits | (n + 8))
+    return head + payload + _PAD[n & 3]
+
+
+def _encode_value(slot: Slot, v: Any) -> bytes:
+    kind = slot.kind
+    tv = type(v)
+    if kind == K_OCTETS:
+        if tv is bytes:
+            return _framed(slot, v)
+    elif kind == K_UTF8:
+        if tv is str:
+            try:
+                return _framed(slot, v.encode("utf-8"))
+            except UnicodeEncodeError:
+                pass
+    elif kind == K_U32:
+        if tv is int and 0 <= v <= 0xFFFFFFFF:
+            return slot.fixed + _U32.pack(v)
+    elif kind == K_I32:
+        if tv is int and -0x80000000 <= v <= 0x7FFFFFFF:
+            return slot.fixed + _I32.pack(v)
+    elif kind == K_U64:
+        if tv is int and 0 <= v <= 0xFFFFFFFFFFFFFFFF:
+            return slot.fixed + _U64.pack(v)
+    elif kind == K_I64:
+        if tv is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+            return slot.fixed + _I64.pack(v)
+    elif kind == K_GROUP:
+        b = BINDINGS.get(tv)
+        if b is not None and b.generation == GENERATION[0]:
+            d: dict[str, Any] = v.__dict__
+            if "_raw" not in d and not d.get("additional_avps"):
+                return _framed(slot, encode_fresh(d, b))
+    result: bytes = slot.spec.encode_one(v)   # other types, Avp values and every error
+    return result
+
+
+def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
+    """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
+    slots = b.enc_slots
+    positions: list[int] = []
+    for k, v in d.items():
+        slot = slots.get(k)
+        if slot is not None and v is not None:
+            positions.append(slot.pos)
+    positions.sort()
+    order = b.order
+    parts: list[bytes] = []
+    for pos in positions:
+        slot = order[pos]
+        v = d[slot.name]
+        if type(v) is list:
+            for item in v:
+                if item is not None:
+                    parts.append(_encode_value(slot, item))
+        else:
+            parts.append(_encode_value(slot, v))
+    return b"".join(parts)

@@ -74,6 +74,7 @@ class Spec:
 Binding = core.Binding
 _MISS = core.MISS
 _attr_get = core.attr_get
+_encode_fresh = core.encode_fresh
 EAGER = core.EAGER
 
 
@@ -144,17 +145,24 @@ def _compile(cls: type, grouped: bool) -> Binding:
         for i, spec in enumerate(b.ordered):
             spec.pos = i
     table: dict[int, core.Slot] = {}
+    order: list[core.Slot] = []
     for spec in b.ordered:
-        if spec.key in table:
-            continue
         if spec.type_class is not None:
-            table[spec.key] = core.Slot(spec.name, core.K_GROUP, spec.type_class, False, spec.key)
+            slot = core.Slot(spec.name, core.K_GROUP, spec.type_class, False, spec.key)
         else:
             kind = _KINDS.get(spec.type_name, core.K_CALL)
-            if spec.decode is not CODECS.get(spec.type_name, (None,))[0]:
+            if CODECS.get(spec.type_name) != (spec.decode, spec.encode):
                 kind = core.K_CALL
-            table[spec.key] = core.Slot(spec.name, kind, spec.decode, False, spec.key)
+            slot = core.Slot(spec.name, kind, spec.decode, False, spec.key)
+        slot.flagbits = spec.flagbits
+        slot.fixed = spec.fixed_hdr or b""
+        slot.pos = spec.pos
+        slot.spec = spec
+        order.append(slot)
+        table.setdefault(spec.key, slot)
     b.fill_table = table
+    b.order = order
+    b.enc_slots = {slot.name: slot for slot in order}
     if grouped:
         b.list_names = frozenset(
             f.name for f in dataclasses.fields(cls)
@@ -164,7 +172,7 @@ def _compile(cls: type, grouped: bool) -> Binding:
         for klass in reversed(cls.__mro__):
             names.update(klass.__dict__.get("attr_lists", ()))
         b.list_names = frozenset(names)
-    for slot in table.values():
+    for slot in order:
         slot.is_list = slot.name in b.list_names
     b.names = frozenset(slot.name for slot in table.values())
     b.slots = {slot.name: slot for slot in table.values()}
@@ -340,31 +348,12 @@ def encode_body(obj: Any) -> bytes:
     extras = d.get("_additional_avps")
     raw = d.get("_raw")
     if raw is None:
-        parts = []
-        by_name = b.by_name
-        # only the attributes that were set, in definition order
-        chosen = []
-        for name, v in d.items():
-            if v is not None:
-                spec = by_name.get(name)
-                if spec is not None:
-                    chosen.append((spec.pos, v))
-        chosen.sort(key=_first)
-        ordered = b.ordered
-        for pos, v in chosen:
-            spec = ordered[pos]
-            if type(v) is list:
-                for item in v:
-                    if item is not None:
-                        parts.append(spec.encode_one(item))
-            else:
-                parts.append(spec.encode_one(v))
+        body = _encode_fresh(d, b)
         if b.grouped:
             extras = d.get("additional_avps")
         if extras:
-            for avp in extras:
-                parts.append(_avp_bytes(avp))
-        return b"".join(parts)
+            body += b"".join(_avp_bytes(avp) for avp in extras)
+        return body
     buf, start, end = raw
     changed, extras_changed = _changes(obj, b, d)
     if not changed and not extras and not extras_changed:
@@ -393,10 +382,6 @@ def encode_body(obj: Any) -> bytes:
         for avp in extras:
             parts.append(_avp_bytes(avp))
     return b"".join(parts)
-
-
-def _first(item: tuple) -> int:
-    return item[0]
 
 
 def _encode_attr(spec: Spec, v: Any) -> bytes:
