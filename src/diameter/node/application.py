@@ -1,8 +1,8 @@
 """python-diameter style applications, served by the threaded :class:`~diameter.node.Node`."""
 from __future__ import annotations
 
-import concurrent.futures
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -127,6 +127,63 @@ class Application:
         logger.info("%s at least one peer is available", self)
 
 
+class _WorkerPool:
+    """Worker threads fed from one queue; a thread is added while more items wait than threads idle."""
+
+    def __init__(self, max_threads: int, work: Callable[[Any], None], name: str) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._work = work
+        self._name = name
+        self._max = max_threads
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, item: Any) -> None:
+        q = self._queue
+        q.put(item)
+        if q.qsize() > self._idle and len(self._threads) < self._max:
+            with self._lock:
+                if q.qsize() > self._idle and len(self._threads) < self._max and not self._closed:
+                    t = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}",
+                                         daemon=True)
+                    self._threads.append(t)
+                    self._idle += 1
+                    t.start()
+
+    def _run(self) -> None:
+        get = self._queue.get
+        lock = self._lock
+        while True:
+            item = get()
+            with lock:
+                self._idle -= 1
+            if item is _STOP:
+                return
+            try:
+                self._work(item)
+            finally:
+                with lock:
+                    self._idle += 1
+
+    def shutdown(self) -> None:
+        """Drop queued work and let every thread finish its current item and exit."""
+        with self._lock:
+            self._closed = True
+            n = len(self._threads)
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        for _ in range(n):
+            self._queue.put(_STOP)
+
+
+_STOP = object()
+
+
 class ThreadingApplication(Application):
     """Handles each request in a worker thread; :meth:`handle_request` returns the answer."""
 
@@ -135,13 +192,14 @@ class ThreadingApplication(Application):
         super().__init__(application_id, is_acct_application=is_acct_application,
                          is_auth_application=is_auth_application)
         self.max_threads = max_threads
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: _WorkerPool | None = None
 
     def receive_request(self, message: Any) -> None:
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.max_threads or 64, thread_name_prefix=f"diameter-app-{self.application_id}")
-        self._pool.submit(self._process, message)
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = _WorkerPool(self.max_threads or 64, self._process,
+                                            f"diameter-app-{self.application_id}")
+        pool.submit(message)
 
     def _process(self, message: Any) -> None:
         try:
@@ -162,7 +220,7 @@ class ThreadingApplication(Application):
 
     def stop(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
         super().stop()
 

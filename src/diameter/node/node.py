@@ -5,8 +5,10 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -39,11 +41,83 @@ class NodeStats:
 
 
 class _Waiting:
-    __slots__ = ("future", "loop")
+    __slots__ = ("future", "loop", "inbox")
 
-    def __init__(self, future: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, future: asyncio.Future, loop: asyncio.AbstractEventLoop, inbox: _Inbox) -> None:
         self.future = future
         self.loop = loop
+        self.inbox = inbox
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The loop the background thread runs: uvloop's when it is installed
+    (``pip install diameter[fast]``) and ``DIAMETER_NO_UVLOOP`` is not set."""
+    if not os.environ.get("DIAMETER_NO_UVLOOP"):
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class _Inbox:
+    """Calls from other threads into the loop thread, run in batches.
+
+    Posting wakes the loop only when no batch is already scheduled, and the
+    node's writes are held while a batch runs, so requests (or answers) that
+    several threads hand over at once share one wake-up and one write.
+    """
+
+    __slots__ = ("_loop", "_node", "_items", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, node: DiameterNode) -> None:
+        self._loop = loop
+        self._node = node
+        self._items: deque = deque()
+        self._scheduled = False
+
+    def post(self, fn: Callable, *args: Any) -> None:
+        self._items.append((fn, args))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._scheduled = False  # before taking items: a later post schedules a new drain
+        items = self._items
+        node = self._node
+        node.hold_writes()
+        try:
+            while items:
+                fn, args = items.popleft()
+                try:
+                    fn(*args)
+                except Exception:  # noqa: BLE001 - one failing call must not drop the others
+                    logging.getLogger("diameter.node").exception("call from another thread failed")
+        finally:
+            node.release_writes()
+
+
+class _Waiter:
+    """One-shot result hand-off to a blocked thread (a lock is cheaper than a Future)."""
+
+    __slots__ = ("_lock", "value", "error")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def set(self, value: Any, error: BaseException | None) -> None:
+        self.value = value
+        self.error = error
+        self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        return self._lock.acquire(timeout=timeout)
 
 
 class Node:
@@ -90,6 +164,7 @@ class Node:
         self._waiting_lock = threading.Lock()
         self._anode: DiameterNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: _Inbox | None = None
         self._thread: threading.Thread | None = None
         self._started = False
 
@@ -181,11 +256,13 @@ class Node:
     def _make_handler(self, app: Application) -> Callable[[Any], Any]:
         loop = self._loop
 
+        inbox = self._inbox
+
         def handler(message: Any) -> asyncio.Future:
             fut = loop.create_future()
             key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
             with self._waiting_lock:
-                self._waiting[key] = _Waiting(fut, loop)
+                self._waiting[key] = _Waiting(fut, loop, inbox)
             fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
             try:
                 app.receive_request(message)
@@ -210,7 +287,7 @@ class Node:
             def fail() -> None:
                 if not w.future.done():
                     w.future.set_exception(NodeError(f"handler failed ({DIAMETER_UNABLE_TO_COMPLY})"))
-            w.loop.call_soon_threadsafe(fail)
+            w.inbox.post(fail)
 
     def _on_peer_state(self, info: PeerInfo, what: str) -> None:
         for peer in self.peers.values():
@@ -249,8 +326,9 @@ class Node:
         errors: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = new_event_loop()
             self._loop = loop
+            self._inbox = _Inbox(loop, self._anode)
             asyncio.set_event_loop(loop)
             for peer in self.peers.values():
                 self._anode.loop = loop
@@ -304,27 +382,30 @@ class Node:
         if not message.header.application_id:
             message.header.application_id = app.application_id
 
-        cf: concurrent.futures.Future = concurrent.futures.Future()
+        waiter = _Waiter()
 
         def relay(f: asyncio.Future) -> None:
             if f.cancelled():
-                cf.cancel()
-            elif f.exception() is not None:
-                cf.set_exception(f.exception())
+                waiter.set(None, concurrent.futures.CancelledError())
             else:
-                cf.set_result(f.result())
+                exc = f.exception()
+                waiter.set(None if exc is not None else f.result(), exc)
 
         def go() -> None:
             try:
-                self._anode.request_future(message, timeout=timeout,
-                                           peer=self._custom_route(app, message)).add_done_callback(relay)
+                fut = self._anode.request_future(message, timeout=timeout, peer=self._custom_route(app, message))
             except Exception as exc:  # noqa: BLE001 - handed to the calling thread
-                cf.set_exception(exc)
-        self._loop.call_soon_threadsafe(go)
-        try:
-            answer = cf.result(timeout + 5)
-        except RequestTimeout as exc:
-            raise TimeoutError("Timed out waiting for answer") from exc
+                waiter.set(None, exc)
+                return
+            fut.add_done_callback(relay)
+        self._inbox.post(go)
+        if not waiter.wait(timeout + 5):
+            raise TimeoutError("Timed out waiting for answer")
+        if waiter.error is not None:
+            if isinstance(waiter.error, RequestTimeout):
+                raise TimeoutError("Timed out waiting for answer") from waiter.error
+            raise waiter.error
+        answer = waiter.value
         if answer is None:
             raise EmptyAnswer("Response is None")
         return answer
@@ -371,7 +452,7 @@ class Node:
             def deliver() -> None:
                 if not conn.future.done():
                     conn.future.set_result(message)
-            conn.loop.call_soon_threadsafe(deliver)
+            conn.inbox.post(deliver)
             return
         if isinstance(conn, PeerConnectionView):
             identity = conn.host_identity

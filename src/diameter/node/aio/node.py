@@ -213,6 +213,9 @@ class DiameterNode:
         self.on_peer_state: list[Callable[[PeerInfo, str], None]] = []
         self._decode = decode
         self._tasks: set[asyncio.Task] = set()
+        #: batch writes made in one loop iteration (the first goes out at once)
+        self.batch_writes = True
+        self._held_writes: list[DiameterProtocol] | None = None
         self._running = False
         self._ticker: asyncio.Task | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -331,6 +334,18 @@ class DiameterNode:
         for _peer, _hbh, entry in self.pending.expire(float("inf")):
             self._fail_pending(entry, PeerFailed("node stopped"))
         await asyncio.sleep(0)
+
+    def hold_writes(self) -> None:
+        """Buffer every connection's writes until :meth:`release_writes` (loop thread only)."""
+        if self._held_writes is None:
+            self._held_writes = []
+
+    def release_writes(self) -> None:
+        """Write what :meth:`hold_writes` buffered, one write per connection."""
+        held, self._held_writes = self._held_writes, None
+        if held:
+            for proto in held:
+                proto._end_batch()
 
     def _spawn(self, coro) -> asyncio.Task:
         t = self.loop.create_task(coro)

@@ -117,8 +117,16 @@ class DiameterProtocol(asyncio.Protocol):
             if len(buf) >= WRITE_BATCH:  # keep the peer busy while we make more
                 self._flush_wbuf()
             return
-        self._batching = True
-        self.node.loop.call_soon(self._end_batch)
+        node = self.node
+        held = node._held_writes
+        if held is not None:  # the node holds writes until release_writes()
+            self._batching = True
+            self._wbuf.append(data)
+            held.append(self)
+            return
+        if node.batch_writes:
+            self._batching = True
+            node.loop.call_soon(self._end_batch)
         self.write_frames([data])
 
     def _end_batch(self) -> None:
