@@ -610,3 +610,45 @@ def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
         else:
             parts.append(_encode_value(slot, v))
     return b"".join(parts)
+
+
+class GroupedInit:
+    """What a grouped class's ``__init__`` needs (see ``generator.grouped_avp``)."""
+    cls_name: str
+    names: tuple[str, ...]
+    name_set: frozenset[str]
+    list_fields: tuple[str, ...]
+    eager: tuple[tuple[str, Any], ...]
+
+    def __init__(self, cls_name: str, names: tuple[str, ...], list_fields: tuple[str, ...],
+                 eager: tuple[tuple[str, Any], ...]) -> None:
+        self.cls_name = cls_name
+        self.names = names
+        self.name_set = frozenset(names) | {"avp_def"}
+        self.list_fields = list_fields
+        self.eager = eager
+
+
+def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 g: GroupedInit) -> None:
+    """Body of a grouped class's ``__init__``: positional and keyword attributes."""
+    if args:
+        names = g.names
+        if len(args) > len(names):
+            raise TypeError(f"{g.cls_name}() takes at most {len(names)} "
+                            f"positional arguments ({len(args)} given)")
+        for i in range(len(args)):
+            d[names[i]] = args[i]
+    if kwargs:
+        name_set = g.name_set
+        for k, v in kwargs.items():
+            if k not in name_set:
+                raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
+            if k != "avp_def":
+                d[k] = v
+    for k in g.list_fields:
+        if k in d and d[k] is None:   # None for a list member means "none": reads []
+            del d[k]
+    for k, v in g.eager:
+        if k not in d:
+            d[k] = v

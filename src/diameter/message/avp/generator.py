@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from typing import Any, NamedTuple, Protocol
 
+from ...codec import core as _core
 from .avp import Avp
 
 logger = logging.getLogger("diameter.avp")
@@ -66,7 +67,6 @@ def grouped_avp(cls: type) -> type:
     cls = dataclasses.dataclass(cls, init=False)
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
-    name_set = frozenset(names) | {"avp_def"}
     list_fields = tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING)
     eager = tuple((f.name, f.default) for f in fields
                   if f.default is not dataclasses.MISSING and f.default is not None)
@@ -74,25 +74,11 @@ def grouped_avp(cls: type) -> type:
         if f.name in cls.__dict__:
             delattr(cls, f.name)
 
+    spec = _core.GroupedInit(cls.__name__, names, list_fields, eager)
+    init = _core.init_grouped
+
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        d = self.__dict__
-        if args:
-            if len(args) > len(names):
-                raise TypeError(f"{cls.__name__}() takes at most {len(names)} "
-                                f"positional arguments ({len(args)} given)")
-            d.update(zip(names, args))
-        if kwargs:
-            for k in kwargs:
-                if k not in name_set:
-                    raise TypeError(f"{cls.__name__}() got an unexpected keyword argument '{k}'")
-            kwargs.pop("avp_def", None)
-            d.update(kwargs)
-        for k in list_fields:
-            if k in d and d[k] is None:   # None for a list member means "none": reads []
-                del d[k]
-        for k, v in eager:
-            if k not in d:
-                d[k] = v
+        init(self.__dict__, args, kwargs, spec)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = __init__

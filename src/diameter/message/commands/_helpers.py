@@ -42,6 +42,17 @@ def register(cmd_class: type[DefinedMessage], application_id: int | None = None)
         commands_by_application[(application_id, code)] = cmd_class
 
 
+_GROUPED: list = []
+
+
+def _grouped():
+    """diameter.message.avp.grouped, imported on first use (it imports this module's users)."""
+    if not _GROUPED:
+        from ..avp import grouped
+        _GROUPED.append(grouped)
+    return _GROUPED[0]
+
+
 class SubscriptionIdMixin:
     """Adds `add_subscription_id` to messages with a `subscription_id` list."""
 
@@ -53,7 +64,7 @@ class SubscriptionIdMixin:
             subscription_id_type: one of the `E_SUBSCRIPTION_ID_TYPE_*` values
             subscription_id_data: the identifier (MSISDN, IMSI, SIP URI, ...)
         """
-        from ..avp.grouped import SubscriptionId
+        SubscriptionId = _grouped().SubscriptionId
         if getattr(self, "subscription_id", None) is None:
             self.subscription_id = []
         self.subscription_id.append(SubscriptionId(subscription_id_type, subscription_id_data))
@@ -85,7 +96,7 @@ class MultipleServicesCreditControlMixin:
         `used_service_unit` and `service_identifier` accept one value or a
         list; `avp` holds further AVPs to carry inside the group.
         """
-        from ..avp.grouped import MultipleServicesCreditControl
+        MultipleServicesCreditControl = _grouped().MultipleServicesCreditControl
         if getattr(self, "multiple_services_credit_control", None) is None:
             self.multiple_services_credit_control = []
         self.multiple_services_credit_control.append(MultipleServicesCreditControl(
