@@ -223,11 +223,16 @@ def build_grouped(d: Dictionary, api: dict, warn: Warn) -> tuple[list[GroupedCla
     taken = set(classes) | {a for c in classes.values() for a in c.aliases} | _RESERVED
     grouped_avps = sorted((a for a in d.avps.values() if a.type == "Grouped"),
                           key=lambda a: (a.vendor not in (0, 10415), a.vendor != 0, a.vendor, a.code))
+    # a vendor's grouped AVP yields to a command of the same name (Ericsson's
+    # Subscriber-Information AVP vs the 3GPP Subscriber-Information command)
+    # (python-diameter's command classes keep their names whatever the AVPs)
+    command_names = ({camel(c.name) for c in d.commands if c.request or c.answer}
+                     - set(api.get("messages", {})))
     for avp in grouped_avps:
         if avp.key in class_for:
             continue
         name = camel(avp.name)
-        if name in taken:
+        if name in taken or (avp.vendor not in (0, 10415) and name in command_names):
             name = _vendor_camel(d, avp.vendor) + name if avp.vendor else f"{name}{avp.code}"
         if name in taken:
             name = f"{name}{avp.code}"

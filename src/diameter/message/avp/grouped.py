@@ -11,6 +11,7 @@ from .generator import AvpGenDef, AvpGenType, grouped_avp
 
 __all__ = [
     "AcceptableServiceInfo",
+    "AccessInformation",
     "AccessNetworkChargingIdentifier",
     "AccessNetworkChargingIdentifierGx",
     "AccessNetworkChargingPhysicalAccessId",
@@ -195,6 +196,7 @@ __all__ = [
     "EpsSubscribedQosProfile",
     "EpsUserState",
     "EquivalentPlmnList",
+    "EricssonSubscriberInformation",
     "ErpRkRequest",
     "EsmlcCellInfo",
     "EthOption",
@@ -4544,6 +4546,13 @@ class RrcCauseCounter:
 
 
 @grouped_avp
+class EricssonSubscriberInformation:
+    """Subscriber-Information (1189, vendor 193) grouped AVP, ericsson."""
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = ()
+
+
+@grouped_avp
 class MultipleServicesCreditControl:
     """Multiple-Services-Credit-Control (456) grouped AVP, RFC 4006."""
     granted_service_unit: GrantedServiceUnit = None
@@ -4574,6 +4583,14 @@ class MultipleServicesCreditControl:
     announcement_information: list[AnnouncementInformation] = dataclasses.field(default_factory=list)
     tgpp_rat_type: bytes = None
     related_trigger: RelatedTrigger = None
+    service_session_id: str = None
+    result_code_extension: int = None
+    cost_information: CostInformation = None
+    charging_state_information: bytes = None
+    cdr_information: bytes = None
+    service_setup_result: int = None
+    service_setup_result_requested: int = None
+    subscriber_information: EricssonSubscriberInformation = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("granted_service_unit", 431, type_class=GrantedServiceUnit),  # Granted-Service-Unit
@@ -4604,6 +4621,14 @@ class MultipleServicesCreditControl:
         AvpGenDef("announcement_information", 3904, 10415, type_class=AnnouncementInformation),  # Announcement-Information
         AvpGenDef("tgpp_rat_type", 21, 10415),  # 3GPP-RAT-Type
         AvpGenDef("related_trigger", 3926, 10415, type_class=RelatedTrigger),  # Related-Trigger
+        AvpGenDef("service_session_id", 1068, 193),  # Service-Session-Id
+        AvpGenDef("result_code_extension", 1067, 193),  # Result-Code-Extension
+        AvpGenDef("cost_information", 423, type_class=CostInformation),  # Cost-Information
+        AvpGenDef("charging_state_information", 1066, 193),  # Charging-State-Information
+        AvpGenDef("cdr_information", 1064, 193),  # CDR-Information
+        AvpGenDef("service_setup_result", 1135, 193),  # Service-Setup-Result
+        AvpGenDef("service_setup_result_requested", 1136, 193),  # Service-Setup-Result-Requested
+        AvpGenDef("subscriber_information", 1189, 193, type_class=EricssonSubscriberInformation),  # Subscriber-Information
     )
 
 
@@ -9251,6 +9276,26 @@ class ChargingRuleAuthorization:
         AvpGenDef("authorization_state", 1056, 193),  # Authorization-State
         AvpGenDef("authorization_state_change_time", 1057, 193),  # Authorization-State-Change-Time
         AvpGenDef("next_authorization_state", 1059, 193),  # Next-Authorization-State
+    )
+
+
+@grouped_avp
+class AccessInformation:
+    """Access-Information (1063, vendor 193) grouped AVP, ericsson."""
+    auth_application_id: int = None
+    origin_host: bytes = None
+    cc_request_number: int = None
+    cc_request_type: int = None
+    event_timestamp: datetime.datetime = None
+    origin_realm: bytes = None
+    additional_avps: list[Avp] = dataclasses.field(default_factory=list)
+    avp_def: dataclasses.InitVar[AvpGenType] = (
+        AvpGenDef("auth_application_id", 258),  # Auth-Application-Id
+        AvpGenDef("origin_host", 264),  # Origin-Host
+        AvpGenDef("cc_request_number", 415),  # CC-Request-Number
+        AvpGenDef("cc_request_type", 416),  # CC-Request-Type
+        AvpGenDef("event_timestamp", 55),  # Event-Timestamp
+        AvpGenDef("origin_realm", 296),  # Origin-Realm
     )
 
 

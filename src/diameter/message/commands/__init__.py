@@ -17,6 +17,7 @@ from .background_data_transfer import *
 from .cancel_location import *
 from .cancel_vcsg_location import *
 from .capabilities_exchange import *
+from .charging_interrogation import *
 from .configuration_information import *
 from .connection_management import *
 from .credit_control import *
@@ -1180,6 +1181,7 @@ all_commands.update({
     8388734: MTData,
     8388735: EventConfiguration8388735,
     8388736: EventReporting,
+    16777214: ChargingInterrogation,
 })
 commands_by_application.update({
     (0, 257): CapabilitiesExchange,
@@ -1188,6 +1190,7 @@ commands_by_application.update({
     (4, 258): ReAuth,
     (16777222, 258): ReAuth,
     (16777223, 258): ReAuth,
+    (16777232, 258): ReAuth,
     (16777236, 258): ReAuth,
     (16777238, 258): ReAuth,
     (16777250, 258): ReAuth,
@@ -1228,6 +1231,7 @@ commands_by_application.update({
     (1, 274): AbortSession,
     (16777222, 274): AbortSession,
     (16777223, 274): AbortSession,
+    (16777232, 274): AbortSession,
     (16777236, 274): AbortSession,
     (16777250, 274): AbortSession,
     (16777264, 274): AbortSession,
@@ -1237,6 +1241,7 @@ commands_by_application.update({
     (1, 275): SessionTermination,
     (16777222, 275): SessionTermination,
     (16777223, 275): SessionTermination,
+    (16777232, 275): SessionTermination,
     (16777236, 275): SessionTermination,
     (16777250, 275): SessionTermination,
     (16777264, 275): SessionTermination,
@@ -1337,6 +1342,7 @@ commands_by_application.update({
     (16777346, 8388734): MTData,
     (16777358, 8388735): EventConfiguration8388735,
     (16777358, 8388736): EventReporting,
+    (16777232, 16777214): ChargingInterrogation,
 })
 
 __all__ = [
@@ -1379,6 +1385,9 @@ __all__ = [
     "CapabilitiesExchange",
     "CapabilitiesExchangeAnswer",
     "CapabilitiesExchangeRequest",
+    "ChargingInterrogation",
+    "ChargingInterrogationAnswer",
+    "ChargingInterrogationRequest",
     "ConfigurationInformation",
     "ConfigurationInformationAnswer",
     "ConfigurationInformationRequest",
