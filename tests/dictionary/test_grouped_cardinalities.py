@@ -87,6 +87,7 @@ ALL_REPEATING = {
     (0, 368),       # SIP-Accounting-Information, RFC 4740
     (0, 372),       # SIP-Server-Capabilities, RFC 4740
     (TGPP, 1002),   # Charging-Rule-Remove, TS 29.212
+    (TGPP, 1093),   # ADC-Rule-Remove, TS 29.212
     (TGPP, 1413),   # Authentication-Info, TS 29.272
     (TGPP, 1624),   # Area-Scope, TS 29.272
     (0, 549),       # ETH-Proto-Type, RFC 5777
@@ -95,7 +96,7 @@ ALL_REPEATING = {
 
 
 @pytest.mark.parametrize("source", ["RFC 6733", "RFC 4006", "3GPP TS 32.299", "huawei",
-                                    "3GPP TS 29.214", "3GPP TS 29.229", "3GPP TS 29.272",
+                                    "3GPP TS 29.212", "3GPP TS 29.214", "3GPP TS 29.229", "3GPP TS 29.272",
                                     "3GPP TS 29.329", "RFC 4740", "RFC 5777"])
 def test_no_wireshark_all_star_groups_left(dictionary, source):
     left = []

@@ -6417,11 +6417,11 @@ class MediaComponentDescription:
 @grouped_avp
 class FlowInformation:
     """Flow-Information (1058, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    flow_description: list[bytes] = dataclasses.field(default_factory=list)
-    packet_filter_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
-    security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
-    flow_label: list[bytes] = dataclasses.field(default_factory=list)
+    flow_description: bytes = None
+    packet_filter_identifier: bytes = None
+    tos_traffic_class: bytes = None
+    security_parameter_index: bytes = None
+    flow_label: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("flow_description", 507, 10415),  # Flow-Description
@@ -6435,9 +6435,9 @@ class FlowInformation:
 @grouped_avp
 class RedirectInformation:
     """Redirect-Information (1085, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    redirect_support: list[int] = dataclasses.field(default_factory=list)
-    redirect_address_type: list[int] = dataclasses.field(default_factory=list)
-    redirect_server_address: list[str] = dataclasses.field(default_factory=list)
+    redirect_support: int = None
+    redirect_address_type: int = None
+    redirect_server_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("redirect_support", 1086, 10415),  # Redirect-Support
@@ -6449,35 +6449,35 @@ class RedirectInformation:
 @grouped_avp
 class ChargingRuleDefinition:
     """Charging-Rule-Definition (1003, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    charging_rule_name: list[bytes] = dataclasses.field(default_factory=list)
-    service_identifier: list[int] = dataclasses.field(default_factory=list)
-    rating_group: list[int] = dataclasses.field(default_factory=list)
+    charging_rule_name: bytes = None
+    service_identifier: int = None
+    rating_group: int = None
     flow_information: list[FlowInformation] = dataclasses.field(default_factory=list)
-    tdf_application_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    flow_status: list[int] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
-    ps_to_cs_session_continuity: list[int] = dataclasses.field(default_factory=list)
-    reporting_level: list[int] = dataclasses.field(default_factory=list)
-    online: list[int] = dataclasses.field(default_factory=list)
-    offline: list[int] = dataclasses.field(default_factory=list)
-    metering_method: list[int] = dataclasses.field(default_factory=list)
-    precedence: list[int] = dataclasses.field(default_factory=list)
-    af_charging_identifier: list[bytes] = dataclasses.field(default_factory=list)
+    tdf_application_identifier: bytes = None
+    flow_status: int = None
+    qos_information: QosInformation = None
+    ps_to_cs_session_continuity: int = None
+    reporting_level: int = None
+    online: int = None
+    offline: int = None
+    metering_method: int = None
+    precedence: int = None
+    af_charging_identifier: bytes = None
     flows: list[Flows] = dataclasses.field(default_factory=list)
-    monitoring_key: list[bytes] = dataclasses.field(default_factory=list)
-    redirect_information: list[RedirectInformation] = dataclasses.field(default_factory=list)
-    mute_notification: list[int] = dataclasses.field(default_factory=list)
-    af_signalling_protocol: list[int] = dataclasses.field(default_factory=list)
-    sponsor_identity: list[str] = dataclasses.field(default_factory=list)
-    application_service_provider_identity: list[str] = dataclasses.field(default_factory=list)
+    monitoring_key: bytes = None
+    redirect_information: RedirectInformation = None
+    mute_notification: int = None
+    af_signalling_protocol: int = None
+    sponsor_identity: str = None
+    application_service_provider_identity: str = None
     required_access_info: list[int] = dataclasses.field(default_factory=list)
-    sharing_key_dl: list[int] = dataclasses.field(default_factory=list)
-    sharing_key_ul: list[int] = dataclasses.field(default_factory=list)
-    traffic_steering_policy_identifier_dl: list[bytes] = dataclasses.field(default_factory=list)
-    traffic_steering_policy_identifier_ul: list[bytes] = dataclasses.field(default_factory=list)
+    sharing_key_dl: int = None
+    sharing_key_ul: int = None
+    traffic_steering_policy_identifier_dl: bytes = None
+    traffic_steering_policy_identifier_ul: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("charging_rule_name", 1005, 10415),  # Charging-Rule-Name
+        AvpGenDef("charging_rule_name", 1005, 10415, is_required=True),  # Charging-Rule-Name
         AvpGenDef("service_identifier", 439),  # Service-Identifier
         AvpGenDef("rating_group", 432),  # Rating-Group
         AvpGenDef("flow_information", 1058, 10415, type_class=FlowInformation),  # Flow-Information
@@ -6895,11 +6895,11 @@ class SupportedApplications:
 @grouped_avp
 class TftPacketFilterInformation:
     """TFT-Packet-Filter-Information (1013, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    precedence: list[int] = dataclasses.field(default_factory=list)
-    tft_filter: list[bytes] = dataclasses.field(default_factory=list)
-    tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
-    security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
-    flow_label: list[bytes] = dataclasses.field(default_factory=list)
+    precedence: int = None
+    tft_filter: bytes = None
+    tos_traffic_class: bytes = None
+    security_parameter_index: bytes = None
+    flow_label: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("precedence", 1010, 10415),  # Precedence
@@ -6913,16 +6913,16 @@ class TftPacketFilterInformation:
 @grouped_avp
 class ChargingRuleReport:
     """Charging-Rule-Report (1018, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    charging_rule_base_name: list[str] = dataclasses.field(default_factory=list)
     charging_rule_name: list[bytes] = dataclasses.field(default_factory=list)
-    bearer_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    pcc_rule_status: list[int] = dataclasses.field(default_factory=list)
-    rule_failure_code: list[int] = dataclasses.field(default_factory=list)
-    final_unit_indication: list[FinalUnitIndication] = dataclasses.field(default_factory=list)
+    charging_rule_base_name: list[str] = dataclasses.field(default_factory=list)
+    bearer_identifier: bytes = None
+    pcc_rule_status: int = None
+    rule_failure_code: int = None
+    final_unit_indication: FinalUnitIndication = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("charging_rule_base_name", 1004, 10415),  # Charging-Rule-Base-Name
         AvpGenDef("charging_rule_name", 1005, 10415),  # Charging-Rule-Name
+        AvpGenDef("charging_rule_base_name", 1004, 10415),  # Charging-Rule-Base-Name
         AvpGenDef("bearer_identifier", 1020, 10415),  # Bearer-Identifier
         AvpGenDef("pcc_rule_status", 1019, 10415),  # PCC-Rule-Status
         AvpGenDef("rule_failure_code", 1031, 10415),  # Rule-Failure-Code
@@ -6933,12 +6933,12 @@ class ChargingRuleReport:
 @grouped_avp
 class AccessNetworkChargingIdentifierGx:
     """Access-Network-Charging-Identifier-Gx (1022, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    access_network_charging_identifier_value: list[bytes] = dataclasses.field(default_factory=list)
+    access_network_charging_identifier_value: bytes = None
     charging_rule_base_name: list[str] = dataclasses.field(default_factory=list)
     charging_rule_name: list[bytes] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("access_network_charging_identifier_value", 503, 10415),  # Access-Network-Charging-Identifier-Value
+        AvpGenDef("access_network_charging_identifier_value", 503, 10415, is_required=True),  # Access-Network-Charging-Identifier-Value
         AvpGenDef("charging_rule_base_name", 1004, 10415),  # Charging-Rule-Base-Name
         AvpGenDef("charging_rule_name", 1005, 10415),  # Charging-Rule-Name
     )
@@ -6948,10 +6948,10 @@ class AccessNetworkChargingIdentifierGx:
 class EventReportIndication:
     """Event-Report-Indication (1033, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     event_trigger: list[int] = dataclasses.field(default_factory=list)
-    rat_type: list[int] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
-    rai: list[str] = dataclasses.field(default_factory=list)
-    tgpp_user_location_info: list[bytes] = dataclasses.field(default_factory=list)
+    rat_type: int = None
+    qos_information: QosInformation = None
+    rai: str = None
+    tgpp_user_location_info: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("event_trigger", 1006, 10415),  # Event-Trigger
@@ -6965,7 +6965,7 @@ class EventReportIndication:
 @grouped_avp
 class TunnelInformation:
     """Tunnel-Information (1038, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    tunnel_header_length: list[int] = dataclasses.field(default_factory=list)
+    tunnel_header_length: int = None
     tunnel_header_filter: list[bytes] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -6977,25 +6977,25 @@ class TunnelInformation:
 @grouped_avp
 class CoaInformation:
     """CoA-Information (1039, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    tunnel_information: list[TunnelInformation] = dataclasses.field(default_factory=list)
-    coa_ip_address: list[str] = dataclasses.field(default_factory=list)
+    tunnel_information: TunnelInformation = None
+    coa_ip_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("tunnel_information", 1038, 10415, type_class=TunnelInformation),  # Tunnel-Information
-        AvpGenDef("coa_ip_address", 1035, 10415),  # CoA-IP-Address
+        AvpGenDef("tunnel_information", 1038, 10415, is_required=True, type_class=TunnelInformation),  # Tunnel-Information
+        AvpGenDef("coa_ip_address", 1035, 10415, is_required=True),  # CoA-IP-Address
     )
 
 
 @grouped_avp
 class QosRuleDefinition:
     """QoS-Rule-Definition (1053, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    qos_rule_name: list[bytes] = dataclasses.field(default_factory=list)
+    qos_rule_name: bytes = None
     flow_information: list[FlowInformation] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
-    precedence: list[int] = dataclasses.field(default_factory=list)
+    qos_information: QosInformation = None
+    precedence: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("qos_rule_name", 1054, 10415),  # QoS-Rule-Name
+        AvpGenDef("qos_rule_name", 1054, 10415, is_required=True),  # QoS-Rule-Name
         AvpGenDef("flow_information", 1058, 10415, type_class=FlowInformation),  # Flow-Information
         AvpGenDef("qos_information", 1016, 10415, type_class=QosInformation),  # QoS-Information
         AvpGenDef("precedence", 1010, 10415),  # Precedence
@@ -7006,9 +7006,9 @@ class QosRuleDefinition:
 class QosRuleInstall:
     """QoS-Rule-Install (1051, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     qos_rule_definition: list[QosRuleDefinition] = dataclasses.field(default_factory=list)
-    tunnel_information: list[TunnelInformation] = dataclasses.field(default_factory=list)
-    access_network_charging_identifier_value: list[bytes] = dataclasses.field(default_factory=list)
-    resource_allocation_notification: list[int] = dataclasses.field(default_factory=list)
+    tunnel_information: TunnelInformation = None
+    access_network_charging_identifier_value: bytes = None
+    resource_allocation_notification: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("qos_rule_definition", 1053, 10415, type_class=QosRuleDefinition),  # QoS-Rule-Definition
@@ -7032,8 +7032,8 @@ class QosRuleRemove:
 class QosRuleReport:
     """QoS-Rule-Report (1055, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     qos_rule_name: list[bytes] = dataclasses.field(default_factory=list)
-    pcc_rule_status: list[int] = dataclasses.field(default_factory=list)
-    rule_failure_code: list[int] = dataclasses.field(default_factory=list)
+    pcc_rule_status: int = None
+    rule_failure_code: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("qos_rule_name", 1054, 10415),  # QoS-Rule-Name
@@ -7045,12 +7045,12 @@ class QosRuleReport:
 @grouped_avp
 class PacketFilterInformation:
     """Packet-Filter-Information (1061, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    packet_filter_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    precedence: list[int] = dataclasses.field(default_factory=list)
-    packet_filter_content: list[bytes] = dataclasses.field(default_factory=list)
-    tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
-    security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
-    flow_label: list[bytes] = dataclasses.field(default_factory=list)
+    packet_filter_identifier: bytes = None
+    precedence: int = None
+    packet_filter_content: bytes = None
+    tos_traffic_class: bytes = None
+    security_parameter_index: bytes = None
+    flow_label: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("packet_filter_identifier", 1060, 10415),  # Packet-Filter-Identifier
@@ -7065,12 +7065,12 @@ class PacketFilterInformation:
 @grouped_avp
 class UsageMonitoringInformation:
     """Usage-Monitoring-Information (1067, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    monitoring_key: list[bytes] = dataclasses.field(default_factory=list)
+    monitoring_key: bytes = None
     granted_service_unit: list[GrantedServiceUnit] = dataclasses.field(default_factory=list)
     used_service_unit: list[UsedServiceUnit] = dataclasses.field(default_factory=list)
-    usage_monitoring_level: list[int] = dataclasses.field(default_factory=list)
-    usage_monitoring_report: list[int] = dataclasses.field(default_factory=list)
-    usage_monitoring_support: list[int] = dataclasses.field(default_factory=list)
+    usage_monitoring_level: int = None
+    usage_monitoring_report: int = None
+    usage_monitoring_support: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("monitoring_key", 1066, 10415),  # Monitoring-Key
@@ -7095,15 +7095,15 @@ class RoutingRuleRemove:
 @grouped_avp
 class RoutingFilter:
     """Routing-Filter (1078, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    flow_description: list[bytes] = dataclasses.field(default_factory=list)
-    flow_direction: list[int] = dataclasses.field(default_factory=list)
-    tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
-    security_parameter_index: list[bytes] = dataclasses.field(default_factory=list)
-    flow_label: list[bytes] = dataclasses.field(default_factory=list)
+    flow_description: bytes = None
+    flow_direction: int = None
+    tos_traffic_class: bytes = None
+    security_parameter_index: bytes = None
+    flow_label: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("flow_description", 507, 10415),  # Flow-Description
-        AvpGenDef("flow_direction", 1080, 10415),  # Flow-Direction
+        AvpGenDef("flow_description", 507, 10415, is_required=True),  # Flow-Description
+        AvpGenDef("flow_direction", 1080, 10415, is_required=True),  # Flow-Direction
         AvpGenDef("tos_traffic_class", 1014, 10415),  # ToS-Traffic-Class
         AvpGenDef("security_parameter_index", 1056, 10415),  # Security-Parameter-Index
         AvpGenDef("flow_label", 1057, 10415),  # Flow-Label
@@ -7113,13 +7113,13 @@ class RoutingFilter:
 @grouped_avp
 class RoutingRuleDefinition:
     """Routing-Rule-Definition (1076, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    routing_rule_identifier: list[bytes] = dataclasses.field(default_factory=list)
+    routing_rule_identifier: bytes = None
     routing_filter: list[RoutingFilter] = dataclasses.field(default_factory=list)
-    precedence: list[int] = dataclasses.field(default_factory=list)
-    routing_ip_address: list[str] = dataclasses.field(default_factory=list)
+    precedence: int = None
+    routing_ip_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("routing_rule_identifier", 1077, 10415),  # Routing-Rule-Identifier
+        AvpGenDef("routing_rule_identifier", 1077, 10415, is_required=True),  # Routing-Rule-Identifier
         AvpGenDef("routing_filter", 1078, 10415, type_class=RoutingFilter),  # Routing-Filter
         AvpGenDef("precedence", 1010, 10415),  # Precedence
         AvpGenDef("routing_ip_address", 1079, 10415),  # Routing-IP-Address
@@ -7139,9 +7139,9 @@ class RoutingRuleInstall:
 @grouped_avp
 class TdfInformation:
     """TDF-Information (1087, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    tdf_destination_realm: list[bytes] = dataclasses.field(default_factory=list)
-    tdf_destination_host: list[bytes] = dataclasses.field(default_factory=list)
-    tdf_ip_address: list[str] = dataclasses.field(default_factory=list)
+    tdf_destination_realm: bytes = None
+    tdf_destination_host: bytes = None
+    tdf_ip_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("tdf_destination_realm", 1090, 10415),  # TDF-Destination-Realm
@@ -7153,27 +7153,27 @@ class TdfInformation:
 @grouped_avp
 class AdcRuleDefinition:
     """ADC-Rule-Definition (1094, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    adc_rule_name: list[bytes] = dataclasses.field(default_factory=list)
-    tdf_application_identifier: list[bytes] = dataclasses.field(default_factory=list)
+    adc_rule_name: bytes = None
+    tdf_application_identifier: bytes = None
     flow_information: list[FlowInformation] = dataclasses.field(default_factory=list)
-    service_identifier: list[int] = dataclasses.field(default_factory=list)
-    rating_group: list[int] = dataclasses.field(default_factory=list)
-    reporting_level: list[int] = dataclasses.field(default_factory=list)
-    online: list[int] = dataclasses.field(default_factory=list)
-    offline: list[int] = dataclasses.field(default_factory=list)
-    metering_method: list[int] = dataclasses.field(default_factory=list)
-    precedence: list[int] = dataclasses.field(default_factory=list)
-    flow_status: list[int] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
-    monitoring_key: list[bytes] = dataclasses.field(default_factory=list)
+    service_identifier: int = None
+    rating_group: int = None
+    reporting_level: int = None
+    online: int = None
+    offline: int = None
+    metering_method: int = None
+    precedence: int = None
+    flow_status: int = None
+    qos_information: QosInformation = None
+    monitoring_key: bytes = None
     redirect_information: list[RedirectInformation] = dataclasses.field(default_factory=list)
-    mute_notification: list[int] = dataclasses.field(default_factory=list)
-    traffic_steering_policy_identifier_dl: list[bytes] = dataclasses.field(default_factory=list)
-    traffic_steering_policy_identifier_ul: list[bytes] = dataclasses.field(default_factory=list)
-    tos_traffic_class: list[bytes] = dataclasses.field(default_factory=list)
+    mute_notification: int = None
+    traffic_steering_policy_identifier_dl: bytes = None
+    traffic_steering_policy_identifier_ul: bytes = None
+    tos_traffic_class: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("adc_rule_name", 1096, 10415),  # ADC-Rule-Name
+        AvpGenDef("adc_rule_name", 1096, 10415, is_required=True),  # ADC-Rule-Name
         AvpGenDef("tdf_application_identifier", 1088, 10415),  # TDF-Application-Identifier
         AvpGenDef("flow_information", 1058, 10415, type_class=FlowInformation),  # Flow-Information
         AvpGenDef("service_identifier", 439),  # Service-Identifier
@@ -7200,9 +7200,9 @@ class AdcRuleInstall:
     adc_rule_definition: list[AdcRuleDefinition] = dataclasses.field(default_factory=list)
     adc_rule_name: list[bytes] = dataclasses.field(default_factory=list)
     adc_rule_base_name: list[str] = dataclasses.field(default_factory=list)
-    monitoring_flags: list[int] = dataclasses.field(default_factory=list)
-    rule_activation_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    rule_deactivation_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    monitoring_flags: int = None
+    rule_activation_time: datetime.datetime = None
+    rule_deactivation_time: datetime.datetime = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("adc_rule_definition", 1094, 10415, type_class=AdcRuleDefinition),  # ADC-Rule-Definition
@@ -7231,9 +7231,9 @@ class AdcRuleReport:
     """ADC-Rule-Report (1097, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     adc_rule_name: list[bytes] = dataclasses.field(default_factory=list)
     adc_rule_base_name: list[str] = dataclasses.field(default_factory=list)
-    pcc_rule_status: list[int] = dataclasses.field(default_factory=list)
-    rule_failure_code: list[int] = dataclasses.field(default_factory=list)
-    final_unit_indication: list[FinalUnitIndication] = dataclasses.field(default_factory=list)
+    pcc_rule_status: int = None
+    rule_failure_code: int = None
+    final_unit_indication: FinalUnitIndication = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("adc_rule_name", 1096, 10415),  # ADC-Rule-Name
@@ -7247,12 +7247,12 @@ class AdcRuleReport:
 @grouped_avp
 class ApplicationDetectionInformation:
     """Application-Detection-Information (1098, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    tdf_application_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    tdf_application_instance_identifier: list[bytes] = dataclasses.field(default_factory=list)
+    tdf_application_identifier: bytes = None
+    tdf_application_instance_identifier: bytes = None
     flow_information: list[FlowInformation] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("tdf_application_identifier", 1088, 10415),  # TDF-Application-Identifier
+        AvpGenDef("tdf_application_identifier", 1088, 10415, is_required=True),  # TDF-Application-Identifier
         AvpGenDef("tdf_application_instance_identifier", 2802, 10415),  # TDF-Application-Instance-Identifier
         AvpGenDef("flow_information", 1058, 10415, type_class=FlowInformation),  # Flow-Information
     )
@@ -7789,9 +7789,9 @@ class MotionEventInfo:
 @grouped_avp
 class CsServiceResourceReport:
     """CS-Service-Resource-Report (2813, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    cs_service_qos_request_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    cs_service_resource_result_operation: list[int] = dataclasses.field(default_factory=list)
-    cs_service_resource_failure_cause: list[int] = dataclasses.field(default_factory=list)
+    cs_service_qos_request_identifier: bytes = None
+    cs_service_resource_result_operation: int = None
+    cs_service_resource_failure_cause: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("cs_service_qos_request_identifier", 2807, 10415),  # CS-Service-QoS-Request-Identifier
@@ -7803,10 +7803,10 @@ class CsServiceResourceReport:
 @grouped_avp
 class DefaultQosInformation:
     """Default-QoS-Information (2816, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    qos_class_identifier: list[int] = dataclasses.field(default_factory=list)
-    max_requested_bandwidth_ul: list[int] = dataclasses.field(default_factory=list)
-    max_requested_bandwidth_dl: list[int] = dataclasses.field(default_factory=list)
-    default_qos_name: list[str] = dataclasses.field(default_factory=list)
+    qos_class_identifier: int = None
+    max_requested_bandwidth_ul: int = None
+    max_requested_bandwidth_dl: int = None
+    default_qos_name: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("qos_class_identifier", 1028, 10415),  # QoS-Class-Identifier
@@ -7819,8 +7819,8 @@ class DefaultQosInformation:
 @grouped_avp
 class ConditionalApnAggregateMaxBitrate:
     """Conditional-APN-Aggregate-Max-Bitrate (2818, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    apn_aggregate_max_bitrate_ul: list[int] = dataclasses.field(default_factory=list)
-    apn_aggregate_max_bitrate_dl: list[int] = dataclasses.field(default_factory=list)
+    apn_aggregate_max_bitrate_ul: int = None
+    apn_aggregate_max_bitrate_dl: int = None
     ip_can_type: list[int] = dataclasses.field(default_factory=list)
     rat_type: list[int] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
@@ -7836,8 +7836,8 @@ class ConditionalApnAggregateMaxBitrate:
 class RoutingRuleReport:
     """Routing-Rule-Report (2835, vendor 10415) grouped AVP, 3GPP TS 29.212."""
     routing_rule_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    pcc_rule_status: list[int] = dataclasses.field(default_factory=list)
-    routing_rule_failure_code: list[int] = dataclasses.field(default_factory=list)
+    pcc_rule_status: int = None
+    routing_rule_failure_code: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("routing_rule_identifier", 1077, 10415),  # Routing-Rule-Identifier
@@ -7849,9 +7849,9 @@ class RoutingRuleReport:
 @grouped_avp
 class ConditionalPolicyInformation:
     """Conditional-Policy-Information (2840, vendor 10415) grouped AVP, 3GPP TS 29.212."""
-    execution_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    apn_aggregate_max_bitrate_ul: list[int] = dataclasses.field(default_factory=list)
-    apn_aggregate_max_bitrate_dl: list[int] = dataclasses.field(default_factory=list)
+    execution_time: datetime.datetime = None
+    apn_aggregate_max_bitrate_ul: int = None
+    apn_aggregate_max_bitrate_dl: int = None
     conditional_apn_aggregate_max_bitrate: list[ConditionalApnAggregateMaxBitrate] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
