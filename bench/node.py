@@ -291,6 +291,7 @@ def main() -> None:
     inflights = [int(x) for x in args.inflight.split(",")]
     if args.no_uvloop:
         os.environ["BENCH_NO_UVLOOP"] = "1"
+        os.environ["DIAMETER_NO_UVLOOP"] = "1"  # the threaded Node's loop
     if args.no_validate:
         os.environ["BENCH_NO_VALIDATE"] = "1"
     try:
@@ -302,7 +303,7 @@ def main() -> None:
     for n in inflights:
         rows.append((f"ours asyncio API ({loop_name}), {n} in flight", best_of(args.repeat, sys.executable, True, "aio", "aio",
                                                                        args.duration, n)))
-    rows.append(("ours threaded API (Node), 16 threads",
+    rows.append((f"ours threaded API (Node, {loop_name}), 16 threads",
                  best_of(args.repeat, sys.executable, True, "threaded", "threaded", args.duration, 16)))
     ref = None
     if not args.skip_ref:
@@ -310,10 +311,10 @@ def main() -> None:
         if py:
             ref = best_of(args.repeat, py, False, "threaded", "threaded", args.duration, 16)
             rows.append(("python-diameter 0.9.0, 16 threads", ref))
-    print(f"{'scenario':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'vs pd':>7}")
+    print(f"{'scenario':48} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'vs pd':>7}")
     for name, r in rows:
         ratio = f"{r['rps'] / ref['rps']:.1f}x" if ref else "-"
-        print(f"{name:44} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['cpu_us_per_req']:11.0f} "
+        print(f"{name:48} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['cpu_us_per_req']:11.0f} "
               f"{ratio:>7}")
 
 
