@@ -183,3 +183,30 @@ def test_huawei_ccr_dump_shows_vendor_members():
     assert "IN-Information" in text
     assert "Account-Query-Method" in text
     assert "Balance-Info" in text
+
+
+def test_grammars_agree_with_python_diameter_shapes(dictionary):
+    """Where python-diameter 0.9.0 has a grouped class, a member it makes a list
+    repeats in our grammar and a scalar member does not (the class keeps its
+    shape either way; see docs/compatibility.md for the exceptions)."""
+    import tomllib
+
+    from diameter.dictionary.gen_classes import API_FILE
+    with open(API_FILE, "rb") as f:
+        api = tomllib.load(f)
+    disagree = []
+    for cls in api["grouped"].values():
+        for vendor, code in cls.get("avps", []):
+            avp = dictionary.avps.get((vendor, code))
+            if avp is None:
+                continue
+            rules = {}
+            for r in avp.grammar:
+                m = None if r.is_any else dictionary.resolve(r, avp.vendor)
+                if m is not None:
+                    rules[m.key] = r
+            for m in cls["members"]:
+                r = rules.get((m.get("vendor"), m.get("code")))
+                if r is not None and (r.max != 1) != m["list"]:
+                    disagree.append(f"{avp.name}.{m['name']}")
+    assert disagree == []

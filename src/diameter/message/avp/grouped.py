@@ -3000,20 +3000,12 @@ class CsgSubscriptionData:
     expiration_date: datetime.datetime = None
     service_selection: list[str] = dataclasses.field(default_factory=list)
     visited_plmn_id: bytes = None
-    flow_description: list[bytes] = dataclasses.field(default_factory=list)
-    flow_usage: int = None
-    flow_number: int = None
-    flow_status: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("csg_id", 1437, 10415, is_required=True),  # CSG-Id
         AvpGenDef("expiration_date", 1439, 10415),  # Expiration-Date
         AvpGenDef("service_selection", 493),  # Service-Selection
         AvpGenDef("visited_plmn_id", 1407, 10415),  # Visited-PLMN-Id
-        AvpGenDef("flow_description", 507, 10415),  # Flow-Description
-        AvpGenDef("flow_usage", 512, 10415),  # Flow-Usage
-        AvpGenDef("flow_number", 509, 10415),  # Flow-Number
-        AvpGenDef("flow_status", 511, 10415),  # Flow-Status
     )
 
 
