@@ -11,7 +11,7 @@ from __future__ import annotations
 from struct import Struct
 from typing import Any, Final
 
-from .errors import AvpDecodeError
+from .errors import AvpDecodeError, MessageDecodeError, MessageTooLarge
 
 Entry = tuple[int, int, int, int, int, int]
 """(code, vendor, flags, avp_start, payload_start, payload_end) of one AVP."""
@@ -244,7 +244,7 @@ class Binding:
     list_names: frozenset[str]
     generation: int
     grouped: bool
-    fill_table: dict[int, Slot]
+    fill_table: dict[int, Slot]       # code | vendor << 32 -> slot
     slots: dict[str, Slot]            # attribute -> its slot (first name of an AVP)
     enc_slots: dict[str, Slot]        # attribute -> its slot (every name)
     order: list[Slot]                 # encoding order
@@ -315,36 +315,56 @@ class Attr:
         return value
 
 
-def fill_dict(d: dict[str, Any], b: Binding) -> list[str]:
+class FillState:
+    """What :func:`fill_dict` leaves in an instance's ``__dict__`` under ``_st``."""
+    snap: dict[str, Any]          # attribute -> value as decoded
+    snapl: dict[str, tuple]       # list attribute -> its items as decoded
+    redo: list[str]               # present but undecodable: the slow path raises
+    defer: set[str]               # costly types, decoded on first read
+
+    def __init__(self, snap: dict[str, Any], snapl: dict[str, tuple], redo: list[str],
+                 defer: set[str]) -> None:
+        self.snap = snap
+        self.snapl = snapl
+        self.redo = redo
+        self.defer = defer
+
+
+def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
     """Decode every attribute of a bytes-backed instance's ``__dict__`` at once.
 
-    Records a snapshot (``_snap``, and ``_snapl`` for lists) so that encoding
-    can tell changed attributes from decoded ones; attributes the user set
-    before keep their value. Returns the names left to the slow path.
+    Records a snapshot so that encoding can tell changed attributes from
+    decoded ones; attributes the user set before keep their value.
     """
     raw: tuple[bytes, int, int] = d["_raw"]
+    buf = raw[0]
     entries: list[Entry] | None = d.get("_raw_entries")
     if entries is None:
-        entries = scan(raw[0], raw[1], raw[2])
+        entries = scan(buf, raw[1], raw[2])
         d["_raw_entries"] = entries
     out: dict[str, Any] = {}
-    depth: int = d.get("_depth", 0)
     deferred: set[str] = set()
-    bad = fill(raw[0], entries, b.fill_table, out, depth, LIMITS.max_depth, deferred)
+    bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
+               deferred)
     snapl: dict[str, tuple] = {}
+    user_set = False
     for k, v in out.items():
         if type(v) is list:
             snapl[k] = tuple(v)
-        if k not in d:
-            d[k] = v
-    d["_snap"] = out
-    d["_snapl"] = snapl
-    d["_redo"] = bad
-    d["_defer"] = deferred
-    return bad
+        if k in d:
+            user_set = True
+    if user_set:
+        for k, v in out.items():
+            if k not in d:
+                d[k] = v
+    else:
+        d.update(out)
+    st = FillState(out, snapl, bad, deferred)
+    d["_st"] = st
+    return st
 
 
-def _decode_deferred(d: dict[str, Any], slot: Slot) -> Any:
+def _decode_deferred(d: dict[str, Any], st: FillState, slot: Slot) -> Any:
     raw: tuple[bytes, int, int] = d["_raw"]
     buf = raw[0]
     entries: list[Entry] = d["_raw_entries"]
@@ -357,15 +377,15 @@ def _decode_deferred(d: dict[str, Any], slot: Slot) -> Any:
             except AvpDecodeError:
                 return MISS      # the slow path raises it with the attribute's name
     name = slot.name
-    d["_defer"].discard(name)
+    st.defer.discard(name)
     if slot.is_list:
-        d["_snapl"][name] = tuple(values)
+        st.snapl[name] = tuple(values)
         d[name] = values
-        d["_snap"][name] = values
+        st.snap[name] = values
         return values
     value = values[-1]
     d[name] = value
-    d["_snap"][name] = value
+    st.snap[name] = value
     return value
 
 
@@ -381,19 +401,19 @@ def attr_get(obj: object, name: str) -> Any:
             d[name] = lst
             return lst
         return None
-    redo: list[str] | None = d.get("_redo")
-    if redo is None:
-        redo = fill_dict(d, b)
+    st: FillState | None = d.get("_st")
+    if st is None:
+        st = fill_dict(d, b)
         if name in d:
             return d[name]
-    if name in redo:
+    if name in st.redo:
         return MISS      # present but not decodable: the slow path raises the error
-    if name in d["_defer"]:
-        return _decode_deferred(d, b.slots[name])
+    if name in st.defer:
+        return _decode_deferred(d, st, b.slots[name])
     if name in b.list_names:
         empty: list[Any] = []
         d[name] = empty
-        d["_snapl"][name] = ()
+        st.snapl[name] = ()
         return empty
     return None
 
@@ -652,3 +672,98 @@ def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     for k, v in g.eager:
         if k not in d:
             d[k] = v
+
+
+# -- whole messages ---------------------------------------------------------------------
+
+class MessageTypes:
+    """How :func:`decode_message` picks and builds message classes (set by the message layer)."""
+    by_application: dict[tuple[int, int], Any]   # (application, code) -> command class
+    by_code: dict[int, Any]                      # code -> command class
+    undefined: Any                               # UndefinedMessage
+    defined: Any                                 # DefinedMessage
+    header: Any                                  # MessageHeader
+    default_factory: Any                         # DefinedMessage.type_factory's function
+    cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+
+    def __init__(self) -> None:
+        self.by_application = {}
+        self.by_code = {}
+        self.undefined = None
+        self.defined = None
+        self.header = None
+        self.default_factory = None
+        self.cache = {}
+
+
+MESSAGE_TYPES: Final = MessageTypes()
+
+
+def _header(t: MessageTypes, version: int, length: int, flags: int, code: int, app: int,
+            hbh: int, e2e: int) -> Any:
+    cls: Any = t.header
+    h = cls.__new__(cls)
+    h.version = version
+    h.length = length
+    h.length_header = 20
+    h.command_flags = flags
+    h.command_code = code
+    h.application_id = app
+    h.hop_by_hop_identifier = hbh
+    h.end_to_end_identifier = e2e
+    return h
+
+
+def decode_message(data: bytes, plain_msg: bool) -> Any:
+    """``Message.from_bytes``: check the header, locate the AVPs, build the typed message."""
+    size = len(data)
+    if size < 20:
+        raise MessageDecodeError(f"message shorter than its header ({size} bytes)", 0)
+    version = data[0]
+    length = (data[1] << 16) | (data[2] << 8) | data[3]
+    if version != 1:
+        raise MessageDecodeError(f"unsupported version {version}", 0, result_code=5011)
+    if length > LIMITS.max_message_size:
+        raise MessageTooLarge(
+            f"message length {length} above the maximum {LIMITS.max_message_size}", 1)
+    if length != size:
+        raise MessageDecodeError(
+            f"message length field {length} does not match the {size} bytes given", 1,
+            result_code=5015)
+    if length & 3 or length < 20:
+        raise MessageDecodeError(f"invalid message length {length}", 1, result_code=5015)
+    flags = data[4]
+    code = (data[5] << 16) | (data[6] << 8) | data[7]
+    app = _u32(data, 8)
+    hbh = _u32(data, 12)
+    e2e = _u32(data, 16)
+    entries = scan(data, 20, length)
+    t = MESSAGE_TYPES
+    key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
+    hit: Any = None if plain_msg else t.cache.get(key)
+    msg_type: Any
+    if hit is not None and (t.by_application.get((app, code)) or t.by_code.get(code)) is hit[0]:
+        msg_type = hit[1]
+    else:
+        cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)
+        if cmd is None:
+            msg_type = t.undefined
+        elif plain_msg:
+            msg_type = cmd
+        elif getattr(cmd.type_factory, "__func__", None) is t.default_factory:
+            msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
+            t.cache[key] = (cmd, msg_type)
+        else:
+            msg_type = cmd.type_factory(
+                _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+    msg = msg_type.__new__(msg_type)
+    d: dict[str, Any] = msg.__dict__
+    d["header"] = _header(t, version, length, flags, code, app, hbh, e2e)
+    d["_raw"] = (data, 20, length)
+    d["_raw_entries"] = entries
+    if plain_msg or not isinstance(msg, t.defined) or not msg_type.avp_def:
+        d["_avps"] = None
+        d["_plain"] = True
+    else:
+        d["_additional_avps"] = []
+    return msg

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from ..codec import core
 from ..codec.errors import DecodeError, MessageDecodeError
-from ..codec.wire import pack_header, scan_avps, unpack_header
+from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
 from .avp.avp import Avp, AvpGrouped, make_avps
 
@@ -81,20 +82,6 @@ class MessageHeader:
     del _flag
 
 
-def _new_header(version: int, length: int, flags: int, code: int, app: int, hbh: int,
-                e2e: int) -> MessageHeader:
-    h = MessageHeader.__new__(MessageHeader)
-    h.version = version
-    h.length = length
-    h.length_header = 20
-    h.command_flags = flags
-    h.command_code = code
-    h.application_id = app
-    h.hop_by_hop_identifier = hbh
-    h.end_to_end_identifier = e2e
-    return h
-
-
 class Message:
     """A Diameter message: a header and a list of AVPs.
 
@@ -128,29 +115,7 @@ class Message:
                 msg_data = bytes(msg_data)
             except TypeError:
                 raise MessageDecodeError(f"{type(msg_data).__name__} is not bytes") from None
-        version, length, flags, code, app, hbh, e2e = unpack_header(msg_data)
-        entries = scan_avps(msg_data, 20, length)
-        cmd = commands_by_application.get((app, code)) or all_commands.get(code)
-        if cmd is None:
-            msg_type: type = UndefinedMessage
-        elif plain_msg:
-            msg_type = cmd
-        elif getattr(cmd.type_factory, "__func__", None) is _DEFAULT_FACTORY:
-            msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
-        else:
-            msg_type = cmd.type_factory(
-                _new_header(version, length, flags, code, app, hbh, e2e)) or cmd
-        msg = msg_type.__new__(msg_type)
-        d = msg.__dict__
-        d["header"] = _new_header(version, length, flags, code, app, hbh, e2e)
-        d["_raw"] = (msg_data, 20, length)
-        d["_raw_entries"] = entries
-        if plain_msg or not isinstance(msg, DefinedMessage) or not msg_type.avp_def:
-            d["_avps"] = None
-            d["_plain"] = True
-        else:
-            d["_additional_avps"] = []
-        return msg
+        return _decode_message(msg_data, plain_msg)
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type | None:
@@ -289,6 +254,7 @@ class DefinedMessage(Message):
                     if base.__name__ == name[:-len(suffix)] and issubclass(base, DefinedMessage):
                         setattr(base, slot, cls)
         install_attrs(cls)
+        core.MESSAGE_TYPES.cache.clear()
 
     def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
         d = self.__dict__
@@ -360,6 +326,7 @@ class DefinedMessage(Message):
 
 
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
+_decode_message = core.decode_message
 
 
 class UndefinedGroupedAvp:
@@ -420,6 +387,13 @@ _AnyMessageType = TypeVar("_AnyMessageType", bound=Message)
 
 all_commands: dict[int, type] = {}
 commands_by_application: dict[tuple[int, int], type] = {}
+_types = core.MESSAGE_TYPES
+_types.by_application = commands_by_application
+_types.by_code = all_commands
+_types.undefined = UndefinedMessage
+_types.defined = DefinedMessage
+_types.header = MessageHeader
+_types.default_factory = _DEFAULT_FACTORY
 
 
 def _load_commands() -> None:

@@ -316,8 +316,9 @@ def is_clean(obj: Any) -> bool:
 
 def _changes(obj: Any, b: Binding, d: dict) -> tuple[dict[int, Spec], bool]:
     by_name = b.by_name
-    snap = d.get("_snap") or {}
-    snapl = d.get("_snapl") or {}
+    st = d.get("_st")
+    snap = st.snap if st is not None else {}
+    snapl = st.snapl if st is not None else {}
     changed: dict[int, Spec] = {}
     extras_changed = False
     for name, v in list(d.items()):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from time import perf_counter as _perf_counter
 import dataclasses
 import inspect
 import logging
@@ -855,6 +856,7 @@ class DiameterNode:
         # local processing, with duplicate detection
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
         now = self.loop.time()
+        t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
         cached = self.dedup.check(origin_host, hdr[5], now)
         if cached is not None:
             if cached is not IN_PROGRESS and cached:
@@ -869,7 +871,7 @@ class DiameterNode:
         if app.handler is None:
             self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler")
             return
-        if app.validate and self._invalid(proto, hdr, data, origin_host, now):
+        if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
             return
         try:
             msg = self.decode(data)
@@ -886,7 +888,7 @@ class DiameterNode:
                 first = coro.send(None)
             except StopIteration as stop:
                 if stop.value is not None:
-                    self.send_answer(proto, stop.value, hdr, origin_host, now)
+                    self.send_answer(proto, stop.value, hdr, origin_host, t_in)
                 return
             except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012
                 log.error("request handler failed: %r", exc)
@@ -894,7 +896,7 @@ class DiameterNode:
                 return
             proto.request_started()
             task = self.loop.create_task(_resume(coro, first))
-            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, now))
+            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
         else:
             try:
                 ans = app.handler(msg)
@@ -905,11 +907,11 @@ class DiameterNode:
             if inspect.isawaitable(ans):
                 proto.request_started()
                 task = asyncio.ensure_future(ans)
-                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, now))
+                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
             elif ans is not None:
-                self.send_answer(proto, ans, hdr, origin_host, now)
+                self.send_answer(proto, ans, hdr, origin_host, t_in)
 
-    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, now: float) -> bool:
+    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
         """Validate a request for a local application; answer and return True when it fails.
 
         The first finding is answered with the RFC 6733 error answer (E bit only
@@ -923,7 +925,7 @@ class DiameterNode:
         log.info("request %d from %s rejected: %s", hdr[2], peer.identity, findings[0])
         answer = error_answer(data, findings[0], origin_host=self.origin_host, origin_realm=self.realm,
                               origin_state_id=self.state_id, dictionary=rules)
-        self.send_answer(proto, answer.as_bytes(), hdr, origin_host, now)
+        self.send_answer(proto, answer.as_bytes(), hdr, origin_host, t_in)
         return True
 
     def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task,
@@ -955,7 +957,7 @@ class DiameterNode:
             cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
             cs.answers_sent += 1
             if received is not None:
-                cs.processing.append(now - received)
+                cs.processing.append(_perf_counter() - received)
             rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
             if rc is not None:
                 cls = result_class(rc)
