@@ -109,3 +109,38 @@ def test_watchdog_jitter_stays_within_two_seconds():
     for i in range(200):
         wd = Watchdog(float(i), tw=30, rng=rng)
         assert 28.0 <= wd.deadline - i <= 32.0
+
+
+def test_pending_heap_stays_proportional_to_live_entries():
+    t = PendingTable()
+    for hbh in range(20_000):  # answered at once, deadlines far away: the heap must not keep them all
+        t.add("p", hbh, 1000.0 + hbh, hbh)
+        assert t.pop("p", hbh) == hbh
+    t.add("p", 1, 5.0, "live")
+    assert len(t) == 1 and t.heap_size <= 2 * len(t) + 1025
+    assert t.next_deadline() == 5.0
+    assert t.expire(6.0) == [("p", 1, "live")] and len(t) == 0
+
+
+def test_pending_count_follows_add_pop_expire_and_take_peer():
+    t = PendingTable()
+    for i in range(10):
+        t.add("a" if i % 2 else "b", i, float(i), i)
+    assert len(t) == 10
+    t.pop("a", 1)
+    t.expire(2.0)  # 0 and 2 (b); 1 was popped
+    assert len(t) == 7
+    assert sorted(h for h, _ in t.take_peer("a")) == [3, 5, 7, 9]
+    assert len(t) == 3 and t.count("b") == 3
+
+
+def test_minute_counter_counts_current_minute_in_every_window():
+    from diameter.node.aio.stats import MinuteCounter, result_class
+    c = MinuteCounter()
+    assert c.windows() == [0, 0, 0]
+    for _ in range(5):
+        c.add()
+    c.add(3)
+    assert c.last(5) == 8 and c.last(15) == 8  # the current minute is inside both windows
+    assert c.last(1) in (0, 8)  # 0 only if the minute turned between add and read
+    assert result_class(2001) == "2xxx" and result_class(5012) == "5xxx" and result_class(12001) == "12xxx"

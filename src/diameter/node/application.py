@@ -163,9 +163,10 @@ class _WorkerPool:
                 return
             try:
                 self._work(item)
-            finally:
-                with lock:
-                    self._idle += 1
+            except Exception:  # noqa: BLE001 - a failing item must not kill the worker
+                logger.exception("worker %s: unhandled error", threading.current_thread().name)
+            with lock:
+                self._idle += 1
 
     def shutdown(self) -> None:
         """Drop queued work and let every thread finish its current item and exit."""
