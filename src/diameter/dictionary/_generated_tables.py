@@ -4359,10 +4359,10 @@ COMMANDS: tuple[tuple[int, int, str, str, tuple[str, ...]], ...] = (
 
 GROUPED_GRAMMARS: dict[tuple[int, int], tuple[tuple[int, int, str, int, int], ...]] = {
     (0, 260): ((0, 266, 'required', 1, 1), (0, 258, 'optional', 0, 1), (0, 259, 'optional', 0, 1), (-1, -1, 'optional', 0, -1)),
-    (0, 279): ((0, 263, 'optional', 0, -1), (-1, -1, 'optional', 0, -1)),
+    (0, 279): ((-1, -1, 'required', 1, -1),),
     (0, 284): ((0, 280, 'required', 1, 1), (0, 33, 'required', 1, 1), (-1, -1, 'optional', 0, -1)),
     (0, 297): ((0, 266, 'required', 1, 1), (0, 298, 'required', 1, 1), (-1, -1, 'optional', 0, -1)),
-    (0, 300): ((0, 263, 'optional', 0, -1), (-1, -1, 'optional', 0, -1)),
+    (0, 300): ((-1, -1, 'optional', 2, -1),),
     (0, 322): ((0, 341, 'required', 1, 1), (0, 338, 'required', 1, 1), (0, 339, 'required', 1, 1), (0, 340, 'required', 1, 1), (-1, -1, 'optional', 0, -1)),
     (0, 325): ((0, 324, 'required', 1, 1), (0, 345, 'required', 1, 1), (0, 335, 'required', 1, 1), (0, 341, 'optional', 0, -1), (-1, -1, 'optional', 0, -1)),
     (0, 326): ((0, 319, 'required', 1, 1), (0, 345, 'required', 1, 1), (0, 343, 'required', 1, 1), (0, 341, 'optional', 0, -1), (-1, -1, 'optional', 0, -1)),

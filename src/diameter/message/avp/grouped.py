@@ -636,11 +636,8 @@ class GenericSpec:
 @grouped_avp
 class FailedAvp:
     """Failed-AVP (279) grouped AVP, RFC 6733."""
-    session_id: list[str] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
-    avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("session_id", 263),  # Session-Id
-    )
+    avp_def: dataclasses.InitVar[AvpGenType] = ()
 
 
 @grouped_avp
@@ -6535,11 +6532,8 @@ class ChargingRuleRemove:
 @grouped_avp
 class E2eSequence:
     """E2E-Sequence (300) grouped AVP, RFC 6733."""
-    session_id: list[str] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
-    avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("session_id", 263),  # Session-Id
-    )
+    avp_def: dataclasses.InitVar[AvpGenType] = ()
 
 
 @grouped_avp
