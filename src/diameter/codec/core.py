@@ -91,47 +91,63 @@ def _scan_struct(buf: bytes, start: int, end: int) -> list[Entry]:
     return out
 
 
+def _frame(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, int, int]:
+    """The AVP at ``pos``: (code, flags, vendor, payload_start, payload_end, next_pos)."""
+    if end - pos < 8:
+        raise AvpDecodeError("truncated AVP header", pos)
+    code = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+    flags = buf[pos + 4]
+    length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
+    pe = pos + length
+    if flags & 0x80:
+        if length < 12:
+            raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
+                                 pos, code, result_code=5014)
+        if pe > end:
+            raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                 pos, code, result_code=5014)
+        vendor = ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
+                  | buf[pos + 11])
+        ps = pos + 12
+    else:
+        if length < 8:
+            raise AvpDecodeError(f"AVP length {length} shorter than its header",
+                                 pos, code, result_code=5014)
+        if pe > end:
+            raise AvpDecodeError(f"AVP length {length} overruns its container",
+                                 pos, code, result_code=5014)
+        vendor = 0
+        ps = pos + 8
+    nxt = (pe + 3) & ~3
+    if nxt != pe:
+        if nxt > end:
+            raise AvpDecodeError("AVP padding missing", pe, code, vendor)
+        p = pe
+        while p < nxt:
+            if buf[p]:
+                raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
+            p += 1
+    return code, flags, vendor, ps, pe, nxt
+
+
 def _scan_indexed(buf: bytes, start: int, end: int) -> list[Entry]:
     out: list[Entry] = []
     pos = start
     while pos < end:
-        if end - pos < 8:
-            raise AvpDecodeError("truncated AVP header", pos)
-        code = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
-        flags = buf[pos + 4]
-        length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
-        pe = pos + length
-        if flags & 0x80:
-            if length < 12:
-                raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
-                                     pos, code, result_code=5014)
-            if pe > end:
-                raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                     pos, code, result_code=5014)
-            vendor = ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
-                      | buf[pos + 11])
-            ps = pos + 12
-        else:
-            if length < 8:
-                raise AvpDecodeError(f"AVP length {length} shorter than its header",
-                                     pos, code, result_code=5014)
-            if pe > end:
-                raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                     pos, code, result_code=5014)
-            vendor = 0
-            ps = pos + 8
-        nxt = (pe + 3) & ~3
-        if nxt != pe:
-            if nxt > end:
-                raise AvpDecodeError("AVP padding missing", pe, code, vendor)
-            p = pe
-            while p < nxt:
-                if buf[p]:
-                    raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
-                p += 1
+        code, flags, vendor, ps, pe, nxt = _frame(buf, pos, end)
         out.append((code, vendor, flags, pos, ps, pe))
         pos = nxt
     return out
+
+
+def check(buf: bytes, start: int, end: int) -> None:
+    """Check the framing of the AVPs in ``buf[start:end]`` (the errors of :func:`scan`)."""
+    if not COMPILED:
+        _scan_struct(buf, start, end)
+        return
+    pos = start
+    while pos < end:
+        pos = _frame(buf, pos, end)[5]
 
 
 def _u32(buf: bytes, p: int) -> int:
@@ -169,6 +185,56 @@ class Slot:
         self.spec = None
 
 
+def _fill_one(buf: bytes, slot: Slot, ps: int, pe: int, d: dict[str, Any], depth: int,
+              max_depth: int, deferred: set[str], bad: list[str]) -> None:
+    kind = slot.kind
+    value: Any = None
+    if kind == K_OCTETS:
+        value = buf[ps:pe]
+    elif kind == K_UTF8:
+        try:
+            value = buf[ps:pe].decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(slot.name)
+            return
+    elif kind == K_U32 or kind == K_I32:
+        if pe - ps != 4:
+            bad.append(slot.name)
+            return
+        n = _u32(buf, ps)
+        if kind == K_I32 and n >= 0x80000000:
+            n -= 0x100000000
+        value = n
+    elif kind == K_GROUP:
+        if depth >= max_depth:
+            bad.append(slot.name)
+            return
+        cls: Any = slot.fn
+        value = cls.__new__(cls)
+        od: dict[str, Any] = value.__dict__
+        od["_raw"] = (buf, ps, pe)
+        od["_depth"] = depth + 1
+    elif kind == K_U64 or kind == K_I64:
+        if pe - ps != 8:
+            bad.append(slot.name)
+            return
+        n = (_u32(buf, ps) << 32) | _u32(buf, ps + 4)
+        if kind == K_I64 and n >= 0x8000000000000000:
+            n -= 0x10000000000000000
+        value = n
+    else:
+        deferred.add(slot.name)
+        return
+    if slot.is_list:
+        cur = d.get(slot.name)
+        if cur is None:
+            d[slot.name] = [value]
+        else:
+            cur.append(value)
+    else:
+        d[slot.name] = value
+
+
 def fill(buf: bytes, entries: list[Entry], table: dict[int, Slot], d: dict[str, Any],
          depth: int, max_depth: int, deferred: set[str]) -> list[str]:
     """Decode every AVP of a group that ``table`` names into the empty dict ``d``.
@@ -181,56 +247,24 @@ def fill(buf: bytes, entries: list[Entry], table: dict[int, Slot], d: dict[str, 
     bad: list[str] = []
     for e in entries:
         slot = table.get(e[0] | (e[1] << 32))
-        if slot is None:
-            continue
-        kind = slot.kind
-        ps = e[4]
-        pe = e[5]
-        value: Any = None
-        if kind == K_OCTETS:
-            value = buf[ps:pe]
-        elif kind == K_UTF8:
-            try:
-                value = buf[ps:pe].decode("utf-8")
-            except UnicodeDecodeError:
-                bad.append(slot.name)
-                continue
-        elif kind == K_U32 or kind == K_I32:
-            if pe - ps != 4:
-                bad.append(slot.name)
-                continue
-            n = _u32(buf, ps)
-            if kind == K_I32 and n >= 0x80000000:
-                n -= 0x100000000
-            value = n
-        elif kind == K_GROUP:
-            if depth >= max_depth:
-                bad.append(slot.name)
-                continue
-            cls: Any = slot.fn
-            value = cls.__new__(cls)
-            od: dict[str, Any] = value.__dict__
-            od["_raw"] = (buf, ps, pe)
-            od["_depth"] = depth + 1
-        elif kind == K_U64 or kind == K_I64:
-            if pe - ps != 8:
-                bad.append(slot.name)
-                continue
-            n = (_u32(buf, ps) << 32) | _u32(buf, ps + 4)
-            if kind == K_I64 and n >= 0x8000000000000000:
-                n -= 0x10000000000000000
-            value = n
-        else:
-            deferred.add(slot.name)
-            continue
-        if slot.is_list:
-            cur = d.get(slot.name)
-            if cur is None:
-                d[slot.name] = [value]
-            else:
-                cur.append(value)
-        else:
-            d[slot.name] = value
+        if slot is not None:
+            _fill_one(buf, slot, e[4], e[5], d, depth, max_depth, deferred, bad)
+    for name in bad:
+        d.pop(name, None)
+    return bad
+
+
+def scan_fill(buf: bytes, start: int, end: int, table: dict[int, Slot], d: dict[str, Any],
+              depth: int, max_depth: int, deferred: set[str]) -> list[str]:
+    """:func:`fill` straight from the bytes, without building entries (compiled build)."""
+    bad: list[str] = []
+    pos = start
+    while pos < end:
+        code, flags, vendor, ps, pe, nxt = _frame(buf, pos, end)
+        slot = table.get(code | (vendor << 32))
+        if slot is not None:
+            _fill_one(buf, slot, ps, pe, d, depth, max_depth, deferred, bad)
+        pos = nxt
     for name in bad:
         d.pop(name, None)
     return bad
@@ -339,13 +373,17 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
     raw: tuple[bytes, int, int] = d["_raw"]
     buf = raw[0]
     entries: list[Entry] | None = d.get("_raw_entries")
-    if entries is None:
-        entries = scan(buf, raw[1], raw[2])
-        d["_raw_entries"] = entries
     out: dict[str, Any] = {}
     deferred: set[str] = set()
-    bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
-               deferred)
+    if entries is None and COMPILED:
+        bad = scan_fill(buf, raw[1], raw[2], b.fill_table, out, d.get("_depth", 0),
+                        LIMITS.max_depth, deferred)
+    else:
+        if entries is None:
+            entries = scan(buf, raw[1], raw[2])
+            d["_raw_entries"] = entries
+        bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
+                   deferred)
     snapl: dict[str, tuple] = {}
     user_set = False
     for k, v in out.items():
@@ -364,10 +402,20 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
     return st
 
 
+def entries_of(d: dict[str, Any]) -> list[Entry]:
+    """The located AVPs of a bytes-backed instance (scanned on first need)."""
+    entries: list[Entry] | None = d.get("_raw_entries")
+    if entries is None:
+        raw: tuple[bytes, int, int] = d["_raw"]
+        entries = scan(raw[0], raw[1], raw[2])
+        d["_raw_entries"] = entries
+    return entries
+
+
 def _decode_deferred(d: dict[str, Any], st: FillState, slot: Slot) -> Any:
     raw: tuple[bytes, int, int] = d["_raw"]
     buf = raw[0]
-    entries: list[Entry] = d["_raw_entries"]
+    entries = entries_of(d)
     key = slot.key
     values: list[Any] = []
     for e in entries:
@@ -437,37 +485,50 @@ class AvpTables:
 AVP_TABLES: Final = AvpTables()
 
 
+def _make_avp(t: AvpTables, buf: bytes, code: int, vendor: int, flags: int, ps: int, pe: int,
+              depth: int) -> Any:
+    info: Any = None
+    if vendor == 0:
+        info = t.base.get(code)
+    else:
+        vd = t.vendors.get(vendor)
+        if vd is not None:
+            info = vd.get(code)
+    if info is None:
+        cls: Any = t.plain
+        name = "Unknown"
+    else:
+        cls = info["type"]
+        name = info["name"]
+    avp = cls.__new__(cls)
+    avp.code = code
+    avp.flags = flags
+    avp._vendor_id = vendor
+    avp.payload = buf[ps:pe]
+    avp.name = name
+    if isinstance(avp, t.grouped):
+        avp._avps = None
+        avp._depth = depth
+    return avp
+
+
 def make_avps(buf: bytes, entries: list[Entry], depth: int) -> list[Any]:
     """Avp objects (of the dictionary's classes) for located AVPs; payloads are copied."""
     t = AVP_TABLES
-    grouped = t.grouped
+    return [_make_avp(t, buf, e[0], e[1], e[2], e[4], e[5], depth) for e in entries]
+
+
+def scan_avp_objects(buf: bytes, start: int, end: int, depth: int) -> list[Any]:
+    """``make_avps(buf, scan(buf, start, end), depth)`` in one pass."""
+    if not COMPILED:
+        return make_avps(buf, _scan_struct(buf, start, end), depth)
+    t = AVP_TABLES
     out: list[Any] = []
-    for e in entries:
-        code = e[0]
-        vendor = e[1]
-        info: Any = None
-        if vendor == 0:
-            info = t.base.get(code)
-        else:
-            vd = t.vendors.get(vendor)
-            if vd is not None:
-                info = vd.get(code)
-        if info is None:
-            cls: Any = t.plain
-            name = "Unknown"
-        else:
-            cls = info["type"]
-            name = info["name"]
-        avp = cls.__new__(cls)
-        avp.code = code
-        avp.flags = e[2]
-        avp._vendor_id = vendor
-        avp.payload = buf[e[4]:e[5]]
-        avp.name = name
-        if isinstance(avp, grouped):
-            avp._avps = None
-            avp._depth = depth
-        out.append(avp)
+    pos = start
+    while pos < end:
+        code, flags, vendor, ps, pe, nxt = _frame(buf, pos, end)
+        out.append(_make_avp(t, buf, code, vendor, flags, ps, pe, depth))
+        pos = nxt
     return out
 
 
@@ -482,17 +543,16 @@ def grouped_value(avp: Any) -> list[Any]:
             p = bytes(p)
         else:
             raise AvpDecodeError(f"{avp.name} payload {p!r} is not bytes", None, avp.code)
+    depth: int = getattr(avp, "_depth", 0) + 1
     try:
-        entries = scan(p, 0, len(p))
+        avps = scan_avp_objects(p, 0, len(p), depth)
     except AvpDecodeError as e:
         raise AvpDecodeError(
             f"{avp.name} grouped value does not contain a valid group of AVPs: {e}",
             e.offset, e.avp_code or avp.code, e.vendor_id, e.result_code) from None
-    depth: int = getattr(avp, "_depth", 0) + 1
     if depth > LIMITS.max_depth:
         raise AvpDecodeError(f"AVP nesting deeper than {LIMITS.max_depth} levels",
                              None, avp.code, avp._vendor_id, result_code=5014)
-    avps = make_avps(p, entries, depth)
     avp._avps = avps
     return avps
 
@@ -737,7 +797,11 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     app = _u32(data, 8)
     hbh = _u32(data, 12)
     e2e = _u32(data, 16)
-    entries = scan(data, 20, length)
+    entries: list[Entry] | None = None
+    if COMPILED:
+        check(data, 20, length)     # entries are built when needed
+    else:
+        entries = scan(data, 20, length)
     t = MESSAGE_TYPES
     key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
     hit: Any = None if plain_msg else t.cache.get(key)
@@ -760,7 +824,8 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     d: dict[str, Any] = msg.__dict__
     d["header"] = _header(t, version, length, flags, code, app, hbh, e2e)
     d["_raw"] = (data, 20, length)
-    d["_raw_entries"] = entries
+    if entries is not None:
+        d["_raw_entries"] = entries
     if plain_msg or not isinstance(msg, t.defined) or not msg_type.avp_def:
         d["_avps"] = None
         d["_plain"] = True

@@ -135,8 +135,9 @@ class Message:
             else:
                 entries = d.get("_raw_entries")
                 if entries is None:
-                    entries = d["_raw_entries"] = scan_avps(*raw)
-                avps = make_avps(raw[0], entries, 0)
+                    avps = core.scan_avp_objects(raw[0], raw[1], raw[2], 0)
+                else:
+                    avps = make_avps(raw[0], entries, 0)
             self._avps = avps
         return avps
 
@@ -299,8 +300,11 @@ class DefinedMessage(Message):
         if d.get("_plain"):
             return Message.avps.fget(self)  # type: ignore[attr-defined]
         raw = d.get("_raw")
-        if raw is not None and "_raw_entries" in d and is_clean(self):
-            return make_avps(raw[0], d["_raw_entries"], 0)
+        if raw is not None and is_clean(self):
+            entries = d.get("_raw_entries")
+            if entries is None:
+                return core.scan_avp_objects(raw[0], raw[1], raw[2], 0)
+            return make_avps(raw[0], entries, 0)
         body = encode_body(self)
         return make_avps(body, scan_avps(body, 0, len(body)), 0)
 

@@ -216,7 +216,7 @@ def _fresh(obj: Any, b: Binding, name: str) -> Any:
     d = obj.__dict__
     buf = d["_raw"][0]
     if name == "additional_avps":
-        return [_avp_from_entry(buf, e, d.get("_depth", 0)) for e in d["_raw_entries"] if
+        return [_avp_from_entry(buf, e, d.get("_depth", 0)) for e in core.entries_of(d) if
                 (e[0] | (e[1] << 32)) not in b.by_key]
     spec = b.by_name[name]
     occ = raw_index(obj).get(spec.key)
