@@ -164,4 +164,13 @@ def test_scanners_agree(items, data):
         buf[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(buf)))
     for b in (bytes(buf), bytes(buf[:cut])):
-        assert _outcome(core._scan_struct, b) == _outcome(core._scan_indexed, b)
+        expected = _outcome(core._scan_struct, b)
+        assert _outcome(core._scan_indexed, b) == expected
+        checked = _outcome(core.check, b)
+        assert checked == (None if isinstance(expected, list) else expected)
+        objects = _outcome(lambda x, s, e: [(a.code, a.vendor_id, a.flags, a.payload) for a in
+                                            core.scan_avp_objects(x, s, e, 0)], b)
+        if isinstance(expected, list):
+            assert objects == [(c_, v, f, b[ps:pe]) for c_, v, f, _s, ps, pe in expected]
+        else:
+            assert objects == expected
