@@ -91,6 +91,7 @@ ALL_REPEATING = {
     (TGPP, 1413),   # Authentication-Info, TS 29.272
     (TGPP, 1624),   # Area-Scope, TS 29.272
     (0, 549),       # ETH-Proto-Type, RFC 5777
+    (TGPP, 2534),   # Area-Definition, TS 29.172 (1*10 Area, *240 Additional-Area)
     (0, 557),       # User-Priority-Range, RFC 5777
 }
 
@@ -106,6 +107,17 @@ def test_no_wireshark_all_star_groups_left(dictionary, source):
         members = [r for r in avp.grammar if not r.is_any]
         if len(members) >= 2 and all(r.max is None and r.min == 0 for r in members):
             left.append(avp.name)
+    assert left == []
+
+
+def test_no_wireshark_all_star_groups_left_in_any_3gpp_ts(dictionary):
+    left = []
+    for key, avp in dictionary.avps.items():
+        if not avp.source.startswith("3GPP TS") or avp.type != "Grouped" or key in ALL_REPEATING:
+            continue
+        members = [r for r in avp.grammar if not r.is_any]
+        if len(members) >= 2 and all(r.max is None and r.min == 0 for r in members):
+            left.append(f"{avp.name} ({avp.source})")
     assert left == []
 
 

@@ -3485,8 +3485,8 @@ class AeseCommunicationPattern:
 @grouped_avp
 class NumberOfUePerLocationReport:
     """Number-Of-UE-Per-Location-Report (4307, vendor 10415) grouped AVP, 3GPP TS 29.128."""
-    eps_location_information: list[EpsLocationInformation] = dataclasses.field(default_factory=list)
-    ue_count: list[int] = dataclasses.field(default_factory=list)
+    eps_location_information: EpsLocationInformation = None
+    ue_count: int = None
     imsi_group_id: list[ImsiGroupId] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -3995,12 +3995,12 @@ class PresenceReportingAreaInformation:
 @grouped_avp
 class PendingPolicyCounterInformation:
     """Pending-Policy-Counter-Information (2905, vendor 10415) grouped AVP, 3GPP TS 29.219."""
-    policy_counter_status: list[str] = dataclasses.field(default_factory=list)
-    pending_policy_counter_change_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    policy_counter_status: str = None
+    pending_policy_counter_change_time: datetime.datetime = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("policy_counter_status", 2902, 10415),  # Policy-Counter-Status
-        AvpGenDef("pending_policy_counter_change_time", 2906, 10415),  # Pending-Policy-Counter-Change-Time
+        AvpGenDef("policy_counter_status", 2902, 10415, is_required=True),  # Policy-Counter-Status
+        AvpGenDef("pending_policy_counter_change_time", 2906, 10415, is_required=True),  # Pending-Policy-Counter-Change-Time
     )
 
 
@@ -6703,12 +6703,12 @@ class ErpRkRequest:
 @grouped_avp
 class ApnAuthorized:
     """APN-Authorized (307, vendor 10415) grouped AVP, 3GPP TS 29.234."""
-    tgpp_wlan_apn_id: list[bytes] = dataclasses.field(default_factory=list)
-    apn_barring_type: list[int] = dataclasses.field(default_factory=list)
-    framed_ip_address: list[bytes] = dataclasses.field(default_factory=list)
-    framed_ipv6_prefix: list[bytes] = dataclasses.field(default_factory=list)
-    max_requested_bandwidth: list[bytes] = dataclasses.field(default_factory=list)
-    qos_resources: list[QosResources] = dataclasses.field(default_factory=list)
+    tgpp_wlan_apn_id: bytes = None
+    apn_barring_type: int = None
+    framed_ip_address: bytes = None
+    framed_ipv6_prefix: bytes = None
+    max_requested_bandwidth: bytes = None
+    qos_resources: QosResources = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("tgpp_wlan_apn_id", 100, 10415),  # 3GPP-WLAN-APN-Id
@@ -6724,13 +6724,13 @@ class ApnAuthorized:
 class WlanUserData:
     """WLAN-User-Data (303, vendor 10415) grouped AVP, 3GPP TS 29.234."""
     subscription_id: list[SubscriptionId] = dataclasses.field(default_factory=list)
-    wlan_access: list[int] = dataclasses.field(default_factory=list)
-    wlan_3gpp_ip_access: list[int] = dataclasses.field(default_factory=list)
-    session_timeout: list[int] = dataclasses.field(default_factory=list)
+    wlan_access: int = None
+    wlan_3gpp_ip_access: int = None
+    session_timeout: int = None
     apn_authorized: list[ApnAuthorized] = dataclasses.field(default_factory=list)
-    maximum_number_accesses: list[int] = dataclasses.field(default_factory=list)
-    wlan_direct_ip_access: list[int] = dataclasses.field(default_factory=list)
-    qos_resources: list[QosResources] = dataclasses.field(default_factory=list)
+    maximum_number_accesses: int = None
+    wlan_direct_ip_access: int = None
+    qos_resources: QosResources = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("subscription_id", 443, type_class=SubscriptionId),  # Subscription-Id
@@ -6747,10 +6747,10 @@ class WlanUserData:
 @grouped_avp
 class ChargingNodes:
     """Charging-Nodes (315, vendor 10415) grouped AVP, 3GPP TS 29.234."""
-    primary_ocs_charging_function_name: list[bytes] = dataclasses.field(default_factory=list)
-    secondary_ocs_charging_function_name: list[bytes] = dataclasses.field(default_factory=list)
-    primary_charging_collection_function_name: list[str] = dataclasses.field(default_factory=list)
-    secondary_charging_collection_function_name: list[str] = dataclasses.field(default_factory=list)
+    primary_ocs_charging_function_name: bytes = None
+    secondary_ocs_charging_function_name: bytes = None
+    primary_charging_collection_function_name: str = None
+    secondary_charging_collection_function_name: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("primary_ocs_charging_function_name", 316, 10415),  # Primary-OCS-Charging-Function-Name
@@ -6763,8 +6763,8 @@ class ChargingNodes:
 @grouped_avp
 class ChargingData:
     """Charging-Data (304, vendor 10415) grouped AVP, 3GPP TS 29.234."""
-    charging_characteristics: list[bytes] = dataclasses.field(default_factory=list)
-    charging_nodes: list[ChargingNodes] = dataclasses.field(default_factory=list)
+    charging_characteristics: bytes = None
+    charging_nodes: ChargingNodes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("charging_characteristics", 314, 10415),  # Charging-Characteristics
@@ -7247,9 +7247,9 @@ class ApplicationDetectionInformation:
 @grouped_avp
 class ServedUserIdentity:
     """Served-User-Identity (1100, vendor 10415) grouped AVP, 3GPP TS 29.140."""
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    vasp_id: list[str] = dataclasses.field(default_factory=list)
-    vas_id: list[str] = dataclasses.field(default_factory=list)
+    msisdn: bytes = None
+    vasp_id: str = None
+    vas_id: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("msisdn", 701, 10415),  # MSISDN
@@ -7261,8 +7261,8 @@ class ServedUserIdentity:
 @grouped_avp
 class InitialRecipientAddress:
     """Initial-Recipient-Address (1105, vendor 10415) grouped AVP, 3GPP TS 29.140."""
-    mm10_sequence_number: list[int] = dataclasses.field(default_factory=list)
-    mm10_recipient_address: list[str] = dataclasses.field(default_factory=list)
+    mm10_sequence_number: int = None
+    mm10_recipient_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mm10_sequence_number", 1107, 10415),  # MM10-Sequence-Number
@@ -7273,10 +7273,10 @@ class InitialRecipientAddress:
 @grouped_avp
 class ResultRecipientAddress:
     """Result-Recipient-Address (1106, vendor 10415) grouped AVP, 3GPP TS 29.140."""
-    mm10_sequence_number: list[int] = dataclasses.field(default_factory=list)
-    mm10_recipient_address: list[str] = dataclasses.field(default_factory=list)
-    routeing_address: list[str] = dataclasses.field(default_factory=list)
-    sender_address: list[str] = dataclasses.field(default_factory=list)
+    mm10_sequence_number: int = None
+    mm10_recipient_address: str = None
+    routeing_address: str = None
+    sender_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mm10_sequence_number", 1107, 10415),  # MM10-Sequence-Number
@@ -7289,8 +7289,8 @@ class ResultRecipientAddress:
 @grouped_avp
 class Status:
     """Status (1116, vendor 10415) grouped AVP, 3GPP TS 29.140."""
-    status_code: list[str] = dataclasses.field(default_factory=list)
-    status_text: list[str] = dataclasses.field(default_factory=list)
+    status_code: str = None
+    status_text: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("status_code", 1117, 10415),  # Status-Code
@@ -7301,8 +7301,8 @@ class Status:
 @grouped_avp
 class TraceInfo:
     """Trace-Info (1505, vendor 10415) grouped AVP, 3GPP TS 29.273."""
-    trace_data: list[TraceData] = dataclasses.field(default_factory=list)
-    trace_reference: list[bytes] = dataclasses.field(default_factory=list)
+    trace_data: TraceData = None
+    trace_reference: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("trace_data", 1458, 10415, type_class=TraceData),  # Trace-Data
@@ -7314,16 +7314,16 @@ class TraceInfo:
 class Non3gppUserData:
     """Non-3GPP-User-Data (1500, vendor 10415) grouped AVP, 3GPP TS 29.273."""
     subscription_id: list[SubscriptionId] = dataclasses.field(default_factory=list)
-    non_3gpp_ip_access: list[int] = dataclasses.field(default_factory=list)
-    non_3gpp_ip_access_apn: list[int] = dataclasses.field(default_factory=list)
+    non_3gpp_ip_access: int = None
+    non_3gpp_ip_access_apn: int = None
     rat_type: list[int] = dataclasses.field(default_factory=list)
-    session_timeout: list[int] = dataclasses.field(default_factory=list)
-    mip6_feature_vector: list[int] = dataclasses.field(default_factory=list)
-    ambr: list[Ambr] = dataclasses.field(default_factory=list)
-    tgpp_charging_characteristics: list[str] = dataclasses.field(default_factory=list)
-    apn_oi_replacement: list[str] = dataclasses.field(default_factory=list)
+    session_timeout: int = None
+    mip6_feature_vector: int = None
+    ambr: Ambr = None
+    tgpp_charging_characteristics: str = None
+    apn_oi_replacement: str = None
     apn_configuration: list[ApnConfiguration] = dataclasses.field(default_factory=list)
-    trace_info: list[TraceInfo] = dataclasses.field(default_factory=list)
+    trace_info: TraceInfo = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("subscription_id", 443, type_class=SubscriptionId),  # Subscription-Id
@@ -7343,8 +7343,8 @@ class Non3gppUserData:
 @grouped_avp
 class WlanIdentifier:
     """WLAN-Identifier (1509, vendor 10415) grouped AVP, 3GPP TS 29.273."""
-    ssid: list[str] = dataclasses.field(default_factory=list)
-    hessid: list[str] = dataclasses.field(default_factory=list)
+    ssid: str = None
+    hessid: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("ssid", 1524, 10415),  # SSID
@@ -7355,8 +7355,8 @@ class WlanIdentifier:
 @grouped_avp
 class TwanAccessInfo:
     """TWAN-Access-Info (1510, vendor 10415) grouped AVP, 3GPP TS 29.273."""
-    access_authorization_flags: list[int] = dataclasses.field(default_factory=list)
-    wlan_identifier: list[WlanIdentifier] = dataclasses.field(default_factory=list)
+    access_authorization_flags: int = None
+    wlan_identifier: WlanIdentifier = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("access_authorization_flags", 1511, 10415),  # Access-Authorization-Flags
@@ -7367,11 +7367,11 @@ class TwanAccessInfo:
 @grouped_avp
 class AccessNetworkInfo:
     """Access-Network-Info (1526, vendor 10415) grouped AVP, 3GPP TS 29.273."""
-    ssid: list[str] = dataclasses.field(default_factory=list)
-    location_information: list[bytes] = dataclasses.field(default_factory=list)
-    location_data: list[bytes] = dataclasses.field(default_factory=list)
-    operator_name: list[bytes] = dataclasses.field(default_factory=list)
-    logical_access_id: list[bytes] = dataclasses.field(default_factory=list)
+    ssid: str = None
+    location_information: bytes = None
+    location_data: bytes = None
+    operator_name: bytes = None
+    logical_access_id: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("ssid", 1524, 10415),  # SSID
@@ -7385,14 +7385,14 @@ class AccessNetworkInfo:
 @grouped_avp
 class TwanConnectivityParameters:
     """TWAN-Connectivity-Parameters (1528, vendor 10415) grouped AVP, 3GPP TS 29.273."""
-    connectivity_flags: list[int] = dataclasses.field(default_factory=list)
-    service_selection: list[str] = dataclasses.field(default_factory=list)
-    pdn_type: list[int] = dataclasses.field(default_factory=list)
+    connectivity_flags: int = None
+    service_selection: str = None
+    pdn_type: int = None
     served_party_ip_address: list[str] = dataclasses.field(default_factory=list)
-    twan_pco: list[bytes] = dataclasses.field(default_factory=list)
-    twag_up_address: list[str] = dataclasses.field(default_factory=list)
-    twan_s2a_failure_cause: list[int] = dataclasses.field(default_factory=list)
-    sm_back_off_timer: list[int] = dataclasses.field(default_factory=list)
+    twan_pco: bytes = None
+    twag_up_address: str = None
+    twan_s2a_failure_cause: int = None
+    sm_back_off_timer: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("connectivity_flags", 1529, 10415),  # Connectivity-Flags
@@ -7409,22 +7409,22 @@ class TwanConnectivityParameters:
 @grouped_avp
 class SubsessionDecisionInfo:
     """Subsession-Decision-Info (2200, vendor 10415) grouped AVP, 3GPP TS 29.215."""
-    subsession_id: list[int] = dataclasses.field(default_factory=list)
-    an_gw_address: list[str] = dataclasses.field(default_factory=list)
-    result_code: list[int] = dataclasses.field(default_factory=list)
-    experimental_result_code: list[int] = dataclasses.field(default_factory=list)
+    subsession_id: int = None
+    an_gw_address: str = None
+    result_code: int = None
+    experimental_result_code: int = None
     charging_rule_remove: list[ChargingRuleRemove] = dataclasses.field(default_factory=list)
     charging_rule_install: list[ChargingRuleInstall] = dataclasses.field(default_factory=list)
     qos_rule_install: list[QosRuleInstall] = dataclasses.field(default_factory=list)
     qos_rule_remove: list[QosRuleRemove] = dataclasses.field(default_factory=list)
-    default_eps_bearer_qos: list[DefaultEpsBearerQos] = dataclasses.field(default_factory=list)
+    default_eps_bearer_qos: DefaultEpsBearerQos = None
     usage_monitoring_information: list[UsageMonitoringInformation] = dataclasses.field(default_factory=list)
-    session_release_cause: list[int] = dataclasses.field(default_factory=list)
-    bearer_control_mode: list[int] = dataclasses.field(default_factory=list)
+    session_release_cause: int = None
+    bearer_control_mode: int = None
     event_trigger: list[int] = dataclasses.field(default_factory=list)
-    online: list[int] = dataclasses.field(default_factory=list)
-    offline: list[int] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
+    online: int = None
+    offline: int = None
+    qos_information: QosInformation = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("subsession_id", 2202, 10415),  # Subsession-Id
@@ -7449,35 +7449,35 @@ class SubsessionDecisionInfo:
 @grouped_avp
 class SubsessionEnforcementInfo:
     """Subsession-Enforcement-Info (2201, vendor 10415) grouped AVP, 3GPP TS 29.215."""
-    subsession_id: list[int] = dataclasses.field(default_factory=list)
-    subsession_operation: list[int] = dataclasses.field(default_factory=list)
-    an_gw_address: list[str] = dataclasses.field(default_factory=list)
-    bearer_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    bearer_operation: list[int] = dataclasses.field(default_factory=list)
+    subsession_id: int = None
+    subsession_operation: int = None
+    an_gw_address: str = None
+    bearer_identifier: bytes = None
+    bearer_operation: int = None
     packet_filter_information: list[PacketFilterInformation] = dataclasses.field(default_factory=list)
-    packet_filter_operation: list[int] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
-    framed_ip_address: list[bytes] = dataclasses.field(default_factory=list)
-    framed_ipv6_prefix: list[bytes] = dataclasses.field(default_factory=list)
-    coa_information: list[CoaInformation] = dataclasses.field(default_factory=list)
-    called_station_id: list[str] = dataclasses.field(default_factory=list)
-    pdn_connection_id: list[bytes] = dataclasses.field(default_factory=list)
-    bearer_usage: list[int] = dataclasses.field(default_factory=list)
+    packet_filter_operation: int = None
+    qos_information: QosInformation = None
+    framed_ip_address: bytes = None
+    framed_ipv6_prefix: bytes = None
+    coa_information: CoaInformation = None
+    called_station_id: str = None
+    pdn_connection_id: bytes = None
+    bearer_usage: int = None
     tft_packet_filter_information: list[TftPacketFilterInformation] = dataclasses.field(default_factory=list)
-    online: list[int] = dataclasses.field(default_factory=list)
-    offline: list[int] = dataclasses.field(default_factory=list)
-    result_code: list[int] = dataclasses.field(default_factory=list)
-    experimental_result_code: list[int] = dataclasses.field(default_factory=list)
+    online: int = None
+    offline: int = None
+    result_code: int = None
+    experimental_result_code: int = None
     charging_rule_report: list[ChargingRuleReport] = dataclasses.field(default_factory=list)
     qos_rule_report: list[QosRuleReport] = dataclasses.field(default_factory=list)
-    default_eps_bearer_qos: list[DefaultEpsBearerQos] = dataclasses.field(default_factory=list)
-    network_request_support: list[int] = dataclasses.field(default_factory=list)
+    default_eps_bearer_qos: DefaultEpsBearerQos = None
+    network_request_support: int = None
     usage_monitoring_information: list[UsageMonitoringInformation] = dataclasses.field(default_factory=list)
-    multiple_bberf_action: list[int] = dataclasses.field(default_factory=list)
+    multiple_bberf_action: int = None
     event_trigger: list[int] = dataclasses.field(default_factory=list)
-    access_network_charging_address: list[str] = dataclasses.field(default_factory=list)
+    access_network_charging_address: str = None
     access_network_charging_identifier_gx: list[AccessNetworkChargingIdentifierGx] = dataclasses.field(default_factory=list)
-    session_linking_indicator: list[int] = dataclasses.field(default_factory=list)
+    session_linking_indicator: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("subsession_id", 2202, 10415),  # Subsession-Id
@@ -7515,15 +7515,15 @@ class SubsessionEnforcementInfo:
 @grouped_avp
 class AdditionalServingNode:
     """Additional-Serving-Node (2406, vendor 10415) grouped AVP, 3GPP TS 29.173."""
-    sgsn_number: list[bytes] = dataclasses.field(default_factory=list)
-    mme_name: list[bytes] = dataclasses.field(default_factory=list)
-    sgsn_name: list[bytes] = dataclasses.field(default_factory=list)
-    sgsn_realm: list[bytes] = dataclasses.field(default_factory=list)
-    mme_realm: list[bytes] = dataclasses.field(default_factory=list)
-    msc_number: list[bytes] = dataclasses.field(default_factory=list)
-    tgpp_aaa_server_name: list[bytes] = dataclasses.field(default_factory=list)
-    lcs_capabilities_sets: list[int] = dataclasses.field(default_factory=list)
-    gmlc_address: list[str] = dataclasses.field(default_factory=list)
+    sgsn_number: bytes = None
+    mme_name: bytes = None
+    sgsn_name: bytes = None
+    sgsn_realm: bytes = None
+    mme_realm: bytes = None
+    msc_number: bytes = None
+    tgpp_aaa_server_name: bytes = None
+    lcs_capabilities_sets: int = None
+    gmlc_address: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sgsn_number", 1489, 10415),  # SGSN-Number
@@ -7541,8 +7541,8 @@ class AdditionalServingNode:
 @grouped_avp
 class LcsEpsClientName:
     """LCS-EPS-Client-Name (2501, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    lcs_name_string: list[str] = dataclasses.field(default_factory=list)
-    lcs_format_indicator: list[int] = dataclasses.field(default_factory=list)
+    lcs_name_string: str = None
+    lcs_format_indicator: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("lcs_name_string", 1238, 10415),  # LCS-Name-String
@@ -7553,8 +7553,8 @@ class LcsEpsClientName:
 @grouped_avp
 class LcsRequestorName:
     """LCS-Requestor-Name (2502, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    lcs_requestor_id_string: list[str] = dataclasses.field(default_factory=list)
-    lcs_format_indicator: list[int] = dataclasses.field(default_factory=list)
+    lcs_requestor_id_string: str = None
+    lcs_format_indicator: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("lcs_requestor_id_string", 1240, 10415),  # LCS-Requestor-ID-String
@@ -7565,9 +7565,9 @@ class LcsRequestorName:
 @grouped_avp
 class LcsQos:
     """LCS-QoS (2504, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    lcs_qos_class: list[int] = dataclasses.field(default_factory=list)
-    vertical_requested: list[int] = dataclasses.field(default_factory=list)
-    response_time: list[int] = dataclasses.field(default_factory=list)
+    lcs_qos_class: int = None
+    vertical_requested: int = None
+    response_time: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("lcs_qos_class", 2523, 10415),  # LCS-QoS-Class
@@ -7599,8 +7599,8 @@ class LcsPrivacyCheckSession:
 @grouped_avp
 class GeranPositioningInfo:
     """GERAN-Positioning-Info (2524, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    geran_positioning_data: list[bytes] = dataclasses.field(default_factory=list)
-    geran_ganss_positioning_data: list[bytes] = dataclasses.field(default_factory=list)
+    geran_positioning_data: bytes = None
+    geran_ganss_positioning_data: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("geran_positioning_data", 2525, 10415),  # GERAN-Positioning-Data
@@ -7611,9 +7611,9 @@ class GeranPositioningInfo:
 @grouped_avp
 class UtranPositioningInfo:
     """UTRAN-Positioning-Info (2527, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    utran_positioning_data: list[bytes] = dataclasses.field(default_factory=list)
-    utran_ganss_positioning_data: list[bytes] = dataclasses.field(default_factory=list)
-    utran_additional_positioning_data: list[bytes] = dataclasses.field(default_factory=list)
+    utran_positioning_data: bytes = None
+    utran_ganss_positioning_data: bytes = None
+    utran_additional_positioning_data: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("utran_positioning_data", 2528, 10415),  # UTRAN-Positioning-Data
@@ -7625,12 +7625,12 @@ class UtranPositioningInfo:
 @grouped_avp
 class AreaEventInfo:
     """Area-Event-Info (2533, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    occurrence_info: list[int] = dataclasses.field(default_factory=list)
-    interval_time: list[int] = dataclasses.field(default_factory=list)
-    maximum_interval: list[int] = dataclasses.field(default_factory=list)
-    sampling_interval: list[int] = dataclasses.field(default_factory=list)
-    reporting_duration: list[int] = dataclasses.field(default_factory=list)
-    reporting_location_requirements: list[int] = dataclasses.field(default_factory=list)
+    occurrence_info: int = None
+    interval_time: int = None
+    maximum_interval: int = None
+    sampling_interval: int = None
+    reporting_duration: int = None
+    reporting_location_requirements: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("occurrence_info", 2538, 10415),  # Occurrence-Info
@@ -7645,24 +7645,24 @@ class AreaEventInfo:
 @grouped_avp
 class AdditionalArea:
     """Additional-Area (2565, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    area_type: list[int] = dataclasses.field(default_factory=list)
-    area_identification: list[bytes] = dataclasses.field(default_factory=list)
+    area_type: int = None
+    area_identification: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("area_type", 2536, 10415),  # Area-Type
-        AvpGenDef("area_identification", 2537, 10415),  # Area-Identification
+        AvpGenDef("area_type", 2536, 10415, is_required=True),  # Area-Type
+        AvpGenDef("area_identification", 2537, 10415, is_required=True),  # Area-Identification
     )
 
 
 @grouped_avp
 class Area:
     """Area (2535, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    area_type: list[int] = dataclasses.field(default_factory=list)
-    area_identification: list[bytes] = dataclasses.field(default_factory=list)
+    area_type: int = None
+    area_identification: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("area_type", 2536, 10415),  # Area-Type
-        AvpGenDef("area_identification", 2537, 10415),  # Area-Identification
+        AvpGenDef("area_type", 2536, 10415, is_required=True),  # Area-Type
+        AvpGenDef("area_identification", 2537, 10415, is_required=True),  # Area-Identification
     )
 
 
@@ -7673,7 +7673,7 @@ class AreaDefinition:
     additional_area: list[AdditionalArea] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("area", 2535, 10415, type_class=Area),  # Area
+        AvpGenDef("area", 2535, 10415, is_required=True, type_class=Area),  # Area
         AvpGenDef("additional_area", 2565, 10415, type_class=AdditionalArea),  # Additional-Area
     )
 
@@ -7681,23 +7681,23 @@ class AreaDefinition:
 @grouped_avp
 class PeriodicLdrInformation:
     """Periodic-LDR-Information (2540, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    reporting_amount: list[int] = dataclasses.field(default_factory=list)
-    reporting_interval: list[int] = dataclasses.field(default_factory=list)
+    reporting_amount: int = None
+    reporting_interval: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("reporting_amount", 2541, 10415),  # Reporting-Amount
-        AvpGenDef("reporting_interval", 2542, 10415),  # Reporting-Interval
+        AvpGenDef("reporting_amount", 2541, 10415, is_required=True),  # Reporting-Amount
+        AvpGenDef("reporting_interval", 2542, 10415, is_required=True),  # Reporting-Interval
     )
 
 
 @grouped_avp
 class PlmnIdList:
     """PLMN-ID-List (2544, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    visited_plmn_id: list[bytes] = dataclasses.field(default_factory=list)
-    periodic_location_support_indicator: list[int] = dataclasses.field(default_factory=list)
+    visited_plmn_id: bytes = None
+    periodic_location_support_indicator: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("visited_plmn_id", 1407, 10415),  # Visited-PLMN-Id
+        AvpGenDef("visited_plmn_id", 1407, 10415, is_required=True),  # Visited-PLMN-Id
         AvpGenDef("periodic_location_support_indicator", 2550, 10415),  # Periodic-Location-Support-Indicator
     )
 
@@ -7715,9 +7715,9 @@ class ReportingPlmnList:
 @grouped_avp
 class DeferredMtLrData:
     """Deferred-MT-LR-Data (2547, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    deferred_location_type: list[int] = dataclasses.field(default_factory=list)
-    termination_cause_3gpp: list[int] = dataclasses.field(default_factory=list)
-    serving_node: list[ServingNode] = dataclasses.field(default_factory=list)
+    deferred_location_type: int = None
+    termination_cause_3gpp: int = None
+    serving_node: ServingNode = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("deferred_location_type", 2532, 10415),  # Deferred-Location-Type
@@ -7729,8 +7729,8 @@ class DeferredMtLrData:
 @grouped_avp
 class EsmlcCellInfo:
     """ESMLC-Cell-Info (2552, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    ecgi: list[bytes] = dataclasses.field(default_factory=list)
-    cell_portion_id: list[bytes] = dataclasses.field(default_factory=list)
+    ecgi: bytes = None
+    cell_portion_id: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("ecgi", 2517, 10415),  # ECGI
@@ -7741,8 +7741,8 @@ class EsmlcCellInfo:
 @grouped_avp
 class DelayedLocationReportingData:
     """Delayed-Location-Reporting-Data (2555, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    termination_cause_3gpp: list[int] = dataclasses.field(default_factory=list)
-    serving_node: list[ServingNode] = dataclasses.field(default_factory=list)
+    termination_cause_3gpp: int = None
+    serving_node: ServingNode = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("termination_cause_3gpp", 2548, 10415),  # Termination-Cause-3GPP
@@ -7753,13 +7753,13 @@ class DelayedLocationReportingData:
 @grouped_avp
 class MotionEventInfo:
     """Motion-Event-Info (2559, vendor 10415) grouped AVP, 3GPP TS 29.172."""
-    linear_distance: list[int] = dataclasses.field(default_factory=list)
-    occurrence_info: list[int] = dataclasses.field(default_factory=list)
-    interval_time: list[int] = dataclasses.field(default_factory=list)
-    maximum_interval: list[int] = dataclasses.field(default_factory=list)
-    sampling_interval: list[int] = dataclasses.field(default_factory=list)
-    reporting_duration: list[int] = dataclasses.field(default_factory=list)
-    reporting_location_requirements: list[int] = dataclasses.field(default_factory=list)
+    linear_distance: int = None
+    occurrence_info: int = None
+    interval_time: int = None
+    maximum_interval: int = None
+    sampling_interval: int = None
+    reporting_duration: int = None
+    reporting_location_requirements: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("linear_distance", 2560, 10415),  # Linear-Distance
@@ -7871,9 +7871,9 @@ class PraRemove:
 @grouped_avp
 class TriggerData:
     """Trigger-Data (3003, vendor 10415) grouped AVP, 3GPP TS 29.368."""
-    payload: list[bytes] = dataclasses.field(default_factory=list)
-    priority_indication: list[int] = dataclasses.field(default_factory=list)
-    application_port_identifier: list[int] = dataclasses.field(default_factory=list)
+    payload: bytes = None
+    priority_indication: int = None
+    application_port_identifier: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("payload", 3004, 10415),  # Payload
@@ -7885,13 +7885,13 @@ class TriggerData:
 @grouped_avp
 class DeviceAction:
     """Device-Action (3001, vendor 10415) grouped AVP, 3GPP TS 29.368."""
-    external_identifier: list[str] = dataclasses.field(default_factory=list)
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    scs_identity: list[bytes] = dataclasses.field(default_factory=list)
-    reference_number: list[int] = dataclasses.field(default_factory=list)
-    action_type: list[int] = dataclasses.field(default_factory=list)
-    trigger_data: list[TriggerData] = dataclasses.field(default_factory=list)
-    validity_time: list[int] = dataclasses.field(default_factory=list)
+    external_identifier: str = None
+    msisdn: bytes = None
+    scs_identity: bytes = None
+    reference_number: int = None
+    action_type: int = None
+    trigger_data: TriggerData = None
+    validity_time: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("external_identifier", 3111, 10415),  # External-Identifier
@@ -7907,13 +7907,13 @@ class DeviceAction:
 @grouped_avp
 class DeviceNotification:
     """Device-Notification (3002, vendor 10415) grouped AVP, 3GPP TS 29.368."""
-    external_identifier: list[str] = dataclasses.field(default_factory=list)
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    scs_identity: list[bytes] = dataclasses.field(default_factory=list)
-    reference_number: list[int] = dataclasses.field(default_factory=list)
-    action_type: list[int] = dataclasses.field(default_factory=list)
-    request_status: list[int] = dataclasses.field(default_factory=list)
-    delivery_outcome: list[int] = dataclasses.field(default_factory=list)
+    external_identifier: str = None
+    msisdn: bytes = None
+    scs_identity: bytes = None
+    reference_number: int = None
+    action_type: int = None
+    request_status: int = None
+    delivery_outcome: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("external_identifier", 3111, 10415),  # External-Identifier
@@ -7929,11 +7929,11 @@ class DeviceNotification:
 @grouped_avp
 class UserIdentifier:
     """User-Identifier (3102, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    user_name: list[str] = dataclasses.field(default_factory=list)
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    external_identifier: list[str] = dataclasses.field(default_factory=list)
-    lmsi: list[bytes] = dataclasses.field(default_factory=list)
-    type_of_external_identifier: list[int] = dataclasses.field(default_factory=list)
+    user_name: str = None
+    msisdn: bytes = None
+    external_identifier: str = None
+    lmsi: bytes = None
+    type_of_external_identifier: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("user_name", 1),  # User-Name
@@ -7947,8 +7947,8 @@ class UserIdentifier:
 @grouped_avp
 class T4Parameters:
     """T4-Parameters (3106, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    priority_indication: list[int] = dataclasses.field(default_factory=list)
-    sm_rp_smea: list[bytes] = dataclasses.field(default_factory=list)
+    priority_indication: int = None
+    sm_rp_smea: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("priority_indication", 3006, 10415),  # Priority-Indication
@@ -7959,8 +7959,8 @@ class T4Parameters:
 @grouped_avp
 class ServiceParameters:
     """Service-Parameters (3105, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    t4_parameters: list[T4Parameters] = dataclasses.field(default_factory=list)
-    application_port_identifier: list[int] = dataclasses.field(default_factory=list)
+    t4_parameters: T4Parameters = None
+    application_port_identifier: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("t4_parameters", 3106, 10415, type_class=T4Parameters),  # T4-Parameters
@@ -7971,8 +7971,8 @@ class ServiceParameters:
 @grouped_avp
 class T4Data:
     """T4-Data (3108, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    hss_cause: list[int] = dataclasses.field(default_factory=list)
-    serving_node: list[ServingNode] = dataclasses.field(default_factory=list)
+    hss_cause: int = None
+    serving_node: ServingNode = None
     additional_serving_node: list[AdditionalServingNode] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -8005,10 +8005,10 @@ class AeseErrorReport:
 @grouped_avp
 class AeseCommunicationPatternConfigStatus:
     """AESE-Communication-Pattern-Config-Status (3120, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    scef_reference_id: list[int] = dataclasses.field(default_factory=list)
-    scef_id: list[bytes] = dataclasses.field(default_factory=list)
-    periodic_time: list[int] = dataclasses.field(default_factory=list)
-    aese_error_report: list[AeseErrorReport] = dataclasses.field(default_factory=list)
+    scef_reference_id: int = None
+    scef_id: bytes = None
+    periodic_time: int = None
+    aese_error_report: AeseErrorReport = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("scef_reference_id", 3124, 10415),  # SCEF-Reference-ID
@@ -8021,8 +8021,8 @@ class AeseCommunicationPatternConfigStatus:
 @grouped_avp
 class NiddAuthorizationRequest:
     """NIDD-Authorization-Request (3150, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    service_selection: list[str] = dataclasses.field(default_factory=list)
-    requested_validity_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    service_selection: str = None
+    requested_validity_time: datetime.datetime = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("service_selection", 493),  # Service-Selection
@@ -8033,10 +8033,10 @@ class NiddAuthorizationRequest:
 @grouped_avp
 class NiddAuthorizationResponse:
     """NIDD-Authorization-Response (3151, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    user_name: list[str] = dataclasses.field(default_factory=list)
-    external_identifier: list[str] = dataclasses.field(default_factory=list)
-    granted_validity_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    msisdn: bytes = None
+    user_name: str = None
+    external_identifier: str = None
+    granted_validity_time: datetime.datetime = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("msisdn", 701, 10415),  # MSISDN
@@ -8069,8 +8069,8 @@ class RestrictedPlmnList:
 @grouped_avp
 class EnhancedCoverageRestriction:
     """Enhanced-Coverage-Restriction (3155, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    restricted_plmn_list: list[RestrictedPlmnList] = dataclasses.field(default_factory=list)
-    allowed_plmn_list: list[AllowedPlmnList] = dataclasses.field(default_factory=list)
+    restricted_plmn_list: RestrictedPlmnList = None
+    allowed_plmn_list: AllowedPlmnList = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("restricted_plmn_list", 3157, 10415, type_class=RestrictedPlmnList),  # Restricted-PLMN-List
@@ -8081,8 +8081,8 @@ class EnhancedCoverageRestriction:
 @grouped_avp
 class EnhancedCoverageRestrictionData:
     """Enhanced-Coverage-Restriction-Data (3156, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    enhanced_coverage_restriction: list[EnhancedCoverageRestriction] = dataclasses.field(default_factory=list)
-    visited_plmn_id: list[bytes] = dataclasses.field(default_factory=list)
+    enhanced_coverage_restriction: EnhancedCoverageRestriction = None
+    visited_plmn_id: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("enhanced_coverage_restriction", 3155, 10415, type_class=EnhancedCoverageRestriction),  # Enhanced-Coverage-Restriction
@@ -8093,10 +8093,10 @@ class EnhancedCoverageRestrictionData:
 @grouped_avp
 class NiddAuthorizationUpdate:
     """NIDD-Authorization-Update (3161, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    user_name: list[str] = dataclasses.field(default_factory=list)
-    external_identifier: list[str] = dataclasses.field(default_factory=list)
-    granted_validity_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    msisdn: bytes = None
+    user_name: str = None
+    external_identifier: str = None
+    granted_validity_time: datetime.datetime = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("msisdn", 701, 10415),  # MSISDN
@@ -8109,15 +8109,15 @@ class NiddAuthorizationUpdate:
 @grouped_avp
 class GroupMonitoringEventReportItem:
     """Group-Monitoring-Event-Report-Item (3166, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    user_identifier: list[UserIdentifier] = dataclasses.field(default_factory=list)
-    visited_plmn_id: list[bytes] = dataclasses.field(default_factory=list)
-    roaming_information: list[int] = dataclasses.field(default_factory=list)
-    reachability_information: list[int] = dataclasses.field(default_factory=list)
-    maximum_ue_availability_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    eps_location_information: list[EpsLocationInformation] = dataclasses.field(default_factory=list)
-    monitoring_type: list[int] = dataclasses.field(default_factory=list)
+    user_identifier: UserIdentifier = None
+    visited_plmn_id: bytes = None
+    roaming_information: int = None
+    reachability_information: int = None
+    maximum_ue_availability_time: datetime.datetime = None
+    eps_location_information: EpsLocationInformation = None
+    monitoring_type: int = None
     service_report: list[ServiceReport] = dataclasses.field(default_factory=list)
-    s6t_hss_cause: list[int] = dataclasses.field(default_factory=list)
+    s6t_hss_cause: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("user_identifier", 3102, 10415, type_class=UserIdentifier),  # User-Identifier
@@ -8135,8 +8135,8 @@ class GroupMonitoringEventReportItem:
 @grouped_avp
 class GroupMonitoringEventReport:
     """Group-Monitoring-Event-Report (3165, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    scef_reference_id: list[int] = dataclasses.field(default_factory=list)
-    scef_id: list[bytes] = dataclasses.field(default_factory=list)
+    scef_reference_id: int = None
+    scef_id: bytes = None
     group_monitoring_event_report_item: list[GroupMonitoringEventReportItem] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -8149,8 +8149,8 @@ class GroupMonitoringEventReport:
 @grouped_avp
 class ApnValidityTime:
     """APN-Validity-Time (3169, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    granted_validity_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    service_selection: list[str] = dataclasses.field(default_factory=list)
+    granted_validity_time: datetime.datetime = None
+    service_selection: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("granted_validity_time", 3160, 10415),  # Granted-Validity-Time
@@ -8161,12 +8161,12 @@ class ApnValidityTime:
 @grouped_avp
 class SuggestedNetworkConfiguration:
     """Suggested-Network-Configuration (3170, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    scef_reference_id: list[int] = dataclasses.field(default_factory=list)
-    scef_id: list[bytes] = dataclasses.field(default_factory=list)
-    subscribed_periodic_rau_tau_timer: list[int] = dataclasses.field(default_factory=list)
-    active_time: list[int] = dataclasses.field(default_factory=list)
-    dl_buffering_suggested_packet_count: list[int] = dataclasses.field(default_factory=list)
-    group_reporting_guard_timer: list[int] = dataclasses.field(default_factory=list)
+    scef_reference_id: int = None
+    scef_id: bytes = None
+    subscribed_periodic_rau_tau_timer: int = None
+    active_time: int = None
+    dl_buffering_suggested_packet_count: int = None
+    group_reporting_guard_timer: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("scef_reference_id", 3124, 10415),  # SCEF-Reference-ID
@@ -8181,10 +8181,10 @@ class SuggestedNetworkConfiguration:
 @grouped_avp
 class MonitoringEventReportStatus:
     """Monitoring-Event-Report-Status (3171, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    scef_reference_id: list[int] = dataclasses.field(default_factory=list)
-    scef_id: list[bytes] = dataclasses.field(default_factory=list)
-    result_code: list[int] = dataclasses.field(default_factory=list)
-    experimental_result_code: list[int] = dataclasses.field(default_factory=list)
+    scef_reference_id: int = None
+    scef_id: bytes = None
+    result_code: int = None
+    experimental_result_code: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("scef_reference_id", 3124, 10415),  # SCEF-Reference-ID
@@ -8207,9 +8207,9 @@ class Additionalidentifiers:
 @grouped_avp
 class GroupUserIdentifier:
     """Group-User-Identifier (3177, vendor 10415) grouped AVP, 3GPP TS 29.336."""
-    user_name: list[str] = dataclasses.field(default_factory=list)
-    msisdn: list[bytes] = dataclasses.field(default_factory=list)
-    external_identifier: list[str] = dataclasses.field(default_factory=list)
+    user_name: str = None
+    msisdn: bytes = None
+    external_identifier: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("user_name", 1),  # User-Name
@@ -8221,11 +8221,11 @@ class GroupUserIdentifier:
 @grouped_avp
 class SmDeliveryFailureCause:
     """SM-Delivery-Failure-Cause (3303, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_enumerated_delivery_failure_cause: list[int] = dataclasses.field(default_factory=list)
-    sm_diagnostic_info: list[bytes] = dataclasses.field(default_factory=list)
+    sm_enumerated_delivery_failure_cause: int = None
+    sm_diagnostic_info: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
-        AvpGenDef("sm_enumerated_delivery_failure_cause", 3304, 10415),  # SM-Enumerated-Delivery-Failure-Cause
+        AvpGenDef("sm_enumerated_delivery_failure_cause", 3304, 10415, is_required=True),  # SM-Enumerated-Delivery-Failure-Cause
         AvpGenDef("sm_diagnostic_info", 3305, 10415),  # SM-Diagnostic-Info
     )
 
@@ -8233,8 +8233,8 @@ class SmDeliveryFailureCause:
 @grouped_avp
 class IpSmGwSmDeliveryOutcome:
     """IP-SM-GW-SM-Delivery-Outcome (3320, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_delivery_cause: list[int] = dataclasses.field(default_factory=list)
-    absent_user_diagnostic_sm: list[int] = dataclasses.field(default_factory=list)
+    sm_delivery_cause: int = None
+    absent_user_diagnostic_sm: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sm_delivery_cause", 3321, 10415),  # SM-Delivery-Cause
@@ -8245,8 +8245,8 @@ class IpSmGwSmDeliveryOutcome:
 @grouped_avp
 class MmeSmDeliveryOutcome:
     """MME-SM-Delivery-Outcome (3317, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_delivery_cause: list[int] = dataclasses.field(default_factory=list)
-    absent_user_diagnostic_sm: list[int] = dataclasses.field(default_factory=list)
+    sm_delivery_cause: int = None
+    absent_user_diagnostic_sm: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sm_delivery_cause", 3321, 10415),  # SM-Delivery-Cause
@@ -8257,8 +8257,8 @@ class MmeSmDeliveryOutcome:
 @grouped_avp
 class MscSmDeliveryOutcome:
     """MSC-SM-Delivery-Outcome (3318, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_delivery_cause: list[int] = dataclasses.field(default_factory=list)
-    absent_user_diagnostic_sm: list[int] = dataclasses.field(default_factory=list)
+    sm_delivery_cause: int = None
+    absent_user_diagnostic_sm: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sm_delivery_cause", 3321, 10415),  # SM-Delivery-Cause
@@ -8269,8 +8269,8 @@ class MscSmDeliveryOutcome:
 @grouped_avp
 class SgsnSmDeliveryOutcome:
     """SGSN-SM-Delivery-Outcome (3319, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_delivery_cause: list[int] = dataclasses.field(default_factory=list)
-    absent_user_diagnostic_sm: list[int] = dataclasses.field(default_factory=list)
+    sm_delivery_cause: int = None
+    absent_user_diagnostic_sm: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sm_delivery_cause", 3321, 10415),  # SM-Delivery-Cause
@@ -8281,10 +8281,10 @@ class SgsnSmDeliveryOutcome:
 @grouped_avp
 class SmDeliveryOutcome:
     """SM-Delivery-Outcome (3316, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    mme_sm_delivery_outcome: list[MmeSmDeliveryOutcome] = dataclasses.field(default_factory=list)
-    msc_sm_delivery_outcome: list[MscSmDeliveryOutcome] = dataclasses.field(default_factory=list)
-    sgsn_sm_delivery_outcome: list[SgsnSmDeliveryOutcome] = dataclasses.field(default_factory=list)
-    ip_sm_gw_sm_delivery_outcome: list[IpSmGwSmDeliveryOutcome] = dataclasses.field(default_factory=list)
+    mme_sm_delivery_outcome: MmeSmDeliveryOutcome = None
+    msc_sm_delivery_outcome: MscSmDeliveryOutcome = None
+    sgsn_sm_delivery_outcome: SgsnSmDeliveryOutcome = None
+    ip_sm_gw_sm_delivery_outcome: IpSmGwSmDeliveryOutcome = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mme_sm_delivery_outcome", 3317, 10415, type_class=MmeSmDeliveryOutcome),  # MME-SM-Delivery-Outcome
@@ -8311,8 +8311,8 @@ class SmsmiCorrelationId:
 @grouped_avp
 class Smsf3gppSmDeliveryOutcome:
     """SMSF-3GPP-SM-Delivery-Outcome (3336, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_delivery_cause: list[int] = dataclasses.field(default_factory=list)
-    absent_user_diagnostic_sm: list[int] = dataclasses.field(default_factory=list)
+    sm_delivery_cause: int = None
+    absent_user_diagnostic_sm: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sm_delivery_cause", 3321, 10415),  # SM-Delivery-Cause
@@ -8323,8 +8323,8 @@ class Smsf3gppSmDeliveryOutcome:
 @grouped_avp
 class SmsfNon3gppSmDeliveryOutcome:
     """SMSF-Non-3GPP-SM-Delivery-Outcome (3337, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    sm_delivery_cause: list[int] = dataclasses.field(default_factory=list)
-    absent_user_diagnostic_sm: list[int] = dataclasses.field(default_factory=list)
+    sm_delivery_cause: int = None
+    absent_user_diagnostic_sm: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("sm_delivery_cause", 3321, 10415),  # SM-Delivery-Cause
@@ -8335,9 +8335,9 @@ class SmsfNon3gppSmDeliveryOutcome:
 @grouped_avp
 class Smsf3gppAddress:
     """SMSF-3GPP-Address (3344, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    smsf_3gpp_number: list[bytes] = dataclasses.field(default_factory=list)
-    smsf_3gpp_name: list[bytes] = dataclasses.field(default_factory=list)
-    smsf_3gpp_realm: list[bytes] = dataclasses.field(default_factory=list)
+    smsf_3gpp_number: bytes = None
+    smsf_3gpp_name: bytes = None
+    smsf_3gpp_realm: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("smsf_3gpp_number", 3338, 10415),  # SMSF-3GPP-Number
@@ -8349,9 +8349,9 @@ class Smsf3gppAddress:
 @grouped_avp
 class SmsfNon3gppAddress:
     """SMSF-Non-3GPP-Address (3345, vendor 10415) grouped AVP, 3GPP TS 29.338."""
-    smsf_non_3gpp_number: list[bytes] = dataclasses.field(default_factory=list)
-    smsf_non_3gpp_name: list[bytes] = dataclasses.field(default_factory=list)
-    smsf_non_3gpp_realm: list[bytes] = dataclasses.field(default_factory=list)
+    smsf_non_3gpp_number: bytes = None
+    smsf_non_3gpp_name: bytes = None
+    smsf_non_3gpp_realm: bytes = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("smsf_non_3gpp_number", 3339, 10415),  # SMSF-Non-3GPP-Number
@@ -8363,9 +8363,9 @@ class SmsfNon3gppAddress:
 @grouped_avp
 class MbmsBearerEventNotification:
     """MBMS-Bearer-Event-Notification (3503, vendor 10415) grouped AVP, 3GPP TS 29.468."""
-    tmgi: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_flow_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_bearer_event: list[int] = dataclasses.field(default_factory=list)
+    tmgi: bytes = None
+    mbms_flow_identifier: bytes = None
+    mbms_bearer_event: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("tmgi", 900, 10415),  # TMGI
@@ -8377,13 +8377,13 @@ class MbmsBearerEventNotification:
 @grouped_avp
 class MbmsBearerRequest:
     """MBMS-Bearer-Request (3504, vendor 10415) grouped AVP, 3GPP TS 29.468."""
-    mbms_startstop_indication: list[int] = dataclasses.field(default_factory=list)
-    tmgi: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_flow_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    qos_information: list[QosInformation] = dataclasses.field(default_factory=list)
-    mbms_service_area: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_start_time: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    mb2u_security: list[int] = dataclasses.field(default_factory=list)
+    mbms_startstop_indication: int = None
+    tmgi: bytes = None
+    mbms_flow_identifier: bytes = None
+    qos_information: QosInformation = None
+    mbms_service_area: bytes = None
+    mbms_start_time: datetime.datetime = None
+    mb2u_security: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mbms_startstop_indication", 902, 10415),  # MBMS-StartStop-Indication
@@ -8399,13 +8399,13 @@ class MbmsBearerRequest:
 @grouped_avp
 class MbmsBearerResponse:
     """MBMS-Bearer-Response (3505, vendor 10415) grouped AVP, 3GPP TS 29.468."""
-    tmgi: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_flow_identifier: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_session_duration: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_bearer_result: list[int] = dataclasses.field(default_factory=list)
-    bmsc_address: list[str] = dataclasses.field(default_factory=list)
-    bmsc_port: list[int] = dataclasses.field(default_factory=list)
-    mb2u_security: list[int] = dataclasses.field(default_factory=list)
+    tmgi: bytes = None
+    mbms_flow_identifier: bytes = None
+    mbms_session_duration: bytes = None
+    mbms_bearer_result: int = None
+    bmsc_address: str = None
+    bmsc_port: int = None
+    mb2u_security: int = None
     radio_frequency: list[int] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -8423,7 +8423,7 @@ class MbmsBearerResponse:
 @grouped_avp
 class TmgiAllocationRequest:
     """TMGI-Allocation-Request (3509, vendor 10415) grouped AVP, 3GPP TS 29.468."""
-    tmgi_number: list[int] = dataclasses.field(default_factory=list)
+    tmgi_number: int = None
     tmgi: list[bytes] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
@@ -8436,8 +8436,8 @@ class TmgiAllocationRequest:
 class TmgiAllocationResponse:
     """TMGI-Allocation-Response (3510, vendor 10415) grouped AVP, 3GPP TS 29.468."""
     tmgi: list[bytes] = dataclasses.field(default_factory=list)
-    mbms_session_duration: list[bytes] = dataclasses.field(default_factory=list)
-    tmgi_allocation_result: list[int] = dataclasses.field(default_factory=list)
+    mbms_session_duration: bytes = None
+    tmgi_allocation_result: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("tmgi", 900, 10415),  # TMGI
@@ -8459,8 +8459,8 @@ class TmgiDeallocationRequest:
 @grouped_avp
 class TmgiDeallocationResponse:
     """TMGI-Deallocation-Response (3513, vendor 10415) grouped AVP, 3GPP TS 29.468."""
-    tmgi: list[bytes] = dataclasses.field(default_factory=list)
-    tmgi_deallocation_result: list[int] = dataclasses.field(default_factory=list)
+    tmgi: bytes = None
+    tmgi_deallocation_result: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("tmgi", 900, 10415),  # TMGI
@@ -8502,10 +8502,10 @@ class BannedUserTarget:
 @grouped_avp
 class ProseInitialLocationInformation:
     """ProSe-Initial-Location-Information (3707, vendor 10415) grouped AVP, 3GPP TS 29.344."""
-    mme_name: list[bytes] = dataclasses.field(default_factory=list)
-    e_utran_cell_global_identity: list[bytes] = dataclasses.field(default_factory=list)
-    tracking_area_identity: list[bytes] = dataclasses.field(default_factory=list)
-    age_of_location_information: list[int] = dataclasses.field(default_factory=list)
+    mme_name: bytes = None
+    e_utran_cell_global_identity: bytes = None
+    tracking_area_identity: bytes = None
+    age_of_location_information: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mme_name", 2402, 10415),  # MME-Name
@@ -8630,12 +8630,12 @@ class CodeReceivingSecuritymaterial:
 @grouped_avp
 class CommunicationFailureInformation:
     """Communication-Failure-Information (4300, vendor 10415) grouped AVP, 3GPP TS 29.128."""
-    cause_type: list[int] = dataclasses.field(default_factory=list)
-    s1ap_cause: list[int] = dataclasses.field(default_factory=list)
-    ranap_cause: list[int] = dataclasses.field(default_factory=list)
-    bssgp_cause: list[int] = dataclasses.field(default_factory=list)
-    gmm_cause: list[int] = dataclasses.field(default_factory=list)
-    sm_cause: list[int] = dataclasses.field(default_factory=list)
+    cause_type: int = None
+    s1ap_cause: int = None
+    ranap_cause: int = None
+    bssgp_cause: int = None
+    gmm_cause: int = None
+    sm_cause: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("cause_type", 4301, 10415),  # Cause-Type
@@ -8680,7 +8680,7 @@ class MonitoringEventReportData:
 @grouped_avp
 class NumberOfUePerLocationConfiguration:
     """Number-Of-UE-Per-Location-Configuration (4306, vendor 10415) grouped AVP, 3GPP TS 29.128."""
-    eps_location_information: list[EpsLocationInformation] = dataclasses.field(default_factory=list)
+    eps_location_information: EpsLocationInformation = None
     imsi_group_id: list[ImsiGroupId] = dataclasses.field(default_factory=list)
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
