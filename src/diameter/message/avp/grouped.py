@@ -6589,11 +6589,11 @@ class SipUserData:
 @grouped_avp
 class MipMnHaMsa:
     """MIP-MN-HA-MSA (492) grouped AVP, RFC 5778."""
-    mip_session_key: list[bytes] = dataclasses.field(default_factory=list)
-    mip_msa_lifetime: list[int] = dataclasses.field(default_factory=list)
-    mip_mn_ha_spi: list[int] = dataclasses.field(default_factory=list)
-    mip_algorithm_type: list[int] = dataclasses.field(default_factory=list)
-    mip_replay_mode: list[int] = dataclasses.field(default_factory=list)
+    mip_session_key: bytes = None
+    mip_msa_lifetime: int = None
+    mip_mn_ha_spi: int = None
+    mip_algorithm_type: int = None
+    mip_replay_mode: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mip_session_key", 343),  # MIP-Session-Key
@@ -6607,11 +6607,11 @@ class MipMnHaMsa:
 @grouped_avp
 class Tmod1:
     """TMOD-1 (495) grouped AVP, RFC 5778."""
-    token_rate: list[float] = dataclasses.field(default_factory=list)
-    bucket_depth: list[float] = dataclasses.field(default_factory=list)
-    peak_traffic_rate: list[float] = dataclasses.field(default_factory=list)
-    minimum_policed_unit: list[int] = dataclasses.field(default_factory=list)
-    maximum_packet_size: list[int] = dataclasses.field(default_factory=list)
+    token_rate: float = None
+    bucket_depth: float = None
+    peak_traffic_rate: float = None
+    minimum_policed_unit: int = None
+    maximum_packet_size: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("token_rate", 496),  # Token-Rate
@@ -6625,11 +6625,11 @@ class Tmod1:
 @grouped_avp
 class Tmod2:
     """TMOD-2 (501) grouped AVP, RFC 5778."""
-    token_rate: list[float] = dataclasses.field(default_factory=list)
-    bucket_depth: list[float] = dataclasses.field(default_factory=list)
-    peak_traffic_rate: list[float] = dataclasses.field(default_factory=list)
-    minimum_policed_unit: list[int] = dataclasses.field(default_factory=list)
-    maximum_packet_size: list[int] = dataclasses.field(default_factory=list)
+    token_rate: float = None
+    bucket_depth: float = None
+    peak_traffic_rate: float = None
+    minimum_policed_unit: int = None
+    maximum_packet_size: int = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("token_rate", 496),  # Token-Rate
@@ -6643,8 +6643,8 @@ class Tmod2:
 @grouped_avp
 class ServiceConfiguration:
     """Service-Configuration (507) grouped AVP, RFC 5778."""
-    mip6_agent_info: list[Mip6AgentInfo] = dataclasses.field(default_factory=list)
-    service_selection: list[str] = dataclasses.field(default_factory=list)
+    mip6_agent_info: Mip6AgentInfo = None
+    service_selection: str = None
     additional_avps: list[Avp] = dataclasses.field(default_factory=list)
     avp_def: dataclasses.InitVar[AvpGenType] = (
         AvpGenDef("mip6_agent_info", 486, type_class=Mip6AgentInfo),  # MIP6-Agent-Info
