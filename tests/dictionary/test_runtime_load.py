@@ -20,6 +20,7 @@ from diameter.message.avp import Avp
 from diameter.message.avp.grouped import PsInformation, ServiceInformation
 from diameter.message.commands import CreditControlRequest
 from diameter.validation import validate
+from diameter.validation.rules import default_rules, key_of
 
 WIRESHARK = Path("/usr/share/wireshark/diameter/dictionary.xml")
 needs_wireshark = pytest.mark.skipif(not WIRESHARK.is_file(),
@@ -126,9 +127,14 @@ def test_extra_vendor_file_at_run_time(tmp_path):
     assert "Unknown <Code: 0x1b5b, Flags: 0x80 (V--)" in before   # 7003, vendor 64999
     path = tmp_path / "Acme.xml"
     path.write_text(ACME_XML)
+    info_key = key_of(7003, 64999)
+    assert default_rules().grouped(info_key) is None
     with saved_runtime():
         d = load_and_register(path)
         assert (64999, 7001) in d.avps
+        # validation sees the new grouped grammar (its compiled-grammar cache was reset)
+        grammar = default_rules().grouped(info_key)
+        assert grammar is not None
         text = dump(Message.from_bytes(data))
         assert "Acme-Info <Code: 0x1b5b, Flags: 0x80 (V--)" in text
         assert "Vnd: Acme Telecom" in text
@@ -142,6 +148,7 @@ def test_extra_vendor_file_at_run_time(tmp_path):
         assert plan["type"] == "Enumerated" and plan["enum"] == "POSTPAID"
     # forgotten again once the block ends
     assert "Acme" not in dump(Message.from_bytes(data))
+    assert default_rules().grouped(info_key) is None
 
 
 def test_single_avp_register_python_diameter_style():

@@ -41,8 +41,8 @@ class InstallStats:
 
 def _changed() -> None:
     GENERATION[0] += 1
-    from ..validation.rules import default_rules
-    default_rules().clear_cache()
+    from ..validation.rules import clear_caches
+    clear_caches()
 
 
 def _members(d: Dictionary, avp: AvpDef) -> tuple[Member, ...]:

@@ -1,6 +1,7 @@
 """Grammar rules compiled for fast checking, cached per command and grouped AVP."""
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
 from ..dictionary import _generated_tables as _tables
@@ -74,6 +75,9 @@ class AvpInfo:
         self.value_check = type_name in ("Address", "UTF8String", "DiameterURI")
 
 
+_ALL: weakref.WeakSet[RuleSet] = weakref.WeakSet()
+
+
 class RuleSet:
     """Command and grouped grammars plus AVP definitions, compiled lazily and cached.
 
@@ -108,6 +112,7 @@ class RuleSet:
         self._grouped: dict[int, Grammar | None] = {}
         self._avps: dict[int, AvpInfo | None] = {}
         self._generation = _binding.GENERATION[0]
+        _ALL.add(self)
 
     def command(self, app: int, code: int, is_request: bool) -> Grammar | None:
         """The grammar of a command; another application's when ``app`` has none."""
@@ -177,6 +182,13 @@ class RuleSet:
 
 
 _DEFAULT: list[RuleSet] = []
+
+
+def clear_caches() -> None:
+    """Forget the compiled grammars of every RuleSet (the default one and the
+    dialects'), after grammars were added at run time."""
+    for rs in list(_ALL):
+        rs.clear_cache()
 
 
 def default_rules() -> RuleSet:
