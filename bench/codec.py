@@ -49,7 +49,8 @@ def main() -> int:
         return 1
     print(f"Gy CCR-Update: {ours_runs[0]['ccr_bytes']} bytes, {ours_runs[0]['ccr_avps']} AVP values "
           f"(python-diameter: {ref_runs[0]['ccr_bytes']} bytes); {args.rounds} alternating rounds, "
-          "median of best-of-5 per round")
+          f"median of best-of-5 per round; this package: {ours_runs[0].get('build')}; "
+          "CPU time per operation")
     print(f"{'workload':44} {'python-diameter':>16} {'diameter':>10} {'ratio':>8} {'target':>7}")
     ok = True
     for key, label, target in WORKLOADS:

@@ -115,6 +115,14 @@ def _time(fn, arg, number: int, repeat: int) -> float:
     return best * 1e6
 
 
+def _build() -> str:
+    try:
+        from diameter.codec import core
+    except ImportError:          # python-diameter
+        return "python-diameter"
+    return "compiled core (mypyc)" if core.COMPILED else "pure-Python core"
+
+
 def main() -> None:
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     ccr = build_ccr()
@@ -128,6 +136,7 @@ def main() -> None:
         "c_decode_all_values_us": _time(decode_all_values, ccr, n, 5),
         "d_decode_cea_us": _time(decode_cea, cea, n, 5),
         "check": [str(v) for v in decode_read5(ccr)],
+        "build": _build(),
     }
     print(json.dumps(res))
 
