@@ -832,3 +832,121 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     else:
         d["_additional_avps"] = []
     return msg
+
+
+# -- grammar validation fast path -----------------------------------------------------
+
+def _address_ok(buf: bytes, ps: int, pe: int) -> bool:
+    n = pe - ps
+    if n < 2:
+        return False
+    family = (buf[ps] << 8) | buf[ps + 1]
+    if family == 0 or family == 65535:
+        return False
+    if family == 1:
+        return n == 6
+    if family == 2:
+        return n == 18
+    return True
+
+
+class VInfo:
+    """The fast path's view of one AVP's rules (from a ``validation.rules.AvpInfo``)."""
+    known: bool
+    bad_flags: int
+    fixed: int
+    grouped: bool
+    check: int          # 0 none, 1 Address, 2 UTF-8
+
+    def __init__(self, info: Any) -> None:
+        self.known = info is not None
+        self.bad_flags = 0
+        self.fixed = 0
+        self.grouped = False
+        self.check = 0
+        if info is not None:
+            self.bad_flags = info.bad_flags
+            self.fixed = info.fixed
+            self.grouped = info.grouped
+            if info.value_check:
+                self.check = 1 if info.type_name == "Address" else 2
+
+
+def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict[int, VInfo],
+               depth: int, max_depth: int) -> bool:
+    """Whether the AVPs in ``buf[start:end]`` certainly pass the lenient grammar check.
+
+    ``g`` is a ``validation.rules.Grammar`` (or None: anything goes), ``rules``
+    its ``RuleSet``, ``cache`` the RuleSet's (code | vendor << 32) -> VInfo
+    cache. False means "not sure": the full checker then runs and reports what
+    is wrong; it never means the message was accepted.
+    """
+    counts: dict[int, int] = {}
+    first_pos: dict[int, int] = {}
+    allowed: dict[int, tuple[int, int]] = {}
+    allow_any = True
+    fixed: tuple[int, ...] = ()
+    if g is not None:
+        allowed = g.allowed
+        allow_any = g.allow_any
+        fixed = g.fixed
+    pos = start
+    i = 0
+    try:
+        while pos < end:
+            code, flags, vendor, ps, pe, nxt = _frame(buf, pos, end)
+            k = code | (vendor << 32)
+            n = counts.get(k, 0)
+            counts[k] = n + 1
+            if n == 0 and fixed and k in fixed:
+                first_pos[k] = i
+            i += 1
+            pos = nxt
+            vi = cache.get(k)
+            if vi is None:
+                vi = VInfo(rules.avp(k))
+                cache[k] = vi
+            if flags & 0x80 and vendor == 0:
+                return False
+            if not vi.known:
+                if flags & 0x40:
+                    return False
+                continue
+            if flags & vi.bad_flags:
+                return False
+            if not allow_any and k not in allowed:
+                return False
+            size = vi.fixed
+            if size:
+                if pe - ps != size:
+                    return False
+            elif vi.grouped:
+                if depth + 1 >= max_depth:
+                    return False
+                if not grammar_ok(buf, ps, pe, rules.grouped(k), rules, cache, depth + 1,
+                                  max_depth):
+                    return False
+            elif vi.check == 1:
+                if not _address_ok(buf, ps, pe):
+                    return False
+            elif vi.check == 2:
+                try:
+                    buf[ps:pe].decode("utf-8")
+                except UnicodeDecodeError:
+                    return False
+    except AvpDecodeError:
+        return False
+    if g is None:
+        return True
+    for j in range(len(fixed)):
+        p = first_pos.get(fixed[j], j)
+        if p != j:
+            return False
+    for k2, c in counts.items():
+        b = allowed.get(k2)
+        if b is not None and b[1] >= 0 and c > b[1]:
+            return False
+    for req in g.required:
+        if counts.get(req[0], 0) < req[1]:
+            return False
+    return True

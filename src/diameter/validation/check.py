@@ -11,6 +11,8 @@ from .findings import (AvpNotAllowed, AvpOccursTooManyTimes, AvpUnsupported, Com
                        InvalidAvpBits, InvalidAvpLength, InvalidAvpValue, InvalidHdrBits,
                        InvalidMessageLength, MissingAvp, UnsupportedVersion, ValidationError)
 from .rules import Grammar, RuleSet, default_rules
+from ..codec.core import COMPILED
+from ..codec.core import grammar_ok as _grammar_ok
 
 __all__ = ["validate", "example_avp"]
 
@@ -21,6 +23,9 @@ _MIN_PAYLOAD = dict(_FIXED, Address=6)
 _FAMILY_RESERVED = (0, 65535)
 _AnyEntry = tuple[int, int, int, int, int, int]
 _MISS = object()
+FAST_PATH = [COMPILED]
+"""Check valid-looking messages in one compiled pass first (slower than the full check
+when interpreted, so on only in the compiled build)."""
 
 
 def validate(msg_or_bytes: Any, dictionary: RuleSet | None = None,
@@ -101,6 +106,11 @@ class _Checker:
         grammar = self.rules.command(app, code, is_request)
         if grammar is None and not self.rules.knows_command(code):
             self.out.append(CommandUnsupported(f"command code {code} is unknown"))
+        if (FAST_PATH[0] and grammar is not None and not self.out and not self.strict
+                and not flags & 0x20
+                and _grammar_ok(buf, 20, length, grammar, self.rules, self.rules.fast_cache(), 0,
+                                LIMITS.max_depth)):
+            return self.out      # the common case, checked in one pass (compiled core)
         try:
             entries = scan_avps(buf, 20, length)
         except DecodeError as e:

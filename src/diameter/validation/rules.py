@@ -22,7 +22,7 @@ def key_of(code: int, vendor: int) -> int:
 
 class Grammar:
     """A command or grouped grammar: occurrence bounds per AVP key."""
-    __slots__ = ("fixed", "bounds", "allowed", "allow_any", "order")
+    __slots__ = ("fixed", "bounds", "allowed", "allow_any", "order", "required")
 
     def __init__(self, members: tuple[Member, ...]) -> None:
         fixed: list[int] = []
@@ -50,6 +50,7 @@ class Grammar:
                 bounds.append((k, lo, hi))
         self.fixed = tuple(fixed)
         self.bounds = tuple(bounds)
+        self.required = tuple((k, lo) for k, lo, _hi in bounds if lo > 0)
         self.allowed = allowed
         self.allow_any = allow_any
         self.order = tuple(order)
@@ -111,6 +112,7 @@ class RuleSet:
         self._commands: dict[tuple[int, int, bool], Grammar | None] = {}
         self._grouped: dict[int, Grammar | None] = {}
         self._avps: dict[int, AvpInfo | None] = {}
+        self._fast: dict = {}          # key -> codec.core.VInfo, for the compiled fast path
         self._generation = _binding.GENERATION[0]
         _ALL.add(self)
 
@@ -147,18 +149,26 @@ class RuleSet:
         self._commands.clear()
         self._grouped.clear()
         self._avps.clear()
+        self._fast.clear()
 
     def avp_cache(self) -> dict[int, AvpInfo | None]:
         """The AVP info cache (read-only for callers; :meth:`avp` fills it)."""
         if self._generation != _binding.GENERATION[0]:
             self._avps.clear()
+            self._fast.clear()
             self._generation = _binding.GENERATION[0]
         return self._avps
+
+    def fast_cache(self) -> dict:
+        """The compiled fast path's per-AVP cache (filled by ``codec.core.grammar_ok``)."""
+        self.avp_cache()
+        return self._fast
 
     def avp(self, key: int) -> AvpInfo | None:
         """Type and flag rules of an AVP, None when the dictionary does not know it."""
         if self._generation != _binding.GENERATION[0]:
             self._avps.clear()
+            self._fast.clear()
             self._generation = _binding.GENERATION[0]
         try:
             return self._avps[key]

@@ -1,0 +1,62 @@
+"""The compiled core's one-pass grammar check never accepts what the full checker rejects."""
+from __future__ import annotations
+
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from diameter.codec import core
+from diameter.validation import check, validate
+
+from .messages import cca, ccr, cer, dwr, ulr
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[2] / "bench"))
+from codec_workload import build_ccr  # noqa: E402
+
+SAMPLES = [build_ccr(), ccr().as_bytes(), cca().as_bytes(), cer().as_bytes(), dwr().as_bytes(),
+           ulr().as_bytes()]
+
+
+def _full(data: bytes) -> list:
+    saved = check.FAST_PATH[0]
+    check.FAST_PATH[0] = False
+    try:
+        return validate(data)
+    finally:
+        check.FAST_PATH[0] = saved
+
+
+def _fast(data: bytes) -> bool:
+    rules = check.default_rules()
+    hdr = data[:20]
+    if len(data) < 20:
+        return False
+    app = int.from_bytes(hdr[8:12], "big")
+    code = int.from_bytes(hdr[5:8], "big")
+    grammar = rules.command(app, code, bool(hdr[4] & 0x80))
+    if grammar is None or len(data) != int.from_bytes(hdr[1:4], "big"):
+        return False
+    return core.grammar_ok(data, 20, len(data), grammar, rules, rules.fast_cache(), 0,
+                           core.LIMITS.max_depth)
+
+
+def test_valid_samples_take_the_fast_path():
+    for data in SAMPLES:
+        assert _full(data) == []
+        assert _fast(data), data[:20].hex()
+        assert validate(data) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(SAMPLES), st.data())
+def test_mutations_agree(data, draw):
+    buf = bytearray(data)
+    for _ in range(draw.draw(st.integers(1, 3))):
+        i = draw.draw(st.integers(20, len(buf) - 1))
+        buf[i] = draw.draw(st.integers(0, 255))
+    mutated = bytes(buf)
+    findings = _full(mutated)
+    if _fast(mutated):
+        assert findings == [], findings
+    assert validate(mutated) == findings
