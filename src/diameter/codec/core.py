@@ -36,6 +36,14 @@ _I64: Final = Struct(">q")
 _ZEROS: Final = b"\x00\x00\x00\x00"
 
 
+def _length_error(length: int, pos: int, code: int, vendor_bit: bool) -> AvpDecodeError:
+    if length < (12 if vendor_bit else 8):
+        what = "too short for a vendor AVP" if vendor_bit else "shorter than its header"
+        return AvpDecodeError(f"AVP length {length} {what}", pos, code, result_code=5014)
+    return AvpDecodeError(f"AVP length {length} overruns its container", pos, code,
+                          result_code=5014)
+
+
 def _probe() -> None:
     pass
 
@@ -61,21 +69,13 @@ def _scan_struct(buf: bytes, start: int, end: int) -> list[Entry]:
         length = fl & 0xFFFFFF
         pe = pos + length
         if fl & 0x80000000:
-            if length < 12:
-                raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
-                                     pos, code, result_code=5014)
-            if pe > end:
-                raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                     pos, code, result_code=5014)
+            if length < 12 or pe > end:
+                raise _length_error(length, pos, code, True)
             vendor = _U32.unpack_from(buf, pos + 8)[0]
             ps = pos + 12
         else:
-            if length < 8:
-                raise AvpDecodeError(f"AVP length {length} shorter than its header",
-                                     pos, code, result_code=5014)
-            if pe > end:
-                raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                     pos, code, result_code=5014)
+            if length < 8 or pe > end:
+                raise _length_error(length, pos, code, False)
             vendor = 0
             ps = pos + 8
         if length & 3:
@@ -100,22 +100,14 @@ def _frame(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, int, int
     length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
     pe = pos + length
     if flags & 0x80:
-        if length < 12:
-            raise AvpDecodeError(f"AVP length {length} too short for a vendor AVP",
-                                 pos, code, result_code=5014)
-        if pe > end:
-            raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                 pos, code, result_code=5014)
+        if length < 12 or pe > end:
+            raise _length_error(length, pos, code, True)
         vendor = ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
                   | buf[pos + 11])
         ps = pos + 12
     else:
-        if length < 8:
-            raise AvpDecodeError(f"AVP length {length} shorter than its header",
-                                 pos, code, result_code=5014)
-        if pe > end:
-            raise AvpDecodeError(f"AVP length {length} overruns its container",
-                                 pos, code, result_code=5014)
+        if length < 8 or pe > end:
+            raise _length_error(length, pos, code, False)
         vendor = 0
         ps = pos + 8
     nxt = (pe + 3) & ~3
@@ -774,13 +766,8 @@ def _header(t: MessageTypes, version: int, length: int, flags: int, code: int, a
     return h
 
 
-def decode_message(data: bytes, plain_msg: bool) -> Any:
-    """``Message.from_bytes``: check the header, locate the AVPs, build the typed message."""
-    size = len(data)
-    if size < 20:
-        raise MessageDecodeError(f"message shorter than its header ({size} bytes)", 0)
-    version = data[0]
-    length = (data[1] << 16) | (data[2] << 8) | data[3]
+def header_error(version: int, length: int, size: int) -> None:
+    """Raise the error for a header whose version or length field is wrong."""
     if version != 1:
         raise MessageDecodeError(f"unsupported version {version}", 0, result_code=5011)
     if length > LIMITS.max_message_size:
@@ -792,6 +779,17 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
             result_code=5015)
     if length & 3 or length < 20:
         raise MessageDecodeError(f"invalid message length {length}", 1, result_code=5015)
+
+
+def decode_message(data: bytes, plain_msg: bool) -> Any:
+    """``Message.from_bytes``: check the header, locate the AVPs, build the typed message."""
+    size = len(data)
+    if size < 20:
+        raise MessageDecodeError(f"message shorter than its header ({size} bytes)", 0)
+    version = data[0]
+    length = (data[1] << 16) | (data[2] << 8) | data[3]
+    if version != 1 or length != size or length & 3 or length > LIMITS.max_message_size:
+        header_error(version, length, size)
     flags = data[4]
     code = (data[5] << 16) | (data[6] << 8) | data[7]
     app = _u32(data, 8)

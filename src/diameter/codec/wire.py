@@ -9,7 +9,7 @@ from __future__ import annotations
 from struct import Struct
 
 from . import core
-from .errors import MessageDecodeError, MessageTooLarge
+from .errors import MessageDecodeError
 
 HEADER_LENGTH = 20
 FLAG_REQUEST = 0x80
@@ -52,17 +52,8 @@ def unpack_header(data: bytes) -> tuple[int, int, int, int, int, int, int]:
     vl, fc, app, hbh, e2e = _unpack_header(data, 0)
     version = vl >> 24
     length = vl & 0xFFFFFF
-    if version != 1:
-        raise MessageDecodeError(f"unsupported version {version}", 0, result_code=5011)
-    if length > LIMITS.max_message_size:
-        raise MessageTooLarge(
-            f"message length {length} above the maximum {LIMITS.max_message_size}", 1)
-    if length != size:
-        raise MessageDecodeError(
-            f"message length field {length} does not match the {size} bytes given", 1,
-            result_code=5015)
-    if length & 3 or length < HEADER_LENGTH:
-        raise MessageDecodeError(f"invalid message length {length}", 1, result_code=5015)
+    if version != 1 or length != size or length & 3 or length > LIMITS.max_message_size:
+        core.header_error(version, length, size)
     return version, length, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e
 
 
