@@ -299,3 +299,28 @@ def test_custom_peer_route_select_func_is_used():
     node.stop()
     for srv in servers:
         srv.stop()
+
+
+@pytest.mark.parametrize("app_class", [Application, ThreadingApplication])
+def test_application_without_handler_answers_5012(app_class):
+    port = free_port()
+    server = Node("ocs.gy", "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port)
+    gw = server.add_peer("aaa://smsgw.gy", "testrealm.local")
+    server.add_application(app_class(APP_DIAMETER_CREDIT_CONTROL_APPLICATION,
+                                     is_auth_application=True), [gw])
+    server.start()
+    client = Node("smsgw.gy", "testrealm.local")
+    peer = client.add_peer(f"aaa://ocs.gy:{port}", "testrealm.local", ip_addresses=["127.0.0.1"],
+                           is_persistent=True)
+    client.start()
+    try:
+        app = SimpleThreadingApplication(APP_DIAMETER_CREDIT_CONTROL_APPLICATION,
+                                         is_auth_application=True)
+        client.add_application(app, [peer])
+        app.wait_for_ready(timeout=10)
+        cca = app.send_request(make_ccr(app), timeout=5)
+        assert cca.result_code == E_RESULT_CODE_DIAMETER_UNABLE_TO_COMPLY
+        assert cca.error_message == "no request handler"
+    finally:
+        client.stop()
+        server.stop()

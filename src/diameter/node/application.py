@@ -94,8 +94,16 @@ class Application:
         self.handle_answer(message)
 
     def handle_request(self, message: Any) -> None:
-        """Called for each request; answer with :meth:`send_answer`."""
-        raise NotImplementedError("handle_request must be overridden")
+        """Called for each request; answer with :meth:`send_answer`.
+
+        Subclasses override it; this default answers DIAMETER_UNABLE_TO_COMPLY
+        (5012), so that a request is never left unanswered.
+        """
+        self.send_answer(self._unhandled(message))
+
+    def _unhandled(self, message: Any) -> Any:
+        logger.warning("%s has no request handler: answering 5012", self)
+        return self.generate_answer(message, 5012, "no request handler")
 
     def handle_answer(self, message: Any) -> None:
         """Called for answers that nobody waits for (late ones); ignores them."""
@@ -216,8 +224,11 @@ class ThreadingApplication(Application):
                 logger.exception("%s could not send answer", self)
 
     def handle_request(self, message: Any) -> Any | None:  # type: ignore[override]
-        """Return the answer (or None and call :meth:`send_answer` yourself)."""
-        raise NotImplementedError("handle_request must be overridden")
+        """Return the answer (or None and call :meth:`send_answer` yourself).
+
+        Subclasses override it; this default answers DIAMETER_UNABLE_TO_COMPLY (5012).
+        """
+        return self._unhandled(message)
 
     def stop(self) -> None:
         if self._pool is not None:
