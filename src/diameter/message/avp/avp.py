@@ -279,23 +279,8 @@ class AvpGrouped(Avp):
 
 def _avp_from_entry(buf: bytes, entry: tuple[int, int, int, int, int, int],
                     depth: int = 0) -> Any:
-    code, vendor, flags, _s, ps, pe = entry
-    info = _lookup(code, vendor)
-    if info is None:
-        avp = Avp.__new__(Avp)
-        avp.name = "Unknown"
-    else:
-        t = info["type"]
-        avp = t.__new__(t)
-        avp.name = info["name"]
-        if t is AvpGrouped or isinstance(avp, AvpGrouped):
-            avp._avps = None
-            avp._depth = depth
-    avp.code = code
-    avp.flags = flags
-    avp._vendor_id = vendor
-    avp.payload = buf[ps:pe]
-    return avp
+    """The Avp object of one located AVP (see ``codec.core.make_avps``)."""
+    return _core.make_avps(buf, [entry], depth)[0]
 
 
 _AnyAvpType = TypeVar("_AnyAvpType", bound=Avp)
