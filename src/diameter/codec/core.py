@@ -737,10 +737,12 @@ class MessageTypes:
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
     cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+    resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
         self.by_application = {}
         self.by_code = {}
+        self.resolve = None
         self.undefined = None
         self.defined = None
         self.header = None
@@ -808,6 +810,8 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
         msg_type = hit[1]
     else:
         cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)
+        if cmd is None and t.resolve is not None:   # a command module not imported yet
+            cmd = t.resolve(app, code)
         if cmd is None:
             msg_type = t.undefined
         elif plain_msg:

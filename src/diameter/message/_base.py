@@ -8,6 +8,7 @@ from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
 from .avp.avp import Avp, AvpGrouped, make_avps
+from ._registry import CommandRegistry
 
 __all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
            "UndefinedGroupedAvp"]
@@ -389,8 +390,8 @@ def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
 _MISSING = object()
 _AnyMessageType = TypeVar("_AnyMessageType", bound=Message)
 
-all_commands: dict[int, type] = {}
-commands_by_application: dict[tuple[int, int], type] = {}
+all_commands: CommandRegistry[int] = CommandRegistry()
+commands_by_application: CommandRegistry[tuple[int, int]] = CommandRegistry()
 _types = core.MESSAGE_TYPES
 _types.by_application = commands_by_application
 _types.by_code = all_commands
@@ -400,10 +401,17 @@ _types.header = MessageHeader
 _types.default_factory = _DEFAULT_FACTORY
 
 
+def _resolve(app: int, code: int) -> Any:
+    """The decoder's fallback: import the command class of (app, code) on first use."""
+    return commands_by_application.get((app, code)) or all_commands.get(code)
+
+
+_types.resolve = _resolve
+
+
 def _load_commands() -> None:
+    """Make the generated command package give the registries their (lazy) index."""
     try:
-        from . import commands as _c
+        from . import commands as _c  # noqa: F401  (its import fills the registries' index)
     except ImportError:
         return
-    all_commands.update(getattr(_c, "all_commands", {}))
-    commands_by_application.update(getattr(_c, "commands_by_application", {}))
