@@ -326,9 +326,14 @@ class Attr:
     set), Python reads it from there without calling :meth:`__get__`.
     """
     name: str
+    doc: str                # "Session-Id (AVP 263): UTF8String", shown by help()
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, doc: str = "") -> None:
         self.name = name
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return self.doc or f"<attribute {self.name}>"
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:

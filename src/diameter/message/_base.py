@@ -10,7 +10,7 @@ from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_get
 from .avp.avp import Avp, AvpGrouped, make_avps
 from ._registry import CommandRegistry
 
-__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
+__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage", "UnknownAttributeWarning",
            "UndefinedGroupedAvp"]
 
 
@@ -247,6 +247,11 @@ class DefinedMessage(Message):
 
     __getattr__ = lazy_getattr
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name[0] != "_" and name not in _known_names(type(self)):
+            _warn_unknown(self, name)
+        object.__setattr__(self, name, value)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__name__
@@ -362,6 +367,34 @@ class UndefinedMessage(Message):
             return view.__dict__[name]
         except KeyError:
             raise AttributeError(f"{type(self).__name__} has no attribute {name}") from None
+
+
+class UnknownAttributeWarning(UserWarning):
+    """An attribute that maps to no AVP was set on a typed command (a typo?).
+
+    The value is kept on the object but never sent. Make it an error with
+    ``warnings.simplefilter("error", UnknownAttributeWarning)``.
+    """
+
+
+_KNOWN: dict[type, frozenset[str]] = {}
+
+
+def _known_names(cls: type) -> frozenset[str]:
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = frozenset(dir(cls)) | {"header"} | binding_of(cls).list_names
+        _KNOWN[cls] = known
+    return known
+
+
+def _warn_unknown(msg: Any, name: str) -> None:
+    import difflib
+    import warnings
+    close = difflib.get_close_matches(name, sorted(_known_names(type(msg))), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: the value is not "
+                  f"sent{hint}", UnknownAttributeWarning, stacklevel=3)
 
 
 def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
