@@ -197,6 +197,20 @@ class Message:
         ans.header.application_id = h.application_id
         return ans
 
+    def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+               origin_realm: str | bytes | None = None, vendor_id: int = 0,
+               error_message: str | None = None) -> Message:
+        """:meth:`to_answer` filled from this request (``diameter.message.answers``).
+
+        Copies Session-Id, the application id AVPs, Proxy-Info, CC-Request-Type/-Number
+        and Accounting-Record-Type/-Number; sets Result-Code (Experimental-Result with
+        ``vendor_id``), Origin-Host and Origin-Realm when given.
+        """
+        from .answers import fill_answer
+        return fill_answer(self, self.to_answer(), result_code, origin_host=origin_host,
+                           origin_realm=origin_realm, vendor_id=vendor_id,
+                           error_message=error_message)
+
 
 def _answer_class_for(cls: type) -> type:
     name = cls.__name__
