@@ -63,3 +63,10 @@ def test_identity_attributes_accept_str_and_read_bytes():
     assert again.proxy_info[0].proxy_host == b"proxy.example.net"
     pi.proxy_host = "other.example.net"
     assert pi.proxy_host == b"other.example.net"
+
+
+def test_identity_attributes_are_descriptors_typed_for_str():
+    from diameter.message._binding import IdentityAttr
+    assert isinstance(CreditControlRequest.__dict__["origin_host"], IdentityAttr)
+    assert "origin_host" not in CreditControlRequest.__annotations__
+    assert CreditControlRequest.__annotations__["session_id"] == "str | None"

@@ -1,7 +1,7 @@
 """Message and MessageHeader: the python-diameter message API over the codec core."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codec import core
 from ..codec.errors import DecodeError, MessageDecodeError
@@ -103,9 +103,14 @@ class Message:
     def __str__(self) -> str:
         return f"{self.name} {self.header}"
 
+    if TYPE_CHECKING:
+        # A decoded message's class is known at run time only: its AVP attributes read
+        # as Any until narrowed, e.g. ``isinstance(msg, CreditControlRequest)``.
+        def __getattr__(self, name: str) -> Any: ...
+
     # -- decoding ---------------------------------------------------------
     @classmethod
-    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Any:
+    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Message:
         """Decode a whole message; the typed class when known, ``UndefinedMessage`` otherwise.
 
         With ``plain_msg`` the result only holds the AVP list (no attributes).
@@ -182,7 +187,7 @@ class Message:
         return _traverse(self.avps if alt_list is None else alt_list, list(code_and_vendor))
 
     # -- answers ----------------------------------------------------------
-    def to_answer(self) -> Any:
+    def to_answer(self) -> Message:
         """A new answer to this request: same code, application and ids, P bit kept."""
         h = self.header
         hdr = MessageHeader(h.version, command_code=h.command_code,
@@ -261,10 +266,11 @@ class DefinedMessage(Message):
 
     __getattr__ = lazy_getattr
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name[0] != "_" and name not in _known_names(type(self)):
-            _warn_unknown(self, name)
-        object.__setattr__(self, name, value)
+    if not TYPE_CHECKING:  # type checkers keep flagging unknown attributes themselves
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name[0] != "_" and name not in _known_names(type(self)):
+                _warn_unknown(self, name)
+            object.__setattr__(self, name, value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, dataclass_transform
 
 from ...codec import core as _core
 from .avp import Avp
@@ -120,7 +120,11 @@ def _make_dataclass(cls: type) -> None:
         n for n, f in all_fields.items() if f._field_type is dataclasses._FIELD)  # type: ignore[attr-defined]
 
 
-def grouped_avp(cls: type) -> type:
+_C = TypeVar("_C", bound=type)
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def grouped_avp(cls: _C) -> _C:
     """Make ``cls`` a grouped-AVP dataclass with lazy decoding.
 
     Fields default to ``None`` (list fields to a new list) without storing the
