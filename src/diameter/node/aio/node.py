@@ -13,7 +13,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
@@ -29,7 +29,7 @@ from ..protocol.watchdog import WatchdogAction
 from ...validation import error_answer, validate
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
-from .fill import check_result, fill_request
+from .fill import SupportsAnswer, check_result, fill_request
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .stats import result_class
@@ -43,6 +43,7 @@ state_log = logging.getLogger("diameter.node.peer")
 dump_log = logging.getLogger("diameter.peer.msg")
 
 Handler = Callable[[Any], Awaitable[Any] | Any]
+_A = TypeVar("_A")
 
 
 class NodeError(Exception):
@@ -510,7 +511,7 @@ class DiameterNode:
             gen = self.__dict__["_session_ids"] = SessionIds(self.origin_host, self.state_id)
         return gen.next(optional)
 
-    def answer(self, request: Message, result_code: int | None = None, **kw: Any) -> Message:
+    def answer(self, request: SupportsAnswer[_A], result_code: int | None = None, **kw: Any) -> _A:
         """``request.answer(result_code)`` with this node's Origin-Host and Origin-Realm:
         Session-Id, application ids, Proxy-Info and CC-Request-Type/-Number copied."""
         from .fill import make_answer
@@ -713,7 +714,7 @@ class DiameterNode:
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future:
+                       raw: bool = False) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
@@ -759,8 +760,18 @@ class DiameterNode:
             message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
+    @overload
+    async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
+                      peer: str | None = None) -> _A: ...
+    @overload
+    async def request(self, message: bytes | bytearray, *, timeout: float | None = None,
+                      peer: str | None = None) -> Message: ...
+
     async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
-        """Send a request and return the decoded answer."""
+        """Send a request and return the decoded answer (a typed request: its answer class).
+
+        A typed request is completed first: Origin-Host/Realm, Session-Id
+        (:meth:`new_session_id`) and Destination-Realm when missing."""
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
