@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..protocol import avps as A
 
 if TYPE_CHECKING:
-    from ...message import Message
     from .node import DiameterNode
 
 log = logging.getLogger("diameter.node")
