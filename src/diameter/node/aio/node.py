@@ -250,12 +250,16 @@ class DiameterNode:
                                  self.validate if validate is None else validate)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
-                 port: int = 3868, **kw: Any) -> PeerInfo:
+                 port: int | None = None, **kw: Any) -> PeerInfo:
         """Configure a known peer; ``persistent=True`` keeps a connection up to it.
 
+        ``identity`` is the peer's DiameterIdentity (its FQDN) or a DiameterURI
+        (``aaa://host:3868;transport=tcp``, ``aaas://`` for TLS), whose host, port,
+        transport and security are then used; anything else raises ``ValueError``.
         ``dialect="huawei"`` (any name of :func:`diameter.validation.dialects.dialect_names`)
         validates the peer's requests with that grammar variant; default: the node's.
         """
+        identity, port = _peer_identity(identity, port, kw)
         key = identity.lower()
         if key in self.peers:
             return self.peers[key]
@@ -1093,6 +1097,25 @@ class DiameterNode:
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
         return [p for p in self.peers.values() if p.is_open]
+
+
+def _peer_identity(identity: str, port: int | None, kw: dict[str, Any]) -> tuple[str, int]:
+    """(FQDN, port) of an ``add_peer`` identity: a DiameterIdentity or an aaa(s):// URI."""
+    if "://" in identity:
+        scheme = identity.split("://", 1)[0].lower()
+        if scheme not in ("aaa", "aaas"):
+            raise ValueError(f"peer {identity!r}: a DiameterURI starts with aaa:// or aaas://")
+        uri = parse_diameter_uri(identity)
+        transport = uri.params.get("transport")
+        if transport is not None:
+            kw.setdefault("transport", transport.lower())
+        if uri.is_secure:
+            kw.setdefault("tls", "tls")
+        identity, port = uri.fqdn, port if port is not None else uri.port
+    if not identity or any(c in identity for c in "/:;@ \t"):
+        raise ValueError(f"peer identity {identity!r} is not a DiameterIdentity (an FQDN) "
+                         f"nor an aaa:// URI")
+    return identity, port if port is not None else 3868
 
 
 def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool) -> None:
