@@ -758,7 +758,9 @@ class DiameterNode:
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
-            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
+            from .readiness import not_open_hint
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                              + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
             message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
