@@ -266,12 +266,6 @@ class DefinedMessage(Message):
 
     __getattr__ = lazy_getattr
 
-    if not TYPE_CHECKING:  # type checkers keep flagging unknown attributes themselves
-        def __setattr__(self, name: str, value: Any) -> None:
-            if name[0] != "_" and name not in _known_names(type(self)):
-                _warn_unknown(self, name)
-            object.__setattr__(self, name, value)
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__name__
@@ -350,8 +344,12 @@ class DefinedMessage(Message):
             self._additional_avps.append(avp)
 
     def _body(self) -> bytes:
-        if self.__dict__.get("_plain"):
+        d = self.__dict__
+        if d.get("_plain"):
             return Message._body(self)
+        known = _KNOWN.get(type(self)) or _known_names(type(self))
+        if not known.issuperset(d):     # an attribute no AVP stands for: a typo?
+            _warn_unknown(self, known)
         return encode_body(self)
 
 
@@ -390,31 +388,38 @@ class UndefinedMessage(Message):
 
 
 class UnknownAttributeWarning(UserWarning):
-    """An attribute that maps to no AVP was set on a typed command (a typo?).
+    """A typed command being encoded holds an attribute no AVP stands for (a typo?).
 
-    The value is kept on the object but never sent. Make it an error with
+    The value stays on the object but is not sent. Make it an error with
     ``warnings.simplefilter("error", UnknownAttributeWarning)``.
     """
 
 
 _KNOWN: dict[type, frozenset[str]] = {}
+# what the message layer itself keeps in an instance's __dict__
+_INTERNAL = frozenset({"header", "_additional_avps", "_raw", "_raw_entries", "_st", "_plain",
+                       "_avps", "_view", "_depth", "_raw_index"})
 
 
 def _known_names(cls: type) -> frozenset[str]:
     known = _KNOWN.get(cls)
     if known is None:
-        known = frozenset(dir(cls)) | {"header"} | binding_of(cls).list_names
+        known = frozenset(dir(cls)) | _INTERNAL | binding_of(cls).list_names
         _KNOWN[cls] = known
     return known
 
 
-def _warn_unknown(msg: Any, name: str) -> None:
+def _warn_unknown(msg: Any, known: frozenset[str]) -> None:
+    """Checked when a typed command is encoded (free when every attribute is known)."""
     import difflib
     import warnings
-    close = difflib.get_close_matches(name, sorted(_known_names(type(msg))), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: the value is not "
-                  f"sent{hint}", UnknownAttributeWarning, stacklevel=3)
+    for name in msg.__dict__:
+        if name in known or name[0] == "_":
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: its value is "
+                      f"not sent{hint}", UnknownAttributeWarning, stacklevel=4)
 
 
 def _assign_attrs(parent: Any, avps: list[Avp]) -> None:

@@ -301,15 +301,13 @@ class IdentityAttr:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        d = obj.__dict__
-        if self.name in d:
-            return d[self.name]
-        return self.inner.__get__(obj, owner)
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            return self.inner.__get__(obj, owner)
 
     def __set__(self, obj: Any, value: str | bytes | None) -> None:
-        if isinstance(value, str):
-            value = _ENCODE_IDENTITY(value)
-        obj.__dict__[self.name] = value
+        obj.__dict__[self.name] = _ENCODE_IDENTITY(value) if type(value) is str else value
 
     def __delete__(self, obj: Any) -> None:
         del obj.__dict__[self.name]
