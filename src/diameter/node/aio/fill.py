@@ -103,7 +103,8 @@ def make_answer(node: DiameterNode, request: SupportsAnswer[A_co], result_code: 
 
 def check_result(out: bytes | bytearray, peer: str) -> None:
     """Log an answer that carries neither Result-Code nor Experimental-Result."""
-    if A.find(out, _RESULT_CODE) is None and A.find(out, _EXPERIMENTAL_RESULT) is None:
+    data = bytes(out)
+    if A.find(data, _RESULT_CODE) is None and A.find(data, _EXPERIMENTAL_RESULT) is None:
         code = int.from_bytes(out[5:8], "big")
         log.warning("answer (command %d) to %s has no Result-Code or Experimental-Result "
                     "(build it with node.answer(request, result_code))", code, peer)
