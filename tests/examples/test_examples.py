@@ -29,10 +29,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_examples_pass_mypy_strict(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def mypy_ini(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A config with one cache for both mypy runs (the second reuses the library's)."""
     pytest.importorskip("mypy")
-    ini = tmp_path / "mypy.ini"
-    ini.write_text(MYPY_INI.format(cache=tmp_path / "cache"))
+    where = tmp_path_factory.mktemp("mypy")
+    ini = where / "mypy.ini"
+    ini.write_text(MYPY_INI.format(cache=where / "cache"))
+    return ini
+
+
+def test_examples_pass_mypy_strict(mypy_ini: Path, tmp_path: Path) -> None:
+    ini = mypy_ini
     files = sorted(str(p) for p in EXAMPLES.glob("*.py"))
     assert len(files) >= 3
     env = _env()
@@ -43,11 +51,9 @@ def test_examples_pass_mypy_strict(tmp_path: Path) -> None:
     assert "Success: no issues found in" in out.stdout
 
 
-def test_mypy_catches_what_the_types_promise(tmp_path: Path) -> None:
+def test_mypy_catches_what_the_types_promise(mypy_ini: Path, tmp_path: Path) -> None:
     """The check above is not vacuous: typos, wrong types and None are flagged."""
-    pytest.importorskip("mypy")
-    ini = tmp_path / "mypy.ini"
-    ini.write_text(MYPY_INI.format(cache=tmp_path / "cache"))
+    ini = mypy_ini
     bad = tmp_path / "bad.py"
     bad.write_text(
         "from diameter.message.avp.grouped import GrantedServiceUnit\n"
