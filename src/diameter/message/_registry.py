@@ -34,11 +34,13 @@ class CommandRegistry(dict[K, type]):
 
     def _resolve(self, key: Any) -> bool:
         index = self._index
-        if not index or key not in index:
+        name = index.get(key) if index else None
+        if name is None or self._load is None:
             return False
-        name = index.pop(key)
-        if self._load is not None and not dict.__contains__(self, key):
-            dict.__setitem__(self, key, self._load(name))
+        # import first, forget the index entry after: a thread looking the key up
+        # meanwhile waits on the import lock instead of finding nothing
+        dict.setdefault(self, key, self._load(name))   # a registered class stays
+        index.pop(key, None)
         return True
 
     def _resolve_all(self) -> None:
