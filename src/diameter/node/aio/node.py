@@ -21,7 +21,7 @@ from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
                                    RequestReceived, SequenceCounter, StartTls, WatchdogChange, elect)
 from ..protocol.constants import *
-from ..protocol.dedup import IN_PROGRESS, DuplicateCache
+from ..protocol.dedup import DuplicateCache
 from ..protocol.framing import parse_header
 from ..protocol.pending import PendingTable
 from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable, decide
@@ -153,7 +153,7 @@ class DiameterNode:
                  max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, ssl_server: ssl.SSLContext | None = None,
                  ssl_client: ssl.SSLContext | None = None, inband_tls: bool = False,
                  require_inband_tls: bool = False, balancing: Balancing = Balancing.LEAST_PENDING,
-                 duplicate_window: float = 60.0, follow_redirects: bool = True,
+                 duplicate_window: float = 60.0, duplicate_cache_bytes: int = 32 << 20, follow_redirects: bool = True,
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
                  dump_messages: bool = False, coalesce_requests: bool = False,
@@ -205,7 +205,9 @@ class DiameterNode:
         self.balancer = Balancer(balancing)
         self.redirects = RedirectCache()
         self.pending = PendingTable()
-        self.dedup = DuplicateCache(duplicate_window)
+        self.dedup = DuplicateCache(duplicate_window, max_bytes=duplicate_cache_bytes)
+        #: requests whose handler has not answered yet: (id(proto), hbh, e2e) -> (deadline, command, request)
+        self._unanswered: dict[tuple[int, int, int], tuple[float, int, bytes]] = {}
         self.protocols: set[DiameterProtocol] = set()
         #: peers with an open connection (kept in step with open/close events)
         self._open: list[PeerInfo] = []
@@ -504,7 +506,11 @@ class DiameterNode:
             if t is AnswerReceived:
                 self._on_answer(proto, ev.header, ev.data)
             elif t is RequestReceived:
-                self._on_request(proto, ev.header, ev.data)
+                try:
+                    self._on_request(proto, ev.header, ev.data)
+                except Exception:  # noqa: BLE001 - a failing request costs itself, not the connection
+                    log.exception("request %d failed: answering 5012", ev.header[2])
+                    self._send_error(proto, ev.header, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
             elif t is Opened:
                 self._on_open(proto, ev)
             elif t is Closed:
@@ -857,28 +863,32 @@ class DiameterNode:
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
         now = self.loop.time()
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
-        cached = self.dedup.check(origin_host, hdr[5], now)
+        cached = self.dedup.check(origin_host, hdr[5], now, (proto, hdr[4]))
         if cached is not None:
-            if cached is not IN_PROGRESS and cached:
+            # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
+            # copy when it is ready (the dedup cache keeps this copy as a waiter)
+            if cached:
                 out = bytearray(cached)
                 _U32.pack_into(out, 12, hdr[4])
                 proto.write(out)
             return
         if app.commands is not None and hdr[2] not in app.commands:
-            self.dedup.forget(origin_host, hdr[5])
-            self._send_error(proto, hdr, data, DIAMETER_COMMAND_UNSUPPORTED)
+            self._send_error(proto, hdr, data, DIAMETER_COMMAND_UNSUPPORTED, origin_host=origin_host)
             return
         if app.handler is None:
-            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler")
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler", origin_host=origin_host)
             return
         if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
             return
         try:
             msg = self.decode(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
-            self.dedup.forget(origin_host, hdr[5])
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
-            self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            avp_code = getattr(exc, "avp_code", None)
+            log.info("request %d from %s cannot be decoded: %s", hdr[2], peer.identity, exc)
+            self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY,
+                             "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
+                             origin_host=origin_host)
             return
         if app.is_coro:
             # run the coroutine's first step at once: a handler that does not
@@ -887,29 +897,57 @@ class DiameterNode:
             try:
                 first = coro.send(None)
             except StopIteration as stop:
-                if stop.value is not None:
-                    self.send_answer(proto, stop.value, hdr, origin_host, t_in)
+                self._handler_returned(proto, hdr, data, origin_host, stop.value, t_in)
                 return
-            except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012
-                log.error("request handler failed: %r", exc)
-                self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            except Exception:  # noqa: BLE001 - the handler's error becomes 5012
+                self._handler_failed(proto, hdr, data, origin_host)
                 return
-            proto.request_started()
             task = self.loop.create_task(_resume(coro, first))
-            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
         else:
             try:
                 ans = app.handler(msg)
-            except Exception as exc:  # noqa: BLE001
-                log.exception("request handler failed")
-                self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            except Exception:  # noqa: BLE001
+                self._handler_failed(proto, hdr, data, origin_host)
                 return
-            if inspect.isawaitable(ans):
-                proto.request_started()
-                task = asyncio.ensure_future(ans)
-                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
-            elif ans is not None:
-                self.send_answer(proto, ans, hdr, origin_host, t_in)
+            if not inspect.isawaitable(ans):
+                self._handler_returned(proto, hdr, data, origin_host, ans, t_in)
+                return
+            task = asyncio.ensure_future(ans)
+        proto.request_started()
+        self._awaiting_answer(proto, hdr, data, now)
+        task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
+
+    def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
+                        exc: BaseException | None = None) -> None:
+        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr[2],
+                  _read_str(data, AVP_SESSION_ID), exc_info=exc or True)
+        self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler failed",
+                         origin_host=origin_host)
+
+    def _handler_returned(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, ans: Any,
+                          t_in: float) -> None:
+        if ans is None:  # the application answers later with send_answer (or never: logged)
+            self._awaiting_answer(proto, hdr, data, self.loop.time())
+        else:
+            self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
+
+    def _awaiting_answer(self, proto: DiameterProtocol, hdr, data: bytes, now: float) -> None:
+        """Remember a request whose handler has not answered yet, to log it if it never does."""
+        key = (id(proto), hdr[4], hdr[5])
+        aw = self._unanswered
+        aw.pop(key, None)  # keep the dict in deadline order
+        aw[key] = (now + self.request_timeout, hdr[2], data)
+
+    def _log_unanswered(self, now: float) -> None:
+        aw = self._unanswered
+        while aw:
+            key = next(iter(aw))
+            deadline, command, data = aw[key]
+            if deadline > now:
+                break
+            del aw[key]
+            log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
+                        command, _read_str(data, AVP_SESSION_ID), self.request_timeout)
 
     def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
         """Validate a request for a local application; answer and return True when it fails.
@@ -928,30 +966,52 @@ class DiameterNode:
         self.send_answer(proto, answer.as_bytes(), hdr, origin_host, t_in)
         return True
 
-    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task,
+    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Future,
                       received: float | None = None) -> None:
         proto.request_done()
+        self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
         if task.cancelled():
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler cancelled",
+                             origin_host=origin_host)
             return
         exc = task.exception()
         if exc is not None:
-            log.error("request handler failed: %r", exc)
-            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            self._handler_failed(proto, hdr, data, origin_host, exc)
             return
-        ans = task.result()
-        if ans is not None:
-            self.send_answer(proto, ans, hdr, origin_host, received)
+        self._handler_returned(proto, hdr, data, origin_host, task.result(), received)
 
     def send_answer(self, proto: DiameterProtocol, answer: Any, hdr=None, origin_host: bytes | None = None,
-                    received: float | None = None) -> None:
-        """Send an answer (object or bytes) on the connection its request came from."""
-        out = answer if isinstance(answer, (bytes, bytearray)) else answer.as_bytes()
+                    received: float | None = None, *, request: bytes | None = None) -> None:
+        """Send an answer (object or bytes) on the connection its request came from.
+
+        An answer object that cannot be encoded is logged and replaced by a 5012
+        answer (DIAMETER_UNABLE_TO_COMPLY) to that one request.
+        """
+        if isinstance(answer, (bytes, bytearray)):
+            out = answer
+        else:
+            try:
+                out = answer.as_bytes()
+            except Exception:  # noqa: BLE001 - a bad answer costs its request, not the connection
+                h = hdr if hdr is not None else _header_of(answer)
+                if h is None:
+                    raise
+                sid = getattr(answer, "session_id", None)
+                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h[2],
+                          _as_str(sid), exc_info=True)
+                if request is None and sid is not None:
+                    request = A.avp(AVP_SESSION_ID, sid if isinstance(sid, bytes) else str(sid).encode())
+                    request = A.message(FLAG_REQUEST, h[2], h[3], h[4], h[5], [request])
+                self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
+                                 origin_host=origin_host)
+                return
         if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
             out = bytearray(out)
             _IDS.pack_into(out, 12, hdr[4], hdr[5])
-        now = self.loop.time()
+        if self._unanswered:
+            self._unanswered.pop((id(proto), *_IDS.unpack_from(out, 12)), None)
         if origin_host is not None:
-            self.dedup.record(origin_host, hdr[5], out if type(out) is bytes else bytes(out), now)
+            self._record(origin_host, hdr[5], out)
         peer = proto.peer
         if peer is not None:
             cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
@@ -967,10 +1027,18 @@ class DiameterNode:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
 
+    def _record(self, origin_host: bytes, e2e: int, out: bytes | bytearray) -> None:
+        """Cache a local answer for duplicates; copies waiting for it get it now."""
+        waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
+        for wproto, whbh in waiters:
+            copy = bytearray(out)
+            _U32.pack_into(copy, 12, whbh)
+            wproto.write(copy)
+
     def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
-                    extra: list[bytes] | None = None) -> None:
+                    extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
         avps_out = []
-        sid = A.find(data, AVP_SESSION_ID)
+        sid = A.find(data, AVP_SESSION_ID) if data else None
         if sid is not None:
             avps_out.append(A.avp(AVP_SESSION_ID, sid))
         avps_out += [A.text(AVP_ORIGIN_HOST, self.origin_host), A.text(AVP_ORIGIN_REALM, self.realm),
@@ -986,6 +1054,9 @@ class DiameterNode:
             pass
         flags = (hdr[1] & FLAG_PROXYABLE) | (FLAG_ERROR if 3000 <= result < 4000 else 0)
         out = A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps_out)
+        if origin_host is not None:  # a local request: copies get the same answer
+            self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
+            self._record(origin_host, hdr[5], out)
         if proto.peer is not None:
             proto.peer.stats.cmd(hdr[2]).answers_sent += 1
             proto.peer.stats.add_sent_result(hdr[2], result)
@@ -1041,6 +1112,9 @@ class DiameterNode:
                 peer.stats.cmd(entry.command).timeouts += 1
             self._fail_pending(entry, RequestTimeout(f"no answer from {key} in time"),
                                DIAMETER_UNABLE_TO_DELIVER)
+        self.dedup.trim(now)
+        if self._unanswered:
+            self._log_unanswered(now)
 
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
@@ -1061,6 +1135,17 @@ def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool
         cs.answers_sent += 1
     else:
         cs.answers_received += 1
+
+
+def _header_of(answer: Any) -> tuple | None:
+    h = getattr(answer, "header", None)
+    if h is None:
+        return None
+    try:
+        return (0, h.command_flags, h.command_code, h.application_id, h.hop_by_hop_identifier,
+                h.end_to_end_identifier)
+    except AttributeError:
+        return None
 
 
 def data_ids(hdr) -> bytes:
