@@ -79,6 +79,10 @@ class AvpInfo:
 _ALL: weakref.WeakSet[RuleSet] = weakref.WeakSet()
 
 
+#: entries a RuleSet cache holds at most (the dictionary's AVPs fit many times over)
+MAX_CACHE_ENTRIES = 20_000
+
+
 class RuleSet:
     """Command and grouped grammars plus AVP definitions, compiled lazily and cached.
 
@@ -152,11 +156,22 @@ class RuleSet:
         self._fast.clear()
 
     def avp_cache(self) -> dict[int, AvpInfo | None]:
-        """The AVP info cache (read-only for callers; :meth:`avp` fills it)."""
+        """The AVP info cache (read-only for callers; :meth:`avp` fills it).
+
+        Called once per checked message; it also keeps every cache bounded
+        whatever the input (unknown AVP codes, application ids): a cache past
+        :data:`MAX_CACHE_ENTRIES` starts again empty.
+        """
         if self._generation != _binding.GENERATION[0]:
             self._avps.clear()
             self._fast.clear()
             self._generation = _binding.GENERATION[0]
+        if len(self._fast) > MAX_CACHE_ENTRIES or len(self._avps) > MAX_CACHE_ENTRIES:
+            self._avps.clear()
+            self._fast.clear()
+        if len(self._commands) > MAX_CACHE_ENTRIES or len(self._grouped) > MAX_CACHE_ENTRIES:
+            self._commands.clear()
+            self._grouped.clear()
         return self._avps
 
     def fast_cache(self) -> dict:

@@ -11,6 +11,7 @@ import socket
 import ssl
 import struct
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,7 +151,8 @@ class DiameterNode:
                  product_name: str = "python-diameter", vendor_ids: list[int] | None = None,
                  accept_unknown_peers: bool = False, tw: float = 30.0, ce_timeout: float = 10.0,
                  dpa_timeout: float = 5.0, request_timeout: float = 30.0,
-                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, ssl_server: ssl.SSLContext | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, max_cer_size: int = DEFAULT_MAX_CER_SIZE,
+                 ssl_server: ssl.SSLContext | None = None,
                  ssl_client: ssl.SSLContext | None = None, inband_tls: bool = False,
                  require_inband_tls: bool = False, balancing: Balancing = Balancing.LEAST_PENDING,
                  duplicate_window: float = 60.0, duplicate_cache_bytes: int = 32 << 20, follow_redirects: bool = True,
@@ -174,6 +176,8 @@ class DiameterNode:
         self.dpa_timeout = dpa_timeout
         self.request_timeout = request_timeout
         self.max_message_size = max_message_size
+        #: largest message a peer may send before its capabilities exchange is done
+        self.max_cer_size = max_cer_size
         self.ssl_server = ssl_server
         self.ssl_client = ssl_client
         self.inband_tls = inband_tls or require_inband_tls
@@ -361,12 +365,16 @@ class DiameterNode:
         conn = PeerConnection(self.capabilities(), initiator, self.loop.time(),
                               tw=(peer.tw if peer and peer.tw else self.tw), ce_timeout=self.ce_timeout,
                               dpa_timeout=self.dpa_timeout, max_message_size=self.max_message_size,
+                              max_cer_size=self.max_cer_size,
                               reopen=bool(peer and peer.failed_before), end_to_end=self.end_to_end)
         proto = DiameterProtocol(self, conn, tls_server=self.ssl_server,
                                  tls_client=(peer.ssl_context if peer and peer.ssl_context else self.ssl_client),
                                  server_hostname=peer.identity if peer else None)
-        conn.accept_cer = lambda caps, _p=proto: self._accept_cer(_p, caps)
-        conn.base_hook = lambda code, req, sent, _p=proto: _count_base(_p, code, req, sent)
+        # weak references: the connection's hooks must not keep its transport alive
+        # (a cycle would hold the receive buffer until a full garbage collection)
+        ref = weakref.ref(proto)
+        conn.accept_cer = lambda caps, _r=ref: self._accept_cer(_r(), caps)
+        conn.base_hook = lambda code, req, sent, _r=ref: _count_base(_r(), code, req, sent)
         if peer is not None:
             proto.peer = peer
         return proto
@@ -570,6 +578,8 @@ class DiameterNode:
         self._set_state(peer, f"closed: {ev.reason}" + (f" (result {ev.result_code})" if ev.result_code else ""))
         if was_active and not proto.replaced:
             self._failover(peer)
+        if peer.dynamic and peer.protocol is None and self.peers.get(peer.key) is peer:
+            del self.peers[peer.key]  # an unknown peer is kept only while connected
 
     def _on_watchdog(self, proto: DiameterProtocol, action: WatchdogAction) -> None:
         peer = proto.peer
