@@ -159,7 +159,8 @@ class DiameterNode:
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
                  dump_messages: bool = False, coalesce_requests: bool = False,
-                 strict_reopen: bool = False, validate: bool = True, dialect: str = DEFAULT_DIALECT) -> None:
+                 strict_reopen: bool = False, validate: bool = True, dialect: str = DEFAULT_DIALECT,
+                 tls_session_tickets: bool = False) -> None:
         self.origin_host = origin_host
         self.realm = realm
         self.ip_addresses = list(ip_addresses or [])
@@ -180,6 +181,10 @@ class DiameterNode:
         self.max_cer_size = max_cer_size
         self.ssl_server = ssl_server
         self.ssl_client = ssl_client
+        #: TLS 1.3 session tickets from TLS listeners (off: ``num_tickets = 0`` on ``ssl_server``)
+        self.tls_session_tickets = tls_session_tickets
+        #: TLS handshakes that failed on a listener (each is logged with the address)
+        self.tls_handshake_failures = 0
         self.inband_tls = inband_tls or require_inband_tls
         self.require_inband_tls = require_inband_tls
         self.follow_redirects = follow_redirects
@@ -292,6 +297,11 @@ class DiameterNode:
         self.loop = asyncio.get_running_loop()
         self._running = True
         hosts = self.listen_addresses or self.ip_addresses or None
+        if self.ssl_server is not None and not self.tls_session_tickets:
+            try:  # TLS 1.3 session tickets: Diameter peers do not resume sessions (GnuTLS warns)
+                self.ssl_server.num_tickets = 0
+            except ValueError:  # not a PROTOCOL_TLS_SERVER context
+                log.info("cannot turn off TLS session tickets on this SSLContext")
         if self.tcp_port is not None:
             await self._listen(hosts, self.tcp_port, None)
         if self.sctp_port is not None:
@@ -314,8 +324,11 @@ class DiameterNode:
                 self._spawn(self._maintain(peer))
 
     async def _listen(self, hosts, port: int, ctx: ssl.SSLContext | None) -> None:
-        server = await self.loop.create_server(lambda: self._new_protocol(False, None), hosts, port,
-                                               ssl=ctx, reuse_address=True, backlog=2048)
+        def accept() -> DiameterProtocol:
+            proto = self._new_protocol(False, None)
+            proto.tls_accept = ctx  # the node runs the handshake, to log and count failures
+            return proto
+        server = await self.loop.create_server(accept, hosts, port, reuse_address=True, backlog=2048)
         self.listeners.append(server)
         for s in server.sockets:
             self.listen_ports.append(s.getsockname()[1])
@@ -395,6 +408,11 @@ class DiameterNode:
                 proto.conn.local = dataclasses.replace(proto.conn.local, host_ip_addresses=[local[0]])
         proto.conn.start(self.loop.time())
         proto.flush()
+
+    def _tls_failed(self, address: Any, exc: BaseException) -> None:
+        self.tls_handshake_failures += 1
+        reason = getattr(exc, "reason", None) or (type(exc).__name__ if isinstance(exc, TimeoutError) else exc)
+        log.warning("TLS handshake with %s failed: %s", _address(address), reason)
 
     def _connection_gone(self, proto: DiameterProtocol) -> None:
         self.protocols.discard(proto)
@@ -1145,6 +1163,12 @@ def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool
         cs.answers_sent += 1
     else:
         cs.answers_received += 1
+
+
+def _address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
 
 
 def _header_of(answer: Any) -> tuple | None:
