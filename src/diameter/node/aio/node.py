@@ -159,7 +159,7 @@ class DiameterNode:
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
                  dump_messages: bool = False, coalesce_requests: bool = False,
-                 strict_reopen: bool = False, validate: bool = True, dialect: str = DEFAULT_DIALECT,
+                 strict_reopen: bool = True, validate: bool = True, dialect: str = DEFAULT_DIALECT,
                  tls_session_tickets: bool = False) -> None:
         self.origin_host = origin_host
         self.realm = realm
@@ -199,6 +199,7 @@ class DiameterNode:
         #: less CPU, but client and server then work in lock-step (lower throughput)
         self.coalesce_requests = coalesce_requests
         #: RFC 3539 REOPEN: after a failure, carry no traffic until three DWAs came back
+        #: (False: send at once on a reconnected peer, as many stacks do)
         self.strict_reopen = strict_reopen
         #: check requests for local applications against their grammar (docs/validation.md)
         self.validate = validate
@@ -432,19 +433,20 @@ class DiameterNode:
                          and peer.capabilities.origin_state_id not in (None, caps.origin_state_id))
             if restarted:
                 log.info("%s restarted (new Origin-State-Id): replacing its stale connection", caps.origin_host)
-                events = other.conn.connection_lost(self.loop.time(), "peer restarted")
+                events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False)
                 other.abort()
                 self._handle_events(other, events)
             elif other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
-                other.conn.connection_lost(self.loop.time(), "election won")
+                other.conn.connection_lost(self.loop.time(), "election won", failure=False)
                 other.abort()
             else:
                 log.info("election lost / already connected to %s: rejecting CER", caps.origin_host)
                 return DIAMETER_ELECTION_LOST
         proto.peer = peer
         peer.protocol = proto
+        proto.conn.reopen = peer.failed_before  # RFC 3539: after a failure the new connection starts in REOPEN
         return DIAMETER_SUCCESS
 
     async def _maintain(self, peer: PeerInfo) -> None:
@@ -569,7 +571,7 @@ class DiameterNode:
         peer.capabilities = ev.capabilities
         peer.negotiated = ev.negotiated
         peer.suspect = bool(self.strict_reopen and proto.conn.reopen)
-        peer.backoff = 0.0
+        proto.opened_at = self.loop.time()
         peer.stats.connects += 1
         if peer not in self._open:
             self._open.append(peer)
@@ -587,11 +589,13 @@ class DiameterNode:
                 self._open.remove(peer)
         peer.stats.disconnects += 1
         peer.last_disconnect_cause = ev.disconnect_cause
+        if proto.opened_at is not None and self.loop.time() - proto.opened_at >= min(peer.tw or self.tw, 5.0):
+            peer.backoff = 0.0  # it worked for a while: reconnect at once; a flapping peer backs off
         if ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU and ev.reason == "DPR received":
             peer.no_reconnect = True
         elif ev.disconnect_cause == DISCONNECT_BUSY and ev.reason == "DPR received":
             peer.backoff = max(peer.backoff, peer.reconnect_wait)
-        if ev.reason.startswith("watchdog") or ev.reason == "transport closed" or "TLS" in ev.reason:
+        if ev.failure:  # RFC 3539: the next connection starts in REOPEN
             peer.failed_before = True
         self._set_state(peer, f"closed: {ev.reason}" + (f" (result {ev.result_code})" if ev.result_code else ""))
         if was_active and not proto.replaced:
@@ -610,8 +614,16 @@ class DiameterNode:
             self._set_state(peer, "SUSPECT: failing over pending requests")
             self._failover(peer)
         elif action is WatchdogAction.FAILBACK:
-            peer.suspect = False
-            self._set_state(peer, "OKAY: failback")
+            peer.suspect = self.strict_reopen and proto.conn.peer_reopen
+            self._set_state(peer, "OKAY: failback" + (" (the peer is still in REOPEN)" if peer.suspect else ""))
+        elif action is WatchdogAction.PEER_REOPEN:
+            if self.strict_reopen:
+                peer.suspect = True
+                self._set_state(peer, "the peer is in REOPEN (DWR at once): holding traffic until it has 3 DWAs")
+        elif action is WatchdogAction.PEER_OKAY:
+            if self.strict_reopen and proto.conn.ready:
+                peer.suspect = False
+                self._set_state(peer, "OKAY: the peer is out of REOPEN")
 
     def _failover(self, peer: PeerInfo) -> None:
         for _hbh, entry in self.pending.take_peer(peer.key):
