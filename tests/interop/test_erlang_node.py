@@ -14,6 +14,8 @@ from diameter.node.aio import DiameterNode
 
 from .erlang import ErlangPeer, have_erlang
 
+pytestmark = pytest.mark.interop
+
 REALM = "test.realm"
 ERL = "erl.test.realm"
 
