@@ -164,6 +164,11 @@ class FreeDiameter:
         return self
 
     @property
+    def pid(self) -> int | None:
+        """The daemon's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
