@@ -29,7 +29,7 @@ CMD_AS = 274
 #: what ``used=`` / ``requested=`` accept: units of the session's rating group, units per rating group,
 #: or full :class:`~diameter.cc.wire.Usage` entries
 UnitsArg = Union[Units, dict[Any, Units], list[Usage], None]
-NoticeCallback = Callable[["CCSession | CCEvent", Union[Notice, Outcome]], Any]
+NoticeCallback = Callable[["_Base", Union[Notice, Outcome]], Any]
 _EVENTS_MAX = 1024
 
 
@@ -233,10 +233,11 @@ class CCSession(_Base):
         usages = _usages(None, used, self.rating_group)
         return await self._call(RequestType.TERMINATION, lambda: self.core.terminate(self._now(), usages, cause))
 
-    def consume(self, units: Units, rating_group: int | None | type[Ellipsis] = ...) -> None:
-        """Meter usage; the CCR that falls due (threshold, quota used up, final units) is sent."""
-        rg = self.rating_group if rating_group is ... else rating_group
-        self._dispatch(self.core.consume(self._now(), rg, units))  # type: ignore[arg-type]
+    def consume(self, units: Units, rating_group: int | None = None) -> None:
+        """Meter usage (of ``rating_group``, default the session's); the CCR that falls due
+        (threshold reached, quota used up, final units) is sent."""
+        rg = self.rating_group if rating_group is None else rating_group
+        self._dispatch(self.core.consume(self._now(), rg, units))
 
 
 class CCEvent(_Base):
