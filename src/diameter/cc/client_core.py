@@ -46,7 +46,7 @@ class Decision(str, Enum):
     TERMINATED = "terminated"    # terminate the end user's service
     ERROR = "error"              # service error (balance check, price enquiry, failed refund)
     BUFFERED = "buffered"        # stored with the T flag, to be sent later
-    ENDED = "ended"              # the session's CCR-T is done (whatever its result)
+    ENDED = "ended"              # nothing more to do: the CCR-T is done, or a late failure after Tx expiry
 
 
 class NoticeKind(str, Enum):
@@ -577,16 +577,16 @@ class ClientEvent:
         if rc == DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE:
             return self._end(Decision.CONTINUED, rc, "credit control not applicable", view)
         if rc in _DENIED:
-            if p.tx_expired:  # service already granted at Tx expiry: nothing more to do
-                return self._end(Decision.TERMINATED, rc, reason + " after Tx expiry", view)
+            if p.tx_expired:  # service already granted at Tx expiry: "-" (nothing more to do)
+                return self._end(Decision.ENDED, rc, reason + " after Tx expiry", view)
             return self._end(Decision.TERMINATED, rc, reason, view)
         if self.ddfh is DDFH.CONTINUE:
             return self._end(Decision.CONTINUED, rc, reason, view)
         if p.tx_expired and not answer:  # TERMINATE_OR_BUFFER after Tx expiry: store with T flag
             self._store(p)
             return self._end(Decision.BUFFERED, rc, reason, view)
-        if p.tx_expired:  # failed answer after Tx expiry: -
-            return self._end(Decision.TERMINATED, rc, reason + " after Tx expiry", view)
+        if p.tx_expired:  # failed answer after Tx expiry: "-"
+            return self._end(Decision.ENDED, rc, reason + " after Tx expiry", view)
         return self._end(Decision.TERMINATED, rc, reason, view)
 
     def on_timer(self, now: float) -> list[Action]:
