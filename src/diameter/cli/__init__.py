@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
+import sys
 from typing import Any
 
 import click
@@ -64,7 +66,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="diameter")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv: debug).")
+def main(verbose: int) -> None:
     """Diameter (RFC 6733) tools: decode captures, encode, send, serve, bench, dict.
 
     Exit codes: 0 ok, 1 findings or failed requests, 2 usage.
@@ -73,3 +76,6 @@ def main() -> None:
     Example:
       diameter decode capture.pcap --stats
     """
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 __all__ = ["InputError", "parse_text_bytes", "read_source", "read_message_bytes",
-           "read_document", "looks_like_capture"]
+           "read_document", "looks_like_capture", "content_bytes"]
 
 _SEPARATORS = re.compile(r"[\s:,\-]+")
 _HEX_PREFIX = re.compile(r"0x", re.IGNORECASE)
@@ -73,7 +73,7 @@ def looks_like_capture(data: bytes) -> bool:
     return data[:4] in PCAP_MAGICS
 
 
-def _content_bytes(data: bytes) -> bytes:
+def content_bytes(data: bytes) -> bytes:
     """Raw bytes of a file or stdin; hex or base64 text inside is decoded."""
     if data[:1] == b"\x01":  # a Diameter version byte: raw message(s)
         return data
@@ -88,9 +88,9 @@ def _content_bytes(data: bytes) -> bytes:
 def read_message_bytes(arg: str) -> bytes:
     """Message bytes from a command-line argument (see the module docstring)."""
     if arg == "-":
-        return _content_bytes(sys.stdin.buffer.read())
+        return content_bytes(sys.stdin.buffer.read())
     if _is_file(arg):
-        return _content_bytes(read_source(arg))
+        return content_bytes(read_source(arg))
     parsed = parse_text_bytes(arg)
     if parsed is not None:
         return parsed
