@@ -21,7 +21,7 @@ from diameter.cli._avpindex import complete_document
 from diameter.jsonview import dict_to_bytes, to_dict
 from diameter.node.aio.node import DiameterNode
 
-from ..interop.freediameter import ConnectPeer, FreeDiameter, free_tcp_port
+from interop.freediameter import ConnectPeer, FreeDiameter, free_tcp_port
 
 HUAWEI = 2011
 

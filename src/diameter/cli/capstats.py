@@ -36,6 +36,7 @@ class _Pending:
     time: float
     frame: int
     summary: Summary
+    counted: bool = True
     copies: int = 1
 
 
@@ -54,39 +55,48 @@ class CaptureStats:
     first_time: float | None = None
     last_time: float | None = None
 
-    def add(self, m: CapturedMessage, s: Summary) -> float | None:
-        """Count one message; returns the latency (s) when it answers a seen request."""
-        self.first_time = m.time if self.first_time is None else self.first_time
-        self.last_time = m.time
+    def add(self, m: CapturedMessage, s: Summary, count: bool = True) -> float | None:
+        """Pair and (with ``count``) count one message; returns the latency (s) when it
+        answers a seen request. Messages a filter hides are added with ``count=False``
+        so their answers still find them."""
         name = s.command_name
+        if count:
+            self.first_time = m.time if self.first_time is None else self.first_time
+            self.last_time = m.time
         if s.request:
-            self.requests[name] += 1
             key = (*m.flow, s.hop_by_hop, s.end_to_end)
-            if key in self.pending or s.retransmit:
-                self.retransmissions[name] += 1
-                if key in self.pending:
-                    self.pending[key].copies += 1
-                    return None
-            self.pending[key] = _Pending(m.time, m.frame, s)
+            duplicate = key in self.pending
+            if count:
+                self.requests[name] += 1
+                if duplicate or s.retransmit:
+                    self.retransmissions[name] += 1
+            if duplicate:
+                self.pending[key].copies += 1
+            else:
+                self.pending[key] = _Pending(m.time, m.frame, s, counted=count)
             return None
-        self.answers[name] += 1
-        if s.result_code is not None:
-            self.result_codes[s.result_code] += 1
-            self.result_by_command[name][s.result_code] += 1
+        if count:
+            self.answers[name] += 1
+            if s.result_code is not None:
+                self.result_codes[s.result_code] += 1
+                self.result_by_command[name][s.result_code] += 1
         req = self.pending.pop((m.dst, m.dport, m.src, m.sport, s.hop_by_hop, s.end_to_end), None)
         if req is None:
-            self.orphan_answers[name] += 1
+            if count:
+                self.orphan_answers[name] += 1
             return None
         latency = m.time - req.time
-        self.latency[name].append(latency)
-        if req.summary.cc_request_type in CC_REQUEST_TYPES:
-            self.latency[req.summary.label].append(latency)
-        if s.result_code is not None:
-            self.latency[f"{name} {s.result_code}"].append(latency)
+        if count:
+            self.latency[name].append(latency)
+            if req.summary.cc_request_type in CC_REQUEST_TYPES:
+                self.latency[req.summary.label].append(latency)
+            if s.result_code is not None:
+                self.latency[f"{name} {s.result_code}"].append(latency)
         return latency
 
     def as_dict(self, counters: CaptureCounters | None = None) -> dict[str, Any]:
-        unanswered = Counter(p.summary.command_name for p in self.pending.values())
+        left = [p for p in self.pending.values() if p.counted]
+        unanswered = Counter(p.summary.command_name for p in left)
         out: dict[str, Any] = {
             "messages": sum(self.requests.values()) + sum(self.answers.values()),
             "duration_s": (self.last_time or 0) - (self.first_time or 0),
@@ -101,7 +111,7 @@ class CaptureStats:
             "unanswered_requests": [{"frame": p.frame, "command": p.summary.label,
                                      "session_id": p.summary.session_id,
                                      "hop_by_hop": p.summary.hop_by_hop}
-                                    for p in list(self.pending.values())[:100]],
+                                    for p in left[:100]],
             "retransmissions": dict(self.retransmissions),
             "answers_without_request": dict(self.orphan_answers),
             "undecodable": self.undecodable,

@@ -180,6 +180,7 @@ def decode(source: tuple[str, ...], ports: tuple[int, ...], any_port: bool, as_j
                 log.warning("frame %d: not a valid Diameter message: %s", m.frame, e)
                 continue
             if flt and not flt.match(s):
+                stat.add(m, s, count=False)
                 continue
             shown += 1
             latency = stat.add(m, s)
