@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from diameter.ocs import (
     AccountState,
@@ -118,3 +119,25 @@ def test_recharge_suspend_buckets_and_reopen_keeps_schema(store_url):
 def _versions():
     rows = yield ("SELECT version FROM schema_version ORDER BY version", (), "all")
     return [int(r[0]) for r in rows]
+
+
+def test_cdrs_are_exported_once_and_rotated(store_url, tmp_path):
+    from diameter.ocs.cdr import export_cdrs
+
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            await eng.create_account("erin", [(0, MSISDN)], amount=1000)
+            for i in range(3):
+                await eng.charge(gy(f"s{i}", 0, RequestKind.INITIAL))
+                await eng.charge(gy(f"s{i}", 1, RequestKind.TERMINATION, used=MIB, requested=None))
+            assert await export_cdrs(st, tmp_path, max_bytes=1) == 3
+            assert await export_cdrs(st, tmp_path, max_bytes=1) == 0
+            await eng.charge(gy("s9", 0, RequestKind.INITIAL))
+            await eng.charge(gy("s9", 1, RequestKind.TERMINATION, used=MIB, requested=None))
+            assert await export_cdrs(st, tmp_path, max_bytes=1) == 1
+        files = sorted(p.name for p in tmp_path.glob("cdr*.jsonl"))
+        assert len(files) == 2 and "cdr.jsonl" in files
+        lines = [line for p in tmp_path.glob("cdr*.jsonl") for line in p.read_text().splitlines()]
+        assert sorted(json.loads(x)["session_id"] for x in lines) == ["s0", "s1", "s2", "s9"]
+    run(main())

@@ -101,6 +101,12 @@ class Storage(abc.ABC):
     async def cdrs(self, after: int = 0, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]:
         return list(await self._run(lambda: queries.cdrs(after, limit)))
 
+    async def export_position(self, name: str) -> int:
+        return int(await self._run(lambda: queries.export_position(name)))
+
+    async def set_export_position(self, name: str, last_id: int) -> None:
+        await self._run(lambda: queries.set_export_position(name, last_id))
+
     async def audit(self) -> AuditReport:
         report: AuditReport = await self._run(queries.audit)
         return report

@@ -273,3 +273,14 @@ def audit() -> Work:
             problems.append(f"balance {bid}: reservations hold {held.get(bid, 0)} "
                             f"but the ledger reserved {net.get(bid, 0)}")
     return AuditReport(len(rows), nrows, problems)
+
+
+def export_position(name: str) -> Work:
+    row = yield ("SELECT last_id FROM cdr_exports WHERE name = ?", (name,), "one")
+    return 0 if row is None else int(row[0])
+
+
+def set_export_position(name: str, last_id: int) -> Work:
+    yield ("INSERT INTO cdr_exports (name, last_id) VALUES (?, ?) "
+           "ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id", (name, last_id), "exec")
+    return last_id
