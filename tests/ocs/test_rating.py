@@ -88,6 +88,21 @@ def test_last_units_carry_final_unit_indication_without_4012_then_final_report_g
     assert s.balances[0].amount == 5
 
 
+def test_after_final_units_an_update_gets_no_units_until_a_recharge():
+    s = snap(20)
+    apply(s, rating.charge(s, gy("s", 0, RequestKind.INITIAL), DEFAULT_TARIFF, NOW))
+    assert s.sessions["s"].final
+    dec = rating.charge(s, gy("s", 1, RequestKind.UPDATE, used=2 * MIB), DEFAULT_TARIFF, NOW)
+    apply(s, dec)
+    assert (dec.outcome.result_code, dec.outcome.grants[0].result_code) == (2001, 2001)
+    assert dec.outcome.grants[0].units is None
+    dec = recharge(s, RechargeRequest(1000), NOW)
+    assert dec.outcome.reauth_sessions == ["s"]
+    dec = rating.charge(s, gy("s", 2, RequestKind.UPDATE), DEFAULT_TARIFF, NOW)
+    g = dec.outcome.grants[0]
+    assert (g.units, g.final_action) == (10 * MIB, None) and not s.sessions["s"].final
+
+
 def test_no_credit_is_4012_at_mscc_and_top_level_on_initial():
     dec = rating.charge(snap(5), gy("s", 0, RequestKind.INITIAL), DEFAULT_TARIFF, NOW)
     assert dec.outcome.result_code == 4012 and dec.outcome.grants[0].result_code == 4012

@@ -66,7 +66,8 @@ def recharge(snap: Snapshot, req: RechargeRequest, now: float) -> Decision:
     out = Outcome(SUCCESS)
     out.amount_before = before
     if not req.reversal and not req.cancel:
-        out.reauth_sessions = sorted({r.session_id for r in books.reservations.values() if r.final})
+        out.reauth_sessions = sorted({r.session_id for r in books.reservations.values() if r.final}
+                                     | {s.session_id for s in books.sessions.values() if s.final})
         if snap.account.state is AccountState.EXPIRED:
             books.snap.account.state = AccountState.ACTIVE
     dec = books.decision(out)

@@ -195,6 +195,7 @@ class SessionRow:
     units: dict[str, int] = field(default_factory=dict)  # "rg:unit" -> units used
     requests: int = 0
     peer: str = ""
+    final: bool = False  # its last grant carried a Final-Unit-Indication
 
 
 @dataclass

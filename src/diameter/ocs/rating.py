@@ -98,27 +98,25 @@ def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tari
     if rate.free:
         grant.result_code = CREDIT_CONTROL_NOT_APPLICABLE
         return grant
-    previous = books.reservation(req.session_id, usage.rating_group)
-    was_final = previous is not None and previous.final
+    row = books.sessions.get(req.session_id)
+    was_final = row is not None and row.final
     charged, unpaid = _settle(books, rate, usage, req.session_id)
     grant.cost = charged
-    row = books.sessions.get(req.session_id)
     if row is not None:
         row.charged += charged
         used = usage.used.get(rate.unit, 0)
         if used:
             key = f"{rg_key(usage.rating_group)}:{rate.unit.value}"
             row.units[key] = row.units.get(key, 0) + used
-    if not grant_more or usage.final or was_final:
-        return grant  # final report (also after a Final-Unit-Indication): no more units
+    asked = usage.requested is not None or req.kind is RequestKind.INITIAL
+    if not grant_more or usage.final or not asked:
+        return grant  # a report only (or the final one): no more units
     units, total = _grant_units(books, rate, usage, tariff, req.session_id)
-    if units <= 0:
-        grant.result_code = CREDIT_LIMIT_REACHED
-        return grant
-    holds = books.reserve(rate, usage.rating_group, units)
+    holds = books.reserve(rate, usage.rating_group, units) if units > 0 else []
     granted = sum(h.units for h in holds)
     if granted <= 0:
-        grant.result_code = CREDIT_LIMIT_REACHED
+        # after a Final-Unit-Indication the client's report is answered with no units, not 4012
+        grant.result_code = SUCCESS if was_final else CREDIT_LIMIT_REACHED
         return grant
     final = granted >= total or books.affordable(rate, usage.rating_group) == 0
     books.keep(Reservation(
@@ -126,6 +124,8 @@ def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tari
         account_id=books.snap.account.id, unit=rate.unit, units=granted, holds=holds,
         expires_at=books.now + pol.validity_time + pol.reservation_grace,
         request_number=req.request_number, final=final, peer=req.peer))
+    if row is not None:
+        row.final = final
     grant.unit = rate.unit.value
     grant.units = granted
     grant.validity_time = pol.validity_time or None

@@ -47,7 +47,7 @@ class Target:
 _BAL_COLS = "id, account_id, kind, amount, type_code, floor, rating_groups, valid_from, valid_until, priority"
 _RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_at, request_number, "
              "final, peer")
-_SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer"
+_SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
 
 
 def _balance(r: Sequence[Any]) -> Balance:
@@ -63,7 +63,7 @@ def _reservation(r: Sequence[Any]) -> Reservation:
 
 def _session(r: Sequence[Any]) -> SessionRow:
     return SessionRow(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5]),
-                      json.loads(r[6]), int(r[7]), r[8])
+                      json.loads(r[6]), int(r[7]), r[8], bool(r[9]))
 
 
 def resolve(target: Target) -> Work:
@@ -140,12 +140,13 @@ def apply(dec: Decision, key: tuple[str, int] | None, now: float) -> Work:
     if dec.sessions_del:
         yield ("DELETE FROM sessions WHERE session_id = ?", [(s,) for s in dec.sessions_del], "many")
     if dec.sessions_put:
-        yield (f"INSERT INTO sessions ({_SES_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        yield (f"INSERT INTO sessions ({_SES_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                "ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
                "expires_at = excluded.expires_at, charged = excluded.charged, "
-               "units = excluded.units, requests = excluded.requests",
+               "units = excluded.units, requests = excluded.requests, final = excluded.final",
                [(s.session_id, s.account_id, s.started, s.updated, s.expires_at, s.charged,
-                 json.dumps(s.units), s.requests, s.peer) for s in dec.sessions_put], "many")
+                 json.dumps(s.units), s.requests, s.peer, int(s.final)) for s in dec.sessions_put],
+               "many")
     if dec.cdrs:
         yield ("INSERT INTO cdrs (ts, session_id, account_id, record) VALUES (?, ?, ?, ?)",
                [(now, c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True))

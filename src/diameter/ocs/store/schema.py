@@ -43,6 +43,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX outcomes_ts ON outcomes (ts)",
         "CREATE TABLE cdr_exports (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL)",
     ]),
+    (3, [
+        # sessions remember a Final-Unit-Indication, so a recharge can re-authorise them
+        "ALTER TABLE sessions ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
