@@ -32,7 +32,7 @@ def _bad_answer_on(n_bad: int, identity: str = "server.test.realm"):
     async def build(req):
         a = await good(req)
         if req.cc_request_number == n_bad:
-            a.origin_host = identity  # a str where bytes belong: cannot be encoded
+            a.cc_request_number = "three"  # a str where an Unsigned32 belongs: cannot be encoded
         return a
     return build
 

@@ -8,7 +8,11 @@ from ..dictionary import _generated_tables as _tables
 from ..message import _binding
 from ..message.avp import dictionary as _avpdict
 
-__all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of"]
+__all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of", "BASE_APPLICATIONS"]
+
+BASE_APPLICATIONS = (0, 3)
+"""The base protocol's applications (RFC 6733: common messages, base accounting): their
+commands are the only ones whose grammar applies under any Application-Id."""
 
 Member = tuple[int, int, str, int, int]  # (vendor, code, kind, min, max)
 _FIXED_SIZE = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
@@ -113,6 +117,12 @@ class RuleSet:
             self._by_code.setdefault((code, req), []).append(app)
         for apps in self._by_code.values():
             apps.sort()
+        # (code, is_request) -> the base protocol's grammar key, shared by every application
+        self._base: dict[tuple[int, bool], tuple[int, int, bool]] = {}
+        for base in reversed(BASE_APPLICATIONS):
+            for (code, req), apps in self._by_code.items():
+                if base in apps:
+                    self._base[(code, req)] = (base, code, req)
         self._commands: dict[tuple[int, int, bool], Grammar | None] = {}
         self._grouped: dict[int, Grammar | None] = {}
         self._avps: dict[int, AvpInfo | None] = {}
@@ -121,7 +131,14 @@ class RuleSet:
         _ALL.add(self)
 
     def command(self, app: int, code: int, is_request: bool) -> Grammar | None:
-        """The grammar of a command; another application's when ``app`` has none."""
+        """The grammar of command ``code`` in application ``app``.
+
+        A base protocol command (:data:`BASE_APPLICATIONS`: CER, DWR, DPR, RAR,
+        STR, ASR, ACR) that ``app`` does not define itself has the base grammar.
+        Any other command the dictionary does not define for ``app`` has none
+        (None): its AVPs are checked one by one and the rest is left to the
+        application, whatever other application uses the same command code.
+        """
         ck = (app, code, is_request)
         try:
             return self._commands[ck]
@@ -129,13 +146,18 @@ class RuleSet:
             pass
         members = self.command_grammars.get(ck)
         if members is None:
-            apps = self._by_code.get((code, is_request))
-            members = self.command_grammars[(apps[0], code, is_request)] if apps else None
-        g = Grammar(members) if members is not None else None
+            base = self._base.get((code, is_request))
+            if base is None:
+                return None     # not cached: only the dictionary's keys are
+            if app != base[0]:
+                return self.command(*base)
+            members = self.command_grammars[base]
+        g = Grammar(members)
         self._commands[ck] = g
         return g
 
     def knows_command(self, code: int) -> bool:
+        """Whether any application of the dictionary defines command ``code``."""
         return (code, True) in self._by_code or (code, False) in self._by_code
 
     def grouped(self, key: int) -> Grammar | None:

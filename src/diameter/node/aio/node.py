@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
@@ -30,10 +30,14 @@ from ..protocol.watchdog import WatchdogAction
 from ...validation import error_answer, validate
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
+from .fill import check_result, fill_request
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .stats import result_class
 from .transport import DiameterProtocol
+
+if TYPE_CHECKING:
+    from ...message import Message
 
 log = logging.getLogger("diameter.node")
 state_log = logging.getLogger("diameter.node.peer")
@@ -489,6 +493,8 @@ class DiameterNode:
                 return proto
             except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
                 log.info("connect to %s at %s:%s failed: %s", peer.identity, addr, peer.port, exc)
+                peer.last_failure = (("TLS handshake" if isinstance(exc, ssl.SSLError) else "connect")
+                                     + f" to {addr}:{peer.port} failed: {exc!r}")
                 if peer.protocol is proto:
                     peer.protocol = None
         return None
@@ -513,8 +519,32 @@ class DiameterNode:
         deadline = self.loop.time() + timeout
         while not peer.is_open:
             if self.loop.time() > deadline:
-                raise NodeError(f"peer {peer.identity} not open after {timeout}s (state {peer.state})")
+                from .readiness import peer_status
+                raise NodeError(f"peer {peer.identity} not open after {timeout}s ({peer_status(peer)})")
             await asyncio.sleep(0.01)
+
+    async def wait_ready(self, application_id: int, timeout: float = 10.0) -> PeerInfo:
+        """Wait until an open peer took ``application_id``; call it after :meth:`start`.
+
+        Raises :class:`~diameter.node.aio.readiness.PeerNotReady` naming each peer's
+        state and last failure (e.g. ``CEA ... (Result-Code 5010 DIAMETER_NO_COMMON_APPLICATION)``).
+        """
+        from .readiness import wait_ready
+        return await wait_ready(self, application_id, timeout)
+
+    def new_session_id(self, optional: str | None = None) -> str:
+        """A new Session-Id of this node (RFC 6733 §8.8: ``host;high32;low32[;optional]``)."""
+        gen = self.__dict__.get("_session_ids")
+        if gen is None:
+            from .fill import SessionIds
+            gen = self.__dict__["_session_ids"] = SessionIds(self.origin_host, self.state_id)
+        return gen.next(optional)
+
+    def answer(self, request: Message, result_code: int | None = None, **kw: Any) -> Message:
+        """``request.answer(result_code)`` with this node's Origin-Host and Origin-Realm:
+        Session-Id, application ids, Proxy-Info and CC-Request-Type/-Number copied."""
+        from .fill import make_answer
+        return make_answer(self, request, result_code, **kw)
 
     def disconnect_peer(self, peer: PeerInfo | str, cause: int = DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU) -> None:
         """Send DPR to a peer; with DO_NOT_WANT_TO_TALK_TO_YOU it stays disconnected."""
@@ -591,6 +621,9 @@ class DiameterNode:
         peer.last_disconnect_cause = ev.disconnect_cause
         if proto.opened_at is not None and self.loop.time() - proto.opened_at >= min(peer.tw or self.tw, 5.0):
             peer.backoff = 0.0  # it worked for a while: reconnect at once; a flapping peer backs off
+        if ev.reason not in ("local close", "DPA received"):
+            from .readiness import describe_failure
+            peer.last_failure = describe_failure(ev.reason, ev.result_code)
         if ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU and ev.reason == "DPR received":
             peer.no_reconnect = True
         elif ev.disconnect_cause == DISCONNECT_BUSY and ev.reason == "DPR received":
@@ -732,6 +765,8 @@ class DiameterNode:
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
         :class:`PeerFailed`; it is never left pending.
         """
+        if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
+            fill_request(self, message, peer)
         data = self.prepare(message)
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
@@ -1063,6 +1098,8 @@ class DiameterNode:
                 cls = result_class(rc)
                 cs.sent_result_classes[cls] += 1
                 peer.stats.sent_results_per_minute[cls].add()
+            else:
+                check_result(out, peer.identity)
         if self.dump_messages:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
