@@ -87,3 +87,19 @@ def test_header_and_body_mutations_agree(data, draw):
     if check._certainly_valid(mutated, check.default_rules()):
         assert findings == [], findings
     assert validate(mutated) == findings
+
+
+def test_utf8_checked_without_copy_for_ascii_and_by_decoding_otherwise():
+    from diameter.validation import InvalidAvpValue
+
+    def req(session: bytes) -> bytes:
+        return A.message(0xC0, 16777214, 16777215, 1, 1, [
+            A.avp(263, session), A.text(283, "srv.test"), A.text(264, "client.test"),
+            A.text(296, "test")])
+    rules = check.default_rules()
+    for good in (b"client.test;1;2", "client.test;caf\u00e9;\u4e2d".encode(), b""):
+        assert check._certainly_valid(req(good), rules)
+        assert validate(req(good)) == []
+    for bad in (b"client.test;\xff", b"\xc3", "caf\u00e9".encode()[:-1] + b"x;\x80"):
+        assert not check._certainly_valid(req(bad), rules)
+        assert [type(f) for f in validate(req(bad))] == [InvalidAvpValue]
