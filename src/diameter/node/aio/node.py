@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
@@ -30,7 +30,7 @@ from ..protocol.watchdog import WatchdogAction
 from ...validation import error_answer, validate
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
-from .fill import check_result, fill_request
+from .fill import SupportsAnswer, check_result, fill_request
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .stats import result_class
@@ -44,6 +44,7 @@ state_log = logging.getLogger("diameter.node.peer")
 dump_log = logging.getLogger("diameter.peer.msg")
 
 Handler = Callable[[Any], Awaitable[Any] | Any]
+_A = TypeVar("_A")
 
 
 class NodeError(Exception):
@@ -261,12 +262,16 @@ class DiameterNode:
                                  self.validate if validate is None else validate)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
-                 port: int = 3868, **kw: Any) -> PeerInfo:
+                 port: int | None = None, **kw: Any) -> PeerInfo:
         """Configure a known peer; ``persistent=True`` keeps a connection up to it.
 
+        ``identity`` is the peer's DiameterIdentity (its FQDN) or a DiameterURI
+        (``aaa://host:3868;transport=tcp``, ``aaas://`` for TLS), whose host, port,
+        transport and security are then used; anything else raises ``ValueError``.
         ``dialect="huawei"`` (any name of :func:`diameter.validation.dialects.dialect_names`)
         validates the peer's requests with that grammar variant; default: the node's.
         """
+        identity, port = _peer_identity(identity, port, kw)
         key = identity.lower()
         if key in self.peers:
             return self.peers[key]
@@ -540,7 +545,7 @@ class DiameterNode:
             gen = self.__dict__["_session_ids"] = SessionIds(self.origin_host, self.state_id)
         return gen.next(optional)
 
-    def answer(self, request: Message, result_code: int | None = None, **kw: Any) -> Message:
+    def answer(self, request: SupportsAnswer[_A], result_code: int | None = None, **kw: Any) -> _A:
         """``request.answer(result_code)`` with this node's Origin-Host and Origin-Realm:
         Session-Id, application ids, Proxy-Info and CC-Request-Type/-Number copied."""
         from .fill import make_answer
@@ -759,7 +764,7 @@ class DiameterNode:
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future:
+                       raw: bool = False) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
@@ -799,14 +804,26 @@ class DiameterNode:
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
-            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
+            from .readiness import not_open_hint
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                              + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
             message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
+    @overload
+    async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
+                      peer: str | None = None) -> _A: ...
+    @overload
+    async def request(self, message: bytes | bytearray, *, timeout: float | None = None,
+                      peer: str | None = None) -> Message: ...
+
     async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
-        """Send a request and return the decoded answer."""
+        """Send a request and return the decoded answer (a typed request: its answer class).
+
+        A typed request is completed first: Origin-Host/Realm, Session-Id
+        (:meth:`new_session_id`) and Destination-Realm when missing."""
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
@@ -1196,6 +1213,25 @@ class DiameterNode:
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
         return [p for p in self.peers.values() if p.is_open]
+
+
+def _peer_identity(identity: str, port: int | None, kw: dict[str, Any]) -> tuple[str, int]:
+    """(FQDN, port) of an ``add_peer`` identity: a DiameterIdentity or an aaa(s):// URI."""
+    if "://" in identity:
+        scheme = identity.split("://", 1)[0].lower()
+        if scheme not in ("aaa", "aaas"):
+            raise ValueError(f"peer {identity!r}: a DiameterURI starts with aaa:// or aaas://")
+        uri = parse_diameter_uri(identity)
+        transport = uri.params.get("transport")
+        if transport is not None:
+            kw.setdefault("transport", transport.lower())
+        if uri.is_secure:
+            kw.setdefault("tls", "tls")
+        identity, port = uri.fqdn, port if port is not None else uri.port
+    if not identity or any(c in identity for c in "/:;@ \t"):
+        raise ValueError(f"peer identity {identity!r} is not a DiameterIdentity (an FQDN) "
+                         f"nor an aaa:// URI")
+    return identity, port if port is not None else 3868
 
 
 def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool) -> None:
