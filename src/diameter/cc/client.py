@@ -61,7 +61,8 @@ class _Base:
     core: ClientSession | ClientEvent
 
     def __init__(self, cc: CreditControlClient, session_id: str, subscription_ids: list[tuple[int, str]],
-                 service_context_id: str, top_level: bool, user_name: str | None, extra_avps: list[Any]) -> None:
+                 service_context_id: str, top_level: bool, user_name: str | None, extra_avps: list[Any],
+                 fields: dict[str, Any] | None = None) -> None:
         self.cc = cc
         self.session_id = session_id
         self.subscription_ids = subscription_ids
@@ -69,6 +70,7 @@ class _Base:
         self.top_level = top_level
         self.user_name = user_name
         self.extra_avps = extra_avps
+        self.fields = dict(fields or {})
         self._waiters: list[tuple[RequestType | None, asyncio.Future[Outcome]]] = []
         self._events: asyncio.Queue[Notice | Outcome] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
@@ -109,6 +111,8 @@ class _Base:
             self._release_waiters()
             if isinstance(self, CCSession):
                 self.cc.sessions.pop(self.session_id, None)
+        if isinstance(self, CCEvent) and self.core.stored is not None and self not in self.cc.stored:
+            self.cc.stored.append(self)  # kept with the T flag for send_stored()
 
     def _resolve(self, o: Outcome) -> None:
         for i, (rt, fut) in enumerate(self._waiters):
@@ -142,6 +146,8 @@ class _Base:
                         termination_cause=s.termination_cause, user_name=self.user_name,
                         retransmit=s.retransmit, auth_app_id=self.cc.application_id, top_level=self.top_level,
                         extra_avps=self.extra_avps)
+        for k, v in self.fields.items():
+            setattr(msg, k, v)
         n = s.number
         try:
             fut = self.cc.node.request_future(msg, timeout=self.cc.request_timeout, peer=s.server)
@@ -302,7 +308,7 @@ class CreditControlClient:
                     rating_group: int | None = None, service_identifiers: list[int] | None = None,
                     service_context_id: str | None = None, user_name: str | None = None,
                     ccfh: CCFH | None = None, tx: float | None = None, extra_avps: list[Any] | None = None,
-                    session_id: str | None = None) -> CCSession:
+                    fields: dict[str, Any] | None = None, session_id: str | None = None) -> CCSession:
         """Open a session with a CCR-Initial; returns it once the RFC 4006 client decided.
 
         ``subscription_id``: an MSISDN string, a (type, data) tuple or a list of them.
@@ -315,7 +321,7 @@ class CreditControlClient:
         top = rating_group is None and isinstance(requested, Units)
         s = CCSession(self, core, rating_group, subscription_ids=self._subs(subscription_id),
                       service_context_id=service_context_id or self.service_context_id, top_level=top,
-                      user_name=user_name, extra_avps=list(extra_avps or []))
+                      user_name=user_name, extra_avps=list(extra_avps or []), fields=fields)
         usages = _usages(requested if requested is not None else Units(), None, rating_group)
         for u in usages:
             if service_identifiers and not u.service_identifiers:
@@ -330,7 +336,7 @@ class CreditControlClient:
                     subscription_id: Any = None, requested: UnitsArg = None, used: UnitsArg = None,
                     rating_group: int | None = None, service_context_id: str | None = None,
                     ddfh: DDFH | None = None, tx: float | None = None, user_name: str | None = None,
-                    extra_avps: list[Any] | None = None) -> Outcome:
+                    extra_avps: list[Any] | None = None, fields: dict[str, Any] | None = None) -> Outcome:
         """A one-time CCR-Event (direct debit, refund, balance check, price enquiry)."""
         sid = self.new_session_id()
         core = ClientEvent(sid, requested_action, tx=self.tx if tx is None else tx,
@@ -338,13 +344,10 @@ class CreditControlClient:
         top = rating_group is None and (isinstance(requested, Units) or isinstance(used, Units))
         e = CCEvent(self, core, subscription_ids=self._subs(subscription_id),
                     service_context_id=service_context_id or self.service_context_id, top_level=top,
-                    user_name=user_name, extra_avps=list(extra_avps or []))
+                    user_name=user_name, extra_avps=list(extra_avps or []), fields=fields)
         fut = e._wait(None)
         e._dispatch(core.send(e._now(), _usages(requested, used, rating_group)))
-        out = await fut
-        if core.stored is not None and e not in self.stored:
-            self.stored.append(e)
-        return out
+        return await fut
 
     async def send_stored(self) -> list[Outcome]:
         """Send the events stored with the T flag (PendingB); those still failing stay stored."""
