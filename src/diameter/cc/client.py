@@ -11,6 +11,7 @@ Tx and quota timers run on the event loop, and what the server pushes (RAR, ASR)
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +21,7 @@ from ..node.aio.node import DiameterNode
 from .client_core import (Action, ClientEvent, ClientSession, ClientState, Decision, Notice, Outcome,
                           Send, TERMINATION_LOGOUT)
 from .types import (CCFH, DDFH, DIAMETER_UNKNOWN_SESSION_ID, RequestedAction, RequestType, Units)
-from .wire import APP_CC, Usage, build_ccr, parse_cca
+from .wire import APP_CC, CcrTemplate, Usage, parse_cca
 
 log = logging.getLogger("diameter.cc.client")
 
@@ -71,10 +72,13 @@ class _Base:
         self.user_name = user_name
         self.extra_avps = extra_avps
         self.fields = dict(fields or {})
+        self._template: CcrTemplate | None = None
         self._waiters: list[tuple[RequestType | None, asyncio.Future[Outcome]]] = []
-        self._events: asyncio.Queue[Notice | Outcome] = asyncio.Queue()
+        self._events: asyncio.Queue[Notice | Outcome] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.notices: list[Notice] = []
+        self._timer_at = 0.0
+        #: every notice and outcome so far (bounded); ``events()`` starts from these
+        self.history: collections.deque[Notice | Outcome] = collections.deque(maxlen=_EVENTS_MAX)
 
     @property
     def state(self) -> ClientState:
@@ -90,14 +94,13 @@ class _Base:
             else:
                 if isinstance(a, Outcome):
                     self._resolve(a)
-                else:
-                    self.notices.append(a)
-                    if len(self.notices) > _EVENTS_MAX:
-                        del self.notices[0]
-                if self._events.qsize() >= _EVENTS_MAX:
-                    self._events.get_nowait()
-                    log.warning("%s: events not consumed, oldest dropped", self.session_id)
-                self._events.put_nowait(a)
+                self.history.append(a)
+                q = self._events
+                if q is not None:
+                    if q.qsize() >= _EVENTS_MAX:
+                        q.get_nowait()
+                        log.warning("%s: events not consumed, oldest dropped", self.session_id)
+                    q.put_nowait(a)
                 cb = self.cc.on_notice
                 if cb is not None:
                     try:
@@ -106,8 +109,12 @@ class _Base:
                             self.cc._spawn(r)
                     except Exception as exc:  # noqa: BLE001 - the user's callback cannot break the session
                         log.error("on_notice failed: %r", exc)
-        self._arm()
-        if self.core.state is ClientState.IDLE:
+        if self.core.state is not ClientState.IDLE:
+            self._arm()
+        else:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self._release_waiters()
             if isinstance(self, CCSession):
                 self.cc.sessions.pop(self.session_id, None)
@@ -138,19 +145,21 @@ class _Base:
 
     def _send(self, s: Send) -> None:
         dest = s.server or getattr(self.core, "answered_by", None)
-        msg = build_ccr(session_id=self.session_id, request_type=int(s.request_type), request_number=s.number,
-                        origin_host=self.cc.node.origin_host, origin_realm=self.cc.node.realm,
-                        destination_realm=self.cc.destination_realm, destination_host=dest,
-                        service_context_id=self.service_context_id, subscription_ids=self.subscription_ids,
-                        usages=self._fill_used(s), requested_action=s.requested_action,
-                        termination_cause=s.termination_cause, user_name=self.user_name,
-                        retransmit=s.retransmit, auth_app_id=self.cc.application_id, top_level=self.top_level,
-                        extra_avps=self.extra_avps)
-        for k, v in self.fields.items():
-            setattr(msg, k, v)
+        tpl = self._template
+        if tpl is None:
+            tpl = self._template = CcrTemplate(
+                session_id=self.session_id, origin_host=self.cc.node.origin_host, origin_realm=self.cc.node.realm,
+                destination_realm=self.cc.destination_realm, service_context_id=self.service_context_id,
+                subscription_ids=self.subscription_ids, user_name=self.user_name,
+                auth_app_id=self.cc.application_id, top_level=self.top_level, fields=self.fields,
+                extra_avps=self.extra_avps)
+        data = tpl.encode(int(s.request_type), s.number, self._fill_used(s), destination_host=dest,
+                          requested_action=s.requested_action, termination_cause=s.termination_cause,
+                          retransmit=s.retransmit)
         n = s.number
         try:
-            fut = self.cc.node.request_future(msg, timeout=self.cc.request_timeout, peer=s.server)
+            # raw: the answer comes back as bytes, read by the fast wire readers
+            fut = self.cc.node.request_future(data, timeout=self.cc.request_timeout, peer=s.server, raw=True)
         except Exception as exc:  # noqa: BLE001 - NotRoutable and friends: failure to send
             self.cc.node.loop.call_soon(self._failed, n, repr(exc))
             return
@@ -182,24 +191,41 @@ class _Base:
         self._dispatch(self.core.on_send_failed(self._now(), number, reason))
 
     def _arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Keep one timer at or before the core's next deadline (an early wake-up is harmless:
+        the core has nothing to do yet and the timer is set again)."""
         d = self.core.deadline()
-        if d is not None:
-            self._timer = self.cc.node.loop.call_at(d, self._fire)
+        if d is None:
+            return
+        t = self._timer
+        if t is not None:
+            if self._timer_at <= d:
+                return
+            t.cancel()
+        self._timer_at = d
+        self._timer = self.cc.node.loop.call_at(d, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
         self._dispatch(self.core.on_timer(self._now()))
+        self._arm()
+
+    @property
+    def notices(self) -> list[Notice]:
+        """The notices so far (RAR, ASR, final units, validity expiry, bad answers, ...)."""
+        return [a for a in self.history if isinstance(a, Notice)]
+
+    def _queue(self) -> asyncio.Queue[Notice | Outcome]:
+        if self._events is None:
+            self._events = asyncio.Queue()
+            for a in self.history:
+                self._events.put_nowait(a)
+        return self._events
 
     async def events(self) -> AsyncIterator[Notice | Outcome]:
-        """Notices and outcomes as they happen (RAR, ASR, final units, validity expiry, ...)."""
+        """Every notice and outcome of the session, from its start, as they happen."""
+        q = self._queue()
         while True:
-            yield await self._events.get()
-
-    def next_event(self) -> asyncio.Future[Notice | Outcome]:
-        return asyncio.ensure_future(self._events.get())
+            yield await q.get()
 
 
 class CCSession(_Base):

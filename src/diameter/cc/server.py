@@ -96,12 +96,12 @@ class CreditControlServer:
             self._start_ticker()
         if msg.header.command_code == CMD_ST:
             return await self._on_str(msg)
-        oh = msg.origin_host.decode("utf-8", "replace") if msg.origin_host else ""
         try:
-            req = parse_ccr(msg, peer=oh, dialect=self._dialect(oh))
-        except ValueError as exc:
-            log.info("CCR from %s rejected: %s", oh, exc)
+            req = parse_ccr(msg)
+        except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
+            log.info("CCR rejected: %s", exc)
             return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
+        req.dialect = self._dialect(req.origin_host)
         key = (req.session_id, req.request_number)
         cached = self.core.cached(*key)
         if cached is not None:
