@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from diameter.cc import CCFH, DDFH, CCResult, FinalUnit, FinalUnitAction, Grant, RequestedAction, Units
-from diameter.cc.client_core import ClientState, Decision, NoticeKind
+from diameter.cc.client_core import ClientState, Decision, NoticeKind, SessionStateError
 from diameter.cc.types import ReportingReason, RequestType
 from diameter.message.avp.grouped import InInformation, ServiceInformation
 from tests.cc.loop import CLIENT, Net, run
@@ -371,4 +371,28 @@ def test_huawei_dcc_peer():
         req = ocs.calls[0]
         assert req.dialect == "huawei" and req.service_context_id == "voice@huawei.com"
         assert req.message.service_information.in_information.account_query_method == 7
+    run(t)
+
+
+def test_session_termination_for_a_session_ended_outside_credit_control():
+    async def t(net: Net):
+        ocs = await net.add_server("ocs1.test.realm")
+        cc = await net.connect(tx=0.2, ccfh=CCFH.CONTINUE, request_timeout=0.4)
+        s = await cc.start(subscription_id="1", requested=MB, rating_group=RG)
+        gate = asyncio.Event()
+
+        async def stuck(req):
+            await gate.wait()
+        ocs.behave = stuck
+        o = await s.update(used=Units(total_octets=1))  # Tx expiry: CONTINUE grants the service
+        assert o.decision is Decision.CONTINUED
+        await asyncio.sleep(0.4)  # the CCR-U fails: credit control ends, the service goes on
+        assert s.state is ClientState.IDLE and s.session_id in net.server().sessions
+        assert await s.session_termination() == 2001  # the service ends: STR
+        assert net.server().sessions == {} and ocs.closed == [(s.session_id, "session_termination")]
+        gate.set()
+        await asyncio.sleep(0.05)
+        assert net.server().sessions == {}  # the CCR-U that ends late does not reopen it
+        with pytest.raises(SessionStateError):
+            await s.update(used=Units(total_octets=1))
     run(t)

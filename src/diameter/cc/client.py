@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Union
 
+from ..message.commands import SessionTerminationRequest
 from ..node.aio.node import DiameterNode
 from .client_core import (Action, ClientEvent, ClientSession, ClientState, Decision, Notice, Outcome,
                           Send, TERMINATION_LOGOUT)
@@ -264,6 +265,25 @@ class CCSession(_Base):
         """CCR-Termination reporting ``used``; returns when the session is Idle."""
         usages = _usages(None, used, self.rating_group)
         return await self._call(RequestType.TERMINATION, lambda: self.core.terminate(self._now(), usages, cause))
+
+    async def session_termination(self, cause: int = TERMINATION_LOGOUT, timeout: float | None = None) -> int:
+        """Send a Session-Termination-Request (STR) for a session whose service ends outside credit
+        control (after CCFH CONTINUE or CREDIT_CONTROL_NOT_APPLICABLE left it Idle): the server
+        closes its side and releases what it reserved. Returns the STA's Result-Code."""
+        self._dispatch(self.core.end_outside_cc(self._now()))
+        r = SessionTerminationRequest()
+        r.header.application_id = self.cc.application_id
+        r.session_id = self.session_id
+        r.origin_host = self.cc.node.origin_host.encode()
+        r.origin_realm = self.cc.node.realm.encode()
+        r.destination_realm = self.cc.destination_realm.encode()
+        dest = self.core.answered_by or self.core.server
+        if dest:
+            r.destination_host = dest.encode()
+        r.auth_application_id = self.cc.application_id
+        r.termination_cause = cause
+        ans = await self.cc.node.request(r, timeout=timeout, peer=self.core.server)
+        return int(ans.result_code or 0)
 
     def consume(self, units: Units, rating_group: int | None = None) -> None:
         """Meter usage (of ``rating_group``, default the session's); the CCR that falls due

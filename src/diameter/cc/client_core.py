@@ -29,6 +29,10 @@ TERMINATION_ADMINISTRATIVE = 4    # DIAMETER_ADMINISTRATIVE (after ASR)
 _DENIED = (DIAMETER_END_USER_SERVICE_DENIED, DIAMETER_USER_UNKNOWN, DIAMETER_CREDIT_LIMIT_REACHED)
 
 
+class SessionStateError(RuntimeError):
+    """The request is not possible in the session's state (e.g. an update of an Idle session)."""
+
+
 class ClientState(str, Enum):
     IDLE = "Idle"
     PENDING_I = "PendingI"
@@ -206,7 +210,7 @@ class ClientSession:
     def start(self, now: float, usages: list[Usage]) -> list[Action]:
         """Idle: client requests access/service -> send CCR-I, start Tx -> PendingI."""
         if self.state is not ClientState.IDLE or self.number >= 0:
-            raise RuntimeError(f"session {self.session_id} already started ({self.state.value})")
+            raise SessionStateError(f"session {self.session_id} already started ({self.state.value})")
         for u in usages:
             self.quotas[u.rating_group] = Quota(u.rating_group, list(u.service_identifiers), requested=u.requested)
         return self._send(RequestType.INITIAL, [Usage(u.rating_group, list(u.service_identifiers), u.requested,
@@ -225,7 +229,7 @@ class ClientSession:
             return []
         if st is ClientState.PENDING_T:
             return []  # PendingT: change in rating condition -> nothing
-        raise RuntimeError(f"session {self.session_id} is {st.value}: no update possible")
+        raise SessionStateError(f"session {self.session_id} is {st.value}: no update possible")
 
     def terminate(self, now: float, usages: list[Usage] | None = None,
                   cause: int = TERMINATION_LOGOUT) -> list[Action]:
@@ -240,6 +244,12 @@ class ClientSession:
             self._queued_terminate = cause
             return []
         return []  # PendingT or Idle: already ending / ended
+
+    def end_outside_cc(self, now: float) -> list[Action]:
+        """The service ended while credit control was not running it (CCFH CONTINUE, 4011) or must
+        stop without a CCR-T: the adapter sends an STR so the server releases the session."""
+        self._idle("session_termination")
+        return []
 
     def consume(self, now: float, rating_group: int | None, units: Units) -> list[Action]:
         """Meter usage of a rating group; sends the CCR that becomes due (threshold, exhausted, final units)."""
@@ -479,7 +489,7 @@ class ClientEvent:
     def send(self, now: float, usages: list[Usage]) -> list[Action]:
         """Idle: one-time service requested -> CCR-E, start Tx -> PendingE."""
         if self.state is not ClientState.IDLE:
-            raise RuntimeError(f"event {self.session_id} is {self.state.value}")
+            raise SessionStateError(f"event {self.session_id} is {self.state.value}")
         s = Send(RequestType.EVENT, 0, usages, False, self.fo.current, int(self.action))
         self.pending = _Pending(s, now, self.tx)
         self.fo.reset()
