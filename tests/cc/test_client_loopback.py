@@ -396,3 +396,22 @@ def test_session_termination_for_a_session_ended_outside_credit_control():
         with pytest.raises(SessionStateError):
             await s.update(used=Units(total_octets=1))
     run(t)
+
+
+def test_usage_reporter_fills_server_triggered_updates():
+    async def t(net: Net):
+        ocs = await net.add_server("ocs1.test.realm")
+        asked = []
+
+        def report(session_id, rating_group):
+            asked.append((session_id, rating_group))
+            return Units(total_octets=321)
+        cc = await net.connect(usage_reporter=report)
+        s = await cc.start(subscription_id="1", requested=MB, rating_group=RG)
+        assert await net.server().re_auth(s.session_id, rating_group=RG) == 2001
+        for _ in range(100):
+            if len(ocs.calls) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert asked == [(s.session_id, RG)] and ocs.calls[1].mscc[0].used == [Units(total_octets=321)]
+    run(t)

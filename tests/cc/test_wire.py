@@ -104,3 +104,15 @@ def test_malformed_grouped_avp_is_an_error_not_a_crash():
         parse_ccr(None, raw=bytes(raw))
     with pytest.raises((AvpDecodeError, ValueError)):
         parse_cca(bytes(raw))
+
+
+def test_typed_extras_take_the_typed_path():
+    from diameter.message import Avp
+    raw = ccr_bytes()
+    msg = Message.from_bytes(raw)
+    req = parse_ccr(msg, raw=raw)
+    res = CCResult(grants=[Grant(100, granted=Units(time=5))],
+                   extra_avps=[(44, 0, b"acct-1"), Avp.new(1, 0, value="alice")])
+    a = Message.from_bytes(CcaEncoder(b"ocs.example", b"example").encode(msg, raw, req, res))
+    assert a.result_code == 2001 and a.multiple_services_credit_control[0].granted_service_unit.cc_time == 5
+    assert [x.value for x in a.find_avps((44, 0))] == [b"acct-1"] and a.find_avps((1, 0))[0].value == "alice"

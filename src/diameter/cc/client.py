@@ -176,6 +176,9 @@ class _Base:
         return s.usages
 
     def _answered(self, number: int, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():
+            self._failed(number, "request cancelled")
+            return
         exc = fut.exception()
         if exc is not None:
             self._failed(number, repr(exc))
