@@ -399,12 +399,13 @@ class ClientSession:
 
     # ---- timers ---------------------------------------------------------------------
     def deadline(self) -> float | None:
-        ds = []
-        if self.pending is not None and self.pending.tx_deadline is not None:
-            ds.append(self.pending.tx_deadline)
+        best = self.pending.tx_deadline if self.pending is not None else None
         if self.state is ClientState.OPEN:
-            ds += [d for q in self.quotas.values() if (d := q.next_deadline()) is not None]
-        return min(ds) if ds else None
+            for q in self.quotas.values():
+                d = q.next_deadline()
+                if d is not None and (best is None or d < best):
+                    best = d
+        return best
 
     def on_timer(self, now: float) -> list[Action]:
         p = self.pending

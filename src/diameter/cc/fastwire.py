@@ -182,3 +182,37 @@ def grant(buf: bytes, s: int, end: int) -> Grant:
             elif c == TRIGGER:
                 g.triggers = _triggers(buf, e)
     return g
+
+
+# ---- encoders (M bit set; vendor AVPs with the V bit) ----------------------------------
+_E_U32 = struct.Struct("!III").pack
+_E_U64 = struct.Struct("!IIQ").pack
+_E_VU32 = struct.Struct("!IIII").pack
+_E_HDR = struct.Struct("!II").pack
+_E_VHDR = struct.Struct("!III").pack
+_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
+_M = 0x40000000
+_VM = 0xC0000000
+
+
+def enc_u32(code: int, value: int) -> bytes:
+    return _E_U32(code, _M | 12, value)
+
+
+def enc_u64(code: int, value: int) -> bytes:
+    return _E_U64(code, _M | 16, value)
+
+
+def enc_vu32(code: int, value: int, vendor: int = TGPP) -> bytes:
+    return _E_VU32(code, _VM | 16, vendor, value)
+
+
+def enc_group(code: int, payload: bytes, vendor: int = 0) -> bytes:
+    """A grouped AVP around already-encoded (so 4-byte aligned) members."""
+    if vendor:
+        return _E_VHDR(code, _VM | (12 + len(payload)), vendor) + payload
+    return _E_HDR(code, _M | (8 + len(payload))) + payload
+
+
+def enc_bytes(code: int, data: bytes, mandatory: bool = True) -> bytes:
+    return _E_HDR(code, (_M if mandatory else 0) | (8 + len(data))) + data + _PAD[len(data) & 3]

@@ -17,7 +17,6 @@ from ..message import Avp, Message
 from . import fastwire as fw
 from ..message.avp import grouped as _grouped
 from ..message.commands import CreditControlAnswer, CreditControlRequest
-from ..node.protocol import avps as A
 from .types import (CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money, MsccRequest,
                     RequestType, Units)
 
@@ -383,13 +382,14 @@ AVP_EVENT_TIMESTAMP = 55
 AVP_TERMINATION_CAUSE = 295
 AVP_REQUESTED_ACTION = 436
 AVP_MULTIPLE_SERVICES_INDICATOR = 455
+_MSI_1 = fw.enc_u32(AVP_MULTIPLE_SERVICES_INDICATOR, 1)
 
 
 def _event_timestamp() -> bytes:
     """Event-Timestamp AVP for now (Time: NTP seconds), made once per second."""
     t = int(time.time())
     if _TS_AVP[0] != t:
-        _TS_AVP[0], _TS_AVP[1] = t, A.u32(AVP_EVENT_TIMESTAMP, (t + _NTP_OFFSET) & 0xFFFFFFFF)
+        _TS_AVP[0], _TS_AVP[1] = t, fw.enc_u32(AVP_EVENT_TIMESTAMP, (t + _NTP_OFFSET) & 0xFFFFFFFF)
     out: bytes = _TS_AVP[1]
     return out
 
@@ -397,26 +397,26 @@ def _event_timestamp() -> bytes:
 def _units_avps(u: Units, reason: int | None = None) -> list[bytes]:
     out = []
     if u.time is not None:
-        out.append(A.u32(fw.CC_TIME, u.time))
+        out.append(fw.enc_u32(fw.CC_TIME, u.time))
     if u.money is not None:
         m = u.money
-        uv = [A.avp(fw.VALUE_DIGITS, struct.pack("!q", m.value_digits))]
+        uv = [fw.enc_bytes(fw.VALUE_DIGITS, struct.pack("!q", m.value_digits))]
         if m.exponent:
-            uv.append(A.avp(fw.EXPONENT, struct.pack("!i", m.exponent)))
-        money = [A.grouped(fw.UNIT_VALUE, uv)]
+            uv.append(fw.enc_bytes(fw.EXPONENT, struct.pack("!i", m.exponent)))
+        money = [fw.enc_group(fw.UNIT_VALUE, b"".join(uv))]
         if m.currency is not None:
-            money.append(A.u32(fw.CURRENCY_CODE, m.currency))
-        out.append(A.grouped(fw.CC_MONEY, money))
+            money.append(fw.enc_u32(fw.CURRENCY_CODE, m.currency))
+        out.append(fw.enc_group(fw.CC_MONEY, b"".join(money)))
     if u.total_octets is not None:
-        out.append(A.u64(fw.CC_TOTAL, u.total_octets))
+        out.append(fw.enc_u64(fw.CC_TOTAL, u.total_octets))
     if u.input_octets is not None:
-        out.append(A.u64(fw.CC_INPUT, u.input_octets))
+        out.append(fw.enc_u64(fw.CC_INPUT, u.input_octets))
     if u.output_octets is not None:
-        out.append(A.u64(fw.CC_OUTPUT, u.output_octets))
+        out.append(fw.enc_u64(fw.CC_OUTPUT, u.output_octets))
     if u.service_specific is not None:
-        out.append(A.u64(fw.CC_SERVICE_SPECIFIC, u.service_specific))
+        out.append(fw.enc_u64(fw.CC_SERVICE_SPECIFIC, u.service_specific))
     if reason is not None:
-        out.append(A.u32(fw.REPORTING_REASON, reason, fw.TGPP))
+        out.append(fw.enc_vu32(fw.REPORTING_REASON, reason))
     return out
 
 
@@ -452,37 +452,37 @@ class CcrTemplate:
                *, destination_host: str | None = None, requested_action: int | None = None,
                termination_cause: int | None = None, retransmit: bool = False) -> bytes:
         """The whole CCR (hop-by-hop and end-to-end ids 0: the node sets them)."""
-        parts = [self.static, A.u32(fw.CC_REQUEST_TYPE, request_type), A.u32(fw.CC_REQUEST_NUMBER, request_number),
+        parts = [self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, request_type), fw.enc_u32(fw.CC_REQUEST_NUMBER, request_number),
                  _event_timestamp()]
         if destination_host:
-            parts.append(A.avp(AVP_DESTINATION_HOST, destination_host.encode()))
+            parts.append(fw.enc_bytes(AVP_DESTINATION_HOST, destination_host.encode()))
         if requested_action is not None:
-            parts.append(A.u32(AVP_REQUESTED_ACTION, requested_action))
+            parts.append(fw.enc_u32(AVP_REQUESTED_ACTION, requested_action))
         if termination_cause is not None:
-            parts.append(A.u32(AVP_TERMINATION_CAUSE, termination_cause))
+            parts.append(fw.enc_u32(AVP_TERMINATION_CAUSE, termination_cause))
         if self.top_level:
             for u in usages:
                 if u.requested is not None:
-                    parts.append(A.grouped(fw.RSU, _units_avps(u.requested)))
+                    parts.append(fw.enc_group(fw.RSU, b"".join(_units_avps(u.requested))))
                 if u.used is not None:
-                    parts.append(A.grouped(fw.USU, _units_avps(u.used, u.reporting_reason)))
+                    parts.append(fw.enc_group(fw.USU, b"".join(_units_avps(u.used, u.reporting_reason))))
                 if u.service_identifiers:
-                    parts.append(A.u32(fw.SERVICE_IDENTIFIER, u.service_identifiers[0]))
+                    parts.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, u.service_identifiers[0]))
         elif usages:
-            parts.append(A.u32(AVP_MULTIPLE_SERVICES_INDICATOR, 1))
+            parts.append(_MSI_1)
             for u in usages:
                 m = []
                 if u.requested is not None:
-                    m.append(A.grouped(fw.RSU, _units_avps(u.requested)))
+                    m.append(fw.enc_group(fw.RSU, b"".join(_units_avps(u.requested))))
                 if u.used is not None:
-                    m.append(A.grouped(fw.USU, _units_avps(u.used)))
+                    m.append(fw.enc_group(fw.USU, b"".join(_units_avps(u.used))))
                 for si in u.service_identifiers:
-                    m.append(A.u32(fw.SERVICE_IDENTIFIER, si))
+                    m.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, si))
                 if u.rating_group is not None:
-                    m.append(A.u32(fw.RATING_GROUP, u.rating_group))
+                    m.append(fw.enc_u32(fw.RATING_GROUP, u.rating_group))
                 if u.reporting_reason is not None:
-                    m.append(A.u32(fw.REPORTING_REASON, u.reporting_reason, fw.TGPP))
-                parts.append(A.grouped(fw.MSCC, m))
+                    m.append(fw.enc_vu32(fw.REPORTING_REASON, u.reporting_reason))
+                parts.append(fw.enc_group(fw.MSCC, b"".join(m)))
         body = b"".join(parts)
         flags = FLAG_REQUEST_PROXYABLE | (FLAG_RETRANSMIT if retransmit else 0)
         return _MSG_HDR.pack(1, (len(body) + 20).to_bytes(3, "big"), flags, (272).to_bytes(3, "big"),
@@ -495,37 +495,37 @@ AVP_ERROR_MESSAGE = 281
 
 
 def _fui_avp(f: FinalUnit) -> bytes:
-    m = [A.u32(fw.FINAL_UNIT_ACTION, int(f.action))]
-    m += [A.avp(fw.RESTRICTION_FILTER_RULE, r) for r in f.restriction_filter_rules]
-    m += [A.text(fw.FILTER_ID, x) for x in f.filter_ids]
+    m = [fw.enc_u32(fw.FINAL_UNIT_ACTION, int(f.action))]
+    m += [fw.enc_bytes(fw.RESTRICTION_FILTER_RULE, r) for r in f.restriction_filter_rules]
+    m += [fw.enc_bytes(fw.FILTER_ID, x.encode()) for x in f.filter_ids]
     if f.redirect_server_address is not None:
-        m.append(A.grouped(fw.REDIRECT_SERVER, [A.u32(fw.REDIRECT_ADDRESS_TYPE, f.redirect_address_type or 0),
-                                                A.text(fw.REDIRECT_SERVER_ADDRESS, f.redirect_server_address)]))
-    return A.grouped(fw.FUI, m)
+        m.append(fw.enc_group(fw.REDIRECT_SERVER, fw.enc_u32(fw.REDIRECT_ADDRESS_TYPE, f.redirect_address_type or 0)
+                              + fw.enc_bytes(fw.REDIRECT_SERVER_ADDRESS, f.redirect_server_address.encode())))
+    return fw.enc_group(fw.FUI, b"".join(m))
 
 
 def _grant_avps(g: Grant) -> list[bytes]:
     m = []
     if g.granted is not None:
-        m.append(A.grouped(fw.GSU, _units_avps(g.granted)))
+        m.append(fw.enc_group(fw.GSU, b"".join(_units_avps(g.granted))))
     for si in g.service_identifiers:
-        m.append(A.u32(fw.SERVICE_IDENTIFIER, si))
+        m.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, si))
     if g.rating_group is not None:
-        m.append(A.u32(fw.RATING_GROUP, g.rating_group))
+        m.append(fw.enc_u32(fw.RATING_GROUP, g.rating_group))
     if g.validity_time is not None:
-        m.append(A.u32(fw.VALIDITY_TIME, g.validity_time))
+        m.append(fw.enc_u32(fw.VALIDITY_TIME, g.validity_time))
     if g.result_code is not None:
-        m.append(A.u32(fw.RESULT_CODE, g.result_code))
+        m.append(fw.enc_u32(fw.RESULT_CODE, g.result_code))
     if g.final_unit is not None:
         m.append(_fui_avp(g.final_unit))
     if g.time_quota_threshold is not None:
-        m.append(A.u32(fw.TIME_QUOTA_THRESHOLD, g.time_quota_threshold, fw.TGPP))
+        m.append(fw.enc_vu32(fw.TIME_QUOTA_THRESHOLD, g.time_quota_threshold))
     if g.volume_quota_threshold is not None:
-        m.append(A.u32(fw.VOLUME_QUOTA_THRESHOLD, g.volume_quota_threshold, fw.TGPP))
+        m.append(fw.enc_vu32(fw.VOLUME_QUOTA_THRESHOLD, g.volume_quota_threshold))
     if g.quota_holding_time is not None:
-        m.append(A.u32(fw.QUOTA_HOLDING_TIME, g.quota_holding_time, fw.TGPP))
+        m.append(fw.enc_vu32(fw.QUOTA_HOLDING_TIME, g.quota_holding_time))
     if g.triggers:
-        m.append(A.grouped(fw.TRIGGER, [A.u32(fw.TRIGGER_TYPE, t, fw.TGPP) for t in g.triggers], fw.TGPP))
+        m.append(fw.enc_group(fw.TRIGGER, b"".join(fw.enc_vu32(fw.TRIGGER_TYPE, t) for t in g.triggers), fw.TGPP))
     return m
 
 
@@ -538,39 +538,40 @@ class CcaEncoder:
 
     def __init__(self, origin_host: bytes, origin_realm: bytes, auth_app_id: int = APP_CC) -> None:
         self.origin_host, self.origin_realm, self.auth_app_id = origin_host, origin_realm, auth_app_id
-        self.static = A.avp(fw.ORIGIN_HOST, origin_host) + A.avp(fw.ORIGIN_REALM, origin_realm) + \
-            A.u32(AVP_AUTH_APPLICATION_ID, auth_app_id)
+        self.static = fw.enc_bytes(fw.ORIGIN_HOST, origin_host) + fw.enc_bytes(fw.ORIGIN_REALM, origin_realm) + \
+            fw.enc_u32(AVP_AUTH_APPLICATION_ID, auth_app_id)
 
     def encode(self, msg: Any, raw: bytes, req: CCRequest, res: CCResult) -> bytes:
         """The CCA answering the CCR ``raw`` (decoded as ``msg``, parsed as ``req``)."""
         if res.cost_information is not None or res.extra_avps:
             return build_cca(msg, req, res, self.origin_host, self.origin_realm, self.auth_app_id).as_bytes()
-        parts = [A.text(fw.SESSION_ID, req.session_id), A.u32(fw.RESULT_CODE, res.result_code), self.static,
-                 A.u32(fw.CC_REQUEST_TYPE, int(req.request_type)), A.u32(fw.CC_REQUEST_NUMBER, req.request_number)]
+        parts = [fw.enc_bytes(fw.SESSION_ID, req.session_id.encode()), fw.enc_u32(fw.RESULT_CODE, res.result_code),
+                 self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, int(req.request_type)),
+                 fw.enc_u32(fw.CC_REQUEST_NUMBER, req.request_number)]
         if res.cc_session_failover is not None:
-            parts.append(A.u32(fw.CC_SESSION_FAILOVER, res.cc_session_failover))
+            parts.append(fw.enc_u32(fw.CC_SESSION_FAILOVER, res.cc_session_failover))
         top_fu = res.final_unit
         vt = res.validity_time
         if req.top_level_units:
             if res.grants:
                 g = res.grants[0]
                 if g.granted is not None:
-                    parts.append(A.grouped(fw.GSU, _units_avps(g.granted)))
+                    parts.append(fw.enc_group(fw.GSU, b"".join(_units_avps(g.granted))))
                 top_fu = g.final_unit or top_fu
                 vt = g.validity_time if g.validity_time is not None else vt
         else:
             for g in res.grants:
-                parts.append(A.grouped(fw.MSCC, _grant_avps(g)))
+                parts.append(fw.enc_group(fw.MSCC, b"".join(_grant_avps(g))))
         if top_fu is not None:
             parts.append(_fui_avp(top_fu))
         if res.credit_control_failure_handling is not None:
-            parts.append(A.u32(fw.CCFH_AVP, res.credit_control_failure_handling))
+            parts.append(fw.enc_u32(fw.CCFH_AVP, res.credit_control_failure_handling))
         if vt is not None:
-            parts.append(A.u32(fw.VALIDITY_TIME, vt))
+            parts.append(fw.enc_u32(fw.VALIDITY_TIME, vt))
         if res.direct_debiting_failure_handling is not None:
-            parts.append(A.u32(fw.DDFH_AVP, res.direct_debiting_failure_handling))
+            parts.append(fw.enc_u32(fw.DDFH_AVP, res.direct_debiting_failure_handling))
         if res.error_message:
-            parts.append(A.avp(AVP_ERROR_MESSAGE, res.error_message.encode()[:1000], mandatory=False))
+            parts.append(fw.enc_bytes(AVP_ERROR_MESSAGE, res.error_message.encode()[:1000], mandatory=False))
         body = b"".join(parts)
         return _MSG_HDR.pack(1, (len(body) + 20).to_bytes(3, "big"), raw[4] & 0x40, raw[5:8],
                              *_IDS3.unpack_from(raw, 8)) + body
