@@ -7,7 +7,8 @@ import pytest
 
 from diameter.cc import CCResult, FinalUnit, FinalUnitAction, Grant, Money, Units
 from diameter.cc.types import RequestType
-from diameter.cc.wire import CcaEncoder, CcrTemplate, Usage, build_cca, build_ccr, parse_cca, parse_ccr
+from diameter.cc.encode import CcaEncoder, CcrTemplate
+from diameter.cc.wire import Usage, build_cca, build_ccr, parse_cca, parse_ccr
 from diameter.codec.errors import AvpDecodeError
 from diameter.message import Message
 from diameter.message.avp.grouped import InInformation, ServiceInformation

@@ -22,7 +22,8 @@ from ..node.aio.node import DiameterNode
 from .client_core import (Action, ClientEvent, ClientSession, ClientState, Decision, Notice, Outcome,
                           Send, TERMINATION_LOGOUT)
 from .types import (CCFH, DDFH, DIAMETER_UNKNOWN_SESSION_ID, RequestedAction, RequestType, Units)
-from .wire import APP_CC, CcrTemplate, Usage, parse_cca
+from .encode import CcrTemplate
+from .wire import APP_CC, Usage, parse_cca
 
 log = logging.getLogger("diameter.cc.client")
 

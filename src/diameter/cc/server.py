@@ -20,7 +20,8 @@ from ..node.aio.node import DiameterNode
 from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, ServerSession)
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
-from .wire import APP_CC, CcaEncoder, parse_ccr
+from .encode import CcaEncoder
+from .wire import APP_CC, parse_ccr
 
 log = logging.getLogger("diameter.cc.server")
 
