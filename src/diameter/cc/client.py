@@ -124,13 +124,18 @@ class _Base:
             self.cc.stored.append(self)  # kept with the T flag for send_stored()
 
     def _resolve(self, o: Outcome) -> None:
+        """Give the outcome to the caller waiting for it (a termination ends every wait)."""
+        ending = o.request_type is RequestType.TERMINATION
         for i, (rt, fut) in enumerate(self._waiters):
             if fut.done():
                 continue
-            if rt is None or rt is o.request_type or o.request_type is RequestType.TERMINATION:
+            if ending or rt is None or rt is o.request_type:
                 fut.set_result(o)
-                del self._waiters[i]
-                return
+                if not ending:
+                    del self._waiters[i]
+                    return
+        if ending:
+            self._waiters.clear()
 
     def _release_waiters(self) -> None:
         """Idle: nobody may wait for an answer that will not come."""
