@@ -25,13 +25,6 @@ avps:
 """
 
 
-@pytest.fixture(scope="module")
-def network(tmp_path_factory):
-    from .peers import gy_network
-    with gy_network(tmp_path_factory.mktemp("net")) as net:
-        yield net
-
-
 def _send(net, *args: str):
     return run_cli("send", "--to", f"127.0.0.1:{net.relay_port}", "--origin-host", "cli.c.test",
                    *args)
