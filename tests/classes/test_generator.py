@@ -290,10 +290,12 @@ def test_new_command_module(generated):
 def test_init_registers_by_code_and_application(generated):
     out, _ = generated
     init = out[gen_classes.COMMANDS_DIR / "__init__.py"]
-    assert "from .made_up_thing import *" in init
-    assert "    (16777251, 316): UpdateLocation," in init
-    assert "    (4, 272): CreditControl," in init
-    assert "    8388999: MadeUpThing," in init
+    # modules are imported lazily: a name -> module table, and code -> class name indexes
+    assert '    "MadeUpThing": "made_up_thing",' in init
+    assert "from .made_up_thing import MadeUpThing, MadeUpThingAnswer, MadeUpThingRequest" in init
+    assert '    (16777251, 316): "UpdateLocation",' in init
+    assert '    (4, 272): "CreditControl",' in init
+    assert '    8388999: "MadeUpThing",' in init
     # python-diameter's placeholder names survive
     assert "class SipUserAuthorization(UndefinedMessage):" in init
     tree = ast.parse(init)
@@ -321,8 +323,8 @@ def test_placeholder_becomes_alias_when_typed(tmp_path):
     out = generate_classes(load_file(path), warn=lambda m: None)
     init = out[gen_classes.COMMANDS_DIR / "__init__.py"]
     assert "class SipUserAuthorization(" not in init
-    assert "from .sip_user_authorization import *" in init
-    assert "    (6, 283): SipUserAuthorization," in init
+    assert '    "SipUserAuthorization": "sip_user_authorization",' in init
+    assert '    (6, 283): "SipUserAuthorization",' in init
     src = out[gen_classes.COMMANDS_DIR / "sip_user_authorization.py"]
     req = _class(src, "SipUserAuthorizationRequest")
     assert _fields(req)["session_id"] == "str"

@@ -326,9 +326,14 @@ class Attr:
     set), Python reads it from there without calling :meth:`__get__`.
     """
     name: str
+    doc: str                # "Session-Id (AVP 263): UTF8String", shown by help()
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, doc: str = "") -> None:
         self.name = name
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return self.doc or f"<attribute {self.name}>"
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
@@ -737,10 +742,12 @@ class MessageTypes:
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
     cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+    resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
         self.by_application = {}
         self.by_code = {}
+        self.resolve = None
         self.undefined = None
         self.defined = None
         self.header = None
@@ -808,6 +815,8 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
         msg_type = hit[1]
     else:
         cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)
+        if cmd is None and t.resolve is not None:   # a command module not imported yet
+            cmd = t.resolve(app, code)
         if cmd is None:
             msg_type = t.undefined
         elif plain_msg:

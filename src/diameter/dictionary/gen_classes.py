@@ -590,22 +590,60 @@ def _tuple(items: list[str]) -> str:
 
 
 def render_init(modules: list[CommandModule], api: dict) -> str:
+    """The package ``__init__``: command modules are imported on first use (PEP 562)."""
     typed_by_code = {cm.code: cm for cm in modules}
+    placeholders = api.get("placeholders", {})
     lines = [HEADER, '"""Command classes, python-diameter compatible.',
              "",
              "`all_commands` maps a command code to its class; `commands_by_application`",
-             'maps (application id, command code) to it."""',
+             "maps (application id, command code) to it. Each command's module is imported",
+             'the first time one of its names or codes is used."""',
+             "from __future__ import annotations",
+             "",
+             "import importlib",
+             "from typing import TYPE_CHECKING, Any",
+             "",
              "from .._base import DefinedMessage, Message, UndefinedMessage",
-             "from ._helpers import all_commands, commands_by_application, register"]
+             "from ._helpers import all_commands, commands_by_application, register",
+             "",
+             "if TYPE_CHECKING:"]
     for cm in sorted(modules, key=lambda c: c.module):
-        lines.append(f"from .{cm.module} import *")
-    placeholder_names = []
-    lines += ["", ""]
-    for pname, p in api.get("placeholders", {}).items():
+        names = ", ".join(sorted({cm.base, cm.request.name, cm.answer.name}))
+        lines.append(f"    from .{cm.module} import {names}")
+    aliases: dict[str, str] = {}
+    for pname, p in placeholders.items():
         cm = typed_by_code.get(p["code"])
-        if cm is not None:
-            if pname != cm.base:
-                lines.append(f"{pname} = {cm.base}")
+        if cm is not None and pname != cm.base:
+            aliases[pname] = cm.base
+    for cm in modules:
+        for a in cm.aliases:
+            if a not in placeholders and a != cm.base:
+                aliases[a] = cm.base
+    for a, target in aliases.items():
+        lines.append(f"    {a} = {target}")
+    lines += ["", "_MODULES: dict[str, str] = {"]
+    for cm in sorted(modules, key=lambda c: c.module):
+        for n in sorted({cm.base, cm.request.name, cm.answer.name}):
+            lines.append(f'    "{n}": "{cm.module}",')
+    lines += ["}", "_ALIASES: dict[str, str] = {"]
+    lines.extend(f'    "{a}": "{t}",' for a, t in aliases.items())
+    lines += ["}", "", "",
+              "def __getattr__(name: str) -> Any:",
+              '    """Import a command class\'s module on first use."""',
+              "    target = _ALIASES.get(name, name)",
+              "    module = _MODULES.get(target)",
+              "    if module is None:",
+              '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
+              '    value = getattr(importlib.import_module(f".{module}", __name__), target)',
+              "    globals()[name] = value",
+              "    return value",
+              "", "",
+              "def __dir__() -> list[str]:",
+              "    return sorted(set(globals()) | set(__all__))",
+              "", ""]
+    placeholder_names = []
+    for pname, p in placeholders.items():
+        if typed_by_code.get(p["code"]) is not None:
             continue
         placeholder_names.append(pname)
         lines += [
@@ -618,26 +656,24 @@ def render_init(modules: list[CommandModule], api: dict) -> str:
             "        super().__post_init__()",
             "        self.header.command_code = self.code",
             "", ""]
-    for cm in modules:
-        for a in cm.aliases:
-            if a not in api.get("placeholders", {}) and a != cm.base:
-                lines.append(f"{a} = {cm.base}")
     lines += ["", "", "all_commands[0] = UndefinedMessage"]
     lines.append("all_commands.update({")
     lines.extend(f"    {n}.code: {n}," for n in placeholder_names)
-    lines.extend(f"    {cm.code}: {cm.base}," for cm in modules)
     lines.append("})")
-    lines.append("commands_by_application.update({")
+    lines.append("all_commands.set_index({")
+    lines.extend(f'    {cm.code}: "{cm.base}",' for cm in modules)
+    lines.append("}, __getattr__)")
+    lines.append("commands_by_application.set_index({")
     for cm in modules:
         for app in cm.applications:
-            lines.append(f"    ({app}, {cm.code}): {cm.base},")
-    lines.append("})")
+            lines.append(f'    ({app}, {cm.code}): "{cm.base}",')
+    lines.append("}, __getattr__)")
     lines.append("")
     lines.append("__all__ = [")
     names = ["DefinedMessage", "Message", "UndefinedMessage", "all_commands",
              "commands_by_application", "register"]
     names += sorted({n for cm in modules for n in (cm.base, cm.request.name, cm.answer.name)})
-    names += sorted(api.get("placeholders", {}))
+    names += sorted(placeholders)
     names += sorted({a for cm in modules for a in cm.aliases} - set(names))
     lines.extend(f'    "{n}",' for n in dict.fromkeys(names))
     lines.append("]")

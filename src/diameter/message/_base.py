@@ -8,8 +8,9 @@ from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
 from .avp.avp import Avp, AvpGrouped, make_avps
+from ._registry import CommandRegistry
 
-__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
+__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage", "UnknownAttributeWarning",
            "UndefinedGroupedAvp"]
 
 
@@ -196,6 +197,20 @@ class Message:
         ans.header.application_id = h.application_id
         return ans
 
+    def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+               origin_realm: str | bytes | None = None, vendor_id: int = 0,
+               error_message: str | None = None) -> Message:
+        """:meth:`to_answer` filled from this request (``diameter.message.answers``).
+
+        Copies Session-Id, the application id AVPs, Proxy-Info, CC-Request-Type/-Number
+        and Accounting-Record-Type/-Number; sets Result-Code (Experimental-Result with
+        ``vendor_id``), Origin-Host and Origin-Realm when given.
+        """
+        from .answers import fill_answer
+        return fill_answer(self, self.to_answer(), result_code, origin_host=origin_host,
+                           origin_realm=origin_realm, vendor_id=vendor_id,
+                           error_message=error_message)
+
 
 def _answer_class_for(cls: type) -> type:
     name = cls.__name__
@@ -245,6 +260,11 @@ class DefinedMessage(Message):
     _answer_cls: type | None = None
 
     __getattr__ = lazy_getattr
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name[0] != "_" and name not in _known_names(type(self)):
+            _warn_unknown(self, name)
+        object.__setattr__(self, name, value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -363,6 +383,34 @@ class UndefinedMessage(Message):
             raise AttributeError(f"{type(self).__name__} has no attribute {name}") from None
 
 
+class UnknownAttributeWarning(UserWarning):
+    """An attribute that maps to no AVP was set on a typed command (a typo?).
+
+    The value is kept on the object but never sent. Make it an error with
+    ``warnings.simplefilter("error", UnknownAttributeWarning)``.
+    """
+
+
+_KNOWN: dict[type, frozenset[str]] = {}
+
+
+def _known_names(cls: type) -> frozenset[str]:
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = frozenset(dir(cls)) | {"header"} | binding_of(cls).list_names
+        _KNOWN[cls] = known
+    return known
+
+
+def _warn_unknown(msg: Any, name: str) -> None:
+    import difflib
+    import warnings
+    close = difflib.get_close_matches(name, sorted(_known_names(type(msg))), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: the value is not "
+                  f"sent{hint}", UnknownAttributeWarning, stacklevel=3)
+
+
 def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
     for a in avps:
         attr = a.name.replace("-", "_").lower()
@@ -389,8 +437,8 @@ def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
 _MISSING = object()
 _AnyMessageType = TypeVar("_AnyMessageType", bound=Message)
 
-all_commands: dict[int, type] = {}
-commands_by_application: dict[tuple[int, int], type] = {}
+all_commands: CommandRegistry[int] = CommandRegistry()
+commands_by_application: CommandRegistry[tuple[int, int]] = CommandRegistry()
 _types = core.MESSAGE_TYPES
 _types.by_application = commands_by_application
 _types.by_code = all_commands
@@ -400,10 +448,17 @@ _types.header = MessageHeader
 _types.default_factory = _DEFAULT_FACTORY
 
 
+def _resolve(app: int, code: int) -> Any:
+    """The decoder's fallback: import the command class of (app, code) on first use."""
+    return commands_by_application.get((app, code)) or all_commands.get(code)
+
+
+_types.resolve = _resolve
+
+
 def _load_commands() -> None:
+    """Make the generated command package give the registries their (lazy) index."""
     try:
-        from . import commands as _c
+        from . import commands as _c  # noqa: F401  (its import fills the registries' index)
     except ImportError:
         return
-    all_commands.update(getattr(_c, "all_commands", {}))
-    commands_by_application.update(getattr(_c, "commands_by_application", {}))

@@ -101,12 +101,12 @@ class _Checker:
         is_request = bool(flags & 0x80)
         if is_request and flags & 0x20:
             self.out.append(InvalidHdrBits("E bit set in a request"))
-        if flags & 0x40 and not self.rules.proxiable.get(code, True):
-            self.out.append(InvalidHdrBits(f"P bit set on the non-proxiable command {code}"))
         grammar = self.rules.command(app, code, is_request)
+        if flags & 0x40 and grammar is not None and not self.rules.proxiable.get(code, True):
+            self.out.append(InvalidHdrBits(f"P bit set on the non-proxiable command {code}"))
         if grammar is None and not self.rules.knows_command(code):
             self.out.append(CommandUnsupported(f"command code {code} is unknown"))
-        if (FAST_PATH[0] and grammar is not None and not self.out and not self.strict
+        if (FAST_PATH[0] and not self.out and not self.strict
                 and not flags & 0x20
                 and _grammar_ok(buf, 20, length, grammar, self.rules, self.rules.fast_cache(), 0,
                                 LIMITS.max_depth)):

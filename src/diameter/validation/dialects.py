@@ -182,6 +182,10 @@ def _names() -> dict[str, list[tuple[int, int]]]:
     idx: dict[str, list[tuple[int, int]]] = {}
     for code, vendor, name, *_rest in _tables.AVPS:
         idx.setdefault(name.lower(), []).append((vendor, code))
+    for code, vendor, name in getattr(_tables, "AVP_ALT_NAMES", ()):   # a vendor's own spellings
+        keys = idx.setdefault(name.lower(), [])
+        if (vendor, code) not in keys:
+            keys.append((vendor, code))
     return idx
 
 

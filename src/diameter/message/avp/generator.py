@@ -56,6 +56,70 @@ def generate_avps_from_defs(obj: Any, strict: bool = False) -> list[Avp]:
     return make_avps(body, scan_avps(body, 0, len(body)), 0)
 
 
+_PARAMS: list[Any] = []
+
+
+def _dataclass_params() -> Any:
+    """The ``__dataclass_params__`` of ``dataclass(init=False)``, taken from a real one."""
+    if not _PARAMS:
+        @dataclasses.dataclass(init=False)
+        class _Probe:
+            pass
+        _PARAMS.append(_Probe.__dataclass_params__)  # type: ignore[attr-defined]
+    return _PARAMS[0]
+
+
+def _dc_repr(self: Any) -> str:
+    inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+    return f"{type(self).__qualname__}({inner})"
+
+
+def _dc_eq(self: Any, other: object) -> bool:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    names = [f.name for f in dataclasses.fields(self)]
+    return [getattr(self, n) for n in names] == [getattr(other, n) for n in names]
+
+
+def _make_dataclass(cls: type) -> None:
+    """What ``dataclasses.dataclass(cls, init=False)`` does for a grouped class, minus the
+    per-class ``exec`` of generated methods (611 classes: most of the import time).
+
+    ``dataclasses.fields``, ``asdict``, ``is_dataclass`` and ``replace`` work as before;
+    ``__repr__`` and ``__eq__`` are shared functions with the same results.
+    """
+    all_fields: dict[str, dataclasses.Field[Any]] = {}
+    for base in reversed(cls.__mro__[1:]):
+        base_fields = base.__dict__.get("__dataclass_fields__")
+        if base_fields:
+            all_fields.update(base_fields)
+    own = cls.__dict__.get("__annotations__", {})
+    for name, ann in own.items():
+        ann_s = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+        if "ClassVar" in ann_s:
+            continue
+        default = cls.__dict__.get(name, dataclasses.MISSING)
+        if isinstance(default, dataclasses.Field):
+            f = default
+        else:
+            f = dataclasses.field(default=default)
+        f.name = name
+        f.type = ann
+        is_initvar = "InitVar" in ann_s
+        f._field_type = (dataclasses._FIELD_INITVAR if is_initvar  # type: ignore[attr-defined]
+                         else dataclasses._FIELD)  # type: ignore[attr-defined]
+        if f.default_factory is not dataclasses.MISSING and name in cls.__dict__:
+            delattr(cls, name)
+        all_fields[name] = f
+    cls.__dataclass_fields__ = all_fields  # type: ignore[attr-defined]
+    cls.__dataclass_params__ = _dataclass_params()  # type: ignore[attr-defined]
+    cls.__repr__ = _dc_repr  # type: ignore[assignment]
+    cls.__eq__ = _dc_eq  # type: ignore[assignment]
+    cls.__hash__ = None  # type: ignore[assignment]
+    cls.__match_args__ = tuple(  # type: ignore[attr-defined]
+        n for n, f in all_fields.items() if f._field_type is dataclasses._FIELD)  # type: ignore[attr-defined]
+
+
 def grouped_avp(cls: type) -> type:
     """Make ``cls`` a grouped-AVP dataclass with lazy decoding.
 
@@ -64,7 +128,7 @@ def grouped_avp(cls: type) -> type:
     members that are read.
     """
     from .._binding import install_attrs, lazy_getattr
-    cls = dataclasses.dataclass(cls, init=False)
+    _make_dataclass(cls)
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
     list_fields = tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING)

@@ -96,6 +96,7 @@ class PeerConnection:
     def __init__(self, local: Capabilities, initiator: bool, now: float, *,
                  tw: float = 30.0, ce_timeout: float = 10.0, dpa_timeout: float = 5.0,
                  max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, reopen: bool = False,
+                 max_cer_size: int = DEFAULT_MAX_CER_SIZE,
                  accept_cer: Callable[[Capabilities], int] | None = None,
                  tls_active: bool = False, rng: random.Random | None = None,
                  end_to_end: SequenceCounter | None = None) -> None:
@@ -108,7 +109,9 @@ class PeerConnection:
         self.accept_cer = accept_cer
         self.tls_active = tls_active
         self.rng = rng or random.Random()
-        self.decoder = FrameDecoder(max_message_size)
+        #: until the connection is open only a CER/CEA-sized message is read
+        self.max_message_size = max_message_size
+        self.decoder = FrameDecoder(min(max_cer_size, max_message_size))
         self.hop_by_hop = SequenceCounter(self.rng.getrandbits(32))
         self.end_to_end = end_to_end or SequenceCounter(self.rng.getrandbits(32))
         self.state = PeerState.CLOSED
@@ -211,11 +214,15 @@ class PeerConnection:
     def _close(self, reason: str, cause: int | None = None, result: int | None = None) -> list[Event]:
         self.state = PeerState.CLOSED
         self.deadline = None
+        self.decoder.clear()
+        self.accept_cer = None  # hooks may refer back to the transport: let it go
+        self.base_hook = None
         return [Closed(reason, cause, result)]
 
     def _open(self, now: float) -> list[Event]:
         self.state = PeerState.OPEN
         self.deadline = None
+        self.decoder.max_size = self.max_message_size
         self.watchdog = Watchdog(now, self.tw, reopen=self.reopen, rng=self.rng)
         if self.reopen:
             self.watchdog.pending = True
