@@ -79,7 +79,7 @@ def answer_for(data: bytes, identity: str, realm: str) -> bytes:
     session = _find(avps, 263)[0]["value"]
     kind = _find(avps, 416)[0]["value"]
     number = _find(avps, 415)[0]["value"]
-    subscription = _find(_find(avps, 443)[0]["avps"], 444)[0]["value"]
+    subscription = next((d["value"] for s in _find(avps, 443) for d in _find(s["avps"], 444)), "")
     result = 4012 if subscription.endswith("9") else 2001  # the poor subscriber
     out = [A("Session-Id", session), A("Result-Code", result), A("Origin-Host", identity),
            A("Origin-Realm", realm), A("Auth-Application-Id", 4), A("CC-Request-Type", kind),
