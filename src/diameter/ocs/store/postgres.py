@@ -9,6 +9,7 @@ answered by another instance meanwhile is replayed, never charged twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -98,9 +99,15 @@ class PostgresStorage(Storage):
             return stop.value
 
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
-        import asyncpg
         if self._pool is None:
             raise StorageError("storage is not open")
+        if asyncio.current_task() is None:
+            # started eagerly outside a task (the node runs handlers so): asyncpg's timeouts need one
+            return await asyncio.ensure_future(self._transaction(work))
+        return await self._transaction(work)
+
+    async def _transaction(self, work: Callable[[], Work]) -> Any:
+        import asyncpg
         last: Exception | None = None
         for _attempt in range(5):
             try:
