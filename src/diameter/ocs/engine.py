@@ -58,11 +58,14 @@ class Engine:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")
         return out
 
-    async def close_session(self, session_id: str, reason: str) -> Outcome | None:
-        """Release what a session still holds (STR, ASR, Tcc expiry); None if nothing was open."""
+    async def close_session(self, session_id: str, reason: str,
+                            idle: float | None = None) -> Outcome | None:
+        """Release what a session still holds (STR, ASR, Tcc expiry); None if nothing was open.
+
+        `idle` (seconds) leaves alone a session charged more recently, e.g. by another instance."""
         now = self.clock()
         return await self.store.transact(Target(session_id=session_id),
-                                         lambda snap: rating.close(snap, session_id, reason, now),
+                                         lambda snap: rating.close(snap, session_id, reason, now, idle),
                                          None, now)
 
     async def release_expired(self, now: float | None = None) -> int:
