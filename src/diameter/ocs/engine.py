@@ -49,11 +49,12 @@ class Engine:
         target = (Target(subscriptions=tuple(req.subscriptions)) if req.subscriptions
                   else Target(session_id=req.session_id))
         out = await self.store.transact(target, lambda snap: rating.charge(snap, req, tariff, now),
-                                        key, now)
+                                        key, now, scope=req.session_id)
         if out is None and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
             # subscription changed or missing mid-session: the session still knows its account
             out = await self.store.transact(Target(session_id=req.session_id),
-                                            lambda snap: rating.charge(snap, req, tariff, now), key, now)
+                                            lambda snap: rating.charge(snap, req, tariff, now), key, now,
+                                            scope=req.session_id)
         if out is None:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")
         return out
@@ -66,7 +67,7 @@ class Engine:
         now = self.clock()
         return await self.store.transact(Target(session_id=session_id),
                                          lambda snap: rating.close(snap, session_id, reason, now, idle),
-                                         None, now)
+                                         None, now, scope=session_id)
 
     async def release_expired(self, now: float | None = None) -> int:
         """Release reservations (and close sessions) whose time is up; returns accounts touched."""

@@ -92,8 +92,12 @@ def resolve(target: Target) -> Work:
     return None
 
 
-def load(account_id: int, lock: str = "", with_subscriptions: bool = False) -> Work:
-    """Snapshot of one account; `lock` is appended to the account SELECT (FOR UPDATE)."""
+def load(account_id: int, lock: str = "", with_subscriptions: bool = False,
+         session_id: str | None = None) -> Work:
+    """Snapshot of one account; `lock` is appended to the account SELECT (FOR UPDATE).
+
+    With `session_id` only that session's reservations and row are loaded, plus the number
+    of other sessions holding credit (`Snapshot.other_sessions`)."""
     row = yield ("SELECT id, name, kind, state, currency FROM accounts WHERE id = ?" + lock,
                  (account_id,), "one")
     if row is None:
@@ -105,10 +109,20 @@ def load(account_id: int, lock: str = "", with_subscriptions: bool = False) -> W
         acc.subscriptions = [(int(t), d) for t, d in subs]
     bals = yield (f"SELECT {_BAL_COLS} FROM balances WHERE account_id = ? ORDER BY id",
                   (account_id,), "all")
-    ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE account_id = ?", (account_id,), "all")
-    sess = yield (f"SELECT {_SES_COLS} FROM sessions WHERE account_id = ?", (account_id,), "all")
+    others = None
+    if session_id is None:
+        ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE account_id = ?", (account_id,), "all")
+        sess = yield (f"SELECT {_SES_COLS} FROM sessions WHERE account_id = ?", (account_id,), "all")
+    else:
+        ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE session_id = ? AND account_id = ?",
+                      (session_id, account_id), "all")
+        sess = yield (f"SELECT {_SES_COLS} FROM sessions WHERE session_id = ? AND account_id = ?",
+                      (session_id, account_id), "all")
+        row = yield ("SELECT COUNT(DISTINCT session_id) FROM reservations "
+                     "WHERE account_id = ? AND session_id <> ?", (account_id, session_id), "one")
+        others = int(row[0])
     return Snapshot(acc, [_balance(b) for b in bals], [_reservation(r) for r in ress],
-                    {s[0]: _session(s) for s in sess})
+                    {s[0]: _session(s) for s in sess}, others)
 
 
 def recorded(key: tuple[str, int]) -> Work:
@@ -160,7 +174,7 @@ def apply(dec: Decision, key: tuple[str, int] | None, now: float) -> Work:
 
 
 def transact(target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
-             lock: str = "") -> Work:
+             lock: str = "", scope: str | None = None) -> Work:
     """The one transaction shape: replay a recorded outcome, or lock, decide and write."""
     if key is not None:
         done = yield from recorded(key)
@@ -169,7 +183,7 @@ def transact(target: Target, decide: Decide, key: tuple[str, int] | None, now: f
     account_id = yield from resolve(target)
     if account_id is None:
         return None
-    snap = yield from load(account_id, lock)
+    snap = yield from load(account_id, lock, session_id=scope)
     if snap is None:
         return None
     if key is not None and lock:  # another instance may have answered while we waited
