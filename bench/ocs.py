@@ -135,14 +135,23 @@ def start_server(cmd: list[str]) -> tuple[subprocess.Popen, int]:
     return proc, int(m.group(1))
 
 
-def run_load(port: int, args: argparse.Namespace) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(port: int, args: argparse.Namespace, server_pid: int) -> dict:
+    cpu0 = cpu_seconds(server_pid)
     out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
                           "--sessions", str(args.sessions), "--updates", str(args.updates),
                           "--concurrency", str(args.concurrency), "--accounts", str(args.accounts)],
                          env=ENV, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
-    return json.loads(out.stdout)
+    result = json.loads(out.stdout)
+    result["server_cpu_us"] = (cpu_seconds(server_pid) - cpu0) / result["requests"] * 1e6
+    return result
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -207,7 +216,7 @@ async def check_books(url: str, args: argparse.Namespace, amount: int) -> tuple[
 def line(name: str, r: dict) -> str:
     codes = ",".join(f"{k}:{v}" for k, v in sorted(r["codes"].items()))
     return (f"{name:24s} {r['requests']:7d} CCR {r['rate']:8.0f} CCR/s  p50 {r['p50_ms']:6.2f} ms  "
-            f"p99 {r['p99_ms']:6.2f} ms  results {codes}")
+            f"p99 {r['p99_ms']:6.2f} ms  server CPU {r['server_cpu_us']:5.0f} us/CCR  results {codes}")
 
 
 def main() -> None:
@@ -235,7 +244,7 @@ def main() -> None:
           f"{args.accounts} accounts, load client and server in separate processes")
     proc, port = start_server([sys.executable, __file__, "--null-server"])
     try:
-        ref = run_load(port, args)
+        ref = run_load(port, args, proc.pid)
     finally:
         stop(proc)
     print(line("reference (no storage)", ref))
@@ -255,12 +264,13 @@ def main() -> None:
                                        "--port", "0", "--identity", "ocs.bench.example.net",
                                        "--realm", REALM, "--max-in-progress", "100000"])
             try:
-                r = run_load(port, args)
+                r = run_load(port, args, proc.pid)
             finally:
                 stop(proc)
             good, books = asyncio.run(check_books(url, args, amount))
             ok = ok and good and r["codes"].get(2001) == r["requests"]
-            print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference)")
+            print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference rate, "
+                  f"{r['server_cpu_us'] / ref['server_cpu_us']:.1f} x its CPU per CCR)")
             print(f"{'':24s} {books}")
         finally:
             if teardown:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import schema
+from ..model import Outcome
+from . import pg_fast, schema
 from .base import Storage, StorageError
-from .queries import Query, Work
+from .queries import Decide, Query, Target, Work
 
 log = logging.getLogger("diameter.ocs.store")
 
@@ -32,7 +34,7 @@ def pg_sql(sql: str) -> str:
 
 
 class PostgresStorage(Storage):
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
@@ -99,20 +101,31 @@ class PostgresStorage(Storage):
             return stop.value
 
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
+        return await self._with_conn(lambda conn: self._drive(conn, work()))
+
+    async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
+                       now: float | None = None, scope: str | None = None) -> Outcome | None:
+        ts = time.time() if now is None else now
+        out: Outcome | None = await self._with_conn(
+            lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive))
+        return out
+
+    async def _with_conn(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Run `fn(connection)` in a transaction, retrying lost races; in a task (asyncpg needs one)."""
         if self._pool is None:
             raise StorageError("storage is not open")
         if asyncio.current_task() is None:
-            # started eagerly outside a task (the node runs handlers so): asyncpg's timeouts need one
-            return await asyncio.ensure_future(self._transaction(work))
-        return await self._transaction(work)
+            # started eagerly outside a task (the node runs handlers so)
+            return await asyncio.ensure_future(self._transaction(fn))
+        return await self._transaction(fn)
 
-    async def _transaction(self, work: Callable[[], Work]) -> Any:
+    async def _transaction(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
         import asyncpg
         last: Exception | None = None
         for _attempt in range(5):
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    return await self._drive(conn, work())
+                    return await fn(conn)
             except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
                     asyncpg.SerializationError) as exc:
                 # another instance recorded this request first (replayed on retry), or lost a race
