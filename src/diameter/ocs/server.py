@@ -120,7 +120,14 @@ class Metrics:
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         from prometheus_client import start_http_server
-        start_http_server(port, host, registry=self.registry)
+        started = start_http_server(port, host, registry=self.registry)
+        self._http = started[0] if isinstance(started, tuple) else None  # None before 0.17
+
+    def close(self) -> None:
+        http = getattr(self, "_http", None)
+        if http is not None:
+            http.shutdown()
+            http.server_close()
 
 
 class OcsServer:
@@ -176,6 +183,8 @@ class OcsServer:
         if self.node is not None:
             await self.node.stop(1)
             self.node = None
+        if self.metrics is not None:
+            self.metrics.close()
         await self.store.close()
 
     def snapshot_metrics(self) -> dict[str, Any]:

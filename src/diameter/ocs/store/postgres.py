@@ -27,6 +27,10 @@ _PLACEHOLDER = re.compile(r"\?")
 _MIGRATION_LOCK = 4006_0001
 
 
+async def _no_reset(conn: Any) -> None:
+    return None
+
+
 def pg_sql(sql: str) -> str:
     """``?`` placeholders to asyncpg's ``$1, $2...``."""
     counter = iter(range(1, 10_000))
@@ -53,8 +57,10 @@ class PostgresStorage(Storage):
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StorageError("PostgreSQL storage needs asyncpg (pip install 'diameter[ocs]')") from exc
         try:
+            # connections carry no session state (no LISTEN, no session locks or settings):
+            # no reset round trip when one goes back to the pool
             self._pool = await asyncpg.create_pool(self.url, min_size=self.min_size,
-                                                   max_size=self.max_size)
+                                                   max_size=self.max_size, reset=_no_reset)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
         async with self._pool.acquire() as conn, conn.transaction():
