@@ -108,6 +108,11 @@ class Storage(abc.ABC):
     async def set_export_position(self, name: str, last_id: int) -> None:
         await self._run(lambda: queries.set_export_position(name, last_id))
 
+    async def reserved(self) -> tuple[int, int]:
+        """(open reservations, money they hold in minor units), for metrics."""
+        count, held = await self._run(queries.reserved)
+        return int(count), int(held)
+
     async def audit(self) -> AuditReport:
         report: AuditReport = await self._run(queries.audit)
         return report

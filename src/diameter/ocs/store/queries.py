@@ -299,3 +299,12 @@ def set_export_position(name: str, last_id: int) -> Work:
     yield ("INSERT INTO cdr_exports (name, last_id) VALUES (?, ?) "
            "ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id", (name, last_id), "exec")
     return last_id
+
+
+def reserved() -> Work:
+    """(open reservations, money held by them in minor units)."""
+    money = {int(r[0]) for r in (yield ("SELECT id FROM balances WHERE kind = 'money'", (), "all"))}
+    rows = yield ("SELECT holds FROM reservations", (), "all")
+    held = sum(h.amount for (text,) in rows for h in Reservation.holds_from_json(text)
+               if h.balance_id in money)
+    return len(rows), held
