@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from diameter.ocs import (
     AccountState,
@@ -61,6 +62,9 @@ def test_retransmission_is_replayed_not_charged_again(store_url):
             snap = await eng.account(Target(name="bob"))
             assert snap.balances[0].amount == 850
             assert (await st.audit()).ok
+            assert await st.prune_outcomes(0.0) == 0  # outcomes are kept until they are old
+            assert await st.prune_outcomes(time.time() + 1) == 2
+            assert await st.recorded(("s", 1)) is None
     run(main())
 
 

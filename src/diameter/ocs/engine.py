@@ -34,10 +34,12 @@ class Engine:
     """Online charging over one storage; safe to run several engines on one PostgreSQL."""
 
     def __init__(self, store: Storage, tariff: Tariff = DEFAULT_TARIFF,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, keep_outcomes: float = 86400.0) -> None:
         self.store = store
         self.tariff = tariff
         self.clock = clock
+        #: how long a request's outcome is kept to answer its retransmissions (s)
+        self.keep_outcomes = keep_outcomes
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- sessions and events ----------------------------------------------------------
@@ -98,6 +100,7 @@ class Engine:
                 released = await self.release_expired()
                 if released:
                     log.info("ocs: released expired credit on %d account(s)", released)
+                await self.store.prune_outcomes(self.clock() - self.keep_outcomes)
             except Exception:  # keep sweeping; the next round retries
                 log.exception("ocs: expiry sweep failed")
             await asyncio.sleep(interval)

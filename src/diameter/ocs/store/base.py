@@ -108,6 +108,10 @@ class Storage(abc.ABC):
     async def set_export_position(self, name: str, last_id: int) -> None:
         await self._run(lambda: queries.set_export_position(name, last_id))
 
+    async def prune_outcomes(self, before: float, limit: int = 5000) -> int:
+        """Delete recorded outcomes older than `before`; returns how many."""
+        return int(await self._run(lambda: queries.prune_outcomes(before, limit)))
+
     async def reserved(self) -> tuple[int, int]:
         """(open reservations, money they hold in minor units), for metrics."""
         count, held = await self._run(queries.reserved)

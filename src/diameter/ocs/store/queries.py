@@ -308,3 +308,13 @@ def reserved() -> Work:
     held = sum(h.amount for (text,) in rows for h in Reservation.holds_from_json(text)
                if h.balance_id in money)
     return len(rows), held
+
+
+def prune_outcomes(before: float, limit: int) -> Work:
+    """Forget recorded outcomes older than `before` (retransmissions come long before)."""
+    rows = yield ("SELECT session_id, request_number FROM outcomes WHERE ts < ? LIMIT ?",
+                  (before, limit), "all")
+    if rows:
+        yield ("DELETE FROM outcomes WHERE session_id = ? AND request_number = ?",
+               [(r[0], r[1]) for r in rows], "many")
+    return len(rows)
