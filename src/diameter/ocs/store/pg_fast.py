@@ -127,9 +127,9 @@ async def transact(conn: Any, target: Target, decide: Decide, key: tuple[str, in
         return Outcome.from_json(data[4])
     snap = Snapshot(
         Account(int(acc[0]), acc[1], AccountKind(int(acc[2])), AccountState(acc[3]), int(acc[4])),
-        [queries._balance(b) for b in json.loads(data[0] or "[]")],
-        [queries._reservation(r) for r in json.loads(data[1] or "[]")],
-        {s[0]: queries._session(s) for s in json.loads(data[2] or "[]")},
+        [queries.balance_row(b) for b in json.loads(data[0] or "[]")],
+        [queries.reservation_row(r) for r in json.loads(data[1] or "[]")],
+        {s[0]: queries.session_row(s) for s in json.loads(data[2] or "[]")},
         None if data[3] is None else int(data[3]))
     dec = decide(snap)
     if dec.outcome.account_id is None:

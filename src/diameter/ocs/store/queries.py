@@ -50,18 +50,18 @@ _RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_
 _SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
 
 
-def _balance(r: Sequence[Any]) -> Balance:
+def balance_row(r: Sequence[Any]) -> Balance:
     rgs = tuple(int(x) for x in r[6].split(",") if x) if r[6] else ()
     return Balance(int(r[0]), int(r[1]), UnitKind(r[2]), int(r[3]), int(r[4]), int(r[5]), rgs,
                    r[7], r[8], int(r[9]))
 
 
-def _reservation(r: Sequence[Any]) -> Reservation:
+def reservation_row(r: Sequence[Any]) -> Reservation:
     return Reservation(r[0], int(r[1]), int(r[2]), UnitKind(r[3]), int(r[4]),
                        Reservation.holds_from_json(r[5]), float(r[6]), int(r[7]), bool(r[8]), r[9])
 
 
-def _session(r: Sequence[Any]) -> SessionRow:
+def session_row(r: Sequence[Any]) -> SessionRow:
     return SessionRow(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5]),
                       json.loads(r[6]), int(r[7]), r[8], bool(r[9]))
 
@@ -121,8 +121,8 @@ def load(account_id: int, lock: str = "", with_subscriptions: bool = False,
         row = yield ("SELECT COUNT(DISTINCT session_id) FROM reservations "
                      "WHERE account_id = ? AND session_id <> ?", (account_id, session_id), "one")
         others = int(row[0])
-    return Snapshot(acc, [_balance(b) for b in bals], [_reservation(r) for r in ress],
-                    {s[0]: _session(s) for s in sess}, others)
+    return Snapshot(acc, [balance_row(b) for b in bals], [reservation_row(r) for r in ress],
+                    {s[0]: session_row(s) for s in sess}, others)
 
 
 def recorded(key: tuple[str, int]) -> Work:
