@@ -97,6 +97,10 @@ class Message:
         self._avps = avps or []
         self.__post_init__()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _ANSWER_CLASSES.clear()   # a new class may be some request's answer
+
     def __post_init__(self) -> None:
         pass
 
@@ -190,16 +194,17 @@ class Message:
     def to_answer(self) -> Message:
         """A new answer to this request: same code, application and ids, P bit kept."""
         h = self.header
-        hdr = MessageHeader(h.version, command_code=h.command_code,
-                            application_id=h.application_id,
-                            hop_by_hop_identifier=h.hop_by_hop_identifier,
-                            end_to_end_identifier=h.end_to_end_identifier)
-        hdr.is_proxyable = h.is_proxyable
-        answer_cls = _answer_class_for(type(self))
+        p_bit = h.command_flags & 0x40
+        hdr = MessageHeader(h.version, 0, p_bit, h.command_code, h.application_id,
+                            h.hop_by_hop_identifier, h.end_to_end_identifier)
+        cls = type(self)
+        answer_cls = _ANSWER_CLASSES.get(cls)
+        if answer_cls is None:
+            answer_cls = _ANSWER_CLASSES[cls] = _answer_class_for(cls)
         ans = answer_cls(hdr)
-        ans.header.is_request = False
-        ans.header.is_proxyable = h.is_proxyable
-        ans.header.application_id = h.application_id
+        ah = ans.header
+        ah.command_flags = (ah.command_flags & ~0xC0) | p_bit   # an answer; P bit kept
+        ah.application_id = h.application_id
         return ans
 
     def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
@@ -215,6 +220,10 @@ class Message:
         return fill_answer(self, self.to_answer(), result_code, origin_host=origin_host,
                            origin_realm=origin_realm, vendor_id=vendor_id,
                            error_message=error_message)
+
+
+_ANSWER_CLASSES: dict[type, type] = {}
+"""Request class -> answer class (emptied when a message class is defined)."""
 
 
 def _answer_class_for(cls: type) -> type:

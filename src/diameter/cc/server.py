@@ -1,0 +1,269 @@
+"""asyncio credit-control server on a :class:`~diameter.node.aio.DiameterNode`.
+
+``CreditControlServer(node, handler)`` serves application 4 (Gy/Ro, and Huawei DCC from
+``dialect="huawei"`` peers): it parses each CCR into a :class:`~diameter.cc.types.CCRequest`,
+awaits ``handler.on_initial / on_update / on_termination / on_event(req)`` for a
+:class:`~diameter.cc.types.CCResult`, builds the CCA, runs the RFC 4006 server state machine
+(:mod:`diameter.cc.server_core`) with Tcc supervision, answers STR, and pushes RAR
+(:meth:`CreditControlServer.re_auth`) and ASR (:meth:`CreditControlServer.abort`) to clients.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any, Awaitable, Callable, Mapping, Protocol
+
+from ..message.commands import (AbortSessionRequest, CreditControlAnswer, ReAuthRequest,
+                                SessionTerminationAnswer)
+from ..node.aio.node import DiameterNode
+from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, ServerSession)
+from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
+                    DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
+from .encode import CcaEncoder
+from .wire import APP_CC, parse_ccr
+
+log = logging.getLogger("diameter.cc.server")
+
+CMD_CC = 272
+CMD_RA = 258
+CMD_ST = 275
+CMD_AS = 274
+DIAMETER_INVALID_AVP_VALUE = 5004
+RE_AUTH_AUTHORIZE_ONLY = 0
+
+
+class UnknownSession(KeyError):
+    """No open credit-control session with this Session-Id."""
+
+
+class CreditControlHandler(Protocol):
+    """What :class:`CreditControlServer` calls; methods may be coroutines or plain functions.
+
+    ``on_session_closed(session_id, reason)`` is optional; reason is ``"tcc_expired"``,
+    ``"session_termination"`` (STR), ``"abort"`` (ASR not acknowledged) or ``"failed"``
+    (an update that was not successfully processed moved the session Open -> Idle).
+    """
+
+    def on_initial(self, req: CCRequest) -> CCResult | Awaitable[CCResult]: ...
+    def on_update(self, req: CCRequest) -> CCResult | Awaitable[CCResult]: ...
+    def on_termination(self, req: CCRequest) -> CCResult | Awaitable[CCResult]: ...
+    def on_event(self, req: CCRequest) -> CCResult | Awaitable[CCResult]: ...
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    out = fn(*args)
+    if inspect.isawaitable(out):
+        out = await out
+    return out
+
+
+class CreditControlServer:
+    """RFC 4006 server on a node: sessions (Idle/Open), Tcc, STR, RAR/ASR push, duplicate answers."""
+
+    def __init__(self, node: DiameterNode, handler: Any, *, application_id: int = APP_CC, tcc: float = 600.0,
+                 max_in_progress: int | None = None, answer_cache: int = 65536,
+                 validate: bool | None = None) -> None:
+        self.node = node
+        self.handler = handler
+        self.application_id = application_id
+        self.core = ServerCore(tcc, answer_cache)
+        self.max_in_progress = max_in_progress
+        self.in_progress = 0
+        self._waiters: dict[tuple[str, int], asyncio.Future[bytes]] = {}
+        self._methods = {RequestType.INITIAL: getattr(handler, "on_initial", None),
+                         RequestType.UPDATE: getattr(handler, "on_update", None),
+                         RequestType.TERMINATION: getattr(handler, "on_termination", None),
+                         RequestType.EVENT: getattr(handler, "on_event", None)}
+        self._ticker: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._origin_host = node.origin_host.encode()
+        self._origin_realm = node.realm.encode()
+        self._enc = CcaEncoder(self._origin_host, self._origin_realm, application_id)
+        node.add_application(application_id, self._on_request, commands={CMD_CC, CMD_ST}, validate=validate)
+
+    @property
+    def sessions(self) -> Mapping[str, ServerSession]:
+        """Open sessions by Session-Id (read-only view)."""
+        return self.core.sessions
+
+    # ---- requests -----------------------------------------------------------------
+    def _dialect(self, origin_host: str) -> str:
+        p = self.node.peers.get(origin_host.lower())
+        return (p.dialect if p is not None and p.dialect else None) or self.node.dialect
+
+    async def _on_request(self, msg: Any) -> Any:
+        if self._ticker is None:
+            self._start_ticker()
+        if msg.header.command_code == CMD_ST:
+            return await self._on_str(msg)
+        try:
+            buf = msg.as_bytes()
+            req = parse_ccr(msg, raw=buf)
+        except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
+            log.info("CCR rejected: %s", exc)
+            return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
+        req.dialect = self._dialect(req.origin_host)
+        key = (req.session_id, req.request_number)
+        cached = self.core.cached(*key)
+        if cached is not None:
+            log.info("session %s: CCR %d repeated (T=%s), answered from the cache", req.session_id,
+                     req.request_number, req.retransmitted)
+            return cached
+        if self.core.in_progress(*key):
+            fut = self._waiters.get(key)
+            if fut is None:
+                fut = self._waiters[key] = asyncio.get_running_loop().create_future()
+            try:
+                return await asyncio.shield(fut)
+            except Exception:  # noqa: BLE001 - the first copy failed: nothing to repeat
+                return None
+        if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
+            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
+        method = self._methods.get(req.request_type)
+        self.core.begin(req)
+        self.in_progress += 1
+        try:
+            if method is None:
+                raise NotImplementedError(f"handler has no method for {req.request_type.name}")
+            res = method(req)
+            if inspect.isawaitable(res):
+                res = await res
+            if not isinstance(res, CCResult):
+                raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
+            out = self._enc.encode(msg, buf, req, res)
+        except Exception as exc:  # noqa: BLE001 - one failing request costs only its own answer
+            log.error("credit-control handler failed for %s: %r", req.session_id, exc)
+            self.core.abandon(req)
+            self._finish_waiter(key, None, exc)
+            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY, error_message=str(exc)[:200]))
+        finally:
+            self.in_progress -= 1
+        reason = self.core.complete(req, res, out, asyncio.get_running_loop().time())
+        self._finish_waiter(key, out, None)
+        if reason is not None:
+            self._closed_later(req.session_id, reason)
+        return out
+
+    def _finish_waiter(self, key: tuple[str, int], out: bytes | None, exc: BaseException | None) -> None:
+        fut = self._waiters.pop(key, None)
+        if fut is not None and not fut.done():
+            if exc is not None or out is None:
+                fut.set_exception(exc or RuntimeError("no answer"))
+                fut.exception()  # retrieved: no "never retrieved" warning when no one awaits it
+            else:
+                fut.set_result(out)
+
+    def _error_cca(self, msg: Any, code: int, text: str) -> CreditControlAnswer:
+        a: CreditControlAnswer = msg.to_answer()
+        a.session_id = msg.session_id
+        a.result_code = code
+        a.origin_host = self._origin_host
+        a.origin_realm = self._origin_realm
+        a.auth_application_id = self.application_id
+        a.cc_request_type = msg.cc_request_type
+        a.cc_request_number = msg.cc_request_number
+        a.error_message = text[:200]
+        return a
+
+    async def _on_str(self, msg: Any) -> SessionTerminationAnswer:
+        a: SessionTerminationAnswer = msg.to_answer()
+        a.session_id = msg.session_id
+        a.origin_host = self._origin_host
+        a.origin_realm = self._origin_realm
+        s = self.core.close(msg.session_id or "")
+        a.result_code = DIAMETER_SUCCESS if s is not None else DIAMETER_UNKNOWN_SESSION_ID
+        if s is not None:
+            await self._closed(s.session_id, CLOSED_STR)
+        return a
+
+    # ---- session closing ------------------------------------------------------------
+    async def _closed(self, session_id: str, reason: str) -> None:
+        fn = getattr(self.handler, "on_session_closed", None)
+        if fn is None:
+            return
+        try:
+            await _call(fn, session_id, reason)
+        except Exception as exc:  # noqa: BLE001
+            log.error("on_session_closed(%s, %s) failed: %r", session_id, reason, exc)
+
+    def _closed_later(self, session_id: str, reason: str) -> None:
+        t = asyncio.get_running_loop().create_task(self._closed(session_id, reason))
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    def _start_ticker(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            nd = self.core.next_deadline()
+            now = loop.time()
+            await asyncio.sleep(self.core.tcc if nd is None else max(0.005, min(nd - now, self.core.tcc)))
+            for s in self.core.expire(loop.time()):
+                await self._closed(s.session_id, CLOSED_TCC)
+
+    async def close(self) -> None:
+        """Stop Tcc supervision (the node keeps running)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ---- server-initiated -----------------------------------------------------------
+    def _session(self, session_id: str) -> ServerSession:
+        s = self.core.sessions.get(session_id)
+        if s is None:
+            raise UnknownSession(session_id)
+        return s
+
+    async def re_auth(self, session_id: str, *, rating_group: int | None = None,
+                      service_identifier: int | None = None, timeout: float | None = None) -> int:
+        """Send a Re-Auth-Request (AUTHORIZE_ONLY) to the session's client; returns the RAA's Result-Code.
+
+        The client answers and then sends a CCR-Update with Reporting-Reason FORCED_REAUTHORISATION.
+        """
+        s = self._session(session_id)
+        r = ReAuthRequest()
+        r.header.application_id = self.application_id
+        self._fill(r, s)
+        r.re_auth_request_type = RE_AUTH_AUTHORIZE_ONLY
+        if rating_group is not None:
+            r.rating_group = rating_group
+        if service_identifier is not None:
+            r.service_identifier = service_identifier
+        ans = await self.node.request(r, peer=s.peer, timeout=timeout)
+        return int(ans.result_code or 0)
+
+    async def abort(self, session_id: str, *, timeout: float | None = None) -> int:
+        """Send an Abort-Session-Request; returns the ASA's Result-Code.
+
+        On success the client ends the session with a CCR-Termination (reporting the used units);
+        when the client does not acknowledge, the session is closed here (``on_session_closed``
+        with reason ``"abort"``).
+        """
+        s = self._session(session_id)
+        r = AbortSessionRequest()
+        r.header.application_id = self.application_id
+        self._fill(r, s)
+        try:
+            ans = await self.node.request(r, peer=s.peer, timeout=timeout)
+            code = int(ans.result_code or 0)
+        except Exception as exc:  # noqa: BLE001 - not delivered: the session cannot be aborted remotely
+            log.info("ASR for %s not answered: %r", session_id, exc)
+            code = 0
+        if not is_success(code) and self.core.close(session_id) is not None:
+            await self._closed(session_id, CLOSED_ABORT)
+        return code
+
+    def _fill(self, r: Any, s: ServerSession) -> None:
+        r.session_id = s.session_id
+        r.origin_host = self._origin_host
+        r.origin_realm = self._origin_realm
+        r.destination_realm = s.origin_realm.encode()
+        r.destination_host = s.origin_host.encode()
+        r.auth_application_id = self.application_id

@@ -1,0 +1,218 @@
+"""Working books of one transaction: balance changes as ledger rows, reservations, sessions.
+
+`Books` wraps a locked `Snapshot`; the rating functions change balances only through
+`Books.change`, which writes a ledger row with the balance after. The resulting
+`Decision` is what a storage backend applies atomically, together with the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import (
+    NO_RATING_GROUP,
+    Balance,
+    Hold,
+    LedgerRow,
+    Outcome,
+    Reservation,
+    SessionRow,
+    Snapshot,
+    UnitKind,
+)
+from .tariff import Rate
+
+
+@dataclass
+class Decision:
+    """Everything a transaction changes; applied by storage in one commit."""
+
+    outcome: Outcome
+    ledger: list[LedgerRow] = field(default_factory=list)
+    balances: dict[int, int] = field(default_factory=dict)  # balance id -> new amount
+    reservations_put: list[Reservation] = field(default_factory=list)
+    reservations_del: list[tuple[str, int]] = field(default_factory=list)
+    sessions_put: list[SessionRow] = field(default_factory=list)
+    sessions_del: list[str] = field(default_factory=list)
+    cdrs: list[dict[str, Any]] = field(default_factory=list)
+    account_state: str | None = None
+
+
+def rg_key(rating_group: int | None) -> int:
+    return NO_RATING_GROUP if rating_group is None else rating_group
+
+
+class Books:
+    """Mutable view of a snapshot for one request."""
+
+    def __init__(self, snap: Snapshot, now: float, session_id: str | None = None,
+                 request_number: int | None = None) -> None:
+        self.snap = snap
+        self.now = now
+        self.session_id = session_id
+        self.request_number = request_number
+        self.rows: list[LedgerRow] = []
+        self.reservations = {(r.session_id, r.rating_group): r for r in snap.reservations}
+        self.put: dict[tuple[str, int], Reservation] = {}
+        self.deleted: set[tuple[str, int]] = set()
+        self.sessions = dict(snap.sessions)
+        self.sessions_put: dict[str, SessionRow] = {}
+        self.sessions_del: set[str] = set()
+        self.cdrs: list[dict[str, Any]] = []
+
+    # -- balances ---------------------------------------------------------------------
+    def change(self, bal: Balance, delta: int, op: str, units: int = 0,
+               rating_group: int | None = None, session_id: str | None = None) -> None:
+        if delta == 0:
+            return
+        bal.amount += delta
+        self.rows.append(LedgerRow(
+            account_id=bal.account_id, balance_id=bal.id, op=op, amount=delta,
+            balance_after=bal.amount, units=units,
+            session_id=session_id if session_id is not None else self.session_id,
+            request_number=self.request_number, rating_group=rating_group, ts=self.now))
+
+    def eligible(self, rate: Rate, rating_group: int | None) -> list[Balance]:
+        """Balances that can pay for `rate`'s units, in consumption order."""
+        out = []
+        for b in self.snap.balances:
+            if not b.usable(self.now):
+                continue
+            if b.kind is UnitKind.MONEY or (
+                    b.kind is rate.unit and (not b.rating_groups or rating_group in b.rating_groups)):
+                out.append(b)
+        out.sort(key=lambda b: (b.priority, b.valid_until if b.valid_until is not None else 1e18, b.id))
+        return out
+
+    def affordable(self, rate: Rate, rating_group: int | None) -> int:
+        """Units the account can pay for now at `rate`."""
+        units = 0
+        money = 0
+        for b in self.eligible(rate, rating_group):
+            if b.kind is UnitKind.MONEY:
+                money += b.available
+            else:
+                units += b.available
+        return units + rate.affordable(money)
+
+    def reserve(self, rate: Rate, rating_group: int | None, units: int) -> list[Hold]:
+        """Move up to `units` worth of credit out of the balances into holds."""
+        holds: list[Hold] = []
+        left = units
+        for b in self.eligible(rate, rating_group):
+            if left <= 0:
+                break
+            if b.kind is UnitKind.MONEY:
+                take = min(left, rate.affordable(b.available))
+                amount = rate.cost(take)
+            else:
+                take = min(left, b.available)
+                amount = take
+            if take <= 0:
+                continue
+            self.change(b, -amount, "reserve", take, rating_group)
+            holds.append(Hold(b.id, amount, take))
+            left -= take
+        return holds
+
+    def release(self, res: Reservation) -> None:
+        """Give a reservation's holds back to their balances and forget it."""
+        for h in res.holds:
+            try:
+                bal = self.snap.balance(h.balance_id)
+            except KeyError:
+                continue  # balance deleted since; nothing to give back to
+            self.change(bal, h.amount, "release", h.units,
+                        None if res.rating_group == NO_RATING_GROUP else res.rating_group,
+                        session_id=res.session_id)
+        key = (res.session_id, res.rating_group)
+        self.reservations.pop(key, None)
+        self.put.pop(key, None)
+        self.deleted.add(key)
+
+    def debit(self, rate: Rate, rating_group: int | None, units: int) -> tuple[int, int]:
+        """Charge used units in consumption order; returns (money charged, units left unpaid)."""
+        left = units
+        charged = 0
+        for b in self.eligible(rate, rating_group):
+            if left <= 0:
+                break
+            if b.kind is UnitKind.MONEY:
+                cost = rate.cost(left)
+                if cost <= b.available:
+                    pay, covered = cost, left
+                else:  # whole blocks only; the rest stays unpaid (never below the floor)
+                    blocks = b.available // rate.price if rate.price else 0
+                    pay, covered = blocks * rate.price, blocks * rate.per
+                if pay <= 0:
+                    continue
+                self.change(b, -pay, "debit", covered, rating_group)
+                charged += pay
+                left -= covered
+            else:
+                take = min(left, b.available)
+                if take > 0:
+                    self.change(b, -take, "debit", take, rating_group)
+                    left -= take
+        return charged, left
+
+    # -- reservations and sessions --------------------------------------------------
+    def reservation(self, session_id: str, rating_group: int | None) -> Reservation | None:
+        return self.reservations.get((session_id, rg_key(rating_group)))
+
+    def keep(self, res: Reservation) -> None:
+        key = (res.session_id, res.rating_group)
+        self.reservations[key] = res
+        self.put[key] = res
+        self.deleted.discard(key)
+
+    def session_reservations(self, session_id: str) -> list[Reservation]:
+        return [r for r in self.reservations.values() if r.session_id == session_id]
+
+    def sharing(self, session_id: str) -> int:
+        """Sessions other than `session_id` holding credit of this account, plus one."""
+        if self.snap.other_sessions is not None:
+            return self.snap.other_sessions + 1
+        return len({r.session_id for r in self.reservations.values() if r.session_id != session_id}) + 1
+
+    def touch_session(self, session_id: str, peer: str, expires_at: float) -> SessionRow:
+        row = self.sessions.get(session_id)
+        if row is None:
+            row = SessionRow(session_id, self.snap.account.id, self.now, self.now, expires_at, peer=peer)
+            self.sessions[session_id] = row
+        row.updated = self.now
+        row.expires_at = max(row.expires_at, expires_at)
+        row.requests += 1
+        self.sessions_put[session_id] = row
+        self.sessions_del.discard(session_id)
+        return row
+
+    def close_session(self, session_id: str, reason: str) -> None:
+        for res in self.session_reservations(session_id):
+            self.release(res)
+        row = self.sessions.pop(session_id, None)
+        self.sessions_put.pop(session_id, None)
+        self.sessions_del.add(session_id)
+        if row is not None:
+            self.cdrs.append({
+                "type": "session", "session_id": session_id, "account_id": row.account_id,
+                "started": row.started, "ended": self.now, "charged": row.charged,
+                "units": row.units, "requests": row.requests, "reason": reason, "peer": row.peer,
+                "currency": self.snap.account.currency,
+            })
+
+    def decision(self, outcome: Outcome) -> Decision:
+        main = self.snap.main_balance()
+        if main is not None:
+            outcome.account_id = self.snap.account.id
+            outcome.balance = main.amount
+            outcome.currency = self.snap.account.currency
+            outcome.balance_change = sum(r.amount for r in self.rows
+                                         if r.balance_id == main.id and r.op not in ("reserve", "release"))
+        return Decision(
+            outcome=outcome, ledger=self.rows,
+            balances={r.balance_id: self.snap.balance(r.balance_id).amount for r in self.rows},
+            reservations_put=list(self.put.values()), reservations_del=sorted(self.deleted),
+            sessions_put=list(self.sessions_put.values()), sessions_del=sorted(self.sessions_del),
+            cdrs=self.cdrs)

@@ -1,0 +1,136 @@
+"""The charging engine: the async API the Diameter front (or any other front) calls.
+
+It pairs a `Storage` with a `Tariff`; every call is one storage transaction running the
+pure rating functions. Requests are keyed by (session id, request number): a repeated
+key returns the recorded outcome (`Outcome.replayed`) and charges nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from . import accounting, rating
+from .accounting import RechargeRequest
+from .model import (
+    USER_UNKNOWN,
+    AccountKind,
+    AccountState,
+    Balance,
+    Outcome,
+    RequestKind,
+    Snapshot,
+)
+from .rating import ChargeRequest
+from .store import Storage, Target
+from .tariff import DEFAULT_TARIFF, Tariff
+
+log = logging.getLogger("diameter.ocs")
+
+
+class Engine:
+    """Online charging over one storage; safe to run several engines on one PostgreSQL."""
+
+    def __init__(self, store: Storage, tariff: Tariff = DEFAULT_TARIFF,
+                 clock: Callable[[], float] = time.time, keep_outcomes: float = 86400.0) -> None:
+        self.store = store
+        self.tariff = tariff
+        self.clock = clock
+        #: how long a request's outcome is kept to answer its retransmissions (s)
+        self.keep_outcomes = keep_outcomes
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- sessions and events ----------------------------------------------------------
+    async def charge(self, req: ChargeRequest) -> Outcome:
+        """Rate, debit and reserve for one credit-control request."""
+        now = self.clock()
+        tariff = self.tariff
+        key = (req.session_id, req.request_number)
+        target = (Target(subscriptions=tuple(req.subscriptions)) if req.subscriptions
+                  else Target(session_id=req.session_id))
+        out = await self.store.transact(target, lambda snap: rating.charge(snap, req, tariff, now),
+                                        key, now, scope=req.session_id)
+        if out is None and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
+            # subscription changed or missing mid-session: the session still knows its account
+            out = await self.store.transact(Target(session_id=req.session_id),
+                                            lambda snap: rating.charge(snap, req, tariff, now), key, now,
+                                            scope=req.session_id)
+        if out is None:
+            return Outcome(USER_UNKNOWN, error_message="no account for the subscription")
+        return out
+
+    async def close_session(self, session_id: str, reason: str,
+                            idle: float | None = None) -> Outcome | None:
+        """Release what a session still holds (STR, ASR, Tcc expiry); None if nothing was open.
+
+        `idle` (seconds) leaves alone a session charged more recently, e.g. by another instance."""
+        now = self.clock()
+        return await self.store.transact(Target(session_id=session_id),
+                                         lambda snap: rating.close(snap, session_id, reason, now, idle),
+                                         None, now, scope=session_id)
+
+    async def release_expired(self, now: float | None = None) -> int:
+        """Release reservations (and close sessions) whose time is up; returns accounts touched."""
+        ts = self.clock() if now is None else now
+        ids = await self.store.due(ts)
+        for account_id in ids:
+            await self.store.transact(Target(account_id=account_id),
+                                      lambda snap: rating.expire(snap, ts), None, ts)
+        return len(ids)
+
+    def start_sweeper(self, interval: float = 5.0) -> None:
+        """Release expired reservations every `interval` seconds in the background."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(interval))
+
+    async def stop_sweeper(self) -> None:
+        task, self._sweeper = self._sweeper, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _sweep(self, interval: float) -> None:
+        while True:
+            try:
+                released = await self.release_expired()
+                if released:
+                    log.info("ocs: released expired credit on %d account(s)", released)
+                await self.store.prune_outcomes(self.clock() - self.keep_outcomes)
+            except Exception:  # keep sweeping; the next round retries
+                log.exception("ocs: expiry sweep failed")
+            await asyncio.sleep(interval)
+
+    # -- accounts -----------------------------------------------------------------------
+    async def create_account(self, name: str, subscriptions: Sequence[tuple[int, str]] = (), *,
+                             amount: int = 0, kind: AccountKind = AccountKind.PREPAID,
+                             currency: int = 978, credit_limit: int = 0,
+                             extra: Sequence[Balance] = ()) -> int:
+        balances = accounting.default_balances(int(kind), amount, credit_limit) + list(extra)
+        return await self.store.create_account(name, kind=kind, currency=currency,
+                                               subscriptions=subscriptions, balances=balances,
+                                               now=self.clock())
+
+    async def account(self, target: Target) -> Snapshot | None:
+        return await self.store.account(target)
+
+    async def recharge(self, target: Target, req: RechargeRequest) -> Outcome:
+        now = self.clock()
+        key = None
+        if req.session_id is not None and req.request_number is not None:
+            key = (req.session_id, req.request_number)
+        out = await self.store.transact(target, lambda snap: accounting.recharge(snap, req, now),
+                                        key, now)
+        if out is None:
+            return Outcome(USER_UNKNOWN, error_message="no such account")
+        return out
+
+    async def set_state(self, target: Target, state: AccountState) -> Outcome:
+        now = self.clock()
+        out = await self.store.transact(target, lambda snap: accounting.set_state(snap, state, now),
+                                        None, now)
+        return out if out is not None else Outcome(USER_UNKNOWN, error_message="no such account")

@@ -1,0 +1,265 @@
+"""The Diameter front of the OCS: a `CreditControlServer` handler over the charging engine.
+
+It maps each parsed CCR (:class:`diameter.cc.CCRequest`) onto engine calls and the engine's
+recorded outcome back onto a :class:`diameter.cc.CCResult`: per-MSCC result codes, granted
+units, Validity-Time, quota thresholds, Quota-Holding-Time and Final-Unit-Indication;
+Cost-Information and Check-Balance-Result for events; the Huawei DCC balance query,
+recharge and Account-Change-Info (see :mod:`diameter.ocs.huawei`). Clients that bend the
+grammar are served where it is safe, and the log says what was tolerated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..cc import (
+    CCRequest,
+    CCResult,
+    FinalUnit,
+    FinalUnitAction,
+    Grant,
+    MsccRequest,
+    ReportingReason,
+    RequestType,
+    Units,
+)
+from ..message.avp import grouped as _grouped
+from . import huawei
+from .accounting import RechargeRequest
+from .engine import Engine
+from .model import (
+    SUCCESS,
+    USER_UNKNOWN,
+    BalanceType,
+    Outcome,
+    RequestedAction,
+    RequestKind,
+    UnitKind,
+)
+from .rating import ChargeRequest, ServiceUsage
+from .store import Target
+
+log = logging.getLogger("diameter.ocs.front")
+
+_G: Any = _grouped
+CHECK_BALANCE_RESULT = 422
+MISSING_AVP = 5005
+REDIRECT_URL = 2  # Redirect-Address-Type URL
+CLOSED_REASONS = {"tcc_expired": "tcc_expired", "session_termination": "str", "abort": "asr",
+                  "failed": "failed"}
+
+
+def units_of(u: Units | None) -> dict[UnitKind, int]:
+    """Charging-model units of Diameter service units (octets: total, else input + output)."""
+    out: dict[UnitKind, int] = {}
+    if u is None:
+        return out
+    if u.time is not None:
+        out[UnitKind.TIME] = int(u.time)
+    if u.total_octets is not None:
+        out[UnitKind.OCTETS] = int(u.total_octets)
+    elif u.input_octets is not None or u.output_octets is not None:
+        out[UnitKind.OCTETS] = int(u.input_octets or 0) + int(u.output_octets or 0)
+    if u.service_specific is not None:
+        out[UnitKind.EVENTS] = int(u.service_specific)
+    return out
+
+
+def usage_of(m: MsccRequest) -> ServiceUsage:
+    used: dict[UnitKind, int] = {}
+    for u in m.used:
+        for k, v in units_of(u).items():
+            used[k] = used.get(k, 0) + max(0, v)
+    return ServiceUsage(
+        rating_group=m.rating_group,
+        service_identifier=m.service_identifiers[0] if m.service_identifiers else None,
+        requested=None if m.requested is None else units_of(m.requested),
+        used=used, final=int(ReportingReason.FINAL) in m.reporting_reasons)
+
+
+def _granted(unit: str | None, n: int | None) -> Units | None:
+    if n is None or unit is None:
+        return None
+    kind = UnitKind(unit)
+    if kind is UnitKind.TIME:
+        return Units(time=n)
+    if kind is UnitKind.OCTETS:
+        return Units(total_octets=n)
+    return Units(service_specific=n)
+
+
+def result_of(out: Outcome, req: CCRequest) -> CCResult:
+    """The CCA content of an engine outcome."""
+    grants = []
+    for g in out.grants:
+        fu = None
+        if g.final_action is not None:
+            action = FinalUnitAction(g.final_action)
+            fu = FinalUnit(action, REDIRECT_URL if g.redirect_address else None, g.redirect_address)
+        grants.append(Grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
+                            _granted(g.unit, g.units), g.result_code, g.validity_time,
+                            g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))
+    res = CCResult(out.result_code, grants, error_message=out.error_message)
+    if req.top_level_units and grants:
+        res.grants[0].result_code = None
+        if out.grants[0].result_code != SUCCESS:
+            res.result_code = out.grants[0].result_code
+    if out.cost is not None and req.request_type is RequestType.EVENT:
+        res.cost_information = _G.CostInformation(
+            unit_value=_G.UnitValue(value_digits=out.cost, exponent=-2), currency_code=out.currency or 978)
+    if out.check_balance is not None:
+        res.extra_avps.append((CHECK_BALANCE_RESULT, 0, out.check_balance))
+    return res
+
+
+class OcsFront:
+    """The handler given to :class:`diameter.cc.CreditControlServer`; `server` is set by it."""
+
+    def __init__(self, engine: Engine, *, huawei_change_info: bool = True) -> None:
+        self.engine = engine
+        self.server: Any = None  # the CreditControlServer, for RAR after a recharge
+        self.huawei_change_info = huawei_change_info
+        self.stats: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.metrics: Any = None
+
+    # -- CreditControlServer handler ------------------------------------------------------
+    async def on_initial(self, req: CCRequest) -> CCResult:
+        return await self._charge(req, RequestKind.INITIAL)
+
+    async def on_update(self, req: CCRequest) -> CCResult:
+        return await self._charge(req, RequestKind.UPDATE)
+
+    async def on_termination(self, req: CCRequest) -> CCResult:
+        return await self._charge(req, RequestKind.TERMINATION)
+
+    async def on_event(self, req: CCRequest) -> CCResult:
+        if req.message is not None:
+            query = huawei.balance_query(req.message)
+            if query is not None:
+                return await self._balance_query(req, query)
+            rch = huawei.recharge(req.message)
+            if rch is not None:
+                return await self._recharge(req, rch)
+        return await self._charge(req, RequestKind.EVENT)
+
+    async def on_session_closed(self, session_id: str, reason: str) -> None:
+        idle = None
+        if reason == "tcc_expired" and self.server is not None:
+            idle = float(self.server.core.tcc)  # another instance may have served it since
+        out = await self.engine.close_session(session_id, CLOSED_REASONS.get(reason, reason), idle)
+        if out is not None:
+            log.info("session %s closed (%s): reservations released", session_id, reason)
+
+    # -- mapping ---------------------------------------------------------------------------
+    def _subscriptions(self, req: CCRequest) -> list[tuple[int, str]]:
+        subs = [(int(t), str(d)) for t, d in req.subscription_ids]
+        if not subs and req.user_name:
+            log.info("session %s: no Subscription-Id, User-Name %r used (tolerated)",
+                     req.session_id, req.user_name)
+            subs = [(3, req.user_name), (0, req.user_name)]
+        return subs
+
+    def _request(self, req: CCRequest, kind: RequestKind) -> ChargeRequest:
+        services = [usage_of(m) for m in req.mscc]
+        if kind is RequestKind.EVENT and not services:
+            services = [ServiceUsage()]
+        action = None
+        if req.requested_action is not None:
+            try:
+                action = RequestedAction(req.requested_action)
+            except ValueError:
+                log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
+                         req.session_id, req.requested_action)
+        return ChargeRequest(req.session_id, req.request_number, kind, self._subscriptions(req),
+                             req.service_context_id, services, action, req.peer)
+
+    def _tolerated(self, req: CCRequest) -> CCResult | None:
+        """None when the request can be charged safely, else the answer refusing it."""
+        if not req.session_id:
+            return CCResult(MISSING_AVP, error_message="Session-Id missing")
+        msg = req.message
+        if msg is not None:
+            if msg.cc_request_number is None:
+                return CCResult(MISSING_AVP, error_message="CC-Request-Number missing")
+            if msg.auth_application_id is None:
+                log.info("session %s: no Auth-Application-Id (tolerated)", req.session_id)
+        return None
+
+    async def _charge(self, req: CCRequest, kind: RequestKind) -> CCResult:
+        t0 = time.perf_counter()
+        refused = self._tolerated(req)
+        if refused is not None:
+            self._count(kind.name, refused.result_code, 0.0)
+            return refused
+        out = await self.engine.charge(self._request(req, kind))
+        if out.replayed:
+            log.info("session %s: request %d answered from the record (retransmission)",
+                     req.session_id, req.request_number)
+        res = result_of(out, req)
+        if req.dialect == "huawei" and self.huawei_change_info and out.balance is not None:
+            res.extra_avps.append(huawei.change_info(out, str(out.account_id),
+                                                     int(BalanceType.PREPAID_MAIN)))
+        if kind is RequestKind.TERMINATION or kind is RequestKind.EVENT:
+            log.info("session %s %s: result %d, charged %s, balance %s", req.session_id,
+                     kind.name.lower(), out.result_code, sum(g.cost or 0 for g in out.grants),
+                     out.balance)
+        self._count(kind.name, out.result_code, time.perf_counter() - t0)
+        return res
+
+    async def _balance_query(self, req: CCRequest, query: huawei.BalanceQuery) -> CCResult:
+        subs = self._subscriptions(req)
+        snap = await self.engine.account(Target(subscriptions=tuple(subs))) if subs else None
+        if snap is None:
+            self._count("BALANCE_QUERY", USER_UNKNOWN, 0.0)
+            return CCResult(USER_UNKNOWN, error_message="no account for the subscription")
+        self._count("BALANCE_QUERY", SUCCESS, 0.0)
+        return CCResult(SUCCESS, extra_avps=[huawei.account_info(snap, query)])
+
+    async def _recharge(self, req: CCRequest, rch: huawei.Recharge) -> CCResult:
+        subs = self._subscriptions(req)
+        if rch.charge_number:
+            subs = [(0, rch.charge_number), *subs]
+        out = await self.engine.recharge(
+            Target(subscriptions=tuple(subs)),
+            RechargeRequest(rch.amount, rch.reversal, rch.cancel, rch.account_type,
+                            req.session_id, req.request_number))
+        self._count("RECHARGE", out.result_code, 0.0)
+        log.info("recharge %s%d for %s: result %d, balance %s -> %s",
+                 "reversal " if rch.reversal else "", rch.amount, subs[:1], out.result_code,
+                 out.amount_before, out.balance)
+        if out.reauth_sessions and not out.replayed:
+            self._spawn(self._reauth(out.reauth_sessions))
+        res = CCResult(out.result_code, error_message=out.error_message)
+        if out.result_code != USER_UNKNOWN:
+            res.extra_avps.append(huawei.recharge_answer(out, rch, str(out.account_id)))
+        return res
+
+    # -- re-authorisation after a recharge ----------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reauth(self, sessions: list[str]) -> None:
+        for sid in sessions:
+            if self.server is None or sid not in self.server.sessions:
+                continue  # held by another instance, or already gone
+            try:
+                code = await self.server.re_auth(sid, timeout=5.0)
+                log.info("session %s: Re-Auth-Request after recharge answered %d", sid, code)
+            except Exception as exc:  # the client comes back at its next update anyway
+                log.info("session %s: Re-Auth-Request failed: %r", sid, exc)
+
+    def _count(self, kind: str, code: int, seconds: float) -> None:
+        key = f"{kind}:{code}"
+        self.stats[key] = self.stats.get(key, 0) + 1
+        if self.metrics is not None:
+            self.metrics.observe(kind, code, seconds)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,287 @@
+"""The charging model: subscribers, accounts, balances, reservations, ledger rows, outcomes.
+
+Plain dataclasses with no Diameter types, so rating and storage can be tested alone.
+Money is always an integer number of minor units (cents) with an ISO 4217 numeric
+currency code; unit buckets count seconds, octets or events. Times are POSIX seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SubscriptionType(enum.IntEnum):
+    """Subscription-Id-Type values (RFC 4006 8.47)."""
+
+    E164 = 0
+    IMSI = 1
+    SIP_URI = 2
+    NAI = 3
+    PRIVATE = 4
+
+
+class AccountKind(enum.IntEnum):
+    """How an account pays, numbered as Huawei's I-User-Type."""
+
+    PREPAID = 1
+    POSTPAID = 2
+    HYBRID = 3
+
+
+class AccountState(str, enum.Enum):
+    """Account life cycle; `huawei_lifecycle` gives Huawei's Lifecycle-State code."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+
+    @property
+    def huawei_lifecycle(self) -> int:
+        return {"active": 2, "suspended": 4, "expired": 1}[self.value]
+
+
+class UnitKind(str, enum.Enum):
+    """What a balance or a rate counts."""
+
+    MONEY = "money"
+    TIME = "time"  # seconds
+    OCTETS = "octets"
+    EVENTS = "events"
+
+
+class BalanceType(enum.IntEnum):
+    """Huawei Account-Type / Balance-Type codes of the balances this server keeps."""
+
+    PREPAID_MAIN = 2000
+    BONUS = 2100
+    POSTPAID_MAIN = 3000
+    FREE_UNITS = 5000
+
+
+class RequestKind(enum.IntEnum):
+    """CC-Request-Type values (RFC 4006 8.3)."""
+
+    INITIAL = 1
+    UPDATE = 2
+    TERMINATION = 3
+    EVENT = 4
+
+
+class RequestedAction(enum.IntEnum):
+    """Requested-Action values for event requests (RFC 4006 8.41)."""
+
+    DIRECT_DEBITING = 0
+    REFUND_ACCOUNT = 1
+    CHECK_BALANCE = 2
+    PRICE_ENQUIRY = 3
+
+
+class FinalAction(enum.IntEnum):
+    """Final-Unit-Action values (RFC 4006 8.35)."""
+
+    TERMINATE = 0
+    REDIRECT = 1
+    RESTRICT_ACCESS = 2
+
+
+# Result codes the engine decides (RFC 4006 9 and RFC 6733).
+SUCCESS = 2001
+END_USER_SERVICE_DENIED = 4010
+CREDIT_CONTROL_NOT_APPLICABLE = 4011
+CREDIT_LIMIT_REACHED = 4012
+USER_UNKNOWN = 5030
+RATING_FAILED = 5031
+UNABLE_TO_COMPLY = 5012
+
+NO_RATING_GROUP = -1  # storage key of a reservation made for top-level units
+
+
+@dataclass
+class Balance:
+    """One balance of an account: money (main or bonus) or a bucket of units."""
+
+    id: int
+    account_id: int
+    kind: UnitKind
+    amount: int
+    type_code: int = BalanceType.PREPAID_MAIN
+    floor: int = 0  # lowest allowed amount (negative = credit limit of a postpaid account)
+    rating_groups: tuple[int, ...] = ()  # buckets: the rating groups they pay for (empty = all)
+    valid_from: float | None = None
+    valid_until: float | None = None
+    priority: int = 50  # lower is consumed first
+
+    def usable(self, now: float) -> bool:
+        if self.valid_from is not None and now < self.valid_from:
+            return False
+        return self.valid_until is None or now < self.valid_until
+
+    @property
+    def available(self) -> int:
+        return max(0, self.amount - self.floor)
+
+
+@dataclass
+class Account:
+    id: int
+    name: str
+    kind: AccountKind = AccountKind.PREPAID
+    state: AccountState = AccountState.ACTIVE
+    currency: int = 978
+    subscriptions: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class Hold:
+    """Part of a reservation taken from one balance."""
+
+    balance_id: int
+    amount: int  # in the balance's own unit (minor units for money)
+    units: int  # service units it pays for
+
+
+@dataclass
+class Reservation:
+    """Credit reserved for one (session, rating group); money already moved out of balances."""
+
+    session_id: str
+    rating_group: int
+    account_id: int
+    unit: UnitKind
+    units: int
+    holds: list[Hold]
+    expires_at: float
+    request_number: int = 0
+    final: bool = False  # the grant carried a Final-Unit-Indication
+    peer: str = ""
+
+    def holds_json(self) -> str:
+        return json.dumps([[h.balance_id, h.amount, h.units] for h in self.holds])
+
+    @staticmethod
+    def holds_from_json(text: str) -> list[Hold]:
+        return [Hold(int(b), int(a), int(u)) for b, a, u in json.loads(text)]
+
+
+@dataclass
+class LedgerRow:
+    """One change of one balance."""
+
+    account_id: int
+    balance_id: int
+    op: str  # create, reserve, release, debit, recharge, reversal, refund, adjust
+    amount: int  # signed change of the balance
+    balance_after: int
+    units: int = 0
+    session_id: str | None = None
+    request_number: int | None = None
+    rating_group: int | None = None
+    ts: float = 0.0
+
+
+@dataclass
+class SessionRow:
+    """Running totals of one open charging session (becomes a CDR when it ends)."""
+
+    session_id: str
+    account_id: int
+    started: float
+    updated: float
+    expires_at: float
+    charged: int = 0
+    units: dict[str, int] = field(default_factory=dict)  # "rg:unit" -> units used
+    requests: int = 0
+    peer: str = ""
+    final: bool = False  # its last grant carried a Final-Unit-Indication
+
+
+@dataclass
+class Snapshot:
+    """What a transaction sees of one account, locked for the transaction's duration."""
+
+    account: Account
+    balances: list[Balance]
+    reservations: list[Reservation]
+    sessions: dict[str, SessionRow] = field(default_factory=dict)
+    other_sessions: int | None = None  # set when only one session's part was loaded
+
+    def balance(self, balance_id: int) -> Balance:
+        for b in self.balances:
+            if b.id == balance_id:
+                return b
+        raise KeyError(balance_id)
+
+    def main_balance(self) -> Balance | None:
+        money = [b for b in self.balances if b.kind is UnitKind.MONEY]
+        for code in (BalanceType.PREPAID_MAIN, BalanceType.POSTPAID_MAIN):
+            for b in money:
+                if b.type_code == code:
+                    return b
+        return money[0] if money else None
+
+
+@dataclass
+class Grant:
+    """The engine's answer for one rating group."""
+
+    rating_group: int | None
+    result_code: int = SUCCESS
+    service_identifier: int | None = None
+    unit: str | None = None  # UnitKind value of `units`
+    units: int | None = None  # granted units, None = no grant
+    final_action: int | None = None  # FinalAction when this is the last grant
+    redirect_address: str | None = None
+    validity_time: int | None = None
+    quota_holding_time: int | None = None
+    volume_threshold: int | None = None
+    time_threshold: int | None = None
+    cost: int | None = None  # minor units charged for the used units
+
+
+@dataclass
+class Outcome:
+    """A request's recorded answer (stored with its debits; replayed on retransmission)."""
+
+    result_code: int
+    grants: list[Grant] = field(default_factory=list)
+    account_id: int | None = None
+    balance: int | None = None  # main monetary balance after the request
+    balance_change: int = 0  # sum of committed changes of the main balance
+    currency: int | None = None
+    cost: int | None = None  # price (enquiry) or amount charged (event)
+    check_balance: int | None = None  # Check-Balance-Result: 0 enough credit, 1 no credit
+    amount_before: int | None = None  # recharge: main balance before
+    reauth_sessions: list[str] = field(default_factory=list)
+    error_message: str | None = None
+    replayed: bool = False
+
+    def to_json(self) -> str:
+        data = {k: getattr(self, k) for k in _OUTCOME_FIELDS}
+        data["grants"] = [g.__dict__ for g in self.grants]
+        return json.dumps(data, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(text: str) -> Outcome:
+        data: dict[str, Any] = json.loads(text)
+        grants = [Grant(**g) for g in data.pop("grants")]
+        return Outcome(grants=grants, replayed=True, **data)
+
+
+_OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
+                   "check_balance", "amount_before", "reauth_sessions", "error_message")
+
+
+@dataclass
+class AuditReport:
+    """Result of `Storage.audit()`: empty problem list means the books balance."""
+
+    balances: int
+    ledger_rows: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

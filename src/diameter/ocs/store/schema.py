@@ -1,0 +1,62 @@
+"""Schema versions. Each migration is a list of statements; `{id}` is the dialect's
+auto-increment primary key and `{real}` its double type. A database records the versions
+applied in `schema_version`; opening a store applies the missing ones in order."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        "CREATE TABLE accounts (id {id}, name TEXT NOT NULL UNIQUE, kind INTEGER NOT NULL, "
+        "state TEXT NOT NULL, currency INTEGER NOT NULL, created {real} NOT NULL)",
+        "CREATE TABLE subscriptions (type INTEGER NOT NULL, data TEXT NOT NULL, "
+        "account_id BIGINT NOT NULL REFERENCES accounts(id), PRIMARY KEY (type, data))",
+        "CREATE INDEX subscriptions_data ON subscriptions (data)",
+        "CREATE TABLE balances (id {id}, account_id BIGINT NOT NULL REFERENCES accounts(id), "
+        "kind TEXT NOT NULL, amount BIGINT NOT NULL, type_code INTEGER NOT NULL, "
+        "floor BIGINT NOT NULL DEFAULT 0, rating_groups TEXT NOT NULL DEFAULT '', "
+        "valid_from {real}, valid_until {real}, priority INTEGER NOT NULL)",
+        "CREATE INDEX balances_account ON balances (account_id)",
+        "CREATE TABLE reservations (session_id TEXT NOT NULL, rating_group INTEGER NOT NULL, "
+        "account_id BIGINT NOT NULL, unit TEXT NOT NULL, units BIGINT NOT NULL, holds TEXT NOT NULL, "
+        "expires_at {real} NOT NULL, request_number BIGINT NOT NULL, final INTEGER NOT NULL, "
+        "peer TEXT NOT NULL, PRIMARY KEY (session_id, rating_group))",
+        "CREATE INDEX reservations_account ON reservations (account_id)",
+        "CREATE INDEX reservations_expiry ON reservations (expires_at)",
+        "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, account_id BIGINT NOT NULL, "
+        "started {real} NOT NULL, updated {real} NOT NULL, expires_at {real} NOT NULL, "
+        "charged BIGINT NOT NULL, units TEXT NOT NULL, requests INTEGER NOT NULL, peer TEXT NOT NULL)",
+        "CREATE INDEX sessions_account ON sessions (account_id)",
+        "CREATE INDEX sessions_expiry ON sessions (expires_at)",
+        "CREATE TABLE ledger (id {id}, ts {real} NOT NULL, account_id BIGINT NOT NULL, "
+        "balance_id BIGINT NOT NULL, op TEXT NOT NULL, amount BIGINT NOT NULL, "
+        "balance_after BIGINT NOT NULL, units BIGINT NOT NULL, session_id TEXT, "
+        "request_number BIGINT, rating_group BIGINT)",
+        "CREATE INDEX ledger_balance ON ledger (balance_id)",
+        "CREATE INDEX ledger_account ON ledger (account_id)",
+        "CREATE TABLE outcomes (session_id TEXT NOT NULL, request_number BIGINT NOT NULL, "
+        "ts {real} NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (session_id, request_number))",
+        "CREATE TABLE cdrs (id {id}, ts {real} NOT NULL, session_id TEXT, account_id BIGINT, "
+        "record TEXT NOT NULL)",
+    ]),
+    (2, [
+        # pruning recorded outcomes by age; CDR export bookkeeping
+        "CREATE INDEX outcomes_ts ON outcomes (ts)",
+        "CREATE TABLE cdr_exports (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL)",
+    ]),
+    (3, [
+        # sessions remember a Final-Unit-Indication, so a recharge can re-authorise them
+        "ALTER TABLE sessions ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
+    ]),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+SQLITE_TYPES = {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"}
+POSTGRES_TYPES = {"id": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION"}
+
+
+def statements(version: int, types: dict[str, str]) -> list[str]:
+    for v, stmts in MIGRATIONS:
+        if v == version:
+            return [s.format(**types) for s in stmts]
+    raise KeyError(version)

@@ -1,0 +1,92 @@
+"""CreditControlServer on a real node over loopback (client side driven with raw CCRs)."""
+from __future__ import annotations
+
+import asyncio
+
+
+from diameter.cc import CCRequest, CCResult, CreditControlServer, Grant, Units
+from diameter.cc.wire import Usage, build_ccr, parse_cca
+from tests.node.aio_helpers import REALM, client, server
+
+
+
+class Ocs:
+    def __init__(self) -> None:
+        self.calls: list[CCRequest] = []
+        self.closed: list[tuple[str, str]] = []
+        self.fail_next = False
+
+    async def _grant(self, req: CCRequest) -> CCResult:
+        self.calls.append(req)
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("boom")
+        return CCResult(grants=[Grant(m.rating_group, granted=Units(total_octets=1000)) for m in req.mscc])
+
+    on_initial = on_update = on_termination = on_event = _grant
+
+    def on_session_closed(self, sid: str, reason: str) -> None:
+        self.closed.append((sid, reason))
+
+
+def ccr(n: int, rtype: int, sid: str = "client.test.realm;1;1", retransmit: bool = False, used: int | None = None):
+    return build_ccr(session_id=sid, request_type=rtype, request_number=n, origin_host="client.test.realm",
+                     origin_realm=REALM, destination_realm=REALM, destination_host=None,
+                     service_context_id="32251@3gpp.org", subscription_ids=[(0, "41780000001")],
+                     usages=[Usage(100, requested=Units(total_octets=1000),
+                                   used=Units(total_octets=used) if used is not None else None)],
+                     retransmit=retransmit)
+
+
+async def _pair(ocs, **kw):
+    s = await server(handler=None)
+    srv = CreditControlServer(s, ocs, **kw)
+    c = await client([("server.test.realm", s.listen_ports[0])])
+    return s, srv, c
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_session_open_update_terminate_and_duplicates():
+    async def main():
+        ocs = Ocs()
+        s, srv, c = await _pair(ocs)
+        try:
+            a = parse_cca(await c.request(ccr(0, 1)))
+            assert a.result_code == 2001 and a.request_number == 0 and a.request_type == 1
+            assert a.grants[0].rating_group == 100 and a.grants[0].granted == Units(total_octets=1000)
+            assert "client.test.realm;1;1" in srv.sessions
+            assert ocs.calls[0].subscription_ids == [(0, "41780000001")]
+            a = parse_cca(await c.request(ccr(1, 2, used=500)))
+            assert a.result_code == 2001 and ocs.calls[1].mscc[0].used == [Units(total_octets=500)]
+            # the same CCR-U again with the T flag (new end-to-end id): answered from the cache
+            a2 = parse_cca(await c.request(ccr(1, 2, used=500, retransmit=True)))
+            assert a2.result_code == 2001 and a2.request_number == 1 and len(ocs.calls) == 2
+            a = parse_cca(await c.request(ccr(2, 3, used=10)))
+            assert a.result_code == 2001 and srv.sessions == {}
+        finally:
+            await c.stop(1)
+            await srv.close()
+            await s.stop(1)
+    run(main())
+
+
+def test_handler_failure_answers_5012_and_tcc_closes():
+    async def main():
+        ocs = Ocs()
+        s, srv, c = await _pair(ocs, tcc=0.2)
+        try:
+            ocs.fail_next = True
+            a = parse_cca(await c.request(ccr(0, 1)))
+            assert a.result_code == 5012 and a.request_type == 1
+            a = parse_cca(await c.request(ccr(0, 1, sid="client.test.realm;1;2")))
+            assert a.result_code == 2001
+            await asyncio.sleep(0.5)
+            assert srv.sessions == {} and ocs.closed == [("client.test.realm;1;2", "tcc_expired")]
+        finally:
+            await c.stop(1)
+            await srv.close()
+            await s.stop(1)
+    run(main())

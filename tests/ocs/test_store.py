@@ -1,0 +1,174 @@
+"""Storage backends, each test on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from diameter.ocs import (
+    AccountState,
+    Balance,
+    BalanceType,
+    Engine,
+    RechargeRequest,
+    RequestKind,
+    Target,
+    UnitKind,
+    open_storage,
+)
+from diameter.ocs.store import schema
+
+from .helpers import MIB, MSISDN, gy
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_session_charges_exactly_and_audit_is_clean(store_url):
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            aid = await eng.create_account("alice", [(0, MSISDN), (1, "262011234567890")], amount=1000)
+            out = await eng.charge(gy("s1", 0, RequestKind.INITIAL))
+            assert out.grants[0].units == 10 * MIB and out.balance == 900
+            out = await eng.charge(gy("s1", 1, RequestKind.UPDATE, used=4 * MIB))
+            assert out.balance == 1000 - 40 - 100 and out.balance_change == -40
+            out = await eng.charge(gy("s1", 2, RequestKind.TERMINATION, used=MIB, requested=None))
+            assert out.balance == 950
+            snap = await eng.account(Target(subscriptions=((1, "262011234567890"),)))
+            assert snap.account.id == aid and snap.balances[0].amount == 950
+            assert snap.account.subscriptions == [(0, MSISDN), (1, "262011234567890")]
+            assert not snap.reservations and not snap.sessions
+            cdrs = await st.cdrs()
+            assert [c["charged"] for _i, c in cdrs] == [50]
+            report = await st.audit()
+            assert report.ok, report.problems
+            assert report.ledger_rows == 1 + 1 + 3 + 2
+    run(main())
+
+
+def test_retransmission_is_replayed_not_charged_again(store_url):
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            await eng.create_account("bob", [(0, MSISDN)], amount=1000)
+            await eng.charge(gy("s", 0, RequestKind.INITIAL))
+            first = await eng.charge(gy("s", 1, RequestKind.UPDATE, used=5 * MIB))
+            again = await eng.charge(gy("s", 1, RequestKind.UPDATE, used=5 * MIB))
+            assert not first.replayed and again.replayed
+            assert again.balance == first.balance == 850 and again.grants == first.grants
+            snap = await eng.account(Target(name="bob"))
+            assert snap.balances[0].amount == 850
+            assert (await st.audit()).ok
+            assert await st.prune_outcomes(0.0) == 0  # outcomes are kept until they are old
+            assert await st.prune_outcomes(time.time() + 1) == 2
+            assert await st.recorded(("s", 1)) is None
+    run(main())
+
+
+def test_unknown_subscriber_is_5030_and_nothing_is_written(store_url):
+    async def main():
+        async with open_storage(store_url) as st:
+            out = await Engine(st).charge(gy("s", 0, RequestKind.INITIAL, msisdn="999"))
+            assert out.result_code == 5030
+            assert await st.cdrs() == [] and await st.recorded(("s", 0)) is None
+    run(main())
+
+
+def test_expired_reservations_are_released_with_a_ledger_row(store_url):
+    async def main():
+        clock = [1000.0]
+        async with open_storage(store_url) as st:
+            eng = Engine(st, clock=lambda: clock[0])
+            aid = await eng.create_account("carol", [(0, MSISDN)], amount=500)
+            await eng.charge(gy("dead", 0, RequestKind.INITIAL))
+            assert await eng.release_expired() == 0
+            clock[0] += 10_000
+            assert await eng.release_expired() == 1
+            snap = await eng.account(Target(account_id=aid))
+            assert snap.balances[0].amount == 500 and not snap.reservations and not snap.sessions
+            rows = await st.ledger(aid)
+            assert [r.op for r in rows] == ["create", "reserve", "release"]
+            assert [c["reason"] for _i, c in await st.cdrs()] == ["expired"]
+            assert (await st.audit()).ok
+    run(main())
+
+
+def test_recharge_suspend_buckets_and_reopen_keeps_schema(store_url):
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            aid = await eng.create_account("dave", [(2, "sip:dave@example.net")], amount=0)
+            await st.add_balance(aid, Balance(0, aid, UnitKind.OCTETS, 2 * MIB, BalanceType.FREE_UNITS,
+                                              rating_groups=(1,), priority=10))
+            out = await eng.recharge(Target(name="dave"), RechargeRequest(300, session_id="r", request_number=0))
+            assert (out.amount_before, out.balance) == (0, 300)
+            replay = await eng.recharge(Target(name="dave"), RechargeRequest(300, session_id="r", request_number=0))
+            assert replay.replayed and replay.balance == 300
+            await eng.set_state(Target(name="dave"), AccountState.SUSPENDED)
+            snap = await eng.account(Target(account_id=aid))
+            assert snap.account.state is AccountState.SUSPENDED
+            assert [b.amount for b in snap.balances] == [300, 2 * MIB]
+            assert [a.name for a in await st.accounts()] == ["dave"]
+        async with open_storage(store_url) as st:  # migrations are not applied twice
+            report = await st.audit()
+            assert report.ok and report.balances == 2
+            versions = await st._run(_versions)
+            assert versions == [v for v, _ in schema.MIGRATIONS]
+    run(main())
+
+
+def _versions():
+    rows = yield ("SELECT version FROM schema_version ORDER BY version", (), "all")
+    return [int(r[0]) for r in rows]
+
+
+def test_cdrs_are_exported_once_and_rotated(store_url, tmp_path):
+    from diameter.ocs.cdr import export_cdrs
+
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            await eng.create_account("erin", [(0, MSISDN)], amount=1000)
+            for i in range(3):
+                await eng.charge(gy(f"s{i}", 0, RequestKind.INITIAL))
+                await eng.charge(gy(f"s{i}", 1, RequestKind.TERMINATION, used=MIB, requested=None))
+            assert await export_cdrs(st, tmp_path, max_bytes=1) == 3
+            assert await export_cdrs(st, tmp_path, max_bytes=1) == 0
+            await eng.charge(gy("s9", 0, RequestKind.INITIAL))
+            await eng.charge(gy("s9", 1, RequestKind.TERMINATION, used=MIB, requested=None))
+            assert await export_cdrs(st, tmp_path, max_bytes=1) == 1
+        files = sorted(p.name for p in tmp_path.glob("cdr*.jsonl"))
+        assert len(files) == 2 and "cdr.jsonl" in files
+        lines = [line for p in tmp_path.glob("cdr*.jsonl") for line in p.read_text().splitlines()]
+        assert sorted(json.loads(x)["session_id"] for x in lines) == ["s0", "s1", "s2", "s9"]
+    run(main())
+
+
+def test_a_failing_unit_fails_alone_and_the_rest_of_its_batch_commits(store_url):
+    from diameter.ocs import rating
+    from diameter.ocs.tariff import DEFAULT_TARIFF
+
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            await eng.create_account("gus", [(0, MSISDN)], amount=1000)
+
+            def decide(i):
+                def fn(snap):
+                    if i == 3:
+                        raise ValueError("broken rating")
+                    return rating.charge(snap, gy(f"g{i}", 0, RequestKind.INITIAL, requested=MIB),
+                                         DEFAULT_TARIFF, 0.0)
+                return fn
+            target = Target(subscriptions=((0, MSISDN),))
+            results = await asyncio.gather(*(st.transact(target, decide(i), (f"g{i}", 0), 0.0)
+                                             for i in range(8)), return_exceptions=True)
+            assert isinstance(results[3], ValueError)
+            assert all(r.result_code == 2001 for i, r in enumerate(results) if i != 3)
+            snap = await eng.account(Target(name="gus"))
+            assert snap.balances[0].amount == 1000 - 7 * 10 and len(snap.reservations) == 7
+            assert await st.recorded(("g3", 0)) is None and (await st.audit()).ok
+    run(main())
