@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from ...codec import core as _core
+from ...codec import objects as _core
 from ...codec import types as _t
 from ...codec.errors import AvpDecodeError, AvpEncodeError, DecodeError, UnknownAvpError
 from ...codec.wire import encode_avp, scan_avps
@@ -279,7 +279,7 @@ class AvpGrouped(Avp):
 
 def _avp_from_entry(buf: bytes, entry: tuple[int, int, int, int, int, int],
                     depth: int = 0) -> Any:
-    """The Avp object of one located AVP (see ``codec.core.make_avps``)."""
+    """The Avp object of one located AVP (see ``codec.objects.make_avps``)."""
     return _core.make_avps(buf, [entry], depth)[0]
 
 

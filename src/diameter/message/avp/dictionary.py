@@ -8,7 +8,7 @@ Entries can be added at run time with :func:`register_entry` (python-diameter's
 from __future__ import annotations
 
 import typing
-from ...codec.core import GENERATION
+from ...codec.typed import GENERATION
 
 from .avp import (Avp, AvpAddress, AvpFloat32, AvpFloat64, AvpGrouped, AvpInteger32,
                   AvpInteger64, AvpOctetString, AvpTime, AvpUnsigned32, AvpUnsigned64,
