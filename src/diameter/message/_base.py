@@ -475,10 +475,3 @@ def _resolve(app: int, code: int) -> Any:
 
 _types.resolve = _resolve
 
-
-def _load_commands() -> None:
-    """Make the generated command package give the registries their (lazy) index."""
-    try:
-        from . import commands as _c  # noqa: F401  (its import fills the registries' index)
-    except ImportError:
-        return

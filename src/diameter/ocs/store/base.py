@@ -120,18 +120,3 @@ class Storage(abc.ABC):
     async def audit(self) -> AuditReport:
         report: AuditReport = await self._run(queries.audit)
         return report
-
-
-def open_storage(url: str | None) -> Storage:
-    """A storage for a URL: ``postgresql://...`` or ``sqlite:///path`` / a plain file path
-    (default ``ocs.sqlite3``). Call ``await store.open()`` (or use ``async with``)."""
-    if url and url.startswith(("postgres://", "postgresql://")):
-        from .postgres import PostgresStorage
-        return PostgresStorage(url)
-    from .sqlite import SqliteStorage
-    path = url or "ocs.sqlite3"
-    if path.startswith("sqlite:///"):
-        path = path[len("sqlite:///"):]
-    elif path.startswith("sqlite://"):
-        path = path[len("sqlite://"):]
-    return SqliteStorage(path)
