@@ -12,7 +12,7 @@ from __future__ import annotations
 from struct import Struct
 from typing import Final
 
-from .errors import AvpDecodeError, MessageDecodeError, MessageTooLarge
+from .errors import AvpDecodeError, AvpEncodeError, MessageDecodeError, MessageTooLarge
 
 Entry = tuple[int, int, int, int, int, int]
 """(code, vendor, flags, avp_start, payload_start, payload_end) of one AVP."""
@@ -57,6 +57,9 @@ def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes
 
     The V bit brings the Vendor-Id field, also with Vendor-Id 0 (as read).
     """
+    if payload_length > 0xFFFFF3:   # 24-bit length, 12-byte header
+        raise AvpEncodeError(f"AVP {code}: a payload of {payload_length} bytes overflows "
+                             "the AVP length")
     if vendor or flags & AVP_FLAG_VENDOR:
         return U32X3.pack(code, ((flags | AVP_FLAG_VENDOR) << 24) | (payload_length + 12),
                           vendor)
@@ -66,6 +69,8 @@ def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes
 def encode_avp(code: int, flags: int, vendor: int, payload: bytes) -> bytes:
     """A whole AVP: header (see :func:`avp_header`), payload, zero padding."""
     n = len(payload)
+    if n > 0xFFFFF3:   # 24-bit length, 12-byte header
+        raise AvpEncodeError(f"AVP {code}: a payload of {n} bytes overflows the AVP length")
     if vendor or flags & AVP_FLAG_VENDOR:
         head = U32X3.pack(code, ((flags | AVP_FLAG_VENDOR) << 24) | (n + 12), vendor)
     else:
