@@ -170,3 +170,50 @@ def test_bad_config_is_a_clear_error(tmp_path):
     assert out.returncode == 1 and b"is a URI" in out.stderr
     cfg.write_text('[node]\nidentity = "x.test"\nrealm = "test"\n')
     assert run_cli("serve", str(cfg), "--check", check=True).stdout.startswith(b"")
+
+
+ALL_APPS = """\
+[node]
+identity = "srv.a.test"
+realm = "a.test"
+port = {port}
+tls_port = {tls_port}
+accept_unknown_peers = true
+
+[tls]
+cert = "{cert}"
+key = "{key}"
+
+[[applications]]
+name = "gx"
+rules = [{{ result_code = 2001 }}]
+
+[[applications]]
+name = "s6a"
+rules = [{{ command = "AIR", result_code = 2001 }}, {{ command = "ULR", result_code = 2001 }}]
+
+[[applications]]
+name = "sy"
+rules = [{{ result_code = 2001 }}]
+"""
+
+
+def test_tls_and_every_bench_scenario(tmp_path):
+    from interop.freediameter import make_certificate
+    cert, key = make_certificate(tmp_path, "srv.a.test")
+    port, tls_port = free_tcp_port(), free_tcp_port()
+    cfg = tmp_path / "all.toml"
+    cfg.write_text(ALL_APPS.format(port=port, tls_port=tls_port, cert=cert, key=key))
+    served = Served(cfg)
+    try:
+        tls = run_cli("send", "--to", f"aaas://127.0.0.1:{tls_port}", "--ca", str(cert),
+                      "--insecure", "--origin-host", "cli.c.test", "-c", "CCR", "-a", "gx", "-b")
+        assert tls.returncode == 0 and b"CCA-I" in tls.stdout and b"result=2001" in tls.stdout
+        for scenario in ("gx", "s6a", "sy"):
+            out = run_cli("bench", "--to", f"127.0.0.1:{port}", "--origin-host", "cli.c.test",
+                          "--scenario", scenario, "-n", "40", "-c", "4", "--no-progress",
+                          "--json", timeout=120)
+            assert out.returncode == 0, (scenario, out.stdout[-800:], out.stderr)
+            assert json.loads(out.stdout)["result_codes"] == {"2001": 40}
+    finally:
+        assert served.stop() == 0
