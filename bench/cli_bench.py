@@ -8,8 +8,10 @@ server mode), then drives it in turn with
   (b) ``python -m diameter bench --scenario test_app -c INFLIGHT -d DURATION``
       (the command a user runs; closed model, same number in flight),
 
-and prints each one's successful answers/s and (b)/(a). Issue 14's target:
-(b) >= 1.0x.
+and prints each one's successful answers/s and (b)/(a), and the CPU each client
+spent per answer (test_app: its freeDiameterd process during the run; ours: the
+bench's own measure of its process during the run, start-up excluded).
+Issue 14's target: (b) >= 1.0x answers/s.
 
     python bench/cli_bench.py [--duration 5] [--inflight 100] [--repeat 1] [--connections 1]
 
@@ -75,7 +77,8 @@ def cli_client(port: int, duration: int, inflight: int, connections: int) -> dic
         raise RuntimeError(f"diameter bench failed ({proc.returncode}): {err.decode()[-2000:]}")
     s = json.loads(out)
     return {"rate": s["rate"], "sent": s["sent"], "errors": s["errors"] + s["timeouts"],
-            "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"]}
+            "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"],
+            "client_cpu_us": s["cpu_us_per_answer"]}
 
 
 def main() -> None:
@@ -110,10 +113,14 @@ def main() -> None:
         finally:
             server.stop()
     ref = results["freediameter test_app client"]["rate"]
-    print(f"{'client':32} {'answers/s':>10} {'errors':>7} {'vs test_app':>12}")
+    ref_cpu = results["freediameter test_app client"]["client_cpu_us"]
+    print(f"{'client':32} {'answers/s':>10} {'errors':>7} {'vs test_app':>12} "
+          f"{'client CPU us/answer':>21} {'vs test_app':>12}")
     for k, r in results.items():
         ratio = f"{r['rate'] / ref:.2f}x" if ref else "-"
-        print(f"{k:32} {r['rate']:10.0f} {r['errors']:7d} {ratio:>12}")
+        cpu = r["client_cpu_us"]
+        print(f"{k:32} {r['rate']:10.0f} {r['errors']:7d} {ratio:>12} {cpu:21.1f} "
+              f"{cpu / ref_cpu:11.2f}x")
     if args.json:
         print(json.dumps(results))
 
