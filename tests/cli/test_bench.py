@@ -45,6 +45,15 @@ def test_closed_model_count_against_test_app(test_app_server, tmp_path):
     assert "latency histogram (ms)" in text and "2001 DIAMETER_SUCCESS" in text
 
 
+def test_workers_share_the_load(test_app_server):
+    out = _bench(test_app_server.port, "--scenario", "test_app", "-c", "10", "-n", "401",
+                 "--workers", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    assert s["sent"] == s["answered"] == 401 and s["result_codes"] == {"2001": 401}
+    assert s["connections"] == 2 and s["cpu_us_per_answer"] > 0
+
+
 def test_open_model_rate(test_app_server):
     out = _bench(test_app_server.port, "--scenario", "test_app", "--rate", "400", "-d", "2s",
                  "--json")
