@@ -217,3 +217,34 @@ def test_tls_and_every_bench_scenario(tmp_path):
             assert json.loads(out.stdout)["result_codes"] == {"2001": 40}
     finally:
         assert served.stop() == 0
+
+
+def test_bench_gy_think_time_bounded_by_validity_time(tmp_path):
+    port = free_tcp_port()
+    cfg = tmp_path / "vt.yaml"
+    cfg.write_text(f"""\
+node: {{identity: srv.a.test, realm: a.test, port: {port}, accept_unknown_peers: true}}
+applications:
+  - name: gy
+    rules:
+      - command: CCR
+        result_code: 2001
+        avps:
+          - name: Multiple-Services-Credit-Control
+            avps:
+              - {{name: Granted-Service-Unit, avps: [{{name: CC-Total-Octets, value: 1000}}]}}
+              - {{name: Rating-Group, value: "{{Rating-Group}}"}}
+              - {{name: Validity-Time, value: 1}}
+""")
+    served = Served(cfg)
+    try:
+        # think 5 s, but the grant is valid for 1 s: each CCR-U/T follows within 0.9 s
+        out = run_cli("bench", "--to", f"127.0.0.1:{port}", "--origin-host", "cli.c.test",
+                      "--scenario", "gy", "-n", "12", "-c", "4", "--session-length", "fixed:2",
+                      "--think", "5s", "--no-progress", "--json", timeout=60)
+        assert out.returncode == 0, out.stderr
+        s = json.loads(out.stdout)
+        assert s["result_codes"] == {"2001": 12}
+        assert 2.0 <= s["seconds"] < 4.5  # 3 pauses of 0.9 s, not of 5 s
+    finally:
+        assert served.stop() == 0

@@ -79,6 +79,7 @@ class LoadSpec:
     count: int | None = None
     arrival: str = "poisson"
     timeout: float = 5.0
+    think: float = 0.0  # seconds between a session's answer and its next request
 
 
 async def run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
@@ -146,7 +147,13 @@ async def _run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
             rc = result_code(msg)
             rec.answer(latency, rc)
             scenario.on_answer(s, msg, rc)
-            send_next(s)
+            if spec.think and not s.done:
+                # the next request after the think time, but before the grant's
+                # Validity-Time runs out
+                delay = min(spec.think, s.validity * 0.9) if s.validity else spec.think
+                loop.call_later(delay, send_next, s)
+            else:
+                send_next(s)
 
         s.conn.send_cb(req, on_answer)
 

@@ -38,6 +38,9 @@ def _duration(text: str) -> float:
               help="Stop after this many requests.")
 @click.option("--connections", type=click.IntRange(1), default=1, show_default=True,
               help="Connections per peer.")
+@click.option("--think", default="0s", show_default=True,
+              help="Pause between an answer and the session's next request (gy: at most "
+                   "0.9 x the granted Validity-Time).")
 @click.option("--session-length", default="fixed:1", show_default=True,
               help="Middle requests (CCR-U) per session: fixed:N, uniform:A-B, exp:MEAN.")
 @click.option("--find-max", is_flag=True,
@@ -63,14 +66,15 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
           destination_realm: str | None, ca: str | None, cert: str | None, key: str | None,
           insecure: bool, timeout: float, scenario: str, templates: tuple[str, ...],
           rate: float | None, arrival: str, concurrency: int, duration: str, count: int | None,
-          connections: int, session_length: str, find_max: bool, p99: str, max_errors: float,
+          connections: int, think: str, session_length: str, find_max: bool, p99: str, max_errors: float,
           start_rate: float, step: float, max_rate: float | None, workers: int,
           plot_path: str | None, progress: bool | None, as_json: bool) -> None:
     """Load a peer with sessions and report rate, latency and Result-Codes.
 
     Closed model (default): --concurrency sessions in flight. Open model:
     --rate requests/s with Poisson or uniform arrivals. Scenarios: gy (CCR
-    I/U/T, used units drawn from the grant, FUI and errors end the session),
+    I/U/T, used units drawn from the grant, FUI and errors end the session,
+    --think bounded by Validity-Time),
     gx, s6a (AIR+ULR), sy (SLR+STR), test_app (freeDiameter's), or --template
     documents. Several peers: --to as a comma list; --connections N opens N
     connections per peer (identities c1.<origin-host>, c2.<origin-host>...). Exit status: 0 all
@@ -89,6 +93,7 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
     try:
         lengths = Lengths.parse(session_length)
         seconds = _duration(duration)
+        think_s = _duration(think)
         p99_target = _duration(p99)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
@@ -98,7 +103,7 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
         d = read_document(t)
         docs += d if isinstance(d, list) else [d]
     spec = LoadSpec(rate=rate, concurrency=concurrency, duration=seconds if count is None else None,
-                    count=count, arrival=arrival, timeout=timeout)
+                    count=count, arrival=arrival, timeout=timeout, think=think_s)
     show = sys.stderr.isatty() if progress is None else progress
     args = (target, transport, origin_host, origin_realm, destination_realm, ca, cert, key,
             insecure, timeout, scenario, docs, lengths, spec, connections, find_max, p99_target,
@@ -176,7 +181,7 @@ async def _main(target: str, transport: str | None, origin_host: str | None,
             r = start_rate
             for _ in range(30):
                 st = LoadSpec(rate=r, duration=spec.duration or 5.0, arrival=spec.arrival,
-                              timeout=spec.timeout)
+                              timeout=spec.timeout, think=spec.think)
                 rec = await _with_progress(run_load, conns, sc, st, show)
                 recs.append((rec, st))
                 lat = sorted(rec.latencies)
