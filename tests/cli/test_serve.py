@@ -248,3 +248,34 @@ applications:
         assert 2.0 <= s["seconds"] < 4.5  # 3 pauses of 0.9 s, not of 5 s
     finally:
         assert served.stop() == 0
+
+
+def test_redirect_agent(tmp_path):
+    port = free_tcp_port()
+    cfg = tmp_path / "redirect.toml"
+    cfg.write_text(f"""\
+[node]
+identity = "redir.b.test"
+realm = "b.test"
+port = {port}
+accept_unknown_peers = true
+
+[[peers]]
+identity = "srv.a.test"
+realm = "a.test"
+connect = false
+
+[[applications]]
+name = "gy"
+mode = "redirect"
+servers = ["srv.a.test"]
+""")
+    served = Served(cfg)
+    try:
+        out = run_cli("send", "--to", f"127.0.0.1:{port}", "--origin-host", "cli.c.test",
+                      "-c", "CCR", "--set", "Destination-Realm=b.test")
+        assert out.returncode == 1  # 3006 is not a success
+        assert b"DIAMETER_REDIRECT_INDICATION (3006)" in out.stdout
+        assert b"AVP: Redirect-Host(292) l=24 f=-M- val=aaa://srv.a.test" in out.stdout
+    finally:
+        assert served.stop() == 0
