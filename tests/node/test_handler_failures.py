@@ -175,11 +175,11 @@ async def test_copy_on_a_new_connection_after_the_first_dropped_gets_the_answer(
     await asyncio.sleep(0.05)
     raw2 = await _raw_client(srv)
     raw2.send(app_request(hbh=5, e2e=78, flags=FLAG_REQUEST | FLAG_PROXYABLE | FLAG_RETRANSMIT))
-    a = await raw2.recv()
+    a = await raw2.recv_app()
     assert _hbh(a) == 5 and result_of(a) == 2001
     # and a later copy gets the cached answer at once
     raw2.send(app_request(hbh=6, e2e=78, flags=FLAG_REQUEST | FLAG_PROXYABLE | FLAG_RETRANSMIT))
-    b = await raw2.recv()
+    b = await raw2.recv_app()
     assert _hbh(b) == 6 and result_of(b) == 2001
     assert len(calls) == 1
     raw2.close()

@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
@@ -30,7 +30,7 @@ from ..protocol.watchdog import WatchdogAction
 from ...validation import error_answer, validate
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
-from .fill import check_result, fill_request
+from .fill import SupportsAnswer, check_result, fill_request
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .stats import result_class
@@ -44,6 +44,7 @@ state_log = logging.getLogger("diameter.node.peer")
 dump_log = logging.getLogger("diameter.peer.msg")
 
 Handler = Callable[[Any], Awaitable[Any] | Any]
+_A = TypeVar("_A")
 
 
 class NodeError(Exception):
@@ -163,7 +164,7 @@ class DiameterNode:
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
                  dump_messages: bool = False, coalesce_requests: bool = False,
-                 strict_reopen: bool = False, validate: bool = True, dialect: str = DEFAULT_DIALECT,
+                 strict_reopen: bool = True, validate: bool = True, dialect: str = DEFAULT_DIALECT,
                  tls_session_tickets: bool = False) -> None:
         self.origin_host = origin_host
         self.realm = realm
@@ -203,6 +204,7 @@ class DiameterNode:
         #: less CPU, but client and server then work in lock-step (lower throughput)
         self.coalesce_requests = coalesce_requests
         #: RFC 3539 REOPEN: after a failure, carry no traffic until three DWAs came back
+        #: (False: send at once on a reconnected peer, as many stacks do)
         self.strict_reopen = strict_reopen
         #: check requests for local applications against their grammar (docs/validation.md)
         self.validate = validate
@@ -260,12 +262,16 @@ class DiameterNode:
                                  self.validate if validate is None else validate)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
-                 port: int = 3868, **kw: Any) -> PeerInfo:
+                 port: int | None = None, **kw: Any) -> PeerInfo:
         """Configure a known peer; ``persistent=True`` keeps a connection up to it.
 
+        ``identity`` is the peer's DiameterIdentity (its FQDN) or a DiameterURI
+        (``aaa://host:3868;transport=tcp``, ``aaas://`` for TLS), whose host, port,
+        transport and security are then used; anything else raises ``ValueError``.
         ``dialect="huawei"`` (any name of :func:`diameter.validation.dialects.dialect_names`)
         validates the peer's requests with that grammar variant; default: the node's.
         """
+        identity, port = _peer_identity(identity, port, kw)
         key = identity.lower()
         if key in self.peers:
             return self.peers[key]
@@ -436,19 +442,20 @@ class DiameterNode:
                          and peer.capabilities.origin_state_id not in (None, caps.origin_state_id))
             if restarted:
                 log.info("%s restarted (new Origin-State-Id): replacing its stale connection", caps.origin_host)
-                events = other.conn.connection_lost(self.loop.time(), "peer restarted")
+                events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False)
                 other.abort()
                 self._handle_events(other, events)
             elif other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
-                other.conn.connection_lost(self.loop.time(), "election won")
+                other.conn.connection_lost(self.loop.time(), "election won", failure=False)
                 other.abort()
             else:
                 log.info("election lost / already connected to %s: rejecting CER", caps.origin_host)
                 return DIAMETER_ELECTION_LOST
         proto.peer = peer
         peer.protocol = proto
+        proto.conn.reopen = peer.failed_before  # RFC 3539: after a failure the new connection starts in REOPEN
         return DIAMETER_SUCCESS
 
     async def _maintain(self, peer: PeerInfo) -> None:
@@ -538,7 +545,7 @@ class DiameterNode:
             gen = self.__dict__["_session_ids"] = SessionIds(self.origin_host, self.state_id)
         return gen.next(optional)
 
-    def answer(self, request: Message, result_code: int | None = None, **kw: Any) -> Message:
+    def answer(self, request: SupportsAnswer[_A], result_code: int | None = None, **kw: Any) -> _A:
         """``request.answer(result_code)`` with this node's Origin-Host and Origin-Realm:
         Session-Id, application ids, Proxy-Info and CC-Request-Type/-Number copied."""
         from .fill import make_answer
@@ -599,7 +606,7 @@ class DiameterNode:
         peer.capabilities = ev.capabilities
         peer.negotiated = ev.negotiated
         peer.suspect = bool(self.strict_reopen and proto.conn.reopen)
-        peer.backoff = 0.0
+        proto.opened_at = self.loop.time()
         peer.stats.connects += 1
         if peer not in self._open:
             self._open.append(peer)
@@ -617,6 +624,8 @@ class DiameterNode:
                 self._open.remove(peer)
         peer.stats.disconnects += 1
         peer.last_disconnect_cause = ev.disconnect_cause
+        if proto.opened_at is not None and self.loop.time() - proto.opened_at >= min(peer.tw or self.tw, 5.0):
+            peer.backoff = 0.0  # it worked for a while: reconnect at once; a flapping peer backs off
         if ev.reason not in ("local close", "DPA received"):
             from .readiness import describe_failure
             peer.last_failure = describe_failure(ev.reason, ev.result_code)
@@ -624,7 +633,7 @@ class DiameterNode:
             peer.no_reconnect = True
         elif ev.disconnect_cause == DISCONNECT_BUSY and ev.reason == "DPR received":
             peer.backoff = max(peer.backoff, peer.reconnect_wait)
-        if ev.reason.startswith("watchdog") or ev.reason == "transport closed" or "TLS" in ev.reason:
+        if ev.failure:  # RFC 3539: the next connection starts in REOPEN
             peer.failed_before = True
         self._set_state(peer, f"closed: {ev.reason}" + (f" (result {ev.result_code})" if ev.result_code else ""))
         if was_active and not proto.replaced:
@@ -643,8 +652,16 @@ class DiameterNode:
             self._set_state(peer, "SUSPECT: failing over pending requests")
             self._failover(peer)
         elif action is WatchdogAction.FAILBACK:
-            peer.suspect = False
-            self._set_state(peer, "OKAY: failback")
+            peer.suspect = self.strict_reopen and proto.conn.peer_reopen
+            self._set_state(peer, "OKAY: failback" + (" (the peer is still in REOPEN)" if peer.suspect else ""))
+        elif action is WatchdogAction.PEER_REOPEN:
+            if self.strict_reopen:
+                peer.suspect = True
+                self._set_state(peer, "the peer is in REOPEN (DWR at once): holding traffic until it has 3 DWAs")
+        elif action is WatchdogAction.PEER_OKAY:
+            if self.strict_reopen and proto.conn.ready:
+                peer.suspect = False
+                self._set_state(peer, "OKAY: the peer is out of REOPEN")
 
     def _failover(self, peer: PeerInfo) -> None:
         for _hbh, entry in self.pending.take_peer(peer.key):
@@ -747,7 +764,7 @@ class DiameterNode:
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future:
+                       raw: bool = False) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
@@ -787,14 +804,26 @@ class DiameterNode:
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
-            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
+            from .readiness import not_open_hint
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                              + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
             message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
+    @overload
+    async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
+                      peer: str | None = None) -> _A: ...
+    @overload
+    async def request(self, message: bytes | bytearray, *, timeout: float | None = None,
+                      peer: str | None = None) -> Message: ...
+
     async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
-        """Send a request and return the decoded answer."""
+        """Send a request and return the decoded answer (a typed request: its answer class).
+
+        A typed request is completed first: Origin-Host/Realm, Session-Id
+        (:meth:`new_session_id`) and Destination-Realm when missing."""
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
@@ -1184,6 +1213,25 @@ class DiameterNode:
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
         return [p for p in self.peers.values() if p.is_open]
+
+
+def _peer_identity(identity: str, port: int | None, kw: dict[str, Any]) -> tuple[str, int]:
+    """(FQDN, port) of an ``add_peer`` identity: a DiameterIdentity or an aaa(s):// URI."""
+    if "://" in identity:
+        scheme = identity.split("://", 1)[0].lower()
+        if scheme not in ("aaa", "aaas"):
+            raise ValueError(f"peer {identity!r}: a DiameterURI starts with aaa:// or aaas://")
+        uri = parse_diameter_uri(identity)
+        transport = uri.params.get("transport")
+        if transport is not None:
+            kw.setdefault("transport", transport.lower())
+        if uri.is_secure:
+            kw.setdefault("tls", "tls")
+        identity, port = uri.fqdn, port if port is not None else uri.port
+    if not identity or any(c in identity for c in "/:;@ \t"):
+        raise ValueError(f"peer identity {identity!r} is not a DiameterIdentity (an FQDN) "
+                         f"nor an aaa:// URI")
+    return identity, port if port is not None else 3868
 
 
 def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool) -> None:

@@ -41,6 +41,8 @@ class DiameterProtocol(asyncio.Protocol):
         self.reading_paused = False
         self.replaced = False  # lost an election / superseded: no reconnect
         self.remote_address = None
+        #: loop time the capabilities exchange completed (None: not open yet)
+        self.opened_at: float | None = None
         self._tls_pending = False
         #: server context of a TLS listener: the handshake runs before Diameter starts
         self.tls_accept: ssl.SSLContext | None = None
@@ -210,7 +212,7 @@ class DiameterProtocol(asyncio.Protocol):
         loop = self.node.loop
         if ctx is None:
             log.error("in-band TLS negotiated but no TLS context configured")
-            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context"))
+            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context", failure=False))
             self.abort()
             return
         self.flush()
