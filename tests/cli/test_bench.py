@@ -54,6 +54,14 @@ def test_workers_share_the_load(test_app_server):
     assert s["connections"] == 2 and s["cpu_us_per_answer"] > 0
 
 
+def test_progress_bar_forced_off_a_terminal(test_app_server):
+    out = run_cli("bench", "--to", f"127.0.0.1:{test_app_server.port}", "--origin-host",
+                  "cli.fd.bench", "--scenario", "test_app", "--rate", "300", "-d", "2s",
+                  "--progress", timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert b"rate " in out.stdout  # the summary on stdout; the bar went to stderr
+
+
 def test_open_model_rate(test_app_server):
     out = _bench(test_app_server.port, "--scenario", "test_app", "--rate", "400", "-d", "2s",
                  "--json")

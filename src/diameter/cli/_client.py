@@ -51,7 +51,7 @@ class Identity:
     product: str = "diameter-cli"
     vendor_id: int = 0
     state_id: int = field(default_factory=lambda: int(time.time()) & 0xFFFFFFFF)
-    _session_seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _session_seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
     def default(cls, origin_host: str | None, origin_realm: str | None) -> Identity:
