@@ -14,6 +14,7 @@ realm = "example.net"
 port = 3999
 database = "postgresql://ocs@/ocs?host=/var/run/postgresql"
 max_in_progress = 50
+pool_size = 7
 vendor_specific_application = false
 
 [[peers]]
@@ -37,7 +38,7 @@ def test_server_config_file(tmp_path):
     path = tmp_path / "ocs.toml"
     path.write_text(CONFIG)
     cfg = load_config(path)
-    assert (cfg.identity, cfg.port, cfg.max_in_progress) == ("ocs1.example.net", 3999, 50)
+    assert (cfg.identity, cfg.port, cfg.max_in_progress, cfg.pool_size) == ("ocs1.example.net", 3999, 50, 7)
     assert cfg.database.startswith("postgresql://") and not cfg.vendor_specific_application
     assert [(p.identity, p.dialect) for p in cfg.peers] == [("ocg.example.net", "huawei")]
     assert cfg.tariff.policy.final_unit_action is FinalAction.REDIRECT
