@@ -299,6 +299,9 @@ def main() -> None:
         loop_name = "asyncio" if args.no_uvloop else "uvloop"
     except ImportError:
         loop_name = "asyncio"
+    sys.path.insert(0, str(HERE))
+    from _machine import describe
+    print(describe(uvloop_used=loop_name == "uvloop"), flush=True)
     rows = []
     for n in inflights:
         rows.append((f"ours asyncio API ({loop_name}), {n} in flight", best_of(args.repeat, sys.executable, True, "aio", "aio",

@@ -160,8 +160,30 @@ def _class(source: str, name: str) -> ast.ClassDef:
 
 
 def _fields(cls: ast.ClassDef) -> dict[str, str]:
+    """Attribute -> annotation, without the ``| None`` every single-valued one carries."""
+    return {n.target.id: _raw_fields(cls)[n.target.id].removesuffix(" | None") for n in cls.body
+            if isinstance(n, ast.AnnAssign)}
+
+
+def _raw_fields(cls: ast.ClassDef) -> dict[str, str]:
     return {n.target.id: ast.unparse(n.annotation) for n in cls.body
             if isinstance(n, ast.AnnAssign)}
+
+
+def test_single_valued_attributes_are_optional_and_lists_are_not(generated):
+    out, _ = generated
+    # grouped.py keeps python-diameter's plain annotations (its tests read them);
+    # the stub next to it is what type checkers see
+    stub = ast.parse(out[gen_classes.GROUPED_PATH.with_suffix(".pyi")])
+    si = _raw_fields(next(n for n in stub.body if isinstance(n, ast.ClassDef)
+                          and n.name == "ServiceInformation"))
+    assert si["node_info"] == "NodeInfo | None"
+    assert si["subscription_id"].startswith("list[") and "None" not in si["subscription_id"]
+    runtime = _raw_fields(_class(_module(out, "grouped"), "ServiceInformation"))
+    assert runtime["node_info"] == "NodeInfo"
+    ccr = _raw_fields(_class(out[gen_classes.COMMANDS_DIR / "credit_control.py"],
+                             "CreditControlRequest"))
+    assert ccr["session_id"] == "str | None"
 
 
 def _avp_def(cls_or_value) -> list[tuple]:
@@ -290,10 +312,12 @@ def test_new_command_module(generated):
 def test_init_registers_by_code_and_application(generated):
     out, _ = generated
     init = out[gen_classes.COMMANDS_DIR / "__init__.py"]
-    assert "from .made_up_thing import *" in init
-    assert "    (16777251, 316): UpdateLocation," in init
-    assert "    (4, 272): CreditControl," in init
-    assert "    8388999: MadeUpThing," in init
+    # modules are imported lazily: a name -> module table, and code -> class name indexes
+    assert '    "MadeUpThing": "made_up_thing",' in init
+    assert "from .made_up_thing import MadeUpThing, MadeUpThingAnswer, MadeUpThingRequest" in init
+    assert '    (16777251, 316): "UpdateLocation",' in init
+    assert '    (4, 272): "CreditControl",' in init
+    assert '    8388999: "MadeUpThing",' in init
     # python-diameter's placeholder names survive
     assert "class SipUserAuthorization(UndefinedMessage):" in init
     tree = ast.parse(init)
@@ -321,8 +345,8 @@ def test_placeholder_becomes_alias_when_typed(tmp_path):
     out = generate_classes(load_file(path), warn=lambda m: None)
     init = out[gen_classes.COMMANDS_DIR / "__init__.py"]
     assert "class SipUserAuthorization(" not in init
-    assert "from .sip_user_authorization import *" in init
-    assert "    (6, 283): SipUserAuthorization," in init
+    assert '    "SipUserAuthorization": "sip_user_authorization",' in init
+    assert '    (6, 283): "SipUserAuthorization",' in init
     src = out[gen_classes.COMMANDS_DIR / "sip_user_authorization.py"]
     req = _class(src, "SipUserAuthorizationRequest")
     assert _fields(req)["session_id"] == "str"

@@ -34,3 +34,11 @@ def gy_capture(tmp_path_factory: pytest.TempPathFactory):
     """A tshark capture of Gy sessions between our nodes through a freeDiameter relay."""
     from .traffic import capture_gy_through_freediameter
     return capture_gy_through_freediameter(tmp_path_factory.mktemp("gy"))
+
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory: pytest.TempPathFactory):
+    """Our Gy server node behind a freeDiameterd relay (port ``relay_port``)."""
+    from .peers import gy_network
+    with gy_network(tmp_path_factory.mktemp("net")) as net:
+        yield net

@@ -15,7 +15,7 @@ from diameter.dictionary.wireshark import load_wireshark
 ROOT = Path(__file__).resolve().parents[2]
 PD = json.loads((Path(__file__).parent / "data/python_diameter_0_9_0.json").read_text())
 WIRESHARK = Path("/usr/share/wireshark/diameter")
-HUAWEI = ROOT.parent / "shared/data/huawei-dcc-avps.json"
+HUAWEI = Path(__file__).parent / "data/huawei-dcc-avps.json"  # copied from the seed
 
 PD_TYPES = {
     "AvpOctetString": {"OctetString", "DiameterIdentity", "DiameterURI", "IPFilterRule",

@@ -94,6 +94,7 @@ class FreeDiameter:
         dump_messages: bool = False,
         tc_timer: int = 2,
         tw_timer: int = 6,
+        extra_config: tuple[str, ...] | list[str] = (),
     ) -> None:
         self.workdir = Path(workdir)
         self.identity = identity
@@ -105,6 +106,8 @@ class FreeDiameter:
         self.dump_messages = dump_messages
         self.tc_timer = tc_timer
         self.tw_timer = tw_timer
+        #: further configuration lines (e.g. ``LoadExtension`` of test_app, see fd_test_app.py)
+        self.extra_config = tuple(extra_config)
         self.config_path = self.workdir / "freeDiameter.conf"
         self.log_path = self.workdir / "freeDiameterd.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -139,6 +142,7 @@ class FreeDiameter:
         if self.dump_messages:
             # 0x0444: errors, send/receive and routing decisions, one log line per message.
             lines.append(f'LoadExtension = "{ext / "dbg_msg_dumps.fdx"}" : "0x0444";')
+        lines += self.extra_config
         lines += [p.render() for p in self.peers]
         self.config_path.write_text("\n".join(lines) + "\n")
         return self.config_path
@@ -158,6 +162,11 @@ class FreeDiameter:
         )
         self.wait_for_log(re.escape(READY_LINE), timeout)
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The daemon's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def running(self) -> bool:
@@ -196,6 +205,12 @@ class FreeDiameter:
         """Wait for the log line of a peer state machine transition into ``state``."""
         return self.wait_for_log(rf"-> '?{re.escape(state)}'?(?: \(\w+\))?\s+'{re.escape(peer)}'",
                                  timeout, start=start)
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the daemon (test_app starts its benchmark on SIGUSR1)."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise FreeDiameterError(f"freeDiameterd {self.identity} is not running")
+        self._proc.send_signal(sig)
 
     def log_size(self) -> int:
         """Current log length, to wait only for lines logged after this point."""

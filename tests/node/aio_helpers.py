@@ -94,6 +94,17 @@ class RawPeer:
             self.frames += self.decoder.feed(data)
         return self.frames.pop(0)
 
+    async def recv_app(self, timeout: float = 5.0) -> bytes | None:
+        """The next message that is not a DWR (DWRs, e.g. of a REOPEN, are answered)."""
+        while True:
+            data = await self.recv(timeout)
+            if data is None or data[5:8] != CMD_DEVICE_WATCHDOG.to_bytes(3, "big") or not data[4] & FLAG_REQUEST:
+                return data
+            self.send(A.message(0, CMD_DEVICE_WATCHDOG, 0, int.from_bytes(data[12:16], "big"),
+                                int.from_bytes(data[16:20], "big"),
+                                [A.u32(AVP_RESULT_CODE, 2001), A.text(AVP_ORIGIN_HOST, "raw.test.realm"),
+                                 A.text(AVP_ORIGIN_REALM, REALM)]))
+
     async def cer(self, identity: str, apps=(4,)) -> int | None:
         c = Capabilities(identity, REALM, ["127.0.0.1"], 0, "raw", 1, set(), set(apps))
         self.send(A.message(FLAG_REQUEST, CMD_CAPABILITIES_EXCHANGE, 0, 1, 1, c.avps()))

@@ -16,7 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-import dpkt
+try:
+    import dpkt
+except ImportError:  # reading captures needs the cli extra; hex/base64/raw input does not
+    dpkt = None
 
 __all__ = ["CapturedMessage", "CaptureCounters", "CaptureError", "read_capture",
            "messages_from_stream_bytes", "DEFAULT_PORTS"]
@@ -293,6 +296,8 @@ def read_capture(f: BinaryIO, ports: Iterable[int] | None = DEFAULT_PORTS,
     ``ports``: TCP/SCTP ports carrying Diameter (either end); ``None`` takes
     every stream and keeps what looks like Diameter.
     """
+    if dpkt is None:
+        raise CaptureError("reading captures needs dpkt: pip install 'diameter[cli]'")
     counters = counters if counters is not None else CaptureCounters()
     reader = _open_reader(f)
     assert reader is not None

@@ -326,9 +326,14 @@ class Attr:
     set), Python reads it from there without calling :meth:`__get__`.
     """
     name: str
+    doc: str                # "Session-Id (AVP 263): UTF8String", shown by help()
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, doc: str = "") -> None:
         self.name = name
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return self.doc or f"<attribute {self.name}>"
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
@@ -737,10 +742,12 @@ class MessageTypes:
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
     cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+    resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
         self.by_application = {}
         self.by_code = {}
+        self.resolve = None
         self.undefined = None
         self.defined = None
         self.header = None
@@ -808,6 +815,8 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
         msg_type = hit[1]
     else:
         cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)
+        if cmd is None and t.resolve is not None:   # a command module not imported yet
+            cmd = t.resolve(app, code)
         if cmd is None:
             msg_type = t.undefined
         elif plain_msg:
@@ -848,6 +857,23 @@ def _address_ok(buf: bytes, ps: int, pe: int) -> bool:
     return True
 
 
+def _utf8_ok(buf: bytes, ps: int, pe: int) -> bool:
+    """Whether ``buf[ps:pe]`` is UTF-8 (ASCII checked in place, without a copy)."""
+    if COMPILED:
+        p = ps
+        while p < pe:
+            if buf[p] & 0x80:
+                break
+            p += 1
+        else:
+            return True
+    try:
+        buf[ps:pe].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class VInfo:
     """The fast path's view of one AVP's rules (from a ``validation.rules.AvpInfo``)."""
     known: bool
@@ -879,31 +905,37 @@ def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict
     cache. False means "not sure": the full checker then runs and reports what
     is wrong; it never means the message was accepted.
     """
-    counts: dict[int, int] = {}
-    first_pos: dict[int, int] = {}
-    allowed: dict[int, tuple[int, int]] = {}
+    # keys are boxed once per AVP (``Any``): each dict operation on a native int key
+    # would box it again
+    counts: dict[Any, int] = {}
+    first_pos: dict[Any, int] = {}
+    allowed: dict[Any, tuple[int, int]] = {}
     allow_any = True
     fixed: tuple[int, ...] = ()
+    has_grammar = g is not None
     if g is not None:
         allowed = g.allowed
         allow_any = g.allow_any
         fixed = g.fixed
+    vcache: dict[Any, VInfo] = cache
     pos = start
     i = 0
     try:
         while pos < end:
             code, flags, vendor, ps, pe, nxt = _frame(buf, pos, end)
-            k = code | (vendor << 32)
-            n = counts.get(k, 0)
-            counts[k] = n + 1
-            if n == 0 and fixed and k in fixed:
-                first_pos[k] = i
+            k: Any = code | (vendor << 32)
+            bounds = allowed.get(k) if has_grammar else None
+            if bounds is not None:      # only what the grammar lists is counted
+                n = counts.get(k, 0)
+                counts[k] = n + 1
+                if n == 0 and fixed and k in fixed:
+                    first_pos[k] = i
             i += 1
             pos = nxt
-            vi = cache.get(k)
+            vi = vcache.get(k)
             if vi is None:
                 vi = VInfo(rules.avp(k))
-                cache[k] = vi
+                vcache[k] = vi
             if flags & 0x80 and vendor == 0:
                 return False
             if not vi.known:
@@ -912,7 +944,7 @@ def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict
                 continue
             if flags & vi.bad_flags:
                 return False
-            if not allow_any and k not in allowed:
+            if bounds is None and not allow_any:
                 return False
             size = vi.fixed
             if size:
@@ -928,9 +960,7 @@ def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict
                 if not _address_ok(buf, ps, pe):
                     return False
             elif vi.check == 2:
-                try:
-                    buf[ps:pe].decode("utf-8")
-                except UnicodeDecodeError:
+                if not _utf8_ok(buf, ps, pe):
                     return False
     except AvpDecodeError:
         return False

@@ -73,6 +73,19 @@ def encode_octetstring(value: Any) -> bytes:
     raise AvpEncodeError(f"{value!r} is not bytes")
 
 
+def encode_identity(value: Any) -> bytes:
+    """DiameterIdentity: bytes as given; text is encoded (ASCII, IDNA for other names)."""
+    if isinstance(value, str):
+        try:
+            return value.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                return value.encode("idna")
+            except UnicodeError as e:
+                raise AvpEncodeError(f"{value!r} is not a valid DiameterIdentity: {e}") from None
+    return encode_octetstring(value)
+
+
 def decode_utf8(buf: bytes, start: int, end: int) -> str:
     try:
         return str(buf[start:end], "utf-8")
@@ -193,7 +206,7 @@ CODECS: dict[str, tuple[Decoder, Encoder]] = {
     "Address": (decode_address, encode_address),
     "Time": (decode_time, encode_time),
     "UTF8String": (decode_utf8, encode_utf8),
-    "DiameterIdentity": (decode_octetstring, encode_octetstring),
+    "DiameterIdentity": (decode_octetstring, encode_identity),
     "DiameterURI": (decode_utf8, encode_utf8),
     "Enumerated": (decode_integer32, encode_integer32),
     "IPFilterRule": (decode_octetstring, encode_octetstring),

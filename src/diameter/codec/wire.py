@@ -86,8 +86,11 @@ def scan_index(buf: bytes, start: int, end: int) -> tuple[list[AvpEntry], dict[i
 
 
 def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
-    """Serialise an AVP header for a payload of the given length."""
-    if vendor:
+    """Serialise an AVP header for a payload of the given length.
+
+    The V bit brings the Vendor-Id field, also with Vendor-Id 0 (as read).
+    """
+    if vendor or flags & AVP_FLAG_VENDOR:
         return _pack_u32x3(code, ((flags | AVP_FLAG_VENDOR) << 24) | (payload_length + 12), vendor)
     return _pack_u32x2(code, ((flags & 0x7F) << 24) | (payload_length + 8))
 
@@ -95,7 +98,7 @@ def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes
 def encode_avp(code: int, flags: int, vendor: int, payload: bytes) -> bytes:
     """Serialise a whole AVP: header, payload, zero padding."""
     n = len(payload)
-    if vendor:
+    if vendor or flags & AVP_FLAG_VENDOR:
         head = _pack_u32x3(code, ((flags | AVP_FLAG_VENDOR) << 24) | (n + 12), vendor)
     else:
         head = _pack_u32x2(code, ((flags & 0x7F) << 24) | (n + 8))

@@ -3328,6 +3328,33 @@ AVPS: tuple[tuple[int, int, str, str, str, str, str], ...] = (
     (1022, 45687, 'Target-ID', 'UTF8String', 'VM', 'P', ''),
 )
 
+# other spellings of AVP names (a vendor's own documents): (code, vendor, name)
+AVP_ALT_NAMES: tuple[tuple[int, int, str], ...] = (
+    (50, 0, 'Acct-Multi-Session-Id'),
+    (68, 0, 'Acct-Tunnel-Connection'),
+    (89, 0, 'Chargeable-User-Identity'),
+    (132039, 9, 'Override-Pre-Emption-Vulnerability'),
+    (20401, 2011, 'SMSC-Address'),
+    (20404, 2011, 'MO-MSC-Addr'),
+    (20405, 2011, 'MT-MSC-Addr'),
+    (20415, 2011, 'Status-Report-Request'),
+    (8, 8164, 'SN-PDSN-Correlation-Id'),
+    (20, 8164, 'SN-Subscriber-Permission'),
+    (151, 8164, 'SN-ROHC-Mode'),
+    (29, 10415, 'TWAN-Identifier'),
+    (606, 10415, 'User-Data'),
+    (634, 10415, 'Wildcarded-Public-Identity'),
+    (1488, 10415, 'Call-Barring-Infor-List'),
+    (2407, 10415, 'PPR-Address'),
+    (2510, 10415, 'LCS-Supported-GAD-Shapes'),
+    (2554, 10415, '1xRTT-RCID'),
+    (3010, 10415, 'SMS-Application-Port-ID'),
+    (3111, 10415, 'External-Group-Identifier'),
+    (3847, 10415, 'ProSe-Restricted-Code-Suffix-Range'),
+    (3867, 10415, 'ProSe-Application-Code-Suffix-Range'),
+    (3924, 10415, 'Cellular-Network-Information '),
+)
+
 ENUMS: dict[tuple[int, int], dict[int, str]] = {
     (0, 6): {0: 'Unknown', 1: 'Login', 2: 'Framed', 3: 'Callback-Login', 4: 'Callback-Framed', 5: 'Outbound', 6: 'Administrative', 7: 'NAS-Prompt', 8: 'Authenticate-Only', 9: 'Callback-NAS-Prompt', 10: 'Call Check', 11: 'Callback Administrative', 12: 'Voice', 13: 'Fax', 14: 'Modem Relay', 15: 'IAPP-Register', 16: 'IAPP-AP-Check', 17: 'Authorize Only', 18: 'Framed-Management'},
     (0, 7): {1: 'PPP', 2: 'SLIP', 3: 'ARAP', 4: 'Gandalf', 5: 'Xylogics', 6: 'X.75', 7: 'GPRS PDP Context', 255: 'Ascend-ARA', 256: 'MPP', 257: 'EURAW', 258: 'EUUI', 259: 'X25', 260: 'COMB', 261: 'FR'},

@@ -194,6 +194,13 @@ def render_tables(d: Dictionary) -> str:
         lines.append(f"    {row!r},\n")
     lines.append(")\n\n")
 
+    lines.append("# other spellings of AVP names (a vendor's own documents): (code, vendor, name)\n")
+    lines.append("AVP_ALT_NAMES: tuple[tuple[int, int, str], ...] = (\n")
+    for a in sorted(d.avps.values(), key=lambda a: (a.vendor, a.code)):
+        for alt in a.extra.get("alt_names", []):
+            lines.append(f"    {(a.code, a.vendor, alt)!r},\n")
+    lines.append(")\n\n")
+
     lines.append("ENUMS: dict[tuple[int, int], dict[int, str]] = {\n")
     for a in sorted(d.avps.values(), key=lambda a: (a.vendor, a.code)):
         if a.enum:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from ..codec.errors import (AvpDecodeError, AvpEncodeError, ConversionError, DecodeError,
                             DiameterError, EncodeError, MessageDecodeError)
 from . import constants
-from ._base import DefinedMessage, Message, MessageHeader, UndefinedMessage
+from ._base import DefinedMessage, Message, MessageHeader, UndefinedMessage, UnknownAttributeWarning
 from .avp import Avp, AvpGrouped
 
 __all__ = [
     "Message", "MessageHeader", "DefinedMessage", "UndefinedMessage", "Avp", "AvpGrouped",
     "dump", "constants", "DiameterError", "DecodeError", "EncodeError", "ConversionError",
-    "MessageDecodeError", "AvpDecodeError", "AvpEncodeError",
+    "MessageDecodeError", "AvpDecodeError", "AvpEncodeError", "UnknownAttributeWarning",
 ]
 
 

@@ -1,15 +1,16 @@
 """Message and MessageHeader: the python-diameter message API over the codec core."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codec import core
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
 from .avp.avp import Avp, AvpGrouped, make_avps
+from ._registry import CommandRegistry
 
-__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage",
+__all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage", "UnknownAttributeWarning",
            "UndefinedGroupedAvp"]
 
 
@@ -96,15 +97,24 @@ class Message:
         self._avps = avps or []
         self.__post_init__()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _ANSWER_CLASSES.clear()   # a new class may be some request's answer
+
     def __post_init__(self) -> None:
         pass
 
     def __str__(self) -> str:
         return f"{self.name} {self.header}"
 
+    if TYPE_CHECKING:
+        # A decoded message's class is known at run time only: its AVP attributes read
+        # as Any until narrowed, e.g. ``isinstance(msg, CreditControlRequest)``.
+        def __getattr__(self, name: str) -> Any: ...
+
     # -- decoding ---------------------------------------------------------
     @classmethod
-    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Any:
+    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Message:
         """Decode a whole message; the typed class when known, ``UndefinedMessage`` otherwise.
 
         With ``plain_msg`` the result only holds the AVP list (no attributes).
@@ -181,20 +191,39 @@ class Message:
         return _traverse(self.avps if alt_list is None else alt_list, list(code_and_vendor))
 
     # -- answers ----------------------------------------------------------
-    def to_answer(self) -> Any:
+    def to_answer(self) -> Message:
         """A new answer to this request: same code, application and ids, P bit kept."""
         h = self.header
-        hdr = MessageHeader(h.version, command_code=h.command_code,
-                            application_id=h.application_id,
-                            hop_by_hop_identifier=h.hop_by_hop_identifier,
-                            end_to_end_identifier=h.end_to_end_identifier)
-        hdr.is_proxyable = h.is_proxyable
-        answer_cls = _answer_class_for(type(self))
+        p_bit = h.command_flags & 0x40
+        hdr = MessageHeader(h.version, 0, p_bit, h.command_code, h.application_id,
+                            h.hop_by_hop_identifier, h.end_to_end_identifier)
+        cls = type(self)
+        answer_cls = _ANSWER_CLASSES.get(cls)
+        if answer_cls is None:
+            answer_cls = _ANSWER_CLASSES[cls] = _answer_class_for(cls)
         ans = answer_cls(hdr)
-        ans.header.is_request = False
-        ans.header.is_proxyable = h.is_proxyable
-        ans.header.application_id = h.application_id
+        ah = ans.header
+        ah.command_flags = (ah.command_flags & ~0xC0) | p_bit   # an answer; P bit kept
+        ah.application_id = h.application_id
         return ans
+
+    def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+               origin_realm: str | bytes | None = None, vendor_id: int = 0,
+               error_message: str | None = None) -> Message:
+        """:meth:`to_answer` filled from this request (``diameter.message.answers``).
+
+        Copies Session-Id, the application id AVPs, Proxy-Info, CC-Request-Type/-Number
+        and Accounting-Record-Type/-Number; sets Result-Code (Experimental-Result with
+        ``vendor_id``), Origin-Host and Origin-Realm when given.
+        """
+        from .answers import fill_answer
+        return fill_answer(self, self.to_answer(), result_code, origin_host=origin_host,
+                           origin_realm=origin_realm, vendor_id=vendor_id,
+                           error_message=error_message)
+
+
+_ANSWER_CLASSES: dict[type, type] = {}
+"""Request class -> answer class (emptied when a message class is defined)."""
 
 
 def _answer_class_for(cls: type) -> type:
@@ -324,8 +353,12 @@ class DefinedMessage(Message):
             self._additional_avps.append(avp)
 
     def _body(self) -> bytes:
-        if self.__dict__.get("_plain"):
+        d = self.__dict__
+        if d.get("_plain"):
             return Message._body(self)
+        known = _KNOWN.get(type(self)) or _known_names(type(self))
+        if not known.issuperset(d):     # an attribute no AVP stands for: a typo?
+            _warn_unknown(self, known)
         return encode_body(self)
 
 
@@ -363,6 +396,41 @@ class UndefinedMessage(Message):
             raise AttributeError(f"{type(self).__name__} has no attribute {name}") from None
 
 
+class UnknownAttributeWarning(UserWarning):
+    """A typed command being encoded holds an attribute no AVP stands for (a typo?).
+
+    The value stays on the object but is not sent. Make it an error with
+    ``warnings.simplefilter("error", UnknownAttributeWarning)``.
+    """
+
+
+_KNOWN: dict[type, frozenset[str]] = {}
+# what the message layer itself keeps in an instance's __dict__
+_INTERNAL = frozenset({"header", "_additional_avps", "_raw", "_raw_entries", "_st", "_plain",
+                       "_avps", "_view", "_depth", "_raw_index"})
+
+
+def _known_names(cls: type) -> frozenset[str]:
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = frozenset(dir(cls)) | _INTERNAL | binding_of(cls).list_names
+        _KNOWN[cls] = known
+    return known
+
+
+def _warn_unknown(msg: Any, known: frozenset[str]) -> None:
+    """Checked when a typed command is encoded (free when every attribute is known)."""
+    import difflib
+    import warnings
+    for name in msg.__dict__:
+        if name in known or name[0] == "_":
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: its value is "
+                      f"not sent{hint}", UnknownAttributeWarning, stacklevel=4)
+
+
 def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
     for a in avps:
         attr = a.name.replace("-", "_").lower()
@@ -389,8 +457,8 @@ def _assign_attrs(parent: Any, avps: list[Avp]) -> None:
 _MISSING = object()
 _AnyMessageType = TypeVar("_AnyMessageType", bound=Message)
 
-all_commands: dict[int, type] = {}
-commands_by_application: dict[tuple[int, int], type] = {}
+all_commands: CommandRegistry[int] = CommandRegistry()
+commands_by_application: CommandRegistry[tuple[int, int]] = CommandRegistry()
 _types = core.MESSAGE_TYPES
 _types.by_application = commands_by_application
 _types.by_code = all_commands
@@ -400,10 +468,17 @@ _types.header = MessageHeader
 _types.default_factory = _DEFAULT_FACTORY
 
 
+def _resolve(app: int, code: int) -> Any:
+    """The decoder's fallback: import the command class of (app, code) on first use."""
+    return commands_by_application.get((app, code)) or all_commands.get(code)
+
+
+_types.resolve = _resolve
+
+
 def _load_commands() -> None:
+    """Make the generated command package give the registries their (lazy) index."""
     try:
-        from . import commands as _c
+        from . import commands as _c  # noqa: F401  (its import fills the registries' index)
     except ImportError:
         return
-    all_commands.update(getattr(_c, "all_commands", {}))
-    commands_by_application.update(getattr(_c, "commands_by_application", {}))

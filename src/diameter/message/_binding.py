@@ -10,7 +10,7 @@ attributes are encoded in place of their first occurrence.
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any
+from typing import Any, overload
 
 from ..codec import core
 from ..codec.errors import AvpDecodeError, AvpEncodeError
@@ -282,15 +282,71 @@ def lazy_getattr(self: Any, name: str) -> Any:
 core.SLOW[0] = lazy_getattr
 
 
+class IdentityAttr:
+    """A DiameterIdentity attribute: accepts ``str`` (encoded to ASCII) as well as ``bytes``.
+
+    Reads return what is stored, ``bytes`` for every value set or decoded, as
+    python-diameter does. A data descriptor, used for identity attributes only.
+    """
+    def __init__(self, name: str, doc: str) -> None:
+        self.inner = core.Attr(name, doc)
+        self.name = name
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, obj: None, owner: Any = None) -> IdentityAttr: ...
+    @overload
+    def __get__(self, obj: object, owner: Any = None) -> bytes | None: ...
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            return self.inner.__get__(obj, owner)
+
+    def __set__(self, obj: Any, value: str | bytes | None) -> None:
+        obj.__dict__[self.name] = _ENCODE_IDENTITY(value) if type(value) is str else value
+
+    def __delete__(self, obj: Any) -> None:
+        del obj.__dict__[self.name]
+
+    def __repr__(self) -> str:
+        return self.__doc__ or f"<attribute {self.name}>"
+
+
+_ENCODE_IDENTITY = CODECS["DiameterIdentity"][1]
+
+
+def _attr_doc(gd: Any) -> tuple[str, str]:
+    """("Origin-Host (AVP 264): DiameterIdentity", type name) for help()."""
+    entry = get_avp_dictionary_entry(gd.avp_code, gd.vendor_id)
+    avp_name = entry["name"] if entry is not None else "AVP"
+    type_name = AVP_TYPE_NAMES.get((gd.vendor_id, gd.avp_code)) or (
+        "Grouped" if gd.type_class is not None else "OctetString")
+    where = f"AVP {gd.avp_code}" + (f", vendor {gd.vendor_id}" if gd.vendor_id else "")
+    kind = f"grouped {gd.type_class.__name__}" if gd.type_class is not None else type_name
+    return f"{avp_name} ({where}): {kind}", type_name
+
+
 def install_attrs(cls: type) -> None:
-    """Give ``cls`` a lazy class attribute (:class:`core.Attr`) for each attribute in avp_def."""
+    """Give ``cls`` a lazy class attribute (:class:`core.Attr`) for each attribute in avp_def.
+
+    Each shows its AVP name, code and type in ``help()``; DiameterIdentity attributes
+    (:class:`IdentityAttr`) also accept ``str``.
+    """
     for gd in getattr(cls, "avp_def", ()) or ():
         name = getattr(gd, "attr_name", None)
         if not name or name[0] == "_":
             continue
         current = getattr(cls, name, None)
-        if current is None or isinstance(current, core.Attr):
-            setattr(cls, name, core.Attr(name))
+        if current is None or isinstance(current, (core.Attr, IdentityAttr)):
+            doc, type_name = _attr_doc(gd)
+            if type_name == "DiameterIdentity":
+                setattr(cls, name, IdentityAttr(name, doc))
+            else:
+                setattr(cls, name, core.Attr(name, doc))
 
 
 def _same(v: Any, s: Any, grouped: bool, is_list: bool) -> bool:

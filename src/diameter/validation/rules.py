@@ -8,7 +8,11 @@ from ..dictionary import _generated_tables as _tables
 from ..message import _binding
 from ..message.avp import dictionary as _avpdict
 
-__all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of"]
+__all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of", "BASE_APPLICATIONS"]
+
+BASE_APPLICATIONS = (0, 3)
+"""The base protocol's applications (RFC 6733: common messages, base accounting): their
+commands are the only ones whose grammar applies under any Application-Id."""
 
 Member = tuple[int, int, str, int, int]  # (vendor, code, kind, min, max)
 _FIXED_SIZE = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
@@ -79,6 +83,10 @@ class AvpInfo:
 _ALL: weakref.WeakSet[RuleSet] = weakref.WeakSet()
 
 
+#: entries a RuleSet cache holds at most (the dictionary's AVPs fit many times over)
+MAX_CACHE_ENTRIES = 20_000
+
+
 class RuleSet:
     """Command and grouped grammars plus AVP definitions, compiled lazily and cached.
 
@@ -109,6 +117,12 @@ class RuleSet:
             self._by_code.setdefault((code, req), []).append(app)
         for apps in self._by_code.values():
             apps.sort()
+        # (code, is_request) -> the base protocol's grammar key, shared by every application
+        self._base: dict[tuple[int, bool], tuple[int, int, bool]] = {}
+        for base in reversed(BASE_APPLICATIONS):
+            for (code, req), apps in self._by_code.items():
+                if base in apps:
+                    self._base[(code, req)] = (base, code, req)
         self._commands: dict[tuple[int, int, bool], Grammar | None] = {}
         self._grouped: dict[int, Grammar | None] = {}
         self._avps: dict[int, AvpInfo | None] = {}
@@ -117,7 +131,14 @@ class RuleSet:
         _ALL.add(self)
 
     def command(self, app: int, code: int, is_request: bool) -> Grammar | None:
-        """The grammar of a command; another application's when ``app`` has none."""
+        """The grammar of command ``code`` in application ``app``.
+
+        A base protocol command (:data:`BASE_APPLICATIONS`: CER, DWR, DPR, RAR,
+        STR, ASR, ACR) that ``app`` does not define itself has the base grammar.
+        Any other command the dictionary does not define for ``app`` has none
+        (None): its AVPs are checked one by one and the rest is left to the
+        application, whatever other application uses the same command code.
+        """
         ck = (app, code, is_request)
         try:
             return self._commands[ck]
@@ -125,13 +146,18 @@ class RuleSet:
             pass
         members = self.command_grammars.get(ck)
         if members is None:
-            apps = self._by_code.get((code, is_request))
-            members = self.command_grammars[(apps[0], code, is_request)] if apps else None
-        g = Grammar(members) if members is not None else None
+            base = self._base.get((code, is_request))
+            if base is None:
+                return None     # not cached: only the dictionary's keys are
+            if app != base[0]:
+                return self.command(*base)
+            members = self.command_grammars[base]
+        g = Grammar(members)
         self._commands[ck] = g
         return g
 
     def knows_command(self, code: int) -> bool:
+        """Whether any application of the dictionary defines command ``code``."""
         return (code, True) in self._by_code or (code, False) in self._by_code
 
     def grouped(self, key: int) -> Grammar | None:
@@ -152,11 +178,22 @@ class RuleSet:
         self._fast.clear()
 
     def avp_cache(self) -> dict[int, AvpInfo | None]:
-        """The AVP info cache (read-only for callers; :meth:`avp` fills it)."""
+        """The AVP info cache (read-only for callers; :meth:`avp` fills it).
+
+        Called once per checked message; it also keeps every cache bounded
+        whatever the input (unknown AVP codes, application ids): a cache past
+        :data:`MAX_CACHE_ENTRIES` starts again empty.
+        """
         if self._generation != _binding.GENERATION[0]:
             self._avps.clear()
             self._fast.clear()
             self._generation = _binding.GENERATION[0]
+        if len(self._fast) > MAX_CACHE_ENTRIES or len(self._avps) > MAX_CACHE_ENTRIES:
+            self._avps.clear()
+            self._fast.clear()
+        if len(self._commands) > MAX_CACHE_ENTRIES or len(self._grouped) > MAX_CACHE_ENTRIES:
+            self._commands.clear()
+            self._grouped.clear()
         return self._avps
 
     def fast_cache(self) -> dict:

@@ -155,7 +155,7 @@ class Avp:
     @property
     def length(self) -> int:
         """Length of header and payload, without padding (the AVP Length field)."""
-        return (12 if self._vendor_id else 8) + len(self._payload_for_encode())
+        return (12 if self._vendor_id or self.flags & 0x80 else 8) + len(self._payload_for_encode())
 
     @property
     def value(self) -> Any:

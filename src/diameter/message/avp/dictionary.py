@@ -59,6 +59,7 @@ def register_entry(code: int, name: str, type_cls: type[Avp], vendor: int = 0,
         AVP_DICTIONARY[code] = entry
     AVP_TYPE_NAMES[(vendor, code)] = type_name or getattr(type_cls, "type_name", "OctetString")
     GENERATION[0] += 1
+    _NAME_INDEX.clear()
 
 
 def _load() -> None:
@@ -80,6 +81,44 @@ def _load() -> None:
 
 
 _load()
+
+
+_NAME_INDEX: dict[str, list[tuple[int, int]]] = {}
+_NAME_GENERATION = [-1]
+
+
+def _name_index() -> dict[str, list[tuple[int, int]]]:
+    if _NAME_GENERATION[0] != GENERATION[0]:     # the running dictionary changed
+        _NAME_INDEX.clear()
+        _NAME_GENERATION[0] = GENERATION[0]
+    if not _NAME_INDEX:
+        idx: dict[str, list[tuple[int, int]]] = {}
+        for vendor, codes in [(0, AVP_DICTIONARY), *AVP_VENDOR_DICTIONARY.items()]:
+            for code, entry in codes.items():
+                idx.setdefault(entry["name"].lower(), []).append((code, vendor))
+        for code, vendor, alt in getattr(_tables, "AVP_ALT_NAMES", ()):
+            keys = idx.setdefault(alt.lower(), [])
+            if (code, vendor) not in keys:
+                keys.append((code, vendor))
+        _NAME_INDEX.update(idx)
+    return _NAME_INDEX
+
+
+def avp_by_name(name: str, vendor: int | None = None) -> tuple[int, int]:
+    """``(code, vendor)`` of an AVP by its name or another spelling of it (case-insensitive).
+
+    Other spellings are those of a vendor's own documents, e.g. Huawei's ``MO-MSC-Addr``
+    for ``MO-MSC-Address``. ``vendor`` picks among AVPs of the same name.
+    Raises ``KeyError`` for an unknown name, ``ValueError`` for an ambiguous one.
+    """
+    found = _name_index().get(name.strip().lower(), [])
+    if vendor is not None:
+        found = [k for k in found if k[1] == vendor]
+    if not found:
+        raise KeyError(f"no AVP named {name!r}" + (f" for vendor {vendor}" if vendor else ""))
+    if len(found) > 1:
+        raise ValueError(f"AVP name {name!r} is ambiguous: {sorted(found)}; give the vendor")
+    return found[0]
 
 
 def enum_label(code: int, vendor: int, value: object) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, dataclass_transform
 
 from ...codec import core as _core
 from .avp import Avp
@@ -56,7 +56,76 @@ def generate_avps_from_defs(obj: Any, strict: bool = False) -> list[Avp]:
     return make_avps(body, scan_avps(body, 0, len(body)), 0)
 
 
-def grouped_avp(cls: type) -> type:
+_PARAMS: list[Any] = []
+
+
+def _dataclass_params() -> Any:
+    """The ``__dataclass_params__`` of ``dataclass(init=False)``, taken from a real one."""
+    if not _PARAMS:
+        @dataclasses.dataclass(init=False)
+        class _Probe:
+            pass
+        _PARAMS.append(_Probe.__dataclass_params__)  # type: ignore[attr-defined]
+    return _PARAMS[0]
+
+
+def _dc_repr(self: Any) -> str:
+    inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+    return f"{type(self).__qualname__}({inner})"
+
+
+def _dc_eq(self: Any, other: Any) -> Any:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    names = [f.name for f in dataclasses.fields(self)]
+    return [getattr(self, n) for n in names] == [getattr(other, n) for n in names]
+
+
+def _make_dataclass(cls: Any) -> None:
+    """What ``dataclasses.dataclass(cls, init=False)`` does for a grouped class, minus the
+    per-class ``exec`` of generated methods (611 classes: most of the import time).
+
+    ``dataclasses.fields``, ``asdict``, ``is_dataclass`` and ``replace`` work as before;
+    ``__repr__`` and ``__eq__`` are shared functions with the same results.
+    """
+    all_fields: dict[str, dataclasses.Field[Any]] = {}
+    for base in reversed(cls.__mro__[1:]):
+        base_fields = base.__dict__.get("__dataclass_fields__")
+        if base_fields:
+            all_fields.update(base_fields)
+    own = cls.__dict__.get("__annotations__", {})
+    for name, ann in own.items():
+        ann_s = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+        if "ClassVar" in ann_s:
+            continue
+        default = cls.__dict__.get(name, dataclasses.MISSING)
+        if isinstance(default, dataclasses.Field):
+            f = default
+        else:
+            f = dataclasses.field(default=default)
+        f.name = name
+        f.type = ann
+        is_initvar = "InitVar" in ann_s
+        f._field_type = (dataclasses._FIELD_INITVAR if is_initvar  # type: ignore[attr-defined]
+                         else dataclasses._FIELD)  # type: ignore[attr-defined]
+        if f.default_factory is not dataclasses.MISSING and name in cls.__dict__:
+            delattr(cls, name)
+        all_fields[name] = f
+    cls.__dataclass_fields__ = all_fields
+    cls.__dataclass_params__ = _dataclass_params()
+    cls.__repr__ = _dc_repr
+    cls.__eq__ = _dc_eq
+    cls.__hash__ = None
+    field_kind = dataclasses._FIELD  # type: ignore[attr-defined]
+    setattr(cls, "__match_args__", tuple(  # noqa: B010 (mypy refuses the plain assignment)
+        n for n, f in all_fields.items() if getattr(f, "_field_type", None) is field_kind))
+
+
+_C = TypeVar("_C", bound=type)
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def grouped_avp(cls: _C) -> _C:
     """Make ``cls`` a grouped-AVP dataclass with lazy decoding.
 
     Fields default to ``None`` (list fields to a new list) without storing the
@@ -64,7 +133,8 @@ def grouped_avp(cls: type) -> type:
     members that are read.
     """
     from .._binding import install_attrs, lazy_getattr
-    cls = dataclasses.dataclass(cls, init=False)
+    klass: Any = cls
+    _make_dataclass(klass)
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
     list_fields = tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING)
@@ -81,14 +151,14 @@ def grouped_avp(cls: type) -> type:
         init(self.__dict__, args, kwargs, spec)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = __init__
-    cls.__getattr__ = lazy_getattr
+    klass.__init__ = __init__
+    klass.__getattr__ = lazy_getattr
 
-    def _from_raw(klass: type, buf: bytes, start: int, end: int) -> Any:
-        obj = klass.__new__(klass)
+    def _from_raw(of: Any, buf: bytes, start: int, end: int) -> Any:
+        obj = of.__new__(of)
         obj.__dict__["_raw"] = (buf, start, end)
         return obj
 
-    cls._from_raw = classmethod(_from_raw)
+    klass._from_raw = classmethod(_from_raw)
     install_attrs(cls)
     return cls

@@ -3,100 +3,409 @@
 """Command classes, python-diameter compatible.
 
 `all_commands` maps a command code to its class; `commands_by_application`
-maps (application id, command code) to it."""
+maps (application id, command code) to it. Each command's module is imported
+the first time one of its names or codes is used."""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .._base import DefinedMessage, Message, UndefinedMessage
 from ._helpers import all_commands, commands_by_application, register
-from .aa import *
-from .aa_mobile_node import *
-from .abort_session import *
-from .accounting import *
-from .aggregated_ruci_report import *
-from .alert_service_centre import *
-from .authentication_information import *
-from .background_data_transfer import *
-from .cancel_location import *
-from .cancel_vcsg_location import *
-from .capabilities_exchange import *
-from .charging_interrogation import *
-from .configuration_information import *
-from .connection_management import *
-from .credit_control import *
-from .delete_subscriber_data import *
-from .device_watchdog import *
-from .diameter_eap import *
-from .disconnect_peer import *
-from .event_configuration import *
-from .event_reporting import *
-from .gcs_action import *
-from .gcs_notification import *
-from .home_agent_mip import *
-from .insert_subscriber_data import *
-from .location_info import *
-from .me_identity_check import *
-from .message_process import *
-from .mip6 import *
-from .mo_data import *
-from .mo_forward_short_message import *
-from .modify_uecontext import *
-from .mt_data import *
-from .mt_forward_short_message import *
-from .multimedia_auth import *
-from .network_status import *
-from .network_status_continuous_report import *
-from .nidd_information import *
-from .non_aggregated_ruci_report import *
-from .notify import *
-from .profile_update import *
-from .prose_alert import *
-from .prose_authorization import *
-from .prose_cancellation import *
-from .prose_discovery import *
-from .prose_initial_location_information import *
-from .prose_location_update import *
-from .prose_match import *
-from .prose_match_report_info import *
-from .prose_notify import *
-from .prose_proximity import *
-from .prose_subscriber_information import *
-from .proximity_action import *
-from .proximity_application import *
-from .purge_ue import *
-from .push_notification import *
-from .push_profile import *
-from .re_auth import *
-from .registration_termination import *
-from .report_sm_delivery_status import *
-from .reporting_information import *
-from .reset import *
-from .reset_8388667 import *
-from .send_routing_info_for_sm import *
-from .server_assignment import *
-from .session_termination import *
-from .sip_location_info import *
-from .sip_multimedia_auth import *
-from .sip_push_profile import *
-from .sip_registration_termination import *
-from .sip_server_assignment import *
-from .sip_user_authorization import *
-from .spending_limit import *
-from .spending_status_notification import *
-from .subscribe_notifications import *
-from .tdf_session import *
-from .tgpp_delivery_report import *
-from .tgpp_device_action import *
-from .tgpp_device_notification import *
-from .tgpp_device_trigger import *
-from .tgpp_lcs_routing_info import *
-from .tgpp_location_report import *
-from .tgpp_provide_location import *
-from .tgpp_subscriber_information import *
-from .trigger_establishment import *
-from .tssf_notification import *
-from .update_location import *
-from .update_prose_subscriber_data import *
-from .update_vcsg_location import *
-from .user_authorization import *
-from .user_data import *
+
+if TYPE_CHECKING:
+    from .aa import Aa, AaAnswer, AaRequest
+    from .aa_mobile_node import AaMobileNode, AaMobileNodeAnswer, AaMobileNodeRequest
+    from .abort_session import AbortSession, AbortSessionAnswer, AbortSessionRequest
+    from .accounting import Accounting, AccountingAnswer, AccountingRequest
+    from .aggregated_ruci_report import AggregatedRUCIReport, AggregatedRUCIReportAnswer, AggregatedRUCIReportRequest
+    from .alert_service_centre import AlertServiceCentre, AlertServiceCentreAnswer, AlertServiceCentreRequest
+    from .authentication_information import AuthenticationInformation, AuthenticationInformationAnswer, AuthenticationInformationRequest
+    from .background_data_transfer import BackgroundDataTransfer, BackgroundDataTransferAnswer, BackgroundDataTransferRequest
+    from .cancel_location import CancelLocation, CancelLocationAnswer, CancelLocationRequest
+    from .cancel_vcsg_location import CancelVcsgLocation, CancelVcsgLocationAnswer, CancelVcsgLocationRequest
+    from .capabilities_exchange import CapabilitiesExchange, CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest
+    from .charging_interrogation import ChargingInterrogation, ChargingInterrogationAnswer, ChargingInterrogationRequest
+    from .configuration_information import ConfigurationInformation, ConfigurationInformationAnswer, ConfigurationInformationRequest
+    from .connection_management import ConnectionManagement, ConnectionManagementAnswer, ConnectionManagementRequest
+    from .credit_control import CreditControl, CreditControlAnswer, CreditControlRequest
+    from .delete_subscriber_data import DeleteSubscriberData, DeleteSubscriberDataAnswer, DeleteSubscriberDataRequest
+    from .device_watchdog import DeviceWatchdog, DeviceWatchdogAnswer, DeviceWatchdogRequest
+    from .diameter_eap import DiameterEap, DiameterEapAnswer, DiameterEapRequest
+    from .disconnect_peer import DisconnectPeer, DisconnectPeerAnswer, DisconnectPeerRequest
+    from .event_configuration import EventConfiguration8388735, EventConfiguration8388735Answer, EventConfiguration8388735Request
+    from .event_reporting import EventReporting, EventReportingAnswer, EventReportingRequest
+    from .gcs_action import GCSAction, GCSActionAnswer, GCSActionRequest
+    from .gcs_notification import GCSNotification, GCSNotificationAnswer, GCSNotificationRequest
+    from .home_agent_mip import HomeAgentMip, HomeAgentMipAnswer, HomeAgentMipRequest
+    from .insert_subscriber_data import InsertSubscriberData, InsertSubscriberDataAnswer, InsertSubscriberDataRequest
+    from .location_info import LocationInfo, LocationInfoAnswer, LocationInfoRequest
+    from .me_identity_check import MeIdentityCheck, MeIdentityCheckAnswer, MeIdentityCheckRequest
+    from .message_process import MessageProcess, MessageProcessAnswer, MessageProcessRequest
+    from .mip6 import MIp6, MIp6Answer, MIp6Request
+    from .mo_data import MOData, MODataAnswer, MODataRequest
+    from .mo_forward_short_message import MOForwardShortMessage, MOForwardShortMessageAnswer, MOForwardShortMessageRequest
+    from .modify_uecontext import ModifyUecontext, ModifyUecontextAnswer, ModifyUecontextRequest
+    from .mt_data import MTData, MTDataAnswer, MTDataRequest
+    from .mt_forward_short_message import MTForwardShortMessage, MTForwardShortMessageAnswer, MTForwardShortMessageRequest
+    from .multimedia_auth import MultimediaAuth, MultimediaAuthAnswer, MultimediaAuthRequest
+    from .network_status import NetworkStatus, NetworkStatusAnswer, NetworkStatusRequest
+    from .network_status_continuous_report import NetworkStatusContinuousReport, NetworkStatusContinuousReportAnswer, NetworkStatusContinuousReportRequest
+    from .nidd_information import NIDDInformation, NIDDInformationAnswer, NIDDInformationRequest
+    from .non_aggregated_ruci_report import NonAggregatedRUCIReport, NonAggregatedRUCIReportAnswer, NonAggregatedRUCIReportRequest
+    from .notify import Notify, NotifyAnswer, NotifyRequest
+    from .profile_update import ProfileUpdate, ProfileUpdateAnswer, ProfileUpdateRequest
+    from .prose_alert import ProSeAlert, ProSeAlertAnswer, ProSeAlertRequest
+    from .prose_authorization import ProSeAuthorization, ProSeAuthorizationAnswer, ProSeAuthorizationRequest
+    from .prose_cancellation import ProSeCancellation, ProSeCancellationAnswer, ProSeCancellationRequest
+    from .prose_discovery import ProSeDiscovery, ProSeDiscoveryAnswer, ProSeDiscoveryRequest
+    from .prose_initial_location_information import ProSeInitialLocationInformation, ProSeInitialLocationInformationAnswer, ProSeInitialLocationInformationRequest
+    from .prose_location_update import ProSeLocationUpdate, ProSeLocationUpdateAnswer, ProSeLocationUpdateRequest
+    from .prose_match import ProSeMatch, ProSeMatchAnswer, ProSeMatchRequest
+    from .prose_match_report_info import ProSeMatchReportInfo, ProSeMatchReportInfoAnswer, ProSeMatchReportInfoRequest
+    from .prose_notify import ProSeNotify, ProSeNotifyAnswer, ProSeNotifyRequest
+    from .prose_proximity import ProSeProximity, ProSeProximityAnswer, ProSeProximityRequest
+    from .prose_subscriber_information import ProSeSubscriberInformation, ProSeSubscriberInformationAnswer, ProSeSubscriberInformationRequest
+    from .proximity_action import ProXimityAction, ProXimityActionAnswer, ProXimityActionRequest
+    from .proximity_application import ProXimityApplication, ProXimityApplicationAnswer, ProXimityApplicationRequest
+    from .purge_ue import PurgeUe, PurgeUeAnswer, PurgeUeRequest
+    from .push_notification import PushNotification, PushNotificationAnswer, PushNotificationRequest
+    from .push_profile import PushProfile, PushProfileAnswer, PushProfileRequest
+    from .re_auth import ReAuth, ReAuthAnswer, ReAuthRequest
+    from .registration_termination import RegistrationTermination, RegistrationTerminationAnswer, RegistrationTerminationRequest
+    from .report_sm_delivery_status import ReportSMDeliveryStatus, ReportSMDeliveryStatusAnswer, ReportSMDeliveryStatusRequest
+    from .reporting_information import ReportingInformation, ReportingInformationAnswer, ReportingInformationRequest
+    from .reset import Reset, ResetAnswer, ResetRequest
+    from .reset_8388667 import ProSeReset, ProSeResetAnswer, ProSeResetRequest
+    from .send_routing_info_for_sm import SendRoutingInfoforSM, SendRoutingInfoforSMAnswer, SendRoutingInfoforSMRequest
+    from .server_assignment import ServerAssignment, ServerAssignmentAnswer, ServerAssignmentRequest
+    from .session_termination import SessionTermination, SessionTerminationAnswer, SessionTerminationRequest
+    from .sip_location_info import SipLocationInfo, SipLocationInfoAnswer, SipLocationInfoRequest
+    from .sip_multimedia_auth import SipMultimediaAuth, SipMultimediaAuthAnswer, SipMultimediaAuthRequest
+    from .sip_push_profile import SipPushProfile, SipPushProfileAnswer, SipPushProfileRequest
+    from .sip_registration_termination import SipRegistrationTermination, SipRegistrationTerminationAnswer, SipRegistrationTerminationRequest
+    from .sip_server_assignment import SipServerAssignment, SipServerAssignmentAnswer, SipServerAssignmentRequest
+    from .sip_user_authorization import SipUserAuthorization, SipUserAuthorizationAnswer, SipUserAuthorizationRequest
+    from .spending_limit import SpendingLimit, SpendingLimitAnswer, SpendingLimitRequest
+    from .spending_status_notification import SpendingStatusNotification, SpendingStatusNotificationAnswer, SpendingStatusNotificationRequest
+    from .subscribe_notifications import SubscribeNotifications, SubscribeNotificationsAnswer, SubscribeNotificationsRequest
+    from .tdf_session import TDFSession, TDFSessionAnswer, TDFSessionRequest
+    from .tgpp_delivery_report import DeliveryReport, DeliveryReportAnswer, DeliveryReportRequest
+    from .tgpp_device_action import DeviceAction8388639, DeviceAction8388639Answer, DeviceAction8388639Request
+    from .tgpp_device_notification import DeviceNotification8388640, DeviceNotification8388640Answer, DeviceNotification8388640Request
+    from .tgpp_device_trigger import DeviceTrigger, DeviceTriggerAnswer, DeviceTriggerRequest
+    from .tgpp_lcs_routing_info import LCSRoutingInfo, LCSRoutingInfoAnswer, LCSRoutingInfoRequest
+    from .tgpp_location_report import LocationReport, LocationReportAnswer, LocationReportRequest
+    from .tgpp_provide_location import ProvideLocation, ProvideLocationAnswer, ProvideLocationRequest
+    from .tgpp_subscriber_information import SubscriberInformation, SubscriberInformationAnswer, SubscriberInformationRequest
+    from .trigger_establishment import TriggerEstablishment, TriggerEstablishmentAnswer, TriggerEstablishmentRequest
+    from .tssf_notification import TSSFNotification, TSSFNotificationAnswer, TSSFNotificationRequest
+    from .update_location import UpdateLocation, UpdateLocationAnswer, UpdateLocationRequest
+    from .update_prose_subscriber_data import UpdateProSeSubscriberData, UpdateProSeSubscriberDataAnswer, UpdateProSeSubscriberDataRequest
+    from .update_vcsg_location import UpdateVcsgLocation, UpdateVcsgLocationAnswer, UpdateVcsgLocationRequest
+    from .user_authorization import UserAuthorization, UserAuthorizationAnswer, UserAuthorizationRequest
+    from .user_data import UserData, UserDataAnswer, UserDataRequest
+    DeviceAction = DeviceAction8388639
+    DeviceNotification = DeviceNotification8388640
+    LcsRoutingInfo = LCSRoutingInfo
+    TdfSessionNotification = TSSFNotification
+
+_MODULES: dict[str, str] = {
+    "Aa": "aa",
+    "AaAnswer": "aa",
+    "AaRequest": "aa",
+    "AaMobileNode": "aa_mobile_node",
+    "AaMobileNodeAnswer": "aa_mobile_node",
+    "AaMobileNodeRequest": "aa_mobile_node",
+    "AbortSession": "abort_session",
+    "AbortSessionAnswer": "abort_session",
+    "AbortSessionRequest": "abort_session",
+    "Accounting": "accounting",
+    "AccountingAnswer": "accounting",
+    "AccountingRequest": "accounting",
+    "AggregatedRUCIReport": "aggregated_ruci_report",
+    "AggregatedRUCIReportAnswer": "aggregated_ruci_report",
+    "AggregatedRUCIReportRequest": "aggregated_ruci_report",
+    "AlertServiceCentre": "alert_service_centre",
+    "AlertServiceCentreAnswer": "alert_service_centre",
+    "AlertServiceCentreRequest": "alert_service_centre",
+    "AuthenticationInformation": "authentication_information",
+    "AuthenticationInformationAnswer": "authentication_information",
+    "AuthenticationInformationRequest": "authentication_information",
+    "BackgroundDataTransfer": "background_data_transfer",
+    "BackgroundDataTransferAnswer": "background_data_transfer",
+    "BackgroundDataTransferRequest": "background_data_transfer",
+    "CancelLocation": "cancel_location",
+    "CancelLocationAnswer": "cancel_location",
+    "CancelLocationRequest": "cancel_location",
+    "CancelVcsgLocation": "cancel_vcsg_location",
+    "CancelVcsgLocationAnswer": "cancel_vcsg_location",
+    "CancelVcsgLocationRequest": "cancel_vcsg_location",
+    "CapabilitiesExchange": "capabilities_exchange",
+    "CapabilitiesExchangeAnswer": "capabilities_exchange",
+    "CapabilitiesExchangeRequest": "capabilities_exchange",
+    "ChargingInterrogation": "charging_interrogation",
+    "ChargingInterrogationAnswer": "charging_interrogation",
+    "ChargingInterrogationRequest": "charging_interrogation",
+    "ConfigurationInformation": "configuration_information",
+    "ConfigurationInformationAnswer": "configuration_information",
+    "ConfigurationInformationRequest": "configuration_information",
+    "ConnectionManagement": "connection_management",
+    "ConnectionManagementAnswer": "connection_management",
+    "ConnectionManagementRequest": "connection_management",
+    "CreditControl": "credit_control",
+    "CreditControlAnswer": "credit_control",
+    "CreditControlRequest": "credit_control",
+    "DeleteSubscriberData": "delete_subscriber_data",
+    "DeleteSubscriberDataAnswer": "delete_subscriber_data",
+    "DeleteSubscriberDataRequest": "delete_subscriber_data",
+    "DeviceWatchdog": "device_watchdog",
+    "DeviceWatchdogAnswer": "device_watchdog",
+    "DeviceWatchdogRequest": "device_watchdog",
+    "DiameterEap": "diameter_eap",
+    "DiameterEapAnswer": "diameter_eap",
+    "DiameterEapRequest": "diameter_eap",
+    "DisconnectPeer": "disconnect_peer",
+    "DisconnectPeerAnswer": "disconnect_peer",
+    "DisconnectPeerRequest": "disconnect_peer",
+    "EventConfiguration8388735": "event_configuration",
+    "EventConfiguration8388735Answer": "event_configuration",
+    "EventConfiguration8388735Request": "event_configuration",
+    "EventReporting": "event_reporting",
+    "EventReportingAnswer": "event_reporting",
+    "EventReportingRequest": "event_reporting",
+    "GCSAction": "gcs_action",
+    "GCSActionAnswer": "gcs_action",
+    "GCSActionRequest": "gcs_action",
+    "GCSNotification": "gcs_notification",
+    "GCSNotificationAnswer": "gcs_notification",
+    "GCSNotificationRequest": "gcs_notification",
+    "HomeAgentMip": "home_agent_mip",
+    "HomeAgentMipAnswer": "home_agent_mip",
+    "HomeAgentMipRequest": "home_agent_mip",
+    "InsertSubscriberData": "insert_subscriber_data",
+    "InsertSubscriberDataAnswer": "insert_subscriber_data",
+    "InsertSubscriberDataRequest": "insert_subscriber_data",
+    "LocationInfo": "location_info",
+    "LocationInfoAnswer": "location_info",
+    "LocationInfoRequest": "location_info",
+    "MeIdentityCheck": "me_identity_check",
+    "MeIdentityCheckAnswer": "me_identity_check",
+    "MeIdentityCheckRequest": "me_identity_check",
+    "MessageProcess": "message_process",
+    "MessageProcessAnswer": "message_process",
+    "MessageProcessRequest": "message_process",
+    "MIp6": "mip6",
+    "MIp6Answer": "mip6",
+    "MIp6Request": "mip6",
+    "MOData": "mo_data",
+    "MODataAnswer": "mo_data",
+    "MODataRequest": "mo_data",
+    "MOForwardShortMessage": "mo_forward_short_message",
+    "MOForwardShortMessageAnswer": "mo_forward_short_message",
+    "MOForwardShortMessageRequest": "mo_forward_short_message",
+    "ModifyUecontext": "modify_uecontext",
+    "ModifyUecontextAnswer": "modify_uecontext",
+    "ModifyUecontextRequest": "modify_uecontext",
+    "MTData": "mt_data",
+    "MTDataAnswer": "mt_data",
+    "MTDataRequest": "mt_data",
+    "MTForwardShortMessage": "mt_forward_short_message",
+    "MTForwardShortMessageAnswer": "mt_forward_short_message",
+    "MTForwardShortMessageRequest": "mt_forward_short_message",
+    "MultimediaAuth": "multimedia_auth",
+    "MultimediaAuthAnswer": "multimedia_auth",
+    "MultimediaAuthRequest": "multimedia_auth",
+    "NetworkStatus": "network_status",
+    "NetworkStatusAnswer": "network_status",
+    "NetworkStatusRequest": "network_status",
+    "NetworkStatusContinuousReport": "network_status_continuous_report",
+    "NetworkStatusContinuousReportAnswer": "network_status_continuous_report",
+    "NetworkStatusContinuousReportRequest": "network_status_continuous_report",
+    "NIDDInformation": "nidd_information",
+    "NIDDInformationAnswer": "nidd_information",
+    "NIDDInformationRequest": "nidd_information",
+    "NonAggregatedRUCIReport": "non_aggregated_ruci_report",
+    "NonAggregatedRUCIReportAnswer": "non_aggregated_ruci_report",
+    "NonAggregatedRUCIReportRequest": "non_aggregated_ruci_report",
+    "Notify": "notify",
+    "NotifyAnswer": "notify",
+    "NotifyRequest": "notify",
+    "ProfileUpdate": "profile_update",
+    "ProfileUpdateAnswer": "profile_update",
+    "ProfileUpdateRequest": "profile_update",
+    "ProSeAlert": "prose_alert",
+    "ProSeAlertAnswer": "prose_alert",
+    "ProSeAlertRequest": "prose_alert",
+    "ProSeAuthorization": "prose_authorization",
+    "ProSeAuthorizationAnswer": "prose_authorization",
+    "ProSeAuthorizationRequest": "prose_authorization",
+    "ProSeCancellation": "prose_cancellation",
+    "ProSeCancellationAnswer": "prose_cancellation",
+    "ProSeCancellationRequest": "prose_cancellation",
+    "ProSeDiscovery": "prose_discovery",
+    "ProSeDiscoveryAnswer": "prose_discovery",
+    "ProSeDiscoveryRequest": "prose_discovery",
+    "ProSeInitialLocationInformation": "prose_initial_location_information",
+    "ProSeInitialLocationInformationAnswer": "prose_initial_location_information",
+    "ProSeInitialLocationInformationRequest": "prose_initial_location_information",
+    "ProSeLocationUpdate": "prose_location_update",
+    "ProSeLocationUpdateAnswer": "prose_location_update",
+    "ProSeLocationUpdateRequest": "prose_location_update",
+    "ProSeMatch": "prose_match",
+    "ProSeMatchAnswer": "prose_match",
+    "ProSeMatchRequest": "prose_match",
+    "ProSeMatchReportInfo": "prose_match_report_info",
+    "ProSeMatchReportInfoAnswer": "prose_match_report_info",
+    "ProSeMatchReportInfoRequest": "prose_match_report_info",
+    "ProSeNotify": "prose_notify",
+    "ProSeNotifyAnswer": "prose_notify",
+    "ProSeNotifyRequest": "prose_notify",
+    "ProSeProximity": "prose_proximity",
+    "ProSeProximityAnswer": "prose_proximity",
+    "ProSeProximityRequest": "prose_proximity",
+    "ProSeSubscriberInformation": "prose_subscriber_information",
+    "ProSeSubscriberInformationAnswer": "prose_subscriber_information",
+    "ProSeSubscriberInformationRequest": "prose_subscriber_information",
+    "ProXimityAction": "proximity_action",
+    "ProXimityActionAnswer": "proximity_action",
+    "ProXimityActionRequest": "proximity_action",
+    "ProXimityApplication": "proximity_application",
+    "ProXimityApplicationAnswer": "proximity_application",
+    "ProXimityApplicationRequest": "proximity_application",
+    "PurgeUe": "purge_ue",
+    "PurgeUeAnswer": "purge_ue",
+    "PurgeUeRequest": "purge_ue",
+    "PushNotification": "push_notification",
+    "PushNotificationAnswer": "push_notification",
+    "PushNotificationRequest": "push_notification",
+    "PushProfile": "push_profile",
+    "PushProfileAnswer": "push_profile",
+    "PushProfileRequest": "push_profile",
+    "ReAuth": "re_auth",
+    "ReAuthAnswer": "re_auth",
+    "ReAuthRequest": "re_auth",
+    "RegistrationTermination": "registration_termination",
+    "RegistrationTerminationAnswer": "registration_termination",
+    "RegistrationTerminationRequest": "registration_termination",
+    "ReportSMDeliveryStatus": "report_sm_delivery_status",
+    "ReportSMDeliveryStatusAnswer": "report_sm_delivery_status",
+    "ReportSMDeliveryStatusRequest": "report_sm_delivery_status",
+    "ReportingInformation": "reporting_information",
+    "ReportingInformationAnswer": "reporting_information",
+    "ReportingInformationRequest": "reporting_information",
+    "Reset": "reset",
+    "ResetAnswer": "reset",
+    "ResetRequest": "reset",
+    "ProSeReset": "reset_8388667",
+    "ProSeResetAnswer": "reset_8388667",
+    "ProSeResetRequest": "reset_8388667",
+    "SendRoutingInfoforSM": "send_routing_info_for_sm",
+    "SendRoutingInfoforSMAnswer": "send_routing_info_for_sm",
+    "SendRoutingInfoforSMRequest": "send_routing_info_for_sm",
+    "ServerAssignment": "server_assignment",
+    "ServerAssignmentAnswer": "server_assignment",
+    "ServerAssignmentRequest": "server_assignment",
+    "SessionTermination": "session_termination",
+    "SessionTerminationAnswer": "session_termination",
+    "SessionTerminationRequest": "session_termination",
+    "SipLocationInfo": "sip_location_info",
+    "SipLocationInfoAnswer": "sip_location_info",
+    "SipLocationInfoRequest": "sip_location_info",
+    "SipMultimediaAuth": "sip_multimedia_auth",
+    "SipMultimediaAuthAnswer": "sip_multimedia_auth",
+    "SipMultimediaAuthRequest": "sip_multimedia_auth",
+    "SipPushProfile": "sip_push_profile",
+    "SipPushProfileAnswer": "sip_push_profile",
+    "SipPushProfileRequest": "sip_push_profile",
+    "SipRegistrationTermination": "sip_registration_termination",
+    "SipRegistrationTerminationAnswer": "sip_registration_termination",
+    "SipRegistrationTerminationRequest": "sip_registration_termination",
+    "SipServerAssignment": "sip_server_assignment",
+    "SipServerAssignmentAnswer": "sip_server_assignment",
+    "SipServerAssignmentRequest": "sip_server_assignment",
+    "SipUserAuthorization": "sip_user_authorization",
+    "SipUserAuthorizationAnswer": "sip_user_authorization",
+    "SipUserAuthorizationRequest": "sip_user_authorization",
+    "SpendingLimit": "spending_limit",
+    "SpendingLimitAnswer": "spending_limit",
+    "SpendingLimitRequest": "spending_limit",
+    "SpendingStatusNotification": "spending_status_notification",
+    "SpendingStatusNotificationAnswer": "spending_status_notification",
+    "SpendingStatusNotificationRequest": "spending_status_notification",
+    "SubscribeNotifications": "subscribe_notifications",
+    "SubscribeNotificationsAnswer": "subscribe_notifications",
+    "SubscribeNotificationsRequest": "subscribe_notifications",
+    "TDFSession": "tdf_session",
+    "TDFSessionAnswer": "tdf_session",
+    "TDFSessionRequest": "tdf_session",
+    "DeliveryReport": "tgpp_delivery_report",
+    "DeliveryReportAnswer": "tgpp_delivery_report",
+    "DeliveryReportRequest": "tgpp_delivery_report",
+    "DeviceAction8388639": "tgpp_device_action",
+    "DeviceAction8388639Answer": "tgpp_device_action",
+    "DeviceAction8388639Request": "tgpp_device_action",
+    "DeviceNotification8388640": "tgpp_device_notification",
+    "DeviceNotification8388640Answer": "tgpp_device_notification",
+    "DeviceNotification8388640Request": "tgpp_device_notification",
+    "DeviceTrigger": "tgpp_device_trigger",
+    "DeviceTriggerAnswer": "tgpp_device_trigger",
+    "DeviceTriggerRequest": "tgpp_device_trigger",
+    "LCSRoutingInfo": "tgpp_lcs_routing_info",
+    "LCSRoutingInfoAnswer": "tgpp_lcs_routing_info",
+    "LCSRoutingInfoRequest": "tgpp_lcs_routing_info",
+    "LocationReport": "tgpp_location_report",
+    "LocationReportAnswer": "tgpp_location_report",
+    "LocationReportRequest": "tgpp_location_report",
+    "ProvideLocation": "tgpp_provide_location",
+    "ProvideLocationAnswer": "tgpp_provide_location",
+    "ProvideLocationRequest": "tgpp_provide_location",
+    "SubscriberInformation": "tgpp_subscriber_information",
+    "SubscriberInformationAnswer": "tgpp_subscriber_information",
+    "SubscriberInformationRequest": "tgpp_subscriber_information",
+    "TriggerEstablishment": "trigger_establishment",
+    "TriggerEstablishmentAnswer": "trigger_establishment",
+    "TriggerEstablishmentRequest": "trigger_establishment",
+    "TSSFNotification": "tssf_notification",
+    "TSSFNotificationAnswer": "tssf_notification",
+    "TSSFNotificationRequest": "tssf_notification",
+    "UpdateLocation": "update_location",
+    "UpdateLocationAnswer": "update_location",
+    "UpdateLocationRequest": "update_location",
+    "UpdateProSeSubscriberData": "update_prose_subscriber_data",
+    "UpdateProSeSubscriberDataAnswer": "update_prose_subscriber_data",
+    "UpdateProSeSubscriberDataRequest": "update_prose_subscriber_data",
+    "UpdateVcsgLocation": "update_vcsg_location",
+    "UpdateVcsgLocationAnswer": "update_vcsg_location",
+    "UpdateVcsgLocationRequest": "update_vcsg_location",
+    "UserAuthorization": "user_authorization",
+    "UserAuthorizationAnswer": "user_authorization",
+    "UserAuthorizationRequest": "user_authorization",
+    "UserData": "user_data",
+    "UserDataAnswer": "user_data",
+    "UserDataRequest": "user_data",
+}
+_ALIASES: dict[str, str] = {
+    "DeviceAction": "DeviceAction8388639",
+    "DeviceNotification": "DeviceNotification8388640",
+    "LcsRoutingInfo": "LCSRoutingInfo",
+    "TdfSessionNotification": "TSSFNotification",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a command class's module on first use."""
+    target = _ALIASES.get(name, name)
+    module = _MODULES.get(target)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), target)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 
@@ -407,8 +716,6 @@ class EricssonSN(UndefinedMessage):
         self.header.command_code = self.code
 
 
-DeviceAction = DeviceAction8388639
-DeviceNotification = DeviceNotification8388640
 
 class NSNCancelLocationMS(UndefinedMessage):
     """NSN-Cancel-LocationMS (8388650): no typed attributes; AVPs are read by name."""
@@ -1003,8 +1310,6 @@ class NotificationData(UndefinedMessage):
         self.header.command_code = self.code
 
 
-LcsRoutingInfo = LCSRoutingInfo
-TdfSessionNotification = TSSFNotification
 
 
 all_commands[0] = UndefinedMessage
@@ -1091,259 +1396,261 @@ all_commands.update({
     DataPull.code: DataPull,
     DataUpdate.code: DataUpdate,
     NotificationData.code: NotificationData,
-    257: CapabilitiesExchange,
-    258: ReAuth,
-    260: AaMobileNode,
-    262: HomeAgentMip,
-    265: Aa,
-    268: DiameterEap,
-    271: Accounting,
-    272: CreditControl,
-    274: AbortSession,
-    275: SessionTermination,
-    280: DeviceWatchdog,
-    282: DisconnectPeer,
-    283: SipUserAuthorization,
-    284: SipServerAssignment,
-    285: SipLocationInfo,
-    286: SipMultimediaAuth,
-    287: SipRegistrationTermination,
-    288: SipPushProfile,
-    300: UserAuthorization,
-    301: ServerAssignment,
-    302: LocationInfo,
-    303: MultimediaAuth,
-    304: RegistrationTermination,
-    305: PushProfile,
-    306: UserData,
-    307: ProfileUpdate,
-    308: SubscribeNotifications,
-    309: PushNotification,
-    311: MessageProcess,
-    316: UpdateLocation,
-    317: CancelLocation,
-    318: AuthenticationInformation,
-    319: InsertSubscriberData,
-    320: DeleteSubscriberData,
-    321: PurgeUe,
-    322: Reset,
-    323: Notify,
-    324: MeIdentityCheck,
-    325: MIp6,
-    8388620: ProvideLocation,
-    8388621: LocationReport,
-    8388622: LCSRoutingInfo,
-    8388635: SpendingLimit,
-    8388636: SpendingStatusNotification,
-    8388637: TDFSession,
-    8388638: UpdateVcsgLocation,
-    8388639: DeviceAction8388639,
-    8388640: DeviceNotification8388640,
-    8388641: SubscriberInformation,
-    8388642: CancelVcsgLocation,
-    8388643: DeviceTrigger,
-    8388644: DeliveryReport,
-    8388645: MOForwardShortMessage,
-    8388646: MTForwardShortMessage,
-    8388647: SendRoutingInfoforSM,
-    8388648: AlertServiceCentre,
-    8388649: ReportSMDeliveryStatus,
-    8388656: TriggerEstablishment,
-    8388662: GCSAction,
-    8388663: GCSNotification,
-    8388664: ProSeSubscriberInformation,
-    8388665: UpdateProSeSubscriberData,
-    8388666: ProSeNotify,
-    8388667: ProSeReset,
-    8388668: ProSeAuthorization,
-    8388669: ProSeDiscovery,
-    8388670: ProSeMatch,
-    8388671: ProSeMatchReportInfo,
-    8388672: ProSeProximity,
-    8388673: ProSeLocationUpdate,
-    8388674: ProSeAlert,
-    8388675: ProSeCancellation,
-    8388676: ProXimityAction,
-    8388713: ProSeInitialLocationInformation,
-    8388718: ConfigurationInformation,
-    8388719: ReportingInformation,
-    8388720: NonAggregatedRUCIReport,
-    8388721: AggregatedRUCIReport,
-    8388722: ModifyUecontext,
-    8388723: BackgroundDataTransfer,
-    8388724: NetworkStatus,
-    8388725: NetworkStatusContinuousReport,
-    8388726: NIDDInformation,
-    8388727: ProXimityApplication,
-    8388731: TSSFNotification,
-    8388732: ConnectionManagement,
-    8388733: MOData,
-    8388734: MTData,
-    8388735: EventConfiguration8388735,
-    8388736: EventReporting,
-    16777214: ChargingInterrogation,
 })
-commands_by_application.update({
-    (0, 257): CapabilitiesExchange,
-    (0, 258): ReAuth,
-    (1, 258): ReAuth,
-    (4, 258): ReAuth,
-    (16777222, 258): ReAuth,
-    (16777223, 258): ReAuth,
-    (16777232, 258): ReAuth,
-    (16777236, 258): ReAuth,
-    (16777238, 258): ReAuth,
-    (16777250, 258): ReAuth,
-    (16777264, 258): ReAuth,
-    (16777266, 258): ReAuth,
-    (16777267, 258): ReAuth,
-    (16777272, 258): ReAuth,
-    (16777292, 258): ReAuth,
-    (16777303, 258): ReAuth,
-    (16777318, 258): ReAuth,
-    (16777319, 258): ReAuth,
-    (16777320, 258): ReAuth,
-    (2, 260): AaMobileNode,
-    (2, 262): HomeAgentMip,
-    (1, 265): Aa,
-    (16777222, 265): Aa,
-    (16777223, 265): Aa,
-    (16777236, 265): Aa,
-    (16777250, 265): Aa,
-    (16777264, 265): Aa,
-    (16777272, 265): Aa,
-    (5, 268): DiameterEap,
-    (7, 268): DiameterEap,
-    (16777250, 268): DiameterEap,
-    (16777264, 268): DiameterEap,
-    (16777272, 268): DiameterEap,
-    (1, 271): Accounting,
-    (3, 271): Accounting,
-    (4, 272): CreditControl,
-    (16777238, 272): CreditControl,
-    (16777266, 272): CreditControl,
-    (16777267, 272): CreditControl,
-    (16777303, 272): CreditControl,
-    (16777318, 272): CreditControl,
-    (16777319, 272): CreditControl,
-    (16777320, 272): CreditControl,
-    (0, 274): AbortSession,
-    (1, 274): AbortSession,
-    (16777222, 274): AbortSession,
-    (16777223, 274): AbortSession,
-    (16777232, 274): AbortSession,
-    (16777236, 274): AbortSession,
-    (16777250, 274): AbortSession,
-    (16777264, 274): AbortSession,
-    (16777272, 274): AbortSession,
-    (16777292, 274): AbortSession,
-    (0, 275): SessionTermination,
-    (1, 275): SessionTermination,
-    (16777222, 275): SessionTermination,
-    (16777223, 275): SessionTermination,
-    (16777232, 275): SessionTermination,
-    (16777236, 275): SessionTermination,
-    (16777250, 275): SessionTermination,
-    (16777264, 275): SessionTermination,
-    (16777272, 275): SessionTermination,
-    (16777292, 275): SessionTermination,
-    (16777302, 275): SessionTermination,
-    (16777349, 275): SessionTermination,
-    (0, 280): DeviceWatchdog,
-    (0, 282): DisconnectPeer,
-    (6, 283): SipUserAuthorization,
-    (6, 284): SipServerAssignment,
-    (6, 285): SipLocationInfo,
-    (6, 286): SipMultimediaAuth,
-    (6, 287): SipRegistrationTermination,
-    (6, 288): SipPushProfile,
-    (16777216, 300): UserAuthorization,
-    (16777216, 301): ServerAssignment,
-    (16777265, 301): ServerAssignment,
-    (16777216, 302): LocationInfo,
-    (16777216, 303): MultimediaAuth,
-    (16777265, 303): MultimediaAuth,
-    (16777216, 304): RegistrationTermination,
-    (16777265, 304): RegistrationTermination,
-    (16777216, 305): PushProfile,
-    (16777265, 305): PushProfile,
-    (16777217, 306): UserData,
-    (16777231, 306): UserData,
-    (16777217, 307): ProfileUpdate,
-    (16777217, 308): SubscribeNotifications,
-    (16777217, 309): PushNotification,
-    (16777231, 309): PushNotification,
-    (16777226, 311): MessageProcess,
-    (16777251, 316): UpdateLocation,
-    (16777251, 317): CancelLocation,
-    (16777251, 318): AuthenticationInformation,
-    (16777251, 319): InsertSubscriberData,
-    (16777308, 319): InsertSubscriberData,
-    (16777251, 320): DeleteSubscriberData,
-    (16777308, 320): DeleteSubscriberData,
-    (16777251, 321): PurgeUe,
-    (16777251, 322): Reset,
-    (16777308, 322): Reset,
-    (16777251, 323): Notify,
-    (16777252, 324): MeIdentityCheck,
-    (8, 325): MIp6,
-    (16777255, 8388620): ProvideLocation,
-    (16777255, 8388621): LocationReport,
-    (16777291, 8388622): LCSRoutingInfo,
-    (16777302, 8388635): SpendingLimit,
-    (16777302, 8388636): SpendingStatusNotification,
-    (16777303, 8388637): TDFSession,
-    (16777349, 8388637): TDFSession,
-    (16777308, 8388638): UpdateVcsgLocation,
-    (16777309, 8388639): DeviceAction8388639,
-    (16777309, 8388640): DeviceNotification8388640,
-    (16777310, 8388641): SubscriberInformation,
-    (16777308, 8388642): CancelVcsgLocation,
-    (16777311, 8388643): DeviceTrigger,
-    (16777311, 8388644): DeliveryReport,
-    (16777313, 8388645): MOForwardShortMessage,
-    (16777313, 8388646): MTForwardShortMessage,
-    (16777312, 8388647): SendRoutingInfoforSM,
-    (16777312, 8388648): AlertServiceCentre,
-    (16777312, 8388649): ReportSMDeliveryStatus,
-    (16777267, 8388656): TriggerEstablishment,
-    (16777319, 8388656): TriggerEstablishment,
-    (16777335, 8388662): GCSAction,
-    (16777335, 8388663): GCSNotification,
-    (16777336, 8388664): ProSeSubscriberInformation,
-    (16777336, 8388665): UpdateProSeSubscriberData,
-    (16777336, 8388666): ProSeNotify,
-    (16777336, 8388667): ProSeReset,
-    (16777340, 8388668): ProSeAuthorization,
-    (16777340, 8388669): ProSeDiscovery,
-    (16777340, 8388670): ProSeMatch,
-    (16777340, 8388671): ProSeMatchReportInfo,
-    (16777340, 8388672): ProSeProximity,
-    (16777340, 8388673): ProSeLocationUpdate,
-    (16777340, 8388674): ProSeAlert,
-    (16777340, 8388675): ProSeCancellation,
-    (16777337, 8388676): ProXimityAction,
-    (16777336, 8388713): ProSeInitialLocationInformation,
-    (16777345, 8388718): ConfigurationInformation,
-    (16777346, 8388718): ConfigurationInformation,
-    (16777345, 8388719): ReportingInformation,
-    (16777346, 8388719): ReportingInformation,
-    (16777342, 8388720): NonAggregatedRUCIReport,
-    (16777342, 8388721): AggregatedRUCIReport,
-    (16777342, 8388722): ModifyUecontext,
-    (16777348, 8388723): BackgroundDataTransfer,
-    (16777347, 8388724): NetworkStatus,
-    (16777347, 8388725): NetworkStatusContinuousReport,
-    (16777345, 8388726): NIDDInformation,
-    (16777337, 8388727): ProXimityApplication,
-    (16777349, 8388731): TSSFNotification,
-    (16777346, 8388732): ConnectionManagement,
-    (16777346, 8388733): MOData,
-    (16777346, 8388734): MTData,
-    (16777358, 8388735): EventConfiguration8388735,
-    (16777358, 8388736): EventReporting,
-    (16777232, 16777214): ChargingInterrogation,
-})
+all_commands.set_index({
+    257: "CapabilitiesExchange",
+    258: "ReAuth",
+    260: "AaMobileNode",
+    262: "HomeAgentMip",
+    265: "Aa",
+    268: "DiameterEap",
+    271: "Accounting",
+    272: "CreditControl",
+    274: "AbortSession",
+    275: "SessionTermination",
+    280: "DeviceWatchdog",
+    282: "DisconnectPeer",
+    283: "SipUserAuthorization",
+    284: "SipServerAssignment",
+    285: "SipLocationInfo",
+    286: "SipMultimediaAuth",
+    287: "SipRegistrationTermination",
+    288: "SipPushProfile",
+    300: "UserAuthorization",
+    301: "ServerAssignment",
+    302: "LocationInfo",
+    303: "MultimediaAuth",
+    304: "RegistrationTermination",
+    305: "PushProfile",
+    306: "UserData",
+    307: "ProfileUpdate",
+    308: "SubscribeNotifications",
+    309: "PushNotification",
+    311: "MessageProcess",
+    316: "UpdateLocation",
+    317: "CancelLocation",
+    318: "AuthenticationInformation",
+    319: "InsertSubscriberData",
+    320: "DeleteSubscriberData",
+    321: "PurgeUe",
+    322: "Reset",
+    323: "Notify",
+    324: "MeIdentityCheck",
+    325: "MIp6",
+    8388620: "ProvideLocation",
+    8388621: "LocationReport",
+    8388622: "LCSRoutingInfo",
+    8388635: "SpendingLimit",
+    8388636: "SpendingStatusNotification",
+    8388637: "TDFSession",
+    8388638: "UpdateVcsgLocation",
+    8388639: "DeviceAction8388639",
+    8388640: "DeviceNotification8388640",
+    8388641: "SubscriberInformation",
+    8388642: "CancelVcsgLocation",
+    8388643: "DeviceTrigger",
+    8388644: "DeliveryReport",
+    8388645: "MOForwardShortMessage",
+    8388646: "MTForwardShortMessage",
+    8388647: "SendRoutingInfoforSM",
+    8388648: "AlertServiceCentre",
+    8388649: "ReportSMDeliveryStatus",
+    8388656: "TriggerEstablishment",
+    8388662: "GCSAction",
+    8388663: "GCSNotification",
+    8388664: "ProSeSubscriberInformation",
+    8388665: "UpdateProSeSubscriberData",
+    8388666: "ProSeNotify",
+    8388667: "ProSeReset",
+    8388668: "ProSeAuthorization",
+    8388669: "ProSeDiscovery",
+    8388670: "ProSeMatch",
+    8388671: "ProSeMatchReportInfo",
+    8388672: "ProSeProximity",
+    8388673: "ProSeLocationUpdate",
+    8388674: "ProSeAlert",
+    8388675: "ProSeCancellation",
+    8388676: "ProXimityAction",
+    8388713: "ProSeInitialLocationInformation",
+    8388718: "ConfigurationInformation",
+    8388719: "ReportingInformation",
+    8388720: "NonAggregatedRUCIReport",
+    8388721: "AggregatedRUCIReport",
+    8388722: "ModifyUecontext",
+    8388723: "BackgroundDataTransfer",
+    8388724: "NetworkStatus",
+    8388725: "NetworkStatusContinuousReport",
+    8388726: "NIDDInformation",
+    8388727: "ProXimityApplication",
+    8388731: "TSSFNotification",
+    8388732: "ConnectionManagement",
+    8388733: "MOData",
+    8388734: "MTData",
+    8388735: "EventConfiguration8388735",
+    8388736: "EventReporting",
+    16777214: "ChargingInterrogation",
+}, __getattr__)
+commands_by_application.set_index({
+    (0, 257): "CapabilitiesExchange",
+    (0, 258): "ReAuth",
+    (1, 258): "ReAuth",
+    (4, 258): "ReAuth",
+    (16777222, 258): "ReAuth",
+    (16777223, 258): "ReAuth",
+    (16777232, 258): "ReAuth",
+    (16777236, 258): "ReAuth",
+    (16777238, 258): "ReAuth",
+    (16777250, 258): "ReAuth",
+    (16777264, 258): "ReAuth",
+    (16777266, 258): "ReAuth",
+    (16777267, 258): "ReAuth",
+    (16777272, 258): "ReAuth",
+    (16777292, 258): "ReAuth",
+    (16777303, 258): "ReAuth",
+    (16777318, 258): "ReAuth",
+    (16777319, 258): "ReAuth",
+    (16777320, 258): "ReAuth",
+    (2, 260): "AaMobileNode",
+    (2, 262): "HomeAgentMip",
+    (1, 265): "Aa",
+    (16777222, 265): "Aa",
+    (16777223, 265): "Aa",
+    (16777236, 265): "Aa",
+    (16777250, 265): "Aa",
+    (16777264, 265): "Aa",
+    (16777272, 265): "Aa",
+    (5, 268): "DiameterEap",
+    (7, 268): "DiameterEap",
+    (16777250, 268): "DiameterEap",
+    (16777264, 268): "DiameterEap",
+    (16777272, 268): "DiameterEap",
+    (1, 271): "Accounting",
+    (3, 271): "Accounting",
+    (4, 272): "CreditControl",
+    (16777238, 272): "CreditControl",
+    (16777266, 272): "CreditControl",
+    (16777267, 272): "CreditControl",
+    (16777303, 272): "CreditControl",
+    (16777318, 272): "CreditControl",
+    (16777319, 272): "CreditControl",
+    (16777320, 272): "CreditControl",
+    (0, 274): "AbortSession",
+    (1, 274): "AbortSession",
+    (16777222, 274): "AbortSession",
+    (16777223, 274): "AbortSession",
+    (16777232, 274): "AbortSession",
+    (16777236, 274): "AbortSession",
+    (16777250, 274): "AbortSession",
+    (16777264, 274): "AbortSession",
+    (16777272, 274): "AbortSession",
+    (16777292, 274): "AbortSession",
+    (0, 275): "SessionTermination",
+    (1, 275): "SessionTermination",
+    (16777222, 275): "SessionTermination",
+    (16777223, 275): "SessionTermination",
+    (16777232, 275): "SessionTermination",
+    (16777236, 275): "SessionTermination",
+    (16777250, 275): "SessionTermination",
+    (16777264, 275): "SessionTermination",
+    (16777272, 275): "SessionTermination",
+    (16777292, 275): "SessionTermination",
+    (16777302, 275): "SessionTermination",
+    (16777349, 275): "SessionTermination",
+    (0, 280): "DeviceWatchdog",
+    (0, 282): "DisconnectPeer",
+    (6, 283): "SipUserAuthorization",
+    (6, 284): "SipServerAssignment",
+    (6, 285): "SipLocationInfo",
+    (6, 286): "SipMultimediaAuth",
+    (6, 287): "SipRegistrationTermination",
+    (6, 288): "SipPushProfile",
+    (16777216, 300): "UserAuthorization",
+    (16777216, 301): "ServerAssignment",
+    (16777265, 301): "ServerAssignment",
+    (16777216, 302): "LocationInfo",
+    (16777216, 303): "MultimediaAuth",
+    (16777265, 303): "MultimediaAuth",
+    (16777216, 304): "RegistrationTermination",
+    (16777265, 304): "RegistrationTermination",
+    (16777216, 305): "PushProfile",
+    (16777265, 305): "PushProfile",
+    (16777217, 306): "UserData",
+    (16777231, 306): "UserData",
+    (16777217, 307): "ProfileUpdate",
+    (16777217, 308): "SubscribeNotifications",
+    (16777217, 309): "PushNotification",
+    (16777231, 309): "PushNotification",
+    (16777226, 311): "MessageProcess",
+    (16777251, 316): "UpdateLocation",
+    (16777251, 317): "CancelLocation",
+    (16777251, 318): "AuthenticationInformation",
+    (16777251, 319): "InsertSubscriberData",
+    (16777308, 319): "InsertSubscriberData",
+    (16777251, 320): "DeleteSubscriberData",
+    (16777308, 320): "DeleteSubscriberData",
+    (16777251, 321): "PurgeUe",
+    (16777251, 322): "Reset",
+    (16777308, 322): "Reset",
+    (16777251, 323): "Notify",
+    (16777252, 324): "MeIdentityCheck",
+    (8, 325): "MIp6",
+    (16777255, 8388620): "ProvideLocation",
+    (16777255, 8388621): "LocationReport",
+    (16777291, 8388622): "LCSRoutingInfo",
+    (16777302, 8388635): "SpendingLimit",
+    (16777302, 8388636): "SpendingStatusNotification",
+    (16777303, 8388637): "TDFSession",
+    (16777349, 8388637): "TDFSession",
+    (16777308, 8388638): "UpdateVcsgLocation",
+    (16777309, 8388639): "DeviceAction8388639",
+    (16777309, 8388640): "DeviceNotification8388640",
+    (16777310, 8388641): "SubscriberInformation",
+    (16777308, 8388642): "CancelVcsgLocation",
+    (16777311, 8388643): "DeviceTrigger",
+    (16777311, 8388644): "DeliveryReport",
+    (16777313, 8388645): "MOForwardShortMessage",
+    (16777313, 8388646): "MTForwardShortMessage",
+    (16777312, 8388647): "SendRoutingInfoforSM",
+    (16777312, 8388648): "AlertServiceCentre",
+    (16777312, 8388649): "ReportSMDeliveryStatus",
+    (16777267, 8388656): "TriggerEstablishment",
+    (16777319, 8388656): "TriggerEstablishment",
+    (16777335, 8388662): "GCSAction",
+    (16777335, 8388663): "GCSNotification",
+    (16777336, 8388664): "ProSeSubscriberInformation",
+    (16777336, 8388665): "UpdateProSeSubscriberData",
+    (16777336, 8388666): "ProSeNotify",
+    (16777336, 8388667): "ProSeReset",
+    (16777340, 8388668): "ProSeAuthorization",
+    (16777340, 8388669): "ProSeDiscovery",
+    (16777340, 8388670): "ProSeMatch",
+    (16777340, 8388671): "ProSeMatchReportInfo",
+    (16777340, 8388672): "ProSeProximity",
+    (16777340, 8388673): "ProSeLocationUpdate",
+    (16777340, 8388674): "ProSeAlert",
+    (16777340, 8388675): "ProSeCancellation",
+    (16777337, 8388676): "ProXimityAction",
+    (16777336, 8388713): "ProSeInitialLocationInformation",
+    (16777345, 8388718): "ConfigurationInformation",
+    (16777346, 8388718): "ConfigurationInformation",
+    (16777345, 8388719): "ReportingInformation",
+    (16777346, 8388719): "ReportingInformation",
+    (16777342, 8388720): "NonAggregatedRUCIReport",
+    (16777342, 8388721): "AggregatedRUCIReport",
+    (16777342, 8388722): "ModifyUecontext",
+    (16777348, 8388723): "BackgroundDataTransfer",
+    (16777347, 8388724): "NetworkStatus",
+    (16777347, 8388725): "NetworkStatusContinuousReport",
+    (16777345, 8388726): "NIDDInformation",
+    (16777337, 8388727): "ProXimityApplication",
+    (16777349, 8388731): "TSSFNotification",
+    (16777346, 8388732): "ConnectionManagement",
+    (16777346, 8388733): "MOData",
+    (16777346, 8388734): "MTData",
+    (16777358, 8388735): "EventConfiguration8388735",
+    (16777358, 8388736): "EventReporting",
+    (16777232, 16777214): "ChargingInterrogation",
+}, __getattr__)
 
 __all__ = [
     "DefinedMessage",

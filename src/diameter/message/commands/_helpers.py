@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._base import all_commands, commands_by_application
+
 if TYPE_CHECKING:
-    from .._base import DefinedMessage, Message
+    from .._base import DefinedMessage
     from ..avp import Avp
     from ..avp.grouped import (FinalUnitIndication, GrantedServiceUnit, GsuPoolReference,
                                RequestedServiceUnit, UsedServiceUnit)
 
-all_commands: dict[int, type[Message]] = {}
-"""Command classes by command code (filled by the package `__init__`)."""
-
-commands_by_application: dict[tuple[int, int], type[Message]] = {}
-"""Command classes by (application id, command code)."""
+# all_commands: command classes by command code; commands_by_application: by
+# (application id, command code). Both are the decoder's registries (message._base),
+# indexed by the package `__init__` and filled as the command modules are imported.
 
 
 def register(cmd_class: type[DefinedMessage], application_id: int | None = None) -> None:

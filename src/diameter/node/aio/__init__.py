@@ -1,3 +1,7 @@
-"""asyncio Diameter node (native API)."""
-from .node import DiameterNode, NodeError, NotRoutable, PeerFailed, RequestTimeout  # noqa: F401
-from .peer import PeerInfo  # noqa: F401
+"""asyncio Diameter node (native API): ``DiameterNode`` and what it raises."""
+from .node import DiameterNode, NodeError, NotRoutable, PeerFailed, RequestTimeout
+from .peer import PeerInfo
+from .readiness import PeerNotReady
+
+__all__ = ["DiameterNode", "NodeError", "NotRoutable", "PeerFailed", "PeerInfo", "PeerNotReady",
+           "RequestTimeout"]

@@ -57,7 +57,9 @@ class NodeCollector(Collector):  # type: ignore[misc,valid-type]
                 if cs.latencies:
                     for q, v in zip((0.5, 0.9, 0.99), cs.latency_percentiles(50, 90, 99)):
                         latency.add_metric([*lbl, str(q)], v)
-        yield from (up, pending, queued, connects, *counters.values(), results, latency)
+        tls_failed = CounterMetricFamily(f"{p}_tls_handshake_failures", "failed TLS handshakes on listeners")
+        tls_failed.add_metric([], float(self.node.tls_handshake_failures))
+        yield from (up, pending, queued, connects, *counters.values(), results, latency, tls_failed)
 
 
 def register(node: DiameterNode, registry: Any = None, prefix: str = "diameter") -> NodeCollector:

@@ -11,9 +11,10 @@ import socket
 import ssl
 import struct
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
@@ -21,7 +22,7 @@ from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
                                    RequestReceived, SequenceCounter, StartTls, WatchdogChange, elect)
 from ..protocol.constants import *
-from ..protocol.dedup import IN_PROGRESS, DuplicateCache
+from ..protocol.dedup import DuplicateCache
 from ..protocol.framing import parse_header
 from ..protocol.pending import PendingTable
 from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable, decide
@@ -29,16 +30,21 @@ from ..protocol.watchdog import WatchdogAction
 from ...validation import error_answer, validate
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
+from .fill import SupportsAnswer, check_result, fill_request
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .stats import result_class
 from .transport import DiameterProtocol
+
+if TYPE_CHECKING:
+    from ...message import Message
 
 log = logging.getLogger("diameter.node")
 state_log = logging.getLogger("diameter.node.peer")
 dump_log = logging.getLogger("diameter.peer.msg")
 
 Handler = Callable[[Any], Awaitable[Any] | Any]
+_A = TypeVar("_A")
 
 
 class NodeError(Exception):
@@ -150,14 +156,16 @@ class DiameterNode:
                  product_name: str = "python-diameter", vendor_ids: list[int] | None = None,
                  accept_unknown_peers: bool = False, tw: float = 30.0, ce_timeout: float = 10.0,
                  dpa_timeout: float = 5.0, request_timeout: float = 30.0,
-                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, ssl_server: ssl.SSLContext | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, max_cer_size: int = DEFAULT_MAX_CER_SIZE,
+                 ssl_server: ssl.SSLContext | None = None,
                  ssl_client: ssl.SSLContext | None = None, inband_tls: bool = False,
                  require_inband_tls: bool = False, balancing: Balancing = Balancing.LEAST_PENDING,
-                 duplicate_window: float = 60.0, follow_redirects: bool = True,
+                 duplicate_window: float = 60.0, duplicate_cache_bytes: int = 32 << 20, follow_redirects: bool = True,
                  is_relay: bool = False, max_failover: int = 2, decode: Callable[[bytes], Any] | None = None,
                  tick: float = 0.05, write_buffer_high: int = 1 << 20, max_inflight_per_peer: int = 4096,
                  dump_messages: bool = False, coalesce_requests: bool = False,
-                 strict_reopen: bool = False, validate: bool = True, dialect: str = DEFAULT_DIALECT) -> None:
+                 strict_reopen: bool = True, validate: bool = True, dialect: str = DEFAULT_DIALECT,
+                 tls_session_tickets: bool = False) -> None:
         self.origin_host = origin_host
         self.realm = realm
         self.ip_addresses = list(ip_addresses or [])
@@ -174,8 +182,14 @@ class DiameterNode:
         self.dpa_timeout = dpa_timeout
         self.request_timeout = request_timeout
         self.max_message_size = max_message_size
+        #: largest message a peer may send before its capabilities exchange is done
+        self.max_cer_size = max_cer_size
         self.ssl_server = ssl_server
         self.ssl_client = ssl_client
+        #: TLS 1.3 session tickets from TLS listeners (off: ``num_tickets = 0`` on ``ssl_server``)
+        self.tls_session_tickets = tls_session_tickets
+        #: TLS handshakes that failed on a listener (each is logged with the address)
+        self.tls_handshake_failures = 0
         self.inband_tls = inband_tls or require_inband_tls
         self.require_inband_tls = require_inband_tls
         self.follow_redirects = follow_redirects
@@ -190,6 +204,7 @@ class DiameterNode:
         #: less CPU, but client and server then work in lock-step (lower throughput)
         self.coalesce_requests = coalesce_requests
         #: RFC 3539 REOPEN: after a failure, carry no traffic until three DWAs came back
+        #: (False: send at once on a reconnected peer, as many stacks do)
         self.strict_reopen = strict_reopen
         #: check requests for local applications against their grammar (docs/validation.md)
         self.validate = validate
@@ -205,7 +220,9 @@ class DiameterNode:
         self.balancer = Balancer(balancing)
         self.redirects = RedirectCache()
         self.pending = PendingTable()
-        self.dedup = DuplicateCache(duplicate_window)
+        self.dedup = DuplicateCache(duplicate_window, max_bytes=duplicate_cache_bytes)
+        #: requests whose handler has not answered yet: (id(proto), hbh, e2e) -> (deadline, command, request)
+        self._unanswered: dict[tuple[int, int, int], tuple[float, int, bytes]] = {}
         self.protocols: set[DiameterProtocol] = set()
         #: peers with an open connection (kept in step with open/close events)
         self._open: list[PeerInfo] = []
@@ -245,12 +262,16 @@ class DiameterNode:
                                  self.validate if validate is None else validate)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
-                 port: int = 3868, **kw: Any) -> PeerInfo:
+                 port: int | None = None, **kw: Any) -> PeerInfo:
         """Configure a known peer; ``persistent=True`` keeps a connection up to it.
 
+        ``identity`` is the peer's DiameterIdentity (its FQDN) or a DiameterURI
+        (``aaa://host:3868;transport=tcp``, ``aaas://`` for TLS), whose host, port,
+        transport and security are then used; anything else raises ``ValueError``.
         ``dialect="huawei"`` (any name of :func:`diameter.validation.dialects.dialect_names`)
         validates the peer's requests with that grammar variant; default: the node's.
         """
+        identity, port = _peer_identity(identity, port, kw)
         key = identity.lower()
         if key in self.peers:
             return self.peers[key]
@@ -286,6 +307,11 @@ class DiameterNode:
         self.loop = asyncio.get_running_loop()
         self._running = True
         hosts = self.listen_addresses or self.ip_addresses or None
+        if self.ssl_server is not None and not self.tls_session_tickets:
+            try:  # TLS 1.3 session tickets: Diameter peers do not resume sessions (GnuTLS warns)
+                self.ssl_server.num_tickets = 0
+            except ValueError:  # not a PROTOCOL_TLS_SERVER context
+                log.info("cannot turn off TLS session tickets on this SSLContext")
         if self.tcp_port is not None:
             await self._listen(hosts, self.tcp_port, None)
         if self.sctp_port is not None:
@@ -308,8 +334,11 @@ class DiameterNode:
                 self._spawn(self._maintain(peer))
 
     async def _listen(self, hosts, port: int, ctx: ssl.SSLContext | None) -> None:
-        server = await self.loop.create_server(lambda: self._new_protocol(False, None), hosts, port,
-                                               ssl=ctx, reuse_address=True, backlog=2048)
+        def accept() -> DiameterProtocol:
+            proto = self._new_protocol(False, None)
+            proto.tls_accept = ctx  # the node runs the handshake, to log and count failures
+            return proto
+        server = await self.loop.create_server(accept, hosts, port, reuse_address=True, backlog=2048)
         self.listeners.append(server)
         for s in server.sockets:
             self.listen_ports.append(s.getsockname()[1])
@@ -359,12 +388,16 @@ class DiameterNode:
         conn = PeerConnection(self.capabilities(), initiator, self.loop.time(),
                               tw=(peer.tw if peer and peer.tw else self.tw), ce_timeout=self.ce_timeout,
                               dpa_timeout=self.dpa_timeout, max_message_size=self.max_message_size,
+                              max_cer_size=self.max_cer_size,
                               reopen=bool(peer and peer.failed_before), end_to_end=self.end_to_end)
         proto = DiameterProtocol(self, conn, tls_server=self.ssl_server,
                                  tls_client=(peer.ssl_context if peer and peer.ssl_context else self.ssl_client),
                                  server_hostname=peer.identity if peer else None)
-        conn.accept_cer = lambda caps, _p=proto: self._accept_cer(_p, caps)
-        conn.base_hook = lambda code, req, sent, _p=proto: _count_base(_p, code, req, sent)
+        # weak references: the connection's hooks must not keep its transport alive
+        # (a cycle would hold the receive buffer until a full garbage collection)
+        ref = weakref.ref(proto)
+        conn.accept_cer = lambda caps, _r=ref: self._accept_cer(_r(), caps)
+        conn.base_hook = lambda code, req, sent, _r=ref: _count_base(_r(), code, req, sent)
         if peer is not None:
             proto.peer = peer
         return proto
@@ -386,6 +419,11 @@ class DiameterNode:
         proto.conn.start(self.loop.time())
         proto.flush()
 
+    def _tls_failed(self, address: Any, exc: BaseException) -> None:
+        self.tls_handshake_failures += 1
+        reason = getattr(exc, "reason", None) or (type(exc).__name__ if isinstance(exc, TimeoutError) else exc)
+        log.warning("TLS handshake with %s failed: %s", _address(address), reason)
+
     def _connection_gone(self, proto: DiameterProtocol) -> None:
         self.protocols.discard(proto)
 
@@ -404,19 +442,20 @@ class DiameterNode:
                          and peer.capabilities.origin_state_id not in (None, caps.origin_state_id))
             if restarted:
                 log.info("%s restarted (new Origin-State-Id): replacing its stale connection", caps.origin_host)
-                events = other.conn.connection_lost(self.loop.time(), "peer restarted")
+                events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False)
                 other.abort()
                 self._handle_events(other, events)
             elif other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
-                other.conn.connection_lost(self.loop.time(), "election won")
+                other.conn.connection_lost(self.loop.time(), "election won", failure=False)
                 other.abort()
             else:
                 log.info("election lost / already connected to %s: rejecting CER", caps.origin_host)
                 return DIAMETER_ELECTION_LOST
         proto.peer = peer
         peer.protocol = proto
+        proto.conn.reopen = peer.failed_before  # RFC 3539: after a failure the new connection starts in REOPEN
         return DIAMETER_SUCCESS
 
     async def _maintain(self, peer: PeerInfo) -> None:
@@ -459,6 +498,8 @@ class DiameterNode:
                 return proto
             except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
                 log.info("connect to %s at %s:%s failed: %s", peer.identity, addr, peer.port, exc)
+                peer.last_failure = (("TLS handshake" if isinstance(exc, ssl.SSLError) else "connect")
+                                     + f" to {addr}:{peer.port} failed: {exc!r}")
                 if peer.protocol is proto:
                     peer.protocol = None
         return None
@@ -483,8 +524,32 @@ class DiameterNode:
         deadline = self.loop.time() + timeout
         while not peer.is_open:
             if self.loop.time() > deadline:
-                raise NodeError(f"peer {peer.identity} not open after {timeout}s (state {peer.state})")
+                from .readiness import peer_status
+                raise NodeError(f"peer {peer.identity} not open after {timeout}s ({peer_status(peer)})")
             await asyncio.sleep(0.01)
+
+    async def wait_ready(self, application_id: int, timeout: float = 10.0) -> PeerInfo:
+        """Wait until an open peer took ``application_id``; call it after :meth:`start`.
+
+        Raises :class:`~diameter.node.aio.readiness.PeerNotReady` naming each peer's
+        state and last failure (e.g. ``CEA ... (Result-Code 5010 DIAMETER_NO_COMMON_APPLICATION)``).
+        """
+        from .readiness import wait_ready
+        return await wait_ready(self, application_id, timeout)
+
+    def new_session_id(self, optional: str | None = None) -> str:
+        """A new Session-Id of this node (RFC 6733 §8.8: ``host;high32;low32[;optional]``)."""
+        gen = self.__dict__.get("_session_ids")
+        if gen is None:
+            from .fill import SessionIds
+            gen = self.__dict__["_session_ids"] = SessionIds(self.origin_host, self.state_id)
+        return gen.next(optional)
+
+    def answer(self, request: SupportsAnswer[_A], result_code: int | None = None, **kw: Any) -> _A:
+        """``request.answer(result_code)`` with this node's Origin-Host and Origin-Realm:
+        Session-Id, application ids, Proxy-Info and CC-Request-Type/-Number copied."""
+        from .fill import make_answer
+        return make_answer(self, request, result_code, **kw)
 
     def disconnect_peer(self, peer: PeerInfo | str, cause: int = DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU) -> None:
         """Send DPR to a peer; with DO_NOT_WANT_TO_TALK_TO_YOU it stays disconnected."""
@@ -504,7 +569,11 @@ class DiameterNode:
             if t is AnswerReceived:
                 self._on_answer(proto, ev.header, ev.data)
             elif t is RequestReceived:
-                self._on_request(proto, ev.header, ev.data)
+                try:
+                    self._on_request(proto, ev.header, ev.data)
+                except Exception:  # noqa: BLE001 - a failing request costs itself, not the connection
+                    log.exception("request %d failed: answering 5012", ev.header[2])
+                    self._send_error(proto, ev.header, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
             elif t is Opened:
                 self._on_open(proto, ev)
             elif t is Closed:
@@ -537,7 +606,7 @@ class DiameterNode:
         peer.capabilities = ev.capabilities
         peer.negotiated = ev.negotiated
         peer.suspect = bool(self.strict_reopen and proto.conn.reopen)
-        peer.backoff = 0.0
+        proto.opened_at = self.loop.time()
         peer.stats.connects += 1
         if peer not in self._open:
             self._open.append(peer)
@@ -555,15 +624,22 @@ class DiameterNode:
                 self._open.remove(peer)
         peer.stats.disconnects += 1
         peer.last_disconnect_cause = ev.disconnect_cause
+        if proto.opened_at is not None and self.loop.time() - proto.opened_at >= min(peer.tw or self.tw, 5.0):
+            peer.backoff = 0.0  # it worked for a while: reconnect at once; a flapping peer backs off
+        if ev.reason not in ("local close", "DPA received"):
+            from .readiness import describe_failure
+            peer.last_failure = describe_failure(ev.reason, ev.result_code)
         if ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU and ev.reason == "DPR received":
             peer.no_reconnect = True
         elif ev.disconnect_cause == DISCONNECT_BUSY and ev.reason == "DPR received":
             peer.backoff = max(peer.backoff, peer.reconnect_wait)
-        if ev.reason.startswith("watchdog") or ev.reason == "transport closed" or "TLS" in ev.reason:
+        if ev.failure:  # RFC 3539: the next connection starts in REOPEN
             peer.failed_before = True
         self._set_state(peer, f"closed: {ev.reason}" + (f" (result {ev.result_code})" if ev.result_code else ""))
         if was_active and not proto.replaced:
             self._failover(peer)
+        if peer.dynamic and peer.protocol is None and self.peers.get(peer.key) is peer:
+            del self.peers[peer.key]  # an unknown peer is kept only while connected
 
     def _on_watchdog(self, proto: DiameterProtocol, action: WatchdogAction) -> None:
         peer = proto.peer
@@ -576,8 +652,16 @@ class DiameterNode:
             self._set_state(peer, "SUSPECT: failing over pending requests")
             self._failover(peer)
         elif action is WatchdogAction.FAILBACK:
-            peer.suspect = False
-            self._set_state(peer, "OKAY: failback")
+            peer.suspect = self.strict_reopen and proto.conn.peer_reopen
+            self._set_state(peer, "OKAY: failback" + (" (the peer is still in REOPEN)" if peer.suspect else ""))
+        elif action is WatchdogAction.PEER_REOPEN:
+            if self.strict_reopen:
+                peer.suspect = True
+                self._set_state(peer, "the peer is in REOPEN (DWR at once): holding traffic until it has 3 DWAs")
+        elif action is WatchdogAction.PEER_OKAY:
+            if self.strict_reopen and proto.conn.ready:
+                peer.suspect = False
+                self._set_state(peer, "OKAY: the peer is out of REOPEN")
 
     def _failover(self, peer: PeerInfo) -> None:
         for _hbh, entry in self.pending.take_peer(peer.key):
@@ -680,12 +764,14 @@ class DiameterNode:
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future:
+                       raw: bool = False) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
         :class:`PeerFailed`; it is never left pending.
         """
+        if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
+            fill_request(self, message, peer)
         data = self.prepare(message)
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
@@ -718,14 +804,26 @@ class DiameterNode:
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
-            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
+            from .readiness import not_open_hint
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                              + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
             message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
+    @overload
+    async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
+                      peer: str | None = None) -> _A: ...
+    @overload
+    async def request(self, message: bytes | bytearray, *, timeout: float | None = None,
+                      peer: str | None = None) -> Message: ...
+
     async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
-        """Send a request and return the decoded answer."""
+        """Send a request and return the decoded answer (a typed request: its answer class).
+
+        A typed request is completed first: Origin-Host/Realm, Session-Id
+        (:meth:`new_session_id`) and Destination-Realm when missing."""
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
@@ -857,28 +955,32 @@ class DiameterNode:
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
         now = self.loop.time()
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
-        cached = self.dedup.check(origin_host, hdr[5], now)
+        cached = self.dedup.check(origin_host, hdr[5], now, (proto, hdr[4]))
         if cached is not None:
-            if cached is not IN_PROGRESS and cached:
+            # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
+            # copy when it is ready (the dedup cache keeps this copy as a waiter)
+            if cached:
                 out = bytearray(cached)
                 _U32.pack_into(out, 12, hdr[4])
                 proto.write(out)
             return
         if app.commands is not None and hdr[2] not in app.commands:
-            self.dedup.forget(origin_host, hdr[5])
-            self._send_error(proto, hdr, data, DIAMETER_COMMAND_UNSUPPORTED)
+            self._send_error(proto, hdr, data, DIAMETER_COMMAND_UNSUPPORTED, origin_host=origin_host)
             return
         if app.handler is None:
-            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler")
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler", origin_host=origin_host)
             return
         if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
             return
         try:
             msg = self.decode(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
-            self.dedup.forget(origin_host, hdr[5])
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
-            self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            avp_code = getattr(exc, "avp_code", None)
+            log.info("request %d from %s cannot be decoded: %s", hdr[2], peer.identity, exc)
+            self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY,
+                             "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
+                             origin_host=origin_host)
             return
         if app.is_coro:
             # run the coroutine's first step at once: a handler that does not
@@ -887,29 +989,57 @@ class DiameterNode:
             try:
                 first = coro.send(None)
             except StopIteration as stop:
-                if stop.value is not None:
-                    self.send_answer(proto, stop.value, hdr, origin_host, t_in)
+                self._handler_returned(proto, hdr, data, origin_host, stop.value, t_in)
                 return
-            except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012
-                log.error("request handler failed: %r", exc)
-                self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            except Exception:  # noqa: BLE001 - the handler's error becomes 5012
+                self._handler_failed(proto, hdr, data, origin_host)
                 return
-            proto.request_started()
             task = self.loop.create_task(_resume(coro, first))
-            task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
         else:
             try:
                 ans = app.handler(msg)
-            except Exception as exc:  # noqa: BLE001
-                log.exception("request handler failed")
-                self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            except Exception:  # noqa: BLE001
+                self._handler_failed(proto, hdr, data, origin_host)
                 return
-            if inspect.isawaitable(ans):
-                proto.request_started()
-                task = asyncio.ensure_future(ans)
-                task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
-            elif ans is not None:
-                self.send_answer(proto, ans, hdr, origin_host, t_in)
+            if not inspect.isawaitable(ans):
+                self._handler_returned(proto, hdr, data, origin_host, ans, t_in)
+                return
+            task = asyncio.ensure_future(ans)
+        proto.request_started()
+        self._awaiting_answer(proto, hdr, data, now)
+        task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
+
+    def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
+                        exc: BaseException | None = None) -> None:
+        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr[2],
+                  _read_str(data, AVP_SESSION_ID), exc_info=exc or True)
+        self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler failed",
+                         origin_host=origin_host)
+
+    def _handler_returned(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, ans: Any,
+                          t_in: float) -> None:
+        if ans is None:  # the application answers later with send_answer (or never: logged)
+            self._awaiting_answer(proto, hdr, data, self.loop.time())
+        else:
+            self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
+
+    def _awaiting_answer(self, proto: DiameterProtocol, hdr, data: bytes, now: float) -> None:
+        """Remember a request whose handler has not answered yet, to log it if it never does."""
+        key = (id(proto), hdr[4], hdr[5])
+        aw = self._unanswered
+        aw.pop(key, None)  # keep the dict in deadline order
+        aw[key] = (now + self.request_timeout, hdr[2], data)
+
+    def _log_unanswered(self, now: float) -> None:
+        aw = self._unanswered
+        while aw:
+            key = next(iter(aw))
+            deadline, command, data = aw[key]
+            if deadline > now:
+                break
+            del aw[key]
+            log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
+                        command, _read_str(data, AVP_SESSION_ID), self.request_timeout)
 
     def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
         """Validate a request for a local application; answer and return True when it fails.
@@ -928,30 +1058,52 @@ class DiameterNode:
         self.send_answer(proto, answer.as_bytes(), hdr, origin_host, t_in)
         return True
 
-    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Task,
+    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Future,
                       received: float | None = None) -> None:
         proto.request_done()
+        self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
         if task.cancelled():
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler cancelled",
+                             origin_host=origin_host)
             return
         exc = task.exception()
         if exc is not None:
-            log.error("request handler failed: %r", exc)
-            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, str(exc)[:200])
+            self._handler_failed(proto, hdr, data, origin_host, exc)
             return
-        ans = task.result()
-        if ans is not None:
-            self.send_answer(proto, ans, hdr, origin_host, received)
+        self._handler_returned(proto, hdr, data, origin_host, task.result(), received)
 
     def send_answer(self, proto: DiameterProtocol, answer: Any, hdr=None, origin_host: bytes | None = None,
-                    received: float | None = None) -> None:
-        """Send an answer (object or bytes) on the connection its request came from."""
-        out = answer if isinstance(answer, (bytes, bytearray)) else answer.as_bytes()
+                    received: float | None = None, *, request: bytes | None = None) -> None:
+        """Send an answer (object or bytes) on the connection its request came from.
+
+        An answer object that cannot be encoded is logged and replaced by a 5012
+        answer (DIAMETER_UNABLE_TO_COMPLY) to that one request.
+        """
+        if isinstance(answer, (bytes, bytearray)):
+            out = answer
+        else:
+            try:
+                out = answer.as_bytes()
+            except Exception:  # noqa: BLE001 - a bad answer costs its request, not the connection
+                h = hdr if hdr is not None else _header_of(answer)
+                if h is None:
+                    raise
+                sid = getattr(answer, "session_id", None)
+                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h[2],
+                          _as_str(sid), exc_info=True)
+                if request is None and sid is not None:
+                    request = A.avp(AVP_SESSION_ID, sid if isinstance(sid, bytes) else str(sid).encode())
+                    request = A.message(FLAG_REQUEST, h[2], h[3], h[4], h[5], [request])
+                self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
+                                 origin_host=origin_host)
+                return
         if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
             out = bytearray(out)
             _IDS.pack_into(out, 12, hdr[4], hdr[5])
-        now = self.loop.time()
+        if self._unanswered:
+            self._unanswered.pop((id(proto), *_IDS.unpack_from(out, 12)), None)
         if origin_host is not None:
-            self.dedup.record(origin_host, hdr[5], out if type(out) is bytes else bytes(out), now)
+            self._record(origin_host, hdr[5], out)
         peer = proto.peer
         if peer is not None:
             cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
@@ -963,14 +1115,24 @@ class DiameterNode:
                 cls = result_class(rc)
                 cs.sent_result_classes[cls] += 1
                 peer.stats.sent_results_per_minute[cls].add()
+            else:
+                check_result(out, peer.identity)
         if self.dump_messages:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
 
+    def _record(self, origin_host: bytes, e2e: int, out: bytes | bytearray) -> None:
+        """Cache a local answer for duplicates; copies waiting for it get it now."""
+        waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
+        for wproto, whbh in waiters:
+            copy = bytearray(out)
+            _U32.pack_into(copy, 12, whbh)
+            wproto.write(copy)
+
     def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
-                    extra: list[bytes] | None = None) -> None:
+                    extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
         avps_out = []
-        sid = A.find(data, AVP_SESSION_ID)
+        sid = A.find(data, AVP_SESSION_ID) if data else None
         if sid is not None:
             avps_out.append(A.avp(AVP_SESSION_ID, sid))
         avps_out += [A.text(AVP_ORIGIN_HOST, self.origin_host), A.text(AVP_ORIGIN_REALM, self.realm),
@@ -986,6 +1148,9 @@ class DiameterNode:
             pass
         flags = (hdr[1] & FLAG_PROXYABLE) | (FLAG_ERROR if 3000 <= result < 4000 else 0)
         out = A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps_out)
+        if origin_host is not None:  # a local request: copies get the same answer
+            self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
+            self._record(origin_host, hdr[5], out)
         if proto.peer is not None:
             proto.peer.stats.cmd(hdr[2]).answers_sent += 1
             proto.peer.stats.add_sent_result(hdr[2], result)
@@ -1041,10 +1206,32 @@ class DiameterNode:
                 peer.stats.cmd(entry.command).timeouts += 1
             self._fail_pending(entry, RequestTimeout(f"no answer from {key} in time"),
                                DIAMETER_UNABLE_TO_DELIVER)
+        self.dedup.trim(now)
+        if self._unanswered:
+            self._log_unanswered(now)
 
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
         return [p for p in self.peers.values() if p.is_open]
+
+
+def _peer_identity(identity: str, port: int | None, kw: dict[str, Any]) -> tuple[str, int]:
+    """(FQDN, port) of an ``add_peer`` identity: a DiameterIdentity or an aaa(s):// URI."""
+    if "://" in identity:
+        scheme = identity.split("://", 1)[0].lower()
+        if scheme not in ("aaa", "aaas"):
+            raise ValueError(f"peer {identity!r}: a DiameterURI starts with aaa:// or aaas://")
+        uri = parse_diameter_uri(identity)
+        transport = uri.params.get("transport")
+        if transport is not None:
+            kw.setdefault("transport", transport.lower())
+        if uri.is_secure:
+            kw.setdefault("tls", "tls")
+        identity, port = uri.fqdn, port if port is not None else uri.port
+    if not identity or any(c in identity for c in "/:;@ \t"):
+        raise ValueError(f"peer identity {identity!r} is not a DiameterIdentity (an FQDN) "
+                         f"nor an aaa:// URI")
+    return identity, port if port is not None else 3868
 
 
 def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool) -> None:
@@ -1061,6 +1248,23 @@ def _count_base(proto: DiameterProtocol, code: int, is_request: bool, sent: bool
         cs.answers_sent += 1
     else:
         cs.answers_received += 1
+
+
+def _address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _header_of(answer: Any) -> tuple | None:
+    h = getattr(answer, "header", None)
+    if h is None:
+        return None
+    try:
+        return (0, h.command_flags, h.command_code, h.application_id, h.hop_by_hop_identifier,
+                h.end_to_end_identifier)
+    except AttributeError:
+        return None
 
 
 def data_ids(hdr) -> bytes:

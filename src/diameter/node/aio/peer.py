@@ -45,6 +45,8 @@ class PeerInfo:
     dynamic: bool = False
     backoff: float = 0.0
     last_disconnect_cause: int | None = None
+    #: why the last connection attempt or connection failed, Result-Code named
+    last_failure: str | None = None
     key: str = ""
 
     def __post_init__(self) -> None:

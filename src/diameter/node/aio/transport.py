@@ -41,7 +41,12 @@ class DiameterProtocol(asyncio.Protocol):
         self.reading_paused = False
         self.replaced = False  # lost an election / superseded: no reconnect
         self.remote_address = None
+        #: loop time the capabilities exchange completed (None: not open yet)
+        self.opened_at: float | None = None
         self._tls_pending = False
+        #: server context of a TLS listener: the handshake runs before Diameter starts
+        self.tls_accept: ssl.SSLContext | None = None
+        self._early: list[bytes] = []
         self._wbuf: list[bytes] = []
         self._corked = False
         #: a write went out in this loop iteration: later ones wait for its end
@@ -49,7 +54,12 @@ class DiameterProtocol(asyncio.Protocol):
 
     # ---- asyncio callbacks ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.transport is not None:  # start_tls hands us the new transport itself
+        if self.transport is not None or self._tls_pending:  # start_tls hands us the new transport itself
+            return
+        if self.tls_accept is not None:  # a TLS listener: handshake first, then Diameter
+            transport.pause_reading()  # type: ignore[attr-defined]
+            self._tls_pending = True
+            self.node._spawn(self._accept_tls(transport))  # type: ignore[arg-type]
             return
         self.transport = transport  # type: ignore[assignment]
         transport.set_write_buffer_limits(high=self.node.write_buffer_high)  # type: ignore[attr-defined]
@@ -57,6 +67,9 @@ class DiameterProtocol(asyncio.Protocol):
         self.node._connection_made(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._tls_pending:  # decrypted bytes that arrive before the handshake's end is seen
+            self._early.append(data)
+            return
         if self.peer is not None:
             self.peer.stats.bytes_in += len(data)
         events = self.conn.receive_data(data, self.node.loop.time())
@@ -171,13 +184,35 @@ class DiameterProtocol(asyncio.Protocol):
             if self.transport and not self.transport.is_closing():
                 self.transport.resume_reading()
 
-    # ---- in-band TLS ------------------------------------------------------------
+    # ---- TLS ---------------------------------------------------------------------
+    async def _accept_tls(self, raw: asyncio.Transport) -> None:
+        """TLS at connect on a listener: a failed handshake is logged and counted."""
+        loop = self.node.loop
+        address = raw.get_extra_info("peername")
+        try:
+            new = await loop.start_tls(raw, self, self.tls_accept, server_side=True,  # type: ignore[arg-type]
+                                       ssl_handshake_timeout=self.conn.ce_timeout)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+            self._tls_pending = False
+            self.node._tls_failed(address, exc)
+            raw.abort()
+            return
+        self._tls_pending = False
+        self.tls_accept = None
+        if new is None:  # the peer went away as the handshake ended
+            raw.abort()
+            return
+        self.connection_made(new)
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
+
     async def start_tls(self, ev: StartTls) -> None:
         ctx = self.tls_server if ev.server_side else self.tls_client
         loop = self.node.loop
         if ctx is None:
             log.error("in-band TLS negotiated but no TLS context configured")
-            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context"))
+            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context", failure=False))
             self.abort()
             return
         self.flush()
@@ -203,6 +238,9 @@ class DiameterProtocol(asyncio.Protocol):
         events = self.conn.tls_established(loop.time())
         self.node._handle_events(self, events)
         self.flush()
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
 
 
 def is_closed_event(events: list) -> bool:

@@ -19,6 +19,11 @@ from .framing import FrameDecoder, FramingError, parse_header
 from .watchdog import Watchdog, WatchdogAction
 
 
+#: a DWR this soon after the connection opened means the peer is in REOPEN
+#: (a peer in OKAY waits Tw, at least 4 s, before its first DWR)
+PEER_REOPEN_HINT = 1.0
+
+
 class PeerState(enum.Enum):
     CLOSED = "Closed"
     WAIT_CER = "Wait-CER"          # responder, transport up, no CER yet
@@ -67,6 +72,8 @@ class Closed:
     reason: str
     disconnect_cause: int | None = None
     result_code: int | None = None
+    #: a transport or watchdog failure (RFC 3539): the next connection starts in REOPEN
+    failure: bool = False
 
 
 Event = Opened | StartTls | RequestReceived | AnswerReceived | WatchdogChange | Closed
@@ -96,6 +103,7 @@ class PeerConnection:
     def __init__(self, local: Capabilities, initiator: bool, now: float, *,
                  tw: float = 30.0, ce_timeout: float = 10.0, dpa_timeout: float = 5.0,
                  max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, reopen: bool = False,
+                 max_cer_size: int = DEFAULT_MAX_CER_SIZE,
                  accept_cer: Callable[[Capabilities], int] | None = None,
                  tls_active: bool = False, rng: random.Random | None = None,
                  end_to_end: SequenceCounter | None = None) -> None:
@@ -108,7 +116,9 @@ class PeerConnection:
         self.accept_cer = accept_cer
         self.tls_active = tls_active
         self.rng = rng or random.Random()
-        self.decoder = FrameDecoder(max_message_size)
+        #: until the connection is open only a CER/CEA-sized message is read
+        self.max_message_size = max_message_size
+        self.decoder = FrameDecoder(min(max_cer_size, max_message_size))
         self.hop_by_hop = SequenceCounter(self.rng.getrandbits(32))
         self.end_to_end = end_to_end or SequenceCounter(self.rng.getrandbits(32))
         self.state = PeerState.CLOSED
@@ -120,6 +130,10 @@ class PeerConnection:
         self._base_hbh: dict[int, int] = {}  # hbh -> command of our CER/DWR/DPR
         self._started = now
         self.disconnect_cause: int | None = None
+        #: the peer is (by its early DWR) in RFC 3539 REOPEN, discarding other messages
+        self.peer_reopen = False
+        self._peer_dwrs = 0
+        self._opened_at = now
         #: called as ``(command, is_request, sent)`` for each CER/CEA/DWR/DWA/DPR/DPA
         self.base_hook: Callable[[int, bool, bool], None] | None = None
 
@@ -196,10 +210,13 @@ class PeerConnection:
             return []
         return self._close("local close", cause)
 
-    def connection_lost(self, now: float, reason: str = "transport closed") -> list[Event]:
+    def connection_lost(self, now: float, reason: str = "transport closed", failure: bool = True) -> list[Event]:
+        """The transport is gone: closed or reset by the peer (a failure), or
+        dropped on purpose by the node (``failure=False``)."""
         if self.state is PeerState.CLOSED:
             return []
-        return self._close(reason, self.disconnect_cause)
+        failed = failure and self.state is not PeerState.CLOSING
+        return self._close(reason, self.disconnect_cause, failure=failed)
 
     def tls_established(self, now: float) -> list[Event]:
         """The in-band TLS handshake finished: the connection is open."""
@@ -208,14 +225,20 @@ class PeerConnection:
         self.tls_active = True
         return self._open(now)
 
-    def _close(self, reason: str, cause: int | None = None, result: int | None = None) -> list[Event]:
+    def _close(self, reason: str, cause: int | None = None, result: int | None = None,
+               failure: bool = False) -> list[Event]:
         self.state = PeerState.CLOSED
         self.deadline = None
-        return [Closed(reason, cause, result)]
+        self.decoder.clear()
+        self.accept_cer = None  # hooks may refer back to the transport: let it go
+        self.base_hook = None
+        return [Closed(reason, cause, result, failure)]
 
     def _open(self, now: float) -> list[Event]:
         self.state = PeerState.OPEN
         self.deadline = None
+        self.decoder.max_size = self.max_message_size
+        self._opened_at = now
         self.watchdog = Watchdog(now, self.tw, reopen=self.reopen, rng=self.rng)
         if self.reopen:
             self.watchdog.pending = True
@@ -234,13 +257,13 @@ class PeerConnection:
                 if action is WatchdogAction.SEND_DWR:
                     self._base_request(CMD_DEVICE_WATCHDOG, [])
                 elif action is WatchdogAction.CLOSE:
-                    events += self._close("watchdog: no answer to DWR")
+                    events += self._close("watchdog: no answer to DWR", failure=True)
                 else:
                     events.append(WatchdogChange(action))
             return events
         if self.deadline is not None and now >= self.deadline:
             if st in (PeerState.WAIT_CER, PeerState.WAIT_I_CEA, PeerState.WAIT_TLS):
-                return self._close(f"capabilities exchange timed out in {st.value}")
+                return self._close(f"capabilities exchange timed out in {st.value}", failure=True)
             if st is PeerState.CLOSING:
                 return self._close("DPA timed out", self.disconnect_cause)
         return []
@@ -324,6 +347,7 @@ class PeerConnection:
         if code == CMD_DEVICE_WATCHDOG:
             if is_req:
                 self._answer(hdr, DIAMETER_SUCCESS)
+                events += self._peer_dwr(now)
             else:
                 self._base_hbh.pop(hdr[4], None)
             return events
@@ -337,6 +361,24 @@ class PeerConnection:
         if is_req:
             self._answer(hdr, DIAMETER_UNABLE_TO_COMPLY, caps=True, error_message="already open")
         return events
+
+    def _peer_dwr(self, now: float) -> list[Event]:
+        """Follow the peer's REOPEN: a DWR at once after opening starts it, and
+        three answered DWRs end it (RFC 3539 §3.4.1)."""
+        n = self._peer_dwrs = self._peer_dwrs + 1
+        if n == 1 and now - self._opened_at <= PEER_REOPEN_HINT:
+            self.peer_reopen = True
+            return [WatchdogChange(WatchdogAction.PEER_REOPEN)]
+        if self.peer_reopen and n >= 3:
+            self.peer_reopen = False
+            return [WatchdogChange(WatchdogAction.PEER_OKAY)]
+        return []
+
+    @property
+    def ready(self) -> bool:
+        """Open, out of REOPEN on both sides: application traffic will be taken."""
+        return (self.state is PeerState.OPEN and self.watchdog is not None and self.watchdog.is_okay
+                and not self.peer_reopen)
 
     def _receive_cer(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
         try:

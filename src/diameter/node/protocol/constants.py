@@ -82,3 +82,5 @@ DIAMETER_MISSING_AVP = 5005
 DIAMETER_UNSUPPORTED_VERSION = 5011
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+#: largest message accepted before the capabilities exchange is done (a CER/CEA)
+DEFAULT_MAX_CER_SIZE = 1 << 14

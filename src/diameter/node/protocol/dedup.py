@@ -2,61 +2,106 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 #: returned by :meth:`DuplicateCache.check` for a request being processed
 IN_PROGRESS = b""
+
+#: copies of one request that wait for its answer at most (more are dropped)
+MAX_WAITERS = 8
+
+
+class _Entry:
+    __slots__ = ("expires", "answer", "waiters")
+
+    def __init__(self, expires: float) -> None:
+        self.expires = expires
+        self.answer: bytes = IN_PROGRESS
+        self.waiters: list[Any] | None = None
 
 
 class DuplicateCache:
     """Remember requests seen within ``window`` seconds and their answers.
 
     ``check`` returns None for a new request (and marks it in progress),
-    :data:`IN_PROGRESS` while the first copy is being handled, or the cached
-    answer bytes. Size is bounded by ``max_entries`` (oldest dropped first).
+    :data:`IN_PROGRESS` while the first copy is being handled (the copy's
+    ``waiter`` is kept and handed back by :meth:`record`, so the copy gets the
+    answer when it is ready), or the cached answer bytes.
+
+    Memory is bounded by ``max_entries`` and by ``max_bytes`` of cached
+    answers (oldest dropped first); expired entries go in :meth:`trim`, which
+    the owner calls on a timer.
     """
 
-    __slots__ = ("window", "max_entries", "_entries", "_n")
+    __slots__ = ("window", "max_entries", "max_bytes", "_entries", "_bytes")
 
-    def __init__(self, window: float = 30.0, max_entries: int = 100_000) -> None:
+    def __init__(self, window: float = 30.0, max_entries: int = 100_000,
+                 max_bytes: int = 32 << 20) -> None:
         self.window = window
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[bytes, int], tuple[float, bytes]] = OrderedDict()
-        self._n = 0
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[bytes, int], _Entry] = OrderedDict()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def check(self, origin_host: bytes, e2e: int, now: float) -> bytes | None:
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of answers held."""
+        return self._bytes
+
+    def check(self, origin_host: bytes, e2e: int, now: float, waiter: Any = None) -> bytes | None:
         key = (origin_host, e2e)
         entries = self._entries
         hit = entries.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        entries[key] = (now + self.window, IN_PROGRESS)
         if hit is not None:
-            entries.move_to_end(key)
-        self._n += 1
-        if len(entries) > self.max_entries or not self._n & 63:
-            self._trim(now)
+            if hit.expires > now:
+                if hit.answer is IN_PROGRESS and waiter is not None:
+                    if hit.waiters is None:
+                        hit.waiters = [waiter]
+                    elif len(hit.waiters) < MAX_WAITERS:
+                        hit.waiters.append(waiter)
+                return hit.answer
+            self._drop(key)
+        entries[key] = _Entry(now + self.window)
+        if len(entries) > self.max_entries:
+            self._drop(next(iter(entries)))
         return None
 
-    def record(self, origin_host: bytes, e2e: int, answer: bytes, now: float) -> None:
+    def record(self, origin_host: bytes, e2e: int, answer: bytes, now: float) -> list[Any]:
+        """Keep the answer of a request; returns the copies that wait for it."""
         key = (origin_host, e2e)
-        if key in self._entries:
-            self._entries[key] = (now + self.window, answer)
+        entry = self._entries.get(key)
+        if entry is None:
+            return []
+        waiters = entry.waiters or []
+        entry.waiters = None
+        self._bytes += len(answer) - len(entry.answer)
+        entry.answer = answer
+        entry.expires = now + self.window
+        self._entries.move_to_end(key)
+        while self._bytes > self.max_bytes and self._entries:
+            self._drop(next(iter(self._entries)))
+        return waiters
 
     def forget(self, origin_host: bytes, e2e: int) -> None:
-        self._entries.pop((origin_host, e2e), None)
+        self._drop((origin_host, e2e))
 
-    def _trim(self, now: float) -> None:
+    def _drop(self, key: tuple[bytes, int]) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry.answer)
+
+    def trim(self, now: float) -> int:
+        """Drop expired entries; returns how many went."""
         entries = self._entries
-        while len(entries) > self.max_entries:
-            entries.popitem(last=False)
-        # drop expired entries from the old end (called every 64 inserts)
-        for _ in range(128):
-            if not entries:
+        n = 0
+        while entries:
+            key, entry = next(iter(entries.items()))
+            if entry.expires > now:  # entries are in order of their last touch
                 break
-            key, (exp, _a) = next(iter(entries.items()))
-            if exp > now:
-                break
+            self._bytes -= len(entry.answer)
             del entries[key]
+            n += 1
+        return n

@@ -73,6 +73,10 @@ class FrameDecoder:
         """Bytes held waiting for the rest of a message."""
         return len(self._buf)
 
+    def clear(self) -> None:
+        """Drop buffered bytes (the connection is finished)."""
+        self._buf = bytearray()
+
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
         if buf:

@@ -18,6 +18,11 @@ class WatchdogAction(enum.Enum):
     FAILOVER = "failover"
     FAILBACK = "failback"
     CLOSE = "close"
+    #: the peer sent a DWR as soon as the connection opened: it is in REOPEN
+    #: (RFC 3539) and throws away other messages until it has three DWAs
+    PEER_REOPEN = "peer-reopen"
+    #: the peer has had three DWAs from us since: it is out of REOPEN
+    PEER_OKAY = "peer-okay"
 
 
 class Watchdog:
