@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="keep the lowest CPU per request of N runs each")
     ap.add_argument("--no-uvloop", action="store_true")
     ap.add_argument("--no-validate", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print every run's CPU per request")
     args = ap.parse_args()
     if args.no_uvloop:
         os.environ["BENCH_NO_UVLOOP"] = "1"
@@ -165,6 +166,9 @@ def main() -> None:
     for _ in range(max(args.repeat, 1)):  # interleaved, so both see the same machine load
         b = bare.run_scenario(sys.executable, True, "aio", "aio", args.duration, args.inflight)
         c = run_cc(args.duration, args.inflight)
+        if args.verbose:
+            print(f"run: bare {b['cpu_us_per_req']:.1f} us/req, cc {c['cpu_us_per_req']:.1f} us/req "
+                  f"({c['cpu_us_per_req'] / b['cpu_us_per_req'] - 1:+.1%})", flush=True)
         if best_bare is None or b["cpu_us_per_req"] < best_bare["cpu_us_per_req"]:
             best_bare = b
         if best_cc is None or c["cpu_us_per_req"] < best_cc["cpu_us_per_req"]:

@@ -262,7 +262,8 @@ class CCSession(_Base):
                                    else Decision.GRANTED, None, "nothing to send"))
         if not fut.done() and rt is RequestType.UPDATE and self.core.state is ClientState.PENDING_T:
             fut.set_result(Outcome(rt, -1, Decision.ENDED, None, "session is terminating"))
-        self._waiters = [(r, f) for r, f in self._waiters if not f.done()]
+        if len(self._waiters) > 4:
+            self._waiters = [(r, f) for r, f in self._waiters if not f.done()]
         return await fut
 
     async def update(self, used: UnitsArg = None, requested: UnitsArg = None, reason: int | None = None) -> Outcome:

@@ -64,7 +64,8 @@ class ClientSession:
         self.number += 1
         s = Send(rt, self.number, usages, False, self.fo.current, termination_cause=cause)
         self.pending = _Pending(s, now, self.tx)
-        self.fo.reset()
+        if self.fo.enabled:
+            self.fo.reset()
         self.state = state
         return [s]
 
