@@ -147,3 +147,37 @@ def test_abort_not_acknowledged_closes_the_session():
         with pytest.raises(UnknownSession):
             await net.server().re_auth(s.session_id)
     run_net(t)
+
+
+@pytest.mark.parametrize("first_fails", [False, True])
+def test_copy_arriving_while_the_first_is_in_the_handler(first_fails):
+    async def main():
+        ocs = Ocs()
+        gate = asyncio.Event()
+        orig = ocs._grant
+
+        seen = []
+
+        async def slow(req):
+            seen.append(req.retransmitted)
+            await gate.wait()
+            if first_fails:
+                raise RuntimeError("db down")
+            return await orig(req)
+        ocs.on_initial = slow
+        s, srv, c = await _pair(ocs)
+        try:
+            first = asyncio.ensure_future(c.request(ccr(0, 1)))
+            await asyncio.sleep(0.1)
+            again = asyncio.ensure_future(c.request(ccr(0, 1, retransmit=True)))
+            await asyncio.sleep(0.1)
+            gate.set()
+            a1, a2 = parse_cca(await first), parse_cca(await again)
+            want = 5012 if first_fails else 2001
+            assert a1.result_code == a2.result_code == want and a1.request_number == a2.request_number == 0
+            assert seen == [False]  # the handler ran once, for the first copy
+        finally:
+            await c.stop(1)
+            await srv.close()
+            await s.stop(1)
+    run(main())

@@ -117,8 +117,9 @@ class CreditControlServer:
                 fut = self._waiters[key] = asyncio.get_running_loop().create_future()
             try:
                 return await asyncio.shield(fut)
-            except Exception:  # noqa: BLE001 - the first copy failed: nothing to repeat
-                return None
+            except Exception:  # noqa: BLE001 - the first copy failed: so does this one
+                return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY,
+                                                                error_message="the first copy failed"))
         if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
         method = self._methods.get(req.request_type)
@@ -138,6 +139,10 @@ class CreditControlServer:
             self.core.abandon(req)
             self._finish_waiter(key, None, exc)
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY, error_message=str(exc)[:200]))
+        except BaseException as exc:  # cancelled (node stopping): no answer, nobody left waiting
+            self.core.abandon(req)
+            self._finish_waiter(key, None, exc)
+            raise
         finally:
             self.in_progress -= 1
         reason = self.core.complete(req, res, out, asyncio.get_running_loop().time())
@@ -149,7 +154,9 @@ class CreditControlServer:
     def _finish_waiter(self, key: tuple[str, int], out: bytes | None, exc: BaseException | None) -> None:
         fut = self._waiters.pop(key, None)
         if fut is not None and not fut.done():
-            if exc is not None or out is None:
+            if isinstance(exc, asyncio.CancelledError):
+                fut.cancel()
+            elif exc is not None or out is None:
                 fut.set_exception(exc or RuntimeError("no answer"))
                 fut.exception()  # retrieved: no "never retrieved" warning when no one awaits it
             else:
