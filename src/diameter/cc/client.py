@@ -21,6 +21,7 @@ from ..message.commands import SessionTerminationRequest
 from ..node.aio.node import DiameterNode
 from .client_core import (Action, ClientEvent, ClientSession, ClientState, Decision, Notice, Outcome,
                           Send, TERMINATION_LOGOUT)
+from .quota import Quota
 from .types import (CCFH, DDFH, DIAMETER_UNKNOWN_SESSION_ID, RequestedAction, RequestType, Units)
 from .encode import CcrTemplate
 from .wire import APP_CC, Usage, parse_cca
@@ -247,11 +248,12 @@ class CCSession(_Base):
         super().__init__(cc, core.session_id, **kw)
         self.core = core
         self.rating_group = rating_group
-        #: what the CCR-Initial came to
-        self.outcome: Outcome | None = None
+        #: what the CCR-Initial came to (set before ``start`` returns)
+        self.outcome: Outcome = Outcome(RequestType.INITIAL, 0, Decision.ENDED, None, "not started")
 
     @property
-    def quotas(self) -> dict[int | None, Any]:
+    def quotas(self) -> dict[int | None, Quota]:
+        """Per rating group: granted units, consumption, timers, final unit, per-MSCC result."""
         return self.core.quotas
 
     async def _call(self, rt: RequestType, actions: Callable[[], list[Action]]) -> Outcome:
