@@ -504,7 +504,7 @@ def test_event_dd_continue(how):
     e = event(RequestedAction.DIRECT_DEBITING, DDFH.CONTINUE)
     out = {"send_failure": lambda: e.on_send_failed(0.1), "temporary": lambda: e.on_answer(0.1, 0, eans(3004)),
            "failed": lambda: e.on_answer(0.1, 0, eans(5012)), "tx": lambda: e.on_timer(2.0)}[how]()
-    assert outcome(out).decision is Decision.CONTINUED
+    assert outcome(out).decision is Decision.CONTINUED and e.state is ClientState.IDLE and e.stored is None
 
 
 @pytest.mark.parametrize("how", ["send_failure", "temporary"])
