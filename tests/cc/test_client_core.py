@@ -105,7 +105,8 @@ def test_pending_i_tx_terminate():
 def test_pending_i_tx_retry_and_terminate():
     s = ClientSession(SID, tx=2.0, ccfh=CCFH.RETRY_AND_TERMINATE)
     s.start(0.0, RSU)
-    assert s.on_timer(2.0) == [] and s.state is ClientState.PENDING_I  # wait for the answer
+    out = s.on_timer(2.0)  # grant service while the request may still be answered
+    assert outcome(out).decision is Decision.CONTINUED and s.state is ClientState.PENDING_I
     assert outcome(s.on_send_failed(5.0, 0)).decision is Decision.TERMINATED and s.state is ClientState.IDLE
 
 
@@ -304,15 +305,14 @@ def test_pending_u_send_failure(ccfh, decision, how):
 @pytest.mark.parametrize("ccfh,state", [(CCFH.CONTINUE, ClientState.PENDING_U), (CCFH.TERMINATE, ClientState.IDLE),
                                         (CCFH.RETRY_AND_TERMINATE, ClientState.PENDING_U)])
 def test_pending_u_tx(ccfh, state):
+    """Tx expired: TERMINATE terminates; CONTINUE and RETRY_AND_TERMINATE grant service and wait."""
     s = pending_u(ccfh)
     out = s.on_timer(3.0)
     assert s.state is state
-    if ccfh is CCFH.CONTINUE:
-        assert outcome(out).decision is Decision.CONTINUED
-    elif ccfh is CCFH.TERMINATE:
+    if ccfh is CCFH.TERMINATE:
         assert outcome(out).decision is Decision.TERMINATED
-    else:
-        assert out == []
+    else:  # CONTINUE and RETRY_AND_TERMINATE: grant service, keep waiting
+        assert outcome(out).decision is Decision.CONTINUED
 
 
 def test_pending_u_denied():
@@ -504,7 +504,12 @@ def test_event_dd_continue(how):
     e = event(RequestedAction.DIRECT_DEBITING, DDFH.CONTINUE)
     out = {"send_failure": lambda: e.on_send_failed(0.1), "temporary": lambda: e.on_answer(0.1, 0, eans(3004)),
            "failed": lambda: e.on_answer(0.1, 0, eans(5012)), "tx": lambda: e.on_timer(2.0)}[how]()
-    assert outcome(out).decision is Decision.CONTINUED and e.state is ClientState.IDLE and e.stored is None
+    assert outcome(out).decision is Decision.CONTINUED and e.stored is None
+    # Tx expiry keeps waiting in PendingE (the row above); a failure then grants and ends it
+    assert e.state is (ClientState.PENDING_E if how == "tx" else ClientState.IDLE)
+    if how == "tx":
+        assert outcome(e.on_send_failed(3.0)).decision is Decision.CONTINUED and e.state is ClientState.IDLE
+        assert e.stored is None
 
 
 @pytest.mark.parametrize("how", ["send_failure", "temporary"])

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from diameter.cc import CCFH, DDFH, CCResult, FinalUnit, FinalUnitAction, Grant, RequestedAction, Units
-from diameter.cc.client_core import ClientState, Decision, NoticeKind, SessionStateError
+from diameter.cc.client_core import ClientState, Decision, NoticeKind, Outcome, SessionStateError
 from diameter.cc.types import ReportingReason, RequestType
 from diameter.message.avp.grouped import InInformation, ServiceInformation
 from tests.cc.loop import CLIENT, Net, run
@@ -86,8 +86,12 @@ def test_ccfh_unanswered_server(ccfh):
             assert s.outcome.decision is Decision.CONTINUED and took < 0.55 and s.state is ClientState.PENDING_I
             await asyncio.sleep(0.6)  # then the request fails: grant service, Idle
             assert s.state is ClientState.IDLE
-        else:  # RETRY_AND_TERMINATE: keep waiting until the request fails, then terminate
-            assert s.outcome.decision is Decision.TERMINATED and took >= 0.5 and s.state is ClientState.IDLE
+        else:  # RETRY_AND_TERMINATE: service granted at Tx expiry; terminated when the request fails
+            assert s.outcome.decision is Decision.CONTINUED and took < 0.55 and s.state is ClientState.PENDING_I
+            await asyncio.sleep(0.6)
+            assert s.state is ClientState.IDLE
+            assert [o.decision for o in s.history if isinstance(o, Outcome)] == [Decision.CONTINUED,
+                                                                                 Decision.TERMINATED]
     run(t)
 
 
@@ -186,7 +190,11 @@ def test_failover_to_second_server_with_t_flag():
         cc = await net.connect(tx=0.2, ccfh=CCFH.RETRY_AND_TERMINATE, failover=True,
                                servers=["ocs1.test.realm", "ocs2.test.realm"])
         s = await cc.start(subscription_id="1", requested=MB, rating_group=RG)
-        assert s.outcome.decision is Decision.GRANTED and s.outcome.answer.origin_host == "ocs2.test.realm"
+        assert s.outcome.decision is Decision.CONTINUED  # Tx expired: service granted, request failed over
+        async for o in s.events():
+            if isinstance(o, Outcome) and o.decision is Decision.GRANTED:
+                break
+        assert o.answer.origin_host == "ocs2.test.realm" and s.state is ClientState.OPEN
         assert [c.request_number for c in ocs1.calls] == [0] and not ocs1.calls[0].retransmitted
         assert [(c.request_number, c.retransmitted) for c in ocs2.calls] == [(0, True)]
         assert any(n.kind is NoticeKind.FAILOVER for n in s.notices)

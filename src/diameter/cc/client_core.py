@@ -340,11 +340,13 @@ class ClientSession:
         if self.ccfh is CCFH.TERMINATE:  # Tx expired, CCFH TERMINATE -> terminate service, Idle
             self._idle("tx_expired")
             return [Outcome(rt, n, Decision.TERMINATED, None, "Tx expired")]
+        # CONTINUE or RETRY_AND_TERMINATE: grant service and keep waiting (for this answer or the
+        # failed-over copy's); RETRY_AND_TERMINATE terminates if the request then fails
         out = self._failover(now, p)
-        if self.ccfh is CCFH.CONTINUE and not p.decided:  # grant service, keep waiting
+        if not p.decided:
             p.decided = True
             out.append(Outcome(rt, n, Decision.CONTINUED, None, "Tx expired"))
-        return out  # RETRY_AND_TERMINATE: wait for the answer (or the failed-over copy's)
+        return out
 
     # ---- server-initiated ---------------------------------------------------------------
     def on_rar(self, now: float, rating_group: int | None = None) -> tuple[int, list[Action]]:

@@ -160,7 +160,5 @@ class ClientEvent:
         if act is RequestedAction.REFUND_ACCOUNT:  # store with T flag, keep waiting (PendingE)
             self._store(p)
             return [Outcome(RequestType.EVENT, 0, Decision.BUFFERED, None, "Tx expired")]
-        if self.ddfh is DDFH.CONTINUE:  # DIRECT_DEBITING, DDFH CONTINUE: grant service, Idle
-            return self._end(Decision.CONTINUED, None, "Tx expired")
-        # DIRECT_DEBITING, TERMINATE_OR_BUFFER: grant service, keep waiting (PendingE)
+        # DIRECT_DEBITING: grant service, keep waiting (PendingE); what a later failure does depends on DDFH
         return [Outcome(RequestType.EVENT, 0, Decision.CONTINUED, None, "Tx expired")]
