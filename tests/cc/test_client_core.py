@@ -468,12 +468,18 @@ def test_event_not_applicable():
     assert outcome(e.on_answer(0.1, 0, eans(4011))).decision is Decision.CONTINUED
 
 
-@pytest.mark.parametrize("how", ["send_failure", "temporary", "failed"])
+@pytest.mark.parametrize("how", ["temporary", "failed"])
 def test_event_dd_terminate_or_buffer_failure(how):
     e = event(RequestedAction.DIRECT_DEBITING, DDFH.TERMINATE_OR_BUFFER)
-    out = {"send_failure": lambda: e.on_send_failed(0.1), "temporary": lambda: e.on_answer(0.1, 0, eans(3002)),
+    out = {"temporary": lambda: e.on_answer(0.1, 0, eans(3002)),
            "failed": lambda: e.on_answer(0.1, 0, eans(5012))}[how]()
     assert outcome(out).decision is Decision.TERMINATED and e.state is ClientState.IDLE and e.stored is None
+
+
+def test_event_dd_terminate_or_buffer_send_failure():
+    e = event(RequestedAction.DIRECT_DEBITING, DDFH.TERMINATE_OR_BUFFER)
+    out = e.on_send_failed(0.1)  # failure to send: store with the T flag
+    assert outcome(out).decision is Decision.BUFFERED and e.state is ClientState.IDLE and e.stored.retransmit
 
 
 def test_event_dd_tx_expired():

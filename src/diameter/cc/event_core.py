@@ -103,10 +103,10 @@ class ClientEvent:
         if p is None:
             return []
         p.inflight -= 1
-        return self._failure(now, None, reason, None, temporary=True)
+        return self._failure(now, None, reason, None, temporary=True, send_failure=True)
 
     def _failure(self, now: float, rc: int | None, reason: str, view: AnswerView | None,
-                 temporary: bool = False, answer: bool = False) -> list[Action]:
+                 temporary: bool = False, answer: bool = False, send_failure: bool = False) -> list[Action]:
         p = self.pending
         assert p is not None
         if temporary:
@@ -139,12 +139,13 @@ class ClientEvent:
             return self._end(Decision.TERMINATED, rc, reason, view)
         if self.ddfh is DDFH.CONTINUE:
             return self._end(Decision.CONTINUED, rc, reason, view)
-        if p.tx_expired and not answer:  # TERMINATE_OR_BUFFER after Tx expiry: store with T flag
+        if send_failure or (p.tx_expired and not answer):
+            # TERMINATE_OR_BUFFER: failure to send, or a temporary error after Tx expiry: store with T flag
             self._store(p)
             return self._end(Decision.BUFFERED, rc, reason, view)
         if p.tx_expired:  # failed answer after Tx expiry: "-"
             return self._end(Decision.ENDED, rc, reason + " after Tx expiry", view)
-        return self._end(Decision.TERMINATED, rc, reason, view)
+        return self._end(Decision.TERMINATED, rc, reason, view)  # failed answer / temporary error, Tx running
 
     def on_timer(self, now: float) -> list[Action]:
         p = self.pending
