@@ -91,8 +91,6 @@ class ClientEvent:
             return self._end(Decision.GRANTED if is_success(rc) else Decision.ERROR, rc, "stored request answered",
                              view)
         if is_success(rc):  # PendingE: successful answer -> grant service, Idle
-            if self.stored is not None and self.action is RequestedAction.REFUND_ACCOUNT:
-                self.stored = None  # the refund got through after all
             return self._end(Decision.GRANTED, rc, "answer", view)
         if is_temporary(rc):
             return self._failure(now, rc, f"temporary error {rc}", view, temporary=True)
@@ -158,8 +156,8 @@ class ClientEvent:
             return self._end(Decision.BUFFERED, None, "Tx expired")
         if act in (RequestedAction.CHECK_BALANCE, RequestedAction.PRICE_ENQUIRY):
             return self._end(Decision.ERROR, None, "Tx expired")
-        if act is RequestedAction.REFUND_ACCOUNT:  # store with T flag, keep waiting (PendingE)
+        if act is RequestedAction.REFUND_ACCOUNT:  # failure to send or Tx expired: store with T flag, Idle
             self._store(p)
-            return [Outcome(RequestType.EVENT, 0, Decision.BUFFERED, None, "Tx expired")]
+            return self._end(Decision.BUFFERED, None, "Tx expired")
         # DIRECT_DEBITING: grant service, keep waiting (PendingE); what a later failure does depends on DDFH
         return [Outcome(RequestType.EVENT, 0, Decision.CONTINUED, None, "Tx expired")]
