@@ -266,6 +266,16 @@ def test_open_rar():
     assert s.state is ClientState.PENDING_U
 
 
+def test_open_rar_for_one_rating_group():
+    s = ClientSession(SID, tx=2.0)
+    s.start(0.0, [Usage(100, requested=Units(total_octets=1)), Usage(200, requested=Units(time=1))])
+    s.on_answer(0.1, 0, ans(0, grants=[Grant(100, granted=Units(total_octets=9)), Grant(200, granted=Units(time=9))]))
+    code, out = s.on_rar(1.0, 200)
+    (u,) = sends(out)
+    reasons = {x.rating_group: x.reporting_reason for x in u.usages}
+    assert code == 2001 and reasons[200] == ReportingReason.FORCED_REAUTHORISATION and reasons.get(100) is None
+
+
 def test_open_asr():
     s = opened()
     code, out = s.on_asr(1.0)

@@ -357,8 +357,9 @@ class ClientSession:
         out: list[Action] = [Notice(NoticeKind.RE_AUTH, rating_group)]
         reason = ReportingReason.FORCED_REAUTHORISATION
         if st is ClientState.OPEN:
-            usages = [Usage(rating_group, reporting_reason=reason)] if rating_group is not None else None
-            return DIAMETER_SUCCESS, out + self.update(now, usages, reason)
+            if rating_group is not None:  # re-authorise that rating group only
+                return DIAMETER_SUCCESS, out + self.update(now, [Usage(rating_group, reporting_reason=reason)])
+            return DIAMETER_SUCCESS, out + self.update(now, None, reason)
         if st is ClientState.PENDING_I:
             self._queued_update = self._queued_update or []
             self._queued_reason = reason
