@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -163,9 +164,11 @@ def main() -> None:
         os.environ["BENCH_NO_VALIDATE"] = "1"
     rows = []
     best_bare = best_cc = None
+    ratios = []
     for _ in range(max(args.repeat, 1)):  # interleaved, so both see the same machine load
         b = bare.run_scenario(sys.executable, True, "aio", "aio", args.duration, args.inflight)
         c = run_cc(args.duration, args.inflight)
+        ratios.append(c["cpu_us_per_req"] / b["cpu_us_per_req"] - 1)
         if args.verbose:
             print(f"run: bare {b['cpu_us_per_req']:.1f} us/req, cc {c['cpu_us_per_req']:.1f} us/req "
                   f"({c['cpu_us_per_req'] / b['cpu_us_per_req'] - 1:+.1%})", flush=True)
@@ -182,6 +185,9 @@ def main() -> None:
         print(f"{name:44} {r['rps']:9.0f} {sess} {r['p50_ms']:8.2f} {r['cpu_us_per_req']:11.1f}")
     overhead = best_cc["cpu_us_per_req"] / best_bare["cpu_us_per_req"] - 1
     print(f"session layer CPU overhead per request: {overhead * 100:+.1f}% (target <= +25%)")
+    if len(ratios) > 1:
+        ratios.sort()
+        print(f"paired runs: median {statistics.median(ratios):+.1%}, range {ratios[0]:+.1%} .. {ratios[-1]:+.1%}")
 
 
 if __name__ == "__main__":
