@@ -27,6 +27,13 @@ AVP_EVENT_TIMESTAMP = 55
 AVP_TERMINATION_CAUSE = 295
 AVP_REQUESTED_ACTION = 436
 AVP_MULTIPLE_SERVICES_INDICATOR = 455
+AVP_DESTINATION_REALM = 283
+AVP_AUTH_APPLICATION_ID = 258
+AVP_SERVICE_CONTEXT_ID = 461
+AVP_USER_NAME = 1
+AVP_SUBSCRIPTION_ID = 443
+AVP_SUBSCRIPTION_ID_TYPE = 450
+AVP_SUBSCRIPTION_ID_DATA = 444
 _MSI_1 = fw.enc_u32(AVP_MULTIPLE_SERVICES_INDICATOR, 1)
 
 
@@ -74,6 +81,21 @@ class CcrTemplate:
                  service_context_id: str, subscription_ids: list[tuple[int, str]] = (),  # type: ignore[assignment]
                  user_name: str | None = None, auth_app_id: int = APP_CC, top_level: bool = False,
                  fields: dict[str, Any] | None = None, extra_avps: list[Any] = ()) -> None:  # type: ignore[assignment]
+        self.app_id = auth_app_id
+        self.top_level = top_level
+        if not fields and not extra_avps:  # the common case: no typed objects to encode
+            parts = [fw.enc_bytes(fw.SESSION_ID, session_id.encode()), fw.enc_bytes(fw.ORIGIN_HOST, origin_host.encode()),
+                     fw.enc_bytes(fw.ORIGIN_REALM, origin_realm.encode()),
+                     fw.enc_bytes(AVP_DESTINATION_REALM, destination_realm.encode()),
+                     fw.enc_u32(AVP_AUTH_APPLICATION_ID, auth_app_id),
+                     fw.enc_bytes(AVP_SERVICE_CONTEXT_ID, service_context_id.encode())]
+            if user_name:
+                parts.append(fw.enc_bytes(AVP_USER_NAME, user_name.encode()))
+            for t, d in subscription_ids:
+                parts.append(fw.enc_group(AVP_SUBSCRIPTION_ID, fw.enc_u32(AVP_SUBSCRIPTION_ID_TYPE, t)
+                                          + fw.enc_bytes(AVP_SUBSCRIPTION_ID_DATA, d.encode())))
+            self.static = b"".join(parts)
+            return
         r = CreditControlRequest()
         r.session_id = session_id
         r.origin_host = origin_host.encode()
@@ -90,8 +112,6 @@ class CcrTemplate:
         for x in extra_avps:
             r.append_avp(extra_avp(x))
         self.static = r.as_bytes()[20:]
-        self.app_id = auth_app_id
-        self.top_level = top_level
 
     def encode(self, request_type: int, request_number: int, usages: list[Usage] = (),  # type: ignore[assignment]
                *, destination_host: str | None = None, requested_action: int | None = None,
@@ -135,7 +155,6 @@ class CcrTemplate:
 
 
 # ------------------------------------------------------- fast CCA encoding ---
-AVP_AUTH_APPLICATION_ID = 258
 AVP_ERROR_MESSAGE = 281
 
 
