@@ -170,14 +170,15 @@ def test_ddfh_continue_unanswered():
     run(t)
 
 
-def test_refund_unanswered_is_stored():
+def test_refund_unanswered_is_stored_and_the_store_is_bounded():
     async def t(net: Net):
         ocs = await net.add_server("ocs1.test.realm")
         ocs.behave = _never
-        cc = await net.connect(tx=0.2, request_timeout=0.4)
-        o = await cc.event(requested_action=RequestedAction.REFUND_ACCOUNT, subscription_id="1",
-                           used=Units(service_specific=1), rating_group=RG)
-        assert o.decision is Decision.BUFFERED and len(cc.stored) == 1
+        cc = await net.connect(tx=0.2, request_timeout=0.4, max_stored=2)
+        outs = await asyncio.gather(*(cc.event(requested_action=RequestedAction.REFUND_ACCOUNT, subscription_id="1",
+                                               used=Units(service_specific=n), rating_group=RG) for n in range(3)))
+        assert [o.decision for o in outs] == [Decision.BUFFERED] * 3
+        assert len(cc.stored) == 2 and cc.dropped_stored == 1
     run(t)
 
 

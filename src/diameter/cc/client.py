@@ -122,7 +122,7 @@ class _Base:
             if isinstance(self, CCSession):
                 self.cc.sessions.pop(self.session_id, None)
         if isinstance(self, CCEvent) and self.core.stored is not None and self not in self.cc.stored:
-            self.cc.stored.append(self)  # kept with the T flag for send_stored()
+            self.cc._store(self)
 
     def _resolve(self, o: Outcome) -> None:
         """Give the outcome to the caller waiting for it (a termination ends every wait)."""
@@ -326,7 +326,8 @@ class CreditControlClient:
                  application_id: int = APP_CC, tx: float = 10.0, ccfh: CCFH = CCFH.TERMINATE,
                  ddfh: DDFH = DDFH.TERMINATE_OR_BUFFER, failover: bool = False,
                  request_timeout: float | None = None, on_notice: NoticeCallback | None = None,
-                 usage_reporter: Callable[[str, int | None], Units | None] | None = None) -> None:
+                 usage_reporter: Callable[[str, int | None], Units | None] | None = None,
+                 max_stored: int = 100_000) -> None:
         self.node = node
         self.destination_realm = destination_realm or node.realm
         self.servers = list(servers or [])
@@ -340,10 +341,21 @@ class CreditControlClient:
         self.on_notice = on_notice
         self.usage_reporter = usage_reporter
         self.sessions: dict[str, CCSession] = {}
+        #: events stored with the T flag (DDFH TERMINATE_OR_BUFFER, REFUND_ACCOUNT), oldest first
         self.stored: list[CCEvent] = []
+        self.max_stored = max_stored
+        self.dropped_stored = 0
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         node.add_application(application_id, self._on_request, commands={CMD_RA, CMD_AS})
+
+    def _store(self, e: CCEvent) -> None:
+        """Keep an event stored with the T flag for :meth:`send_stored` (bounded by ``max_stored``)."""
+        if len(self.stored) >= self.max_stored:
+            dropped = self.stored.pop(0)
+            self.dropped_stored += 1
+            log.error("stored requests over %d: %s dropped (never charged)", self.max_stored, dropped.session_id)
+        self.stored.append(e)
 
     def new_session_id(self) -> str:
         return f"{self.node.origin_host};{self.node.state_id};{next(self._ids)}"
