@@ -94,7 +94,7 @@ class CcrTemplate:
             for t, d in subscription_ids:
                 parts.append(fw.enc_group(AVP_SUBSCRIPTION_ID, fw.enc_u32(AVP_SUBSCRIPTION_ID_TYPE, t)
                                           + fw.enc_bytes(AVP_SUBSCRIPTION_ID_DATA, d.encode())))
-            self.static = b"".join(parts)
+            self.head, self.static = b"".join(parts[:4]), b"".join(parts[4:])
             return
         r = CreditControlRequest()
         r.session_id = session_id
@@ -111,16 +111,23 @@ class CcrTemplate:
             setattr(r, k, v)
         for x in extra_avps:
             r.append_avp(extra_avp(x))
-        self.static = r.as_bytes()[20:]
+        body = r.as_bytes()[20:]
+        cut = len(body)  # Destination-Host goes right after Destination-Realm: the node finds both early
+        for e in fw.scan(body, 0, len(body)):
+            if e[0] == AVP_DESTINATION_REALM and not e[1]:
+                cut = (e[5] + 3) & ~3
+                break
+        self.head, self.static = body[:cut], body[cut:]
 
     def encode(self, request_type: int, request_number: int, usages: list[Usage] = (),  # type: ignore[assignment]
                *, destination_host: str | None = None, requested_action: int | None = None,
                termination_cause: int | None = None, retransmit: bool = False) -> bytes:
         """The whole CCR (hop-by-hop and end-to-end ids 0: the node sets them)."""
-        parts = [self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, request_type), fw.enc_u32(fw.CC_REQUEST_NUMBER, request_number),
-                 _event_timestamp()]
+        parts = [self.head]
         if destination_host:
             parts.append(fw.enc_bytes(AVP_DESTINATION_HOST, destination_host.encode()))
+        parts += [self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, request_type),
+                  fw.enc_u32(fw.CC_REQUEST_NUMBER, request_number), _event_timestamp()]
         if requested_action is not None:
             parts.append(fw.enc_u32(AVP_REQUESTED_ACTION, requested_action))
         if termination_cause is not None:
