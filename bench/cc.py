@@ -170,8 +170,11 @@ def main() -> None:
         c = run_cc(args.duration, args.inflight)
         ratios.append(c["cpu_us_per_req"] / b["cpu_us_per_req"] - 1)
         if args.verbose:
-            print(f"run: bare {b['cpu_us_per_req']:.1f} us/req, cc {c['cpu_us_per_req']:.1f} us/req "
-                  f"({c['cpu_us_per_req'] / b['cpu_us_per_req'] - 1:+.1%})", flush=True)
+            def split(r: dict) -> str:
+                n = max(r["requests"], 1)
+                return f"client {r['client_cpu'] / n * 1e6:.0f} + server {r['server_cpu'] / n * 1e6:.0f}"
+            print(f"run: bare {b['cpu_us_per_req']:.1f} us/req ({split(b)}), cc {c['cpu_us_per_req']:.1f} us/req "
+                  f"({split(c)}) ({c['cpu_us_per_req'] / b['cpu_us_per_req'] - 1:+.1%})", flush=True)
         if best_bare is None or b["cpu_us_per_req"] < best_bare["cpu_us_per_req"]:
             best_bare = b
         if best_cc is None or c["cpu_us_per_req"] < best_cc["cpu_us_per_req"]:
