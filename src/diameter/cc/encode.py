@@ -13,7 +13,7 @@ from typing import Any
 
 from ..message.commands import CreditControlRequest
 from . import fastwire as fw
-from .types import CCRequest, CCResult, FinalUnit, Grant, Units
+from .types import CCRequest, CCResult, FinalUnit, Grant, RequestType, Units
 from .wire import APP_CC, SubscriptionId, Usage, extra_avp, build_cca
 
 # ------------------------------------------------------- fast CCR encoding ---
@@ -44,6 +44,20 @@ def _event_timestamp() -> bytes:
         _TS_AVP[0], _TS_AVP[1] = t, fw.enc_u32(AVP_EVENT_TIMESTAMP, (t + _NTP_OFFSET) & 0xFFFFFFFF)
     out: bytes = _TS_AVP[1]
     return out
+
+
+_GROUPS: dict[tuple[int, Units, int | None], bytes] = {}
+
+
+def units_group(code: int, u: Units, reason: int | None = None) -> bytes:
+    """A Requested/Used/Granted-Service-Unit AVP (the same units encode once; bounded cache)."""
+    key = (code, u, reason)
+    b = _GROUPS.get(key)
+    if b is None:
+        if len(_GROUPS) > 4096:
+            _GROUPS.clear()
+        b = _GROUPS[key] = fw.enc_group(code, b"".join(_units_avps(u, reason)))
+    return b
 
 
 def _units_avps(u: Units, reason: int | None = None) -> list[bytes]:
@@ -135,9 +149,9 @@ class CcrTemplate:
         if self.top_level:
             for u in usages:
                 if u.requested is not None:
-                    parts.append(fw.enc_group(fw.RSU, b"".join(_units_avps(u.requested))))
+                    parts.append(units_group(fw.RSU, u.requested))
                 if u.used is not None:
-                    parts.append(fw.enc_group(fw.USU, b"".join(_units_avps(u.used, u.reporting_reason))))
+                    parts.append(units_group(fw.USU, u.used, u.reporting_reason))
                 if u.service_identifiers:
                     parts.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, u.service_identifiers[0]))
         elif usages:
@@ -145,9 +159,9 @@ class CcrTemplate:
             for u in usages:
                 m = []
                 if u.requested is not None:
-                    m.append(fw.enc_group(fw.RSU, b"".join(_units_avps(u.requested))))
+                    m.append(units_group(fw.RSU, u.requested))
                 if u.used is not None:
-                    m.append(fw.enc_group(fw.USU, b"".join(_units_avps(u.used))))
+                    m.append(units_group(fw.USU, u.used))
                 for si in u.service_identifiers:
                     m.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, si))
                 if u.rating_group is not None:
@@ -178,7 +192,7 @@ def _fui_avp(f: FinalUnit) -> bytes:
 def _grant_avps(g: Grant) -> list[bytes]:
     m = []
     if g.granted is not None:
-        m.append(fw.enc_group(fw.GSU, b"".join(_units_avps(g.granted))))
+        m.append(units_group(fw.GSU, g.granted))
     for si in g.service_identifiers:
         m.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, si))
     if g.rating_group is not None:
@@ -200,6 +214,24 @@ def _grant_avps(g: Grant) -> list[bytes]:
     return m
 
 
+_RC_2001 = fw.enc_u32(fw.RESULT_CODE, 2001)
+_REQUEST_TYPE_AVPS = {t: fw.enc_u32(fw.CC_REQUEST_TYPE, int(t)) for t in RequestType}
+_MSCCS: dict[tuple[Any, ...], bytes] = {}
+
+
+def _mscc(g: Grant) -> bytes:
+    """The MSCC AVP of a grant; grants with the same values encode once (bounded cache)."""
+    key = (g.rating_group, g.granted, g.result_code, g.validity_time, g.quota_holding_time,
+           g.volume_quota_threshold, g.time_quota_threshold, g.final_unit, tuple(g.service_identifiers),
+           tuple(g.triggers))
+    b = _MSCCS.get(key)
+    if b is None:
+        if len(_MSCCS) > 4096:
+            _MSCCS.clear()
+        b = _MSCCS[key] = fw.enc_group(fw.MSCC, b"".join(_grant_avps(g)))
+    return b
+
+
 class CcaEncoder:
     """Encodes CCAs from :class:`CCResult` straight to bytes (Origin-*, Auth-Application-Id once).
 
@@ -216,9 +248,10 @@ class CcaEncoder:
         """The CCA answering the CCR ``raw`` (decoded as ``msg``, parsed as ``req``)."""
         if res.cost_information is not None or res.extra_avps:
             return build_cca(msg, req, res, self.origin_host, self.origin_realm, self.auth_app_id).as_bytes()
-        parts = [fw.enc_bytes(fw.SESSION_ID, req.session_id.encode()), fw.enc_u32(fw.RESULT_CODE, res.result_code),
-                 self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, int(req.request_type)),
-                 fw.enc_u32(fw.CC_REQUEST_NUMBER, req.request_number)]
+        rc = res.result_code
+        parts = [fw.enc_bytes(fw.SESSION_ID, req.session_id.encode()),
+                 _RC_2001 if rc == 2001 else fw.enc_u32(fw.RESULT_CODE, rc), self.static,
+                 _REQUEST_TYPE_AVPS[req.request_type], fw.enc_u32(fw.CC_REQUEST_NUMBER, req.request_number)]
         if res.cc_session_failover is not None:
             parts.append(fw.enc_u32(fw.CC_SESSION_FAILOVER, res.cc_session_failover))
         top_fu = res.final_unit
@@ -227,12 +260,12 @@ class CcaEncoder:
             if res.grants:
                 g = res.grants[0]
                 if g.granted is not None:
-                    parts.append(fw.enc_group(fw.GSU, b"".join(_units_avps(g.granted))))
+                    parts.append(units_group(fw.GSU, g.granted))
                 top_fu = g.final_unit or top_fu
                 vt = g.validity_time if g.validity_time is not None else vt
         else:
             for g in res.grants:
-                parts.append(fw.enc_group(fw.MSCC, b"".join(_grant_avps(g))))
+                parts.append(_mscc(g))
         if top_fu is not None:
             parts.append(_fui_avp(top_fu))
         if res.credit_control_failure_handling is not None:

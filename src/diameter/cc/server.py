@@ -81,6 +81,7 @@ class CreditControlServer:
         self._origin_host = node.origin_host.encode()
         self._origin_realm = node.realm.encode()
         self._enc = CcaEncoder(self._origin_host, self._origin_realm, application_id)
+        self._dialects: dict[str, str] = {}
         node.add_application(application_id, self._on_request, commands={CMD_CC, CMD_ST}, validate=validate)
 
     @property
@@ -90,8 +91,13 @@ class CreditControlServer:
 
     # ---- requests -----------------------------------------------------------------
     def _dialect(self, origin_host: str) -> str:
-        p = self.node.peers.get(origin_host.lower())
-        return (p.dialect if p is not None and p.dialect else None) or self.node.dialect
+        d = self._dialects.get(origin_host)
+        if d is None:
+            p = self.node.peers.get(origin_host.lower())
+            d = (p.dialect if p is not None and p.dialect else None) or self.node.dialect
+            if p is not None:  # known peers only: the cache stays as small as the peer table
+                self._dialects[origin_host] = d
+        return d
 
     async def _on_request(self, msg: Any) -> Any:
         if self._ticker is None:
@@ -129,7 +135,7 @@ class CreditControlServer:
             if method is None:
                 raise NotImplementedError(f"handler has no method for {req.request_type.name}")
             res = method(req)
-            if inspect.isawaitable(res):
+            if type(res) is not CCResult and inspect.isawaitable(res):
                 res = await res
             if not isinstance(res, CCResult):
                 raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
@@ -145,7 +151,7 @@ class CreditControlServer:
             raise
         finally:
             self.in_progress -= 1
-        reason = self.core.complete(req, res, out, asyncio.get_running_loop().time())
+        reason = self.core.complete(req, res, out, self.node.loop.time())
         self._finish_waiter(key, out, None)
         if reason is not None:
             self._closed_later(req.session_id, reason)
