@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -171,7 +172,7 @@ class _Base:
         except Exception as exc:  # noqa: BLE001 - NotRoutable and friends: failure to send
             self.cc.node.loop.call_soon(self._failed, n, repr(exc))
             return
-        fut.add_done_callback(lambda f: self._answered(n, f))
+        fut.add_done_callback(functools.partial(self._answered, n))
 
     def _fill_used(self, s: Send) -> list[Usage]:
         rep = self.cc.usage_reporter
@@ -183,20 +184,21 @@ class _Base:
         return s.usages
 
     def _answered(self, number: int, fut: asyncio.Future[Any]) -> None:
-        if fut.cancelled():
+        try:
+            data = fut.result()
+        except asyncio.CancelledError:
             self._failed(number, "request cancelled")
             return
-        exc = fut.exception()
-        if exc is not None:
+        except Exception as exc:  # noqa: BLE001 - RequestTimeout, PeerFailed, NotRoutable: failure to send
             self._failed(number, repr(exc))
             return
         try:
-            view = parse_cca(fut.result())
+            view = parse_cca(data)
         except Exception as e:  # noqa: BLE001 - an answer we cannot read is a failed answer
             log.warning("%s: unreadable CCA: %r", self.session_id, e)
             self._failed(number, f"unreadable answer: {e!r}")
             return
-        self._dispatch(self.core.on_answer(self._now(), number, view))
+        self._dispatch(self.core.on_answer(self.cc.node.loop.time(), number, view))
 
     def _failed(self, number: int, reason: str) -> None:
         self._dispatch(self.core.on_send_failed(self._now(), number, reason))

@@ -110,14 +110,16 @@ class CreditControlServer:
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)
             return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
-        req.dialect = self._dialect(req.origin_host)
+        d = self._dialects.get(req.origin_host)
+        req.dialect = d if d is not None else self._dialect(req.origin_host)
         key = (req.session_id, req.request_number)
-        cached = self.core.cached(*key)
+        core = self.core
+        cached = core._answers.get(key)
         if cached is not None:
             log.info("session %s: CCR %d repeated (T=%s), answered from the cache", req.session_id,
                      req.request_number, req.retransmitted)
             return cached
-        if self.core.in_progress(*key):
+        if key in core._in_progress:
             fut = self._waiters.get(key)
             if fut is None:
                 fut = self._waiters[key] = asyncio.get_running_loop().create_future()
