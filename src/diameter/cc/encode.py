@@ -46,17 +46,26 @@ def _event_timestamp() -> bytes:
     return out
 
 
-_GROUPS: dict[tuple[int, Units, int | None], bytes] = {}
+_BY_ID: dict[tuple[int, int, int | None], tuple[Units, bytes]] = {}
+_BY_VALUE: dict[tuple[int, Units, int | None], bytes] = {}
 
 
 def units_group(code: int, u: Units, reason: int | None = None) -> bytes:
-    """A Requested/Used/Granted-Service-Unit AVP (the same units encode once; bounded cache)."""
-    key = (code, u, reason)
-    b = _GROUPS.get(key)
+    """A Requested/Used/Granted-Service-Unit AVP; equal units encode once (bounded caches: by
+    identity first, which holds the object so its id is not reused meanwhile, then by value)."""
+    key = (code, id(u), reason)
+    hit = _BY_ID.get(key)
+    if hit is not None and hit[0] is u:
+        return hit[1]
+    vkey = (code, u, reason)
+    b = _BY_VALUE.get(vkey)
     if b is None:
-        if len(_GROUPS) > 4096:
-            _GROUPS.clear()
-        b = _GROUPS[key] = fw.enc_group(code, b"".join(_units_avps(u, reason)))
+        if len(_BY_VALUE) > 4096:
+            _BY_VALUE.clear()
+        b = _BY_VALUE[vkey] = fw.enc_group(code, b"".join(_units_avps(u, reason)))
+    if len(_BY_ID) > 4096:
+        _BY_ID.clear()
+    _BY_ID[key] = (u, b)
     return b
 
 
