@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import heapq
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Union
 
@@ -79,8 +81,8 @@ class _Base:
         self._template: CcrTemplate | None = None
         self._waiters: list[tuple[RequestType | None, asyncio.Future[Outcome]]] = []
         self._events: asyncio.Queue[Notice | Outcome] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        #: the deadline this session has an entry for in the client's timer heap (None: none)
+        self._sched_at: float | None = None
         #: every notice and outcome so far (bounded); ``events()`` starts from these
         self.history: collections.deque[Notice | Outcome] = collections.deque(maxlen=_EVENTS_MAX)
 
@@ -116,9 +118,7 @@ class _Base:
         if self.core.state is not ClientState.IDLE:
             self._arm()
         else:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._sched_at = None  # its heap entry, if any, is now stale
             self._release_waiters()
             if isinstance(self, CCSession):
                 self.cc.sessions.pop(self.session_id, None)
@@ -204,22 +204,20 @@ class _Base:
         self._dispatch(self.core.on_send_failed(self._now(), number, reason))
 
     def _arm(self) -> None:
-        """Keep one timer at or before the core's next deadline (an early wake-up is harmless:
-        the core has nothing to do yet and the timer is set again)."""
+        """Make sure the client's timer heap has an entry at or before the core's next deadline
+        (an early wake-up is harmless: the core has nothing to do yet and the entry is renewed)."""
         d = self.core.deadline()
         if d is None:
             return
-        t = self._timer
-        if t is not None:
-            if self._timer_at <= d:
-                return
-            t.cancel()
-        self._timer_at = d
-        self._timer = self.cc.node.loop.call_at(d, self._fire)
+        at = self._sched_at
+        if at is not None and at <= d:
+            return
+        self._sched_at = d
+        self.cc._schedule(self, d)
 
-    def _fire(self) -> None:
-        self._timer = None
-        self._dispatch(self.core.on_timer(self._now()))
+    def _fire(self, now: float) -> None:
+        self._sched_at = None
+        self._dispatch(self.core.on_timer(now))
         self._arm()
 
     @property
@@ -348,8 +346,34 @@ class CreditControlClient:
         self.max_stored = max_stored
         self.dropped_stored = 0
         self._ids = itertools.count(1)
+        self._heap: list[tuple[float, int, _Base]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
         node.add_application(application_id, self._on_request, commands={CMD_RA, CMD_AS})
+
+    # ---- one timer for every session: a heap of (deadline, seq, session) ----------------
+    def _schedule(self, item: _Base, when: float) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), item))
+        if when < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = when
+            self._timer = self.node.loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
+        heap = self._heap
+        now = self.node.loop.time()
+        while heap and heap[0][0] <= now:
+            when, _, item = heapq.heappop(heap)
+            if item._sched_at == when:  # else stale: the session ended or moved its deadline
+                item._fire(now)
+        if heap and heap[0][0] < self._timer_at:
+            self._timer_at = heap[0][0]
+            self._timer = self.node.loop.call_at(self._timer_at, self._tick)
 
     def _store(self, e: CCEvent) -> None:
         """Keep an event stored with the T flag for :meth:`send_stored` (bounded by ``max_stored``)."""
@@ -455,13 +479,11 @@ class CreditControlClient:
         return a
 
     async def close(self) -> None:
-        """Cancel timers (sessions are not terminated: call ``terminate`` for that)."""
-        for s in list(self.sessions.values()):
-            if s._timer is not None:
-                s._timer.cancel()
-        for e in self.stored:
-            if e._timer is not None:
-                e._timer.cancel()
+        """Stop the timers (sessions are not terminated: call ``terminate`` for that)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

@@ -95,6 +95,25 @@ def _units_avps(u: Units, reason: int | None = None) -> list[bytes]:
     return out
 
 
+def _static_parts(origin_host: str, origin_realm: str, destination_realm: str, auth_app_id: int,
+                  service_context_id: str, user_name: str | None,
+                  subscription_ids: tuple[tuple[int, str], ...]) -> tuple[bytes, bytes]:
+    head = (fw.enc_bytes(fw.ORIGIN_HOST, origin_host.encode()) + fw.enc_bytes(fw.ORIGIN_REALM, origin_realm.encode())
+            + fw.enc_bytes(AVP_DESTINATION_REALM, destination_realm.encode()))
+    rest = [fw.enc_u32(AVP_AUTH_APPLICATION_ID, auth_app_id),
+            fw.enc_bytes(AVP_SERVICE_CONTEXT_ID, service_context_id.encode())]
+    if user_name:
+        rest.append(fw.enc_bytes(AVP_USER_NAME, user_name.encode()))
+    for t, d in subscription_ids:
+        rest.append(fw.enc_group(AVP_SUBSCRIPTION_ID, fw.enc_u32(AVP_SUBSCRIPTION_ID_TYPE, t)
+                                 + fw.enc_bytes(AVP_SUBSCRIPTION_ID_DATA, d.encode())))
+    return head, b"".join(rest)
+
+
+#: the constant AVPs of sessions of the same subscriber and service (bounded)
+_STATIC: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+
+
 class CcrTemplate:
     """A session's CCRs: the AVPs that never change are encoded once (through the typed
     :class:`CreditControlRequest`, so ``fields`` and ``extra_avps`` may hold anything it can encode),
@@ -107,17 +126,16 @@ class CcrTemplate:
         self.app_id = auth_app_id
         self.top_level = top_level
         if not fields and not extra_avps:  # the common case: no typed objects to encode
-            parts = [fw.enc_bytes(fw.SESSION_ID, session_id.encode()), fw.enc_bytes(fw.ORIGIN_HOST, origin_host.encode()),
-                     fw.enc_bytes(fw.ORIGIN_REALM, origin_realm.encode()),
-                     fw.enc_bytes(AVP_DESTINATION_REALM, destination_realm.encode()),
-                     fw.enc_u32(AVP_AUTH_APPLICATION_ID, auth_app_id),
-                     fw.enc_bytes(AVP_SERVICE_CONTEXT_ID, service_context_id.encode())]
-            if user_name:
-                parts.append(fw.enc_bytes(AVP_USER_NAME, user_name.encode()))
-            for t, d in subscription_ids:
-                parts.append(fw.enc_group(AVP_SUBSCRIPTION_ID, fw.enc_u32(AVP_SUBSCRIPTION_ID_TYPE, t)
-                                          + fw.enc_bytes(AVP_SUBSCRIPTION_ID_DATA, d.encode())))
-            self.head, self.static = b"".join(parts[:4]), b"".join(parts[4:])
+            key = (origin_host, origin_realm, destination_realm, auth_app_id, service_context_id, user_name,
+                   tuple(subscription_ids))
+            parts = _STATIC.get(key)
+            if parts is None:
+                parts = _STATIC[key] = _static_parts(*key)
+                if len(_STATIC) > 1024:
+                    _STATIC.clear()
+                    _STATIC[key] = parts
+            self.head = fw.enc_bytes(fw.SESSION_ID, session_id.encode()) + parts[0]
+            self.static = parts[1]
             return
         r = CreditControlRequest()
         r.session_id = session_id
