@@ -256,27 +256,31 @@ class CCSession(_Base):
         """Per rating group: granted units, consumption, timers, final unit, per-MSCC result."""
         return self.core.quotas
 
-    async def _call(self, rt: RequestType, actions: Callable[[], list[Action]]) -> Outcome:
+    def _call(self, rt: RequestType, actions: list[Action]) -> asyncio.Future[Outcome]:
+        """Dispatch what the core returned for a user request; the future resolves with its outcome."""
         fut = self._wait(rt)
-        self._dispatch(actions())
-        if not fut.done() and self.core.state in (ClientState.IDLE, ClientState.OPEN):
-            fut.set_result(Outcome(rt, -1, Decision.ENDED if self.core.state is ClientState.IDLE
-                                   else Decision.GRANTED, None, "nothing to send"))
-        if not fut.done() and rt is RequestType.UPDATE and self.core.state is ClientState.PENDING_T:
-            fut.set_result(Outcome(rt, -1, Decision.ENDED, None, "session is terminating"))
+        self._dispatch(actions)
+        if not fut.done():
+            st = self.core.state
+            if st is ClientState.IDLE or st is ClientState.OPEN:
+                fut.set_result(Outcome(rt, -1, Decision.ENDED if st is ClientState.IDLE else Decision.GRANTED,
+                                       None, "nothing to send"))
+            elif rt is RequestType.UPDATE and st is ClientState.PENDING_T:
+                fut.set_result(Outcome(rt, -1, Decision.ENDED, None, "session is terminating"))
         if len(self._waiters) > 4:
             self._waiters = [(r, f) for r, f in self._waiters if not f.done()]
-        return await fut
+        return fut
 
     async def update(self, used: UnitsArg = None, requested: UnitsArg = None, reason: int | None = None) -> Outcome:
         """CCR-Update reporting ``used`` and asking for ``requested``; returns when decided."""
         usages = _usages(requested, used, self.rating_group, reason)
-        return await self._call(RequestType.UPDATE, lambda: self.core.update(self._now(), usages, reason))
+        return await self._call(RequestType.UPDATE, self.core.update(self.cc.node.loop.time(), usages, reason))
 
     async def terminate(self, used: UnitsArg = None, cause: int = TERMINATION_LOGOUT) -> Outcome:
         """CCR-Termination reporting ``used``; returns when the session is Idle."""
         usages = _usages(None, used, self.rating_group)
-        return await self._call(RequestType.TERMINATION, lambda: self.core.terminate(self._now(), usages, cause))
+        return await self._call(RequestType.TERMINATION,
+                                self.core.terminate(self.cc.node.loop.time(), usages, cause))
 
     async def session_termination(self, cause: int = TERMINATION_LOGOUT, timeout: float | None = None) -> int:
         """Send a Session-Termination-Request (STR) for a session whose service ends outside credit
