@@ -12,20 +12,23 @@ import ssl
 import struct
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._helpers import parse_diameter_uri
 from ..protocol import avps as A
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
                                    RequestReceived, SequenceCounter, StartTls, WatchdogChange, elect)
 from ..protocol.constants import *
+from ..protocol.answers import RelayError, answer_header, parse_redirect, redirect_avps, relayed
+from ..protocol.answers import error_answer as node_error_answer
 from ..protocol.dedup import DuplicateCache
+from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
 from ..protocol.framing import parse_header
 from ..protocol.pending import PendingTable
-from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable, decide
+from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable
+from ..protocol.selection import may_fail_over, select_peer
 from ..protocol.watchdog import WatchdogAction
 from ...validation import error_answer, validate
 from ...validation.dialects import DEFAULT_DIALECT
@@ -661,7 +664,7 @@ class DiameterNode:
     def _failover(self, peer: PeerInfo) -> None:
         for _hbh, entry in self.pending.take_peer(peer.key):
             entry.tried.add(peer.key)
-            if len(entry.tried) > self.max_failover or not self._resend(entry, retransmit=True):
+            if not may_fail_over(entry.tried, self.max_failover) or not self._resend(entry, retransmit=True):
                 self._fail_pending(entry, PeerFailed(f"peer {peer.identity} failed; no alternate peer"))
 
     # ---- sending requests -------------------------------------------------------
@@ -673,49 +676,15 @@ class DiameterNode:
         return self.pending.count(identity)
 
     def _select_peer(self, app_id: int, dest_realm: str | None, dest_host: str | None,
-                     exclude: set[str], session: str | None = None) -> PeerInfo | None:
-        if dest_host is not None:
-            key = dest_host.lower()
-            if key not in exclude and self._usable(key, app_id):
-                return self.peers[key]
-        realm = (dest_realm or self.realm)
-        if self.redirects._entries:
-            hosts = self.redirects.lookup(self.loop.time(), realm=realm, app=app_id, host=dest_host,
-                                          session=session)
-            if hosts:
-                for h in hosts:
-                    if h.lower() not in exclude and self._usable(h.lower(), app_id):
-                        return self.peers[h.lower()]
-        cr = self.client_routes
-        if cr:
-            rl = realm.lower()
-            ids = cr.get((rl, app_id)) or cr.get((rl, None))
-            if ids:
-                cands = [s for s in ids if s not in exclude and self._usable(s, app_id)]
-                if cands:
-                    return self.peers[self.balancer.choose(cands, self._pending_count,
-                                                           {k: self.peers[k].weight for k in cands})]
-        route = self.routes.lookup(realm, app_id)
-        if route is not None and route.action is not RouteAction.LOCAL:
-            cands = [s for s in route.servers if s not in exclude and self._usable(s, app_id)]
-            weights = route.weights
-        else:
-            rl = realm.lower()
-            cands = [p.key for p in self._open
-                     if p.realm.lower() == rl and p.key not in exclude and self._usable_peer(p, app_id)]
-            if not cands and route is None:
-                cands = [p.key for p in self._open
-                         if p.key not in exclude and self._usable_peer(p, app_id)]
-            if len(cands) == 1:
-                return self.peers[cands[0]]
-            weights = {k: self.peers[k].weight for k in cands}
-        if not cands:
-            return None
-        return self.peers[self.balancer.choose(cands, self._pending_count, weights)]
+                     exclude: Collection[str], session: str | None = None) -> PeerInfo | None:
+        key = select_peer(app_id=app_id, dest_realm=dest_realm, dest_host=dest_host, local_realm=self.realm,
+                          exclude=exclude, usable=self._usable, open_peers=self._open, redirects=self.redirects,
+                          client_routes=self.client_routes, routes=self.routes, balancer=self.balancer,
+                          pending=self._pending_count, weight=self._weight, now=self.loop.time(), session=session)
+        return None if key is None else self.peers[key]
 
-    @staticmethod
-    def _usable_peer(p: PeerInfo, app_id: int) -> bool:
-        return p.is_open and p.supports(app_id) and not p.protocol.congested
+    def _weight(self, key: str) -> int:
+        return self.peers[key].weight
 
     def _send_to(self, peer: PeerInfo, entry: _Pending) -> None:
         proto = peer.protocol
@@ -844,17 +813,11 @@ class DiameterNode:
             origin.write(out)
 
     def _follow_redirect(self, entry: _Pending, data: bytes) -> bool:
-        try:
-            hosts = [parse_diameter_uri(p.decode("utf-8", "replace")).fqdn for c, _f, v, p in A.iter_avps(data)
-                     if c == AVP_REDIRECT_HOST and v == 0]
-        except (A.AvpError, ValueError):
+        r = parse_redirect(data)
+        if r is None:
             return False
-        if not hosts:
-            return False
-        usage = A.as_u32(A.find(data, AVP_REDIRECT_HOST_USAGE), REDIRECT_DONT_CACHE)
-        max_age = A.as_u32(A.find(data, AVP_REDIRECT_MAX_CACHE_TIME), 0)
-        now = self.loop.time()
-        self.redirects.store(hosts, usage, max_age, now, realm=entry.dest_realm or self.realm,
+        hosts = r.hosts
+        self.redirects.store(hosts, r.usage, r.max_cache_time, self.loop.time(), realm=entry.dest_realm or self.realm,
                              app=entry.app_id, host=entry.dest_host)
         entry.redirects += 1
         for h in hosts:
@@ -901,39 +864,27 @@ class DiameterNode:
         peer.stats.received_per_minute.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
-        if hdr[1] & FLAG_ERROR:  # RFC 6733 §3: a request never has the E bit
-            self._send_error(proto, hdr, data, DIAMETER_INVALID_HDR_BITS, "E bit set in a request")
-            return
         app = self.apps.get(app_id)
         local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
-        if local_only:
-            dest_host = None
+        if local_only and not hdr[1] & FLAG_ERROR:
+            d = LOCAL
         else:
             found = A.find_many(data, _DEST_CODES)
-            dest_host = _as_str(found.get(AVP_DESTINATION_HOST))
-            dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
-            if not peer.supports(app_id) and app_id != APP_COMMON:
-                self._send_error(proto, hdr, data, DIAMETER_APPLICATION_UNSUPPORTED)
-                return
-            d = decide(local_host=self.origin_host, local_realm=self.realm, dest_host=dest_host,
-                       dest_realm=dest_realm, app_id=app_id, local_apps=set(self.apps), table=self.routes,
-                       usable=self._usable, balancer=self.balancer, pending=self._pending_count,
-                       exclude=frozenset({peer.key}))
-            if d.action is None:
-                self._send_error(proto, hdr, data, d.result_code)
-                return
-            if d.action is RouteAction.REDIRECT:
-                self._send_redirect(proto, hdr, data, d)
-                return
-            if d.action is not RouteAction.LOCAL:
-                if not hdr[1] & FLAG_PROXYABLE:  # only proxiable requests may leave this node
-                    self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_DELIVER, "request is not proxiable")
-                    return
-                self._relay(proto, hdr, data, d.peer)
-                return
-            if app is None:
-                self._send_error(proto, hdr, data, DIAMETER_APPLICATION_UNSUPPORTED)
-                return
+            d = dispatch_request(flags=hdr[1], app_id=app_id, local_app=app is not None, local_only=local_only,
+                                 peer_supports=peer.supports(app_id),
+                                 dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
+                                 dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
+                                 local_host=self.origin_host, local_realm=self.realm, local_apps=self.apps,
+                                 table=self.routes, usable=self._usable, balancer=self.balancer,
+                                 pending=self._pending_count, came_from=peer.key)
+        if d.step is not Step.LOCAL:
+            if d.step is Step.RELAY:
+                self._relay(proto, hdr, data, d.decision.peer)
+            elif d.step is Step.REDIRECT:
+                self._send_redirect(proto, hdr, data, d.decision)
+            else:
+                self._send_error(proto, hdr, data, d.result_code, d.message)
+            return
         # local processing, with duplicate detection
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
         now = self.loop.time()
@@ -947,11 +898,9 @@ class DiameterNode:
                 _U32.pack_into(out, 12, hdr[4])
                 proto.write(out)
             return
-        if app.commands is not None and hdr[2] not in app.commands:
-            self._send_error(proto, hdr, data, DIAMETER_COMMAND_UNSUPPORTED, origin_host=origin_host)
-            return
-        if app.handler is None:
-            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "no handler", origin_host=origin_host)
+        refused = local_refusal(hdr[2], app.commands, app.handler is not None)
+        if refused is not None:
+            self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
             return
         if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
             return
@@ -1068,7 +1017,7 @@ class DiameterNode:
             try:
                 out = answer.as_bytes()
             except Exception:  # noqa: BLE001 - a bad answer costs its request, not the connection
-                h = hdr if hdr is not None else _header_of(answer)
+                h = hdr if hdr is not None else answer_header(answer)
                 if h is None:
                     raise
                 sid = getattr(answer, "session_id", None)
@@ -1114,23 +1063,7 @@ class DiameterNode:
 
     def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
                     extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
-        avps_out = []
-        sid = A.find(data, AVP_SESSION_ID) if data else None
-        if sid is not None:
-            avps_out.append(A.avp(AVP_SESSION_ID, sid))
-        avps_out += [A.text(AVP_ORIGIN_HOST, self.origin_host), A.text(AVP_ORIGIN_REALM, self.realm),
-                     A.u32(AVP_RESULT_CODE, result)]
-        # no Error-Reporting-Host: this node is the answer's Origin-Host (RFC 6733 6.2, 7.3)
-        if message:
-            avps_out.append(A.avp(AVP_ERROR_MESSAGE, message.encode(), mandatory=False))
-        if extra:
-            avps_out += extra
-        try:
-            avps_out += [A.avp(AVP_PROXY_INFO, p) for p in A.find_all(data, AVP_PROXY_INFO)]
-        except A.AvpError:
-            pass
-        flags = (hdr[1] & FLAG_PROXYABLE) | (FLAG_ERROR if 3000 <= result < 4000 else 0)
-        out = A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps_out)
+        out = node_error_answer(hdr, data, result, self.origin_host, self.realm, message, extra)
         if origin_host is not None:  # a local request: copies get the same answer
             self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
             self._record(origin_host, hdr[5], out)
@@ -1141,26 +1074,16 @@ class DiameterNode:
         proto.write(out)
 
     def _send_redirect(self, proto: DiameterProtocol, hdr, data: bytes, d) -> None:
-        extra = [A.text(AVP_REDIRECT_HOST, f"aaa://{h}") for h in d.redirect_hosts]
-        if d.route is not None:
-            extra.append(A.u32(AVP_REDIRECT_HOST_USAGE, d.route.redirect_usage))
-            extra.append(A.u32(AVP_REDIRECT_MAX_CACHE_TIME, d.route.redirect_max_cache_time))
+        route = d.route
+        extra = redirect_avps(d.redirect_hosts, route.redirect_usage if route else None,
+                              route.redirect_max_cache_time if route else None)
         self._send_error(proto, hdr, data, DIAMETER_REDIRECT_INDICATION, extra=extra)
 
     def _relay(self, proto: DiameterProtocol, hdr, data: bytes, target: str) -> None:
-        me = self.origin_host.lower().encode()
-        try:
-            records = A.find_all(data, AVP_ROUTE_RECORD)
-        except A.AvpError as exc:
-            self._send_error(proto, hdr, data, exc.result_code, str(exc))
+        out = relayed(data, proto.peer.identity, self.origin_host)
+        if isinstance(out, RelayError):
+            self._send_error(proto, hdr, data, out.result_code, out.message)
             return
-        if any(r.lower() == me for r in records):
-            self._send_error(proto, hdr, data, DIAMETER_LOOP_DETECTED)
-            return
-        rr = A.text(AVP_ROUTE_RECORD, proto.peer.identity)
-        out = bytearray(data)
-        out += rr
-        out[1:4] = len(out).to_bytes(3, "big")
         now = self.loop.time()
         entry = _Pending(out, hdr[3], now, now + self.request_timeout, origin=(proto, hdr[4]),
                          dest_realm=_read_str(data, AVP_DESTINATION_REALM),
@@ -1218,17 +1141,6 @@ def _address(address: Any) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
     return str(address)
-
-
-def _header_of(answer: Any) -> tuple | None:
-    h = getattr(answer, "header", None)
-    if h is None:
-        return None
-    try:
-        return (0, h.command_flags, h.command_code, h.application_id, h.hop_by_hop_identifier,
-                h.end_to_end_identifier)
-    except AttributeError:
-        return None
 
 
 def data_ids(hdr) -> bytes:
