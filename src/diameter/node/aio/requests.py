@@ -38,7 +38,8 @@ class RequestsPart(NodeParts):
         key = select_peer(app_id=app_id, dest_realm=dest_realm, dest_host=dest_host, local_realm=self.realm,
                           exclude=exclude, usable=self._usable, open_peers=self._open, redirects=self.redirects,
                           client_routes=self.client_routes, routes=self.routes, balancer=self.balancer,
-                          pending=self._pending_count, weight=self._weight, now=self.loop.time(), session=session)
+                          pending=self._pending_count, weight=self._weight,
+                          now=self.loop.time() if self.redirects._entries else 0.0, session=session)
         return None if key is None else self.peers[key]
 
     def _weight(self, key: str) -> int:
