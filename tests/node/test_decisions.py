@@ -11,6 +11,7 @@ from diameter.node.protocol.dispatch import Step, dispatch_request, local_refusa
 from diameter.node.protocol.framing import parse_header
 from diameter.node.protocol.routing import Balancer, RedirectCache, Route, RouteAction, RoutingTable
 from diameter.node.protocol.selection import may_fail_over, select_peer
+from diameter.node.protocol.unanswered import UnansweredRequests
 
 from .helpers import app_request, result_of
 
@@ -114,3 +115,15 @@ def test_redirect_avps_round_trip():
     r = parse_redirect(out)
     assert r.hosts == ["a.test.realm", "b.test.realm"] and r.usage == REDIRECT_ALL_REALM and r.max_cache_time == 60
     assert parse_redirect(app_request()) is None
+
+
+def test_unanswered_requests_are_reported_once_past_their_deadline():
+    u = UnansweredRequests(timeout=10)
+    u.waiting("a", 0.0, 272, app_request(e2e=1))
+    u.waiting("b", 1.0, 271, app_request(e2e=2, command=271))
+    u.waiting("a", 2.0, 272, app_request(e2e=1))   # waiting again: new deadline, after b
+    u.answered("c")                                # unknown: nothing happens
+    assert u.overdue(11.5) == [(271, "a.test.realm;1;2")]
+    assert u.overdue(11.9) == [] and len(u) == 1
+    u.answered("a")
+    assert u.overdue(100.0) == [] and len(u) == 0

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..protocol.dedup import DuplicateCache
     from ..protocol.pending import PendingTable
     from ..protocol.routing import Balancer, RedirectCache, RoutingTable
+    from ..protocol.unanswered import UnansweredRequests
     from .peer import PeerInfo
     from .transport import DiameterProtocol
 
@@ -165,7 +166,7 @@ class NodeParts:
     protocols: set[DiameterProtocol]
     _open: list[PeerInfo]
     _running: bool
-    _unanswered: dict[tuple[int, int, int], tuple[float, int, bytes]]
+    _unanswered: UnansweredRequests
     routes: RoutingTable
     client_routes: dict[tuple[str, int | None], list[str]]
     balancer: Balancer

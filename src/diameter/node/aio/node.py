@@ -16,6 +16,7 @@ from ..protocol.connection import (SequenceCounter)
 from ..protocol.constants import *
 from ..protocol.dedup import DuplicateCache
 from ..protocol.pending import PendingTable
+from ..protocol.unanswered import UnansweredRequests
 from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
@@ -116,7 +117,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self.pending = PendingTable()
         self.dedup = DuplicateCache(duplicate_window, max_bytes=duplicate_cache_bytes)
         #: requests whose handler has not answered yet: (id(proto), hbh, e2e) -> (deadline, command, request)
-        self._unanswered: dict[tuple[int, int, int], tuple[float, int, bytes]] = {}
+        self._unanswered = UnansweredRequests(request_timeout)
         self.protocols: set[DiameterProtocol] = set()
         #: peers with an open connection (kept in step with open/close events)
         self._open: list[PeerInfo] = []

@@ -129,21 +129,14 @@ class ServingPart(NodeParts):
 
     def _awaiting_answer(self, proto: DiameterProtocol, hdr, data: bytes, now: float) -> None:
         """Remember a request whose handler has not answered yet, to log it if it never does."""
-        key = (id(proto), hdr[4], hdr[5])
-        aw = self._unanswered
-        aw.pop(key, None)  # keep the dict in deadline order
-        aw[key] = (now + self.request_timeout, hdr[2], data)
+        un = self._unanswered
+        un.timeout = self.request_timeout
+        un.waiting((id(proto), hdr[4], hdr[5]), now, hdr[2], data)
 
     def _log_unanswered(self, now: float) -> None:
-        aw = self._unanswered
-        while aw:
-            key = next(iter(aw))
-            deadline, command, data = aw[key]
-            if deadline > now:
-                break
-            del aw[key]
+        for command, session_id in self._unanswered.overdue(now):
             log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
-                        command, _read_str(data, AVP_SESSION_ID), self.request_timeout)
+                        command, session_id, self._unanswered.timeout)
 
     def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
         """Validate a request for a local application; answer and return True when it fails.
@@ -165,7 +158,7 @@ class ServingPart(NodeParts):
     def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Future,
                       received: float | None = None) -> None:
         proto.request_done()
-        self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
+        self._unanswered.answered((id(proto), hdr[4], hdr[5]))
         if task.cancelled():
             self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler cancelled",
                              origin_host=origin_host)
@@ -205,7 +198,7 @@ class ServingPart(NodeParts):
             out = bytearray(out)
             _IDS.pack_into(out, 12, hdr[4], hdr[5])
         if self._unanswered:
-            self._unanswered.pop((id(proto), *_IDS.unpack_from(out, 12)), None)
+            self._unanswered.answered((id(proto), *_IDS.unpack_from(out, 12)))
         if origin_host is not None:
             self._record(origin_host, hdr[5], out)
         peer = proto.peer
@@ -237,7 +230,7 @@ class ServingPart(NodeParts):
                     extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
         out = node_error_answer(hdr, data, result, self.origin_host, self.realm, message, extra)
         if origin_host is not None:  # a local request: copies get the same answer
-            self._unanswered.pop((id(proto), hdr[4], hdr[5]), None)
+            self._unanswered.answered((id(proto), hdr[4], hdr[5]))
             self._record(origin_host, hdr[5], out)
         if proto.peer is not None:
             proto.peer.stats.cmd(hdr[2]).answers_sent += 1
