@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.answers import RelayError, error_answer, parse_redirect, redirect_avps, relayed
+from diameter.node.protocol.connection import Collision, PeerState, cer_collision
 from diameter.node.protocol.constants import *
 from diameter.node.protocol.dispatch import Step, dispatch_request, local_refusal
 from diameter.node.protocol.framing import parse_header
@@ -127,3 +128,14 @@ def test_unanswered_requests_are_reported_once_past_their_deadline():
     assert u.overdue(11.9) == [] and len(u) == 1
     u.answered("a")
     assert u.overdue(100.0) == [] and len(u) == 0
+
+
+def test_cer_collisions():
+    def c(local, remote, state, known=1, new=1):
+        return cer_collision(local_host=local, remote_host=remote, other_state=state, known_state_id=known,
+                             new_state_id=new)
+    assert c("b.realm", "a.realm", PeerState.WAIT_I_CEA) is Collision.WIN       # higher identity wins
+    assert c("a.realm", "B.realm", PeerState.WAIT_I_CEA) is Collision.REJECT    # case-insensitive
+    assert c("b.realm", "a.realm", PeerState.OPEN) is Collision.REJECT          # already open
+    assert c("a.realm", "b.realm", PeerState.OPEN, known=1, new=2) is Collision.REPLACE  # peer restarted
+    assert c("a.realm", "b.realm", PeerState.OPEN, known=None, new=2) is Collision.REJECT

@@ -13,8 +13,8 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.capabilities import Capabilities
-from ..protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
-                                   RequestReceived, StartTls, WatchdogChange, elect)
+from ..protocol.connection import (AnswerReceived, Closed, Collision, Opened, PeerConnection, PeerState,
+                                   RequestReceived, StartTls, WatchdogChange, cer_collision)
 from ..protocol.constants import *
 from ..protocol.selection import may_fail_over
 from ..protocol.watchdog import WatchdogAction
@@ -84,15 +84,16 @@ class ConnectionsPart(NodeParts):
             peer = self.peers[key] = PeerInfo(identity=caps.origin_host, realm=caps.origin_realm, dynamic=True)
         other = peer.protocol
         if other is not None and other is not proto and other.conn.state is not PeerState.CLOSED:
-            restarted = (other.conn.is_open and peer.capabilities is not None
-                         and caps.origin_state_id is not None
-                         and peer.capabilities.origin_state_id not in (None, caps.origin_state_id))
-            if restarted:
+            what = cer_collision(local_host=self.origin_host, remote_host=caps.origin_host,
+                                 other_state=other.conn.state,
+                                 known_state_id=peer.capabilities.origin_state_id if peer.capabilities else None,
+                                 new_state_id=caps.origin_state_id)
+            if what is Collision.REPLACE:
                 log.info("%s restarted (new Origin-State-Id): replacing its stale connection", caps.origin_host)
                 events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False)
                 other.abort()
                 self._handle_events(other, events)
-            elif other.conn.state is PeerState.WAIT_I_CEA and elect(self.origin_host, caps.origin_host):
+            elif what is Collision.WIN:
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
                 other.conn.connection_lost(self.loop.time(), "election won", failure=False)
