@@ -8,6 +8,8 @@ from diameter.node.protocol import avps as A
 from diameter.node.protocol.answers import RelayError, error_answer, parse_redirect, redirect_avps, relayed
 from diameter.node.protocol.connection import Collision, PeerState, cer_collision
 from diameter.node.protocol.constants import *
+from diameter.node.protocol.connection import Closed
+from diameter.node.protocol.reconnect import after_close, reconnect_wait_after
 from diameter.node.protocol.dispatch import Step, dispatch_request, local_refusal
 from diameter.node.protocol.framing import parse_header
 from diameter.node.protocol.routing import Balancer, RedirectCache, Route, RouteAction, RoutingTable
@@ -139,3 +141,19 @@ def test_cer_collisions():
     assert c("b.realm", "a.realm", PeerState.OPEN) is Collision.REJECT          # already open
     assert c("a.realm", "b.realm", PeerState.OPEN, known=1, new=2) is Collision.REPLACE  # peer restarted
     assert c("a.realm", "b.realm", PeerState.OPEN, known=None, new=2) is Collision.REJECT
+
+
+def test_reconnect_decisions():
+    lost = Closed("transport closed", failure=True)
+    worked = after_close(lost, open_for=60.0, tw=30, backoff=8.0, reconnect_wait=1.0)
+    assert worked.failed and worked.backoff == 0.0 and not worked.no_reconnect
+    flapping = after_close(lost, open_for=0.2, tw=30, backoff=8.0, reconnect_wait=1.0)
+    assert flapping.backoff == 8.0
+    bye = after_close(Closed("DPR received", DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU), open_for=60.0, tw=30,
+                      backoff=0.0, reconnect_wait=1.0)
+    assert bye.no_reconnect and not bye.failed
+    busy = after_close(Closed("DPR received", DISCONNECT_BUSY), open_for=60.0, tw=30, backoff=0.0, reconnect_wait=3.0)
+    assert busy.backoff == 3.0 and not busy.no_reconnect
+    assert reconnect_wait_after(0.0, 2.0, 300.0) == (0.05, 2.0)
+    assert reconnect_wait_after(2.0, 2.0, 300.0) == (2.0, 4.0)
+    assert reconnect_wait_after(200.0, 2.0, 300.0) == (200.0, 300.0)

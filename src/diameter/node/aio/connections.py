@@ -16,6 +16,7 @@ from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Collision, Opened, PeerConnection, PeerState,
                                    RequestReceived, StartTls, WatchdogChange, cer_collision)
 from ..protocol.constants import *
+from ..protocol.reconnect import after_close, reconnect_wait_after
 from ..protocol.selection import may_fail_over
 from ..protocol.watchdog import WatchdogAction
 from .base import (NodeParts, NodeError, PeerFailed, _address,
@@ -120,9 +121,7 @@ class ConnectionsPart(NodeParts):
             if peer.protocol is not None and not peer.protocol.closed.done():
                 await peer.protocol.closed  # someone else's (incoming) connection is serving
                 continue
-            wait = peer.backoff if peer.backoff else 0.05
-            wait = min(wait, peer.reconnect_max)
-            peer.backoff = min(max(peer.reconnect_wait, peer.backoff * 2), peer.reconnect_max)
+            wait, peer.backoff = reconnect_wait_after(peer.backoff, peer.reconnect_wait, peer.reconnect_max)
             await asyncio.sleep(wait * random.uniform(0.8, 1.2))
 
     async def _connect(self, peer: PeerInfo) -> DiameterProtocol | None:
@@ -257,17 +256,14 @@ class ConnectionsPart(NodeParts):
                 self._open.remove(peer)
         peer.stats.disconnects += 1
         peer.last_disconnect_cause = ev.disconnect_cause
-        if proto.opened_at is not None and self.loop.time() - proto.opened_at >= min(peer.tw or self.tw, 5.0):
-            peer.backoff = 0.0  # it worked for a while: reconnect at once; a flapping peer backs off
         if ev.reason not in ("local close", "DPA received"):
             from .readiness import describe_failure
             peer.last_failure = describe_failure(ev.reason, ev.result_code)
-        if ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU and ev.reason == "DPR received":
-            peer.no_reconnect = True
-        elif ev.disconnect_cause == DISCONNECT_BUSY and ev.reason == "DPR received":
-            peer.backoff = max(peer.backoff, peer.reconnect_wait)
-        if ev.failure:  # RFC 3539: the next connection starts in REOPEN
-            peer.failed_before = True
+        after = after_close(ev, open_for=None if proto.opened_at is None else self.loop.time() - proto.opened_at,
+                            tw=peer.tw or self.tw, backoff=peer.backoff, reconnect_wait=peer.reconnect_wait)
+        peer.backoff = after.backoff
+        peer.no_reconnect = peer.no_reconnect or after.no_reconnect
+        peer.failed_before = peer.failed_before or after.failed
         self._set_state(peer, f"closed: {ev.reason}" + (f" (result {ev.result_code})" if ev.result_code else ""))
         if was_active and not proto.replaced:
             self._failover(peer)
