@@ -10,7 +10,7 @@ import random
 import socket
 import ssl
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Collision, Opened, PeerConnection, PeerState,
@@ -25,12 +25,10 @@ from .peer import PeerInfo
 from .sctp import sctp_socket
 from .transport import DiameterProtocol
 
-if TYPE_CHECKING:
-    pass
-
 
 class ConnectionsPart(NodeParts):
-    """Connections and peer lifecycle: connect, accept, CER election, reconnect, events. (a part of :class:`~diameter.node.aio.DiameterNode`)."""
+    """Connections and peer lifecycle: connect, accept, CER election, reconnect, events (a part of
+    :class:`~diameter.node.aio.DiameterNode`)."""
 
     def _new_protocol(self, initiator: bool, peer: PeerInfo | None) -> DiameterProtocol:
         conn = PeerConnection(self.capabilities(), initiator, self.loop.time(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
@@ -19,12 +19,10 @@ from .peer import PeerInfo
 from .stats import result_class
 from .transport import DiameterProtocol
 
-if TYPE_CHECKING:
-    pass
-
 
 class RequestsPart(NodeParts):
-    """Requests this node sends and the answers that come back: peer choice, failover, redirects. (a part of :class:`~diameter.node.aio.DiameterNode`)."""
+    """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
+    :class:`~diameter.node.aio.DiameterNode`)."""
 
     def _usable(self, identity: str, app_id: int) -> bool:
         p = self.peers.get(identity)

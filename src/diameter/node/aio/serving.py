@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from time import perf_counter as _perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
@@ -21,12 +21,10 @@ from .fill import check_result
 from .stats import result_class
 from .transport import DiameterProtocol
 
-if TYPE_CHECKING:
-    pass
-
 
 class ServingPart(NodeParts):
-    """Requests this node receives: dispatch, validation, handlers, duplicates, answers, relaying. (a part of :class:`~diameter.node.aio.DiameterNode`)."""
+    """Requests this node receives: dispatch, validation, handlers, duplicates, answers, relaying (a part of
+    :class:`~diameter.node.aio.DiameterNode`)."""
 
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
