@@ -105,3 +105,15 @@ def test_abandoned_request_leaves_state():
     c.begin(r)
     c.abandon(r)
     assert not c.in_progress(SID, 0) and c.sessions == {} and c.cached(SID, 0) is None
+
+
+def test_request_in_handler_while_closed_does_not_reopen():
+    c = ServerCore(tcc=10)
+    handle(c, req(0, RequestType.INITIAL), 2001, 0.0)
+    u = req(1, RequestType.UPDATE)
+    c.begin(u)
+    assert c.close(SID) is not None  # STR while the CCR-U is in the handler
+    c.complete(u, CCResult(2001), b"late", 1.0)
+    assert c.sessions == {} and c.cached(SID, 1) == b"late"
+    handle(c, req(2, RequestType.UPDATE), 2001, 2.0)  # later requests follow the normal table again
+    assert SID in c.sessions

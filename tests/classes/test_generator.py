@@ -160,8 +160,30 @@ def _class(source: str, name: str) -> ast.ClassDef:
 
 
 def _fields(cls: ast.ClassDef) -> dict[str, str]:
+    """Attribute -> annotation, without the ``| None`` every single-valued one carries."""
+    return {n.target.id: _raw_fields(cls)[n.target.id].removesuffix(" | None") for n in cls.body
+            if isinstance(n, ast.AnnAssign)}
+
+
+def _raw_fields(cls: ast.ClassDef) -> dict[str, str]:
     return {n.target.id: ast.unparse(n.annotation) for n in cls.body
             if isinstance(n, ast.AnnAssign)}
+
+
+def test_single_valued_attributes_are_optional_and_lists_are_not(generated):
+    out, _ = generated
+    # grouped.py keeps python-diameter's plain annotations (its tests read them);
+    # the stub next to it is what type checkers see
+    stub = ast.parse(out[gen_classes.GROUPED_PATH.with_suffix(".pyi")])
+    si = _raw_fields(next(n for n in stub.body if isinstance(n, ast.ClassDef)
+                          and n.name == "ServiceInformation"))
+    assert si["node_info"] == "NodeInfo | None"
+    assert si["subscription_id"].startswith("list[") and "None" not in si["subscription_id"]
+    runtime = _raw_fields(_class(_module(out, "grouped"), "ServiceInformation"))
+    assert runtime["node_info"] == "NodeInfo"
+    ccr = _raw_fields(_class(out[gen_classes.COMMANDS_DIR / "credit_control.py"],
+                             "CreditControlRequest"))
+    assert ccr["session_id"] == "str | None"
 
 
 def _avp_def(cls_or_value) -> list[tuple]:

@@ -4,7 +4,8 @@
 client node -> a freeDiameterd relay -> our server node, and runs Gy
 credit-control sessions (CCR-I/U/T with rating groups, granted units,
 Validity-Time, FUI, a 4012, Huawei DCC AVPs) and one request freeDiameter
-cannot route (it answers 3002 itself). Returns the capture path and ports.
+cannot route (it answers 3002 itself). The server answers 4012 to MSISDNs
+ending in 9 and adds Huawei AVPs when the request has IN-Information. Returns the capture path and ports.
 """
 from __future__ import annotations
 
@@ -47,13 +48,13 @@ def message(command: str, avps: list[dict], *, request: bool = True, hbh: int = 
 
 
 def ccr(session: str, kind: int, number: int, dest_realm: str, *mscc: dict,
-        extra: tuple[dict, ...] = ()) -> bytes:
+        extra: tuple[dict, ...] = (), msisdn: str = "41780000001") -> bytes:
     return message("Credit-Control", [
         A("Session-Id", session), A("Origin-Host", "client.c.test"), A("Origin-Realm", "c.test"),
         A("Destination-Realm", dest_realm), A("Auth-Application-Id", 4),
         A("Service-Context-Id", "32251@3gpp.org"), A("CC-Request-Type", kind),
         A("CC-Request-Number", number),
-        A("Subscription-Id", None, A("Subscription-Id-Type", 0), A("Subscription-Id-Data", "41780000001")),
+        A("Subscription-Id", None, A("Subscription-Id-Type", 0), A("Subscription-Id-Data", msisdn)),
         A("Multiple-Services-Indicator", 1), *mscc, *extra])
 
 
@@ -78,7 +79,8 @@ def answer_for(data: bytes, identity: str, realm: str) -> bytes:
     session = _find(avps, 263)[0]["value"]
     kind = _find(avps, 416)[0]["value"]
     number = _find(avps, 415)[0]["value"]
-    result = 4012 if "poor" in session else 2001
+    subscription = next((d["value"] for s in _find(avps, 443) for d in _find(s["avps"], 444)), "")
+    result = 4012 if subscription.endswith("9") else 2001  # the poor subscriber
     out = [A("Session-Id", session), A("Result-Code", result), A("Origin-Host", identity),
            A("Origin-Realm", realm), A("Auth-Application-Id", 4), A("CC-Request-Type", kind),
            A("CC-Request-Number", number)]
@@ -91,7 +93,7 @@ def answer_for(data: bytes, identity: str, realm: str) -> bytes:
             if kind == 2 and rg == 10:
                 parts.append(A("Final-Unit-Indication", None, A("Final-Unit-Action", 0)))
             out.append(mscc(rg, *parts))
-    if "huawei" in session:
+    if _find(avps, 20300):  # Huawei IN-Information in the request
         out.append(A("IN-Information", None,
                      A("Balance-Info", None, A("Balance-Type", 2000, vendor=HUAWEI),
                        A("Current-Balance", 12345, vendor=HUAWEI), vendor=HUAWEI),
@@ -183,7 +185,8 @@ def capture_gy_through_freediameter(workdir: Path) -> Capture:
                 client.request_bytes(ccr(hw, 4, 0, "a.test", extra=(
                     A("IN-Information", None, A("Account-Query-Method", 1, vendor=HUAWEI),
                       vendor=HUAWEI),)), timeout=10),
-                client.request_bytes(ccr(poor, 1, 0, "a.test", *both), timeout=10))
+                client.request_bytes(ccr(poor, 1, 0, "a.test", *both, msisdn="41780000009"),
+                                     timeout=10))
             await client.request_bytes(ccr("client.c.test;4;lost", 1, 0, "nowhere.test", *both),
                                        timeout=10)
         finally:

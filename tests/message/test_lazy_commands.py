@@ -75,3 +75,21 @@ def test_grouped_classes_stay_dataclasses():
     assert repr(a).startswith("SubscriptionId(subscription_id_type=0, subscription_id_data='41780000001'")
     assert dataclasses.asdict(a)["subscription_id_data"] == "41780000001"
     assert dataclasses.replace(a, subscription_id_type=1).subscription_id_type == 1
+
+
+def test_threads_decoding_unimported_commands_all_get_the_typed_class():
+    out = _run(
+        "import threading\n"
+        "from diameter.message import Message\n"
+        "codes = [257, 258, 271, 272, 274, 275, 280, 282, 316, 317, 318, 319, 320, 321, 323]\n"
+        "raws = [bytes.fromhex('01000014') + bytes([0x80]) + c.to_bytes(3, 'big') + bytes(12)\n"
+        "        for c in codes]\n"
+        "bad = []\n"
+        "def work():\n"
+        "    for raw in raws:\n"
+        "        if type(Message.from_bytes(raw)).__name__ == 'UndefinedMessage':\n"
+        "            bad.append(raw[5:8].hex())\n"
+        "ts = [threading.Thread(target=work) for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "print(sorted(set(bad)))\n")
+    assert out == "[]"

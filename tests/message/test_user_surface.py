@@ -34,17 +34,27 @@ def test_help_shows_avp_name_code_and_type():
 
 def test_typo_on_a_typed_command_warns_with_a_suggestion():
     ccr = CreditControlRequest()
+    ccr.sesion_id = "a;1;2"               # kept on the object, as in python-diameter...
     with pytest.warns(UnknownAttributeWarning, match="did you mean 'session_id'"):
-        ccr.sesion_id = "a;1;2"
+        wire = ccr.as_bytes()             # ...and reported when it would be lost
+    assert b"a;1;2" not in wire
+    ok = CreditControlRequest()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ccr.session_id = "a;1;2"          # known names stay silent
-        ccr.header.hop_by_hop_identifier = 5
-        ccr._private = 1
+        ok.session_id = "a;1;2"           # known names stay silent
+        ok.header.hop_by_hop_identifier = 5
+        ok._private = 1
+        ok.subscription_id = []
+        Message.from_bytes(ok.as_bytes()).as_bytes()
+        decoded = Message.from_bytes(ok.as_bytes())
+        decoded.origin_host = "h"
+        _ = decoded.session_id
+        decoded.as_bytes()
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnknownAttributeWarning)
-        with pytest.raises(UnknownAttributeWarning):
-            ccr.orign_realm = b"x"
+        ok.orign_realm = b"x"
+        with pytest.raises(UnknownAttributeWarning, match="orign_realm"):
+            ok.as_bytes()
 
 
 def test_identity_attributes_accept_str_and_read_bytes():
@@ -63,3 +73,10 @@ def test_identity_attributes_accept_str_and_read_bytes():
     assert again.proxy_info[0].proxy_host == b"proxy.example.net"
     pi.proxy_host = "other.example.net"
     assert pi.proxy_host == b"other.example.net"
+
+
+def test_identity_attributes_are_descriptors_typed_for_str():
+    from diameter.message._binding import IdentityAttr
+    assert isinstance(CreditControlRequest.__dict__["origin_host"], IdentityAttr)
+    assert "origin_host" not in CreditControlRequest.__annotations__
+    assert CreditControlRequest.__annotations__["session_id"] == "str | None"

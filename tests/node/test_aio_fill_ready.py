@@ -154,3 +154,17 @@ async def test_wait_ready_names_connection_refused():
     with pytest.raises(PeerNotReady, match="connect to 127.0.0.1:[0-9]+ failed: Connection"):
         await cli.wait_ready(4, timeout=0.5)
     await cli.stop()
+
+
+@aio
+async def test_request_before_the_peer_is_open_says_why_and_what_to_do():
+    from diameter.node.aio import NotRoutable
+    cli = new_client(free_port())
+    await cli.start()
+    await asyncio.sleep(0.2)                 # the connection attempt fails meanwhile
+    ccr = CreditControlRequest()
+    ccr.auth_application_id = 4
+    with pytest.raises(NotRoutable, match=r"server\.test\.realm: state Closed; last failure: "
+                                          r"connect to .* await node\.wait_ready\(4\)"):
+        cli.request_future(ccr)
+    await cli.stop()

@@ -12,7 +12,7 @@ CLIENT = "pgw.example.net"
 
 
 async def start_server(database: str, **kw) -> OcsServer:
-    cfg = ServerConfig(identity=kw.pop("identity", "ocs.example.net"), realm=REALM, port=0,
+    cfg = ServerConfig(identity=kw.pop("identity", "ocs.example.net"), realm=kw.pop("realm", REALM), port=0,
                        database=database, **kw)
     srv = OcsServer(cfg)
     await srv.start()
@@ -33,11 +33,12 @@ async def start_client(*servers: OcsServer, identity: str = CLIENT, dialect: str
 
 def ccr(session: str, kind: int, number: int, *, requested: int | None = None, used: int | None = None,
         rg: int | None = 1, msisdn: str = "491700000001", context: str = "32251@3gpp.org",
-        top_level: bool = False, dest: str | None = None, origin: str = CLIENT, **kw):
+        top_level: bool = False, dest: str | None = None, origin: str = CLIENT, realm: str = REALM,
+        **kw):
     usage = Usage(rg, requested=Units(total_octets=requested) if requested is not None else None,
                   used=Units(total_octets=used) if used is not None else None)
     return build_ccr(session_id=session, request_type=kind, request_number=number, origin_host=origin,
-                     origin_realm=REALM, destination_realm=REALM, destination_host=dest,
+                     origin_realm=REALM, destination_realm=realm, destination_host=dest,
                      service_context_id=context, subscription_ids=[(0, msisdn)] if msisdn else [],
                      usages=[usage] if (requested is not None or used is not None) else [],
                      top_level=top_level, **kw)

@@ -202,3 +202,33 @@ def test_retransmission_to_another_instance_on_postgres_is_not_charged_twice(pg_
             await a_srv.stop()
             await b_srv.stop()
     run(main())
+
+
+def test_prometheus_metrics_count_requests_by_type_and_result(tmp_path, free_tcp_port):
+    import urllib.request
+
+    async def main():
+        srv = await start_server(str(tmp_path / "ocs.db"), metrics_port=free_tcp_port,
+                                 sweep_interval=0.05)
+        c = None
+        try:
+            await srv.engine.create_account("mia", [(0, "491700000009")], amount=100)
+            c = await start_client(srv)
+            await c.request(ccr("m1", 1, 0, requested=0, msisdn="491700000009"))
+            await c.request(ccr("m2", 1, 0, requested=0, msisdn="000"))
+            url = f"http://127.0.0.1:{free_tcp_port}/metrics"
+            for _ in range(100):
+                text = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+                if "ocs_reservations 1.0" in text:
+                    break
+                await asyncio.sleep(0.05)
+            assert 'ocs_requests_total{result="2001",type="initial"} 1.0' in text
+            assert 'ocs_requests_total{result="5030",type="initial"} 1.0' in text
+            assert "ocs_open_sessions 1.0" in text
+            assert "ocs_reservations 1.0" in text and "ocs_reserved_minor_units 100.0" in text
+        finally:
+            if c is not None:
+                await c.stop(1)
+            await srv.stop()
+    run(main())

@@ -211,3 +211,12 @@ def test_service_context_with_operator_prefix_matches_and_tariff_file_is_checked
         tariff_from_dict({"rates": [{"unit": "parsecs"}]})
     with pytest.raises(TariffError):
         tariff_from_dict({"rates": [{"unit": "time", "price": -1}]})
+
+
+def test_tcc_close_leaves_a_session_another_instance_charged_recently():
+    s = snap(1000)
+    apply(s, rating.charge(s, gy("s", 0, RequestKind.INITIAL), DEFAULT_TARIFF, NOW))
+    dec = rating.close(s, "s", "tcc_expired", NOW + 10, idle=600)
+    assert not dec.ledger and not dec.cdrs
+    dec = rating.close(s, "s", "tcc_expired", NOW + 601, idle=600)
+    assert [r.op for r in dec.ledger] == ["release"] and dec.cdrs[0]["reason"] == "tcc_expired"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from diameter.ocs import (
     AccountState,
@@ -61,6 +62,9 @@ def test_retransmission_is_replayed_not_charged_again(store_url):
             snap = await eng.account(Target(name="bob"))
             assert snap.balances[0].amount == 850
             assert (await st.audit()).ok
+            assert await st.prune_outcomes(0.0) == 0  # outcomes are kept until they are old
+            assert await st.prune_outcomes(time.time() + 1) == 2
+            assert await st.recorded(("s", 1)) is None
     run(main())
 
 
@@ -140,4 +144,31 @@ def test_cdrs_are_exported_once_and_rotated(store_url, tmp_path):
         assert len(files) == 2 and "cdr.jsonl" in files
         lines = [line for p in tmp_path.glob("cdr*.jsonl") for line in p.read_text().splitlines()]
         assert sorted(json.loads(x)["session_id"] for x in lines) == ["s0", "s1", "s2", "s9"]
+    run(main())
+
+
+def test_a_failing_unit_fails_alone_and_the_rest_of_its_batch_commits(store_url):
+    from diameter.ocs import rating
+    from diameter.ocs.tariff import DEFAULT_TARIFF
+
+    async def main():
+        async with open_storage(store_url) as st:
+            eng = Engine(st)
+            await eng.create_account("gus", [(0, MSISDN)], amount=1000)
+
+            def decide(i):
+                def fn(snap):
+                    if i == 3:
+                        raise ValueError("broken rating")
+                    return rating.charge(snap, gy(f"g{i}", 0, RequestKind.INITIAL, requested=MIB),
+                                         DEFAULT_TARIFF, 0.0)
+                return fn
+            target = Target(subscriptions=((0, MSISDN),))
+            results = await asyncio.gather(*(st.transact(target, decide(i), (f"g{i}", 0), 0.0)
+                                             for i in range(8)), return_exceptions=True)
+            assert isinstance(results[3], ValueError)
+            assert all(r.result_code == 2001 for i, r in enumerate(results) if i != 3)
+            snap = await eng.account(Target(name="gus"))
+            assert snap.balances[0].amount == 1000 - 7 * 10 and len(snap.reservations) == 7
+            assert await st.recorded(("g3", 0)) is None and (await st.audit()).ok
     run(main())

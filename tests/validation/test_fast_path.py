@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diameter.codec import core
+from diameter.node.protocol import avps as A
 from diameter.validation import check, validate
 
 from .messages import cca, ccr, cer, dwr, ulr
@@ -60,3 +61,45 @@ def test_mutations_agree(data, draw):
     if _fast(mutated):
         assert findings == [], findings
     assert validate(mutated) == findings
+
+
+# freeDiameter test_app's Test-Request (application 16777215, command 16777214)
+TEST_APP_REQUEST = A.message(0xC0, 16777214, 16777215, 1, 1, [
+    A.text(263, "client.test;1;2;app_testb"), A.text(283, "srv.test"), A.text(264, "client.test"),
+    A.text(296, "test"), A.avp(16777215, (7).to_bytes(4, "big"), vendor=999999, mandatory=False)])
+
+
+def test_test_app_request_sample_is_valid_and_fast():
+    assert _full(TEST_APP_REQUEST) == []
+    assert check._certainly_valid(TEST_APP_REQUEST, check.default_rules())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(SAMPLES + [TEST_APP_REQUEST]), st.data())
+def test_header_and_body_mutations_agree(data, draw):
+    """validate()'s own fast path (header checks included) never accepts a bad message."""
+    buf = bytearray(data)
+    for _ in range(draw.draw(st.integers(1, 3))):
+        i = draw.draw(st.integers(0, len(buf) - 1))
+        buf[i] = draw.draw(st.integers(0, 255))
+    mutated = bytes(buf)
+    findings = _full(mutated)
+    if check._certainly_valid(mutated, check.default_rules()):
+        assert findings == [], findings
+    assert validate(mutated) == findings
+
+
+def test_utf8_checked_without_copy_for_ascii_and_by_decoding_otherwise():
+    from diameter.validation import InvalidAvpValue
+
+    def req(session: bytes) -> bytes:
+        return A.message(0xC0, 16777214, 16777215, 1, 1, [
+            A.avp(263, session), A.text(283, "srv.test"), A.text(264, "client.test"),
+            A.text(296, "test")])
+    rules = check.default_rules()
+    for good in (b"client.test;1;2", "client.test;caf\u00e9;\u4e2d".encode(), b""):
+        assert check._certainly_valid(req(good), rules)
+        assert validate(req(good)) == []
+    for bad in (b"client.test;\xff", b"\xc3", "caf\u00e9".encode()[:-1] + b"x;\x80"):
+        assert not check._certainly_valid(req(bad), rules)
+        assert [type(f) for f in validate(req(bad))] == [InvalidAvpValue]

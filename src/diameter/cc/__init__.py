@@ -1,8 +1,11 @@
 """RFC 4006 credit-control sessions on the Diameter node.
 
 * :mod:`diameter.cc.types` - value types (Units, Grant, CCRequest, CCResult, enums);
-* :mod:`diameter.cc.server_core` / :mod:`diameter.cc.client_core` - sans-IO state machines
+* :mod:`diameter.cc.server_core`, :mod:`diameter.cc.client_core`, :mod:`diameter.cc.event_core`
+  (with :mod:`diameter.cc.actions` and :mod:`diameter.cc.quota`) - sans-IO state machines
   (events and ``now`` in, messages and deadlines out);
+* :mod:`diameter.cc.wire`, :mod:`diameter.cc.fastwire`, :mod:`diameter.cc.encode` - CCR/CCA to and
+  from the value types;
 * :mod:`diameter.cc.server` - ``CreditControlServer`` on an asyncio ``DiameterNode``;
 * :mod:`diameter.cc.client` - ``CreditControlClient`` (sessions and one-shot events);
 * :mod:`diameter.cc.threaded` - the same for the python-diameter-style threaded ``Node``.

@@ -11,16 +11,19 @@ Tx and quota timers run on the event loop, and what the server pushes (RAR, ASR)
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Union
 
+from ..message.commands import SessionTerminationRequest
 from ..node.aio.node import DiameterNode
 from .client_core import (Action, ClientEvent, ClientSession, ClientState, Decision, Notice, Outcome,
                           Send, TERMINATION_LOGOUT)
 from .types import (CCFH, DDFH, DIAMETER_UNKNOWN_SESSION_ID, RequestedAction, RequestType, Units)
-from .wire import APP_CC, Usage, build_ccr, parse_cca
+from .encode import CcrTemplate
+from .wire import APP_CC, Usage, parse_cca
 
 log = logging.getLogger("diameter.cc.client")
 
@@ -61,7 +64,8 @@ class _Base:
     core: ClientSession | ClientEvent
 
     def __init__(self, cc: CreditControlClient, session_id: str, subscription_ids: list[tuple[int, str]],
-                 service_context_id: str, top_level: bool, user_name: str | None, extra_avps: list[Any]) -> None:
+                 service_context_id: str, top_level: bool, user_name: str | None, extra_avps: list[Any],
+                 fields: dict[str, Any] | None = None) -> None:
         self.cc = cc
         self.session_id = session_id
         self.subscription_ids = subscription_ids
@@ -69,10 +73,14 @@ class _Base:
         self.top_level = top_level
         self.user_name = user_name
         self.extra_avps = extra_avps
+        self.fields = dict(fields or {})
+        self._template: CcrTemplate | None = None
         self._waiters: list[tuple[RequestType | None, asyncio.Future[Outcome]]] = []
-        self._events: asyncio.Queue[Notice | Outcome] = asyncio.Queue()
+        self._events: asyncio.Queue[Notice | Outcome] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.notices: list[Notice] = []
+        self._timer_at = 0.0
+        #: every notice and outcome so far (bounded); ``events()`` starts from these
+        self.history: collections.deque[Notice | Outcome] = collections.deque(maxlen=_EVENTS_MAX)
 
     @property
     def state(self) -> ClientState:
@@ -88,14 +96,13 @@ class _Base:
             else:
                 if isinstance(a, Outcome):
                     self._resolve(a)
-                else:
-                    self.notices.append(a)
-                    if len(self.notices) > _EVENTS_MAX:
-                        del self.notices[0]
-                if self._events.qsize() >= _EVENTS_MAX:
-                    self._events.get_nowait()
-                    log.warning("%s: events not consumed, oldest dropped", self.session_id)
-                self._events.put_nowait(a)
+                self.history.append(a)
+                q = self._events
+                if q is not None:
+                    if q.qsize() >= _EVENTS_MAX:
+                        q.get_nowait()
+                        log.warning("%s: events not consumed, oldest dropped", self.session_id)
+                    q.put_nowait(a)
                 cb = self.cc.on_notice
                 if cb is not None:
                     try:
@@ -104,20 +111,31 @@ class _Base:
                             self.cc._spawn(r)
                     except Exception as exc:  # noqa: BLE001 - the user's callback cannot break the session
                         log.error("on_notice failed: %r", exc)
-        self._arm()
-        if self.core.state is ClientState.IDLE:
+        if self.core.state is not ClientState.IDLE:
+            self._arm()
+        else:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self._release_waiters()
             if isinstance(self, CCSession):
                 self.cc.sessions.pop(self.session_id, None)
+        if isinstance(self, CCEvent) and self.core.stored is not None and self not in self.cc.stored:
+            self.cc.stored.append(self)  # kept with the T flag for send_stored()
 
     def _resolve(self, o: Outcome) -> None:
+        """Give the outcome to the caller waiting for it (a termination ends every wait)."""
+        ending = o.request_type is RequestType.TERMINATION
         for i, (rt, fut) in enumerate(self._waiters):
             if fut.done():
                 continue
-            if rt is None or rt is o.request_type or o.request_type is RequestType.TERMINATION:
+            if ending or rt is None or rt is o.request_type:
                 fut.set_result(o)
-                del self._waiters[i]
-                return
+                if not ending:
+                    del self._waiters[i]
+                    return
+        if ending:
+            self._waiters.clear()
 
     def _release_waiters(self) -> None:
         """Idle: nobody may wait for an answer that will not come."""
@@ -134,17 +152,21 @@ class _Base:
 
     def _send(self, s: Send) -> None:
         dest = s.server or getattr(self.core, "answered_by", None)
-        msg = build_ccr(session_id=self.session_id, request_type=int(s.request_type), request_number=s.number,
-                        origin_host=self.cc.node.origin_host, origin_realm=self.cc.node.realm,
-                        destination_realm=self.cc.destination_realm, destination_host=dest,
-                        service_context_id=self.service_context_id, subscription_ids=self.subscription_ids,
-                        usages=self._fill_used(s), requested_action=s.requested_action,
-                        termination_cause=s.termination_cause, user_name=self.user_name,
-                        retransmit=s.retransmit, auth_app_id=self.cc.application_id, top_level=self.top_level,
-                        extra_avps=self.extra_avps)
+        tpl = self._template
+        if tpl is None:
+            tpl = self._template = CcrTemplate(
+                session_id=self.session_id, origin_host=self.cc.node.origin_host, origin_realm=self.cc.node.realm,
+                destination_realm=self.cc.destination_realm, service_context_id=self.service_context_id,
+                subscription_ids=self.subscription_ids, user_name=self.user_name,
+                auth_app_id=self.cc.application_id, top_level=self.top_level, fields=self.fields,
+                extra_avps=self.extra_avps)
+        data = tpl.encode(int(s.request_type), s.number, self._fill_used(s), destination_host=dest,
+                          requested_action=s.requested_action, termination_cause=s.termination_cause,
+                          retransmit=s.retransmit)
         n = s.number
         try:
-            fut = self.cc.node.request_future(msg, timeout=self.cc.request_timeout, peer=s.server)
+            # raw: the answer comes back as bytes, read by the fast wire readers
+            fut = self.cc.node.request_future(data, timeout=self.cc.request_timeout, peer=s.server, raw=True)
         except Exception as exc:  # noqa: BLE001 - NotRoutable and friends: failure to send
             self.cc.node.loop.call_soon(self._failed, n, repr(exc))
             return
@@ -160,6 +182,9 @@ class _Base:
         return s.usages
 
     def _answered(self, number: int, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():
+            self._failed(number, "request cancelled")
+            return
         exc = fut.exception()
         if exc is not None:
             self._failed(number, repr(exc))
@@ -176,24 +201,41 @@ class _Base:
         self._dispatch(self.core.on_send_failed(self._now(), number, reason))
 
     def _arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Keep one timer at or before the core's next deadline (an early wake-up is harmless:
+        the core has nothing to do yet and the timer is set again)."""
         d = self.core.deadline()
-        if d is not None:
-            self._timer = self.cc.node.loop.call_at(d, self._fire)
+        if d is None:
+            return
+        t = self._timer
+        if t is not None:
+            if self._timer_at <= d:
+                return
+            t.cancel()
+        self._timer_at = d
+        self._timer = self.cc.node.loop.call_at(d, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
         self._dispatch(self.core.on_timer(self._now()))
+        self._arm()
+
+    @property
+    def notices(self) -> list[Notice]:
+        """The notices so far (RAR, ASR, final units, validity expiry, bad answers, ...)."""
+        return [a for a in self.history if isinstance(a, Notice)]
+
+    def _queue(self) -> asyncio.Queue[Notice | Outcome]:
+        if self._events is None:
+            self._events = asyncio.Queue()
+            for a in self.history:
+                self._events.put_nowait(a)
+        return self._events
 
     async def events(self) -> AsyncIterator[Notice | Outcome]:
-        """Notices and outcomes as they happen (RAR, ASR, final units, validity expiry, ...)."""
+        """Every notice and outcome of the session, from its start, as they happen."""
+        q = self._queue()
         while True:
-            yield await self._events.get()
-
-    def next_event(self) -> asyncio.Future[Notice | Outcome]:
-        return asyncio.ensure_future(self._events.get())
+            yield await q.get()
 
 
 class CCSession(_Base):
@@ -232,6 +274,25 @@ class CCSession(_Base):
         """CCR-Termination reporting ``used``; returns when the session is Idle."""
         usages = _usages(None, used, self.rating_group)
         return await self._call(RequestType.TERMINATION, lambda: self.core.terminate(self._now(), usages, cause))
+
+    async def session_termination(self, cause: int = TERMINATION_LOGOUT, timeout: float | None = None) -> int:
+        """Send a Session-Termination-Request (STR) for a session whose service ends outside credit
+        control (after CCFH CONTINUE or CREDIT_CONTROL_NOT_APPLICABLE left it Idle): the server
+        closes its side and releases what it reserved. Returns the STA's Result-Code."""
+        self._dispatch(self.core.end_outside_cc(self._now()))
+        r = SessionTerminationRequest()
+        r.header.application_id = self.cc.application_id
+        r.session_id = self.session_id
+        r.origin_host = self.cc.node.origin_host.encode()
+        r.origin_realm = self.cc.node.realm.encode()
+        r.destination_realm = self.cc.destination_realm.encode()
+        dest = self.core.answered_by or self.core.server
+        if dest:
+            r.destination_host = dest.encode()
+        r.auth_application_id = self.cc.application_id
+        r.termination_cause = cause
+        ans = await self.cc.node.request(r, timeout=timeout, peer=self.core.server)
+        return int(ans.result_code or 0)
 
     def consume(self, units: Units, rating_group: int | None = None) -> None:
         """Meter usage (of ``rating_group``, default the session's); the CCR that falls due
@@ -302,7 +363,7 @@ class CreditControlClient:
                     rating_group: int | None = None, service_identifiers: list[int] | None = None,
                     service_context_id: str | None = None, user_name: str | None = None,
                     ccfh: CCFH | None = None, tx: float | None = None, extra_avps: list[Any] | None = None,
-                    session_id: str | None = None) -> CCSession:
+                    fields: dict[str, Any] | None = None, session_id: str | None = None) -> CCSession:
         """Open a session with a CCR-Initial; returns it once the RFC 4006 client decided.
 
         ``subscription_id``: an MSISDN string, a (type, data) tuple or a list of them.
@@ -315,7 +376,7 @@ class CreditControlClient:
         top = rating_group is None and isinstance(requested, Units)
         s = CCSession(self, core, rating_group, subscription_ids=self._subs(subscription_id),
                       service_context_id=service_context_id or self.service_context_id, top_level=top,
-                      user_name=user_name, extra_avps=list(extra_avps or []))
+                      user_name=user_name, extra_avps=list(extra_avps or []), fields=fields)
         usages = _usages(requested if requested is not None else Units(), None, rating_group)
         for u in usages:
             if service_identifiers and not u.service_identifiers:
@@ -330,7 +391,7 @@ class CreditControlClient:
                     subscription_id: Any = None, requested: UnitsArg = None, used: UnitsArg = None,
                     rating_group: int | None = None, service_context_id: str | None = None,
                     ddfh: DDFH | None = None, tx: float | None = None, user_name: str | None = None,
-                    extra_avps: list[Any] | None = None) -> Outcome:
+                    extra_avps: list[Any] | None = None, fields: dict[str, Any] | None = None) -> Outcome:
         """A one-time CCR-Event (direct debit, refund, balance check, price enquiry)."""
         sid = self.new_session_id()
         core = ClientEvent(sid, requested_action, tx=self.tx if tx is None else tx,
@@ -338,13 +399,10 @@ class CreditControlClient:
         top = rating_group is None and (isinstance(requested, Units) or isinstance(used, Units))
         e = CCEvent(self, core, subscription_ids=self._subs(subscription_id),
                     service_context_id=service_context_id or self.service_context_id, top_level=top,
-                    user_name=user_name, extra_avps=list(extra_avps or []))
+                    user_name=user_name, extra_avps=list(extra_avps or []), fields=fields)
         fut = e._wait(None)
         e._dispatch(core.send(e._now(), _usages(requested, used, rating_group)))
-        out = await fut
-        if core.stored is not None and e not in self.stored:
-            self.stored.append(e)
-        return out
+        return await fut
 
     async def send_stored(self) -> list[Outcome]:
         """Send the events stored with the T flag (PendingB); those still failing stay stored."""

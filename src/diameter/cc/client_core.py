@@ -1,133 +1,38 @@
-"""Sans-IO credit-control client state machines (RFC 4006 §7, client session based and event based).
+"""Sans-IO credit-control client state machine, session based (RFC 4006 §7).
 
-:class:`ClientSession` (Idle, PendingI, Open, PendingU, PendingT) and :class:`ClientEvent`
-(Idle, PendingE, PendingB) take user events, answers, send failures and timer ticks, always with
-``now``, and return actions: :class:`Send` (build and send this CCR), :class:`Outcome` (what the
-user's pending request came to: granted, continued without an answer, terminated, ...) and
-:class:`Notice` (final units, validity expiry, RAR, ASR, a bad answer ...). ``deadline()`` is the
-next time :meth:`on_timer` has work. The docs/credit-control.md tables map each RFC transition to
-the code here and to its test.
+:class:`ClientSession` (Idle, PendingI, Open, PendingU, PendingT) takes user events, answers,
+send failures and timer ticks, always with ``now``, and returns actions
+(:mod:`diameter.cc.actions`): :class:`Send` (build and send this CCR), :class:`Outcome` (what the
+user's pending request came to) and :class:`Notice` (final units, validity expiry, RAR, ASR, a
+bad answer ...). ``deadline()`` is the next time :meth:`ClientSession.on_timer` has work. The
+event-based machine is :class:`diameter.cc.event_core.ClientEvent`. docs/credit-control.md maps
+each RFC transition to the code here and to its test.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from enum import Enum
-from typing import Union
 
+from .actions import DENIED as _DENIED
+from .actions import TERMINATION_ADMINISTRATIVE as TERMINATION_ADMINISTRATIVE
+from .actions import TERMINATION_LOGOUT as TERMINATION_LOGOUT
+from .actions import Action as Action
+from .actions import ClientState as ClientState
+from .actions import Decision as Decision
+from .actions import Failover as _Failover
+from .actions import Notice as Notice
+from .actions import NoticeKind as NoticeKind
+from .actions import Outcome as Outcome
+from .actions import PendingRequest as _Pending
+from .actions import Send as Send
+from .actions import SessionStateError as SessionStateError
+from .event_core import ClientEvent as ClientEvent
 from .quota import Quota, add_units
-from .types import (CCFH, DDFH, DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE, DIAMETER_CREDIT_LIMIT_REACHED,
-                    DIAMETER_END_USER_SERVICE_DENIED, DIAMETER_SUCCESS, DIAMETER_UNKNOWN_SESSION_ID,
-                    DIAMETER_USER_UNKNOWN, FAILOVER_SUPPORTED, FinalUnitAction, ReportingReason,
-                    RequestedAction, RequestType, Units, is_success, is_temporary)
+from .types import (CCFH, DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE, DIAMETER_SUCCESS, DIAMETER_UNKNOWN_SESSION_ID,
+                    FAILOVER_SUPPORTED, FinalUnitAction, ReportingReason, RequestType, Units, is_success,
+                    is_temporary)
 from .wire import AnswerView, Usage
 
 log = logging.getLogger("diameter.cc.client")
-
-TERMINATION_LOGOUT = 1            # Termination-Cause DIAMETER_LOGOUT
-TERMINATION_ADMINISTRATIVE = 4    # DIAMETER_ADMINISTRATIVE (after ASR)
-_DENIED = (DIAMETER_END_USER_SERVICE_DENIED, DIAMETER_USER_UNKNOWN, DIAMETER_CREDIT_LIMIT_REACHED)
-
-
-class ClientState(str, Enum):
-    IDLE = "Idle"
-    PENDING_I = "PendingI"
-    OPEN = "Open"
-    PENDING_U = "PendingU"
-    PENDING_T = "PendingT"
-    PENDING_E = "PendingE"
-    PENDING_B = "PendingB"
-
-
-class Decision(str, Enum):
-    """What a request came to, for the user."""
-    GRANTED = "granted"          # successful answer
-    CONTINUED = "continued"      # service granted without a successful answer (CCFH/DDFH CONTINUE, 4011, Tx)
-    TERMINATED = "terminated"    # terminate the end user's service
-    ERROR = "error"              # service error (balance check, price enquiry, failed refund)
-    BUFFERED = "buffered"        # stored with the T flag, to be sent later
-    ENDED = "ended"              # nothing more to do: the CCR-T is done, or a late failure after Tx expiry
-
-
-class NoticeKind(str, Enum):
-    FINAL_UNIT = "final_unit"                # a grant carries a Final-Unit-Indication
-    FINAL_UNIT_ACTION = "final_unit_action"  # final units used: apply TERMINATE / REDIRECT / RESTRICT_ACCESS
-    VALIDITY_EXPIRED = "validity_expired"
-    QHT_EXPIRED = "quota_holding_time_expired"
-    THRESHOLD = "threshold"
-    QUOTA_DENIED = "quota_denied"            # per-MSCC Result-Code not 2xxx (e.g. 4012)
-    RE_AUTH = "re_auth"
-    ABORT = "abort"
-    BAD_ANSWER = "bad_answer"
-    LATE_ANSWER = "late_answer"
-    FAILOVER = "failover"
-
-
-@dataclass(slots=True)
-class Send:
-    """Send this CCR now (``retransmit``: set the T flag; ``server``: Destination-Host / peer)."""
-    request_type: RequestType
-    number: int
-    usages: list[Usage]
-    retransmit: bool = False
-    server: str | None = None
-    requested_action: int | None = None
-    termination_cause: int | None = None
-
-
-@dataclass(slots=True)
-class Outcome:
-    request_type: RequestType
-    number: int
-    decision: Decision
-    result_code: int | None = None
-    reason: str = ""
-    answer: AnswerView | None = None
-
-
-@dataclass(slots=True)
-class Notice:
-    kind: NoticeKind
-    rating_group: int | None = None
-    detail: object = None
-
-
-Action = Union[Send, Outcome, Notice]
-
-
-class _Failover:
-    """Which servers a request may still go to (CC-Session-Failover)."""
-
-    def __init__(self, servers: list[str], enabled: bool) -> None:
-        self.servers = list(servers)
-        self.enabled = enabled
-        self.current: str | None = self.servers[0] if self.servers else None
-        self.tried: set[str] = set()
-
-    def reset(self) -> None:
-        self.tried = {self.current} if self.current else set()
-
-    def alternate(self) -> str | None:
-        """Move to an untried server when failover is supported, else None."""
-        if not self.enabled:
-            return None
-        for s in self.servers:
-            if s not in self.tried and s != self.current:
-                self.tried.add(s)
-                self.current = s
-                return s
-        return None
-
-
-class _Pending:
-    """The request waiting for its answer: its number, copies in flight, Tx."""
-
-    def __init__(self, send: Send, now: float, tx: float) -> None:
-        self.send = send
-        self.inflight = 1
-        self.tx_deadline: float | None = now + tx
-        self.tx_expired = False
-        self.decided = False
 
 
 class ClientSession:
@@ -206,7 +111,7 @@ class ClientSession:
     def start(self, now: float, usages: list[Usage]) -> list[Action]:
         """Idle: client requests access/service -> send CCR-I, start Tx -> PendingI."""
         if self.state is not ClientState.IDLE or self.number >= 0:
-            raise RuntimeError(f"session {self.session_id} already started ({self.state.value})")
+            raise SessionStateError(f"session {self.session_id} already started ({self.state.value})")
         for u in usages:
             self.quotas[u.rating_group] = Quota(u.rating_group, list(u.service_identifiers), requested=u.requested)
         return self._send(RequestType.INITIAL, [Usage(u.rating_group, list(u.service_identifiers), u.requested,
@@ -225,7 +130,7 @@ class ClientSession:
             return []
         if st is ClientState.PENDING_T:
             return []  # PendingT: change in rating condition -> nothing
-        raise RuntimeError(f"session {self.session_id} is {st.value}: no update possible")
+        raise SessionStateError(f"session {self.session_id} is {st.value}: no update possible")
 
     def terminate(self, now: float, usages: list[Usage] | None = None,
                   cause: int = TERMINATION_LOGOUT) -> list[Action]:
@@ -240,6 +145,12 @@ class ClientSession:
             self._queued_terminate = cause
             return []
         return []  # PendingT or Idle: already ending / ended
+
+    def end_outside_cc(self, now: float) -> list[Action]:
+        """The service ended while credit control was not running it (CCFH CONTINUE, 4011) or must
+        stop without a CCR-T: the adapter sends an STR so the server releases the session."""
+        self._idle("session_termination")
+        return []
 
     def consume(self, now: float, rating_group: int | None, units: Units) -> list[Action]:
         """Meter usage of a rating group; sends the CCR that becomes due (threshold, exhausted, final units)."""
@@ -389,12 +300,13 @@ class ClientSession:
 
     # ---- timers ---------------------------------------------------------------------
     def deadline(self) -> float | None:
-        ds = []
-        if self.pending is not None and self.pending.tx_deadline is not None:
-            ds.append(self.pending.tx_deadline)
+        best = self.pending.tx_deadline if self.pending is not None else None
         if self.state is ClientState.OPEN:
-            ds += [d for q in self.quotas.values() if (d := q.next_deadline()) is not None]
-        return min(ds) if ds else None
+            for q in self.quotas.values():
+                d = q.next_deadline()
+                if d is not None and (best is None or d < best):
+                    best = d
+        return best
 
     def on_timer(self, now: float) -> list[Action]:
         p = self.pending
@@ -459,149 +371,3 @@ class ClientSession:
         n = self.number + 1
         out.append(Outcome(RequestType.TERMINATION, n, Decision.TERMINATED, None, "abort"))
         return DIAMETER_SUCCESS, out + self.terminate(now, None, TERMINATION_ADMINISTRATIVE)
-
-
-class ClientEvent:
-    """RFC 4006 client, event based: Idle -> PendingE -> Idle, and PendingB for stored requests."""
-
-    def __init__(self, session_id: str, action: RequestedAction, *, tx: float = 10.0,
-                 ddfh: DDFH = DDFH.TERMINATE_OR_BUFFER, failover: bool = False,
-                 servers: list[str] | None = None) -> None:
-        self.session_id = session_id
-        self.action = RequestedAction(action)
-        self.tx = tx
-        self.ddfh = DDFH(ddfh)
-        self.state = ClientState.IDLE
-        self.fo = _Failover(servers or [], failover)
-        self.pending: _Pending | None = None
-        self.stored: Send | None = None   # request kept with the T flag
-
-    def send(self, now: float, usages: list[Usage]) -> list[Action]:
-        """Idle: one-time service requested -> CCR-E, start Tx -> PendingE."""
-        if self.state is not ClientState.IDLE:
-            raise RuntimeError(f"event {self.session_id} is {self.state.value}")
-        s = Send(RequestType.EVENT, 0, usages, False, self.fo.current, int(self.action))
-        self.pending = _Pending(s, now, self.tx)
-        self.fo.reset()
-        self.state = ClientState.PENDING_E
-        return [s]
-
-    def send_stored(self, now: float) -> list[Action]:
-        """Idle with a request in storage -> send it (T flag) -> PendingB."""
-        if self.state is not ClientState.IDLE or self.stored is None:
-            return []
-        self.pending = _Pending(self.stored, now, self.tx)
-        self.state = ClientState.PENDING_B
-        return [self.stored]
-
-    def deadline(self) -> float | None:
-        return self.pending.tx_deadline if self.pending is not None else None
-
-    def _store(self, p: _Pending) -> None:
-        s = p.send
-        self.stored = Send(s.request_type, s.number, s.usages, True, s.server, s.requested_action)
-
-    def _end(self, decision: Decision, rc: int | None, reason: str, view: AnswerView | None = None,
-             state: ClientState = ClientState.IDLE) -> list[Action]:
-        self.state = state
-        if state is ClientState.IDLE:
-            self.pending = None
-        return [Outcome(RequestType.EVENT, 0, decision, rc, reason, view)]
-
-    def on_answer(self, now: float, number: int, view: AnswerView) -> list[Action]:
-        p = self.pending
-        if p is None:
-            return [Notice(NoticeKind.LATE_ANSWER, None, (number, view.result_code))]
-        p.inflight -= 1
-        problem = None
-        if view.session_id != self.session_id:
-            problem = f"unknown Session-Id {view.session_id!r}"
-        elif view.request_number is not None and view.request_number != p.send.number:
-            problem = f"CC-Request-Number {view.request_number} does not match {p.send.number}"
-        elif view.result_code is None:
-            problem = "missing Result-Code"
-        if problem is not None:
-            out: list[Action] = [Notice(NoticeKind.BAD_ANSWER, None, problem)]
-            return out if p.inflight > 0 else out + self._failure(now, None, problem, view, answer=True)
-        rc = view.result_code
-        if view.ddfh is not None:
-            try:
-                self.ddfh = DDFH(view.ddfh)
-            except ValueError:
-                log.warning("event %s: unknown DDFH %r ignored", self.session_id, view.ddfh)
-        if self.state is ClientState.PENDING_B:  # PendingB: any answer -> delete request, Idle
-            self.stored = None
-            return self._end(Decision.GRANTED if is_success(rc) else Decision.ERROR, rc, "stored request answered",
-                             view)
-        if is_success(rc):  # PendingE: successful answer -> grant service, Idle
-            if self.stored is not None and self.action is RequestedAction.REFUND_ACCOUNT:
-                self.stored = None  # the refund got through after all
-            return self._end(Decision.GRANTED, rc, "answer", view)
-        if is_temporary(rc):
-            return self._failure(now, rc, f"temporary error {rc}", view, temporary=True)
-        return self._failure(now, rc, f"failed answer {rc}", view, answer=True)
-
-    def on_send_failed(self, now: float, number: int = 0, reason: str = "failure to send") -> list[Action]:
-        p = self.pending
-        if p is None:
-            return []
-        p.inflight -= 1
-        return self._failure(now, None, reason, None, temporary=True)
-
-    def _failure(self, now: float, rc: int | None, reason: str, view: AnswerView | None,
-                 temporary: bool = False, answer: bool = False) -> list[Action]:
-        p = self.pending
-        assert p is not None
-        if temporary:
-            alt = self.fo.alternate()
-            if alt is not None:
-                s = Send(p.send.request_type, p.send.number, p.send.usages, True, alt, p.send.requested_action)
-                p.send = s
-                p.inflight += 1
-                p.tx_deadline = now + self.tx
-                return [Notice(NoticeKind.FAILOVER, None, alt), s]
-        if p.inflight > 0:
-            return []
-        if self.state is ClientState.PENDING_B:  # PendingB: failure to send / temporary error -> Idle (kept)
-            return self._end(Decision.BUFFERED, rc, reason, view)
-        act = self.action
-        if act in (RequestedAction.CHECK_BALANCE, RequestedAction.PRICE_ENQUIRY):
-            return self._end(Decision.ERROR, rc, reason, view)
-        if act is RequestedAction.REFUND_ACCOUNT:
-            if answer:  # failed answer: indicate service error, delete request
-                self.stored = None
-                return self._end(Decision.ERROR, rc, reason, view)
-            self._store(p)  # failure to send / temporary error: store with T flag
-            return self._end(Decision.BUFFERED, rc, reason, view)
-        # DIRECT_DEBITING
-        if rc == DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE:
-            return self._end(Decision.CONTINUED, rc, "credit control not applicable", view)
-        if rc in _DENIED:
-            if p.tx_expired:  # service already granted at Tx expiry: "-" (nothing more to do)
-                return self._end(Decision.ENDED, rc, reason + " after Tx expiry", view)
-            return self._end(Decision.TERMINATED, rc, reason, view)
-        if self.ddfh is DDFH.CONTINUE:
-            return self._end(Decision.CONTINUED, rc, reason, view)
-        if p.tx_expired and not answer:  # TERMINATE_OR_BUFFER after Tx expiry: store with T flag
-            self._store(p)
-            return self._end(Decision.BUFFERED, rc, reason, view)
-        if p.tx_expired:  # failed answer after Tx expiry: "-"
-            return self._end(Decision.ENDED, rc, reason + " after Tx expiry", view)
-        return self._end(Decision.TERMINATED, rc, reason, view)
-
-    def on_timer(self, now: float) -> list[Action]:
-        p = self.pending
-        if p is None or p.tx_deadline is None or p.tx_deadline > now:
-            return []
-        p.tx_deadline = None
-        p.tx_expired = True
-        act = self.action
-        if self.state is ClientState.PENDING_B:
-            return self._end(Decision.BUFFERED, None, "Tx expired")
-        if act in (RequestedAction.CHECK_BALANCE, RequestedAction.PRICE_ENQUIRY):
-            return self._end(Decision.ERROR, None, "Tx expired")
-        if act is RequestedAction.REFUND_ACCOUNT:  # store with T flag, keep waiting (PendingE)
-            self._store(p)
-            return [Outcome(RequestType.EVENT, 0, Decision.BUFFERED, None, "Tx expired")]
-        # DIRECT_DEBITING: grant service, keep waiting (PendingE)
-        return [Outcome(RequestType.EVENT, 0, Decision.CONTINUED, None, "Tx expired")]

@@ -103,5 +103,7 @@ class Quota:
         return u
 
     def next_deadline(self) -> float | None:
-        ds = [d for d in (self.validity_deadline, self.qht_deadline) if d is not None]
-        return min(ds) if ds else None
+        v, q = self.validity_deadline, self.qht_deadline
+        if v is None:
+            return q
+        return v if q is None or v <= q else q

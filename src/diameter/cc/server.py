@@ -20,7 +20,8 @@ from ..node.aio.node import DiameterNode
 from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, ServerSession)
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
-from .wire import APP_CC, build_cca, parse_ccr
+from .encode import CcaEncoder
+from .wire import APP_CC, parse_ccr
 
 log = logging.getLogger("diameter.cc.server")
 
@@ -79,6 +80,7 @@ class CreditControlServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._origin_host = node.origin_host.encode()
         self._origin_realm = node.realm.encode()
+        self._enc = CcaEncoder(self._origin_host, self._origin_realm, application_id)
         node.add_application(application_id, self._on_request, commands={CMD_CC, CMD_ST}, validate=validate)
 
     @property
@@ -96,12 +98,13 @@ class CreditControlServer:
             self._start_ticker()
         if msg.header.command_code == CMD_ST:
             return await self._on_str(msg)
-        oh = msg.origin_host.decode("utf-8", "replace") if msg.origin_host else ""
         try:
-            req = parse_ccr(msg, peer=oh, dialect=self._dialect(oh))
-        except ValueError as exc:
-            log.info("CCR from %s rejected: %s", oh, exc)
+            buf = msg.as_bytes()
+            req = parse_ccr(msg, raw=buf)
+        except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
+            log.info("CCR rejected: %s", exc)
             return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
+        req.dialect = self._dialect(req.origin_host)
         key = (req.session_id, req.request_number)
         cached = self.core.cached(*key)
         if cached is not None:
@@ -117,8 +120,7 @@ class CreditControlServer:
             except Exception:  # noqa: BLE001 - the first copy failed: nothing to repeat
                 return None
         if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
-            return build_cca(msg, req, CCResult(DIAMETER_TOO_BUSY), self._origin_host, self._origin_realm,
-                             self.application_id)
+            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
         method = self._methods.get(req.request_type)
         self.core.begin(req)
         self.in_progress += 1
@@ -130,13 +132,12 @@ class CreditControlServer:
                 res = await res
             if not isinstance(res, CCResult):
                 raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
-            out = build_cca(msg, req, res, self._origin_host, self._origin_realm, self.application_id).as_bytes()
+            out = self._enc.encode(msg, buf, req, res)
         except Exception as exc:  # noqa: BLE001 - one failing request costs only its own answer
             log.error("credit-control handler failed for %s: %r", req.session_id, exc)
             self.core.abandon(req)
             self._finish_waiter(key, None, exc)
-            return build_cca(msg, req, CCResult(DIAMETER_UNABLE_TO_COMPLY, error_message=str(exc)[:200]),
-                             self._origin_host, self._origin_realm, self.application_id)
+            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY, error_message=str(exc)[:200]))
         finally:
             self.in_progress -= 1
         reason = self.core.complete(req, res, out, asyncio.get_running_loop().time())

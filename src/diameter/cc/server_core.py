@@ -55,6 +55,9 @@ class ServerCore:
         self._answers: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._answer_cache = answer_cache
         self._in_progress: set[tuple[str, int]] = set()
+        #: sessions closed (STR, abort, Tcc) while one of their requests was in the handler:
+        #: that request's late success must not open them again
+        self._closed_busy: set[str] = set()
 
     # ---- duplicates -------------------------------------------------------------
     def cached(self, session_id: str, number: int) -> bytes | None:
@@ -70,6 +73,8 @@ class ServerCore:
     def abandon(self, req: CCRequest) -> None:
         """The handler failed: nothing is cached, the state is unchanged."""
         self._in_progress.discard((req.session_id, req.request_number))
+        if req.session_id in self._closed_busy and not any(k[0] == req.session_id for k in self._in_progress):
+            self._closed_busy.discard(req.session_id)
 
     # ---- transitions --------------------------------------------------------------
     def complete(self, req: CCRequest, res: CCResult, answer: bytes, now: float) -> str | None:
@@ -87,6 +92,10 @@ class ServerCore:
             return None  # event based: Idle -> Idle
         ok = is_success(res.result_code)
         s = self.sessions.get(req.session_id)
+        if s is None and req.session_id in self._closed_busy:
+            if not any(k[0] == req.session_id for k in self._in_progress):
+                self._closed_busy.discard(req.session_id)
+            return None
         if req.request_type in (RequestType.INITIAL, RequestType.UPDATE):
             if ok:
                 if s is None:
@@ -109,7 +118,14 @@ class ServerCore:
 
     def close(self, session_id: str) -> ServerSession | None:
         """End a session outside CCR-T (STR, abort): Open -> Idle."""
-        return self.sessions.pop(session_id, None)
+        s = self.sessions.pop(session_id, None)
+        if s is not None:
+            self._mark_busy(session_id)
+        return s
+
+    def _mark_busy(self, session_id: str) -> None:
+        if any(k[0] == session_id for k in self._in_progress):
+            self._closed_busy.add(session_id)
 
     # ---- Tcc --------------------------------------------------------------------------
     def _arm(self, s: ServerSession, now: float) -> None:
@@ -139,6 +155,7 @@ class ServerCore:
                 heapq.heappush(self._heap, (s.deadline, sid))
                 continue
             del self.sessions[sid]
+            self._mark_busy(sid)
             log.info("session %s: Tcc expired, closed", sid)
             out.append(s)
         return out

@@ -6,9 +6,12 @@ so the sans-IO cores, the OCS and tests share them.
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
+
+_log = logging.getLogger("diameter.cc")
 
 
 class RequestType(IntEnum):
@@ -133,27 +136,89 @@ class MsccRequest:
     triggers: list[int] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+_UNSET: Any = object()
+
+
+def _lazy(name: str, read: Any) -> property:
+    slot = "_" + name
+
+    def get(self: CCRequest) -> Any:
+        v = getattr(self, slot)
+        if v is _UNSET:
+            v = read(self.message) if self.message is not None else None
+            setattr(self, slot, v)
+        return v
+
+    def set_(self: CCRequest, value: Any) -> None:
+        setattr(self, slot, value)
+    return property(get, set_, doc=f"{name} (decoded from the CCR on first access)")
+
+
+def _subs(msg: Any) -> list[tuple[int, str]]:
+    subs = [(s.subscription_id_type, s.subscription_id_data) for s in (msg.subscription_id or ())
+            if s.subscription_id_data is not None]
+    if not subs and msg.service_information is not None:
+        inner = getattr(msg.service_information, "subscription_id", None) or []
+        subs = [(s.subscription_id_type, s.subscription_id_data) for s in inner if s.subscription_id_data is not None]
+        if subs:
+            _log.info("session %s: Subscription-Id taken from Service-Information (tolerated)", msg.session_id)
+    return subs
+
+
 class CCRequest:
-    """The parsed view of a CCR that server handlers receive."""
-    session_id: str
-    request_type: RequestType
-    request_number: int
-    retransmitted: bool = False
-    origin_host: str = ""
-    origin_realm: str = ""
-    peer: str = ""
-    dialect: str = "3gpp"
-    service_context_id: str | None = None
-    subscription_ids: list[tuple[int, str]] = field(default_factory=list)
-    user_name: str | None = None
-    requested_action: int | None = None
-    event_timestamp: datetime.datetime | None = None
-    termination_cause: int | None = None
-    multiple_services_indicator: int | None = None
-    mscc: list[MsccRequest] = field(default_factory=list)
-    top_level_units: bool = False
-    message: Any = None
+    """The parsed view of a CCR that server handlers receive.
+
+    ``session_id``, ``request_type``, ``request_number``, ``retransmitted`` (T flag),
+    ``origin_host``, ``origin_realm``, ``peer``, ``dialect``, ``mscc`` (one :class:`MsccRequest`
+    per Multiple-Services-Credit-Control; top-level RSU/USU become one with rating_group None
+    and ``top_level_units`` True) and ``message`` (the decoded CCR, for vendor AVPs) are set at
+    once; ``service_context_id``, ``subscription_ids`` [(type, data)] (from Service-Information
+    when missing at the top level), ``user_name``, ``requested_action``, ``event_timestamp``,
+    ``termination_cause`` and ``multiple_services_indicator`` are decoded on first access.
+    """
+
+    __slots__ = ("session_id", "request_type", "request_number", "retransmitted", "origin_host", "origin_realm",
+                 "peer", "dialect", "mscc", "top_level_units", "message", "_service_context_id",
+                 "_subscription_ids", "_user_name", "_requested_action", "_event_timestamp", "_termination_cause",
+                 "_multiple_services_indicator")
+
+    def __init__(self, session_id: str, request_type: RequestType, request_number: int, retransmitted: bool = False,
+                 origin_host: str = "", origin_realm: str = "", peer: str = "", dialect: str = "3gpp",
+                 service_context_id: str | None = _UNSET, subscription_ids: list[tuple[int, str]] = _UNSET,
+                 user_name: str | None = _UNSET, requested_action: int | None = _UNSET,
+                 event_timestamp: datetime.datetime | None = _UNSET, termination_cause: int | None = _UNSET,
+                 multiple_services_indicator: int | None = _UNSET, mscc: list[MsccRequest] | None = None,
+                 top_level_units: bool = False, message: Any = None) -> None:
+        self.session_id = session_id
+        self.request_type = request_type
+        self.request_number = request_number
+        self.retransmitted = retransmitted
+        self.origin_host = origin_host
+        self.origin_realm = origin_realm
+        self.peer = peer
+        self.dialect = dialect
+        self.mscc: list[MsccRequest] = mscc if mscc is not None else []
+        self.top_level_units = top_level_units
+        self.message = message
+        self._service_context_id = service_context_id
+        self._subscription_ids = subscription_ids if subscription_ids is not _UNSET or message is not None else []
+        self._user_name = user_name
+        self._requested_action = requested_action
+        self._event_timestamp = event_timestamp
+        self._termination_cause = termination_cause
+        self._multiple_services_indicator = multiple_services_indicator
+
+    service_context_id = _lazy("service_context_id", lambda m: m.service_context_id)
+    subscription_ids = _lazy("subscription_ids", _subs)
+    user_name = _lazy("user_name", lambda m: m.user_name)
+    requested_action = _lazy("requested_action", lambda m: m.requested_action)
+    event_timestamp = _lazy("event_timestamp", lambda m: m.event_timestamp)
+    termination_cause = _lazy("termination_cause", lambda m: m.termination_cause)
+    multiple_services_indicator = _lazy("multiple_services_indicator", lambda m: m.multiple_services_indicator)
+
+    def __repr__(self) -> str:
+        return (f"CCRequest({self.session_id!r}, {self.request_type.name}, {self.request_number}, "
+                f"retransmitted={self.retransmitted}, peer={self.peer!r}, mscc={self.mscc!r})")
 
 
 @dataclass(slots=True)

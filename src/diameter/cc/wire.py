@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..message import Avp
+from ..message import Avp, Message
+from . import fastwire as fw
 from ..message.avp import grouped as _grouped
 from ..message.commands import CreditControlAnswer, CreditControlRequest
 from .types import (CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money, MsccRequest,
@@ -89,45 +91,63 @@ def fui(f: FinalUnit) -> Any:
 
 
 # ------------------------------------------------------------ server side ---
-def parse_ccr(msg: Any, *, peer: str = "", dialect: str = "3gpp") -> CCRequest:
-    """The :class:`CCRequest` view of a decoded CCR (tolerant: a value it cannot use is logged)."""
+def parse_ccr(msg: Any, *, peer: str = "", dialect: str = "3gpp", raw: bytes | None = None) -> CCRequest:
+    """The :class:`CCRequest` view of a decoded CCR (``raw``: its bytes, when at hand).
+
+    Raises ValueError for a CC-Request-Type it does not know and AvpDecodeError for malformed
+    credit-control AVPs.
+    """
+    buf = raw if raw is not None else msg.as_bytes()
+    sid = oh = orealm = ""
+    rtype = number = None
+    mscc: list[MsccRequest] = []
+    rsu = None
+    usus: list[tuple[Units, int | None]] = []
+    sids: list[int] = []
+    text, uint, units = fw.text, fw.uint, fw.units
+    for e in fw.scan(buf, 20, len(buf)):
+        k = _CCR_TOP.get(e[0])
+        if k is None or e[1]:
+            continue
+        if k == 0:
+            sid = text(buf, e)
+        elif k == 1:
+            mscc.append(fw.mscc_request(buf, e[4], e[5]))
+        elif k == 2:
+            rtype = uint(buf, e)
+        elif k == 3:
+            number = uint(buf, e)
+        elif k == 4:
+            oh = text(buf, e)
+        elif k == 5:
+            orealm = text(buf, e)
+        elif k == 6:
+            rsu = units(buf, e[4], e[5])[0]
+        elif k == 7:
+            usus.append(units(buf, e[4], e[5]))
+        else:
+            sids.append(uint(buf, e))
     try:
-        rtype = RequestType(msg.cc_request_type)
-    except ValueError:
-        raise ValueError(f"bad CC-Request-Type {msg.cc_request_type!r}") from None
-    subs = [(s.subscription_id_type, s.subscription_id_data) for s in (msg.subscription_id or ())
-            if s.subscription_id_data is not None]
-    if not subs and msg.service_information is not None:
-        inner = getattr(msg.service_information, "subscription_id", None) or []
-        subs = [(s.subscription_id_type, s.subscription_id_data) for s in inner if s.subscription_id_data is not None]
-        if subs:
-            log.info("session %s: Subscription-Id taken from Service-Information (tolerated)", msg.session_id)
-    mscc = []
-    for m in msg.multiple_services_credit_control or ():
-        reasons = list(m.reporting_reason or ())
-        used: list[Units] = []
-        for u in m.used_service_unit or ():
-            used.append(units_from(u) or Units())
-            if u.reporting_reason is not None:
-                reasons.append(u.reporting_reason)
-        mscc.append(MsccRequest(m.rating_group, list(m.service_identifier or ()),
-                                units_from(m.requested_service_unit), used, reasons,
-                                list(m.trigger.trigger_type) if m.trigger is not None else []))
+        rt = _REQUEST_TYPES[rtype]  # type: ignore[index]
+    except KeyError:
+        raise ValueError(f"bad CC-Request-Type {rtype!r}") from None
     top = False
-    if not mscc and (msg.requested_service_unit is not None or msg.used_service_unit):
+    if not mscc and (rsu is not None or usus):
         top = True
-        sid = [msg.service_identifier] if msg.service_identifier is not None else []
-        mscc.append(MsccRequest(None, sid, units_from(msg.requested_service_unit),
-                                [units_from(u) or Units() for u in msg.used_service_unit or ()],
-                                [u.reporting_reason for u in msg.used_service_unit or () if u.reporting_reason is not None]))
-    oh = _s(msg.origin_host)
-    return CCRequest(msg.session_id or "", rtype, msg.cc_request_number or 0, bool(msg.header.is_retransmit),
-                     oh, _s(msg.origin_realm), peer or oh, dialect, msg.service_context_id, subs, msg.user_name,
-                     msg.requested_action, msg.event_timestamp, msg.termination_cause,
-                     msg.multiple_services_indicator, mscc, top, msg)
+        mscc.append(MsccRequest(None, sids[:1], rsu, [u for u, _ in usus], [r for _, r in usus if r is not None]))
+    return CCRequest(sid, rt, number or 0, bool(buf[4] & 0x10), oh, orealm, peer or oh, dialect,
+                     mscc=mscc, top_level_units=top, message=msg)
 
 
-def _extra(a: Any) -> Avp:
+_REQUEST_TYPES = {int(t): t for t in RequestType}
+_CCR_TOP = {fw.SESSION_ID: 0, fw.MSCC: 1, fw.CC_REQUEST_TYPE: 2, fw.CC_REQUEST_NUMBER: 3, fw.ORIGIN_HOST: 4,
+            fw.ORIGIN_REALM: 5, fw.RSU: 6, fw.USU: 7, fw.SERVICE_IDENTIFIER: 8}
+_CCA_TOP = {fw.SESSION_ID: 0, fw.RESULT_CODE: 1, fw.MSCC: 2, fw.CC_REQUEST_TYPE: 3, fw.CC_REQUEST_NUMBER: 4,
+            fw.ORIGIN_HOST: 5, fw.CCFH_AVP: 6, fw.DDFH_AVP: 7, fw.CC_SESSION_FAILOVER: 8, fw.VALIDITY_TIME: 9,
+            fw.GSU: 10, fw.FUI: 11}
+
+
+def extra_avp(a: Any) -> Avp:
     if isinstance(a, Avp):
         return a
     code, vendor, value = a
@@ -184,7 +204,7 @@ def build_cca(msg: Any, req: CCRequest, res: CCResult, origin_host: bytes, origi
         if out:
             a.multiple_services_credit_control = out
     for x in res.extra_avps:
-        a.append_avp(_extra(x))
+        a.append_avp(extra_avp(x))
     return a
 
 
@@ -199,38 +219,83 @@ class Usage:
     reporting_reason: int | None = None
 
 
-@dataclass(slots=True)
 class AnswerView:
-    """What the client core needs from a CCA."""
-    session_id: str
-    result_code: int | None
-    request_type: int | None
-    request_number: int | None
-    origin_host: str = ""
-    grants: list[Grant] = field(default_factory=list)
-    ccfh: int | None = None
-    ddfh: int | None = None
-    failover: int | None = None
-    validity_time: int | None = None
-    final_unit: FinalUnit | None = None
-    message: Any = None
+    """What the client core needs from a CCA; ``message`` is the decoded CCA (decoded on first access)."""
+
+    __slots__ = ("session_id", "result_code", "request_type", "request_number", "origin_host", "grants", "ccfh",
+                 "ddfh", "failover", "validity_time", "final_unit", "raw", "_message")
+
+    def __init__(self, session_id: str, result_code: int | None, request_type: int | None,
+                 request_number: int | None, origin_host: str = "", grants: list[Grant] | None = None,
+                 ccfh: int | None = None, ddfh: int | None = None, failover: int | None = None,
+                 validity_time: int | None = None, final_unit: FinalUnit | None = None, message: Any = None,
+                 raw: bytes | None = None) -> None:
+        self.session_id = session_id
+        self.result_code = result_code
+        self.request_type = request_type
+        self.request_number = request_number
+        self.origin_host = origin_host
+        self.grants: list[Grant] = grants if grants is not None else []
+        self.ccfh = ccfh
+        self.ddfh = ddfh
+        self.failover = failover
+        self.validity_time = validity_time
+        self.final_unit = final_unit
+        self.raw = raw
+        self._message = message
+
+    @property
+    def message(self) -> Any:
+        if self._message is None and self.raw is not None:
+            self._message = Message.from_bytes(self.raw)
+        return self._message
+
+    def __repr__(self) -> str:
+        return (f"AnswerView({self.session_id!r}, result_code={self.result_code}, "
+                f"request={self.request_type}/{self.request_number}, grants={self.grants!r})")
 
 
 def parse_cca(msg: Any) -> AnswerView:
-    """The :class:`AnswerView` of a decoded CCA (top-level units become a grant with rating_group None)."""
-    grants = []
-    for m in msg.multiple_services_credit_control or ():
-        grants.append(Grant(m.rating_group, list(m.service_identifier or ()), units_from(m.granted_service_unit),
-                            m.result_code, m.validity_time, m.quota_holding_time, m.volume_quota_threshold,
-                            m.time_quota_threshold, final_unit_from(m.final_unit_indication),
-                            list(m.trigger.trigger_type) if m.trigger is not None else []))
-    top_fu = final_unit_from(msg.final_unit_indication)
-    if not grants and msg.granted_service_unit is not None:
-        grants.append(Grant(None, [], units_from(msg.granted_service_unit), None, msg.validity_time,
-                            final_unit=top_fu))
-    return AnswerView(msg.session_id or "", msg.result_code, msg.cc_request_type, msg.cc_request_number,
-                      _s(msg.origin_host), grants, msg.credit_control_failure_handling,
-                      msg.direct_debiting_failure_handling, msg.cc_session_failover, msg.validity_time, top_fu, msg)
+    """The :class:`AnswerView` of a CCA (bytes or a decoded message); top-level units become a
+    grant with rating_group None."""
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        buf, typed = bytes(msg), None
+    else:
+        buf, typed = msg.as_bytes(), msg
+    v = AnswerView("", None, None, None, message=typed, raw=buf)
+    gsu_top = None
+    text, uint = fw.text, fw.uint
+    for e in fw.scan(buf, 20, len(buf)):
+        k = _CCA_TOP.get(e[0])
+        if k is None or e[1]:
+            continue
+        if k == 0:
+            v.session_id = text(buf, e)
+        elif k == 1:
+            v.result_code = uint(buf, e)
+        elif k == 2:
+            v.grants.append(fw.grant(buf, e[4], e[5]))
+        elif k == 3:
+            v.request_type = uint(buf, e)
+        elif k == 4:
+            v.request_number = uint(buf, e)
+        elif k == 5:
+            v.origin_host = text(buf, e)
+        elif k == 6:
+            v.ccfh = uint(buf, e)
+        elif k == 7:
+            v.ddfh = uint(buf, e)
+        elif k == 8:
+            v.failover = uint(buf, e)
+        elif k == 9:
+            v.validity_time = uint(buf, e)
+        elif k == 10:
+            gsu_top = fw.units(buf, e[4], e[5])[0]
+        else:
+            v.final_unit = fw.final_unit(buf, e[4], e[5])
+    if not v.grants and gsu_top is not None:
+        v.grants.append(Grant(None, [], gsu_top, None, v.validity_time, final_unit=v.final_unit))
+    return v
 
 
 def build_ccr(*, session_id: str, request_type: int, request_number: int, origin_host: str, origin_realm: str,
@@ -253,7 +318,7 @@ def build_ccr(*, session_id: str, request_type: int, request_number: int, origin
     r.service_context_id = service_context_id
     r.cc_request_type = request_type
     r.cc_request_number = request_number
-    r.event_timestamp = event_timestamp or datetime.datetime.now(datetime.timezone.utc)
+    r.event_timestamp = event_timestamp or _now_second()
     if user_name:
         r.user_name = user_name
     if subscription_ids:
@@ -283,8 +348,20 @@ def build_ccr(*, session_id: str, request_type: int, request_number: int, origin
     if retransmit:
         r.header.is_retransmit = True
     for x in extra_avps:
-        r.append_avp(_extra(x))
+        r.append_avp(extra_avp(x))
     return r
+
+
+_TS: list[Any] = [0, None]
+
+
+def _now_second() -> datetime.datetime:
+    """Now, to the second (Event-Timestamp's resolution), made once per second."""
+    t = int(time.time())
+    if _TS[0] != t:
+        _TS[0], _TS[1] = t, datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    ts: datetime.datetime = _TS[1]
+    return ts
 
 
 def _gsu_kw(u: Units) -> dict[str, Any]:

@@ -162,6 +162,11 @@ def complete_document(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise DocumentError("a message document must be an object with 'header' and 'avps'")
     header = dict(doc.get("header", {}))
+    if "application_id" not in header and "application" in header:
+        app_id = application_id(str(header["application"]), APPLICATION_NAMES)
+        if app_id is None:
+            raise DocumentError(f"unknown application {header['application']!r}")
+        header["application_id"] = app_id
     if "command_code" not in header:
         if "command" not in header:
             raise DocumentError("the header needs 'command' or 'command_code'")
@@ -171,11 +176,6 @@ def complete_document(doc: Any) -> dict[str, Any]:
             header.setdefault("application_id", app)
         if request is not None:
             header.setdefault("request", request)
-    if "application_id" not in header and "application" in header:
-        app_id = application_id(str(header["application"]), APPLICATION_NAMES)
-        if app_id is None:
-            raise DocumentError(f"unknown application {header['application']!r}")
-        header["application_id"] = app_id
     flags = dict(header.get("flags", {}))
     flags.setdefault("request", bool(header.get("request", True)))
     flags.setdefault("proxyable", bool(header.get("proxyable", header["command_code"] not in

@@ -857,6 +857,23 @@ def _address_ok(buf: bytes, ps: int, pe: int) -> bool:
     return True
 
 
+def _utf8_ok(buf: bytes, ps: int, pe: int) -> bool:
+    """Whether ``buf[ps:pe]`` is UTF-8 (ASCII checked in place, without a copy)."""
+    if COMPILED:
+        p = ps
+        while p < pe:
+            if buf[p] & 0x80:
+                break
+            p += 1
+        else:
+            return True
+    try:
+        buf[ps:pe].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class VInfo:
     """The fast path's view of one AVP's rules (from a ``validation.rules.AvpInfo``)."""
     known: bool
@@ -888,31 +905,37 @@ def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict
     cache. False means "not sure": the full checker then runs and reports what
     is wrong; it never means the message was accepted.
     """
-    counts: dict[int, int] = {}
-    first_pos: dict[int, int] = {}
-    allowed: dict[int, tuple[int, int]] = {}
+    # keys are boxed once per AVP (``Any``): each dict operation on a native int key
+    # would box it again
+    counts: dict[Any, int] = {}
+    first_pos: dict[Any, int] = {}
+    allowed: dict[Any, tuple[int, int]] = {}
     allow_any = True
     fixed: tuple[int, ...] = ()
+    has_grammar = g is not None
     if g is not None:
         allowed = g.allowed
         allow_any = g.allow_any
         fixed = g.fixed
+    vcache: dict[Any, VInfo] = cache
     pos = start
     i = 0
     try:
         while pos < end:
             code, flags, vendor, ps, pe, nxt = _frame(buf, pos, end)
-            k = code | (vendor << 32)
-            n = counts.get(k, 0)
-            counts[k] = n + 1
-            if n == 0 and fixed and k in fixed:
-                first_pos[k] = i
+            k: Any = code | (vendor << 32)
+            bounds = allowed.get(k) if has_grammar else None
+            if bounds is not None:      # only what the grammar lists is counted
+                n = counts.get(k, 0)
+                counts[k] = n + 1
+                if n == 0 and fixed and k in fixed:
+                    first_pos[k] = i
             i += 1
             pos = nxt
-            vi = cache.get(k)
+            vi = vcache.get(k)
             if vi is None:
                 vi = VInfo(rules.avp(k))
-                cache[k] = vi
+                vcache[k] = vi
             if flags & 0x80 and vendor == 0:
                 return False
             if not vi.known:
@@ -921,7 +944,7 @@ def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict
                 continue
             if flags & vi.bad_flags:
                 return False
-            if not allow_any and k not in allowed:
+            if bounds is None and not allow_any:
                 return False
             size = vi.fixed
             if size:
@@ -937,9 +960,7 @@ def grammar_ok(buf: bytes, start: int, end: int, g: Any, rules: Any, cache: dict
                 if not _address_ok(buf, ps, pe):
                     return False
             elif vi.check == 2:
-                try:
-                    buf[ps:pe].decode("utf-8")
-                except UnicodeDecodeError:
+                if not _utf8_ok(buf, ps, pe):
                     return False
     except AvpDecodeError:
         return False

@@ -4,6 +4,7 @@ Run-time extension (see docs/dictionary.md):
 
 - :func:`load_wireshark` reads a Wireshark XML file or folder into a
   :class:`Dictionary`;
+- :func:`load_toml_and_register` does the same for files in the package's TOML format;
 - :func:`register_dictionary` installs a :class:`Dictionary` in the running
   codec (:func:`install` returns the counts); :func:`load_and_register` does both;
 - :func:`empty_runtime` empties the running dictionary for a ``with`` block,
@@ -19,7 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .runtime import InstallStats, empty_runtime, install, saved_runtime
+    from .runtime import (InstallStats, empty_runtime, install, load_toml, load_toml_and_register,
+                          saved_runtime)
     from .source import Dictionary, DictionaryDataError
     from .wireshark import (WiresharkDictionaryError, load_and_register, load_wireshark,
                             register_dictionary)
@@ -29,11 +31,12 @@ _LAZY = {
     "WiresharkDictionaryError": "wireshark", "load_wireshark": "wireshark",
     "load_and_register": "wireshark", "register_dictionary": "wireshark",
     "InstallStats": "runtime", "empty_runtime": "runtime", "install": "runtime",
-    "saved_runtime": "runtime",
+    "saved_runtime": "runtime", "load_toml": "runtime", "load_toml_and_register": "runtime",
 }
 
 __all__ = ["Dictionary", "DictionaryDataError", "InstallStats", "WiresharkDictionaryError",
-           "empty_runtime", "install", "load_and_register", "load_wireshark",
+           "empty_runtime", "install", "load_and_register", "load_toml", "load_toml_and_register",
+           "load_wireshark",
            "register_dictionary", "saved_runtime"]
 
 

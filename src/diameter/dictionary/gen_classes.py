@@ -322,6 +322,11 @@ def _order(classes: list[GroupedClass]) -> list[GroupedClass]:
     return out
 
 
+def _optional(annotation: str) -> str:
+    """``T | None``: an attribute whose AVP is absent reads None."""
+    return annotation if annotation.endswith("| None") else f"{annotation} | None"
+
+
 def render_grouped(classes: list[GroupedClass]) -> str:
     defined: set[str] = set()
     deferred: list[GroupedClass] = []
@@ -369,6 +374,34 @@ def render_grouped(classes: list[GroupedClass]) -> str:
             lines.append(f"{c.name}.avp_def = (")
             lines.extend(f"    {m.gen_def()}" for m in c.members if m.code is not None)
             lines.append(")")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_grouped_stub(classes: list[GroupedClass]) -> str:
+    """grouped.pyi: what type checkers see. Single-valued members are ``T | None`` (they
+    read None when the AVP is absent); the run-time module keeps python-diameter's
+    plain annotations, which its own tests read with ``typing.get_type_hints``."""
+    lines = [HEADER, '"""Type stubs of the grouped AVP classes (see grouped.py)."""',
+             "import dataclasses", "import datetime", "",
+             "from .avp import Avp", "from .generator import AvpGenType, grouped_avp", ""]
+    public = sorted({c.name for c in classes} | {a for c in classes for a in c.aliases})
+    lines.append("__all__ = [")
+    lines.extend(f'    "{n}",' for n in public)
+    lines.append("]")
+    lines.append("")
+    for c in classes:
+        bases = f"({', '.join(c.bases)})" if c.bases else ""
+        lines += ["", "@grouped_avp", f"class {c.name}{bases}:"]
+        for m in c.members:
+            if m.is_list:
+                lines.append(f"    {m.attr}: {m.annotation} = dataclasses.field(default_factory=list)")
+            else:
+                lines.append(f"    {m.attr}: {_optional(m.annotation or 'object')} = None")
+        lines.append("    additional_avps: list[Avp] = dataclasses.field(default_factory=list)")
+        lines.append("    avp_def: dataclasses.InitVar[AvpGenType] = ...")
+        for a in c.aliases:
+            lines += ["", f"{a} = {c.name}"]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -531,11 +564,12 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
             uses_datetime |= "datetime" in names
         used_classes |= {m.type_class for m in mc.members if m.type_class}
     mixins = sorted({x for mc in (cm.request, cm.answer) for x in mc.mixins})
+    identity = _identity_attrs(cm, d)
     apps = ", ".join(f"{d.applications[a].name} ({a})" if a in d.applications else str(a)
                      for a in cm.applications) or "no application in the dictionary data"
     public = sorted({cm.base, cm.request.name, cm.answer.name})
     lines = [HEADER, f'"""{cm.command_name} ({cm.code}) messages: {apps}."""',
-             "from __future__ import annotations", ""]
+             "from __future__ import annotations", "", "from typing import TYPE_CHECKING", ""]
     if uses_datetime:
         lines += ["import datetime  # noqa: F401  (used in annotations)", ""]
     lines.append("from .._base import DefinedMessage, Message, MessageHeader")
@@ -547,6 +581,7 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
     lines.append("from ..avp.grouped import *  # noqa: F401,F403")
     if mixins:
         lines.append(f"from ._helpers import {', '.join(mixins)}")
+    lines += ["", "if TYPE_CHECKING:", "    from .._binding import IdentityAttr"]
     lines += ["", f"__all__ = {public!r}".replace("'", '"'), "", ""]
     lines += [
         f"class {cm.base}(DefinedMessage):",
@@ -566,7 +601,22 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         kind = "Request" if mc.is_request else "Answer"
         lines += ["", f"class {mc.name}({bases}):", f'    """A {cm.command_name} {kind}."""']
         for attr, ann in mc.annotations.items():
-            lines.append(f"    {attr}: {ann}")
+            if attr in identity:
+                continue
+            lines.append(f"    {attr}: {ann if attr in mc.lists else _optional(ann)}")
+        typing_only = [f"        {attr} = IdentityAttr({attr!r}, '')".replace("'", '"')
+                       for attr in mc.annotations if attr in identity]
+        if mc.is_request:
+            answer = cm.answer.name
+            typing_only += [
+                f"        def to_answer(self) -> {answer}: ...",
+                "        def answer(self, result_code: int | None = None, *, "
+                "origin_host: str | bytes | None = None,",
+                "                   origin_realm: str | bytes | None = None, vendor_id: int = 0,",
+                f"                   error_message: str | None = None) -> {answer}: ..."]
+        if typing_only:
+            lines += ["", "    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class"]
+            lines += typing_only
         if mc.members:
             lines.append("")
             lines.append("    avp_def: AvpGenType = (")
@@ -580,6 +630,18 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         lines.append(f"    attr_lists: tuple[str, ...] = {_tuple(mc.lists)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _identity_attrs(cm: CommandModule, d: Dictionary) -> set[str]:
+    """Attributes of DiameterIdentity AVPs (typed to accept str, read bytes)."""
+    out: set[str] = set()
+    for mc in (cm.request, cm.answer):
+        for m in mc.members:
+            avp = d.avps.get((m.vendor, m.code)) if m.code is not None else None
+            if (avp is not None and avp.type == "DiameterIdentity" and m.attr not in mc.lists
+                    and mc.annotations.get(m.attr) == "bytes"):
+                out.add(m.attr)
+    return out
 
 
 def _tuple(items: list[str]) -> str:
@@ -691,7 +753,8 @@ def generate_classes(dictionary: Dictionary, api: dict | None = None,
     classes, class_for = build_grouped(dictionary, api, warn)
     known = {c.name for c in classes} | {a for c in classes for a in c.aliases}
     modules = build_commands(dictionary, api, class_for, known, warn)
-    out: dict[Path, str] = {GROUPED_PATH: render_grouped(classes)}
+    out: dict[Path, str] = {GROUPED_PATH: render_grouped(classes),
+                            GROUPED_PATH.with_suffix(".pyi"): render_grouped_stub(classes)}
     for cm in modules:
         out[COMMANDS_DIR / f"{cm.module}.py"] = render_command(cm, dictionary, known)
     out[COMMANDS_DIR / "__init__.py"] = render_init(modules, api)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from dataclasses import dataclass
 
 from .. import jsonview
@@ -45,7 +46,7 @@ def _changed() -> None:
     clear_caches()
 
 
-def _members(d: Dictionary, avp: AvpDef) -> tuple[Member, ...]:
+def _members(d: Dictionary, avp: AvpDef, context: Dictionary | None = None) -> tuple[Member, ...]:
     """Grouped grammar rows in the generated tables' shape; unresolved names left out."""
     out: list[Member] = []
     seen: set[tuple[int, int]] = set()
@@ -54,6 +55,8 @@ def _members(d: Dictionary, avp: AvpDef) -> tuple[Member, ...]:
             key = (-1, -1)
         else:
             m = d.resolve(r, avp.vendor)
+            if m is None and context is not None:
+                m = context.resolve(r, avp.vendor)
             if m is None:
                 continue
             key = m.key
@@ -64,9 +67,10 @@ def _members(d: Dictionary, avp: AvpDef) -> tuple[Member, ...]:
     return tuple(out)
 
 
-def install(d: Dictionary) -> InstallStats:
+def install(d: Dictionary, context: Dictionary | None = None) -> InstallStats:
     """Add every vendor, AVP, enum, grouped grammar, application and command of ``d``
-    to the running dictionary; returns the counts."""
+    to the running dictionary; returns the counts. Grouped grammars name their
+    members; names not in ``d`` are looked up in ``context`` (e.g. the shipped data)."""
     stats = InstallStats()
     for vid, v in d.vendors.items():
         _avpdict.VENDOR_NAMES[vid] = v.name
@@ -80,7 +84,7 @@ def install(d: Dictionary) -> InstallStats:
             _avpdict.ENUMS[a.key] = dict(a.enum)
             stats.enums += 1
         if a.type == "Grouped" and a.grammar:
-            _tables.GROUPED_GRAMMARS[a.key] = _members(d, a)
+            _tables.GROUPED_GRAMMARS[a.key] = _members(d, a, context)
             stats.grouped += 1
     for app in d.applications.values():
         jsonview.APPLICATION_NAMES[app.id] = app.name
@@ -144,3 +148,20 @@ def empty_runtime() -> Iterator[None]:
         yield
     finally:
         _restore(s)
+
+
+def load_toml(*paths: str | Path) -> Dictionary:
+    """Data files in the package's own TOML format (docs/dictionary.md) as a Dictionary."""
+    from .source import load_file
+    d = Dictionary()
+    for p in paths:
+        load_file(Path(p), d)
+    return d
+
+
+def load_toml_and_register(*paths: str | Path) -> InstallStats:
+    """Load TOML data files and install them in the running dictionary (run-time
+    counterpart of adding them to ``src/diameter/dictionary/data/``). Grammar
+    names also resolve to the shipped AVPs (Session-Id, 3GPP's...)."""
+    from .source import load_all
+    return install(load_toml(*paths), context=load_all())

@@ -1,7 +1,7 @@
 """Message and MessageHeader: the python-diameter message API over the codec core."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codec import core
 from ..codec.errors import DecodeError, MessageDecodeError
@@ -97,15 +97,24 @@ class Message:
         self._avps = avps or []
         self.__post_init__()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _ANSWER_CLASSES.clear()   # a new class may be some request's answer
+
     def __post_init__(self) -> None:
         pass
 
     def __str__(self) -> str:
         return f"{self.name} {self.header}"
 
+    if TYPE_CHECKING:
+        # A decoded message's class is known at run time only: its AVP attributes read
+        # as Any until narrowed, e.g. ``isinstance(msg, CreditControlRequest)``.
+        def __getattr__(self, name: str) -> Any: ...
+
     # -- decoding ---------------------------------------------------------
     @classmethod
-    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Any:
+    def from_bytes(cls, msg_data: bytes, plain_msg: bool = False) -> Message:
         """Decode a whole message; the typed class when known, ``UndefinedMessage`` otherwise.
 
         With ``plain_msg`` the result only holds the AVP list (no attributes).
@@ -182,19 +191,20 @@ class Message:
         return _traverse(self.avps if alt_list is None else alt_list, list(code_and_vendor))
 
     # -- answers ----------------------------------------------------------
-    def to_answer(self) -> Any:
+    def to_answer(self) -> Message:
         """A new answer to this request: same code, application and ids, P bit kept."""
         h = self.header
-        hdr = MessageHeader(h.version, command_code=h.command_code,
-                            application_id=h.application_id,
-                            hop_by_hop_identifier=h.hop_by_hop_identifier,
-                            end_to_end_identifier=h.end_to_end_identifier)
-        hdr.is_proxyable = h.is_proxyable
-        answer_cls = _answer_class_for(type(self))
+        p_bit = h.command_flags & 0x40
+        hdr = MessageHeader(h.version, 0, p_bit, h.command_code, h.application_id,
+                            h.hop_by_hop_identifier, h.end_to_end_identifier)
+        cls = type(self)
+        answer_cls = _ANSWER_CLASSES.get(cls)
+        if answer_cls is None:
+            answer_cls = _ANSWER_CLASSES[cls] = _answer_class_for(cls)
         ans = answer_cls(hdr)
-        ans.header.is_request = False
-        ans.header.is_proxyable = h.is_proxyable
-        ans.header.application_id = h.application_id
+        ah = ans.header
+        ah.command_flags = (ah.command_flags & ~0xC0) | p_bit   # an answer; P bit kept
+        ah.application_id = h.application_id
         return ans
 
     def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
@@ -210,6 +220,10 @@ class Message:
         return fill_answer(self, self.to_answer(), result_code, origin_host=origin_host,
                            origin_realm=origin_realm, vendor_id=vendor_id,
                            error_message=error_message)
+
+
+_ANSWER_CLASSES: dict[type, type] = {}
+"""Request class -> answer class (emptied when a message class is defined)."""
 
 
 def _answer_class_for(cls: type) -> type:
@@ -260,11 +274,6 @@ class DefinedMessage(Message):
     _answer_cls: type | None = None
 
     __getattr__ = lazy_getattr
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name[0] != "_" and name not in _known_names(type(self)):
-            _warn_unknown(self, name)
-        object.__setattr__(self, name, value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -344,8 +353,12 @@ class DefinedMessage(Message):
             self._additional_avps.append(avp)
 
     def _body(self) -> bytes:
-        if self.__dict__.get("_plain"):
+        d = self.__dict__
+        if d.get("_plain"):
             return Message._body(self)
+        known = _KNOWN.get(type(self)) or _known_names(type(self))
+        if not known.issuperset(d):     # an attribute no AVP stands for: a typo?
+            _warn_unknown(self, known)
         return encode_body(self)
 
 
@@ -384,31 +397,38 @@ class UndefinedMessage(Message):
 
 
 class UnknownAttributeWarning(UserWarning):
-    """An attribute that maps to no AVP was set on a typed command (a typo?).
+    """A typed command being encoded holds an attribute no AVP stands for (a typo?).
 
-    The value is kept on the object but never sent. Make it an error with
+    The value stays on the object but is not sent. Make it an error with
     ``warnings.simplefilter("error", UnknownAttributeWarning)``.
     """
 
 
 _KNOWN: dict[type, frozenset[str]] = {}
+# what the message layer itself keeps in an instance's __dict__
+_INTERNAL = frozenset({"header", "_additional_avps", "_raw", "_raw_entries", "_st", "_plain",
+                       "_avps", "_view", "_depth", "_raw_index"})
 
 
 def _known_names(cls: type) -> frozenset[str]:
     known = _KNOWN.get(cls)
     if known is None:
-        known = frozenset(dir(cls)) | {"header"} | binding_of(cls).list_names
+        known = frozenset(dir(cls)) | _INTERNAL | binding_of(cls).list_names
         _KNOWN[cls] = known
     return known
 
 
-def _warn_unknown(msg: Any, name: str) -> None:
+def _warn_unknown(msg: Any, known: frozenset[str]) -> None:
+    """Checked when a typed command is encoded (free when every attribute is known)."""
     import difflib
     import warnings
-    close = difflib.get_close_matches(name, sorted(_known_names(type(msg))), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: the value is not "
-                  f"sent{hint}", UnknownAttributeWarning, stacklevel=3)
+    for name in msg.__dict__:
+        if name in known or name[0] == "_":
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: its value is "
+                      f"not sent{hint}", UnknownAttributeWarning, stacklevel=4)
 
 
 def _assign_attrs(parent: Any, avps: list[Avp]) -> None:

@@ -10,7 +10,7 @@ attributes are encoded in place of their first occurrence.
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any
+from typing import Any, overload
 
 from ..codec import core
 from ..codec.errors import AvpDecodeError, AvpEncodeError
@@ -293,18 +293,21 @@ class IdentityAttr:
         self.name = name
         self.__doc__ = doc
 
+    @overload
+    def __get__(self, obj: None, owner: Any = None) -> IdentityAttr: ...
+    @overload
+    def __get__(self, obj: object, owner: Any = None) -> bytes | None: ...
+
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        d = obj.__dict__
-        if self.name in d:
-            return d[self.name]
-        return self.inner.__get__(obj, owner)
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            return self.inner.__get__(obj, owner)
 
-    def __set__(self, obj: Any, value: Any) -> None:
-        if isinstance(value, str):
-            value = _ENCODE_IDENTITY(value)
-        obj.__dict__[self.name] = value
+    def __set__(self, obj: Any, value: str | bytes | None) -> None:
+        obj.__dict__[self.name] = _ENCODE_IDENTITY(value) if type(value) is str else value
 
     def __delete__(self, obj: Any) -> None:
         del obj.__dict__[self.name]

@@ -10,7 +10,8 @@ first, so the dicts read exactly as if they had been filled eagerly.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
+from _collections_abc import dict_items, dict_keys, dict_values
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 K = TypeVar("K")
@@ -33,11 +34,13 @@ class CommandRegistry(dict[K, type]):
 
     def _resolve(self, key: Any) -> bool:
         index = self._index
-        if not index or key not in index:
+        name = index.get(key) if index else None
+        if name is None or self._load is None:
             return False
-        name = index.pop(key)
-        if self._load is not None and not dict.__contains__(self, key):
-            dict.__setitem__(self, key, self._load(name))
+        # import first, forget the index entry after: a thread looking the key up
+        # meanwhile waits on the import lock instead of finding nothing
+        dict.setdefault(self, key, self._load(name))   # a registered class stays
+        index.pop(key, None)
         return True
 
     def _resolve_all(self) -> None:
@@ -49,7 +52,7 @@ class CommandRegistry(dict[K, type]):
             return dict.__getitem__(self, key)
         raise KeyError(key)
 
-    def get(self, key: K, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: K, default: Any = None) -> Any:
         if dict.__contains__(self, key) or self._resolve(key):
             return dict.__getitem__(self, key)
         return default
@@ -65,15 +68,15 @@ class CommandRegistry(dict[K, type]):
         self._resolve_all()
         return dict.__len__(self)
 
-    def keys(self) -> KeysView[K]:
+    def keys(self) -> dict_keys[K, type]:
         self._resolve_all()
         return dict.keys(self)
 
-    def values(self) -> ValuesView[type]:
+    def values(self) -> dict_values[K, type]:
         self._resolve_all()
         return dict.values(self)
 
-    def items(self) -> ItemsView[K, type]:
+    def items(self) -> dict_items[K, type]:
         self._resolve_all()
         return dict.items(self)
 
@@ -85,7 +88,7 @@ class CommandRegistry(dict[K, type]):
         self._resolve_all()
         return dict.__eq__(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         self._resolve_all()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..message import Message
     from .node import Node
 
 logger = logging.getLogger("diameter.application")
@@ -65,7 +66,7 @@ class Application:
         return self._node
 
     def generate_answer(self, message: Any, result_code: int | None = None,
-                        error_message: str | None = None) -> Any:
+                        error_message: str | None = None) -> Message:
         """Answer skeleton for ``message`` with our Origin-Host/Realm and app id."""
         answer = message.to_answer()
         answer.origin_host = self.node.origin_host.encode()
@@ -93,7 +94,7 @@ class Application:
     def receive_answer(self, message: Any) -> None:
         self.handle_answer(message)
 
-    def handle_request(self, message: Any) -> None:
+    def handle_request(self, message: Any) -> Any:
         """Called for each request; answer with :meth:`send_answer`.
 
         Subclasses override it; this default answers DIAMETER_UNABLE_TO_COMPLY
@@ -114,7 +115,7 @@ class Application:
         conn, _ = self.node.route_answer(message)
         self.node.send_message(conn, message)
 
-    def send_request(self, message: Any, timeout: int | float = 30) -> Any:
+    def send_request(self, message: Any, timeout: int | float = 30) -> Message:
         """Send a request and block until its answer arrives.
 
         Raises ``NotRoutable`` when no peer can take it, ``RequestTimeout`` after

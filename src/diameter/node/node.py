@@ -471,6 +471,17 @@ class Node:
             return
         raise NodeError(f"cannot send to {conn!r}")
 
+    # ---- for layers built on the asyncio node (diameter.cc.threaded) --------------
+    @property
+    def aio_node(self) -> DiameterNode | None:
+        """The asyncio :class:`DiameterNode` underneath (None before :meth:`start`)."""
+        return self._anode
+
+    @property
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The background thread's event loop (None before :meth:`start`)."""
+        return self._loop
+
     # ---- statistics -------------------------------------------------------------
     @property
     def statistics(self) -> NodeStats:

@@ -34,10 +34,12 @@ class Engine:
     """Online charging over one storage; safe to run several engines on one PostgreSQL."""
 
     def __init__(self, store: Storage, tariff: Tariff = DEFAULT_TARIFF,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, keep_outcomes: float = 86400.0) -> None:
         self.store = store
         self.tariff = tariff
         self.clock = clock
+        #: how long a request's outcome is kept to answer its retransmissions (s)
+        self.keep_outcomes = keep_outcomes
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- sessions and events ----------------------------------------------------------
@@ -49,21 +51,25 @@ class Engine:
         target = (Target(subscriptions=tuple(req.subscriptions)) if req.subscriptions
                   else Target(session_id=req.session_id))
         out = await self.store.transact(target, lambda snap: rating.charge(snap, req, tariff, now),
-                                        key, now)
+                                        key, now, scope=req.session_id)
         if out is None and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
             # subscription changed or missing mid-session: the session still knows its account
             out = await self.store.transact(Target(session_id=req.session_id),
-                                            lambda snap: rating.charge(snap, req, tariff, now), key, now)
+                                            lambda snap: rating.charge(snap, req, tariff, now), key, now,
+                                            scope=req.session_id)
         if out is None:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")
         return out
 
-    async def close_session(self, session_id: str, reason: str) -> Outcome | None:
-        """Release what a session still holds (STR, ASR, Tcc expiry); None if nothing was open."""
+    async def close_session(self, session_id: str, reason: str,
+                            idle: float | None = None) -> Outcome | None:
+        """Release what a session still holds (STR, ASR, Tcc expiry); None if nothing was open.
+
+        `idle` (seconds) leaves alone a session charged more recently, e.g. by another instance."""
         now = self.clock()
         return await self.store.transact(Target(session_id=session_id),
-                                         lambda snap: rating.close(snap, session_id, reason, now),
-                                         None, now)
+                                         lambda snap: rating.close(snap, session_id, reason, now, idle),
+                                         None, now, scope=session_id)
 
     async def release_expired(self, now: float | None = None) -> int:
         """Release reservations (and close sessions) whose time is up; returns accounts touched."""
@@ -94,6 +100,7 @@ class Engine:
                 released = await self.release_expired()
                 if released:
                     log.info("ocs: released expired credit on %d account(s)", released)
+                await self.store.prune_outcomes(self.clock() - self.keep_outcomes)
             except Exception:  # keep sweeping; the next round retries
                 log.exception("ocs: expiry sweep failed")
             await asyncio.sleep(interval)

@@ -147,7 +147,10 @@ class OcsFront:
         return await self._charge(req, RequestKind.EVENT)
 
     async def on_session_closed(self, session_id: str, reason: str) -> None:
-        out = await self.engine.close_session(session_id, CLOSED_REASONS.get(reason, reason))
+        idle = None
+        if reason == "tcc_expired" and self.server is not None:
+            idle = float(self.server.core.tcc)  # another instance may have served it since
+        out = await self.engine.close_session(session_id, CLOSED_REASONS.get(reason, reason), idle)
         if out is not None:
             log.info("session %s closed (%s): reservations released", session_id, reason)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -206,6 +206,7 @@ class Snapshot:
     balances: list[Balance]
     reservations: list[Reservation]
     sessions: dict[str, SessionRow] = field(default_factory=dict)
+    other_sessions: int | None = None  # set when only one session's part was loaded
 
     def balance(self, balance_id: int) -> Balance:
         for b in self.balances:
@@ -258,8 +259,8 @@ class Outcome:
     replayed: bool = False
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data.pop("replayed")
+        data = {k: getattr(self, k) for k in _OUTCOME_FIELDS}
+        data["grants"] = [g.__dict__ for g in self.grants]
         return json.dumps(data, separators=(",", ":"))
 
     @staticmethod
@@ -267,6 +268,10 @@ class Outcome:
         data: dict[str, Any] = json.loads(text)
         grants = [Grant(**g) for g in data.pop("grants")]
         return Outcome(grants=grants, replayed=True, **data)
+
+
+_OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
+                   "check_balance", "amount_before", "reauth_sessions", "error_message")
 
 
 @dataclass

@@ -239,9 +239,16 @@ def _event(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:
     return books.decision(outcome)
 
 
-def close(snap: Snapshot, session_id: str, reason: str, now: float) -> Decision:
-    """A session ended without a final report (STR, ASR, Tcc expiry): release its credit."""
+def close(snap: Snapshot, session_id: str, reason: str, now: float,
+          idle: float | None = None) -> Decision:
+    """A session ended without a final report (STR, ASR, Tcc expiry): release its credit.
+
+    With `idle`, only a session not charged for that long is closed: another instance
+    sharing the database may still be serving it."""
     books = Books(snap, now, session_id)
+    row = books.sessions.get(session_id)
+    if idle is not None and row is not None and row.updated > now - idle:
+        return books.decision(Outcome(SUCCESS))
     books.close_session(session_id, reason)
     return books.decision(Outcome(SUCCESS))
 

@@ -24,6 +24,7 @@ Configuration (TOML, every key optional)::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import tomllib
@@ -113,6 +114,10 @@ class Metrics:
                                  buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0))
         self.sessions = Gauge("ocs_open_sessions", "Open credit-control sessions on this instance",
                               registry=self.registry)
+        self.reservations = Gauge("ocs_reservations", "Open reservations (all instances)",
+                                  registry=self.registry)
+        self.reserved = Gauge("ocs_reserved_minor_units", "Money held by open reservations",
+                              registry=self.registry)
 
     def observe(self, kind: str, code: int, seconds: float) -> None:
         self.requests.labels(kind.lower(), str(code)).inc()
@@ -120,7 +125,14 @@ class Metrics:
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         from prometheus_client import start_http_server
-        start_http_server(port, host, registry=self.registry)
+        started = start_http_server(port, host, registry=self.registry)
+        self._http = started[0] if isinstance(started, tuple) else None  # None before 0.17
+
+    def close(self) -> None:
+        http = getattr(self, "_http", None)
+        if http is not None:
+            http.shutdown()
+            http.server_close()
 
 
 class OcsServer:
@@ -134,6 +146,7 @@ class OcsServer:
         self.node: DiameterNode | None = None
         self.cc: CreditControlServer | None = None
         self.metrics: Metrics | None = None
+        self._gauges: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -165,10 +178,26 @@ class OcsServer:
         self.node = node
         await self.engine.release_expired()
         self.engine.start_sweeper(cfg.sweep_interval)
+        if self.metrics is not None:
+            self._gauges = asyncio.get_running_loop().create_task(self._update_gauges())
         log.info("ocs %s listening on %s:%d, storage %s", cfg.identity, cfg.host, self.port,
                  self.store.url)
 
+    async def _update_gauges(self) -> None:
+        while self.metrics is not None:
+            try:
+                count, held = await self.store.reserved()
+                self.metrics.reservations.set(count)
+                self.metrics.reserved.set(held)
+            except Exception:  # metrics must not stop the server
+                log.exception("ocs: reading reservation totals failed")
+            await asyncio.sleep(self.config.sweep_interval)
+
     async def stop(self) -> None:
+        if self._gauges is not None:
+            self._gauges.cancel()
+            await asyncio.gather(self._gauges, return_exceptions=True)
+            self._gauges = None
         await self.engine.stop_sweeper()
         if self.cc is not None:
             await self.cc.close()
@@ -176,6 +205,8 @@ class OcsServer:
         if self.node is not None:
             await self.node.stop(1)
             self.node = None
+        if self.metrics is not None:
+            self.metrics.close()
         await self.store.close()
 
     def snapshot_metrics(self) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class Dialect:
 
 _REGISTRY: dict[str, Dialect] = {}
 _LOADED: list[bool] = []
+_BUILTIN: set[str] = set()      # names of the dialects shipped with the package
 
 
 def _ensure_loaded() -> None:
@@ -73,7 +74,8 @@ def _ensure_loaded() -> None:
             if not ready:
                 raise DialectError(f"dialect bases not found: {sorted(map(str, pending))}")
             for p in ready:
-                register_dialect(_from_data(pending.pop(p), str(p)))
+                d = register_dialect(_from_data(pending.pop(p), str(p)), replace=True)
+                _BUILTIN.add(d.name.lower())
 
 
 def dialect_names() -> list[str]:
@@ -91,17 +93,27 @@ def dialect(name: str | None = None) -> Dialect:
         raise DialectError(f"unknown dialect {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
 
 
-def register_dialect(d: Dialect) -> Dialect:
-    """Add or replace a dialect (by lower-cased name)."""
-    _REGISTRY[d.name.lower()] = d
+def register_dialect(d: Dialect, replace: bool = False) -> Dialect:
+    """Add a dialect (by lower-cased name); another of the same name is replaced.
+
+    A dialect shipped with the package ("3gpp", "huawei") is only replaced with
+    ``replace=True``: otherwise :class:`DialectError` (give yours another name, with
+    ``base = "huawei"`` to build on it).
+    """
+    key = d.name.lower()
+    if key in _BUILTIN and not replace:
+        raise DialectError(f"dialect {d.name!r} ships with the package; name yours otherwise "
+                           f"(base = {d.name!r} builds on it) or pass replace=True")
+    _REGISTRY[key] = d
     return d
 
 
-def load_dialect_file(path: str | Path) -> Dialect:
-    """Load and register a dialect from a TOML file of the package's format."""
+def load_dialect_file(path: str | Path, replace: bool = False) -> Dialect:
+    """Load and register a dialect from a TOML file of the package's format
+    (``replace=True`` to replace a built-in dialect of the same name)."""
     _ensure_loaded()
     p = Path(path)
-    return register_dialect(_from_data(tomllib.loads(p.read_text("utf-8")), str(p)))
+    return register_dialect(_from_data(tomllib.loads(p.read_text("utf-8")), str(p)), replace)
 
 
 # ---- data -> Dialect -----------------------------------------------------------------

@@ -84,9 +84,13 @@ _load()
 
 
 _NAME_INDEX: dict[str, list[tuple[int, int]]] = {}
+_NAME_GENERATION = [-1]
 
 
 def _name_index() -> dict[str, list[tuple[int, int]]]:
+    if _NAME_GENERATION[0] != GENERATION[0]:     # the running dictionary changed
+        _NAME_INDEX.clear()
+        _NAME_GENERATION[0] = GENERATION[0]
     if not _NAME_INDEX:
         idx: dict[str, list[tuple[int, int]]] = {}
         for vendor, codes in [(0, AVP_DICTIONARY), *AVP_VENDOR_DICTIONARY.items()]:

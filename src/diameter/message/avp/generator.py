@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, dataclass_transform
 
 from ...codec import core as _core
 from .avp import Avp
@@ -74,14 +74,14 @@ def _dc_repr(self: Any) -> str:
     return f"{type(self).__qualname__}({inner})"
 
 
-def _dc_eq(self: Any, other: object) -> bool:
+def _dc_eq(self: Any, other: Any) -> Any:
     if other.__class__ is not self.__class__:
         return NotImplemented
     names = [f.name for f in dataclasses.fields(self)]
     return [getattr(self, n) for n in names] == [getattr(other, n) for n in names]
 
 
-def _make_dataclass(cls: type) -> None:
+def _make_dataclass(cls: Any) -> None:
     """What ``dataclasses.dataclass(cls, init=False)`` does for a grouped class, minus the
     per-class ``exec`` of generated methods (611 classes: most of the import time).
 
@@ -111,16 +111,21 @@ def _make_dataclass(cls: type) -> None:
         if f.default_factory is not dataclasses.MISSING and name in cls.__dict__:
             delattr(cls, name)
         all_fields[name] = f
-    cls.__dataclass_fields__ = all_fields  # type: ignore[attr-defined]
-    cls.__dataclass_params__ = _dataclass_params()  # type: ignore[attr-defined]
-    cls.__repr__ = _dc_repr  # type: ignore[assignment]
-    cls.__eq__ = _dc_eq  # type: ignore[assignment]
-    cls.__hash__ = None  # type: ignore[assignment]
-    cls.__match_args__ = tuple(  # type: ignore[attr-defined]
-        n for n, f in all_fields.items() if f._field_type is dataclasses._FIELD)  # type: ignore[attr-defined]
+    cls.__dataclass_fields__ = all_fields
+    cls.__dataclass_params__ = _dataclass_params()
+    cls.__repr__ = _dc_repr
+    cls.__eq__ = _dc_eq
+    cls.__hash__ = None
+    field_kind = dataclasses._FIELD  # type: ignore[attr-defined]
+    setattr(cls, "__match_args__", tuple(  # noqa: B010 (mypy refuses the plain assignment)
+        n for n, f in all_fields.items() if getattr(f, "_field_type", None) is field_kind))
 
 
-def grouped_avp(cls: type) -> type:
+_C = TypeVar("_C", bound=type)
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def grouped_avp(cls: _C) -> _C:
     """Make ``cls`` a grouped-AVP dataclass with lazy decoding.
 
     Fields default to ``None`` (list fields to a new list) without storing the
@@ -128,7 +133,8 @@ def grouped_avp(cls: type) -> type:
     members that are read.
     """
     from .._binding import install_attrs, lazy_getattr
-    _make_dataclass(cls)
+    klass: Any = cls
+    _make_dataclass(klass)
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
     list_fields = tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING)
@@ -145,14 +151,14 @@ def grouped_avp(cls: type) -> type:
         init(self.__dict__, args, kwargs, spec)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = __init__
-    cls.__getattr__ = lazy_getattr
+    klass.__init__ = __init__
+    klass.__getattr__ = lazy_getattr
 
-    def _from_raw(klass: type, buf: bytes, start: int, end: int) -> Any:
-        obj = klass.__new__(klass)
+    def _from_raw(of: Any, buf: bytes, start: int, end: int) -> Any:
+        obj = of.__new__(of)
         obj.__dict__["_raw"] = (buf, start, end)
         return obj
 
-    cls._from_raw = classmethod(_from_raw)
+    klass._from_raw = classmethod(_from_raw)
     install_attrs(cls)
     return cls

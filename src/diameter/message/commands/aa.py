@@ -3,12 +3,17 @@
 """AA (265) messages: NASREQ Application (1), 3GPP Gq (16777222), 3GPP Gmb (16777223), 3GPP Rx (16777236), 3GPP STa (16777250), 3GPP SWm (16777264), 3GPP S6b (16777272)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
 from ._helpers import SubscriptionIdMixin
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["Aa", "AaAnswer", "AaRequest"]
 
@@ -27,101 +32,107 @@ class Aa(DefinedMessage):
 
 class AaRequest(SubscriptionIdMixin, Aa):
     """A AA Request."""
-    session_id: str
-    auth_application_id: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    auth_request_type: int
-    destination_host: bytes
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port: int
-    nas_port_id: str
-    nas_port_type: int
-    origin_aaa_protocol: int
-    origin_state_id: int
-    port_limit: int
-    user_name: str
-    user_password: bytes
-    service_type: int
-    state: bytes
-    authorization_lifetime: int
-    auth_grace_period: int
-    auth_session_state: int
-    callback_number: str
-    called_station_id: str
-    calling_station_id: str
-    originating_line_info: bytes
-    connect_info: str
-    chap_auth: ChapAuth
-    chap_challenge: bytes
+    session_id: str | None
+    auth_application_id: int | None
+    auth_request_type: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port: int | None
+    nas_port_id: str | None
+    nas_port_type: int | None
+    origin_aaa_protocol: int | None
+    origin_state_id: int | None
+    port_limit: int | None
+    user_name: str | None
+    user_password: bytes | None
+    service_type: int | None
+    state: bytes | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    auth_session_state: int | None
+    callback_number: str | None
+    called_station_id: str | None
+    calling_station_id: str | None
+    originating_line_info: bytes | None
+    connect_info: str | None
+    chap_auth: ChapAuth | None
+    chap_challenge: bytes | None
     framed_compression: list[int]
-    framed_interface_id: int
-    framed_ip_address: bytes
+    framed_interface_id: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_ip_netmask: bytes
-    framed_mtu: int
-    framed_protocol: int
-    arap_password: bytes
-    arap_security: int
+    framed_ip_netmask: bytes | None
+    framed_mtu: int | None
+    framed_protocol: int | None
+    arap_password: bytes | None
+    arap_security: int | None
     arap_security_data: list[bytes]
     login_ip_host: list[str]
     login_ipv6_host: list[bytes]
-    login_lat_group: bytes
-    login_lat_node: bytes
-    login_lat_port: bytes
-    login_lat_service: bytes
+    login_lat_group: bytes | None
+    login_lat_node: bytes | None
+    login_lat_port: bytes | None
+    login_lat_service: bytes | None
     tunneling: list[Tunneling]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    af_charging_identifier: bytes
-    media_component_description: MediaComponentDescription
-    supported_features: SupportedFeatures
+    af_charging_identifier: bytes | None
+    media_component_description: MediaComponentDescription | None
+    supported_features: SupportedFeatures | None
     specific_action: list[int]
     subscription_id: list[SubscriptionId]
-    service_stype: int
-    media_sub_component: MediaSubComponent
+    service_stype: int | None
+    media_sub_component: MediaSubComponent | None
     flow_grouping: list[FlowGrouping]
-    sip_forking_indication: int
-    tgpp_imsi: str
-    rai: str
-    tgpp_imeisv: bytes
-    tgpp_rat_type: bytes
-    tgpp_user_location_info: bytes
-    tgpp_ms_timezone: bytes
-    additional_mbms_trace_info: bytes
-    drmp: int
-    ip_domain_id: bytes
-    af_application_identifier: bytes
-    service_info_status: int
-    oc_supported_features: OcSupportedFeatures
-    reservation_priority: int
-    service_urn: bytes
-    sponsored_connectivity_data: SponsoredConnectivityData
-    mps_identifier: bytes
-    gcs_identifier: bytes
-    mcptt_identifier: bytes
-    mcvideo_identifier: bytes
-    rx_request_type: int
+    sip_forking_indication: int | None
+    tgpp_imsi: str | None
+    rai: str | None
+    tgpp_imeisv: bytes | None
+    tgpp_rat_type: bytes | None
+    tgpp_user_location_info: bytes | None
+    tgpp_ms_timezone: bytes | None
+    additional_mbms_trace_info: bytes | None
+    drmp: int | None
+    ip_domain_id: bytes | None
+    af_application_identifier: bytes | None
+    service_info_status: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    reservation_priority: int | None
+    service_urn: bytes | None
+    sponsored_connectivity_data: SponsoredConnectivityData | None
+    mps_identifier: bytes | None
+    gcs_identifier: bytes | None
+    mcptt_identifier: bytes | None
+    mcvideo_identifier: bytes | None
+    rx_request_type: int | None
     required_access_info: list[int]
-    af_requested_data: int
-    reference_id: bytes
-    pre_emption_control_info: int
-    mip6_feature_vector: int
-    access_network_info: AccessNetworkInfo
-    local_time_zone: LocalTimeZone
-    aar_flags: int
-    ue_local_ip_address: str
-    mip6_agent_info: Mip6AgentInfo
-    visited_network_identifier: bytes
-    qos_capability: QosCapability
-    service_selection: str
-    origination_time_stamp: int
-    maximum_wait_time: int
-    mip_mn_ha_spi: int
-    emergency_services: int
+    af_requested_data: int | None
+    reference_id: bytes | None
+    pre_emption_control_info: int | None
+    mip6_feature_vector: int | None
+    access_network_info: AccessNetworkInfo | None
+    local_time_zone: LocalTimeZone | None
+    aar_flags: int | None
+    ue_local_ip_address: str | None
+    mip6_agent_info: Mip6AgentInfo | None
+    visited_network_identifier: bytes | None
+    qos_capability: QosCapability | None
+    service_selection: str | None
+    origination_time_stamp: int | None
+    maximum_wait_time: int | None
+    mip_mn_ha_spi: int | None
+    emergency_services: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> AaAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> AaAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -227,108 +238,110 @@ class AaRequest(SubscriptionIdMixin, Aa):
 
 class AaAnswer(Aa):
     """A AA Answer."""
-    session_id: str
-    auth_application_id: int
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
-    service_type: int
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    user_name: str | None
+    service_type: int | None
     state_class: list[bytes]
     configuration_token: list[bytes]
-    acct_interim_interval: int
-    error_message: str
-    error_reporting_host: bytes
+    acct_interim_interval: int | None
+    error_message: str | None
     failed_avp: list[FailedAvp]
-    idle_timeout: int
-    authorization_lifetime: int
-    auth_grace_period: int
-    re_auth_request_type: int
-    multi_round_time_out: int
-    session_timeout: int
-    state: bytes
+    idle_timeout: int | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    re_auth_request_type: int | None
+    multi_round_time_out: int | None
+    session_timeout: int | None
+    state: bytes | None
     reply_message: list[str]
-    origin_aaa_protocol: int
-    origin_state_id: int
+    origin_aaa_protocol: int | None
+    origin_state_id: int | None
     filter_id: list[str]
-    password_retry: int
-    port_limit: int
-    prompt: int
-    arap_challenge_response: bytes
-    arap_features: bytes
-    arap_security: int
+    password_retry: int | None
+    port_limit: int | None
+    prompt: int | None
+    arap_challenge_response: bytes | None
+    arap_features: bytes | None
+    arap_security: int | None
     arap_security_data: list[bytes]
-    arap_zone_access: int
-    callback_id: str
-    callback_number: str
-    framed_appletalk_link: int
+    arap_zone_access: int | None
+    callback_id: str | None
+    callback_number: str | None
+    framed_appletalk_link: int | None
     framed_appletalk_network: list[int]
-    framed_appletalk_zone: bytes
+    framed_appletalk_zone: bytes | None
     framed_compression: list[int]
-    framed_interface_id: int
-    framed_ip_address: bytes
+    framed_interface_id: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_ipv6_pool: bytes
+    framed_ipv6_pool: bytes | None
     framed_ipv6_route: list[str]
-    framed_ip_netmask: bytes
+    framed_ip_netmask: bytes | None
     framed_route: list[str]
-    framed_pool: bytes
-    framed_ipx_network: int
-    framed_mtu: int
-    framed_protocol: int
-    framed_routing: int
+    framed_pool: bytes | None
+    framed_ipx_network: int | None
+    framed_mtu: int | None
+    framed_protocol: int | None
+    framed_routing: int | None
     login_ip_host: list[str]
     login_ipv6_host: list[bytes]
-    login_lat_group: bytes
-    login_lat_node: bytes
-    login_lat_port: bytes
-    login_lat_service: bytes
-    login_service: int
-    login_tcp_port: int
+    login_lat_group: bytes | None
+    login_lat_node: bytes | None
+    login_lat_port: bytes | None
+    login_lat_service: bytes | None
+    login_service: int | None
+    login_tcp_port: int | None
     nas_filter_rule: list[bytes]
     qos_filter_rule: list[bytes]
     tunneling: list[Tunneling]
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
-    auth_request_type: int
-    auth_session_state: int
-    experimental_result: ExperimentalResult
-    authorization_token: bytes
+    auth_request_type: int | None
+    auth_session_state: int | None
+    experimental_result: ExperimentalResult | None
+    authorization_token: bytes | None
     access_network_charging_identifier: list[AccessNetworkChargingIdentifier]
-    access_network_charging_address: str
-    alternative_apn: str
-    tgpp_imsi: str
-    tmgi: bytes
-    required_mbms_bearer_capabilities: str
-    drmp: int
-    acceptable_service_info: AcceptableServiceInfo
+    access_network_charging_address: str | None
+    alternative_apn: str | None
+    tgpp_imsi: str | None
+    tmgi: bytes | None
+    required_mbms_bearer_capabilities: str | None
+    drmp: int | None
+    acceptable_service_info: AcceptableServiceInfo | None
     an_gw_address: list[str]
-    an_trusted: int
-    service_authorization_info: int
-    ip_can_type: int
-    netloc_access_support: int
-    rat_type: int
+    an_trusted: int | None
+    service_authorization_info: int | None
+    ip_can_type: int | None
+    netloc_access_support: int | None
+    rat_type: int | None
     flows: list[Flows]
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
     subscription_id: list[SubscriptionId]
-    user_equipment_info: UserEquipmentInfo
-    tgpp_sgsn_mcc_mnc: str
-    retry_interval: int
+    user_equipment_info: UserEquipmentInfo | None
+    tgpp_sgsn_mcc_mnc: str | None
+    retry_interval: int | None
     load: list[Load]
     tgpp_filter_id: list[bytes]
-    context_identifier: int
-    apn_oi_replacement: str
+    context_identifier: int | None
+    apn_oi_replacement: str | None
     apn_configuration: list[ApnConfiguration]
-    tgpp_charging_characteristics: str
-    trace_info: TraceInfo
-    ue_usage_type: int
-    emergency_info: EmergencyInfo
-    access_network_info: AccessNetworkInfo
-    user_location_info_time: datetime.datetime
+    tgpp_charging_characteristics: str | None
+    trace_info: TraceInfo | None
+    ue_usage_type: int | None
+    emergency_info: EmergencyInfo | None
+    access_network_info: AccessNetworkInfo | None
+    user_location_info_time: datetime.datetime | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

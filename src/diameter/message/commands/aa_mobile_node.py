@@ -3,9 +3,14 @@
 """AA-Mobile-Node (260) messages: Mobile IPv4 Application (2)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["AaMobileNode", "AaMobileNodeAnswer", "AaMobileNodeRequest"]
 
@@ -24,29 +29,35 @@ class AaMobileNode(DefinedMessage):
 
 class AaMobileNodeRequest(AaMobileNode):
     """A AA-Mobile-Node Request."""
-    session_id: str
-    auth_application_id: int
-    user_name: str
-    destination_realm: bytes
-    origin_host: bytes
-    origin_realm: bytes
-    mip_reg_request: bytes
-    mip_mn_aaa_auth: MipMnAaaAuth
-    acct_multi_session_id: str
-    destination_host: bytes
-    origin_state_id: int
-    mip_mobile_node_address: str
-    mip_home_agent_address: str
-    mip_feature_vector: int
-    mip_originating_foreign_aaa: MipOriginatingForeignAaa
-    authorization_lifetime: int
-    auth_session_state: int
-    mip_fa_challenge: bytes
-    mip_candidate_home_agent_host: bytes
-    mip_home_agent_host: MipHomeAgentHost
-    mip_ha_to_fa_spi: int
+    session_id: str | None
+    auth_application_id: int | None
+    user_name: str | None
+    mip_reg_request: bytes | None
+    mip_mn_aaa_auth: MipMnAaaAuth | None
+    acct_multi_session_id: str | None
+    origin_state_id: int | None
+    mip_mobile_node_address: str | None
+    mip_home_agent_address: str | None
+    mip_feature_vector: int | None
+    mip_originating_foreign_aaa: MipOriginatingForeignAaa | None
+    authorization_lifetime: int | None
+    auth_session_state: int | None
+    mip_fa_challenge: bytes | None
+    mip_home_agent_host: MipHomeAgentHost | None
+    mip_ha_to_fa_spi: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        destination_realm = IdentityAttr("destination_realm", "")
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        mip_candidate_home_agent_host = IdentityAttr("mip_candidate_home_agent_host", "")
+        def to_answer(self) -> AaMobileNodeAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> AaMobileNodeAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -81,31 +92,33 @@ class AaMobileNodeRequest(AaMobileNode):
 
 class AaMobileNodeAnswer(AaMobileNode):
     """A AA-Mobile-Node Answer."""
-    session_id: str
-    auth_application_id: int
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    acct_multi_session_id: str
-    user_name: str
-    authorization_lifetime: int
-    auth_session_state: int
-    error_message: str
-    error_reporting_host: bytes
-    re_auth_request_type: int
-    mip_feature_vector: int
-    mip_reg_reply: bytes
-    mip_mn_to_fa_msa: MipMnToFaMsa
-    mip_mn_to_ha_msa: MipMnToHaMsa
-    mip_fa_to_mn_msa: MipFaToMnMsa
-    mip_fa_to_ha_msa: MipFaToHaMsa
-    mip_ha_to_mn_msa: MipHaToMnMsa
-    mip_msa_lifetime: int
-    mip_home_agent_address: str
-    mip_mobile_node_address: str
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    acct_multi_session_id: str | None
+    user_name: str | None
+    authorization_lifetime: int | None
+    auth_session_state: int | None
+    error_message: str | None
+    re_auth_request_type: int | None
+    mip_feature_vector: int | None
+    mip_reg_reply: bytes | None
+    mip_mn_to_fa_msa: MipMnToFaMsa | None
+    mip_mn_to_ha_msa: MipMnToHaMsa | None
+    mip_fa_to_mn_msa: MipFaToMnMsa | None
+    mip_fa_to_ha_msa: MipFaToHaMsa | None
+    mip_ha_to_mn_msa: MipHaToMnMsa | None
+    mip_msa_lifetime: int | None
+    mip_home_agent_address: str | None
+    mip_mobile_node_address: str | None
     mip_filter_rule: list[bytes]
-    origin_state_id: int
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

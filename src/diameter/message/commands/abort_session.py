@@ -3,9 +3,14 @@
 """Abort-Session (274) messages: Diameter Common Messages (0), NASREQ Application (1), 3GPP Gq (16777222), 3GPP Gmb (16777223), Ericsson Charging-CIP (16777232), 3GPP Rx (16777236), 3GPP STa (16777250), 3GPP SWm (16777264), 3GPP S6b (16777272), 3GPP SGmb (16777292)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["AbortSession", "AbortSessionAnswer", "AbortSessionRequest"]
 
@@ -24,41 +29,47 @@ class AbortSession(DefinedMessage):
 
 class AbortSessionRequest(AbortSession):
     """A Abort-Session Request."""
-    session_id: str
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    auth_application_id: int
-    user_name: str
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    user_name: str | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port: int
-    nas_port_id: str
-    nas_port_type: int
-    service_type: int
-    framed_ip_address: bytes
+    origin_aaa_protocol: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port: int | None
+    nas_port_id: str | None
+    nas_port_type: int | None
+    service_type: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_interface_id: int
-    called_station_id: str
-    calling_station_id: str
-    originating_line_info: bytes
-    acct_session_id: bytes
-    acct_multi_session_id: str
-    state: bytes
+    framed_interface_id: int | None
+    called_station_id: str | None
+    calling_station_id: str | None
+    originating_line_info: bytes | None
+    acct_session_id: bytes | None
+    acct_multi_session_id: str | None
+    state: bytes | None
     state_class: list[bytes]
     reply_message: list[str]
-    service_stype: int
-    abort_cause: int
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
-    auth_session_state: int
-    restart_counter: int
+    service_stype: int | None
+    abort_cause: int | None
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    auth_session_state: int | None
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> AbortSessionAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> AbortSessionAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -104,27 +115,29 @@ class AbortSessionRequest(AbortSession):
 
 class AbortSessionAnswer(AbortSession):
     """A Abort-Session Answer."""
-    session_id: str
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
-    origin_state_id: int
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    session_id: str | None
+    result_code: int | None
+    user_name: str | None
+    origin_state_id: int | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
-    state: bytes
-    experimental_result: ExperimentalResult
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    restart_counter: int
+    origin_aaa_protocol: int | None
+    state: bytes | None
+    experimental_result: ExperimentalResult | None
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """Accounting (271) messages: NASREQ Application (1), Diameter Base Accounting (3)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["Accounting", "AccountingAnswer", "AccountingRequest"]
 
@@ -26,106 +31,112 @@ class Accounting(DefinedMessage):
 
 class AccountingRequest(Accounting):
     """A Accounting Request."""
-    session_id: str
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    accounting_record_type: int
-    accounting_record_number: int
-    acct_application_id: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    user_name: str
-    destination_host: bytes
-    accounting_sub_session_id: int
-    acct_session_id: bytes
-    acct_multi_session_id: str
-    acct_interim_interval: int
-    accounting_realtime_required: int
-    origin_state_id: int
-    event_timestamp: datetime.datetime
+    session_id: str | None
+    accounting_record_type: int | None
+    accounting_record_number: int | None
+    acct_application_id: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    user_name: str | None
+    accounting_sub_session_id: int | None
+    acct_session_id: bytes | None
+    acct_multi_session_id: str | None
+    acct_interim_interval: int | None
+    accounting_realtime_required: int | None
+    origin_state_id: int | None
+    event_timestamp: datetime.datetime | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    event_type: EventType
-    role_of_node: int
-    user_session_id: str
-    calling_party_address: str
-    called_party_address: str
-    time_stamps: TimeStamps
+    event_type: EventType | None
+    role_of_node: int | None
+    user_session_id: str | None
+    calling_party_address: str | None
+    called_party_address: str | None
+    time_stamps: TimeStamps | None
     application_server_information: list[ApplicationServerInformation]
     inter_operator_identifier: list[InterOperatorIdentifier]
-    ims_charging_identifier: str
+    ims_charging_identifier: str | None
     sdp_session_description: list[str]
     sdp_media_component: list[SdpMediaComponent]
-    ggsn_address: str
-    served_party_ip_address: str
-    authorised_qos: str
-    server_capabilities: ServerCapabilities
-    trunk_group_id: TrunkGroupId
-    bearer_service: bytes
-    service_id: str
-    cause: Cause
-    origin_aaa_protocol: int
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port: int
-    nas_port_id: str
-    nas_port_type: int
+    ggsn_address: str | None
+    served_party_ip_address: str | None
+    authorised_qos: str | None
+    server_capabilities: ServerCapabilities | None
+    trunk_group_id: TrunkGroupId | None
+    bearer_service: bytes | None
+    service_id: str | None
+    cause: Cause | None
+    origin_aaa_protocol: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port: int | None
+    nas_port_id: str | None
+    nas_port_type: int | None
     state_class: list[bytes]
-    service_type: int
-    termination_cause: int
-    accounting_input_octets: int
-    accounting_input_packets: int
-    accounting_output_octets: int
-    accounting_output_packets: int
-    acct_authentic: int
-    accounting_auth_method: int
-    acct_link_count: int
-    acct_session_time: int
-    acct_tunnel_connection: bytes
-    acct_tunnel_packets_lost: int
-    callback_id: str
-    callback_number: str
-    called_station_id: str
-    calling_station_id: str
+    service_type: int | None
+    termination_cause: int | None
+    accounting_input_octets: int | None
+    accounting_input_packets: int | None
+    accounting_output_octets: int | None
+    accounting_output_packets: int | None
+    acct_authentic: int | None
+    accounting_auth_method: int | None
+    acct_link_count: int | None
+    acct_session_time: int | None
+    acct_tunnel_connection: bytes | None
+    acct_tunnel_packets_lost: int | None
+    callback_id: str | None
+    callback_number: str | None
+    called_station_id: str | None
+    calling_station_id: str | None
     connection_info: list[str]
-    originating_line_info: bytes
-    authorization_lifetime: int
-    session_timeout: int
-    idle_timeout: int
-    port_limit: int
+    originating_line_info: bytes | None
+    authorization_lifetime: int | None
+    session_timeout: int | None
+    idle_timeout: int | None
+    port_limit: int | None
     filter_id: list[str]
     nas_filter_rule: list[bytes]
     qos_filter_rule: list[bytes]
-    framed_appletalk_link: int
+    framed_appletalk_link: int | None
     framed_appletalk_network: list[int]
-    framed_appletalk_zone: bytes
+    framed_appletalk_zone: bytes | None
     framed_compression: list[int]
-    framed_interface_id: int
-    framed_ip_address: bytes
+    framed_interface_id: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_ipv6_pool: bytes
+    framed_ipv6_pool: bytes | None
     framed_ipv6_route: list[str]
-    framed_ipx_network: int
-    framed_mtu: int
-    framed_pool: bytes
-    framed_protocol: int
+    framed_ipx_network: int | None
+    framed_mtu: int | None
+    framed_pool: bytes | None
+    framed_protocol: int | None
     framed_route: list[str]
-    framed_routing: int
+    framed_routing: int | None
     login_ip_host: list[str]
     login_ipv6_host: list[bytes]
-    login_lat_group: bytes
-    login_lat_node: bytes
-    login_lat_port: bytes
-    login_lat_service: bytes
-    login_service: int
-    login_tcp_port: int
+    login_lat_group: bytes | None
+    login_lat_node: bytes | None
+    login_lat_port: bytes | None
+    login_lat_service: bytes | None
+    login_service: int | None
+    login_tcp_port: int | None
     tunneling: list[Tunneling]
-    service_stype: int
-    acct_delay_time: int
-    framed_ip_netmask: bytes
-    service_context_id: str
-    service_information: ServiceInformation
+    service_stype: int | None
+    acct_delay_time: int | None
+    framed_ip_netmask: bytes | None
+    service_context_id: str | None
+    service_information: ServiceInformation | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> AccountingAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> AccountingAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -236,39 +247,41 @@ class AccountingRequest(Accounting):
 
 class AccountingAnswer(Accounting):
     """A Accounting Answer."""
-    session_id: str
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    accounting_record_type: int
-    accounting_record_number: int
-    acct_application_id: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    user_name: str
-    accounting_sub_session_id: int
-    acct_session_id: bytes
-    acct_multi_session_id: str
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    acct_interim_interval: int
-    accounting_realtime_required: int
-    origin_state_id: int
-    event_timestamp: datetime.datetime
+    session_id: str | None
+    result_code: int | None
+    accounting_record_type: int | None
+    accounting_record_number: int | None
+    acct_application_id: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    user_name: str | None
+    accounting_sub_session_id: int | None
+    acct_session_id: bytes | None
+    acct_multi_session_id: str | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    acct_interim_interval: int | None
+    accounting_realtime_required: int | None
+    origin_state_id: int | None
+    event_timestamp: datetime.datetime | None
     proxy_info: list[ProxyInfo]
-    origin_aaa_protocol: int
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port: int
-    nas_port_id: str
-    nas_port_type: int
-    service_type: int
-    termination_cause: int
+    origin_aaa_protocol: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port: int | None
+    nas_port_id: str | None
+    nas_port_type: int | None
+    service_type: int | None
+    termination_cause: int | None
     state_class: list[bytes]
-    service_stype: int
+    service_stype: int | None
     route_record: list[bytes]
-    experimental_result: ExperimentalResult
+    experimental_result: ExperimentalResult | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """Alert-Service-Centre (8388648) messages: 3GPP S6c (16777312)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["AlertServiceCentre", "AlertServiceCentreAnswer", "AlertServiceCentreRequest"]
 
@@ -26,23 +31,29 @@ class AlertServiceCentre(DefinedMessage):
 
 class AlertServiceCentreRequest(AlertServiceCentre):
     """A Alert-Service-Centre Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    sc_address: bytes
-    user_identifier: UserIdentifier
-    smsmi_correlation_id: SmsmiCorrelationId
-    maximum_ue_availability_time: datetime.datetime
-    sms_gmsc_alert_event: int
-    serving_node: ServingNode
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    sc_address: bytes | None
+    user_identifier: UserIdentifier | None
+    smsmi_correlation_id: SmsmiCorrelationId | None
+    maximum_ue_availability_time: datetime.datetime | None
+    sms_gmsc_alert_event: int | None
+    serving_node: ServingNode | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> AlertServiceCentreAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> AlertServiceCentreAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -71,18 +82,20 @@ class AlertServiceCentreRequest(AlertServiceCentre):
 
 class AlertServiceCentreAnswer(AlertServiceCentre):
     """A Alert-Service-Centre Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """3GPP-Authentication-Information (318) messages: 3GPP S6a/S6d (16777251)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["AuthenticationInformation", "AuthenticationInformationAnswer", "AuthenticationInformationRequest"]
 
@@ -24,23 +29,29 @@ class AuthenticationInformation(DefinedMessage):
 
 class AuthenticationInformationRequest(AuthenticationInformation):
     """A 3GPP-Authentication-Information Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    requested_eutran_authentication_info: RequestedEutranAuthenticationInfo
-    requested_utran_geran_authentication_info: RequestedUtranGeranAuthenticationInfo
-    visited_plmn_id: bytes
-    air_flags: int
+    requested_eutran_authentication_info: RequestedEutranAuthenticationInfo | None
+    requested_utran_geran_authentication_info: RequestedUtranGeranAuthenticationInfo | None
+    visited_plmn_id: bytes | None
+    air_flags: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> AuthenticationInformationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> AuthenticationInformationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -69,24 +80,26 @@ class AuthenticationInformationRequest(AuthenticationInformation):
 
 class AuthenticationInformationAnswer(AuthenticationInformation):
     """A 3GPP-Authentication-Information Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_diagnostic: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_diagnostic: int | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
-    authentication_info: AuthenticationInfo
-    ue_usage_type: int
+    authentication_info: AuthenticationInfo | None
+    ue_usage_type: int | None
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

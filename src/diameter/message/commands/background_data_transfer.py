@@ -3,9 +3,14 @@
 """Background-Data-Transfer (8388723) messages: 3GPP Nt (16777348)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["BackgroundDataTransfer", "BackgroundDataTransferAnswer", "BackgroundDataTransferRequest"]
 
@@ -24,28 +29,34 @@ class BackgroundDataTransfer(DefinedMessage):
 
 class BackgroundDataTransferRequest(BackgroundDataTransfer):
     """A Background-Data-Transfer Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    transfer_request_type: int
-    destination_host: bytes
-    oc_supported_features: OcSupportedFeatures
-    application_service_provider_identity: str
-    cc_output_octets: int
-    cc_input_octets: int
-    cc_total_octets: int
-    number_of_ues: int
-    time_window: TimeWindow
-    network_area_info_list: bytes
-    reference_id: bytes
-    transfer_policy_id: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    transfer_request_type: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    application_service_provider_identity: str | None
+    cc_output_octets: int | None
+    cc_input_octets: int | None
+    cc_total_octets: int | None
+    number_of_ues: int | None
+    time_window: TimeWindow | None
+    network_area_info_list: bytes | None
+    reference_id: bytes | None
+    transfer_policy_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> BackgroundDataTransferAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> BackgroundDataTransferAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -79,29 +90,31 @@ class BackgroundDataTransferRequest(BackgroundDataTransfer):
 
 class BackgroundDataTransferAnswer(BackgroundDataTransfer):
     """A Background-Data-Transfer Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
-    reference_id: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
+    reference_id: bytes | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     transfer_policy: list[TransferPolicy]
-    pcrf_address: bytes
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
+        pcrf_address = IdentityAttr("pcrf_address", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Capabilities-Exchange (257) messages: Diameter Common Messages (0)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["CapabilitiesExchange", "CapabilitiesExchangeAnswer", "CapabilitiesExchangeRequest"]
 
@@ -24,18 +29,24 @@ class CapabilitiesExchange(DefinedMessage):
 
 class CapabilitiesExchangeRequest(CapabilitiesExchange):
     """A Capabilities-Exchange Request."""
-    origin_host: bytes
-    origin_realm: bytes
     host_ip_address: list[str]
-    vendor_id: int
-    product_name: str
-    origin_state_id: int
+    vendor_id: int | None
+    product_name: str | None
+    origin_state_id: int | None
     supported_vendor_id: list[int]
     auth_application_id: list[int]
     inband_security_id: list[int]
     acct_application_id: list[int]
     vendor_specific_application_id: list[VendorSpecificApplicationId]
-    firmware_revision: int
+    firmware_revision: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        def to_answer(self) -> CapabilitiesExchangeAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> CapabilitiesExchangeAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("origin_host", 264, is_required=True),  # Origin-Host
@@ -59,21 +70,23 @@ class CapabilitiesExchangeRequest(CapabilitiesExchange):
 
 class CapabilitiesExchangeAnswer(CapabilitiesExchange):
     """A Capabilities-Exchange Answer."""
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
+    result_code: int | None
     host_ip_address: list[str]
-    vendor_id: int
-    product_name: str
-    origin_state_id: int
-    error_message: str
-    failed_avp: FailedAvp
+    vendor_id: int | None
+    product_name: str | None
+    origin_state_id: int | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     supported_vendor_id: list[int]
     auth_application_id: list[int]
     inband_security_id: list[int]
     acct_application_id: list[int]
     vendor_specific_application_id: list[VendorSpecificApplicationId]
-    firmware_revision: int
+    firmware_revision: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("result_code", 268, is_required=True),  # Result-Code

@@ -3,12 +3,17 @@
 """Charging-Interrogation (16777214) messages: Ericsson Charging-CIP (16777232)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
 from ._helpers import MultipleServicesCreditControlMixin, SubscriptionIdMixin
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ChargingInterrogation", "ChargingInterrogationAnswer", "ChargingInterrogationRequest"]
 
@@ -27,29 +32,35 @@ class ChargingInterrogation(DefinedMessage):
 
 class ChargingInterrogationRequest(SubscriptionIdMixin, MultipleServicesCreditControlMixin, ChargingInterrogation):
     """A Charging-Interrogation Request."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    cc_request_number: int
-    cc_request_type: int
-    charging_context_id: str
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    cc_request_number: int | None
+    cc_request_type: int | None
+    charging_context_id: str | None
     subscription_id: list[SubscriptionId]
-    service_context_id: str
-    destination_host: bytes
-    origin_state_id: int
-    event_timestamp: datetime.datetime
-    termination_cause: int
-    user_equipment_info: UserEquipmentInfo
-    access_information: AccessInformation
-    charging_state_information: bytes
-    cip_ip_version: str
-    tgpp_ms_timezone: bytes
+    service_context_id: str | None
+    origin_state_id: int | None
+    event_timestamp: datetime.datetime | None
+    termination_cause: int | None
+    user_equipment_info: UserEquipmentInfo | None
+    access_information: AccessInformation | None
+    charging_state_information: bytes | None
+    cip_ip_version: str | None
+    tgpp_ms_timezone: bytes | None
     multiple_services_credit_control: list[MultipleServicesCreditControl]
-    requested_action: int
-    requested_service_unit: GrantedServiceUnit
-    service_identifier: int
+    requested_action: int | None
+    requested_service_unit: GrantedServiceUnit | None
+    service_identifier: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> ChargingInterrogationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ChargingInterrogationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -84,25 +95,27 @@ class ChargingInterrogationRequest(SubscriptionIdMixin, MultipleServicesCreditCo
 
 class ChargingInterrogationAnswer(MultipleServicesCreditControlMixin, ChargingInterrogation):
     """A Charging-Interrogation Answer."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    cc_request_number: int
-    cc_request_type: int
-    result_code_extension: int
-    origin_state_id: int
-    cost_information: CostInformation
-    event_timestamp: datetime.datetime
-    charging_state_information: bytes
-    cip_ip_version: str
-    subscriber_information: EricssonSubscriberInformation
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    cc_request_number: int | None
+    cc_request_type: int | None
+    result_code_extension: int | None
+    origin_state_id: int | None
+    cost_information: CostInformation | None
+    event_timestamp: datetime.datetime | None
+    charging_state_information: bytes | None
+    cip_ip_version: str | None
+    subscriber_information: EricssonSubscriberInformation | None
     failed_avp: list[FailedAvp]
     multiple_services_credit_control: list[MultipleServicesCreditControl]
-    check_balance_result: int
-    granted_service_unit: GrantedServiceUnit
-    cdr_information: bytes
+    check_balance_result: int | None
+    granted_service_unit: GrantedServiceUnit | None
+    cdr_information: bytes | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Configuration-Information (8388718) messages: 3GPP S6t (16777345), 3GPP T6a/T6b (16777346)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ConfigurationInformation", "ConfigurationInformationAnswer", "ConfigurationInformationRequest"]
 
@@ -24,25 +29,31 @@ class ConfigurationInformation(DefinedMessage):
 
 class ConfigurationInformationRequest(ConfigurationInformation):
     """A Configuration-Information Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_identifier: UserIdentifier
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    user_identifier: UserIdentifier | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
     monitoring_event_configuration: list[MonitoringEventConfiguration]
-    cir_flags: int
+    cir_flags: int | None
     aese_communication_pattern: list[AeseCommunicationPattern]
-    enhanced_coverage_restriction: EnhancedCoverageRestriction
-    group_reporting_guard_timer: int
-    additionalidentifiers: Additionalidentifiers
+    enhanced_coverage_restriction: EnhancedCoverageRestriction | None
+    group_reporting_guard_timer: int | None
+    additionalidentifiers: Additionalidentifiers | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    suggested_network_configuration: SuggestedNetworkConfiguration
+    suggested_network_configuration: SuggestedNetworkConfiguration | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ConfigurationInformationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ConfigurationInformationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -73,31 +84,33 @@ class ConfigurationInformationRequest(ConfigurationInformation):
 
 class ConfigurationInformationAnswer(ConfigurationInformation):
     """A Configuration-Information Answer."""
-    session_id: str
-    drmp: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
-    user_identifier: UserIdentifier
-    number_of_ues: int
+    user_identifier: UserIdentifier | None
+    number_of_ues: int | None
     monitoring_event_report: list[MonitoringEventReport]
     monitoring_event_config_status: list[MonitoringEventConfigStatus]
     aese_communication_pattern_config_status: list[AeseCommunicationPatternConfigStatus]
     supported_services: list[SupportedServices]
-    s6t_hss_cause: int
-    enhanced_coverage_restriction_data: EnhancedCoverageRestrictionData
-    cia_flags: int
+    s6t_hss_cause: int | None
+    enhanced_coverage_restriction_data: EnhancedCoverageRestrictionData | None
+    cia_flags: int | None
     imsi_group_id: list[ImsiGroupId]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    suggested_network_configuration: SuggestedNetworkConfiguration
+    suggested_network_configuration: SuggestedNetworkConfiguration | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

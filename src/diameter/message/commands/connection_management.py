@@ -3,11 +3,16 @@
 """Connection-Management (8388732) messages: 3GPP T6a/T6b (16777346)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ConnectionManagement", "ConnectionManagementAnswer", "ConnectionManagementRequest"]
 
@@ -26,29 +31,35 @@ class ConnectionManagement(DefinedMessage):
 
 class ConnectionManagementRequest(ConnectionManagement):
     """A Connection-Management Request."""
-    session_id: str
-    user_identifier: UserIdentifier
-    bearer_identifier: bytes
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    cmr_flags: int
-    maximum_ue_availability_time: datetime.datetime
+    session_id: str | None
+    user_identifier: UserIdentifier | None
+    bearer_identifier: bytes | None
+    drmp: int | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    cmr_flags: int | None
+    maximum_ue_availability_time: datetime.datetime | None
     supported_features: list[SupportedFeatures]
-    connection_action: int
-    service_selection: str
-    serving_plmn_rate_control: ServingPlmnRateControl
-    extended_pco: bytes
-    tgpp_charging_characteristics: str
-    rat_type: int
-    terminal_information: TerminalInformation
-    visited_plmn_id: bytes
+    connection_action: int | None
+    service_selection: str | None
+    serving_plmn_rate_control: ServingPlmnRateControl | None
+    extended_pco: bytes | None
+    tgpp_charging_characteristics: str | None
+    rat_type: int | None
+    terminal_information: TerminalInformation | None
+    visited_plmn_id: bytes | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ConnectionManagementAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ConnectionManagementAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -83,22 +94,24 @@ class ConnectionManagementRequest(ConnectionManagement):
 
 class ConnectionManagementAnswer(ConnectionManagement):
     """A Connection-Management Answer."""
-    session_id: str
-    drmp: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
-    pdn_connection_charging_id: int
-    extended_pco: bytes
-    failed_avp: FailedAvp
+    pdn_connection_charging_id: int | None
+    extended_pco: bytes | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,12 +3,17 @@
 """Credit-Control (272) messages: Diameter Credit Control Application (4), 3GPP Gx (16777238), 3GPP Gxx (16777266), 3GPP S9 (16777267), 3GPP Sd (16777303), 3GPP S15 (16777318), 3GPP S9a (16777319), 3GPP S9a* (16777320)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
 from ._helpers import MultipleServicesCreditControlMixin, SubscriptionIdMixin
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["CreditControl", "CreditControlAnswer", "CreditControlRequest"]
 
@@ -27,118 +32,124 @@ class CreditControl(DefinedMessage):
 
 class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMixin, CreditControl):
     """A Credit-Control Request."""
-    session_id: str
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    auth_application_id: int
-    service_context_id: str
-    cc_request_type: int
-    cc_request_number: int
-    destination_host: bytes
-    user_name: str
-    cc_sub_session_id: int
-    acct_multi_session_id: str
-    origin_state_id: int
-    event_timestamp: datetime.datetime
+    session_id: str | None
+    auth_application_id: int | None
+    service_context_id: str | None
+    cc_request_type: int | None
+    cc_request_number: int | None
+    user_name: str | None
+    cc_sub_session_id: int | None
+    acct_multi_session_id: str | None
+    origin_state_id: int | None
+    event_timestamp: datetime.datetime | None
     subscription_id: list[SubscriptionId]
-    service_identifier: int
-    termination_cause: int
-    requested_service_unit: RequestedServiceUnit
-    requested_action: int
+    service_identifier: int | None
+    termination_cause: int | None
+    requested_service_unit: RequestedServiceUnit | None
+    requested_action: int | None
     used_service_unit: list[UsedServiceUnit]
-    multiple_services_indicator: int
+    multiple_services_indicator: int | None
     multiple_services_credit_control: list[MultipleServicesCreditControl]
     service_parameter_info: list[ServiceParameterInfo]
-    cc_correlation_id: bytes
-    user_equipment_info: UserEquipmentInfo
-    user_equipment_info_extension: UserEquipmentInfoExtension
+    cc_correlation_id: bytes | None
+    user_equipment_info: UserEquipmentInfo | None
+    user_equipment_info_extension: UserEquipmentInfoExtension | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    aoc_request_type: int
-    oc_supported_features: OcSupportedFeatures
-    service_information: ServiceInformation
-    framed_ip_address: bytes
-    framed_ipv6_prefix: list[bytes]
-    rat_type: int
-    ip_can_type: int
-    supported_features: SupportedFeatures
-    qos_information: QosInformation
-    default_eps_bearer_qos: DefaultEpsBearerQos
-    user_location_info: bytes
-    ms_timezone: bytes
-    bearer_usage: int
-    called_station_id: str
-    network_request_support: int
-    online: int
-    offline: int
-    sgsn_mcc_mnc: str
-    access_network_charging_address: str
-    access_network_charging_identifier_gx: AccessNetworkChargingIdentifierGx
-    an_gw_address: str
+    aoc_request_type: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    service_information: ServiceInformation | None
+    framed_ip_address: bytes | None
+    framed_ipv6_prefix: list[bytes] | None
+    rat_type: int | None
+    ip_can_type: int | None
+    supported_features: SupportedFeatures | None
+    qos_information: QosInformation | None
+    default_eps_bearer_qos: DefaultEpsBearerQos | None
+    user_location_info: bytes | None
+    ms_timezone: bytes | None
+    bearer_usage: int | None
+    called_station_id: str | None
+    network_request_support: int | None
+    online: int | None
+    offline: int | None
+    sgsn_mcc_mnc: str | None
+    access_network_charging_address: str | None
+    access_network_charging_identifier_gx: AccessNetworkChargingIdentifierGx | None
+    an_gw_address: str | None
     event_trigger: int
-    drmp: int
-    credit_management_status: int
-    tdf_information: TdfInformation
+    drmp: int | None
+    credit_management_status: int | None
+    tdf_information: TdfInformation | None
     packet_filter_information: list[PacketFilterInformation]
-    packet_filter_operation: int
-    bearer_identifier: bytes
-    bearer_operation: int
-    dynamic_address_flag: int
-    dynamic_address_flag_extension: int
-    pdn_connection_charging_id: int
-    tgpp_rat_type: bytes
-    an_trusted: int
-    qos_negotiation: int
-    qos_upgrade: int
-    default_qos_information: DefaultQosInformation
-    an_gw_status: int
-    tgpp_sgsn_address: bytes
-    tgpp_sgsn_ipv6_address: bytes
-    tgpp_ggsn_address: bytes
-    tgpp_ggsn_ipv6_address: bytes
-    tgpp_selection_mode: str
-    rai: str
-    fixed_user_location_info: FixedUserLocationInfo
-    user_location_info_time: datetime.datetime
-    user_csg_information: UserCsgInformation
-    tgpp_twan_identifier: bytes
+    packet_filter_operation: int | None
+    bearer_identifier: bytes | None
+    bearer_operation: int | None
+    dynamic_address_flag: int | None
+    dynamic_address_flag_extension: int | None
+    pdn_connection_charging_id: int | None
+    tgpp_rat_type: bytes | None
+    an_trusted: int | None
+    qos_negotiation: int | None
+    qos_upgrade: int | None
+    default_qos_information: DefaultQosInformation | None
+    an_gw_status: int | None
+    tgpp_sgsn_address: bytes | None
+    tgpp_sgsn_ipv6_address: bytes | None
+    tgpp_ggsn_address: bytes | None
+    tgpp_ggsn_ipv6_address: bytes | None
+    tgpp_selection_mode: str | None
+    rai: str | None
+    fixed_user_location_info: FixedUserLocationInfo | None
+    user_location_info_time: datetime.datetime | None
+    user_csg_information: UserCsgInformation | None
+    tgpp_twan_identifier: bytes | None
     ran_nas_release_cause: list[bytes]
-    tgpp_charging_characteristics: str
-    pdn_connection_id: bytes
+    tgpp_charging_characteristics: str | None
+    pdn_connection_id: bytes | None
     tft_packet_filter_information: list[TftPacketFilterInformation]
     charging_rule_report: list[ChargingRuleReport]
     application_detection_information: list[ApplicationDetectionInformation]
-    event_report_indication: EventReportIndication
+    event_report_indication: EventReportIndication | None
     coa_information: list[CoaInformation]
     usage_monitoring_information: list[UsageMonitoringInformation]
-    nbifom_support: int
-    nbifom_mode: int
-    default_access: int
-    origination_time_stamp: int
-    maximum_wait_time: int
-    access_availability_change_reason: int
-    routing_rule_install: RoutingRuleInstall
-    routing_rule_remove: RoutingRuleRemove
-    henb_local_ip_address: str
-    ue_local_ip_address: str
-    udp_source_port: int
-    tcp_source_port: int
+    nbifom_support: int | None
+    nbifom_mode: int | None
+    default_access: int | None
+    origination_time_stamp: int | None
+    maximum_wait_time: int | None
+    access_availability_change_reason: int | None
+    routing_rule_install: RoutingRuleInstall | None
+    routing_rule_remove: RoutingRuleRemove | None
+    henb_local_ip_address: str | None
+    ue_local_ip_address: str | None
+    udp_source_port: int | None
+    tcp_source_port: int | None
     presence_reporting_area_information: list[PresenceReportingAreaInformation]
-    logical_access_id: bytes
-    physical_access_id: str
-    tgpp_ps_data_off_status: int
-    avp_3gpp2_bsid: str
+    logical_access_id: bytes | None
+    physical_access_id: str | None
+    tgpp_ps_data_off_status: int | None
+    avp_3gpp2_bsid: str | None
     qos_rule_report: list[QosRuleReport]
-    session_linking_indicator: int
-    trace_data: TraceData
-    trace_reference: bytes
+    session_linking_indicator: int | None
+    trace_data: TraceData | None
+    trace_reference: bytes | None
     subsession_enforcement_info: list[SubsessionEnforcementInfo]
-    multiple_bberf_action: int
+    multiple_bberf_action: int | None
     adc_rule_report: list[AdcRuleReport]
-    cs_service_qos_request_identifier: bytes
-    cs_service_qos_request_operation: int
-    ue_local_ipv6_prefix: bytes
+    cs_service_qos_request_identifier: bytes | None
+    cs_service_qos_request_operation: int | None
+    ue_local_ipv6_prefix: bytes | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> CreditControlAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> CreditControlAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -262,80 +273,82 @@ class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMix
 
 class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     """A Credit-Control Answer."""
-    session_id: str
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    auth_application_id: int
-    cc_request_type: int
-    cc_request_number: int
-    user_name: str
-    cc_session_failover: int
-    cc_sub_session_id: int
-    acct_multi_session_id: str
-    origin_state_id: int
-    event_timestamp: datetime.datetime
-    granted_service_unit: GrantedServiceUnit
+    session_id: str | None
+    result_code: int | None
+    auth_application_id: int | None
+    cc_request_type: int | None
+    cc_request_number: int | None
+    user_name: str | None
+    cc_session_failover: int | None
+    cc_sub_session_id: int | None
+    acct_multi_session_id: str | None
+    origin_state_id: int | None
+    event_timestamp: datetime.datetime | None
+    granted_service_unit: GrantedServiceUnit | None
     multiple_services_credit_control: list[MultipleServicesCreditControl]
-    cost_information: CostInformation
-    final_unit_indication: FinalUnitIndication
-    qos_final_unit_indication: QosFinalUnitIndication
-    check_balance_result: int
-    credit_control_failure_handling: int
-    direct_debiting_failure_handling: int
-    validity_time: int
+    cost_information: CostInformation | None
+    final_unit_indication: FinalUnitIndication | None
+    qos_final_unit_indication: QosFinalUnitIndication | None
+    check_balance_result: int | None
+    credit_control_failure_handling: int | None
+    direct_debiting_failure_handling: int | None
+    validity_time: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     failed_avp: list[FailedAvp]
-    qos_information: QosInformation
-    bearer_control_mode: int
+    qos_information: QosInformation | None
+    bearer_control_mode: int | None
     charging_rule_install: list[ChargingRuleInstall]
-    low_balance_indication: int
-    remaining_balance: RemainingBalance
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    service_information: ServiceInformation
-    experimental_result: ExperimentalResult
-    drmp: int
+    low_balance_indication: int | None
+    remaining_balance: RemainingBalance | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    service_information: ServiceInformation | None
+    experimental_result: ExperimentalResult | None
+    drmp: int | None
     supported_features: list[SupportedFeatures]
     event_trigger: list[int]
-    event_report_indication: EventReportIndication
+    event_report_indication: EventReportIndication | None
     charging_rule_remove: list[ChargingRuleRemove]
-    charging_information: ChargingInformation
-    online: int
-    offline: int
-    revalidation_time: datetime.datetime
-    default_eps_bearer_qos: DefaultEpsBearerQos
-    default_qos_information: DefaultQosInformation
-    bearer_usage: int
+    charging_information: ChargingInformation | None
+    online: int | None
+    offline: int | None
+    revalidation_time: datetime.datetime | None
+    default_eps_bearer_qos: DefaultEpsBearerQos | None
+    default_qos_information: DefaultQosInformation | None
+    bearer_usage: int | None
     usage_monitoring_information: list[UsageMonitoringInformation]
     csg_information_reporting: list[int]
-    user_csg_information: UserCsgInformation
-    pra_install: PraInstall
-    pra_remove: PraRemove
-    presence_reporting_area_information: PresenceReportingAreaInformation
-    session_release_cause: int
-    nbifom_support: int
-    nbifom_mode: int
-    default_access: int
-    ran_rule_support: int
+    user_csg_information: UserCsgInformation | None
+    pra_install: PraInstall | None
+    pra_remove: PraRemove | None
+    presence_reporting_area_information: PresenceReportingAreaInformation | None
+    session_release_cause: int | None
+    nbifom_support: int | None
+    nbifom_mode: int | None
+    default_access: int | None
+    ran_rule_support: int | None
     routing_rule_report: list[RoutingRuleReport]
     conditional_policy_information: list[ConditionalPolicyInformation]
-    removal_of_access: int
-    ip_can_type: int
-    error_message: str
-    error_reporting_host: bytes
+    removal_of_access: int | None
+    ip_can_type: int | None
+    error_message: str | None
     load: list[Load]
-    framed_ipv6_prefix: bytes
+    framed_ipv6_prefix: bytes | None
     qos_rule_remove: list[QosRuleRemove]
     qos_rule_install: list[QosRuleInstall]
     subsession_decision_info: list[SubsessionDecisionInfo]
     an_gw_address: list[str]
     adc_rule_remove: list[AdcRuleRemove]
     adc_rule_install: list[AdcRuleInstall]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

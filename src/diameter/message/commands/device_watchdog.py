@@ -3,9 +3,14 @@
 """Device-Watchdog (280) messages: Diameter Common Messages (0)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DeviceWatchdog", "DeviceWatchdogAnswer", "DeviceWatchdogRequest"]
 
@@ -24,9 +29,15 @@ class DeviceWatchdog(DefinedMessage):
 
 class DeviceWatchdogRequest(DeviceWatchdog):
     """A Device-Watchdog Request."""
-    origin_host: bytes
-    origin_realm: bytes
-    origin_state_id: int
+    origin_state_id: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        def to_answer(self) -> DeviceWatchdogAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DeviceWatchdogAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("origin_host", 264, is_required=True),  # Origin-Host
@@ -41,12 +52,14 @@ class DeviceWatchdogRequest(DeviceWatchdog):
 
 class DeviceWatchdogAnswer(DeviceWatchdog):
     """A Device-Watchdog Answer."""
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    error_message: str
-    failed_avp: FailedAvp
-    origin_state_id: int
+    result_code: int | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("result_code", 268, is_required=True),  # Result-Code

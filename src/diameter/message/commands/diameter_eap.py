@@ -3,11 +3,16 @@
 """Diameter-EAP (268) messages: EAP Application (5), Diameter Mobile IPv6 IKE   (MIP6I) (7), 3GPP STa (16777250), 3GPP SWm (16777264), 3GPP S6b (16777272)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DiameterEap", "DiameterEapAnswer", "DiameterEapRequest"]
 
@@ -26,63 +31,69 @@ class DiameterEap(DefinedMessage):
 
 class DiameterEapRequest(DiameterEap):
     """A Diameter-EAP Request."""
-    session_id: str
-    auth_application_id: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    auth_request_type: int
-    destination_host: bytes
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port: int
-    nas_port_id: str
-    nas_port_type: int
-    origin_state_id: int
-    port_limit: int
-    user_name: str
-    eap_payload: bytes
-    eap_key_name: bytes
-    service_type: int
-    state: bytes
-    authorization_lifetime: int
-    auth_grace_period: int
-    auth_session_state: int
-    callback_number: str
-    called_station_id: str
-    calling_station_id: str
-    originating_line_info: bytes
-    connect_info: str
+    session_id: str | None
+    auth_application_id: int | None
+    auth_request_type: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port: int | None
+    nas_port_id: str | None
+    nas_port_type: int | None
+    origin_state_id: int | None
+    port_limit: int | None
+    user_name: str | None
+    eap_payload: bytes | None
+    eap_key_name: bytes | None
+    service_type: int | None
+    state: bytes | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    auth_session_state: int | None
+    callback_number: str | None
+    called_station_id: str | None
+    calling_station_id: str | None
+    originating_line_info: bytes | None
+    connect_info: str | None
     framed_compression: list[int]
-    framed_interface_id: int
-    framed_ip_address: bytes
+    framed_interface_id: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_ip_netmask: bytes
-    framed_mtu: int
-    framed_protocol: int
+    framed_ip_netmask: bytes | None
+    framed_mtu: int | None
+    framed_protocol: int | None
     tunneling: list[Tunneling]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    service_stype: int
-    mip6_feature_vector: int
-    mip6_agent_info: Mip6AgentInfo
+    service_stype: int | None
+    mip6_feature_vector: int | None
+    mip6_agent_info: Mip6AgentInfo | None
     mip_mobile_node_address: list[str]
-    cui: str
-    service_selection: str
-    qos_capability: QosCapability
+    cui: str | None
+    service_selection: str | None
+    qos_capability: QosCapability | None
     qos_resources: list[QosResources]
-    drmp: int
-    rat_type: int
-    visited_network_identifier: bytes
-    aaa_failure_indication: int
+    drmp: int | None
+    rat_type: int | None
+    visited_network_identifier: bytes | None
+    aaa_failure_indication: int | None
     supported_features: list[SupportedFeatures]
-    ue_local_ip_address: str
-    oc_supported_features: OcSupportedFeatures
-    terminal_information: TerminalInformation
-    emergency_services: int
-    mip_careof_address: str
-    der_s6b_flags: int
+    ue_local_ip_address: str | None
+    oc_supported_features: OcSupportedFeatures | None
+    terminal_information: TerminalInformation | None
+    emergency_services: int | None
+    mip_careof_address: str | None
+    der_s6b_flags: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> DiameterEapAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DiameterEapAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -150,100 +161,102 @@ class DiameterEapRequest(DiameterEap):
 
 class DiameterEapAnswer(DiameterEap):
     """A Diameter-EAP Answer."""
-    session_id: str
-    auth_application_id: int
-    auth_request_type: int
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
-    eap_payload: bytes
-    eap_reissued_payload: bytes
-    eap_master_session_key: bytes
-    eap_key_name: bytes
-    multi_round_time_out: int
-    accounting_eap_auth_method: int
-    service_type: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_request_type: int | None
+    result_code: int | None
+    user_name: str | None
+    eap_payload: bytes | None
+    eap_reissued_payload: bytes | None
+    eap_master_session_key: bytes | None
+    eap_key_name: bytes | None
+    multi_round_time_out: int | None
+    accounting_eap_auth_method: int | None
+    service_type: int | None
     state_class: list[bytes]
     configuration_token: list[bytes]
-    acct_interim_interval: int
-    error_message: str
-    error_reporting_host: bytes
+    acct_interim_interval: int | None
+    error_message: str | None
     failed_avp: list[FailedAvp]
-    idle_timeout: int
-    authorization_lifetime: int
-    auth_grace_period: int
-    auth_session_state: int
-    re_auth_request_type: int
-    session_timeout: int
-    state: bytes
-    reply_message: list[str]
-    origin_state_id: int
+    idle_timeout: int | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    auth_session_state: int | None
+    re_auth_request_type: int | None
+    session_timeout: int | None
+    state: bytes | None
+    reply_message: list[str] | None
+    origin_state_id: int | None
     filter_id: list[str]
-    port_limit: int
-    callback_id: str
-    callback_number: str
-    framed_appletalk_link: int
+    port_limit: int | None
+    callback_id: str | None
+    callback_number: str | None
+    framed_appletalk_link: int | None
     framed_appletalk_network: list[int]
-    framed_appletalk_zone: bytes
+    framed_appletalk_zone: bytes | None
     framed_compression: list[int]
-    framed_interface_id: int
-    framed_ip_address: bytes
+    framed_interface_id: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_ipv6_pool: bytes
+    framed_ipv6_pool: bytes | None
     framed_ipv6_route: list[str]
-    framed_ip_netmask: bytes
+    framed_ip_netmask: bytes | None
     framed_route: list[str]
-    framed_pool: bytes
-    framed_ipx_network: int
-    framed_mtu: int
-    framed_protocol: int
-    framed_routing: int
+    framed_pool: bytes | None
+    framed_ipx_network: int | None
+    framed_mtu: int | None
+    framed_protocol: int | None
+    framed_routing: int | None
     nas_filter_rule: list[bytes]
     qos_filter_rule: list[bytes]
     tunneling: list[Tunneling]
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
-    service_stype: int
-    mip6_feature_vector: int
-    mip6_agent_info: Mip6AgentInfo
+    service_stype: int | None
+    mip6_feature_vector: int | None
+    mip6_agent_info: Mip6AgentInfo | None
     mip_mobile_node_address: list[str]
-    cui: str
-    service_selection: str
+    cui: str | None
+    service_selection: str | None
     qos_resources: list[QosResources]
-    drmp: int
-    experimental_result: ExperimentalResult
+    drmp: int | None
+    experimental_result: ExperimentalResult | None
     tgpp_filter_id: list[bytes]
-    context_identifier: int
-    apn_oi_replacement: str
+    context_identifier: int | None
+    apn_oi_replacement: str | None
     apn_configuration: list[ApnConfiguration]
-    an_trusted: int
-    trace_info: TraceInfo
-    subscription_id: SubscriptionId
+    an_trusted: int | None
+    trace_info: TraceInfo | None
+    subscription_id: SubscriptionId | None
     supported_features: list[SupportedFeatures]
-    mip_fa_rk: bytes
-    mip_fa_rk_spi: int
-    dea_flags: int
-    twan_connection_mode: int
-    twan_connectivity_parameters: TwanConnectivityParameters
-    wlcp_key: bytes
-    terminal_information: TerminalInformation
-    ue_usage_type: int
-    emergency_services: int
-    emergency_info: EmergencyInfo
-    key: Key
-    erp_realm: bytes
-    mobile_node_identifier: str
-    tgpp_charging_characteristics: str
-    ambr: Ambr
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    mip_fa_rk: bytes | None
+    mip_fa_rk_spi: int | None
+    dea_flags: int | None
+    twan_connection_mode: int | None
+    twan_connectivity_parameters: TwanConnectivityParameters | None
+    wlcp_key: bytes | None
+    terminal_information: TerminalInformation | None
+    ue_usage_type: int | None
+    emergency_services: int | None
+    emergency_info: EmergencyInfo | None
+    key: Key | None
+    mobile_node_identifier: str | None
+    tgpp_charging_characteristics: str | None
+    ambr: Ambr | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    access_network_info: AccessNetworkInfo
-    user_location_info_time: datetime.datetime
-    core_network_restrictions: int
+    access_network_info: AccessNetworkInfo | None
+    user_location_info_time: datetime.datetime | None
+    core_network_restrictions: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
+        erp_realm = IdentityAttr("erp_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Disconnect-Peer (282) messages: Diameter Common Messages (0)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DisconnectPeer", "DisconnectPeerAnswer", "DisconnectPeerRequest"]
 
@@ -24,9 +29,15 @@ class DisconnectPeer(DefinedMessage):
 
 class DisconnectPeerRequest(DisconnectPeer):
     """A Disconnect-Peer Request."""
-    origin_host: bytes
-    origin_realm: bytes
-    disconnect_cause: int
+    disconnect_cause: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        def to_answer(self) -> DisconnectPeerAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DisconnectPeerAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("origin_host", 264, is_required=True),  # Origin-Host
@@ -41,11 +52,13 @@ class DisconnectPeerRequest(DisconnectPeer):
 
 class DisconnectPeerAnswer(DisconnectPeer):
     """A Disconnect-Peer Answer."""
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    error_message: str
-    failed_avp: FailedAvp
+    result_code: int | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("result_code", 268, is_required=True),  # Result-Code

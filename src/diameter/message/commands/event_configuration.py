@@ -3,9 +3,14 @@
 """Event-Configuration (8388735) messages: 3GPP Nta (16777358)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["EventConfiguration8388735", "EventConfiguration8388735Answer", "EventConfiguration8388735Request"]
 
@@ -24,20 +29,26 @@ class EventConfiguration8388735(DefinedMessage):
 
 class EventConfiguration8388735Request(EventConfiguration8388735):
     """A Event-Configuration Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    oc_supported_features: OcSupportedFeatures
-    external_identifier: str
-    event_configuration: EventConfiguration
-    group_reporting_guard_timer: int
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    external_identifier: str | None
+    event_configuration: EventConfiguration | None
+    group_reporting_guard_timer: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> EventConfiguration8388735Answer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> EventConfiguration8388735Answer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -63,27 +74,29 @@ class EventConfiguration8388735Request(EventConfiguration8388735):
 
 class EventConfiguration8388735Answer(EventConfiguration8388735):
     """A Event-Configuration Answer."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    event_reports: EventReports
-    event_configuration_status: EventConfigurationStatus
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    event_reports: EventReports | None
+    event_configuration_status: EventConfigurationStatus | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

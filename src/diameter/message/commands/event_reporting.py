@@ -3,9 +3,14 @@
 """Event-Reporting (8388736) messages: 3GPP Nta (16777358)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["EventReporting", "EventReportingAnswer", "EventReportingRequest"]
 
@@ -24,17 +29,23 @@ class EventReporting(DefinedMessage):
 
 class EventReportingRequest(EventReporting):
     """A Event-Reporting Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    oc_supported_features: OcSupportedFeatures
-    event_reports: EventReports
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    event_reports: EventReports | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> EventReportingAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> EventReportingAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -57,24 +68,26 @@ class EventReportingRequest(EventReporting):
 
 class EventReportingAnswer(EventReporting):
     """A Event-Reporting Answer."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """GCS-Action (8388662) messages: 3GPP MB2c (16777335)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["GCSAction", "GCSActionAnswer", "GCSActionRequest"]
 
@@ -24,22 +29,28 @@ class GCSAction(DefinedMessage):
 
 class GCSActionRequest(GCSAction):
     """A GCS-Action Request."""
-    session_id: str
-    drmp: int
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
+    session_id: str | None
+    drmp: int | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
-    tmgi_allocation_request: TmgiAllocationRequest
-    tmgi_deallocation_request: TmgiDeallocationRequest
+    tmgi_allocation_request: TmgiAllocationRequest | None
+    tmgi_deallocation_request: TmgiDeallocationRequest | None
     mbms_bearer_request: list[MbmsBearerRequest]
-    restart_counter: int
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> GCSActionAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> GCSActionAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -67,28 +78,30 @@ class GCSActionRequest(GCSAction):
 
 class GCSActionAnswer(GCSAction):
     """A GCS-Action Answer."""
-    session_id: str
-    drmp: int
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    origin_state_id: int
+    session_id: str | None
+    drmp: int | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     supported_features: list[SupportedFeatures]
-    tmgi_allocation_response: TmgiAllocationResponse
+    tmgi_allocation_response: TmgiAllocationResponse | None
     tmgi_deallocation_response: list[TmgiDeallocationResponse]
     mbms_bearer_response: list[MbmsBearerResponse]
-    restart_counter: int
+    restart_counter: int | None
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """GCS-Notification (8388663) messages: 3GPP MB2c (16777335)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["GCSNotification", "GCSNotificationAnswer", "GCSNotificationRequest"]
 
@@ -24,20 +29,26 @@ class GCSNotification(DefinedMessage):
 
 class GCSNotificationRequest(GCSNotification):
     """A GCS-Notification Request."""
-    session_id: str
-    drmp: int
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
+    session_id: str | None
+    drmp: int | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    tmgi_expiry: TmgiExpiry
+    tmgi_expiry: TmgiExpiry | None
     mbms_bearer_event_notification: list[MbmsBearerEventNotification]
-    restart_counter: int
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> GCSNotificationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> GCSNotificationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -63,23 +74,25 @@ class GCSNotificationRequest(GCSNotification):
 
 class GCSNotificationAnswer(GCSNotification):
     """A GCS-Notification Answer."""
-    session_id: str
-    drmp: int
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    origin_state_id: int
-    error_message: str
-    error_reporting_host: bytes
+    session_id: str | None
+    drmp: int | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    origin_state_id: int | None
+    error_message: str | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
-    failed_avp: FailedAvp
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
-    restart_counter: int
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Home-Agent-MIP (262) messages: Mobile IPv4 Application (2)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["HomeAgentMip", "HomeAgentMipAnswer", "HomeAgentMipRequest"]
 
@@ -24,29 +29,35 @@ class HomeAgentMip(DefinedMessage):
 
 class HomeAgentMipRequest(HomeAgentMip):
     """A Home-Agent-MIP Request."""
-    session_id: str
-    auth_application_id: int
-    authorization_lifetime: int
-    auth_session_state: int
-    mip_reg_request: bytes
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
-    destination_realm: bytes
-    mip_feature_vector: int
-    destination_host: bytes
-    mip_mn_to_ha_msa: MipMnToHaMsa
-    mip_mn_to_fa_msa: MipMnToFaMsa
-    mip_ha_to_mn_msa: MipHaToMnMsa
-    mip_ha_to_fa_msa: MipHaToFaMsa
-    mip_msa_lifetime: int
-    mip_originating_foreign_aaa: MipOriginatingForeignAaa
-    mip_mobile_node_address: str
-    mip_home_agent_address: str
+    session_id: str | None
+    auth_application_id: int | None
+    authorization_lifetime: int | None
+    auth_session_state: int | None
+    mip_reg_request: bytes | None
+    user_name: str | None
+    mip_feature_vector: int | None
+    mip_mn_to_ha_msa: MipMnToHaMsa | None
+    mip_mn_to_fa_msa: MipMnToFaMsa | None
+    mip_ha_to_mn_msa: MipHaToMnMsa | None
+    mip_ha_to_fa_msa: MipHaToFaMsa | None
+    mip_msa_lifetime: int | None
+    mip_originating_foreign_aaa: MipOriginatingForeignAaa | None
+    mip_mobile_node_address: str | None
+    mip_home_agent_address: str | None
     mip_filter_rule: list[bytes]
-    origin_state_id: int
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> HomeAgentMipAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> HomeAgentMipAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -81,22 +92,24 @@ class HomeAgentMipRequest(HomeAgentMip):
 
 class HomeAgentMipAnswer(HomeAgentMip):
     """A Home-Agent-MIP Answer."""
-    session_id: str
-    auth_application_id: int
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    acct_multi_session_id: str
-    user_name: str
-    error_reporting_host: bytes
-    error_message: str
-    mip_reg_reply: bytes
-    mip_home_agent_address: str
-    mip_mobile_node_address: str
-    mip_fa_to_ha_spi: int
-    mip_fa_to_mn_spi: int
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    acct_multi_session_id: str | None
+    user_name: str | None
+    error_message: str | None
+    mip_reg_reply: bytes | None
+    mip_home_agent_address: str | None
+    mip_mobile_node_address: str | None
+    mip_fa_to_ha_spi: int | None
+    mip_fa_to_mn_spi: int | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """3GPP-Insert-Subscriber-Data (319) messages: 3GPP S6a/S6d (16777251), 3GPP S7a (16777308)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["InsertSubscriberData", "InsertSubscriberDataAnswer", "InsertSubscriberDataRequest"]
 
@@ -26,22 +31,28 @@ class InsertSubscriberData(DefinedMessage):
 
 class InsertSubscriberDataRequest(InsertSubscriberData):
     """A 3GPP-Insert-Subscriber-Data Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
     supported_features: list[SupportedFeatures]
-    subscription_data: SubscriptionData
-    idr_flags: int
+    subscription_data: SubscriptionData | None
+    idr_flags: int | None
     vplmn_csg_subscription_data: list[VplmnCsgSubscriptionData]
     reset_id: list[bytes]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> InsertSubscriberDataAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> InsertSubscriberDataAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -69,28 +80,30 @@ class InsertSubscriberDataRequest(InsertSubscriberData):
 
 class InsertSubscriberDataAnswer(InsertSubscriberData):
     """A 3GPP-Insert-Subscriber-Data Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
     supported_features: list[SupportedFeatures]
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    ims_voice_over_ps_sessions_supported: int
-    last_ue_activity_time: datetime.datetime
-    rat_type: int
-    ida_flags: int
-    eps_user_state: EpsUserState
-    eps_location_information: EpsLocationInformation
-    local_time_zone: LocalTimeZone
-    supported_services: SupportedServices
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    ims_voice_over_ps_sessions_supported: int | None
+    last_ue_activity_time: datetime.datetime | None
+    rat_type: int | None
+    ida_flags: int | None
+    eps_user_state: EpsUserState | None
+    eps_location_information: EpsLocationInformation | None
+    local_time_zone: LocalTimeZone | None
+    supported_services: SupportedServices | None
     monitoring_event_report: list[MonitoringEventReport]
     monitoring_event_config_status: list[MonitoringEventConfigStatus]
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

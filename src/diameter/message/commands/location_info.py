@@ -3,9 +3,14 @@
 """Location-Info (302) messages: 3GPP Cx (16777216)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["LocationInfo", "LocationInfoAnswer", "LocationInfoRequest"]
 
@@ -24,26 +29,32 @@ class LocationInfo(DefinedMessage):
 
 class LocationInfoRequest(LocationInfo):
     """A Location-Info Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    public_identity: str
-    sip_auth_data_item: SipAuthDataItem
-    sip_number_auth_items: int
-    server_name: str
+    public_identity: str | None
+    sip_auth_data_item: SipAuthDataItem | None
+    sip_number_auth_items: int | None
+    server_name: str | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    originating_request: int
-    user_authorization_type: int
-    session_priority: int
+    originating_request: int | None
+    user_authorization_type: int | None
+    session_priority: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> LocationInfoAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> LocationInfoAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -75,25 +86,27 @@ class LocationInfoRequest(LocationInfo):
 
 class LocationInfoAnswer(LocationInfo):
     """A Location-Info Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
-    server_name: str
-    server_capabilities: ServerCapabilities
-    wildcarded_public_identity: str
-    lia_flags: int
+    server_name: str | None
+    server_capabilities: ServerCapabilities | None
+    wildcarded_public_identity: str | None
+    lia_flags: int | None
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

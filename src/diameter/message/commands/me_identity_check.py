@@ -3,9 +3,14 @@
 """3GPP-ME-Identity-Check (324) messages: 3GPP S13/S13' (16777252)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MeIdentityCheck", "MeIdentityCheckAnswer", "MeIdentityCheckRequest"]
 
@@ -24,18 +29,24 @@ class MeIdentityCheck(DefinedMessage):
 
 class MeIdentityCheckRequest(MeIdentityCheck):
     """A 3GPP-ME-Identity-Check Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    terminal_information: TerminalInformation
-    user_name: str
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    terminal_information: TerminalInformation | None
+    user_name: str | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> MeIdentityCheckAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MeIdentityCheckAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -59,18 +70,20 @@ class MeIdentityCheckRequest(MeIdentityCheck):
 
 class MeIdentityCheckAnswer(MeIdentityCheck):
     """A 3GPP-ME-Identity-Check Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    equipment_status: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    equipment_status: int | None
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

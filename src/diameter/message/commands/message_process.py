@@ -3,11 +3,16 @@
 """Message-Process (311) messages: 3GPP MM10 (16777226)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MessageProcess", "MessageProcessAnswer", "MessageProcessRequest"]
 
@@ -26,26 +31,32 @@ class MessageProcess(DefinedMessage):
 
 class MessageProcessRequest(MessageProcess):
     """A Message-Process Request."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    event_timestamp: datetime.datetime
-    trigger_event: int
-    served_user_identity: ServedUserIdentity
-    tgpp_imsi: str
-    sender_address: str
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    event_timestamp: datetime.datetime | None
+    trigger_event: int | None
+    served_user_identity: ServedUserIdentity | None
+    tgpp_imsi: str | None
+    sender_address: str | None
     initial_recipient_address: list[InitialRecipientAddress]
-    originating_interface: int
-    service_key: str
-    delivery_report: int
-    read_reply: int
-    sender_visibility: int
+    originating_interface: int | None
+    service_key: str | None
+    delivery_report: int | None
+    read_reply: int | None
+    sender_visibility: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> MessageProcessAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MessageProcessAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -77,21 +88,23 @@ class MessageProcessRequest(MessageProcess):
 
 class MessageProcessAnswer(MessageProcess):
     """A Message-Process Answer."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    status: Status
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    status: Status | None
     result_recipient_address: list[ResultRecipientAddress]
-    delivery_report: int
-    read_reply: int
-    billing_information: str
-    sender_visibility: int
+    delivery_report: int | None
+    read_reply: int | None
+    billing_information: str | None
+    sender_visibility: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

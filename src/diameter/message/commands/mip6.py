@@ -3,9 +3,14 @@
 """MIP6 (325) messages: Diameter Mobile IPv6 Auth  (MIP6A) (8)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MIp6", "MIp6Answer", "MIp6Request"]
 
@@ -24,39 +29,45 @@ class MIp6(DefinedMessage):
 
 class MIp6Request(MIp6):
     """A MIP6 Request."""
-    session_id: str
-    auth_application_id: int
-    user_name: str
-    destination_realm: bytes
-    origin_host: bytes
-    origin_realm: bytes
-    auth_request_type: int
-    destination_host: bytes
-    origin_state_id: int
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port_type: int
-    called_station_id: str
-    calling_station_id: str
-    mip6_feature_vector: int
-    mip6_auth_mode: int
-    mip_mn_aaa_spi: int
-    mip_mn_ha_spi: int
+    session_id: str | None
+    auth_application_id: int | None
+    user_name: str | None
+    auth_request_type: int | None
+    origin_state_id: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port_type: int | None
+    called_station_id: str | None
+    calling_station_id: str | None
+    mip6_feature_vector: int | None
+    mip6_auth_mode: int | None
+    mip_mn_aaa_spi: int | None
+    mip_mn_ha_spi: int | None
     mip_mobile_node_address: list[str]
-    mip6_agent_info: Mip6AgentInfo
-    mip_careof_address: str
-    mip_authenticator: bytes
-    mip_mac_mobility_data: bytes
-    mip_timestamp: bytes
-    qos_capability: QosCapability
+    mip6_agent_info: Mip6AgentInfo | None
+    mip_careof_address: str | None
+    mip_authenticator: bytes | None
+    mip_mac_mobility_data: bytes | None
+    mip_timestamp: bytes | None
+    qos_capability: QosCapability | None
     qos_resources: list[QosResources]
-    cui: str
-    service_selection: str
-    authorization_lifetime: int
-    auth_session_state: int
+    cui: str | None
+    service_selection: str | None
+    authorization_lifetime: int | None
+    auth_session_state: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        destination_realm = IdentityAttr("destination_realm", "")
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> MIp6Answer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MIp6Answer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -101,31 +112,33 @@ class MIp6Request(MIp6):
 
 class MIp6Answer(MIp6):
     """A MIP6 Answer."""
-    session_id: str
-    auth_application_id: int
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    auth_request_type: int
-    user_name: str
-    authorization_lifetime: int
-    auth_session_state: int
-    error_message: str
-    error_reporting_host: bytes
-    re_auth_request_type: int
-    mip6_feature_vector: int
-    mip6_agent_info: Mip6AgentInfo
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    auth_request_type: int | None
+    user_name: str | None
+    authorization_lifetime: int | None
+    auth_session_state: int | None
+    error_message: str | None
+    re_auth_request_type: int | None
+    mip6_feature_vector: int | None
+    mip6_agent_info: Mip6AgentInfo | None
     mip_mobile_node_address: list[str]
-    mip_mn_ha_msa: MipMnHaMsa
+    mip_mn_ha_msa: MipMnHaMsa | None
     qos_resources: list[QosResources]
-    cui: str
-    service_selection: str
-    origin_state_id: int
+    cui: str | None
+    service_selection: str | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     failed_avp: list[FailedAvp]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """MO-Data (8388733) messages: 3GPP T6a/T6b (16777346)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MOData", "MODataAnswer", "MODataRequest"]
 
@@ -24,21 +29,27 @@ class MOData(DefinedMessage):
 
 class MODataRequest(MOData):
     """A MO-Data Request."""
-    session_id: str
-    user_identifier: UserIdentifier
-    bearer_identifier: bytes
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    user_identifier: UserIdentifier | None
+    bearer_identifier: bytes | None
+    drmp: int | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    non_ip_data: bytes
+    non_ip_data: bytes | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    rrc_cause_counter: RrcCauseCounter
+    rrc_cause_counter: RrcCauseCounter | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> MODataAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MODataAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -65,20 +76,22 @@ class MODataRequest(MOData):
 
 class MODataAnswer(MOData):
     """A MO-Data Answer."""
-    session_id: str
-    drmp: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """MO-Forward-Short-Message (8388645) messages: 3GPP SGd (16777313)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MOForwardShortMessage", "MOForwardShortMessageAnswer", "MOForwardShortMessageRequest"]
 
@@ -24,23 +29,29 @@ class MOForwardShortMessage(DefinedMessage):
 
 class MOForwardShortMessageRequest(MOForwardShortMessage):
     """A MO-Forward-Short-Message Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    sc_address: bytes
-    ofr_flags: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    sc_address: bytes | None
+    ofr_flags: int | None
     supported_features: list[SupportedFeatures]
-    user_identifier: UserIdentifier
-    sm_rp_ui: bytes
-    smsmi_correlation_id: SmsmiCorrelationId
-    sm_delivery_outcome: SmDeliveryOutcome
+    user_identifier: UserIdentifier | None
+    sm_rp_ui: bytes | None
+    smsmi_correlation_id: SmsmiCorrelationId | None
+    sm_delivery_outcome: SmDeliveryOutcome | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> MOForwardShortMessageAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MOForwardShortMessageAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -69,21 +80,23 @@ class MOForwardShortMessageRequest(MOForwardShortMessage):
 
 class MOForwardShortMessageAnswer(MOForwardShortMessage):
     """A MO-Forward-Short-Message Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    sm_delivery_failure_cause: SmDeliveryFailureCause
-    sm_rp_ui: bytes
-    external_identifier: str
-    failed_avp: FailedAvp
+    sm_delivery_failure_cause: SmDeliveryFailureCause | None
+    sm_rp_ui: bytes | None
+    external_identifier: str | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Modify-Uecontext (8388722) messages: 3GPP Np (16777342)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ModifyUecontext", "ModifyUecontextAnswer", "ModifyUecontextRequest"]
 
@@ -24,24 +29,30 @@ class ModifyUecontext(DefinedMessage):
 
 class ModifyUecontextRequest(ModifyUecontext):
     """A Modify-Uecontext Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    subscription_id: SubscriptionId
-    called_station_id: str
-    oc_supported_features: OcSupportedFeatures
-    reporting_restriction: int
-    conditional_restriction: int
-    ruci_action: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    subscription_id: SubscriptionId | None
+    called_station_id: str | None
+    oc_supported_features: OcSupportedFeatures | None
+    reporting_restriction: int | None
+    conditional_restriction: int | None
+    ruci_action: int | None
     congestion_level_definition: list[CongestionLevelDefinition]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> ModifyUecontextAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ModifyUecontextAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -71,22 +82,24 @@ class ModifyUecontextRequest(ModifyUecontext):
 
 class ModifyUecontextAnswer(ModifyUecontext):
     """A Modify-Uecontext Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    failed_avp: FailedAvp
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """MT-Forward-Short-Message (8388646) messages: 3GPP SGd (16777313)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MTForwardShortMessage", "MTForwardShortMessageAnswer", "MTForwardShortMessageRequest"]
 
@@ -26,28 +31,34 @@ class MTForwardShortMessage(DefinedMessage):
 
 class MTForwardShortMessageRequest(MTForwardShortMessage):
     """A MT-Forward-Short-Message Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
     supported_features: list[SupportedFeatures]
-    smsmi_correlation_id: SmsmiCorrelationId
-    sc_address: bytes
-    sm_rp_ui: bytes
-    mme_number_for_mt_sms: bytes
-    sgsn_number: bytes
-    tfr_flags: int
-    sm_delivery_timer: int
-    sm_delivery_start_time: datetime.datetime
-    maximum_retransmission_time: datetime.datetime
-    sms_gmsc_address: bytes
+    smsmi_correlation_id: SmsmiCorrelationId | None
+    sc_address: bytes | None
+    sm_rp_ui: bytes | None
+    mme_number_for_mt_sms: bytes | None
+    sgsn_number: bytes | None
+    tfr_flags: int | None
+    sm_delivery_timer: int | None
+    sm_delivery_start_time: datetime.datetime | None
+    maximum_retransmission_time: datetime.datetime | None
+    sms_gmsc_address: bytes | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> MTForwardShortMessageAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MTForwardShortMessageAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -81,23 +92,25 @@ class MTForwardShortMessageRequest(MTForwardShortMessage):
 
 class MTForwardShortMessageAnswer(MTForwardShortMessage):
     """A MT-Forward-Short-Message Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    absent_user_diagnostic_sm: int
-    sm_delivery_failure_cause: SmDeliveryFailureCause
-    sm_rp_ui: bytes
-    requested_retransmission_time: datetime.datetime
-    user_identifier: UserIdentifier
-    failed_avp: FailedAvp
+    absent_user_diagnostic_sm: int | None
+    sm_delivery_failure_cause: SmDeliveryFailureCause | None
+    sm_rp_ui: bytes | None
+    requested_retransmission_time: datetime.datetime | None
+    user_identifier: UserIdentifier | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Multimedia-Auth (303) messages: 3GPP Cx (16777216), 3GPP SWx (16777265)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["MultimediaAuth", "MultimediaAuthAnswer", "MultimediaAuthRequest"]
 
@@ -24,29 +29,35 @@ class MultimediaAuth(DefinedMessage):
 
 class MultimediaAuthRequest(MultimediaAuth):
     """A Multimedia-Auth Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
     public_identity: list[str]
-    sip_auth_data_item: SipAuthDataItem
-    sip_number_auth_items: int
-    server_name: str
+    sip_auth_data_item: SipAuthDataItem | None
+    sip_number_auth_items: int | None
+    server_name: str | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    sar_flags: int
-    rat_type: int
-    anid: str
-    visited_network_identifier: bytes
-    terminal_information: TerminalInformation
-    aaa_failure_indication: int
+    sar_flags: int | None
+    rat_type: int | None
+    anid: str | None
+    visited_network_identifier: bytes | None
+    terminal_information: TerminalInformation | None
+    aaa_failure_indication: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> MultimediaAuthAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> MultimediaAuthAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -81,26 +92,28 @@ class MultimediaAuthRequest(MultimediaAuth):
 
 class MultimediaAuthAnswer(MultimediaAuth):
     """A Multimedia-Auth Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
-    public_identity: str
-    sip_number_auth_items: int
+    public_identity: str | None
+    sip_number_auth_items: int | None
     sip_auth_data_item: list[SipAuthDataItem]
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    user_name: str
+    user_name: str | None
     load: list[Load]
-    tgpp_aaa_server_name: bytes
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        tgpp_aaa_server_name = IdentityAttr("tgpp_aaa_server_name", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """Network-Status (8388724) messages: 3GPP Ns (16777347)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["NetworkStatus", "NetworkStatusAnswer", "NetworkStatusRequest"]
 
@@ -26,25 +31,31 @@ class NetworkStatus(DefinedMessage):
 
 class NetworkStatusRequest(NetworkStatus):
     """A Network-Status Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
-    ns_request_type: int
-    scef_id: bytes
-    scef_reference_id: int
-    network_area_info_list: bytes
-    congestion_level_range: int
-    monitoring_duration: datetime.datetime
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    ns_request_type: int | None
+    scef_reference_id: int | None
+    network_area_info_list: bytes | None
+    congestion_level_range: int | None
+    monitoring_duration: datetime.datetime | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        scef_id = IdentityAttr("scef_id", "")
+        def to_answer(self) -> NetworkStatusAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> NetworkStatusAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -75,28 +86,30 @@ class NetworkStatusRequest(NetworkStatus):
 
 class NetworkStatusAnswer(NetworkStatus):
     """A Network-Status Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    scef_reference_id: int
-    origin_state_id: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    scef_reference_id: int | None
+    origin_state_id: int | None
     network_congestion_area_report: list[NetworkCongestionAreaReport]
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     supported_features: list[SupportedFeatures]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

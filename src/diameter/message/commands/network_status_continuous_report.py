@@ -3,9 +3,14 @@
 """Network-Status-Continuous-Report (8388725) messages: 3GPP Ns (16777347)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["NetworkStatusContinuousReport", "NetworkStatusContinuousReportAnswer", "NetworkStatusContinuousReportRequest"]
 
@@ -24,21 +29,27 @@ class NetworkStatusContinuousReport(DefinedMessage):
 
 class NetworkStatusContinuousReportRequest(NetworkStatusContinuousReport):
     """A Network-Status-Continuous-Report Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
-    scef_reference_id: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    scef_reference_id: int | None
     network_congestion_area_report: list[NetworkCongestionAreaReport]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> NetworkStatusContinuousReportAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> NetworkStatusContinuousReportAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -65,24 +76,26 @@ class NetworkStatusContinuousReportRequest(NetworkStatusContinuousReport):
 
 class NetworkStatusContinuousReportAnswer(NetworkStatusContinuousReport):
     """A Network-Status-Continuous-Report Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

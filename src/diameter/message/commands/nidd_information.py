@@ -3,9 +3,14 @@
 """NIDD-Information (8388726) messages: 3GPP S6t (16777345)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["NIDDInformation", "NIDDInformationAnswer", "NIDDInformationRequest"]
 
@@ -24,23 +29,29 @@ class NIDDInformation(DefinedMessage):
 
 class NIDDInformationRequest(NIDDInformation):
     """A NIDD-Information Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_identifier: UserIdentifier
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    user_identifier: UserIdentifier | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    nidd_authorization_request: NiddAuthorizationRequest
-    nidd_authorization_update: NiddAuthorizationUpdate
-    nir_flags: int
+    nidd_authorization_request: NiddAuthorizationRequest | None
+    nidd_authorization_update: NiddAuthorizationUpdate | None
+    nir_flags: int | None
     group_user_identifier: list[GroupUserIdentifier]
-    mtc_provider_info: MtcProviderInfo
+    mtc_provider_info: MtcProviderInfo | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> NIDDInformationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> NIDDInformationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -69,23 +80,25 @@ class NIDDInformationRequest(NIDDInformation):
 
 class NIDDInformationAnswer(NIDDInformation):
     """A NIDD-Information Answer."""
-    session_id: str
-    drmp: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
-    nidd_authorization_response: NiddAuthorizationResponse
+    nidd_authorization_response: NiddAuthorizationResponse | None
     group_user_identifier: list[GroupUserIdentifier]
-    nia_flags: int
-    failed_avp: FailedAvp
+    nia_flags: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

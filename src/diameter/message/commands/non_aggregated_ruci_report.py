@@ -3,9 +3,14 @@
 """Non-Aggregated-RUCI-Report (8388720) messages: 3GPP Np (16777342)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["NonAggregatedRUCIReport", "NonAggregatedRUCIReportAnswer", "NonAggregatedRUCIReportRequest"]
 
@@ -24,25 +29,31 @@ class NonAggregatedRUCIReport(DefinedMessage):
 
 class NonAggregatedRUCIReportRequest(NonAggregatedRUCIReport):
     """A Non-Aggregated-RUCI-Report Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    subscription_id: SubscriptionId
-    called_station_id: str
-    congestion_level_value: int
-    congestion_level_set_id: int
-    congestion_location_id: CongestionLocationId
-    oc_supported_features: OcSupportedFeatures
-    rcaf_id: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    subscription_id: SubscriptionId | None
+    called_station_id: str | None
+    congestion_level_value: int | None
+    congestion_level_set_id: int | None
+    congestion_location_id: CongestionLocationId | None
+    oc_supported_features: OcSupportedFeatures | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        rcaf_id = IdentityAttr("rcaf_id", "")
+        def to_answer(self) -> NonAggregatedRUCIReportAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> NonAggregatedRUCIReportAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -73,31 +84,33 @@ class NonAggregatedRUCIReportRequest(NonAggregatedRUCIReport):
 
 class NonAggregatedRUCIReportAnswer(NonAggregatedRUCIReport):
     """A Non-Aggregated-RUCI-Report Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    reporting_restriction: int
-    conditional_restriction: int
-    ruci_action: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    reporting_restriction: int | None
+    conditional_restriction: int | None
+    ruci_action: int | None
     congestion_level_definition: list[CongestionLevelDefinition]
-    pcrf_address: bytes
-    origin_state_id: int
+    origin_state_id: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     supported_features: list[SupportedFeatures]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
+        pcrf_address = IdentityAttr("pcrf_address", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """3GPP-Notify (323) messages: 3GPP S6a/S6d (16777251)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["Notify", "NotifyAnswer", "NotifyRequest"]
 
@@ -26,31 +31,37 @@ class Notify(DefinedMessage):
 
 class NotifyRequest(Notify):
     """A 3GPP-Notify Request."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    drmp: int | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    terminal_information: TerminalInformation
-    mip6_agent_info: Mip6AgentInfo
-    visited_network_identifier: bytes
-    context_identifier: int
-    service_selection: str
-    alert_reason: int
-    ue_srvcc_capability: int
-    nor_flags: int
-    homogeneous_support_of_ims_voice_over_ps_sessions: int
-    maximum_ue_availability_time: datetime.datetime
+    terminal_information: TerminalInformation | None
+    mip6_agent_info: Mip6AgentInfo | None
+    visited_network_identifier: bytes | None
+    context_identifier: int | None
+    service_selection: str | None
+    alert_reason: int | None
+    ue_srvcc_capability: int | None
+    nor_flags: int | None
+    homogeneous_support_of_ims_voice_over_ps_sessions: int | None
+    maximum_ue_availability_time: datetime.datetime | None
     monitoring_event_config_status: list[MonitoringEventConfigStatus]
-    emergency_services: int
+    emergency_services: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> NotifyAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> NotifyAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -87,21 +98,23 @@ class NotifyRequest(Notify):
 
 class NotifyAnswer(Notify):
     """A 3GPP-Notify Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

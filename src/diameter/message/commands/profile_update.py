@@ -3,9 +3,14 @@
 """Profile-Update (307) messages: 3GPP Sh (16777217)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ProfileUpdate", "ProfileUpdateAnswer", "ProfileUpdateRequest"]
 
@@ -24,24 +29,30 @@ class ProfileUpdate(DefinedMessage):
 
 class ProfileUpdateRequest(ProfileUpdate):
     """A Profile-Update Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_identity: UserIdentity
-    wildcarded_public_identity: str
-    wildcarded_impu: str
-    user_name: str
+    user_identity: UserIdentity | None
+    wildcarded_public_identity: str | None
+    wildcarded_impu: str | None
+    user_name: str | None
     data_reference: list[int]
-    user_data: bytes
-    oc_supported_features: OcSupportedFeatures
+    user_data: bytes | None
+    oc_supported_features: OcSupportedFeatures | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ProfileUpdateAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ProfileUpdateAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -71,25 +82,27 @@ class ProfileUpdateRequest(ProfileUpdate):
 
 class ProfileUpdateAnswer(ProfileUpdate):
     """A Profile-Update Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    wildcarded_public_identity: str
-    wildcarded_impu: str
-    repository_data_id: RepositoryDataId
-    data_reference: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    wildcarded_public_identity: str | None
+    wildcarded_impu: str | None
+    repository_data_id: RepositoryDataId | None
+    data_reference: int | None
     supported_features: list[SupportedFeatures]
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

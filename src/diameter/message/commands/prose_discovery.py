@@ -3,9 +3,14 @@
 """ProSe-Discovery (8388669) messages: 3GPP PC6/PC7 (16777340)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ProSeDiscovery", "ProSeDiscoveryAnswer", "ProSeDiscoveryRequest"]
 
@@ -24,20 +29,26 @@ class ProSeDiscovery(DefinedMessage):
 
 class ProSeDiscoveryRequest(ProSeDiscovery):
     """A ProSe-Discovery Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    oc_supported_features: OcSupportedFeatures
-    discovery_auth_request: DiscoveryAuthRequest
-    discovery_entry_id: int
+    oc_supported_features: OcSupportedFeatures | None
+    discovery_auth_request: DiscoveryAuthRequest | None
+    discovery_entry_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ProSeDiscoveryAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ProSeDiscoveryAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -63,23 +74,25 @@ class ProSeDiscoveryRequest(ProSeDiscovery):
 
 class ProSeDiscoveryAnswer(ProSeDiscovery):
     """A ProSe-Discovery Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    discovery_auth_response: DiscoveryAuthResponse
-    discovery_entry_id: int
-    failed_avp: FailedAvp
+    discovery_auth_response: DiscoveryAuthResponse | None
+    discovery_entry_id: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

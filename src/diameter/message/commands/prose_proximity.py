@@ -3,9 +3,14 @@
 """ProSe-Proximity (8388672) messages: 3GPP PC6/PC7 (16777340)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ProSeProximity", "ProSeProximityAnswer", "ProSeProximityRequest"]
 
@@ -24,24 +29,30 @@ class ProSeProximity(DefinedMessage):
 
 class ProSeProximityRequest(ProSeProximity):
     """A ProSe-Proximity Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    oc_supported_features: OcSupportedFeatures
-    prr_flags: int
-    requesting_epuid: str
-    targeted_epuid: str
-    time_window: int
-    location_estimate: bytes
-    location_update_trigger: LocationUpdateTrigger
+    oc_supported_features: OcSupportedFeatures | None
+    prr_flags: int | None
+    requesting_epuid: str | None
+    targeted_epuid: str | None
+    time_window: int | None
+    location_estimate: bytes | None
+    location_update_trigger: LocationUpdateTrigger | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ProSeProximityAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ProSeProximityAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -71,23 +82,25 @@ class ProSeProximityRequest(ProSeProximity):
 
 class ProSeProximityAnswer(ProSeProximity):
     """A ProSe-Proximity Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    location_estimate: bytes
-    wlan_link_layer_id: bytes
-    failed_avp: FailedAvp
+    location_estimate: bytes | None
+    wlan_link_layer_id: bytes | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """ProXimity-Action (8388676) messages: 3GPP PC2 (16777337)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ProXimityAction", "ProXimityActionAnswer", "ProXimityActionRequest"]
 
@@ -24,27 +29,33 @@ class ProXimityAction(DefinedMessage):
 
 class ProXimityActionRequest(ProXimityAction):
     """A ProXimity-Action Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    prose_request_type: int
-    origin_app_layer_user_id: str
-    target_app_layer_user_id: str
-    requesting_epuid: str
-    prose_function_id: bytes
-    requesting_rpauid: str
-    prose_app_id: str
-    application_data: str
-    allowed_suffixes_number: int
-    target_rpauid: str
+    prose_request_type: int | None
+    origin_app_layer_user_id: str | None
+    target_app_layer_user_id: str | None
+    requesting_epuid: str | None
+    prose_function_id: bytes | None
+    requesting_rpauid: str | None
+    prose_app_id: str | None
+    application_data: str | None
+    allowed_suffixes_number: int | None
+    target_rpauid: str | None
     banned_user_target: list[BannedUserTarget]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> ProXimityActionAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ProXimityActionAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -77,33 +88,35 @@ class ProXimityActionRequest(ProXimityAction):
 
 class ProXimityActionAnswer(ProXimityAction):
     """A ProXimity-Action Answer."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
-    prose_request_type: int
-    targeted_epuid: str
-    prose_function_id: bytes
+    prose_request_type: int | None
+    targeted_epuid: str | None
+    prose_function_id: bytes | None
     pduid: list[bytes]
     prose_restricted_code_suffixrange: list[bytes]
     prose_app_code_suffix_range: list[bytes]
     prose_code_suffix_mask: list[ProseCodeSuffixMask]
     monitor_target: list[MonitorTarget]
     target_pduid: list[bytes]
-    prose_application_metadata: str
-    application_data: str
+    prose_application_metadata: str | None
+    application_data: str | None
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """ProXimity-Application (8388727) messages: 3GPP PC2 (16777337)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ProXimityApplication", "ProXimityApplicationAnswer", "ProXimityApplicationRequest"]
 
@@ -24,19 +29,25 @@ class ProXimityApplication(DefinedMessage):
 
 class ProXimityApplicationRequest(ProXimityApplication):
     """A ProXimity-Application Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    prose_request_type: int
-    requesting_rpauid: str
+    prose_request_type: int | None
+    requesting_rpauid: str | None
     banned_user_target: list[BannedUserTarget]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> ProXimityApplicationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ProXimityApplicationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -61,22 +72,24 @@ class ProXimityApplicationRequest(ProXimityApplication):
 
 class ProXimityApplicationAnswer(ProXimityApplication):
     """A ProXimity-Application Answer."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
-    prose_request_type: int
+    prose_request_type: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Push-Profile (305) messages: 3GPP Cx (16777216), 3GPP SWx (16777265)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["PushProfile", "PushProfileAnswer", "PushProfileRequest"]
 
@@ -24,24 +29,30 @@ class PushProfile(DefinedMessage):
 
 class PushProfileRequest(PushProfile):
     """A Push-Profile Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
     supported_features: list[SupportedFeatures]
-    user_data: bytes
-    charging_information: ChargingInformation
-    sip_auth_data_item: SipAuthDataItem
-    allowed_waf_wwsf_identities: AllowedWafWwsfIdentities
+    user_data: bytes | None
+    charging_information: ChargingInformation | None
+    sip_auth_data_item: SipAuthDataItem | None
+    allowed_waf_wwsf_identities: AllowedWafWwsfIdentities | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    non_3gpp_user_data: Non3gppUserData
-    ppr_flags: int
+    non_3gpp_user_data: Non3gppUserData | None
+    ppr_flags: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> PushProfileAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> PushProfileAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -71,20 +82,22 @@ class PushProfileRequest(PushProfile):
 
 class PushProfileAnswer(PushProfile):
     """A Push-Profile Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    access_network_info: AccessNetworkInfo
-    local_time_zone: LocalTimeZone
+    access_network_info: AccessNetworkInfo | None
+    local_time_zone: LocalTimeZone | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

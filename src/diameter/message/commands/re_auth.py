@@ -3,11 +3,16 @@
 """Re-Auth (258) messages: Diameter Common Messages (0), NASREQ Application (1), Diameter Credit Control Application (4), 3GPP Gq (16777222), 3GPP Gmb (16777223), Ericsson Charging-CIP (16777232), 3GPP Rx (16777236), 3GPP Gx (16777238), 3GPP STa (16777250), 3GPP SWm (16777264), 3GPP Gxx (16777266), 3GPP S9 (16777267), 3GPP S6b (16777272), 3GPP SGmb (16777292), 3GPP Sd (16777303), 3GPP S15 (16777318), 3GPP S9a (16777319), 3GPP S9a* (16777320)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ReAuth", "ReAuthAnswer", "ReAuthRequest"]
 
@@ -26,110 +31,116 @@ class ReAuth(DefinedMessage):
 
 class ReAuthRequest(ReAuth):
     """A Re-Auth Request."""
-    session_id: str
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    auth_application_id: int
-    re_auth_request_type: int
-    user_name: str
-    origin_state_id: int
+    session_id: str | None
+    auth_application_id: int | None
+    re_auth_request_type: int | None
+    user_name: str | None
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
-    nas_identifier: str
-    nas_ip_address: bytes
-    nas_ipv6_address: bytes
-    nas_port: int
-    nas_port_id: str
-    nas_port_type: int
-    service_type: int
-    framed_ip_address: bytes
+    origin_aaa_protocol: int | None
+    nas_identifier: str | None
+    nas_ip_address: bytes | None
+    nas_ipv6_address: bytes | None
+    nas_port: int | None
+    nas_port_id: str | None
+    nas_port_type: int | None
+    service_type: int | None
+    framed_ip_address: bytes | None
     framed_ipv6_prefix: list[bytes]
-    framed_interface_id: int
-    called_station_id: str
-    calling_station_id: str
-    originating_line_info: bytes
-    acct_session_id: bytes
-    acct_multi_session_id: str
-    state: bytes
-    state_class: list[bytes]
+    framed_interface_id: int | None
+    called_station_id: str | None
+    calling_station_id: str | None
+    originating_line_info: bytes | None
+    acct_session_id: bytes | None
+    acct_multi_session_id: str | None
+    state: bytes | None
+    state_class: list[bytes] | None
     reply_message: list[str]
-    g_s_u_pool_identifier: int
-    service_identifier: int
-    rating_group: int
+    g_s_u_pool_identifier: int | None
+    service_identifier: int | None
+    rating_group: int | None
     charging_rule_install: list[ChargingRuleInstall]
     charging_rule_remove: list[ChargingRuleRemove]
-    service_stype: int
-    cc_sub_session_id: int
+    service_stype: int | None
+    cc_sub_session_id: int | None
     specific_action: list[int]
     access_network_charging_identifier: list[AccessNetworkChargingIdentifier]
-    access_network_charging_address: str
+    access_network_charging_address: str | None
     flows: list[Flows]
-    abort_cause: int
-    mbms_startstop_indication: int
-    mbms_service_area: bytes
-    mbms_required_qos: str
-    mbms_session_duration: bytes
-    mbms_service_type: int
-    mbms_counting_information: int
-    mbms_session_identity: bytes
-    mbms_session_repetition_number: bytes
-    tmgi: bytes
+    abort_cause: int | None
+    mbms_startstop_indication: int | None
+    mbms_service_area: bytes | None
+    mbms_required_qos: str | None
+    mbms_session_duration: bytes | None
+    mbms_service_type: int | None
+    mbms_counting_information: int | None
+    mbms_session_identity: bytes | None
+    mbms_session_repetition_number: bytes | None
+    tmgi: bytes | None
     tgpp_sgsn_address: list[bytes]
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
     an_gw_address: list[str]
-    an_trusted: int
+    an_trusted: int | None
     subscription_id: list[SubscriptionId]
-    ip_can_type: int
-    netloc_access_support: int
-    rat_type: int
-    sponsored_connectivity_data: SponsoredConnectivityData
-    tgpp_user_location_info: bytes
-    user_location_info_time: datetime.datetime
-    tgpp_ms_timezone: bytes
+    ip_can_type: int | None
+    netloc_access_support: int | None
+    rat_type: int | None
+    sponsored_connectivity_data: SponsoredConnectivityData | None
+    tgpp_user_location_info: bytes | None
+    user_location_info_time: datetime.datetime | None
+    tgpp_ms_timezone: bytes | None
     ran_nas_release_cause: list[bytes]
-    tgpp_sgsn_mcc_mnc: str
-    tgpp_twan_identifier: bytes
-    tcp_source_port: int
-    udp_source_port: int
-    ue_local_ip_address: str
-    session_release_cause: int
+    tgpp_sgsn_mcc_mnc: str | None
+    tgpp_twan_identifier: bytes | None
+    tcp_source_port: int | None
+    udp_source_port: int | None
+    ue_local_ip_address: str | None
+    session_release_cause: int | None
     event_trigger: list[int]
-    event_report_indication: EventReportIndication
-    default_eps_bearer_qos: DefaultEpsBearerQos
+    event_report_indication: EventReportIndication | None
+    default_eps_bearer_qos: DefaultEpsBearerQos | None
     qos_information: list[QosInformation]
-    default_qos_information: DefaultQosInformation
-    revalidation_time: datetime.datetime
+    default_qos_information: DefaultQosInformation | None
+    revalidation_time: datetime.datetime | None
     usage_monitoring_information: list[UsageMonitoringInformation]
-    pcscf_restoration_indication: int
+    pcscf_restoration_indication: int | None
     conditional_policy_information: list[ConditionalPolicyInformation]
-    removal_of_access: int
-    pra_install: PraInstall
-    pra_remove: PraRemove
-    rar_flags: int
+    removal_of_access: int | None
+    pra_install: PraInstall | None
+    pra_remove: PraRemove | None
+    rar_flags: int | None
     qos_rule_remove: list[QosRuleRemove]
     qos_rule_install: list[QosRuleInstall]
     subsession_decision_info: list[SubsessionDecisionInfo]
-    henb_local_ip_address: str
-    mbms_access_indicator: int
+    henb_local_ip_address: str | None
+    mbms_access_indicator: int | None
     tgpp_sgsn_ipv6_address: list[bytes]
-    mbms_time_to_data_transfer: bytes
-    mbms_data_transfer_start: int
-    mbms_data_transfer_stop: int
-    mbms_flags: int
-    mbms_user_data_mode_indication: int
-    mbms_bmsc_ssm_ip_address: bytes
-    mbms_bmsc_ssm_ipv6_address: bytes
-    mbms_flow_identifier: bytes
-    cn_ip_multicast_distribution: int
-    mbms_hc_indicator: int
-    mbms_gw_udp_port_indicator: int
+    mbms_time_to_data_transfer: bytes | None
+    mbms_data_transfer_start: int | None
+    mbms_data_transfer_stop: int | None
+    mbms_flags: int | None
+    mbms_user_data_mode_indication: int | None
+    mbms_bmsc_ssm_ip_address: bytes | None
+    mbms_bmsc_ssm_ipv6_address: bytes | None
+    mbms_flow_identifier: bytes | None
+    cn_ip_multicast_distribution: int | None
+    mbms_hc_indicator: int | None
+    mbms_gw_udp_port_indicator: int | None
     adc_rule_remove: list[AdcRuleRemove]
     adc_rule_install: list[AdcRuleInstall]
     cs_service_resource_report: list[CsServiceResourceReport]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> ReAuthAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ReAuthAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -244,69 +255,71 @@ class ReAuthRequest(ReAuth):
 
 class ReAuthAnswer(ReAuth):
     """A Re-Auth Answer."""
-    session_id: str
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
-    origin_state_id: int
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    session_id: str | None
+    result_code: int | None
+    user_name: str | None
+    origin_state_id: int | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
-    service_type: int
+    origin_aaa_protocol: int | None
+    service_type: int | None
     configuration_token: list[bytes]
-    idle_timeout: int
-    authorization_lifetime: int
-    auth_grace_period: int
-    re_auth_request_type: int
-    state: bytes
+    idle_timeout: int | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    re_auth_request_type: int | None
+    state: bytes | None
     state_class: list[bytes]
     reply_message: list[str]
-    prompt: int
-    service_stype: int
-    cc_sub_session_id: int
-    g_s_u_pool_identifier: int
-    service_identifier: int
-    rating_group: int
-    experimental_result: ExperimentalResult
+    prompt: int | None
+    service_stype: int | None
+    cc_sub_session_id: int | None
+    g_s_u_pool_identifier: int | None
+    service_identifier: int | None
+    rating_group: int | None
+    experimental_result: ExperimentalResult | None
     media_component_description: list[MediaComponentDescription]
     flow_grouping: list[FlowGrouping]
-    mbms_startstop_indication: int
-    mbms_ggsn_address: bytes
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    service_urn: bytes
-    ip_can_type: int
-    rat_type: int
-    an_trusted: int
+    mbms_startstop_indication: int | None
+    mbms_ggsn_address: bytes | None
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    service_urn: bytes | None
+    ip_can_type: int | None
+    rat_type: int | None
+    an_trusted: int | None
     an_gw_address: list[str]
-    tgpp_sgsn_mcc_mnc: str
-    tgpp_sgsn_address: bytes
-    tgpp_sgsn_ipv6_address: bytes
-    rai: str
-    tgpp_user_location_info: bytes
-    user_location_info_time: datetime.datetime
-    netloc_access_support: int
-    user_csg_information: UserCsgInformation
-    tgpp_ms_timezone: bytes
-    default_qos_information: DefaultQosInformation
+    tgpp_sgsn_mcc_mnc: str | None
+    tgpp_sgsn_address: bytes | None
+    tgpp_sgsn_ipv6_address: bytes | None
+    rai: str | None
+    tgpp_user_location_info: bytes | None
+    user_location_info_time: datetime.datetime | None
+    netloc_access_support: int | None
+    user_csg_information: UserCsgInformation | None
+    tgpp_ms_timezone: bytes | None
+    default_qos_information: DefaultQosInformation | None
     charging_rule_report: list[ChargingRuleReport]
-    avp_3gpp2_bsid: str
+    avp_3gpp2_bsid: str | None
     qos_rule_report: list[QosRuleReport]
-    framed_ip_address: bytes
-    framed_ipv6_prefix: bytes
-    qos_information: QosInformation
+    framed_ip_address: bytes | None
+    framed_ipv6_prefix: bytes | None
+    qos_information: QosInformation | None
     subsession_enforcement_info: list[SubsessionEnforcementInfo]
     load: list[Load]
     adc_rule_report: list[AdcRuleReport]
-    event_report_indication: EventReportIndication
+    event_report_indication: EventReportIndication | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Report-SM-Delivery-Status (8388649) messages: 3GPP S6c (16777312)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ReportSMDeliveryStatus", "ReportSMDeliveryStatusAnswer", "ReportSMDeliveryStatusRequest"]
 
@@ -24,22 +29,28 @@ class ReportSMDeliveryStatus(DefinedMessage):
 
 class ReportSMDeliveryStatusRequest(ReportSMDeliveryStatus):
     """A Report-SM-Delivery-Status Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_identifier: UserIdentifier
-    smsmi_correlation_id: SmsmiCorrelationId
-    sc_address: bytes
-    sm_delivery_outcome: SmDeliveryOutcome
-    rdr_flags: int
+    user_identifier: UserIdentifier | None
+    smsmi_correlation_id: SmsmiCorrelationId | None
+    sc_address: bytes | None
+    sm_delivery_outcome: SmDeliveryOutcome | None
+    rdr_flags: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ReportSMDeliveryStatusAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ReportSMDeliveryStatusAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -67,19 +78,21 @@ class ReportSMDeliveryStatusRequest(ReportSMDeliveryStatus):
 
 class ReportSMDeliveryStatusAnswer(ReportSMDeliveryStatus):
     """A Report-SM-Delivery-Status Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_identifier: UserIdentifier
-    failed_avp: FailedAvp
+    user_identifier: UserIdentifier | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """Reporting-Information (8388719) messages: 3GPP S6t (16777345), 3GPP T6a/T6b (16777346)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ReportingInformation", "ReportingInformationAnswer", "ReportingInformationRequest"]
 
@@ -24,22 +29,28 @@ class ReportingInformation(DefinedMessage):
 
 class ReportingInformationRequest(ReportingInformation):
     """A Reporting-Information Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_identifier: UserIdentifier
+    user_identifier: UserIdentifier | None
     monitoring_event_report: list[MonitoringEventReport]
     group_monitoring_event_report: list[GroupMonitoringEventReport]
-    rir_flags: int
+    rir_flags: int | None
     supported_services: list[SupportedServices]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    oc_supported_features: OcSupportedFeatures
+    oc_supported_features: OcSupportedFeatures | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ReportingInformationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ReportingInformationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -67,21 +78,23 @@ class ReportingInformationRequest(ReportingInformation):
 
 class ReportingInformationAnswer(ReportingInformation):
     """A Reporting-Information Answer."""
-    session_id: str
-    drmp: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
     monitoring_event_report_status: list[MonitoringEventReportStatus]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

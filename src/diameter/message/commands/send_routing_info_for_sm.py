@@ -3,9 +3,14 @@
 """Send-Routing-Info-for-SM (8388647) messages: 3GPP S6c (16777312)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SendRoutingInfoforSM", "SendRoutingInfoforSMAnswer", "SendRoutingInfoforSMRequest"]
 
@@ -24,25 +29,31 @@ class SendRoutingInfoforSM(DefinedMessage):
 
 class SendRoutingInfoforSMRequest(SendRoutingInfoforSM):
     """A Send-Routing-Info-for-SM Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    msisdn: bytes
-    user_name: str
-    smsmi_correlation_id: SmsmiCorrelationId
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    msisdn: bytes | None
+    user_name: str | None
+    smsmi_correlation_id: SmsmiCorrelationId | None
     supported_features: list[SupportedFeatures]
-    sc_address: bytes
-    sm_rp_mti: int
-    sm_rp_smea: bytes
-    srr_flags: int
-    sm_delivery_not_intended: int
+    sc_address: bytes | None
+    sm_rp_mti: int | None
+    sm_rp_smea: bytes | None
+    srr_flags: int | None
+    sm_delivery_not_intended: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> SendRoutingInfoforSMAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SendRoutingInfoforSMAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -73,27 +84,29 @@ class SendRoutingInfoforSMRequest(SendRoutingInfoforSM):
 
 class SendRoutingInfoforSMAnswer(SendRoutingInfoforSM):
     """A Send-Routing-Info-for-SM Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    user_name: str | None
     supported_features: list[SupportedFeatures]
-    serving_node: ServingNode
-    additional_serving_node: AdditionalServingNode
-    lmsi: bytes
-    user_identifier: UserIdentifier
-    mwd_status: int
-    mme_absent_user_diagnostic_sm: int
-    msc_absent_user_diagnostic_sm: int
-    sgsn_absent_user_diagnostic_sm: int
-    failed_avp: FailedAvp
+    serving_node: ServingNode | None
+    additional_serving_node: AdditionalServingNode | None
+    lmsi: bytes | None
+    user_identifier: UserIdentifier | None
+    mwd_status: int | None
+    mme_absent_user_diagnostic_sm: int | None
+    msc_absent_user_diagnostic_sm: int | None
+    sgsn_absent_user_diagnostic_sm: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

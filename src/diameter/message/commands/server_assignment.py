@@ -3,9 +3,14 @@
 """Server-Assignment (301) messages: 3GPP Cx (16777216), 3GPP SWx (16777265)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ServerAssignment", "ServerAssignmentAnswer", "ServerAssignmentRequest"]
 
@@ -24,35 +29,41 @@ class ServerAssignment(DefinedMessage):
 
 class ServerAssignmentRequest(ServerAssignment):
     """A Server-Assignment Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
     public_identity: list[str]
-    wildcarded_public_identity: str
-    server_name: str
-    server_assignment_type: int
-    user_data_already_available: int
-    scscf_restoration_info: ScscfRestorationInfo
-    multiple_registration_indication: int
-    session_priority: int
-    sar_flags: int
+    wildcarded_public_identity: str | None
+    server_name: str | None
+    server_assignment_type: int | None
+    user_data_already_available: int | None
+    scscf_restoration_info: ScscfRestorationInfo | None
+    multiple_registration_indication: int | None
+    session_priority: int | None
+    sar_flags: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    service_selection: str
-    context_identifier: int
-    mip6_agent_info: Mip6AgentInfo
-    visited_network_identifier: bytes
+    service_selection: str | None
+    context_identifier: int | None
+    mip6_agent_info: Mip6AgentInfo | None
+    visited_network_identifier: bytes | None
     active_apn: list[ActiveApn]
-    terminal_information: TerminalInformation
-    emergency_services: int
+    terminal_information: TerminalInformation | None
+    emergency_services: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ServerAssignmentAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ServerAssignmentAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -93,34 +104,36 @@ class ServerAssignmentRequest(ServerAssignment):
 
 class ServerAssignmentAnswer(ServerAssignment):
     """A Server-Assignment Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
-    user_data: bytes
-    charging_information: ChargingInformation
-    associated_identities: AssociatedIdentities
-    loose_route_indication: int
+    user_data: bytes | None
+    charging_information: ChargingInformation | None
+    associated_identities: AssociatedIdentities | None
+    loose_route_indication: int | None
     scscf_restoration_info: list[ScscfRestorationInfo]
-    associated_registered_identities: AssociatedRegisteredIdentities
-    server_name: str
-    wildcarded_public_identity: str
-    privileged_sender_indication: int
-    allowed_waf_wwsf_identities: AllowedWafWwsfIdentities
+    associated_registered_identities: AssociatedRegisteredIdentities | None
+    server_name: str | None
+    wildcarded_public_identity: str | None
+    privileged_sender_indication: int | None
+    allowed_waf_wwsf_identities: AllowedWafWwsfIdentities | None
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    user_name: str
+    user_name: str | None
     load: list[Load]
-    non_3gpp_user_data: Non3gppUserData
-    tgpp_aaa_server_name: bytes
+    non_3gpp_user_data: Non3gppUserData | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        tgpp_aaa_server_name = IdentityAttr("tgpp_aaa_server_name", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

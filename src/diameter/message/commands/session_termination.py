@@ -3,11 +3,16 @@
 """Session-Termination (275) messages: Diameter Common Messages (0), NASREQ Application (1), 3GPP Gq (16777222), 3GPP Gmb (16777223), Ericsson Charging-CIP (16777232), 3GPP Rx (16777236), 3GPP STa (16777250), 3GPP SWm (16777264), 3GPP S6b (16777272), 3GPP SGmb (16777292), 3GPP Sy (16777302), 3GPP St (16777349)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SessionTermination", "SessionTerminationAnswer", "SessionTerminationRequest"]
 
@@ -26,25 +31,31 @@ class SessionTermination(DefinedMessage):
 
 class SessionTerminationRequest(SessionTermination):
     """A Session-Termination Request."""
-    session_id: str
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    auth_application_id: int
-    termination_cause: int
-    user_name: str
-    destination_host: bytes
+    session_id: str | None
+    auth_application_id: int | None
+    termination_cause: int | None
+    user_name: str | None
     state_class: list[bytes]
-    origin_state_id: int
+    origin_state_id: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
-    additional_mbms_trace_info: bytes
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
+    origin_aaa_protocol: int | None
+    additional_mbms_trace_info: bytes | None
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
     required_access_info: list[int]
-    diagnostic_info: int
-    restart_counter: int
+    diagnostic_info: int | None
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> SessionTerminationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SessionTerminationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -75,38 +86,40 @@ class SessionTerminationRequest(SessionTermination):
 
 class SessionTerminationAnswer(SessionTermination):
     """A Session-Termination Answer."""
-    session_id: str
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    user_name: str
+    session_id: str | None
+    result_code: int | None
+    user_name: str | None
     state_class: list[bytes]
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    origin_state_id: int
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
-    origin_aaa_protocol: int
-    experimental_result: ExperimentalResult
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    sponsored_connectivity_data: SponsoredConnectivityData
-    tgpp_user_location_info: bytes
-    user_location_info_time: datetime.datetime
-    tgpp_ms_timezone: bytes
+    origin_aaa_protocol: int | None
+    experimental_result: ExperimentalResult | None
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    sponsored_connectivity_data: SponsoredConnectivityData | None
+    tgpp_user_location_info: bytes | None
+    user_location_info_time: datetime.datetime | None
+    tgpp_ms_timezone: bytes | None
     ran_nas_release_cause: list[bytes]
-    tgpp_sgsn_mcc_mnc: str
-    tgpp_twan_identifier: bytes
-    tcp_source_port: int
-    udp_source_port: int
-    ue_local_ip_address: str
-    netloc_access_support: int
+    tgpp_sgsn_mcc_mnc: str | None
+    tgpp_twan_identifier: bytes | None
+    tcp_source_port: int | None
+    udp_source_port: int | None
+    ue_local_ip_address: str | None
+    netloc_access_support: int | None
     load: list[Load]
-    restart_counter: int
+    restart_counter: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """SIP-Location-Info (285) messages: Diameter Session Initiation Protocol (SIP) Application (6)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SipLocationInfo", "SipLocationInfoAnswer", "SipLocationInfoRequest"]
 
@@ -24,16 +29,22 @@ class SipLocationInfo(DefinedMessage):
 
 class SipLocationInfoRequest(SipLocationInfo):
     """A SIP-Location-Info Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    sip_aor: str
-    destination_host: bytes
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    sip_aor: str | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> SipLocationInfoAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SipLocationInfoAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -55,21 +66,23 @@ class SipLocationInfoRequest(SipLocationInfo):
 
 class SipLocationInfoAnswer(SipLocationInfo):
     """A SIP-Location-Info Answer."""
-    session_id: str
-    auth_application_id: int
-    result_code: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    sip_server_uri: str
-    sip_server_capabilities: SipServerCapabilities
-    auth_grace_period: int
-    authorization_lifetime: int
-    redirect_host: str
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    auth_session_state: int | None
+    sip_server_uri: str | None
+    sip_server_capabilities: SipServerCapabilities | None
+    auth_grace_period: int | None
+    authorization_lifetime: int | None
+    redirect_host: str | None
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

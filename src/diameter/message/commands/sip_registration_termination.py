@@ -3,9 +3,14 @@
 """SIP-Registration-Termination (287) messages: Diameter Session Initiation Protocol (SIP) Application (6)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SipRegistrationTermination", "SipRegistrationTerminationAnswer", "SipRegistrationTerminationRequest"]
 
@@ -24,18 +29,24 @@ class SipRegistrationTermination(DefinedMessage):
 
 class SipRegistrationTerminationRequest(SipRegistrationTermination):
     """A SIP-Registration-Termination Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    sip_deregistration_reason: SipDeregistrationReason
-    destination_realm: bytes
-    user_name: str
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    sip_deregistration_reason: SipDeregistrationReason | None
+    user_name: str | None
     sip_aor: list[str]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> SipRegistrationTerminationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SipRegistrationTerminationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -59,19 +70,21 @@ class SipRegistrationTerminationRequest(SipRegistrationTermination):
 
 class SipRegistrationTerminationAnswer(SipRegistrationTermination):
     """A SIP-Registration-Termination Answer."""
-    session_id: str
-    auth_application_id: int
-    result_code: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    authorization_lifetime: int
-    auth_grace_period: int
-    redirect_host: str
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    auth_session_state: int | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    redirect_host: str | None
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """SIP-User-Authorization (283) messages: Diameter Session Initiation Protocol (SIP) Application (6)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SipUserAuthorization", "SipUserAuthorizationAnswer", "SipUserAuthorizationRequest"]
 
@@ -24,19 +29,25 @@ class SipUserAuthorization(DefinedMessage):
 
 class SipUserAuthorizationRequest(SipUserAuthorization):
     """A SIP-User-Authorization Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    sip_aor: str
-    destination_host: bytes
-    user_name: str
-    sip_visited_network_id: str
-    sip_user_authorization_type: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    sip_aor: str | None
+    user_name: str | None
+    sip_visited_network_id: str | None
+    sip_user_authorization_type: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> SipUserAuthorizationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SipUserAuthorizationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -61,21 +72,23 @@ class SipUserAuthorizationRequest(SipUserAuthorization):
 
 class SipUserAuthorizationAnswer(SipUserAuthorization):
     """A SIP-User-Authorization Answer."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    result_code: int
-    origin_host: bytes
-    origin_realm: bytes
-    sip_server_uri: str
-    sip_server_capabilities: SipServerCapabilities
-    authorization_lifetime: int
-    auth_grace_period: int
-    redirect_host: str
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    sip_server_uri: str | None
+    sip_server_capabilities: SipServerCapabilities | None
+    authorization_lifetime: int | None
+    auth_grace_period: int | None
+    redirect_host: str | None
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

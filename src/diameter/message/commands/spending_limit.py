@@ -3,9 +3,14 @@
 """Spending-Limit (8388635) messages: 3GPP Sy (16777302)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SpendingLimit", "SpendingLimitAnswer", "SpendingLimitRequest"]
 
@@ -24,24 +29,30 @@ class SpendingLimit(DefinedMessage):
 
 class SpendingLimitRequest(SpendingLimit):
     """A Spending-Limit Request."""
-    session_id: str
-    auth_application_id: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    sl_request_type: int
+    session_id: str | None
+    auth_application_id: int | None
+    origin_state_id: int | None
+    sl_request_type: int | None
     subscription_id: list[SubscriptionId]
     policy_counter_identifier: list[str]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
+    origin_aaa_protocol: int | None
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    logical_access_id: bytes
-    physical_access_id: str
+    logical_access_id: bytes | None
+    physical_access_id: str | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> SpendingLimitAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SpendingLimitAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -71,26 +82,28 @@ class SpendingLimitRequest(SpendingLimit):
 
 class SpendingLimitAnswer(SpendingLimit):
     """A Spending-Limit Answer."""
-    session_id: str
-    auth_application_id: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
+    session_id: str | None
+    auth_application_id: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
     policy_counter_status_report: list[PolicyCounterStatusReport]
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    origin_state_id: int
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
-    drmp: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    drmp: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

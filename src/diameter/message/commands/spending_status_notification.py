@@ -3,9 +3,14 @@
 """Spending-Status-Notification (8388636) messages: 3GPP Sy (16777302)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SpendingStatusNotification", "SpendingStatusNotificationAnswer", "SpendingStatusNotificationRequest"]
 
@@ -24,20 +29,26 @@ class SpendingStatusNotification(DefinedMessage):
 
 class SpendingStatusNotificationRequest(SpendingStatusNotification):
     """A Spending-Status-Notification Request."""
-    session_id: str
-    drmp: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    auth_application_id: int
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    auth_application_id: int | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
     policy_counter_status_report: list[PolicyCounterStatusReport]
-    sn_request_type: int
+    sn_request_type: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    origin_aaa_protocol: int
+    origin_aaa_protocol: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> SpendingStatusNotificationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SpendingStatusNotificationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -62,22 +73,24 @@ class SpendingStatusNotificationRequest(SpendingStatusNotification):
 
 class SpendingStatusNotificationAnswer(SpendingStatusNotification):
     """A Spending-Status-Notification Answer."""
-    session_id: str
-    drmp: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    error_message: str
-    error_reporting_host: bytes
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    error_message: str | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
-    failed_avp: FailedAvp
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,11 +3,16 @@
 """Subscribe-Notifications (308) messages: 3GPP Sh (16777217)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SubscribeNotifications", "SubscribeNotificationsAnswer", "SubscribeNotificationsRequest"]
 
@@ -26,31 +31,37 @@ class SubscribeNotifications(DefinedMessage):
 
 class SubscribeNotificationsRequest(SubscribeNotifications):
     """A Subscribe-Notifications Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_identity: UserIdentity
-    wildcarded_public_identity: str
-    wildcarded_impu: str
+    user_identity: UserIdentity | None
+    wildcarded_public_identity: str | None
+    wildcarded_impu: str | None
     service_indication: list[bytes]
-    send_data_indication: int
-    server_name: str
-    subs_req_type: int
+    send_data_indication: int | None
+    server_name: str | None
+    subs_req_type: int | None
     data_reference: list[int]
     identity_set: list[int]
-    expiry_time: datetime.datetime
+    expiry_time: datetime.datetime | None
     dsai_tag: list[bytes]
-    one_time_notification: int
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    one_time_notification: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> SubscribeNotificationsAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SubscribeNotificationsAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -87,25 +98,27 @@ class SubscribeNotificationsRequest(SubscribeNotifications):
 
 class SubscribeNotificationsAnswer(SubscribeNotifications):
     """A Subscribe-Notifications Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    origin_host: bytes
-    origin_realm: bytes
-    wildcarded_public_identity: str
-    wildcarded_impu: str
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    wildcarded_public_identity: str | None
+    wildcarded_impu: str | None
     supported_features: list[SupportedFeatures]
-    user_data: bytes
-    expiry_time: datetime.datetime
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    user_data: bytes | None
+    expiry_time: datetime.datetime | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

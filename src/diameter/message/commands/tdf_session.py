@@ -3,12 +3,17 @@
 """TDF-Session (8388637) messages: 3GPP Sd (16777303), 3GPP St (16777349)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
 from ._helpers import SubscriptionIdMixin
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["TDFSession", "TDFSessionAnswer", "TDFSessionRequest"]
 
@@ -27,59 +32,65 @@ class TDFSession(DefinedMessage):
 
 class TDFSessionRequest(SubscriptionIdMixin, TDFSession):
     """A TDF-Session Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
     subscription_id: list[SubscriptionId]
     supported_features: list[SupportedFeatures]
-    framed_ip_address: bytes
-    framed_ipv6_prefix: bytes
-    ip_can_type: int
-    rat_type: int
-    an_trusted: int
-    user_equipment_info: UserEquipmentInfo
-    qos_information: QosInformation
+    framed_ip_address: bytes | None
+    framed_ipv6_prefix: bytes | None
+    ip_can_type: int | None
+    rat_type: int | None
+    an_trusted: int | None
+    user_equipment_info: UserEquipmentInfo | None
+    qos_information: QosInformation | None
     an_gw_address: list[str]
-    tgpp_sgsn_address: bytes
-    tgpp_sgsn_ipv6_address: bytes
-    tgpp_ggsn_address: bytes
-    tgpp_ggsn_ipv6_address: bytes
-    tgpp_selection_mode: str
-    dynamic_address_flag: int
-    dynamic_address_flag_extension: int
-    pdn_connection_charging_id: int
-    tgpp_sgsn_mcc_mnc: str
-    rai: str
-    tgpp_user_location_info: bytes
-    fixed_user_location_info: FixedUserLocationInfo
-    user_csg_information: UserCsgInformation
-    tgpp_twan_identifier: bytes
-    tgpp_ms_timezone: bytes
-    tgpp_charging_characteristics: str
-    called_station_id: str
-    charging_information: ChargingInformation
-    online: int
-    offline: int
+    tgpp_sgsn_address: bytes | None
+    tgpp_sgsn_ipv6_address: bytes | None
+    tgpp_ggsn_address: bytes | None
+    tgpp_ggsn_ipv6_address: bytes | None
+    tgpp_selection_mode: str | None
+    dynamic_address_flag: int | None
+    dynamic_address_flag_extension: int | None
+    pdn_connection_charging_id: int | None
+    tgpp_sgsn_mcc_mnc: str | None
+    rai: str | None
+    tgpp_user_location_info: bytes | None
+    fixed_user_location_info: FixedUserLocationInfo | None
+    user_csg_information: UserCsgInformation | None
+    tgpp_twan_identifier: bytes | None
+    tgpp_ms_timezone: bytes | None
+    tgpp_charging_characteristics: str | None
+    called_station_id: str | None
+    charging_information: ChargingInformation | None
+    online: int | None
+    offline: int | None
     adc_rule_install: list[AdcRuleInstall]
-    revalidation_time: datetime.datetime
+    revalidation_time: datetime.datetime | None
     usage_monitoring_information: list[UsageMonitoringInformation]
     csg_information_reporting: list[int]
     event_trigger: list[int]
-    presence_reporting_area_information: PresenceReportingAreaInformation
-    logical_access_id: bytes
-    physical_access_id: str
-    avp_3gpp2_bsid: str
+    presence_reporting_area_information: PresenceReportingAreaInformation | None
+    logical_access_id: bytes | None
+    physical_access_id: str | None
+    avp_3gpp2_bsid: str | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    request_type: int
-    event_report_indication: EventReportIndication
+    request_type: int | None
+    event_report_indication: EventReportIndication | None
     adc_rule_remove: list[AdcRuleRemove]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> TDFSessionAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> TDFSessionAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -144,25 +155,27 @@ class TDFSessionRequest(SubscriptionIdMixin, TDFSession):
 
 class TDFSessionAnswer(TDFSession):
     """A TDF-Session Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    origin_state_id: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    origin_state_id: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
     adc_rule_report: list[AdcRuleReport]
-    event_report_indication: EventReportIndication
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    event_report_indication: EventReportIndication | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

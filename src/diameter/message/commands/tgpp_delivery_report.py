@@ -3,9 +3,14 @@
 """3GPP-Delivery-Report (8388644) messages: 3GPP T4 (16777311)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DeliveryReport", "DeliveryReportAnswer", "DeliveryReportRequest"]
 
@@ -24,21 +29,27 @@ class DeliveryReport(DefinedMessage):
 
 class DeliveryReportRequest(DeliveryReport):
     """A 3GPP-Delivery-Report Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_identifier: UserIdentifier
-    sm_rp_smea: bytes
-    sm_delivery_outcome_t4: int
-    absent_subscriber_diagnostic_t4: int
-    reference_number: int
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    user_identifier: UserIdentifier | None
+    sm_rp_smea: bytes | None
+    sm_delivery_outcome_t4: int | None
+    absent_subscriber_diagnostic_t4: int | None
+    reference_number: int | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> DeliveryReportAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DeliveryReportAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -65,18 +76,20 @@ class DeliveryReportRequest(DeliveryReport):
 
 class DeliveryReportAnswer(DeliveryReport):
     """A 3GPP-Delivery-Report Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """3GPP-Device-Action (8388639) messages: 3GPP Tsp (16777309)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DeviceAction8388639", "DeviceAction8388639Answer", "DeviceAction8388639Request"]
 
@@ -24,18 +29,24 @@ class DeviceAction8388639(DefinedMessage):
 
 class DeviceAction8388639Request(DeviceAction8388639):
     """A 3GPP-Device-Action Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    device_action: DeviceAction
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    device_action: DeviceAction | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     supported_features: list[SupportedFeatures]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> DeviceAction8388639Answer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DeviceAction8388639Answer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -59,25 +70,27 @@ class DeviceAction8388639Request(DeviceAction8388639):
 
 class DeviceAction8388639Answer(DeviceAction8388639):
     """A 3GPP-Device-Action Answer."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
-    origin_state_id: int
-    device_notification: DeviceNotification
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
+    origin_state_id: int | None
+    device_notification: DeviceNotification | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
     proxy_info: list[ProxyInfo]
     supported_features: list[SupportedFeatures]
-    feature_supported_in_final_target: int
+    feature_supported_in_final_target: int | None
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

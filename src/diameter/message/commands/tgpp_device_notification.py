@@ -3,9 +3,14 @@
 """3GPP-Device-Notification (8388640) messages: 3GPP Tsp (16777309)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DeviceNotification8388640", "DeviceNotification8388640Answer", "DeviceNotification8388640Request"]
 
@@ -24,17 +29,23 @@ class DeviceNotification8388640(DefinedMessage):
 
 class DeviceNotification8388640Request(DeviceNotification8388640):
     """A 3GPP-Device-Notification Request."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    origin_state_id: int
-    device_notification: DeviceNotification
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    device_notification: DeviceNotification | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        def to_answer(self) -> DeviceNotification8388640Answer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DeviceNotification8388640Answer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -57,21 +68,23 @@ class DeviceNotification8388640Request(DeviceNotification8388640):
 
 class DeviceNotification8388640Answer(DeviceNotification8388640):
     """A 3GPP-Device-Notification Answer."""
-    session_id: str
-    auth_application_id: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    origin_state_id: int
-    error_message: str
-    error_reporting_host: bytes
+    session_id: str | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    origin_state_id: int | None
+    error_message: str | None
     redirect_host: list[str]
-    redirect_host_usage: int
-    redirect_max_cache_time: int
-    failed_avp: FailedAvp
+    redirect_host_usage: int | None
+    redirect_max_cache_time: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

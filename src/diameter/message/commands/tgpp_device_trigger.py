@@ -3,9 +3,14 @@
 """3GPP-Device-Trigger (8388643) messages: 3GPP T4 (16777311)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["DeviceTrigger", "DeviceTriggerAnswer", "DeviceTriggerRequest"]
 
@@ -24,27 +29,33 @@ class DeviceTrigger(DefinedMessage):
 
 class DeviceTriggerRequest(DeviceTrigger):
     """A 3GPP-Device-Trigger Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_identifier: UserIdentifier
-    sm_rp_smea: bytes
-    payload: bytes
-    serving_node: ServingNode
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    user_identifier: UserIdentifier | None
+    sm_rp_smea: bytes | None
+    payload: bytes | None
+    serving_node: ServingNode | None
     additional_serving_node: list[AdditionalServingNode]
-    reference_number: int
-    validity_time: int
-    priority_indication: int
-    application_port_identifier: int
-    old_reference_number: int
-    trigger_action: int
+    reference_number: int | None
+    validity_time: int | None
+    priority_indication: int | None
+    application_port_identifier: int | None
+    old_reference_number: int | None
+    trigger_action: int | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> DeviceTriggerAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> DeviceTriggerAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -77,21 +88,23 @@ class DeviceTriggerRequest(DeviceTrigger):
 
 class DeviceTriggerAnswer(DeviceTrigger):
     """A 3GPP-Device-Trigger Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    mtc_error_diagnostic: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    old_reference_number: int
-    trigger_action: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    mtc_error_diagnostic: int | None
+    auth_session_state: int | None
+    old_reference_number: int | None
+    trigger_action: int | None
     supported_features: list[SupportedFeatures]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """3GPP-LCS-Routing-Info (8388622) messages: 3GPP SLh (16777291)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["LCSRoutingInfo", "LCSRoutingInfoAnswer", "LCSRoutingInfoRequest"]
 
@@ -24,19 +29,25 @@ class LCSRoutingInfo(DefinedMessage):
 
 class LCSRoutingInfoRequest(LCSRoutingInfo):
     """A 3GPP-LCS-Routing-Info Request."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    msisdn: bytes
-    gmlc_number: bytes
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    msisdn: bytes | None
+    gmlc_number: bytes | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> LCSRoutingInfoAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> LCSRoutingInfoAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -61,25 +72,27 @@ class LCSRoutingInfoRequest(LCSRoutingInfo):
 
 class LCSRoutingInfoAnswer(LCSRoutingInfo):
     """A 3GPP-LCS-Routing-Info Answer."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_name: str
-    msisdn: bytes
-    lmsi: bytes
-    serving_node: ServingNode
+    user_name: str | None
+    msisdn: bytes | None
+    lmsi: bytes | None
+    serving_node: ServingNode | None
     additional_serving_node: list[AdditionalServingNode]
-    gmlc_address: str
-    psr_address: str
-    ria_flags: int
-    failed_avp: FailedAvp
+    gmlc_address: str | None
+    psr_address: str | None
+    ria_flags: int | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

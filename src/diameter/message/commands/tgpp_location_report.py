@@ -3,9 +3,14 @@
 """3GPP-Location-Report (8388621) messages: 3GPP SLg (16777255)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["LocationReport", "LocationReportAnswer", "LocationReportRequest"]
 
@@ -24,43 +29,49 @@ class LocationReport(DefinedMessage):
 
 class LocationReportRequest(LocationReport):
     """A 3GPP-Location-Report Request."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    location_event: int
-    lcs_eps_client_name: LcsEpsClientName
-    user_name: str
-    msisdn: bytes
-    imei: str
-    location_estimate: bytes
-    accuracy_fulfilment_indicator: int
-    age_of_location_estimate: int
-    velocity_estimate: bytes
-    eutran_positioning_data: bytes
-    ecgi: bytes
-    geran_positioning_info: GeranPositioningInfo
-    cell_global_identity: bytes
-    utran_positioning_info: UtranPositioningInfo
-    service_area_identity: bytes
-    lcs_service_type_id: int
-    pseudonym_indicator: int
-    lcs_qos_class: int
-    serving_node: ServingNode
-    lrr_flags: int
-    lcs_reference_number: bytes
-    deferred_mt_lr_data: DeferredMtLrData
-    gmlc_address: str
-    reporting_amount: int
-    periodic_ldr_information: PeriodicLdrInformation
-    esmlc_cell_info: EsmlcCellInfo
-    onexrtt_rcid: bytes
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    location_event: int | None
+    lcs_eps_client_name: LcsEpsClientName | None
+    user_name: str | None
+    msisdn: bytes | None
+    imei: str | None
+    location_estimate: bytes | None
+    accuracy_fulfilment_indicator: int | None
+    age_of_location_estimate: int | None
+    velocity_estimate: bytes | None
+    eutran_positioning_data: bytes | None
+    ecgi: bytes | None
+    geran_positioning_info: GeranPositioningInfo | None
+    cell_global_identity: bytes | None
+    utran_positioning_info: UtranPositioningInfo | None
+    service_area_identity: bytes | None
+    lcs_service_type_id: int | None
+    pseudonym_indicator: int | None
+    lcs_qos_class: int | None
+    serving_node: ServingNode | None
+    lrr_flags: int | None
+    lcs_reference_number: bytes | None
+    deferred_mt_lr_data: DeferredMtLrData | None
+    gmlc_address: str | None
+    reporting_amount: int | None
+    periodic_ldr_information: PeriodicLdrInformation | None
+    esmlc_cell_info: EsmlcCellInfo | None
+    onexrtt_rcid: bytes | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> LocationReportAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> LocationReportAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -109,21 +120,23 @@ class LocationReportRequest(LocationReport):
 
 class LocationReportAnswer(LocationReport):
     """A 3GPP-Location-Report Answer."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    gmlc_address: str
-    lra_flags: int
-    reporting_plmn_list: ReportingPlmnList
-    lcs_reference_number: bytes
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    gmlc_address: str | None
+    lra_flags: int | None
+    reporting_plmn_list: ReportingPlmnList | None
+    lcs_reference_number: bytes | None
     supported_features: list[SupportedFeatures]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

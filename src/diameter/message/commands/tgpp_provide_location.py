@@ -3,9 +3,14 @@
 """3GPP-Provide-Location (8388620) messages: 3GPP SLg (16777255)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["ProvideLocation", "ProvideLocationAnswer", "ProvideLocationRequest"]
 
@@ -24,34 +29,40 @@ class ProvideLocation(DefinedMessage):
 
 class ProvideLocationRequest(ProvideLocation):
     """A 3GPP-Provide-Location Request."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    slg_location_type: int
-    user_name: str
-    msisdn: bytes
-    imei: str
-    lcs_eps_client_name: LcsEpsClientName
-    lcs_client_type: int
-    lcs_requestor_name: LcsRequestorName
-    lcs_priority: int
-    lcs_qos: LcsQos
-    velocity_requested: int
-    supported_gad_shapes: int
-    lcs_service_type_id: int
-    lcs_codeword: str
-    lcs_privacy_check_non_session: LcsPrivacyCheckNonSession
-    lcs_privacy_check_session: LcsPrivacyCheckSession
-    service_selection: str
-    deferred_location_type: int
-    plr_flags: int
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    slg_location_type: int | None
+    user_name: str | None
+    msisdn: bytes | None
+    imei: str | None
+    lcs_eps_client_name: LcsEpsClientName | None
+    lcs_client_type: int | None
+    lcs_requestor_name: LcsRequestorName | None
+    lcs_priority: int | None
+    lcs_qos: LcsQos | None
+    velocity_requested: int | None
+    supported_gad_shapes: int | None
+    lcs_service_type_id: int | None
+    lcs_codeword: str | None
+    lcs_privacy_check_non_session: LcsPrivacyCheckNonSession | None
+    lcs_privacy_check_session: LcsPrivacyCheckSession | None
+    service_selection: str | None
+    deferred_location_type: int | None
+    plr_flags: int | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> ProvideLocationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> ProvideLocationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -91,32 +102,34 @@ class ProvideLocationRequest(ProvideLocation):
 
 class ProvideLocationAnswer(ProvideLocation):
     """A 3GPP-Provide-Location Answer."""
-    session_id: str
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    location_estimate: bytes
-    accuracy_fulfilment_indicator: int
-    age_of_location_estimate: int
-    velocity_estimate: bytes
-    eutran_positioning_data: bytes
-    ecgi: bytes
-    geran_positioning_info: GeranPositioningInfo
-    cell_global_identity: bytes
-    utran_positioning_info: UtranPositioningInfo
-    service_area_identity: bytes
-    serving_node: ServingNode
-    pla_flags: int
-    esmlc_cell_info: EsmlcCellInfo
-    civic_address: str
-    barometric_pressure: int
+    session_id: str | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    location_estimate: bytes | None
+    accuracy_fulfilment_indicator: int | None
+    age_of_location_estimate: int | None
+    velocity_estimate: bytes | None
+    eutran_positioning_data: bytes | None
+    ecgi: bytes | None
+    geran_positioning_info: GeranPositioningInfo | None
+    cell_global_identity: bytes | None
+    utran_positioning_info: UtranPositioningInfo | None
+    service_area_identity: bytes | None
+    serving_node: ServingNode | None
+    pla_flags: int | None
+    esmlc_cell_info: EsmlcCellInfo | None
+    civic_address: str | None
+    barometric_pressure: int | None
     supported_features: list[SupportedFeatures]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """3GPP-Subscriber-Information (8388641) messages: 3GPP S6m (16777310)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["SubscriberInformation", "SubscriberInformationAnswer", "SubscriberInformationRequest"]
 
@@ -24,22 +29,28 @@ class SubscriberInformation(DefinedMessage):
 
 class SubscriberInformationRequest(SubscriberInformation):
     """A 3GPP-Subscriber-Information Request."""
-    session_id: str
-    drmp: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_identifier: UserIdentifier
-    service_id: str
-    scs_identity: bytes
-    service_parameters: ServiceParameters
-    sir_flags: int
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    auth_session_state: int | None
+    user_identifier: UserIdentifier | None
+    service_id: str | None
+    scs_identity: bytes | None
+    service_parameters: ServiceParameters | None
+    sir_flags: int | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> SubscriberInformationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> SubscriberInformationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -67,22 +78,24 @@ class SubscriberInformationRequest(SubscriberInformation):
 
 class SubscriberInformationAnswer(SubscriberInformation):
     """A 3GPP-Subscriber-Information Answer."""
-    session_id: str
-    drmp: int
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
     supported_features: list[SupportedFeatures]
     user_identifier: list[UserIdentifier]
-    service_data: ServiceData
-    failed_avp: FailedAvp
+    service_data: ServiceData | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

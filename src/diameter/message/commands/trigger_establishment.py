@@ -3,9 +3,14 @@
 """Trigger-Establishment (8388656) messages: 3GPP S9 (16777267), 3GPP S9a (16777319)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["TriggerEstablishment", "TriggerEstablishmentAnswer", "TriggerEstablishmentRequest"]
 
@@ -24,25 +29,31 @@ class TriggerEstablishment(DefinedMessage):
 
 class TriggerEstablishmentRequest(TriggerEstablishment):
     """A Trigger-Establishment Request."""
-    session_id: str
-    drmp: int
-    auth_application_id: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_realm: bytes
-    destination_host: bytes
-    auth_session_state: int
-    origin_state_id: int
-    subscription_id: SubscriptionId
-    oc_supported_features: OcSupportedFeatures
-    called_station_id: str
-    ue_local_ip_address: str
-    henb_local_ip_address: str
-    dra_binding: int
-    udp_source_port: int
+    session_id: str | None
+    drmp: int | None
+    auth_application_id: int | None
+    auth_session_state: int | None
+    origin_state_id: int | None
+    subscription_id: SubscriptionId | None
+    oc_supported_features: OcSupportedFeatures | None
+    called_station_id: str | None
+    ue_local_ip_address: str | None
+    henb_local_ip_address: str | None
+    dra_binding: int | None
+    udp_source_port: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    pcrf_address: bytes
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        pcrf_address = IdentityAttr("pcrf_address", "")
+        def to_answer(self) -> TriggerEstablishmentAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> TriggerEstablishmentAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -73,21 +84,23 @@ class TriggerEstablishmentRequest(TriggerEstablishment):
 
 class TriggerEstablishmentAnswer(TriggerEstablishment):
     """A Trigger-Establishment Answer."""
-    session_id: str
-    drmp: int
-    origin_host: bytes
-    origin_realm: bytes
-    result_code: int
-    experimental_result: ExperimentalResult
-    origin_state_id: int
-    dra_deployment: int
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
-    error_message: str
-    error_reporting_host: bytes
-    failed_avp: FailedAvp
+    session_id: str | None
+    drmp: int | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    origin_state_id: int | None
+    dra_deployment: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
+    error_message: str | None
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        error_reporting_host = IdentityAttr("error_reporting_host", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

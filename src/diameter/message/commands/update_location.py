@@ -3,11 +3,16 @@
 """3GPP-Update-Location (316) messages: 3GPP S6a/S6d (16777251)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["UpdateLocation", "UpdateLocationAnswer", "UpdateLocationRequest"]
 
@@ -26,37 +31,43 @@ class UpdateLocation(DefinedMessage):
 
 class UpdateLocationRequest(UpdateLocation):
     """A 3GPP-Update-Location Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    terminal_information: TerminalInformation
-    rat_type: int
-    ulr_flags: int
-    ue_srvcc_capability: int
-    visited_plmn_id: bytes
-    sgsn_number: bytes
-    homogenous_support_of_ims_voice_over_ps_session: int
-    gmlc_address: str
+    terminal_information: TerminalInformation | None
+    rat_type: int | None
+    ulr_flags: int | None
+    ue_srvcc_capability: int | None
+    visited_plmn_id: bytes | None
+    sgsn_number: bytes | None
+    homogenous_support_of_ims_voice_over_ps_session: int | None
+    gmlc_address: str | None
     active_apn: list[ActiveApn]
-    equivalent_plmn_list: EquivalentPlmnList
-    mme_number_for_mt_sms: bytes
-    sms_register_request: int
-    sgs_mme_identity: str
-    coupled_node_diameter_id: bytes
-    adjacent_plmns: AdjacentPlmns
-    supported_services: SupportedServices
-    sf_ulr_timestamp: datetime.datetime
-    sf_provisional_indication: int
+    equivalent_plmn_list: EquivalentPlmnList | None
+    mme_number_for_mt_sms: bytes | None
+    sms_register_request: int | None
+    sgs_mme_identity: str | None
+    adjacent_plmns: AdjacentPlmns | None
+    supported_services: SupportedServices | None
+    sf_ulr_timestamp: datetime.datetime | None
+    sf_provisional_indication: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        coupled_node_diameter_id = IdentityAttr("coupled_node_diameter_id", "")
+        def to_answer(self) -> UpdateLocationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> UpdateLocationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -99,25 +110,27 @@ class UpdateLocationRequest(UpdateLocation):
 
 class UpdateLocationAnswer(UpdateLocation):
     """A 3GPP-Update-Location Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_diagnostic: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_diagnostic: int | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    supported_features: list[SupportedFeatures]
-    ula_flags: int
-    subscription_data: SubscriptionData
+    supported_features: list[SupportedFeatures] | None
+    ula_flags: int | None
+    subscription_data: SubscriptionData | None
     reset_id: list[bytes]
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

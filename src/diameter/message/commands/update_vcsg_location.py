@@ -3,9 +3,14 @@
 """3GPP-Update-VCSG-Location (8388638) messages: 3GPP S7a (16777308)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["UpdateVcsgLocation", "UpdateVcsgLocationAnswer", "UpdateVcsgLocationRequest"]
 
@@ -24,21 +29,27 @@ class UpdateVcsgLocation(DefinedMessage):
 
 class UpdateVcsgLocationRequest(UpdateVcsgLocation):
     """A 3GPP-Update-VCSG-Location Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    msisdn: bytes
-    sgsn_number: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    msisdn: bytes | None
+    sgsn_number: bytes | None
     supported_features: list[SupportedFeatures]
-    uvr_flags: int
+    uvr_flags: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> UpdateVcsgLocationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> UpdateVcsgLocationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -65,21 +76,23 @@ class UpdateVcsgLocationRequest(UpdateVcsgLocation):
 
 class UpdateVcsgLocationAnswer(UpdateVcsgLocation):
     """A 3GPP-Update-VCSG-Location Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    error_diagnostic: int
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    supported_features: list[SupportedFeatures]
-    vplmn_csg_subscription_data: list[VplmnCsgSubscriptionData]
-    uva_flags: int
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    error_diagnostic: int | None
+    auth_session_state: int | None
+    supported_features: list[SupportedFeatures] | None
+    vplmn_csg_subscription_data: list[VplmnCsgSubscriptionData] | None
+    uva_flags: int | None
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

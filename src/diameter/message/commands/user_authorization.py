@@ -3,9 +3,14 @@
 """User-Authorization (300) messages: 3GPP Cx (16777216)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["UserAuthorization", "UserAuthorizationAnswer", "UserAuthorizationRequest"]
 
@@ -24,23 +29,29 @@ class UserAuthorization(DefinedMessage):
 
 class UserAuthorizationRequest(UserAuthorization):
     """A User-Authorization Request."""
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
-    user_name: str
-    oc_supported_features: OcSupportedFeatures
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
+    user_name: str | None
+    oc_supported_features: OcSupportedFeatures | None
     supported_features: list[SupportedFeatures]
-    public_identity: str
-    visited_network_identifier: bytes
-    user_authorization_type: int
-    uar_flags: int
+    public_identity: str | None
+    visited_network_identifier: bytes | None
+    user_authorization_type: int | None
+    uar_flags: int | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    session_id: str
-    drmp: int
+    session_id: str | None
+    drmp: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> UserAuthorizationAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> UserAuthorizationAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("vendor_specific_application_id", 260, is_required=True, type_class=VendorSpecificApplicationId),  # Vendor-Specific-Application-Id
@@ -69,23 +80,25 @@ class UserAuthorizationRequest(UserAuthorization):
 
 class UserAuthorizationAnswer(UserAuthorization):
     """A User-Authorization Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     supported_features: list[SupportedFeatures]
-    server_name: str
-    server_capabilities: ServerCapabilities
+    server_name: str | None
+    server_capabilities: ServerCapabilities | None
     failed_avp: list[FailedAvp]
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
     load: list[Load]
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

@@ -3,9 +3,14 @@
 """User-Data (306) messages: 3GPP Sh (16777217), Diameter e2e4 Application (16777231)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import *  # noqa: F401,F403
+
+if TYPE_CHECKING:
+    from .._binding import IdentityAttr
 
 __all__ = ["UserData", "UserDataAnswer", "UserDataRequest"]
 
@@ -24,38 +29,44 @@ class UserData(DefinedMessage):
 
 class UserDataRequest(UserData):
     """A User-Data Request."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
-    destination_host: bytes
-    destination_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    user_identity: UserIdentity
-    wildcarded_public_identity: str
-    wildcarded_impu: str
-    server_name: str
+    user_identity: UserIdentity | None
+    wildcarded_public_identity: str | None
+    wildcarded_impu: str | None
+    server_name: str | None
     service_indication: list[bytes]
     data_reference: list[int]
     identity_set: list[int]
-    requested_domain: int
-    current_location: int
+    requested_domain: int | None
+    current_location: int | None
     dsai_tag: list[bytes]
-    session_priority: int
-    user_name: str
-    requested_nodes: int
-    serving_node_indication: int
-    pre_paging_supported: int
-    local_time_zone_indication: int
-    udr_flags: int
-    call_reference_info: CallReferenceInfo
-    oc_supported_features: OcSupportedFeatures
+    session_priority: int | None
+    user_name: str | None
+    requested_nodes: int | None
+    serving_node_indication: int | None
+    pre_paging_supported: int | None
+    local_time_zone_indication: int | None
+    udr_flags: int | None
+    call_reference_info: CallReferenceInfo | None
+    oc_supported_features: OcSupportedFeatures | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    globally_unique_address: GloballyUniqueAddress
-    af_application_identifier: bytes
+    globally_unique_address: GloballyUniqueAddress | None
+    af_application_identifier: bytes | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
+        destination_host = IdentityAttr("destination_host", "")
+        destination_realm = IdentityAttr("destination_realm", "")
+        def to_answer(self) -> UserDataAnswer: ...
+        def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+                   origin_realm: str | bytes | None = None, vendor_id: int = 0,
+                   error_message: str | None = None) -> UserDataAnswer: ...
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id
@@ -99,34 +110,36 @@ class UserDataRequest(UserData):
 
 class UserDataAnswer(UserData):
     """A User-Data Answer."""
-    session_id: str
-    drmp: int
-    vendor_specific_application_id: VendorSpecificApplicationId
-    result_code: int
-    experimental_result: ExperimentalResult
-    auth_session_state: int
-    origin_host: bytes
-    origin_realm: bytes
+    session_id: str | None
+    drmp: int | None
+    vendor_specific_application_id: VendorSpecificApplicationId | None
+    result_code: int | None
+    experimental_result: ExperimentalResult | None
+    auth_session_state: int | None
     supported_features: list[SupportedFeatures]
-    wildcarded_public_identity: str
-    wildcarded_impu: str
-    user_data: bytes
-    oc_supported_features: OcSupportedFeatures
-    oc_olr: OcOlr
+    wildcarded_public_identity: str | None
+    wildcarded_impu: str | None
+    user_data: bytes | None
+    oc_supported_features: OcSupportedFeatures | None
+    oc_olr: OcOlr | None
     load: list[Load]
-    failed_avp: FailedAvp
+    failed_avp: FailedAvp | None
     proxy_info: list[ProxyInfo]
     route_record: list[bytes]
-    globally_unique_address: GloballyUniqueAddress
-    user_name: str
-    logical_access_id: bytes
-    physical_access_id: str
-    access_network_type: AccessNetworkType
-    initial_gate_setting: InitialGateSetting
+    globally_unique_address: GloballyUniqueAddress | None
+    user_name: str | None
+    logical_access_id: bytes | None
+    physical_access_id: str | None
+    access_network_type: AccessNetworkType | None
+    initial_gate_setting: InitialGateSetting | None
     qos_profile: list[QosProfile]
-    ip_connectivity_status: int
-    qos_profile_id: int
-    initial_gate_setting_id: int
+    ip_connectivity_status: int | None
+    qos_profile_id: int | None
+    initial_gate_setting_id: int | None
+
+    if TYPE_CHECKING:  # str accepted, bytes read; the answer's class
+        origin_host = IdentityAttr("origin_host", "")
+        origin_realm = IdentityAttr("origin_realm", "")
 
     avp_def: AvpGenType = (
         AvpGenDef("session_id", 263, is_required=True),  # Session-Id

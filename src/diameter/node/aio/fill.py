@@ -14,17 +14,26 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..protocol import avps as A
 
 if TYPE_CHECKING:
-    from ...message import Message
     from .node import DiameterNode
 
 log = logging.getLogger("diameter.node")
 
-__all__ = ["SessionIds", "check_result", "fill_request", "make_answer"]
+__all__ = ["SessionIds", "SupportsAnswer", "check_result", "fill_request", "make_answer"]
+
+A_co = TypeVar("A_co", covariant=True)
+
+
+class SupportsAnswer(Protocol[A_co]):
+    """A request: typed commands answer with their own answer class (for type checkers)."""
+
+    def answer(self, result_code: int | None = None, *, origin_host: str | bytes | None = None,
+               origin_realm: str | bytes | None = None, vendor_id: int = 0,
+               error_message: str | None = None) -> A_co: ...
 
 _RESULT_CODE = 268
 _EXPERIMENTAL_RESULT = 297
@@ -84,8 +93,8 @@ def _destination_realm(node: DiameterNode, message: Any, peer: str | None) -> st
     return node.realm
 
 
-def make_answer(node: DiameterNode, request: Message, result_code: int | None = None,
-                **kw: Any) -> Message:
+def make_answer(node: DiameterNode, request: SupportsAnswer[A_co], result_code: int | None = None,
+                **kw: Any) -> A_co:
     """``request.answer(result_code, ...)`` with the node's Origin-Host and Origin-Realm."""
     kw.setdefault("origin_host", node.origin_host)
     kw.setdefault("origin_realm", node.realm)
@@ -94,7 +103,8 @@ def make_answer(node: DiameterNode, request: Message, result_code: int | None = 
 
 def check_result(out: bytes | bytearray, peer: str) -> None:
     """Log an answer that carries neither Result-Code nor Experimental-Result."""
-    if A.find(out, _RESULT_CODE) is None and A.find(out, _EXPERIMENTAL_RESULT) is None:
+    data = bytes(out)
+    if A.find(data, _RESULT_CODE) is None and A.find(data, _EXPERIMENTAL_RESULT) is None:
         code = int.from_bytes(out[5:8], "big")
         log.warning("answer (command %d) to %s has no Result-Code or Experimental-Result "
                     "(build it with node.answer(request, result_code))", code, peer)

@@ -9,10 +9,11 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
+from .._helpers import parse_diameter_uri
 from ..protocol.capabilities import Capabilities
-from ..protocol.connection import (SequenceCounter)
+from ..protocol.connection import SequenceCounter
 from ..protocol.constants import *
 from ..protocol.dedup import DuplicateCache
 from ..protocol.pending import PendingTable
@@ -20,12 +21,10 @@ from ..protocol.unanswered import UnansweredRequests
 from ..protocol.routing import Balancer, Balancing, RedirectCache, Route, RouteAction, RoutingTable
 from ...validation.dialects import DEFAULT_DIALECT
 from ...validation.dialects import dialect as get_dialect
+from .fill import SupportsAnswer
 from .peer import PeerInfo
 from .sctp import sctp_socket
 from .transport import DiameterProtocol
-
-if TYPE_CHECKING:
-    from ...message import Message
 
 from .base import Handler, _App, _Pending, log  # noqa: F401
 from .base import NodeError as NodeError
@@ -35,6 +34,8 @@ from .base import RequestTimeout as RequestTimeout
 from .connections import ConnectionsPart
 from .requests import RequestsPart
 from .serving import ServingPart
+
+_A = TypeVar("_A")
 
 
 class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
@@ -157,12 +158,16 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
                                  self.validate if validate is None else validate)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
-                 port: int = 3868, **kw: Any) -> PeerInfo:
+                 port: int | None = None, **kw: Any) -> PeerInfo:
         """Configure a known peer; ``persistent=True`` keeps a connection up to it.
 
+        ``identity`` is the peer's DiameterIdentity (its FQDN) or a DiameterURI
+        (``aaa://host:3868;transport=tcp``, ``aaas://`` for TLS), whose host, port,
+        transport and security are then used; anything else raises ``ValueError``.
         ``dialect="huawei"`` (any name of :func:`diameter.validation.dialects.dialect_names`)
         validates the peer's requests with that grammar variant; default: the node's.
         """
+        identity, port = _peer_identity(identity, port, kw)
         key = identity.lower()
         if key in self.peers:
             return self.peers[key]
@@ -284,7 +289,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
             gen = self.__dict__["_session_ids"] = SessionIds(self.origin_host, self.state_id)
         return gen.next(optional)
 
-    def answer(self, request: Message, result_code: int | None = None, **kw: Any) -> Message:
+    def answer(self, request: SupportsAnswer[_A], result_code: int | None = None, **kw: Any) -> _A:
         """``request.answer(result_code)`` with this node's Origin-Host and Origin-Realm:
         Session-Id, application ids, Proxy-Info and CC-Request-Type/-Number copied."""
         from .fill import make_answer
@@ -326,3 +331,22 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
     # ---- introspection ----------------------------------------------------------
     def open_peers(self) -> list[PeerInfo]:
         return [p for p in self.peers.values() if p.is_open]
+
+
+def _peer_identity(identity: str, port: int | None, kw: dict[str, Any]) -> tuple[str, int]:
+    """(FQDN, port) of an ``add_peer`` identity: a DiameterIdentity or an aaa(s):// URI."""
+    if "://" in identity:
+        scheme = identity.split("://", 1)[0].lower()
+        if scheme not in ("aaa", "aaas"):
+            raise ValueError(f"peer {identity!r}: a DiameterURI starts with aaa:// or aaas://")
+        uri = parse_diameter_uri(identity)
+        transport = uri.params.get("transport")
+        if transport is not None:
+            kw.setdefault("transport", transport.lower())
+        if uri.is_secure:
+            kw.setdefault("tls", "tls")
+        identity, port = uri.fqdn, port if port is not None else uri.port
+    if not identity or any(c in identity for c in "/:;@ \t"):
+        raise ValueError(f"peer identity {identity!r} is not a DiameterIdentity (an FQDN) "
+                         f"nor an aaa:// URI")
+    return identity, port if port is not None else 3868

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .node import DiameterNode
     from .peer import PeerInfo
 
-__all__ = ["PeerNotReady", "describe_failure", "result_name", "wait_ready"]
+__all__ = ["PeerNotReady", "describe_failure", "not_open_hint", "result_name", "wait_ready"]
 
 
 class PeerNotReady(NodeError, TimeoutError):
@@ -49,6 +49,16 @@ def peer_status(peer: PeerInfo) -> str:
     elif not peer.addresses and not peer.is_open:
         text += "; no address configured (waits for the peer to connect)"
     return text
+
+
+def not_open_hint(node: DiameterNode, application_id: int) -> str:
+    """For NotRoutable: the peers not open, and how to wait for them after start()."""
+    closed = [p for p in node.peers.values() if not p.is_open and (p.addresses or p.last_failure)]
+    if not closed:
+        return ""
+    detail = "; ".join(f"{p.identity}: {peer_status(p)}" for p in closed[:5])
+    return (f" (not open: {detail}; after start(), await node.wait_ready({application_id}) "
+            f"waits for a peer)")
 
 
 async def wait_ready(node: DiameterNode, application_id: int, timeout: float = 10.0,

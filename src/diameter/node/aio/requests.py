@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
@@ -14,11 +14,16 @@ from ..protocol.constants import *
 from ..protocol.framing import parse_header
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _HDR, _NO_PEERS, _U32, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
-from .fill import fill_request
+from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
 from .stats import result_class
 from .transport import DiameterProtocol
 
+
+if TYPE_CHECKING:
+    from ...message import Message
+
+_A = TypeVar("_A")
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -85,7 +90,7 @@ class RequestsPart(NodeParts):
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future:
+                       raw: bool = False) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
@@ -125,14 +130,26 @@ class RequestsPart(NodeParts):
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
-            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}")
+            from .readiness import not_open_hint
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                              + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
             message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
+    @overload
+    async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
+                      peer: str | None = None) -> _A: ...
+    @overload
+    async def request(self, message: bytes | bytearray, *, timeout: float | None = None,
+                      peer: str | None = None) -> Message: ...
+
     async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
-        """Send a request and return the decoded answer."""
+        """Send a request and return the decoded answer (a typed request: its answer class).
+
+        A typed request is completed first: Origin-Host/Realm, Session-Id
+        (:meth:`new_session_id`) and Destination-Realm when missing."""
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:

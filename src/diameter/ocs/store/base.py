@@ -53,15 +53,16 @@ class Storage(abc.ABC):
 
     # -- the money path ---------------------------------------------------------------
     async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
-                       now: float | None = None) -> Outcome | None:
+                       now: float | None = None, scope: str | None = None) -> Outcome | None:
         """Lock the target's account, decide, write; None when no account matches.
 
         With a `key` (session id, request number) a recorded outcome is returned as it was
-        (``replayed=True``) and nothing is charged again."""
+        (``replayed=True``) and nothing is charged again. With `scope` (a session id) the
+        snapshot holds only that session's reservations (enough to charge it)."""
         ts = time.time() if now is None else now
         lock = self.lock_clause
         out: Outcome | None = await self._run(
-            lambda: queries.transact(target, decide, key, ts, lock), lock=True)
+            lambda: queries.transact(target, decide, key, ts, lock, scope), lock=True)
         return out
 
     async def recorded(self, key: tuple[str, int]) -> Outcome | None:
@@ -106,6 +107,15 @@ class Storage(abc.ABC):
 
     async def set_export_position(self, name: str, last_id: int) -> None:
         await self._run(lambda: queries.set_export_position(name, last_id))
+
+    async def prune_outcomes(self, before: float, limit: int = 5000) -> int:
+        """Delete recorded outcomes older than `before`; returns how many."""
+        return int(await self._run(lambda: queries.prune_outcomes(before, limit)))
+
+    async def reserved(self) -> tuple[int, int]:
+        """(open reservations, money they hold in minor units), for metrics."""
+        count, held = await self._run(queries.reserved)
+        return int(count), int(held)
 
     async def audit(self) -> AuditReport:
         report: AuditReport = await self._run(queries.audit)

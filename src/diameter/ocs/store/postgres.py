@@ -9,19 +9,26 @@ answered by another instance meanwhile is replayed, never charged twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import schema
+from ..model import Outcome
+from . import pg_fast, schema
 from .base import Storage, StorageError
-from .queries import Query, Work
+from .queries import Decide, Query, Target, Work
 
 log = logging.getLogger("diameter.ocs.store")
 
 _PLACEHOLDER = re.compile(r"\?")
 _MIGRATION_LOCK = 4006_0001
+
+
+async def _no_reset(conn: Any) -> None:
+    return None
 
 
 def pg_sql(sql: str) -> str:
@@ -31,7 +38,7 @@ def pg_sql(sql: str) -> str:
 
 
 class PostgresStorage(Storage):
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
@@ -50,8 +57,10 @@ class PostgresStorage(Storage):
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StorageError("PostgreSQL storage needs asyncpg (pip install 'diameter[ocs]')") from exc
         try:
+            # connections carry no session state (no LISTEN, no session locks or settings):
+            # no reset round trip when one goes back to the pool
             self._pool = await asyncpg.create_pool(self.url, min_size=self.min_size,
-                                                   max_size=self.max_size)
+                                                   max_size=self.max_size, reset=_no_reset)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
         async with self._pool.acquire() as conn, conn.transaction():
@@ -98,14 +107,31 @@ class PostgresStorage(Storage):
             return stop.value
 
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
-        import asyncpg
+        return await self._with_conn(lambda conn: self._drive(conn, work()))
+
+    async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
+                       now: float | None = None, scope: str | None = None) -> Outcome | None:
+        ts = time.time() if now is None else now
+        out: Outcome | None = await self._with_conn(
+            lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive))
+        return out
+
+    async def _with_conn(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Run `fn(connection)` in a transaction, retrying lost races; in a task (asyncpg needs one)."""
         if self._pool is None:
             raise StorageError("storage is not open")
+        if asyncio.current_task() is None:
+            # started eagerly outside a task (the node runs handlers so)
+            return await asyncio.ensure_future(self._transaction(fn))
+        return await self._transaction(fn)
+
+    async def _transaction(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        import asyncpg
         last: Exception | None = None
         for _attempt in range(5):
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    return await self._drive(conn, work())
+                    return await fn(conn)
             except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
                     asyncpg.SerializationError) as exc:
                 # another instance recorded this request first (replayed on retry), or lost a race

@@ -50,18 +50,18 @@ _RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_
 _SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
 
 
-def _balance(r: Sequence[Any]) -> Balance:
+def balance_row(r: Sequence[Any]) -> Balance:
     rgs = tuple(int(x) for x in r[6].split(",") if x) if r[6] else ()
     return Balance(int(r[0]), int(r[1]), UnitKind(r[2]), int(r[3]), int(r[4]), int(r[5]), rgs,
                    r[7], r[8], int(r[9]))
 
 
-def _reservation(r: Sequence[Any]) -> Reservation:
+def reservation_row(r: Sequence[Any]) -> Reservation:
     return Reservation(r[0], int(r[1]), int(r[2]), UnitKind(r[3]), int(r[4]),
                        Reservation.holds_from_json(r[5]), float(r[6]), int(r[7]), bool(r[8]), r[9])
 
 
-def _session(r: Sequence[Any]) -> SessionRow:
+def session_row(r: Sequence[Any]) -> SessionRow:
     return SessionRow(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5]),
                       json.loads(r[6]), int(r[7]), r[8], bool(r[9]))
 
@@ -92,8 +92,12 @@ def resolve(target: Target) -> Work:
     return None
 
 
-def load(account_id: int, lock: str = "", with_subscriptions: bool = False) -> Work:
-    """Snapshot of one account; `lock` is appended to the account SELECT (FOR UPDATE)."""
+def load(account_id: int, lock: str = "", with_subscriptions: bool = False,
+         session_id: str | None = None) -> Work:
+    """Snapshot of one account; `lock` is appended to the account SELECT (FOR UPDATE).
+
+    With `session_id` only that session's reservations and row are loaded, plus the number
+    of other sessions holding credit (`Snapshot.other_sessions`)."""
     row = yield ("SELECT id, name, kind, state, currency FROM accounts WHERE id = ?" + lock,
                  (account_id,), "one")
     if row is None:
@@ -105,10 +109,20 @@ def load(account_id: int, lock: str = "", with_subscriptions: bool = False) -> W
         acc.subscriptions = [(int(t), d) for t, d in subs]
     bals = yield (f"SELECT {_BAL_COLS} FROM balances WHERE account_id = ? ORDER BY id",
                   (account_id,), "all")
-    ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE account_id = ?", (account_id,), "all")
-    sess = yield (f"SELECT {_SES_COLS} FROM sessions WHERE account_id = ?", (account_id,), "all")
-    return Snapshot(acc, [_balance(b) for b in bals], [_reservation(r) for r in ress],
-                    {s[0]: _session(s) for s in sess})
+    others = None
+    if session_id is None:
+        ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE account_id = ?", (account_id,), "all")
+        sess = yield (f"SELECT {_SES_COLS} FROM sessions WHERE account_id = ?", (account_id,), "all")
+    else:
+        ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE session_id = ? AND account_id = ?",
+                      (session_id, account_id), "all")
+        sess = yield (f"SELECT {_SES_COLS} FROM sessions WHERE session_id = ? AND account_id = ?",
+                      (session_id, account_id), "all")
+        row = yield ("SELECT COUNT(DISTINCT session_id) FROM reservations "
+                     "WHERE account_id = ? AND session_id <> ?", (account_id, session_id), "one")
+        others = int(row[0])
+    return Snapshot(acc, [balance_row(b) for b in bals], [reservation_row(r) for r in ress],
+                    {s[0]: session_row(s) for s in sess}, others)
 
 
 def recorded(key: tuple[str, int]) -> Work:
@@ -160,7 +174,7 @@ def apply(dec: Decision, key: tuple[str, int] | None, now: float) -> Work:
 
 
 def transact(target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
-             lock: str = "") -> Work:
+             lock: str = "", scope: str | None = None) -> Work:
     """The one transaction shape: replay a recorded outcome, or lock, decide and write."""
     if key is not None:
         done = yield from recorded(key)
@@ -169,7 +183,7 @@ def transact(target: Target, decide: Decide, key: tuple[str, int] | None, now: f
     account_id = yield from resolve(target)
     if account_id is None:
         return None
-    snap = yield from load(account_id, lock)
+    snap = yield from load(account_id, lock, session_id=scope)
     if snap is None:
         return None
     if key is not None and lock:  # another instance may have answered while we waited
@@ -285,3 +299,22 @@ def set_export_position(name: str, last_id: int) -> Work:
     yield ("INSERT INTO cdr_exports (name, last_id) VALUES (?, ?) "
            "ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id", (name, last_id), "exec")
     return last_id
+
+
+def reserved() -> Work:
+    """(open reservations, money held by them in minor units)."""
+    money = {int(r[0]) for r in (yield ("SELECT id FROM balances WHERE kind = 'money'", (), "all"))}
+    rows = yield ("SELECT holds FROM reservations", (), "all")
+    held = sum(h.amount for (text,) in rows for h in Reservation.holds_from_json(text)
+               if h.balance_id in money)
+    return len(rows), held
+
+
+def prune_outcomes(before: float, limit: int) -> Work:
+    """Forget recorded outcomes older than `before` (retransmissions come long before)."""
+    rows = yield ("SELECT session_id, request_number FROM outcomes WHERE ts < ? LIMIT ?",
+                  (before, limit), "all")
+    if rows:
+        yield ("DELETE FROM outcomes WHERE session_id = ? AND request_number = ?",
+               [(r[0], r[1]) for r in rows], "many")
+    return len(rows)

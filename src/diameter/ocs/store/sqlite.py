@@ -1,10 +1,11 @@
 """SQLite storage: one file in WAL mode, one writer thread, group commit.
 
 Callers on the event loop queue their work; the writer thread takes everything queued
-(up to `batch`), runs each unit inside a SAVEPOINT of one transaction, commits once
-(``synchronous=FULL`` by default) and only then resolves each caller's future. A unit
-that fails is rolled back to its savepoint and fails alone; a failed COMMIT fails the
-whole batch. Nothing is reported before it is on disk.
+(up to `batch`), runs them in one transaction, commits once (``synchronous=FULL`` by
+default) and only then resolves each caller's future. When a unit fails the batch is
+rolled back and each unit runs again in a transaction of its own (units are pure
+functions of what they read, so running one again is safe): the failing unit fails
+alone. Nothing is reported before it is on disk.
 """
 
 from __future__ import annotations
@@ -147,36 +148,30 @@ class SqliteStorage(Storage):
             conn.close()
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        results: list[tuple[Any, Any, BaseException | None]] = []
+        """Run a batch in one transaction; if a unit fails, run each unit alone instead."""
+        values: list[Any] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            for _work, fut, loop in batch:
-                loop.call_soon_threadsafe(_resolve, fut, None, StorageError(str(exc)))
-            return
-        for work, fut, _loop in batch:
-            conn.execute("SAVEPOINT unit")
-            try:
-                value = drive(conn, work())
-                conn.execute("RELEASE unit")
-                results.append((fut, value, None))
-            except Exception as exc:  # this unit only
-                conn.execute("ROLLBACK TO unit")
-                conn.execute("RELEASE unit")
-                err: BaseException = exc if not isinstance(exc, sqlite3.Error) else StorageError(str(exc))
-                results.append((fut, None, err))
-        try:
+            for work, _fut, _loop in batch:
+                values.append(drive(conn, work()))
             conn.execute("COMMIT")
-            self.commits += 1
-            self.units += len(batch)
-        except sqlite3.Error as exc:
+        except Exception as exc:
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            results = [(fut, None, StorageError(f"commit failed: {exc}")) for fut, _v, _e in results]
-        for (fut, value, failure), (_w, _f, loop) in zip(results, batch):
-            loop.call_soon_threadsafe(_resolve, fut, value, failure)
+            if len(batch) > 1:  # find the failing unit; the others commit on their own
+                for item in batch:
+                    self._commit_batch(conn, [item])
+                return
+            err: BaseException = exc if not isinstance(exc, sqlite3.Error) else StorageError(str(exc))
+            _w, fut, loop = batch[0]
+            loop.call_soon_threadsafe(_resolve, fut, None, err)
+            return
+        self.commits += 1
+        self.units += len(batch)
+        for value, (_w, fut, loop) in zip(values, batch):
+            loop.call_soon_threadsafe(_resolve, fut, value, None)
 
 
 def _resolve(fut: asyncio.Future[Any], value: Any, err: BaseException | None) -> None:

@@ -1,0 +1,283 @@
+"""OCS benchmark: concurrent Gy sessions against `diameter ocs serve`, then the audit.
+
+A load client in its own process runs many concurrent sessions (CCR-I, several CCR-U,
+CCR-T, 1 MiB used per report) against the server process and reports CCRs answered per
+second, p50/p99 latency, result codes and the server process's CPU time per CCR. The same run measures the reference: the same
+workload against a `CreditControlServer` whose handler grants without storage, so the
+ratio shows what rating, reservation and a committed ledger cost on top of the Diameter
+credit-control layer. After the load, `diameter ocs audit` must be clean and every account
+must have been charged exactly.
+
+    python bench/ocs.py [--db sqlite,postgres] [--sessions 2000] [--updates 4] [--concurrency 200]
+
+PostgreSQL: `--pg-url URL`, else a throwaway cluster (initdb/pg_ctl from
+/usr/lib/postgresql/*/bin, run as the `postgres` user when root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+ENV = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+REALM = "bench.example.net"
+MIB = 1 << 20
+PRICE_PER_MIB = 10  # the built-in Gy tariff
+
+
+def msisdn(i: int) -> str:
+    return f"4917{i:08d}"
+
+
+# ------------------------------------------------------------------ load client ---
+async def client_main(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(SRC))
+    from diameter.cc import Units
+    from diameter.cc.wire import Usage, build_ccr
+    from diameter.node.aio.node import DiameterNode
+    from diameter.node.protocol import avps as A
+
+    node = DiameterNode("load.bench.example.net", REALM, ip_addresses=["127.0.0.1"],
+                        vendor_ids=[10415], request_timeout=30)
+    node.add_application(4)
+    node.add_peer(args.server_identity, addresses=["127.0.0.1"], port=args.port, persistent=True)
+    await node.start()
+    await node.wait_open(args.server_identity, 10)
+
+    def session_requests(s: int) -> list[bytes]:
+        sid = f"load.bench.example.net;{os.getpid()};{s}"
+        out = []
+        last = args.updates + 1
+        for n in range(last + 1):
+            kind = 1 if n == 0 else (3 if n == last else 2)
+            usage = Usage(1, requested=Units(total_octets=0) if kind != 3 else None,
+                          used=Units(total_octets=MIB) if n else None)
+            out.append(build_ccr(session_id=sid, request_type=kind, request_number=n,
+                                 origin_host="load.bench.example.net", origin_realm=REALM,
+                                 destination_realm=REALM, destination_host=None,
+                                 service_context_id="32251@3gpp.org",
+                                 subscription_ids=[(0, msisdn(s % args.accounts))],
+                                 usages=[usage]).as_bytes())
+        return out
+
+    sessions = [session_requests(s) for s in range(args.sessions)]
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    queue = list(range(len(sessions)))
+
+    async def worker() -> None:
+        while queue:
+            reqs = sessions[queue.pop()]
+            for data in reqs:
+                t0 = time.perf_counter()
+                ans = await node.request_bytes(data, timeout=30)
+                latencies.append(time.perf_counter() - t0)
+                code = A.as_u32(A.find(ans, 268)) or 0
+                codes[code] = codes.get(code, 0) + 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    elapsed = time.perf_counter() - t0
+    await node.stop(1)
+    latencies.sort()
+    print(json.dumps({
+        "requests": len(latencies), "seconds": elapsed, "rate": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1e3,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
+        "codes": codes}))
+
+
+# ---------------------------------------------------------- reference server ---
+async def null_server_main() -> None:
+    sys.path.insert(0, str(SRC))
+    from diameter.cc import CCResult, CreditControlServer, Grant, Units
+    from diameter.node.aio.node import DiameterNode
+
+    class Grants:
+        async def _grant(self, req):  # type: ignore[no-untyped-def]
+            return CCResult(grants=[Grant(m.rating_group, granted=Units(total_octets=10 * MIB),
+                                          result_code=2001, validity_time=600) for m in req.mscc])
+        on_initial = on_update = on_termination = on_event = _grant
+
+    node = DiameterNode("ocs.bench.example.net", REALM, tcp_port=0, listen_addresses=["127.0.0.1"],
+                        ip_addresses=["127.0.0.1"], accept_unknown_peers=True)
+    CreditControlServer(node, Grants(), validate=False)
+    await node.start()
+    print(f"null server listening on 127.0.0.1:{node.listen_ports[0]} ", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await node.stop(1)
+
+
+# ------------------------------------------------------------------- driver ---
+def start_server(cmd: list[str]) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    m = re.search(r"127\.0\.0\.1:(\d+) ", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"server did not start: {line}{proc.stderr.read()}")
+    return proc, int(m.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(port: int, args: argparse.Namespace, server_pid: int) -> dict:
+    cpu0 = cpu_seconds(server_pid)
+    out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
+                          "--sessions", str(args.sessions), "--updates", str(args.updates),
+                          "--concurrency", str(args.concurrency), "--accounts", str(args.accounts)],
+                         env=ENV, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    result = json.loads(out.stdout)
+    result["server_cpu_us"] = (cpu_seconds(server_pid) - cpu0) / result["requests"] * 1e6
+    return result
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def pg_cluster() -> tuple[str, callable]:
+    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+    tmp = tempfile.mkdtemp(prefix="ocs-bench-pg-")
+    run_as = []
+    if os.geteuid() == 0:
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(tmp, "postgres", "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(tmp, "data")
+    subprocess.run([*run_as, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                    "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-l", f"{tmp}/log", "-w", "-o",
+                    f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c max_connections=200",
+                    "start"], check=True, capture_output=True)
+
+    def teardown() -> None:
+        subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", teardown
+
+
+async def make_accounts(url: str, n: int, amount: int) -> None:
+    sys.path.insert(0, str(SRC))
+    from diameter.ocs import AccountKind, open_storage
+    from diameter.ocs.accounting import default_balances
+    async with open_storage(url) as st:
+        await asyncio.gather(*(st.create_account(
+            f"bench{i}", kind=AccountKind.PREPAID, subscriptions=[(0, msisdn(i))],
+            balances=default_balances(1, amount)) for i in range(n)))
+
+
+async def check_books(url: str, args: argparse.Namespace, amount: int) -> tuple[bool, str]:
+    from diameter.ocs import open_storage
+    async with open_storage(url) as st:
+        report = await st.audit()
+        accounts = await st.accounts()
+        snaps = [await st.account(__import__("diameter.ocs", fromlist=["Target"]).Target(account_id=a.id))
+                 for a in accounts]
+    per_session = (args.updates + 1) * PRICE_PER_MIB
+    expected = {i: amount - per_session * len(range(i, args.sessions, args.accounts))
+                for i in range(args.accounts)}
+    exact = all(s.balances[0].amount == expected[int(s.account.name[5:])] and not s.reservations
+                for s in snaps)
+    return report.ok and exact, (f"audit {'clean' if report.ok else report.problems[:3]}, "
+                                 f"{report.ledger_rows} ledger rows, balances "
+                                 f"{'exact' if exact else 'NOT exact'}")
+
+
+def line(name: str, r: dict) -> str:
+    codes = ",".join(f"{k}:{v}" for k, v in sorted(r["codes"].items()))
+    return (f"{name:24s} {r['requests']:7d} CCR {r['rate']:8.0f} CCR/s  p50 {r['p50_ms']:6.2f} ms  "
+            f"p99 {r['p99_ms']:6.2f} ms  server CPU {r['server_cpu_us']:5.0f} us/CCR  results {codes}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", default="sqlite,postgres")
+    ap.add_argument("--sessions", type=int, default=2000)
+    ap.add_argument("--updates", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--accounts", type=int, default=100)
+    ap.add_argument("--pg-url", default=None)
+    ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--server-identity", default="ocs.bench.example.net", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.client:
+        asyncio.run(client_main(args))
+        return
+    if args.null_server:
+        asyncio.run(null_server_main())
+        return
+    sys.path.insert(0, str(SRC))
+    amount = 10**9
+    print(f"{args.sessions} sessions x {args.updates + 2} CCR, {args.concurrency} concurrent, "
+          f"{args.accounts} accounts, load client and server in separate processes")
+    proc, port = start_server([sys.executable, __file__, "--null-server"])
+    try:
+        ref = run_load(port, args, proc.pid)
+    finally:
+        stop(proc)
+    print(line("reference (no storage)", ref))
+    ok = True
+    for db in [d.strip() for d in args.db.split(",") if d.strip()]:
+        teardown = None
+        tmp = tempfile.mkdtemp(prefix="ocs-bench-")
+        if db == "sqlite":
+            url = os.path.join(tmp, "ocs.sqlite3")
+        elif args.pg_url:
+            url = args.pg_url
+        else:
+            url, teardown = pg_cluster()
+        try:
+            asyncio.run(make_accounts(url, args.accounts, amount))
+            proc, port = start_server([sys.executable, "-m", "diameter", "ocs", "-d", url, "serve",
+                                       "--port", "0", "--identity", "ocs.bench.example.net",
+                                       "--realm", REALM, "--max-in-progress", "100000"])
+            try:
+                r = run_load(port, args, proc.pid)
+            finally:
+                stop(proc)
+            good, books = asyncio.run(check_books(url, args, amount))
+            ok = ok and good and r["codes"].get(2001) == r["requests"]
+            print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference rate, "
+                  f"{r['server_cpu_us'] / ref['server_cpu_us']:.1f} x its CPU per CCR)")
+            print(f"{'':24s} {books}")
+        finally:
+            if teardown:
+                teardown()
+            shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

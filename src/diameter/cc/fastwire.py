@@ -1,0 +1,218 @@
+"""Fast readers of the credit-control AVPs straight from the wire bytes.
+
+The session layer reads the same few AVPs of every CCR and CCA (Session-Id, CC-Request-Type/
+Number, Result-Code, the units and timers of each Multiple-Services-Credit-Control); locating
+them with the codec's ``scan`` costs a fraction of building the typed grouped objects, which
+stay available (decoded on first access) through ``CCRequest.message`` / ``AnswerView.message``.
+Malformed AVPs raise :class:`~diameter.codec.errors.AvpDecodeError` or ``ValueError``.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from ..codec.core import scan as scan
+from .types import FinalUnit, FinalUnitAction, Grant, Money, MsccRequest, Units
+
+_U32 = struct.Struct("!I").unpack_from
+_U64 = struct.Struct("!Q").unpack_from
+_I32 = struct.Struct("!i").unpack_from
+_I64 = struct.Struct("!q").unpack_from
+TGPP = 10415
+
+# base / RFC 4006 codes
+SESSION_ID, ORIGIN_HOST, ORIGIN_REALM, RESULT_CODE = 263, 264, 296, 268
+CC_REQUEST_NUMBER, CC_REQUEST_TYPE, CC_SESSION_FAILOVER = 415, 416, 418
+CCFH_AVP, DDFH_AVP = 427, 428
+MSCC, GSU, RSU, USU = 456, 431, 437, 446
+CC_TIME, CC_TOTAL, CC_INPUT, CC_OUTPUT, CC_SERVICE_SPECIFIC, CC_MONEY = 420, 421, 412, 414, 417, 413
+UNIT_VALUE, VALUE_DIGITS, EXPONENT, CURRENCY_CODE = 445, 447, 429, 425
+RATING_GROUP, SERVICE_IDENTIFIER, VALIDITY_TIME = 432, 439, 448
+FUI, FINAL_UNIT_ACTION, REDIRECT_SERVER, REDIRECT_ADDRESS_TYPE, REDIRECT_SERVER_ADDRESS = 430, 449, 434, 433, 435
+FILTER_ID, RESTRICTION_FILTER_RULE = 11, 438
+# 3GPP TS 32.299 (vendor 10415)
+TIME_QUOTA_THRESHOLD, VOLUME_QUOTA_THRESHOLD, QUOTA_HOLDING_TIME = 868, 869, 871
+REPORTING_REASON, TRIGGER, TRIGGER_TYPE = 872, 1264, 870
+
+_UNITS_CACHE: dict[tuple[Any, ...], Units] = {}
+
+
+def uint(buf: bytes, e: tuple[int, ...]) -> int:
+    n = e[5] - e[4]
+    if n == 4:
+        v: int = _U32(buf, e[4])[0]
+        return v
+    if n == 8:
+        v = _U64(buf, e[4])[0]
+        return v
+    raise ValueError(f"AVP {e[0]}: {n} bytes is not an unsigned integer")
+
+
+def text(buf: bytes, e: tuple[int, ...]) -> str:
+    return buf[e[4]:e[5]].decode("utf-8", "replace")
+
+
+def _money(buf: bytes, s: int, end: int) -> Money:
+    digits, exp, cur = 0, 0, None
+    for e in scan(buf, s, end):
+        c = e[0]
+        if c == UNIT_VALUE and e[1] == 0:
+            for u in scan(buf, e[4], e[5]):
+                if u[0] == VALUE_DIGITS and u[5] - u[4] == 8:
+                    digits = _I64(buf, u[4])[0]
+                elif u[0] == EXPONENT and u[5] - u[4] == 4:
+                    exp = _I32(buf, u[4])[0]
+        elif c == CURRENCY_CODE and e[1] == 0:
+            cur = uint(buf, e)
+    return Money(digits, exp, cur)
+
+
+def units(buf: bytes, s: int, end: int) -> tuple[Units, int | None]:
+    """The units of a Granted/Requested/Used-Service-Unit payload, and a Reporting-Reason in it."""
+    t = tot = i = o = ss = None
+    money = None
+    reason = None
+    for e in scan(buf, s, end):
+        c, v = e[0], e[1]
+        if v == 0:
+            if c == CC_TIME:
+                t = uint(buf, e)
+            elif c == CC_TOTAL:
+                tot = uint(buf, e)
+            elif c == CC_INPUT:
+                i = uint(buf, e)
+            elif c == CC_OUTPUT:
+                o = uint(buf, e)
+            elif c == CC_SERVICE_SPECIFIC:
+                ss = uint(buf, e)
+            elif c == CC_MONEY:
+                money = _money(buf, e[4], e[5])
+        elif v == TGPP and c == REPORTING_REASON:
+            reason = uint(buf, e)
+    if money is not None:
+        return Units(t, tot, i, o, ss, money), reason
+    key = (t, tot, i, o, ss)
+    u = _UNITS_CACHE.get(key)
+    if u is None:  # Units are immutable: the common few are shared
+        if len(_UNITS_CACHE) > 4096:
+            _UNITS_CACHE.clear()
+        u = _UNITS_CACHE[key] = Units(t, tot, i, o, ss)
+    return u, reason
+
+
+def final_unit(buf: bytes, s: int, end: int) -> FinalUnit:
+    action = FinalUnitAction.TERMINATE
+    atype = addr = None
+    rules: list[bytes] = []
+    fids: list[str] = []
+    for e in scan(buf, s, end):
+        c = e[0]
+        if e[1]:
+            continue
+        if c == FINAL_UNIT_ACTION:
+            try:
+                action = FinalUnitAction(uint(buf, e))
+            except ValueError:
+                action = FinalUnitAction.TERMINATE
+        elif c == REDIRECT_SERVER:
+            for r in scan(buf, e[4], e[5]):
+                if r[0] == REDIRECT_ADDRESS_TYPE and not r[1]:
+                    atype = uint(buf, r)
+                elif r[0] == REDIRECT_SERVER_ADDRESS and not r[1]:
+                    addr = text(buf, r)
+        elif c == RESTRICTION_FILTER_RULE:
+            rules.append(bytes(buf[e[4]:e[5]]))
+        elif c == FILTER_ID:
+            fids.append(text(buf, e))
+    return FinalUnit(action, atype, addr, tuple(rules), tuple(fids))
+
+
+def _triggers(buf: bytes, e: tuple[int, ...]) -> list[int]:
+    return [uint(buf, t) for t in scan(buf, e[4], e[5]) if t[0] == TRIGGER_TYPE and t[1] == TGPP]
+
+
+def mscc_request(buf: bytes, s: int, end: int) -> MsccRequest:
+    m = MsccRequest()
+    for e in scan(buf, s, end):
+        c, v = e[0], e[1]
+        if v == 0:
+            if c == RATING_GROUP:
+                m.rating_group = uint(buf, e)
+            elif c == SERVICE_IDENTIFIER:
+                m.service_identifiers.append(uint(buf, e))
+            elif c == RSU:
+                m.requested = units(buf, e[4], e[5])[0]
+            elif c == USU:
+                u, r = units(buf, e[4], e[5])
+                m.used.append(u)
+                if r is not None:
+                    m.reporting_reasons.append(r)
+        elif v == TGPP:
+            if c == REPORTING_REASON:
+                m.reporting_reasons.append(uint(buf, e))
+            elif c == TRIGGER:
+                m.triggers = _triggers(buf, e)
+    return m
+
+
+def grant(buf: bytes, s: int, end: int) -> Grant:
+    g = Grant()
+    for e in scan(buf, s, end):
+        c, v = e[0], e[1]
+        if v == 0:
+            if c == RATING_GROUP:
+                g.rating_group = uint(buf, e)
+            elif c == GSU:
+                g.granted = units(buf, e[4], e[5])[0]
+            elif c == RESULT_CODE:
+                g.result_code = uint(buf, e)
+            elif c == VALIDITY_TIME:
+                g.validity_time = uint(buf, e)
+            elif c == SERVICE_IDENTIFIER:
+                g.service_identifiers.append(uint(buf, e))
+            elif c == FUI:
+                g.final_unit = final_unit(buf, e[4], e[5])
+        elif v == TGPP:
+            if c == QUOTA_HOLDING_TIME:
+                g.quota_holding_time = uint(buf, e)
+            elif c == VOLUME_QUOTA_THRESHOLD:
+                g.volume_quota_threshold = uint(buf, e)
+            elif c == TIME_QUOTA_THRESHOLD:
+                g.time_quota_threshold = uint(buf, e)
+            elif c == TRIGGER:
+                g.triggers = _triggers(buf, e)
+    return g
+
+
+# ---- encoders (M bit set; vendor AVPs with the V bit) ----------------------------------
+_E_U32 = struct.Struct("!III").pack
+_E_U64 = struct.Struct("!IIQ").pack
+_E_VU32 = struct.Struct("!IIII").pack
+_E_HDR = struct.Struct("!II").pack
+_E_VHDR = struct.Struct("!III").pack
+_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
+_M = 0x40000000
+_VM = 0xC0000000
+
+
+def enc_u32(code: int, value: int) -> bytes:
+    return _E_U32(code, _M | 12, value)
+
+
+def enc_u64(code: int, value: int) -> bytes:
+    return _E_U64(code, _M | 16, value)
+
+
+def enc_vu32(code: int, value: int, vendor: int = TGPP) -> bytes:
+    return _E_VU32(code, _VM | 16, vendor, value)
+
+
+def enc_group(code: int, payload: bytes, vendor: int = 0) -> bytes:
+    """A grouped AVP around already-encoded (so 4-byte aligned) members."""
+    if vendor:
+        return _E_VHDR(code, _VM | (12 + len(payload)), vendor) + payload
+    return _E_HDR(code, _M | (8 + len(payload))) + payload
+
+
+def enc_bytes(code: int, data: bytes, mandatory: bool = True) -> bytes:
+    return _E_HDR(code, (_M if mandatory else 0) | (8 + len(data))) + data + _PAD[len(data) & 3]
