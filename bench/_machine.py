@@ -44,5 +44,9 @@ def describe(uvloop_used: bool | None = None) -> str:
         loop = f"asyncio (uvloop {uv} installed, disabled)"
     else:
         loop = f"uvloop {uv}"
+    try:
+        load = f"; load average {os.getloadavg()[0]:.1f} at start"
+    except OSError:
+        load = ""
     return (f"machine: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-            f"{loop}; codec core {'compiled (mypyc)' if compiled_core() else 'pure Python'}")
+            f"{loop}; codec core {'compiled (mypyc)' if compiled_core() else 'pure Python'}{load}")

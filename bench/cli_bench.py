@@ -8,10 +8,13 @@ server mode), then drives it in turn with
   (b) ``python -m diameter bench --scenario test_app -c INFLIGHT -d DURATION``
       (the command a user runs; closed model, same number in flight),
 
-and prints each one's successful answers/s and (b)/(a). Issue 14's target:
-(b) >= 1.0x.
+and prints each one's successful answers/s and (b)/(a), and the CPU each client
+spent per answer (test_app: its freeDiameterd process during the run; ours: the
+bench's own measure of its process during the run, start-up excluded).
+Issue 14's target: (b) >= 1.0x answers/s.
 
     python bench/cli_bench.py [--duration 5] [--inflight 100] [--repeat 1] [--connections 1]
+                              [--workers 1]
 
 test_app.fdx comes from tools/build_fd_test_app.sh (built once, cached).
 """
@@ -62,20 +65,21 @@ def fd_client(fdx: Path, work: Path, port: int, duration: int, inflight: int) ->
         client.stop()
 
 
-def cli_client(port: int, duration: int, inflight: int, connections: int) -> dict:
+def cli_client(port: int, duration: int, inflight: int, connections: int, workers: int) -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]))
     cmd = [sys.executable, "-m", "diameter", "bench", "--to", f"127.0.0.1:{port}",
            "--origin-host", f"cli.{CLIENT_REALM}", "--scenario", "test_app",
            "-c", str(inflight), "-d", f"{duration}s", "--connections", str(connections),
-           "--no-progress", "--json"]
+           "--no-progress", "--json", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out, err = proc.communicate(timeout=duration + 60)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"diameter bench failed ({proc.returncode}): {err.decode()[-2000:]}")
     s = json.loads(out)
     return {"rate": s["rate"], "sent": s["sent"], "errors": s["errors"] + s["timeouts"],
-            "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"]}
+            "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"],
+            "client_cpu_us": s["cpu_us_per_answer"]}
 
 
 def main() -> None:
@@ -85,12 +89,15 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=1, help="runs per client; the best is kept")
     ap.add_argument("--connections", type=int, default=1, help="connections of diameter bench")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes of diameter bench (the in-flight total stays --inflight)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     fdx = build_test_app()
     print(describe(uvloop_used=False))
     print(f"same server: freeDiameter test_app server (C); {args.inflight} in flight, "
-          f"{args.duration} s per run, best of {args.repeat}")
+          f"{args.duration} s per run, best of {args.repeat}; diameter bench with "
+          f"{args.workers} worker process(es), {args.connections} connection(s) each")
     port = free_tcp_port()
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="cli-bench-") as tmp:
@@ -103,17 +110,22 @@ def main() -> None:
                 runs = {"freediameter test_app client": fd_client(
                             fdx, work / f"fd{i}", port, args.duration, args.inflight),
                         "diameter bench (ours)": cli_client(
-                            port, args.duration, args.inflight, args.connections)}
+                            port, args.duration, args.inflight, args.connections,
+                            args.workers)}
                 for k, r in runs.items():
                     if k not in results or r["rate"] > results[k]["rate"]:
                         results[k] = r
         finally:
             server.stop()
     ref = results["freediameter test_app client"]["rate"]
-    print(f"{'client':32} {'answers/s':>10} {'errors':>7} {'vs test_app':>12}")
+    ref_cpu = results["freediameter test_app client"]["client_cpu_us"]
+    print(f"{'client':32} {'answers/s':>10} {'errors':>7} {'vs test_app':>12} "
+          f"{'client CPU us/answer':>21} {'vs test_app':>12}")
     for k, r in results.items():
         ratio = f"{r['rate'] / ref:.2f}x" if ref else "-"
-        print(f"{k:32} {r['rate']:10.0f} {r['errors']:7d} {ratio:>12}")
+        cpu = r["client_cpu_us"]
+        print(f"{k:32} {r['rate']:10.0f} {r['errors']:7d} {ratio:>12} {cpu:21.1f} "
+              f"{cpu / ref_cpu:11.2f}x")
     if args.json:
         print(json.dumps(results))
 

@@ -183,7 +183,8 @@ def pg_cluster() -> tuple[str, callable]:
         subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres", teardown
+    # the unix socket: on one machine it costs far less CPU per query than TCP loopback
+    return f"postgresql://postgres@/postgres?host={tmp}&port={port}", teardown
 
 
 async def make_accounts(url: str, n: int, amount: int) -> None:

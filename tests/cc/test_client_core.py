@@ -105,7 +105,8 @@ def test_pending_i_tx_terminate():
 def test_pending_i_tx_retry_and_terminate():
     s = ClientSession(SID, tx=2.0, ccfh=CCFH.RETRY_AND_TERMINATE)
     s.start(0.0, RSU)
-    assert s.on_timer(2.0) == [] and s.state is ClientState.PENDING_I  # wait for the answer
+    out = s.on_timer(2.0)  # grant service while the request may still be answered
+    assert outcome(out).decision is Decision.CONTINUED and s.state is ClientState.PENDING_I
     assert outcome(s.on_send_failed(5.0, 0)).decision is Decision.TERMINATED and s.state is ClientState.IDLE
 
 
@@ -265,6 +266,16 @@ def test_open_rar():
     assert s.state is ClientState.PENDING_U
 
 
+def test_open_rar_for_one_rating_group():
+    s = ClientSession(SID, tx=2.0)
+    s.start(0.0, [Usage(100, requested=Units(total_octets=1)), Usage(200, requested=Units(time=1))])
+    s.on_answer(0.1, 0, ans(0, grants=[Grant(100, granted=Units(total_octets=9)), Grant(200, granted=Units(time=9))]))
+    code, out = s.on_rar(1.0, 200)
+    (u,) = sends(out)
+    reasons = {x.rating_group: x.reporting_reason for x in u.usages}
+    assert code == 2001 and reasons[200] == ReportingReason.FORCED_REAUTHORISATION and reasons.get(100) is None
+
+
 def test_open_asr():
     s = opened()
     code, out = s.on_asr(1.0)
@@ -304,15 +315,14 @@ def test_pending_u_send_failure(ccfh, decision, how):
 @pytest.mark.parametrize("ccfh,state", [(CCFH.CONTINUE, ClientState.PENDING_U), (CCFH.TERMINATE, ClientState.IDLE),
                                         (CCFH.RETRY_AND_TERMINATE, ClientState.PENDING_U)])
 def test_pending_u_tx(ccfh, state):
+    """Tx expired: TERMINATE terminates; CONTINUE and RETRY_AND_TERMINATE grant service and wait."""
     s = pending_u(ccfh)
     out = s.on_timer(3.0)
     assert s.state is state
-    if ccfh is CCFH.CONTINUE:
-        assert outcome(out).decision is Decision.CONTINUED
-    elif ccfh is CCFH.TERMINATE:
+    if ccfh is CCFH.TERMINATE:
         assert outcome(out).decision is Decision.TERMINATED
-    else:
-        assert out == []
+    else:  # CONTINUE and RETRY_AND_TERMINATE: grant service, keep waiting
+        assert outcome(out).decision is Decision.CONTINUED
 
 
 def test_pending_u_denied():
@@ -468,12 +478,18 @@ def test_event_not_applicable():
     assert outcome(e.on_answer(0.1, 0, eans(4011))).decision is Decision.CONTINUED
 
 
-@pytest.mark.parametrize("how", ["send_failure", "temporary", "failed"])
+@pytest.mark.parametrize("how", ["temporary", "failed"])
 def test_event_dd_terminate_or_buffer_failure(how):
     e = event(RequestedAction.DIRECT_DEBITING, DDFH.TERMINATE_OR_BUFFER)
-    out = {"send_failure": lambda: e.on_send_failed(0.1), "temporary": lambda: e.on_answer(0.1, 0, eans(3002)),
+    out = {"temporary": lambda: e.on_answer(0.1, 0, eans(3002)),
            "failed": lambda: e.on_answer(0.1, 0, eans(5012))}[how]()
     assert outcome(out).decision is Decision.TERMINATED and e.state is ClientState.IDLE and e.stored is None
+
+
+def test_event_dd_terminate_or_buffer_send_failure():
+    e = event(RequestedAction.DIRECT_DEBITING, DDFH.TERMINATE_OR_BUFFER)
+    out = e.on_send_failed(0.1)  # failure to send: store with the T flag
+    assert outcome(out).decision is Decision.BUFFERED and e.state is ClientState.IDLE and e.stored.retransmit
 
 
 def test_event_dd_tx_expired():
@@ -504,7 +520,12 @@ def test_event_dd_continue(how):
     e = event(RequestedAction.DIRECT_DEBITING, DDFH.CONTINUE)
     out = {"send_failure": lambda: e.on_send_failed(0.1), "temporary": lambda: e.on_answer(0.1, 0, eans(3004)),
            "failed": lambda: e.on_answer(0.1, 0, eans(5012)), "tx": lambda: e.on_timer(2.0)}[how]()
-    assert outcome(out).decision is Decision.CONTINUED
+    assert outcome(out).decision is Decision.CONTINUED and e.stored is None
+    # Tx expiry keeps waiting in PendingE (the row above); a failure then grants and ends it
+    assert e.state is (ClientState.PENDING_E if how == "tx" else ClientState.IDLE)
+    if how == "tx":
+        assert outcome(e.on_send_failed(3.0)).decision is Decision.CONTINUED and e.state is ClientState.IDLE
+        assert e.stored is None
 
 
 @pytest.mark.parametrize("how", ["send_failure", "temporary"])
@@ -522,9 +543,9 @@ def test_event_refund_failed_answer():
 def test_event_refund_tx():
     e = event(RequestedAction.REFUND_ACCOUNT)
     out = e.on_timer(2.0)
-    assert outcome(out).decision is Decision.BUFFERED and e.state is ClientState.PENDING_E and e.stored is not None
-    e.on_answer(3.0, 0, eans(2001))  # it got through after all: the stored copy is deleted
-    assert e.stored is None and e.state is ClientState.IDLE
+    assert outcome(out).decision is Decision.BUFFERED and e.state is ClientState.IDLE and e.stored.retransmit
+    # a late answer is only reported; the stored copy (T flag) is answered from the server's cache
+    assert notices(e.on_answer(3.0, 0, eans(2001)), NoticeKind.LATE_ANSWER) and e.stored is not None
 
 
 def stored_event() -> ClientEvent:

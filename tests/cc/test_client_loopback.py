@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from diameter.cc import CCFH, DDFH, CCResult, FinalUnit, FinalUnitAction, Grant, RequestedAction, Units
-from diameter.cc.client_core import ClientState, Decision, NoticeKind, SessionStateError
+from diameter.cc.client_core import ClientState, Decision, NoticeKind, Outcome, SessionStateError
 from diameter.cc.types import ReportingReason, RequestType
 from diameter.message.avp.grouped import InInformation, ServiceInformation
 from tests.cc.loop import CLIENT, Net, run
@@ -75,19 +75,23 @@ def test_ccfh_unanswered_server(ccfh):
     async def t(net: Net):
         ocs = await net.add_server("ocs1.test.realm")
         ocs.behave = _never
-        cc = await net.connect(tx=0.2, ccfh=ccfh, request_timeout=0.6)
+        cc = await net.connect(tx=0.2, ccfh=ccfh, request_timeout=1.2)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         s = await cc.start(subscription_id="1", requested=MB, rating_group=RG)
         took = loop.time() - t0
         if ccfh is CCFH.TERMINATE:  # Tx expired: terminate at once
-            assert s.outcome.decision is Decision.TERMINATED and took < 0.55 and s.state is ClientState.IDLE
+            assert s.outcome.decision is Decision.TERMINATED and took < 0.9 and s.state is ClientState.IDLE
         elif ccfh is CCFH.CONTINUE:  # Tx expired: service granted, still waiting in PendingI
-            assert s.outcome.decision is Decision.CONTINUED and took < 0.55 and s.state is ClientState.PENDING_I
-            await asyncio.sleep(0.6)  # then the request fails: grant service, Idle
+            assert s.outcome.decision is Decision.CONTINUED and took < 0.9 and s.state is ClientState.PENDING_I
+            await asyncio.sleep(1.2)  # then the request fails: grant service, Idle
             assert s.state is ClientState.IDLE
-        else:  # RETRY_AND_TERMINATE: keep waiting until the request fails, then terminate
-            assert s.outcome.decision is Decision.TERMINATED and took >= 0.5 and s.state is ClientState.IDLE
+        else:  # RETRY_AND_TERMINATE: service granted at Tx expiry; terminated when the request fails
+            assert s.outcome.decision is Decision.CONTINUED and took < 0.9 and s.state is ClientState.PENDING_I
+            await asyncio.sleep(1.2)
+            assert s.state is ClientState.IDLE
+            assert [o.decision for o in s.history if isinstance(o, Outcome)] == [Decision.CONTINUED,
+                                                                                 Decision.TERMINATED]
     run(t)
 
 
@@ -166,14 +170,15 @@ def test_ddfh_continue_unanswered():
     run(t)
 
 
-def test_refund_unanswered_is_stored():
+def test_refund_unanswered_is_stored_and_the_store_is_bounded():
     async def t(net: Net):
         ocs = await net.add_server("ocs1.test.realm")
         ocs.behave = _never
-        cc = await net.connect(tx=0.2, request_timeout=0.4)
-        o = await cc.event(requested_action=RequestedAction.REFUND_ACCOUNT, subscription_id="1",
-                           used=Units(service_specific=1), rating_group=RG)
-        assert o.decision is Decision.BUFFERED and len(cc.stored) == 1
+        cc = await net.connect(tx=0.2, request_timeout=0.4, max_stored=2)
+        outs = await asyncio.gather(*(cc.event(requested_action=RequestedAction.REFUND_ACCOUNT, subscription_id="1",
+                                               used=Units(service_specific=n), rating_group=RG) for n in range(3)))
+        assert [o.decision for o in outs] == [Decision.BUFFERED] * 3
+        assert len(cc.stored) == 2 and cc.dropped_stored == 1
     run(t)
 
 
@@ -186,7 +191,11 @@ def test_failover_to_second_server_with_t_flag():
         cc = await net.connect(tx=0.2, ccfh=CCFH.RETRY_AND_TERMINATE, failover=True,
                                servers=["ocs1.test.realm", "ocs2.test.realm"])
         s = await cc.start(subscription_id="1", requested=MB, rating_group=RG)
-        assert s.outcome.decision is Decision.GRANTED and s.outcome.answer.origin_host == "ocs2.test.realm"
+        assert s.outcome.decision is Decision.CONTINUED  # Tx expired: service granted, request failed over
+        async for o in s.events():
+            if isinstance(o, Outcome) and o.decision is Decision.GRANTED:
+                break
+        assert o.answer.origin_host == "ocs2.test.realm" and s.state is ClientState.OPEN
         assert [c.request_number for c in ocs1.calls] == [0] and not ocs1.calls[0].retransmitted
         assert [(c.request_number, c.retransmitted) for c in ocs2.calls] == [(0, True)]
         assert any(n.kind is NoticeKind.FAILOVER for n in s.notices)

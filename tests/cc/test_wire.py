@@ -117,3 +117,15 @@ def test_typed_extras_take_the_typed_path():
     a = Message.from_bytes(CcaEncoder(b"ocs.example", b"example").encode(msg, raw, req, res))
     assert a.result_code == 2001 and a.multiple_services_credit_control[0].granted_service_unit.cc_time == 5
     assert [x.value for x in a.find_avps((44, 0))] == [b"acct-1"] and a.find_avps((1, 0))[0].value == "alice"
+
+
+def test_ccr_template_fast_static_part_equals_typed():
+    kw = dict(session_id="pgw;1;9", origin_host="pgw.example", origin_realm="example", destination_realm="example",
+              service_context_id="32251@3gpp.org", subscription_ids=[(0, "4178"), (1, "22801")])
+    fast = CcrTemplate(user_name="alice", **kw)
+    typed = CcrTemplate(fields={"user_name": "alice"}, **kw)  # fields: the typed encoder
+    usages = [Usage(100, requested=Units(total_octets=5))]
+    a, b = (Message.from_bytes(t.encode(1, 0, usages)) for t in (fast, typed))
+    assert a.as_bytes() == b.as_bytes()
+    assert a.user_name == "alice" and [(x.subscription_id_type, x.subscription_id_data) for x in a.subscription_id] \
+        == [(0, "4178"), (1, "22801")]

@@ -25,8 +25,25 @@ def run_cli(*args: str, input: bytes | None = None, timeout: float = 120,
     return proc
 
 
+def invoke(*args: str, input: bytes | None = None) -> Any:
+    """The same command in this process (click's runner): for the many variations of a
+    command whose plain run is tested with :func:`run_cli` (saves the start-up)."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from diameter.cli import main
+    r = CliRunner().invoke(main, list(args), input=input, catch_exceptions=True)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout_bytes, stderr=r.stderr_bytes)
+
+
 def run_json(*args: str) -> Any:
-    return json.loads(run_cli(*args, check=True).stdout)
+    """JSON output of a command run in this process (see :func:`invoke`)."""
+    out = invoke(*args)
+    assert out.returncode in (0, 1), out.stderr
+    return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="session")

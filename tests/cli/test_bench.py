@@ -45,6 +45,23 @@ def test_closed_model_count_against_test_app(test_app_server, tmp_path):
     assert "latency histogram (ms)" in text and "2001 DIAMETER_SUCCESS" in text
 
 
+def test_workers_share_the_load(test_app_server):
+    out = _bench(test_app_server.port, "--scenario", "test_app", "-c", "10", "-n", "401",
+                 "--workers", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    assert s["sent"] == s["answered"] == 401 and s["result_codes"] == {"2001": 401}
+    assert s["connections"] == 2 and s["cpu_us_per_answer"] > 0
+
+
+def test_progress_bar_forced_off_a_terminal(test_app_server):
+    out = run_cli("bench", "--to", f"127.0.0.1:{test_app_server.port}", "--origin-host",
+                  "cli.fd.bench", "--scenario", "test_app", "--rate", "300", "-d", "2s",
+                  "--progress", timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert b"rate " in out.stdout  # the summary on stdout; the bar went to stderr
+
+
 def test_open_model_rate(test_app_server):
     out = _bench(test_app_server.port, "--scenario", "test_app", "--rate", "400", "-d", "2s",
                  "--json")

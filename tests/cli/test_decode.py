@@ -9,7 +9,7 @@ from diameter.demo import build_ccr
 from diameter.jsonview import dict_to_bytes
 
 from .compare import compare
-from .conftest import run_cli, run_json
+from .conftest import invoke, run_cli, run_json
 from .pcapgen import write_sctp, write_tcp
 from .tshark_pdml import dissect
 
@@ -112,7 +112,7 @@ def test_filters(gy_capture):
     ccri = run_json("decode", *base, "--json", "-c", "ccr-i")
     assert {_sid(r) for r in ccri} == {"client.c.test;1;gy", "client.c.test;3;poor",
                                        "client.c.test;4;lost"}
-    nothing = run_cli("decode", *base, "-c", "ULR")
+    nothing = invoke("decode", *base, "-c", "ULR")
     assert nothing.returncode == 1 and b"no Diameter message matched" in nothing.stderr
 
 
@@ -174,24 +174,24 @@ def test_hex_base64_files_and_stdin(tmp_path):
     colons = ":".join(f"{b:02X}" for b in wire)
     prefixed = " ".join(f"0x{b:02x}" for b in wire)
     for text in (wire.hex(), spaced, colons, prefixed, base64.b64encode(wire).decode()):
-        out = run_cli("decode", text, check=True).stdout
+        out = invoke("decode", text).stdout
         assert b"AVP: Subscription-Id-Data(444)" in out
     (tmp_path / "m.hex").write_text(spaced + "\n")
     (tmp_path / "m.bin").write_bytes(wire + wire)  # two messages back to back
-    assert run_cli("decode", str(tmp_path / "m.hex"), check=True).stdout.count(b"CCR-U") == 1
-    assert run_cli("decode", str(tmp_path / "m.bin"), check=True).stdout.count(b"(CCR-U)") == 2
+    assert invoke("decode", str(tmp_path / "m.hex")).stdout.count(b"CCR-U") == 1
+    assert invoke("decode", str(tmp_path / "m.bin")).stdout.count(b"(CCR-U)") == 2
     assert b"Session-Id" in run_cli("decode", "-", input=colons.encode(), check=True).stdout
     # unquoted hex words are joined
-    assert run_cli("decode", *spaced.split(), check=True).returncode == 0
+    assert invoke("decode", *spaced.split()).returncode == 0
 
 
 def test_bad_input_is_a_clear_error(tmp_path):
     missing = run_cli("decode", str(tmp_path / "nope.pcap"))
     assert missing.returncode == 1 and b"neither hex, base64 nor a readable file" in missing.stderr
-    short = run_cli("decode", "0x01:00:00:1c:00")
+    short = invoke("decode", "0x01:00:00:1c:00")
     assert short.returncode == 1 and b"not a valid Diameter message" in short.stderr
     (tmp_path / "trunc.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(10))
-    trunc = run_cli("decode", str(tmp_path / "trunc.pcap"))
+    trunc = invoke("decode", str(tmp_path / "trunc.pcap"))
     assert trunc.returncode == 1
-    usage = run_cli("decode")
+    usage = invoke("decode")
     assert usage.returncode == 2

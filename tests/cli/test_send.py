@@ -8,7 +8,7 @@ import pytest
 
 from diameter.jsonview import to_dict
 
-from .conftest import run_cli
+from .conftest import invoke, run_cli
 
 pytestmark = pytest.mark.interop
 
@@ -82,8 +82,8 @@ def test_encode_yaml_to_hex_base64_bytes(tmp_path):
     d = to_dict(wire)
     assert d["header"]["command_code"] == 272 and d["header"]["flags"]["request"]
     assert [a["name"] for a in d["avps"]][-1] == "Session-Id"
-    b64 = run_cli("encode", str(path), "-f", "base64", "--set", "Session-Id=a;1",
-                  check=True).stdout.strip()
+    b64 = invoke("encode", str(path), "-f", "base64", "--set", "Session-Id=a;1",
+                  ).stdout.strip()
     assert base64.b64decode(b64) == wire
     raw = run_cli("encode", "-", "-f", "bytes", "--set", "Session-Id=a;1",
                   input=CCR_YAML.encode(), check=True).stdout
@@ -91,8 +91,8 @@ def test_encode_yaml_to_hex_base64_bytes(tmp_path):
     # what decode prints for it, and JSON in, JSON out
     assert b"CC-Request-Type(416) l=12 f=-M- val=INITIAL_REQUEST (1)" in run_cli(
         "decode", hexed.decode(), check=True).stdout
-    js = run_cli("json", hexed.decode(), check=True).stdout
+    js = invoke("json", hexed.decode()).stdout
     (tmp_path / "m.json").write_bytes(js)
-    assert run_cli("encode", str(tmp_path / "m.json"), check=True).stdout.strip() == hexed
-    bad = run_cli("encode", "-", input=b"header: {command: NOPE}\n")
+    assert invoke("encode", str(tmp_path / "m.json")).stdout.strip() == hexed
+    bad = invoke("encode", "-", input=b"header: {command: NOPE}\n")
     assert bad.returncode == 1 and b"unknown command" in bad.stderr

@@ -170,3 +170,112 @@ def test_bad_config_is_a_clear_error(tmp_path):
     assert out.returncode == 1 and b"is a URI" in out.stderr
     cfg.write_text('[node]\nidentity = "x.test"\nrealm = "test"\n')
     assert run_cli("serve", str(cfg), "--check", check=True).stdout.startswith(b"")
+
+
+ALL_APPS = """\
+[node]
+identity = "srv.a.test"
+realm = "a.test"
+port = {port}
+tls_port = {tls_port}
+accept_unknown_peers = true
+
+[tls]
+cert = "{cert}"
+key = "{key}"
+
+[[applications]]
+name = "gx"
+rules = [{{ result_code = 2001 }}]
+
+[[applications]]
+name = "s6a"
+rules = [{{ command = "AIR", result_code = 2001 }}, {{ command = "ULR", result_code = 2001 }}]
+
+[[applications]]
+name = "sy"
+rules = [{{ result_code = 2001 }}]
+"""
+
+
+def test_tls_and_every_bench_scenario(tmp_path):
+    from interop.freediameter import make_certificate
+    cert, key = make_certificate(tmp_path, "srv.a.test")
+    port, tls_port = free_tcp_port(), free_tcp_port()
+    cfg = tmp_path / "all.toml"
+    cfg.write_text(ALL_APPS.format(port=port, tls_port=tls_port, cert=cert, key=key))
+    served = Served(cfg)
+    try:
+        tls = run_cli("send", "--to", f"aaas://127.0.0.1:{tls_port}", "--ca", str(cert),
+                      "--insecure", "--origin-host", "cli.c.test", "-c", "CCR", "-a", "gx", "-b")
+        assert tls.returncode == 0 and b"CCA-I" in tls.stdout and b"result=2001" in tls.stdout
+        for scenario in ("gx", "s6a", "sy"):
+            out = run_cli("bench", "--to", f"127.0.0.1:{port}", "--origin-host", "cli.c.test",
+                          "--scenario", scenario, "-n", "40", "-c", "4", "--no-progress",
+                          "--json", timeout=120)
+            assert out.returncode == 0, (scenario, out.stdout[-800:], out.stderr)
+            assert json.loads(out.stdout)["result_codes"] == {"2001": 40}
+    finally:
+        assert served.stop() == 0
+
+
+def test_bench_gy_think_time_bounded_by_validity_time(tmp_path):
+    port = free_tcp_port()
+    cfg = tmp_path / "vt.yaml"
+    cfg.write_text(f"""\
+node: {{identity: srv.a.test, realm: a.test, port: {port}, accept_unknown_peers: true}}
+applications:
+  - name: gy
+    rules:
+      - command: CCR
+        result_code: 2001
+        avps:
+          - name: Multiple-Services-Credit-Control
+            avps:
+              - {{name: Granted-Service-Unit, avps: [{{name: CC-Total-Octets, value: 1000}}]}}
+              - {{name: Rating-Group, value: "{{Rating-Group}}"}}
+              - {{name: Validity-Time, value: 1}}
+""")
+    served = Served(cfg)
+    try:
+        # think 5 s, but the grant is valid for 1 s: each CCR-U/T follows within 0.9 s
+        out = run_cli("bench", "--to", f"127.0.0.1:{port}", "--origin-host", "cli.c.test",
+                      "--scenario", "gy", "-n", "12", "-c", "4", "--session-length", "fixed:2",
+                      "--think", "5s", "--no-progress", "--json", timeout=60)
+        assert out.returncode == 0, out.stderr
+        s = json.loads(out.stdout)
+        assert s["result_codes"] == {"2001": 12}
+        assert 2.0 <= s["seconds"] < 4.5  # 3 pauses of 0.9 s, not of 5 s
+    finally:
+        assert served.stop() == 0
+
+
+def test_redirect_agent(tmp_path):
+    port = free_tcp_port()
+    cfg = tmp_path / "redirect.toml"
+    cfg.write_text(f"""\
+[node]
+identity = "redir.b.test"
+realm = "b.test"
+port = {port}
+accept_unknown_peers = true
+
+[[peers]]
+identity = "srv.a.test"
+realm = "a.test"
+connect = false
+
+[[applications]]
+name = "gy"
+mode = "redirect"
+servers = ["srv.a.test"]
+""")
+    served = Served(cfg)
+    try:
+        out = run_cli("send", "--to", f"127.0.0.1:{port}", "--origin-host", "cli.c.test",
+                      "-c", "CCR", "--set", "Destination-Realm=b.test")
+        assert out.returncode == 1  # 3006 is not a success
+        assert b"DIAMETER_REDIRECT_INDICATION (3006)" in out.stdout
+        assert b"AVP: Redirect-Host(292) l=24 f=-M- val=aaa://srv.a.test" in out.stdout
+    finally:
+        assert served.stop() == 0

@@ -39,6 +39,15 @@ class ErlangPeer:
         self.proc.stdin.write(cmd.encode() + b"\n")
         await self.proc.stdin.drain()
 
+    async def wait_for(self, line: str, timeout: float = 10.0) -> None:
+        """Wait until the node printed ``line`` (e.g. its watchdog reached OKAY)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while line not in self.lines:
+            if loop.time() > deadline:
+                raise TimeoutError(f"erlang peer never printed {line!r}: {self.lines}")
+            await asyncio.sleep(0.02)
+
     def events(self, prefix: str = "") -> list[str]:
         return [x for x in self.lines if x.startswith(prefix)]
 

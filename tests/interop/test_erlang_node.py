@@ -61,6 +61,8 @@ async def _both_connect(identity: str) -> tuple[DiameterNode, ErlangPeer]:
     await erl.command("connect")
     node.add_peer(ERL, addresses=["127.0.0.1"], port=erl_port, persistent=True, reconnect_wait=0.5)
     await node.wait_open(ERL, 20)
+    # Erlang's watchdog drops requests until it has seen the connection up (its INITIAL state)
+    await erl.wait_for("EVENT watchdog initial okay", 20)
     await asyncio.sleep(1.5)  # let any second connection finish its exchange
     return node, erl
 
@@ -101,6 +103,7 @@ async def test_requests_after_a_reconnect_are_not_thrown_away_by_a_peer_in_reope
     await node.start()
     try:
         await node.wait_open(ERL, 20)
+        await erl.wait_for("EVENT watchdog initial okay", 20)  # Erlang drops requests before this
         assert await _four_requests(node, identity, 0) == [2001] * 4
         for p in list(node.protocols):
             p.abort()  # a transport failure: on the next connection Erlang's watchdog is in REOPEN

@@ -86,3 +86,7 @@ def test_serve_answers_a_client_and_stops_on_sigterm(tmp_path):
     assert shown["balances"][0]["amount"] == 990 and shown["reservations"] == []
     records = [json.loads(x) for x in cli("-d", db, "cdr").stdout.splitlines()]
     assert [(r["session_id"], r["charged"]) for r in records] == [("cli1", 10)]
+    assert "1 CDR(s) exported" in cli("-d", db, "cdr", "--export", str(tmp_path / "cdr")).stdout
+    assert "0 CDR(s) exported" in cli("-d", db, "cdr", "--export", str(tmp_path / "cdr")).stdout
+    exported = (tmp_path / "cdr" / "cdr.jsonl").read_text().splitlines()
+    assert [json.loads(x)["session_id"] for x in exported] == ["cli1"]

@@ -232,3 +232,44 @@ def test_prometheus_metrics_count_requests_by_type_and_result(tmp_path, free_tcp
                 await c.stop(1)
             await srv.stop()
     run(main())
+
+
+def test_requests_that_cannot_be_charged_safely_are_refused_and_cost_nothing(tmp_path):
+    async def main():
+        srv = await start_server(str(tmp_path / "ocs.db"),
+                                 peers=[PeerConfig("ocg.example.net", dialect="huawei")])
+        c = None
+        try:
+            await srv.engine.create_account("ned", [(0, "491700000010")], amount=100)
+            c = await start_client(srv, identity="ocg.example.net")
+            r = ccr("n1", 1, 0, requested=0, origin="ocg.example.net", msisdn="491700000010")
+            r.cc_request_number = None  # no idempotency key: cannot be charged exactly once
+            a = parse_cca(await c.request(r))
+            assert a.result_code == 5005
+            # recharge of a number nobody has; reversal below the floor
+            rch = _hw(20341, [_hw(20326, b"000"), _hw(20344, [_hw(20328, 50)])])
+            a = await c.request(ccr("r9", 4, 0, extra_avps=[_in_info(rch)], origin="ocg.example.net",
+                                    msisdn=""))
+            assert a.result_code == 5030
+            rev = _hw(20341, [_hw(20326, b"491700000010"), _hw(20344, [_hw(20328, 500)]),
+                              _hw(30336, 1)])
+            a = await c.request(ccr("r10", 4, 0, extra_avps=[_in_info(rev)], origin="ocg.example.net",
+                                    msisdn=""))
+            assert a.result_code == 4012
+            # storage gone: that request gets 5012, the connection stays up
+            await srv.store.close()
+            a = parse_cca(await c.request(ccr("n2", 1, 0, requested=0, origin="ocg.example.net",
+                                              msisdn="491700000010")))
+            assert a.result_code == 5012
+            await srv.store.open()
+            a = parse_cca(await c.request(ccr("n3", 1, 0, requested=0, origin="ocg.example.net",
+                                              msisdn="491700000010")))
+            assert a.result_code == 2001
+            snap = await srv.engine.account(Target(name="ned"))
+            assert snap.balances[0].amount == 100 - 100  # only n3's reservation
+            assert (await srv.store.audit()).ok
+        finally:
+            if c is not None:
+                await c.stop(1)
+            await srv.stop()
+    run(main())

@@ -107,6 +107,7 @@ def test_no_credit_is_4012_at_mscc_and_top_level_on_initial():
     dec = rating.charge(snap(5), gy("s", 0, RequestKind.INITIAL), DEFAULT_TARIFF, NOW)
     assert dec.outcome.result_code == 4012 and dec.outcome.grants[0].result_code == 4012
     assert not dec.ledger and not dec.reservations_put
+    assert not dec.sessions_put and dec.cdrs[0]["reason"] == "denied"
 
 
 def test_redirect_policy_puts_top_up_address_in_the_final_grant():
@@ -150,6 +151,7 @@ def test_overuse_is_charged_down_to_the_floor_never_below():
     dec = rating.charge(s, gy("s", 1, RequestKind.TERMINATION, used=50 * MIB, requested=None),
                         DEFAULT_TARIFF, NOW)
     assert s.balances[0].amount == 0 and dec.outcome.grants[0].cost == 30
+    assert dec.cdrs[0]["units"] == {"1:octets": 50 * MIB, "1:unpaid": 47 * MIB}
 
 
 def test_suspended_account_is_denied_on_initial():

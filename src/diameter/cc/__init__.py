@@ -14,12 +14,15 @@ See docs/credit-control.md.
 """
 from __future__ import annotations
 
+from .actions import ClientState, Decision, Notice, NoticeKind, Outcome, SessionStateError
+from .client import CCEvent, CCSession, CreditControlClient
 from .server import CreditControlHandler, CreditControlServer, UnknownSession
 from .server_core import ServerCore, ServerSession, ServerState
 from .types import (CCFH, DDFH, CCAnswer, CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money,
                     MsccRequest, ReportingReason, RequestedAction, RequestType, Units)
 
-__all__ = ["CCFH", "DDFH", "CCAnswer", "CCRequest", "CCResult", "CreditControlHandler", "CreditControlServer",
-           "FinalUnit", "FinalUnitAction", "Grant", "Money", "MsccRequest", "ReportingReason",
-           "RequestType", "RequestedAction", "ServerCore", "ServerSession", "ServerState", "Units",
-           "UnknownSession"]
+__all__ = ["CCFH", "DDFH", "CCAnswer", "CCEvent", "CCRequest", "CCResult", "CCSession", "ClientState",
+           "CreditControlClient", "CreditControlHandler", "CreditControlServer", "Decision", "FinalUnit",
+           "FinalUnitAction", "Grant", "Money", "MsccRequest", "Notice", "NoticeKind", "Outcome",
+           "ReportingReason", "RequestType", "RequestedAction", "ServerCore", "ServerSession", "ServerState",
+           "SessionStateError", "Units", "UnknownSession"]

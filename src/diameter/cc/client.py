@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import heapq
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Union
 
@@ -21,6 +24,7 @@ from ..message.commands import SessionTerminationRequest
 from ..node.aio.node import DiameterNode
 from .client_core import (Action, ClientEvent, ClientSession, ClientState, Decision, Notice, Outcome,
                           Send, TERMINATION_LOGOUT)
+from .quota import Quota
 from .types import (CCFH, DDFH, DIAMETER_UNKNOWN_SESSION_ID, RequestedAction, RequestType, Units)
 from .encode import CcrTemplate
 from .wire import APP_CC, Usage, parse_cca
@@ -77,8 +81,8 @@ class _Base:
         self._template: CcrTemplate | None = None
         self._waiters: list[tuple[RequestType | None, asyncio.Future[Outcome]]] = []
         self._events: asyncio.Queue[Notice | Outcome] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        #: the deadline this session has an entry for in the client's timer heap (None: none)
+        self._sched_at: float | None = None
         #: every notice and outcome so far (bounded); ``events()`` starts from these
         self.history: collections.deque[Notice | Outcome] = collections.deque(maxlen=_EVENTS_MAX)
 
@@ -114,14 +118,12 @@ class _Base:
         if self.core.state is not ClientState.IDLE:
             self._arm()
         else:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._sched_at = None  # its heap entry, if any, is now stale
             self._release_waiters()
             if isinstance(self, CCSession):
                 self.cc.sessions.pop(self.session_id, None)
         if isinstance(self, CCEvent) and self.core.stored is not None and self not in self.cc.stored:
-            self.cc.stored.append(self)  # kept with the T flag for send_stored()
+            self.cc._store(self)
 
     def _resolve(self, o: Outcome) -> None:
         """Give the outcome to the caller waiting for it (a termination ends every wait)."""
@@ -170,7 +172,7 @@ class _Base:
         except Exception as exc:  # noqa: BLE001 - NotRoutable and friends: failure to send
             self.cc.node.loop.call_soon(self._failed, n, repr(exc))
             return
-        fut.add_done_callback(lambda f: self._answered(n, f))
+        fut.add_done_callback(functools.partial(self._answered, n))
 
     def _fill_used(self, s: Send) -> list[Usage]:
         rep = self.cc.usage_reporter
@@ -182,41 +184,40 @@ class _Base:
         return s.usages
 
     def _answered(self, number: int, fut: asyncio.Future[Any]) -> None:
-        if fut.cancelled():
+        try:
+            data = fut.result()
+        except asyncio.CancelledError:
             self._failed(number, "request cancelled")
             return
-        exc = fut.exception()
-        if exc is not None:
+        except Exception as exc:  # noqa: BLE001 - RequestTimeout, PeerFailed, NotRoutable: failure to send
             self._failed(number, repr(exc))
             return
         try:
-            view = parse_cca(fut.result())
+            view = parse_cca(data)
         except Exception as e:  # noqa: BLE001 - an answer we cannot read is a failed answer
             log.warning("%s: unreadable CCA: %r", self.session_id, e)
             self._failed(number, f"unreadable answer: {e!r}")
             return
-        self._dispatch(self.core.on_answer(self._now(), number, view))
+        self._dispatch(self.core.on_answer(self.cc.node.loop.time(), number, view))
 
     def _failed(self, number: int, reason: str) -> None:
         self._dispatch(self.core.on_send_failed(self._now(), number, reason))
 
     def _arm(self) -> None:
-        """Keep one timer at or before the core's next deadline (an early wake-up is harmless:
-        the core has nothing to do yet and the timer is set again)."""
+        """Make sure the client's timer heap has an entry at or before the core's next deadline
+        (an early wake-up is harmless: the core has nothing to do yet and the entry is renewed)."""
         d = self.core.deadline()
         if d is None:
             return
-        t = self._timer
-        if t is not None:
-            if self._timer_at <= d:
-                return
-            t.cancel()
-        self._timer_at = d
-        self._timer = self.cc.node.loop.call_at(d, self._fire)
+        at = self._sched_at
+        if at is not None and at <= d:
+            return
+        self._sched_at = d
+        self.cc._schedule(self, d)
 
-    def _fire(self) -> None:
-        self._timer = None
-        self._dispatch(self.core.on_timer(self._now()))
+    def _fire(self, now: float) -> None:
+        self._sched_at = None
+        self._dispatch(self.core.on_timer(now))
         self._arm()
 
     @property
@@ -247,33 +248,39 @@ class CCSession(_Base):
         super().__init__(cc, core.session_id, **kw)
         self.core = core
         self.rating_group = rating_group
-        #: what the CCR-Initial came to
-        self.outcome: Outcome | None = None
+        #: what the CCR-Initial came to (set before ``start`` returns)
+        self.outcome: Outcome = Outcome(RequestType.INITIAL, 0, Decision.ENDED, None, "not started")
 
     @property
-    def quotas(self) -> dict[int | None, Any]:
+    def quotas(self) -> dict[int | None, Quota]:
+        """Per rating group: granted units, consumption, timers, final unit, per-MSCC result."""
         return self.core.quotas
 
-    async def _call(self, rt: RequestType, actions: Callable[[], list[Action]]) -> Outcome:
+    def _call(self, rt: RequestType, actions: list[Action]) -> asyncio.Future[Outcome]:
+        """Dispatch what the core returned for a user request; the future resolves with its outcome."""
         fut = self._wait(rt)
-        self._dispatch(actions())
-        if not fut.done() and self.core.state in (ClientState.IDLE, ClientState.OPEN):
-            fut.set_result(Outcome(rt, -1, Decision.ENDED if self.core.state is ClientState.IDLE
-                                   else Decision.GRANTED, None, "nothing to send"))
-        if not fut.done() and rt is RequestType.UPDATE and self.core.state is ClientState.PENDING_T:
-            fut.set_result(Outcome(rt, -1, Decision.ENDED, None, "session is terminating"))
-        self._waiters = [(r, f) for r, f in self._waiters if not f.done()]
-        return await fut
+        self._dispatch(actions)
+        if not fut.done():
+            st = self.core.state
+            if st is ClientState.IDLE or st is ClientState.OPEN:
+                fut.set_result(Outcome(rt, -1, Decision.ENDED if st is ClientState.IDLE else Decision.GRANTED,
+                                       None, "nothing to send"))
+            elif rt is RequestType.UPDATE and st is ClientState.PENDING_T:
+                fut.set_result(Outcome(rt, -1, Decision.ENDED, None, "session is terminating"))
+        if len(self._waiters) > 4:
+            self._waiters = [(r, f) for r, f in self._waiters if not f.done()]
+        return fut
 
     async def update(self, used: UnitsArg = None, requested: UnitsArg = None, reason: int | None = None) -> Outcome:
         """CCR-Update reporting ``used`` and asking for ``requested``; returns when decided."""
         usages = _usages(requested, used, self.rating_group, reason)
-        return await self._call(RequestType.UPDATE, lambda: self.core.update(self._now(), usages, reason))
+        return await self._call(RequestType.UPDATE, self.core.update(self.cc.node.loop.time(), usages, reason))
 
     async def terminate(self, used: UnitsArg = None, cause: int = TERMINATION_LOGOUT) -> Outcome:
         """CCR-Termination reporting ``used``; returns when the session is Idle."""
         usages = _usages(None, used, self.rating_group)
-        return await self._call(RequestType.TERMINATION, lambda: self.core.terminate(self._now(), usages, cause))
+        return await self._call(RequestType.TERMINATION,
+                                self.core.terminate(self.cc.node.loop.time(), usages, cause))
 
     async def session_termination(self, cause: int = TERMINATION_LOGOUT, timeout: float | None = None) -> int:
         """Send a Session-Termination-Request (STR) for a session whose service ends outside credit
@@ -323,7 +330,8 @@ class CreditControlClient:
                  application_id: int = APP_CC, tx: float = 10.0, ccfh: CCFH = CCFH.TERMINATE,
                  ddfh: DDFH = DDFH.TERMINATE_OR_BUFFER, failover: bool = False,
                  request_timeout: float | None = None, on_notice: NoticeCallback | None = None,
-                 usage_reporter: Callable[[str, int | None], Units | None] | None = None) -> None:
+                 usage_reporter: Callable[[str, int | None], Units | None] | None = None,
+                 max_stored: int = 100_000) -> None:
         self.node = node
         self.destination_realm = destination_realm or node.realm
         self.servers = list(servers or [])
@@ -337,10 +345,47 @@ class CreditControlClient:
         self.on_notice = on_notice
         self.usage_reporter = usage_reporter
         self.sessions: dict[str, CCSession] = {}
+        #: events stored with the T flag (DDFH TERMINATE_OR_BUFFER, REFUND_ACCOUNT), oldest first
         self.stored: list[CCEvent] = []
+        self.max_stored = max_stored
+        self.dropped_stored = 0
         self._ids = itertools.count(1)
+        self._heap: list[tuple[float, int, _Base]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
         node.add_application(application_id, self._on_request, commands={CMD_RA, CMD_AS})
+
+    # ---- one timer for every session: a heap of (deadline, seq, session) ----------------
+    def _schedule(self, item: _Base, when: float) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), item))
+        if when < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = when
+            self._timer = self.node.loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
+        heap = self._heap
+        now = self.node.loop.time()
+        while heap and heap[0][0] <= now:
+            when, _, item = heapq.heappop(heap)
+            if item._sched_at == when:  # else stale: the session ended or moved its deadline
+                item._fire(now)
+        if heap and heap[0][0] < self._timer_at:
+            self._timer_at = heap[0][0]
+            self._timer = self.node.loop.call_at(self._timer_at, self._tick)
+
+    def _store(self, e: CCEvent) -> None:
+        """Keep an event stored with the T flag for :meth:`send_stored` (bounded by ``max_stored``)."""
+        if len(self.stored) >= self.max_stored:
+            dropped = self.stored.pop(0)
+            self.dropped_stored += 1
+            log.error("stored requests over %d: %s dropped (never charged)", self.max_stored, dropped.session_id)
+        self.stored.append(e)
 
     def new_session_id(self) -> str:
         return f"{self.node.origin_host};{self.node.state_id};{next(self._ids)}"
@@ -438,13 +483,11 @@ class CreditControlClient:
         return a
 
     async def close(self) -> None:
-        """Cancel timers (sessions are not terminated: call ``terminate`` for that)."""
-        for s in list(self.sessions.values()):
-            if s._timer is not None:
-                s._timer.cancel()
-        for e in self.stored:
-            if e._timer is not None:
-                e._timer.cancel()
+        """Stop the timers (sessions are not terminated: call ``terminate`` for that)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

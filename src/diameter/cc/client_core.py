@@ -64,7 +64,8 @@ class ClientSession:
         self.number += 1
         s = Send(rt, self.number, usages, False, self.fo.current, termination_cause=cause)
         self.pending = _Pending(s, now, self.tx)
-        self.fo.reset()
+        if self.fo.enabled:
+            self.fo.reset()
         self.state = state
         return [s]
 
@@ -339,11 +340,13 @@ class ClientSession:
         if self.ccfh is CCFH.TERMINATE:  # Tx expired, CCFH TERMINATE -> terminate service, Idle
             self._idle("tx_expired")
             return [Outcome(rt, n, Decision.TERMINATED, None, "Tx expired")]
+        # CONTINUE or RETRY_AND_TERMINATE: grant service and keep waiting (for this answer or the
+        # failed-over copy's); RETRY_AND_TERMINATE terminates if the request then fails
         out = self._failover(now, p)
-        if self.ccfh is CCFH.CONTINUE and not p.decided:  # grant service, keep waiting
+        if not p.decided:
             p.decided = True
             out.append(Outcome(rt, n, Decision.CONTINUED, None, "Tx expired"))
-        return out  # RETRY_AND_TERMINATE: wait for the answer (or the failed-over copy's)
+        return out
 
     # ---- server-initiated ---------------------------------------------------------------
     def on_rar(self, now: float, rating_group: int | None = None) -> tuple[int, list[Action]]:
@@ -354,8 +357,9 @@ class ClientSession:
         out: list[Action] = [Notice(NoticeKind.RE_AUTH, rating_group)]
         reason = ReportingReason.FORCED_REAUTHORISATION
         if st is ClientState.OPEN:
-            usages = [Usage(rating_group, reporting_reason=reason)] if rating_group is not None else None
-            return DIAMETER_SUCCESS, out + self.update(now, usages, reason)
+            if rating_group is not None:  # re-authorise that rating group only
+                return DIAMETER_SUCCESS, out + self.update(now, [Usage(rating_group, reporting_reason=reason)])
+            return DIAMETER_SUCCESS, out + self.update(now, None, reason)
         if st is ClientState.PENDING_I:
             self._queued_update = self._queued_update or []
             self._queued_reason = reason

@@ -14,7 +14,7 @@ from typing import Any
 from ..codec.types import NTP_UNIX_OFFSET as _NTP_OFFSET
 from ..message.commands import CreditControlRequest
 from . import fastwire as fw
-from .types import CCRequest, CCResult, FinalUnit, Grant, Units
+from .types import CCRequest, CCResult, FinalUnit, Grant, RequestType, Units
 from .wire import APP_CC, SubscriptionId, Usage, extra_avp, build_cca
 
 # ------------------------------------------------------- fast CCR encoding ---
@@ -27,6 +27,13 @@ AVP_EVENT_TIMESTAMP = 55
 AVP_TERMINATION_CAUSE = 295
 AVP_REQUESTED_ACTION = 436
 AVP_MULTIPLE_SERVICES_INDICATOR = 455
+AVP_DESTINATION_REALM = 283
+AVP_AUTH_APPLICATION_ID = 258
+AVP_SERVICE_CONTEXT_ID = 461
+AVP_USER_NAME = 1
+AVP_SUBSCRIPTION_ID = 443
+AVP_SUBSCRIPTION_ID_TYPE = 450
+AVP_SUBSCRIPTION_ID_DATA = 444
 _MSI_1 = fw.enc_u32(AVP_MULTIPLE_SERVICES_INDICATOR, 1)
 
 
@@ -37,6 +44,29 @@ def _event_timestamp() -> bytes:
         _TS_AVP[0], _TS_AVP[1] = t, fw.enc_u32(AVP_EVENT_TIMESTAMP, (t + _NTP_OFFSET) & 0xFFFFFFFF)
     out: bytes = _TS_AVP[1]
     return out
+
+
+_BY_ID: dict[tuple[int, int, int | None], tuple[Units, bytes]] = {}
+_BY_VALUE: dict[tuple[int, Units, int | None], bytes] = {}
+
+
+def units_group(code: int, u: Units, reason: int | None = None) -> bytes:
+    """A Requested/Used/Granted-Service-Unit AVP; equal units encode once (bounded caches: by
+    identity first, which holds the object so its id is not reused meanwhile, then by value)."""
+    key = (code, id(u), reason)
+    hit = _BY_ID.get(key)
+    if hit is not None and hit[0] is u:
+        return hit[1]
+    vkey = (code, u, reason)
+    b = _BY_VALUE.get(vkey)
+    if b is None:
+        if len(_BY_VALUE) > 4096:
+            _BY_VALUE.clear()
+        b = _BY_VALUE[vkey] = fw.enc_group(code, b"".join(_units_avps(u, reason)))
+    if len(_BY_ID) > 4096:
+        _BY_ID.clear()
+    _BY_ID[key] = (u, b)
+    return b
 
 
 def _units_avps(u: Units, reason: int | None = None) -> list[bytes]:
@@ -65,6 +95,25 @@ def _units_avps(u: Units, reason: int | None = None) -> list[bytes]:
     return out
 
 
+def _static_parts(origin_host: str, origin_realm: str, destination_realm: str, auth_app_id: int,
+                  service_context_id: str, user_name: str | None,
+                  subscription_ids: tuple[tuple[int, str], ...]) -> tuple[bytes, bytes]:
+    head = (fw.enc_bytes(fw.ORIGIN_HOST, origin_host.encode()) + fw.enc_bytes(fw.ORIGIN_REALM, origin_realm.encode())
+            + fw.enc_bytes(AVP_DESTINATION_REALM, destination_realm.encode()))
+    rest = [fw.enc_u32(AVP_AUTH_APPLICATION_ID, auth_app_id),
+            fw.enc_bytes(AVP_SERVICE_CONTEXT_ID, service_context_id.encode())]
+    if user_name:
+        rest.append(fw.enc_bytes(AVP_USER_NAME, user_name.encode()))
+    for t, d in subscription_ids:
+        rest.append(fw.enc_group(AVP_SUBSCRIPTION_ID, fw.enc_u32(AVP_SUBSCRIPTION_ID_TYPE, t)
+                                 + fw.enc_bytes(AVP_SUBSCRIPTION_ID_DATA, d.encode())))
+    return head, b"".join(rest)
+
+
+#: the constant AVPs of sessions of the same subscriber and service (bounded)
+_STATIC: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+
+
 class CcrTemplate:
     """A session's CCRs: the AVPs that never change are encoded once (through the typed
     :class:`CreditControlRequest`, so ``fields`` and ``extra_avps`` may hold anything it can encode),
@@ -74,6 +123,20 @@ class CcrTemplate:
                  service_context_id: str, subscription_ids: list[tuple[int, str]] = (),  # type: ignore[assignment]
                  user_name: str | None = None, auth_app_id: int = APP_CC, top_level: bool = False,
                  fields: dict[str, Any] | None = None, extra_avps: list[Any] = ()) -> None:  # type: ignore[assignment]
+        self.app_id = auth_app_id
+        self.top_level = top_level
+        if not fields and not extra_avps:  # the common case: no typed objects to encode
+            key = (origin_host, origin_realm, destination_realm, auth_app_id, service_context_id, user_name,
+                   tuple(subscription_ids))
+            parts = _STATIC.get(key)
+            if parts is None:
+                parts = _STATIC[key] = _static_parts(*key)
+                if len(_STATIC) > 1024:
+                    _STATIC.clear()
+                    _STATIC[key] = parts
+            self.head = fw.enc_bytes(fw.SESSION_ID, session_id.encode()) + parts[0]
+            self.static = parts[1]
+            return
         r = CreditControlRequest()
         r.session_id = session_id
         r.origin_host = origin_host.encode()
@@ -89,18 +152,23 @@ class CcrTemplate:
             setattr(r, k, v)
         for x in extra_avps:
             r.append_avp(extra_avp(x))
-        self.static = r.as_bytes()[20:]
-        self.app_id = auth_app_id
-        self.top_level = top_level
+        body = r.as_bytes()[20:]
+        cut = len(body)  # Destination-Host goes right after Destination-Realm: the node finds both early
+        for e in fw.scan(body, 0, len(body)):
+            if e[0] == AVP_DESTINATION_REALM and not e[1]:
+                cut = (e[5] + 3) & ~3
+                break
+        self.head, self.static = body[:cut], body[cut:]
 
     def encode(self, request_type: int, request_number: int, usages: list[Usage] = (),  # type: ignore[assignment]
                *, destination_host: str | None = None, requested_action: int | None = None,
                termination_cause: int | None = None, retransmit: bool = False) -> bytes:
         """The whole CCR (hop-by-hop and end-to-end ids 0: the node sets them)."""
-        parts = [self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, request_type), fw.enc_u32(fw.CC_REQUEST_NUMBER, request_number),
-                 _event_timestamp()]
+        parts = [self.head]
         if destination_host:
             parts.append(fw.enc_bytes(AVP_DESTINATION_HOST, destination_host.encode()))
+        parts += [self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, request_type),
+                  fw.enc_u32(fw.CC_REQUEST_NUMBER, request_number), _event_timestamp()]
         if requested_action is not None:
             parts.append(fw.enc_u32(AVP_REQUESTED_ACTION, requested_action))
         if termination_cause is not None:
@@ -108,9 +176,9 @@ class CcrTemplate:
         if self.top_level:
             for u in usages:
                 if u.requested is not None:
-                    parts.append(fw.enc_group(fw.RSU, b"".join(_units_avps(u.requested))))
+                    parts.append(units_group(fw.RSU, u.requested))
                 if u.used is not None:
-                    parts.append(fw.enc_group(fw.USU, b"".join(_units_avps(u.used, u.reporting_reason))))
+                    parts.append(units_group(fw.USU, u.used, u.reporting_reason))
                 if u.service_identifiers:
                     parts.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, u.service_identifiers[0]))
         elif usages:
@@ -118,9 +186,9 @@ class CcrTemplate:
             for u in usages:
                 m = []
                 if u.requested is not None:
-                    m.append(fw.enc_group(fw.RSU, b"".join(_units_avps(u.requested))))
+                    m.append(units_group(fw.RSU, u.requested))
                 if u.used is not None:
-                    m.append(fw.enc_group(fw.USU, b"".join(_units_avps(u.used))))
+                    m.append(units_group(fw.USU, u.used))
                 for si in u.service_identifiers:
                     m.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, si))
                 if u.rating_group is not None:
@@ -135,7 +203,6 @@ class CcrTemplate:
 
 
 # ------------------------------------------------------- fast CCA encoding ---
-AVP_AUTH_APPLICATION_ID = 258
 AVP_ERROR_MESSAGE = 281
 
 
@@ -152,7 +219,7 @@ def _fui_avp(f: FinalUnit) -> bytes:
 def _grant_avps(g: Grant) -> list[bytes]:
     m = []
     if g.granted is not None:
-        m.append(fw.enc_group(fw.GSU, b"".join(_units_avps(g.granted))))
+        m.append(units_group(fw.GSU, g.granted))
     for si in g.service_identifiers:
         m.append(fw.enc_u32(fw.SERVICE_IDENTIFIER, si))
     if g.rating_group is not None:
@@ -174,6 +241,24 @@ def _grant_avps(g: Grant) -> list[bytes]:
     return m
 
 
+_RC_2001 = fw.enc_u32(fw.RESULT_CODE, 2001)
+_REQUEST_TYPE_AVPS = {t: fw.enc_u32(fw.CC_REQUEST_TYPE, int(t)) for t in RequestType}
+_MSCCS: dict[tuple[Any, ...], bytes] = {}
+
+
+def _mscc(g: Grant) -> bytes:
+    """The MSCC AVP of a grant; grants with the same values encode once (bounded cache)."""
+    key = (g.rating_group, g.granted, g.result_code, g.validity_time, g.quota_holding_time,
+           g.volume_quota_threshold, g.time_quota_threshold, g.final_unit, tuple(g.service_identifiers),
+           tuple(g.triggers))
+    b = _MSCCS.get(key)
+    if b is None:
+        if len(_MSCCS) > 4096:
+            _MSCCS.clear()
+        b = _MSCCS[key] = fw.enc_group(fw.MSCC, b"".join(_grant_avps(g)))
+    return b
+
+
 class CcaEncoder:
     """Encodes CCAs from :class:`CCResult` straight to bytes (Origin-*, Auth-Application-Id once).
 
@@ -190,9 +275,10 @@ class CcaEncoder:
         """The CCA answering the CCR ``raw`` (decoded as ``msg``, parsed as ``req``)."""
         if res.cost_information is not None or res.extra_avps:
             return build_cca(msg, req, res, self.origin_host, self.origin_realm, self.auth_app_id).as_bytes()
-        parts = [fw.enc_bytes(fw.SESSION_ID, req.session_id.encode()), fw.enc_u32(fw.RESULT_CODE, res.result_code),
-                 self.static, fw.enc_u32(fw.CC_REQUEST_TYPE, int(req.request_type)),
-                 fw.enc_u32(fw.CC_REQUEST_NUMBER, req.request_number)]
+        rc = res.result_code
+        parts = [fw.enc_bytes(fw.SESSION_ID, req.session_id.encode()),
+                 _RC_2001 if rc == 2001 else fw.enc_u32(fw.RESULT_CODE, rc), self.static,
+                 _REQUEST_TYPE_AVPS[req.request_type], fw.enc_u32(fw.CC_REQUEST_NUMBER, req.request_number)]
         if res.cc_session_failover is not None:
             parts.append(fw.enc_u32(fw.CC_SESSION_FAILOVER, res.cc_session_failover))
         top_fu = res.final_unit
@@ -201,12 +287,12 @@ class CcaEncoder:
             if res.grants:
                 g = res.grants[0]
                 if g.granted is not None:
-                    parts.append(fw.enc_group(fw.GSU, b"".join(_units_avps(g.granted))))
+                    parts.append(units_group(fw.GSU, g.granted))
                 top_fu = g.final_unit or top_fu
                 vt = g.validity_time if g.validity_time is not None else vt
         else:
             for g in res.grants:
-                parts.append(fw.enc_group(fw.MSCC, b"".join(_grant_avps(g))))
+                parts.append(_mscc(g))
         if top_fu is not None:
             parts.append(_fui_avp(top_fu))
         if res.credit_control_failure_handling is not None:

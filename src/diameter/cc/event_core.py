@@ -91,8 +91,6 @@ class ClientEvent:
             return self._end(Decision.GRANTED if is_success(rc) else Decision.ERROR, rc, "stored request answered",
                              view)
         if is_success(rc):  # PendingE: successful answer -> grant service, Idle
-            if self.stored is not None and self.action is RequestedAction.REFUND_ACCOUNT:
-                self.stored = None  # the refund got through after all
             return self._end(Decision.GRANTED, rc, "answer", view)
         if is_temporary(rc):
             return self._failure(now, rc, f"temporary error {rc}", view, temporary=True)
@@ -103,10 +101,10 @@ class ClientEvent:
         if p is None:
             return []
         p.inflight -= 1
-        return self._failure(now, None, reason, None, temporary=True)
+        return self._failure(now, None, reason, None, temporary=True, send_failure=True)
 
     def _failure(self, now: float, rc: int | None, reason: str, view: AnswerView | None,
-                 temporary: bool = False, answer: bool = False) -> list[Action]:
+                 temporary: bool = False, answer: bool = False, send_failure: bool = False) -> list[Action]:
         p = self.pending
         assert p is not None
         if temporary:
@@ -139,12 +137,13 @@ class ClientEvent:
             return self._end(Decision.TERMINATED, rc, reason, view)
         if self.ddfh is DDFH.CONTINUE:
             return self._end(Decision.CONTINUED, rc, reason, view)
-        if p.tx_expired and not answer:  # TERMINATE_OR_BUFFER after Tx expiry: store with T flag
+        if send_failure or (p.tx_expired and not answer):
+            # TERMINATE_OR_BUFFER: failure to send, or a temporary error after Tx expiry: store with T flag
             self._store(p)
             return self._end(Decision.BUFFERED, rc, reason, view)
         if p.tx_expired:  # failed answer after Tx expiry: "-"
             return self._end(Decision.ENDED, rc, reason + " after Tx expiry", view)
-        return self._end(Decision.TERMINATED, rc, reason, view)
+        return self._end(Decision.TERMINATED, rc, reason, view)  # failed answer / temporary error, Tx running
 
     def on_timer(self, now: float) -> list[Action]:
         p = self.pending
@@ -157,8 +156,8 @@ class ClientEvent:
             return self._end(Decision.BUFFERED, None, "Tx expired")
         if act in (RequestedAction.CHECK_BALANCE, RequestedAction.PRICE_ENQUIRY):
             return self._end(Decision.ERROR, None, "Tx expired")
-        if act is RequestedAction.REFUND_ACCOUNT:  # store with T flag, keep waiting (PendingE)
+        if act is RequestedAction.REFUND_ACCOUNT:  # failure to send or Tx expired: store with T flag, Idle
             self._store(p)
-            return [Outcome(RequestType.EVENT, 0, Decision.BUFFERED, None, "Tx expired")]
-        # DIRECT_DEBITING: grant service, keep waiting (PendingE)
+            return self._end(Decision.BUFFERED, None, "Tx expired")
+        # DIRECT_DEBITING: grant service, keep waiting (PendingE); what a later failure does depends on DDFH
         return [Outcome(RequestType.EVENT, 0, Decision.CONTINUED, None, "Tx expired")]

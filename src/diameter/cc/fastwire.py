@@ -68,7 +68,24 @@ def _money(buf: bytes, s: int, end: int) -> Money:
 
 
 def units(buf: bytes, s: int, end: int) -> tuple[Units, int | None]:
-    """The units of a Granted/Requested/Used-Service-Unit payload, and a Reporting-Reason in it."""
+    """The units of a Granted/Requested/Used-Service-Unit payload, and a Reporting-Reason in it.
+
+    Units are immutable, so the result for the same payload bytes is kept and shared (bounded).
+    """
+    raw = buf[s:end]
+    hit = _RAW_UNITS.get(raw)
+    if hit is not None:
+        return hit
+    if len(_RAW_UNITS) > 4096:
+        _RAW_UNITS.clear()
+    out = _RAW_UNITS[raw] = _units(buf, s, end)
+    return out
+
+
+_RAW_UNITS: dict[bytes, tuple[Units, int | None]] = {}
+
+
+def _units(buf: bytes, s: int, end: int) -> tuple[Units, int | None]:
     t = tot = i = o = ss = None
     money = None
     reason = None
@@ -132,27 +149,31 @@ def _triggers(buf: bytes, e: tuple[int, ...]) -> list[int]:
 
 
 def mscc_request(buf: bytes, s: int, end: int) -> MsccRequest:
-    m = MsccRequest()
+    rg = requested = None
+    sids: list[int] = []
+    used: list[Units] = []
+    reasons: list[int] = []
+    triggers: list[int] = []
     for e in scan(buf, s, end):
-        c, v = e[0], e[1]
-        if v == 0:
-            if c == RATING_GROUP:
-                m.rating_group = uint(buf, e)
-            elif c == SERVICE_IDENTIFIER:
-                m.service_identifiers.append(uint(buf, e))
-            elif c == RSU:
-                m.requested = units(buf, e[4], e[5])[0]
+        c = e[0]
+        if e[1] == 0:
+            if c == RSU:
+                requested = units(buf, e[4], e[5])[0]
             elif c == USU:
                 u, r = units(buf, e[4], e[5])
-                m.used.append(u)
+                used.append(u)
                 if r is not None:
-                    m.reporting_reasons.append(r)
-        elif v == TGPP:
+                    reasons.append(r)
+            elif c == RATING_GROUP:
+                rg = _U32(buf, e[4])[0] if e[5] - e[4] == 4 else uint(buf, e)
+            elif c == SERVICE_IDENTIFIER:
+                sids.append(uint(buf, e))
+        elif e[1] == TGPP:
             if c == REPORTING_REASON:
-                m.reporting_reasons.append(uint(buf, e))
+                reasons.append(uint(buf, e))
             elif c == TRIGGER:
-                m.triggers = _triggers(buf, e)
-    return m
+                triggers = _triggers(buf, e)
+    return MsccRequest(rg, sids, requested, used, reasons, triggers)
 
 
 def grant(buf: bytes, s: int, end: int) -> Grant:

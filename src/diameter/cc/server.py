@@ -81,6 +81,7 @@ class CreditControlServer:
         self._origin_host = node.origin_host.encode()
         self._origin_realm = node.realm.encode()
         self._enc = CcaEncoder(self._origin_host, self._origin_realm, application_id)
+        self._dialects: dict[str, str] = {}
         node.add_application(application_id, self._on_request, commands={CMD_CC, CMD_ST}, validate=validate)
 
     @property
@@ -90,8 +91,13 @@ class CreditControlServer:
 
     # ---- requests -----------------------------------------------------------------
     def _dialect(self, origin_host: str) -> str:
-        p = self.node.peers.get(origin_host.lower())
-        return (p.dialect if p is not None and p.dialect else None) or self.node.dialect
+        d = self._dialects.get(origin_host)
+        if d is None:
+            p = self.node.peers.get(origin_host.lower())
+            d = (p.dialect if p is not None and p.dialect else None) or self.node.dialect
+            if p is not None:  # known peers only: the cache stays as small as the peer table
+                self._dialects[origin_host] = d
+        return d
 
     async def _on_request(self, msg: Any) -> Any:
         if self._ticker is None:
@@ -104,21 +110,24 @@ class CreditControlServer:
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)
             return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
-        req.dialect = self._dialect(req.origin_host)
+        d = self._dialects.get(req.origin_host)
+        req.dialect = d if d is not None else self._dialect(req.origin_host)
         key = (req.session_id, req.request_number)
-        cached = self.core.cached(*key)
+        core = self.core
+        cached = core._answers.get(key)
         if cached is not None:
             log.info("session %s: CCR %d repeated (T=%s), answered from the cache", req.session_id,
                      req.request_number, req.retransmitted)
             return cached
-        if self.core.in_progress(*key):
+        if key in core._in_progress:
             fut = self._waiters.get(key)
             if fut is None:
                 fut = self._waiters[key] = asyncio.get_running_loop().create_future()
             try:
                 return await asyncio.shield(fut)
-            except Exception:  # noqa: BLE001 - the first copy failed: nothing to repeat
-                return None
+            except Exception:  # noqa: BLE001 - the first copy failed: so does this one
+                return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY,
+                                                                error_message="the first copy failed"))
         if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
         method = self._methods.get(req.request_type)
@@ -128,7 +137,7 @@ class CreditControlServer:
             if method is None:
                 raise NotImplementedError(f"handler has no method for {req.request_type.name}")
             res = method(req)
-            if inspect.isawaitable(res):
+            if type(res) is not CCResult and inspect.isawaitable(res):
                 res = await res
             if not isinstance(res, CCResult):
                 raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
@@ -138,9 +147,13 @@ class CreditControlServer:
             self.core.abandon(req)
             self._finish_waiter(key, None, exc)
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY, error_message=str(exc)[:200]))
+        except BaseException as exc:  # cancelled (node stopping): no answer, nobody left waiting
+            self.core.abandon(req)
+            self._finish_waiter(key, None, exc)
+            raise
         finally:
             self.in_progress -= 1
-        reason = self.core.complete(req, res, out, asyncio.get_running_loop().time())
+        reason = self.core.complete(req, res, out, self.node.loop.time())
         self._finish_waiter(key, out, None)
         if reason is not None:
             self._closed_later(req.session_id, reason)
@@ -149,7 +162,9 @@ class CreditControlServer:
     def _finish_waiter(self, key: tuple[str, int], out: bytes | None, exc: BaseException | None) -> None:
         fut = self._waiters.pop(key, None)
         if fut is not None and not fut.done():
-            if exc is not None or out is None:
+            if isinstance(exc, asyncio.CancelledError):
+                fut.cancel()
+            elif exc is not None or out is None:
                 fut.set_exception(exc or RuntimeError("no answer"))
                 fut.exception()  # retrieved: no "never retrieved" warning when no one awaits it
             else:

@@ -104,13 +104,13 @@ def parse_ccr(msg: Any, *, peer: str = "", dialect: str = "3gpp", raw: bytes | N
     rsu = None
     usus: list[tuple[Units, int | None]] = []
     sids: list[int] = []
-    text, uint, units = fw.text, fw.uint, fw.units
+    uint, units = fw.uint, fw.units
     for e in fw.scan(buf, 20, len(buf)):
         k = _CCR_TOP.get(e[0])
         if k is None or e[1]:
             continue
         if k == 0:
-            sid = text(buf, e)
+            sid = buf[e[4]:e[5]].decode("utf-8", "replace")
         elif k == 1:
             mscc.append(fw.mscc_request(buf, e[4], e[5]))
         elif k == 2:
@@ -118,9 +118,9 @@ def parse_ccr(msg: Any, *, peer: str = "", dialect: str = "3gpp", raw: bytes | N
         elif k == 3:
             number = uint(buf, e)
         elif k == 4:
-            oh = text(buf, e)
+            oh = buf[e[4]:e[5]].decode("utf-8", "replace")
         elif k == 5:
-            orealm = text(buf, e)
+            orealm = buf[e[4]:e[5]].decode("utf-8", "replace")
         elif k == 6:
             rsu = units(buf, e[4], e[5])[0]
         elif k == 7:
@@ -264,13 +264,13 @@ def parse_cca(msg: Any) -> AnswerView:
         buf, typed = msg.as_bytes(), msg
     v = AnswerView("", None, None, None, message=typed, raw=buf)
     gsu_top = None
-    text, uint = fw.text, fw.uint
+    uint = fw.uint
     for e in fw.scan(buf, 20, len(buf)):
         k = _CCA_TOP.get(e[0])
         if k is None or e[1]:
             continue
         if k == 0:
-            v.session_id = text(buf, e)
+            v.session_id = buf[e[4]:e[5]].decode("utf-8", "replace")
         elif k == 1:
             v.result_code = uint(buf, e)
         elif k == 2:
@@ -280,7 +280,7 @@ def parse_cca(msg: Any) -> AnswerView:
         elif k == 4:
             v.request_number = uint(buf, e)
         elif k == 5:
-            v.origin_host = text(buf, e)
+            v.origin_host = buf[e[4]:e[5]].decode("utf-8", "replace")
         elif k == 6:
             v.ccfh = uint(buf, e)
         elif k == 7:

@@ -50,7 +50,9 @@ def summary(rec: Recorder, spec: Any, scenario: str, connections: int) -> dict[s
                        **{f"p{q:g}": round(_pct(v, q) * 1000, 3) for q in _QUANTILES},
                        "max": round(v[-1] * 1000, 3) if v else 0.0},
         "histogram": histogram(v),
-        "result_codes": {str(k): n for k, n in sorted(rec.results.items())},
+        "result_codes": {str(k): n for k, n in sorted(rec.result_counts().items())},
+        "cpu_us_per_answer": round(rec.cpu_seconds / rec.answered * 1e6, 2) if rec.answered
+        else None,
         "series": rec.series,
     }
 
@@ -62,7 +64,7 @@ def render(s: dict[str, Any]) -> str:
     lines = [f"{s['scenario']}: {model}, {s['connections']} connection(s), {s['seconds']:.2f} s",
              f"  sent {s['sent']}, answered {s['answered']}, errors {s['errors']}, "
              f"timeouts {s['timeouts']}, failed {s['failed']}",
-             f"  rate {s['rate']:.1f} answers/s",
+             f"  rate {s['rate']:.1f} answers/s, {s['cpu_us_per_answer']} us CPU per answer",
              "  latency ms  " + "  ".join(f"{k} {v:.3f}" for k, v in lat.items()), "",
              "  latency histogram (ms)"]
     peak = max((b["count"] for b in s["histogram"]), default=0) or 1

@@ -51,7 +51,7 @@ class Identity:
     product: str = "diameter-cli"
     vendor_id: int = 0
     state_id: int = field(default_factory=lambda: int(time.time()) & 0xFFFFFFFF)
-    _session_seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _session_seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
     def default(cls, origin_host: str | None, origin_realm: str | None) -> Identity:
@@ -182,11 +182,10 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def _message(self, msg: bytes) -> None:
-        flags, code = msg[4], int.from_bytes(msg[5:8], "big")
-        hbh = int.from_bytes(msg[12:16], "big")
-        if flags & 0x80:
-            self._incoming_request(msg, code)
+        if msg[4] & 0x80:
+            self._incoming_request(msg, int.from_bytes(msg[5:8], "big"))
             return
+        hbh = int.from_bytes(msg[12:16], "big")
         entry = self.pending.pop(hbh, None)
         if entry is None:
             log.warning("answer with unknown Hop-by-Hop 0x%08x dropped", hbh)

@@ -45,6 +45,7 @@ class AppConfig:
     mode: str  # "answer", "relay", "proxy", "redirect"
     rules: list[Rule]
     servers: list[str]
+    realms: list[str] = field(default_factory=lambda: ["*"])
 
 
 @dataclass
@@ -124,7 +125,8 @@ def load_config(path: str | Path) -> ServeConfig:
         servers = [str(s) for s in a.get("servers", [])]
         if mode != "answer" and not servers:
             raise ConfigError(f"applications[{i}]: mode {mode} needs servers")
-        cfg.applications.append(AppConfig(app, mode, rules, servers))
+        realms = [str(r) for r in a.get("realms", ["*"])]
+        cfg.applications.append(AppConfig(app, mode, rules, servers, realms))
     return cfg
 
 

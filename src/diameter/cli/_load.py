@@ -29,6 +29,8 @@ class Recorder:
     latencies: list[float] = field(default_factory=list)
     results: Counter[int] = field(default_factory=Counter)
     sent: int = 0
+    success: int = 0  # answers with 2001 (counted apart from ``results``: the common case)
+    cpu_seconds: float = 0.0  # this process's CPU time during the run
     timeouts: int = 0
     failed: int = 0  # connection lost before the answer
     errors: int = 0  # answers outside 2xxx
@@ -47,10 +49,19 @@ class Recorder:
     def answer(self, latency: float, rc: int | None) -> None:
         self.latencies.append(latency)
         self._window.append(latency)
+        if rc == 2001:
+            self.success += 1
+            return
         self.results[rc if rc is not None else -1] += 1
         if rc is None or not 2000 <= rc < 3000:
             self.errors += 1
             self._window_errors += 1
+
+    def result_counts(self) -> Counter[int]:
+        out = Counter(self.results)
+        if self.success:
+            out[2001] += self.success
+        return out
 
     def tick(self, now: float) -> None:
         """Close a one-second bucket of the time series."""
@@ -68,6 +79,7 @@ class LoadSpec:
     count: int | None = None
     arrival: str = "poisson"
     timeout: float = 5.0
+    think: float = 0.0  # seconds between a session's answer and its next request
 
 
 async def run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
@@ -78,8 +90,11 @@ async def run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
     objects; pausing it saves a few percent of CPU per request)."""
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    cpu0 = time.process_time()
     try:
-        return await _run_load(conns, scenario, spec, progress)
+        rec = await _run_load(conns, scenario, spec, progress)
+        rec.cpu_seconds = time.process_time() - cpu0
+        return rec
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -132,7 +147,13 @@ async def _run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
             rc = result_code(msg)
             rec.answer(latency, rc)
             scenario.on_answer(s, msg, rc)
-            send_next(s)
+            if spec.think and not s.done:
+                # the next request after the think time, but before the grant's
+                # Validity-Time runs out
+                delay = min(spec.think, s.validity * 0.9) if s.validity else spec.think
+                loop.call_later(delay, send_next, s)
+            else:
+                send_next(s)
 
         s.conn.send_cb(req, on_answer)
 

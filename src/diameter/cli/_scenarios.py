@@ -126,7 +126,7 @@ class Lengths:
 
 class Session:
     """One session's state: the scenario asks it for its next request."""
-    __slots__ = ("sid", "n", "step", "middle", "granted", "final", "done", "conn")
+    __slots__ = ("sid", "n", "step", "middle", "granted", "final", "done", "conn", "validity")
 
     def __init__(self, sid: bytes, n: int, middle: int) -> None:
         self.sid, self.n, self.step, self.middle = sid, n, 0, middle
@@ -134,6 +134,7 @@ class Session:
         self.final = False
         self.done = False
         self.conn: Any = None
+        self.validity = 0  # Validity-Time of the last grant (s), 0: none
 
 
 class Scenario:
@@ -226,6 +227,8 @@ class Gy(Scenario):
             return
         gsu = _find(msg, [(0, 456), (0, 431), (0, 421)])
         s.granted = int.from_bytes(msg[gsu[0]:gsu[1]], "big") if gsu else 0
+        vt = _find(msg, [(0, 456), (0, 448)])
+        s.validity = int.from_bytes(msg[vt[0]:vt[1]], "big") if vt else 0
         if _find(msg, [(0, 456), (0, 430)]) is not None:
             s.final = True  # Final-Unit-Indication: report the last usage and end
 

@@ -38,6 +38,9 @@ def _duration(text: str) -> float:
               help="Stop after this many requests.")
 @click.option("--connections", type=click.IntRange(1), default=1, show_default=True,
               help="Connections per peer.")
+@click.option("--think", default="0s", show_default=True,
+              help="Pause between an answer and the session's next request (gy: at most "
+                   "0.9 x the granted Validity-Time).")
 @click.option("--session-length", default="fixed:1", show_default=True,
               help="Middle requests (CCR-U) per session: fixed:N, uniform:A-B, exp:MEAN.")
 @click.option("--find-max", is_flag=True,
@@ -51,6 +54,9 @@ def _duration(text: str) -> float:
               help="--find-max: rate multiplier per step.")
 @click.option("--max-rate", type=float, default=None,
               help="--find-max: stop ramping at this rate.")
+@click.option("-w", "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes sharing the load (concurrency, rate and count are split; each "
+                   "has its own connections, identities w1.<origin-host>...).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG of rate and latency over time (matplotlib).")
 @click.option("--progress/--no-progress", default=None,
@@ -60,14 +66,15 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
           destination_realm: str | None, ca: str | None, cert: str | None, key: str | None,
           insecure: bool, timeout: float, scenario: str, templates: tuple[str, ...],
           rate: float | None, arrival: str, concurrency: int, duration: str, count: int | None,
-          connections: int, session_length: str, find_max: bool, p99: str, max_errors: float,
-          start_rate: float, step: float, max_rate: float | None, plot_path: str | None,
-          progress: bool | None, as_json: bool) -> None:
+          connections: int, think: str, session_length: str, find_max: bool, p99: str, max_errors: float,
+          start_rate: float, step: float, max_rate: float | None, workers: int,
+          plot_path: str | None, progress: bool | None, as_json: bool) -> None:
     """Load a peer with sessions and report rate, latency and Result-Codes.
 
     Closed model (default): --concurrency sessions in flight. Open model:
     --rate requests/s with Poisson or uniform arrivals. Scenarios: gy (CCR
-    I/U/T, used units drawn from the grant, FUI and errors end the session),
+    I/U/T, used units drawn from the grant, FUI and errors end the session,
+    --think bounded by Validity-Time),
     gx, s6a (AIR+ULR), sy (SLR+STR), test_app (freeDiameter's), or --template
     documents. Several peers: --to as a comma list; --connections N opens N
     connections per peer (identities c1.<origin-host>, c2.<origin-host>...). Exit status: 0 all
@@ -86,6 +93,7 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
     try:
         lengths = Lengths.parse(session_length)
         seconds = _duration(duration)
+        think_s = _duration(think)
         p99_target = _duration(p99)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
@@ -95,12 +103,17 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
         d = read_document(t)
         docs += d if isinstance(d, list) else [d]
     spec = LoadSpec(rate=rate, concurrency=concurrency, duration=seconds if count is None else None,
-                    count=count, arrival=arrival, timeout=timeout)
+                    count=count, arrival=arrival, timeout=timeout, think=think_s)
     show = sys.stderr.isatty() if progress is None else progress
-    result = asyncio.run(_main(target, transport, origin_host, origin_realm, destination_realm,
-                               ca, cert, key, insecure, timeout, scenario, docs, lengths, spec,
-                               connections, find_max, p99_target, max_errors, start_rate, step,
-                               max_rate, show))
+    args = (target, transport, origin_host, origin_realm, destination_realm, ca, cert, key,
+            insecure, timeout, scenario, docs, lengths, spec, connections, find_max, p99_target,
+            max_errors, start_rate, step, max_rate, show)
+    if workers > 1:
+        if find_max:
+            raise click.UsageError("--find-max runs in one process: leave out --workers")
+        result = _run_workers(args, workers)
+    else:
+        result = asyncio.run(_main(*args))
     if result is None:
         sys.exit(1)
     recs, name, n_conns, steps = result
@@ -168,7 +181,7 @@ async def _main(target: str, transport: str | None, origin_host: str | None,
             r = start_rate
             for _ in range(30):
                 st = LoadSpec(rate=r, duration=spec.duration or 5.0, arrival=spec.arrival,
-                              timeout=spec.timeout)
+                              timeout=spec.timeout, think=spec.think)
                 rec = await _with_progress(run_load, conns, sc, st, show)
                 recs.append((rec, st))
                 lat = sorted(rec.latencies)
@@ -187,6 +200,64 @@ async def _main(target: str, transport: str | None, origin_host: str | None,
         for c in conns:
             await c.close()
     return recs, sc.name, len(conns), steps
+
+
+def _worker(args: tuple[Any, ...]) -> Any:
+    """One worker process: its share of the load; returns what the parent merges."""
+    import logging
+    logging.getLogger().setLevel(logging.WARNING)
+    result = asyncio.run(_main(*args))
+    if result is None:
+        return None
+    recs, name, n_conns, _steps = result
+    rec = recs[-1][0]
+    return {"rec": {k: getattr(rec, k) for k in (
+        "latencies", "results", "sent", "success", "cpu_seconds", "timeouts", "failed",
+        "errors", "series", "start", "end", "send_seconds", "answered_while_sending")},
+        "name": name, "connections": n_conns}
+
+
+def _run_workers(args: tuple[Any, ...], workers: int) -> Any:
+    import dataclasses
+    import multiprocessing
+
+    from ._client import Identity
+    from ._load import Recorder
+    (target, transport, origin_host, origin_realm, *rest) = args
+    spec = args[13]
+    ident = Identity.default(origin_host, origin_realm)
+    jobs = []
+    for i in range(workers):
+        share = dataclasses.replace(
+            spec, concurrency=max(1, spec.concurrency // workers + (i < spec.concurrency % workers)),
+            rate=spec.rate / workers if spec.rate else None,
+            count=(spec.count // workers + (i < spec.count % workers)) if spec.count else None)
+        host = ident.origin_host if i == 0 else f"w{i}.{ident.origin_host}"
+        job = list(args)
+        job[2], job[3], job[13], job[-1] = host, ident.origin_realm, share, False
+        jobs.append(tuple(job))
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_worker, jobs)
+    if any(p is None for p in parts):
+        return None
+    rec = Recorder()
+    for p in parts:
+        r = p["rec"]
+        rec.latencies += r["latencies"]
+        rec.results.update(r["results"])
+        for k in ("sent", "success", "cpu_seconds", "timeouts", "failed", "errors",
+                  "answered_while_sending"):
+            setattr(rec, k, getattr(rec, k) + r[k])
+        rec.send_seconds = max(rec.send_seconds, r["send_seconds"])
+        for i, row in enumerate(r["series"]):
+            if i < len(rec.series):
+                mine = rec.series[i]
+                rec.series[i] = [max(mine[0], row[0]), mine[1] + row[1], mine[2] + row[2],
+                                 max(mine[3], row[3])]
+            else:
+                rec.series.append(list(row))
+    rec.start, rec.end = 0.0, max(p["rec"]["end"] - p["rec"]["start"] for p in parts)
+    return [(rec, spec)], parts[0]["name"], sum(p["connections"] for p in parts), []
 
 
 async def _with_progress(run: Any, conns: list[Any], sc: Any, spec: Any, show: bool) -> Any:

@@ -211,6 +211,8 @@ class _Reassembler:
 
     def packet(self, frame: int, ts: float, ip_bytes: bytes) -> list[CapturedMessage]:
         version = ip_bytes[0] >> 4 if ip_bytes else 0
+        if version == 4 and len(ip_bytes) >= 40 and ip_bytes[9] == 6:
+            return self._ipv4_tcp(frame, ts, ip_bytes)
         try:
             if version == 4:
                 ip4 = dpkt.ip.IP(ip_bytes)
@@ -235,22 +237,46 @@ class _Reassembler:
             return self._sctp(frame, ts, src, dst, payload)
         return []
 
+    def _ipv4_tcp(self, frame: int, ts: float, ip: bytes) -> list[CapturedMessage]:
+        """IPv4 + TCP read by hand: the common case, several times faster than objects."""
+        ihl = (ip[0] & 0x0F) * 4
+        if int.from_bytes(ip[6:8], "big") & 0x3FFF:  # MF flag or a fragment offset
+            self.counters.ip_fragments += 1
+            return []
+        total = min(int.from_bytes(ip[2:4], "big") or len(ip), len(ip))
+        t = ip[ihl:total]
+        if len(t) < 20:
+            return []
+        sport, dport = int.from_bytes(t[0:2], "big"), int.from_bytes(t[2:4], "big")
+        if not self._wanted(sport, dport):
+            return []
+        seq = int.from_bytes(t[4:8], "big")
+        off = (t[12] >> 4) * 4
+        src = socket.inet_ntop(socket.AF_INET, ip[12:16])
+        dst = socket.inet_ntop(socket.AF_INET, ip[16:20])
+        return self._segment(frame, ts, src, sport, dst, dport, seq, t[13], t[off:])
+
     def _tcp(self, frame: int, ts: float, src: str, dst: str, tcp: dpkt.tcp.TCP
              ) -> list[CapturedMessage]:
         if not self._wanted(tcp.sport, tcp.dport):
             return []
-        key = (src, tcp.sport, dst, tcp.dport)
+        return self._segment(frame, ts, src, tcp.sport, dst, tcp.dport, tcp.seq, tcp.flags,
+                             bytes(tcp.data))
+
+    def _segment(self, frame: int, ts: float, src: str, sport: int, dst: str, dport: int,
+                 seq: int, flags: int, data: bytes) -> list[CapturedMessage]:
+        key = (src, sport, dst, dport)
         stream = self.tcp.get(key)
-        if stream is None or tcp.flags & dpkt.tcp.TH_SYN and stream.next_seq != tcp.seq + 1:
+        syn = bool(flags & 0x02)
+        if stream is None or syn and stream.next_seq != (seq + 1) & 0xFFFFFFFF:
             stream = self.tcp[key] = _TcpStream()
-        data = bytes(tcp.data)
-        if not stream.feed(tcp.seq, data, bool(tcp.flags & dpkt.tcp.TH_SYN), self.counters):
+        if not stream.feed(seq, data, syn, self.counters):
             return []
-        out = [CapturedMessage(frame, ts, src, tcp.sport, dst, tcp.dport, "tcp", m)
+        out = [CapturedMessage(frame, ts, src, sport, dst, dport, "tcp", m)
                for m in messages_from_stream_bytes(stream.buf, self.counters)]
         if out:
             self.counters.diameter_frames += 1
-        if tcp.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+        if flags & 0x05:  # FIN or RST
             self.tcp.pop(key, None)
         return out
 

@@ -168,6 +168,7 @@ def decode(source: tuple[str, ...], ports: tuple[int, ...], any_port: bool, as_j
     timeline = SessionTimeline()
     records: list[dict[str, Any]] = []
     shown = bad = 0
+    t0: float | None = None  # time of the first message shown (brief lines are relative)
     for src in _sources(source):
         for m in _messages(src, port_set, counters):
             try:
@@ -194,7 +195,8 @@ def decode(source: tuple[str, ...], ports: tuple[int, ...], any_port: bool, as_j
             if as_json:
                 records.append(_record(m, s, extra))
             elif brief:
-                where = (f"{m.frame:>6} {m.time:.6f} {endpoint(m.src, m.sport)} -> "
+                t0 = m.time if t0 is None else t0
+                where = (f"{m.frame:>6} {m.time - t0:10.6f} {endpoint(m.src, m.sport)} -> "
                          f"{endpoint(m.dst, m.dport)} " if m.transport != "input" else "")
                 rc = f" {s.result_code}" if s.result_code is not None else ""
                 lat = f" ({extra['latency_ms']:.3f} ms)" if "latency_ms" in extra else ""

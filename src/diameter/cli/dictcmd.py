@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import sys
 from dataclasses import dataclass, field
@@ -213,6 +214,11 @@ def _text(x: dict[str, Any]) -> str:
             f"  of AVP {x['avp']} ({x['avp_code']})\n  constant: {x['constant']}")
 
 
+@functools.lru_cache(maxsize=1)
+def _loaded() -> _Index:
+    return build_index(load_all())
+
+
 @click.command("dict")
 @click.argument("query", nargs=-1, required=True)
 @click.option("-k", "--kind", "kinds", multiple=True, type=click.Choice(KINDS),
@@ -235,8 +241,8 @@ def dict_(query: tuple[str, ...], kinds: tuple[str, ...], vendor: int | None, no
       diameter dict 20300/2011 --json
       diameter dict CCR
     """
-    d = load_all()
-    ix = build_index(d)
+    ix = _loaded()
+    d = ix.d
     wanted = set(kinds or KINDS)
     results: list[dict[str, Any]] = []
     missing: list[str] = []

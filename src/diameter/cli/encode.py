@@ -25,9 +25,9 @@ def encode(document: str, fmt: str, output: str | None, settings: tuple[str, ...
     '{name: Session-Id, value: ...}', enum values by name.
 
     \b
-    Example:
-      printf 'header: {command: DWR}\\navps:\\n - {name: Origin-Host, value: a.example}\\n
-               - {name: Origin-Realm, value: example}\\n' | diameter encode -
+    Examples:
+      diameter encode ccr.yaml -f base64
+      diameter encode ccr.json -f bytes -o ccr.bin --set CC-Request-Number=1
     """
     from ..jsonview import JsonFormatError, dict_to_bytes
     from ._avpindex import complete_document

@@ -144,7 +144,7 @@ def replay(capture: str, target: str, transport: str | None, origin_host: str | 
     if results is None:
         sys.exit(1)
     same = sum(1 for i in items if i.result == i.captured_result and i.error is None)
-    summary = {"requests": len(items), "answered": sum(1 for i in items if i.error is None),
+    summary: dict[str, Any] = {"requests": len(items), "answered": sum(1 for i in items if i.error is None),
                "same_result_as_captured": same,
                "results": [{"frame": i.frame, "message": i.label, "session_id": i.session,
                             "result_code": i.result, "captured_result_code": i.captured_result,

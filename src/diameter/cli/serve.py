@@ -45,8 +45,6 @@ def build_node(cfg: Any) -> tuple[Any, list[Any]]:
             r = Responder(app.id, app.rules, cfg.identity, cfg.realm)
             responders.append(r)
             node.add_application(app.id, r, vendor_id=vendor)
-        else:
-            node.add_application(app.id, None, vendor_id=vendor)
     apply_peers_and_routes(node, cfg.peers, cfg.routes, cfg.applications, running=False)
     return node, responders
 
@@ -74,8 +72,10 @@ def apply_peers_and_routes(node: Any, peers: list[Any], routes: list[Any],
         table.add(Route(r.realm, RouteAction[r.action.upper()], [s.lower() for s in r.servers],
                         r.application))
     for a in apps:
-        if a.mode != "answer":
-            table.add(Route("*", RouteAction[a.mode.upper()], [s.lower() for s in a.servers], a.id))
+        if a.mode != "answer":  # the node advertises Relay; requests go by these routes
+            for realm in a.realms:
+                table.add(Route(realm, RouteAction[a.mode.upper()], [s.lower() for s in a.servers],
+                                None if realm == "*" else a.id))
     node.routes = table
     return new
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..jsonview import to_dict
+from ..codec.wire import scan_avps, unpack_header
+from ..jsonview import APPLICATION_NAMES, COMMAND_NAMES, to_dict
 
 __all__ = ["Summary", "summarize", "find_avp", "find_all", "walk", "short_command",
            "CC_REQUEST_TYPES"]
@@ -18,6 +19,8 @@ SESSION_ID, ORIGIN_HOST, ORIGIN_REALM, RESULT_CODE = 263, 264, 296, 268
 EXPERIMENTAL_RESULT, EXPERIMENTAL_RESULT_CODE = 297, 298
 CC_REQUEST_TYPE, CC_REQUEST_NUMBER = 416, 415
 CC_REQUEST_TYPES = {1: "INITIAL", 2: "UPDATE", 3: "TERMINATION", 4: "EVENT"}
+_WANTED = frozenset({SESSION_ID, ORIGIN_HOST, ORIGIN_REALM, RESULT_CODE, EXPERIMENTAL_RESULT,
+                     CC_REQUEST_TYPE, CC_REQUEST_NUMBER})
 _ABBREV = {257: "CE", 280: "DW", 282: "DP", 258: "RA", 274: "AS", 275: "ST", 271: "AC",
            272: "CC", 316: "UL", 318: "AI", 317: "CL", 319: "ID", 320: "DS", 321: "PU",
            323: "NO", 8388635: "SL", 8388636: "SN"}
@@ -50,8 +53,9 @@ def value_of(avps: list[dict[str, Any]], code: int, vendor: int = 0) -> Any:
 
 @dataclass
 class Summary:
-    """One decoded message: header, a few well-known AVPs and the full dict form."""
-    doc: dict[str, Any]
+    """One decoded message: header, a few well-known AVPs, and (on first use) the full
+    dict form of the JSON view."""
+    data: bytes
     command_code: int
     command_name: str
     application_id: int
@@ -67,6 +71,14 @@ class Summary:
     result_code: int | None
     cc_request_type: int | None
     cc_request_number: int | None
+    _doc: dict[str, Any] | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The message in the JSON view's dict form (docs/json.md)."""
+        if self._doc is None:
+            self._doc = to_dict(self.data)
+        return self._doc
 
     @property
     def label(self) -> str:
@@ -90,30 +102,45 @@ def short_command(code: int, name: str | None) -> str:
     return str(code)
 
 
+def _u32(data: bytes, ps: int, pe: int) -> int | None:
+    return int.from_bytes(data[ps:pe], "big") if pe - ps == 4 else None
+
+
+def _utf8(data: bytes, ps: int, pe: int) -> str | None:
+    try:
+        return data[ps:pe].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def summarize(data: bytes) -> Summary:
-    """The summary of one message's bytes (raises ``DecodeError`` on a broken header)."""
-    doc = to_dict(data)
-    h = doc["header"]
-    avps = doc["avps"]
-    result = value_of(avps, RESULT_CODE)
-    if result is None:
-        exp = find_avp(avps, EXPERIMENTAL_RESULT)
-        if exp is not None and "avps" in exp:
-            result = value_of(exp["avps"], EXPERIMENTAL_RESULT_CODE)
+    """The summary of one message's bytes (raises ``DecodeError`` on a broken header
+    or AVP framing). Reads only the header and top-level AVPs."""
+    _version, _length, flags, code, app, hbh, e2e = unpack_header(data)
+    found: dict[int, tuple[int, int]] = {}
+    for c, vendor, _f, _s, ps, pe in scan_avps(data, 20, len(data)):
+        if vendor == 0 and c in _WANTED and c not in found:
+            found[c] = (ps, pe)
+    result = _u32(data, *found[RESULT_CODE]) if RESULT_CODE in found else None
+    if result is None and EXPERIMENTAL_RESULT in found:
+        ps, pe = found[EXPERIMENTAL_RESULT]
+        for c, vendor, _f, _s, ps2, pe2 in scan_avps(data, ps, pe):
+            if c == EXPERIMENTAL_RESULT_CODE and vendor == 0:
+                result = _u32(data, ps2, pe2)
+                break
+    text = {k: _utf8(data, *found[k]) if k in found else None
+            for k in (SESSION_ID, ORIGIN_HOST, ORIGIN_REALM)}
     return Summary(
-        doc=doc, command_code=h["command_code"],
-        command_name=h["command_name"] or f"Command-{h['command_code']}",
-        application_id=h["application_id"],
-        application_name=h["application_name"] or str(h["application_id"]),
-        request=h["flags"]["request"], retransmit=h["flags"]["retransmit"],
-        error_bit=h["flags"]["error"],
-        hop_by_hop=h["hop_by_hop_identifier"], end_to_end=h["end_to_end_identifier"],
-        session_id=_text(value_of(avps, SESSION_ID)),
-        origin_host=_text(value_of(avps, ORIGIN_HOST)),
-        origin_realm=_text(value_of(avps, ORIGIN_REALM)),
-        result_code=result if isinstance(result, int) else None,
-        cc_request_type=_int(value_of(avps, CC_REQUEST_TYPE)),
-        cc_request_number=_int(value_of(avps, CC_REQUEST_NUMBER)),
+        data=data, command_code=code,
+        command_name=COMMAND_NAMES.get(code) or f"Command-{code}",
+        application_id=app, application_name=APPLICATION_NAMES.get(app) or str(app),
+        request=bool(flags & 0x80), retransmit=bool(flags & 0x10), error_bit=bool(flags & 0x20),
+        hop_by_hop=hbh, end_to_end=e2e,
+        session_id=text[SESSION_ID], origin_host=text[ORIGIN_HOST],
+        origin_realm=text[ORIGIN_REALM], result_code=result,
+        cc_request_type=_u32(data, *found[CC_REQUEST_TYPE]) if CC_REQUEST_TYPE in found else None,
+        cc_request_number=(_u32(data, *found[CC_REQUEST_NUMBER]) if CC_REQUEST_NUMBER in found
+                           else None),
     )
 
 

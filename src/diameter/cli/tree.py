@@ -41,11 +41,12 @@ def _avp_length(a: dict[str, Any]) -> int:
         return head + sum(_padded(m) for m in a["avps"])
     if "raw" in a:
         return head + len(a["raw"]) // 2
-    from ..jsonview import _value_from_json  # the exact payload size of the value
-    try:
-        return head + len(_value_from_json(a["type"], a["value"]))
-    except Exception:  # noqa: BLE001 - a length is decoration only
+    from ..jsonview import JsonFormatError, dict_to_bytes
+    try:  # the exact length the value encodes to
+        wire = dict_to_bytes({"header": {"command_code": 0}, "avps": [a]})
+    except JsonFormatError:  # a length is decoration only
         return head
+    return int.from_bytes(wire[25:28], "big")
 
 
 def _padded(a: dict[str, Any]) -> int:

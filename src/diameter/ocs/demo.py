@@ -11,7 +11,7 @@ import asyncio
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..cc import Units
 from ..cc.wire import Usage, build_ccr, parse_cca
@@ -116,17 +116,17 @@ async def _play(srv: OcsServer, clients: list[DiameterNode], out: Callable[[str]
                         destination_realm=REALM, destination_host=None,
                         service_context_id="huawei.dcc@huawei.com", subscription_ids=[(0, MSISDN)],
                         requested_action=action, extra_avps=extra)
-        a = await ocg.request(ccr, timeout=10)
-        ok = ok and a.result_code == 2001
+        ans: Any = await ocg.request(cast(Any, ccr), timeout=10)
+        ok = ok and ans.result_code == 2001
         inf = (huawei.IN_INFORMATION, huawei.HUAWEI)
         if "query" in label:
-            cur = _first(a, inf, (huawei.BALANCE_INFO, huawei.HUAWEI), (huawei.CURRENT_BALANCE, huawei.HUAWEI))
-            out(f"  {label:30s} -> {a.result_code} Balance-Info Current-Balance {_money(cur)}")
+            cur = _first(ans, inf, (huawei.BALANCE_INFO, huawei.HUAWEI), (huawei.CURRENT_BALANCE, huawei.HUAWEI))
+            out(f"  {label:30s} -> {ans.result_code} Balance-Info Current-Balance {_money(cur)}")
         else:
-            before = _first(a, inf, (huawei.AMOUNT_BEFORE_RECHARGE, huawei.HUAWEI))
-            new = _first(a, inf, (huawei.RECHARGE_INFORMATION, huawei.HUAWEI),
+            before = _first(ans, inf, (huawei.AMOUNT_BEFORE_RECHARGE, huawei.HUAWEI))
+            new = _first(ans, inf, (huawei.RECHARGE_INFORMATION, huawei.HUAWEI),
                          (huawei.CHARGE_MONEY, huawei.HUAWEI), (huawei.NEW_MONEY, huawei.HUAWEI))
-            out(f"  {label:30s} -> {a.result_code} Amount-Before-Recharge {_money(before)}, "
+            out(f"  {label:30s} -> {ans.result_code} Amount-Before-Recharge {_money(before)}, "
                 f"New-Money {_money(new)}")
     report = await srv.store.audit()
     out(f"\nbalance {await _balance(srv)}; audit: {report.balances} balance(s), "

@@ -220,6 +220,10 @@ class OcsFront:
         return CCResult(SUCCESS, extra_avps=[huawei.account_info(snap, query)])
 
     async def _recharge(self, req: CCRequest, rch: huawei.Recharge) -> CCResult:
+        refused = self._tolerated(req)  # a recharge moves money: it needs its idempotency key
+        if refused is not None:
+            self._count("RECHARGE", refused.result_code, 0.0)
+            return refused
         subs = self._subscriptions(req)
         if rch.charge_number:
             subs = [(0, rch.charge_number), *subs]

@@ -108,6 +108,9 @@ def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tari
         if used:
             key = f"{rg_key(usage.rating_group)}:{rate.unit.value}"
             row.units[key] = row.units.get(key, 0) + used
+        if unpaid:  # used beyond what the balances could pay down to their floors: in the CDR
+            key = f"{rg_key(usage.rating_group)}:unpaid"
+            row.units[key] = row.units.get(key, 0) + unpaid
     asked = usage.requested is not None or req.kind is RequestKind.INITIAL
     if not grant_more or usage.final or not asked:
         return grant  # a report only (or the final one): no more units
@@ -170,7 +173,10 @@ def charge(snap: Snapshot, req: ChargeRequest, tariff: Tariff, now: float) -> De
         for g in grants:
             if g.result_code == SUCCESS and not terminating:
                 g.result_code = END_USER_SERVICE_DENIED
-    return books.decision(Outcome(_top_level(req.kind, grants), grants))
+    code = _top_level(req.kind, grants)
+    if req.kind is RequestKind.INITIAL and not 2000 <= code < 3000:
+        books.close_session(req.session_id, "denied")  # the client will not come back for it
+    return books.decision(Outcome(code, grants))
 
 
 def _event(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:

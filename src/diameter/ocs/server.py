@@ -8,6 +8,7 @@ Configuration (TOML, every key optional)::
     host = "127.0.0.1"
     port = 3868
     database = "ocs.sqlite3"          # or postgresql://user@host/db
+    pool_size = 40                    # PostgreSQL connections of this instance
     max_in_progress = 2000            # above: 3004 DIAMETER_TOO_BUSY
     tcc = 600                         # session supervision (s)
     accept_unknown_peers = true
@@ -61,6 +62,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 3868
     database: str | None = None
+    pool_size: int = 40
     max_in_progress: int = 2000
     tcc: float = 600.0
     accept_unknown_peers: bool = True
@@ -84,7 +86,7 @@ def load_config(path: str | Path) -> ServerConfig:
     for key in ("identity", "realm", "host", "database", "dialect"):
         if key in srv:
             setattr(cfg, key, str(srv[key]))
-    for key in ("port", "max_in_progress", "metrics_port"):
+    for key in ("port", "max_in_progress", "metrics_port", "pool_size"):
         if key in srv:
             setattr(cfg, key, int(srv[key]))
     for key in ("tcc", "sweep_interval"):
@@ -140,7 +142,8 @@ class OcsServer:
 
     def __init__(self, config: ServerConfig, store: Storage | None = None) -> None:
         self.config = config
-        self.store = store if store is not None else open_storage(config.database)
+        self.store = store if store is not None else open_storage(config.database,
+                                                                   pool_size=config.pool_size)
         self.engine = Engine(self.store, config.tariff)
         self.front = OcsFront(self.engine)
         self.node: DiameterNode | None = None

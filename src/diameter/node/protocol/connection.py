@@ -84,6 +84,26 @@ def elect(local_host: str, remote_host: str) -> bool:
     return local_host.lower() > remote_host.lower()
 
 
+class Collision(enum.Enum):
+    """What to do with a CER from a peer that has another live connection."""
+
+    REPLACE = "replace"        # the peer restarted (new Origin-State-Id): drop the stale connection
+    WIN = "win"                # election won: drop our own connection, take the peer's
+    REJECT = "reject"          # election lost or already open: answer 4003
+
+
+def cer_collision(*, local_host: str, remote_host: str, other_state: PeerState, known_state_id: int | None,
+                  new_state_id: int | None) -> Collision:
+    """RFC 6733 §5.6.4 for a CER that arrives while ``other_state`` is the state
+    of the peer's other, live connection."""
+    if (other_state is PeerState.OPEN and new_state_id is not None
+            and known_state_id not in (None, new_state_id)):
+        return Collision.REPLACE
+    if other_state is PeerState.WAIT_I_CEA and elect(local_host, remote_host):
+        return Collision.WIN
+    return Collision.REJECT
+
+
 class SequenceCounter:
     """Wrapping 32-bit counter used for hop-by-hop / end-to-end identifiers."""
 

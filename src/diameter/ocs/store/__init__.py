@@ -6,12 +6,13 @@ from .queries import Target
 __all__ = ["Storage", "StorageError", "Target", "open_storage"]
 
 
-def open_storage(url: str | None) -> Storage:
+def open_storage(url: str | None, *, pool_size: int | None = None) -> Storage:
     """A storage for a URL: ``postgresql://...`` or ``sqlite:///path`` / a plain file path
-    (default ``ocs.sqlite3``). Call ``await store.open()`` (or use ``async with``)."""
+    (default ``ocs.sqlite3``). Call ``await store.open()`` (or use ``async with``).
+    `pool_size`: PostgreSQL connections of this instance (default 40)."""
     if url and url.startswith(("postgres://", "postgresql://")):
         from .postgres import PostgresStorage
-        return PostgresStorage(url)
+        return PostgresStorage(url, max_size=pool_size or 40)
     from .sqlite import SqliteStorage
     path = url or "ocs.sqlite3"
     if path.startswith("sqlite:///"):

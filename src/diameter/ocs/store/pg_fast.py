@@ -1,11 +1,16 @@
 """The money path on PostgreSQL in four round trips instead of one per statement.
 
-Same transaction as `queries.transact`, shaped for a network database: (1) the recorded
-outcome and the account of the first subscription in one SELECT, (2) the account row
-locked ``FOR UPDATE``, (3) balances, the session's reservations and row, the number of
-other sessions and the outcome again, as JSON in one SELECT (a new statement, so it sees
-everything committed before the lock was granted), (4) every write in one statement of
-data-modifying CTEs fed with arrays.
+Same transaction as `queries.transact`, shaped for a network database: BEGIN; one SELECT
+that finds the account by subscription, locks its row ``FOR UPDATE`` and reads balances,
+the session's reservations and row, the number of other sessions and the recorded
+outcome as JSON; every write in one statement of data-modifying CTEs fed with arrays,
+which also bumps the account's version; COMMIT.
+
+The subqueries of the locking SELECT read the snapshot taken when the statement began;
+if another transaction changed the account while this one waited for the lock, the
+locked row's version (re-read after the wait) differs from the one the snapshot saw,
+and the data is read again by a new statement. A recorded outcome missed that way makes
+the outcome INSERT fail on its primary key, and the retry replays it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,34 @@ _RES = ("json_build_array(session_id, rating_group, account_id, unit, units, hol
         "request_number, final, peer)")
 _SES = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
         "requests, peer, final)")
+
+#: how often a locking read had to be repeated (it waited for another transaction)
+STATS = {"stale_reads": 0}
+
+
+def lock_load(by_subscription: bool, scope: bool) -> str:
+    """The locking SELECT; parameters: account ($1, or type $1 and data $2), then session id,
+    request session id and number."""
+    where = ("(SELECT account_id FROM subscriptions WHERE type = $1 AND data = $2)"
+             if by_subscription else "$1")
+    n = 3 if by_subscription else 2
+    sid, rsid, rnum = f"${n}", f"${n + 1}", f"${n + 2}"
+    if scope:
+        res = f"(SELECT json_agg({_RES}) FROM reservations WHERE session_id = {sid} AND account_id = a.id)"
+        ses = f"(SELECT json_agg({_SES}) FROM sessions WHERE session_id = {sid} AND account_id = a.id)"
+        others = (f"(SELECT COUNT(DISTINCT session_id) FROM reservations WHERE account_id = a.id "
+                  f"AND session_id <> {sid})")
+    else:
+        res = f"(SELECT json_agg({_RES}) FROM reservations WHERE account_id = a.id AND {sid}::text IS NULL)"
+        ses = f"(SELECT json_agg({_SES}) FROM sessions WHERE account_id = a.id)"
+        others = "NULL::bigint"
+    return f"""SELECT a.id, a.name, a.kind, a.state, a.currency, a.version,
+ (SELECT version FROM accounts WHERE id = a.id),
+ (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = a.id),
+ {res}, {ses}, {others},
+ (SELECT outcome FROM outcomes WHERE session_id = {rsid} AND request_number = {rnum})
+FROM accounts a WHERE a.id = {where} FOR UPDATE OF a"""
+
 
 LOAD_SESSION = f"""SELECT
  (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = $1),
@@ -67,7 +100,8 @@ WRITE = """WITH
        SELECT $36::float8, * FROM unnest($37::text[], $38::bigint[], $39::text[])),
  o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
        SELECT $40::text, $41::bigint, $36::float8, $42::text WHERE $40::text IS NOT NULL),
- st AS (UPDATE accounts SET state = $43::text WHERE id = $44::bigint AND $43::text IS NOT NULL)
+ st AS (UPDATE accounts SET version = version + 1, state = COALESCE($43::text, state)
+        WHERE id = $44::bigint)
 SELECT 1"""
 
 
@@ -96,43 +130,42 @@ async def transact(conn: Any, target: Target, decide: Decide, key: tuple[str, in
                    now: float, scope: str | None, drive: Any) -> Outcome | None:
     """One locked transaction on an asyncpg connection (inside `conn.transaction()`)."""
     sid, num = key if key is not None else (None, None)
-    account_id = None
+    row = None
     if target.subscriptions:
         typ, data = target.subscriptions[0]
-        row = await conn.fetchrow(
-            "SELECT (SELECT outcome FROM outcomes WHERE session_id = $1 AND request_number = $2), "
-            "(SELECT account_id FROM subscriptions WHERE type = $3 AND data = $4)",
-            sid, num, int(typ), data)
-        if row[0] is not None:
-            return Outcome.from_json(row[0])
-        account_id = row[1]
-    elif key is not None:
-        done = await conn.fetchval("SELECT outcome FROM outcomes WHERE session_id = $1 "
-                                   "AND request_number = $2", sid, num)
-        if done is not None:
-            return Outcome.from_json(done)
-    if account_id is None:
+        row = await conn.fetchrow(_sql(True, scope is not None), int(typ), data, scope, sid, num)
+    if row is None:
         account_id = await drive(conn, queries.resolve(target))
         if account_id is None:
             return None
-    acc = await conn.fetchrow("SELECT id, name, kind, state, currency FROM accounts WHERE id = $1 "
-                              "FOR UPDATE", int(account_id))
-    if acc is None:
-        return None
-    if scope is not None:
-        data = await conn.fetchrow(LOAD_SESSION, acc[0], scope, sid, num)
-    else:
-        data = await conn.fetchrow(LOAD_ACCOUNT, acc[0], sid, num)
-    if data[4] is not None:  # answered by another instance while we waited for the lock
-        return Outcome.from_json(data[4])
+        row = await conn.fetchrow(_sql(False, scope is not None), int(account_id), scope, sid, num)
+        if row is None:
+            return None
+    if row[11] is not None:
+        return Outcome.from_json(row[11])
+    balances, ress, sess, others = row[7], row[8], row[9], row[10]
+    if row[5] != row[6]:  # changed while we waited for the lock: read again, now locked
+        STATS["stale_reads"] += 1
+        fresh = (await conn.fetchrow(LOAD_SESSION, row[0], scope, sid, num) if scope is not None
+                 else await conn.fetchrow(LOAD_ACCOUNT, row[0], sid, num))
+        if fresh[4] is not None:
+            return Outcome.from_json(fresh[4])
+        balances, ress, sess, others = fresh[0], fresh[1], fresh[2], fresh[3]
     snap = Snapshot(
-        Account(int(acc[0]), acc[1], AccountKind(int(acc[2])), AccountState(acc[3]), int(acc[4])),
-        [queries.balance_row(b) for b in json.loads(data[0] or "[]")],
-        [queries.reservation_row(r) for r in json.loads(data[1] or "[]")],
-        {s[0]: queries.session_row(s) for s in json.loads(data[2] or "[]")},
-        None if data[3] is None else int(data[3]))
+        Account(int(row[0]), row[1], AccountKind(int(row[2])), AccountState(row[3]), int(row[4])),
+        [queries.balance_row(b) for b in json.loads(balances or "[]")],
+        [queries.reservation_row(r) for r in json.loads(ress or "[]")],
+        {s[0]: queries.session_row(s) for s in json.loads(sess or "[]")},
+        None if others is None else int(others))
     dec = decide(snap)
     if dec.outcome.account_id is None:
         dec.outcome.account_id = snap.account.id
     await conn.execute(WRITE, *write_args(dec, key, now))
     return dec.outcome
+
+
+_SQL = {(s, c): lock_load(s, c) for s in (True, False) for c in (True, False)}
+
+
+def _sql(by_subscription: bool, scope: bool) -> str:
+    return _SQL[(by_subscription, scope)]

@@ -47,7 +47,7 @@ class PostgresStorage(Storage):
 
     @property
     def lock_clause(self) -> str:
-        return " FOR UPDATE"
+        return " FOR UPDATE OF a"
 
     async def open(self) -> None:
         if self._pool is not None:

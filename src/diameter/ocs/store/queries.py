@@ -94,21 +94,23 @@ def resolve(target: Target) -> Work:
 
 def load(account_id: int, lock: str = "", with_subscriptions: bool = False,
          session_id: str | None = None) -> Work:
-    """Snapshot of one account; `lock` is appended to the account SELECT (FOR UPDATE).
+    """Snapshot of one account; `lock` is appended to the account SELECT (FOR UPDATE OF a).
 
     With `session_id` only that session's reservations and row are loaded, plus the number
     of other sessions holding credit (`Snapshot.other_sessions`)."""
-    row = yield ("SELECT id, name, kind, state, currency FROM accounts WHERE id = ?" + lock,
-                 (account_id,), "one")
-    if row is None:
+    cols = ", ".join(f"b.{c.strip()}" for c in _BAL_COLS.split(","))
+    rows = yield (f"SELECT a.id, a.name, a.kind, a.state, a.currency, {cols} FROM accounts a "
+                  f"LEFT JOIN balances b ON b.account_id = a.id WHERE a.id = ? ORDER BY b.id" + lock,
+                  (account_id,), "all")
+    if not rows:
         return None
+    row = rows[0]
     acc = Account(int(row[0]), row[1], AccountKind(int(row[2])), AccountState(row[3]), int(row[4]))
+    bals = [r[5:] for r in rows if r[5] is not None]
     if with_subscriptions:
         subs = yield ("SELECT type, data FROM subscriptions WHERE account_id = ? ORDER BY type, data",
                       (account_id,), "all")
         acc.subscriptions = [(int(t), d) for t, d in subs]
-    bals = yield (f"SELECT {_BAL_COLS} FROM balances WHERE account_id = ? ORDER BY id",
-                  (account_id,), "all")
     others = None
     if session_id is None:
         ress = yield (f"SELECT {_RES_COLS} FROM reservations WHERE account_id = ?", (account_id,), "all")
@@ -176,11 +178,21 @@ def apply(dec: Decision, key: tuple[str, int] | None, now: float) -> Work:
 def transact(target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
              lock: str = "", scope: str | None = None) -> Work:
     """The one transaction shape: replay a recorded outcome, or lock, decide and write."""
-    if key is not None:
+    account_id = None
+    if key is not None and target.subscriptions:  # both lookups in one statement
+        typ, data = target.subscriptions[0]
+        row = yield ("SELECT (SELECT outcome FROM outcomes WHERE session_id = ? AND request_number = ?), "
+                     "(SELECT account_id FROM subscriptions WHERE type = ? AND data = ?)",
+                     (key[0], key[1], int(typ), data), "one")
+        if row[0] is not None:
+            return Outcome.from_json(row[0])
+        account_id = None if row[1] is None else int(row[1])
+    elif key is not None:
         done = yield from recorded(key)
         if done is not None:
             return done
-    account_id = yield from resolve(target)
+    if account_id is None:
+        account_id = yield from resolve(target)
     if account_id is None:
         return None
     snap = yield from load(account_id, lock, session_id=scope)

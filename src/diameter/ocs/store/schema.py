@@ -47,6 +47,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # sessions remember a Final-Unit-Indication, so a recharge can re-authorise them
         "ALTER TABLE sessions ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
     ]),
+    (4, [
+        # bumped by every PostgreSQL write to an account: a read taken before its lock was
+        # granted is recognised as stale and done again
+        "ALTER TABLE accounts ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -170,8 +170,18 @@ class SqliteStorage(Storage):
             return
         self.commits += 1
         self.units += len(batch)
+        # one wake-up per event loop, not per caller (each wake-up is a syscall)
+        by_loop: dict[Any, list[tuple[Any, Any]]] = {}
         for value, (_w, fut, loop) in zip(values, batch):
-            loop.call_soon_threadsafe(_resolve, fut, value, None)
+            by_loop.setdefault(loop, []).append((fut, value))
+        for loop, done in by_loop.items():
+            loop.call_soon_threadsafe(_resolve_all, done)
+
+
+def _resolve_all(done: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for fut, value in done:
+        if not fut.done():
+            fut.set_result(value)
 
 
 def _resolve(fut: asyncio.Future[Any], value: Any, err: BaseException | None) -> None:

@@ -1,0 +1,229 @@
+"""Requests this node sends and the answers that come back: peer choice, failover, redirects.
+
+Which peer takes a request is decided by :func:`~diameter.node.protocol.selection.select_peer`;
+this part writes it, keeps it pending and resolves its future."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ..protocol import avps as A
+from ..protocol.answers import parse_redirect
+from ..protocol.constants import *
+from ..protocol.framing import parse_header
+from ..protocol.selection import select_peer
+from .base import (NodeParts, _DEST_CODES, _HDR, _NO_PEERS, _U32, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
+from .fill import SupportsAnswer, fill_request
+from .peer import PeerInfo
+from .stats import result_class
+from .transport import DiameterProtocol
+
+
+if TYPE_CHECKING:
+    from ...message import Message
+
+_A = TypeVar("_A")
+
+class RequestsPart(NodeParts):
+    """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
+    :class:`~diameter.node.aio.DiameterNode`)."""
+
+    def _usable(self, identity: str, app_id: int) -> bool:
+        p = self.peers.get(identity)
+        return p is not None and p.is_open and p.supports(app_id) and not p.protocol.congested
+
+    def _pending_count(self, identity: str) -> int:
+        return self.pending.count(identity)
+
+    def _select_peer(self, app_id: int, dest_realm: str | None, dest_host: str | None,
+                     exclude: Collection[str], session: str | None = None) -> PeerInfo | None:
+        key = select_peer(app_id=app_id, dest_realm=dest_realm, dest_host=dest_host, local_realm=self.realm,
+                          exclude=exclude, usable=self._usable, open_peers=self._open, redirects=self.redirects,
+                          client_routes=self.client_routes, routes=self.routes, balancer=self.balancer,
+                          pending=self._pending_count, weight=self._weight,
+                          now=self.loop.time() if self.redirects._entries else 0.0, session=session)
+        return None if key is None else self.peers[key]
+
+    def _weight(self, key: str) -> int:
+        return self.peers[key].weight
+
+    def _send_to(self, peer: PeerInfo, entry: _Pending) -> None:
+        proto = peer.protocol
+        hbh = proto.conn.hop_by_hop.next()
+        data = entry.data
+        _U32.pack_into(data, 12, hbh)
+        key = peer.key
+        entry.tried.add(key)
+        self.pending.add(key, hbh, entry.deadline, entry)
+        peer.stats.cmd(entry.command).requests_sent += 1
+        if self.dump_messages:
+            dump_log.debug("-> %s %r", peer.identity, bytes(data))
+        if self.coalesce_requests:
+            proto.write_soon(data)
+        else:
+            proto.write(data)
+
+    def _resend(self, entry: _Pending, retransmit: bool) -> bool:
+        session = None
+        peer = self._select_peer(entry.app_id, entry.dest_realm, entry.dest_host, entry.tried, session)
+        if peer is None:
+            return False
+        if retransmit:
+            entry.data[4] |= FLAG_RETRANSMIT
+        self._send_to(peer, entry)
+        return True
+
+    def _fail_pending(self, entry: _Pending, exc: Exception, result: int = DIAMETER_UNABLE_TO_DELIVER) -> None:
+        if entry.future is not None:
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+        elif entry.origin is not None:
+            proto, hbh = entry.origin
+            hdr = parse_header(entry.data)
+            self._send_error(proto, hdr._replace(hop_by_hop_identifier=hbh), bytes(entry.data), result, str(exc))
+
+    def prepare(self, message: Any) -> bytearray:
+        """Encode a message (object or bytes) to a mutable buffer."""
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            return bytearray(message)
+        return bytearray(message.as_bytes())
+
+    def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
+                       raw: bool = False) -> asyncio.Future[Any]:
+        """Send a request now; the returned future resolves to the answer.
+
+        The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
+        :class:`PeerFailed`; it is never left pending.
+        """
+        if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
+            fill_request(self, message, peer)
+        data = self.prepare(message)
+        if len(data) < 20:
+            raise NodeError("message shorter than a Diameter header")
+        _vl, fc, app_id, _hbh, e2e = _HDR.unpack_from(data)
+        command = fc & 0xFFFFFF
+        typed = not raw and hasattr(message, "header")
+        if e2e == 0:
+            e2e = self.end_to_end.next()
+            _U32.pack_into(data, 16, e2e)
+            if typed:
+                message.header.end_to_end_identifier = e2e
+        if app_id == 0 and command not in BASE_COMMANDS:
+            # like python-diameter, take the application from the message's AVPs
+            app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
+                      or A.as_u32(A.find(data, AVP_ACCT_APPLICATION_ID)) or 0)
+            if app_id:
+                _U32.pack_into(data, 8, app_id)
+                if typed:
+                    message.header.application_id = app_id
+        if raw or not hasattr(message, "destination_realm"):
+            found = A.find_many(data, _DEST_CODES)
+            dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
+            dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
+        else:  # typed message: the attributes are already there, no scan needed
+            dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
+            dest_realm = _as_str(message.destination_realm)
+        now = self.loop.time()
+        fut = self.loop.create_future()
+        entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
+                         fut, raw, dest_realm, dest_host, command=command)
+        target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
+        if target is None:
+            from .readiness import not_open_hint
+            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                              + not_open_hint(self, app_id))
+        self._send_to(target, entry)
+        if typed:
+            message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
+        return fut
+
+    @overload
+    async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
+                      peer: str | None = None) -> _A: ...
+    @overload
+    async def request(self, message: bytes | bytearray, *, timeout: float | None = None,
+                      peer: str | None = None) -> Message: ...
+
+    async def request(self, message: Any, *, timeout: float | None = None, peer: str | None = None) -> Any:
+        """Send a request and return the decoded answer (a typed request: its answer class).
+
+        A typed request is completed first: Origin-Host/Realm, Session-Id
+        (:meth:`new_session_id`) and Destination-Realm when missing."""
+        return await self.request_future(message, timeout=timeout, peer=peer)
+
+    async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
+        """Like :meth:`request` for pre-encoded bytes; returns the answer's bytes."""
+        return await self.request_future(data, timeout=timeout, peer=peer, raw=True)
+
+    def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
+        peer = proto.peer
+        key = peer.key
+        entry = self.pending.pop(key, hdr[4])
+        if entry is None:
+            log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr[4], peer.identity)
+            return
+        now = self.loop.time()
+        cs = peer.stats.cmd(hdr[2])
+        cs.answers_received += 1
+        cs.latencies.append(now - entry.sent_at)
+        result = A.as_u32(A.find(data, AVP_RESULT_CODE))
+        if result is not None:
+            cs.result_classes[result_class(result)] += 1
+        if self.dump_messages:
+            dump_log.debug("<- %s %r", peer.identity, data)
+        if (result == DIAMETER_REDIRECT_INDICATION and hdr[1] & FLAG_ERROR and entry.origin is None
+                and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
+            return
+        if entry.future is not None:
+            self._deliver(entry, data)
+        elif entry.origin is not None:
+            origin, hbh = entry.origin
+            out = bytearray(data)
+            _U32.pack_into(out, 12, hbh)
+            if origin.peer is not None:
+                origin.peer.stats.cmd(hdr[2]).answers_sent += 1
+            origin.write(out)
+
+    def _follow_redirect(self, entry: _Pending, data: bytes) -> bool:
+        r = parse_redirect(data)
+        if r is None:
+            return False
+        hosts = r.hosts
+        self.redirects.store(hosts, r.usage, r.max_cache_time, self.loop.time(), realm=entry.dest_realm or self.realm,
+                             app=entry.app_id, host=entry.dest_host)
+        entry.redirects += 1
+        for h in hosts:
+            if self._usable(h.lower(), entry.app_id):
+                entry.tried.discard(h.lower())
+                self._send_to(self.peers[h.lower()], entry)
+                return True
+        for h in hosts:  # a configured peer that is not connected yet: connect, then send
+            peer = self.peers.get(h.lower())
+            if peer is not None and peer.addresses and not peer.no_reconnect:
+                self._spawn(self._redirect_via_new_connection(peer, entry, data))
+                return True
+        return False
+
+    async def _redirect_via_new_connection(self, peer: PeerInfo, entry: _Pending, answer: bytes) -> None:
+        try:
+            await self.connect(peer, timeout=min(self.ce_timeout, max(entry.deadline - self.loop.time(), 0.1)))
+        except NodeError as exc:
+            log.info("redirect to %s failed: %s", peer.identity, exc)
+        if self._usable(peer.key, entry.app_id):
+            entry.tried.discard(peer.key)
+            self._send_to(peer, entry)
+        else:
+            self._deliver(entry, answer)
+
+    def _deliver(self, entry: _Pending, data: bytes) -> None:
+        fut = entry.future
+        if fut is None or fut.done():
+            return
+        if entry.raw:
+            fut.set_result(data)
+            return
+        try:
+            fut.set_result(self.decode(data))
+        except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
+            fut.set_exception(NodeError(f"cannot decode answer: {exc}"))

@@ -1,0 +1,255 @@
+"""Requests this node receives: dispatch, validation, handlers, duplicates, answers, relaying.
+
+What to do with a request is decided by :func:`~diameter.node.protocol.dispatch.dispatch_request`;
+this part runs the handler and writes the answer."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+from time import perf_counter as _perf_counter
+from typing import Any
+
+from ..protocol import avps as A
+from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
+from ..protocol.answers import error_answer as node_error_answer
+from ..protocol.constants import *
+from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
+from ...validation import error_answer, validate
+from ...validation.dialects import dialect as get_dialect
+from .base import (NodeParts, _DEST_CODES, _IDS, _U32, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .fill import check_result
+from .stats import result_class
+from .transport import DiameterProtocol
+
+
+class ServingPart(NodeParts):
+    """Requests this node receives: dispatch, validation, handlers, duplicates, answers, relaying (a part of
+    :class:`~diameter.node.aio.DiameterNode`)."""
+
+    def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
+        peer = proto.peer
+        app_id = hdr[3]
+        cs = peer.stats.cmd(hdr[2])
+        cs.requests_received += 1
+        peer.stats.received_per_minute.add()
+        if self.dump_messages:
+            dump_log.debug("<- %s %r", peer.identity, data)
+        app = self.apps.get(app_id)
+        local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
+        if local_only and not hdr[1] & FLAG_ERROR:
+            d = LOCAL
+        else:
+            found = A.find_many(data, _DEST_CODES)
+            d = dispatch_request(flags=hdr[1], app_id=app_id, local_app=app is not None, local_only=local_only,
+                                 peer_supports=peer.supports(app_id),
+                                 dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
+                                 dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
+                                 local_host=self.origin_host, local_realm=self.realm, local_apps=self.apps,
+                                 table=self.routes, usable=self._usable, balancer=self.balancer,
+                                 pending=self._pending_count, came_from=peer.key)
+        if d.step is not Step.LOCAL:
+            if d.step is Step.RELAY:
+                self._relay(proto, hdr, data, d.decision.peer)
+            elif d.step is Step.REDIRECT:
+                self._send_redirect(proto, hdr, data, d.decision)
+            else:
+                self._send_error(proto, hdr, data, d.result_code, d.message)
+            return
+        # local processing, with duplicate detection
+        origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
+        now = self.loop.time()
+        t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
+        cached = self.dedup.check(origin_host, hdr[5], now, (proto, hdr[4]))
+        if cached is not None:
+            # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
+            # copy when it is ready (the dedup cache keeps this copy as a waiter)
+            if cached:
+                out = bytearray(cached)
+                _U32.pack_into(out, 12, hdr[4])
+                proto.write(out)
+            return
+        refused = local_refusal(hdr[2], app.commands, app.handler is not None)
+        if refused is not None:
+            self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
+            return
+        if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
+            return
+        try:
+            msg = self.decode(data)
+        except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
+            code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
+            avp_code = getattr(exc, "avp_code", None)
+            log.info("request %d from %s cannot be decoded: %s", hdr[2], peer.identity, exc)
+            self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY,
+                             "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
+                             origin_host=origin_host)
+            return
+        if app.is_coro:
+            # run the coroutine's first step at once: a handler that does not
+            # suspend is answered without creating a Task
+            coro = app.handler(msg)
+            try:
+                first = coro.send(None)
+            except StopIteration as stop:
+                self._handler_returned(proto, hdr, data, origin_host, stop.value, t_in)
+                return
+            except Exception:  # noqa: BLE001 - the handler's error becomes 5012
+                self._handler_failed(proto, hdr, data, origin_host)
+                return
+            task = self.loop.create_task(_resume(coro, first))
+        else:
+            try:
+                ans = app.handler(msg)
+            except Exception:  # noqa: BLE001
+                self._handler_failed(proto, hdr, data, origin_host)
+                return
+            if not inspect.isawaitable(ans):
+                self._handler_returned(proto, hdr, data, origin_host, ans, t_in)
+                return
+            task = asyncio.ensure_future(ans)
+        proto.request_started()
+        self._awaiting_answer(proto, hdr, data, now)
+        task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
+
+    def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
+                        exc: BaseException | None = None) -> None:
+        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr[2],
+                  _read_str(data, AVP_SESSION_ID), exc_info=exc or True)
+        self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler failed",
+                         origin_host=origin_host)
+
+    def _handler_returned(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, ans: Any,
+                          t_in: float) -> None:
+        if ans is None:  # the application answers later with send_answer (or never: logged)
+            self._awaiting_answer(proto, hdr, data, self.loop.time())
+        else:
+            self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
+
+    def _awaiting_answer(self, proto: DiameterProtocol, hdr, data: bytes, now: float) -> None:
+        """Remember a request whose handler has not answered yet, to log it if it never does."""
+        un = self._unanswered
+        un.timeout = self.request_timeout
+        un.waiting((id(proto), hdr[4], hdr[5]), now, hdr[2], data)
+
+    def _log_unanswered(self, now: float) -> None:
+        for command, session_id in self._unanswered.overdue(now):
+            log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
+                        command, session_id, self._unanswered.timeout)
+
+    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
+        """Validate a request for a local application; answer and return True when it fails.
+
+        The first finding is answered with the RFC 6733 error answer (E bit only
+        for 3xxx); 3001 is left to the application's ``commands``.
+        """
+        peer = proto.peer
+        rules = get_dialect(peer.dialect or self.dialect).rules
+        findings = [f for f in validate(data, rules) if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
+        if not findings:
+            return False
+        log.info("request %d from %s rejected: %s", hdr[2], peer.identity, findings[0])
+        answer = error_answer(data, findings[0], origin_host=self.origin_host, origin_realm=self.realm,
+                              origin_state_id=self.state_id, dictionary=rules)
+        self.send_answer(proto, answer.as_bytes(), hdr, origin_host, t_in)
+        return True
+
+    def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Future,
+                      received: float | None = None) -> None:
+        proto.request_done()
+        self._unanswered.answered((id(proto), hdr[4], hdr[5]))
+        if task.cancelled():
+            self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler cancelled",
+                             origin_host=origin_host)
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._handler_failed(proto, hdr, data, origin_host, exc)
+            return
+        self._handler_returned(proto, hdr, data, origin_host, task.result(), received)
+
+    def send_answer(self, proto: DiameterProtocol, answer: Any, hdr=None, origin_host: bytes | None = None,
+                    received: float | None = None, *, request: bytes | None = None) -> None:
+        """Send an answer (object or bytes) on the connection its request came from.
+
+        An answer object that cannot be encoded is logged and replaced by a 5012
+        answer (DIAMETER_UNABLE_TO_COMPLY) to that one request.
+        """
+        if isinstance(answer, (bytes, bytearray)):
+            out = answer
+        else:
+            try:
+                out = answer.as_bytes()
+            except Exception:  # noqa: BLE001 - a bad answer costs its request, not the connection
+                h = hdr if hdr is not None else answer_header(answer)
+                if h is None:
+                    raise
+                sid = getattr(answer, "session_id", None)
+                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h[2],
+                          _as_str(sid), exc_info=True)
+                if request is None and sid is not None:
+                    request = A.avp(AVP_SESSION_ID, sid if isinstance(sid, bytes) else str(sid).encode())
+                    request = A.message(FLAG_REQUEST, h[2], h[3], h[4], h[5], [request])
+                self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
+                                 origin_host=origin_host)
+                return
+        if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
+            out = bytearray(out)
+            _IDS.pack_into(out, 12, hdr[4], hdr[5])
+        if self._unanswered:
+            self._unanswered.answered((id(proto), *_IDS.unpack_from(out, 12)))
+        if origin_host is not None:
+            self._record(origin_host, hdr[5], out)
+        peer = proto.peer
+        if peer is not None:
+            cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
+            cs.answers_sent += 1
+            if received is not None:
+                cs.processing.append(_perf_counter() - received)
+            rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
+            if rc is not None:
+                cls = result_class(rc)
+                cs.sent_result_classes[cls] += 1
+                peer.stats.sent_results_per_minute[cls].add()
+            else:
+                check_result(out, peer.identity)
+        if self.dump_messages:
+            dump_log.debug("-> %r", bytes(out))
+        proto.write(out)
+
+    def _record(self, origin_host: bytes, e2e: int, out: bytes | bytearray) -> None:
+        """Cache a local answer for duplicates; copies waiting for it get it now."""
+        waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
+        for wproto, whbh in waiters:
+            copy = bytearray(out)
+            _U32.pack_into(copy, 12, whbh)
+            wproto.write(copy)
+
+    def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
+                    extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
+        out = node_error_answer(hdr, data, result, self.origin_host, self.realm, message, extra)
+        if origin_host is not None:  # a local request: copies get the same answer
+            self._unanswered.answered((id(proto), hdr[4], hdr[5]))
+            self._record(origin_host, hdr[5], out)
+        if proto.peer is not None:
+            proto.peer.stats.cmd(hdr[2]).answers_sent += 1
+            proto.peer.stats.add_sent_result(hdr[2], result)
+            proto.peer.stats.sent_results_per_minute[result_class(result)].add()
+        proto.write(out)
+
+    def _send_redirect(self, proto: DiameterProtocol, hdr, data: bytes, d) -> None:
+        route = d.route
+        extra = redirect_avps(d.redirect_hosts, route.redirect_usage if route else None,
+                              route.redirect_max_cache_time if route else None)
+        self._send_error(proto, hdr, data, DIAMETER_REDIRECT_INDICATION, extra=extra)
+
+    def _relay(self, proto: DiameterProtocol, hdr, data: bytes, target: str) -> None:
+        out = relayed(data, proto.peer.identity, self.origin_host)
+        if isinstance(out, RelayError):
+            self._send_error(proto, hdr, data, out.result_code, out.message)
+            return
+        now = self.loop.time()
+        entry = _Pending(out, hdr[3], now, now + self.request_timeout, origin=(proto, hdr[4]),
+                         dest_realm=_read_str(data, AVP_DESTINATION_REALM),
+                         dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr[2])
+        entry.tried.add(proto.peer.key)
+        self._send_to(self.peers[target], entry)
