@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import avps as A
-from ..protocol.constants import *
+from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM)
 
 if TYPE_CHECKING:
     import ssl

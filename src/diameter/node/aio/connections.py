@@ -15,7 +15,9 @@ from typing import Any
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, Collision, Opened, PeerConnection, PeerState,
                                    RequestReceived, StartTls, WatchdogChange, cer_collision)
-from ..protocol.constants import *
+from ..protocol.constants import (DIAMETER_ELECTION_LOST, DIAMETER_SUCCESS,
+                                  DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNKNOWN_PEER,
+                                  DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU)
 from ..protocol.reconnect import after_close, reconnect_wait_after
 from ..protocol.selection import may_fail_over
 from ..protocol.watchdog import WatchdogAction

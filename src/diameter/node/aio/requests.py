@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
-from ..protocol.constants import *
+from ..protocol.constants import (AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
+                                  AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
+                                  BASE_COMMANDS, DIAMETER_REDIRECT_INDICATION,
+                                  DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _HDR, _NO_PEERS, _U32, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)

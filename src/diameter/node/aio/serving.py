@@ -12,7 +12,10 @@ from typing import Any
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
-from ..protocol.constants import *
+from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_ORIGIN_HOST,
+                                  AVP_RESULT_CODE, AVP_SESSION_ID, DIAMETER_COMMAND_UNSUPPORTED,
+                                  DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
+                                  DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
 from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
 from ...validation import error_answer, validate
 from ...validation.dialects import dialect as get_dialect

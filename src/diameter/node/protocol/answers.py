@@ -9,7 +9,10 @@ from typing import Any, NamedTuple
 
 from .. import _helpers
 from . import avps as A
-from .constants import *
+from .constants import (AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_PROXY_INFO,
+                        AVP_REDIRECT_HOST, AVP_REDIRECT_HOST_USAGE, AVP_REDIRECT_MAX_CACHE_TIME,
+                        AVP_RESULT_CODE, AVP_ROUTE_RECORD, AVP_SESSION_ID, DIAMETER_LOOP_DETECTED,
+                        FLAG_ERROR, FLAG_PROXYABLE, REDIRECT_DONT_CACHE)
 
 
 def error_answer(hdr: tuple, request: bytes, result: int, origin_host: str, origin_realm: str,

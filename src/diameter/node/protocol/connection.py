@@ -14,7 +14,12 @@ from dataclasses import dataclass
 
 from . import avps as A
 from .capabilities import Capabilities, Negotiated, negotiate, parse_capabilities
-from .constants import *
+from .constants import (AVP_DISCONNECT_CAUSE, AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST, AVP_ORIGIN_REALM,
+                        AVP_ORIGIN_STATE_ID, AVP_RESULT_CODE, BASE_COMMANDS,
+                        CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG, CMD_DISCONNECT_PEER,
+                        DEFAULT_MAX_CER_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DIAMETER_SUCCESS,
+                        DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNABLE_TO_DELIVER,
+                        DISCONNECT_REBOOTING, FLAG_ERROR, FLAG_REQUEST)
 from .framing import FrameDecoder, FramingError, parse_header
 from .watchdog import Watchdog, WatchdogAction
 
