@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ...codec.frame import HEADER, U32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.constants import (AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
@@ -16,7 +17,7 @@ from ..protocol.constants import (AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
 from ..protocol.selection import select_peer
-from .base import (NodeParts, _DEST_CODES, _HDR, _NO_PEERS, _U32, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
+from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
 from .stats import result_class
@@ -55,7 +56,7 @@ class RequestsPart(NodeParts):
         proto = peer.protocol
         hbh = proto.conn.hop_by_hop.next()
         data = entry.data
-        _U32.pack_into(data, 12, hbh)
+        U32.pack_into(data, 12, hbh)
         key = peer.key
         entry.tried.add(key)
         self.pending.add(key, hbh, entry.deadline, entry)
@@ -104,12 +105,12 @@ class RequestsPart(NodeParts):
         data = self.prepare(message)
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
-        _vl, fc, app_id, _hbh, e2e = _HDR.unpack_from(data)
+        _vl, fc, app_id, _hbh, e2e = HEADER.unpack_from(data)
         command = fc & 0xFFFFFF
         typed = not raw and hasattr(message, "header")
         if e2e == 0:
             e2e = self.end_to_end.next()
-            _U32.pack_into(data, 16, e2e)
+            U32.pack_into(data, 16, e2e)
             if typed:
                 message.header.end_to_end_identifier = e2e
         if app_id == 0 and command not in BASE_COMMANDS:
@@ -117,7 +118,7 @@ class RequestsPart(NodeParts):
             app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
                       or A.as_u32(A.find(data, AVP_ACCT_APPLICATION_ID)) or 0)
             if app_id:
-                _U32.pack_into(data, 8, app_id)
+                U32.pack_into(data, 8, app_id)
                 if typed:
                     message.header.application_id = app_id
         if raw or not hasattr(message, "destination_realm"):
@@ -138,7 +139,7 @@ class RequestsPart(NodeParts):
                               + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
-            message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
+            message.header.hop_by_hop_identifier = U32.unpack_from(data, 12)[0]
         return fut
 
     @overload
@@ -183,7 +184,7 @@ class RequestsPart(NodeParts):
         elif entry.origin is not None:
             origin, hbh = entry.origin
             out = bytearray(data)
-            _U32.pack_into(out, 12, hbh)
+            U32.pack_into(out, 12, hbh)
             if origin.peer is not None:
                 origin.peer.stats.cmd(hdr[2]).answers_sent += 1
             origin.write(out)

@@ -9,6 +9,7 @@ import inspect
 from time import perf_counter as _perf_counter
 from typing import Any
 
+from ...codec.frame import U32, U32X2
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
@@ -19,7 +20,7 @@ from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, A
 from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
 from ...validation import error_answer, validate
 from ...validation.dialects import dialect as get_dialect
-from .base import (NodeParts, _DEST_CODES, _IDS, _U32, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .base import (NodeParts, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
 from .stats import result_class
 from .transport import DiameterProtocol
@@ -68,7 +69,7 @@ class ServingPart(NodeParts):
             # copy when it is ready (the dedup cache keeps this copy as a waiter)
             if cached:
                 out = bytearray(cached)
-                _U32.pack_into(out, 12, hdr[4])
+                U32.pack_into(out, 12, hdr[4])
                 proto.write(out)
             return
         refused = local_refusal(hdr[2], app.commands, app.handler is not None)
@@ -195,16 +196,16 @@ class ServingPart(NodeParts):
                 self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
                                  origin_host=origin_host)
                 return
-        if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
+        if hdr is not None and U32X2.unpack_from(out, 12) != (hdr[4], hdr[5]):
             out = bytearray(out)
-            _IDS.pack_into(out, 12, hdr[4], hdr[5])
+            U32X2.pack_into(out, 12, hdr[4], hdr[5])
         if self._unanswered:
-            self._unanswered.answered((id(proto), *_IDS.unpack_from(out, 12)))
+            self._unanswered.answered((id(proto), *U32X2.unpack_from(out, 12)))
         if origin_host is not None:
             self._record(origin_host, hdr[5], out)
         peer = proto.peer
         if peer is not None:
-            cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
+            cs = peer.stats.cmd(hdr[2] if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF)
             cs.answers_sent += 1
             if received is not None:
                 cs.processing.append(_perf_counter() - received)
@@ -224,7 +225,7 @@ class ServingPart(NodeParts):
         waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
         for wproto, whbh in waiters:
             copy = bytearray(out)
-            _U32.pack_into(copy, 12, whbh)
+            U32.pack_into(copy, 12, whbh)
             wproto.write(copy)
 
     def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
