@@ -129,7 +129,7 @@ def _address(address: Any) -> str:
 
 
 def data_ids(hdr) -> bytes:
-    return hdr[4].to_bytes(4, "big") + hdr[5].to_bytes(4, "big")
+    return hdr.hop_by_hop_identifier.to_bytes(4, "big") + hdr.end_to_end_identifier.to_bytes(4, "big")
 
 
 class NodeParts:

@@ -163,12 +163,12 @@ class RequestsPart(NodeParts):
     def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         key = peer.key
-        entry = self.pending.pop(key, hdr[4])
+        entry = self.pending.pop(key, hdr.hop_by_hop_identifier)
         if entry is None:
-            log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr[4], peer.identity)
+            log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
         now = self.loop.time()
-        cs = peer.stats.cmd(hdr[2])
+        cs = peer.stats.cmd(hdr.command_code)
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
         result = A.as_u32(A.find(data, AVP_RESULT_CODE))
@@ -176,7 +176,7 @@ class RequestsPart(NodeParts):
             cs.result_classes[result_class(result)] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
-        if (result == DIAMETER_REDIRECT_INDICATION and hdr[1] & FLAG_ERROR and entry.origin is None
+        if (result == DIAMETER_REDIRECT_INDICATION and hdr.flags & FLAG_ERROR and entry.origin is None
                 and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
             return
         if entry.future is not None:
@@ -186,7 +186,7 @@ class RequestsPart(NodeParts):
             out = bytearray(data)
             U32.pack_into(out, 12, hbh)
             if origin.peer is not None:
-                origin.peer.stats.cmd(hdr[2]).answers_sent += 1
+                origin.peer.stats.cmd(hdr.command_code).answers_sent += 1
             origin.write(out)
 
     def _follow_redirect(self, entry: _Pending, data: bytes) -> bool:

@@ -32,19 +32,19 @@ class ServingPart(NodeParts):
 
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        app_id = hdr[3]
-        cs = peer.stats.cmd(hdr[2])
+        app_id = hdr.application_id
+        cs = peer.stats.cmd(hdr.command_code)
         cs.requests_received += 1
         peer.stats.received_per_minute.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(app_id)
         local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
-        if local_only and not hdr[1] & FLAG_ERROR:
+        if local_only and not hdr.flags & FLAG_ERROR:
             d = LOCAL
         else:
             found = A.find_many(data, _DEST_CODES)
-            d = dispatch_request(flags=hdr[1], app_id=app_id, local_app=app is not None, local_only=local_only,
+            d = dispatch_request(flags=hdr.flags, app_id=app_id, local_app=app is not None, local_only=local_only,
                                  peer_supports=peer.supports(app_id),
                                  dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
                                  dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
@@ -63,16 +63,16 @@ class ServingPart(NodeParts):
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
         now = self.loop.time()
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
-        cached = self.dedup.check(origin_host, hdr[5], now, (proto, hdr[4]))
+        cached = self.dedup.check(origin_host, hdr.end_to_end_identifier, now, (proto, hdr.hop_by_hop_identifier))
         if cached is not None:
             # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
             # copy when it is ready (the dedup cache keeps this copy as a waiter)
             if cached:
                 out = bytearray(cached)
-                U32.pack_into(out, 12, hdr[4])
+                U32.pack_into(out, 12, hdr.hop_by_hop_identifier)
                 proto.write(out)
             return
-        refused = local_refusal(hdr[2], app.commands, app.handler is not None)
+        refused = local_refusal(hdr.command_code, app.commands, app.handler is not None)
         if refused is not None:
             self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
             return
@@ -83,7 +83,7 @@ class ServingPart(NodeParts):
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
             avp_code = getattr(exc, "avp_code", None)
-            log.info("request %d from %s cannot be decoded: %s", hdr[2], peer.identity, exc)
+            log.info("request %d from %s cannot be decoded: %s", hdr.command_code, peer.identity, exc)
             self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY,
                              "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
                              origin_host=origin_host)
@@ -117,7 +117,7 @@ class ServingPart(NodeParts):
 
     def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                         exc: BaseException | None = None) -> None:
-        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr[2],
+        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr.command_code,
                   _read_str(data, AVP_SESSION_ID), exc_info=exc or True)
         self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler failed",
                          origin_host=origin_host)
@@ -133,7 +133,7 @@ class ServingPart(NodeParts):
         """Remember a request whose handler has not answered yet, to log it if it never does."""
         un = self._unanswered
         un.timeout = self.request_timeout
-        un.waiting((id(proto), hdr[4], hdr[5]), now, hdr[2], data)
+        un.waiting((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier), now, hdr.command_code, data)
 
     def _log_unanswered(self, now: float) -> None:
         for command, session_id in self._unanswered.overdue(now):
@@ -151,7 +151,7 @@ class ServingPart(NodeParts):
         findings = [f for f in validate(data, rules) if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
         if not findings:
             return False
-        log.info("request %d from %s rejected: %s", hdr[2], peer.identity, findings[0])
+        log.info("request %d from %s rejected: %s", hdr.command_code, peer.identity, findings[0])
         answer = error_answer(data, findings[0], origin_host=self.origin_host, origin_realm=self.realm,
                               origin_state_id=self.state_id, dictionary=rules)
         self.send_answer(proto, answer.as_bytes(), hdr, origin_host, t_in)
@@ -160,7 +160,7 @@ class ServingPart(NodeParts):
     def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Future,
                       received: float | None = None) -> None:
         proto.request_done()
-        self._unanswered.answered((id(proto), hdr[4], hdr[5]))
+        self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
         if task.cancelled():
             self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler cancelled",
                              origin_host=origin_host)
@@ -196,16 +196,16 @@ class ServingPart(NodeParts):
                 self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
                                  origin_host=origin_host)
                 return
-        if hdr is not None and U32X2.unpack_from(out, 12) != (hdr[4], hdr[5]):
+        if hdr is not None and U32X2.unpack_from(out, 12) != (hdr.hop_by_hop_identifier, hdr.end_to_end_identifier):
             out = bytearray(out)
-            U32X2.pack_into(out, 12, hdr[4], hdr[5])
+            U32X2.pack_into(out, 12, hdr.hop_by_hop_identifier, hdr.end_to_end_identifier)
         if self._unanswered:
             self._unanswered.answered((id(proto), *U32X2.unpack_from(out, 12)))
         if origin_host is not None:
-            self._record(origin_host, hdr[5], out)
+            self._record(origin_host, hdr.end_to_end_identifier, out)
         peer = proto.peer
         if peer is not None:
-            cs = peer.stats.cmd(hdr[2] if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF)
+            cs = peer.stats.cmd(hdr.command_code if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF)
             cs.answers_sent += 1
             if received is not None:
                 cs.processing.append(_perf_counter() - received)
@@ -232,11 +232,11 @@ class ServingPart(NodeParts):
                     extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
         out = node_error_answer(hdr, data, result, self.origin_host, self.realm, message, extra)
         if origin_host is not None:  # a local request: copies get the same answer
-            self._unanswered.answered((id(proto), hdr[4], hdr[5]))
-            self._record(origin_host, hdr[5], out)
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
+            self._record(origin_host, hdr.end_to_end_identifier, out)
         if proto.peer is not None:
-            proto.peer.stats.cmd(hdr[2]).answers_sent += 1
-            proto.peer.stats.add_sent_result(hdr[2], result)
+            proto.peer.stats.cmd(hdr.command_code).answers_sent += 1
+            proto.peer.stats.add_sent_result(hdr.command_code, result)
             proto.peer.stats.sent_results_per_minute[result_class(result)].add()
         proto.write(out)
 
@@ -252,8 +252,8 @@ class ServingPart(NodeParts):
             self._send_error(proto, hdr, data, out.result_code, out.message)
             return
         now = self.loop.time()
-        entry = _Pending(out, hdr[3], now, now + self.request_timeout, origin=(proto, hdr[4]),
+        entry = _Pending(out, hdr.application_id, now, now + self.request_timeout, origin=(proto, hdr.hop_by_hop_identifier),
                          dest_realm=_read_str(data, AVP_DESTINATION_REALM),
-                         dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr[2])
+                         dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr.command_code)
         entry.tried.add(proto.peer.key)
         self._send_to(self.peers[target], entry)
