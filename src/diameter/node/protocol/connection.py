@@ -298,7 +298,7 @@ class PeerConnection:
         self._opened_at = now
         self.watchdog = Watchdog(now, self.tw, reopen=self.reopen, rng=self.rng)
         if self.reopen:
-            self.watchdog.pending = True
+            self.watchdog.dwr_sent()
             self._base_request(CMD_DEVICE_WATCHDOG, [])
         return [Opened(self.remote, self.negotiated)]
 
@@ -361,8 +361,7 @@ class PeerConnection:
             wd = self.watchdog
             code = hdr.command_code
             if code not in BASE_COMMANDS:
-                if wd.state is wd.state.OKAY:
-                    wd.deadline = now + wd.tw
+                if wd.on_traffic(now):
                     if hdr.flags & FLAG_REQUEST:
                         return [RequestReceived(hdr, data)]
                     return [AnswerReceived(hdr, data)]
