@@ -15,16 +15,29 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from . import schema
+from ..model import Outcome
 from .base import Storage, StorageError
-from .queries import Query, Work
+from .queries import Decide, Query, Target, Work
+from .sqlite_cache import AccountCache
 
 log = logging.getLogger("diameter.ocs.store")
 
 _STOP = object()
+
+
+class _Transact:
+    """A money-path unit, decided on the writer's account cache (see `sqlite_cache`)."""
+
+    __slots__ = ("target", "decide", "key", "now", "scope")
+
+    def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                 scope: str | None) -> None:
+        self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
 
 
 def drive(conn: sqlite3.Connection, work: Work) -> Any:
@@ -62,6 +75,7 @@ class SqliteStorage(Storage):
         self._open_error: BaseException | None = None
         self.commits = 0  # group commits done (for tests and metrics)
         self.units = 0  # units of work committed
+        self._cache = AccountCache(drive)
 
     async def open(self) -> None:
         if self._thread is not None:
@@ -88,6 +102,17 @@ class SqliteStorage(Storage):
         fut: asyncio.Future[Any] = loop.create_future()
         self._queue.put((work, fut, loop))
         return await fut
+
+    async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
+                       now: float | None = None, scope: str | None = None) -> Outcome | None:
+        if self._thread is None:
+            raise StorageError("storage is not open")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        ts = time.time() if now is None else now
+        self._queue.put((_Transact(target, decide, key, ts, scope), fut, loop))
+        out: Outcome | None = await fut
+        return out
 
     # -- writer thread ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -150,12 +175,22 @@ class SqliteStorage(Storage):
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         """Run a batch in one transaction; if a unit fails, run each unit alone instead."""
         values: list[Any] = []
+        cache = self._cache
         try:
             conn.execute("BEGIN IMMEDIATE")
+            cache.begin(conn)
             for work, _fut, _loop in batch:
-                values.append(drive(conn, work()))
+                if type(work) is _Transact:
+                    values.append(cache.transact(conn, work.target, work.decide, work.key, work.now,
+                                                 work.scope))
+                else:  # other work reads and writes the tables: they must be up to date
+                    cache.flush(conn)
+                    values.append(drive(conn, work()))
+                    cache.clear()
+            cache.flush(conn)
             conn.execute("COMMIT")
         except Exception as exc:
+            cache.clear()  # it may hold what was just rolled back
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
