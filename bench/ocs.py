@@ -125,6 +125,15 @@ async def null_server_main() -> None:
 
 
 # ------------------------------------------------------------------- driver ---
+def _run(coro) -> None:  # type: ignore[no-untyped-def]
+    """Run on the loop `diameter ocs serve` uses (uvloop's when installed), so the
+    reference and the load client get the same loop as the server."""
+    sys.path.insert(0, str(SRC))
+    from diameter.node.node import new_event_loop
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(coro)
+
+
 def start_server(cmd: list[str]) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
@@ -234,10 +243,10 @@ def main() -> None:
     ap.add_argument("--server-identity", default="ocs.bench.example.net", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
-        asyncio.run(client_main(args))
+        _run(client_main(args))
         return
     if args.null_server:
-        asyncio.run(null_server_main())
+        _run(null_server_main())
         return
     sys.path.insert(0, str(SRC))
     amount = 10**9
