@@ -1,16 +1,17 @@
-"""The money path on PostgreSQL in four round trips instead of one per statement.
+"""The money path on PostgreSQL in two round trips (four when locking).
 
-Same transaction as `queries.transact`, shaped for a network database: BEGIN; one SELECT
-that finds the account by subscription, locks its row ``FOR UPDATE`` and reads balances,
-the session's reservations and row, the number of other sessions and the recorded
-outcome as JSON; every write in one statement of data-modifying CTEs fed with arrays,
-which also bumps the account's version; COMMIT.
-
-The subqueries of the locking SELECT read the snapshot taken when the statement began;
-if another transaction changed the account while this one waited for the lock, the
-locked row's version (re-read after the wait) differs from the one the snapshot saw,
-and the data is read again by a new statement. A recorded outcome missed that way makes
-the outcome INSERT fail on its primary key, and the retry replays it.
+Same transaction as `queries.transact`, shaped for a network database: one SELECT that
+finds the account by subscription and reads balances, the session's reservations and row,
+the number of other sessions and the recorded outcome as JSON; after rating, one statement
+of data-modifying CTEs fed with JSON arrays that writes everything only if the account's
+version is still the one read, and bumps it. Without a lock (autocommit) a changed version
+means nothing was written: `transact` returns CONFLICT and the caller decides again. With
+the lock (BEGIN; the SELECT ... FOR UPDATE; the write; COMMIT) the subqueries of the
+locking SELECT read the snapshot taken when the statement began; if another transaction
+changed the account while this one waited for the lock, the locked row's version (re-read
+after the wait) differs from the one the snapshot saw, and the data is read again. A
+recorded outcome missed either way makes the outcome INSERT fail on its primary key, and
+the retry replays it.
 """
 
 from __future__ import annotations

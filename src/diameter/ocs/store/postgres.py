@@ -1,10 +1,11 @@
 """PostgreSQL storage on asyncpg: several server instances share one database.
 
-Each unit of work is one transaction on a pooled connection. Money-moving work locks the
-account row (``SELECT ... FOR UPDATE``) before reading balances, so concurrent sessions of
-one account, on any instance, are serialised and can never overdraw it. The recorded
-outcome is re-checked after the lock and inserted under a primary key, so a retransmission
-answered by another instance meanwhile is replayed, never charged twice.
+Money-moving work reads the account, decides, and writes only if the account's version is
+unchanged (two round trips, see `pg_fast`); after repeated conflicts it locks the account
+row (``SELECT ... FOR UPDATE``) instead. Either way concurrent sessions of one account, on
+any instance, are serialised and can never overdraw it. The recorded outcome is inserted
+under a primary key, so a retransmission answered by another instance meanwhile is
+replayed, never charged twice. Other work is one transaction on a pooled connection.
 """
 
 from __future__ import annotations
