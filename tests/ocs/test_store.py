@@ -195,3 +195,18 @@ def test_two_stores_on_one_database_see_each_others_writes(store_url):
             assert snap.balances[0].amount == 10_000 + 500 - 10 * (2 + 1 + 4) and not snap.reservations
             assert (await a.audit()).ok and (await b.audit()).ok
     run(main())
+
+
+def test_sqlite_account_cache_stays_bounded(tmp_path):
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            st._cache.max_accounts = 2
+            eng = Engine(st)
+            for i in range(5):
+                await eng.create_account(f"n{i}", [(0, f"49170000100{i}")], amount=1000)
+            for i in range(5):
+                out = await eng.charge(gy(f"b{i}", 0, RequestKind.INITIAL, msisdn=f"49170000100{i}"))
+                assert out.result_code == 2001 and out.balance == 900
+                assert len(st._cache.accounts) <= 3
+            assert (await st.audit()).ok
+    run(main())

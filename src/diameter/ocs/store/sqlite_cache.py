@@ -49,8 +49,9 @@ class _Account:
 class AccountCache:
     """Used by the writer thread only (no locking)."""
 
-    def __init__(self, drive: Callable[[sqlite3.Connection, Work], Any]) -> None:
+    def __init__(self, drive: Callable[[sqlite3.Connection, Work], Any], max_accounts: int = 50_000) -> None:
         self._drive = drive
+        self.max_accounts = max_accounts  # beyond: start again empty (memory stays bounded)
         self._version: int | None = None
         self.clear()
 
@@ -73,7 +74,7 @@ class AccountCache:
     def begin(self, conn: sqlite3.Connection) -> None:
         """Call right after BEGIN IMMEDIATE: drop the cache if anyone else committed."""
         version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
+        if version != self._version or len(self.accounts) > self.max_accounts:
             self.clear()
             self._version = version
 
