@@ -261,7 +261,7 @@ class Outcome:
     def to_json(self) -> str:
         data = {k: getattr(self, k) for k in _OUTCOME_FIELDS}
         data["grants"] = [g.__dict__ for g in self.grants]
-        return json.dumps(data, separators=(",", ":"))
+        return _encode(data)
 
     @staticmethod
     def from_json(text: str) -> Outcome:
@@ -270,6 +270,7 @@ class Outcome:
         return Outcome(grants=grants, replayed=True, **data)
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 _OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
                    "check_balance", "amount_before", "reauth_sessions", "error_message")
 
