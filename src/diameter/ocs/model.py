@@ -234,6 +234,8 @@ class Grant:
     units: int | None = None  # granted units, None = no grant
     final_action: int | None = None  # FinalAction when this is the last grant
     redirect_address: str | None = None
+    restriction_filter_rules: list[str] | None = None  # RESTRICT_ACCESS: IPFilterRules
+    filter_ids: list[str] | None = None  # RESTRICT_ACCESS: Filter-Id values
     validity_time: int | None = None
     quota_holding_time: int | None = None
     volume_threshold: int | None = None
