@@ -9,7 +9,7 @@ process, divided by the requests answered. Printed: the machine, each path's med
 CPU per request, and the median of the per-round-pair overhead of the session layer
 (target: at most +25%), with uvloop and with the asyncio loop.
 
-    python bench/cc.py [--rounds 8] [--round-seconds 1] [--inflight 16] [--loops uvloop,asyncio]
+    python bench/cc.py [--rounds 12] [--round-seconds 0.5] [--inflight 16] [--loops uvloop,asyncio]
 """
 from __future__ import annotations
 
@@ -235,8 +235,8 @@ def compare(rounds: int, seconds: float, inflight: int, verbose: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--round-seconds", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--round-seconds", type=float, default=0.5)
     ap.add_argument("--inflight", type=int, default=16)
     ap.add_argument("--loops", default="uvloop,asyncio", help="event loops to run, in order")
     ap.add_argument("--no-validate", action="store_true", help="servers skip request validation")
