@@ -94,11 +94,12 @@ class RequestsPart(NodeParts):
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future[Any]:
+                       raw: bool = False, future: asyncio.Future[Any] | None = None) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
-        :class:`PeerFailed`; it is never left pending.
+        :class:`PeerFailed`; it is never left pending. ``future``: resolve this one
+        (e.g. a subclass acting on ``set_result`` at once) instead of a new one.
         """
         if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
             fill_request(self, message, peer)
@@ -129,7 +130,7 @@ class RequestsPart(NodeParts):
             dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
             dest_realm = _as_str(message.destination_realm)
         now = self.loop.time()
-        fut = self.loop.create_future()
+        fut = future if future is not None else self.loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
