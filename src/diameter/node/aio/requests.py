@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
+from ..protocol.connection import PeerState
 from ..protocol.constants import *
 from ..protocol.framing import parse_header
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _HDR, _NO_PEERS, _U32, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
-from .stats import result_class
+from .stats import _CLASSES, result_class
 from .transport import DiameterProtocol
 
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ...message import Message
 
 _A = TypeVar("_A")
+_OPEN = PeerState.OPEN
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -38,6 +40,17 @@ class RequestsPart(NodeParts):
 
     def _select_peer(self, app_id: int, dest_realm: str | None, dest_host: str | None,
                      exclude: Collection[str], session: str | None = None) -> PeerInfo | None:
+        routes = self.routes
+        if (dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes
+                and routes.default is None and not routes._routes):
+            # the usual client: one open peer, no routes, no redirects. select_peer would
+            # pick that peer whatever its realm (no route: any usable open peer), or none
+            p = self._open[0]
+            proto, neg = p.protocol, p.negotiated
+            if (p.key not in exclude and proto is not None and proto.conn.state is _OPEN and not p.suspect
+                    and neg is not None and neg.supports(app_id) and not proto.congested):
+                return p
+            return None
         key = select_peer(app_id=app_id, dest_realm=dest_realm, dest_host=dest_host, local_realm=self.realm,
                           exclude=exclude, usable=self._usable, open_peers=self._open, redirects=self.redirects,
                           client_routes=self.client_routes, routes=self.routes, balancer=self.balancer,
@@ -56,7 +69,7 @@ class RequestsPart(NodeParts):
         key = peer.key
         entry.tried.add(key)
         self.pending.add(key, hbh, entry.deadline, entry)
-        peer.stats.cmd(entry.command).requests_sent += 1
+        peer.stats.commands[entry.command].requests_sent += 1
         if self.dump_messages:
             dump_log.debug("-> %s %r", peer.identity, bytes(data))
         if self.coalesce_requests:
@@ -96,14 +109,18 @@ class RequestsPart(NodeParts):
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
         :class:`PeerFailed`; it is never left pending.
         """
-        if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
-            fill_request(self, message, peer)
-        data = self.prepare(message)
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            data = bytearray(message)
+            typed = False
+        else:
+            if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
+                fill_request(self, message, peer)
+            data = self.prepare(message)
+            typed = not raw and hasattr(message, "header")
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
         _vl, fc, app_id, _hbh, e2e = _HDR.unpack_from(data)
         command = fc & 0xFFFFFF
-        typed = not raw and hasattr(message, "header")
         if e2e == 0:
             e2e = self.end_to_end.next()
             _U32.pack_into(data, 16, e2e)
@@ -164,12 +181,12 @@ class RequestsPart(NodeParts):
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr[4], peer.identity)
             return
         now = self.loop.time()
-        cs = peer.stats.cmd(hdr[2])
+        cs = peer.stats.commands[hdr[2]]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
         result = A.as_u32(A.find(data, AVP_RESULT_CODE))
         if result is not None:
-            cs.result_classes[result_class(result)] += 1
+            cs.result_classes[_CLASSES[result // 1000] if result < 10000 else result_class(result)] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if (result == DIAMETER_REDIRECT_INDICATION and hdr[1] & FLAG_ERROR and entry.origin is None
@@ -224,6 +241,6 @@ class RequestsPart(NodeParts):
             fut.set_result(data)
             return
         try:
-            fut.set_result(self.decode(data))
+            fut.set_result((self._decode or self.decode)(data))
         except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
             fut.set_exception(NodeError(f"cannot decode answer: {exc}"))

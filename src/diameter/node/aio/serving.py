@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
@@ -15,10 +16,11 @@ from ..protocol.answers import error_answer as node_error_answer
 from ..protocol.constants import *
 from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
 from ...validation import error_answer, validate
+from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _DEST_CODES, _IDS, _U32, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
-from .stats import result_class
+from .stats import _CLASSES, result_class
 from .transport import DiameterProtocol
 
 
@@ -29,9 +31,13 @@ class ServingPart(NodeParts):
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         app_id = hdr[3]
-        cs = peer.stats.cmd(hdr[2])
-        cs.requests_received += 1
-        peer.stats.received_per_minute.add()
+        stats = peer.stats
+        stats.commands[hdr[2]].requests_received += 1
+        rpm = stats.received_per_minute
+        if _monotonic() < rpm._until:   # MinuteCounter.add, inline
+            rpm._n += 1
+        else:
+            rpm.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(app_id)
@@ -68,14 +74,15 @@ class ServingPart(NodeParts):
                 _U32.pack_into(out, 12, hdr[4])
                 proto.write(out)
             return
-        refused = local_refusal(hdr[2], app.commands, app.handler is not None)
-        if refused is not None:
-            self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
-            return
+        if app.commands is not None or app.handler is None:
+            refused = local_refusal(hdr[2], app.commands, app.handler is not None)
+            if refused is not None:
+                self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
+                return
         if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
             return
         try:
-            msg = self.decode(data)
+            msg = (self._decode or self.decode)(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
             avp_code = getattr(exc, "avp_code", None)
@@ -143,8 +150,17 @@ class ServingPart(NodeParts):
         for 3xxx); 3001 is left to the application's ``commands``.
         """
         peer = proto.peer
-        rules = get_dialect(peer.dialect or self.dialect).rules
-        findings = [f for f in validate(data, rules) if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
+        name = peer.dialect or self.dialect
+        cached = self._rules   # (dialect name, registry generation, rules): one look-up per change
+        if cached is not None and cached[0] == name and cached[1] == DIALECT_GENERATION[0]:
+            rules = cached[2]
+        else:
+            rules = get_dialect(name).rules
+            self._rules = (name, DIALECT_GENERATION[0], rules)
+        findings = validate(data, rules)
+        if not findings:
+            return False
+        findings = [f for f in findings if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
         if not findings:
             return False
         log.info("request %d from %s rejected: %s", hdr[2], peer.identity, findings[0])
@@ -195,21 +211,26 @@ class ServingPart(NodeParts):
         if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
             out = bytearray(out)
             _IDS.pack_into(out, 12, hdr[4], hdr[5])
-        if self._unanswered:
+        if self._unanswered._items:
             self._unanswered.answered((id(proto), *_IDS.unpack_from(out, 12)))
         if origin_host is not None:
             self._record(origin_host, hdr[5], out)
         peer = proto.peer
         if peer is not None:
-            cs = peer.stats.cmd(hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF)
+            stats = peer.stats
+            cs = stats.commands[hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF]
             cs.answers_sent += 1
             if received is not None:
                 cs.processing.append(_perf_counter() - received)
             rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
             if rc is not None:
-                cls = result_class(rc)
+                cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
                 cs.sent_result_classes[cls] += 1
-                peer.stats.sent_results_per_minute[cls].add()
+                mc = stats.sent_results_per_minute[cls]
+                if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                    mc._n += 1
+                else:
+                    mc.add()
             else:
                 check_result(out, peer.identity)
         if self.dump_messages:
