@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _A = TypeVar("_A")
 _OPEN = PeerState.OPEN
+_NO_HEADER: Any = object()
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -109,6 +110,7 @@ class RequestsPart(NodeParts):
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
         :class:`PeerFailed`; it is never left pending.
         """
+        header: Any = None
         if isinstance(message, (bytes, bytearray, memoryview)):
             data = bytearray(message)
             typed = False
@@ -116,7 +118,8 @@ class RequestsPart(NodeParts):
             if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
                 fill_request(self, message, peer)
             data = self.prepare(message)
-            typed = not raw and hasattr(message, "header")
+            header = _NO_HEADER if raw else getattr(message, "header", _NO_HEADER)
+            typed = header is not _NO_HEADER
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
         _vl, fc, app_id, _hbh, e2e = _HDR.unpack_from(data)
@@ -125,7 +128,7 @@ class RequestsPart(NodeParts):
             e2e = self.end_to_end.next()
             _U32.pack_into(data, 16, e2e)
             if typed:
-                message.header.end_to_end_identifier = e2e
+                header.end_to_end_identifier = e2e
         if app_id == 0 and command not in BASE_COMMANDS:
             # like python-diameter, take the application from the message's AVPs
             app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
@@ -133,7 +136,7 @@ class RequestsPart(NodeParts):
             if app_id:
                 _U32.pack_into(data, 8, app_id)
                 if typed:
-                    message.header.application_id = app_id
+                    header.application_id = app_id
         if raw or not hasattr(message, "destination_realm"):
             found = A.find_many(data, _DEST_CODES)
             dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
@@ -152,7 +155,7 @@ class RequestsPart(NodeParts):
                               + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
-            message.header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
+            header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
         return fut
 
     @overload
