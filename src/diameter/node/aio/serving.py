@@ -14,11 +14,11 @@ from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
 from ..protocol.constants import *
-from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
+from ..protocol.dispatch import Step, dispatch_request, local_refusal
 from ...validation import error_answer, validate
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
-from .base import (NodeParts, _DEST_CODES, _IDS, _U32, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .base import (NodeParts, _App, _DEST_CODES, _IDS, _U32, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
 from .stats import _CLASSES, result_class
 from .transport import DiameterProtocol
@@ -41,25 +41,9 @@ class ServingPart(NodeParts):
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(app_id)
-        local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
-        if local_only and not hdr[1] & FLAG_ERROR:
-            d = LOCAL
-        else:
-            found = A.find_many(data, _DEST_CODES)
-            d = dispatch_request(flags=hdr[1], app_id=app_id, local_app=app is not None, local_only=local_only,
-                                 peer_supports=peer.supports(app_id),
-                                 dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
-                                 dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
-                                 local_host=self.origin_host, local_realm=self.realm, local_apps=self.apps,
-                                 table=self.routes, usable=self._usable, balancer=self.balancer,
-                                 pending=self._pending_count, came_from=peer.key)
-        if d.step is not Step.LOCAL:
-            if d.step is Step.RELAY:
-                self._relay(proto, hdr, data, d.decision.peer)
-            elif d.step is Step.REDIRECT:
-                self._send_redirect(proto, hdr, data, d.decision)
-            else:
-                self._send_error(proto, hdr, data, d.result_code, d.message)
+        routes = self.routes
+        if ((app is None or hdr[1] & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
+                and not self._dispatch(proto, hdr, data, app)):
             return
         # local processing, with duplicate detection
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
@@ -117,6 +101,29 @@ class ServingPart(NodeParts):
         proto.request_started()
         self._awaiting_answer(proto, hdr, data, now)
         task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
+
+    def _dispatch(self, proto: DiameterProtocol, hdr, data: bytes, app: _App | None) -> bool:
+        """Route a request that is not simply for a local application; True: process it locally."""
+        peer = proto.peer
+        app_id = hdr[3]
+        local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
+        found = A.find_many(data, _DEST_CODES)
+        d = dispatch_request(flags=hdr[1], app_id=app_id, local_app=app is not None, local_only=local_only,
+                             peer_supports=peer.supports(app_id),
+                             dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
+                             dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
+                             local_host=self.origin_host, local_realm=self.realm, local_apps=self.apps,
+                             table=self.routes, usable=self._usable, balancer=self.balancer,
+                             pending=self._pending_count, came_from=peer.key)
+        if d.step is Step.LOCAL:
+            return True
+        if d.step is Step.RELAY:
+            self._relay(proto, hdr, data, d.decision.peer)
+        elif d.step is Step.REDIRECT:
+            self._send_redirect(proto, hdr, data, d.decision)
+        else:
+            self._send_error(proto, hdr, data, d.result_code, d.message)
+        return False
 
     def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                         exc: BaseException | None = None) -> None:
