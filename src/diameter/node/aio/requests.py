@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 _A = TypeVar("_A")
 _OPEN = PeerState.OPEN
 _NO_HEADER: Any = object()
+#: per message class: (has a destination_realm attribute, has a destination_host attribute)
+_DEST_ATTRS: dict[type, tuple[bool, bool]] = {}
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -137,11 +139,19 @@ class RequestsPart(NodeParts):
                 _U32.pack_into(data, 8, app_id)
                 if typed:
                     header.application_id = app_id
-        if raw or not hasattr(message, "destination_realm"):
+        dest_attrs = None if raw else _DEST_ATTRS.get(type(message))
+        if dest_attrs is None and not raw:
+            cls = type(message)
+            dest_attrs = _DEST_ATTRS[cls] = (hasattr(cls, "destination_realm"), hasattr(cls, "destination_host"))
+        if not raw and dest_attrs[0]:  # typed message: the attributes are already there, no scan needed
+            dest_host = (peer if peer is not None
+                         else _as_str(message.destination_host) if dest_attrs[1] else None)
+            dest_realm = _as_str(message.destination_realm)
+        elif raw or not hasattr(message, "destination_realm"):
             found = A.find_many(data, _DEST_CODES)
             dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
             dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
-        else:  # typed message: the attributes are already there, no scan needed
+        else:  # attributes set on an instance of a class without them
             dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
             dest_realm = _as_str(message.destination_realm)
         now = self.loop.time()
