@@ -90,12 +90,15 @@ async def client_main(args: argparse.Namespace) -> None:
                 codes[code] = codes.get(code, 0) + 1
 
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     await asyncio.gather(*(worker() for _ in range(args.concurrency)))
     elapsed = time.perf_counter() - t0
+    client_cpu = time.process_time() - cpu0
     await node.stop(1)
     latencies.sort()
     print(json.dumps({
         "requests": len(latencies), "seconds": elapsed, "rate": len(latencies) / elapsed,
+        "client_cpu_us": client_cpu / len(latencies) * 1e6,
         "p50_ms": latencies[len(latencies) // 2] * 1e3,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
         "codes": codes}))
@@ -125,6 +128,15 @@ async def null_server_main() -> None:
 
 
 # ------------------------------------------------------------------- driver ---
+def _run(coro) -> None:  # type: ignore[no-untyped-def]
+    """Run on the loop `diameter ocs serve` uses (uvloop's when installed), so the
+    reference and the load client get the same loop as the server."""
+    sys.path.insert(0, str(SRC))
+    from diameter.node.node import new_event_loop
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(coro)
+
+
 def start_server(cmd: list[str]) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
@@ -141,8 +153,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_load(port: int, args: argparse.Namespace, server_pid: int) -> dict:
+def db_cpu_seconds(data_dir: str | None) -> float:
+    """CPU time so far of a PostgreSQL cluster started here: the postmaster and its children."""
+    if data_dir is None:
+        return 0.0
+    try:
+        master = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == master or int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str | None = None) -> dict:
     cpu0 = cpu_seconds(server_pid)
+    db0 = db_cpu_seconds(db_dir)
     out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
                           "--sessions", str(args.sessions), "--updates", str(args.updates),
                           "--concurrency", str(args.concurrency), "--accounts", str(args.accounts)],
@@ -151,6 +185,7 @@ def run_load(port: int, args: argparse.Namespace, server_pid: int) -> dict:
         raise SystemExit(out.stderr)
     result = json.loads(out.stdout)
     result["server_cpu_us"] = (cpu_seconds(server_pid) - cpu0) / result["requests"] * 1e6
+    result["db_cpu_us"] = (db_cpu_seconds(db_dir) - db0) / result["requests"] * 1e6 if db_dir else None
     return result
 
 
@@ -183,6 +218,7 @@ def pg_cluster() -> tuple[str, callable]:
         subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+    teardown.data_dir = data  # type: ignore[attr-defined]
     # the unix socket: on one machine it costs far less CPU per query than TCP loopback
     return f"postgresql://postgres@/postgres?host={tmp}&port={port}", teardown
 
@@ -217,7 +253,10 @@ async def check_books(url: str, args: argparse.Namespace, amount: int) -> tuple[
 def line(name: str, r: dict) -> str:
     codes = ",".join(f"{k}:{v}" for k, v in sorted(r["codes"].items()))
     return (f"{name:24s} {r['requests']:7d} CCR {r['rate']:8.0f} CCR/s  p50 {r['p50_ms']:6.2f} ms  "
-            f"p99 {r['p99_ms']:6.2f} ms  server CPU {r['server_cpu_us']:5.0f} us/CCR  results {codes}")
+            f"p99 {r['p99_ms']:6.2f} ms  CPU us/CCR: server {r['server_cpu_us']:4.0f}, "
+            f"client {r['client_cpu_us']:3.0f}"
+            + (f", PostgreSQL {r['db_cpu_us']:4.0f}" if r.get("db_cpu_us") is not None else "")
+            + f"  results {codes}")
 
 
 def main() -> None:
@@ -234,13 +273,17 @@ def main() -> None:
     ap.add_argument("--server-identity", default="ocs.bench.example.net", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
-        asyncio.run(client_main(args))
+        _run(client_main(args))
         return
     if args.null_server:
-        asyncio.run(null_server_main())
+        _run(null_server_main())
         return
     sys.path.insert(0, str(SRC))
     amount = 10**9
+    sys.path.insert(0, str(HERE))
+    from _machine import describe
+    print(describe(uvloop_used=not os.environ.get("DIAMETER_NO_UVLOOP")))
+    print(f"load average {os.getloadavg()[0]:.1f} before the run (other processes share the cores)")
     print(f"{args.sessions} sessions x {args.updates + 2} CCR, {args.concurrency} concurrent, "
           f"{args.accounts} accounts, load client and server in separate processes")
     proc, port = start_server([sys.executable, __file__, "--null-server"])
@@ -265,7 +308,7 @@ def main() -> None:
                                        "--port", "0", "--identity", "ocs.bench.example.net",
                                        "--realm", REALM, "--max-in-progress", "100000"])
             try:
-                r = run_load(port, args, proc.pid)
+                r = run_load(port, args, proc.pid, getattr(teardown, "data_dir", None))
             finally:
                 stop(proc)
             good, books = asyncio.run(check_books(url, args, amount))

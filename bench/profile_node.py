@@ -82,7 +82,9 @@ def stage_timings(n: int = 5000) -> list[tuple[str, str, float]]:
 
 # ------------------------------------------------------------ profiled runs ---
 LAYERS = [
-    ("codec core (compiled)", ("diameter.codec.core", "core__mypyc")),
+    ("codec core (compiled)", ("diameter.codec.core", "native__mypyc", "diameter.codec.frame",
+                               "diameter.codec.typed", "diameter.codec.objects",
+                               "diameter.codec.grammar")),
     ("codec (Python)", ("/diameter/codec/",)),
     ("message classes", ("/diameter/message/",)),
     ("dictionary", ("/diameter/dictionary/",)),

@@ -16,21 +16,21 @@ import struct
 from typing import Any
 
 from .codec.errors import DecodeError, DiameterError
-from .codec.wire import LIMITS, scan_avps, unpack_header
+from .codec.frame import HEADER
+from .codec.types import NTP_ERA1_OFFSET as _NTP_ERA1
+from .codec.types import NTP_UNIX_OFFSET as _NTP_UNIX
+from .codec.wire import LIMITS, encode_avp, scan_avps, unpack_header
 from .dictionary import _generated_tables as _tables
 from .message.avp import dictionary as _avpdict
 
 __all__ = ["to_dict", "to_json", "from_dict", "from_json", "JsonFormatError", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-_HEADER = struct.Struct(">IIIII")
 _NUMBERS = {"Integer32": ">i", "Integer64": ">q", "Unsigned32": ">I", "Unsigned64": ">Q",
             "Enumerated": ">i", "Float32": ">f", "Float64": ">d"}
 _TEXT = ("UTF8String", "DiameterURI", "DiameterIdentity", "IPFilterRule", "QoSFilterRule")
 _HDR_FLAGS = (("request", 0x80), ("proxyable", 0x40), ("error", 0x20), ("retransmit", 0x10))
 _AVP_FLAGS = (("vendor", 0x80), ("mandatory", 0x40), ("private", 0x20))
-_NTP_UNIX = 2208988800
-_NTP_ERA1 = 2085978496
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 # Command and application names shown in the JSON view; run-time additions go
@@ -158,7 +158,7 @@ def dict_to_bytes(d: dict[str, Any]) -> bytes:
         h = d["header"]
         flags = _flags_from(h.get("flags", {}), _HDR_FLAGS)
         body = b"".join(_avp_from_dict(a, 0) for a in d.get("avps", []))
-        return _HEADER.pack((int(h.get("version", 1)) << 24) | (20 + len(body)),
+        return HEADER.pack((int(h.get("version", 1)) << 24) | (20 + len(body)),
                             (flags << 24) | int(h["command_code"]),
                             int(h.get("application_id", 0)),
                             int(h.get("hop_by_hop_identifier", 0)),
@@ -196,12 +196,7 @@ def _avp_from_dict(a: dict[str, Any], depth: int) -> bytes:
         payload = _value_from_json(type_name, a["value"])
     else:
         raise JsonFormatError(f"AVP {code}/{vendor}: needs 'value', 'avps' or 'raw'")
-    n = len(payload)
-    if flags & 0x80:
-        head = struct.pack(">III", code, (flags << 24) | (n + 12), vendor)
-    else:
-        head = struct.pack(">II", code, (flags << 24) | (n + 8))
-    return head + payload + bytes(-n & 3)
+    return encode_avp(code, flags, vendor, payload)
 
 
 def _value_from_json(type_name: str, value: Any) -> bytes:

@@ -273,3 +273,31 @@ def test_requests_that_cannot_be_charged_safely_are_refused_and_cost_nothing(tmp
                 await c.stop(1)
             await srv.stop()
     run(main())
+
+
+def test_restrict_access_final_units_carry_the_configured_filter_rules(tmp_path):
+    from diameter.ocs.model import FinalAction
+    from diameter.ocs.tariff import DEFAULT_TARIFF, Policy, Tariff
+
+    rules = ("permit out 6 from any to 192.0.2.10 443", "permit in 6 from 192.0.2.10 443 to any")
+    tariff = Tariff(DEFAULT_TARIFF.rates, Policy(final_unit_action=FinalAction.RESTRICT_ACCESS,
+                                                 restriction_filter_rules=rules, filter_ids=("walled",)))
+
+    async def main():
+        srv = await start_server(str(tmp_path / "ocs.db"), tariff=tariff)
+        c = None
+        try:
+            await srv.engine.create_account("carol", [(0, "491700000001")], amount=15)  # 1.5 MiB
+            c = await start_client(srv)
+            wire = await c.request(ccr("r1", 1, 0, requested=0))
+            a = parse_cca(wire)
+            fu = a.grants[0].final_unit
+            assert a.result_code == 2001 and a.grants[0].granted.total_octets == MIB
+            assert fu.action == 2 and fu.redirect_server_address is None
+            assert [r.decode() for r in fu.restriction_filter_rules] == list(rules)
+            assert list(fu.filter_ids) == ["walled"]
+        finally:
+            if c is not None:
+                await c.stop(1)
+            await srv.stop()
+    run(main())

@@ -222,3 +222,14 @@ def test_tcc_close_leaves_a_session_another_instance_charged_recently():
     assert not dec.ledger and not dec.cdrs
     dec = rating.close(s, "s", "tcc_expired", NOW + 601, idle=600)
     assert [r.op for r in dec.ledger] == ["release"] and dec.cdrs[0]["reason"] == "tcc_expired"
+
+
+def test_restrict_policy_puts_filter_rules_in_the_final_grant_and_tariff_file_checks_them():
+    from diameter.ocs.tariff import DEFAULT_RESTRICTION_RULES, TariffError, tariff_from_dict
+
+    tariff = tariff_from_dict({"policy": {"final_unit_action": "restrict"}})
+    g = rating.charge(snap(15), gy("s", 0, RequestKind.INITIAL), tariff, NOW).outcome.grants[0]
+    assert g.final_action == FinalAction.RESTRICT_ACCESS and g.redirect_address is None
+    assert g.restriction_filter_rules == list(DEFAULT_RESTRICTION_RULES) and g.filter_ids is None
+    with pytest.raises(TariffError, match="restriction_filter_rules"):
+        tariff_from_dict({"policy": {"restriction_filter_rules": "permit out ip from any to any"}})

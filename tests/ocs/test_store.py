@@ -172,3 +172,41 @@ def test_a_failing_unit_fails_alone_and_the_rest_of_its_batch_commits(store_url)
             assert snap.balances[0].amount == 1000 - 7 * 10 and len(snap.reservations) == 7
             assert await st.recorded(("g3", 0)) is None and (await st.audit()).ok
     run(main())
+
+
+def test_two_stores_on_one_database_see_each_others_writes(store_url):
+    """A second writer of the same database (another instance, the account CLI) changes an
+    account the first one has read: the first must decide on the new state (SQLite: its
+    account cache is dropped when `PRAGMA data_version` moves; PostgreSQL: the version check)."""
+    async def main():
+        async with open_storage(store_url) as a, open_storage(store_url) as b:
+            ea, eb = Engine(a), Engine(b)
+            await ea.create_account("duo", [(0, MSISDN)], amount=10_000)
+            await ea.charge(gy("d1", 0, RequestKind.INITIAL))  # a has read the account
+            await eb.charge(gy("d2", 0, RequestKind.INITIAL))  # b changes it behind a's back
+            rch = await eb.recharge(Target(name="duo"), RechargeRequest(500))
+            up = await ea.charge(gy("d1", 1, RequestKind.UPDATE, used=2 * MIB))
+            assert up.balance == rch.balance - 10 * 2  # the 10 MiB re-reserved for d1 after 2 used
+            again = await eb.charge(gy("d1", 1, RequestKind.UPDATE, used=2 * MIB))
+            assert again.replayed and again.balance == up.balance
+            await eb.charge(gy("d1", 2, RequestKind.TERMINATION, used=MIB, requested=None))
+            await ea.charge(gy("d2", 1, RequestKind.TERMINATION, used=4 * MIB, requested=None))
+            snap = await ea.account(Target(name="duo"))
+            assert snap.balances[0].amount == 10_000 + 500 - 10 * (2 + 1 + 4) and not snap.reservations
+            assert (await a.audit()).ok and (await b.audit()).ok
+    run(main())
+
+
+def test_sqlite_account_cache_stays_bounded(tmp_path):
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            st._cache.max_accounts = 2
+            eng = Engine(st)
+            for i in range(5):
+                await eng.create_account(f"n{i}", [(0, f"49170000100{i}")], amount=1000)
+            for i in range(5):
+                out = await eng.charge(gy(f"b{i}", 0, RequestKind.INITIAL, msisdn=f"49170000100{i}"))
+                assert out.result_code == 2001 and out.balance == 900
+                assert len(st._cache.accounts) <= 3
+            assert (await st.audit()).ok
+    run(main())

@@ -11,6 +11,7 @@ import struct
 import time
 from typing import Any
 
+from ..codec.types import NTP_UNIX_OFFSET as _NTP_OFFSET
 from ..message.commands import CreditControlRequest
 from . import fastwire as fw
 from .types import CCRequest, CCResult, FinalUnit, Grant, RequestType, Units
@@ -18,7 +19,6 @@ from .wire import APP_CC, SubscriptionId, Usage, extra_avp, build_cca
 
 # ------------------------------------------------------- fast CCR encoding ---
 _MSG_HDR = struct.Struct("!B3sB3sIII")
-_NTP_OFFSET = 2208988800
 _TS_AVP: list[Any] = [0, b""]
 FLAG_REQUEST_PROXYABLE = 0xC0
 FLAG_RETRANSMIT = 0x10

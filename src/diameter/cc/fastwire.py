@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ..codec.core import scan as scan
+from ..codec.frame import scan as scan
 from .types import FinalUnit, FinalUnitAction, Grant, Money, MsccRequest, Units
 
 _U32 = struct.Struct("!I").unpack_from

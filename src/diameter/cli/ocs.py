@@ -123,7 +123,9 @@ def serve(ctx: click.Context, config: str | None, host: str | None, port: int | 
             await stop.wait()
         finally:
             await srv.stop()
-    _run(main())
+    from ..node.node import new_event_loop  # uvloop's when installed (the `fast` extra)
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main())
 
 
 @ocs.command()

@@ -1,4 +1,4 @@
-"""Message header and AVP framing: the hot path of the codec.
+"""Message header and AVP framing: the public face of :mod:`.frame`.
 
 Pure functions over ``bytes``. An AVP is located by a tuple
 ``(code, vendor, flags, avp_start, payload_start, payload_end)`` into the
@@ -6,35 +6,28 @@ buffer it was found in; nothing is copied until a value is read.
 """
 from __future__ import annotations
 
-from struct import Struct
-
-from . import core
+from . import frame
 from .errors import MessageDecodeError
+from .frame import (AVP_FLAG_VENDOR, HEADER, HEADER_LENGTH, LIMITS, U32, Limits, avp_header,
+                    encode_avp)
 
-HEADER_LENGTH = 20
 FLAG_REQUEST = 0x80
 FLAG_PROXIABLE = 0x40
 FLAG_ERROR = 0x20
 FLAG_RETRANSMIT = 0x10
-AVP_FLAG_VENDOR = 0x80
 AVP_FLAG_MANDATORY = 0x40
 AVP_FLAG_PRIVATE = 0x20
 
+_unpack_header = HEADER.unpack_from
+_unpack_u32 = U32.unpack_from
+_pack_header = HEADER.pack
 
-Limits = core.Limits
-LIMITS = core.LIMITS
-
-_HEADER = Struct(">IIIII")
-_U32X2 = Struct(">II")
-_U32 = Struct(">I")
-_unpack_header = _HEADER.unpack_from
-_unpack_u32x2 = _U32X2.unpack_from
-_unpack_u32 = _U32.unpack_from
-_pack_header = _HEADER.pack
-_pack_u32x2 = _U32X2.pack
-_pack_u32x3 = Struct(">III").pack
-_PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
-_ZEROS = b"\x00\x00\x00\x00"
+__all__ = [
+    "HEADER_LENGTH", "FLAG_REQUEST", "FLAG_PROXIABLE", "FLAG_ERROR", "FLAG_RETRANSMIT",
+    "AVP_FLAG_VENDOR", "AVP_FLAG_MANDATORY", "AVP_FLAG_PRIVATE", "HEADER", "Limits", "LIMITS",
+    "AvpEntry", "message_length", "unpack_header", "pack_header", "scan_avps", "scan_index",
+    "avp_header", "encode_avp", "padding",
+]
 
 AvpEntry = tuple[int, int, int, int, int, int]
 
@@ -53,7 +46,7 @@ def unpack_header(data: bytes) -> tuple[int, int, int, int, int, int, int]:
     version = vl >> 24
     length = vl & 0xFFFFFF
     if version != 1 or length != size or length & 3 or length > LIMITS.max_message_size:
-        core.header_error(version, length, size)
+        frame.header_error(version, length, size)
     return version, length, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e
 
 
@@ -66,13 +59,13 @@ def pack_header(version: int, length: int, flags: int, code: int, app: int,
         raise MessageDecodeError(f"cannot pack header: {e}") from None
 
 
-scan_avps = core.scan
-"""Locate the AVPs in ``buf[start:end]``; check lengths and padding (see :mod:`.core`)."""
+scan_avps = frame.scan
+"""Locate the AVPs in ``buf[start:end]``; check lengths and padding (see :mod:`.frame`)."""
 
 
 def scan_index(buf: bytes, start: int, end: int) -> tuple[list[AvpEntry], dict[int, list[AvpEntry]]]:
     """``scan_avps`` plus an index keyed ``code | vendor << 32`` in the same pass."""
-    entries = core.scan(buf, start, end)
+    entries = frame.scan(buf, start, end)
     index: dict[int, list[AvpEntry]] = {}
     get = index.get
     for e in entries:
@@ -85,26 +78,6 @@ def scan_index(buf: bytes, start: int, end: int) -> tuple[list[AvpEntry], dict[i
     return entries, index
 
 
-def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
-    """Serialise an AVP header for a payload of the given length.
-
-    The V bit brings the Vendor-Id field, also with Vendor-Id 0 (as read).
-    """
-    if vendor or flags & AVP_FLAG_VENDOR:
-        return _pack_u32x3(code, ((flags | AVP_FLAG_VENDOR) << 24) | (payload_length + 12), vendor)
-    return _pack_u32x2(code, ((flags & 0x7F) << 24) | (payload_length + 8))
-
-
-def encode_avp(code: int, flags: int, vendor: int, payload: bytes) -> bytes:
-    """Serialise a whole AVP: header, payload, zero padding."""
-    n = len(payload)
-    if vendor or flags & AVP_FLAG_VENDOR:
-        head = _pack_u32x3(code, ((flags | AVP_FLAG_VENDOR) << 24) | (n + 12), vendor)
-    else:
-        head = _pack_u32x2(code, ((flags & 0x7F) << 24) | (n + 8))
-    return head + payload + _PADDING[n & 3]
-
-
 def padding(n: int) -> bytes:
     """Zero bytes that pad a payload of length n to 4 bytes."""
-    return _PADDING[n & 3]
+    return frame.PADDING[n & 3]

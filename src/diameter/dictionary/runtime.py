@@ -18,7 +18,7 @@ from pathlib import Path
 from dataclasses import dataclass
 
 from .. import jsonview
-from ..codec.core import GENERATION
+from ..codec.typed import GENERATION
 from ..message.avp import dictionary as _avpdict
 from . import _generated_tables as _tables
 from .source import AvpDef, Dictionary

@@ -42,9 +42,7 @@ def dump(msg: Message) -> str:
     return "\n".join([str(msg), *_dump_avps(msg.avps, "  ")]) + "\n"
 
 
-def _init_commands() -> None:
-    from . import _base
-    _base._load_commands()
-
-
-_init_commands()
+try:  # the generated command package gives the command registries their (lazy) index
+    from . import commands as _commands  # noqa: F401,E402
+except ImportError:  # before the first generation
+    pass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..codec import core
+from ..codec import objects as core
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
@@ -475,10 +475,3 @@ def _resolve(app: int, code: int) -> Any:
 
 _types.resolve = _resolve
 
-
-def _load_commands() -> None:
-    """Make the generated command package give the registries their (lazy) index."""
-    try:
-        from . import commands as _c  # noqa: F401  (its import fills the registries' index)
-    except ImportError:
-        return

@@ -9,19 +9,15 @@ attributes are encoded in place of their first occurrence.
 """
 from __future__ import annotations
 
-from struct import Struct
 from typing import Any, overload
 
-from ..codec import core
+from ..codec import typed as core
 from ..codec.errors import AvpDecodeError, AvpEncodeError
-from ..codec.wire import LIMITS, scan_index
+from ..codec.wire import LIMITS, avp_header, encode_avp, scan_avps, scan_index
 from .avp.avp import Avp, _avp_from_entry, get_avp_dictionary_entry
 from .avp.dictionary import AVP_TYPE_NAMES
 from ..codec.types import CODECS
 
-_pack2 = Struct(">II").pack
-_pack3 = Struct(">III").pack
-_PAD = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
 _FIXED_SIZES = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
                 "Float32": 4, "Float64": 8, "Enumerated": 4, "Time": 4}
 GENERATION = core.GENERATION   # bumped by the dictionary when an entry changes
@@ -50,10 +46,7 @@ class Spec:
             fixed = self.fixed_hdr
             if fixed is not None:
                 return fixed + payload
-        n = len(payload)
-        if self.vendor:
-            return _pack3(self.code, self.flagbits | (n + 12), self.vendor) + payload + _PAD[n & 3]
-        return _pack2(self.code, self.flagbits | (n + 8)) + payload + _PAD[n & 3]
+        return encode_avp(self.code, self.flagbits >> 24, self.vendor, payload)
 
     def decode_at(self, buf: bytes, entry: tuple, depth: int = 0) -> Any:
         tc = self.type_class
@@ -125,9 +118,7 @@ def _compile(cls: type, grouped: bool) -> Binding:
             s.decode, s.encode = CODECS.get(type_name, CODECS["OctetString"])
             size = _FIXED_SIZES.get(type_name)
             if size is not None:
-                hl = 12 if gd.vendor_id else 8
-                s.fixed_hdr = (_pack3(gd.avp_code, s.flagbits | (hl + size), gd.vendor_id)
-                               if gd.vendor_id else _pack2(gd.avp_code, s.flagbits | (hl + size)))
+                s.fixed_hdr = avp_header(gd.avp_code, flags, gd.vendor_id, size)
             else:
                 s.fixed_hdr = None
         else:
@@ -331,7 +322,7 @@ def _attr_doc(gd: Any) -> tuple[str, str]:
 
 
 def install_attrs(cls: type) -> None:
-    """Give ``cls`` a lazy class attribute (:class:`core.Attr`) for each attribute in avp_def.
+    """Give ``cls`` a lazy class attribute (:class:`codec.typed.Attr`) for each attribute in avp_def.
 
     Each shows its AVP name, code and type in ``help()``; DiameterIdentity attributes
     (:class:`IdentityAttr`) also accept ``str``.
@@ -415,7 +406,7 @@ def encode_body(obj: Any) -> bytes:
     changed, extras_changed = _changes(obj, b, d)
     if not changed and not extras and not extras_changed:
         return buf[start:end] if (start or end != len(buf)) else buf
-    entries = d.get("_raw_entries") or core.scan(buf, start, end)
+    entries = d.get("_raw_entries") or scan_avps(buf, start, end)
     parts = []
     done: set[int] = set()
     for e in entries:

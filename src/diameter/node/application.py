@@ -5,25 +5,32 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import ApplicationError, EmptyAnswer, RequestTimeout  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from ..message import Message
-    from .node import Node
 
 logger = logging.getLogger("diameter.application")
 
 
-class ApplicationError(Exception):
-    """Base error raised by applications."""
+class ApplicationHost(Protocol):
+    """What an :class:`Application` asks of the node it is registered with (``Node``)."""
+    origin_host: str
+    realm_name: str
 
+    def route_answer(self, message: Any) -> tuple[Any, Any]: ...
 
-class EmptyAnswer(ApplicationError):
-    """The request got no answer (the application was stopped while waiting)."""
+    def send_message(self, conn: Any, message: Any) -> None: ...
 
+    def send_request_for(self, app: Application, message: Any, timeout: float) -> Message:
+        """Send ``message`` for ``app`` and block until its answer (or raise)."""
+        ...
 
-class RequestTimeout(ApplicationError, TimeoutError):
-    """No answer within the timeout."""
+    def handler_failed(self, message: Any) -> None:
+        """``app``'s handler raised for ``message``: fail whoever waits for its answer."""
+        ...
 
 
 def _app_name(app_id: int | None) -> str:
@@ -54,13 +61,13 @@ class Application:
         #: validate received requests against their grammar before ``handle_request``;
         #: None follows ``Node.validate_received_request_avps``
         self.validate_requests: bool | None = None
-        self._node: Node | None = None
+        self._node: ApplicationHost | None = None
 
     def __str__(self) -> str:
         return f"<{self.name} ({self.application_id})>"
 
     @property
-    def node(self) -> Node:
+    def node(self) -> ApplicationHost:
         if self._node is None:
             raise RuntimeError("application is not registered with a Node (call Node.add_application)")
         return self._node
@@ -121,7 +128,7 @@ class Application:
         Raises ``NotRoutable`` when no peer can take it, ``RequestTimeout`` after
         ``timeout`` seconds, ``EmptyAnswer`` if the application is stopped.
         """
-        return self.node._send_request_blocking(self, message, timeout)
+        return self.node.send_request_for(self, message, timeout)
 
     def start(self) -> None:
         logger.info("%s application started", self)
@@ -216,7 +223,7 @@ class ThreadingApplication(Application):
             answer = self.handle_request(message)
         except Exception:  # noqa: BLE001 - a failing handler must not kill the worker
             logger.exception("%s request handler failed", self)
-            self.node._handler_failed(message)
+            self.node.handler_failed(message)
             return
         if answer is not None:
             try:

@@ -279,7 +279,8 @@ class Node:
             if w is not None and w.future is fut:
                 del self._waiting[key]
 
-    def _handler_failed(self, message: Any) -> None:
+    def handler_failed(self, message: Any) -> None:
+        """An application's handler raised for ``message``: fail whoever waits for its answer."""
         key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
         with self._waiting_lock:
             w = self._waiting.get(key)
@@ -374,7 +375,8 @@ class Node:
             self._waiting.clear()
 
     # ---- messaging --------------------------------------------------------------
-    def _send_request_blocking(self, app: Application, message: Any, timeout: float) -> Any:
+    def send_request_for(self, app: Application, message: Any, timeout: float) -> Any:
+        """``Application.send_request``: send ``message`` for ``app``, block until its answer."""
         if not self._started:
             raise NotRoutable("node is not started")
         if not message.header.end_to_end_identifier:
@@ -400,10 +402,10 @@ class Node:
             fut.add_done_callback(relay)
         self._inbox.post(go)
         if not waiter.wait(timeout + 5):
-            raise TimeoutError("Timed out waiting for answer")
+            raise RequestTimeout("Timed out waiting for answer")
         if waiter.error is not None:
             if isinstance(waiter.error, RequestTimeout):
-                raise TimeoutError("Timed out waiting for answer") from waiter.error
+                raise RequestTimeout("Timed out waiting for answer") from waiter.error
             raise waiter.error
         answer = waiter.value
         if answer is None:

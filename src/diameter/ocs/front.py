@@ -98,7 +98,9 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
         fu = None
         if g.final_action is not None:
             action = FinalUnitAction(g.final_action)
-            fu = FinalUnit(action, REDIRECT_URL if g.redirect_address else None, g.redirect_address)
+            fu = FinalUnit(action, REDIRECT_URL if g.redirect_address else None, g.redirect_address,
+                           tuple(r.encode() for r in g.restriction_filter_rules or ()),
+                           tuple(g.filter_ids or ()))
         grants.append(Grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
                             _granted(g.unit, g.units), g.result_code, g.validity_time,
                             g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))

@@ -234,6 +234,8 @@ class Grant:
     units: int | None = None  # granted units, None = no grant
     final_action: int | None = None  # FinalAction when this is the last grant
     redirect_address: str | None = None
+    restriction_filter_rules: list[str] | None = None  # RESTRICT_ACCESS: IPFilterRules
+    filter_ids: list[str] | None = None  # RESTRICT_ACCESS: Filter-Id values
     validity_time: int | None = None
     quota_holding_time: int | None = None
     volume_threshold: int | None = None
@@ -261,7 +263,7 @@ class Outcome:
     def to_json(self) -> str:
         data = {k: getattr(self, k) for k in _OUTCOME_FIELDS}
         data["grants"] = [g.__dict__ for g in self.grants]
-        return json.dumps(data, separators=(",", ":"))
+        return _encode(data)
 
     @staticmethod
     def from_json(text: str) -> Outcome:
@@ -270,6 +272,7 @@ class Outcome:
         return Outcome(grants=grants, replayed=True, **data)
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 _OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
                    "check_balance", "amount_before", "reauth_sessions", "error_message")
 

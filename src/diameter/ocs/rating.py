@@ -16,6 +16,7 @@ from .model import (
     RATING_FAILED,
     SUCCESS,
     AccountState,
+    FinalAction,
     Grant,
     Outcome,
     RequestedAction,
@@ -140,8 +141,11 @@ def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tari
         grant.time_threshold = threshold
     if final:
         grant.final_action = int(pol.final_unit_action)
-        if pol.final_unit_action == 1:
+        if pol.final_unit_action == FinalAction.REDIRECT:
             grant.redirect_address = pol.redirect_address
+        elif pol.final_unit_action == FinalAction.RESTRICT_ACCESS:
+            grant.restriction_filter_rules = list(pol.restriction_filter_rules) or None
+            grant.filter_ids = list(pol.filter_ids) or None
     return grant
 
 

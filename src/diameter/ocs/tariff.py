@@ -15,6 +15,10 @@ Example (the defaults)::
     reservation_grace = 30     # a reservation expires validity_time + grace after the grant
     final_unit_action = "terminate"   # or "redirect" / "restrict"
     redirect_address = "http://top-up.example.net/"
+    # with "restrict": Restriction-Filter-Rule (IPFilterRule) and/or Filter-Id values;
+    # default: a walled garden that lets only DNS through
+    restriction_filter_rules = ["permit out 17 from any to any 53", "permit in 17 from any 53 to any"]
+    filter_ids = []
 
     [[rates]]
     context = "32251@3gpp.org"  # Gy
@@ -81,6 +85,16 @@ class Rate:
         return score
 
 
+DEFAULT_RESTRICTION_RULES = ("permit out 17 from any to any 53", "permit in 17 from any 53 to any")
+
+
+def _strings(table: dict[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = table.get(key, default)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise TariffError(f"[policy] {key} must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class Policy:
     validity_time: int = 600
@@ -90,6 +104,9 @@ class Policy:
     final_unit_action: FinalAction = FinalAction.TERMINATE
     redirect_address: str = "http://top-up.example.net/"
     share_wallet: bool = True  # divide what a wallet can pay between its open sessions
+    #: RESTRICT_ACCESS: IPFilterRules the client applies once the final units are used (RFC 4006 8.36)
+    restriction_filter_rules: tuple[str, ...] = DEFAULT_RESTRICTION_RULES
+    filter_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +171,8 @@ def tariff_from_dict(data: dict[str, Any]) -> Tariff:
         final_unit_action=_ACTIONS[action],
         redirect_address=str(pol.get("redirect_address", defaults.redirect_address)),
         share_wallet=bool(pol.get("share_wallet", True)),
+        restriction_filter_rules=_strings(pol, "restriction_filter_rules", DEFAULT_RESTRICTION_RULES),
+        filter_ids=_strings(pol, "filter_ids", ()),
     )
     raw_rates = data.get("rates")
     if raw_rates is None:

@@ -1,18 +1,16 @@
 """Building the RFC 6733 answer to a request that failed validation (sections 7.1, 7.2, 7.5)."""
 from __future__ import annotations
 
-from struct import Struct
 from typing import Any
 
 from ..codec.errors import DecodeError
-from ..codec.wire import scan_avps
-from .check import _encode
+from ..codec.frame import HEADER
+from ..codec.wire import encode_avp, scan_avps
 from .findings import ValidationError
 from .rules import RuleSet, default_rules, key_of
 
 __all__ = ["error_answer", "failed_avp"]
 
-_HEADER = Struct(">IIIII")
 _SESSION_ID = key_of(263, 0)
 _PROXY_INFO = key_of(284, 0)
 _FAILED_AVP = 279
@@ -26,8 +24,8 @@ def failed_avp(finding: ValidationError) -> bytes | None:
         return None
     inner = finding.avp
     for code, vendor, flags in reversed(finding.path):
-        inner = _encode(code, vendor, flags, inner)
-    return _encode(_FAILED_AVP, 0, 0x40, inner)
+        inner = encode_avp(code, flags, vendor, inner)
+    return encode_avp(_FAILED_AVP, 0x40, 0, inner)
 
 
 def error_answer(request: Any, finding: ValidationError, *, origin_host: bytes | str,
@@ -59,7 +57,7 @@ def error_answer(request: Any, finding: ValidationError, *, origin_host: bytes |
         else request.as_bytes()
     if len(data) < 20:
         raise ValueError("a request needs at least its 20-byte header to be answered")
-    vl, fc, app, hbh, e2e = _HEADER.unpack_from(data, 0)
+    vl, fc, app, hbh, e2e = HEADER.unpack_from(data, 0)
     flags, code = fc >> 24, fc & 0xFFFFFF
     if not flags & 0x80:
         raise ValueError("error_answer() answers requests; this message is an answer")
@@ -67,9 +65,9 @@ def error_answer(request: Any, finding: ValidationError, *, origin_host: bytes |
     protocol = finding.protocol_error if e_bit is None else e_bit
     session = [a for k, a in avps if k == _SESSION_ID][:1]
     parts: list[bytes] = list(session)
-    parts.append(_encode(264, 0, 0x40, _bytes(origin_host)))
-    parts.append(_encode(296, 0, 0x40, _bytes(origin_realm)))
-    parts.append(_encode(268, 0, 0x40, finding.result_code.to_bytes(4, "big")))
+    parts.append(encode_avp(264, 0x40, 0, _bytes(origin_host)))
+    parts.append(encode_avp(296, 0x40, 0, _bytes(origin_realm)))
+    parts.append(encode_avp(268, 0x40, 0, finding.result_code.to_bytes(4, "big")))
     if not protocol:
         grammar = rules.command(app, code, False)
         if grammar is not None:
@@ -79,19 +77,19 @@ def error_answer(request: Any, finding: ValidationError, *, origin_host: bytes |
                     # no more than the answer allows (the request may have too many: 5009)
                     parts.extend([a for kk, a in avps if kk == k][:hi if hi >= 0 else None])
     if origin_state_id is not None:
-        parts.append(_encode(278, 0, 0x40, origin_state_id.to_bytes(4, "big")))
+        parts.append(encode_avp(278, 0x40, 0, origin_state_id.to_bytes(4, "big")))
     text = error_message if error_message is not None else str(finding)
     if text:
-        parts.append(_encode(281, 0, 0, text.encode("utf-8")))
+        parts.append(encode_avp(281, 0, 0, text.encode("utf-8")))
     if error_reporting_host is not None and _bytes(error_reporting_host) != _bytes(origin_host):
-        parts.append(_encode(294, 0, 0, _bytes(error_reporting_host)))
+        parts.append(encode_avp(294, 0, 0, _bytes(error_reporting_host)))
     fa = failed_avp(finding)
     if fa is not None:
         parts.append(fa)
     parts.extend(a for k, a in avps if k == _PROXY_INFO)
     body = b"".join(parts)
     out_flags = (flags & 0x40) | (0x20 if protocol else 0)
-    header = _HEADER.pack((1 << 24) | (20 + len(body)), (out_flags << 24) | code, app, hbh, e2e)
+    header = HEADER.pack((1 << 24) | (20 + len(body)), (out_flags << 24) | code, app, hbh, e2e)
     return Message.from_bytes(header + body)
 
 

@@ -1,23 +1,20 @@
 """Checking a message against its command grammar (RFC 6733 sections 3.2, 4, 7.1.5)."""
 from __future__ import annotations
 
-from struct import Struct
 from typing import Any
 
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.types import CODECS
-from ..codec.wire import LIMITS, scan_avps, unpack_header
+from ..codec.frame import COMPILED, HEADER, U32X2
+from ..codec.grammar import grammar_ok as _grammar_ok
+from ..codec.wire import LIMITS, encode_avp, scan_avps, unpack_header
 from .findings import (AvpNotAllowed, AvpOccursTooManyTimes, AvpUnsupported, CommandUnsupported,
                        InvalidAvpBits, InvalidAvpLength, InvalidAvpValue, InvalidHdrBits,
                        InvalidMessageLength, MissingAvp, UnsupportedVersion, ValidationError)
 from .rules import Grammar, RuleSet, default_rules
-from ..codec.core import COMPILED
-from ..codec.core import grammar_ok as _grammar_ok
 
 __all__ = ["validate", "example_avp"]
 
-_U32X2 = Struct(">II")
-_HEADER = Struct(">5I")
 _FIXED = {"Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
           "Float32": 4, "Float64": 8, "Enumerated": 4, "Time": 4}
 _MIN_PAYLOAD = dict(_FIXED, Address=6)
@@ -62,7 +59,7 @@ def _certainly_valid(buf: bytes, rules: RuleSet) -> bool:
     size = len(buf)
     if size < 20:
         return False
-    vl, fc, app, _h, _e = _HEADER.unpack_from(buf, 0)
+    vl, fc, app, _h, _e = HEADER.unpack_from(buf, 0)
     length = vl & 0xFFFFFF
     flags = fc >> 24
     if vl >> 24 != 1 or length != size or length & 3 or length > LIMITS.max_message_size \
@@ -100,16 +97,7 @@ def example_avp(code: int, vendor: int, rules: RuleSet | None = None, depth: int
                 payload = b"".join(parts)
         else:
             payload = bytes(_MIN_PAYLOAD.get(info.type_name, 0))
-    return _encode(code, vendor, flags | (0x80 if vendor else 0), payload)
-
-
-def _encode(code: int, vendor: int, flags: int, payload: bytes) -> bytes:
-    n = len(payload)
-    if flags & 0x80:
-        head = _U32X2.pack(code, (flags << 24) | (n + 12)) + vendor.to_bytes(4, "big")
-    else:
-        head = _U32X2.pack(code, (flags << 24) | (n + 8))
-    return head + payload + bytes(-n & 3)
+    return encode_avp(code, flags, vendor, payload)
 
 
 class _Checker:
@@ -162,7 +150,7 @@ class _Checker:
         vendor = e.vendor_id or 0
         flags = 0
         if off is not None and off + 8 <= len(buf) and code is not None and \
-                _U32X2.unpack_from(buf, off)[0] == code:
+                U32X2.unpack_from(buf, off)[0] == code:
             flags = buf[off + 4]
             if flags & 0x80 and off + 12 <= len(buf):
                 vendor = int.from_bytes(buf[off + 8:off + 12], "big")
@@ -170,7 +158,7 @@ class _Checker:
         if code is not None:
             info = self.rules.avp(code | (vendor << 32))
             size = _MIN_PAYLOAD.get(info.type_name, 0) if info is not None else 0
-            avp = _encode(code, vendor, flags | (0x80 if vendor else 0), bytes(size))
+            avp = encode_avp(code, flags, vendor, bytes(size))
         cls = InvalidAvpValue if e.result_code == 5004 else InvalidAvpLength
         return cls(str(e), code, vendor if code is not None else None, avp, path, off)
 

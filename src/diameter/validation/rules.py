@@ -126,7 +126,7 @@ class RuleSet:
         self._commands: dict[tuple[int, int, bool], Grammar | None] = {}
         self._grouped: dict[int, Grammar | None] = {}
         self._avps: dict[int, AvpInfo | None] = {}
-        self._fast: dict = {}          # key -> codec.core.VInfo, for the compiled fast path
+        self._fast: dict = {}          # key -> codec.grammar.VInfo, for the compiled fast path
         self._generation = _binding.GENERATION[0]
         _ALL.add(self)
 
@@ -197,7 +197,7 @@ class RuleSet:
         return self._avps
 
     def fast_cache(self) -> dict:
-        """The compiled fast path's per-AVP cache (filled by ``codec.core.grammar_ok``)."""
+        """The compiled fast path's per-AVP cache (filled by ``codec.grammar.grammar_ok``)."""
         self.avp_cache()
         return self._fast
 

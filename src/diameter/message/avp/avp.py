@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from ...codec import core as _core
+from ...codec import objects as _core
 from ...codec import types as _t
 from ...codec.errors import AvpDecodeError, AvpEncodeError, DecodeError, UnknownAvpError
 from ...codec.wire import encode_avp, scan_avps
+from .tables import (AVP_DICTIONARY, AVP_VENDOR_DICTIONARY, AvpInfo, enum_label, register_entry,
+                     vendor_name)
 
 __all__ = [
     "Avp", "AvpAddress", "AvpEnumerated", "AvpFloat32", "AvpFloat64", "AvpGrouped",
@@ -279,14 +281,11 @@ class AvpGrouped(Avp):
 
 def _avp_from_entry(buf: bytes, entry: tuple[int, int, int, int, int, int],
                     depth: int = 0) -> Any:
-    """The Avp object of one located AVP (see ``codec.core.make_avps``)."""
+    """The Avp object of one located AVP (see ``codec.objects.make_avps``)."""
     return _core.make_avps(buf, [entry], depth)[0]
 
 
 _AnyAvpType = TypeVar("_AnyAvpType", bound=Avp)
-
-from .dictionary import (AVP_DICTIONARY, AVP_VENDOR_DICTIONARY, AvpInfo,  # noqa: E402
-                         enum_label, vendor_name)
 
 _core.AVP_TABLES.base = AVP_DICTIONARY
 _core.AVP_TABLES.vendors = AVP_VENDOR_DICTIONARY
@@ -310,5 +309,4 @@ def get_avp_dictionary_entry(avp_code: int, vendor_id: int = 0) -> AvpInfo | Non
 def register(avp: int, name: str, type_cls: type[Avp], vendor: int | None = None,
              mandatory: bool | None = None) -> None:
     """Add or replace one AVP definition in the running dictionary."""
-    from . import dictionary as _d
-    _d.register_entry(avp, name, type_cls, vendor or 0, mandatory)
+    register_entry(avp, name, type_cls, vendor or 0, mandatory)

@@ -1,5 +1,6 @@
 """The running AVP dictionary, built from the generated tables.
 
+The tables themselves are in :mod:`.tables` (re-exported here):
 ``AVP_DICTIONARY`` (vendor 0) and ``AVP_VENDOR_DICTIONARY`` (vendor -> code ->
 entry) keep python-diameter's shape: ``{"name", "type", "mandatory", "vendor"}``.
 Entries can be added at run time with :func:`register_entry` (python-diameter's
@@ -7,24 +8,18 @@ Entries can be added at run time with :func:`register_entry` (python-diameter's
 """
 from __future__ import annotations
 
-import typing
-from ...codec.core import GENERATION
-
+from ...codec.typed import GENERATION
 from .avp import (Avp, AvpAddress, AvpFloat32, AvpFloat64, AvpGrouped, AvpInteger32,
                   AvpInteger64, AvpOctetString, AvpTime, AvpUnsigned32, AvpUnsigned64,
-                  AvpUtf8String)
+                  AvpUtf8String, register)
+from .tables import (AVP_DICTIONARY, AVP_FLAG_RULES, AVP_TYPE_NAMES, AVP_VENDOR_DICTIONARY,
+                     ENUMS, NAME_INDEX, VENDOR_NAMES, AvpInfo, enum_label, register_entry,
+                     vendor_name)
 
 try:
     from ...dictionary import _generated_tables as _tables
 except ImportError:  # before the first generation
     _tables = None
-
-
-class AvpInfo(typing.TypedDict):
-    name: str
-    type: type[Avp]
-    mandatory: typing.NotRequired[bool]
-    vendor: typing.NotRequired[int]
 
 
 # python-diameter's type mapping: DiameterIdentity, IPFilterRule and QoSFilterRule are
@@ -37,30 +32,6 @@ TYPE_CLASSES: dict[str, type[Avp]] = {
     "DiameterURI": AvpUtf8String, "Enumerated": AvpInteger32,
     "IPFilterRule": AvpOctetString, "QoSFilterRule": AvpOctetString,
 }
-
-AVP_DICTIONARY: dict[int, AvpInfo] = {}
-AVP_VENDOR_DICTIONARY: dict[int, dict[int, AvpInfo]] = {}
-# (vendor, code) -> the specification's type name (DiameterIdentity, Enumerated...)
-AVP_TYPE_NAMES: dict[tuple[int, int], str] = {}
-# (vendor, code) -> (must, may, must_not) flag rules, e.g. ("M", "P", "V")
-AVP_FLAG_RULES: dict[tuple[int, int], tuple[str, str, str]] = {}
-ENUMS: dict[tuple[int, int], dict[int, str]] = {}
-VENDOR_NAMES: dict[int, str] = {0: "None"}
-
-
-def register_entry(code: int, name: str, type_cls: type[Avp], vendor: int = 0,
-                   mandatory: bool | None = None, type_name: str | None = None) -> None:
-    """Add or replace the definition of (vendor, code)."""
-    entry: AvpInfo = {"name": name, "type": type_cls, "mandatory": bool(mandatory)}
-    if vendor:
-        entry["vendor"] = vendor
-        AVP_VENDOR_DICTIONARY.setdefault(vendor, {})[code] = entry
-    else:
-        AVP_DICTIONARY[code] = entry
-    AVP_TYPE_NAMES[(vendor, code)] = type_name or getattr(type_cls, "type_name", "OctetString")
-    GENERATION[0] += 1
-    _NAME_INDEX.clear()
-
 
 def _load() -> None:
     if _tables is None:
@@ -83,15 +54,14 @@ def _load() -> None:
 _load()
 
 
-_NAME_INDEX: dict[str, list[tuple[int, int]]] = {}
 _NAME_GENERATION = [-1]
 
 
 def _name_index() -> dict[str, list[tuple[int, int]]]:
     if _NAME_GENERATION[0] != GENERATION[0]:     # the running dictionary changed
-        _NAME_INDEX.clear()
+        NAME_INDEX.clear()
         _NAME_GENERATION[0] = GENERATION[0]
-    if not _NAME_INDEX:
+    if not NAME_INDEX:
         idx: dict[str, list[tuple[int, int]]] = {}
         for vendor, codes in [(0, AVP_DICTIONARY), *AVP_VENDOR_DICTIONARY.items()]:
             for code, entry in codes.items():
@@ -100,8 +70,8 @@ def _name_index() -> dict[str, list[tuple[int, int]]]:
             keys = idx.setdefault(alt.lower(), [])
             if (code, vendor) not in keys:
                 keys.append((code, vendor))
-        _NAME_INDEX.update(idx)
-    return _NAME_INDEX
+        NAME_INDEX.update(idx)
+    return NAME_INDEX
 
 
 def avp_by_name(name: str, vendor: int | None = None) -> tuple[int, int]:
@@ -121,14 +91,7 @@ def avp_by_name(name: str, vendor: int | None = None) -> tuple[int, int]:
     return found[0]
 
 
-def enum_label(code: int, vendor: int, value: object) -> str | None:
-    """The name of an Enumerated value, or None."""
-    names = ENUMS.get((vendor, code))
-    if names is None:
-        return None
-    return names.get(value)  # type: ignore[call-overload]
 
-
-def vendor_name(vendor: int) -> str:
-    """Display name of a vendor id (the id itself when unknown)."""
-    return VENDOR_NAMES.get(vendor) or str(vendor)
+__all__ = ["AVP_DICTIONARY", "AVP_FLAG_RULES", "AVP_TYPE_NAMES", "AVP_VENDOR_DICTIONARY",
+           "ENUMS", "VENDOR_NAMES", "TYPE_CLASSES", "AvpInfo", "avp_by_name", "enum_label",
+           "register", "register_entry", "vendor_name"]

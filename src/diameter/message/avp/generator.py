@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from typing import Any, NamedTuple, Protocol, TypeVar, dataclass_transform
 
-from ...codec import core as _core
+from ...codec import typed as _core
 from .avp import Avp
 
 logger = logging.getLogger("diameter.avp")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import avps as A
-from ..protocol.constants import *
+from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM)
+from ..errors import NodeError, NotRoutable, PeerFailed, RequestTimeout  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import ssl
@@ -26,22 +26,6 @@ state_log = logging.getLogger("diameter.node.peer")
 dump_log = logging.getLogger("diameter.peer.msg")
 
 Handler = Callable[[Any], Awaitable[Any] | Any]
-
-
-class NodeError(Exception):
-    """Base error raised by the node."""
-
-
-class NotRoutable(NodeError):
-    """No open peer can take the request."""
-
-
-class RequestTimeout(NodeError, TimeoutError):
-    """No answer arrived within the request's timeout."""
-
-
-class PeerFailed(NodeError):
-    """The peer failed and no alternate peer could take the request."""
 
 
 @dataclass(eq=False, slots=True)
@@ -79,9 +63,6 @@ def _read_str(data: bytes, code: int) -> str | None:
 
 _NO_PEERS: frozenset[str] = frozenset()
 _DEST_CODES = (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM)
-_HDR = struct.Struct("!IIIII")  # ver|len, flags|code, app, hbh, e2e
-_U32 = struct.Struct("!I")
-_IDS = struct.Struct("!II")  # hop-by-hop, end-to-end
 
 
 class _Resumed:
@@ -148,7 +129,7 @@ def _address(address: Any) -> str:
 
 
 def data_ids(hdr) -> bytes:
-    return hdr[4].to_bytes(4, "big") + hdr[5].to_bytes(4, "big")
+    return hdr.hop_by_hop_identifier.to_bytes(4, "big") + hdr.end_to_end_identifier.to_bytes(4, "big")
 
 
 class NodeParts:

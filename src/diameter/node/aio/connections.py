@@ -13,9 +13,11 @@ import weakref
 from typing import Any
 
 from ..protocol.capabilities import Capabilities
-from ..protocol.connection import (AnswerReceived, Closed, Collision, Opened, PeerConnection, PeerState,
+from ..protocol.connection import (AnswerReceived, Closed, CloseCause, Collision, Opened, PeerConnection, PeerState,
                                    RequestReceived, StartTls, WatchdogChange, cer_collision)
-from ..protocol.constants import *
+from ..protocol.constants import (DIAMETER_ELECTION_LOST, DIAMETER_SUCCESS,
+                                  DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNKNOWN_PEER,
+                                  DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU)
 from ..protocol.reconnect import after_close, reconnect_wait_after
 from ..protocol.selection import may_fail_over
 from ..protocol.watchdog import WatchdogAction
@@ -89,13 +91,15 @@ class ConnectionsPart(NodeParts):
                                  new_state_id=caps.origin_state_id)
             if what is Collision.REPLACE:
                 log.info("%s restarted (new Origin-State-Id): replacing its stale connection", caps.origin_host)
-                events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False)
+                events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False,
+                                                     cause=CloseCause.PEER_RESTARTED)
                 other.abort()
                 self._handle_events(other, events)
             elif what is Collision.WIN:
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
-                other.conn.connection_lost(self.loop.time(), "election won", failure=False)
+                other.conn.connection_lost(self.loop.time(), "election won", failure=False,
+                                           cause=CloseCause.ELECTION_WON)
                 other.abort()
             else:
                 log.info("election lost / already connected to %s: rejecting CER", caps.origin_host)
@@ -202,7 +206,7 @@ class ConnectionsPart(NodeParts):
                 try:
                     self._on_request(proto, ev.header, ev.data)
                 except Exception:  # noqa: BLE001 - a failing request costs itself, not the connection
-                    log.exception("request %d failed: answering 5012", ev.header[2])
+                    log.exception("request %d failed: answering 5012", ev.header.command_code)
                     self._send_error(proto, ev.header, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
             elif t is Opened:
                 self._on_open(proto, ev)
@@ -254,7 +258,7 @@ class ConnectionsPart(NodeParts):
                 self._open.remove(peer)
         peer.stats.disconnects += 1
         peer.last_disconnect_cause = ev.disconnect_cause
-        if ev.reason not in ("local close", "DPA received"):
+        if ev.cause not in (CloseCause.LOCAL, CloseCause.DPA_RECEIVED):
             from .readiness import describe_failure
             peer.last_failure = describe_failure(ev.reason, ev.result_code)
         after = after_close(ev, open_for=None if proto.opened_at is None else self.loop.time() - proto.opened_at,

@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 from .._helpers import parse_diameter_uri
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import SequenceCounter
-from ..protocol.constants import *
+from ..protocol.constants import (APP_RELAY, DEFAULT_MAX_CER_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+                                  DIAMETER_UNABLE_TO_DELIVER, DISCONNECT_REBOOTING,
+                                  INBAND_NO_SECURITY, INBAND_TLS)
 from ..protocol.dedup import DuplicateCache
 from ..protocol.pending import PendingTable
 from ..protocol.unanswered import UnansweredRequests

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from .node import NodeError
+from .base import NodeError
 
 if TYPE_CHECKING:
     from .node import DiameterNode

@@ -8,13 +8,17 @@ import asyncio
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ...codec.frame import HEADER, U32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.connection import PeerState
-from ..protocol.constants import *
+from ..protocol.constants import (AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
+                                  AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
+                                  BASE_COMMANDS, DIAMETER_REDIRECT_INDICATION,
+                                  DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
 from ..protocol.selection import select_peer
-from .base import (NodeParts, _DEST_CODES, _HDR, _NO_PEERS, _U32, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
+from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
 from .stats import _CLASSES, result_class
@@ -68,7 +72,7 @@ class RequestsPart(NodeParts):
         proto = peer.protocol
         hbh = proto.conn.hop_by_hop.next()
         data = entry.data
-        _U32.pack_into(data, 12, hbh)
+        U32.pack_into(data, 12, hbh)
         key = peer.key
         entry.tried.add(key)
         self.pending.add(key, hbh, entry.deadline, entry)
@@ -124,11 +128,11 @@ class RequestsPart(NodeParts):
             typed = header is not _NO_HEADER
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
-        _vl, fc, app_id, _hbh, e2e = _HDR.unpack_from(data)
+        _vl, fc, app_id, _hbh, e2e = HEADER.unpack_from(data)
         command = fc & 0xFFFFFF
         if e2e == 0:
             e2e = self.end_to_end.next()
-            _U32.pack_into(data, 16, e2e)
+            U32.pack_into(data, 16, e2e)
             if typed:
                 header.end_to_end_identifier = e2e
         if app_id == 0 and command not in BASE_COMMANDS:
@@ -136,7 +140,7 @@ class RequestsPart(NodeParts):
             app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
                       or A.as_u32(A.find(data, AVP_ACCT_APPLICATION_ID)) or 0)
             if app_id:
-                _U32.pack_into(data, 8, app_id)
+                U32.pack_into(data, 8, app_id)
                 if typed:
                     header.application_id = app_id
         dest_attrs = None if raw else _DEST_ATTRS.get(type(message))
@@ -165,7 +169,7 @@ class RequestsPart(NodeParts):
                               + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
-            header.hop_by_hop_identifier = _U32.unpack_from(data, 12)[0]
+            header.hop_by_hop_identifier = U32.unpack_from(data, 12)[0]
         return fut
 
     @overload
@@ -189,12 +193,12 @@ class RequestsPart(NodeParts):
     def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         key = peer.key
-        entry = self.pending.pop(key, hdr[4])
+        entry = self.pending.pop(key, hdr.hop_by_hop_identifier)
         if entry is None:
-            log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr[4], peer.identity)
+            log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
         now = self.loop.time()
-        cs = peer.stats.commands[hdr[2]]
+        cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
         result = A.as_u32(A.find(data, AVP_RESULT_CODE))
@@ -202,7 +206,7 @@ class RequestsPart(NodeParts):
             cs.result_classes[_CLASSES[result // 1000] if result < 10000 else result_class(result)] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
-        if (result == DIAMETER_REDIRECT_INDICATION and hdr[1] & FLAG_ERROR and entry.origin is None
+        if (result == DIAMETER_REDIRECT_INDICATION and hdr.flags & FLAG_ERROR and entry.origin is None
                 and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
             return
         if entry.future is not None:
@@ -210,9 +214,9 @@ class RequestsPart(NodeParts):
         elif entry.origin is not None:
             origin, hbh = entry.origin
             out = bytearray(data)
-            _U32.pack_into(out, 12, hbh)
+            U32.pack_into(out, 12, hbh)
             if origin.peer is not None:
-                origin.peer.stats.cmd(hdr[2]).answers_sent += 1
+                origin.peer.stats.cmd(hdr.command_code).answers_sent += 1
             origin.write(out)
 
     def _follow_redirect(self, entry: _Pending, data: bytes) -> bool:

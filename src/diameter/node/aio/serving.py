@@ -10,15 +10,19 @@ from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
+from ...codec.frame import U32, U32X2
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
-from ..protocol.constants import *
+from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_ORIGIN_HOST,
+                                  AVP_RESULT_CODE, AVP_SESSION_ID, DIAMETER_COMMAND_UNSUPPORTED,
+                                  DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
+                                  DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
 from ...validation import error_answer, validate
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
-from .base import (NodeParts, _App, _DEST_CODES, _IDS, _U32, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
 from .stats import _CLASSES, result_class
 from .transport import DiameterProtocol
@@ -30,9 +34,9 @@ class ServingPart(NodeParts):
 
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        app_id = hdr[3]
+        app_id = hdr.application_id
         stats = peer.stats
-        stats.commands[hdr[2]].requests_received += 1
+        stats.commands[hdr.command_code].requests_received += 1
         rpm = stats.received_per_minute
         if _monotonic() < rpm._until:   # MinuteCounter.add, inline
             rpm._n += 1
@@ -42,24 +46,24 @@ class ServingPart(NodeParts):
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(app_id)
         routes = self.routes
-        if ((app is None or hdr[1] & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
+        if ((app is None or hdr.flags & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
                 and not self._dispatch(proto, hdr, data, app)):
             return
         # local processing, with duplicate detection
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
         now = self.loop.time()
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
-        cached = self.dedup.check(origin_host, hdr[5], now, (proto, hdr[4]))
+        cached = self.dedup.check(origin_host, hdr.end_to_end_identifier, now, (proto, hdr.hop_by_hop_identifier))
         if cached is not None:
             # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
             # copy when it is ready (the dedup cache keeps this copy as a waiter)
             if cached:
                 out = bytearray(cached)
-                _U32.pack_into(out, 12, hdr[4])
+                U32.pack_into(out, 12, hdr.hop_by_hop_identifier)
                 proto.write(out)
             return
         if app.commands is not None or app.handler is None:
-            refused = local_refusal(hdr[2], app.commands, app.handler is not None)
+            refused = local_refusal(hdr.command_code, app.commands, app.handler is not None)
             if refused is not None:
                 self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
                 return
@@ -70,7 +74,7 @@ class ServingPart(NodeParts):
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
             avp_code = getattr(exc, "avp_code", None)
-            log.info("request %d from %s cannot be decoded: %s", hdr[2], peer.identity, exc)
+            log.info("request %d from %s cannot be decoded: %s", hdr.command_code, peer.identity, exc)
             self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY,
                              "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
                              origin_host=origin_host)
@@ -105,10 +109,10 @@ class ServingPart(NodeParts):
     def _dispatch(self, proto: DiameterProtocol, hdr, data: bytes, app: _App | None) -> bool:
         """Route a request that is not simply for a local application; True: process it locally."""
         peer = proto.peer
-        app_id = hdr[3]
+        app_id = hdr.application_id
         local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
         found = A.find_many(data, _DEST_CODES)
-        d = dispatch_request(flags=hdr[1], app_id=app_id, local_app=app is not None, local_only=local_only,
+        d = dispatch_request(flags=hdr.flags, app_id=app_id, local_app=app is not None, local_only=local_only,
                              peer_supports=peer.supports(app_id),
                              dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
                              dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
@@ -127,7 +131,7 @@ class ServingPart(NodeParts):
 
     def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                         exc: BaseException | None = None) -> None:
-        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr[2],
+        log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr.command_code,
                   _read_str(data, AVP_SESSION_ID), exc_info=exc or True)
         self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler failed",
                          origin_host=origin_host)
@@ -143,7 +147,7 @@ class ServingPart(NodeParts):
         """Remember a request whose handler has not answered yet, to log it if it never does."""
         un = self._unanswered
         un.timeout = self.request_timeout
-        un.waiting((id(proto), hdr[4], hdr[5]), now, hdr[2], data)
+        un.waiting((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier), now, hdr.command_code, data)
 
     def _log_unanswered(self, now: float) -> None:
         for command, session_id in self._unanswered.overdue(now):
@@ -170,7 +174,7 @@ class ServingPart(NodeParts):
         findings = [f for f in findings if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
         if not findings:
             return False
-        log.info("request %d from %s rejected: %s", hdr[2], peer.identity, findings[0])
+        log.info("request %d from %s rejected: %s", hdr.command_code, peer.identity, findings[0])
         answer = error_answer(data, findings[0], origin_host=self.origin_host, origin_realm=self.realm,
                               origin_state_id=self.state_id, dictionary=rules)
         self.send_answer(proto, answer.as_bytes(), hdr, origin_host, t_in)
@@ -179,7 +183,7 @@ class ServingPart(NodeParts):
     def _handler_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, task: asyncio.Future,
                       received: float | None = None) -> None:
         proto.request_done()
-        self._unanswered.answered((id(proto), hdr[4], hdr[5]))
+        self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
         if task.cancelled():
             self._send_error(proto, hdr, data, DIAMETER_UNABLE_TO_COMPLY, "request handler cancelled",
                              origin_host=origin_host)
@@ -215,17 +219,17 @@ class ServingPart(NodeParts):
                 self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
                                  origin_host=origin_host)
                 return
-        if hdr is not None and _IDS.unpack_from(out, 12) != (hdr[4], hdr[5]):
+        if hdr is not None and U32X2.unpack_from(out, 12) != (hdr.hop_by_hop_identifier, hdr.end_to_end_identifier):
             out = bytearray(out)
-            _IDS.pack_into(out, 12, hdr[4], hdr[5])
+            U32X2.pack_into(out, 12, hdr.hop_by_hop_identifier, hdr.end_to_end_identifier)
         if self._unanswered._items:
-            self._unanswered.answered((id(proto), *_IDS.unpack_from(out, 12)))
+            self._unanswered.answered((id(proto), *U32X2.unpack_from(out, 12)))
         if origin_host is not None:
-            self._record(origin_host, hdr[5], out)
+            self._record(origin_host, hdr.end_to_end_identifier, out)
         peer = proto.peer
         if peer is not None:
             stats = peer.stats
-            cs = stats.commands[hdr[2] if hdr else _U32.unpack_from(out, 4)[0] & 0xFFFFFF]
+            cs = stats.commands[hdr.command_code if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF]
             cs.answers_sent += 1
             if received is not None:
                 cs.processing.append(_perf_counter() - received)
@@ -249,18 +253,18 @@ class ServingPart(NodeParts):
         waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
         for wproto, whbh in waiters:
             copy = bytearray(out)
-            _U32.pack_into(copy, 12, whbh)
+            U32.pack_into(copy, 12, whbh)
             wproto.write(copy)
 
     def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
                     extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:
         out = node_error_answer(hdr, data, result, self.origin_host, self.realm, message, extra)
         if origin_host is not None:  # a local request: copies get the same answer
-            self._unanswered.answered((id(proto), hdr[4], hdr[5]))
-            self._record(origin_host, hdr[5], out)
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
+            self._record(origin_host, hdr.end_to_end_identifier, out)
         if proto.peer is not None:
-            proto.peer.stats.cmd(hdr[2]).answers_sent += 1
-            proto.peer.stats.add_sent_result(hdr[2], result)
+            proto.peer.stats.cmd(hdr.command_code).answers_sent += 1
+            proto.peer.stats.add_sent_result(hdr.command_code, result)
             proto.peer.stats.sent_results_per_minute[result_class(result)].add()
         proto.write(out)
 
@@ -276,8 +280,8 @@ class ServingPart(NodeParts):
             self._send_error(proto, hdr, data, out.result_code, out.message)
             return
         now = self.loop.time()
-        entry = _Pending(out, hdr[3], now, now + self.request_timeout, origin=(proto, hdr[4]),
+        entry = _Pending(out, hdr.application_id, now, now + self.request_timeout, origin=(proto, hdr.hop_by_hop_identifier),
                          dest_realm=_read_str(data, AVP_DESTINATION_REALM),
-                         dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr[2])
+                         dest_host=_read_str(data, AVP_DESTINATION_HOST), command=hdr.command_code)
         entry.tried.add(proto.peer.key)
         self._send_to(self.peers[target], entry)

@@ -6,7 +6,7 @@ import logging
 import ssl
 from typing import TYPE_CHECKING
 
-from ..protocol.connection import Closed, PeerConnection, StartTls
+from ..protocol.connection import Closed, CloseCause, PeerConnection, StartTls
 
 if TYPE_CHECKING:
     from .node import DiameterNode
@@ -212,7 +212,8 @@ class DiameterProtocol(asyncio.Protocol):
         loop = self.node.loop
         if ctx is None:
             log.error("in-band TLS negotiated but no TLS context configured")
-            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context", failure=False))
+            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context", failure=False,
+                                                                   cause=CloseCause.TLS))
             self.abort()
             return
         self.flush()
@@ -225,7 +226,8 @@ class DiameterProtocol(asyncio.Protocol):
         except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
             self._tls_pending = False
             log.warning("in-band TLS handshake failed: %s", exc)
-            events = self.conn.connection_lost(loop.time(), f"TLS handshake failed: {exc}")
+            events = self.conn.connection_lost(loop.time(), f"TLS handshake failed: {exc}",
+                                               cause=CloseCause.TLS)
             self.node._handle_events(self, events)
             old.abort()
             if not self.closed.done():

@@ -9,10 +9,14 @@ from typing import Any, NamedTuple
 
 from .. import _helpers
 from . import avps as A
-from .constants import *
+from .framing import Header
+from .constants import (AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_PROXY_INFO,
+                        AVP_REDIRECT_HOST, AVP_REDIRECT_HOST_USAGE, AVP_REDIRECT_MAX_CACHE_TIME,
+                        AVP_RESULT_CODE, AVP_ROUTE_RECORD, AVP_SESSION_ID, DIAMETER_LOOP_DETECTED,
+                        FLAG_ERROR, FLAG_PROXYABLE, REDIRECT_DONT_CACHE)
 
 
-def error_answer(hdr: tuple, request: bytes, result: int, origin_host: str, origin_realm: str,
+def error_answer(hdr: Header, request: bytes, result: int, origin_host: str, origin_realm: str,
                  message: str | None = None, extra: list[bytes] | None = None) -> bytes:
     """The answer this node sends for ``request`` with ``result``.
 
@@ -33,8 +37,8 @@ def error_answer(hdr: tuple, request: bytes, result: int, origin_host: str, orig
         avps_out += [A.avp(AVP_PROXY_INFO, p) for p in A.find_all(request, AVP_PROXY_INFO)]
     except A.AvpError:
         pass
-    flags = (hdr[1] & FLAG_PROXYABLE) | (FLAG_ERROR if 3000 <= result < 4000 else 0)
-    return A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps_out)
+    flags = (hdr.flags & FLAG_PROXYABLE) | (FLAG_ERROR if 3000 <= result < 4000 else 0)
+    return A.message(flags, hdr.command_code, hdr.application_id, hdr.hop_by_hop_identifier, hdr.end_to_end_identifier, avps_out)
 
 
 def redirect_avps(hosts: list[str], usage: int | None, max_cache_time: int | None) -> list[bytes]:

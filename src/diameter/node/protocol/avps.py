@@ -10,13 +10,10 @@ import ipaddress
 import struct
 from collections.abc import Iterable, Iterator
 
+from ...codec.frame import HEADER, U32, U64, encode_avp
+
 _AVP = struct.Struct("!IB3s")
-_AVPV = struct.Struct("!IB3sI")
-_MSG = struct.Struct("!B3sB3sIII")
-_U32 = struct.Struct("!I")
-_U64 = struct.Struct("!Q")
 _CL = struct.Struct("!II")  # code, flags<<24 | length
-_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
 
 
 class AvpError(ValueError):
@@ -29,20 +26,15 @@ class AvpError(ValueError):
 
 def avp(code: int, payload: bytes, vendor: int = 0, mandatory: bool = True) -> bytes:
     """Encode one AVP with padding."""
-    flags = (0x40 if mandatory else 0) | (0x80 if vendor else 0)
-    if vendor:
-        head = _AVPV.pack(code, flags, (len(payload) + 12).to_bytes(3, "big"), vendor)
-    else:
-        head = _AVP.pack(code, flags, (len(payload) + 8).to_bytes(3, "big"))
-    return head + payload + _PAD[len(payload) & 3]
+    return encode_avp(code, 0x40 if mandatory else 0, vendor, payload)
 
 
 def u32(code: int, value: int, vendor: int = 0) -> bytes:
-    return avp(code, _U32.pack(value), vendor)
+    return avp(code, U32.pack(value), vendor)
 
 
 def u64(code: int, value: int, vendor: int = 0) -> bytes:
-    return avp(code, _U64.pack(value), vendor)
+    return avp(code, U64.pack(value), vendor)
 
 
 def text(code: int, value: str | bytes, vendor: int = 0) -> bytes:
@@ -73,8 +65,7 @@ def decode_address(payload: bytes) -> str:
 def message(flags: int, command: int, app: int, hbh: int, e2e: int, avps: Iterable[bytes]) -> bytes:
     """Encode a whole message from already-encoded AVPs."""
     body = b"".join(avps)
-    return _MSG.pack(1, (len(body) + 20).to_bytes(3, "big"), flags,
-                     command.to_bytes(3, "big"), app, hbh, e2e) + body
+    return HEADER.pack((1 << 24) | (len(body) + 20), (flags << 24) | command, app, hbh, e2e) + body
 
 
 def iter_avps(data: bytes, start: int = 20, end: int | None = None) -> Iterator[tuple[int, int, int, bytes]]:
@@ -91,7 +82,7 @@ def iter_avps(data: bytes, start: int = 20, end: int | None = None) -> Iterator[
         hdr = 12 if flags & 0x80 else 8
         if length < hdr or pos + length > end:
             raise AvpError(f"invalid length {length} for AVP {code}", 5014)
-        vendor = _U32.unpack_from(data, pos + 8)[0] if hdr == 12 else 0
+        vendor = U32.unpack_from(data, pos + 8)[0] if hdr == 12 else 0
         yield code, flags, vendor, bytes(data[pos + hdr:pos + length])
         pos += (length + 3) & ~3
 
@@ -113,7 +104,7 @@ def find(data: bytes, code: int, vendor: int = 0, start: int = 20, end: int | No
             return None
         if c == code:
             if fl & 0x80000000:
-                if length >= 12 and _U32.unpack_from(data, pos + 8)[0] == vendor:
+                if length >= 12 and U32.unpack_from(data, pos + 8)[0] == vendor:
                     return bytes(data[pos + 12:pos + length])
             elif not vendor:
                 return bytes(data[pos + 8:pos + length])
@@ -148,4 +139,4 @@ def find_all(data: bytes, code: int, vendor: int = 0) -> list[bytes]:
 def as_u32(payload: bytes | None, default: int | None = None) -> int | None:
     if payload is None or len(payload) != 4:
         return default
-    return _U32.unpack(payload)[0]
+    return U32.unpack(payload)[0]

@@ -4,7 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import avps as A
-from .constants import *
+from .constants import (APP_COMMON, APP_RELAY, AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
+                        AVP_FIRMWARE_REVISION, AVP_HOST_IP_ADDRESS, AVP_INBAND_SECURITY_ID,
+                        AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_ORIGIN_STATE_ID, AVP_PRODUCT_NAME,
+                        AVP_RESULT_CODE, AVP_SUPPORTED_VENDOR_ID, AVP_VENDOR_ID,
+                        AVP_VENDOR_SPECIFIC_APPLICATION_ID, DIAMETER_MISSING_AVP,
+                        DIAMETER_NO_COMMON_APPLICATION, DIAMETER_NO_COMMON_SECURITY,
+                        DIAMETER_SUCCESS, INBAND_NO_SECURITY, INBAND_TLS)
 
 
 @dataclass

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 from . import avps as A
 from .capabilities import Capabilities, Negotiated, negotiate, parse_capabilities
-from .constants import *
-from .framing import FrameDecoder, FramingError, parse_header
+from .constants import (AVP_DISCONNECT_CAUSE, AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST, AVP_ORIGIN_REALM,
+                        AVP_ORIGIN_STATE_ID, AVP_RESULT_CODE, BASE_COMMANDS,
+                        CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG, CMD_DISCONNECT_PEER,
+                        DEFAULT_MAX_CER_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DIAMETER_SUCCESS,
+                        DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNABLE_TO_DELIVER,
+                        DISCONNECT_REBOOTING, FLAG_ERROR, FLAG_REQUEST)
+from .framing import FrameDecoder, FramingError, Header, parse_header
 from .watchdog import Watchdog, WatchdogAction
 
 
@@ -50,13 +55,13 @@ class StartTls:
 
 @dataclass
 class RequestReceived:
-    header: tuple
+    header: Header
     data: bytes
 
 
 @dataclass
 class AnswerReceived:
-    header: tuple
+    header: Header
     data: bytes
 
 
@@ -65,15 +70,46 @@ class WatchdogChange:
     action: WatchdogAction
 
 
+class CloseCause(enum.Enum):
+    """Why a connection closed, for code to act on (:attr:`Closed.reason` is for people)."""
+    LOCAL = "local close"                    # disconnect() before the connection was open
+    DPA_RECEIVED = "DPA received"            # the orderly close we started
+    DPR_RECEIVED = "DPR received"            # the peer's orderly close (see disconnect_cause)
+    DPR_WHILE_CLOSING = "DPR received while closing"
+    DPA_TIMEOUT = "DPA timed out"
+    WATCHDOG = "watchdog: no answer to DWR"  # RFC 3539 failure
+    CAPABILITIES_TIMEOUT = "capabilities exchange timed out"
+    CAPABILITIES_FAILED = "capabilities exchange failed"   # invalid or rejected CER/CEA
+    UNEXPECTED_COMMAND = "unexpected command"              # not a CER/CEA when one was due
+    FRAMING = "framing error"
+    TRANSPORT = "transport closed"           # closed or reset by the peer or the network
+    TLS = "TLS failed"                       # handshake failed or no TLS context
+    PEER_RESTARTED = "peer restarted"        # dropped by the node: a new connection replaced it
+    ELECTION_WON = "election won"            # dropped by the node: RFC 6733 5.6.4 election
+    OTHER = "other"
+
+
+_CAUSE_OF_REASON = {c.value: c for c in CloseCause}
+
+
 @dataclass
 class Closed:
-    """The connection is finished; flush outgoing bytes, then close."""
+    """The connection is finished; flush outgoing bytes, then close.
+
+    ``cause`` is machine-readable (the connection always sets it; for an event
+    built by hand it is looked up from ``reason``), ``reason`` the human text.
+    """
 
     reason: str
     disconnect_cause: int | None = None
     result_code: int | None = None
     #: a transport or watchdog failure (RFC 3539): the next connection starts in REOPEN
     failure: bool = False
+    cause: CloseCause | None = None
+
+    def __post_init__(self) -> None:
+        if self.cause is None:
+            self.cause = _CAUSE_OF_REASON.get(self.reason, CloseCause.OTHER)
 
 
 Event = Opened | StartTls | RequestReceived | AnswerReceived | WatchdogChange | Closed
@@ -188,7 +224,7 @@ class PeerConnection:
         if self.base_hook:
             self.base_hook(command, True, True)
 
-    def _answer(self, hdr: tuple, result: int, extra: list[bytes] | None = None,
+    def _answer(self, hdr: Header, result: int, extra: list[bytes] | None = None,
                 caps: bool = False, error_message: str | None = None) -> None:
         if caps:
             avps = self.local.avps()
@@ -196,16 +232,16 @@ class PeerConnection:
         else:
             avps = [A.u32(AVP_RESULT_CODE, result), A.text(AVP_ORIGIN_HOST, self.local.origin_host),
                     A.text(AVP_ORIGIN_REALM, self.local.origin_realm)]
-            if self.local.origin_state_id is not None and hdr[2] == CMD_DEVICE_WATCHDOG:
+            if self.local.origin_state_id is not None and hdr.command_code == CMD_DEVICE_WATCHDOG:
                 avps.append(A.u32(AVP_ORIGIN_STATE_ID, self.local.origin_state_id))
         if error_message:
             avps.append(A.avp(AVP_ERROR_MESSAGE, error_message.encode(), mandatory=False))
         if extra:
             avps += extra
         flags = FLAG_ERROR if 3000 <= result < 4000 else 0
-        self._out.append(A.message(flags, hdr[2], hdr[3], hdr[4], hdr[5], avps))
-        if self.base_hook and hdr[2] in BASE_COMMANDS:
-            self.base_hook(hdr[2], False, True)
+        self._out.append(A.message(flags, hdr.command_code, hdr.application_id, hdr.hop_by_hop_identifier, hdr.end_to_end_identifier, avps))
+        if self.base_hook and hdr.command_code in BASE_COMMANDS:
+            self.base_hook(hdr.command_code, False, True)
 
     # ---- lifecycle ------------------------------------------------------------
     def start(self, now: float) -> list[Event]:
@@ -228,15 +264,16 @@ class PeerConnection:
             return []
         if self.state is PeerState.CLOSING:
             return []
-        return self._close("local close", cause)
+        return self._close("local close", CloseCause.LOCAL, cause)
 
-    def connection_lost(self, now: float, reason: str = "transport closed", failure: bool = True) -> list[Event]:
+    def connection_lost(self, now: float, reason: str = "transport closed", failure: bool = True,
+                        cause: CloseCause = CloseCause.TRANSPORT) -> list[Event]:
         """The transport is gone: closed or reset by the peer (a failure), or
-        dropped on purpose by the node (``failure=False``)."""
+        dropped on purpose by the node (``failure=False``; give the ``cause``)."""
         if self.state is PeerState.CLOSED:
             return []
         failed = failure and self.state is not PeerState.CLOSING
-        return self._close(reason, self.disconnect_cause, failure=failed)
+        return self._close(reason, cause, self.disconnect_cause, failure=failed)
 
     def tls_established(self, now: float) -> list[Event]:
         """The in-band TLS handshake finished: the connection is open."""
@@ -245,14 +282,14 @@ class PeerConnection:
         self.tls_active = True
         return self._open(now)
 
-    def _close(self, reason: str, cause: int | None = None, result: int | None = None,
-               failure: bool = False) -> list[Event]:
+    def _close(self, reason: str, why: CloseCause, cause: int | None = None,
+               result: int | None = None, failure: bool = False) -> list[Event]:
         self.state = PeerState.CLOSED
         self.deadline = None
         self.decoder.clear()
         self.accept_cer = None  # hooks may refer back to the transport: let it go
         self.base_hook = None
-        return [Closed(reason, cause, result, failure)]
+        return [Closed(reason, cause, result, failure, why)]
 
     def _open(self, now: float) -> list[Event]:
         self.state = PeerState.OPEN
@@ -261,7 +298,7 @@ class PeerConnection:
         self._opened_at = now
         self.watchdog = Watchdog(now, self.tw, reopen=self.reopen, rng=self.rng)
         if self.reopen:
-            self.watchdog.pending = True
+            self.watchdog.dwr_sent()
             self._base_request(CMD_DEVICE_WATCHDOG, [])
         return [Opened(self.remote, self.negotiated)]
 
@@ -277,15 +314,16 @@ class PeerConnection:
                 if action is WatchdogAction.SEND_DWR:
                     self._base_request(CMD_DEVICE_WATCHDOG, [])
                 elif action is WatchdogAction.CLOSE:
-                    events += self._close("watchdog: no answer to DWR", failure=True)
+                    events += self._close("watchdog: no answer to DWR", CloseCause.WATCHDOG, failure=True)
                 else:
                     events.append(WatchdogChange(action))
             return events
         if self.deadline is not None and now >= self.deadline:
             if st in (PeerState.WAIT_CER, PeerState.WAIT_I_CEA, PeerState.WAIT_TLS):
-                return self._close(f"capabilities exchange timed out in {st.value}", failure=True)
+                return self._close(f"capabilities exchange timed out in {st.value}",
+                                   CloseCause.CAPABILITIES_TIMEOUT, failure=True)
             if st is PeerState.CLOSING:
-                return self._close("DPA timed out", self.disconnect_cause)
+                return self._close("DPA timed out", CloseCause.DPA_TIMEOUT, self.disconnect_cause)
         return []
 
     # ---- incoming -------------------------------------------------------------
@@ -302,9 +340,9 @@ class PeerConnection:
                 return events
             if exc.header:
                 hdr = parse_header(exc.header)
-                if hdr[1] & FLAG_REQUEST and self.state is PeerState.OPEN:
+                if hdr.flags & FLAG_REQUEST and self.state is PeerState.OPEN:
                     self._answer(hdr, exc.result_code, error_message=str(exc))
-            return events + self._close(f"framing error: {exc}", result=exc.result_code)
+            return events + self._close(f"framing error: {exc}", CloseCause.FRAMING, result=exc.result_code)
         if len(frames) == 1:
             return self._receive_message(frames[0], now)
         events = []
@@ -317,42 +355,42 @@ class PeerConnection:
     def _receive_message(self, data: bytes, now: float) -> list[Event]:
         hdr = parse_header(data)
         st = self.state
-        if self.base_hook and hdr[2] in BASE_COMMANDS:
-            self.base_hook(hdr[2], bool(hdr[1] & FLAG_REQUEST), False)
+        if self.base_hook and hdr.command_code in BASE_COMMANDS:
+            self.base_hook(hdr.command_code, bool(hdr.flags & FLAG_REQUEST), False)
         if st is PeerState.OPEN:
             wd = self.watchdog
-            code = hdr[2]
+            code = hdr.command_code
             if code not in BASE_COMMANDS:
-                if wd.state is wd.state.OKAY:
-                    wd.deadline = now + wd.tw
-                    if hdr[1] & FLAG_REQUEST:
+                if wd.on_traffic(now):
+                    if hdr.flags & FLAG_REQUEST:
                         return [RequestReceived(hdr, data)]
                     return [AnswerReceived(hdr, data)]
                 events = self._wd(wd.on_receive(now, False))
-                ev = RequestReceived(hdr, data) if hdr[1] & FLAG_REQUEST else AnswerReceived(hdr, data)
+                ev = RequestReceived(hdr, data) if hdr.flags & FLAG_REQUEST else AnswerReceived(hdr, data)
                 return events + [ev]
             return self._base_open(hdr, data, now)
         if st is PeerState.WAIT_CER:
-            if hdr[2] != CMD_CAPABILITIES_EXCHANGE or not hdr[1] & FLAG_REQUEST:
-                return self._close(f"expected CER, got command {hdr[2]}")
+            if hdr.command_code != CMD_CAPABILITIES_EXCHANGE or not hdr.flags & FLAG_REQUEST:
+                return self._close(f"expected CER, got command {hdr.command_code}", CloseCause.UNEXPECTED_COMMAND)
             return self._receive_cer(hdr, data, now)
         if st is PeerState.WAIT_I_CEA:
-            if hdr[2] != CMD_CAPABILITIES_EXCHANGE or hdr[1] & FLAG_REQUEST:
-                return self._close(f"expected CEA, got command {hdr[2]}")
+            if hdr.command_code != CMD_CAPABILITIES_EXCHANGE or hdr.flags & FLAG_REQUEST:
+                return self._close(f"expected CEA, got command {hdr.command_code}", CloseCause.UNEXPECTED_COMMAND)
             return self._receive_cea(hdr, data, now)
         if st is PeerState.CLOSING:
-            if hdr[2] == CMD_DISCONNECT_PEER and not hdr[1] & FLAG_REQUEST:
-                return self._close("DPA received", self.disconnect_cause)
-            if hdr[2] == CMD_DISCONNECT_PEER:
+            if hdr.command_code == CMD_DISCONNECT_PEER and not hdr.flags & FLAG_REQUEST:
+                return self._close("DPA received", CloseCause.DPA_RECEIVED, self.disconnect_cause)
+            if hdr.command_code == CMD_DISCONNECT_PEER:
                 self._answer(hdr, DIAMETER_SUCCESS)
-                return self._close("DPR received while closing", self.disconnect_cause)
-            if hdr[2] == CMD_DEVICE_WATCHDOG and hdr[1] & FLAG_REQUEST:
+                return self._close("DPR received while closing", CloseCause.DPR_WHILE_CLOSING,
+                                   self.disconnect_cause)
+            if hdr.command_code == CMD_DEVICE_WATCHDOG and hdr.flags & FLAG_REQUEST:
                 self._answer(hdr, DIAMETER_SUCCESS)
                 return []
-            if hdr[2] in BASE_COMMANDS:
+            if hdr.command_code in BASE_COMMANDS:
                 return []
             # answers still in flight are delivered while waiting for DPA
-            if not hdr[1] & FLAG_REQUEST:
+            if not hdr.flags & FLAG_REQUEST:
                 return [AnswerReceived(hdr, data)]
             self._answer(hdr, DIAMETER_UNABLE_TO_DELIVER, error_message="peer is disconnecting")
             return []
@@ -361,21 +399,21 @@ class PeerConnection:
     def _wd(self, actions: list[WatchdogAction]) -> list[Event]:
         return [WatchdogChange(a) for a in actions if a in (WatchdogAction.FAILBACK, WatchdogAction.FAILOVER)]
 
-    def _base_open(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
-        code, is_req = hdr[2], hdr[1] & FLAG_REQUEST
+    def _base_open(self, hdr: Header, data: bytes, now: float) -> list[Event]:
+        code, is_req = hdr.command_code, hdr.flags & FLAG_REQUEST
         events = self._wd(self.watchdog.on_receive(now, code == CMD_DEVICE_WATCHDOG and not is_req))
         if code == CMD_DEVICE_WATCHDOG:
             if is_req:
                 self._answer(hdr, DIAMETER_SUCCESS)
                 events += self._peer_dwr(now)
             else:
-                self._base_hbh.pop(hdr[4], None)
+                self._base_hbh.pop(hdr.hop_by_hop_identifier, None)
             return events
         if code == CMD_DISCONNECT_PEER:
             if is_req:
                 cause = A.as_u32(A.find(data, AVP_DISCONNECT_CAUSE))
                 self._answer(hdr, DIAMETER_SUCCESS)
-                return events + self._close("DPR received", cause)
+                return events + self._close("DPR received", CloseCause.DPR_RECEIVED, cause)
             return events
         # CER on an open connection: RFC 6733 says to reject it
         if is_req:
@@ -400,22 +438,25 @@ class PeerConnection:
         return (self.state is PeerState.OPEN and self.watchdog is not None and self.watchdog.is_okay
                 and not self.peer_reopen)
 
-    def _receive_cer(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
+    def _receive_cer(self, hdr: Header, data: bytes, now: float) -> list[Event]:
         try:
             remote, _ = parse_capabilities(data)
         except A.AvpError as exc:
             self._answer(hdr, exc.result_code, caps=True, error_message=str(exc))
-            return self._close(f"invalid CER: {exc}", result=exc.result_code)
+            return self._close(f"invalid CER: {exc}", CloseCause.CAPABILITIES_FAILED,
+                               result=exc.result_code)
         self.remote = remote
         result = self.accept_cer(remote) if self.accept_cer else DIAMETER_SUCCESS
         if result != DIAMETER_SUCCESS:
             self._answer(hdr, result, caps=True)
-            return self._close(f"CER from {remote.origin_host} rejected", result=result)
+            return self._close(f"CER from {remote.origin_host} rejected", CloseCause.CAPABILITIES_FAILED,
+                               result=result)
         neg = negotiate(self.local, remote)
         self.negotiated = neg
         self._answer(hdr, neg.result_code, caps=True)
         if neg.result_code != DIAMETER_SUCCESS:
             return self._close(f"CER from {remote.origin_host}: result {neg.result_code}",
+                               CloseCause.CAPABILITIES_FAILED,
                                result=neg.result_code)
         if neg.tls and not self.tls_active:
             self.state = PeerState.WAIT_TLS
@@ -423,18 +464,21 @@ class PeerConnection:
             return [StartTls(server_side=True)]
         return self._open(now)
 
-    def _receive_cea(self, hdr: tuple, data: bytes, now: float) -> list[Event]:
+    def _receive_cea(self, hdr: Header, data: bytes, now: float) -> list[Event]:
         try:
             remote, result = parse_capabilities(data)
         except A.AvpError as exc:
-            return self._close(f"invalid CEA: {exc}", result=exc.result_code)
+            return self._close(f"invalid CEA: {exc}", CloseCause.CAPABILITIES_FAILED,
+                               result=exc.result_code)
         self.remote = remote
         if result != DIAMETER_SUCCESS:
-            return self._close(f"CEA from {remote.origin_host} with result {result}", result=result)
+            return self._close(f"CEA from {remote.origin_host} with result {result}",
+                               CloseCause.CAPABILITIES_FAILED, result=result)
         neg = negotiate(self.local, remote)
         self.negotiated = neg
         if neg.result_code != DIAMETER_SUCCESS:
             return self._close(f"CEA from {remote.origin_host}: local result {neg.result_code}",
+                               CloseCause.CAPABILITIES_FAILED,
                                result=neg.result_code)
         if neg.tls and not self.tls_active:
             self.state = PeerState.WAIT_TLS

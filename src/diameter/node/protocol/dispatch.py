@@ -6,7 +6,10 @@ import enum
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from .constants import *
+from .constants import (APP_COMMON, DIAMETER_APPLICATION_UNSUPPORTED, DIAMETER_COMMAND_UNSUPPORTED,
+                        DIAMETER_INVALID_HDR_BITS, DIAMETER_REDIRECT_INDICATION,
+                        DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR,
+                        FLAG_PROXYABLE)
 from .routing import Balancer, Decision, RouteAction, RoutingTable, decide
 
 

@@ -5,13 +5,10 @@ Only the 4-byte prefix (version + 24-bit length) is needed to frame; the
 """
 from __future__ import annotations
 
-import struct
 from typing import NamedTuple
 
+from ...codec.frame import HEADER, U32
 from .constants import DEFAULT_MAX_MESSAGE_SIZE
-
-_HDR = struct.Struct("!IIIII")  # ver|len, flags|code, app, hbh, e2e
-_U32 = struct.Struct("!I")
 
 
 class FramingError(Exception):
@@ -46,13 +43,13 @@ _new_header = tuple.__new__
 
 def parse_header(data: bytes | memoryview) -> Header:
     """Decode the 20-byte header at the start of ``data``."""
-    vl, fc, app, hbh, e2e = _HDR.unpack_from(data)
+    vl, fc, app, hbh, e2e = HEADER.unpack_from(data)
     return _new_header(Header, (vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e))
 
 
 def set_hop_by_hop(data: bytearray, hbh: int) -> None:
     """Overwrite the hop-by-hop identifier of an encoded message in place."""
-    _U32.pack_into(data, 12, hbh)
+    U32.pack_into(data, 12, hbh)
 
 
 class FrameDecoder:
@@ -87,7 +84,7 @@ class FrameDecoder:
         out: list[bytes] = []
         pos = 0
         end = len(view)
-        unpack = _U32.unpack_from
+        unpack = U32.unpack_from
         while end - pos >= 4:
             vl = unpack(view, pos)[0]
             length = vl & 0xFFFFFF

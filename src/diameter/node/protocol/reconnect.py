@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .connection import Closed
+from .connection import Closed, CloseCause
 from .constants import DISCONNECT_BUSY, DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU
 
 #: a connection open at least this long (or Tw, if shorter) counts as having worked
@@ -31,7 +31,7 @@ def after_close(ev: Closed, *, open_for: float | None, tw: float, backoff: float
     """What a closed connection changes for its peer; ``open_for`` is None when it never opened."""
     if open_for is not None and open_for >= min(tw, WORKED_FOR):
         backoff = 0.0
-    dpr = ev.reason == "DPR received"
+    dpr = ev.cause is CloseCause.DPR_RECEIVED
     if dpr and ev.disconnect_cause == DISCONNECT_BUSY:
         backoff = max(backoff, reconnect_wait)
     return AfterClose(ev.failure, dpr and ev.disconnect_cause == DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU, backoff)

@@ -6,7 +6,10 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .constants import *
+from .constants import (APP_COMMON, DIAMETER_APPLICATION_UNSUPPORTED, DIAMETER_REALM_NOT_SERVED,
+                        DIAMETER_UNABLE_TO_DELIVER, REDIRECT_ALL_APPLICATION, REDIRECT_ALL_HOST,
+                        REDIRECT_ALL_REALM, REDIRECT_ALL_SESSION, REDIRECT_DONT_CACHE,
+                        REDIRECT_REALM_AND_APPLICATION)
 
 
 class RouteAction(enum.Enum):

@@ -48,6 +48,18 @@ class Watchdog:
         j = self.rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0
         self.deadline = now + max(self.tw + j, 0.1)
 
+    def on_traffic(self, now: float) -> bool:
+        """An application message arrived: True when the watchdog is OKAY and only its
+        timer restarts (the hot path); False when :meth:`on_receive` must run."""
+        if self.state is WatchdogState.OKAY:
+            self.deadline = now + self.tw
+            return True
+        return False
+
+    def dwr_sent(self) -> None:
+        """A DWR went out outside :meth:`on_timer` (the first one of a REOPEN connection)."""
+        self.pending = True
+
     def on_receive(self, now: float, is_dwa: bool) -> list[WatchdogAction]:
         """Any message arrived from the peer (``is_dwa`` for a DWA)."""
         st = self.state

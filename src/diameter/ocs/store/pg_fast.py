@@ -1,16 +1,17 @@
-"""The money path on PostgreSQL in four round trips instead of one per statement.
+"""The money path on PostgreSQL in two round trips (four when locking).
 
-Same transaction as `queries.transact`, shaped for a network database: BEGIN; one SELECT
-that finds the account by subscription, locks its row ``FOR UPDATE`` and reads balances,
-the session's reservations and row, the number of other sessions and the recorded
-outcome as JSON; every write in one statement of data-modifying CTEs fed with arrays,
-which also bumps the account's version; COMMIT.
-
-The subqueries of the locking SELECT read the snapshot taken when the statement began;
-if another transaction changed the account while this one waited for the lock, the
-locked row's version (re-read after the wait) differs from the one the snapshot saw,
-and the data is read again by a new statement. A recorded outcome missed that way makes
-the outcome INSERT fail on its primary key, and the retry replays it.
+Same transaction as `queries.transact`, shaped for a network database: one SELECT that
+finds the account by subscription and reads balances, the session's reservations and row,
+the number of other sessions and the recorded outcome as JSON; after rating, one statement
+of data-modifying CTEs fed with JSON arrays that writes everything only if the account's
+version is still the one read, and bumps it. Without a lock (autocommit) a changed version
+means nothing was written: `transact` returns CONFLICT and the caller decides again. With
+the lock (BEGIN; the SELECT ... FOR UPDATE; the write; COMMIT) the subqueries of the
+locking SELECT read the snapshot taken when the statement began; if another transaction
+changed the account while this one waited for the lock, the locked row's version (re-read
+after the wait) differs from the one the snapshot saw, and the data is read again. A
+recorded outcome missed either way makes the outcome INSERT fail on its primary key, and
+the retry replays it.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ _SES = ("json_build_array(session_id, account_id, started, updated, expires_at, 
 STATS = {"stale_reads": 0}
 
 
-def lock_load(by_subscription: bool, scope: bool) -> str:
-    """The locking SELECT; parameters: account ($1, or type $1 and data $2), then session id,
-    request session id and number."""
+def lock_load(by_subscription: bool, scope: bool, lock: bool = True) -> str:
+    """The locking SELECT (a plain one without `lock`); parameters: account ($1, or type $1
+    and data $2), then session id, request session id and number."""
     where = ("(SELECT account_id FROM subscriptions WHERE type = $1 AND data = $2)"
              if by_subscription else "$1")
     n = 3 if by_subscription else 2
@@ -55,7 +56,7 @@ def lock_load(by_subscription: bool, scope: bool) -> str:
  (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = a.id),
  {res}, {ses}, {others},
  (SELECT outcome FROM outcomes WHERE session_id = {rsid} AND request_number = {rnum})
-FROM accounts a WHERE a.id = {where} FOR UPDATE OF a"""
+FROM accounts a WHERE a.id = {where}{" FOR UPDATE OF a" if lock else ""}"""
 
 
 LOAD_SESSION = f"""SELECT
@@ -73,72 +74,86 @@ LOAD_ACCOUNT = f"""SELECT
  (SELECT outcome FROM outcomes WHERE session_id = $2 AND request_number = $3)"""
 
 WRITE = """WITH
- b AS (UPDATE balances SET amount = v.amount FROM unnest($1::bigint[], $2::bigint[]) AS v(id, amount)
-       WHERE balances.id = v.id),
+ v AS (UPDATE accounts SET version = version + 1, state = COALESCE($9::text, state)
+       WHERE id = $10::bigint AND version = $11::bigint RETURNING id),
+ b AS (UPDATE balances SET amount = (e->>1)::bigint FROM json_array_elements($1::json) e, v
+       WHERE balances.id = (e->>0)::bigint),
  l AS (INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
        request_number, rating_group)
-       SELECT * FROM unnest($3::float8[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[],
-       $8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[])),
- rd AS (DELETE FROM reservations r USING unnest($13::text[], $14::int[]) AS d(s, g)
-        WHERE r.session_id = d.s AND r.rating_group = d.g),
+       SELECT (e->>0)::float8, (e->>1)::bigint, (e->>2)::bigint, e->>3, (e->>4)::bigint,
+       (e->>5)::bigint, (e->>6)::bigint, e->>7, (e->>8)::bigint, (e->>9)::bigint
+       FROM json_array_elements($2::json) e CROSS JOIN v),
+ rd AS (DELETE FROM reservations r USING json_array_elements($3::json) e, v
+        WHERE r.session_id = e->>0 AND r.rating_group = (e->>1)::int),
  rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
         request_number, final, peer)
-        SELECT * FROM unnest($15::text[], $16::int[], $17::bigint[], $18::text[], $19::bigint[],
-        $20::text[], $21::float8[], $22::bigint[], $23::int[], $24::text[])
+        SELECT e->>0, (e->>1)::int, (e->>2)::bigint, e->>3, (e->>4)::bigint, e->>5, (e->>6)::float8,
+        (e->>7)::bigint, (e->>8)::int, e->>9 FROM json_array_elements($4::json) e CROSS JOIN v
         ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
         holds = excluded.holds, expires_at = excluded.expires_at,
         request_number = excluded.request_number, final = excluded.final),
- sd AS (DELETE FROM sessions WHERE session_id = ANY($25::text[])),
+ sd AS (DELETE FROM sessions WHERE session_id IN (SELECT json_array_elements_text($5::json))
+        AND EXISTS (SELECT 1 FROM v)),
  sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
         requests, peer, final)
-        SELECT * FROM unnest($26::text[], $27::bigint[], $28::float8[], $29::float8[], $30::float8[],
-        $31::bigint[], $32::text[], $33::int[], $34::text[], $35::int[])
+        SELECT e->>0, (e->>1)::bigint, (e->>2)::float8, (e->>3)::float8, (e->>4)::float8,
+        (e->>5)::bigint, e->>6, (e->>7)::int, e->>8, (e->>9)::int
+        FROM json_array_elements($6::json) e CROSS JOIN v
         ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
         expires_at = excluded.expires_at, charged = excluded.charged, units = excluded.units,
         requests = excluded.requests, final = excluded.final),
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
-       SELECT $36::float8, * FROM unnest($37::text[], $38::bigint[], $39::text[])),
+       SELECT $7::float8, e->>0, (e->>1)::bigint, e->>2 FROM json_array_elements($8::json) e CROSS JOIN v),
  o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
-       SELECT $40::text, $41::bigint, $36::float8, $42::text WHERE $40::text IS NOT NULL),
- st AS (UPDATE accounts SET version = version + 1, state = COALESCE($43::text, state)
-        WHERE id = $44::bigint)
-SELECT 1"""
+       SELECT $12::text, $13::bigint, $7::float8, $14::text FROM v WHERE $12::text IS NOT NULL)
+SELECT COUNT(*) FROM v"""
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _cols(rows: list[tuple[Any, ...]], n: int) -> list[list[Any]]:
-    return [[r[i] for r in rows] for i in range(n)]
+def write_args(dec: Decision, key: tuple[str, int] | None, now: float, version: int) -> list[Any]:
+    """WRITE's parameters: each table's rows as one JSON array of arrays (one text parameter
+    is far cheaper for the driver to encode than a typed array per column)."""
+    return [
+        _dumps(list(dec.balances.items())),
+        _dumps([(r.ts, r.account_id, r.balance_id, r.op, r.amount, r.balance_after, r.units,
+                 r.session_id, r.request_number, r.rating_group) for r in dec.ledger]),
+        _dumps(dec.reservations_del),
+        _dumps([(r.session_id, r.rating_group, r.account_id, r.unit.value, r.units, r.holds_json(),
+                 r.expires_at, r.request_number, int(r.final), r.peer) for r in dec.reservations_put]),
+        _dumps(dec.sessions_del),
+        _dumps([(s.session_id, s.account_id, s.started, s.updated, s.expires_at, s.charged,
+                 json.dumps(s.units), s.requests, s.peer, int(s.final)) for s in dec.sessions_put]),
+        now,
+        _dumps([(c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True))
+                for c in dec.cdrs]),
+        dec.account_state, dec.outcome.account_id, version,
+        key[0] if key else None, key[1] if key else None, dec.outcome.to_json() if key else None]
 
 
-def write_args(dec: Decision, key: tuple[str, int] | None, now: float) -> list[Any]:
-    bal = _cols(list(dec.balances.items()), 2)
-    led = _cols([(r.ts, r.account_id, r.balance_id, r.op, r.amount, r.balance_after, r.units,
-                  r.session_id, r.request_number, r.rating_group) for r in dec.ledger], 10)
-    rdel = _cols([tuple(k) for k in dec.reservations_del], 2)
-    rput = _cols([(r.session_id, r.rating_group, r.account_id, r.unit.value, r.units, r.holds_json(),
-                   r.expires_at, r.request_number, int(r.final), r.peer)
-                  for r in dec.reservations_put], 10)
-    sput = _cols([(s.session_id, s.account_id, s.started, s.updated, s.expires_at, s.charged,
-                   json.dumps(s.units), s.requests, s.peer, int(s.final)) for s in dec.sessions_put], 10)
-    cdrs = _cols([(c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True))
-                  for c in dec.cdrs], 3)
-    return [*bal, *led, *rdel, *rput, list(dec.sessions_del), *sput, now, *cdrs,
-            key[0] if key else None, key[1] if key else None,
-            dec.outcome.to_json() if key else None, dec.account_state, dec.outcome.account_id]
+#: `transact` without `lock` returns this when the account changed between read and write
+CONFLICT: Any = object()
 
 
 async def transact(conn: Any, target: Target, decide: Decide, key: tuple[str, int] | None,
-                   now: float, scope: str | None, drive: Any) -> Outcome | None:
-    """One locked transaction on an asyncpg connection (inside `conn.transaction()`)."""
+                   now: float, scope: str | None, drive: Any, lock: bool = True) -> Any:
+    """One decision on an asyncpg connection.
+
+    With `lock` (inside `conn.transaction()`): lock the account row, read, decide, write.
+    Without (autocommit, two round trips): read, decide, and write only if the account's
+    version is still the one read, in one statement that commits on its own; CONFLICT if
+    another transaction changed the account meanwhile (nothing was written: read again).
+    """
     sid, num = key if key is not None else (None, None)
     row = None
     if target.subscriptions:
         typ, data = target.subscriptions[0]
-        row = await conn.fetchrow(_sql(True, scope is not None), int(typ), data, scope, sid, num)
+        row = await conn.fetchrow(_SQL[(True, scope is not None, lock)], int(typ), data, scope, sid, num)
     if row is None:
         account_id = await drive(conn, queries.resolve(target))
         if account_id is None:
             return None
-        row = await conn.fetchrow(_sql(False, scope is not None), int(account_id), scope, sid, num)
+        row = await conn.fetchrow(_SQL[(False, scope is not None, lock)], int(account_id), scope, sid, num)
         if row is None:
             return None
     if row[11] is not None:
@@ -160,12 +175,12 @@ async def transact(conn: Any, target: Target, decide: Decide, key: tuple[str, in
     dec = decide(snap)
     if dec.outcome.account_id is None:
         dec.outcome.account_id = snap.account.id
-    await conn.execute(WRITE, *write_args(dec, key, now))
+    written = await conn.fetchval(WRITE, *write_args(dec, key, now, row[6]))
+    if not written:
+        STATS["stale_reads"] += 1
+        return CONFLICT
     return dec.outcome
 
 
-_SQL = {(s, c): lock_load(s, c) for s in (True, False) for c in (True, False)}
-
-
-def _sql(by_subscription: bool, scope: bool) -> str:
-    return _SQL[(by_subscription, scope)]
+_SQL = {(s, c, k): lock_load(s, c, k) for s in (True, False) for c in (True, False)
+        for k in (True, False)}

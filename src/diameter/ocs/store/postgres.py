@@ -1,24 +1,27 @@
 """PostgreSQL storage on asyncpg: several server instances share one database.
 
-Each unit of work is one transaction on a pooled connection. Money-moving work locks the
-account row (``SELECT ... FOR UPDATE``) before reading balances, so concurrent sessions of
-one account, on any instance, are serialised and can never overdraw it. The recorded
-outcome is re-checked after the lock and inserted under a primary key, so a retransmission
-answered by another instance meanwhile is replayed, never charged twice.
+Money-moving work reads the account, decides, and writes only if the account's version is
+unchanged (two round trips, see `pg_fast`); after repeated conflicts it locks the account
+row (``SELECT ... FOR UPDATE``) instead. Either way concurrent sessions of one account, on
+any instance, are serialised and can never overdraw it. The recorded outcome is inserted
+under a primary key, so a retransmission answered by another instance meanwhile is
+replayed, never charged twice. Other work is one transaction on a pooled connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..model import Outcome
 from . import pg_fast, schema
 from .base import Storage, StorageError
+from .pg_pool import ConnectionPool
 from .queries import Decide, Query, Target, Work
 
 log = logging.getLogger("diameter.ocs.store")
@@ -27,8 +30,13 @@ _PLACEHOLDER = re.compile(r"\?")
 _MIGRATION_LOCK = 4006_0001
 
 
-async def _no_reset(conn: Any) -> None:
-    return None
+@contextlib.asynccontextmanager
+async def _borrow(pool: ConnectionPool) -> AsyncIterator[Any]:
+    conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        pool.release(conn)  # a closed connection, or one left in a transaction, is dropped
 
 
 def pg_sql(sql: str) -> str:
@@ -38,8 +46,10 @@ def pg_sql(sql: str) -> str:
 
 
 class PostgresStorage(Storage):
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40) -> None:
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40,
+                 optimistic_tries: int = 3) -> None:
         self.url = url
+        self.optimistic_tries = optimistic_tries
         self.min_size = min_size
         self.max_size = max_size
         self._pool: Any = None
@@ -58,12 +68,13 @@ class PostgresStorage(Storage):
             raise StorageError("PostgreSQL storage needs asyncpg (pip install 'diameter[ocs]')") from exc
         try:
             # connections carry no session state (no LISTEN, no session locks or settings):
-            # no reset round trip when one goes back to the pool
-            self._pool = await asyncpg.create_pool(self.url, min_size=self.min_size,
-                                                   max_size=self.max_size, reset=_no_reset)
+            # nothing to reset when one goes back to the pool
+            pool = ConnectionPool(self.url, self.min_size, self.max_size)
+            await pool.open()
         except (OSError, asyncpg.PostgresError) as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
-        async with self._pool.acquire() as conn, conn.transaction():
+        self._pool = pool
+        async with self._conn() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             done = {int(r[0]) for r in await conn.fetch("SELECT version FROM schema_version")}
@@ -79,6 +90,9 @@ class PostgresStorage(Storage):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def _conn(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return _borrow(self._pool)
 
     def _q(self, sql: str) -> str:
         out = self._sql.get(sql)
@@ -111,27 +125,41 @@ class PostgresStorage(Storage):
 
     async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
                        now: float | None = None, scope: str | None = None) -> Outcome | None:
+        """Optimistic first (two round trips, no lock held while deciding); after
+        `optimistic_tries` conflicts on a busy account, the locking transaction."""
         ts = time.time() if now is None else now
-        out: Outcome | None = await self._with_conn(
-            lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive))
-        return out
+        for _ in range(self.optimistic_tries):
+            out = await self._with_conn(
+                lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive, False),
+                transaction=False)
+            if out is not pg_fast.CONFLICT:
+                return out  # type: ignore[no-any-return]
+        while True:
+            out = await self._with_conn(
+                lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive))
+            if out is not pg_fast.CONFLICT:
+                return out  # type: ignore[no-any-return]
 
-    async def _with_conn(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-        """Run `fn(connection)` in a transaction, retrying lost races; in a task (asyncpg needs one)."""
+    async def _with_conn(self, fn: Callable[[Any], Awaitable[Any]], transaction: bool = True) -> Any:
+        """Run `fn(connection)` in a transaction (or autocommit), retrying lost races; in a
+        task (asyncpg needs one)."""
         if self._pool is None:
             raise StorageError("storage is not open")
         if asyncio.current_task() is None:
             # started eagerly outside a task (the node runs handlers so)
-            return await asyncio.ensure_future(self._transaction(fn))
-        return await self._transaction(fn)
+            return await asyncio.ensure_future(self._transaction(fn, transaction))
+        return await self._transaction(fn, transaction)
 
-    async def _transaction(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def _transaction(self, fn: Callable[[Any], Awaitable[Any]], transaction: bool = True) -> Any:
         import asyncpg
         last: Exception | None = None
         for _attempt in range(5):
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    return await fn(conn)
+                async with self._conn() as conn:
+                    if not transaction:
+                        return await fn(conn)
+                    async with conn.transaction():
+                        return await fn(conn)
             except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
                     asyncpg.SerializationError) as exc:
                 # another instance recorded this request first (replayed on retry), or lost a race

@@ -1,30 +1,44 @@
-"""SQLite storage: one file in WAL mode, one writer thread, group commit.
+"""SQLite storage: one file in WAL mode, group commit on the event loop.
 
-Callers on the event loop queue their work; the writer thread takes everything queued
-(up to `batch`), runs them in one transaction, commits once (``synchronous=FULL`` by
-default) and only then resolves each caller's future. When a unit fails the batch is
-rolled back and each unit runs again in a transaction of its own (units are pure
-functions of what they read, so running one again is safe): the failing unit fails
-alone. Nothing is reported before it is on disk.
+Callers queue their work; a committer task takes everything queued (up to `batch`), runs
+it in one transaction, commits once (``synchronous=FULL`` by default) and only then
+resolves each caller's future. The units run on the event loop thread itself, on the
+account cache of :mod:`.sqlite_cache` (no thread hand-off and no lock contention per
+request); only ``BEGIN IMMEDIATE`` (which may wait for another writer of the file) and
+``COMMIT`` (which waits for the disk) run on a helper thread, while the loop goes on
+reading requests for the next batch. When a unit fails the batch is rolled back and
+each unit runs again in a transaction of its own (units are pure functions of what they
+read, so running one again is safe): the failing unit fails alone. Nothing is reported
+before it is on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import sqlite3
-import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..model import Outcome
 from . import schema
 from .base import Storage, StorageError
-from .queries import Query, Work
+from .queries import Decide, Query, Target, Work
+from .sqlite_cache import AccountCache
 
 log = logging.getLogger("diameter.ocs.store")
 
-_STOP = object()
+
+class _Transact:
+    """A money-path unit, decided on the account cache (see `sqlite_cache`)."""
+
+    __slots__ = ("target", "decide", "key", "now", "scope")
+
+    def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                 scope: str | None) -> None:
+        self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
 
 
 def drive(conn: sqlite3.Connection, work: Work) -> Any:
@@ -48,48 +62,78 @@ def drive(conn: sqlite3.Connection, work: Work) -> Any:
         return stop.value
 
 
+_Item = tuple[Any, "asyncio.Future[Any]"]
+
+
 class SqliteStorage(Storage):
     """Storage in one SQLite file (``:memory:`` works too, for tests)."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 512) -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.synchronous = synchronous
         self.batch = batch
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._open_error: BaseException | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[_Item] = []
+        self._wake: asyncio.Event | None = None
+        self._committer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._cache = AccountCache(drive)
         self.commits = 0  # group commits done (for tests and metrics)
         self.units = 0  # units of work committed
 
     async def open(self) -> None:
-        if self._thread is not None:
+        if self._conn is not None:
             return
-        self._thread = threading.Thread(target=self._writer, name="ocs-sqlite-writer", daemon=True)
-        self._thread.start()
-        await asyncio.get_running_loop().run_in_executor(None, self._ready.wait)
-        if self._open_error is not None:
-            self._thread = None
-            raise StorageError(f"cannot open {self.path}: {self._open_error}") from self._open_error
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="ocs-sqlite")
+        try:
+            conn = await loop.run_in_executor(pool, self._connect)
+        except BaseException as exc:
+            pool.shutdown(wait=False)
+            raise StorageError(f"cannot open {self.path}: {exc}") from exc
+        self._conn, self._pool, self._loop = conn, pool, loop
+        self._closing = False
+        self._cache.clear()
+        self._wake = asyncio.Event()
+        self._committer = loop.create_task(self._commit_loop())
 
     async def close(self) -> None:
-        thread = self._thread
-        if thread is None:
+        conn, pool = self._conn, self._pool
+        if conn is None or pool is None:
             return
-        self._queue.put(_STOP)
-        await asyncio.get_running_loop().run_in_executor(None, thread.join)
-        self._thread = None
+        self._closing = True
+        assert self._wake is not None and self._committer is not None
+        self._wake.set()
+        await self._committer  # commits what is queued, then ends
+        await asyncio.get_running_loop().run_in_executor(pool, conn.close)
+        pool.shutdown(wait=False)
+        self._conn = self._pool = self._committer = None
 
-    async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
-        if self._thread is None:
+    def _submit(self, unit: Any) -> asyncio.Future[Any]:
+        if self._conn is None or self._closing:
             raise StorageError("storage is not open")
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise StorageError("storage used from another event loop than the one that opened it")
         fut: asyncio.Future[Any] = loop.create_future()
-        self._queue.put((work, fut, loop))
-        return await fut
+        self._pending.append((unit, fut))
+        assert self._wake is not None
+        self._wake.set()
+        return fut
 
-    # -- writer thread ------------------------------------------------------------------
+    async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
+        return await self._submit(work)
+
+    async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
+                       now: float | None = None, scope: str | None = None) -> Outcome | None:
+        ts = time.time() if now is None else now
+        out: Outcome | None = await self._submit(_Transact(target, decide, key, ts, scope))
+        return out
+
+    # -- the committer --------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -117,77 +161,80 @@ class SqliteStorage(Storage):
             conn.execute("ROLLBACK")
             raise
 
-    def _writer(self) -> None:
-        try:
-            conn = self._connect()
-        except BaseException as exc:  # reported by open()
-            self._open_error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _STOP:
-                    break
-                batch = [item]
-                stop = False
-                while len(batch) < self.batch:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                self._commit_batch(conn, batch)
-                if stop:
-                    break
-        finally:
-            conn.close()
+    async def _commit_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch: list[_Item] = []
+            try:
+                await self._in_thread("BEGIN IMMEDIATE")  # the loop keeps queueing meanwhile
+                batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
+                values = self._units(batch)
+                await self._in_thread("COMMIT")
+            except Exception as exc:
+                self._rollback()
+                if not batch:  # BEGIN failed: the file is locked or broken; fail the next one
+                    batch, self._pending = self._pending[:1], self._pending[1:]
+                await self._one_by_one(batch, exc)
+                continue
+            self._done(batch, values)
 
-    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        """Run a batch in one transaction; if a unit fails, run each unit alone instead."""
+    async def _one_by_one(self, batch: list[_Item], exc: Exception) -> None:
+        """Find the failing unit of a failed batch; the others commit on their own."""
+        if len(batch) == 1:
+            fut = batch[0][1]
+            if not fut.done():
+                fut.set_exception(StorageError(str(exc)) if isinstance(exc, sqlite3.Error) else exc)
+            return
+        for item in batch:
+            try:
+                await self._in_thread("BEGIN IMMEDIATE")
+                values = self._units([item])
+                await self._in_thread("COMMIT")
+            except Exception as err:
+                self._rollback()
+                await self._one_by_one([item], err)
+                continue
+            self._done([item], values)
+
+    def _units(self, batch: list[_Item]) -> list[Any]:
+        conn, cache = self._conn, self._cache
+        assert conn is not None
+        cache.begin(conn)
         values: list[Any] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for work, _fut, _loop in batch:
+        for work, _fut in batch:
+            if type(work) is _Transact:
+                values.append(cache.transact(conn, work.target, work.decide, work.key, work.now,
+                                             work.scope))
+            else:  # other work reads and writes the tables: they must be up to date
+                cache.flush(conn)
                 values.append(drive(conn, work()))
-            conn.execute("COMMIT")
-        except Exception as exc:
+                cache.clear()
+        cache.flush(conn)
+        return values
+
+    async def _in_thread(self, sql: str) -> None:
+        conn = self._conn
+        assert conn is not None and self._loop is not None
+        await self._loop.run_in_executor(self._pool, conn.execute, sql)
+
+    def _rollback(self) -> None:
+        self._cache.clear()  # it may hold what is rolled back
+        conn = self._conn
+        if conn is not None and conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            if len(batch) > 1:  # find the failing unit; the others commit on their own
-                for item in batch:
-                    self._commit_batch(conn, [item])
-                return
-            err: BaseException = exc if not isinstance(exc, sqlite3.Error) else StorageError(str(exc))
-            _w, fut, loop = batch[0]
-            loop.call_soon_threadsafe(_resolve, fut, None, err)
-            return
+
+    def _done(self, batch: list[_Item], values: list[Any]) -> None:
         self.commits += 1
         self.units += len(batch)
-        # one wake-up per event loop, not per caller (each wake-up is a syscall)
-        by_loop: dict[Any, list[tuple[Any, Any]]] = {}
-        for value, (_w, fut, loop) in zip(values, batch):
-            by_loop.setdefault(loop, []).append((fut, value))
-        for loop, done in by_loop.items():
-            loop.call_soon_threadsafe(_resolve_all, done)
-
-
-def _resolve_all(done: list[tuple[asyncio.Future[Any], Any]]) -> None:
-    for fut, value in done:
-        if not fut.done():
-            fut.set_result(value)
-
-
-def _resolve(fut: asyncio.Future[Any], value: Any, err: BaseException | None) -> None:
-    if fut.done():
-        return
-    if err is not None:
-        fut.set_exception(err)
-    else:
-        fut.set_result(value)
+        for (_w, fut), value in zip(batch, values):
+            if not fut.done():
+                fut.set_result(value)

@@ -1,0 +1,201 @@
+"""Framing: the message header and AVP layout, defined once for the whole package.
+
+Holds the header ``Struct``, the AVP encoder (header, payload, zero padding),
+the AVP scanner and the decoder limits. Plain, fully typed Python that mypyc
+compiles with the rest of the codec's hot loops (see ``setup.py``); where the
+fastest code differs between the two (``struct`` calls interpreted, byte
+indexing compiled) both variants are here and :data:`COMPILED` picks one.
+The public face of this module is :mod:`diameter.codec.wire`.
+"""
+from __future__ import annotations
+
+from struct import Struct
+from typing import Final
+
+from .errors import AvpDecodeError, AvpEncodeError, MessageDecodeError, MessageTooLarge
+
+Entry = tuple[int, int, int, int, int, int]
+"""(code, vendor, flags, avp_start, payload_start, payload_end) of one AVP."""
+
+HEADER_LENGTH: Final = 20
+HEADER: Final = Struct(">IIIII")
+"""The message header: version|length, flags|code, application, hop-by-hop, end-to-end."""
+U32X2: Final = Struct(">II")
+U32X3: Final = Struct(">III")
+U32: Final = Struct(">I")
+I32: Final = Struct(">i")
+U64: Final = Struct(">Q")
+I64: Final = Struct(">q")
+PADDING: Final = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
+"""``PADDING[n & 3]``: the zero bytes that pad a payload of length n."""
+_ZEROS: Final = b"\x00\x00\x00\x00"
+AVP_FLAG_VENDOR: Final = 0x80
+
+
+def _probe() -> None:
+    pass
+
+
+COMPILED: Final = type(_probe).__name__ != "function"
+
+
+class Limits:
+    """Decoder limits; change the attributes of :data:`LIMITS` to tune them."""
+    max_message_size: int
+    max_depth: int
+
+    def __init__(self, max_message_size: int = 1 << 20, max_depth: int = 16) -> None:
+        self.max_message_size = max_message_size
+        self.max_depth = max_depth
+
+
+LIMITS: Final = Limits()
+
+
+def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
+    """An AVP header for a payload of the given length.
+
+    The V bit brings the Vendor-Id field, also with Vendor-Id 0 (as read).
+    """
+    if payload_length > 0xFFFFF3:   # 24-bit length, 12-byte header
+        raise AvpEncodeError(f"AVP {code}: a payload of {payload_length} bytes overflows "
+                             "the AVP length")
+    if vendor or flags & AVP_FLAG_VENDOR:
+        return U32X3.pack(code, ((flags | AVP_FLAG_VENDOR) << 24) | (payload_length + 12),
+                          vendor)
+    return U32X2.pack(code, (flags << 24) | (payload_length + 8))
+
+
+def encode_avp(code: int, flags: int, vendor: int, payload: bytes) -> bytes:
+    """A whole AVP: header (see :func:`avp_header`), payload, zero padding."""
+    n = len(payload)
+    if n > 0xFFFFF3:   # 24-bit length, 12-byte header
+        raise AvpEncodeError(f"AVP {code}: a payload of {n} bytes overflows the AVP length")
+    if vendor or flags & AVP_FLAG_VENDOR:
+        head = U32X3.pack(code, ((flags | AVP_FLAG_VENDOR) << 24) | (n + 12), vendor)
+    else:
+        head = U32X2.pack(code, (flags << 24) | (n + 8))
+    return head + payload + PADDING[n & 3]
+
+
+def header_error(version: int, length: int, size: int) -> None:
+    """Raise the error for a header whose version or length field is wrong."""
+    if version != 1:
+        raise MessageDecodeError(f"unsupported version {version}", 0, result_code=5011)
+    if length > LIMITS.max_message_size:
+        raise MessageTooLarge(
+            f"message length {length} above the maximum {LIMITS.max_message_size}", 1)
+    if length != size:
+        raise MessageDecodeError(
+            f"message length field {length} does not match the {size} bytes given", 1,
+            result_code=5015)
+    if length & 3 or length < 20:
+        raise MessageDecodeError(f"invalid message length {length}", 1, result_code=5015)
+
+
+def _length_error(length: int, pos: int, code: int, vendor_bit: bool) -> AvpDecodeError:
+    if length < (12 if vendor_bit else 8):
+        what = "too short for a vendor AVP" if vendor_bit else "shorter than its header"
+        return AvpDecodeError(f"AVP length {length} {what}", pos, code, result_code=5014)
+    return AvpDecodeError(f"AVP length {length} overruns its container", pos, code,
+                          result_code=5014)
+
+
+def scan(buf: bytes, start: int, end: int) -> list[Entry]:
+    """Locate the AVPs in ``buf[start:end]``; check lengths and padding."""
+    if COMPILED:
+        return scan_indexed(buf, start, end)
+    return scan_struct(buf, start, end)
+
+
+def scan_struct(buf: bytes, start: int, end: int) -> list[Entry]:
+    """:func:`scan` with ``struct`` (the faster one interpreted)."""
+    out: list[Entry] = []
+    unpack2 = U32X2.unpack_from
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise AvpDecodeError("truncated AVP header", pos)
+        code, fl = unpack2(buf, pos)
+        length = fl & 0xFFFFFF
+        pe = pos + length
+        if fl & 0x80000000:
+            if length < 12 or pe > end:
+                raise _length_error(length, pos, code, True)
+            vendor = U32.unpack_from(buf, pos + 8)[0]
+            ps = pos + 12
+        else:
+            if length < 8 or pe > end:
+                raise _length_error(length, pos, code, False)
+            vendor = 0
+            ps = pos + 8
+        if length & 3:
+            nxt = pe + 4 - (length & 3)
+            if nxt > end:
+                raise AvpDecodeError("AVP padding missing", pe, code, vendor)
+            if buf[pe:nxt] != _ZEROS[:nxt - pe]:
+                raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
+        else:
+            nxt = pe
+        out.append((code, vendor, fl >> 24, pos, ps, pe))
+        pos = nxt
+    return out
+
+
+def frame_at(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, int, int]:
+    """The AVP at ``pos``: (code, flags, vendor, payload_start, payload_end, next_pos)."""
+    if end - pos < 8:
+        raise AvpDecodeError("truncated AVP header", pos)
+    code = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+    flags = buf[pos + 4]
+    length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
+    pe = pos + length
+    if flags & 0x80:
+        if length < 12 or pe > end:
+            raise _length_error(length, pos, code, True)
+        vendor = ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
+                  | buf[pos + 11])
+        ps = pos + 12
+    else:
+        if length < 8 or pe > end:
+            raise _length_error(length, pos, code, False)
+        vendor = 0
+        ps = pos + 8
+    nxt = (pe + 3) & ~3
+    if nxt != pe:
+        if nxt > end:
+            raise AvpDecodeError("AVP padding missing", pe, code, vendor)
+        p = pe
+        while p < nxt:
+            if buf[p]:
+                raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
+            p += 1
+    return code, flags, vendor, ps, pe, nxt
+
+
+def scan_indexed(buf: bytes, start: int, end: int) -> list[Entry]:
+    """:func:`scan` by byte indexing (the faster one compiled)."""
+    out: list[Entry] = []
+    pos = start
+    while pos < end:
+        code, flags, vendor, ps, pe, nxt = frame_at(buf, pos, end)
+        out.append((code, vendor, flags, pos, ps, pe))
+        pos = nxt
+    return out
+
+
+def check(buf: bytes, start: int, end: int) -> None:
+    """Check the framing of the AVPs in ``buf[start:end]`` (the errors of :func:`scan`)."""
+    if not COMPILED:
+        scan_struct(buf, start, end)
+        return
+    pos = start
+    while pos < end:
+        pos = frame_at(buf, pos, end)[5]
+
+
+def u32_at(buf: bytes, p: int) -> int:
+    """The unsigned 32-bit integer at ``buf[p:p + 4]``."""
+    if COMPILED:
+        return (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]
+    return int(U32.unpack_from(buf, p)[0])

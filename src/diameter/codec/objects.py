@@ -1,0 +1,262 @@
+"""python-diameter's Avp objects and whole messages, decoded from bytes.
+
+:func:`make_avps` and :func:`grouped_value` build the dictionary's Avp classes
+over located AVPs, the ``value_*`` functions are their ``value`` readers, and
+:func:`decode_message` is ``Message.from_bytes``. The message layer fills
+:data:`AVP_TABLES` and :data:`MESSAGE_TYPES`. Compiled by mypyc with the rest
+of the codec's hot loops.
+"""
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .errors import AvpDecodeError, MessageDecodeError
+from .frame import COMPILED, LIMITS, Entry, check, frame_at, header_error, scan, scan_struct, u32_at
+
+
+class AvpTables:
+    """The running dictionary as the Avp constructors see it (set by the message layer)."""
+    base: dict[int, Any]               # code -> entry, vendor 0
+    vendors: dict[int, dict[int, Any]]  # vendor -> code -> entry
+    plain: Any                         # Avp
+    grouped: Any                       # AvpGrouped
+
+    def __init__(self) -> None:
+        self.base = {}
+        self.vendors = {}
+        self.plain = None
+        self.grouped = None
+
+
+AVP_TABLES: Final = AvpTables()
+
+
+def _make_avp(t: AvpTables, buf: bytes, code: int, vendor: int, flags: int, ps: int, pe: int,
+              depth: int) -> Any:
+    info: Any = None
+    if vendor == 0:
+        info = t.base.get(code)
+    else:
+        vd = t.vendors.get(vendor)
+        if vd is not None:
+            info = vd.get(code)
+    if info is None:
+        cls: Any = t.plain
+        name = "Unknown"
+    else:
+        cls = info["type"]
+        name = info["name"]
+    avp = cls.__new__(cls)
+    avp.code = code
+    avp.flags = flags
+    avp._vendor_id = vendor
+    avp.payload = buf[ps:pe]
+    avp.name = name
+    if isinstance(avp, t.grouped):
+        avp._avps = None
+        avp._depth = depth
+    return avp
+
+
+def make_avps(buf: bytes, entries: list[Entry], depth: int) -> list[Any]:
+    """Avp objects (of the dictionary's classes) for located AVPs; payloads are copied."""
+    t = AVP_TABLES
+    return [_make_avp(t, buf, e[0], e[1], e[2], e[4], e[5], depth) for e in entries]
+
+
+def scan_avp_objects(buf: bytes, start: int, end: int, depth: int) -> list[Any]:
+    """``make_avps(buf, scan(buf, start, end), depth)`` in one pass."""
+    if not COMPILED:
+        return make_avps(buf, scan_struct(buf, start, end), depth)
+    t = AVP_TABLES
+    out: list[Any] = []
+    pos = start
+    while pos < end:
+        code, flags, vendor, ps, pe, nxt = frame_at(buf, pos, end)
+        out.append(_make_avp(t, buf, code, vendor, flags, ps, pe, depth))
+        pos = nxt
+    return out
+
+
+def grouped_value(avp: Any) -> list[Any]:
+    """``AvpGrouped.value``: the member Avp objects, decoded on first read."""
+    avps: list[Any] | None = getattr(avp, "_avps", None)
+    if avps is not None:
+        return avps
+    p = avp.payload
+    if not isinstance(p, bytes):
+        if isinstance(p, bytearray):
+            p = bytes(p)
+        else:
+            raise AvpDecodeError(f"{avp.name} payload {p!r} is not bytes", None, avp.code)
+    depth: int = getattr(avp, "_depth", 0) + 1
+    try:
+        avps = scan_avp_objects(p, 0, len(p), depth)
+    except AvpDecodeError as e:
+        raise AvpDecodeError(
+            f"{avp.name} grouped value does not contain a valid group of AVPs: {e}",
+            e.offset, e.avp_code or avp.code, e.vendor_id, e.result_code) from None
+    if depth > LIMITS.max_depth:
+        raise AvpDecodeError(f"AVP nesting deeper than {LIMITS.max_depth} levels",
+                             None, avp.code, avp._vendor_id, result_code=5014)
+    avp._avps = avps
+    return avps
+
+
+def _payload(avp: Any) -> bytes:
+    p = avp.payload
+    if isinstance(p, bytes):
+        return p
+    if isinstance(p, bytearray):
+        return bytes(p)
+    raise AvpDecodeError(f"{avp.name} payload {p!r} is not bytes", None, avp.code,
+                         avp._vendor_id)
+
+
+def _bad_size(avp: Any, p: bytes, kind: str, size: int) -> AvpDecodeError:
+    return AvpDecodeError(f"{avp.name} value {p!r}: {kind} payload of {len(p)} bytes, "
+                          f"expected {size}", None, avp.code, avp._vendor_id, 5014)
+
+
+def value_octets(avp: Any) -> bytes:
+    """``value`` of OctetString-like Avp classes."""
+    return _payload(avp)
+
+
+def value_utf8(avp: Any) -> str:
+    """``value`` of AvpUtf8String."""
+    p = _payload(avp)
+    try:
+        return p.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AvpDecodeError(f"{avp.name} value {p!r}: invalid UTF-8: {e}", None, avp.code,
+                             avp._vendor_id, 5004) from None
+
+
+def value_u32(avp: Any) -> int:
+    """``value`` of AvpUnsigned32."""
+    p = _payload(avp)
+    if len(p) != 4:
+        raise _bad_size(avp, p, "Unsigned32", 4)
+    return u32_at(p, 0)
+
+
+def value_i32(avp: Any) -> int:
+    """``value`` of AvpInteger32 (and Enumerated)."""
+    p = _payload(avp)
+    if len(p) != 4:
+        raise _bad_size(avp, p, "Integer32", 4)
+    n = u32_at(p, 0)
+    return n - 0x100000000 if n >= 0x80000000 else n
+
+
+def value_u64(avp: Any) -> int:
+    """``value`` of AvpUnsigned64."""
+    p = _payload(avp)
+    if len(p) != 8:
+        raise _bad_size(avp, p, "Unsigned64", 8)
+    return (u32_at(p, 0) << 32) | u32_at(p, 4)
+
+
+def value_i64(avp: Any) -> int:
+    """``value`` of AvpInteger64."""
+    p = _payload(avp)
+    if len(p) != 8:
+        raise _bad_size(avp, p, "Integer64", 8)
+    n = (u32_at(p, 0) << 32) | u32_at(p, 4)
+    return n - 0x10000000000000000 if n >= 0x8000000000000000 else n
+
+
+# -- whole messages ---------------------------------------------------------------------
+
+class MessageTypes:
+    """How :func:`decode_message` picks and builds message classes (set by the message layer)."""
+    by_application: dict[tuple[int, int], Any]   # (application, code) -> command class
+    by_code: dict[int, Any]                      # code -> command class
+    undefined: Any                               # UndefinedMessage
+    defined: Any                                 # DefinedMessage
+    header: Any                                  # MessageHeader
+    default_factory: Any                         # DefinedMessage.type_factory's function
+    cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+    resolve: Any                                 # (app, code) -> class or None, on a miss
+
+    def __init__(self) -> None:
+        self.by_application = {}
+        self.by_code = {}
+        self.resolve = None
+        self.undefined = None
+        self.defined = None
+        self.header = None
+        self.default_factory = None
+        self.cache = {}
+
+
+MESSAGE_TYPES: Final = MessageTypes()
+
+
+def _header(t: MessageTypes, version: int, length: int, flags: int, code: int, app: int,
+            hbh: int, e2e: int) -> Any:
+    cls: Any = t.header
+    h = cls.__new__(cls)
+    h.version = version
+    h.length = length
+    h.length_header = 20
+    h.command_flags = flags
+    h.command_code = code
+    h.application_id = app
+    h.hop_by_hop_identifier = hbh
+    h.end_to_end_identifier = e2e
+    return h
+
+
+def decode_message(data: bytes, plain_msg: bool) -> Any:
+    """``Message.from_bytes``: check the header, locate the AVPs, build the typed message."""
+    size = len(data)
+    if size < 20:
+        raise MessageDecodeError(f"message shorter than its header ({size} bytes)", 0)
+    version = data[0]
+    length = (data[1] << 16) | (data[2] << 8) | data[3]
+    if version != 1 or length != size or length & 3 or length > LIMITS.max_message_size:
+        header_error(version, length, size)
+    flags = data[4]
+    code = (data[5] << 16) | (data[6] << 8) | data[7]
+    app = u32_at(data, 8)
+    hbh = u32_at(data, 12)
+    e2e = u32_at(data, 16)
+    entries: list[Entry] | None = None
+    if COMPILED:
+        check(data, 20, length)     # entries are built when needed
+    else:
+        entries = scan(data, 20, length)
+    t = MESSAGE_TYPES
+    key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
+    hit: Any = None if plain_msg else t.cache.get(key)
+    msg_type: Any
+    if hit is not None and (t.by_application.get((app, code)) or t.by_code.get(code)) is hit[0]:
+        msg_type = hit[1]
+    else:
+        cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)
+        if cmd is None and t.resolve is not None:   # a command module not imported yet
+            cmd = t.resolve(app, code)
+        if cmd is None:
+            msg_type = t.undefined
+        elif plain_msg:
+            msg_type = cmd
+        elif getattr(cmd.type_factory, "__func__", None) is t.default_factory:
+            msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
+            t.cache[key] = (cmd, msg_type)
+        else:
+            msg_type = cmd.type_factory(
+                _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+    msg = msg_type.__new__(msg_type)
+    d: dict[str, Any] = msg.__dict__
+    d["header"] = _header(t, version, length, flags, code, app, hbh, e2e)
+    d["_raw"] = (data, 20, length)
+    if entries is not None:
+        d["_raw_entries"] = entries
+    if plain_msg or not isinstance(msg, t.defined) or not msg_type.avp_def:
+        d["_avps"] = None
+        d["_plain"] = True
+    else:
+        d["_additional_avps"] = []
+    return msg

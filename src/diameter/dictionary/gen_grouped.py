@@ -1,0 +1,214 @@
+"""Generating ``message/avp/grouped.py`` (and its ``.pyi``): the typed grouped-AVP classes."""
+from __future__ import annotations
+
+from .gen_model import (HEADER, PY_TYPES, RESERVED, GroupedClass, Key, Member, Warn, camel,
+                        ext_rules, extend_members, fix_key, vendor_camel)
+from .source import Dictionary
+
+def build_grouped(d: Dictionary, api: dict, warn: Warn) -> tuple[list[GroupedClass], dict[Key, str]]:
+    api_grouped: dict[str, dict] = api.get("grouped", {})
+    classes: dict[str, GroupedClass] = {}
+    class_for: dict[Key, str] = {}
+
+    for name, body in api_grouped.items():
+        if "alias_of" in body:
+            continue
+        keys = [tuple(k) for k in body.get("avps", [])]
+        if not keys and "doc_avp" in body:
+            avp_name, code = body["doc_avp"]
+            found = [a.key for a in d.avps.values()
+                     if a.code == code and a.name.lower() == avp_name.lower()]
+            keys = found[:1]
+        # python-diameter's own mistakes (a class used for a non-grouped AVP) are dropped
+        keys = [k for k in keys if not d.avps or k not in d.avps or d.avps[k].type == "Grouped"]
+        classes[name] = GroupedClass(name=name, keys=keys, bases=list(body.get("bases", [])))
+        for k in keys:
+            class_for.setdefault(k, name)
+    for name, body in api_grouped.items():
+        if "alias_of" in body and body["alias_of"] in classes:
+            classes[body["alias_of"]].aliases.append(name)
+
+    # dictionary Grouped AVPs without a python-diameter class
+    taken = set(classes) | {a for c in classes.values() for a in c.aliases} | RESERVED
+    grouped_avps = sorted((a for a in d.avps.values() if a.type == "Grouped"),
+                          key=lambda a: (a.vendor not in (0, 10415), a.vendor != 0, a.vendor, a.code))
+    # a vendor's grouped AVP yields to a command of the same name (Ericsson's
+    # Subscriber-Information AVP vs the 3GPP Subscriber-Information command)
+    # (python-diameter's command classes keep their names whatever the AVPs)
+    command_names = ({camel(c.name) for c in d.commands if c.request or c.answer}
+                     - set(api.get("messages", {})))
+    for avp in grouped_avps:
+        if avp.key in class_for:
+            continue
+        name = camel(avp.name)
+        if name in taken or (avp.vendor not in (0, 10415) and name in command_names):
+            name = vendor_camel(d, avp.vendor) + name if avp.vendor else f"{name}{avp.code}"
+        if name in taken:
+            name = f"{name}{avp.code}"
+        taken.add(name)
+        classes[name] = GroupedClass(name=name, keys=[avp.key])
+        class_for[avp.key] = name
+
+    for name, cls in classes.items():
+        body = api_grouped.get(name)
+        if body is not None:
+            for m in body.get("members", []) + body.get("avp_def_without_member", []):
+                if "code" not in m:
+                    cls.members.append(Member(attr=m["name"], annotation=m.get("annotation", "")))
+                    continue
+                key = fix_key(d, (m["vendor"], m["code"]), m.get("type_class"), class_for,
+                               m["name"])
+                # python-diameter's class wins for its own attributes (its
+                # Supplementary-Service sends AoC-Information's members under
+                # code 2314, see docs/compatibility.md)
+                api_class = m.get("type_class")
+                tclass = api_class if api_class in classes else class_for.get(key, api_class)
+                if tclass is not None and tclass not in classes:
+                    tclass = None
+                ann = m.get("annotation") or annotation_for(d, key, class_for, m.get("list", False))
+                cls.members.append(Member(
+                    attr=m["name"], code=key[1], vendor=key[0], required=m["required"],
+                    mandatory=m.get("mandatory"), type_class=tclass,
+                    is_list=m.get("list", False), annotation=ann,
+                    avp_name=d.avps[key].name if key in d.avps else m.get("avp", "")))
+        for key in cls.keys:
+            avp = d.avps.get(key)
+            if avp is None:
+                continue
+            extend_members(d, cls.members, avp.grammar + ext_rules(avp), avp.vendor, class_for,
+                    f"grouped {name} ({avp.name})", warn)
+        cls.doc = _grouped_doc(d, cls, body)
+    return _order(list(classes.values())), class_for
+
+
+def annotation_for(d: Dictionary, key: Key, class_for: dict[Key, str], is_list: bool) -> str:
+    avp = d.avps.get(key)
+    if avp is None:
+        t = "bytes"
+    elif avp.type == "Grouped":
+        t = class_for.get(key, "bytes")
+    else:
+        t = PY_TYPES[avp.type]
+    return f"list[{t}]" if is_list else t
+
+
+def _grouped_doc(d: Dictionary, cls: GroupedClass, body: dict | None) -> str:
+    described = []
+    for key in cls.keys:
+        avp = d.avps.get(key)
+        if avp is not None:
+            vendor = f", vendor {avp.vendor}" if avp.vendor else ""
+            described.append(f"{avp.name} ({avp.code}{vendor}) grouped AVP, {avp.source}")
+        elif body and body.get("avp_name"):
+            described.append(f"{body['avp_name']} ({key[1]}) grouped AVP")
+    if described:
+        return "; ".join(described) + "."
+    if body is not None:
+        return "Base class shared by python-diameter compatible grouped classes."
+    return "Grouped AVP."
+
+
+def _order(classes: list[GroupedClass]) -> list[GroupedClass]:
+    """Dependency order (bases and member classes first); ties keep input order."""
+    by_name = {c.name: c for c in classes}
+    done: set[str] = set()
+    visiting: set[str] = set()
+    out: list[GroupedClass] = []
+
+    def visit(c: GroupedClass) -> None:
+        if c.name in done or c.name in visiting:
+            return
+        visiting.add(c.name)
+        for dep in sorted(c.deps()):
+            if dep in by_name:
+                visit(by_name[dep])
+        visiting.discard(c.name)
+        done.add(c.name)
+        out.append(c)
+
+    for c in classes:
+        visit(c)
+    return out
+
+
+def optional_annotation(annotation: str) -> str:
+    """``T | None``: an attribute whose AVP is absent reads None."""
+    return annotation if annotation.endswith("| None") else f"{annotation} | None"
+
+
+def render_grouped(classes: list[GroupedClass]) -> str:
+    defined: set[str] = set()
+    deferred: list[GroupedClass] = []
+    lines = [HEADER, '"""Typed classes for grouped AVPs (python-diameter compatible names)."""',
+             "from __future__ import annotations", "", "import dataclasses",
+             "import datetime  # noqa: F401  (used in string annotations)", "",
+             "from .avp import Avp", "from .generator import AvpGenDef, AvpGenType, grouped_avp",
+             ""]
+    public = sorted({c.name for c in classes} | {a for c in classes for a in c.aliases})
+    lines.append("__all__ = [")
+    lines.extend(f'    "{n}",' for n in public)
+    lines.append("]")
+    lines.append("")
+    for c in classes:
+        forward = any(m.type_class and m.type_class not in defined and m.type_class != c.name
+                      for m in c.members) or any(m.type_class == c.name for m in c.members)
+        lines.extend(["", "@grouped_avp"])
+        bases = f"({', '.join(c.bases)})" if c.bases else ""
+        lines.append(f"class {c.name}{bases}:")
+        lines.append(f'    """{c.doc}"""')
+        for m in c.members:
+            if m.is_list:
+                lines.append(f"    {m.attr}: {m.annotation} = dataclasses.field(default_factory=list)")
+            else:
+                lines.append(f"    {m.attr}: {m.annotation or 'object'} = None")
+        lines.append("    additional_avps: list[Avp] = dataclasses.field(default_factory=list)")
+        defs = [m for m in c.members if m.code is not None]
+        if forward or not defs:
+            lines.append("    avp_def: dataclasses.InitVar[AvpGenType] = ()")
+            if forward and defs:
+                deferred.append(c)
+        else:
+            lines.append("    avp_def: dataclasses.InitVar[AvpGenType] = (")
+            lines.extend(f"        {m.gen_def()}" for m in defs)
+            lines.append("    )")
+        lines.append("")
+        for a in c.aliases:
+            lines.append(f"{a} = {c.name}")
+            lines.append("")
+        defined.add(c.name)
+    if deferred:
+        lines.append("")
+        lines.append("# Classes that refer to each other (directly or in a cycle) get avp_def here.")
+        for c in deferred:
+            lines.append(f"{c.name}.avp_def = (")
+            lines.extend(f"    {m.gen_def()}" for m in c.members if m.code is not None)
+            lines.append(")")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_grouped_stub(classes: list[GroupedClass]) -> str:
+    """grouped.pyi: what type checkers see. Single-valued members are ``T | None`` (they
+    read None when the AVP is absent); the run-time module keeps python-diameter's
+    plain annotations, which its own tests read with ``typing.get_type_hints``."""
+    lines = [HEADER, '"""Type stubs of the grouped AVP classes (see grouped.py)."""',
+             "import dataclasses", "import datetime", "",
+             "from .avp import Avp", "from .generator import AvpGenType, grouped_avp", ""]
+    public = sorted({c.name for c in classes} | {a for c in classes for a in c.aliases})
+    lines.append("__all__ = [")
+    lines.extend(f'    "{n}",' for n in public)
+    lines.append("]")
+    lines.append("")
+    for c in classes:
+        bases = f"({', '.join(c.bases)})" if c.bases else ""
+        lines += ["", "@grouped_avp", f"class {c.name}{bases}:"]
+        for m in c.members:
+            if m.is_list:
+                lines.append(f"    {m.attr}: {m.annotation} = dataclasses.field(default_factory=list)")
+            else:
+                lines.append(f"    {m.attr}: {optional_annotation(m.annotation or 'object')} = None")
+        lines.append("    additional_avps: list[Avp] = dataclasses.field(default_factory=list)")
+        lines.append("    avp_def: dataclasses.InitVar[AvpGenType] = ...")
+        for a in c.aliases:
+            lines += ["", f"{a} = {c.name}"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
