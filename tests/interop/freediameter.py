@@ -161,7 +161,22 @@ class FreeDiameter:
             cwd=self.workdir, start_new_session=True,
         )
         self.wait_for_log(re.escape(READY_LINE), timeout)
+        self._wait_listening(timeout)
         return self
+
+    def _wait_listening(self, timeout: float) -> None:
+        """Wait until the daemon accepts TCP connections on its port (bounded by ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError as exc:
+                if not self.running or time.monotonic() > deadline:
+                    raise FreeDiameterError(
+                        f"freeDiameterd does not accept connections on port {self.port}: {exc}\n"
+                        f"{self.log()[-2000:]}") from exc
+                time.sleep(0.05)
 
     @property
     def pid(self) -> int | None:

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import functools
 import heapq
+import inspect
 import itertools
 import logging
 import math
@@ -40,7 +41,40 @@ NoticeCallback = Callable[["_Base", Union[Notice, Outcome]], Any]
 _EVENTS_MAX = 1024
 
 
+class _AnswerFuture(asyncio.Future):  # type: ignore[type-arg]
+    """The node's future for one CCR, read the moment the node resolves it: the answer reaches the
+    session (and the caller's waiter) without a done-callback turn of the event loop. Failures
+    (timeouts, peer down, cancel) still go through the loop, as the node may be iterating its
+    pending requests then."""
+
+    __slots__ = ("_session", "_number")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, session: _Base, number: int) -> None:
+        super().__init__(loop=loop)
+        self._session = session
+        self._number = number
+
+    def set_result(self, result: Any) -> None:
+        super().set_result(result)
+        try:
+            self._session._answered(self._number, self)
+        except Exception:  # noqa: BLE001 - never into the node's receive path
+            log.exception("%s: answer handling failed", self._session.session_id)
+
+    def set_exception(self, exception: Any) -> None:
+        super().set_exception(exception)
+        self.get_loop().call_soon(self._session._answered, self._number, self)
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self.get_loop().call_soon(self._session._answered, self._number, self)
+        return True
+
+
 def _usages(requested: UnitsArg, used: UnitsArg, rg: int | None, reason: int | None = None) -> list[Usage]:
+    if (requested is None or type(requested) is Units) and (used is None or type(used) is Units):
+        return [] if requested is None and used is None else [Usage(rg, [], requested, used, reason)]
     out: dict[int | None, Usage] = {}
 
     def get(k: int | None) -> Usage:
@@ -66,6 +100,7 @@ class _Base:
     """What sessions and events share: sending the core's requests, waiters, notices, the timer."""
 
     core: ClientSession | ClientEvent
+    _is_session = False
 
     def __init__(self, cc: CreditControlClient, session_id: str, subscription_ids: list[tuple[int, str]],
                  service_context_id: str, top_level: bool, user_name: str | None, extra_avps: list[Any],
@@ -97,33 +132,34 @@ class _Base:
         for a in actions:
             if isinstance(a, Send):
                 self._send(a)
-            else:
-                if isinstance(a, Outcome):
-                    self._resolve(a)
-                self.history.append(a)
-                q = self._events
-                if q is not None:
-                    if q.qsize() >= _EVENTS_MAX:
-                        q.get_nowait()
-                        log.warning("%s: events not consumed, oldest dropped", self.session_id)
-                    q.put_nowait(a)
-                cb = self.cc.on_notice
-                if cb is not None:
-                    try:
-                        r = cb(self, a)
-                        if asyncio.iscoroutine(r):
-                            self.cc._spawn(r)
-                    except Exception as exc:  # noqa: BLE001 - the user's callback cannot break the session
-                        log.error("on_notice failed: %r", exc)
+                continue
+            if isinstance(a, Outcome):
+                self._resolve(a)
+            self.history.append(a)
+            q = self._events
+            if q is not None:
+                if q.qsize() >= _EVENTS_MAX:
+                    q.get_nowait()
+                    log.warning("%s: events not consumed, oldest dropped", self.session_id)
+                q.put_nowait(a)
+            cb = self.cc.on_notice
+            if cb is not None:
+                try:
+                    r = cb(self, a)
+                    if asyncio.iscoroutine(r):
+                        self.cc._spawn(r)
+                except Exception as exc:  # noqa: BLE001 - the user's callback cannot break the session
+                    log.error("on_notice failed: %r", exc)
         if self.core.state is not ClientState.IDLE:
             self._arm()
         else:
             self._sched_at = None  # its heap entry, if any, is now stale
-            self._release_waiters()
-            if isinstance(self, CCSession):
+            if self._waiters:
+                self._release_waiters()
+            if self._is_session:
                 self.cc.sessions.pop(self.session_id, None)
-        if isinstance(self, CCEvent) and self.core.stored is not None and self not in self.cc.stored:
-            self.cc._store(self)
+        if not self._is_session and self.core.stored is not None and self not in self.cc.stored:  # type: ignore[union-attr]
+            self.cc._store(self)  # type: ignore[arg-type]
 
     def _resolve(self, o: Outcome) -> None:
         """Give the outcome to the caller waiting for it (a termination ends every wait)."""
@@ -166,11 +202,17 @@ class _Base:
                           requested_action=s.requested_action, termination_cause=s.termination_cause,
                           retransmit=s.retransmit)
         n = s.number
+        cc = self.cc
+        node = cc.node
         try:
             # raw: the answer comes back as bytes, read by the fast wire readers
-            fut = self.cc.node.request_future(data, timeout=self.cc.request_timeout, peer=s.server, raw=True)
+            if cc._answer_futures:
+                node.request_future(data, timeout=cc.request_timeout, peer=s.server, raw=True,
+                                    future=_AnswerFuture(node.loop, self, n))
+                return
+            fut = node.request_future(data, timeout=cc.request_timeout, peer=s.server, raw=True)
         except Exception as exc:  # noqa: BLE001 - NotRoutable and friends: failure to send
-            self.cc.node.loop.call_soon(self._failed, n, repr(exc))
+            node.loop.call_soon(self._failed, n, repr(exc))
             return
         fut.add_done_callback(functools.partial(self._answered, n))
 
@@ -243,6 +285,7 @@ class CCSession(_Base):
     """One session-based credit-control session (CCR-I, CCR-U..., CCR-T)."""
 
     core: ClientSession
+    _is_session = True
 
     def __init__(self, cc: CreditControlClient, core: ClientSession, rating_group: int | None, **kw: Any) -> None:
         super().__init__(cc, core.session_id, **kw)
@@ -355,6 +398,8 @@ class CreditControlClient:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: the node takes the answer future to resolve (read at once, no extra loop turn)
+        self._answer_futures = "future" in inspect.signature(node.request_future).parameters
         node.add_application(application_id, self._on_request, commands={CMD_RA, CMD_AS})
 
     # ---- one timer for every session: a heap of (deadline, seq, session) ----------------

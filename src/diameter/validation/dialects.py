@@ -61,6 +61,8 @@ class Dialect:
 _REGISTRY: dict[str, Dialect] = {}
 _LOADED: list[bool] = []
 _BUILTIN: set[str] = set()      # names of the dialects shipped with the package
+#: bumped by each :func:`register_dialect`: a cache of ``dialect(name)`` is current while it is unchanged
+GENERATION: list[int] = [0]
 
 
 def _ensure_loaded() -> None:
@@ -105,6 +107,7 @@ def register_dialect(d: Dialect, replace: bool = False) -> Dialect:
         raise DialectError(f"dialect {d.name!r} ships with the package; name yours otherwise "
                            f"(base = {d.name!r} builds on it) or pass replace=True")
     _REGISTRY[key] = d
+    GENERATION[0] += 1
     return d
 
 

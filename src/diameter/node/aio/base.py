@@ -172,6 +172,9 @@ class NodeParts:
     dump_messages: bool
     strict_reopen: bool
     dialect: str
+    _decode: Callable[[bytes], Any] | None
+    #: the rules last used for validation: (dialect name, dialect generation, rules)
+    _rules: tuple[str, int, Any] | None
 
     if TYPE_CHECKING:
         @property

@@ -70,7 +70,8 @@ def fill_request(node: DiameterNode, message: Any, peer: str | None = None) -> N
     open peer that would take the request's application, else the node's own realm.
     """
     d = message.__dict__
-    if "_raw" not in d and all(d.get(n) for n in _FILLED):
+    if ("_raw" not in d and d.get("origin_host") and d.get("origin_realm") and d.get("session_id")
+            and d.get("destination_realm")):
         return                     # the usual case: everything set, nothing to look up
     if _missing(message, "origin_host"):
         message.origin_host = node.origin_host.encode("ascii")

@@ -128,6 +128,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self.listen_ports: list[int] = []
         self.on_peer_state: list[Callable[[PeerInfo, str], None]] = []
         self._decode = decode
+        self._rules: tuple[str, int, Any] | None = None
         self._tasks: set[asyncio.Task] = set()
         #: batch writes made in one loop iteration (the first goes out at once)
         self.batch_writes = True
@@ -327,7 +328,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
             self._fail_pending(entry, RequestTimeout(f"no answer from {key} in time"),
                                DIAMETER_UNABLE_TO_DELIVER)
         self.dedup.trim(now)
-        if self._unanswered:
+        if self._unanswered._items:
             self._log_unanswered(now)
 
     # ---- introspection ----------------------------------------------------------

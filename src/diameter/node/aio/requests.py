@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ...codec.frame import HEADER, U32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
+from ..protocol.connection import PeerState
 from ..protocol.constants import (AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
                                   AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
                                   BASE_COMMANDS, DIAMETER_REDIRECT_INDICATION,
@@ -20,7 +21,7 @@ from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
-from .stats import result_class
+from .stats import _CLASSES, result_class
 from .transport import DiameterProtocol
 
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from ...message import Message
 
 _A = TypeVar("_A")
+_OPEN = PeerState.OPEN
+_NO_HEADER: Any = object()
+#: per message class: (has a destination_realm attribute, has a destination_host attribute)
+_DEST_ATTRS: dict[type, tuple[bool, bool]] = {}
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -42,6 +47,17 @@ class RequestsPart(NodeParts):
 
     def _select_peer(self, app_id: int, dest_realm: str | None, dest_host: str | None,
                      exclude: Collection[str], session: str | None = None) -> PeerInfo | None:
+        routes = self.routes
+        if (dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes
+                and routes.default is None and not routes._routes):
+            # the usual client: one open peer, no routes, no redirects. select_peer would
+            # pick that peer whatever its realm (no route: any usable open peer), or none
+            p = self._open[0]
+            proto, neg = p.protocol, p.negotiated
+            if (p.key not in exclude and proto is not None and proto.conn.state is _OPEN and not p.suspect
+                    and neg is not None and neg.supports(app_id) and not proto.congested):
+                return p
+            return None
         key = select_peer(app_id=app_id, dest_realm=dest_realm, dest_host=dest_host, local_realm=self.realm,
                           exclude=exclude, usable=self._usable, open_peers=self._open, redirects=self.redirects,
                           client_routes=self.client_routes, routes=self.routes, balancer=self.balancer,
@@ -60,7 +76,7 @@ class RequestsPart(NodeParts):
         key = peer.key
         entry.tried.add(key)
         self.pending.add(key, hbh, entry.deadline, entry)
-        peer.stats.cmd(entry.command).requests_sent += 1
+        peer.stats.commands[entry.command].requests_sent += 1
         if self.dump_messages:
             dump_log.debug("-> %s %r", peer.identity, bytes(data))
         if self.coalesce_requests:
@@ -94,25 +110,32 @@ class RequestsPart(NodeParts):
         return bytearray(message.as_bytes())
 
     def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
-                       raw: bool = False) -> asyncio.Future[Any]:
+                       raw: bool = False, future: asyncio.Future[Any] | None = None) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
-        :class:`PeerFailed`; it is never left pending.
+        :class:`PeerFailed`; it is never left pending. ``future``: resolve this one
+        (e.g. a subclass acting on ``set_result`` at once) instead of a new one.
         """
-        if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
-            fill_request(self, message, peer)
-        data = self.prepare(message)
+        header: Any = None
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            data = bytearray(message)
+            typed = False
+        else:
+            if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
+                fill_request(self, message, peer)
+            data = self.prepare(message)
+            header = _NO_HEADER if raw else getattr(message, "header", _NO_HEADER)
+            typed = header is not _NO_HEADER
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
         _vl, fc, app_id, _hbh, e2e = HEADER.unpack_from(data)
         command = fc & 0xFFFFFF
-        typed = not raw and hasattr(message, "header")
         if e2e == 0:
             e2e = self.end_to_end.next()
             U32.pack_into(data, 16, e2e)
             if typed:
-                message.header.end_to_end_identifier = e2e
+                header.end_to_end_identifier = e2e
         if app_id == 0 and command not in BASE_COMMANDS:
             # like python-diameter, take the application from the message's AVPs
             app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
@@ -120,16 +143,24 @@ class RequestsPart(NodeParts):
             if app_id:
                 U32.pack_into(data, 8, app_id)
                 if typed:
-                    message.header.application_id = app_id
-        if raw or not hasattr(message, "destination_realm"):
+                    header.application_id = app_id
+        dest_attrs = None if raw else _DEST_ATTRS.get(type(message))
+        if dest_attrs is None and not raw:
+            cls = type(message)
+            dest_attrs = _DEST_ATTRS[cls] = (hasattr(cls, "destination_realm"), hasattr(cls, "destination_host"))
+        if not raw and dest_attrs[0]:  # typed message: the attributes are already there, no scan needed
+            dest_host = (peer if peer is not None
+                         else _as_str(message.destination_host) if dest_attrs[1] else None)
+            dest_realm = _as_str(message.destination_realm)
+        elif raw or not hasattr(message, "destination_realm"):
             found = A.find_many(data, _DEST_CODES)
             dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
             dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
-        else:  # typed message: the attributes are already there, no scan needed
+        else:  # attributes set on an instance of a class without them
             dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
             dest_realm = _as_str(message.destination_realm)
         now = self.loop.time()
-        fut = self.loop.create_future()
+        fut = future if future is not None else self.loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
                          fut, raw, dest_realm, dest_host, command=command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
@@ -139,7 +170,7 @@ class RequestsPart(NodeParts):
                               + not_open_hint(self, app_id))
         self._send_to(target, entry)
         if typed:
-            message.header.hop_by_hop_identifier = U32.unpack_from(data, 12)[0]
+            header.hop_by_hop_identifier = U32.unpack_from(data, 12)[0]
         return fut
 
     @overload
@@ -168,12 +199,12 @@ class RequestsPart(NodeParts):
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
         now = self.loop.time()
-        cs = peer.stats.cmd(hdr.command_code)
+        cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
         result = A.as_u32(A.find(data, AVP_RESULT_CODE))
         if result is not None:
-            cs.result_classes[result_class(result)] += 1
+            cs.result_classes[_CLASSES[result // 1000] if result < 10000 else result_class(result)] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if (result == DIAMETER_REDIRECT_INDICATION and hdr.flags & FLAG_ERROR and entry.origin is None
@@ -228,6 +259,6 @@ class RequestsPart(NodeParts):
             fut.set_result(data)
             return
         try:
-            fut.set_result(self.decode(data))
+            fut.set_result((self._decode or self.decode)(data))
         except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
             fut.set_exception(NodeError(f"cannot decode answer: {exc}"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
@@ -17,12 +18,13 @@ from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, A
                                   AVP_RESULT_CODE, AVP_SESSION_ID, DIAMETER_COMMAND_UNSUPPORTED,
                                   DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
-from ..protocol.dispatch import LOCAL, Step, dispatch_request, local_refusal
+from ..protocol.dispatch import Step, dispatch_request, local_refusal
 from ...validation import error_answer, validate
+from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
-from .base import (NodeParts, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
-from .stats import result_class
+from .stats import _CLASSES, result_class
 from .transport import DiameterProtocol
 
 
@@ -33,31 +35,19 @@ class ServingPart(NodeParts):
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         app_id = hdr.application_id
-        cs = peer.stats.cmd(hdr.command_code)
-        cs.requests_received += 1
-        peer.stats.received_per_minute.add()
+        stats = peer.stats
+        stats.commands[hdr.command_code].requests_received += 1
+        rpm = stats.received_per_minute
+        if _monotonic() < rpm._until:   # MinuteCounter.add, inline
+            rpm._n += 1
+        else:
+            rpm.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(app_id)
-        local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
-        if local_only and not hdr.flags & FLAG_ERROR:
-            d = LOCAL
-        else:
-            found = A.find_many(data, _DEST_CODES)
-            d = dispatch_request(flags=hdr.flags, app_id=app_id, local_app=app is not None, local_only=local_only,
-                                 peer_supports=peer.supports(app_id),
-                                 dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
-                                 dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
-                                 local_host=self.origin_host, local_realm=self.realm, local_apps=self.apps,
-                                 table=self.routes, usable=self._usable, balancer=self.balancer,
-                                 pending=self._pending_count, came_from=peer.key)
-        if d.step is not Step.LOCAL:
-            if d.step is Step.RELAY:
-                self._relay(proto, hdr, data, d.decision.peer)
-            elif d.step is Step.REDIRECT:
-                self._send_redirect(proto, hdr, data, d.decision)
-            else:
-                self._send_error(proto, hdr, data, d.result_code, d.message)
+        routes = self.routes
+        if ((app is None or hdr.flags & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
+                and not self._dispatch(proto, hdr, data, app)):
             return
         # local processing, with duplicate detection
         origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
@@ -72,14 +62,15 @@ class ServingPart(NodeParts):
                 U32.pack_into(out, 12, hdr.hop_by_hop_identifier)
                 proto.write(out)
             return
-        refused = local_refusal(hdr.command_code, app.commands, app.handler is not None)
-        if refused is not None:
-            self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
-            return
+        if app.commands is not None or app.handler is None:
+            refused = local_refusal(hdr.command_code, app.commands, app.handler is not None)
+            if refused is not None:
+                self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
+                return
         if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
             return
         try:
-            msg = self.decode(data)
+            msg = (self._decode or self.decode)(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
             avp_code = getattr(exc, "avp_code", None)
@@ -115,6 +106,29 @@ class ServingPart(NodeParts):
         self._awaiting_answer(proto, hdr, data, now)
         task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
 
+    def _dispatch(self, proto: DiameterProtocol, hdr, data: bytes, app: _App | None) -> bool:
+        """Route a request that is not simply for a local application; True: process it locally."""
+        peer = proto.peer
+        app_id = hdr.application_id
+        local_only = app is not None and not self.is_relay and not self.routes.default and not self.routes._routes
+        found = A.find_many(data, _DEST_CODES)
+        d = dispatch_request(flags=hdr.flags, app_id=app_id, local_app=app is not None, local_only=local_only,
+                             peer_supports=peer.supports(app_id),
+                             dest_host=_as_str(found.get(AVP_DESTINATION_HOST)),
+                             dest_realm=_as_str(found.get(AVP_DESTINATION_REALM)),
+                             local_host=self.origin_host, local_realm=self.realm, local_apps=self.apps,
+                             table=self.routes, usable=self._usable, balancer=self.balancer,
+                             pending=self._pending_count, came_from=peer.key)
+        if d.step is Step.LOCAL:
+            return True
+        if d.step is Step.RELAY:
+            self._relay(proto, hdr, data, d.decision.peer)
+        elif d.step is Step.REDIRECT:
+            self._send_redirect(proto, hdr, data, d.decision)
+        else:
+            self._send_error(proto, hdr, data, d.result_code, d.message)
+        return False
+
     def _handler_failed(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                         exc: BaseException | None = None) -> None:
         log.error("request handler for command %d (Session-Id %s) failed: answering 5012", hdr.command_code,
@@ -147,8 +161,17 @@ class ServingPart(NodeParts):
         for 3xxx); 3001 is left to the application's ``commands``.
         """
         peer = proto.peer
-        rules = get_dialect(peer.dialect or self.dialect).rules
-        findings = [f for f in validate(data, rules) if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
+        name = peer.dialect or self.dialect
+        cached = self._rules   # (dialect name, registry generation, rules): one look-up per change
+        if cached is not None and cached[0] == name and cached[1] == DIALECT_GENERATION[0]:
+            rules = cached[2]
+        else:
+            rules = get_dialect(name).rules
+            self._rules = (name, DIALECT_GENERATION[0], rules)
+        findings = validate(data, rules)
+        if not findings:
+            return False
+        findings = [f for f in findings if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
         if not findings:
             return False
         log.info("request %d from %s rejected: %s", hdr.command_code, peer.identity, findings[0])
@@ -199,21 +222,26 @@ class ServingPart(NodeParts):
         if hdr is not None and U32X2.unpack_from(out, 12) != (hdr.hop_by_hop_identifier, hdr.end_to_end_identifier):
             out = bytearray(out)
             U32X2.pack_into(out, 12, hdr.hop_by_hop_identifier, hdr.end_to_end_identifier)
-        if self._unanswered:
+        if self._unanswered._items:
             self._unanswered.answered((id(proto), *U32X2.unpack_from(out, 12)))
         if origin_host is not None:
             self._record(origin_host, hdr.end_to_end_identifier, out)
         peer = proto.peer
         if peer is not None:
-            cs = peer.stats.cmd(hdr.command_code if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF)
+            stats = peer.stats
+            cs = stats.commands[hdr.command_code if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF]
             cs.answers_sent += 1
             if received is not None:
                 cs.processing.append(_perf_counter() - received)
             rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
             if rc is not None:
-                cls = result_class(rc)
+                cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
                 cs.sent_result_classes[cls] += 1
-                peer.stats.sent_results_per_minute[cls].add()
+                mc = stats.sent_results_per_minute[cls]
+                if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                    mc._n += 1
+                else:
+                    mc.add()
             else:
                 check_result(out, peer.identity)
         if self.dump_messages:
