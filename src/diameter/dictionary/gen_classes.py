@@ -1,7 +1,7 @@
 """Generate the typed grouped-AVP classes and command classes.
 
 `generate_classes(dictionary)` returns {path: source text} for
-`message/avp/grouped.py` and `message/commands/*.py`. Inputs:
+`message/avp/grouped/` (one module per specification) and `message/commands/*.py`. Inputs:
 
 - the dictionary (AVP types and grammars, commands, applications);
 - `data/python-api.toml`: python-diameter 0.9.0's class and attribute names,
@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .gen_commands import build_commands, render_command, render_init
-from .gen_grouped import build_grouped, render_grouped, render_grouped_stub
+from .gen_grouped import build_grouped, render_grouped, render_grouped_stub, shard_names
 from .gen_model import (API_FILE, COMMANDS_DIR, GROUPED_PATH, HEADER, PACKAGE_DIR, Warn, camel,
                         load_api, snake)
 from .source import Dictionary
@@ -39,8 +39,9 @@ def generate_classes(dictionary: Dictionary, api: dict | None = None,
     classes, class_for = build_grouped(dictionary, api, warn)
     known = {c.name for c in classes} | {a for c in classes for a in c.aliases}
     modules = build_commands(dictionary, api, class_for, known, warn)
-    out: dict[Path, str] = {GROUPED_PATH: render_grouped(classes),
-                            GROUPED_PATH.with_suffix(".pyi"): render_grouped_stub(classes)}
+    out: dict[Path, str] = {GROUPED_PATH.with_name(f"{mod}.py"): text for mod, text
+                            in render_grouped(classes, shard_names(dictionary, classes)).items()}
+    out[GROUPED_PATH.with_suffix(".pyi")] = render_grouped_stub(classes)
     for cm in modules:
         out[COMMANDS_DIR / f"{cm.module}.py"] = render_command(cm, dictionary, known)
     out[COMMANDS_DIR / "__init__.py"] = render_init(modules, api)

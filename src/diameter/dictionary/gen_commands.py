@@ -179,8 +179,12 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         lines.append("from ..avp.generator import AvpGenDef, AvpGenType")
     else:
         lines.append("from ..avp.generator import AvpGenType")
-    # every grouped class is importable from every command module, as in python-diameter
-    lines.append("from ..avp.grouped import *  # noqa: F401,F403")
+    # the grouped classes this module uses (the others load through __getattr__ below)
+    grouped = sorted((used_classes & known_classes) - set(public))
+    if grouped:
+        lines.append("from ..avp.grouped import (  # noqa: F401  (used in annotations)")
+        lines.extend(f"    {n}," for n in grouped)
+        lines.append(")")
     if mixins:
         lines.append(f"from ._helpers import {', '.join(mixins)}")
     lines += ["", "if TYPE_CHECKING:", "    from .._binding import IdentityAttr"]
@@ -231,6 +235,13 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         lines.append(f"    attr_defaults: dict = {mc.defaults!r}".replace("'", '"'))
         lines.append(f"    attr_lists: tuple[str, ...] = {_tuple(mc.lists)}")
         lines.append("")
+    # as in python-diameter, every grouped class is importable from every command module
+    lines += ["", "def __getattr__(name: str) -> object:",
+              "    from ..avp import grouped",
+              "    try:",
+              "        return getattr(grouped, name)",
+              "    except AttributeError:",
+              '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None']
     return "\n".join(lines).rstrip() + "\n"
 
 

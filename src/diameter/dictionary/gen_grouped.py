@@ -1,9 +1,18 @@
-"""Generating ``message/avp/grouped.py`` (and its ``.pyi``): the typed grouped-AVP classes."""
+"""Generating ``message/avp/grouped/`` (and its ``.pyi``): the typed grouped-AVP classes.
+
+The classes are written in shards, one module per specification (``_ts32299.py``,
+``_cisco.py``, ...; a class referring to a later shard's classes moves there, so the
+shards import one another without circles). ``grouped/__init__.py`` loads the shard
+defining a name the first time the name is used."""
 from __future__ import annotations
+
+import re
 
 from .gen_model import (HEADER, PY_TYPES, RESERVED, GroupedClass, Key, Member, Warn, camel,
                         ext_rules, extend_members, fix_key, vendor_camel)
 from .source import Dictionary
+
+SMALL_SHARD = 4  # specifications with fewer grouped classes share the "_other" shard
 
 def build_grouped(d: Dictionary, api: dict, warn: Warn) -> tuple[list[GroupedClass], dict[Key, str]]:
     api_grouped: dict[str, dict] = api.get("grouped", {})
@@ -136,15 +145,111 @@ def optional_annotation(annotation: str) -> str:
     return annotation if annotation.endswith("| None") else f"{annotation} | None"
 
 
-def render_grouped(classes: list[GroupedClass]) -> str:
-    defined: set[str] = set()
+def _slug(source: str | None) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "", (source or "other").lower().replace("3gpp ts", "ts"))
+    return "_" + (slug or "other")
+
+
+def shard_names(d: Dictionary, classes: list[GroupedClass]) -> dict[str, str]:
+    """Class name -> shard module name (``_ts32299``). Shards are ordered (a specification
+    after those it refers to); a class whose members come from a later shard moves to that
+    shard, so a shard imports only from earlier ones (no import circle)."""
+    pref: dict[str, str] = {}
+    for c in classes:
+        sources = [d.avps[k].source for k in c.keys if k in d.avps]
+        pref[c.name] = _slug(sources[0] if sources else None)
+    sizes: dict[str, int] = {}
+    for sh in pref.values():
+        sizes[sh] = sizes.get(sh, 0) + 1
+    pref = {n: (sh if sizes[sh] >= SMALL_SHARD else "_other") for n, sh in pref.items()}
+    owner = {a: c.name for c in classes for a in [c.name, *c.aliases]}
+    deps = {c.name: sorted({owner[x] for x in _refs(c) if x in owner}) for c in classes}
+    refers: dict[str, set[str]] = {}
+    for n, ds in deps.items():
+        refers.setdefault(pref[n], set()).update(pref[x] for x in ds if pref[x] != pref[n])
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(sh: str) -> None:
+        if sh in seen:
+            return
+        seen.add(sh)
+        for other in sorted(refers.get(sh, ())):
+            visit(other)
+        order.append(sh)
+
+    for sh in sorted(refers):
+        visit(sh)
+    rank = {sh: i for i, sh in enumerate(order)}
+    index = {n: rank[sh] for n, sh in pref.items()}
+    changed = True
+    while changed:  # a class goes to the latest shard among its own and its members'
+        changed = False
+        for n, ds in deps.items():
+            top = max([index[n]] + [index[x] for x in ds])
+            if top != index[n]:
+                index[n], changed = top, True
+    return {n: order[i] for n, i in index.items()}
+
+
+def _refs(c: GroupedClass) -> set[str]:
+    """Names a class needs from its module: bases, members' classes, names in annotations
+    (``typing.get_type_hints`` resolves them in the class's module)."""
+    names = set(c.deps())
+    for m in c.members:
+        names.update(re.findall(r"[A-Za-z_]\w*", m.annotation or ""))
+    return names
+
+
+def render_grouped(classes: list[GroupedClass], shard: dict[str, str]) -> dict[str, str]:
+    """Module name -> source: ``__init__`` (the lazy index) and one module per shard."""
+    out: dict[str, str] = {}
+    public_shard = {n: shard[c.name] for c in classes for n in [c.name, *c.aliases]}
+    for sh in sorted(set(shard.values())):
+        out[sh] = _render_shard([c for c in classes if shard[c.name] == sh], public_shard)
+    lines = [HEADER, '"""Typed classes for grouped AVPs (python-diameter compatible names).',
+             "",
+             "Each name is imported from its specification's module the first time it is used",
+             '(``from diameter.message.avp.grouped import ServiceInformation``)."""',
+             "from __future__ import annotations", "", "import importlib", "",
+             "_SHARD = {"]
+    lines.extend(f'    "{n}": "{public_shard[n]}",' for n in sorted(public_shard))
+    lines += ["}", "", "__all__ = sorted(_SHARD)", "", "",
+              "def __getattr__(name: str) -> object:",
+              "    shard = _SHARD.get(name)",
+              "    if shard is None:",
+              '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
+              '    value = getattr(importlib.import_module(f"{__name__}.{shard}"), name)',
+              "    globals()[name] = value",
+              "    return value",
+              "", "",
+              "def __dir__() -> list[str]:",
+              "    return sorted(set(globals()) | set(__all__))"]
+    out["__init__"] = "\n".join(lines) + "\n"
+    return out
+
+
+def _render_shard(classes: list[GroupedClass], shard: dict[str, str]) -> str:
+    here = {n for c in classes for n in [c.name, *c.aliases]}
+    imports: dict[str, set[str]] = {}
+    for c in classes:
+        for dep in _refs(c):
+            if dep not in here and dep in shard:
+                imports.setdefault(shard[dep], set()).add(dep)
+    defined: set[str] = {n for names in imports.values() for n in names}
     deferred: list[GroupedClass] = []
-    lines = [HEADER, '"""Typed classes for grouped AVPs (python-diameter compatible names)."""',
+    lines = [HEADER, '"""Typed classes for grouped AVPs (see diameter.message.avp.grouped)."""',
              "from __future__ import annotations", "", "import dataclasses",
              "import datetime  # noqa: F401  (used in string annotations)", "",
-             "from .avp import Avp", "from .generator import AvpGenDef, AvpGenType, grouped_avp",
-             ""]
-    public = sorted({c.name for c in classes} | {a for c in classes for a in c.aliases})
+             "from ..avp import Avp"]
+    if any(m.code is not None for c in classes for m in c.members):
+        lines.append("from ..generator import AvpGenDef, AvpGenType, grouped_avp")
+    else:
+        lines.append("from ..generator import AvpGenType, grouped_avp")
+    for mod in sorted(imports):
+        lines.append(f"from .{mod} import {', '.join(sorted(imports[mod]))}")
+    lines.append("")
+    public = sorted(here | {a for c in classes for a in c.aliases})
     lines.append("__all__ = [")
     lines.extend(f'    "{n}",' for n in public)
     lines.append("]")
@@ -190,9 +295,9 @@ def render_grouped_stub(classes: list[GroupedClass]) -> str:
     """grouped.pyi: what type checkers see. Single-valued members are ``T | None`` (they
     read None when the AVP is absent); the run-time module keeps python-diameter's
     plain annotations, which its own tests read with ``typing.get_type_hints``."""
-    lines = [HEADER, '"""Type stubs of the grouped AVP classes (see grouped.py)."""',
+    lines = [HEADER, '"""Type stubs of the grouped AVP classes (see __init__.py)."""',
              "import dataclasses", "import datetime", "",
-             "from .avp import Avp", "from .generator import AvpGenType, grouped_avp", ""]
+             "from ..avp import Avp", "from ..generator import AvpGenType, grouped_avp", ""]
     public = sorted({c.name for c in classes} | {a for c in classes for a in c.aliases})
     lines.append("__all__ = [")
     lines.extend(f'    "{n}",' for n in public)

@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._helpers import SequenceGenerator, SessionGenerator, parse_diameter_uri
+from .identifiers import SequenceGenerator, SessionGenerator
+from .uri import parse_diameter_uri
 from .aio.node import DiameterNode, NodeError, NotRoutable, RequestTimeout
 from .aio.peer import PeerInfo
 from .application import Application, EmptyAnswer

@@ -117,7 +117,9 @@ class PeerConnectionView:
 
 @dataclasses.dataclass
 class Peer:
-    """A known Diameter peer, as returned by ``Node.add_peer``.
+    """A known Diameter peer of the threaded ``Node``, as returned by ``Node.add_peer``
+    (python-diameter's name; the asyncio node's counterpart is
+    :class:`diameter.node.aio.PeerInfo`).
 
     Attributes may be changed before ``Node.start``; afterwards the live state
     is read through ``connection``, ``counters`` and ``statistics``.

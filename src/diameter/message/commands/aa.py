@@ -9,7 +9,33 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AcceptableServiceInfo,
+    AccessNetworkChargingIdentifier,
+    AccessNetworkInfo,
+    ApnConfiguration,
+    ChapAuth,
+    EmergencyInfo,
+    ExperimentalResult,
+    FailedAvp,
+    FlowGrouping,
+    Flows,
+    Load,
+    LocalTimeZone,
+    MediaComponentDescription,
+    MediaSubComponent,
+    Mip6AgentInfo,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    QosCapability,
+    SponsoredConnectivityData,
+    SubscriptionId,
+    SupportedFeatures,
+    TraceInfo,
+    Tunneling,
+    UserEquipmentInfo,
+)
 from ._helpers import SubscriptionIdMixin
 
 if TYPE_CHECKING:
@@ -451,3 +477,11 @@ class AaAnswer(Aa):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("state_class", "configuration_token", "failed_avp", "reply_message", "filter_id", "arap_security_data", "framed_appletalk_network", "framed_compression", "framed_ipv6_prefix", "framed_ipv6_route", "framed_route", "login_ip_host", "login_ipv6_host", "nas_filter_rule", "qos_filter_rule", "tunneling", "redirect_host", "proxy_info", "access_network_charging_identifier", "an_gw_address", "flows", "supported_features", "subscription_id", "load", "tgpp_filter_id", "apn_configuration")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

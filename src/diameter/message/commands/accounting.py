@@ -9,7 +9,22 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ApplicationServerInformation,
+    Cause,
+    EventType,
+    ExperimentalResult,
+    FailedAvp,
+    InterOperatorIdentifier,
+    ProxyInfo,
+    SdpMediaComponent,
+    ServerCapabilities,
+    ServiceInformation,
+    TimeStamps,
+    TrunkGroupId,
+    Tunneling,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -321,3 +336,11 @@ class AccountingAnswer(Accounting):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("proxy_info", "state_class", "route_record")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AggregatedRuciReport,
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SupportedFeatures,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -123,3 +133,11 @@ class AggregatedRUCIReportAnswer(AggregatedRUCIReport):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "supported_features", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SupportedFeatures,
+    TimeWindow,
+    TransferPolicy,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -145,3 +156,11 @@ class BackgroundDataTransferAnswer(BackgroundDataTransfer):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("redirect_host", "transfer_policy", "proxy_info", "route_record", "supported_features", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    FailedAvp,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -109,3 +112,11 @@ class CapabilitiesExchangeAnswer(CapabilitiesExchange):
     header_flags_proxyable: bool = False
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("host_ip_address", "supported_vendor_id", "auth_application_id", "inband_security_id", "acct_application_id", "vendor_specific_application_id")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

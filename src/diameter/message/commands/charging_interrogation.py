@@ -9,7 +9,17 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AccessInformation,
+    CostInformation,
+    EricssonSubscriberInformation,
+    FailedAvp,
+    GrantedServiceUnit,
+    MultipleServicesCreditControl,
+    SubscriptionId,
+    UserEquipmentInfo,
+    VendorSpecificApplicationId,
+)
 from ._helpers import MultipleServicesCreditControlMixin, SubscriptionIdMixin
 
 if TYPE_CHECKING:
@@ -142,3 +152,11 @@ class ChargingInterrogationAnswer(MultipleServicesCreditControlMixin, ChargingIn
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("failed_avp", "multiple_services_credit_control")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,27 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    Additionalidentifiers,
+    AeseCommunicationPattern,
+    AeseCommunicationPatternConfigStatus,
+    EnhancedCoverageRestriction,
+    EnhancedCoverageRestrictionData,
+    ExperimentalResult,
+    FailedAvp,
+    ImsiGroupId,
+    Load,
+    MonitoringEventConfigStatus,
+    MonitoringEventConfiguration,
+    MonitoringEventReport,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SuggestedNetworkConfiguration,
+    SupportedFeatures,
+    SupportedServices,
+    UserIdentifier,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -143,3 +163,11 @@ class ConfigurationInformationAnswer(ConfigurationInformation):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("load", "supported_features", "monitoring_event_report", "monitoring_event_config_status", "aese_communication_pattern_config_status", "supported_services", "imsi_group_id", "proxy_info", "route_record")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

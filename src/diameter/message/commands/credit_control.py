@@ -9,7 +9,61 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AccessNetworkChargingIdentifierGx,
+    AdcRuleInstall,
+    AdcRuleRemove,
+    AdcRuleReport,
+    ApplicationDetectionInformation,
+    ChargingInformation,
+    ChargingRuleInstall,
+    ChargingRuleRemove,
+    ChargingRuleReport,
+    CoaInformation,
+    ConditionalPolicyInformation,
+    CostInformation,
+    DefaultEpsBearerQos,
+    DefaultQosInformation,
+    EventReportIndication,
+    ExperimentalResult,
+    FailedAvp,
+    FinalUnitIndication,
+    FixedUserLocationInfo,
+    GrantedServiceUnit,
+    Load,
+    MultipleServicesCreditControl,
+    OcOlr,
+    OcSupportedFeatures,
+    PacketFilterInformation,
+    PraInstall,
+    PraRemove,
+    PresenceReportingAreaInformation,
+    ProxyInfo,
+    QosFinalUnitIndication,
+    QosInformation,
+    QosRuleInstall,
+    QosRuleRemove,
+    QosRuleReport,
+    RemainingBalance,
+    RequestedServiceUnit,
+    RoutingRuleInstall,
+    RoutingRuleRemove,
+    RoutingRuleReport,
+    ServiceInformation,
+    ServiceParameterInfo,
+    SubscriptionId,
+    SubsessionDecisionInfo,
+    SubsessionEnforcementInfo,
+    SupportedFeatures,
+    TdfInformation,
+    TftPacketFilterInformation,
+    TraceData,
+    UsageMonitoringInformation,
+    UsedServiceUnit,
+    UserCsgInformation,
+    UserEquipmentInfo,
+    UserEquipmentInfoExtension,
+)
 from ._helpers import MultipleServicesCreditControlMixin, SubscriptionIdMixin
 
 if TYPE_CHECKING:
@@ -430,3 +484,11 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 4}
     attr_lists: tuple[str, ...] = ("multiple_services_credit_control", "charging_rule_install", "redirect_host", "proxy_info", "route_record", "failed_avp", "supported_features", "event_trigger", "charging_rule_remove", "usage_monitoring_information", "csg_information_reporting", "routing_rule_report", "conditional_policy_information", "load", "qos_rule_remove", "qos_rule_install", "subsession_decision_info", "an_gw_address", "adc_rule_remove", "adc_rule_install")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

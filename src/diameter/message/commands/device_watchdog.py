@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    FailedAvp,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -73,3 +75,11 @@ class DeviceWatchdogAnswer(DeviceWatchdog):
     header_flags_proxyable: bool = False
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ()
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -9,7 +9,28 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AccessNetworkInfo,
+    Ambr,
+    ApnConfiguration,
+    EmergencyInfo,
+    ExperimentalResult,
+    FailedAvp,
+    Key,
+    Load,
+    Mip6AgentInfo,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    QosCapability,
+    QosResources,
+    SubscriptionId,
+    SupportedFeatures,
+    TerminalInformation,
+    TraceInfo,
+    Tunneling,
+    TwanConnectivityParameters,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -357,3 +378,11 @@ class DiameterEapAnswer(DiameterEap):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 5}
     attr_lists: tuple[str, ...] = ("state_class", "configuration_token", "failed_avp", "filter_id", "framed_appletalk_network", "framed_compression", "framed_ipv6_prefix", "framed_ipv6_route", "framed_route", "nas_filter_rule", "qos_filter_rule", "tunneling", "redirect_host", "proxy_info", "mip_mobile_node_address", "qos_resources", "tgpp_filter_id", "apn_configuration", "supported_features", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,19 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    MbmsBearerRequest,
+    MbmsBearerResponse,
+    ProxyInfo,
+    SupportedFeatures,
+    TmgiAllocationRequest,
+    TmgiAllocationResponse,
+    TmgiDeallocationRequest,
+    TmgiDeallocationResponse,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -131,3 +143,11 @@ class GCSActionAnswer(GCSAction):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 16777335}
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "supported_features", "tmgi_deallocation_response", "mbms_bearer_response", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ExperimentalResult,
+    FailedAvp,
+    MbmsBearerEventNotification,
+    ProxyInfo,
+    TmgiExpiry,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -117,3 +123,11 @@ class GCSNotificationAnswer(GCSNotification):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 16777335}
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

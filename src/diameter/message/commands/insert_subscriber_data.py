@@ -9,7 +9,21 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    EpsLocationInformation,
+    EpsUserState,
+    ExperimentalResult,
+    FailedAvp,
+    LocalTimeZone,
+    MonitoringEventConfigStatus,
+    MonitoringEventReport,
+    ProxyInfo,
+    SubscriptionData,
+    SupportedFeatures,
+    SupportedServices,
+    VendorSpecificApplicationId,
+    VplmnCsgSubscriptionData,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -133,3 +147,11 @@ class InsertSubscriberDataAnswer(InsertSubscriberData):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("supported_features", "monitoring_event_report", "monitoring_event_config_status", "failed_avp", "proxy_info", "route_record")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    FailedAvp,
+    Mip6AgentInfo,
+    MipMnHaMsa,
+    ProxyInfo,
+    QosCapability,
+    QosResources,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -171,3 +178,11 @@ class MIp6Answer(MIp6):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 8}
     attr_lists: tuple[str, ...] = ("mip_mobile_node_address", "qos_resources", "proxy_info", "redirect_host", "failed_avp")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SipAuthDataItem,
+    SupportedFeatures,
+    TerminalInformation,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -141,3 +152,11 @@ class MultimediaAuthAnswer(MultimediaAuth):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("supported_features", "sip_auth_data_item", "failed_avp", "proxy_info", "route_record", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

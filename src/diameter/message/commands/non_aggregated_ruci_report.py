@@ -7,7 +7,19 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    CongestionLevelDefinition,
+    CongestionLocationId,
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SubscriptionId,
+    SupportedFeatures,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -143,3 +155,11 @@ class NonAggregatedRUCIReportAnswer(NonAggregatedRUCIReport):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("congestion_level_definition", "redirect_host", "proxy_info", "supported_features", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -9,7 +9,19 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    Mip6AgentInfo,
+    MonitoringEventConfigStatus,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SupportedFeatures,
+    TerminalInformation,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -137,3 +149,11 @@ class NotifyAnswer(Notify):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("load", "supported_features", "failed_avp", "proxy_info", "route_record")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -9,7 +9,41 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AccessNetworkChargingIdentifier,
+    AdcRuleInstall,
+    AdcRuleRemove,
+    AdcRuleReport,
+    ChargingRuleInstall,
+    ChargingRuleRemove,
+    ChargingRuleReport,
+    ConditionalPolicyInformation,
+    CsServiceResourceReport,
+    DefaultEpsBearerQos,
+    DefaultQosInformation,
+    EventReportIndication,
+    ExperimentalResult,
+    FailedAvp,
+    FlowGrouping,
+    Flows,
+    Load,
+    MediaComponentDescription,
+    OcOlr,
+    OcSupportedFeatures,
+    PraInstall,
+    PraRemove,
+    ProxyInfo,
+    QosInformation,
+    QosRuleInstall,
+    QosRuleRemove,
+    QosRuleReport,
+    SponsoredConnectivityData,
+    SubscriptionId,
+    SubsessionDecisionInfo,
+    SubsessionEnforcementInfo,
+    UsageMonitoringInformation,
+    UserCsgInformation,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -389,3 +423,11 @@ class ReAuthAnswer(ReAuth):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "route_record", "configuration_token", "state_class", "reply_message", "media_component_description", "flow_grouping", "an_gw_address", "charging_rule_report", "qos_rule_report", "subsession_enforcement_info", "load", "adc_rule_report")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

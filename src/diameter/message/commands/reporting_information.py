@@ -7,7 +7,20 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ExperimentalResult,
+    FailedAvp,
+    GroupMonitoringEventReport,
+    Load,
+    MonitoringEventReport,
+    MonitoringEventReportStatus,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    SupportedFeatures,
+    SupportedServices,
+    UserIdentifier,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -117,3 +130,11 @@ class ReportingInformationAnswer(ReportingInformation):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("supported_features", "monitoring_event_report_status", "proxy_info", "route_record", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,25 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ActiveApn,
+    AllowedWafWwsfIdentities,
+    AssociatedIdentities,
+    AssociatedRegisteredIdentities,
+    ChargingInformation,
+    ExperimentalResult,
+    FailedAvp,
+    Load,
+    Mip6AgentInfo,
+    Non3gppUserData,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    ScscfRestorationInfo,
+    SupportedFeatures,
+    TerminalInformation,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -169,3 +187,11 @@ class ServerAssignmentAnswer(ServerAssignment):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("supported_features", "scscf_restoration_info", "failed_avp", "proxy_info", "route_record", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

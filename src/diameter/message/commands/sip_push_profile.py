@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    ProxyInfo,
+    SipAccountingInformation,
+    SipUserData,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -105,3 +109,11 @@ class SipPushProfileAnswer(SipPushProfile):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 6}
     attr_lists: tuple[str, ...] = ("proxy_info", "route_record")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

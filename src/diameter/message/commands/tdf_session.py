@@ -9,7 +9,28 @@ import datetime  # noqa: F401  (used in annotations)
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AdcRuleInstall,
+    AdcRuleRemove,
+    AdcRuleReport,
+    ChargingInformation,
+    EventReportIndication,
+    ExperimentalResult,
+    FailedAvp,
+    FixedUserLocationInfo,
+    Load,
+    OcOlr,
+    OcSupportedFeatures,
+    PresenceReportingAreaInformation,
+    ProxyInfo,
+    QosInformation,
+    SubscriptionId,
+    SupportedFeatures,
+    UsageMonitoringInformation,
+    UserCsgInformation,
+    UserEquipmentInfo,
+    VendorSpecificApplicationId,
+)
 from ._helpers import SubscriptionIdMixin
 
 if TYPE_CHECKING:
@@ -202,3 +223,11 @@ class TDFSessionAnswer(TDFSession):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("supported_features", "adc_rule_report", "proxy_info", "route_record", "load")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    DeviceNotification,
+    ExperimentalResult,
+    FailedAvp,
+    ProxyInfo,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -107,3 +112,11 @@ class DeviceNotification8388640Answer(DeviceNotification8388640):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {"auth_application_id": 16777309}
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

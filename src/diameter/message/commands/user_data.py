@@ -7,7 +7,22 @@ from typing import TYPE_CHECKING
 
 from .._base import DefinedMessage, Message, MessageHeader
 from ..avp.generator import AvpGenDef, AvpGenType
-from ..avp.grouped import *  # noqa: F401,F403
+from ..avp.grouped import (  # noqa: F401  (used in annotations)
+    AccessNetworkType,
+    CallReferenceInfo,
+    ExperimentalResult,
+    FailedAvp,
+    GloballyUniqueAddress,
+    InitialGateSetting,
+    Load,
+    OcOlr,
+    OcSupportedFeatures,
+    ProxyInfo,
+    QosProfile,
+    SupportedFeatures,
+    UserIdentity,
+    VendorSpecificApplicationId,
+)
 
 if TYPE_CHECKING:
     from .._binding import IdentityAttr
@@ -175,3 +190,11 @@ class UserDataAnswer(UserData):
     header_flags_proxyable: bool = True
     attr_defaults: dict = {}
     attr_lists: tuple[str, ...] = ("supported_features", "load", "proxy_info", "route_record", "qos_profile")
+
+
+def __getattr__(name: str) -> object:
+    from ..avp import grouped
+    try:
+        return getattr(grouped, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -50,7 +50,9 @@ class ConnectionsPart(NodeParts):
             proto.peer = peer
         return proto
 
-    def _connection_made(self, proto: DiameterProtocol) -> None:
+    # ---- the transport's interface (transport.TransportOwner) -------------------
+    def transport_opened(self, proto: DiameterProtocol) -> None:
+        """A connection's transport is up (after the TLS handshake on a TLS listener)."""
         self.protocols.add(proto)
         if proto.transport is not None:
             sock = proto.transport.get_extra_info("socket")
@@ -67,12 +69,14 @@ class ConnectionsPart(NodeParts):
         proto.conn.start(self.loop.time())
         proto.flush()
 
-    def _tls_failed(self, address: Any, exc: BaseException) -> None:
+    def tls_accept_failed(self, address: Any, exc: BaseException) -> None:
+        """The TLS handshake of a connection accepted from `address` failed: counted, logged."""
         self.tls_handshake_failures += 1
         reason = getattr(exc, "reason", None) or (type(exc).__name__ if isinstance(exc, TimeoutError) else exc)
         log.warning("TLS handshake with %s failed: %s", _address(address), reason)
 
-    def _connection_gone(self, proto: DiameterProtocol) -> None:
+    def transport_closed(self, proto: DiameterProtocol) -> None:
+        """A connection's transport is gone (its ``Closed`` event was handled before)."""
         self.protocols.discard(proto)
 
     def _accept_cer(self, proto: DiameterProtocol, caps: Capabilities) -> int:
@@ -94,7 +98,7 @@ class ConnectionsPart(NodeParts):
                 events = other.conn.connection_lost(self.loop.time(), "peer restarted", failure=False,
                                                      cause=CloseCause.PEER_RESTARTED)
                 other.abort()
-                self._handle_events(other, events)
+                self.handle_events(other, events)
             elif what is Collision.WIN:
                 log.info("election won against %s: dropping our own connection", caps.origin_host)
                 other.replaced = True
@@ -194,10 +198,11 @@ class ConnectionsPart(NodeParts):
             peer.no_reconnect = True
         p = peer.protocol
         if p is not None:
-            self._handle_events(p, p.conn.disconnect(self.loop.time(), cause))
+            self.handle_events(p, p.conn.disconnect(self.loop.time(), cause))
             p.flush()
 
-    def _handle_events(self, proto: DiameterProtocol, events: list) -> None:
+    def handle_events(self, proto: DiameterProtocol, events: list) -> None:
+        """Act on the events a connection's sans-IO core produced."""
         for ev in events:
             t = type(ev)
             if t is AnswerReceived:
@@ -215,7 +220,7 @@ class ConnectionsPart(NodeParts):
             elif t is WatchdogChange:
                 self._on_watchdog(proto, ev.action)
             elif t is StartTls:
-                self._spawn(proto.start_tls(ev))
+                self.spawn(proto.start_tls(ev))
 
     def _set_state(self, peer: PeerInfo, what: str) -> None:
         state_log.info("peer %s: %s", peer.identity, what)

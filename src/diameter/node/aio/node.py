@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._helpers import parse_diameter_uri
+from ..uri import parse_diameter_uri
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import SequenceCounter
 from ..protocol.constants import (APP_RELAY, DEFAULT_MAX_CER_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
@@ -132,7 +132,8 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self._tasks: set[asyncio.Task] = set()
         #: batch writes made in one loop iteration (the first goes out at once)
         self.batch_writes = True
-        self._held_writes: list[DiameterProtocol] | None = None
+        #: connections whose writes wait for release_writes() (None: writes are not held)
+        self.held_writes: list[DiameterProtocol] | None = None
         self._running = False
         self._ticker: asyncio.Task | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -180,7 +181,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
                         port=port, **kw)
         self.peers[key] = peer
         if self._running and peer.persistent and peer.addresses:
-            self._spawn(self._maintain(peer))
+            self.spawn(self._maintain(peer))
         return peer
 
     def add_route(self, realm: str, servers: list[str], action: RouteAction = RouteAction.RELAY,
@@ -230,7 +231,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self._ticker = self.loop.create_task(self._tick_loop())
         for peer in self.peers.values():
             if peer.persistent and peer.addresses:
-                self._spawn(self._maintain(peer))
+                self.spawn(self._maintain(peer))
 
     async def _listen(self, hosts, port: int, ctx: ssl.SSLContext | None) -> None:
         def accept() -> DiameterProtocol:
@@ -250,7 +251,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         now = self.loop.time()
         protos = list(self.protocols)
         for p in protos:
-            self._handle_events(p, p.conn.disconnect(now, cause))
+            self.handle_events(p, p.conn.disconnect(now, cause))
             p.flush()
         if protos:
             await asyncio.wait([p.closed for p in protos], timeout=timeout)
@@ -266,17 +267,18 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
 
     def hold_writes(self) -> None:
         """Buffer every connection's writes until :meth:`release_writes` (loop thread only)."""
-        if self._held_writes is None:
-            self._held_writes = []
+        if self.held_writes is None:
+            self.held_writes = []
 
     def release_writes(self) -> None:
         """Write what :meth:`hold_writes` buffered, one write per connection."""
-        held, self._held_writes = self._held_writes, None
+        held, self.held_writes = self.held_writes, None
         if held:
             for proto in held:
                 proto._end_batch()
 
-    def _spawn(self, coro) -> asyncio.Task:
+    def spawn(self, coro) -> asyncio.Task:
+        """Run `coro` as a task the node keeps (and cancels on stop)."""
         t = self.loop.create_task(coro)
         self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
@@ -319,7 +321,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         for proto in list(self.protocols):
             t = proto.conn.next_timer()
             if t is not None and t <= now:
-                self._handle_events(proto, proto.conn.handle_timer(now))
+                self.handle_events(proto, proto.conn.handle_timer(now))
                 proto.flush()
         for key, _hbh, entry in self.pending.expire(now):
             peer = self.peers.get(key)

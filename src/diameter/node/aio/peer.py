@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 @dataclass(eq=False)
 class PeerInfo:
-    """A peer: static configuration plus its live connection and statistics.
+    """A peer of the asyncio node: static configuration plus its live connection and statistics.
+
+    (The threaded, python-diameter compatible ``Node`` has its own class for this,
+    :class:`diameter.node.peer.Peer`, under python-diameter's name.)
 
     ``tls`` is "none", "tls" (TLS at connect, RFC 6733) or "inband"
     (Inband-Security-Id TLS after CER/CEA, RFC 3588).

@@ -236,7 +236,7 @@ class RequestsPart(NodeParts):
         for h in hosts:  # a configured peer that is not connected yet: connect, then send
             peer = self.peers.get(h.lower())
             if peer is not None and peer.addresses and not peer.no_reconnect:
-                self._spawn(self._redirect_via_new_connection(peer, entry, data))
+                self.spawn(self._redirect_via_new_connection(peer, entry, data))
                 return True
         return False
 

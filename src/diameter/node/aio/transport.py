@@ -1,21 +1,57 @@
-"""asyncio transport glue: one ``asyncio.Protocol`` per peer connection."""
+"""asyncio transport glue: one ``asyncio.Protocol`` per peer connection.
+
+The transport knows its node only through :class:`TransportOwner` (which
+``DiameterNode`` implements), so this module imports nothing of the node."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from ..protocol.connection import Closed, CloseCause, PeerConnection, StartTls
-
-if TYPE_CHECKING:
-    from .node import DiameterNode
 
 log = logging.getLogger("diameter.node.transport")
 
 #: messages held back at most before a write: batches save syscalls and
 #: wake-ups, small ones let the peer work in parallel with us
 WRITE_BATCH = 16
+
+
+class TransportOwner(Protocol):
+    """What a :class:`DiameterProtocol` needs from its node."""
+
+    loop: asyncio.AbstractEventLoop
+    #: write-buffer size that pauses writing, and the one that closes the connection
+    write_buffer_high: int
+    write_buffer_hard_limit: int
+    #: received requests in progress per connection before reading pauses
+    max_inflight_per_peer: int
+    #: batch the writes made in one loop iteration (the first goes out at once)
+    batch_writes: bool
+    #: connections whose writes wait for the node's release (None: writes are not held)
+    held_writes: list[DiameterProtocol] | None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` as a task the owner keeps."""
+        ...
+
+    def transport_opened(self, proto: DiameterProtocol) -> None:
+        """The connection's transport is up: start the peer state machine."""
+        ...
+
+    def transport_closed(self, proto: DiameterProtocol) -> None:
+        """The connection's transport is gone."""
+        ...
+
+    def tls_accept_failed(self, address: Any, exc: BaseException) -> None:
+        """The TLS handshake of a connection accepted from `address` failed."""
+        ...
+
+    def handle_events(self, proto: DiameterProtocol, events: list[Any]) -> None:
+        """Act on events of the connection's sans-IO core."""
+        ...
 
 
 class DiameterProtocol(asyncio.Protocol):
@@ -26,7 +62,7 @@ class DiameterProtocol(asyncio.Protocol):
     more than ``max_inflight`` received requests are being handled.
     """
 
-    def __init__(self, node: DiameterNode, conn: PeerConnection, *, tls_server: ssl.SSLContext | None = None,
+    def __init__(self, node: TransportOwner, conn: PeerConnection, *, tls_server: ssl.SSLContext | None = None,
                  tls_client: ssl.SSLContext | None = None, server_hostname: str | None = None) -> None:
         self.node = node
         self.conn = conn
@@ -59,12 +95,12 @@ class DiameterProtocol(asyncio.Protocol):
         if self.tls_accept is not None:  # a TLS listener: handshake first, then Diameter
             transport.pause_reading()  # type: ignore[attr-defined]
             self._tls_pending = True
-            self.node._spawn(self._accept_tls(transport))  # type: ignore[arg-type]
+            self.node.spawn(self._accept_tls(transport))  # type: ignore[arg-type]
             return
         self.transport = transport  # type: ignore[assignment]
         transport.set_write_buffer_limits(high=self.node.write_buffer_high)  # type: ignore[attr-defined]
         self.remote_address = transport.get_extra_info("peername")
-        self.node._connection_made(self)
+        self.node.transport_opened(self)
 
     def data_received(self, data: bytes) -> None:
         if self._tls_pending:  # decrypted bytes that arrive before the handshake's end is seen
@@ -76,7 +112,7 @@ class DiameterProtocol(asyncio.Protocol):
         if events:
             self._corked = True
             try:
-                self.node._handle_events(self, events)
+                self.node.handle_events(self, events)
             finally:
                 self._corked = False
             self._flush_wbuf()
@@ -86,10 +122,10 @@ class DiameterProtocol(asyncio.Protocol):
         if self._tls_pending:
             return
         events = self.conn.connection_lost(self.node.loop.time(), str(exc) if exc else "transport closed")
-        self.node._handle_events(self, events)
+        self.node.handle_events(self, events)
         if not self.closed.done():
             self.closed.set_result(None)
-        self.node._connection_gone(self)
+        self.node.transport_closed(self)
 
     def pause_writing(self) -> None:
         self.congested = True
@@ -131,7 +167,7 @@ class DiameterProtocol(asyncio.Protocol):
                 self._flush_wbuf()
             return
         node = self.node
-        held = node._held_writes
+        held = node.held_writes
         if held is not None:  # the node holds writes until release_writes()
             self._batching = True
             self._wbuf.append(data)
@@ -194,7 +230,7 @@ class DiameterProtocol(asyncio.Protocol):
                                        ssl_handshake_timeout=self.conn.ce_timeout)
         except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
             self._tls_pending = False
-            self.node._tls_failed(address, exc)
+            self.node.tls_accept_failed(address, exc)
             raw.abort()
             return
         self._tls_pending = False
@@ -212,7 +248,7 @@ class DiameterProtocol(asyncio.Protocol):
         loop = self.node.loop
         if ctx is None:
             log.error("in-band TLS negotiated but no TLS context configured")
-            self.node._handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context", failure=False,
+            self.node.handle_events(self, self.conn.connection_lost(loop.time(), "no TLS context", failure=False,
                                                                    cause=CloseCause.TLS))
             self.abort()
             return
@@ -228,17 +264,17 @@ class DiameterProtocol(asyncio.Protocol):
             log.warning("in-band TLS handshake failed: %s", exc)
             events = self.conn.connection_lost(loop.time(), f"TLS handshake failed: {exc}",
                                                cause=CloseCause.TLS)
-            self.node._handle_events(self, events)
+            self.node.handle_events(self, events)
             old.abort()
             if not self.closed.done():
                 self.closed.set_result(None)
-            self.node._connection_gone(self)
+            self.node.transport_closed(self)
             return
         self._tls_pending = False
         self.transport = new
         new.set_write_buffer_limits(high=self.node.write_buffer_high)
         events = self.conn.tls_established(loop.time())
-        self.node._handle_events(self, events)
+        self.node.handle_events(self, events)
         self.flush()
         early, self._early = self._early, []
         for data in early:
