@@ -80,3 +80,19 @@ def test_identity_attributes_are_descriptors_typed_for_str():
     assert isinstance(CreditControlRequest.__dict__["origin_host"], IdentityAttr)
     assert "origin_host" not in CreditControlRequest.__annotations__
     assert CreditControlRequest.__annotations__["session_id"] == "str | None"
+
+
+def test_typo_hint_is_computed_once_per_class_and_name(monkeypatch):
+    """Answers built python-diameter style can carry an unknown attribute on every message
+    (e.g. auth_application_id on a command without it): the suggestion search runs once."""
+    import difflib
+
+    calls = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    for _ in range(3):
+        cca = CreditControlAnswer()
+        cca.result_codde = 2001
+        with pytest.warns(UnknownAttributeWarning, match="did you mean 'result_code'"):
+            cca.as_bytes()
+    assert calls.count("result_codde") <= 1

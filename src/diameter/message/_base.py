@@ -418,16 +418,24 @@ def _known_names(cls: type) -> frozenset[str]:
     return known
 
 
+_HINTS: dict[tuple[type, str], str] = {}  # (class, unknown name) -> "did you mean" hint, computed once
+
+
 def _warn_unknown(msg: Any, known: frozenset[str]) -> None:
     """Checked when a typed command is encoded (free when every attribute is known)."""
-    import difflib
     import warnings
+    cls = type(msg)
     for name in msg.__dict__:
         if name in known or name[0] == "_":
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        warnings.warn(f"{type(msg).__name__} has no AVP attribute {name!r}: its value is "
+        hint = _HINTS.get((cls, name))
+        if hint is None:
+            import difflib
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            if len(_HINTS) < 4096:   # bounded whatever names a program invents
+                _HINTS[(cls, name)] = hint
+        warnings.warn(f"{cls.__name__} has no AVP attribute {name!r}: its value is "
                       f"not sent{hint}", UnknownAttributeWarning, stacklevel=4)
 
 
