@@ -135,7 +135,7 @@ class CreditControlServer:
         self.in_progress += 1
         try:
             if method is None:
-                raise NotImplementedError(f"handler has no method for {req.request_type.name}")
+                raise LookupError(f"handler has no method for {req.request_type.name}")
             res = method(req)
             if type(res) is not CCResult and inspect.isawaitable(res):
                 res = await res
@@ -146,7 +146,8 @@ class CreditControlServer:
             log.error("credit-control handler failed for %s: %r", req.session_id, exc)
             self.core.abandon(req)
             self._finish_waiter(key, None, exc)
-            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY, error_message=str(exc)[:200]))
+            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY,
+                                                            error_message="credit-control handler failed"))
         except BaseException as exc:  # cancelled (node stopping): no answer, nobody left waiting
             self.core.abandon(req)
             self._finish_waiter(key, None, exc)
