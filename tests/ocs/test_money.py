@@ -45,7 +45,7 @@ def test_concurrent_sessions_on_one_account_never_overdraw(store_url):
     async def main():
         async with open_storage(store_url) as st:
             eng = Engine(st)
-            await eng.create_account("shared", [(0, MSISDN)], amount=1000)
+            await eng.create_account("wallet", [(0, MSISDN)], amount=1000)
             results = await asyncio.gather(*(_session(eng, f"c{i}", 6, 7 * MIB) for i in range(24)))
             assert sum(results) <= 1000
             await _check_books(eng, 1000, sum(results))

@@ -7,6 +7,7 @@ wire, not on encoding. Answers are read with the codec's AVP scanner.
 """
 from __future__ import annotations
 
+import abc
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,7 +138,7 @@ class Session:
         self.validity = 0  # Validity-Time of the last grant (s), 0: none
 
 
-class Scenario:
+class Scenario(abc.ABC):
     name = "base"
     apps: tuple[int, ...] = ()
     per_session = 1.0  # mean requests per session
@@ -162,8 +163,9 @@ class Scenario:
         sid = (self.sid_prefix + f"{self.count:0{SID_WIDTH}d}").encode()
         return Session(sid, self.count, self.lengths.draw(self.rng))
 
+    @abc.abstractmethod
     def next_request(self, s: Session) -> bytearray | None:
-        raise NotImplementedError
+        """The session's next request (Session-Id patched in), or None when it is over."""
 
     def on_answer(self, s: Session, msg: bytes, rc: int | None) -> None:
         if rc is None or not 2000 <= rc < 3000:
