@@ -218,14 +218,7 @@ def create_account(name: str, kind: AccountKind, currency: int, subscriptions: S
         yield ("INSERT INTO subscriptions (type, data, account_id) VALUES (?, ?, ?)",
                [(int(t), d, account_id) for t, d in subscriptions], "many")
     for b in balances:
-        brow = yield ("INSERT INTO balances (account_id, kind, amount, type_code, floor, rating_groups, "
-                      "valid_from, valid_until, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                      (account_id, b.kind.value, b.amount, int(b.type_code), b.floor,
-                       ",".join(str(g) for g in b.rating_groups), b.valid_from, b.valid_until,
-                       b.priority), "one")
-        yield ("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units) "
-               "VALUES (?, ?, ?, 'create', ?, ?, 0)", (now, account_id, int(brow[0]), b.amount, b.amount),
-               "exec")
+        yield from add_balance(account_id, b, now)
     return account_id
 
 
