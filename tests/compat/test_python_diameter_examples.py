@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 OCS = """
 import sys, threading
-from diameter.message.constants import *
+from diameter.message.constants import APP_DIAMETER_CREDIT_CONTROL_APPLICATION, E_RESULT_CODE_DIAMETER_SUCCESS
 from diameter.node import Node
 from diameter.node.application import SimpleThreadingApplication
 

@@ -8,7 +8,9 @@ from diameter.message.commands import CreditControlAnswer, CreditControlRequest 
 from diameter.node.aio import DiameterNode
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.capabilities import Capabilities
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_RESULT_CODE, CMD_CAPABILITIES_EXCHANGE,
+    CMD_DEVICE_WATCHDOG, FLAG_REQUEST)
 from diameter.node.protocol.framing import FrameDecoder
 
 REALM = "test.realm"

@@ -6,7 +6,9 @@ import random
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.capabilities import Capabilities
 from diameter.node.protocol.connection import PeerConnection
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_AUTH_APPLICATION_ID, AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_ORIGIN_HOST,
+    AVP_ORIGIN_REALM, AVP_RESULT_CODE, AVP_SESSION_ID, FLAG_PROXYABLE, FLAG_REQUEST)
 
 
 def caps(host: str, realm: str = "test.realm", auth=(4,), acct=(), **kw) -> Capabilities:

@@ -6,7 +6,7 @@ import asyncio
 from diameter.message import Avp
 from diameter.node.aio import DiameterNode
 from diameter.node.protocol import avps as A
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import AVP_PROXY_INFO, DIAMETER_REALM_NOT_SERVED
 from diameter.node.protocol.routing import RouteAction
 
 from .aio_helpers import REALM, ccr, client, server

@@ -8,7 +8,14 @@ import pytest
 
 from diameter.node.aio import NotRoutable, PeerFailed, RequestTimeout
 from diameter.node.protocol import avps as A
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_REDIRECT_HOST, AVP_RESULT_CODE, AVP_ROUTE_RECORD, CMD_DEVICE_WATCHDOG,
+    DIAMETER_APPLICATION_UNSUPPORTED, DIAMETER_COMMAND_UNSUPPORTED, DIAMETER_ELECTION_LOST,
+    DIAMETER_INVALID_HDR_BITS, DIAMETER_INVALID_MESSAGE_LENGTH, DIAMETER_LOOP_DETECTED,
+    DIAMETER_REALM_NOT_SERVED, DIAMETER_REDIRECT_INDICATION, DIAMETER_SUCCESS,
+    DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNABLE_TO_DELIVER, DIAMETER_UNKNOWN_PEER,
+    DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU, DISCONNECT_REBOOTING, FLAG_ERROR, FLAG_REQUEST,
+    FLAG_RETRANSMIT, REDIRECT_ALL_REALM)
 from diameter.node.protocol.routing import RouteAction
 
 from .aio_helpers import REALM, RawPeer, answer_for, ccr, client, has_ipv6, server

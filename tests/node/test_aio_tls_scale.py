@@ -8,7 +8,8 @@ import pytest
 
 from diameter.node.aio import DiameterNode
 from diameter.node.protocol import avps as A
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_RESULT_CODE, DIAMETER_NO_COMMON_SECURITY, FLAG_REQUEST, INBAND_TLS)
 
 from .aio_helpers import REALM, RawPeer, answer_for, ccr
 from .certs import contexts, make_pki

@@ -1,6 +1,6 @@
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.capabilities import negotiate, parse_capabilities
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import DIAMETER_SUCCESS, FLAG_REQUEST
 
 from .helpers import caps
 

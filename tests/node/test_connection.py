@@ -4,7 +4,12 @@ import random
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.connection import (AnswerReceived, Closed, Opened, PeerConnection, PeerState,
                                                RequestReceived, StartTls, WatchdogChange, elect)
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    APP_RELAY, AVP_ORIGIN_REALM, CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG,
+    DIAMETER_INVALID_MESSAGE_LENGTH, DIAMETER_MISSING_AVP, DIAMETER_NO_COMMON_APPLICATION,
+    DIAMETER_NO_COMMON_SECURITY, DIAMETER_SUCCESS, DIAMETER_UNABLE_TO_COMPLY,
+    DIAMETER_UNABLE_TO_DELIVER, DIAMETER_UNKNOWN_PEER, DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU,
+    DISCONNECT_REBOOTING, FLAG_REQUEST, INBAND_NO_SECURITY, INBAND_TLS)
 from diameter.node.protocol.framing import parse_header
 from diameter.node.protocol.watchdog import WatchdogAction, WatchdogState
 

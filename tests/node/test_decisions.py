@@ -7,7 +7,12 @@ from types import SimpleNamespace
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.answers import RelayError, error_answer, parse_redirect, redirect_avps, relayed
 from diameter.node.protocol.connection import Collision, PeerState, cer_collision
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_ERROR_MESSAGE, AVP_PROXY_INFO, AVP_ROUTE_RECORD, AVP_SESSION_ID,
+    DIAMETER_APPLICATION_UNSUPPORTED, DIAMETER_COMMAND_UNSUPPORTED, DIAMETER_INVALID_HDR_BITS,
+    DIAMETER_LOOP_DETECTED, DIAMETER_REDIRECT_INDICATION, DIAMETER_UNABLE_TO_COMPLY,
+    DIAMETER_UNABLE_TO_DELIVER, DISCONNECT_BUSY, DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU, FLAG_ERROR,
+    FLAG_PROXYABLE, FLAG_REQUEST, REDIRECT_ALL_REALM)
 from diameter.node.protocol.connection import Closed
 from diameter.node.protocol.reconnect import after_close, reconnect_wait_after
 from diameter.node.protocol.dispatch import Step, dispatch_request, local_refusal

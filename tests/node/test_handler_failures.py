@@ -13,7 +13,8 @@ from diameter.node import Node
 from diameter.node.aio import RequestTimeout
 from diameter.node.application import ThreadingApplication
 from diameter.node.protocol import avps as A
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_ERROR_MESSAGE, DIAMETER_SUCCESS, FLAG_PROXYABLE, FLAG_REQUEST, FLAG_RETRANSMIT)
 
 from .aio_helpers import REALM, RawPeer, answer_for, ccr, client, server
 from .helpers import app_request, result_of

@@ -11,7 +11,7 @@ import tracemalloc
 import weakref
 
 from diameter.node.protocol import avps as A
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import DIAMETER_SUCCESS
 from diameter.node.protocol.dedup import DuplicateCache
 from diameter.validation import validate
 from diameter.validation.rules import MAX_CACHE_ENTRIES, RuleSet

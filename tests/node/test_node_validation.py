@@ -12,7 +12,11 @@ import pytest
 from diameter.message.avp.grouped import InInformation, ServiceInformation
 from diameter.node.aio import DiameterNode
 from diameter.node.protocol import avps as A
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_AUTH_APPLICATION_ID, AVP_ERROR_MESSAGE, AVP_ERROR_REPORTING_HOST, AVP_FAILED_AVP,
+    AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_ORIGIN_STATE_ID, AVP_RESULT_CODE, AVP_SESSION_ID,
+    DIAMETER_INVALID_AVP_BITS, DIAMETER_MISSING_AVP, DIAMETER_SUCCESS, FLAG_ERROR, FLAG_PROXYABLE,
+    FLAG_REQUEST, FLAG_RETRANSMIT)
 from diameter.node.protocol.routing import RouteAction
 from diameter.validation.dialects import DialectError, dialect, load_dialect_file
 

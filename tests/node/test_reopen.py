@@ -9,7 +9,9 @@ import struct
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.capabilities import Capabilities
 from diameter.node.protocol.connection import WatchdogChange
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_AUTH_APPLICATION_ID, AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_RESULT_CODE, AVP_SESSION_ID,
+    CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG, FLAG_PROXYABLE)
 from diameter.node.protocol.framing import FrameDecoder, parse_header
 from diameter.node.protocol.watchdog import WatchdogAction
 

@@ -1,7 +1,9 @@
 """Pending table, duplicate cache, routing decisions, balancing and redirect cache."""
 import random
 
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    DIAMETER_APPLICATION_UNSUPPORTED, DIAMETER_REALM_NOT_SERVED, DIAMETER_UNABLE_TO_DELIVER,
+    REDIRECT_ALL_HOST, REDIRECT_DONT_CACHE, REDIRECT_REALM_AND_APPLICATION)
 from diameter.node.protocol.dedup import IN_PROGRESS, DuplicateCache
 from diameter.node.protocol.pending import PendingTable
 from diameter.node.protocol.routing import (Balancer, Balancing, RedirectCache, Route, RouteAction,

@@ -9,7 +9,11 @@ import pytest
 
 from diameter.message.commands.credit_control import (CreditControlAnswer, CreditControlRequest,
                                                       RequestedServiceUnit)
-from diameter.message.constants import *
+from diameter.message.constants import (
+    APP_DIAMETER_CREDIT_CONTROL_APPLICATION, APP_RELAY, E_CC_REQUEST_TYPE_EVENT_REQUEST,
+    E_REQUESTED_ACTION_DIRECT_DEBITING, E_RESULT_CODE_DIAMETER_SUCCESS,
+    E_RESULT_CODE_DIAMETER_UNABLE_TO_COMPLY, E_SUBSCRIPTION_ID_TYPE_END_USER_E164, VENDOR_ETSI,
+    VENDOR_TGPP, VENDOR_TGPP2)
 from diameter.node import Node, NotRoutable, SessionGenerator, parse_diameter_uri
 from diameter.node.application import (Application, ApplicationError, SimpleThreadingApplication,
                                        ThreadingApplication)

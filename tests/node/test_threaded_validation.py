@@ -10,7 +10,9 @@ from diameter.node import Node
 from diameter.node.application import SimpleThreadingApplication
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.capabilities import Capabilities
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_ERROR_REPORTING_HOST, AVP_FAILED_AVP, AVP_RESULT_CODE, CMD_CAPABILITIES_EXCHANGE,
+    DIAMETER_MISSING_AVP, DIAMETER_SUCCESS, FLAG_ERROR, FLAG_PROXYABLE, FLAG_REQUEST)
 from diameter.node.protocol.framing import FrameDecoder
 
 from .helpers import app_request

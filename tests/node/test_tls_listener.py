@@ -10,7 +10,7 @@ import pytest
 from diameter.node.aio import DiameterNode
 from diameter.node.protocol import avps as A
 from diameter.node.protocol.capabilities import Capabilities
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import CMD_CAPABILITIES_EXCHANGE, FLAG_REQUEST
 
 from .aio_helpers import REALM, answer_for
 from .certs import contexts, make_pki

@@ -8,7 +8,8 @@ import threading
 from diameter.node.aio import transport
 from diameter.node.application import _WorkerPool
 from diameter.node.node import _Inbox, _Waiter
-from diameter.node.protocol.constants import *
+from diameter.node.protocol.constants import (
+    AVP_RESULT_CODE, CMD_CAPABILITIES_EXCHANGE, DIAMETER_SUCCESS)
 
 from .aio_helpers import REALM, RawPeer, ccr, client, server
 
