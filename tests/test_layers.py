@@ -7,11 +7,11 @@ dictionary -> codec``. The rest of the package is placed as follows:
   with ``codec``, at the bottom, so that any module may import it.
 - ``diameter.jsonview`` (the JSON view of messages) sits with ``message``.
 - ``diameter.demo`` and ``diameter.__main__`` (programs over the whole stack) sit with ``cli``.
-- ``diameter.dictionary.runtime`` (installs a dictionary into the *running* AVP tables
-  of ``message``, the JSON view's names and the ``validation`` caches) sits with
-  ``validation``, above what it fills. The dictionary package offers it lazily (PEP 562)
-  and ``dictionary.wireshark.register_dictionary`` calls it from inside the function:
-  these two are the only imports allowed to point up (``UPWARD_ALLOWED``).
+
+No import may point up, not even a lazy one inside a function: a lower layer that
+must reach a higher one offers a hook the higher one registers with when imported
+(``diameter.dictionary.runtime.attach``, through which ``message`` and the JSON view
+hand over the tables a run-time dictionary install fills).
 
 The test reads every module's source (``ast``, nothing is imported) and checks:
 
@@ -38,9 +38,7 @@ PACKAGE = SRC / "diameter"
 
 LAYERS = ["codec", "dictionary", "message", "validation", "node", "cc", "ocs", "cli"]
 PLACED = {"diameter": "codec", "diameter.jsonview": "message", "diameter.demo": "cli",
-          "diameter.__main__": "cli", "diameter.dictionary.runtime": "validation"}
-UPWARD_ALLOWED = {("diameter.dictionary", "diameter.dictionary.runtime"),
-                  ("diameter.dictionary.wireshark", "diameter.dictionary.runtime")}
+          "diameter.__main__": "cli"}
 
 
 def module_name(path: Path) -> str:
@@ -125,7 +123,7 @@ def test_imports_point_down():
     wrong = []
     for mod in MODULES:
         for target, line, _eager in imports(mod):
-            if layer_of(target) > layer_of(mod) and (mod, target) not in UPWARD_ALLOWED:
+            if layer_of(target) > layer_of(mod):
                 wrong.append(f"{MODULES[mod].relative_to(SRC)}:{line}: {mod} "
                              f"({LAYERS[layer_of(mod)]}) imports {target} "
                              f"({LAYERS[layer_of(target)]})")
@@ -202,5 +200,8 @@ def test_the_checks_see_a_circle_and_an_upward_import():
     # an import under TYPE_CHECKING never runs; one in a function body does
     assert ("diameter.dictionary.runtime", False) in {
         (t, run) for t, _l, run in imports("diameter.dictionary")}
-    assert ("diameter.dictionary.runtime", True) in {
-        (t, run) for t, _l, run in imports("diameter.dictionary.wireshark")}
+    seen = {(t, run) for t, _l, run in imports("diameter.dictionary.runtime")}
+    assert ("diameter.dictionary.source", True) in seen      # in load_toml's body
+    assert ("diameter.dictionary.source", False) in seen     # under TYPE_CHECKING
+    # the one upward import there was (lazy, in a function) is a sideways one now
+    assert layer_of("diameter.dictionary.runtime") == layer_of("diameter.dictionary")

@@ -13,7 +13,7 @@ import json
 import math
 import socket
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .codec.errors import DecodeError, DiameterError
 from .codec.frame import HEADER
@@ -21,7 +21,11 @@ from .codec.types import NTP_ERA1_OFFSET as _NTP_ERA1
 from .codec.types import NTP_UNIX_OFFSET as _NTP_UNIX
 from .codec.wire import LIMITS, encode_avp, scan_avps, unpack_header
 from .dictionary import _generated_tables as _tables
+from .dictionary import runtime as _runtime
 from .message.avp import dictionary as _avpdict
+
+if TYPE_CHECKING:
+    from .dictionary.source import Dictionary
 
 __all__ = ["to_dict", "to_json", "from_dict", "from_json", "JsonFormatError", "FORMAT_VERSION"]
 
@@ -34,11 +38,37 @@ _AVP_FLAGS = (("vendor", 0x80), ("mandatory", 0x40), ("private", 0x20))
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 # Command and application names shown in the JSON view; run-time additions go
-# here too (diameter.dictionary.runtime.install).
+# here too (diameter.dictionary.runtime.install, through _RunningNames).
 COMMAND_NAMES: dict[int, str] = {}
 for _code, _app, _name, _flags, _abbr in _tables.COMMANDS:
     COMMAND_NAMES.setdefault(_code, _name)
 APPLICATION_NAMES: dict[int, str] = {a[0]: a[1] for a in _tables.APPLICATIONS}
+
+
+class _RunningNames:
+    """The names above as part of the running dictionary (:mod:`diameter.dictionary.runtime`)."""
+
+    def install(self, d: Dictionary, context: Dictionary | None) -> None:
+        for app in d.applications.values():
+            APPLICATION_NAMES[app.id] = app.name
+        for c in d.commands:
+            COMMAND_NAMES[c.code] = c.name
+
+    def snapshot(self) -> object:
+        return dict(COMMAND_NAMES), dict(APPLICATION_NAMES)
+
+    def restore(self, state: object) -> None:
+        commands, applications = cast("tuple[dict[int, str], dict[int, str]]", state)
+        self.clear()
+        COMMAND_NAMES.update(commands)
+        APPLICATION_NAMES.update(applications)
+
+    def clear(self) -> None:
+        COMMAND_NAMES.clear()
+        APPLICATION_NAMES.clear()
+
+
+_runtime.attach(_RunningNames())
 
 
 class JsonFormatError(DiameterError, ValueError):

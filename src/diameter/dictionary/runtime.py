@@ -9,24 +9,32 @@ replaces an earlier one with the same key ((vendor, code) for AVPs).
 
 :func:`empty_runtime` is a context manager that empties the running dictionary
 and restores it on exit (tests, or a process that wants only its own files).
+
+The running dictionary is held by several layers: the grouped grammars here, the
+AVP tables of :mod:`diameter.message.avp.dictionary`, the names of
+:mod:`diameter.jsonview`, the compiled grammars of :mod:`diameter.validation`.
+This module imports none of them (imports run downward): each one, when it is
+imported, hands its tables over with :func:`attach` (a :class:`RunningTables`) or
+asks to hear of changes with :func:`on_change`. Tables attached after an
+:func:`install` receive what was installed before, so the order in which a
+program imports things and installs dictionaries does not matter; to that end the
+installed dictionaries are kept (until a :func:`saved_runtime` block forgets them).
 """
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from .. import jsonview
 from ..codec.typed import GENERATION
-from ..message.avp import dictionary as _avpdict
 from . import _generated_tables as _tables
-from .source import AvpDef, Dictionary
+
+if TYPE_CHECKING:
+    from .source import AvpDef, Dictionary
 
 Member = tuple[int, int, str, int, int]
-
-_TABLES = ("AVP_DICTIONARY", "AVP_VENDOR_DICTIONARY", "AVP_TYPE_NAMES",
-           "AVP_FLAG_RULES", "ENUMS", "VENDOR_NAMES")
 
 
 @dataclass
@@ -40,10 +48,58 @@ class InstallStats:
     commands: int = 0
 
 
+class RunningTables(Protocol):
+    """Tables of a higher layer that hold part of the running dictionary (see :func:`attach`)."""
+
+    def install(self, d: Dictionary, context: Dictionary | None) -> None:
+        """Add what ``d`` defines; an entry replaces an earlier one with the same key."""
+
+    def snapshot(self) -> object:
+        """A copy of the tables' content, for :meth:`restore`."""
+
+    def restore(self, state: object) -> None:
+        """Put back the content of a :meth:`snapshot`."""
+
+    def clear(self) -> None:
+        """Empty the tables."""
+
+
+_ATTACHED: list[RunningTables] = []
+_LISTENERS: list[Callable[[], None]] = []
+_INSTALLED: list[tuple[Dictionary, Dictionary | None]] = []  # since start or the last emptying
+_EMPTIED = [False]           # inside empty_runtime(): the generated data is gone too
+_SAVING = [0]                # saved_runtime()/empty_runtime() blocks open
+_PRISTINE: dict[int, object] = {}  # id(tables) -> content when attached inside such a block
+
+
+def attach(tables: RunningTables) -> None:
+    """Let :func:`install`, :func:`saved_runtime` and :func:`empty_runtime` reach
+    ``tables`` from now on; what was installed before is installed into them now.
+    A higher layer calls this once, when its module is imported."""
+    if _SAVING[0]:
+        _PRISTINE[id(tables)] = tables.snapshot()
+    _ATTACHED.append(tables)
+    if _replay(tables):
+        _changed()
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` (e.g. to drop caches) after each change of the running dictionary."""
+    _LISTENERS.append(callback)
+
+
+def _replay(tables: RunningTables) -> bool:
+    if _EMPTIED[0]:
+        tables.clear()
+    for d, context in _INSTALLED:
+        tables.install(d, context)
+    return _EMPTIED[0] or bool(_INSTALLED)
+
+
 def _changed() -> None:
     GENERATION[0] += 1
-    from ..validation.rules import clear_caches
-    clear_caches()
+    for callback in _LISTENERS:
+        callback()
 
 
 def _members(d: Dictionary, avp: AvpDef, context: Dictionary | None = None) -> tuple[Member, ...]:
@@ -67,57 +123,66 @@ def _members(d: Dictionary, avp: AvpDef, context: Dictionary | None = None) -> t
     return tuple(out)
 
 
+class _GroupedGrammars:
+    """This layer's own part: the grouped grammars of the generated tables."""
+
+    def install(self, d: Dictionary, context: Dictionary | None) -> None:
+        for a in d.avps.values():
+            if a.type == "Grouped" and a.grammar:
+                _tables.GROUPED_GRAMMARS[a.key] = _members(d, a, context)
+
+    def snapshot(self) -> object:
+        return dict(_tables.GROUPED_GRAMMARS)
+
+    def restore(self, state: object) -> None:
+        assert isinstance(state, dict)
+        _tables.GROUPED_GRAMMARS.clear()
+        _tables.GROUPED_GRAMMARS.update(state)
+
+    def clear(self) -> None:
+        _tables.GROUPED_GRAMMARS.clear()
+
+
+attach(_GroupedGrammars())
+
+
 def install(d: Dictionary, context: Dictionary | None = None) -> InstallStats:
     """Add every vendor, AVP, enum, grouped grammar, application and command of ``d``
     to the running dictionary; returns the counts. Grouped grammars name their
     members; names not in ``d`` are looked up in ``context`` (e.g. the shipped data)."""
-    stats = InstallStats()
-    for vid, v in d.vendors.items():
-        _avpdict.VENDOR_NAMES[vid] = v.name
-        stats.vendors += 1
-    for a in d.avps.values():
-        cls = _avpdict.TYPE_CLASSES.get(a.type, _avpdict.TYPE_CLASSES["OctetString"])
-        _avpdict.register_entry(a.code, a.name, cls, a.vendor, a.mandatory, a.type)
-        _avpdict.AVP_FLAG_RULES[a.key] = (a.must, a.may, a.must_not)
-        stats.avps += 1
-        if a.enum:
-            _avpdict.ENUMS[a.key] = dict(a.enum)
-            stats.enums += 1
-        if a.type == "Grouped" and a.grammar:
-            _tables.GROUPED_GRAMMARS[a.key] = _members(d, a, context)
-            stats.grouped += 1
-    for app in d.applications.values():
-        jsonview.APPLICATION_NAMES[app.id] = app.name
-        stats.applications += 1
-    for c in d.commands:
-        jsonview.COMMAND_NAMES[c.code] = c.name
-        stats.commands += 1
+    avps = d.avps.values()
+    stats = InstallStats(
+        vendors=len(d.vendors), avps=len(avps), enums=sum(1 for a in avps if a.enum),
+        grouped=sum(1 for a in avps if a.type == "Grouped" and a.grammar),
+        applications=len(d.applications), commands=len(d.commands))
+    _INSTALLED.append((d, context))
+    for tables in _ATTACHED:
+        tables.install(d, context)
     _changed()
     return stats
 
 
-def _snapshot() -> dict:
-    return {
-        "tables": {name: dict(getattr(_avpdict, name)) for name in _TABLES},
-        "vendor_codes": {v: dict(c) for v, c in _avpdict.AVP_VENDOR_DICTIONARY.items()},
-        "grouped": dict(_tables.GROUPED_GRAMMARS),
-        "commands": dict(jsonview.COMMAND_NAMES),
-        "applications": dict(jsonview.APPLICATION_NAMES),
-    }
+_Saved = tuple[list[tuple["Dictionary", "Dictionary | None"]], bool, dict[int, object]]
 
 
-def _refill(table: dict, content: dict) -> None:
-    table.clear()
-    table.update(content)
+def _save() -> _Saved:
+    _SAVING[0] += 1
+    return list(_INSTALLED), _EMPTIED[0], {id(t): t.snapshot() for t in _ATTACHED}
 
 
-def _restore(s: dict) -> None:
-    for name in _TABLES:
-        _refill(getattr(_avpdict, name), s["tables"][name])
-    _refill(_avpdict.AVP_VENDOR_DICTIONARY, s["vendor_codes"])
-    _refill(_tables.GROUPED_GRAMMARS, s["grouped"])
-    _refill(jsonview.COMMAND_NAMES, s["commands"])
-    _refill(jsonview.APPLICATION_NAMES, s["applications"])
+def _restore(saved: _Saved) -> None:
+    installed, emptied, snapshots = saved
+    _INSTALLED[:] = installed
+    _EMPTIED[0] = emptied
+    for tables in _ATTACHED:
+        if id(tables) in snapshots:
+            tables.restore(snapshots[id(tables)])
+        else:  # attached inside the block: as attached, then what was installed before it
+            tables.restore(_PRISTINE[id(tables)])
+            _replay(tables)
+    _SAVING[0] -= 1
+    if not _SAVING[0]:
+        _PRISTINE.clear()
     _changed()
 
 
@@ -125,11 +190,11 @@ def _restore(s: dict) -> None:
 def saved_runtime() -> Iterator[None]:
     """Restore the running dictionary as it was when the ``with`` block ends
     (whatever was installed inside is forgotten)."""
-    s = _snapshot()
+    saved = _save()
     try:
         yield
     finally:
-        _restore(s)
+        _restore(saved)
 
 
 @contextlib.contextmanager
@@ -139,20 +204,21 @@ def empty_runtime() -> Iterator[None]:
     Inside, AVPs decode as "Unknown" OctetStrings until something is
     :func:`install`-ed. Not thread-safe: other threads see the empty tables too.
     """
-    s = _snapshot()
+    saved = _save()
     try:
-        for table in (*(getattr(_avpdict, n) for n in _TABLES), _tables.GROUPED_GRAMMARS,
-                      jsonview.COMMAND_NAMES, jsonview.APPLICATION_NAMES):
-            table.clear()
+        _INSTALLED.clear()
+        _EMPTIED[0] = True
+        for tables in _ATTACHED:
+            tables.clear()
         _changed()
         yield
     finally:
-        _restore(s)
+        _restore(saved)
 
 
 def load_toml(*paths: str | Path) -> Dictionary:
     """Data files in the package's own TOML format (docs/dictionary.md) as a Dictionary."""
-    from .source import load_file
+    from .source import Dictionary, load_file
     d = Dictionary()
     for p in paths:
         load_file(Path(p), d)

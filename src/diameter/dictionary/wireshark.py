@@ -8,7 +8,7 @@ referenced files in itself before parsing.
 
 ``load_wireshark(path)`` returns a :class:`~diameter.dictionary.source.Dictionary`;
 ``register_dictionary(d)`` makes its AVPs known to the running codec through
-``diameter.message.avp.register``.
+:func:`diameter.dictionary.runtime.install`.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .runtime import install
 from .source import (AvpDef, ApplicationDef, CommandDef, Dictionary, Rule,
                      VendorDef)
 
@@ -275,8 +276,6 @@ def register_dictionary(d: Dictionary) -> int:
     """Install ``d`` in the running dictionary (vendors, AVPs with types and flag
     rules, enum value names, grouped members, application and command names);
     returns the number of AVPs. See :func:`diameter.dictionary.runtime.install`."""
-    from .runtime import install  # lazy: imports the message runtime
-
     return install(d).avps
 
 

@@ -5,6 +5,7 @@ import weakref
 from collections.abc import Mapping
 
 from ..dictionary import _generated_tables as _tables
+from ..dictionary.runtime import on_change
 from ..message import _binding
 from ..message.avp import dictionary as _avpdict
 
@@ -236,6 +237,9 @@ def clear_caches() -> None:
     dialects'), after grammars were added at run time."""
     for rs in list(_ALL):
         rs.clear_cache()
+
+
+on_change(clear_caches)  # grammars installed at run time (diameter.dictionary.runtime)
 
 
 def default_rules() -> RuleSet:

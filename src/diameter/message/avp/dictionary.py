@@ -8,7 +8,10 @@ Entries can be added at run time with :func:`register_entry` (python-diameter's
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from ...codec.typed import GENERATION
+from ...dictionary import runtime as _runtime
 from .avp import (Avp, AvpAddress, AvpFloat32, AvpFloat64, AvpGrouped, AvpInteger32,
                   AvpInteger64, AvpOctetString, AvpTime, AvpUnsigned32, AvpUnsigned64,
                   AvpUtf8String, register)
@@ -20,6 +23,9 @@ try:
     from ...dictionary import _generated_tables as _tables
 except ImportError:  # before the first generation
     _tables = None
+
+if TYPE_CHECKING:
+    from ...dictionary.source import Dictionary
 
 
 # python-diameter's type mapping: DiameterIdentity, IPFilterRule and QoSFilterRule are
@@ -52,6 +58,43 @@ def _load() -> None:
 
 
 _load()
+
+_RUNNING: tuple[dict[Any, Any], ...] = (AVP_DICTIONARY, AVP_VENDOR_DICTIONARY, AVP_TYPE_NAMES,
+                                        AVP_FLAG_RULES, ENUMS, VENDOR_NAMES)
+
+
+class _RunningAvpTables:
+    """These tables as part of the running dictionary (:mod:`diameter.dictionary.runtime`)."""
+
+    def install(self, d: Dictionary, context: Dictionary | None) -> None:
+        for vid, v in d.vendors.items():
+            VENDOR_NAMES[vid] = v.name
+        for a in d.avps.values():
+            cls = TYPE_CLASSES.get(a.type, TYPE_CLASSES["OctetString"])
+            register_entry(a.code, a.name, cls, a.vendor, a.mandatory, a.type)
+            AVP_FLAG_RULES[a.key] = (a.must, a.may, a.must_not)
+            if a.enum:
+                ENUMS[a.key] = dict(a.enum)
+
+    def snapshot(self) -> object:
+        return ([dict(table) for table in _RUNNING],
+                {vendor: dict(codes) for vendor, codes in AVP_VENDOR_DICTIONARY.items()})
+
+    def restore(self, state: object) -> None:
+        tables, vendor_codes = cast("tuple[list[dict[Any, Any]], dict[int, dict[int, AvpInfo]]]",
+                                    state)
+        for table, content in zip(_RUNNING, tables):
+            table.clear()
+            table.update(content)
+        AVP_VENDOR_DICTIONARY.clear()
+        AVP_VENDOR_DICTIONARY.update(vendor_codes)
+
+    def clear(self) -> None:
+        for table in _RUNNING:
+            table.clear()
+
+
+_runtime.attach(_RunningAvpTables())
 
 
 _NAME_GENERATION = [-1]
