@@ -275,7 +275,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         held, self.held_writes = self.held_writes, None
         if held:
             for proto in held:
-                proto._end_batch()
+                proto.end_batch()
 
     def spawn(self, coro) -> asyncio.Task:
         """Run `coro` as a task the node keeps (and cancels on stop)."""

@@ -175,10 +175,11 @@ class DiameterProtocol(asyncio.Protocol):
             return
         if node.batch_writes:
             self._batching = True
-            node.loop.call_soon(self._end_batch)
+            node.loop.call_soon(self.end_batch)
         self.write_frames([data])
 
-    def _end_batch(self) -> None:
+    def end_batch(self) -> None:
+        """Write the batched messages now, in one write (the end of a batch)."""
         self._batching = False
         self._flush_wbuf()
 
@@ -188,7 +189,7 @@ class DiameterProtocol(asyncio.Protocol):
         buf.append(data)
         if len(buf) == 1 and not self._corked and not self._batching:
             self._batching = True
-            self.node.loop.call_soon(self._end_batch)
+            self.node.loop.call_soon(self.end_batch)
 
     def _flush_wbuf(self) -> None:
         buf = self._wbuf
