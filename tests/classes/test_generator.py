@@ -146,10 +146,23 @@ def generated(tmp_path_factory) -> tuple[dict[Path, str], list[str]]:
 
 
 def _module(out: dict[Path, str], name: str) -> str:
-    if name == "grouped":  # every shard of the grouped package, as one source
-        return "".join(text for path, text in sorted(out.items())
-                       if path.parent == gen_classes.GROUPED_PATH.parent and path.suffix == ".py")
     return out[gen_classes.COMMANDS_DIR / f"{name}.py"]
+
+
+def _grouped(out: dict[Path, str], name: str) -> str:
+    """The grouped module that defines class ``name``: one shard of the grouped package,
+    the only one that defines it and the one the package's ``_SHARD`` table names (so
+    that ``from diameter.message.avp.grouped import name`` finds it)."""
+    package = gen_classes.GROUPED_PATH.parent
+    init = ast.parse(out[gen_classes.GROUPED_PATH])
+    shard = ast.literal_eval(next(n.value for n in init.body if isinstance(n, ast.Assign)
+                                  and ast.unparse(n.targets[0]) == "_SHARD"))[name]
+    defining = [path.stem for path, text in sorted(out.items())
+                if path.parent == package and path.suffix == ".py"
+                and any(isinstance(n, ast.ClassDef) and n.name == name
+                        for n in ast.parse(text).body)]
+    assert defining == [shard], (name, defining, shard)
+    return out[package / f"{shard}.py"]
 
 
 def _class(source: str, name: str) -> ast.ClassDef:
@@ -180,7 +193,7 @@ def test_single_valued_attributes_are_optional_and_lists_are_not(generated):
                           and n.name == "ServiceInformation"))
     assert si["node_info"] == "NodeInfo | None"
     assert si["subscription_id"].startswith("list[") and "None" not in si["subscription_id"]
-    runtime = _raw_fields(_class(_module(out, "grouped"), "ServiceInformation"))
+    runtime = _raw_fields(_class(_grouped(out, "ServiceInformation"), "ServiceInformation"))
     assert runtime["node_info"] == "NodeInfo"
     ccr = _raw_fields(_class(out[gen_classes.COMMANDS_DIR / "credit_control.py"],
                              "CreditControlRequest"))
@@ -217,7 +230,7 @@ def test_every_file_is_marked_generated_and_compiles(generated):
 
 def test_python_diameter_class_keeps_its_fields_first(generated):
     out, _ = generated
-    sub = _class(_module(out, "grouped"), "SubscriptionId")
+    sub = _class(_grouped(out, "SubscriptionId"), "SubscriptionId")
     assert list(_fields(sub))[:2] == ["subscription_id_type", "subscription_id_data"]
     assert _avp_def(sub) == [("subscription_id_type", 450, ("is_required", "True")),
                              ("subscription_id_data", 444, ("is_required", "True"))]
@@ -225,7 +238,7 @@ def test_python_diameter_class_keeps_its_fields_first(generated):
 
 def test_grammar_members_are_added_after_python_diameter_ones(generated):
     out, _ = generated
-    si = _class(_module(out, "grouped"), "ServiceInformation")
+    si = _class(_grouped(out, "ServiceInformation"), "ServiceInformation")
     fields = _fields(si)
     # python-diameter's own members come first, untouched
     assert list(fields)[0] == "subscription_id"
@@ -237,7 +250,7 @@ def test_grammar_members_are_added_after_python_diameter_ones(generated):
 
 def test_new_class_members_types_and_lists(generated):
     out, _ = generated
-    info = _class(_module(out, "grouped"), "InInformation")
+    info = _class(_grouped(out, "InInformation"), "InInformation")
     fields = _fields(info)
     assert fields["account_query_method"] == "int"
     assert fields["event_timestamp"] == "list[datetime.datetime]"
@@ -247,15 +260,14 @@ def test_new_class_members_types_and_lists(generated):
 
 def test_vendor_collision_gets_vendor_prefix(generated):
     out, _ = generated
-    src = _module(out, "grouped")
-    _class(src, "ServiceInformation")
-    hw = _class(src, "HuaweiServiceInformation")
+    _class(_grouped(out, "ServiceInformation"), "ServiceInformation")
+    hw = _class(_grouped(out, "HuaweiServiceInformation"), "HuaweiServiceInformation")
     assert ast.get_docstring(hw).startswith("Service-Information (873, vendor 2011)")
 
 
 def test_self_reference_assigns_avp_def_after_classes(generated):
     out, _ = generated
-    src = _module(out, "grouped")
+    src = _grouped(out, "NodeInfo")
     node = _class(src, "NodeInfo")
     assert _fields(node)["node_info"] == "NodeInfo"
     tree = ast.parse(src)
@@ -272,7 +284,7 @@ def test_unresolved_members_are_skipped_with_warning(generated):
     out, warnings = generated
     assert any("No-Such-AVP" in w for w in warnings)
     assert any("Foo-Missing" in w for w in warnings)
-    assert "no_such_avp" not in _fields(_class(_module(out, "grouped"), "NodeInfo"))
+    assert "no_such_avp" not in _fields(_class(_grouped(out, "NodeInfo"), "NodeInfo"))
 
 
 def test_python_diameter_command_keeps_api_and_gains_grammar(generated):
@@ -381,11 +393,12 @@ def test_huawei_extension_members_join_the_3gpp_class(tmp_path):
         """))
     warnings: list[str] = []
     out = generate_classes(load_file(path), warn=warnings.append)
-    src = _module(out, "grouped")
+    src = _grouped(out, "ServiceInformation")
     fields = _fields(_class(src, "ServiceInformation"))
     assert fields["in_information"] == "InInformation"  # scalar
     assert ("in_information", 20300, 2011, ("type_class", "InInformation")) in \
         _avp_def(_class(src, "ServiceInformation"))
-    assert _fields(_class(src, "InInformation"))["account_query_method"] == "int"
+    assert _fields(_class(_grouped(out, "InInformation"), "InInformation"))[
+        "account_query_method"] == "int"
     # P2PSMS-Information is not in this dictionary: skipped, with a warning
     assert any("P2PSMS-Information" in w for w in warnings)
