@@ -4,9 +4,9 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 
+from ..codec.typed import GENERATION
 from ..dictionary import _generated_tables as _tables
 from ..dictionary.runtime import on_change
-from ..message import _binding
 from ..message.avp import dictionary as _avpdict
 
 __all__ = ["Grammar", "RuleSet", "AvpInfo", "default_rules", "key_of", "BASE_APPLICATIONS"]
@@ -128,7 +128,7 @@ class RuleSet:
         self._grouped: dict[int, Grammar | None] = {}
         self._avps: dict[int, AvpInfo | None] = {}
         self._fast: dict = {}          # key -> codec.grammar.VInfo, for the compiled fast path
-        self._generation = _binding.GENERATION[0]
+        self._generation = GENERATION[0]
         _ALL.add(self)
 
     def command(self, app: int, code: int, is_request: bool) -> Grammar | None:
@@ -185,10 +185,10 @@ class RuleSet:
         whatever the input (unknown AVP codes, application ids): a cache past
         :data:`MAX_CACHE_ENTRIES` starts again empty.
         """
-        if self._generation != _binding.GENERATION[0]:
+        if self._generation != GENERATION[0]:
             self._avps.clear()
             self._fast.clear()
-            self._generation = _binding.GENERATION[0]
+            self._generation = GENERATION[0]
         if len(self._fast) > MAX_CACHE_ENTRIES or len(self._avps) > MAX_CACHE_ENTRIES:
             self._avps.clear()
             self._fast.clear()
@@ -204,10 +204,10 @@ class RuleSet:
 
     def avp(self, key: int) -> AvpInfo | None:
         """Type and flag rules of an AVP, None when the dictionary does not know it."""
-        if self._generation != _binding.GENERATION[0]:
+        if self._generation != GENERATION[0]:
             self._avps.clear()
             self._fast.clear()
-            self._generation = _binding.GENERATION[0]
+            self._generation = GENERATION[0]
         try:
             return self._avps[key]
         except KeyError:
