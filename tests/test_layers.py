@@ -190,6 +190,20 @@ def test_no_import_circles():
         " <-> ".join(c) for c in cycles)
 
 
+def test_no_star_imports_outside_generated_files():
+    """``from x import *`` only in generated files (their first line says so)."""
+    root = SRC.parent
+    star = []
+    for folder in (PACKAGE, root / "tests", root / "bench"):
+        for path in sorted(folder.rglob("*.py")):
+            text = path.read_text()
+            if text.startswith("# Generated"):
+                continue
+            star += [f"{path.relative_to(root)}:{n.lineno}" for n in ast.walk(ast.parse(text))
+                     if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)]
+    assert not star, "import * in hand-written code:\n" + "\n".join(star)
+
+
 def test_the_checks_see_a_circle_and_an_upward_import():
     """The checker itself: made-up graphs with and without a circle, real edges."""
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
