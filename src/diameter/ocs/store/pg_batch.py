@@ -43,7 +43,7 @@ class Unit:
     """One money-path request waiting for its batch."""
 
     __slots__ = ("target", "decide", "key", "now", "scope", "fut", "tries", "followers",
-                 "account_id", "replay", "result")
+                 "account_id", "replay", "result", "text")
 
     def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
                  scope: str | None, fut: asyncio.Future[Any]) -> None:
@@ -54,6 +54,7 @@ class Unit:
         self.account_id: int | None = None
         self.replay: str | None = None
         self.result: Outcome | None = None
+        self.text: str | None = None  # the result as recorded
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -107,16 +108,16 @@ class BatchCommitter:
             await asyncio.gather(*list(self._side), return_exceptions=True)
 
     # -- answers -------------------------------------------------------------------------
-    def done(self, unit: Unit, value: Outcome | None) -> None:
+    def done(self, unit: Unit, value: Outcome | None, text: str | None = None) -> None:
         if unit.key is not None:
             self._inflight.pop(unit.key, None)
             if value is not None and not value.replayed:
-                self.cache.recent[unit.key] = value.to_json()
+                text = self.cache.recent[unit.key] = text or value.to_json()
         if not unit.fut.done():
             unit.fut.set_result(value)
         for fut in unit.followers:
             if not fut.done():
-                fut.set_result(None if value is None else Outcome.from_json(value.to_json()))
+                fut.set_result(None if value is None else Outcome.from_json(text or value.to_json()))
 
     def failed(self, unit: Unit, exc: BaseException) -> None:
         if unit.key is not None:
@@ -205,7 +206,7 @@ class BatchCommitter:
                 if acc is not None:
                     acc.version = w.version + 1
                 for unit in w.units:
-                    self.done(unit, unit.result)
+                    self.done(unit, unit.result, unit.text)
                 STATS["units"] += len(w.units)
                 continue
             STATS["conflicts"] += 1
@@ -252,7 +253,8 @@ class BatchCommitter:
                 dec.outcome.account_id = aid
             cache.apply(acc, dec, w, unit.now)
             if unit.key is not None:
-                w.outcomes.append((unit.key[0], unit.key[1], unit.now, dec.outcome.to_json()))
+                unit.text = dec.outcome.to_json()
+                w.outcomes.append((unit.key[0], unit.key[1], unit.now, unit.text))
             unit.result = dec.outcome
             w.units.append(unit)
         return writes, again

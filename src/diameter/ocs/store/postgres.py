@@ -52,7 +52,7 @@ class PostgresStorage(Storage):
         self.max_size = max_size
         self._pool: Any = None
         self._sql: dict[str, str] = {}
-        self._batch: BatchCommitter | None = None
+        self.committer: BatchCommitter | None = None
 
     @property
     def lock_clause(self) -> str:
@@ -84,10 +84,10 @@ class PostgresStorage(Storage):
                     await conn.execute(stmt)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                 log.info("ocs postgres: schema version %d applied", version)
-        self._batch = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries)
+        self.committer = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries)
 
     async def close(self) -> None:
-        batch, self._batch = self._batch, None
+        batch, self.committer = self.committer, None
         if batch is not None:
             await batch.close()  # writes what is queued
         if self._pool is not None:
@@ -130,9 +130,9 @@ class PostgresStorage(Storage):
                        now: float | None = None, scope: str | None = None) -> Outcome | None:
         """Queued for the instance's next group commit (see `pg_batch`)."""
         ts = time.time() if now is None else now
-        if self._batch is None:
+        if self.committer is None:
             raise StorageError("storage is not open")
-        out: Outcome | None = await self._batch.submit(target, decide, key, ts, scope)
+        out: Outcome | None = await self.committer.submit(target, decide, key, ts, scope)
         return out
 
     async def _locked(self, unit: Unit) -> Outcome | None:
@@ -153,8 +153,8 @@ class PostgresStorage(Storage):
             yield ("UPDATE accounts SET version = version + 1 WHERE id = ?", (account_id,), "exec")
             return bid
         bid = int(await self._run(work))
-        if self._batch is not None:
-            self._batch.cache.drop(account_id)
+        if self.committer is not None:
+            self.committer.cache.drop(account_id)
         return bid
 
     async def _with_conn(self, fn: Callable[[Any], Awaitable[Any]], transaction: bool = True) -> Any:
