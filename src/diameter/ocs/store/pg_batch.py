@@ -76,14 +76,18 @@ class BatchCommitter:
         self._wake = asyncio.Event()
         self._closing = False
         self._side: set[asyncio.Task[Any]] = set()
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
 
     # -- callers -------------------------------------------------------------------------
     def submit(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
                scope: str | None) -> asyncio.Future[Any]:
         if self._closing:
             raise StorageError("storage is not open")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise StorageError("storage used from another event loop than the one that opened it")
+        fut: asyncio.Future[Any] = loop.create_future()
         if key is not None:
             text = self.cache.recent.get(key)
             if text is not None:  # committed here: a retransmission

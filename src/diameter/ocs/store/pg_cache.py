@@ -136,9 +136,10 @@ class AccountCache:
         aid = w.account_id
         for bid, amount in dec.balances.items():
             w.balances[bid] = amount  # the Balance objects were changed in place by Books
-        for r in dec.ledger:
-            w.ledger.append((r.ts, r.account_id, r.balance_id, r.op, r.amount, r.balance_after,
-                             r.units, r.session_id, r.request_number, r.rating_group))
+        for row in dec.ledger:
+            w.ledger.append((row.ts, row.account_id, row.balance_id, row.op, row.amount,
+                             row.balance_after, row.units, row.session_id, row.request_number,
+                             row.rating_group))
         for sid, rg in dec.reservations_del:
             rs = acc.res.get(sid)
             if rs is not None:
