@@ -14,6 +14,7 @@ from diameter.ocs import (
     UnitKind,
     open_storage,
 )
+from diameter.ocs.accounting import adjust
 from diameter.ocs.store import pg_batch
 from diameter.ocs.store.postgres import PostgresStorage
 
@@ -170,3 +171,27 @@ def test_repeated_conflicts_fall_back_to_the_account_lock_and_memory_stays_bound
             report = await b.audit()
             assert report.ok, report.problems
     asyncio.run(main())
+
+
+def test_batch_resolves_mislabelled_and_unknown_subscriptions_in_one_read(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as st:
+            eng = Engine(st)
+            await eng.create_account("l", [(0, X)], amount=1000)
+            before = dict(pg_batch.STATS)
+            wrong_type, unknown = await asyncio.gather(
+                st.transact(Target(subscriptions=((1, X),)), lambda snap: _charge(snap, 7)),
+                eng.charge(gy("u", 0, RequestKind.INITIAL, msisdn="4999")))
+            assert wrong_type.balance == 993  # an E.164 sent as IMSI: found by its data
+            assert unknown.result_code == 5030
+            assert _delta(before)["loads"] == 1
+            assert await st.recorded(("u", 0)) is None
+            report = await st.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())
+
+
+def _charge(snap, amount: int):
+    return adjust(snap, snap.balances[0].id, -amount, 0.0)

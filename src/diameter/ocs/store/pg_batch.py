@@ -266,8 +266,6 @@ class BatchCommitter:
     async def _load(self, conn: Any, need: list[Unit]) -> None:
         """Read what the cache lacks for `need` (one statement), and resolve their targets."""
         STATS["loads"] += 1
-        cache = self.cache
-        types: list[int] = []
         datas: list[str] = []
         sids: list[str] = []
         ids: list[int] = []
@@ -276,9 +274,7 @@ class BatchCommitter:
         for unit in need:
             t = unit.target
             if t.subscriptions:
-                for typ, data in t.subscriptions:
-                    types.append(int(typ))
-                    datas.append(data)
+                datas.extend(data for _typ, data in t.subscriptions)
             elif t.session_id is not None:
                 sids.append(t.session_id)
             elif t.account_id is not None:
@@ -286,38 +282,42 @@ class BatchCommitter:
             if unit.key is not None:
                 ksids.append(unit.key[0])
                 knums.append(unit.key[1])
-        found = await self._fetch_load(conn, types, datas, sids, ids, ksids, knums)
-        subs, sessions, outcomes, loaded = found
+        subs, sessions, outcomes, loaded = await self._fetch_load(conn, datas, sids, ids, ksids, knums)
+        by_data = {data: aid for (_typ, data), aid in subs.items()}
         for unit in need:
             if unit.key is not None and unit.key in outcomes:
                 unit.replay = outcomes[unit.key]
                 continue
             t = unit.target
             aid: int | None = None
-            if t.subscriptions:
+            if t.subscriptions:  # as `queries.resolve`: by type and data, else by data alone
                 for typ, data in t.subscriptions:
                     aid = subs.get((int(typ), data))
                     if aid is not None:
                         break
+                else:
+                    for _typ, data in t.subscriptions:
+                        aid = by_data.get(data)
+                        if aid is not None:
+                            break
             elif t.session_id is not None:
                 aid = sessions.get(t.session_id)
             elif t.account_id is not None:
                 aid = t.account_id if t.account_id in loaded else None
-            if aid is None and (t.subscriptions or t.name is not None):
-                # by name, or a subscription under another type: the general lookup (rare)
+            elif t.name is not None:  # by name: administrative work only
                 aid = await _drive(conn, queries.resolve(t))
-                if aid is not None and aid not in cache.accounts:
-                    await self._fetch_load(conn, [], [], [], [aid], [], [])
+                if aid is not None and aid not in self.cache.accounts:
+                    await self._fetch_load(conn, [], [], [aid], [], [])
             unit.account_id = aid
 
-    async def _fetch_load(self, conn: Any, types: list[int], datas: list[str], sids: list[str],
-                          ids: list[int], ksids: list[str], knums: list[int]) -> tuple[Any, ...]:
+    async def _fetch_load(self, conn: Any, datas: list[str], sids: list[str], ids: list[int],
+                          ksids: list[str], knums: list[int]) -> tuple[Any, ...]:
         cache = self.cache
         subs: dict[tuple[int, str], int] = {}
         sessions: dict[str, int] = {}
         outcomes: dict[tuple[str, int], str] = {}
         loaded: set[int] = set()
-        for kind, text in await conn.fetch(pg_sql.LOAD, types, datas, sids, ids, ksids, knums):
+        for kind, text in await conn.fetch(pg_sql.LOAD, datas, sids, ids, ksids, knums):
             row = json.loads(text)
             if kind == 0:
                 acc = account_from_json(row)

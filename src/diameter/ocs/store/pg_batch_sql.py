@@ -37,16 +37,15 @@ _RES = ("json_build_array(session_id, rating_group, account_id, unit, units, hol
 _SES = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
         "requests, peer, final)")
 
-#: $1 subscription types, $2 their data, $3 session ids, $4 account ids, $5/$6 request keys.
-#: Rows: (0, account), (1, [type, data, account id]), (2, [session id, account id]),
-#: (3, [session id, request number, outcome]).
+#: $1 subscription data (any type: a client may label the type wrongly), $2 session ids,
+#: $3 account ids, $4/$5 request keys. Rows: (0, account), (1, [type, data, account id]),
+#: (2, [session id, account id]), (3, [session id, request number, outcome]).
 LOAD = f"""WITH
- subs AS (SELECT s.type, s.data, s.account_id FROM subscriptions s
-          JOIN unnest($1::int[], $2::text[]) AS t(typ, data) ON s.type = t.typ AND s.data = t.data),
- ses AS (SELECT session_id, account_id FROM sessions WHERE session_id = ANY($3::text[])
-         UNION SELECT session_id, account_id FROM reservations WHERE session_id = ANY($3::text[])),
+ subs AS (SELECT type, data, account_id FROM subscriptions WHERE data = ANY($1::text[])),
+ ses AS (SELECT session_id, account_id FROM sessions WHERE session_id = ANY($2::text[])
+         UNION SELECT session_id, account_id FROM reservations WHERE session_id = ANY($2::text[])),
  ids AS (SELECT account_id AS id FROM subs UNION SELECT account_id FROM ses
-         UNION SELECT unnest($4::bigint[]))
+         UNION SELECT unnest($3::bigint[]))
 SELECT 0, json_build_array(a.id, a.name, a.kind, a.state, a.currency, a.version,
   (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = a.id),
   (SELECT json_agg({_RES}) FROM reservations WHERE account_id = a.id),
@@ -55,7 +54,7 @@ SELECT 0, json_build_array(a.id, a.name, a.kind, a.state, a.currency, a.version,
 UNION ALL SELECT 1, json_build_array(type, data, account_id)::text FROM subs
 UNION ALL SELECT 2, json_build_array(session_id, account_id)::text FROM ses
 UNION ALL SELECT 3, json_build_array(o.session_id, o.request_number, o.outcome)::text
- FROM outcomes o JOIN unnest($5::text[], $6::bigint[]) AS k(sid, num)
+ FROM outcomes o JOIN unnest($4::text[], $5::bigint[]) AS k(sid, num)
  ON o.session_id = k.sid AND o.request_number = k.num"""
 
 def _params(start: int, types: str) -> str:
