@@ -1,4 +1,5 @@
-"""The money path on PostgreSQL in two round trips (four when locking).
+"""One request alone on PostgreSQL, in two round trips (four when locking): the fallback
+of the batched money path (`pg_batch`) after repeated conflicts or a failed batch.
 
 Same transaction as `queries.transact`, shaped for a network database: one SELECT that
 finds the account by subscription and reads balances, the session's reservations and row,

@@ -1,11 +1,15 @@
 """PostgreSQL storage on asyncpg: several server instances share one database.
 
-Money-moving work reads the account, decides, and writes only if the account's version is
-unchanged (two round trips, see `pg_fast`); after repeated conflicts it locks the account
-row (``SELECT ... FOR UPDATE``) instead. Either way concurrent sessions of one account, on
-any instance, are serialised and can never overdraw it. The recorded outcome is inserted
-under a primary key, so a retransmission answered by another instance meanwhile is
-replayed, never charged twice. Other work is one transaction on a pooled connection.
+Money-moving work is group-committed (`pg_batch`): each instance decides on its cache of
+the accounts it charges and writes a whole batch in one statement that commits once,
+account by account only where the account's version is still the one its decisions were
+taken on; the others are read again and decided again. After repeated conflicts, or when
+a batch fails in the database, a request runs alone in a transaction that locks its
+account row (``SELECT ... FOR UPDATE``, see `pg_fast`). Either way concurrent sessions of
+one account, on any instance, are serialised and can never overdraw it, and a request
+already recorded (a retransmission answered by another instance) is replayed, never
+charged twice. Other work is one transaction on a pooled connection; work that changes
+an account outside the money path bumps its version.
 """
 
 from __future__ import annotations
@@ -13,20 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ..model import Outcome
-from . import pg_fast, schema
+from ..model import Balance, Outcome
+from . import pg_fast, queries, schema
 from .base import Storage, StorageError
+from .pg_batch import BatchCommitter, Unit
+from .pg_batch_sql import renumber
 from .pg_pool import ConnectionPool
 from .queries import Decide, Query, Target, Work
 
 log = logging.getLogger("diameter.ocs.store")
 
-_PLACEHOLDER = re.compile(r"\?")
 _MIGRATION_LOCK = 4006_0001
 
 
@@ -39,12 +43,6 @@ async def _borrow(pool: ConnectionPool) -> AsyncIterator[Any]:
         pool.release(conn)  # a closed connection, or one left in a transaction, is dropped
 
 
-def pg_sql(sql: str) -> str:
-    """``?`` placeholders to asyncpg's ``$1, $2...``."""
-    counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
-
-
 class PostgresStorage(Storage):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40,
                  optimistic_tries: int = 3) -> None:
@@ -54,6 +52,7 @@ class PostgresStorage(Storage):
         self.max_size = max_size
         self._pool: Any = None
         self._sql: dict[str, str] = {}
+        self.committer: BatchCommitter | None = None
 
     @property
     def lock_clause(self) -> str:
@@ -85,8 +84,12 @@ class PostgresStorage(Storage):
                     await conn.execute(stmt)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                 log.info("ocs postgres: schema version %d applied", version)
+        self.committer = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries)
 
     async def close(self) -> None:
+        batch, self.committer = self.committer, None
+        if batch is not None:
+            await batch.close()  # writes what is queued
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -97,7 +100,7 @@ class PostgresStorage(Storage):
     def _q(self, sql: str) -> str:
         out = self._sql.get(sql)
         if out is None:
-            out = self._sql[sql] = pg_sql(sql)
+            out = self._sql[sql] = renumber(sql)
         return out
 
     async def _drive(self, conn: Any, work: Work) -> Any:
@@ -125,20 +128,34 @@ class PostgresStorage(Storage):
 
     async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
                        now: float | None = None, scope: str | None = None) -> Outcome | None:
-        """Optimistic first (two round trips, no lock held while deciding); after
-        `optimistic_tries` conflicts on a busy account, the locking transaction."""
+        """Queued for the instance's next group commit (see `pg_batch`)."""
         ts = time.time() if now is None else now
-        for _ in range(self.optimistic_tries):
-            out = await self._with_conn(
-                lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive, False),
-                transaction=False)
-            if out is not pg_fast.CONFLICT:
-                return out  # type: ignore[no-any-return]
+        if self.committer is None:
+            raise StorageError("storage is not open")
+        out: Outcome | None = await self.committer.submit(target, decide, key, ts, scope)
+        return out
+
+    async def _locked(self, unit: Unit) -> Outcome | None:
+        """One unit alone, in a transaction holding its account's row lock."""
         while True:
             out = await self._with_conn(
-                lambda conn: pg_fast.transact(conn, target, decide, key, ts, scope, self._drive))
+                lambda conn: pg_fast.transact(conn, unit.target, unit.decide, unit.key, unit.now,
+                                              unit.scope, self._drive))
             if out is not pg_fast.CONFLICT:
                 return out  # type: ignore[no-any-return]
+
+    async def add_balance(self, account_id: int, balance: Balance, now: float | None = None) -> int:
+        """A new balance, and the account's version bumped: every instance reads it again."""
+        ts = time.time() if now is None else now
+
+        def work() -> Work:
+            bid = yield from queries.add_balance(account_id, balance, ts)
+            yield ("UPDATE accounts SET version = version + 1 WHERE id = ?", (account_id,), "exec")
+            return bid
+        bid = int(await self._run(work))
+        if self.committer is not None:
+            self.committer.cache.drop(account_id)
+        return bid
 
     async def _with_conn(self, fn: Callable[[Any], Awaitable[Any]], transaction: bool = True) -> Any:
         """Run `fn(connection)` in a transaction (or autocommit), retrying lost races; in a

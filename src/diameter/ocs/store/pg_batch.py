@@ -1,0 +1,345 @@
+"""Group commit of the money path on PostgreSQL: one statement, one commit per batch.
+
+Callers queue units (`submit`); one committer task per server instance takes everything
+queued (the next batch gathers while the previous one is in the database), decides each
+unit in order on the instance's account cache (`pg_cache`; several requests of one
+account in a batch chain on its cached state), reads only what the cache lacks (one
+`pg_sql.LOAD`), and writes the whole batch with one `pg_sql.WRITE`, which commits once.
+A unit is answered only after that statement returned, and only if its account's writes
+were in it.
+
+An account whose version changed since it was cached (another instance, an administrative
+command) or for which one of the batch's requests is already recorded is not written: it
+is dropped from the cache and its units are decided again in the next batch on what is
+read then, where a recorded outcome is replayed instead of charged. A unit that conflicts
+`max_tries` times, or whose batch failed in the database, runs alone through `fallback`
+(a transaction that locks the account row), so a failing unit fails alone. A retransmission
+of a request still in progress here waits for its original; one answered here recently is
+replayed from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..model import Outcome
+from . import pg_batch_sql as pg_sql
+from . import queries
+from .base import StorageError
+from .pg_cache import AccountCache, AccountWrites, account_from_json
+from .queries import Decide, Target
+
+log = logging.getLogger("diameter.ocs.store")
+
+#: counters, for tests and metrics
+STATS = {"batches": 0, "units": 0, "conflicts": 0, "loads": 0, "fallbacks": 0}
+
+
+class Unit:
+    """One money-path request waiting for its batch."""
+
+    __slots__ = ("target", "decide", "key", "now", "scope", "fut", "tries", "followers",
+                 "account_id", "replay", "result", "text")
+
+    def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                 scope: str | None, fut: asyncio.Future[Any]) -> None:
+        self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
+        self.fut = fut
+        self.tries = 0
+        self.followers: list[asyncio.Future[Any]] = []
+        self.account_id: int | None = None
+        self.replay: str | None = None
+        self.result: Outcome | None = None
+        self.text: str | None = None  # the result as recorded
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import asyncpg  # type: ignore[import-untyped]
+    return isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError,
+                            asyncpg.PostgresConnectionError))
+
+
+class BatchCommitter:
+    def __init__(self, pool: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
+                 max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None) -> None:
+        self.pool = pool
+        self.fallback = fallback
+        self.max_batch = max_batch
+        self.max_tries = max_tries
+        self.cache = cache if cache is not None else AccountCache()
+        self._pending: list[Unit] = []
+        self._inflight: dict[tuple[str, int], Unit] = {}
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._side: set[asyncio.Task[Any]] = set()
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
+
+    # -- callers -------------------------------------------------------------------------
+    def submit(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+               scope: str | None) -> asyncio.Future[Any]:
+        if self._closing:
+            raise StorageError("storage is not open")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise StorageError("storage used from another event loop than the one that opened it")
+        fut: asyncio.Future[Any] = loop.create_future()
+        if key is not None:
+            text = self.cache.recent.get(key)
+            if text is not None:  # committed here: a retransmission
+                fut.set_result(Outcome.from_json(text))
+                return fut
+            first = self._inflight.get(key)
+            if first is not None:  # the original is still in progress: share its answer
+                first.followers.append(fut)
+                return fut
+        unit = Unit(target, decide, key, now, scope, fut)
+        if key is not None:
+            self._inflight[key] = unit
+        self._pending.append(unit)
+        self._wake.set()
+        return fut
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        await self._task
+        while self._side:
+            await asyncio.gather(*list(self._side), return_exceptions=True)
+
+    # -- answers -------------------------------------------------------------------------
+    def done(self, unit: Unit, value: Outcome | None, text: str | None = None) -> None:
+        if unit.key is not None:
+            self._inflight.pop(unit.key, None)
+            if value is not None and not value.replayed:
+                text = self.cache.recent[unit.key] = text or value.to_json()
+        if not unit.fut.done():
+            unit.fut.set_result(value)
+        for fut in unit.followers:
+            if not fut.done():
+                fut.set_result(None if value is None else Outcome.from_json(text or value.to_json()))
+
+    def failed(self, unit: Unit, exc: BaseException) -> None:
+        if unit.key is not None:
+            self._inflight.pop(unit.key, None)
+        for fut in (unit.fut, *unit.followers):
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _alone(self, unit: Unit) -> None:
+        """Run a unit through the locking fallback, in a task of its own."""
+        STATS["fallbacks"] += 1
+
+        async def run() -> None:
+            try:
+                out = await self.fallback(unit)
+            except Exception as exc:
+                self.failed(unit, exc)
+                return
+            if out is not None and out.account_id is not None:
+                self.cache.drop(out.account_id)  # written behind the cache's back
+            self.done(unit, out)
+        task = asyncio.get_running_loop().create_task(run())
+        self._side.add(task)
+        task.add_done_callback(self._side.discard)
+
+    # -- the committer -------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._pending[:self.max_batch]
+            del self._pending[:self.max_batch]
+            try:
+                again = await self._batch(batch)
+            except Exception as exc:  # nothing of the batch was written, or (lost connection) unknown
+                self.cache.clear()
+                lost = _is_connection_error(exc)
+                if not lost:
+                    log.warning("ocs postgres: batch of %d failed (%s); running its requests alone",
+                                len(batch), exc)
+                for unit in batch:
+                    if unit.fut.done():
+                        continue
+                    if lost:
+                        self.failed(unit, StorageError(str(exc)))
+                    else:
+                        self._alone(unit)
+            else:
+                if again:
+                    self._pending[:0] = again  # first in the next batch
+            self.cache.trim()
+
+    async def _batch(self, batch: list[Unit]) -> list[Unit]:
+        """Decide and write one batch; returns the units to decide again."""
+        cache = self.cache
+        need = []
+        for unit in batch:
+            unit.replay = None
+            aid = cache.cached_target(unit.target)
+            unit.account_id = aid
+            if aid is None:
+                need.append(unit)
+        conn = await self.pool.acquire()
+        broken = False
+        written: set[int] = set()
+        try:
+            if need:
+                await self._load(conn, need)
+            writes, again = self._decide(batch)
+            if writes:
+                rows = await conn.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()))
+                written = {int(r[0]) for r in rows}
+        except BaseException as exc:
+            broken = _is_connection_error(exc)
+            raise
+        finally:
+            self.pool.release(conn, broken)
+        STATS["batches"] += 1
+        for aid, w in writes.items():
+            if aid in written:
+                acc = cache.accounts.get(aid)
+                if acc is not None:
+                    acc.version = w.version + 1
+                for unit in w.units:
+                    self.done(unit, unit.result, unit.text)
+                STATS["units"] += len(w.units)
+                continue
+            STATS["conflicts"] += 1
+            cache.drop(aid)  # changed elsewhere, or a request already recorded: read again
+            for unit in w.units:
+                unit.tries += 1
+                if unit.tries >= self.max_tries:
+                    self._alone(unit)
+                else:
+                    again.append(unit)
+        return again
+
+    def _decide(self, batch: list[Unit]) -> tuple[dict[int, AccountWrites], list[Unit]]:
+        cache = self.cache
+        writes: dict[int, AccountWrites] = {}
+        again: list[Unit] = []
+        poisoned: set[int] = set()
+        for unit in batch:
+            if unit.replay is not None:
+                self.done(unit, Outcome.from_json(unit.replay))
+                continue
+            aid = unit.account_id
+            if aid is not None and aid in poisoned:
+                again.append(unit)
+                continue
+            acc = cache.accounts.get(aid) if aid is not None else None
+            if aid is None or acc is None:
+                self.done(unit, None)  # no such account: nothing to write
+                continue
+            w = writes.get(aid)
+            if w is None:
+                w = writes[aid] = AccountWrites(aid, acc.version)
+            try:
+                dec = unit.decide(acc.view(unit.scope))
+            except Exception as exc:
+                # the cached objects may be half changed: forget the account; the units
+                # decided on it in this batch are decided again on what is read next time
+                cache.drop(aid)
+                poisoned.add(aid)
+                again.extend(writes.pop(aid).units)
+                self.failed(unit, exc)
+                continue
+            if dec.outcome.account_id is None:
+                dec.outcome.account_id = aid
+            cache.apply(acc, dec, w, unit.now)
+            if unit.key is not None:
+                unit.text = dec.outcome.to_json()
+                w.outcomes.append((unit.key[0], unit.key[1], unit.now, unit.text))
+            unit.result = dec.outcome
+            w.units.append(unit)
+        return writes, again
+
+    async def _load(self, conn: Any, need: list[Unit]) -> None:
+        """Read what the cache lacks for `need` (one statement), and resolve their targets."""
+        STATS["loads"] += 1
+        datas: list[str] = []
+        sids: list[str] = []
+        ids: list[int] = []
+        ksids: list[str] = []
+        knums: list[int] = []
+        for unit in need:
+            t = unit.target
+            if t.subscriptions:
+                datas.extend(data for _typ, data in t.subscriptions)
+            elif t.session_id is not None:
+                sids.append(t.session_id)
+            elif t.account_id is not None:
+                ids.append(t.account_id)
+            if unit.key is not None:
+                ksids.append(unit.key[0])
+                knums.append(unit.key[1])
+        subs, sessions, outcomes, loaded = await self._fetch_load(conn, datas, sids, ids, ksids, knums)
+        by_data = {data: aid for (_typ, data), aid in subs.items()}
+        for unit in need:
+            if unit.key is not None and unit.key in outcomes:
+                unit.replay = outcomes[unit.key]
+                continue
+            t = unit.target
+            aid: int | None = None
+            if t.subscriptions:  # as `queries.resolve`: by type and data, else by data alone
+                for typ, data in t.subscriptions:
+                    aid = subs.get((int(typ), data))
+                    if aid is not None:
+                        break
+                else:
+                    for _typ, data in t.subscriptions:
+                        aid = by_data.get(data)
+                        if aid is not None:
+                            break
+            elif t.session_id is not None:
+                aid = sessions.get(t.session_id)
+            elif t.account_id is not None:
+                aid = t.account_id if t.account_id in loaded else None
+            elif t.name is not None:  # by name: administrative work only
+                aid = await _drive(conn, queries.resolve(t))
+                if aid is not None and aid not in self.cache.accounts:
+                    await self._fetch_load(conn, [], [], [aid], [], [])
+            unit.account_id = aid
+
+    async def _fetch_load(self, conn: Any, datas: list[str], sids: list[str], ids: list[int],
+                          ksids: list[str], knums: list[int]) -> tuple[Any, ...]:
+        cache = self.cache
+        subs: dict[tuple[int, str], int] = {}
+        sessions: dict[str, int] = {}
+        outcomes: dict[tuple[str, int], str] = {}
+        loaded: set[int] = set()
+        for kind, text in await conn.fetch(pg_sql.LOAD, datas, sids, ids, ksids, knums):
+            row = json.loads(text)
+            if kind == 0:
+                acc = account_from_json(row)
+                cache.put(acc)
+                loaded.add(acc.snap.account.id)
+            elif kind == 1:
+                subs[(int(row[0]), row[1])] = cache.subs[(int(row[0]), row[1])] = int(row[2])
+            elif kind == 2:
+                sessions[row[0]] = int(row[1])
+            else:
+                outcomes[(row[0], int(row[1]))] = row[2]
+        return subs, sessions, outcomes, loaded
+
+
+async def _drive(conn: Any, work: queries.Work) -> Any:
+    """Run a read-only `queries` generator on a connection (autocommit)."""
+    try:
+        query = next(work)
+        while True:
+            sql, args, mode = query
+            text = pg_sql.renumber(sql)
+            result = await conn.fetchrow(text, *args) if mode == "one" else await conn.fetch(text, *args)
+            query = work.send(result)
+    except StopIteration as stop:
+        return stop.value

@@ -1,0 +1,160 @@
+"""The two statements of PostgreSQL's batched money path (see `pg_batch`).
+
+`LOAD` reads, in one snapshot, the accounts a batch needs and does not hold in its cache
+(found by id, subscription or session), with their version, balances, reservations and
+sessions as JSON, plus any outcome already recorded for the batch's request keys.
+
+`WRITE` writes a whole batch in one statement (one commit). Every row carries the id of
+the account whose decision produced it. The statement first locks the batch's account
+rows in id order (so two instances' batches never deadlock), then bumps the version of
+each account that is still at the version its decisions were taken on and has none of
+its requests already recorded; every other table is written only for the accounts so
+bumped, whose ids it returns. Rows are passed as typed arrays, one per column (no text
+to parse on the database's side).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .pg_cache import AccountWrites
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def renumber(sql: str) -> str:
+    """``?`` placeholders (as `queries` writes them) to PostgreSQL's ``$1, $2...``."""
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+
+_BAL = ("json_build_array(id, account_id, kind, amount, type_code, floor, rating_groups, "
+        "valid_from, valid_until, priority)")
+_RES = ("json_build_array(session_id, rating_group, account_id, unit, units, holds, expires_at, "
+        "request_number, final, peer)")
+_SES = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
+        "requests, peer, final)")
+
+#: $1 subscription data (any type: a client may label the type wrongly), $2 session ids,
+#: $3 account ids, $4/$5 request keys. Rows: (0, account), (1, [type, data, account id]),
+#: (2, [session id, account id]), (3, [session id, request number, outcome]).
+LOAD = f"""WITH
+ subs AS (SELECT type, data, account_id FROM subscriptions WHERE data = ANY($1::text[])),
+ ses AS (SELECT session_id, account_id FROM sessions WHERE session_id = ANY($2::text[])
+         UNION SELECT session_id, account_id FROM reservations WHERE session_id = ANY($2::text[])),
+ ids AS (SELECT account_id AS id FROM subs UNION SELECT account_id FROM ses
+         UNION SELECT unnest($3::bigint[]))
+SELECT 0, json_build_array(a.id, a.name, a.kind, a.state, a.currency, a.version,
+  (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = a.id),
+  (SELECT json_agg({_RES}) FROM reservations WHERE account_id = a.id),
+  (SELECT json_agg({_SES}) FROM sessions WHERE account_id = a.id))::text
+ FROM accounts a WHERE a.id IN (SELECT id FROM ids)
+UNION ALL SELECT 1, json_build_array(type, data, account_id)::text FROM subs
+UNION ALL SELECT 2, json_build_array(session_id, account_id)::text FROM ses
+UNION ALL SELECT 3, json_build_array(o.session_id, o.request_number, o.outcome)::text
+ FROM outcomes o JOIN unnest($4::text[], $5::bigint[]) AS k(sid, num)
+ ON o.session_id = k.sid AND o.request_number = k.num"""
+
+def _params(start: int, types: str) -> str:
+    """``$n::type[], ...`` for consecutive parameters."""
+    return ", ".join(f"${start + i}::{t}[]" for i, t in enumerate(types.split()))
+
+
+# Each table's rows arrive as one array per column (unnested together); the last column of
+# every row set but the ledger's, reservations' and sessions' (whose own account id is it)
+# is the account that decided it.
+_ACC = _params(1, "bigint bigint text")  # id, version, new state or null
+_BALS = _params(4, "bigint bigint bigint")  # id, amount, owner
+_LEDGER = _params(7, "float8 bigint bigint text bigint bigint bigint text bigint bigint")
+_RES_DEL = _params(17, "text int bigint")  # session, rating group, owner
+_RES_PUT = _params(20, "text int bigint text bigint text float8 bigint int text")
+_SES_DEL = _params(30, "text bigint")  # session, owner
+_SES_PUT = _params(32, "text bigint float8 float8 float8 bigint text int text int")
+_CDRS = _params(42, "float8 text bigint text bigint")  # ts, session, account, record, owner
+_OUTCOMES = _params(47, "text bigint float8 text bigint")  # session, number, ts, outcome, owner
+
+#: Returns the ids of the accounts written.
+WRITE = f"""WITH
+ acc AS (SELECT * FROM unnest({_ACC}) AS t(id, version, state)),
+ k AS (SELECT * FROM unnest({_OUTCOMES}) AS t(sid, num, ts, outcome, owner)),
+ dup AS (SELECT owner FROM k WHERE (SELECT 1 FROM outcomes o WHERE o.session_id = k.sid
+                                    AND o.request_number = k.num) IS NOT NULL),
+ lk AS MATERIALIZED (SELECT a.id FROM accounts a WHERE a.id IN (SELECT id FROM acc)
+                     ORDER BY a.id FOR UPDATE),
+ v AS (UPDATE accounts a SET version = a.version + 1, state = COALESCE(acc.state, a.state)
+       FROM acc WHERE a.id = acc.id AND a.version = acc.version AND a.id IN (SELECT id FROM lk)
+       AND a.id NOT IN (SELECT owner FROM dup)
+       RETURNING a.id),
+ b AS (UPDATE balances SET amount = t.amount FROM unnest({_BALS}) AS t(id, amount, owner)
+       WHERE balances.id = t.id AND t.owner IN (SELECT id FROM v)),
+ l AS (INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
+       request_number, rating_group)
+       SELECT * FROM unnest({_LEDGER}) AS t(ts, account_id, balance_id, op, amount, balance_after,
+       units, session_id, request_number, rating_group) WHERE t.account_id IN (SELECT id FROM v)),
+ rd AS (DELETE FROM reservations r USING unnest({_RES_DEL}) AS t(sid, rg, owner)
+        WHERE r.session_id = t.sid AND r.rating_group = t.rg AND t.owner IN (SELECT id FROM v)),
+ rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
+        request_number, final, peer)
+        SELECT * FROM unnest({_RES_PUT}) AS t(session_id, rating_group, account_id, unit, units,
+        holds, expires_at, request_number, final, peer) WHERE t.account_id IN (SELECT id FROM v)
+        ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
+        holds = excluded.holds, expires_at = excluded.expires_at,
+        request_number = excluded.request_number, final = excluded.final),
+ sd AS (DELETE FROM sessions s USING unnest({_SES_DEL}) AS t(sid, owner)
+        WHERE s.session_id = t.sid AND t.owner IN (SELECT id FROM v)),
+ sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
+        requests, peer, final)
+        SELECT * FROM unnest({_SES_PUT}) AS t(session_id, account_id, started, updated, expires_at,
+        charged, units, requests, peer, final) WHERE t.account_id IN (SELECT id FROM v)
+        ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
+        expires_at = excluded.expires_at, charged = excluded.charged, units = excluded.units,
+        requests = excluded.requests, final = excluded.final),
+ c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
+       SELECT t.ts, t.sid, t.account_id, t.record FROM unnest({_CDRS}) AS t(ts, sid, account_id, record, owner)
+       WHERE t.owner IN (SELECT id FROM v)),
+ o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
+       SELECT sid, num, ts, outcome FROM k WHERE owner IN (SELECT id FROM v))
+SELECT id FROM v"""
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
+    return list(zip(*rows)) if rows else [()] * n
+
+
+def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
+    """WRITE's parameters for a batch's accounts (one sequence per column)."""
+    accounts: list[tuple[Any, ...]] = []
+    balances: list[tuple[Any, ...]] = []
+    ledger: list[tuple[Any, ...]] = []
+    res_del: list[tuple[Any, ...]] = []
+    res_put: list[tuple[Any, ...]] = []
+    ses_del: list[tuple[Any, ...]] = []
+    ses_put: list[tuple[Any, ...]] = []
+    cdrs: list[tuple[Any, ...]] = []
+    outcomes: list[tuple[Any, ...]] = []
+    for w in writes:
+        aid = w.account_id
+        accounts.append((aid, w.version, w.state))
+        balances.extend((bid, amount, aid) for bid, amount in w.balances.items())
+        ledger.extend(w.ledger)
+        for key, r in w.res_put.items():
+            if r is None:
+                res_del.append((key[0], key[1], aid))
+            else:
+                res_put.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
+                                r.holds_json(), r.expires_at, r.request_number, int(r.final), r.peer))
+        for sid, s in w.ses_put.items():
+            if s is None:
+                ses_del.append((sid, aid))
+            else:
+                ses_put.append((s.session_id, s.account_id, s.started, s.updated, s.expires_at,
+                                s.charged, _dumps(s.units), s.requests, s.peer, int(s.final)))
+        cdrs.extend((*c, aid) for c in w.cdrs)
+        outcomes.extend((sid, num, ts, text, aid) for sid, num, ts, text in w.outcomes)
+    return [*_columns(accounts, 3), *_columns(balances, 3), *_columns(ledger, 10),
+            *_columns(res_del, 3), *_columns(res_put, 10), *_columns(ses_del, 2),
+            *_columns(ses_put, 10), *_columns(cdrs, 5), *_columns(outcomes, 5)]

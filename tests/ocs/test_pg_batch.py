@@ -1,0 +1,197 @@
+"""PostgreSQL's group commit on the per-instance account cache: conflicts, replays, failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from diameter.ocs import (
+    Balance,
+    BalanceType,
+    Engine,
+    RechargeRequest,
+    RequestKind,
+    Target,
+    UnitKind,
+    open_storage,
+)
+from diameter.ocs.accounting import adjust
+from diameter.ocs.store import pg_batch
+from diameter.ocs.store.postgres import PostgresStorage
+
+from .helpers import MIB, gy
+
+X, Y = "491700000101", "491700000102"
+
+
+def _delta(before: dict[str, int]) -> dict[str, int]:
+    return {k: pg_batch.STATS[k] - before[k] for k in before}
+
+
+async def _debits(st, name: str, key: tuple[str, int]) -> list[int]:
+    snap = await st.account(Target(name=name))
+    return [r.amount for r in await st.ledger(snap.account.id)
+            if r.op == "debit" and (r.session_id, r.request_number) == key]
+
+
+async def _balance(st, name: str) -> int:
+    return (await st.account(Target(name=name))).balances[0].amount
+
+
+def test_conflicting_account_in_a_batch_is_decided_again_and_charged_once(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as a, open_storage(url) as b:
+            ea, eb = Engine(a), Engine(b)
+            await ea.create_account("x", [(0, X)], amount=1000)
+            await ea.create_account("y", [(0, Y)], amount=1000)
+            await ea.charge(gy("sx", 0, RequestKind.INITIAL, msisdn=X))  # a caches x and y
+            await ea.charge(gy("sy", 0, RequestKind.INITIAL, msisdn=Y))
+            # another instance recharges x behind a's back
+            await eb.recharge(Target(name="x"), RechargeRequest(500))
+            before = dict(pg_batch.STATS)
+            ox, oy = await asyncio.gather(
+                ea.charge(gy("sx", 1, RequestKind.UPDATE, used=3 * MIB, msisdn=X)),
+                ea.charge(gy("sy", 1, RequestKind.UPDATE, used=3 * MIB, msisdn=Y)))
+            delta = _delta(before)
+            # one batch wrote y and found x changed; x was read again and written next batch
+            assert delta["conflicts"] == 1 and delta["batches"] == 2 and delta["units"] == 2
+            assert ox.balance == 900 + 500 + 100 - 30 - 100  # decided on the recharged balance
+            assert oy.balance == 900 + 100 - 30 - 100
+            assert await _debits(a, "x", ("sx", 1)) == [-30]
+            assert await _balance(b, "x") == 1370 and await _balance(b, "y") == 870
+
+            # an administrative change on the other instance: a new balance of free units
+            await b.add_balance((await b.account(Target(name="x"))).account.id,
+                                Balance(0, 0, UnitKind.OCTETS, 2 * MIB, BalanceType.FREE_UNITS,
+                                        rating_groups=(1,), priority=10))
+            before = dict(pg_batch.STATS)
+            ox = await ea.charge(gy("sx", 2, RequestKind.UPDATE, used=3 * MIB, msisdn=X))
+            assert _delta(before)["conflicts"] == 1
+            # the free units were seen: 2 MiB from them, 1 MiB paid
+            assert ox.balance == 1370 + 100 - 10 - 100
+            snap = await a.account(Target(name="x"))
+            assert [bal.amount for bal in snap.balances] == [1360, 0]
+            report = await a.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())
+
+
+def test_retransmission_to_another_instance_during_a_batch_is_replayed(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as a, open_storage(url) as b:
+            ea, eb = Engine(a), Engine(b)
+            await ea.create_account("r", [(0, X)], amount=1000)
+            await ea.charge(gy("s", 0, RequestKind.INITIAL, msisdn=X))
+            first = await ea.charge(gy("s", 1, RequestKind.UPDATE, used=2 * MIB, msisdn=X))
+            # b reads the account after a's write: its cache is current, the version matches
+            await eb.charge(gy("t", 0, RequestKind.INITIAL, msisdn=X))
+            before = dict(pg_batch.STATS)
+            again, other = await asyncio.gather(
+                eb.charge(gy("s", 1, RequestKind.UPDATE, used=2 * MIB, msisdn=X)),
+                eb.charge(gy("t", 1, RequestKind.UPDATE, used=MIB, msisdn=X)))
+            # the batch found ("s", 1) recorded: nothing of the account written, read again,
+            # the retransmission replayed and the other request charged in the next batch
+            assert _delta(before)["conflicts"] == 1
+            assert again.replayed and again.balance == first.balance and again.grants == first.grants
+            assert not other.replayed
+            assert await _debits(a, "r", ("s", 1)) == [-20]
+            assert await _debits(a, "r", ("t", 1)) == [-10]
+            assert await _balance(a, "r") == 1000 - 20 - 10 - 100 - 100
+            report = await b.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())
+
+
+def test_retransmission_on_the_same_instance_shares_or_replays_the_answer(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as st:
+            eng = Engine(st)
+            await eng.create_account("d", [(0, X)], amount=1000)
+            await eng.charge(gy("s", 0, RequestKind.INITIAL, msisdn=X))
+            req = gy("s", 1, RequestKind.UPDATE, used=MIB, msisdn=X)
+            one, two = await asyncio.gather(eng.charge(req), eng.charge(req))
+            assert sorted((one.replayed, two.replayed)) == [False, True]
+            assert one.balance == two.balance == 1000 - 10 - 100
+            before = dict(pg_batch.STATS)
+            three = await eng.charge(req)  # answered from memory: no batch at all
+            assert three.replayed and three.grants == one.grants
+            assert _delta(before)["batches"] == 0
+            assert await _debits(st, "d", ("s", 1)) == [-10]
+    asyncio.run(main())
+
+
+def test_failing_decision_fails_alone_and_the_batch_is_decided_on_fresh_state(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as st:
+            eng = Engine(st)
+            await eng.create_account("w", [(0, X)], amount=1000)
+            await eng.charge(gy("s1", 0, RequestKind.INITIAL, msisdn=X))
+
+            def broken(snap):
+                snap.balances[0].amount = 0  # changes the cached account, then fails
+                raise RuntimeError("rating bug")
+            res = await asyncio.gather(
+                eng.charge(gy("s1", 1, RequestKind.UPDATE, used=MIB, msisdn=X)),
+                st.transact(Target(name="w"), broken),
+                eng.charge(gy("s2", 0, RequestKind.INITIAL, msisdn=X)), return_exceptions=True)
+            assert isinstance(res[1], RuntimeError)
+            assert res[0].balance == 1000 - 10 - 100 and res[2].balance == 1000 - 10 - 100 - 100
+            assert await _balance(st, "w") == 790
+            report = await st.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())
+
+
+def test_repeated_conflicts_fall_back_to_the_account_lock_and_memory_stays_bounded(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with PostgresStorage(url, optimistic_tries=1) as a, open_storage(url) as b:
+            ea, eb = Engine(a), Engine(b)
+            assert a.committer is not None
+            a.committer.cache.max_accounts = 2
+            for i in range(5):
+                await ea.create_account(f"m{i}", [(0, f"4917000002{i}")], amount=1000)
+                await ea.charge(gy(f"m{i}", 0, RequestKind.INITIAL, msisdn=f"4917000002{i}"))
+            assert len(a.committer.cache.accounts) <= 2
+            await eb.recharge(Target(name="m4"), RechargeRequest(500))  # a's m4 is stale
+            before = dict(pg_batch.STATS)
+            out = await ea.charge(gy("m4", 1, RequestKind.UPDATE, used=MIB, msisdn="491700000204"))
+            delta = _delta(before)
+            assert delta["conflicts"] == 1 and delta["fallbacks"] == 1
+            assert out.balance == 900 + 500 + 100 - 10 - 100 and not out.replayed
+            assert await _debits(a, "m4", ("m4", 1)) == [-10]
+            report = await b.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())
+
+
+def test_batch_resolves_mislabelled_and_unknown_subscriptions_in_one_read(pg_cluster):
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as st:
+            eng = Engine(st)
+            await eng.create_account("l", [(0, X)], amount=1000)
+            before = dict(pg_batch.STATS)
+            wrong_type, unknown = await asyncio.gather(
+                st.transact(Target(subscriptions=((1, X),)), lambda snap: _charge(snap, 7)),
+                eng.charge(gy("u", 0, RequestKind.INITIAL, msisdn="4999")))
+            assert wrong_type.balance == 993  # an E.164 sent as IMSI: found by its data
+            assert unknown.result_code == 5030
+            assert _delta(before)["loads"] == 1
+            assert await st.recorded(("u", 0)) is None
+            report = await st.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())
+
+
+def _charge(snap, amount: int):
+    return adjust(snap, snap.balances[0].id, -amount, 0.0)
