@@ -8,7 +8,8 @@ ratio shows what rating, reservation and a committed ledger cost on top of the D
 credit-control layer. After the load, `diameter ocs audit` must be clean and every account
 must have been charged exactly.
 
-    python bench/ocs.py [--db sqlite,postgres] [--sessions 2000] [--updates 4] [--concurrency 200]
+    python bench/ocs.py [--db sqlite,postgres] [--sessions 2000] [--updates 4]
+        [--concurrency 1000] [--inflight 64]
 
 PostgreSQL: `--pg-url URL`, else a throwaway cluster (initdb/pg_ctl from
 /usr/lib/postgresql/*/bin, run as the `postgres` user when root).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import glob
 import json
 import os
@@ -78,20 +80,29 @@ async def client_main(args: argparse.Namespace) -> None:
     latencies: list[float] = []
     codes: dict[int, int] = {}
     queue = list(range(len(sessions)))
+    # `concurrency` sessions are open at once; `inflight` requests are on the wire at once,
+    # each the next request of an open session that has none outstanding (round robin), so a
+    # session's requests are spaced out as a real client's are and never overlap.
+    ready: collections.deque[tuple[list[bytes], int]] = collections.deque()
+    while queue and len(ready) < args.concurrency:
+        ready.append((sessions[queue.pop()], 0))
 
     async def worker() -> None:
-        while queue:
-            reqs = sessions[queue.pop()]
-            for data in reqs:
-                t0 = time.perf_counter()
-                ans = await node.request_bytes(data, timeout=30)
-                latencies.append(time.perf_counter() - t0)
-                code = A.as_u32(A.find(ans, 268)) or 0
-                codes[code] = codes.get(code, 0) + 1
+        while ready:
+            reqs, n = ready.popleft()
+            t0 = time.perf_counter()
+            ans = await node.request_bytes(reqs[n], timeout=30)
+            latencies.append(time.perf_counter() - t0)
+            code = A.as_u32(A.find(ans, 268)) or 0
+            codes[code] = codes.get(code, 0) + 1
+            if n + 1 < len(reqs):
+                ready.append((reqs, n + 1))
+            elif queue:
+                ready.append((sessions[queue.pop()], 0))
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    await asyncio.gather(*(worker() for _ in range(min(args.inflight, args.concurrency))))
     elapsed = time.perf_counter() - t0
     client_cpu = time.process_time() - cpu0
     await node.stop(1)
@@ -179,7 +190,8 @@ def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str |
     db0 = db_cpu_seconds(db_dir)
     out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
                           "--sessions", str(args.sessions), "--updates", str(args.updates),
-                          "--concurrency", str(args.concurrency), "--accounts", str(args.accounts)],
+                          "--concurrency", str(args.concurrency), "--inflight", str(args.inflight),
+                          "--accounts", str(args.accounts)],
                          env=ENV, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
@@ -264,7 +276,8 @@ def main() -> None:
     ap.add_argument("--db", default="sqlite,postgres")
     ap.add_argument("--sessions", type=int, default=2000)
     ap.add_argument("--updates", type=int, default=4)
-    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--concurrency", type=int, default=1000, help="sessions open at once")
+    ap.add_argument("--inflight", type=int, default=64, help="requests on the wire at once")
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -284,7 +297,8 @@ def main() -> None:
     from _machine import describe
     print(describe(uvloop_used=not os.environ.get("DIAMETER_NO_UVLOOP")))
     print(f"load average {os.getloadavg()[0]:.1f} before the run (other processes share the cores)")
-    print(f"{args.sessions} sessions x {args.updates + 2} CCR, {args.concurrency} concurrent, "
+    print(f"{args.sessions} sessions x {args.updates + 2} CCR, {args.concurrency} open at once, "
+          f"{args.inflight} requests in flight, "
           f"{args.accounts} accounts, load client and server in separate processes")
     proc, port = start_server([sys.executable, __file__, "--null-server"])
     try:
