@@ -1,20 +1,28 @@
 """`diameter bench` against freeDiameter's own benchmark client, same server, one run.
 
 Starts freeDiameter's test_app server (C, a freeDiameterd with test_app.fdx in
-server mode), then drives it in turn with
+server mode, ``benchmark;`` so that it does not log a line per request), then,
+for each of ``--rounds`` rounds, drives it in turn with
 
-  (a) freeDiameter's test_app client in benchmark mode (a second freeDiameterd,
-      ``--inflight`` requests in flight for ``--duration`` seconds), and
-  (b) ``python -m diameter bench --scenario test_app -c INFLIGHT -d DURATION``
-      (the command a user runs; closed model, same number in flight),
+  (a) freeDiameter's test_app client in benchmark mode: ``--connections``
+      freeDiameterd client daemons (one connection each, freeDiameter opens one
+      per peer), ``--inflight / connections`` requests in flight each, all started
+      by the same SIGUSR1 burst, for ``--duration`` seconds; and
+  (b) ``python -m diameter bench --scenario test_app -c INFLIGHT -d DURATION
+      --connections N`` (the command a user runs; closed model, same number in
+      flight, same number of connections).
 
-and prints each one's successful answers/s and (b)/(a), and the CPU each client
-spent per answer (test_app: its freeDiameterd process during the run; ours: the
-bench's own measure of its process during the run, start-up excluded).
+The order alternates from round to round (a-b, b-a, ...), so that neither client
+always runs on a warmer server or a quieter machine. Each round prints both
+clients' successful answers/s (answers received while sending / seconds sent,
+test_app's own definition), the CPU each client spent per answer (test_app: its
+daemons during the run; ours: the bench's own measure of its process during the
+run, start-up excluded), the server's CPU per answer and how idle the machine was.
+The verdict is the ratio of the medians (and the median of the per-round ratios).
 Issue 14's target: (b) >= 1.0x answers/s.
 
-    python bench/cli_bench.py [--duration 5] [--inflight 100] [--repeat 1] [--connections 1]
-                              [--workers 1]
+    python bench/cli_bench.py [--duration 5] [--inflight 100] [--rounds 5]
+                              [--connections 1] [--workers 1] [--warmup 1] [--json]
 
 test_app.fdx comes from tools/build_fd_test_app.sh (built once, cached).
 """
@@ -23,10 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -35,99 +48,190 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
 from _machine import describe  # noqa: E402
-from interop.fd_test_app import app_config, build_test_app, run_bench  # noqa: E402
-from interop.freediameter import ConnectPeer, FreeDiameter, free_tcp_port  # noqa: E402
+from interop.fd_test_app import COMPLETE_LINE, app_config, build_test_app, parse_bench  # noqa: E402
+from interop.freediameter import (  # noqa: E402
+    ConnectPeer,
+    FreeDiameter,
+    FreeDiameterError,
+    free_tcp_port,
+)
 
 SERVER, SERVER_REALM = "server.srv.bench", "srv.bench"
-CLIENT, CLIENT_REALM = "client.fd.bench", "fd.bench"
+CLIENT_REALM = "fd.bench"
+TEST_APP, OURS = "test_app client", "diameter bench"
 
 
 def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) of a process, its exited threads included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def fd_client(fdx: Path, work: Path, port: int, duration: int, inflight: int) -> dict:
-    client = FreeDiameter(work / "client", CLIENT, CLIENT_REALM,
-                          peers=[ConnectPeer(SERVER, port, realm=SERVER_REALM)],
-                          extra_config=app_config(work / "client-ta", fdx, mode="client",
-                                                  dest_realm=SERVER_REALM,
-                                                  bench=(duration, inflight))).start()
+def machine_ticks() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return v[3] + v[4], sum(v)
+
+
+def bench_config(line: list[str]) -> list[str]:
+    """test_app's ``LoadExtension`` line, with ``benchmark;`` added to a server's file:
+    in benchmark mode the server does not write a log line per request."""
+    conf = Path(line[0].split(":", 1)[1].strip().strip(";").strip().strip('"'))
+    text = conf.read_text()
+    if "benchmark" not in text:
+        conf.write_text(text + "benchmark;\n")
+    return line
+
+
+def fd_clients(fdx: Path, work: Path, port: int, duration: int, inflight: int,
+               connections: int, server_pid: int) -> dict[str, Any]:
+    """``connections`` test_app client daemons, ``inflight`` requests in flight in all."""
+    shares = [inflight // connections + (i < inflight % connections) for i in range(connections)]
+    clients = [FreeDiameter(work / f"client{i}", f"c{i}.{CLIENT_REALM}", CLIENT_REALM,
+                            peers=[ConnectPeer(SERVER, port, realm=SERVER_REALM)],
+                            extra_config=app_config(work / f"ta{i}", fdx, mode="client",
+                                                    dest_realm=SERVER_REALM,
+                                                    bench=(duration, share)))
+               for i, share in enumerate(shares)]
     try:
-        client.wait_peer_state(SERVER, "STATE_OPEN", 15)
-        c0 = cpu_of(client.pid)
-        res = run_bench(client, duration, timeout=30)
-        c1 = cpu_of(client.pid)
-        n = max(res.final_answers + res.final_errors, 1)
-        return {"rate": res.rate, "sent": res.sent, "errors": res.final_errors,
-                "seconds": res.seconds, "client_cpu_us": (c1 - c0) / n * 1e6}
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.wait_peer_state(SERVER, "STATE_OPEN", 15)
+        time.sleep(0.2)
+        marks = [c.log_size() for c in clients]
+        c0 = sum(cpu_of(c.pid) for c in clients if c.pid)
+        s0, m0 = cpu_of(server_pid), machine_ticks()
+        for c in clients:
+            c.send_signal(signal.SIGUSR1)
+        results = []
+        for c, mark in zip(clients, marks):
+            c.wait_for_log("Starting benchmark client", 10, start=mark)
+            results.append(run_bench_started(c, duration, mark))
+        m1, s1 = machine_ticks(), cpu_of(server_pid)
+        c1 = sum(cpu_of(c.pid) for c in clients if c.pid)
     finally:
-        client.stop()
+        for c in clients:
+            c.stop()
+    answers = sum(r.final_answers + r.final_errors for r in results)
+    n = max(answers, 1)
+    return {"rate": sum(r.rate for r in results), "sent": sum(r.sent for r in results),
+            "errors": sum(r.final_errors for r in results), "answered": answers,
+            "seconds": max(r.seconds for r in results),
+            "client_cpu_us": (c1 - c0) / n * 1e6, "server_cpu_us": (s1 - s0) / n * 1e6,
+            "idle": idle(m0, m1)}
 
 
-def cli_client(port: int, duration: int, inflight: int, connections: int, workers: int) -> dict:
+def run_bench_started(fd: FreeDiameter, duration: int, mark: int) -> Any:
+    """test_app's results once its benchmark, already triggered, completes."""
+    try:
+        fd.wait_for_log(re.escape(COMPLETE_LINE), duration + 30, start=mark)
+    except FreeDiameterError:
+        if "end sending +" not in fd.log()[mark:]:
+            raise
+    return parse_bench(fd.log()[mark:])
+
+
+def idle(m0: tuple[int, int], m1: tuple[int, int]) -> float:
+    return (m1[0] - m0[0]) / max(m1[1] - m0[1], 1)
+
+
+def cli_client(port: int, duration: float, inflight: int, connections: int, workers: int,
+               server_pid: int) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]))
     cmd = [sys.executable, "-m", "diameter", "bench", "--to", f"127.0.0.1:{port}",
            "--origin-host", f"cli.{CLIENT_REALM}", "--scenario", "test_app",
            "-c", str(inflight), "-d", f"{duration}s", "--connections", str(connections),
            "--no-progress", "--json", "--workers", str(workers)]
+    s0, m0 = cpu_of(server_pid), machine_ticks()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out, err = proc.communicate(timeout=duration + 60)
+    m1, s1 = machine_ticks(), cpu_of(server_pid)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"diameter bench failed ({proc.returncode}): {err.decode()[-2000:]}")
     s = json.loads(out)
+    n = max(s["answered"], 1)
     return {"rate": s["rate"], "sent": s["sent"], "errors": s["errors"] + s["timeouts"],
-            "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"],
-            "client_cpu_us": s["cpu_us_per_answer"]}
+            "answered": s["answered"], "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"],
+            "client_cpu_us": s["cpu_us_per_answer"], "server_cpu_us": (s1 - s0) / n * 1e6,
+            # the machine's idle share while our process lived (start-up included)
+            "idle": idle(m0, m1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=int, default=5)
-    ap.add_argument("--inflight", type=int, default=100)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per client; the best is kept")
-    ap.add_argument("--connections", type=int, default=1, help="connections of diameter bench")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per run")
+    ap.add_argument("--inflight", type=int, default=100, help="requests in flight, in all")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (one run of each client)")
+    ap.add_argument("--connections", type=int, default=1,
+                    help="connections (test_app: one client daemon per connection)")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes of diameter bench (the in-flight total stays --inflight)")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="seconds of an unrecorded run of each client before the rounds")
+    ap.add_argument("--json", action="store_true", help="also print every figure as JSON")
     args = ap.parse_args()
     fdx = build_test_app()
     print(describe(uvloop_used=False))
-    print(f"same server: freeDiameter test_app server (C); {args.inflight} in flight, "
-          f"{args.duration} s per run, best of {args.repeat}; diameter bench with "
-          f"{args.workers} worker process(es), {args.connections} connection(s) each")
+    print(f"same server: freeDiameter test_app server (C, benchmark mode); {args.inflight} in "
+          f"flight over {args.connections} connection(s), {args.duration} s per run, "
+          f"{args.rounds} rounds alternating the order; diameter bench with "
+          f"{args.workers} worker process(es)")
     port = free_tcp_port()
-    results: dict[str, dict] = {}
+    rounds: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="cli-bench-") as tmp:
         work = Path(tmp)
         server = FreeDiameter(work / "server", SERVER, SERVER_REALM, port=port,
                               allow=[f"*.{CLIENT_REALM}"],
-                              extra_config=app_config(work / "server-ta", fdx, mode="server")).start()
+                              extra_config=bench_config(app_config(
+                                  work / "server-ta", fdx, mode="server"))).start()
+        assert server.pid is not None
+        spid = server.pid
+
+        def run(who: str, seconds: int, tag: str) -> dict[str, Any]:
+            if who == TEST_APP:
+                return fd_clients(fdx, work / tag, port, seconds, args.inflight,
+                                  args.connections, spid)
+            return cli_client(port, seconds, args.inflight, args.connections, args.workers,
+                              spid)
+
         try:
-            for i in range(max(args.repeat, 1)):
-                runs = {"freediameter test_app client": fd_client(
-                            fdx, work / f"fd{i}", port, args.duration, args.inflight),
-                        "diameter bench (ours)": cli_client(
-                            port, args.duration, args.inflight, args.connections,
-                            args.workers)}
-                for k, r in runs.items():
-                    if k not in results or r["rate"] > results[k]["rate"]:
-                        results[k] = r
+            if args.warmup:
+                for who in (TEST_APP, OURS):
+                    run(who, args.warmup, "warm")
+            print(f"{'round':>5} {'client':16} {'answers/s':>10} {'errors':>6} "
+                  f"{'client CPU':>11} {'server CPU':>11} {'idle':>5}   ratio")
+            print(f"{'':>5} {'':16} {'':>10} {'':>6} {'us/answer':>11} {'us/answer':>11}")
+            for i in range(max(args.rounds, 1)):
+                order = (TEST_APP, OURS) if i % 2 == 0 else (OURS, TEST_APP)
+                r = {who: run(who, args.duration, f"r{i}") for who in order}
+                rounds.append(r)
+                ratio = r[OURS]["rate"] / r[TEST_APP]["rate"] if r[TEST_APP]["rate"] else 0.0
+                for who in order:
+                    x = r[who]
+                    print(f"{i + 1:>5} {who:16} {x['rate']:10.0f} {x['errors']:6d} "
+                          f"{x['client_cpu_us']:11.1f} {x['server_cpu_us']:11.1f} "
+                          f"{x['idle'] * 100:4.0f}%"
+                          + (f"   {ratio:.2f}x" if who == order[-1] else ""), flush=True)
         finally:
             server.stop()
-    ref = results["freediameter test_app client"]["rate"]
-    ref_cpu = results["freediameter test_app client"]["client_cpu_us"]
-    print(f"{'client':32} {'answers/s':>10} {'errors':>7} {'vs test_app':>12} "
-          f"{'client CPU us/answer':>21} {'vs test_app':>12}")
-    for k, r in results.items():
-        ratio = f"{r['rate'] / ref:.2f}x" if ref else "-"
-        cpu = r["client_cpu_us"]
-        print(f"{k:32} {r['rate']:10.0f} {r['errors']:7d} {ratio:>12} {cpu:21.1f} "
-              f"{cpu / ref_cpu:11.2f}x")
+    med = {who: {k: statistics.median(r[who][k] for r in rounds)
+                 for k in ("rate", "client_cpu_us", "server_cpu_us")} for who in (TEST_APP, OURS)}
+    ratios = [r[OURS]["rate"] / r[TEST_APP]["rate"] for r in rounds if r[TEST_APP]["rate"]]
+    print(f"median {TEST_APP:16} {med[TEST_APP]['rate']:10.0f} {'':6} "
+          f"{med[TEST_APP]['client_cpu_us']:11.1f} {med[TEST_APP]['server_cpu_us']:11.1f}")
+    print(f"median {OURS:16} {med[OURS]['rate']:10.0f} {'':6} "
+          f"{med[OURS]['client_cpu_us']:11.1f} {med[OURS]['server_cpu_us']:11.1f}")
+    verdict = med[OURS]["rate"] / med[TEST_APP]["rate"] if med[TEST_APP]["rate"] else 0.0
+    print(f"diameter bench / test_app client: {verdict:.2f}x (ratio of the medians); "
+          f"per-round ratios {', '.join(f'{x:.2f}' for x in ratios)}, "
+          f"median {statistics.median(ratios) if ratios else 0:.2f}x, "
+          f"{sum(x >= 1 for x in ratios)}/{len(ratios)} rounds >= 1.0x")
     if args.json:
-        print(json.dumps(results))
+        print(json.dumps({"rounds": rounds, "median": med, "ratio_of_medians": verdict,
+                          "round_ratios": ratios}))
 
 
 if __name__ == "__main__":
