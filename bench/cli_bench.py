@@ -32,11 +32,13 @@ import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ sys.path.insert(0, str(HERE))
 from _machine import describe  # noqa: E402
 from interop.fd_test_app import COMPLETE_LINE, app_config, build_test_app, parse_bench  # noqa: E402
 from interop.freediameter import (  # noqa: E402
+    FREEDIAMETERD,
+    READY_LINE,
     ConnectPeer,
     FreeDiameter,
     FreeDiameterError,
@@ -83,43 +87,109 @@ def bench_config(line: list[str]) -> list[str]:
     return line
 
 
+class ClientGroup:
+    """test_app client daemons started together in one new session.
+
+    Linux's scheduler (autogroup, on by default) shares the CPU between sessions
+    first, then between the processes of a session. The harness gives every
+    party one session: the server, the test_app client daemons (however many
+    connections), and ``diameter bench`` (however many workers); so neither
+    client gets more of a busy machine by being several processes."""
+
+    def __init__(self, daemons: list[FreeDiameter]) -> None:
+        self.daemons = daemons
+        self.pids: list[int] = []
+        self.leader: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> None:
+        cmds = []
+        for d in self.daemons:
+            d.write_config()
+            cmds.append(f"{FREEDIAMETERD} -c {shlex.quote(str(d.config_path))} "
+                        f"> {shlex.quote(str(d.log_path))} 2>&1 < /dev/null &")
+        script = " ".join(cmds) + " wait"
+        self.leader = subprocess.Popen(["sh", "-c", script], start_new_session=True,
+                                       cwd=self.daemons[0].workdir)
+        deadline = time.monotonic() + timeout
+        by_conf: dict[str, int] = {}
+        while len(by_conf) < len(self.daemons):
+            if time.monotonic() > deadline or self.leader.poll() is not None:
+                raise FreeDiameterError("test_app client daemons did not start")
+            for pid in children(self.leader.pid):
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if len(cmd) > 2 and cmd[0] == str(FREEDIAMETERD).encode():
+                    by_conf[cmd[2].decode()] = pid
+            time.sleep(0.02)
+        self.pids = [by_conf[str(d.config_path)] for d in self.daemons]
+        for d in self.daemons:
+            d.wait_for_log(re.escape(READY_LINE), timeout)
+
+    def signal(self, sig: int) -> None:
+        for pid in self.pids:
+            os.kill(pid, sig)
+
+    def cpu(self) -> float:
+        return sum(cpu_of(pid) for pid in self.pids)
+
+    def stop(self) -> None:
+        """SIGTERM to each daemon (they send DPR), SIGKILL to the session after 5 s."""
+        if self.leader is None:
+            return
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            self.leader.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.leader.pid, signal.SIGKILL)
+            self.leader.wait(5)
+        self.leader = None
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
 def fd_clients(fdx: Path, work: Path, port: int, duration: int, inflight: int,
                connections: int, server_pid: int) -> dict[str, Any]:
-    """``connections`` test_app client daemons, ``inflight`` requests in flight in all."""
+    """``connections`` test_app client daemons (freeDiameter opens one connection per
+    peer), ``inflight`` requests in flight in all, one SIGUSR1 burst starts them."""
     shares = [inflight // connections + (i < inflight % connections) for i in range(connections)]
-    clients = [FreeDiameter(work / f"client{i}", f"c{i}.{CLIENT_REALM}", CLIENT_REALM,
-                            peers=[ConnectPeer(SERVER, port, realm=SERVER_REALM)],
-                            extra_config=app_config(work / f"ta{i}", fdx, mode="client",
-                                                    dest_realm=SERVER_REALM,
-                                                    bench=(duration, share)))
-               for i, share in enumerate(shares)]
+    group = ClientGroup([FreeDiameter(work / f"client{i}", f"c{i}.{CLIENT_REALM}", CLIENT_REALM,
+                                      peers=[ConnectPeer(SERVER, port, realm=SERVER_REALM)],
+                                      extra_config=app_config(work / f"ta{i}", fdx,
+                                                              mode="client",
+                                                              dest_realm=SERVER_REALM,
+                                                              bench=(duration, share)))
+                         for i, share in enumerate(shares)])
     try:
-        for c in clients:
-            c.start()
-        for c in clients:
-            c.wait_peer_state(SERVER, "STATE_OPEN", 15)
+        group.start()
+        for d in group.daemons:
+            d.wait_peer_state(SERVER, "STATE_OPEN", 15)
         time.sleep(0.2)
-        marks = [c.log_size() for c in clients]
-        c0 = sum(cpu_of(c.pid) for c in clients if c.pid)
-        s0, m0 = cpu_of(server_pid), machine_ticks()
-        for c in clients:
-            c.send_signal(signal.SIGUSR1)
+        marks = [d.log_size() for d in group.daemons]
+        c0, s0, t0 = group.cpu(), cpu_of(server_pid), time.monotonic()
+        group.signal(signal.SIGUSR1)
         results = []
-        for c, mark in zip(clients, marks):
-            c.wait_for_log("Starting benchmark client", 10, start=mark)
-            results.append(run_bench_started(c, duration, mark))
-        m1, s1 = machine_ticks(), cpu_of(server_pid)
-        c1 = sum(cpu_of(c.pid) for c in clients if c.pid)
+        for d, mark in zip(group.daemons, marks):
+            d.wait_for_log("Starting benchmark client", 10, start=mark)
+            results.append(run_bench_started(d, duration, mark))
+        s1, c1 = cpu_of(server_pid), group.cpu()
     finally:
-        for c in clients:
-            c.stop()
+        group.stop()
     answers = sum(r.final_answers + r.final_errors for r in results)
     n = max(answers, 1)
     return {"rate": sum(r.rate for r in results), "sent": sum(r.sent for r in results),
             "errors": sum(r.final_errors for r in results), "answered": answers,
             "seconds": max(r.seconds for r in results),
             "client_cpu_us": (c1 - c0) / n * 1e6, "server_cpu_us": (s1 - s0) / n * 1e6,
-            "idle": idle(m0, m1)}
+            "idle": idle(t0, t0 + duration)}
 
 
 def run_bench_started(fd: FreeDiameter, duration: int, mark: int) -> Any:
@@ -132,8 +202,38 @@ def run_bench_started(fd: FreeDiameter, duration: int, mark: int) -> Any:
     return parse_bench(fd.log()[mark:])
 
 
-def idle(m0: tuple[int, int], m1: tuple[int, int]) -> float:
-    return (m1[0] - m0[0]) / max(m1[1] - m0[1], 1)
+class IdleSampler:
+    """The machine's idle share over a window, from /proc/stat sampled every 50 ms in a
+    thread (so that a window can be placed after the fact: [start, start + duration])."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), *machine_ticks()))
+            self._stop.wait(0.05)
+
+    def idle(self, start: float, end: float) -> float:
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return float("nan")
+        (_, i0, t0), (_, i1, t1) = inside[0], inside[-1]
+        return (i1 - i0) / max(t1 - t0, 1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+SAMPLER: IdleSampler | None = None
+
+
+def idle(start: float, end: float) -> float:
+    return SAMPLER.idle(start, end) if SAMPLER else float("nan")
 
 
 def cli_client(port: int, duration: float, inflight: int, connections: int, workers: int,
@@ -144,10 +244,11 @@ def cli_client(port: int, duration: float, inflight: int, connections: int, work
            "--origin-host", f"cli.{CLIENT_REALM}", "--scenario", "test_app",
            "-c", str(inflight), "-d", f"{duration}s", "--connections", str(connections),
            "--no-progress", "--json", "--workers", str(workers)]
-    s0, m0 = cpu_of(server_pid), machine_ticks()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    s0 = cpu_of(server_pid)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            start_new_session=True)  # one session, as the test_app daemons
     out, err = proc.communicate(timeout=duration + 60)
-    m1, s1 = machine_ticks(), cpu_of(server_pid)
+    t1, s1 = time.monotonic(), cpu_of(server_pid)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"diameter bench failed ({proc.returncode}): {err.decode()[-2000:]}")
     s = json.loads(out)
@@ -155,8 +256,8 @@ def cli_client(port: int, duration: float, inflight: int, connections: int, work
     return {"rate": s["rate"], "sent": s["sent"], "errors": s["errors"] + s["timeouts"],
             "answered": s["answered"], "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"],
             "client_cpu_us": s["cpu_us_per_answer"], "server_cpu_us": (s1 - s0) / n * 1e6,
-            # the machine's idle share while our process lived (start-up included)
-            "idle": idle(m0, m1)}
+            # the sending ended a moment before the process did (last answers, DPR, exit)
+            "idle": idle(t1 - 0.1 - s["seconds"], t1 - 0.1)}
 
 
 def main() -> None:
@@ -171,11 +272,17 @@ def main() -> None:
                     help="processes of diameter bench (the in-flight total stays --inflight)")
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of an unrecorded run of each client before the rounds")
+    ap.add_argument("--server-log", action="store_true",
+                    help="leave the server out of benchmark mode: it then writes three "
+                         "unbuffered log lines per request (the setup of earlier runs)")
     ap.add_argument("--json", action="store_true", help="also print every figure as JSON")
     args = ap.parse_args()
+    global SAMPLER
     fdx = build_test_app()
+    SAMPLER = IdleSampler()
     print(describe(uvloop_used=False))
-    print(f"same server: freeDiameter test_app server (C, benchmark mode); {args.inflight} in "
+    print(f"same server: freeDiameter test_app server (C, "
+          f"{'logging each request' if args.server_log else 'benchmark mode'}); {args.inflight} in "
           f"flight over {args.connections} connection(s), {args.duration} s per run, "
           f"{args.rounds} rounds alternating the order; diameter bench with "
           f"{args.workers} worker process(es)")
@@ -183,10 +290,12 @@ def main() -> None:
     rounds: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="cli-bench-") as tmp:
         work = Path(tmp)
+        server_config = app_config(work / "server-ta", fdx, mode="server")
+        if not args.server_log:
+            server_config = bench_config(server_config)
         server = FreeDiameter(work / "server", SERVER, SERVER_REALM, port=port,
                               allow=[f"*.{CLIENT_REALM}"],
-                              extra_config=bench_config(app_config(
-                                  work / "server-ta", fdx, mode="server"))).start()
+                              extra_config=server_config).start()
         assert server.pid is not None
         spid = server.pid
 
@@ -217,6 +326,7 @@ def main() -> None:
                           + (f"   {ratio:.2f}x" if who == order[-1] else ""), flush=True)
         finally:
             server.stop()
+            SAMPLER.stop()
     med = {who: {k: statistics.median(r[who][k] for r in rounds)
                  for k in ("rate", "client_cpu_us", "server_cpu_us")} for who in (TEST_APP, OURS)}
     ratios = [r[OURS]["rate"] / r[TEST_APP]["rate"] for r in rounds if r[TEST_APP]["rate"]]

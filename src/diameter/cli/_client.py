@@ -128,6 +128,7 @@ class Connection(asyncio.Protocol):
         self.buf = bytearray()
         self.pending: dict[int, tuple[Any, float]] = {}  # hbh -> (future or callback, t0)
         self._wbuf: list[bytes | bytearray] = []
+        self._reading = False  # in data_received: its requests are written when it returns
         self.hbh = random.getrandbits(32)
         self.e2e = ((int(time.time()) & 0xFFF) << 20) | random.getrandbits(20)
         self.peer_host: str | None = None
@@ -152,18 +153,24 @@ class Connection(asyncio.Protocol):
             data = bytes(buf)
             buf.clear()
         off, end = 0, len(data)
-        while end - off >= 20:
-            length = int.from_bytes(data[off + 1:off + 4], "big")
-            if data[off] != 1 or length < 20:
-                log.error("peer sent bytes that are not Diameter; closing")
-                self._fail(ClientError("peer sent bytes that are not Diameter"))
-                return
-            if end - off < length:
-                break
-            self._message(data[off:off + length])
-            off += length
-        if off < end:
-            buf += data[off:]
+        self._reading = True
+        try:
+            while end - off >= 20:
+                length = int.from_bytes(data[off + 1:off + 4], "big")
+                if data[off] != 1 or length < 20:
+                    log.error("peer sent bytes that are not Diameter; closing")
+                    self._fail(ClientError("peer sent bytes that are not Diameter"))
+                    return
+                if end - off < length:
+                    break
+                self._message(data[off:off + length])
+                off += length
+            if off < end:
+                buf += data[off:]
+        finally:
+            self._reading = False
+            if self._wbuf:
+                self._flush()  # the requests these answers released: one write
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(ClientError(f"connection closed{': ' + str(exc) if exc else ''}"))
@@ -306,21 +313,22 @@ class Connection(asyncio.Protocol):
 
     def send_cb(self, data: bytearray, callback: Any) -> int:
         """Write a request (ids assigned in place) and call ``callback(answer_bytes, latency)``
-        when its answer comes (``(None, 0.0)`` if the connection fails). Writes made in
-        one event-loop iteration go out in one system call."""
+        when its answer comes (``(None, 0.0)`` if the connection fails). Requests made
+        while answers are read go out in one system call when the read is done; others
+        made in one event-loop iteration, in one system call at its end."""
         self.hbh = hbh = (self.hbh + 1) & 0xFFFFFFFF
         self.e2e = (self.e2e + 1) & 0xFFFFFFFF
         data[12:16] = hbh.to_bytes(4, "big")
         data[16:20] = self.e2e.to_bytes(4, "big")
         self.pending[hbh] = (callback, time.perf_counter())
-        if not self._wbuf:
+        if not self._wbuf and not self._reading:
             asyncio.get_running_loop().call_soon(self._flush)
         self._wbuf.append(data)
         return hbh
 
     def _flush(self) -> None:
         buf, self._wbuf = self._wbuf, []
-        if self.transport is not None and not self.transport.is_closing():
+        if buf and self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"".join(buf))
 
     def expire(self, older_than: float) -> list[int]:
