@@ -267,9 +267,11 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=100, help="requests in flight, in all")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (one run of each client)")
     ap.add_argument("--connections", type=int, default=1,
-                    help="connections (test_app: one client daemon per connection)")
+                    help="connections per diameter bench worker; test_app gets as many in "
+                         "all (one client daemon per connection, freeDiameter opens one per peer)")
     ap.add_argument("--workers", type=int, default=1,
-                    help="processes of diameter bench (the in-flight total stays --inflight)")
+                    help="processes of diameter bench, one session in all (the in-flight "
+                         "total stays --inflight)")
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of an unrecorded run of each client before the rounds")
     ap.add_argument("--server-log", action="store_true",
@@ -283,7 +285,7 @@ def main() -> None:
     print(describe(uvloop_used=False))
     print(f"same server: freeDiameter test_app server (C, "
           f"{'logging each request' if args.server_log else 'benchmark mode'}); {args.inflight} in "
-          f"flight over {args.connections} connection(s), {args.duration} s per run, "
+          f"flight over {args.connections * args.workers} connection(s), {args.duration} s per run, "
           f"{args.rounds} rounds alternating the order; diameter bench with "
           f"{args.workers} worker process(es)")
     port = free_tcp_port()
@@ -302,7 +304,7 @@ def main() -> None:
         def run(who: str, seconds: int, tag: str) -> dict[str, Any]:
             if who == TEST_APP:
                 return fd_clients(fdx, work / tag, port, seconds, args.inflight,
-                                  args.connections, spid)
+                                  args.connections * args.workers, spid)
             return cli_client(port, seconds, args.inflight, args.connections, args.workers,
                               spid)
 

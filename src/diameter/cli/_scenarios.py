@@ -46,11 +46,14 @@ def result_code(msg: bytes) -> int | None:
     """Result-Code, else Experimental-Result-Code, of an answer."""
     i = msg.find(_RC_HEAD, 20)
     if i > 0 and not (i - 20) & 3:  # fast path: the usual encoding, on an AVP boundary
-        for _c, _v, _f, start, _ps, _pe in scan_avps(msg, 20, len(msg)):
-            if start == i:
-                return int.from_bytes(msg[i + 8:i + 12], "big")
-            if start > i:
+        off = 20
+        while off < i:  # walk the AVP headers before it (lengths padded to 4)
+            length = int.from_bytes(msg[off + 5:off + 8], "big")
+            if length < 8:
                 break
+            off += (length + 3) & ~3
+        if off == i:
+            return int.from_bytes(msg[i + 8:i + 12], "big")
     for code, vendor, _f, _s, ps, pe in scan_avps(msg, 20, len(msg)):
         if code == 268 and vendor == 0 and pe - ps == 4:
             return int.from_bytes(msg[ps:pe], "big")
