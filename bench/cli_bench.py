@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
 from _machine import describe  # noqa: E402
-from interop.fd_test_app import COMPLETE_LINE, app_config, build_test_app, parse_bench  # noqa: E402
+from interop.fd_test_app import app_config, build_test_app, parse_bench  # noqa: E402
 from interop.freediameter import (  # noqa: E402
     FREEDIAMETERD,
     READY_LINE,
@@ -63,6 +63,8 @@ from interop.freediameter import (  # noqa: E402
 SERVER, SERVER_REALM = "server.srv.bench", "srv.bench"
 CLIENT_REALM = "fd.bench"
 TEST_APP, OURS = "test_app client", "diameter bench"
+# test_app's results block when sending stops, up to its last line
+END_BLOCK = r"app_test Benchmark results, end sending \+0s[\s\S]*?answer\(s\) received"
 
 
 def cpu_of(pid: int) -> float:
@@ -156,50 +158,57 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
-def fd_clients(fdx: Path, work: Path, port: int, duration: int, inflight: int,
-               connections: int, server_pid: int) -> dict[str, Any]:
-    """``connections`` test_app client daemons (freeDiameter opens one connection per
-    peer), ``inflight`` requests in flight in all, one SIGUSR1 burst starts them."""
-    shares = [inflight // connections + (i < inflight % connections) for i in range(connections)]
-    group = ClientGroup([FreeDiameter(work / f"client{i}", f"c{i}.{CLIENT_REALM}", CLIENT_REALM,
-                                      peers=[ConnectPeer(SERVER, port, realm=SERVER_REALM)],
-                                      extra_config=app_config(work / f"ta{i}", fdx,
-                                                              mode="client",
-                                                              dest_realm=SERVER_REALM,
-                                                              bench=(duration, share)))
-                         for i, share in enumerate(shares)])
-    try:
-        group.start()
-        for d in group.daemons:
-            d.wait_peer_state(SERVER, "STATE_OPEN", 15)
-        time.sleep(0.2)
-        marks = [d.log_size() for d in group.daemons]
-        c0, s0, t0 = group.cpu(), cpu_of(server_pid), time.monotonic()
-        group.signal(signal.SIGUSR1)
-        results = []
-        for d, mark in zip(group.daemons, marks):
-            d.wait_for_log("Starting benchmark client", 10, start=mark)
-            results.append(run_bench_started(d, duration, mark))
-        s1, c1 = cpu_of(server_pid), group.cpu()
-    finally:
-        group.stop()
-    answers = sum(r.final_answers + r.final_errors for r in results)
-    n = max(answers, 1)
-    return {"rate": sum(r.rate for r in results), "sent": sum(r.sent for r in results),
-            "errors": sum(r.final_errors for r in results), "answered": answers,
-            "seconds": max(r.seconds for r in results),
-            "client_cpu_us": (c1 - c0) / n * 1e6, "server_cpu_us": (s1 - s0) / n * 1e6,
-            "idle": idle(t0, t0 + duration)}
+class TestAppRun:
+    """One benchmark of ``connections`` test_app client daemons (freeDiameter opens one
+    connection per peer), ``inflight`` requests in flight in all, started by one SIGUSR1
+    burst. :meth:`start` brings them up (connected, idle) ahead of time and
+    :meth:`measure` returns as soon as they stop sending, so that the other client's
+    run can follow (or precede) it within a fraction of a second."""
 
+    def __init__(self, fdx: Path, work: Path, port: int, duration: int, inflight: int,
+                 connections: int, server_pid: int) -> None:
+        shares = [inflight // connections + (i < inflight % connections)
+                  for i in range(connections)]
+        self.group = ClientGroup([
+            FreeDiameter(work / f"client{i}", f"c{i}.{CLIENT_REALM}", CLIENT_REALM,
+                         peers=[ConnectPeer(SERVER, port, realm=SERVER_REALM)],
+                         extra_config=app_config(work / f"ta{i}", fdx, mode="client",
+                                                 dest_realm=SERVER_REALM,
+                                                 bench=(duration, share)))
+            for i, share in enumerate(shares)])
+        self.duration, self.server_pid = duration, server_pid
 
-def run_bench_started(fd: FreeDiameter, duration: int, mark: int) -> Any:
-    """test_app's results once its benchmark, already triggered, completes."""
-    try:
-        fd.wait_for_log(re.escape(COMPLETE_LINE), duration + 30, start=mark)
-    except FreeDiameterError:
-        if "end sending +" not in fd.log()[mark:]:
+    def start(self) -> TestAppRun:
+        try:
+            self.group.start()
+            for d in self.group.daemons:
+                d.wait_peer_state(SERVER, "STATE_OPEN", 15)
+        except BaseException:
+            self.group.stop()
             raise
-    return parse_bench(fd.log()[mark:])
+        return self
+
+    def measure(self) -> dict[str, Any]:
+        """Signal, wait until every daemon logged its end-of-sending results."""
+        daemons = self.group.daemons
+        marks = [d.log_size() for d in daemons]
+        c0, s0, t0 = self.group.cpu(), cpu_of(self.server_pid), time.monotonic()
+        self.group.signal(signal.SIGUSR1)
+        for d, mark in zip(daemons, marks):
+            d.wait_for_log(END_BLOCK, self.duration + 30, start=mark)
+        s1, c1 = cpu_of(self.server_pid), self.group.cpu()
+        results = [parse_bench(d.log()[mark:]) for d, mark in zip(daemons, marks)]
+        # the requests still in flight when sending stopped (at most --inflight) are
+        # left out of the CPU per answer, like the CPU spent on them
+        n = max(sum(r.answers + r.errors for r in results), 1)
+        return {"rate": sum(r.rate for r in results), "sent": sum(r.sent for r in results),
+                "errors": sum(r.errors for r in results), "answered": n,
+                "seconds": max(r.seconds for r in results),
+                "client_cpu_us": (c1 - c0) / n * 1e6, "server_cpu_us": (s1 - s0) / n * 1e6,
+                "idle": idle(t0, t0 + self.duration)}
+
+    def stop(self) -> None:
+        self.group.stop()
 
 
 class IdleSampler:
@@ -301,23 +310,35 @@ def main() -> None:
         assert server.pid is not None
         spid = server.pid
 
-        def run(who: str, seconds: int, tag: str) -> dict[str, Any]:
-            if who == TEST_APP:
-                return fd_clients(fdx, work / tag, port, seconds, args.inflight,
-                                  args.connections * args.workers, spid)
+        def test_app(seconds: int, tag: str) -> TestAppRun:
+            return TestAppRun(fdx, work / tag, port, seconds, args.inflight,
+                              args.connections * args.workers, spid).start()
+
+        def ours(seconds: int) -> dict[str, Any]:
             return cli_client(port, seconds, args.inflight, args.connections, args.workers,
                               spid)
 
+        def round_(seconds: int, tag: str, order: tuple[str, str]) -> dict[str, dict[str, Any]]:
+            """Both clients back to back: test_app's daemons are up (idle) before the
+            first run and stopped after the second, whichever order."""
+            ta = test_app(seconds, tag)
+            try:
+                r: dict[str, dict[str, Any]] = {}
+                for who in order:
+                    r[who] = ta.measure() if who == TEST_APP else ours(seconds)
+                return r
+            finally:
+                ta.stop()
+
         try:
             if args.warmup:
-                for who in (TEST_APP, OURS):
-                    run(who, args.warmup, "warm")
+                round_(args.warmup, "warm", (TEST_APP, OURS))
             print(f"{'round':>5} {'client':16} {'answers/s':>10} {'errors':>6} "
                   f"{'client CPU':>11} {'server CPU':>11} {'idle':>5}   ratio")
             print(f"{'':>5} {'':16} {'':>10} {'':>6} {'us/answer':>11} {'us/answer':>11}")
             for i in range(max(args.rounds, 1)):
                 order = (TEST_APP, OURS) if i % 2 == 0 else (OURS, TEST_APP)
-                r = {who: run(who, args.duration, f"r{i}") for who in order}
+                r = round_(args.duration, f"r{i}", order)
                 rounds.append(r)
                 ratio = r[OURS]["rate"] / r[TEST_APP]["rate"] if r[TEST_APP]["rate"] else 0.0
                 for who in order:
