@@ -176,7 +176,7 @@ class TestAppRun:
                                                  dest_realm=SERVER_REALM,
                                                  bench=(duration, share)))
             for i, share in enumerate(shares)])
-        self.duration, self.server_pid = duration, server_pid
+        self.duration, self.server_pid, self.inflight = duration, server_pid, inflight
 
     def start(self) -> TestAppRun:
         try:
@@ -203,6 +203,7 @@ class TestAppRun:
         n = max(sum(r.answers + r.errors for r in results), 1)
         return {"rate": sum(r.rate for r in results), "sent": sum(r.sent for r in results),
                 "errors": sum(r.errors for r in results), "answered": n,
+                "connections": len(daemons), "inflight": self.inflight,
                 "seconds": max(r.seconds for r in results),
                 "client_cpu_us": (c1 - c0) / n * 1e6, "server_cpu_us": (s1 - s0) / n * 1e6,
                 "idle": idle(t0, t0 + self.duration)}
@@ -264,6 +265,7 @@ def cli_client(port: int, duration: float, inflight: int, connections: int, work
     n = max(s["answered"], 1)
     return {"rate": s["rate"], "sent": s["sent"], "errors": s["errors"] + s["timeouts"],
             "answered": s["answered"], "seconds": s["seconds"], "p99_ms": s["latency_ms"]["p99"],
+            "connections": s["connections"], "inflight": s["concurrency"],
             "client_cpu_us": s["cpu_us_per_answer"], "server_cpu_us": (s1 - s0) / n * 1e6,
             # the sending ended a moment before the process did (last answers, DPR, exit)
             "idle": idle(t1 - 0.1 - s["seconds"], t1 - 0.1)}
