@@ -140,8 +140,9 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # asyncio's transport, or uvloop's (``diameter bench``), which is not an
+        # asyncio.Transport subclass but has the same methods
+        self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("sockname")
         if sock:
             self.local_ip = sock[0]
