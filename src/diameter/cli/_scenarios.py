@@ -260,7 +260,9 @@ class _Pair(Scenario):
         t = self.tmpl[s.step]
         s.step += 1
         s.done = s.step >= len(self.tmpl)
-        return t.make(s.sid, **({"imsi": _imsi(s.n)} if "imsi" in t.fields else {}))
+        if "imsi" in t.fields:
+            return t.make(s.sid, imsi=_imsi(s.n))
+        return t.make(s.sid)
 
 
 _PLMN = "00f110"
