@@ -1,28 +1,34 @@
 """`diameter bench` against freeDiameter's own benchmark client, same server, one run.
 
 Starts freeDiameter's test_app server (C, a freeDiameterd with test_app.fdx in
-server mode, ``benchmark;`` so that it does not log a line per request), then,
-for each of ``--rounds`` rounds, drives it in turn with
+server mode, ``benchmark;`` so that it does not write a log line per request),
+then, for each of ``--rounds`` rounds, drives it in turn with
 
-  (a) freeDiameter's test_app client in benchmark mode: ``--connections``
-      freeDiameterd client daemons (one connection each, freeDiameter opens one
-      per peer), ``--inflight / connections`` requests in flight each, all started
-      by the same SIGUSR1 burst, for ``--duration`` seconds; and
+  (a) freeDiameter's test_app client in benchmark mode: WORKERS x CONNECTIONS
+      freeDiameterd client daemons (freeDiameter opens one connection per peer),
+      ``--inflight`` requests in flight in all, started by one SIGUSR1 burst, for
+      ``--duration`` seconds; and
   (b) ``python -m diameter bench --scenario test_app -c INFLIGHT -d DURATION
-      --connections N`` (the command a user runs; closed model, same number in
-      flight, same number of connections).
+      --workers WORKERS --connections CONNECTIONS`` (the command a user runs; closed
+      model): the same server, in-flight window, duration and number of connections.
 
-The order alternates from round to round (a-b, b-a, ...), so that neither client
-always runs on a warmer server or a quieter machine. Each round prints both
+Default: 2 workers of one connection each (test_app: 2 daemons), so that the Python
+client, like test_app's threads, can run on both cores of a machine it shares with
+the server; ``--workers 1`` is the plain one-connection comparison.
+
+Each client runs in one session of its own (the scheduler shares the CPU between
+sessions first), the two runs of a round follow each other within a second, and
+their order alternates from round to round (a-b, b-a, ...). Each round prints both
 clients' successful answers/s (answers received while sending / seconds sent,
 test_app's own definition), the CPU each client spent per answer (test_app: its
-daemons during the run; ours: the bench's own measure of its process during the
-run, start-up excluded), the server's CPU per answer and how idle the machine was.
-The verdict is the ratio of the medians (and the median of the per-round ratios).
-Issue 14's target: (b) >= 1.0x answers/s.
+daemons while sending; ours: the bench's own measure of its processes while
+sending), the server's CPU per answer and how idle the machine was. The verdict is
+the ratio of the medians (and the median of the per-round ratios); issue 14's
+target: (b) >= 1.0x answers/s.
 
     python bench/cli_bench.py [--duration 5] [--inflight 100] [--rounds 5]
-                              [--connections 1] [--workers 1] [--warmup 1] [--json]
+                              [--workers 2] [--connections 1] [--warmup 1] [--json]
+                              [--server-log]
 
 test_app.fdx comes from tools/build_fd_test_app.sh (built once, cached).
 """
@@ -280,7 +286,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=1,
                     help="connections per diameter bench worker; test_app gets as many in "
                          "all (one client daemon per connection, freeDiameter opens one per peer)")
-    ap.add_argument("--workers", type=int, default=1,
+    ap.add_argument("--workers", type=int, default=2,
                     help="processes of diameter bench, one session in all (the in-flight "
                          "total stays --inflight)")
     ap.add_argument("--warmup", type=int, default=1,
