@@ -19,7 +19,7 @@ pytestmark = pytest.mark.interop
 def test_rounds_alternate_with_the_same_load_for_both_clients():
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "cli_bench.py"), "--duration", "1",
                           "--rounds", "2", "--warmup", "0", "--inflight", "20",
-                          "--connections", "2", "--json"],
+                          "--workers", "2", "--connections", "1", "--json"],
                          capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
@@ -31,6 +31,7 @@ def test_rounds_alternate_with_the_same_load_for_both_clients():
     assert list(rounds[1]) == ["diameter bench", "test_app client"]
     for r in rounds:
         for who, x in r.items():
+            # 2 workers x 1 connection; test_app: 2 daemons of one connection each
             assert x["connections"] == 2 and x["inflight"] == 20, (who, x)
             assert x["rate"] > 0 and x["errors"] == 0 and x["client_cpu_us"] > 0, (who, x)
             assert 0.9 <= x["seconds"] <= 1.6, (who, x)
