@@ -14,6 +14,7 @@ import logging
 import random
 import socket
 import ssl
+import struct
 
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = ["Identity", "Connection", "ClientError", "parse_target", "A"]
 log = logging.getLogger("diameter.cli.client")
 
 RESULT_CODE = 268
+_pack_ids = struct.Struct(">II").pack_into  # Hop-by-Hop and End-to-End ids at offset 12
 DIAMETER_SUCCESS = 2001
 
 
@@ -325,9 +327,8 @@ class Connection(asyncio.Protocol):
         while answers are read go out in one system call when the read is done; others
         made in one event-loop iteration, in one system call at its end."""
         self.hbh = hbh = (self.hbh + 1) & 0xFFFFFFFF
-        self.e2e = (self.e2e + 1) & 0xFFFFFFFF
-        data[12:16] = hbh.to_bytes(4, "big")
-        data[16:20] = self.e2e.to_bytes(4, "big")
+        self.e2e = e2e = (self.e2e + 1) & 0xFFFFFFFF
+        _pack_ids(data, 12, hbh, e2e)
         self.callbacks[hbh] = (callback, time.perf_counter())
         if not self._wbuf and not self._reading:
             asyncio.get_running_loop().call_soon(self._flush)

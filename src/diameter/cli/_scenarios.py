@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import random
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ def _find(buf: bytes | bytearray, path: list[tuple[int, int]], start: int = 20,
 
 
 _RC_HEAD = b"\x00\x00\x01\x0c\x40\x00\x00\x0c"  # Result-Code, M flag, length 12
+_u32 = struct.Struct(">I").unpack_from
 
 
 def result_code(msg: bytes) -> int | None:
@@ -48,12 +50,12 @@ def result_code(msg: bytes) -> int | None:
     if i > 0 and not (i - 20) & 3:  # fast path: the usual encoding, on an AVP boundary
         off = 20
         while off < i:  # walk the AVP headers before it (lengths padded to 4)
-            length = int.from_bytes(msg[off + 5:off + 8], "big")
+            length = _u32(msg, off + 4)[0] & 0xFFFFFF
             if length < 8:
                 break
             off += (length + 3) & ~3
         if off == i:
-            return int.from_bytes(msg[i + 8:i + 12], "big")
+            return _u32(msg, i + 8)[0]
     for code, vendor, _f, _s, ps, pe in scan_avps(msg, 20, len(msg)):
         if code == 268 and vendor == 0 and pe - ps == 4:
             return int.from_bytes(msg[ps:pe], "big")
@@ -154,6 +156,7 @@ class Scenario(abc.ABC):
         self.rng = random.Random(seed)
         self.sid_prefix = f"{origin_host};{random.getrandbits(31)};"
         self.placeholder = self.sid_prefix + "0" * SID_WIDTH
+        self._sid_format = self.sid_prefix.encode().replace(b"%", b"%%") + b"%0*d"
         self.count = 0
 
     def common(self) -> list[dict[str, Any]]:
@@ -163,7 +166,7 @@ class Scenario(abc.ABC):
 
     def new_session(self) -> Session:
         self.count += 1
-        sid = (self.sid_prefix + f"{self.count:0{SID_WIDTH}d}").encode()
+        sid = self._sid_format % (SID_WIDTH, self.count)
         return Session(sid, self.count, self.lengths.draw(self.rng))
 
     @abc.abstractmethod
