@@ -55,7 +55,8 @@ def result_code(msg: bytes) -> int | None:
                 break
             off += (length + 3) & ~3
         if off == i:
-            return _u32(msg, i + 8)[0]
+            rc: int = _u32(msg, i + 8)[0]
+            return rc
     for code, vendor, _f, _s, ps, pe in scan_avps(msg, 20, len(msg)):
         if code == 268 and vendor == 0 and pe - ps == 4:
             return int.from_bytes(msg[ps:pe], "big")
