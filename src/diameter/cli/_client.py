@@ -14,6 +14,7 @@ import logging
 import random
 import socket
 import ssl
+import struct
 
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = ["Identity", "Connection", "ClientError", "parse_target", "A"]
 log = logging.getLogger("diameter.cli.client")
 
 RESULT_CODE = 268
+_pack_ids = struct.Struct(">II").pack_into  # Hop-by-Hop and End-to-End ids at offset 12
 DIAMETER_SUCCESS = 2001
 
 
@@ -126,8 +128,10 @@ class Connection(asyncio.Protocol):
         self.identity = identity
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
-        self.pending: dict[int, tuple[Any, float]] = {}  # hbh -> (future or callback, t0)
+        self.pending: dict[int, tuple[asyncio.Future[Answer], float]] = {}  # hbh -> (future, t0)
+        self.callbacks: dict[int, tuple[Any, float]] = {}  # send_cb's: hbh -> (callback, t0)
         self._wbuf: list[bytes | bytearray] = []
+        self._reading = False  # in data_received: its requests are written when it returns
         self.hbh = random.getrandbits(32)
         self.e2e = ((int(time.time()) & 0xFFF) << 20) | random.getrandbits(20)
         self.peer_host: str | None = None
@@ -138,8 +142,9 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # asyncio's transport, or uvloop's (``diameter bench``), which is not an
+        # asyncio.Transport subclass but has the same methods
+        self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("sockname")
         if sock:
             self.local_ip = sock[0]
@@ -152,18 +157,32 @@ class Connection(asyncio.Protocol):
             data = bytes(buf)
             buf.clear()
         off, end = 0, len(data)
-        while end - off >= 20:
-            length = int.from_bytes(data[off + 1:off + 4], "big")
-            if data[off] != 1 or length < 20:
-                log.error("peer sent bytes that are not Diameter; closing")
-                self._fail(ClientError("peer sent bytes that are not Diameter"))
-                return
-            if end - off < length:
-                break
-            self._message(data[off:off + length])
-            off += length
-        if off < end:
-            buf += data[off:]
+        callbacks = self.callbacks
+        from_bytes = int.from_bytes
+        self._reading = True
+        try:
+            while end - off >= 20:
+                length = from_bytes(data[off + 1:off + 4], "big")
+                if data[off] != 1 or length < 20:
+                    log.error("peer sent bytes that are not Diameter; closing")
+                    self._fail(ClientError("peer sent bytes that are not Diameter"))
+                    return
+                if end - off < length:
+                    break
+                # the common case inline: an answer to a send_cb request
+                entry = None if data[off + 4] & 0x80 else callbacks.pop(
+                    from_bytes(data[off + 12:off + 16], "big"), None)
+                if entry is not None:
+                    entry[0](data[off:off + length], time.perf_counter() - entry[1])
+                else:
+                    self._message(data[off:off + length])
+                off += length
+            if off < end:
+                buf += data[off:]
+        finally:
+            self._reading = False
+            if self._wbuf:
+                self._flush()  # the requests these answers released: one write
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(ClientError(f"connection closed{': ' + str(exc) if exc else ''}"))
@@ -172,12 +191,12 @@ class Connection(asyncio.Protocol):
 
     def _fail(self, err: Exception) -> None:
         pending, self.pending = self.pending, {}
+        callbacks, self.callbacks = self.callbacks, {}
         for fut, _ in pending.values():
-            if isinstance(fut, asyncio.Future):
-                if not fut.done():
-                    fut.set_exception(err)
-            else:
-                fut(None, 0.0)
+            if not fut.done():
+                fut.set_exception(err)
+        for cb, _ in callbacks.values():
+            cb(None, 0.0)
         if self.transport is not None:
             self.transport.close()
 
@@ -191,9 +210,7 @@ class Connection(asyncio.Protocol):
             log.warning("answer with unknown Hop-by-Hop 0x%08x dropped", hbh)
             return
         fut, t0 = entry
-        if not isinstance(fut, asyncio.Future):
-            fut(msg, time.perf_counter() - t0)
-        elif not fut.done():
+        if not fut.done():
             fut.set_result(Answer(msg, time.perf_counter() - t0))
 
     def _incoming_request(self, msg: bytes, code: int) -> None:
@@ -306,31 +323,30 @@ class Connection(asyncio.Protocol):
 
     def send_cb(self, data: bytearray, callback: Any) -> int:
         """Write a request (ids assigned in place) and call ``callback(answer_bytes, latency)``
-        when its answer comes (``(None, 0.0)`` if the connection fails). Writes made in
-        one event-loop iteration go out in one system call."""
+        when its answer comes (``(None, 0.0)`` if the connection fails). Requests made
+        while answers are read go out in one system call when the read is done; others
+        made in one event-loop iteration, in one system call at its end."""
         self.hbh = hbh = (self.hbh + 1) & 0xFFFFFFFF
-        self.e2e = (self.e2e + 1) & 0xFFFFFFFF
-        data[12:16] = hbh.to_bytes(4, "big")
-        data[16:20] = self.e2e.to_bytes(4, "big")
-        self.pending[hbh] = (callback, time.perf_counter())
-        if not self._wbuf:
+        self.e2e = e2e = (self.e2e + 1) & 0xFFFFFFFF
+        _pack_ids(data, 12, hbh, e2e)
+        self.callbacks[hbh] = (callback, time.perf_counter())
+        if not self._wbuf and not self._reading:
             asyncio.get_running_loop().call_soon(self._flush)
         self._wbuf.append(data)
         return hbh
 
     def _flush(self) -> None:
         buf, self._wbuf = self._wbuf, []
-        if self.transport is not None and not self.transport.is_closing():
+        if buf and self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"".join(buf))
 
     def expire(self, older_than: float) -> list[int]:
         """Forget requests sent before ``older_than`` (perf_counter); their callbacks get
         ``(None, age)``. Returns their Hop-by-Hop ids."""
-        old = [h for h, (cb, t0) in self.pending.items()
-               if t0 < older_than and not isinstance(cb, asyncio.Future)]
+        old = [h for h, (_cb, t0) in self.callbacks.items() if t0 < older_than]
         now = time.perf_counter()
         for h in old:
-            cb, t0 = self.pending.pop(h)
+            cb, t0 = self.callbacks.pop(h)
             cb(None, now - t0)
         return old
 

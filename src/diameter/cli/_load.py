@@ -38,9 +38,8 @@ class Recorder:
     end: float = 0.0
     send_seconds: float = 0.0  # time spent sending (start to the end of the duration/count)
     answered_while_sending: int = 0
-    _window: list[float] = field(default_factory=list)
+    _window_from: int = 0  # index in ``latencies`` where the current second starts
     _window_errors: int = 0
-    _next_tick: float = 0.0
 
     @property
     def answered(self) -> int:
@@ -48,7 +47,6 @@ class Recorder:
 
     def answer(self, latency: float, rc: int | None) -> None:
         self.latencies.append(latency)
-        self._window.append(latency)
         if rc == 2001:
             self.success += 1
             return
@@ -65,10 +63,15 @@ class Recorder:
 
     def tick(self, now: float) -> None:
         """Close a one-second bucket of the time series."""
-        w = sorted(self._window)
+        w = sorted(self.latencies[self._window_from:])
         p99 = w[max(0, int(len(w) * 0.99) - 1)] * 1000 if w else 0.0
         self.series.append([round(now - self.start, 3), len(w), self._window_errors, p99])
-        self._window, self._window_errors = [], 0
+        self._window_from, self._window_errors = len(self.latencies), 0
+
+    @property
+    def window_open(self) -> bool:
+        """Whether answers came since the last :meth:`tick`."""
+        return len(self.latencies) > self._window_from
 
 
 @dataclass
@@ -147,7 +150,9 @@ async def _run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
             rc = result_code(msg)
             rec.answer(latency, rc)
             scenario.on_answer(s, msg, rc)
-            if spec.think and not s.done:
+            if s.done:
+                end_session()
+            elif spec.think:
                 # the next request after the think time, but before the grant's
                 # Validity-Time runs out
                 delay = min(spec.think, s.validity * 0.9) if s.validity else spec.think
@@ -203,6 +208,6 @@ async def _run_load(conns: list[Any], scenario: Scenario, spec: LoadSpec,
             continue
         await asyncio.sleep(0.001 if spec.rate is not None else 0.05)
     rec.end = time.perf_counter()
-    if rec._window:
+    if rec.window_open:
         rec.tick(rec.end)
     return rec

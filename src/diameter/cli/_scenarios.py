@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import random
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,17 +41,22 @@ def _find(buf: bytes | bytearray, path: list[tuple[int, int]], start: int = 20,
 
 
 _RC_HEAD = b"\x00\x00\x01\x0c\x40\x00\x00\x0c"  # Result-Code, M flag, length 12
+_u32 = struct.Struct(">I").unpack_from
 
 
 def result_code(msg: bytes) -> int | None:
     """Result-Code, else Experimental-Result-Code, of an answer."""
     i = msg.find(_RC_HEAD, 20)
     if i > 0 and not (i - 20) & 3:  # fast path: the usual encoding, on an AVP boundary
-        for _c, _v, _f, start, _ps, _pe in scan_avps(msg, 20, len(msg)):
-            if start == i:
-                return int.from_bytes(msg[i + 8:i + 12], "big")
-            if start > i:
+        off = 20
+        while off < i:  # walk the AVP headers before it (lengths padded to 4)
+            length = _u32(msg, off + 4)[0] & 0xFFFFFF
+            if length < 8:
                 break
+            off += (length + 3) & ~3
+        if off == i:
+            rc: int = _u32(msg, i + 8)[0]
+            return rc
     for code, vendor, _f, _s, ps, pe in scan_avps(msg, 20, len(msg)):
         if code == 268 and vendor == 0 and pe - ps == 4:
             return int.from_bytes(msg[ps:pe], "big")
@@ -151,6 +157,7 @@ class Scenario(abc.ABC):
         self.rng = random.Random(seed)
         self.sid_prefix = f"{origin_host};{random.getrandbits(31)};"
         self.placeholder = self.sid_prefix + "0" * SID_WIDTH
+        self._sid_format = self.sid_prefix.encode().replace(b"%", b"%%") + b"%0*d"
         self.count = 0
 
     def common(self) -> list[dict[str, Any]]:
@@ -160,7 +167,7 @@ class Scenario(abc.ABC):
 
     def new_session(self) -> Session:
         self.count += 1
-        sid = (self.sid_prefix + f"{self.count:0{SID_WIDTH}d}").encode()
+        sid = self._sid_format % (SID_WIDTH, self.count)
         return Session(sid, self.count, self.lengths.draw(self.rng))
 
     @abc.abstractmethod
@@ -257,7 +264,9 @@ class _Pair(Scenario):
         t = self.tmpl[s.step]
         s.step += 1
         s.done = s.step >= len(self.tmpl)
-        return t.make(s.sid, **({"imsi": _imsi(s.n)} if "imsi" in t.fields else {}))
+        if "imsi" in t.fields:
+            return t.make(s.sid, imsi=_imsi(s.n))
+        return t.make(s.sid)
 
 
 _PLMN = "00f110"

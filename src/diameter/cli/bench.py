@@ -12,6 +12,21 @@ from .send import connection_options
 
 
 
+def _uses_sctp(target: str, transport: str | None) -> bool:
+    return transport == "sctp" or "transport=sctp" in target.lower()
+
+
+def _run(main: Any, sctp: bool) -> Any:
+    """Run ``main`` on uvloop's event loop when it is installed (the ``fast`` extra:
+    about a tenth less CPU per request) and ``DIAMETER_NO_UVLOOP`` is not set, else
+    on asyncio's. SCTP connections always use asyncio's loop (uvloop wraps TCP only)."""
+    if sctp:
+        return asyncio.run(main)
+    from ..node.node import new_event_loop
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
+
+
 def _duration(text: str) -> float:
     t = text.strip().lower()
     for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
@@ -113,7 +128,7 @@ def bench(target: str, transport: str | None, origin_host: str | None, origin_re
             raise click.UsageError("--find-max runs in one process: leave out --workers")
         result = _run_workers(args, workers)
     else:
-        result = asyncio.run(_main(*args))
+        result = _run(_main(*args), _uses_sctp(target, transport))
     if result is None:
         sys.exit(1)
     recs, name, n_conns, steps = result
@@ -206,7 +221,7 @@ def _worker(args: tuple[Any, ...]) -> Any:
     """One worker process: its share of the load; returns what the parent merges."""
     import logging
     logging.getLogger().setLevel(logging.WARNING)
-    result = asyncio.run(_main(*args))
+    result = _run(_main(*args), _uses_sctp(args[0], args[1]))
     if result is None:
         return None
     recs, name, n_conns, _steps = result
