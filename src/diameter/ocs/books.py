@@ -229,8 +229,11 @@ class Books:
             outcome.balance = main.amount
             outcome.currency = snap.account.currency
             mid = main.id
-            outcome.balance_change = sum(r.amount for r in rows
-                                         if r.balance_id == mid and r.op not in _HOLD_OPS)
+            change = 0
+            for r in rows:
+                if r.balance_id == mid and r.op not in _HOLD_OPS:
+                    change += r.amount
+            outcome.balance_change = change
         # balances change only through `change`: a balance's last row holds its new amount
         return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
                         list(self.put.values()), sorted(self.deleted) if self.deleted else [],

@@ -69,18 +69,35 @@ def units_of(u: Units | None) -> dict[UnitKind, int]:
     return out
 
 
+_SEEN: dict[int, tuple[Units, dict[UnitKind, int]]] = {}
+
+
+def _units_read(u: Units) -> dict[UnitKind, int]:
+    """`units_of` for the service units of requests, remembered by identity (bounded; the
+    entry holds the Units, so its id is not reused meanwhile): the CCR parser shares equal
+    Units. The dict returned is shared: read it, do not change it."""
+    hit = _SEEN.get(id(u))
+    if hit is not None and hit[0] is u:
+        return hit[1]
+    out = units_of(u)
+    if len(_SEEN) >= 4096:
+        _SEEN.clear()
+    _SEEN[id(u)] = (u, out)
+    return out
+
+
 def usage_of(m: MsccRequest) -> ServiceUsage:
     used: dict[UnitKind, int] = {}
     for u in m.used:
-        for k, v in units_of(u).items():
+        for k, v in _units_read(u).items():
             used[k] = used.get(k, 0) + max(0, v)
     return ServiceUsage(
-        rating_group=m.rating_group,
-        service_identifier=m.service_identifiers[0] if m.service_identifiers else None,
-        requested=None if m.requested is None else units_of(m.requested),
-        used=used, final=int(ReportingReason.FINAL) in m.reporting_reasons)
+        m.rating_group, m.service_identifiers[0] if m.service_identifiers else None,
+        None if m.requested is None else dict(_units_read(m.requested)),
+        used, _FINAL in m.reporting_reasons)
 
 
+_FINAL = int(ReportingReason.FINAL)
 _UNITS_FOR = {UnitKind.TIME.value: lambda n: Units(time=n),
               UnitKind.OCTETS.value: lambda n: Units(total_octets=n)}
 _GRANTED: dict[tuple[str, int], Units] = {}
