@@ -303,3 +303,34 @@ def test_sqlite_a_batch_whose_write_fails_is_rolled_back_and_its_units_run_one_b
             assert snap.balances[0].amount == 1000 - 5 * 10 and len(snap.reservations) == 5
             assert await st.recorded(("w2", 0)) is None and (await st.audit()).ok
     run(main())
+
+
+def test_sqlite_a_file_locked_by_another_writer_fails_requests_one_at_a_time(tmp_path):
+    """BEGIN IMMEDIATE cannot get the write lock: the first queued request fails with a
+    StorageError, the others wait for the next attempt and commit once the lock is free."""
+    import sqlite3
+
+    from diameter.ocs import StorageError
+
+    path = str(tmp_path / "ocs.sqlite3")
+
+    async def main():
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            await eng.create_account("lk", [(0, MSISDN)], amount=1000)
+            st._conn.execute("PRAGMA busy_timeout=1000")
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the file
+            tasks = [asyncio.ensure_future(eng.charge(gy(f"l{i}", 0, RequestKind.INITIAL))) for i in range(3)]
+            for _ in range(200):  # the first attempt times out (bounded wait)
+                if tasks[0].done():
+                    break
+                await asyncio.sleep(0.05)
+            assert not tasks[1].done() and not tasks[2].done()
+            other.execute("ROLLBACK")
+            other.close()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            assert isinstance(results[0], StorageError) and "locked" in str(results[0])
+            assert [r.result_code for r in results[1:]] == [2001, 2001]
+            assert (await st.audit()).ok
+    run(main())

@@ -67,6 +67,14 @@ def drive(conn: sqlite3.Connection, work: Work) -> Any:
 _Item = tuple[Any, "asyncio.Future[Any]"]
 
 
+class _BeginFailed(Exception):
+    """BEGIN IMMEDIATE (or the read after it) failed: nothing of the batch was decided."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class SqliteStorage(Storage):
     """Storage in one SQLite file (``:memory:`` works too, for tests)."""
 
@@ -176,6 +184,11 @@ class SqliteStorage(Storage):
             batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
             try:
                 values = await self._commit(batch)
+            except _BeginFailed as exc:  # the file is locked or broken: fail the first one only
+                self._rollback()
+                self._pending[:0] = batch[1:]
+                await self._one_by_one(batch[:1], exc.error)
+                continue
             except Exception as exc:
                 self._rollback()
                 await self._one_by_one(batch, exc)
@@ -186,14 +199,19 @@ class SqliteStorage(Storage):
         """Run a batch in one transaction; its values once committed (raises: rolled back)."""
         keys = [w.key for w, _f in batch if type(w) is _Transact and w.key is not None]
         assert self._loop is not None
-        version, recorded = await self._loop.run_in_executor(
-            self._pool, self._begin, _dumps(keys) if keys else None)
+        try:
+            version, recorded = await self._loop.run_in_executor(
+                self._pool, self._begin, _dumps(keys) if keys else None)
+        except Exception as exc:
+            raise _BeginFailed(exc) from exc
         values = self._units(batch, version, recorded)
         await self._loop.run_in_executor(self._pool, self._write, self._cache.take())
         return values
 
     async def _one_by_one(self, batch: list[_Item], exc: Exception) -> None:
         """Find the failing unit of a failed batch; the others commit on their own."""
+        if isinstance(exc, _BeginFailed):
+            exc = exc.error
         if len(batch) == 1:
             fut = batch[0][1]
             if not fut.done():
