@@ -145,6 +145,8 @@ class SqliteStorage(Storage):
 
     # -- the committer --------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if sqlite3.sqlite_version_info < (3, 33, 0):  # UPDATE ... FROM and JSON1 in the batch write
+            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.33 or later is needed")
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
