@@ -129,3 +129,42 @@ def test_ccr_template_fast_static_part_equals_typed():
     assert a.as_bytes() == b.as_bytes()
     assert a.user_name == "alice" and [(x.subscription_id_type, x.subscription_id_data) for x in a.subscription_id] \
         == [(0, "4178"), (1, "22801")]
+
+
+def test_parse_ccr_reads_identity_fields_from_the_scan_as_the_typed_command_has_them():
+    raw = build_ccr(session_id="ims;2", request_type=4, request_number=0, origin_host="scscf.example",
+                    origin_realm="example", destination_realm="example", destination_host=None,
+                    service_context_id="ext.01.001.8.32260@3gpp.org", subscription_ids=[(0, "4178"), (2, "sip:a@b")],
+                    user_name="alice@example", requested_action=3).as_bytes()
+    msg = Message.from_bytes(raw)
+    req = parse_ccr(msg, raw=raw)
+    typed = Message.from_bytes(raw)
+    assert req.subscription_ids == [(s.subscription_id_type, s.subscription_id_data) for s in typed.subscription_id]
+    assert req.service_context_id == typed.service_context_id == "ext.01.001.8.32260@3gpp.org"
+    assert req.user_name == typed.user_name and req.requested_action == typed.requested_action == 3
+    assert req.auth_application_id == typed.auth_application_id == 4 and req.has_request_number
+    assert "subscription_id" not in msg.__dict__  # nothing decoded through the typed command
+
+
+def test_parse_ccr_missing_request_number_and_auth_application_id_are_told_apart():
+    m = Message.from_bytes(ccr_bytes())
+    m.cc_request_number = None
+    m.auth_application_id = None
+    raw = m.as_bytes()
+    req = parse_ccr(Message.from_bytes(raw), raw=raw)
+    assert not req.has_request_number and req.request_number == 0 and req.auth_application_id is None
+    assert req.subscription_ids == [(0, "4178"), (1, "22801")]
+
+
+def test_parse_ccr_takes_subscription_id_from_service_information_when_not_at_the_top():
+    r = build_ccr(session_id="s;1", request_type=1, request_number=0, origin_host="h", origin_realm="r",
+                  destination_realm="r", destination_host=None, service_context_id="32260@3gpp.org")
+    r.service_information = ServiceInformation(subscription_id=[_sub(0, "4179")])
+    raw = r.as_bytes()
+    req = parse_ccr(Message.from_bytes(raw), raw=raw)
+    assert req.subscription_ids == [(0, "4179")]
+
+
+def _sub(t: int, d: str):
+    from diameter.cc.wire import SubscriptionId
+    return SubscriptionId(t, d)

@@ -210,3 +210,127 @@ def test_sqlite_account_cache_stays_bounded(tmp_path):
                 assert len(st._cache.accounts) <= 3
             assert (await st.audit()).ok
     run(main())
+
+
+def test_recorded_outcome_format_2_round_trip_and_format_1_still_read():
+    from diameter.ocs.model import Grant, Outcome
+
+    out = Outcome(2001, [Grant(1, 2001, 7, "octets", 5 * MIB, 1, "http://top-up.example/", ["permit out ip"],
+                               ["f"], 600, 30, MIB, None, 10)], account_id=3, balance=90, balance_change=-10,
+                  currency=978, reauth_sessions=["s1"], error_message='quote " and é')
+    text = out.to_json()
+    assert json.loads(text)[0] == 2  # the format version leads
+    back = Outcome.from_json(text)
+    assert back.replayed and back.grants == out.grants
+    back.replayed = False
+    assert back == out
+    old = json.dumps({"result_code": 4012, "account_id": 3, "balance": 0, "balance_change": 0, "currency": 978,
+                      "cost": None, "check_balance": None, "amount_before": None, "reauth_sessions": [],
+                      "error_message": None, "grants": [dict(Grant(1, 4012).__dict__)]})
+    first = Outcome.from_json(old)
+    assert first.replayed and first.result_code == 4012 and first.grants == [Grant(1, 4012)]
+    try:
+        Outcome.from_json("[9, 1]")
+    except ValueError as exc:
+        assert "unknown recorded outcome format" in str(exc)
+    else:
+        raise AssertionError("format 9 was accepted")
+
+
+def test_an_outcome_recorded_in_format_1_is_replayed_not_charged(tmp_path):
+    """A file written before format 2: its recorded outcomes still answer retransmissions."""
+    import sqlite3
+
+    path = str(tmp_path / "ocs.sqlite3")
+
+    async def main():
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            await eng.create_account("old", [(0, MSISDN)], amount=1000)
+        conn = sqlite3.connect(path)
+        conn.execute("INSERT INTO outcomes (session_id, request_number, ts, outcome) VALUES (?, ?, ?, ?)",
+                     ("o1", 0, time.time(), json.dumps({
+                         "result_code": 2001, "account_id": 1, "balance": 900, "balance_change": 0,
+                         "currency": 978, "cost": None, "check_balance": None, "amount_before": None,
+                         "reauth_sessions": [], "error_message": None,
+                         "grants": [{"rating_group": 1, "result_code": 2001, "service_identifier": None,
+                                     "unit": "octets", "units": 10 * MIB, "final_action": None,
+                                     "redirect_address": None, "restriction_filter_rules": None,
+                                     "filter_ids": None, "validity_time": 600, "quota_holding_time": None,
+                                     "volume_threshold": 2 * MIB, "time_threshold": None, "cost": 0}]})))
+        conn.commit()
+        conn.close()
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            out = await eng.charge(gy("o1", 0, RequestKind.INITIAL))
+            assert out.replayed and out.grants[0].units == 10 * MIB and out.balance == 900
+            snap = await eng.account(Target(name="old"))
+            assert snap.balances[0].amount == 1000 and not snap.reservations  # nothing charged again
+    run(main())
+
+
+def test_sqlite_a_batch_whose_write_fails_is_rolled_back_and_its_units_run_one_by_one(tmp_path):
+    """The writer thread's single write statement fails (a row breaks a constraint): nothing of
+    the batch is kept, every other unit commits on its own, the bad one fails alone."""
+    from diameter.ocs import StorageError, rating
+    from diameter.ocs.tariff import DEFAULT_TARIFF
+
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("wb", [(0, MSISDN)], amount=1000)
+
+            decided = [0] * 6
+
+            def decide(i):
+                def fn(snap):
+                    decided[i] += 1
+                    dec = rating.charge(snap, gy(f"w{i}", 0, RequestKind.INITIAL, requested=MIB),
+                                        DEFAULT_TARIFF, 0.0)
+                    if i == 2:
+                        dec.reservations_put[0].peer = None  # reservations.peer is NOT NULL
+                    return dec
+                return fn
+            target = Target(subscriptions=((0, MSISDN),))
+            commits = st.commits
+            results = await asyncio.gather(*(st.transact(target, decide(i), (f"w{i}", 0), 0.0)
+                                             for i in range(6)), return_exceptions=True)
+            assert isinstance(results[2], StorageError) and "NOT NULL" in str(results[2])
+            assert all(r.result_code == 2001 for i, r in enumerate(results) if i != 2)
+            assert decided == [2] * 6  # decided in the batch, then again each in its own transaction
+            assert st.commits - commits == 5  # the failed batch committed nothing
+            snap = await eng.account(Target(name="wb"))
+            assert snap.balances[0].amount == 1000 - 5 * 10 and len(snap.reservations) == 5
+            assert await st.recorded(("w2", 0)) is None and (await st.audit()).ok
+    run(main())
+
+
+def test_sqlite_a_file_locked_by_another_writer_fails_requests_one_at_a_time(tmp_path):
+    """BEGIN IMMEDIATE cannot get the write lock: the first queued request fails with a
+    StorageError, the others wait for the next attempt and commit once the lock is free."""
+    import sqlite3
+
+    from diameter.ocs import StorageError
+
+    path = str(tmp_path / "ocs.sqlite3")
+
+    async def main():
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            await eng.create_account("lk", [(0, MSISDN)], amount=1000)
+            st._conn.execute("PRAGMA busy_timeout=1000")
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the file
+            tasks = [asyncio.ensure_future(eng.charge(gy(f"l{i}", 0, RequestKind.INITIAL))) for i in range(3)]
+            for _ in range(200):  # the first attempt times out (bounded wait)
+                if tasks[0].done():
+                    break
+                await asyncio.sleep(0.05)
+            assert not tasks[1].done() and not tasks[2].done()
+            other.execute("ROLLBACK")
+            other.close()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            assert isinstance(results[0], StorageError) and "locked" in str(results[0])
+            assert [r.result_code for r in results[1:]] == [2001, 2001]
+            assert (await st.audit()).ok
+    run(main())

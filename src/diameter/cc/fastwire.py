@@ -28,6 +28,8 @@ MSCC, GSU, RSU, USU = 456, 431, 437, 446
 CC_TIME, CC_TOTAL, CC_INPUT, CC_OUTPUT, CC_SERVICE_SPECIFIC, CC_MONEY = 420, 421, 412, 414, 417, 413
 UNIT_VALUE, VALUE_DIGITS, EXPONENT, CURRENCY_CODE = 445, 447, 429, 425
 RATING_GROUP, SERVICE_IDENTIFIER, VALIDITY_TIME = 432, 439, 448
+AUTH_APPLICATION_ID, SERVICE_CONTEXT_ID, USER_NAME, REQUESTED_ACTION = 258, 461, 1, 436
+SUBSCRIPTION_ID, SUBSCRIPTION_ID_TYPE, SUBSCRIPTION_ID_DATA = 443, 450, 444
 FUI, FINAL_UNIT_ACTION, REDIRECT_SERVER, REDIRECT_ADDRESS_TYPE, REDIRECT_SERVER_ADDRESS = 430, 449, 434, 433, 435
 FILTER_ID, RESTRICTION_FILTER_RULE = 11, 438
 # 3GPP TS 32.299 (vendor 10415)
@@ -48,8 +50,29 @@ def uint(buf: bytes, e: tuple[int, ...]) -> int:
     raise ValueError(f"AVP {e[0]}: {n} bytes is not an unsigned integer")
 
 
+def int32(buf: bytes, e: tuple[int, ...]) -> int:
+    """An Integer32 or Enumerated AVP's value."""
+    if e[5] - e[4] != 4:
+        raise ValueError(f"AVP {e[0]}: {e[5] - e[4]} bytes is not an Integer32")
+    v: int = _I32(buf, e[4])[0]
+    return v
+
+
 def text(buf: bytes, e: tuple[int, ...]) -> str:
     return buf[e[4]:e[5]].decode("utf-8", "replace")
+
+
+def subscription_id(buf: bytes, s: int, end: int) -> tuple[int, str] | None:
+    """(Subscription-Id-Type, Subscription-Id-Data) of a Subscription-Id payload; None
+    without data (a missing type reads as END_USER_E164, 0)."""
+    typ, data = 0, None
+    for e in scan(buf, s, end):
+        if e[1] == 0:
+            if e[0] == SUBSCRIPTION_ID_TYPE:
+                typ = int32(buf, e)
+            elif e[0] == SUBSCRIPTION_ID_DATA:
+                data = text(buf, e)
+    return None if data is None else (typ, data)
 
 
 def _money(buf: bytes, s: int, end: int) -> Money:

@@ -51,6 +51,19 @@ class CreditControlHandler(Protocol):
     def on_event(self, req: CCRequest) -> CCResult | Awaitable[CCResult]: ...
 
 
+def _wire_bytes(msg: Any) -> bytes:
+    """The request's bytes: as received when the message is fresh from the decoder (it keeps
+    them, with nothing changed or added since), else encoded again."""
+    d = getattr(msg, "__dict__", None)
+    if d is not None and len(d) == 3:
+        raw = d.get("_raw")
+        if raw is not None and raw[1] == 20 and raw[2] == len(raw[0]) and not d.get("_additional_avps", 1):
+            buf: bytes = raw[0]
+            return buf
+    out: bytes = msg.as_bytes()
+    return out
+
+
 async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     out = fn(*args)
     if inspect.isawaitable(out):
@@ -105,7 +118,7 @@ class CreditControlServer:
         if msg.header.command_code == CMD_ST:
             return await self._on_str(msg)
         try:
-            buf = msg.as_bytes()
+            buf = _wire_bytes(msg)
             req = parse_ccr(msg, raw=buf)
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)

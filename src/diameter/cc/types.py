@@ -174,13 +174,15 @@ class CCRequest:
     and ``top_level_units`` True) and ``message`` (the decoded CCR, for vendor AVPs) are set at
     once; ``service_context_id``, ``subscription_ids`` [(type, data)] (from Service-Information
     when missing at the top level), ``user_name``, ``requested_action``, ``event_timestamp``,
-    ``termination_cause`` and ``multiple_services_indicator`` are decoded on first access.
+    ``termination_cause``, ``multiple_services_indicator`` and ``auth_application_id`` are decoded on
+    first access. ``has_request_number`` is False when the CCR carried no CC-Request-Number
+    (``request_number`` then reads 0).
     """
 
     __slots__ = ("session_id", "request_type", "request_number", "retransmitted", "origin_host", "origin_realm",
-                 "peer", "dialect", "mscc", "top_level_units", "message", "_service_context_id",
-                 "_subscription_ids", "_user_name", "_requested_action", "_event_timestamp", "_termination_cause",
-                 "_multiple_services_indicator")
+                 "peer", "dialect", "mscc", "top_level_units", "message", "has_request_number",
+                 "_service_context_id", "_subscription_ids", "_user_name", "_requested_action", "_event_timestamp",
+                 "_termination_cause", "_multiple_services_indicator", "_auth_application_id")
 
     def __init__(self, session_id: str, request_type: RequestType, request_number: int, retransmitted: bool = False,
                  origin_host: str = "", origin_realm: str = "", peer: str = "", dialect: str = "3gpp",
@@ -200,6 +202,8 @@ class CCRequest:
         self.mscc: list[MsccRequest] = mscc if mscc is not None else []
         self.top_level_units = top_level_units
         self.message = message
+        self.has_request_number = True
+        self._auth_application_id: Any = _UNSET
         self._service_context_id = service_context_id
         self._subscription_ids = subscription_ids if subscription_ids is not _UNSET or message is not None else []
         self._user_name = user_name
@@ -215,6 +219,7 @@ class CCRequest:
     event_timestamp = _lazy("event_timestamp", lambda m: m.event_timestamp)
     termination_cause = _lazy("termination_cause", lambda m: m.termination_cause)
     multiple_services_indicator = _lazy("multiple_services_indicator", lambda m: m.multiple_services_indicator)
+    auth_application_id = _lazy("auth_application_id", lambda m: m.auth_application_id)
 
     def __repr__(self) -> str:
         return (f"CCRequest({self.session_id!r}, {self.request_type.name}, {self.request_number}, "

@@ -43,8 +43,19 @@ def rg_key(rating_group: int | None) -> int:
     return NO_RATING_GROUP if rating_group is None else rating_group
 
 
+_HOLD_OPS = ("reserve", "release")
+_MONEY = UnitKind.MONEY
+
+
+def _consumption_order(b: Balance) -> tuple[int, float, int]:
+    return (b.priority, b.valid_until if b.valid_until is not None else 1e18, b.id)
+
+
 class Books:
     """Mutable view of a snapshot for one request."""
+
+    __slots__ = ("snap", "now", "session_id", "request_number", "rows", "reservations", "put",
+                 "deleted", "sessions", "sessions_put", "sessions_del", "cdrs", "_eligible")
 
     def __init__(self, snap: Snapshot, now: float, session_id: str | None = None,
                  request_number: int | None = None) -> None:
@@ -60,29 +71,36 @@ class Books:
         self.sessions_put: dict[str, SessionRow] = {}
         self.sessions_del: set[str] = set()
         self.cdrs: list[dict[str, Any]] = []
+        self._eligible: dict[tuple[UnitKind, int | None], list[Balance]] = {}
 
     # -- balances ---------------------------------------------------------------------
     def change(self, bal: Balance, delta: int, op: str, units: int = 0,
                rating_group: int | None = None, session_id: str | None = None) -> None:
+        """The only way a balance changes: by `delta`, written down as a ledger row."""
         if delta == 0:
             return
-        bal.amount += delta
-        self.rows.append(LedgerRow(
-            account_id=bal.account_id, balance_id=bal.id, op=op, amount=delta,
-            balance_after=bal.amount, units=units,
-            session_id=session_id if session_id is not None else self.session_id,
-            request_number=self.request_number, rating_group=rating_group, ts=self.now))
+        after = bal.amount + delta
+        bal.amount = after
+        self.rows.append(LedgerRow(bal.account_id, bal.id, op, delta, after, units,
+                                   self.session_id if session_id is None else session_id,
+                                   self.request_number, rating_group, self.now))
 
     def eligible(self, rate: Rate, rating_group: int | None) -> list[Balance]:
-        """Balances that can pay for `rate`'s units, in consumption order."""
-        out = []
-        for b in self.snap.balances:
-            if not b.usable(self.now):
-                continue
-            if b.kind is UnitKind.MONEY or (
-                    b.kind is rate.unit and (not b.rating_groups or rating_group in b.rating_groups)):
-                out.append(b)
-        out.sort(key=lambda b: (b.priority, b.valid_until if b.valid_until is not None else 1e18, b.id))
+        """Balances that can pay for `rate`'s units, in consumption order (the order and the
+        eligibility do not depend on amounts: worked out once per request)."""
+        unit = rate.unit
+        key = (unit, rating_group)
+        out = self._eligible.get(key)
+        if out is None:
+            now = self.now
+            out = [b for b in self.snap.balances
+                   if (b.kind is _MONEY or (b.kind is unit and (not b.rating_groups
+                                                                or rating_group in b.rating_groups)))
+                   and (b.valid_from is None or now >= b.valid_from)
+                   and (b.valid_until is None or now < b.valid_until)]  # Balance.usable(now)
+            if len(out) > 1:
+                out.sort(key=_consumption_order)
+            self._eligible[key] = out
         return out
 
     def affordable(self, rate: Rate, rating_group: int | None) -> int:
@@ -203,16 +221,21 @@ class Books:
             })
 
     def decision(self, outcome: Outcome) -> Decision:
-        main = self.snap.main_balance()
+        snap = self.snap
+        rows = self.rows
+        main = snap.main_balance()
         if main is not None:
-            outcome.account_id = self.snap.account.id
+            outcome.account_id = snap.account.id
             outcome.balance = main.amount
-            outcome.currency = self.snap.account.currency
-            outcome.balance_change = sum(r.amount for r in self.rows
-                                         if r.balance_id == main.id and r.op not in ("reserve", "release"))
-        return Decision(
-            outcome=outcome, ledger=self.rows,
-            balances={r.balance_id: self.snap.balance(r.balance_id).amount for r in self.rows},
-            reservations_put=list(self.put.values()), reservations_del=sorted(self.deleted),
-            sessions_put=list(self.sessions_put.values()), sessions_del=sorted(self.sessions_del),
-            cdrs=self.cdrs)
+            outcome.currency = snap.account.currency
+            mid = main.id
+            change = 0
+            for r in rows:
+                if r.balance_id == mid and r.op not in _HOLD_OPS:
+                    change += r.amount
+            outcome.balance_change = change
+        # balances change only through `change`: a balance's last row holds its new amount
+        return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
+                        list(self.put.values()), sorted(self.deleted) if self.deleted else [],
+                        list(self.sessions_put.values()),
+                        sorted(self.sessions_del) if self.sessions_del else [], self.cdrs)

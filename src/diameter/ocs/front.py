@@ -48,6 +48,7 @@ _G: Any = _grouped
 CHECK_BALANCE_RESULT = 422
 MISSING_AVP = 5005
 REDIRECT_URL = 2  # Redirect-Address-Type URL
+_STAT_KEYS: dict[tuple[str, int], str] = {}
 CLOSED_REASONS = {"tcc_expired": "tcc_expired", "session_termination": "str", "abort": "asr",
                   "failed": "failed"}
 
@@ -68,27 +69,55 @@ def units_of(u: Units | None) -> dict[UnitKind, int]:
     return out
 
 
+_SEEN: dict[int, tuple[Units, dict[UnitKind, int]]] = {}
+
+
+def _units_read(u: Units) -> dict[UnitKind, int]:
+    """`units_of` for the service units of requests, remembered by identity (bounded; the
+    entry holds the Units, so its id is not reused meanwhile): the CCR parser shares equal
+    Units. The dict returned is shared: read it, do not change it."""
+    hit = _SEEN.get(id(u))
+    if hit is not None and hit[0] is u:
+        return hit[1]
+    out = units_of(u)
+    if len(_SEEN) >= 4096:
+        _SEEN.clear()
+    _SEEN[id(u)] = (u, out)
+    return out
+
+
 def usage_of(m: MsccRequest) -> ServiceUsage:
     used: dict[UnitKind, int] = {}
     for u in m.used:
-        for k, v in units_of(u).items():
+        for k, v in _units_read(u).items():
             used[k] = used.get(k, 0) + max(0, v)
     return ServiceUsage(
-        rating_group=m.rating_group,
-        service_identifier=m.service_identifiers[0] if m.service_identifiers else None,
-        requested=None if m.requested is None else units_of(m.requested),
-        used=used, final=int(ReportingReason.FINAL) in m.reporting_reasons)
+        m.rating_group, m.service_identifiers[0] if m.service_identifiers else None,
+        None if m.requested is None else dict(_units_read(m.requested)),
+        used, _FINAL in m.reporting_reasons)
+
+
+_FINAL = int(ReportingReason.FINAL)
+_UNITS_FOR = {UnitKind.TIME.value: lambda n: Units(time=n),
+              UnitKind.OCTETS.value: lambda n: Units(total_octets=n)}
+_GRANTED: dict[tuple[str, int], Units] = {}
 
 
 def _granted(unit: str | None, n: int | None) -> Units | None:
+    """Granted-Service-Unit of an engine grant; equal ones are shared (bounded): Units are
+    immutable and the CCA encoder keeps the bytes of the ones it has seen."""
     if n is None or unit is None:
         return None
-    kind = UnitKind(unit)
-    if kind is UnitKind.TIME:
-        return Units(time=n)
-    if kind is UnitKind.OCTETS:
-        return Units(total_octets=n)
-    return Units(service_specific=n)
+    key = (unit, n)
+    u = _GRANTED.get(key)
+    if u is None:
+        UnitKind(unit)  # ValueError for what the engine never writes
+        make = _UNITS_FOR.get(unit)
+        u = make(n) if make is not None else Units(service_specific=n)
+        if len(_GRANTED) >= 4096:
+            _GRANTED.clear()
+        _GRANTED[key] = u
+    return u
 
 
 def result_of(out: Outcome, req: CCRequest) -> CCResult:
@@ -183,11 +212,10 @@ class OcsFront:
         """None when the request can be charged safely, else the answer refusing it."""
         if not req.session_id:
             return CCResult(MISSING_AVP, error_message="Session-Id missing")
-        msg = req.message
-        if msg is not None:
-            if msg.cc_request_number is None:
+        if req.message is not None:
+            if not req.has_request_number:
                 return CCResult(MISSING_AVP, error_message="CC-Request-Number missing")
-            if msg.auth_application_id is None:
+            if req.auth_application_id is None:
                 log.info("session %s: no Auth-Application-Id (tolerated)", req.session_id)
         return None
 
@@ -205,7 +233,7 @@ class OcsFront:
         if req.dialect == "huawei" and self.huawei_change_info and out.balance is not None:
             res.extra_avps.append(huawei.change_info(out, str(out.account_id),
                                                      int(BalanceType.PREPAID_MAIN)))
-        if kind is RequestKind.TERMINATION or kind is RequestKind.EVENT:
+        if (kind is RequestKind.TERMINATION or kind is RequestKind.EVENT) and log.isEnabledFor(logging.INFO):
             log.info("session %s %s: result %d, charged %s, balance %s", req.session_id,
                      kind.name.lower(), out.result_code, sum(g.cost or 0 for g in out.grants),
                      out.balance)
@@ -261,7 +289,11 @@ class OcsFront:
                 log.info("session %s: Re-Auth-Request failed: %r", sid, exc)
 
     def _count(self, kind: str, code: int, seconds: float) -> None:
-        key = f"{kind}:{code}"
+        key = _STAT_KEYS.get((kind, code))
+        if key is None:
+            key = f"{kind}:{code}"
+            if len(_STAT_KEYS) < 1024:
+                _STAT_KEYS[(kind, code)] = key
         self.stats[key] = self.stats.get(key, 0) + 1
         if self.metrics is not None:
             self.metrics.observe(kind, code, seconds)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -97,6 +98,8 @@ RATING_FAILED = 5031
 UNABLE_TO_COMPLY = 5012
 
 NO_RATING_GROUP = -1  # storage key of a reservation made for top-level units
+_PREPAID_MAIN = int(BalanceType.PREPAID_MAIN)
+_POSTPAID_MAIN = int(BalanceType.POSTPAID_MAIN)
 
 
 @dataclass
@@ -215,12 +218,17 @@ class Snapshot:
         raise KeyError(balance_id)
 
     def main_balance(self) -> Balance | None:
-        money = [b for b in self.balances if b.kind is UnitKind.MONEY]
-        for code in (BalanceType.PREPAID_MAIN, BalanceType.POSTPAID_MAIN):
-            for b in money:
-                if b.type_code == code:
+        """The prepaid main balance, else the postpaid one, else the first monetary one."""
+        first = post = None
+        for b in self.balances:
+            if b.kind is UnitKind.MONEY:
+                if b.type_code == _PREPAID_MAIN:
                     return b
-        return money[0] if money else None
+                if post is None and b.type_code == _POSTPAID_MAIN:
+                    post = b
+                if first is None:
+                    first = b
+        return post if post is not None else first
 
 
 @dataclass
@@ -260,21 +268,35 @@ class Outcome:
     error_message: str | None = None
     replayed: bool = False
 
+    def to_row(self) -> list[Any]:
+        """The recorded form: ``[2, <fields of _OUTCOME_FIELDS>..., [grant row, ...]]``.
+
+        Positional (a grant is the tuple of its fields in declaration order), so writing it is
+        a few C calls; the leading 2 is the format version (version 1 was a JSON object)."""
+        return [2, *_outcome_values(self), [_grant_values(g) for g in self.grants]]
+
     def to_json(self) -> str:
-        data = {k: getattr(self, k) for k in _OUTCOME_FIELDS}
-        data["grants"] = [g.__dict__ for g in self.grants]
-        return _encode(data)
+        return _encode(self.to_row())
 
     @staticmethod
     def from_json(text: str) -> Outcome:
-        data: dict[str, Any] = json.loads(text)
-        grants = [Grant(**g) for g in data.pop("grants")]
-        return Outcome(grants=grants, replayed=True, **data)
+        """Read a recorded outcome (either format); ``replayed`` is set."""
+        data: Any = json.loads(text)
+        if isinstance(data, dict):  # format 1: {"result_code": ..., "grants": [{...}], ...}
+            grants = [Grant(**g) for g in data.pop("grants")]
+            return Outcome(grants=grants, replayed=True, **data)
+        if not isinstance(data, list) or not data or data[0] != 2 or len(data) != len(_OUTCOME_FIELDS) + 2:
+            raise ValueError(f"unknown recorded outcome format: {text[:40]!r}")
+        out = Outcome(grants=[Grant(*g) for g in data[-1]], replayed=True,
+                      **dict(zip(_OUTCOME_FIELDS, data[1:-1])))
+        return out
 
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 _OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
                    "check_balance", "amount_before", "reauth_sessions", "error_message")
+_outcome_values = operator.attrgetter(*_OUTCOME_FIELDS)
+_grant_values = operator.attrgetter(*(f.name for f in fields(Grant)))
 
 
 @dataclass

@@ -79,19 +79,35 @@ def _settle(books: Books, rate: Rate, usage: ServiceUsage, session_id: str) -> t
     res = books.reservation(session_id, usage.rating_group)
     if res is not None:
         books.release(res)
-    used = usage.used.get(rate.unit, 0)
+    used = usage.used.get(rate.unit, 0) if usage.used else 0
     if used <= 0:
         return 0, 0
     return books.debit(rate, usage.rating_group, used)
 
 
+_UNIT_VALUE = {k: k.value for k in UnitKind}
+_KEYS: dict[tuple[int | None, str], str] = {}
+
+
+def _units_key(rating_group: int | None, what: str) -> str:
+    """A session's running total key, ``"<rating group>:<unit or 'unpaid'>"`` (made once)."""
+    k = (rating_group, what)
+    key = _KEYS.get(k)
+    if key is None:
+        if len(_KEYS) > 4096:
+            _KEYS.clear()
+        key = _KEYS[k] = f"{rg_key(rating_group)}:{what}"
+    return key
+
+
 def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tariff,
              grant_more: bool) -> Grant:
     pol = tariff.policy
-    grant = Grant(usage.rating_group, service_identifier=usage.service_identifier)
-    rate = tariff.rate_for(req.service_context, usage.rating_group, usage.service_identifier)
+    rg = usage.rating_group
+    grant = Grant(rg, SUCCESS, usage.service_identifier)
+    rate = tariff.rate_for(req.service_context, rg, usage.service_identifier)
     if rate is None:
-        res = books.reservation(req.session_id, usage.rating_group)
+        res = books.reservation(req.session_id, rg)
         if res is not None:
             books.release(res)
         grant.result_code = RATING_FAILED
@@ -99,45 +115,44 @@ def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tari
     if rate.free:
         grant.result_code = CREDIT_CONTROL_NOT_APPLICABLE
         return grant
+    unit = rate.unit
     row = books.sessions.get(req.session_id)
     was_final = row is not None and row.final
     charged, unpaid = _settle(books, rate, usage, req.session_id)
     grant.cost = charged
     if row is not None:
         row.charged += charged
-        used = usage.used.get(rate.unit, 0)
+        used = usage.used.get(unit, 0) if usage.used else 0
         if used:
-            key = f"{rg_key(usage.rating_group)}:{rate.unit.value}"
+            key = _units_key(rg, _UNIT_VALUE[unit])
             row.units[key] = row.units.get(key, 0) + used
         if unpaid:  # used beyond what the balances could pay down to their floors: in the CDR
-            key = f"{rg_key(usage.rating_group)}:unpaid"
+            key = _units_key(rg, "unpaid")
             row.units[key] = row.units.get(key, 0) + unpaid
     asked = usage.requested is not None or req.kind is RequestKind.INITIAL
     if not grant_more or usage.final or not asked:
         return grant  # a report only (or the final one): no more units
     units, total = _grant_units(books, rate, usage, tariff, req.session_id)
-    holds = books.reserve(rate, usage.rating_group, units) if units > 0 else []
-    granted = sum(h.units for h in holds)
+    holds = books.reserve(rate, rg, units) if units > 0 else []
+    granted = sum(h.units for h in holds) if len(holds) != 1 else holds[0].units
     if granted <= 0:
         # after a Final-Unit-Indication the client's report is answered with no units, not 4012
         grant.result_code = SUCCESS if was_final else CREDIT_LIMIT_REACHED
         return grant
-    final = granted >= total or books.affordable(rate, usage.rating_group) == 0
-    books.keep(Reservation(
-        session_id=req.session_id, rating_group=rg_key(usage.rating_group),
-        account_id=books.snap.account.id, unit=rate.unit, units=granted, holds=holds,
-        expires_at=books.now + pol.validity_time + pol.reservation_grace,
-        request_number=req.request_number, final=final, peer=req.peer))
+    final = granted >= total or books.affordable(rate, rg) == 0
+    books.keep(Reservation(req.session_id, rg_key(rg), books.snap.account.id, unit, granted, holds,
+                           books.now + pol.validity_time + pol.reservation_grace,
+                           req.request_number, final, req.peer))
     if row is not None:
         row.final = final
-    grant.unit = rate.unit.value
+    grant.unit = _UNIT_VALUE[unit]
     grant.units = granted
     grant.validity_time = pol.validity_time or None
     grant.quota_holding_time = pol.quota_holding_time or None
     threshold = granted * pol.threshold_percent // 100 if pol.threshold_percent else None
-    if rate.unit is UnitKind.OCTETS:
+    if unit is UnitKind.OCTETS:
         grant.volume_threshold = threshold
-    elif rate.unit is UnitKind.TIME:
+    elif unit is UnitKind.TIME:
         grant.time_threshold = threshold
     if final:
         grant.final_action = int(pol.final_unit_action)

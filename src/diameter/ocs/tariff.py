@@ -114,14 +114,25 @@ class Tariff:
     rates: tuple[Rate, ...]
     policy: Policy = field(default_factory=Policy)
 
+    _memo: dict[tuple[str | None, int | None, int | None], Rate | None] = field(
+        init=False, default_factory=dict, repr=False, compare=False, hash=False)
+
     def rate_for(self, context: str | None, rating_group: int | None,
                  service_id: int | None) -> Rate | None:
+        """The most specific rate for a request (None: nothing applies); remembered (bounded)."""
+        key = (context, rating_group, service_id)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
         best: Rate | None = None
         best_score = -1
         for rate in self.rates:
             score = rate.matches(context, rating_group, service_id)
             if score > best_score:
                 best, best_score = rate, score
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[key] = best
         return best
 
 

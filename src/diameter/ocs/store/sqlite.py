@@ -1,20 +1,21 @@
-"""SQLite storage: one file in WAL mode, group commit on the event loop.
+"""SQLite storage: one file in WAL mode, group commit decided on the event loop.
 
-Callers queue their work; a committer task takes everything queued (up to `batch`), runs
-it in one transaction, commits once (``synchronous=FULL`` by default) and only then
-resolves each caller's future. The units run on the event loop thread itself, on the
-account cache of :mod:`.sqlite_cache` (no thread hand-off and no lock contention per
-request); only ``BEGIN IMMEDIATE`` (which may wait for another writer of the file) and
-``COMMIT`` (which waits for the disk) run on a helper thread, while the loop goes on
-reading requests for the next batch. When a unit fails the batch is rolled back and
-each unit runs again in a transaction of its own (units are pure functions of what they
-read, so running one again is safe): the failing unit fails alone. Nothing is reported
-before it is on disk.
+Callers queue their work; a committer task takes everything queued (up to `batch`) and
+runs it in one transaction: a helper thread begins it (``BEGIN IMMEDIATE``, which may wait
+for another writer of the file) and reads the recorded outcomes of the batch's requests in
+one query; the units are then decided on the event loop itself, on the account cache of
+:mod:`.sqlite_cache` (no thread hand-off and no lock contention per request); the helper
+thread writes what they decided (one statement) and commits (``synchronous=FULL`` by
+default) while the loop goes on reading requests for the next batch. Only then is each
+caller's future resolved. When a unit fails the batch is rolled back and each unit runs
+again in a transaction of its own (units are pure functions of what they read, so running
+one again is safe): the failing unit fails alone. Nothing is reported before it is on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import time
@@ -26,9 +27,10 @@ from ..model import Outcome
 from . import schema
 from .base import Storage, StorageError
 from .queries import Decide, Query, Target, Work
-from .sqlite_cache import AccountCache
+from .sqlite_cache import BATCH_SQL, RECORDED, WRITE_BATCH, AccountCache, Writes
 
 log = logging.getLogger("diameter.ocs.store")
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class _Transact:
@@ -63,6 +65,14 @@ def drive(conn: sqlite3.Connection, work: Work) -> Any:
 
 
 _Item = tuple[Any, "asyncio.Future[Any]"]
+
+
+class _BeginFailed(Exception):
+    """BEGIN IMMEDIATE (or the read after it) failed: nothing of the batch was decided."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class SqliteStorage(Storage):
@@ -135,12 +145,15 @@ class SqliteStorage(Storage):
 
     # -- the committer --------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if sqlite3.sqlite_version_info < (3, 33, 0):  # UPDATE ... FROM and JSON1 in the batch write
+            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.33 or later is needed")
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
         self._migrate(conn)
+        conn.executescript(BATCH_SQL)
         return conn
 
     @staticmethod
@@ -170,22 +183,37 @@ class SqliteStorage(Storage):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch: list[_Item] = []
+            batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
             try:
-                await self._in_thread("BEGIN IMMEDIATE")  # the loop keeps queueing meanwhile
-                batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
-                values = self._units(batch)
-                await self._in_thread("COMMIT")
+                values = await self._commit(batch)
+            except _BeginFailed as exc:  # the file is locked or broken: fail the first one only
+                self._rollback()
+                self._pending[:0] = batch[1:]
+                await self._one_by_one(batch[:1], exc.error)
+                continue
             except Exception as exc:
                 self._rollback()
-                if not batch:  # BEGIN failed: the file is locked or broken; fail the next one
-                    batch, self._pending = self._pending[:1], self._pending[1:]
                 await self._one_by_one(batch, exc)
                 continue
             self._done(batch, values)
 
+    async def _commit(self, batch: list[_Item]) -> list[Any]:
+        """Run a batch in one transaction; its values once committed (raises: rolled back)."""
+        keys = [w.key for w, _f in batch if type(w) is _Transact and w.key is not None]
+        assert self._loop is not None
+        try:
+            version, recorded = await self._loop.run_in_executor(
+                self._pool, self._begin, _dumps(keys) if keys else None)
+        except Exception as exc:
+            raise _BeginFailed(exc) from exc
+        values = self._units(batch, version, recorded)
+        await self._loop.run_in_executor(self._pool, self._write, self._cache.take())
+        return values
+
     async def _one_by_one(self, batch: list[_Item], exc: Exception) -> None:
         """Find the failing unit of a failed batch; the others commit on their own."""
+        if isinstance(exc, _BeginFailed):
+            exc = exc.error
         if len(batch) == 1:
             fut = batch[0][1]
             if not fut.done():
@@ -193,35 +221,48 @@ class SqliteStorage(Storage):
             return
         for item in batch:
             try:
-                await self._in_thread("BEGIN IMMEDIATE")
-                values = self._units([item])
-                await self._in_thread("COMMIT")
+                values = await self._commit([item])
             except Exception as err:
                 self._rollback()
                 await self._one_by_one([item], err)
                 continue
             self._done([item], values)
 
-    def _units(self, batch: list[_Item]) -> list[Any]:
+    # -- on the helper thread ----------------------------------------------------------
+    def _begin(self, keys: str | None) -> tuple[int, dict[tuple[str, int], str]]:
+        """BEGIN IMMEDIATE; the file's data_version and the recorded outcomes of `keys`."""
+        conn = self._conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        recorded = {}
+        if keys is not None:
+            recorded = {(sid, int(n)): text for sid, n, text in conn.execute(RECORDED, (keys,))}
+        return version, recorded
+
+    def _write(self, writes: Writes | None) -> None:
+        conn = self._conn
+        assert conn is not None
+        if writes is not None:
+            conn.execute(WRITE_BATCH, writes)
+        conn.execute("COMMIT")
+
+    # -- on the event loop ---------------------------------------------------------------
+    def _units(self, batch: list[_Item], version: int,
+               recorded: dict[tuple[str, int], str]) -> list[Any]:
         conn, cache = self._conn, self._cache
         assert conn is not None
-        cache.begin(conn)
+        cache.begin(version)
         values: list[Any] = []
         for work, _fut in batch:
             if type(work) is _Transact:
                 values.append(cache.transact(conn, work.target, work.decide, work.key, work.now,
-                                             work.scope))
+                                             work.scope, recorded))
             else:  # other work reads and writes the tables: they must be up to date
                 cache.flush(conn)
                 values.append(drive(conn, work()))
                 cache.clear()
-        cache.flush(conn)
         return values
-
-    async def _in_thread(self, sql: str) -> None:
-        conn = self._conn
-        assert conn is not None and self._loop is not None
-        await self._loop.run_in_executor(self._pool, conn.execute, sql)
 
     def _rollback(self) -> None:
         self._cache.clear()  # it may hold what is rolled back

@@ -1,10 +1,13 @@
-"""The SQLite writer thread's authoritative cache of the accounts it charges.
+"""The SQLite writer's authoritative cache of the accounts it charges, and its batch writes.
 
-The writer thread is normally the only writer of its file, so it keeps what it read of
-an account (balances, reservations, sessions) in memory and decides on that instead of
-reading it again for every request. Writes of one group commit are gathered here and
-written at its end with one ``executemany`` per table, inside the same transaction, so an
-answer still waits for the commit that holds its debits, ledger rows and outcome.
+The event loop is normally the only writer of its file, so it keeps what it read of an
+account (balances, reservations, sessions) in memory and decides on that instead of
+reading it again for every request. What one group commit decides is gathered here as
+rows (:meth:`AccountCache.take`) and written by the writer thread with a single statement
+(an INSERT into a TEMP view whose trigger fans JSON arrays out into every table, so the
+rows are written by SQLite with the GIL released), inside the same transaction as the
+COMMIT, so an answer still waits for the commit that holds its debits, ledger rows and
+outcome. Times travel as integer microseconds (cheaper to encode than floats).
 
 Other writers (the ``diameter ocs account`` commands, another server on the same file)
 are detected with ``PRAGMA data_version`` right after ``BEGIN IMMEDIATE`` (when no one
@@ -19,20 +22,61 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from ..books import Decision
 from ..model import AccountState, Outcome, Reservation, SessionRow, Snapshot
 from . import queries
 from .queries import Decide, Target, Work
 
-_RES_UPSERT = (f"INSERT INTO reservations ({queries._RES_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-               "ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
-               "holds = excluded.holds, expires_at = excluded.expires_at, "
-               "request_number = excluded.request_number, final = excluded.final")
-_SES_UPSERT = (f"INSERT INTO sessions ({queries._SES_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-               "ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
-               "expires_at = excluded.expires_at, charged = excluded.charged, "
-               "units = excluded.units, requests = excluded.requests, final = excluded.final")
-_LEDGER = ("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, "
-           "session_id, request_number, rating_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+def _x(n: int, first: int = 0) -> str:
+    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(first, n))
+
+
+def _t(i: int) -> str:  # a time sent as integer microseconds
+    return f"json_extract(value, '$[{i}]') / 1000000.0"
+
+
+#: TEMP objects of each connection: ``INSERT INTO ocs_batch VALUES (b, l, rd, rp, sd, sp, c, st, o)``
+#: with a JSON array of rows per table (or NULL) writes one batch in one statement.
+BATCH_SQL = f"""
+CREATE TEMP VIEW IF NOT EXISTS ocs_batch AS SELECT NULL AS b, NULL AS l, NULL AS rd, NULL AS rp,
+  NULL AS sd, NULL AS sp, NULL AS c, NULL AS st, NULL AS o;
+CREATE TEMP TRIGGER IF NOT EXISTS ocs_batch_write INSTEAD OF INSERT ON ocs_batch BEGIN
+ UPDATE balances SET amount = json_extract(value, '$[1]') FROM json_each(NEW.b)
+  WHERE balances.id = json_extract(value, '$[0]');
+ INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
+  request_number, rating_group) SELECT {_t(0)}, {_x(10, 1)} FROM json_each(NEW.l);
+ DELETE FROM reservations WHERE (session_id, rating_group) IN (SELECT {_x(2)} FROM json_each(NEW.rd));
+ INSERT INTO reservations ({queries._RES_COLS})
+  SELECT {_x(6)}, {_t(6)}, {_x(10, 7)} FROM json_each(NEW.rp) WHERE 1
+  ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
+  holds = excluded.holds, expires_at = excluded.expires_at,
+  request_number = excluded.request_number, final = excluded.final;
+ DELETE FROM sessions WHERE session_id IN (SELECT value FROM json_each(NEW.sd));
+ INSERT INTO sessions ({queries._SES_COLS})
+  SELECT {_x(2)}, {_t(2)}, {_t(3)}, {_t(4)}, {_x(10, 5)} FROM json_each(NEW.sp) WHERE 1
+  ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
+  expires_at = excluded.expires_at, charged = excluded.charged,
+  units = excluded.units, requests = excluded.requests, final = excluded.final;
+ INSERT INTO cdrs (ts, session_id, account_id, record) SELECT {_t(0)}, {_x(4, 1)} FROM json_each(NEW.c);
+ UPDATE accounts SET state = json_extract(value, '$[0]') FROM json_each(NEW.st)
+  WHERE accounts.id = json_extract(value, '$[1]');
+ INSERT INTO outcomes (session_id, request_number, ts, outcome)
+  SELECT {_x(2)}, {_t(2)}, json_extract(value, '$[3]') FROM json_each(NEW.o);
+END;
+"""
+WRITE_BATCH = "INSERT INTO ocs_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: recorded outcomes of a JSON array of [session id, request number] keys
+RECORDED = ("SELECT o.session_id, o.request_number, o.outcome FROM json_each(?) j JOIN outcomes o "
+            "ON o.session_id = json_extract(j.value, '$[0]') "
+            "AND o.request_number = json_extract(j.value, '$[1]')")
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+Writes = tuple[Any, ...]  # WRITE_BATCH's parameters
+
+
+def _us(t: float) -> int:
+    return round(t * 1_000_000)
 
 
 class _Account:
@@ -47,7 +91,7 @@ class _Account:
 
 
 class AccountCache:
-    """Used by the writer thread only (no locking)."""
+    """Used by the committer only (on the event loop; no locking)."""
 
     def __init__(self, drive: Callable[[sqlite3.Connection, Work], Any], max_accounts: int = 50_000) -> None:
         self._drive = drive
@@ -68,63 +112,71 @@ class AccountCache:
         self.ses_put: dict[str, SessionRow | None] = {}
         self.cdrs: list[tuple[Any, ...]] = []
         self.states: dict[int, str] = {}
-        self.outcomes: dict[tuple[str, int], tuple[float, str]] = {}
+        self.outcomes: dict[tuple[str, int], Outcome] = {}
+        self.outcome_rows: list[tuple[Any, ...]] = []
 
     # -- batch boundaries ---------------------------------------------------------------
-    def begin(self, conn: sqlite3.Connection) -> None:
-        """Call right after BEGIN IMMEDIATE: drop the cache if anyone else committed."""
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
+    def begin(self, version: int) -> None:
+        """`version`: ``PRAGMA data_version`` read right after BEGIN IMMEDIATE; drops the
+        cache if anyone else committed since."""
         if version != self._version or len(self.accounts) > self.max_accounts:
             self.clear()
             self._version = version
 
-    def flush(self, conn: sqlite3.Connection) -> None:
-        """Write what the batch decided (inside its transaction)."""
-        if self.balances:
-            conn.executemany("UPDATE balances SET amount = ? WHERE id = ?",
-                             [(a, b) for b, a in self.balances.items()])
-        if self.ledger:
-            conn.executemany(_LEDGER, self.ledger)
-        if self.res_put:
-            gone = [k for k, r in self.res_put.items() if r is None]
-            if gone:
-                conn.executemany("DELETE FROM reservations WHERE session_id = ? AND rating_group = ?", gone)
-            conn.executemany(_RES_UPSERT, [
-                (r.session_id, r.rating_group, r.account_id, r.unit.value, r.units, r.holds_json(),
-                 r.expires_at, r.request_number, int(r.final), r.peer)
-                for r in self.res_put.values() if r is not None])
-        if self.ses_put:
-            gone_s = [(k,) for k, s in self.ses_put.items() if s is None]
-            if gone_s:
-                conn.executemany("DELETE FROM sessions WHERE session_id = ?", gone_s)
-            conn.executemany(_SES_UPSERT, [
-                (s.session_id, s.account_id, s.started, s.updated, s.expires_at, s.charged,
-                 json.dumps(s.units), s.requests, s.peer, int(s.final))
-                for s in self.ses_put.values() if s is not None])
-        if self.cdrs:
-            conn.executemany("INSERT INTO cdrs (ts, session_id, account_id, record) VALUES (?, ?, ?, ?)",
-                             self.cdrs)
-        if self.states:
-            conn.executemany("UPDATE accounts SET state = ? WHERE id = ?",
-                             [(s, a) for a, s in self.states.items()])
-        if self.outcomes:
-            conn.executemany("INSERT INTO outcomes (session_id, request_number, ts, outcome) "
-                             "VALUES (?, ?, ?, ?)",
-                             [(k[0], k[1], ts, text) for k, (ts, text) in self.outcomes.items()])
+    def take(self) -> Writes | None:
+        """What the batch decided, as WRITE_BATCH's parameters (None: nothing), and forget it."""
+        if not (self.balances or self.ledger or self.res_put or self.ses_put or self.cdrs
+                or self.states or self.outcome_rows):
+            return None
+        rd: list[tuple[str, int]] = []
+        rp: list[tuple[Any, ...]] = []
+        for k, r in self.res_put.items():
+            if r is None:
+                rd.append(k)
+            else:
+                rp.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
+                           [(h.balance_id, h.amount, h.units) for h in r.holds], _us(r.expires_at),
+                           r.request_number, int(r.final), r.peer))
+        sd: list[str] = []
+        sp: list[tuple[Any, ...]] = []
+        for sid, s in self.ses_put.items():
+            if s is None:
+                sd.append(sid)
+            else:
+                sp.append((sid, s.account_id, _us(s.started), _us(s.updated), _us(s.expires_at),
+                           s.charged, s.units, s.requests, s.peer, int(s.final)))
+        out = tuple(_dumps(x) if x else None for x in (
+            list(self.balances.items()), self.ledger, rd, rp, sd, sp, self.cdrs,
+            [(s, a) for a, s in self.states.items()], self.outcome_rows))
         self._discard_pending()
+        return out
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Write what the batch decided so far on this thread (before other work reads)."""
+        writes = self.take()
+        if writes is not None:
+            conn.execute(WRITE_BATCH, writes)
 
     # -- one unit -----------------------------------------------------------------------
     def transact(self, conn: sqlite3.Connection, target: Target, decide: Decide,
-                 key: tuple[str, int] | None, now: float, scope: str | None) -> Outcome | None:
-        """`queries.transact` on the cache: replay, resolve, decide, remember the writes."""
+                 key: tuple[str, int] | None, now: float, scope: str | None,
+                 recorded: dict[tuple[str, int], str] | None = None) -> Outcome | None:
+        """`queries.transact` on the cache: replay, resolve, decide, remember the writes.
+
+        `recorded`: outcomes of this batch's keys already read from the file (all of them:
+        a key missing there was not committed before this batch)."""
         if key is not None:
-            text = self.outcomes.get(key)
+            done = self.outcomes.get(key)
+            if done is not None:
+                return Outcome.from_json(done.to_json())
+            if recorded is None:
+                row = conn.execute("SELECT outcome FROM outcomes WHERE session_id = ? "
+                                   "AND request_number = ?", key).fetchone()
+                text = None if row is None else row[0]
+            else:
+                text = recorded.get(key)
             if text is not None:
-                return Outcome.from_json(text[1])
-            row = conn.execute("SELECT outcome FROM outcomes WHERE session_id = ? AND request_number = ?",
-                               key).fetchone()
-            if row is not None:
-                return Outcome.from_json(row[0])
+                return Outcome.from_json(text)
         account_id = self._resolve(conn, target)
         if account_id is None:
             return None
@@ -142,19 +194,25 @@ class AccountCache:
             view = Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
                             {scope: row_s} if row_s is not None else {}, others)
         dec = decide(view)
-        if dec.outcome.account_id is None:
-            dec.outcome.account_id = account_id
+        out = dec.outcome
+        if out.account_id is None:
+            out.account_id = account_id
         self._apply(acc, dec, account_id, now)
         if key is not None:
-            self.outcomes[key] = (now, dec.outcome.to_json())
-        return dec.outcome
+            self.outcomes[key] = out
+            self.outcome_rows.append((key[0], key[1], _us(now), out.to_row()))
+        return out
 
-    def _apply(self, acc: _Account, dec: Any, account_id: int, now: float) -> None:
+    def _apply(self, acc: _Account, dec: Decision, account_id: int, now: float) -> None:
+        balances = self.balances
         for bid, amount in dec.balances.items():
-            self.balances[bid] = amount  # the Balance objects were changed in place by Books
-        for r in dec.ledger:
-            self.ledger.append((r.ts, r.account_id, r.balance_id, r.op, r.amount, r.balance_after, r.units,
-                                r.session_id, r.request_number, r.rating_group))
+            balances[bid] = amount  # the Balance objects were changed in place by Books
+        if dec.ledger:
+            ts = _us(now)
+            self.ledger.extend(
+                (ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op, r.amount,
+                 r.balance_after, r.units, r.session_id, r.request_number, r.rating_group)
+                for r in dec.ledger)
         for sid, rg in dec.reservations_del:
             rs = acc.res.get(sid)
             if rs is not None:
@@ -174,7 +232,7 @@ class AccountCache:
             self.ses_put[s.session_id] = s
             self.session_account[s.session_id] = account_id
         for c in dec.cdrs:
-            self.cdrs.append((now, c.get("session_id"), c.get("account_id"),
+            self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"),
                               json.dumps(c, sort_keys=True)))
         if dec.account_state is not None:
             acc.snap.account.state = AccountState(dec.account_state)
