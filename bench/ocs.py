@@ -131,6 +131,8 @@ async def null_server_main() -> None:
                         ip_addresses=["127.0.0.1"], accept_unknown_peers=True)
     CreditControlServer(node, Grants(), validate=False)
     await node.start()
+    from diameter.ocs.server import GC_THRESHOLD, tune_gc
+    tune_gc(GC_THRESHOLD)  # as `diameter ocs serve` does
     print(f"null server listening on 127.0.0.1:{node.listen_ports[0]} ", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -55,3 +55,29 @@ def test_bad_files_are_reported(tmp_path):
         load_config(bad)
     with pytest.raises(TariffError):
         load_tariff(tmp_path / "missing.toml")
+
+
+def test_gc_threshold_from_config_and_applied(tmp_path):
+    import gc
+
+    from diameter.ocs.server import GC_THRESHOLD, ServerConfig, tune_gc
+
+    assert ServerConfig().gc_threshold == GC_THRESHOLD
+    f = tmp_path / "ocs.toml"
+    f.write_text("[server]\ngc_threshold = [5000, 15, 25]\n")
+    assert load_config(f).gc_threshold == (5000, 15, 25)
+    f.write_text("[server]\ngc_threshold = false\n")
+    assert load_config(f).gc_threshold is None
+    f.write_text('[server]\ngc_threshold = [1, "x"]\n')
+    with pytest.raises(TariffError, match="gc_threshold"):
+        load_config(f)
+    before = gc.get_threshold()
+    try:
+        tune_gc((5000, 15, 25))
+        assert gc.get_threshold() == (5000, 15, 25)
+        assert gc.get_freeze_count() > 0
+        tune_gc(None)  # leaves it alone
+        assert gc.get_threshold() == (5000, 15, 25)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -93,7 +93,7 @@ def serve(ctx: click.Context, config: str | None, host: str | None, port: int | 
           max_in_progress: int | None) -> None:
     """Serve credit-control requests until interrupted (SIGINT/SIGTERM)."""
     from ..ocs import TariffError, load_tariff
-    from ..ocs.server import OcsServer, ServerConfig, load_config
+    from ..ocs.server import OcsServer, ServerConfig, load_config, tune_gc
     try:
         cfg = load_config(config) if config else ServerConfig()
         if tariff:
@@ -115,6 +115,7 @@ def serve(ctx: click.Context, config: str | None, host: str | None, port: int | 
             raise click.ClickException(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
         click.echo(f"ocs {cfg.identity} listening on {cfg.host}:{srv.port} ({srv.store.url})",
                    err=True)
+        tune_gc(cfg.gc_threshold)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
