@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .. import _helpers
+from ..uri import parse_diameter_uri
 from . import avps as A
 from .framing import Header
 from .constants import (AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST, AVP_ORIGIN_REALM, AVP_PROXY_INFO,
@@ -60,7 +60,7 @@ class Redirect(NamedTuple):
 def parse_redirect(answer: bytes) -> Redirect | None:
     """The redirect of a 3006 answer, None when it names no usable host."""
     try:
-        hosts = [_helpers.parse_diameter_uri(p.decode("utf-8", "replace")).fqdn
+        hosts = [parse_diameter_uri(p.decode("utf-8", "replace")).fqdn
                  for c, _f, v, p in A.iter_avps(answer) if c == AVP_REDIRECT_HOST and v == 0]
     except (A.AvpError, ValueError):
         return None
