@@ -20,7 +20,7 @@ from .codec.frame import HEADER
 from .codec.types import NTP_ERA1_OFFSET as _NTP_ERA1
 from .codec.types import NTP_UNIX_OFFSET as _NTP_UNIX
 from .codec.wire import LIMITS, encode_avp, scan_avps, unpack_header
-from .dictionary import _generated_tables as _tables
+from .dictionary import tables as _tables
 from .dictionary import runtime as _runtime
 from .message.avp import dictionary as _avpdict
 

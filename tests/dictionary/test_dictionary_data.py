@@ -121,7 +121,7 @@ def test_huawei_list_is_present_with_types_and_enums(d):
 
 
 def test_huawei_grouped_avps_have_their_members(d):
-    from diameter.dictionary._generated_tables import GROUPED_GRAMMARS
+    from diameter.dictionary.tables import GROUPED_GRAMMARS
     for e in json.loads(HUAWEI.read_text()):
         refs = [r for r in (e.get("children_refs") or []) if r["code"] is not None]
         if e["type"] != "Grouped" or not refs:
@@ -137,7 +137,7 @@ def test_huawei_grouped_avps_have_their_members(d):
 def test_lookups_by_vendor_and_code_never_collide(d):
     assert d.avps[(0, 2)].name == "User-Password"
     assert d.avps[(10415, 2)].name == "3GPP-Charging-Id"
-    from diameter.dictionary._generated_tables import AVPS, ENUMS
+    from diameter.dictionary.tables import AVPS, ENUMS
     keys = [(v, c) for c, v, *_ in AVPS]
     assert len(keys) == len(set(keys)) == len(d.avps)
     assert set(ENUMS) <= set(keys)
@@ -153,7 +153,7 @@ def test_constant_names_are_unique_per_value(d):
 
 
 def test_every_grouped_grammar_ends_with_any_avp(d):
-    from diameter.dictionary._generated_tables import GROUPED_GRAMMARS
+    from diameter.dictionary.tables import GROUPED_GRAMMARS
     assert len(GROUPED_GRAMMARS) > 400
     for key, members in GROUPED_GRAMMARS.items():
         assert members[-1][:2] == (-1, -1), key

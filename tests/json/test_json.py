@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diameter.dictionary import _generated_tables as tables
+from diameter.dictionary import tables
 from diameter.jsonview import (JsonFormatError, dict_to_bytes, from_dict, from_json, to_dict,
                                to_json)
 from diameter.message import Message

@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from ..dictionary import _generated_tables as _tables
+from ..dictionary import tables as _tables
 from ..jsonview import APPLICATION_NAMES, COMMAND_NAMES, JsonFormatError
 from ..message.avp import dictionary as _avpdict
 from ._names import application_id, norm

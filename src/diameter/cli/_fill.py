@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dictionary import _generated_tables as _tables
+from ..dictionary import tables as _tables
 from ._avpindex import DocumentError, _complete_avp, lookup_avp, parse_value
 
 __all__ = ["apply_settings", "fill_request"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..codec.typed import GENERATION
-from . import _generated_tables as _tables
+from . import tables as _tables
 
 if TYPE_CHECKING:
     from .source import AvpDef, Dictionary

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..dictionary import _generated_tables as _tables
+from ..dictionary import tables as _tables
 from .rules import Member, RuleSet
 
 __all__ = ["Dialect", "DialectError", "dialect", "dialect_names", "register_dialect",

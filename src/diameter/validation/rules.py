@@ -5,7 +5,7 @@ import weakref
 from collections.abc import Mapping
 
 from ..codec.typed import GENERATION
-from ..dictionary import _generated_tables as _tables
+from ..dictionary import tables as _tables
 from ..dictionary.runtime import on_change
 from ..message.avp import dictionary as _avpdict
 

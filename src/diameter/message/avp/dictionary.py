@@ -20,7 +20,7 @@ from .tables import (AVP_DICTIONARY, AVP_FLAG_RULES, AVP_TYPE_NAMES, AVP_VENDOR_
                      vendor_name)
 
 try:
-    from ...dictionary import _generated_tables as _tables
+    from ...dictionary import tables as _tables
 except ImportError:  # before the first generation
     _tables = None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 def command_name(code: int) -> str:
     """python-diameter's name for a command code (e.g. 272 -> "Credit-Control")."""
     try:
-        from ...message._base import all_commands
+        from ...message.commands import all_commands
         cls = all_commands.get(code)
         if cls is not None:
             return cls.name
