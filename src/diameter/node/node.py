@@ -121,6 +121,31 @@ class _Waiter:
         return self._lock.acquire(timeout=timeout)
 
 
+class _HandOff(asyncio.Future):  # type: ignore[type-arg]
+    """The node's future for a blocked thread's request: resolving it wakes the thread at once
+    (no done-callback turn of the event loop)."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, waiter: _Waiter) -> None:
+        super().__init__(loop=loop)
+        self._waiter = waiter
+
+    def set_result(self, result: Any) -> None:
+        super().set_result(result)
+        self._waiter.set(result, None)
+
+    def set_exception(self, exception: Any) -> None:
+        super().set_exception(exception)
+        self._waiter.set(None, self.exception())   # retrieved: never logged as unhandled
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self._waiter.set(None, concurrent.futures.CancelledError())
+        return True
+
+
 class Node:
     """A Diameter node with python-diameter's blocking API.
 
@@ -386,22 +411,7 @@ class Node:
             message.header.application_id = app.application_id
 
         waiter = _Waiter()
-
-        def relay(f: asyncio.Future) -> None:
-            if f.cancelled():
-                waiter.set(None, concurrent.futures.CancelledError())
-            else:
-                exc = f.exception()
-                waiter.set(None if exc is not None else f.result(), exc)
-
-        def go() -> None:
-            try:
-                fut = self._anode.request_future(message, timeout=timeout, peer=self._custom_route(app, message))
-            except Exception as exc:  # noqa: BLE001 - handed to the calling thread
-                waiter.set(None, exc)
-                return
-            fut.add_done_callback(relay)
-        self._inbox.post(go)
+        self._inbox.post(self._send_for, app, message, timeout, waiter)
         if not waiter.wait(timeout + 5):
             raise RequestTimeout("Timed out waiting for answer")
         if waiter.error is not None:
@@ -412,6 +422,14 @@ class Node:
         if answer is None:
             raise EmptyAnswer("Response is None")
         return answer
+
+    def _send_for(self, app: Application, message: Any, timeout: float, waiter: _Waiter) -> None:
+        """In the loop thread: send a blocked thread's request; its answer wakes the thread."""
+        try:
+            self._anode.request_future(message, timeout=timeout, peer=self._custom_route(app, message),
+                                       future=_HandOff(self._loop, waiter))
+        except Exception as exc:  # noqa: BLE001 - handed to the calling thread
+            waiter.set(None, exc)
 
     def _custom_route(self, app: Application, message: Any) -> str | None:
         """Apply a user-set ``peer_route_select_func`` when several peers can serve."""
