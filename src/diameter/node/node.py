@@ -190,6 +190,7 @@ class Node:
         self._waiting_lock = threading.Lock()
         self._anode: DiameterNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None   # threading.get_ident() of the loop's thread
         self._inbox: _Inbox | None = None
         self._thread: threading.Thread | None = None
         self._started = False
@@ -284,18 +285,21 @@ class Node:
 
         inbox = self._inbox
 
-        def handler(message: Any) -> asyncio.Future:
+        def handler(message: Any) -> Any:   # the answer, or a future of it
             fut = loop.create_future()
             key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
             with self._waiting_lock:
                 self._waiting[key] = _Waiting(fut, loop, inbox)
-            fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
             try:
                 app.receive_request(message)
             except Exception as exc:  # noqa: BLE001 - reported as 5012 to the peer
                 self.logger.exception("%s failed to handle a request", app)
                 if not fut.done():
                     fut.set_exception(exc)
+            if fut.done():   # answered inline (handle_request in this thread): no loop turn
+                self._drop_waiting(key, fut)
+                return fut.result()   # the handler's error, raised, is answered 5012
+            fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
             return fut
         return handler
 
@@ -355,6 +359,7 @@ class Node:
         def run() -> None:
             loop = new_event_loop()
             self._loop = loop
+            self._loop_thread = threading.get_ident()
             self._inbox = _Inbox(loop, self._anode)
             asyncio.set_event_loop(loop)
             for peer in self.peers.values():
@@ -470,6 +475,11 @@ class Node:
     def send_message(self, conn: Any, message: Any) -> None:
         """Send an answer routed with :meth:`route_answer`, or a request to a peer."""
         if isinstance(conn, _Waiting):
+            if threading.get_ident() == self._loop_thread:   # in the loop thread: resolve it now
+                if not conn.future.done():
+                    conn.future.set_result(message)
+                return
+
             def deliver() -> None:
                 if not conn.future.done():
                     conn.future.set_result(message)
