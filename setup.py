@@ -1,9 +1,10 @@
-"""Build script: an optional compiled codec core.
+"""Build script: an optional compiled codec core and node core.
 
-The codec's hot loops (``COMPILED_MODULES``) are compiled with mypyc into
-extension modules, sharing one library, when mypyc and a C compiler are available; when they are not, or when
-``DIAMETER_PURE_PYTHON_BUILD=1`` is set, the package installs as pure Python
-and runs the same source interpreted. Everything else is in pyproject.toml.
+The codec's hot loops (``COMPILED_MODULES``) and the node's sans-IO per-message
+state (``NODE_COMPILED_MODULES``) are compiled with mypyc into extension modules,
+one shared library per group, when mypyc and a C compiler are available; when they
+are not, or when ``DIAMETER_PURE_PYTHON_BUILD=1`` is set, the package installs as
+pure Python and runs the same source interpreted. Everything else is in pyproject.toml.
 """
 import os
 
@@ -12,6 +13,11 @@ from setuptools import setup
 COMPILED_MODULES = [f"src/diameter/codec/{name}.py"
                     for name in ("frame", "typed", "objects", "grammar")]
 """The same list as ``diameter.codec._COMPILED_MODULES``."""
+
+NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"
+                         for name in ("framing", "watchdog", "dedup", "pending", "connection")]
+"""The same list as ``diameter.node.protocol._COMPILED_MODULES``. They import the rest of the
+package, which mypy follows silently: only these modules must type-check."""
 
 
 def ext_modules() -> list:
@@ -27,6 +33,11 @@ def ext_modules() -> list:
     except (Exception, SystemExit) as e:  # mypyc cannot handle the source: stay pure Python
         print(f"diameter: not compiling the codec core ({e})")
         return []
+    try:
+        extensions += mypycify(["--follow-imports=silent", *NODE_COMPILED_MODULES], opt_level="3",
+                               group_name="diameter.node.protocol.native")
+    except (Exception, SystemExit) as e:  # the node core stays pure Python
+        print(f"diameter: not compiling the node core ({e})")
     for ext in extensions:
         ext.optional = True   # no C compiler: install the pure-Python package
     return extensions

@@ -95,6 +95,7 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, args.src)
     sys.path.insert(0, str(HERE))
+    import diameter  # noqa: F401 - from --src, before _machine puts this checkout first
     from _machine import describe
     print(describe(uvloop_used=False))
     us = asyncio.run(_run(args.requests, args.rounds))

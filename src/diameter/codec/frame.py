@@ -199,3 +199,55 @@ def u32_at(buf: bytes, p: int) -> int:
     if COMPILED:
         return (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]
     return int(U32.unpack_from(buf, p)[0])
+
+
+def find_payload(buf: bytes, code: int, vendor: int, start: int, end: int) -> bytes | None:
+    """The payload of the first AVP ``code``/``vendor`` among the AVPs in ``buf[start:end]``.
+
+    None when there is none, or when an AVP length is out of bounds before it (a
+    lenient look-up for the few AVPs a node routes on; :func:`scan` reports errors).
+    """
+    if not COMPILED:
+        return _find_payload_struct(buf, code, vendor, start, end)
+    pos = start
+    while pos + 8 <= end:
+        length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
+        if length < 8 or pos + length > end:
+            return None
+        if ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) == code:
+            if buf[pos + 4] & 0x80:
+                if length >= 12 and ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
+                                     | buf[pos + 11]) == vendor:
+                    return bytes(buf[pos + 12:pos + length])
+            elif vendor == 0:
+                return bytes(buf[pos + 8:pos + length])
+        pos += (length + 3) & ~3
+    return None
+
+
+def _find_payload_struct(buf: bytes, code: int, vendor: int, start: int, end: int) -> bytes | None:
+    """:func:`find_payload` with ``struct`` (the faster one interpreted)."""
+    pos = start
+    unpack = U32X2.unpack_from
+    while pos + 8 <= end:
+        c, fl = unpack(buf, pos)
+        length = fl & 0xFFFFFF
+        if length < 8 or pos + length > end:
+            return None
+        if c == code:
+            if fl & 0x80000000:
+                if length >= 12 and U32.unpack_from(buf, pos + 8)[0] == vendor:
+                    return bytes(buf[pos + 12:pos + length])
+            elif not vendor:
+                return bytes(buf[pos + 8:pos + length])
+        pos += (length + 3) & ~3
+    return None
+
+
+def find_u32(buf: bytes, code: int, start: int, end: int) -> int:
+    """The Unsigned32 value of the first vendor-0 AVP ``code`` (as :func:`find_payload`);
+    -1 when there is none or its payload is not 4 bytes."""
+    p = find_payload(buf, code, 0, start, end)
+    if p is None or len(p) != 4:
+        return -1
+    return (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]

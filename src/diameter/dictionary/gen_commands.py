@@ -236,12 +236,16 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         lines.append(f"    attr_lists: tuple[str, ...] = {_tuple(mc.lists)}")
         lines.append("")
     # as in python-diameter, every grouped class is importable from every command module
+    # (kept in the module once found: ``from <module> import <Class>`` in a function
+    # that runs per request then costs a dictionary hit, not an import)
     lines += ["", "def __getattr__(name: str) -> object:",
               "    from ..avp import grouped",
               "    try:",
-              "        return getattr(grouped, name)",
+              "        value = getattr(grouped, name)",
               "    except AttributeError:",
-              '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None']
+              '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None',
+              "    globals()[name] = value",
+              "    return value"]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("diameter.application")
 
 
+def _has_attr(answer: Any, name: str) -> bool:
+    """Whether setting attribute ``name`` on ``answer`` sends an AVP: always on an untyped
+    message, only when its class defines the attribute on a typed one."""
+    from ..message import DefinedMessage
+    return not isinstance(answer, DefinedMessage) or hasattr(type(answer), name)
+
+
 class ApplicationHost(Protocol):
     """What an :class:`Application` asks of the node it is registered with (``Node``)."""
     origin_host: str
@@ -84,9 +91,11 @@ class Application:
         pinfo = getattr(message, "proxy_info", None)
         if pinfo:
             answer.proxy_info = pinfo
-        if self.is_auth_application:
+        # an answer class without the AVP (a command code another application also
+        # uses) would not send it: setting it would only cost a typo warning per answer
+        if self.is_auth_application and _has_attr(answer, "auth_application_id"):
             answer.auth_application_id = self.application_id
-        if self.is_acct_application:
+        if self.is_acct_application and _has_attr(answer, "acct_application_id"):
             answer.acct_application_id = self.application_id
         if result_code:
             answer.result_code = result_code

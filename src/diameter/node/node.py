@@ -121,6 +121,31 @@ class _Waiter:
         return self._lock.acquire(timeout=timeout)
 
 
+class _HandOff(asyncio.Future):  # type: ignore[type-arg]
+    """The node's future for a blocked thread's request: resolving it wakes the thread at once
+    (no done-callback turn of the event loop)."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, waiter: _Waiter) -> None:
+        super().__init__(loop=loop)
+        self._waiter = waiter
+
+    def set_result(self, result: Any) -> None:
+        super().set_result(result)
+        self._waiter.set(result, None)
+
+    def set_exception(self, exception: Any) -> None:
+        super().set_exception(exception)
+        self._waiter.set(None, self.exception())   # retrieved: never logged as unhandled
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self._waiter.set(None, concurrent.futures.CancelledError())
+        return True
+
+
 class Node:
     """A Diameter node with python-diameter's blocking API.
 
@@ -165,6 +190,7 @@ class Node:
         self._waiting_lock = threading.Lock()
         self._anode: DiameterNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None   # threading.get_ident() of the loop's thread
         self._inbox: _Inbox | None = None
         self._thread: threading.Thread | None = None
         self._started = False
@@ -259,18 +285,21 @@ class Node:
 
         inbox = self._inbox
 
-        def handler(message: Any) -> asyncio.Future:
+        def handler(message: Any) -> Any:   # the answer, or a future of it
             fut = loop.create_future()
             key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
             with self._waiting_lock:
                 self._waiting[key] = _Waiting(fut, loop, inbox)
-            fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
             try:
                 app.receive_request(message)
             except Exception as exc:  # noqa: BLE001 - reported as 5012 to the peer
                 self.logger.exception("%s failed to handle a request", app)
                 if not fut.done():
                     fut.set_exception(exc)
+            if fut.done():   # answered inline (handle_request in this thread): no loop turn
+                self._drop_waiting(key, fut)
+                return fut.result()   # the handler's error, raised, is answered 5012
+            fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
             return fut
         return handler
 
@@ -330,6 +359,7 @@ class Node:
         def run() -> None:
             loop = new_event_loop()
             self._loop = loop
+            self._loop_thread = threading.get_ident()
             self._inbox = _Inbox(loop, self._anode)
             asyncio.set_event_loop(loop)
             for peer in self.peers.values():
@@ -386,22 +416,7 @@ class Node:
             message.header.application_id = app.application_id
 
         waiter = _Waiter()
-
-        def relay(f: asyncio.Future) -> None:
-            if f.cancelled():
-                waiter.set(None, concurrent.futures.CancelledError())
-            else:
-                exc = f.exception()
-                waiter.set(None if exc is not None else f.result(), exc)
-
-        def go() -> None:
-            try:
-                fut = self._anode.request_future(message, timeout=timeout, peer=self._custom_route(app, message))
-            except Exception as exc:  # noqa: BLE001 - handed to the calling thread
-                waiter.set(None, exc)
-                return
-            fut.add_done_callback(relay)
-        self._inbox.post(go)
+        self._inbox.post(self._send_for, app, message, timeout, waiter)
         if not waiter.wait(timeout + 5):
             raise RequestTimeout("Timed out waiting for answer")
         if waiter.error is not None:
@@ -412,6 +427,14 @@ class Node:
         if answer is None:
             raise EmptyAnswer("Response is None")
         return answer
+
+    def _send_for(self, app: Application, message: Any, timeout: float, waiter: _Waiter) -> None:
+        """In the loop thread: send a blocked thread's request; its answer wakes the thread."""
+        try:
+            self._anode.request_future(message, timeout=timeout, peer=self._custom_route(app, message),
+                                       future=_HandOff(self._loop, waiter))
+        except Exception as exc:  # noqa: BLE001 - handed to the calling thread
+            waiter.set(None, exc)
 
     def _custom_route(self, app: Application, message: Any) -> str | None:
         """Apply a user-set ``peer_route_select_func`` when several peers can serve."""
@@ -452,6 +475,11 @@ class Node:
     def send_message(self, conn: Any, message: Any) -> None:
         """Send an answer routed with :meth:`route_answer`, or a request to a peer."""
         if isinstance(conn, _Waiting):
+            if threading.get_ident() == self._loop_thread:   # in the loop thread: resolve it now
+                if not conn.future.done():
+                    conn.future.set_result(message)
+                return
+
             def deliver() -> None:
                 if not conn.future.done():
                     conn.future.set_result(message)

@@ -64,10 +64,12 @@ class SubscriptionIdMixin:
             subscription_id_type: one of the `E_SUBSCRIPTION_ID_TYPE_*` values
             subscription_id_data: the identifier (MSISDN, IMSI, SIP URI, ...)
         """
-        SubscriptionId = _grouped().SubscriptionId
-        if getattr(self, "subscription_id", None) is None:
-            self.subscription_id = []
-        self.subscription_id.append(SubscriptionId(subscription_id_type, subscription_id_data))
+        sid = _grouped().SubscriptionId(subscription_id_type, subscription_id_data)
+        current = getattr(self, "subscription_id", None)
+        if current is None:
+            self.subscription_id = [sid]
+        else:
+            current.append(sid)
 
 
 def _as_list(value):
@@ -96,19 +98,34 @@ class MultipleServicesCreditControlMixin:
         `used_service_unit` and `service_identifier` accept one value or a
         list; `avp` holds further AVPs to carry inside the group.
         """
-        MultipleServicesCreditControl = _grouped().MultipleServicesCreditControl
-        if getattr(self, "multiple_services_credit_control", None) is None:
-            self.multiple_services_credit_control = []
-        self.multiple_services_credit_control.append(MultipleServicesCreditControl(
-            granted_service_unit=granted_service_unit,
-            requested_service_unit=requested_service_unit,
-            used_service_unit=_as_list(used_service_unit),
-            tariff_change_usage=tariff_change_usage,
-            service_identifier=_as_list(service_identifier),
-            rating_group=rating_group,
-            g_s_u_pool_reference=g_s_u_pool_reference,
-            validity_time=validity_time,
-            result_code=result_code,
-            final_unit_indication=final_unit_indication,
-            additional_avps=list(avp) if avp else [],
-        ))
+        # only the arguments given: an argument left out reads None (a list one []) all the
+        # same, and a group built from fewer keywords is built and encoded faster
+        kw: dict = {}
+        if granted_service_unit is not None:
+            kw["granted_service_unit"] = granted_service_unit
+        if requested_service_unit is not None:
+            kw["requested_service_unit"] = requested_service_unit
+        if used_service_unit is not None:
+            kw["used_service_unit"] = _as_list(used_service_unit)
+        if tariff_change_usage is not None:
+            kw["tariff_change_usage"] = tariff_change_usage
+        if service_identifier is not None:
+            kw["service_identifier"] = _as_list(service_identifier)
+        if rating_group is not None:
+            kw["rating_group"] = rating_group
+        if g_s_u_pool_reference is not None:
+            kw["g_s_u_pool_reference"] = g_s_u_pool_reference
+        if validity_time is not None:
+            kw["validity_time"] = validity_time
+        if result_code is not None:
+            kw["result_code"] = result_code
+        if final_unit_indication is not None:
+            kw["final_unit_indication"] = final_unit_indication
+        if avp:
+            kw["additional_avps"] = list(avp)
+        mscc = _grouped().MultipleServicesCreditControl(**kw)
+        current = getattr(self, "multiple_services_credit_control", None)
+        if current is None:
+            self.multiple_services_credit_control = [mscc]
+        else:
+            current.append(mscc)

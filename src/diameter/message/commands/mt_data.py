@@ -135,6 +135,8 @@ class MTDataAnswer(MTData):
 def __getattr__(name: str) -> object:
     from ..avp import grouped
     try:
-        return getattr(grouped, name)
+        value = getattr(grouped, name)
     except AttributeError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value

@@ -138,8 +138,8 @@ class RequestsPart(NodeParts):
                 header.end_to_end_identifier = e2e
         if app_id == 0 and command not in BASE_COMMANDS:
             # like python-diameter, take the application from the message's AVPs
-            app_id = (A.as_u32(A.find(data, AVP_AUTH_APPLICATION_ID))
-                      or A.as_u32(A.find(data, AVP_ACCT_APPLICATION_ID)) or 0)
+            app_id = (A.find_u32(data, AVP_AUTH_APPLICATION_ID)
+                      or A.find_u32(data, AVP_ACCT_APPLICATION_ID) or 0)
             if app_id:
                 U32.pack_into(data, 8, app_id)
                 if typed:
@@ -202,7 +202,7 @@ class RequestsPart(NodeParts):
         cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
-        result = A.as_u32(A.find(data, AVP_RESULT_CODE))
+        result = A.find_u32(data, AVP_RESULT_CODE)
         if result is not None:
             cs.result_classes[_CLASSES[result // 1000] if result < 10000 else result_class(result)] += 1
         if self.dump_messages:

@@ -233,7 +233,7 @@ class ServingPart(NodeParts):
             cs.answers_sent += 1
             if received is not None:
                 cs.processing.append(_perf_counter() - received)
-            rc = A.as_u32(A.find(out, AVP_RESULT_CODE))
+            rc = A.find_u32(out, AVP_RESULT_CODE)
             if rc is not None:
                 cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
                 cs.sent_result_classes[cls] += 1

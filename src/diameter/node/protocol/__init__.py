@@ -3,8 +3,27 @@
 Every object here consumes bytes/messages plus a ``now`` timestamp and returns
 bytes to send and events to act on, so each state, timer and error path can be
 driven deterministically from tests.
+
+The per-message state (:mod:`.framing`, :mod:`.watchdog`, :mod:`.dedup`,
+:mod:`.pending`, :mod:`.connection`) may be compiled extensions (mypyc, like the
+codec core); ``DIAMETER_PURE_PYTHON=1`` runs their Python source instead.
 """
-from .constants import (CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG, CMD_DISCONNECT_PEER,
+import os as _os
+import sys as _sys
+
+_COMPILED_MODULES = ("framing", "watchdog", "dedup", "pending", "connection")   # setup.py compiles these
+
+if _os.environ.get("DIAMETER_PURE_PYTHON") and __name__ + ".framing" not in _sys.modules:
+    import importlib.util as _ilu
+    from typing import Any as _Any
+    for _name in _COMPILED_MODULES:   # in import order: each one's imports find the others
+        _spec: _Any = _ilu.spec_from_file_location(
+            f"{__name__}.{_name}", _os.path.join(_os.path.dirname(__file__), _name + ".py"))
+        _mod = _ilu.module_from_spec(_spec)
+        _sys.modules[_spec.name] = _mod
+        _spec.loader.exec_module(_mod)
+
+from .constants import (CMD_CAPABILITIES_EXCHANGE,  # noqa: E402 (after the pure-Python switch) CMD_DEVICE_WATCHDOG, CMD_DISCONNECT_PEER,
                         BASE_COMMANDS, FLAG_REQUEST, FLAG_PROXYABLE, FLAG_ERROR, FLAG_RETRANSMIT,
                         AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, AVP_DESTINATION_HOST,
                         AVP_DESTINATION_REALM, AVP_DISCONNECT_CAUSE, AVP_ERROR_MESSAGE,
@@ -27,7 +46,7 @@ from .constants import (CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG, CMD_DISC
                         DIAMETER_NO_COMMON_APPLICATION, DIAMETER_NO_COMMON_SECURITY,
                         DIAMETER_ELECTION_LOST, DIAMETER_MISSING_AVP, DIAMETER_UNSUPPORTED_VERSION,
                         DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_CER_SIZE)
-from .framing import FrameDecoder, FramingError, parse_header
+from .framing import FrameDecoder, FramingError, parse_header  # noqa: E402
 
 __all__ = [
     "CMD_CAPABILITIES_EXCHANGE", "CMD_DEVICE_WATCHDOG", "CMD_DISCONNECT_PEER", "BASE_COMMANDS",

@@ -10,7 +10,8 @@ import ipaddress
 import struct
 from collections.abc import Iterable, Iterator
 
-from ...codec.frame import HEADER, U32, U64, encode_avp
+from ...codec.frame import HEADER, U32, U64, encode_avp, find_payload
+from ...codec.frame import find_u32 as _find_u32
 
 _AVP = struct.Struct("!IB3s")
 _CL = struct.Struct("!II")  # code, flags<<24 | length
@@ -91,25 +92,19 @@ def find(data: bytes, code: int, vendor: int = 0, start: int = 20, end: int | No
     """Return the payload of the first top-level AVP ``code``/``vendor``, or None.
 
     Stops scanning at the first match, so Session-Id/Origin-Host (which come
-    first by convention) cost only a few header reads.
+    first by convention) cost only a few header reads; compiled with the codec core.
     """
-    if end is None:
-        end = len(data)
-    pos = start
-    unpack = _CL.unpack_from
-    while pos + 8 <= end:
-        c, fl = unpack(data, pos)
-        length = fl & 0xFFFFFF
-        if length < 8 or pos + length > end:
-            return None
-        if c == code:
-            if fl & 0x80000000:
-                if length >= 12 and U32.unpack_from(data, pos + 8)[0] == vendor:
-                    return bytes(data[pos + 12:pos + length])
-            elif not vendor:
-                return bytes(data[pos + 8:pos + length])
-        pos += (length + 3) & ~3
-    return None
+    if type(data) is not bytes:
+        data = bytes(data)
+    return find_payload(data, code, vendor, start, len(data) if end is None else end)
+
+
+def find_u32(data: bytes, code: int, start: int = 20) -> int | None:
+    """``as_u32(find(data, code))`` in one compiled call: None when absent or not 4 bytes."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    v = _find_u32(data, code, start, len(data))
+    return None if v < 0 else v
 
 
 def find_many(data: bytes, codes: tuple[int, ...], start: int = 20) -> dict[int, bytes]:

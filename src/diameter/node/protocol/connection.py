@@ -300,13 +300,16 @@ class PeerConnection:
         if self.reopen:
             self.watchdog.dwr_sent()
             self._base_request(CMD_DEVICE_WATCHDOG, [])
-        return [Opened(self.remote, self.negotiated)]
+        remote, neg = self.remote, self.negotiated
+        assert remote is not None and neg is not None   # set by the CER/CEA that opened it
+        return [Opened(remote, neg)]
 
     # ---- timers ---------------------------------------------------------------
     def handle_timer(self, now: float) -> list[Event]:
         st = self.state
         if st is PeerState.OPEN:
             wd = self.watchdog
+            assert wd is not None   # OPEN has a watchdog
             if now < wd.deadline:
                 return []
             events: list[Event] = []
@@ -359,6 +362,7 @@ class PeerConnection:
             self.base_hook(hdr.command_code, bool(hdr.flags & FLAG_REQUEST), False)
         if st is PeerState.OPEN:
             wd = self.watchdog
+            assert wd is not None   # OPEN has a watchdog
             code = hdr.command_code
             if code not in BASE_COMMANDS:
                 if wd.on_traffic(now):
@@ -401,7 +405,9 @@ class PeerConnection:
 
     def _base_open(self, hdr: Header, data: bytes, now: float) -> list[Event]:
         code, is_req = hdr.command_code, hdr.flags & FLAG_REQUEST
-        events = self._wd(self.watchdog.on_receive(now, code == CMD_DEVICE_WATCHDOG and not is_req))
+        wd = self.watchdog
+        assert wd is not None   # OPEN has a watchdog
+        events = self._wd(wd.on_receive(now, code == CMD_DEVICE_WATCHDOG and not is_req))
         if code == CMD_DEVICE_WATCHDOG:
             if is_req:
                 self._answer(hdr, DIAMETER_SUCCESS)

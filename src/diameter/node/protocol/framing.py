@@ -76,6 +76,7 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
+        view: bytes | bytearray
         if buf:
             buf += data
             view = buf

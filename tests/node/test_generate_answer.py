@@ -1,0 +1,50 @@
+"""Application.generate_answer sets the application id only where the answer class can send it."""
+from __future__ import annotations
+
+import warnings
+
+from diameter.message import Message, UnknownAttributeWarning
+from diameter.message.commands.credit_control import CreditControlRequest
+from diameter.node.application import Application
+from diameter.node.protocol import avps as A
+
+
+class _Host:
+    origin_host = "server.test.realm"
+    realm_name = "test.realm"
+
+
+def _app(app_id: int) -> Application:
+    app = Application(app_id, is_auth_application=True)
+    app._node = _Host()  # what generate_answer reads of its node
+    return app
+
+
+def test_answer_class_without_the_avp_gets_no_attribute_and_no_warning():
+    # freeDiameter's test_app: command 16777214 in application 16777215 decodes as
+    # Ericsson's Charging-Interrogation (same code), whose answer has no Auth-Application-Id
+    req = Message.from_bytes(A.message(0xC0, 16777214, 16777215, 1, 2, [
+        A.text(263, "client.test;1;2"), A.text(264, "client.test"), A.text(296, "test"),
+        A.text(283, "test.realm"), A.u32(258, 16777215)]))
+    answer = _app(16777215).generate_answer(req, 2001)
+    assert "auth_application_id" not in vars(answer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownAttributeWarning)
+        data = answer.as_bytes()
+    back = Message.from_bytes(data)
+    assert (back.result_code, back.session_id, back.origin_host) == (2001, "client.test;1;2", b"server.test.realm")
+
+
+def test_answer_class_with_the_avp_carries_the_application_id():
+    ccr = CreditControlRequest()
+    ccr.session_id = "client.test;1;3"
+    ccr.origin_host = b"client.test"
+    ccr.origin_realm = b"test.realm"
+    ccr.destination_realm = b"test.realm"
+    ccr.service_context_id = "32251@3gpp.org"
+    ccr.cc_request_type = 1
+    ccr.cc_request_number = 0
+    req = Message.from_bytes(ccr.as_bytes())
+    answer = _app(4).generate_answer(req, 2001)
+    back = Message.from_bytes(answer.as_bytes())
+    assert (back.auth_application_id, back.result_code) == (4, 2001)
