@@ -60,8 +60,8 @@ def test_a_failing_batch_makes_the_batch_decided_on_it_decided_again(tmp_path):
             b = [asyncio.ensure_future(st.transact(TARGET, charge(counts, f"b{i}", i), (f"b{i}", 0), 0.0))
                  for i in range(3)]
             await until(lambda: len(counts) == 6, "batch B decided ahead")
-            snap_seen = counts.copy()
-            assert all(v == 1 for v in snap_seen.values()) and not any(f.done() for f in a + b)
+            assert all(v == 1 for v in counts.values()) and not any(f.done() for f in a + b)
+            assert st.ahead == 1
             go.set()
             ra = await asyncio.gather(*a, return_exceptions=True)
             rb = await asyncio.gather(*b)
@@ -88,6 +88,7 @@ def test_a_retransmission_of_a_request_in_the_uncommitted_batch_is_replayed_once
             again = asyncio.ensure_future(eng.charge(gy("r1", 0, RequestKind.INITIAL)))
             other = asyncio.ensure_future(eng.charge(gy("r2", 0, RequestKind.INITIAL)))
             await until(lambda: ("r2", 0) in st._cache.outcomes, "batch B decided ahead")
+            assert st.ahead == 1
             await asyncio.sleep(0.1)
             assert not first.done() and not again.done()  # nothing answered before A commits
             commits = st.commits
@@ -124,4 +125,61 @@ def test_another_writer_between_batches_is_seen_and_the_batch_decided_again(tmp_
             snap = await eng.account(Target(name="px"))
             assert snap.balances[0].amount == out.balance
             assert (await st.audit()).ok and (await other.audit()).ok
+    asyncio.run(main())
+
+
+def test_a_full_account_cache_is_emptied_only_between_batches(tmp_path):
+    """Memory stays bounded with a batch always in flight: when the cache is full, the next
+    batch waits for the one in flight, then is decided on an empty cache."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            subs = [f"49170000200{i}" for i in range(4)]
+            for i, msisdn in enumerate(subs):
+                await eng.create_account(f"m{i}", [(0, msisdn)], amount=1000)
+            st._cache.max_accounts = 2
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+
+            def unit(i):
+                def fn(snap):
+                    counts[f"m{i}"] = counts.get(f"m{i}", 0) + 1
+                    return rating.charge(snap, gy(f"m{i}", 0, RequestKind.INITIAL, requested=MIB,
+                                                  msisdn=subs[i]), DEFAULT_TARIFF, 0.0)
+                return st.transact(Target(subscriptions=((0, subs[i]),)), fn, (f"m{i}", 0), 0.0)
+            a = [asyncio.ensure_future(unit(i)) for i in range(3)]
+            await until(lambda: len(counts) == 3, "batch A decided")
+            assert len(st._cache.accounts) == 3  # full
+            b = asyncio.ensure_future(unit(3))
+            await asyncio.sleep(0.2)
+            assert "m3" not in counts  # not decided ahead on a cache that must be emptied
+            go.set()
+            results = await asyncio.gather(*a, b)
+            assert [r.balance for r in results] == [990] * 4
+            assert len(st._cache.accounts) == 1 and (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_a_retransmission_decided_on_a_batch_that_fails_is_replayed_from_its_retry(tmp_path):
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("pq", [(0, MSISDN)], amount=1000)
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+            a = [asyncio.ensure_future(st.transact(TARGET, charge(counts, "q1", 0), ("q1", 0), 0.0)),
+                 asyncio.ensure_future(st.transact(TARGET, charge(counts, "q2", 1, bad=True), ("q2", 0), 0.0))]
+            await until(lambda: len(counts) == 2, "batch A decided")
+            again = asyncio.ensure_future(st.transact(TARGET, charge(counts, "q1", 0), ("q1", 0), 0.0))
+            await until(lambda: st.ahead == 1, "batch B decided ahead")
+            assert counts["q1"] == 1  # B replayed q1 from A's outcomes, decided nothing
+            go.set()
+            one, bad = await asyncio.gather(*a, return_exceptions=True)
+            two = await again
+            assert isinstance(bad, StorageError) and one.result_code == 2001 and two.replayed
+            assert counts["q1"] == 2  # once in A, once in A's retry: never for the retransmission
+            assert (two.grants, two.balance) == (one.grants, one.balance) == (two.grants, 1000 - 10)
+            snap = await eng.account(Target(name="pq"))
+            assert snap.balances[0].amount == 990 and len(snap.reservations) == 1
+            assert (await st.audit()).ok
     asyncio.run(main())

@@ -1,15 +1,19 @@
 """SQLite storage: one file in WAL mode, group commit decided on the event loop.
 
-Callers queue their work; a committer task takes everything queued (up to `batch`) and
-runs it in one transaction: a helper thread begins it (``BEGIN IMMEDIATE``, which may wait
-for another writer of the file) and reads the recorded outcomes of the batch's requests in
-one query; the units are then decided on the event loop itself, on the account cache of
-:mod:`.sqlite_cache` (no thread hand-off and no lock contention per request); the helper
-thread writes what they decided (one statement) and commits (``synchronous=FULL`` by
-default) while the loop goes on reading requests for the next batch. Only then is each
-caller's future resolved. When a unit fails the batch is rolled back and each unit runs
-again in a transaction of its own (units are pure functions of what they read, so running
-one again is safe): the failing unit fails alone. Nothing is reported before it is on disk.
+Callers queue their work; a committer task takes everything queued (up to `batch`) as one
+batch. Its units are decided on the event loop itself, on the account cache of
+:mod:`.sqlite_cache` (what it lacks is read through a second, read-only connection); the
+helper thread then begins the transaction (``BEGIN IMMEDIATE``, which may wait for another
+writer of the file), checks ``PRAGMA data_version`` (another writer committed since: the
+batch is rolled back, the cache dropped, and the batch decided again inside its
+transaction), writes what the units decided (one statement) and commits (``synchronous=FULL``
+by default). Meanwhile the loop decides the next batch on the cache, which holds the
+decisions of the one being written; it is written only after that one committed, and
+decided again if that one failed. Only after its commit is each caller's future resolved.
+When a unit fails the batch is rolled back and each unit runs again in a transaction of its
+own (units are pure functions of what they read, so running one again is safe): the failing
+unit fails alone. Nothing is reported before it is on disk. ``:memory:`` databases (no second
+connection) and batches with other work than units are run one after the other.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ class SqliteStorage(Storage):
         self._cache = AccountCache(drive)
         self.commits = 0  # group commits done (for tests and metrics)
         self.units = 0  # units of work committed
+        self.ahead = 0  # batches decided while the previous one was being written
         self.stale = 0  # batches decided again because another writer committed first
         self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
 
@@ -221,8 +226,15 @@ class SqliteStorage(Storage):
                         continue
                 await self._serial(batch)
                 continue
+            if flight is not None and self._cache.full:  # start again empty, nothing in flight
+                ok = await self._finish(flight, batch)
+                flight = None
+                if not ok:
+                    continue
             if flight is None:
                 self._cache.trim()
+            if flight is not None:
+                self.ahead += 1
             try:  # decided on the cache, which holds the decisions of the batch in flight
                 values = self._decide(batch)
             except Exception as exc:

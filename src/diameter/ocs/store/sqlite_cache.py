@@ -136,9 +136,14 @@ class AccountCache:
             self.clear()
             self._version = version
 
+    @property
+    def full(self) -> bool:
+        """More accounts kept than `max_accounts`."""
+        return len(self.accounts) > self.max_accounts
+
     def trim(self) -> None:
-        """Start again empty if too many accounts are kept (only when nothing is in flight)."""
-        if len(self.accounts) > self.max_accounts:
+        """Start again empty if full (only when no batch is in flight)."""
+        if self.full:
             self.clear()
 
     def take(self) -> Writes | None:
