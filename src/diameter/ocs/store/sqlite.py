@@ -208,10 +208,9 @@ class SqliteStorage(Storage):
                     wake.clear()
                     await wake.wait()
                     continue
-                wake.clear()  # wait for the write to end, or for new work to decide meanwhile
-                waiter = self._loop.create_task(wake.wait())
-                await asyncio.wait((flight[2], waiter), return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                wake.clear()  # wait for the write to end (it sets `wake`), or for new work
+                if not flight[2].done():
+                    await wake.wait()
                 if flight[2].done():
                     await self._finish(flight, [])
                     flight = None
@@ -250,8 +249,9 @@ class SqliteStorage(Storage):
                 if not ok:
                     continue
             writes = self._cache.take()
-            flight = (batch, values, self._loop.run_in_executor(
-                self._pool, self._write_checked, writes, self._cache.version))
+            fut = self._loop.run_in_executor(self._pool, self._write_checked, writes, self._cache.version)
+            fut.add_done_callback(lambda _f: wake.set())
+            flight = (batch, values, fut)
 
     async def _finish(self, flight: _Flight, after: list[_Item]) -> bool:
         """Wait for a batch's write; resolve its futures (True) or handle its failure, then
@@ -262,7 +262,7 @@ class SqliteStorage(Storage):
         except Exception as exc:
             self._rollback()
             if isinstance(exc, _BeginFailed):  # fail the first one only
-                self._pending[:0] = after + batch[1:]
+                self._pending[:0] = batch[1:] + after
                 await self._one_by_one(batch[:1], exc.error)
             else:
                 self._pending[:0] = after
