@@ -1,15 +1,19 @@
 """SQLite storage: one file in WAL mode, group commit decided on the event loop.
 
-Callers queue their work; a committer task takes everything queued (up to `batch`) and
-runs it in one transaction: a helper thread begins it (``BEGIN IMMEDIATE``, which may wait
-for another writer of the file) and reads the recorded outcomes of the batch's requests in
-one query; the units are then decided on the event loop itself, on the account cache of
-:mod:`.sqlite_cache` (no thread hand-off and no lock contention per request); the helper
-thread writes what they decided (one statement) and commits (``synchronous=FULL`` by
-default) while the loop goes on reading requests for the next batch. Only then is each
-caller's future resolved. When a unit fails the batch is rolled back and each unit runs
-again in a transaction of its own (units are pure functions of what they read, so running
-one again is safe): the failing unit fails alone. Nothing is reported before it is on disk.
+Callers queue their work; a committer task takes everything queued (up to `batch`) as one
+batch. Its units are decided on the event loop itself, on the account cache of
+:mod:`.sqlite_cache` (what it lacks is read through a second, read-only connection); the
+helper thread then begins the transaction (``BEGIN IMMEDIATE``, which may wait for another
+writer of the file), checks ``PRAGMA data_version`` (another writer committed since: the
+batch is rolled back, the cache dropped, and the batch decided again inside its
+transaction), writes what the units decided (one statement) and commits (``synchronous=FULL``
+by default). Meanwhile the loop decides the next batch on the cache, which holds the
+decisions of the one being written; it is written only after that one committed, and
+decided again if that one failed. Only after its commit is each caller's future resolved.
+When a unit fails the batch is rolled back and each unit runs again in a transaction of its
+own (units are pure functions of what they read, so running one again is safe): the failing
+unit fails alone. Nothing is reported before it is on disk. ``:memory:`` databases (no second
+connection) and batches with other work than units are run one after the other.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def drive(conn: sqlite3.Connection, work: Work) -> Any:
 
 
 _Item = tuple[Any, "asyncio.Future[Any]"]
+#: a batch written by the thread: its items, its values, the write's future (see `_write_checked`)
+_Flight = tuple[list[_Item], list[Any], "asyncio.Future[int | None]"]
 
 
 class _BeginFailed(Exception):
@@ -93,6 +99,9 @@ class SqliteStorage(Storage):
         self._cache = AccountCache(drive)
         self.commits = 0  # group commits done (for tests and metrics)
         self.units = 0  # units of work committed
+        self.ahead = 0  # batches decided while the previous one was being written
+        self.stale = 0  # batches decided again because another writer committed first
+        self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -101,6 +110,9 @@ class SqliteStorage(Storage):
         pool = ThreadPoolExecutor(1, thread_name_prefix="ocs-sqlite")
         try:
             conn = await loop.run_in_executor(pool, self._connect)
+            self._rconn = None
+            if self.path not in (":memory:", ""):  # a second connection would be another database
+                self._rconn = await loop.run_in_executor(pool, self._reader)
         except BaseException as exc:
             pool.shutdown(wait=False)
             raise StorageError(f"cannot open {self.path}: {exc}") from exc
@@ -119,6 +131,9 @@ class SqliteStorage(Storage):
         self._wake.set()
         await self._committer  # commits what is queued, then ends
         await asyncio.get_running_loop().run_in_executor(pool, conn.close)
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
         pool.shutdown(wait=False)
         self._conn = self._pool = self._committer = None
 
@@ -156,6 +171,13 @@ class SqliteStorage(Storage):
         conn.executescript(BATCH_SQL)
         return conn
 
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only connection, used on the event loop to decide a batch ahead."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -175,27 +197,100 @@ class SqliteStorage(Storage):
             raise
 
     async def _commit_loop(self) -> None:
-        assert self._wake is not None
+        assert self._wake is not None and self._loop is not None
+        wake = self._wake
+        flight: _Flight | None = None  # the batch being written and committed by the thread
         while True:
             if not self._pending:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
+                if flight is None:
+                    if self._closing:
+                        return
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                wake.clear()  # wait for the write to end (it sets `wake`), or for new work
+                if not flight[2].done():
+                    await wake.wait()
+                if flight[2].done():
+                    await self._finish(flight, [])
+                    flight = None
                 continue
             batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
-            try:
-                values = await self._commit(batch)
-            except _BeginFailed as exc:  # the file is locked or broken: fail the first one only
-                self._rollback()
-                self._pending[:0] = batch[1:]
-                await self._one_by_one(batch[:1], exc.error)
+            if self._rconn is None or self._cache.version is None or any(
+                    type(w) is not _Transact for w, _f in batch):
+                if flight is not None:  # this batch is run serially, after the one in flight
+                    ok = await self._finish(flight, batch)
+                    flight = None
+                    if not ok:
+                        continue
+                await self._serial(batch)
                 continue
+            if flight is not None and self._cache.full:  # start again empty, nothing in flight
+                ok = await self._finish(flight, batch)
+                flight = None
+                if not ok:
+                    continue
+            if flight is None:
+                self._cache.trim()
+            if flight is not None:
+                self.ahead += 1
+            try:  # decided on the cache, which holds the decisions of the batch in flight
+                values = self._decide(batch)
             except Exception as exc:
-                self._rollback()
+                if flight is not None:
+                    await self._finish(flight, [])
+                    flight = None
+                self._cache.clear()  # it holds part of this batch
                 await self._one_by_one(batch, exc)
                 continue
-            self._done(batch, values)
+            if flight is not None:
+                ok = await self._finish(flight, batch)  # on failure, `batch` is queued again
+                flight = None
+                if not ok:
+                    continue
+            writes = self._cache.take()
+            fut = self._loop.run_in_executor(self._pool, self._write_checked, writes, self._cache.version)
+            fut.add_done_callback(lambda _f: wake.set())
+            flight = (batch, values, fut)
+
+    async def _finish(self, flight: _Flight, after: list[_Item]) -> bool:
+        """Wait for a batch's write; resolve its futures (True) or handle its failure, then
+        queue `after` (decided on its state) again at the front (False)."""
+        batch, values, fut = flight
+        try:
+            stale = await fut
+        except Exception as exc:
+            self._rollback()
+            if isinstance(exc, _BeginFailed):  # fail the first one only
+                self._pending[:0] = batch[1:] + after
+                await self._one_by_one(batch[:1], exc.error)
+            else:
+                self._pending[:0] = after
+                await self._one_by_one(batch, exc)
+            return False
+        if stale is not None:  # another writer committed since: decide it again on fresh reads
+            self.stale += 1
+            self._rollback()
+            self._pending[:0] = after
+            await self._serial(batch)
+            return False
+        self._done(batch, values)
+        return True
+
+    async def _serial(self, batch: list[_Item]) -> None:
+        """Begin, decide and commit a batch, nothing else in flight."""
+        try:
+            values = await self._commit(batch)
+        except _BeginFailed as exc:  # the file is locked or broken: fail the first one only
+            self._rollback()
+            self._pending[:0] = batch[1:]
+            await self._one_by_one(batch[:1], exc.error)
+            return
+        except Exception as exc:
+            self._rollback()
+            await self._one_by_one(batch, exc)
+            return
+        self._done(batch, values)
 
     async def _commit(self, batch: list[_Item]) -> list[Any]:
         """Run a batch in one transaction; its values once committed (raises: rolled back)."""
@@ -240,6 +335,29 @@ class SqliteStorage(Storage):
             recorded = {(sid, int(n)): text for sid, n, text in conn.execute(RECORDED, (keys,))}
         return version, recorded
 
+    def _write_checked(self, writes: Writes | None, version: int | None) -> int | None:
+        """A batch decided before its transaction: BEGIN IMMEDIATE, and if nobody else
+        committed since `version`, write and commit it (None); else roll back (the version)."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            raise _BeginFailed(exc) from exc
+        try:
+            now = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            if now != version:
+                conn.execute("ROLLBACK")
+                return now
+            if writes is not None:
+                conn.execute(WRITE_BATCH, writes)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return None
+
     def _write(self, writes: Writes | None) -> None:
         conn = self._conn
         assert conn is not None
@@ -248,6 +366,18 @@ class SqliteStorage(Storage):
         conn.execute("COMMIT")
 
     # -- on the event loop ---------------------------------------------------------------
+    def _decide(self, batch: list[_Item]) -> list[Any]:
+        """Decide a batch of units before its transaction, reading what the cache lacks
+        through the read-only connection (committed state: the batch in flight cannot have
+        changed what the cache lacks; a retransmission of one of its units is in `inflight`)."""
+        rconn, cache = self._rconn, self._cache
+        assert rconn is not None
+        keys = [w.key for w, _f in batch if w.key is not None]
+        recorded: dict[tuple[str, int], str] = {}
+        if keys:
+            recorded = {(sid, int(n)): text for sid, n, text in rconn.execute(RECORDED, (_dumps(keys),))}
+        return [cache.transact(rconn, w.target, w.decide, w.key, w.now, w.scope, recorded) for w, _f in batch]
+
     def _units(self, batch: list[_Item], version: int,
                recorded: dict[tuple[str, int], str]) -> list[Any]:
         conn, cache = self._conn, self._cache

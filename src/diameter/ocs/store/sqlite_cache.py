@@ -13,6 +13,12 @@ Other writers (the ``diameter ocs account`` commands, another server on the same
 are detected with ``PRAGMA data_version`` right after ``BEGIN IMMEDIATE`` (when no one
 else can commit until ours): if anyone else committed since our last batch, the cache is
 dropped and accounts are read again. A batch that fails drops it too.
+
+The next batch may be decided while the previous one is still being written: the outcomes
+taken for the write stay in :attr:`AccountCache.inflight` until the next ``take`` (by then
+that write has committed), so a retransmission of one of its requests is replayed from
+there, and the file is only read (through a read-only connection) for what the cache lacks,
+which the uncommitted batch cannot have changed.
 """
 
 from __future__ import annotations
@@ -103,6 +109,8 @@ class AccountCache:
         self.accounts: dict[int, _Account] = {}
         self.subs: dict[tuple[int, str], int] = {}
         self.session_account: dict[str, int] = {}
+        #: outcomes of the batch being written (taken, maybe not committed yet)
+        self.inflight: dict[tuple[str, int], Outcome] = {}
         self._discard_pending()
 
     def _discard_pending(self) -> None:
@@ -116,6 +124,11 @@ class AccountCache:
         self.outcome_rows: list[tuple[Any, ...]] = []
 
     # -- batch boundaries ---------------------------------------------------------------
+    @property
+    def version(self) -> int | None:
+        """``PRAGMA data_version`` the cache is valid for (None: unknown)."""
+        return self._version
+
     def begin(self, version: int) -> None:
         """`version`: ``PRAGMA data_version`` read right after BEGIN IMMEDIATE; drops the
         cache if anyone else committed since."""
@@ -123,8 +136,20 @@ class AccountCache:
             self.clear()
             self._version = version
 
+    @property
+    def full(self) -> bool:
+        """More accounts kept than `max_accounts`."""
+        return len(self.accounts) > self.max_accounts
+
+    def trim(self) -> None:
+        """Start again empty if full (only when no batch is in flight)."""
+        if self.full:
+            self.clear()
+
     def take(self) -> Writes | None:
-        """What the batch decided, as WRITE_BATCH's parameters (None: nothing), and forget it."""
+        """What the batch decided, as WRITE_BATCH's parameters (None: nothing), and forget it
+        (its outcomes become :attr:`inflight`)."""
+        self.inflight, self.outcomes = self.outcomes, {}
         if not (self.balances or self.ledger or self.res_put or self.ses_put or self.cdrs
                 or self.states or self.outcome_rows):
             return None
@@ -167,6 +192,8 @@ class AccountCache:
         a key missing there was not committed before this batch)."""
         if key is not None:
             done = self.outcomes.get(key)
+            if done is None:
+                done = self.inflight.get(key)
             if done is not None:
                 return Outcome.from_json(done.to_json())
             if recorded is None:

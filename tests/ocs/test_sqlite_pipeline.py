@@ -1,0 +1,185 @@
+"""SQLite: the next batch is decided while the previous one is written and committed.
+
+Each test holds the writer thread before batch A's transaction (a threading.Event around
+the real write), so batch B is decided on the event loop while A is in flight, then lets
+A go on and checks what the overlap must guarantee."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from diameter.ocs import Engine, RechargeRequest, RequestKind, StorageError, Target, open_storage, rating
+from diameter.ocs.tariff import DEFAULT_TARIFF
+
+from .helpers import MIB, MSISDN, gy
+
+TARGET = Target(subscriptions=((0, MSISDN),))
+
+
+def hold_writes(st):
+    """Make the writer thread wait for `go` before each batch decided ahead."""
+    go = threading.Event()
+    real = st._write_checked
+
+    def held(writes, version):
+        assert go.wait(20), "the test never released the writer"
+        return real(writes, version)
+    st._write_checked = held
+    return go
+
+
+async def until(cond, what):
+    for _ in range(400):  # bounded: 20 s
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def charge(counts, name, i, *, bad=False):
+    def fn(snap):
+        counts[name] = counts.get(name, 0) + 1
+        dec = rating.charge(snap, gy(name, 0, RequestKind.INITIAL, requested=MIB), DEFAULT_TARIFF, 0.0)
+        if bad:
+            dec.reservations_put[0].peer = None  # reservations.peer is NOT NULL: the write fails
+        return dec
+    return fn
+
+
+def test_a_failing_batch_makes_the_batch_decided_on_it_decided_again(tmp_path):
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("pf", [(0, MSISDN)], amount=1000)
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+            a = [asyncio.ensure_future(st.transact(TARGET, charge(counts, f"a{i}", i, bad=i == 1),
+                                                   (f"a{i}", 0), 0.0)) for i in range(3)]
+            await until(lambda: len(counts) == 3, "batch A decided")
+            b = [asyncio.ensure_future(st.transact(TARGET, charge(counts, f"b{i}", i), (f"b{i}", 0), 0.0))
+                 for i in range(3)]
+            await until(lambda: len(counts) == 6, "batch B decided ahead")
+            assert all(v == 1 for v in counts.values()) and not any(f.done() for f in a + b)
+            assert st.ahead == 1
+            go.set()
+            ra = await asyncio.gather(*a, return_exceptions=True)
+            rb = await asyncio.gather(*b)
+            assert isinstance(ra[1], StorageError) and "NOT NULL" in str(ra[1])
+            assert ra[0].result_code == ra[2].result_code == 2001
+            assert all(r.result_code == 2001 for r in rb)
+            assert all(counts[f"b{i}"] == 2 for i in range(3))  # B was built on A: decided again
+            assert counts["a0"] == counts["a2"] == 2  # A: one by one
+            snap = await eng.account(Target(name="pf"))
+            assert snap.balances[0].amount == 1000 - 5 * 10 and len(snap.reservations) == 5
+            assert [r.balance for r in rb] == sorted((r.balance for r in rb), reverse=True)
+            assert await st.recorded(("a1", 0)) is None and (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_a_retransmission_of_a_request_in_the_uncommitted_batch_is_replayed_once(tmp_path):
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("pr", [(0, MSISDN)], amount=1000)
+            go = hold_writes(st)
+            first = asyncio.ensure_future(eng.charge(gy("r1", 0, RequestKind.INITIAL)))
+            await until(lambda: st._cache.outcomes or st._cache.inflight, "batch A decided")
+            again = asyncio.ensure_future(eng.charge(gy("r1", 0, RequestKind.INITIAL)))
+            other = asyncio.ensure_future(eng.charge(gy("r2", 0, RequestKind.INITIAL)))
+            await until(lambda: ("r2", 0) in st._cache.outcomes, "batch B decided ahead")
+            assert st.ahead == 1
+            await asyncio.sleep(0.1)
+            assert not first.done() and not again.done()  # nothing answered before A commits
+            commits = st.commits
+            go.set()
+            one, two, three = await asyncio.gather(first, again, other)
+            assert st.commits - commits == 2  # A, then B: nothing was decided again
+            assert not one.replayed and two.replayed
+            assert (two.result_code, two.grants, two.balance) == (one.result_code, one.grants, one.balance)
+            assert three.balance == one.balance - 100
+            snap = await eng.account(Target(name="pr"))
+            assert snap.balances[0].amount == 1000 - 2 * 100 and len(snap.reservations) == 2
+            assert (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_another_writer_between_batches_is_seen_and_the_batch_decided_again(tmp_path):
+    path = str(tmp_path / "ocs.sqlite3")
+
+    async def main():
+        async with open_storage(path) as st, open_storage(path) as other:
+            eng = Engine(st)
+            await eng.create_account("px", [(0, MSISDN)], amount=1000)
+            await eng.charge(gy("x0", 0, RequestKind.INITIAL))  # the account is cached: 900
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+            a = asyncio.ensure_future(st.transact(TARGET, charge(counts, "x1", 0), ("x1", 0), 0.0))
+            await until(lambda: counts.get("x1") == 1, "batch A decided ahead")
+            await Engine(other).recharge(Target(name="px"), RechargeRequest(5000))  # before A's BEGIN
+            stale = st.stale
+            go.set()
+            out = await a
+            assert st.stale == stale + 1 and counts["x1"] == 2  # decided again on fresh reads
+            assert out.result_code == 2001 and out.balance == 900 + 5000 - 10
+            snap = await eng.account(Target(name="px"))
+            assert snap.balances[0].amount == out.balance
+            assert (await st.audit()).ok and (await other.audit()).ok
+    asyncio.run(main())
+
+
+def test_a_full_account_cache_is_emptied_only_between_batches(tmp_path):
+    """Memory stays bounded with a batch always in flight: when the cache is full, the next
+    batch waits for the one in flight, then is decided on an empty cache."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            subs = [f"49170000200{i}" for i in range(4)]
+            for i, msisdn in enumerate(subs):
+                await eng.create_account(f"m{i}", [(0, msisdn)], amount=1000)
+            st._cache.max_accounts = 2
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+
+            def unit(i):
+                def fn(snap):
+                    counts[f"m{i}"] = counts.get(f"m{i}", 0) + 1
+                    return rating.charge(snap, gy(f"m{i}", 0, RequestKind.INITIAL, requested=MIB,
+                                                  msisdn=subs[i]), DEFAULT_TARIFF, 0.0)
+                return st.transact(Target(subscriptions=((0, subs[i]),)), fn, (f"m{i}", 0), 0.0)
+            a = [asyncio.ensure_future(unit(i)) for i in range(3)]
+            await until(lambda: len(counts) == 3, "batch A decided")
+            assert len(st._cache.accounts) == 3  # full
+            b = asyncio.ensure_future(unit(3))
+            await asyncio.sleep(0.2)
+            assert "m3" not in counts  # not decided ahead on a cache that must be emptied
+            go.set()
+            results = await asyncio.gather(*a, b)
+            assert [r.balance for r in results] == [990] * 4
+            assert len(st._cache.accounts) == 1 and (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_a_retransmission_decided_on_a_batch_that_fails_is_replayed_from_its_retry(tmp_path):
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("pq", [(0, MSISDN)], amount=1000)
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+            a = [asyncio.ensure_future(st.transact(TARGET, charge(counts, "q1", 0), ("q1", 0), 0.0)),
+                 asyncio.ensure_future(st.transact(TARGET, charge(counts, "q2", 1, bad=True), ("q2", 0), 0.0))]
+            await until(lambda: len(counts) == 2, "batch A decided")
+            again = asyncio.ensure_future(st.transact(TARGET, charge(counts, "q1", 0), ("q1", 0), 0.0))
+            await until(lambda: st.ahead == 1, "batch B decided ahead")
+            assert counts["q1"] == 1  # B replayed q1 from A's outcomes, decided nothing
+            go.set()
+            one, bad = await asyncio.gather(*a, return_exceptions=True)
+            two = await again
+            assert isinstance(bad, StorageError) and one.result_code == 2001 and two.replayed
+            assert counts["q1"] == 2  # once in A, once in A's retry: never for the retransmission
+            assert (two.grants, two.balance) == (one.grants, one.balance) == (two.grants, 1000 - 10)
+            snap = await eng.account(Target(name="pq"))
+            assert snap.balances[0].amount == 990 and len(snap.reservations) == 1
+            assert (await st.audit()).ok
+    asyncio.run(main())
