@@ -9,7 +9,7 @@ credit-control layer. After the load, `diameter ocs audit` must be clean and eve
 must have been charged exactly.
 
     python bench/ocs.py [--db sqlite,postgres] [--sessions 2000] [--updates 4]
-        [--concurrency 1000] [--inflight 64]
+        [--concurrency 1000] [--inflight 48]
 
 PostgreSQL: `--pg-url URL`, else a throwaway cluster (initdb/pg_ctl from
 /usr/lib/postgresql/*/bin, run as the `postgres` user when root).
@@ -285,7 +285,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=2000)
     ap.add_argument("--updates", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=1000, help="sessions open at once")
-    ap.add_argument("--inflight", type=int, default=64, help="requests on the wire at once")
+    ap.add_argument("--inflight", type=int, default=48, help="requests on the wire at once")
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
