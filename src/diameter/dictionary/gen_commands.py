@@ -199,7 +199,7 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         "",
         "    @classmethod",
         "    def type_factory(cls, header: MessageHeader) -> type[Message] | None:",
-        f"        return {cm.request.name} if header.is_request else {cm.answer.name}",
+        f"        return {cm.request.name} if header.command_flags & 0x80 else {cm.answer.name}",
         "",
     ]
     for mc in (cm.request, cm.answer):

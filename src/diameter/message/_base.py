@@ -288,22 +288,26 @@ class DefinedMessage(Message):
 
     def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
         d = self.__dict__
+        cls = type(self)
         fresh_header = header is None
-        d["header"] = header or MessageHeader()
+        h = d["header"] = header or MessageHeader()
         d["_additional_avps"] = []
         if avps:
             body = b"".join(a.as_bytes() for a in avps)
             d["_raw"] = (body, 0, len(body))
-        self.__post_init__()
-        h = self.header
-        cls = type(self)
+        if cls.__post_init__ is not _NO_POST_INIT:
+            self.__post_init__()
+            h = self.header
         if cls.code:
             h.command_code = cls.code
         if fresh_header:
-            if cls.header_flags_request is not None:
-                h.is_request = cls.header_flags_request
-            if cls.header_flags_proxyable is not None:
-                h.is_proxyable = cls.header_flags_proxyable
+            # the R and P bits of the class (``is_request``/``is_proxyable``, inline)
+            req = cls.header_flags_request
+            if req is not None:
+                h.command_flags = h.command_flags | 0x80 if req else h.command_flags & ~0x80
+            prox = cls.header_flags_proxyable
+            if prox is not None:
+                h.command_flags = h.command_flags | 0x40 if prox else h.command_flags & ~0x40
             if not h.application_id and cls.default_application_id:
                 h.application_id = cls.default_application_id
         defaults = cls.attr_defaults
@@ -320,7 +324,7 @@ class DefinedMessage(Message):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type | None:
-        return (cls._request_cls if header.is_request else cls._answer_cls) or None
+        return (cls._request_cls if header.command_flags & 0x80 else cls._answer_cls) or None
 
     @property
     def avps(self) -> list[Avp]:
@@ -352,6 +356,23 @@ class DefinedMessage(Message):
         else:
             self._additional_avps.append(avp)
 
+    def as_bytes(self) -> bytes:
+        """The whole message on the wire; updates ``header.length`` (``_body`` inline)."""
+        d = self.__dict__
+        if d.get("_plain"):
+            body = Message._body(self)
+        else:
+            cls = type(self)
+            known = _KNOWN.get(cls) or _known_names(cls)
+            if not known.issuperset(d):     # an attribute no AVP stands for: a typo?
+                _warn_unknown(self, known)
+            body = encode_body(self)
+        h = self.header
+        h.length = length = 20 + len(body)
+        return pack_header(h.version, length, h.command_flags, h.command_code,
+                           h.application_id, h.hop_by_hop_identifier,
+                           h.end_to_end_identifier) + body
+
     def _body(self) -> bytes:
         d = self.__dict__
         if d.get("_plain"):
@@ -362,6 +383,7 @@ class DefinedMessage(Message):
         return encode_body(self)
 
 
+_NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
 

@@ -292,10 +292,10 @@ class IdentityAttr:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        try:
-            return obj.__dict__[self.name]
-        except KeyError:
+        v = obj.__dict__.get(self.name, _ABSENT)   # not try/except: unset attributes are common
+        if v is _ABSENT:
             return self.inner.__get__(obj, owner)
+        return v
 
     def __set__(self, obj: Any, value: str | bytes | None) -> None:
         obj.__dict__[self.name] = _ENCODE_IDENTITY(value) if type(value) is str else value
@@ -308,6 +308,7 @@ class IdentityAttr:
 
 
 _ENCODE_IDENTITY = CODECS["DiameterIdentity"][1]
+_ABSENT = object()
 
 
 def _attr_doc(gd: Any) -> tuple[str, str]:

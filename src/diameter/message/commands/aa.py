@@ -53,7 +53,7 @@ class Aa(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AaRequest if header.is_request else AaAnswer
+        return AaRequest if header.command_flags & 0x80 else AaAnswer
 
 
 class AaRequest(SubscriptionIdMixin, Aa):

@@ -34,7 +34,7 @@ class AaMobileNode(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AaMobileNodeRequest if header.is_request else AaMobileNodeAnswer
+        return AaMobileNodeRequest if header.command_flags & 0x80 else AaMobileNodeAnswer
 
 
 class AaMobileNodeRequest(AaMobileNode):

@@ -30,7 +30,7 @@ class AbortSession(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AbortSessionRequest if header.is_request else AbortSessionAnswer
+        return AbortSessionRequest if header.command_flags & 0x80 else AbortSessionAnswer
 
 
 class AbortSessionRequest(AbortSession):

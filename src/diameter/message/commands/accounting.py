@@ -41,7 +41,7 @@ class Accounting(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AccountingRequest if header.is_request else AccountingAnswer
+        return AccountingRequest if header.command_flags & 0x80 else AccountingAnswer
 
 
 class AccountingRequest(Accounting):

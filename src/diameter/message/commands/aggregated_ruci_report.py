@@ -34,7 +34,7 @@ class AggregatedRUCIReport(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AggregatedRUCIReportRequest if header.is_request else AggregatedRUCIReportAnswer
+        return AggregatedRUCIReportRequest if header.command_flags & 0x80 else AggregatedRUCIReportAnswer
 
 
 class AggregatedRUCIReportRequest(AggregatedRUCIReport):

@@ -35,7 +35,7 @@ class AlertServiceCentre(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AlertServiceCentreRequest if header.is_request else AlertServiceCentreAnswer
+        return AlertServiceCentreRequest if header.command_flags & 0x80 else AlertServiceCentreAnswer
 
 
 class AlertServiceCentreRequest(AlertServiceCentre):

@@ -36,7 +36,7 @@ class AuthenticationInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return AuthenticationInformationRequest if header.is_request else AuthenticationInformationAnswer
+        return AuthenticationInformationRequest if header.command_flags & 0x80 else AuthenticationInformationAnswer
 
 
 class AuthenticationInformationRequest(AuthenticationInformation):

@@ -35,7 +35,7 @@ class BackgroundDataTransfer(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return BackgroundDataTransferRequest if header.is_request else BackgroundDataTransferAnswer
+        return BackgroundDataTransferRequest if header.command_flags & 0x80 else BackgroundDataTransferAnswer
 
 
 class BackgroundDataTransferRequest(BackgroundDataTransfer):

@@ -30,7 +30,7 @@ class CancelLocation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return CancelLocationRequest if header.is_request else CancelLocationAnswer
+        return CancelLocationRequest if header.command_flags & 0x80 else CancelLocationAnswer
 
 
 class CancelLocationRequest(CancelLocation):

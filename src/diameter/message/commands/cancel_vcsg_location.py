@@ -30,7 +30,7 @@ class CancelVcsgLocation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return CancelVcsgLocationRequest if header.is_request else CancelVcsgLocationAnswer
+        return CancelVcsgLocationRequest if header.command_flags & 0x80 else CancelVcsgLocationAnswer
 
 
 class CancelVcsgLocationRequest(CancelVcsgLocation):

@@ -27,7 +27,7 @@ class CapabilitiesExchange(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return CapabilitiesExchangeRequest if header.is_request else CapabilitiesExchangeAnswer
+        return CapabilitiesExchangeRequest if header.command_flags & 0x80 else CapabilitiesExchangeAnswer
 
 
 class CapabilitiesExchangeRequest(CapabilitiesExchange):

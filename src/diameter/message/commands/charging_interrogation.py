@@ -37,7 +37,7 @@ class ChargingInterrogation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ChargingInterrogationRequest if header.is_request else ChargingInterrogationAnswer
+        return ChargingInterrogationRequest if header.command_flags & 0x80 else ChargingInterrogationAnswer
 
 
 class ChargingInterrogationRequest(SubscriptionIdMixin, MultipleServicesCreditControlMixin, ChargingInterrogation):

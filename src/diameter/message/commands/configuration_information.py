@@ -44,7 +44,7 @@ class ConfigurationInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ConfigurationInformationRequest if header.is_request else ConfigurationInformationAnswer
+        return ConfigurationInformationRequest if header.command_flags & 0x80 else ConfigurationInformationAnswer
 
 
 class ConfigurationInformationRequest(ConfigurationInformation):

@@ -37,7 +37,7 @@ class ConnectionManagement(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ConnectionManagementRequest if header.is_request else ConnectionManagementAnswer
+        return ConnectionManagementRequest if header.command_flags & 0x80 else ConnectionManagementAnswer
 
 
 class ConnectionManagementRequest(ConnectionManagement):

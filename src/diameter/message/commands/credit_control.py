@@ -81,7 +81,7 @@ class CreditControl(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return CreditControlRequest if header.is_request else CreditControlAnswer
+        return CreditControlRequest if header.command_flags & 0x80 else CreditControlAnswer
 
 
 class CreditControlRequest(SubscriptionIdMixin, MultipleServicesCreditControlMixin, CreditControl):

@@ -31,7 +31,7 @@ class DeleteSubscriberData(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DeleteSubscriberDataRequest if header.is_request else DeleteSubscriberDataAnswer
+        return DeleteSubscriberDataRequest if header.command_flags & 0x80 else DeleteSubscriberDataAnswer
 
 
 class DeleteSubscriberDataRequest(DeleteSubscriberData):

@@ -26,7 +26,7 @@ class DeviceWatchdog(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DeviceWatchdogRequest if header.is_request else DeviceWatchdogAnswer
+        return DeviceWatchdogRequest if header.command_flags & 0x80 else DeviceWatchdogAnswer
 
 
 class DeviceWatchdogRequest(DeviceWatchdog):

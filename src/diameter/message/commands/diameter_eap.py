@@ -47,7 +47,7 @@ class DiameterEap(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DiameterEapRequest if header.is_request else DiameterEapAnswer
+        return DiameterEapRequest if header.command_flags & 0x80 else DiameterEapAnswer
 
 
 class DiameterEapRequest(DiameterEap):

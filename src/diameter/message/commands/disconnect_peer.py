@@ -26,7 +26,7 @@ class DisconnectPeer(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DisconnectPeerRequest if header.is_request else DisconnectPeerAnswer
+        return DisconnectPeerRequest if header.command_flags & 0x80 else DisconnectPeerAnswer
 
 
 class DisconnectPeerRequest(DisconnectPeer):

@@ -35,7 +35,7 @@ class EventConfiguration8388735(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return EventConfiguration8388735Request if header.is_request else EventConfiguration8388735Answer
+        return EventConfiguration8388735Request if header.command_flags & 0x80 else EventConfiguration8388735Answer
 
 
 class EventConfiguration8388735Request(EventConfiguration8388735):

@@ -32,7 +32,7 @@ class EventReporting(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return EventReportingRequest if header.is_request else EventReportingAnswer
+        return EventReportingRequest if header.command_flags & 0x80 else EventReportingAnswer
 
 
 class EventReportingRequest(EventReporting):

@@ -36,7 +36,7 @@ class GCSAction(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return GCSActionRequest if header.is_request else GCSActionAnswer
+        return GCSActionRequest if header.command_flags & 0x80 else GCSActionAnswer
 
 
 class GCSActionRequest(GCSAction):

@@ -30,7 +30,7 @@ class GCSNotification(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return GCSNotificationRequest if header.is_request else GCSNotificationAnswer
+        return GCSNotificationRequest if header.command_flags & 0x80 else GCSNotificationAnswer
 
 
 class GCSNotificationRequest(GCSNotification):

@@ -31,7 +31,7 @@ class HomeAgentMip(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return HomeAgentMipRequest if header.is_request else HomeAgentMipAnswer
+        return HomeAgentMipRequest if header.command_flags & 0x80 else HomeAgentMipAnswer
 
 
 class HomeAgentMipRequest(HomeAgentMip):

@@ -40,7 +40,7 @@ class InsertSubscriberData(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return InsertSubscriberDataRequest if header.is_request else InsertSubscriberDataAnswer
+        return InsertSubscriberDataRequest if header.command_flags & 0x80 else InsertSubscriberDataAnswer
 
 
 class InsertSubscriberDataRequest(InsertSubscriberData):

@@ -35,7 +35,7 @@ class LocationInfo(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return LocationInfoRequest if header.is_request else LocationInfoAnswer
+        return LocationInfoRequest if header.command_flags & 0x80 else LocationInfoAnswer
 
 
 class LocationInfoRequest(LocationInfo):

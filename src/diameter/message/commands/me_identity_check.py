@@ -30,7 +30,7 @@ class MeIdentityCheck(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MeIdentityCheckRequest if header.is_request else MeIdentityCheckAnswer
+        return MeIdentityCheckRequest if header.command_flags & 0x80 else MeIdentityCheckAnswer
 
 
 class MeIdentityCheckRequest(MeIdentityCheck):

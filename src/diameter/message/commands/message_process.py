@@ -34,7 +34,7 @@ class MessageProcess(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MessageProcessRequest if header.is_request else MessageProcessAnswer
+        return MessageProcessRequest if header.command_flags & 0x80 else MessageProcessAnswer
 
 
 class MessageProcessRequest(MessageProcess):

@@ -31,7 +31,7 @@ class MIp6(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MIp6Request if header.is_request else MIp6Answer
+        return MIp6Request if header.command_flags & 0x80 else MIp6Answer
 
 
 class MIp6Request(MIp6):

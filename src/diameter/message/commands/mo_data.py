@@ -34,7 +34,7 @@ class MOData(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MODataRequest if header.is_request else MODataAnswer
+        return MODataRequest if header.command_flags & 0x80 else MODataAnswer
 
 
 class MODataRequest(MOData):

@@ -34,7 +34,7 @@ class MOForwardShortMessage(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MOForwardShortMessageRequest if header.is_request else MOForwardShortMessageAnswer
+        return MOForwardShortMessageRequest if header.command_flags & 0x80 else MOForwardShortMessageAnswer
 
 
 class MOForwardShortMessageRequest(MOForwardShortMessage):

@@ -33,7 +33,7 @@ class ModifyUecontext(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ModifyUecontextRequest if header.is_request else ModifyUecontextAnswer
+        return ModifyUecontextRequest if header.command_flags & 0x80 else ModifyUecontextAnswer
 
 
 class ModifyUecontextRequest(ModifyUecontext):

@@ -35,7 +35,7 @@ class MTData(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MTDataRequest if header.is_request else MTDataAnswer
+        return MTDataRequest if header.command_flags & 0x80 else MTDataAnswer
 
 
 class MTDataRequest(MTData):

@@ -35,7 +35,7 @@ class MTForwardShortMessage(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MTForwardShortMessageRequest if header.is_request else MTForwardShortMessageAnswer
+        return MTForwardShortMessageRequest if header.command_flags & 0x80 else MTForwardShortMessageAnswer
 
 
 class MTForwardShortMessageRequest(MTForwardShortMessage):

@@ -35,7 +35,7 @@ class MultimediaAuth(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return MultimediaAuthRequest if header.is_request else MultimediaAuthAnswer
+        return MultimediaAuthRequest if header.command_flags & 0x80 else MultimediaAuthAnswer
 
 
 class MultimediaAuthRequest(MultimediaAuth):

@@ -36,7 +36,7 @@ class NetworkStatus(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return NetworkStatusRequest if header.is_request else NetworkStatusAnswer
+        return NetworkStatusRequest if header.command_flags & 0x80 else NetworkStatusAnswer
 
 
 class NetworkStatusRequest(NetworkStatus):

@@ -33,7 +33,7 @@ class NetworkStatusContinuousReport(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return NetworkStatusContinuousReportRequest if header.is_request else NetworkStatusContinuousReportAnswer
+        return NetworkStatusContinuousReportRequest if header.command_flags & 0x80 else NetworkStatusContinuousReportAnswer
 
 
 class NetworkStatusContinuousReportRequest(NetworkStatusContinuousReport):

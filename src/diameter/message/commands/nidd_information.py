@@ -38,7 +38,7 @@ class NIDDInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return NIDDInformationRequest if header.is_request else NIDDInformationAnswer
+        return NIDDInformationRequest if header.command_flags & 0x80 else NIDDInformationAnswer
 
 
 class NIDDInformationRequest(NIDDInformation):

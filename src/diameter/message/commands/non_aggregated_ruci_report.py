@@ -36,7 +36,7 @@ class NonAggregatedRUCIReport(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return NonAggregatedRUCIReportRequest if header.is_request else NonAggregatedRUCIReportAnswer
+        return NonAggregatedRUCIReportRequest if header.command_flags & 0x80 else NonAggregatedRUCIReportAnswer
 
 
 class NonAggregatedRUCIReportRequest(NonAggregatedRUCIReport):

@@ -38,7 +38,7 @@ class Notify(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return NotifyRequest if header.is_request else NotifyAnswer
+        return NotifyRequest if header.command_flags & 0x80 else NotifyAnswer
 
 
 class NotifyRequest(Notify):

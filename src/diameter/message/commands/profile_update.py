@@ -35,7 +35,7 @@ class ProfileUpdate(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProfileUpdateRequest if header.is_request else ProfileUpdateAnswer
+        return ProfileUpdateRequest if header.command_flags & 0x80 else ProfileUpdateAnswer
 
 
 class ProfileUpdateRequest(ProfileUpdate):

@@ -34,7 +34,7 @@ class ProSeAlert(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeAlertRequest if header.is_request else ProSeAlertAnswer
+        return ProSeAlertRequest if header.command_flags & 0x80 else ProSeAlertAnswer
 
 
 class ProSeAlertRequest(ProSeAlert):

@@ -34,7 +34,7 @@ class ProSeAuthorization(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeAuthorizationRequest if header.is_request else ProSeAuthorizationAnswer
+        return ProSeAuthorizationRequest if header.command_flags & 0x80 else ProSeAuthorizationAnswer
 
 
 class ProSeAuthorizationRequest(ProSeAuthorization):

@@ -33,7 +33,7 @@ class ProSeCancellation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeCancellationRequest if header.is_request else ProSeCancellationAnswer
+        return ProSeCancellationRequest if header.command_flags & 0x80 else ProSeCancellationAnswer
 
 
 class ProSeCancellationRequest(ProSeCancellation):

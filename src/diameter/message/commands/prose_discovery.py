@@ -35,7 +35,7 @@ class ProSeDiscovery(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeDiscoveryRequest if header.is_request else ProSeDiscoveryAnswer
+        return ProSeDiscoveryRequest if header.command_flags & 0x80 else ProSeDiscoveryAnswer
 
 
 class ProSeDiscoveryRequest(ProSeDiscovery):

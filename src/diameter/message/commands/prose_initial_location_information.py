@@ -31,7 +31,7 @@ class ProSeInitialLocationInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeInitialLocationInformationRequest if header.is_request else ProSeInitialLocationInformationAnswer
+        return ProSeInitialLocationInformationRequest if header.command_flags & 0x80 else ProSeInitialLocationInformationAnswer
 
 
 class ProSeInitialLocationInformationRequest(ProSeInitialLocationInformation):

@@ -33,7 +33,7 @@ class ProSeLocationUpdate(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeLocationUpdateRequest if header.is_request else ProSeLocationUpdateAnswer
+        return ProSeLocationUpdateRequest if header.command_flags & 0x80 else ProSeLocationUpdateAnswer
 
 
 class ProSeLocationUpdateRequest(ProSeLocationUpdate):

@@ -35,7 +35,7 @@ class ProSeMatch(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeMatchRequest if header.is_request else ProSeMatchAnswer
+        return ProSeMatchRequest if header.command_flags & 0x80 else ProSeMatchAnswer
 
 
 class ProSeMatchRequest(ProSeMatch):

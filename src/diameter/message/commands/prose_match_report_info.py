@@ -34,7 +34,7 @@ class ProSeMatchReportInfo(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeMatchReportInfoRequest if header.is_request else ProSeMatchReportInfoAnswer
+        return ProSeMatchReportInfoRequest if header.command_flags & 0x80 else ProSeMatchReportInfoAnswer
 
 
 class ProSeMatchReportInfoRequest(ProSeMatchReportInfo):

@@ -33,7 +33,7 @@ class ProSeNotify(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeNotifyRequest if header.is_request else ProSeNotifyAnswer
+        return ProSeNotifyRequest if header.command_flags & 0x80 else ProSeNotifyAnswer
 
 
 class ProSeNotifyRequest(ProSeNotify):

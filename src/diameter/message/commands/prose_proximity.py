@@ -34,7 +34,7 @@ class ProSeProximity(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeProximityRequest if header.is_request else ProSeProximityAnswer
+        return ProSeProximityRequest if header.command_flags & 0x80 else ProSeProximityAnswer
 
 
 class ProSeProximityRequest(ProSeProximity):

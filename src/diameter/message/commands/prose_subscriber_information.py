@@ -34,7 +34,7 @@ class ProSeSubscriberInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeSubscriberInformationRequest if header.is_request else ProSeSubscriberInformationAnswer
+        return ProSeSubscriberInformationRequest if header.command_flags & 0x80 else ProSeSubscriberInformationAnswer
 
 
 class ProSeSubscriberInformationRequest(ProSeSubscriberInformation):

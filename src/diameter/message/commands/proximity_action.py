@@ -32,7 +32,7 @@ class ProXimityAction(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProXimityActionRequest if header.is_request else ProXimityActionAnswer
+        return ProXimityActionRequest if header.command_flags & 0x80 else ProXimityActionAnswer
 
 
 class ProXimityActionRequest(ProXimityAction):

@@ -29,7 +29,7 @@ class ProXimityApplication(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProXimityApplicationRequest if header.is_request else ProXimityApplicationAnswer
+        return ProXimityApplicationRequest if header.command_flags & 0x80 else ProXimityApplicationAnswer
 
 
 class ProXimityApplicationRequest(ProXimityApplication):

@@ -34,7 +34,7 @@ class PurgeUe(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return PurgeUeRequest if header.is_request else PurgeUeAnswer
+        return PurgeUeRequest if header.command_flags & 0x80 else PurgeUeAnswer
 
 
 class PurgeUeRequest(PurgeUe):

@@ -35,7 +35,7 @@ class PushNotification(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return PushNotificationRequest if header.is_request else PushNotificationAnswer
+        return PushNotificationRequest if header.command_flags & 0x80 else PushNotificationAnswer
 
 
 class PushNotificationRequest(PushNotification):

@@ -36,7 +36,7 @@ class PushProfile(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return PushProfileRequest if header.is_request else PushProfileAnswer
+        return PushProfileRequest if header.command_flags & 0x80 else PushProfileAnswer
 
 
 class PushProfileRequest(PushProfile):

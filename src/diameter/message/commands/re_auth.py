@@ -60,7 +60,7 @@ class ReAuth(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ReAuthRequest if header.is_request else ReAuthAnswer
+        return ReAuthRequest if header.command_flags & 0x80 else ReAuthAnswer
 
 
 class ReAuthRequest(ReAuth):

@@ -33,7 +33,7 @@ class RegistrationTermination(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return RegistrationTerminationRequest if header.is_request else RegistrationTerminationAnswer
+        return RegistrationTerminationRequest if header.command_flags & 0x80 else RegistrationTerminationAnswer
 
 
 class RegistrationTerminationRequest(RegistrationTermination):

@@ -33,7 +33,7 @@ class ReportSMDeliveryStatus(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ReportSMDeliveryStatusRequest if header.is_request else ReportSMDeliveryStatusAnswer
+        return ReportSMDeliveryStatusRequest if header.command_flags & 0x80 else ReportSMDeliveryStatusAnswer
 
 
 class ReportSMDeliveryStatusRequest(ReportSMDeliveryStatus):

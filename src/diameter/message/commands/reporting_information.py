@@ -37,7 +37,7 @@ class ReportingInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ReportingInformationRequest if header.is_request else ReportingInformationAnswer
+        return ReportingInformationRequest if header.command_flags & 0x80 else ReportingInformationAnswer
 
 
 class ReportingInformationRequest(ReportingInformation):

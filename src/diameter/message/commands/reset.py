@@ -32,7 +32,7 @@ class Reset(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ResetRequest if header.is_request else ResetAnswer
+        return ResetRequest if header.command_flags & 0x80 else ResetAnswer
 
 
 class ResetRequest(Reset):

@@ -30,7 +30,7 @@ class ProSeReset(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProSeResetRequest if header.is_request else ProSeResetAnswer
+        return ProSeResetRequest if header.command_flags & 0x80 else ProSeResetAnswer
 
 
 class ProSeResetRequest(ProSeReset):

@@ -34,7 +34,7 @@ class SendRoutingInfoforSM(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SendRoutingInfoforSMRequest if header.is_request else SendRoutingInfoforSMAnswer
+        return SendRoutingInfoforSMRequest if header.command_flags & 0x80 else SendRoutingInfoforSMAnswer
 
 
 class SendRoutingInfoforSMRequest(SendRoutingInfoforSM):

@@ -42,7 +42,7 @@ class ServerAssignment(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ServerAssignmentRequest if header.is_request else ServerAssignmentAnswer
+        return ServerAssignmentRequest if header.command_flags & 0x80 else ServerAssignmentAnswer
 
 
 class ServerAssignmentRequest(ServerAssignment):

@@ -34,7 +34,7 @@ class SessionTermination(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SessionTerminationRequest if header.is_request else SessionTerminationAnswer
+        return SessionTerminationRequest if header.command_flags & 0x80 else SessionTerminationAnswer
 
 
 class SessionTerminationRequest(SessionTermination):

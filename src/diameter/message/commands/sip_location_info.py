@@ -27,7 +27,7 @@ class SipLocationInfo(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SipLocationInfoRequest if header.is_request else SipLocationInfoAnswer
+        return SipLocationInfoRequest if header.command_flags & 0x80 else SipLocationInfoAnswer
 
 
 class SipLocationInfoRequest(SipLocationInfo):

@@ -27,7 +27,7 @@ class SipMultimediaAuth(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SipMultimediaAuthRequest if header.is_request else SipMultimediaAuthAnswer
+        return SipMultimediaAuthRequest if header.command_flags & 0x80 else SipMultimediaAuthAnswer
 
 
 class SipMultimediaAuthRequest(SipMultimediaAuth):

@@ -28,7 +28,7 @@ class SipPushProfile(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SipPushProfileRequest if header.is_request else SipPushProfileAnswer
+        return SipPushProfileRequest if header.command_flags & 0x80 else SipPushProfileAnswer
 
 
 class SipPushProfileRequest(SipPushProfile):

@@ -27,7 +27,7 @@ class SipRegistrationTermination(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SipRegistrationTerminationRequest if header.is_request else SipRegistrationTerminationAnswer
+        return SipRegistrationTerminationRequest if header.command_flags & 0x80 else SipRegistrationTerminationAnswer
 
 
 class SipRegistrationTerminationRequest(SipRegistrationTermination):

@@ -28,7 +28,7 @@ class SipServerAssignment(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SipServerAssignmentRequest if header.is_request else SipServerAssignmentAnswer
+        return SipServerAssignmentRequest if header.command_flags & 0x80 else SipServerAssignmentAnswer
 
 
 class SipServerAssignmentRequest(SipServerAssignment):

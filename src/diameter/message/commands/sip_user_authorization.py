@@ -27,7 +27,7 @@ class SipUserAuthorization(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SipUserAuthorizationRequest if header.is_request else SipUserAuthorizationAnswer
+        return SipUserAuthorizationRequest if header.command_flags & 0x80 else SipUserAuthorizationAnswer
 
 
 class SipUserAuthorizationRequest(SipUserAuthorization):

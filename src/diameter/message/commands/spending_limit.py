@@ -34,7 +34,7 @@ class SpendingLimit(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SpendingLimitRequest if header.is_request else SpendingLimitAnswer
+        return SpendingLimitRequest if header.command_flags & 0x80 else SpendingLimitAnswer
 
 
 class SpendingLimitRequest(SpendingLimit):

@@ -31,7 +31,7 @@ class SpendingStatusNotification(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SpendingStatusNotificationRequest if header.is_request else SpendingStatusNotificationAnswer
+        return SpendingStatusNotificationRequest if header.command_flags & 0x80 else SpendingStatusNotificationAnswer
 
 
 class SpendingStatusNotificationRequest(SpendingStatusNotification):

@@ -36,7 +36,7 @@ class SubscribeNotifications(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SubscribeNotificationsRequest if header.is_request else SubscribeNotificationsAnswer
+        return SubscribeNotificationsRequest if header.command_flags & 0x80 else SubscribeNotificationsAnswer
 
 
 class SubscribeNotificationsRequest(SubscribeNotifications):

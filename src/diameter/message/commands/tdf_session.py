@@ -48,7 +48,7 @@ class TDFSession(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return TDFSessionRequest if header.is_request else TDFSessionAnswer
+        return TDFSessionRequest if header.command_flags & 0x80 else TDFSessionAnswer
 
 
 class TDFSessionRequest(SubscriptionIdMixin, TDFSession):

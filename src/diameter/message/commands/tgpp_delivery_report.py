@@ -31,7 +31,7 @@ class DeliveryReport(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DeliveryReportRequest if header.is_request else DeliveryReportAnswer
+        return DeliveryReportRequest if header.command_flags & 0x80 else DeliveryReportAnswer
 
 
 class DeliveryReportRequest(DeliveryReport):

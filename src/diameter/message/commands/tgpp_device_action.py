@@ -32,7 +32,7 @@ class DeviceAction8388639(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DeviceAction8388639Request if header.is_request else DeviceAction8388639Answer
+        return DeviceAction8388639Request if header.command_flags & 0x80 else DeviceAction8388639Answer
 
 
 class DeviceAction8388639Request(DeviceAction8388639):

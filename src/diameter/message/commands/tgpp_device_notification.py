@@ -29,7 +29,7 @@ class DeviceNotification8388640(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DeviceNotification8388640Request if header.is_request else DeviceNotification8388640Answer
+        return DeviceNotification8388640Request if header.command_flags & 0x80 else DeviceNotification8388640Answer
 
 
 class DeviceNotification8388640Request(DeviceNotification8388640):

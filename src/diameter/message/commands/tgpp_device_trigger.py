@@ -33,7 +33,7 @@ class DeviceTrigger(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return DeviceTriggerRequest if header.is_request else DeviceTriggerAnswer
+        return DeviceTriggerRequest if header.command_flags & 0x80 else DeviceTriggerAnswer
 
 
 class DeviceTriggerRequest(DeviceTrigger):

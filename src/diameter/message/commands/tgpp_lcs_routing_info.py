@@ -32,7 +32,7 @@ class LCSRoutingInfo(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return LCSRoutingInfoRequest if header.is_request else LCSRoutingInfoAnswer
+        return LCSRoutingInfoRequest if header.command_flags & 0x80 else LCSRoutingInfoAnswer
 
 
 class LCSRoutingInfoRequest(LCSRoutingInfo):

@@ -38,7 +38,7 @@ class LocationReport(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return LocationReportRequest if header.is_request else LocationReportAnswer
+        return LocationReportRequest if header.command_flags & 0x80 else LocationReportAnswer
 
 
 class LocationReportRequest(LocationReport):

@@ -39,7 +39,7 @@ class ProvideLocation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return ProvideLocationRequest if header.is_request else ProvideLocationAnswer
+        return ProvideLocationRequest if header.command_flags & 0x80 else ProvideLocationAnswer
 
 
 class ProvideLocationRequest(ProvideLocation):

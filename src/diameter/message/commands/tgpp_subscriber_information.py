@@ -35,7 +35,7 @@ class SubscriberInformation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return SubscriberInformationRequest if header.is_request else SubscriberInformationAnswer
+        return SubscriberInformationRequest if header.command_flags & 0x80 else SubscriberInformationAnswer
 
 
 class SubscriberInformationRequest(SubscriberInformation):

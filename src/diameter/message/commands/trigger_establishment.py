@@ -32,7 +32,7 @@ class TriggerEstablishment(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return TriggerEstablishmentRequest if header.is_request else TriggerEstablishmentAnswer
+        return TriggerEstablishmentRequest if header.command_flags & 0x80 else TriggerEstablishmentAnswer
 
 
 class TriggerEstablishmentRequest(TriggerEstablishment):

@@ -32,7 +32,7 @@ class TSSFNotification(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return TSSFNotificationRequest if header.is_request else TSSFNotificationAnswer
+        return TSSFNotificationRequest if header.command_flags & 0x80 else TSSFNotificationAnswer
 
 
 class TSSFNotificationRequest(TSSFNotification):

@@ -41,7 +41,7 @@ class UpdateLocation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return UpdateLocationRequest if header.is_request else UpdateLocationAnswer
+        return UpdateLocationRequest if header.command_flags & 0x80 else UpdateLocationAnswer
 
 
 class UpdateLocationRequest(UpdateLocation):

@@ -31,7 +31,7 @@ class UpdateProSeSubscriberData(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return UpdateProSeSubscriberDataRequest if header.is_request else UpdateProSeSubscriberDataAnswer
+        return UpdateProSeSubscriberDataRequest if header.command_flags & 0x80 else UpdateProSeSubscriberDataAnswer
 
 
 class UpdateProSeSubscriberDataRequest(UpdateProSeSubscriberData):

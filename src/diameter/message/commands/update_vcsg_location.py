@@ -31,7 +31,7 @@ class UpdateVcsgLocation(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return UpdateVcsgLocationRequest if header.is_request else UpdateVcsgLocationAnswer
+        return UpdateVcsgLocationRequest if header.command_flags & 0x80 else UpdateVcsgLocationAnswer
 
 
 class UpdateVcsgLocationRequest(UpdateVcsgLocation):

@@ -34,7 +34,7 @@ class UserAuthorization(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return UserAuthorizationRequest if header.is_request else UserAuthorizationAnswer
+        return UserAuthorizationRequest if header.command_flags & 0x80 else UserAuthorizationAnswer
 
 
 class UserAuthorizationRequest(UserAuthorization):

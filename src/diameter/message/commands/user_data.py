@@ -39,7 +39,7 @@ class UserData(DefinedMessage):
 
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
-        return UserDataRequest if header.is_request else UserDataAnswer
+        return UserDataRequest if header.command_flags & 0x80 else UserDataAnswer
 
 
 class UserDataRequest(UserData):
