@@ -18,7 +18,9 @@ The next batch may be decided while the previous one is still being written: the
 taken for the write stay in :attr:`AccountCache.inflight` until the next ``take`` (by then
 that write has committed), so a retransmission of one of its requests is replayed from
 there, and the file is only read (through a read-only connection) for what the cache lacks,
-which the uncommitted batch cannot have changed.
+which the uncommitted batch cannot have changed. Which request numbers of a session have an
+outcome is read once, with the session's first request (adding those of the batch in flight),
+and kept up to date: only a number already there (a retransmission) is looked up again.
 """
 
 from __future__ import annotations
