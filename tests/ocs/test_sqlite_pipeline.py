@@ -183,3 +183,31 @@ def test_a_retransmission_decided_on_a_batch_that_fails_is_replayed_from_its_ret
             assert snap.balances[0].amount == 990 and len(snap.reservations) == 1
             assert (await st.audit()).ok
     asyncio.run(main())
+
+
+def test_a_session_read_while_its_request_is_written_still_replays_that_request(tmp_path):
+    """Which request numbers of a session have an outcome is read once and kept (bounded);
+    read while one of them is being written, that one counts too: its retransmission, once
+    written, is read back and replayed, not charged again."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("pk", [(0, MSISDN)], amount=10_000)
+            st._cache.max_sessions_known = 1  # each session read forgets the others
+            await eng.charge(gy("k1", 0, RequestKind.INITIAL))  # A: committed
+            go = hold_writes(st)
+            b = [asyncio.ensure_future(eng.charge(gy("k2", 0, RequestKind.INITIAL))),
+                 asyncio.ensure_future(eng.charge(gy("k1", 1, RequestKind.UPDATE, used=MIB)))]
+            await until(lambda: len(st._cache.inflight) == 2, "batch B taken for its write")
+            assert "k1" not in st._cache.recorded_numbers  # forgotten when k2 was read
+            c = asyncio.ensure_future(eng.charge(gy("k1", 2, RequestKind.UPDATE, used=MIB)))
+            await until(lambda: ("k1", 2) in st._cache.outcomes, "batch C decided ahead")
+            assert st._cache.recorded_numbers["k1"] == {0, 1, 2}  # 1 from the batch in flight
+            go.set()
+            _k2, first, _c = await asyncio.gather(*b, c)
+            before = (await eng.account(Target(name="pk"))).balances[0].amount
+            again = await eng.charge(gy("k1", 1, RequestKind.UPDATE, used=MIB))
+            assert again.replayed and (again.grants, again.balance) == (first.grants, first.balance)
+            assert (await eng.account(Target(name="pk"))).balances[0].amount == before
+            assert (await st.audit()).ok
+    asyncio.run(main())

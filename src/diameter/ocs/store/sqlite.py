@@ -31,7 +31,7 @@ from ..model import Outcome
 from . import schema
 from .base import Storage, StorageError
 from .queries import Decide, Query, Target, Work
-from .sqlite_cache import BATCH_SQL, RECORDED, WRITE_BATCH, AccountCache, Writes
+from .sqlite_cache import BATCH_SQL, RECORDED, SESSION_RECORDED, WRITE_BATCH, AccountCache, Rows, encode
 
 log = logging.getLogger("diameter.ocs.store")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -335,11 +335,13 @@ class SqliteStorage(Storage):
             recorded = {(sid, int(n)): text for sid, n, text in conn.execute(RECORDED, (keys,))}
         return version, recorded
 
-    def _write_checked(self, writes: Writes | None, version: int | None) -> int | None:
+    def _write_checked(self, rows: Rows | None, version: int | None) -> int | None:
         """A batch decided before its transaction: BEGIN IMMEDIATE, and if nobody else
-        committed since `version`, write and commit it (None); else roll back (the version)."""
+        committed since `version`, write and commit it (None); else roll back (the version).
+        Its rows are encoded here, off the event loop."""
         conn = self._conn
         assert conn is not None
+        writes = encode(rows)
         try:
             conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:
@@ -358,9 +360,10 @@ class SqliteStorage(Storage):
             raise
         return None
 
-    def _write(self, writes: Writes | None) -> None:
+    def _write(self, rows: Rows | None) -> None:
         conn = self._conn
         assert conn is not None
+        writes = encode(rows)
         if writes is not None:
             conn.execute(WRITE_BATCH, writes)
         conn.execute("COMMIT")
@@ -372,10 +375,29 @@ class SqliteStorage(Storage):
         changed what the cache lacks; a retransmission of one of its units is in `inflight`)."""
         rconn, cache = self._rconn, self._cache
         assert rconn is not None
-        keys = [w.key for w, _f in batch if w.key is not None]
+        known = cache.recorded_numbers
+        keys: list[tuple[str, int]] = []  # may have an outcome in the file: read it
+        new: dict[str, set[int]] = {}  # sessions whose recorded numbers are not known yet
+        for w, _f in batch:
+            key = w.key
+            if key is not None:
+                numbers = known.get(key[0])
+                if numbers is None:
+                    new[key[0]] = set()
+                elif key[1] in numbers:  # a retransmission (or a number used again)
+                    keys.append(key)
         recorded: dict[tuple[str, int], str] = {}
+        if new:  # all their outcomes: committed ones from the file, the batch in flight's
+            for sid, n, text in rconn.execute(SESSION_RECORDED, (_dumps(list(new)),)):
+                recorded[(sid, int(n))] = text
+                new[sid].add(int(n))
+            for sid, n in cache.inflight:
+                if sid in new:
+                    new[sid].add(n)
+            cache.know_recorded(new)
         if keys:
-            recorded = {(sid, int(n)): text for sid, n, text in rconn.execute(RECORDED, (_dumps(keys),))}
+            for sid, n, text in rconn.execute(RECORDED, (_dumps(keys),)):
+                recorded[(sid, int(n))] = text
         return [cache.transact(rconn, w.target, w.decide, w.key, w.now, w.scope, recorded) for w, _f in batch]
 
     def _units(self, batch: list[_Item], version: int,

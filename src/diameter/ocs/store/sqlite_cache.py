@@ -18,7 +18,9 @@ The next batch may be decided while the previous one is still being written: the
 taken for the write stay in :attr:`AccountCache.inflight` until the next ``take`` (by then
 that write has committed), so a retransmission of one of its requests is replayed from
 there, and the file is only read (through a read-only connection) for what the cache lacks,
-which the uncommitted batch cannot have changed.
+which the uncommitted batch cannot have changed. Which request numbers of a session have an
+outcome is read once, with the session's first request (adding those of the batch in flight),
+and kept up to date: only a number already there (a retransmission) is looked up again.
 """
 
 from __future__ import annotations
@@ -76,9 +78,22 @@ WRITE_BATCH = "INSERT INTO ocs_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 RECORDED = ("SELECT o.session_id, o.request_number, o.outcome FROM json_each(?) j JOIN outcomes o "
             "ON o.session_id = json_extract(j.value, '$[0]') "
             "AND o.request_number = json_extract(j.value, '$[1]')")
+#: every recorded outcome of a JSON array of session ids
+SESSION_RECORDED = ("SELECT session_id, request_number, outcome FROM outcomes "
+                    "WHERE session_id IN (SELECT value FROM json_each(?))")
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+#: what a batch decided: one list of rows per table, in WRITE_BATCH's order (fresh lists of
+#: plain values, owned by whoever takes them: they may be encoded on another thread)
+Rows = tuple[list[Any], ...]
 Writes = tuple[Any, ...]  # WRITE_BATCH's parameters
+
+
+def encode(rows: Rows | None) -> Writes | None:
+    """WRITE_BATCH's parameters for what :meth:`AccountCache.take` gave (a JSON array per table)."""
+    if rows is None:
+        return None
+    return tuple(_dumps(x) if x else None for x in rows)
 
 
 def _us(t: float) -> int:
@@ -102,6 +117,7 @@ class AccountCache:
     def __init__(self, drive: Callable[[sqlite3.Connection, Work], Any], max_accounts: int = 50_000) -> None:
         self._drive = drive
         self.max_accounts = max_accounts  # beyond: start again empty (memory stays bounded)
+        self.max_sessions_known = 4 * max_accounts  # see `recorded_numbers`
         self._version: int | None = None
         self.clear()
 
@@ -111,7 +127,16 @@ class AccountCache:
         self.session_account: dict[str, int] = {}
         #: outcomes of the batch being written (taken, maybe not committed yet)
         self.inflight: dict[tuple[str, int], Outcome] = {}
+        #: session id -> every request number with an outcome in the file, committed or
+        #: being written, while the cache stays valid (a number not there needs no read)
+        self.recorded_numbers: dict[str, set[int]] = {}
         self._discard_pending()
+
+    def know_recorded(self, numbers: dict[str, set[int]]) -> None:
+        """Remember the request numbers with an outcome of sessions just read (bounded)."""
+        if len(self.recorded_numbers) + len(numbers) > self.max_sessions_known:
+            self.recorded_numbers = {}  # forget: those sessions are read again when needed
+        self.recorded_numbers.update(numbers)
 
     def _discard_pending(self) -> None:
         self.balances: dict[int, int] = {}
@@ -146,8 +171,8 @@ class AccountCache:
         if self.full:
             self.clear()
 
-    def take(self) -> Writes | None:
-        """What the batch decided, as WRITE_BATCH's parameters (None: nothing), and forget it
+    def take(self) -> Rows | None:
+        """What the batch decided, as rows for :func:`encode` (None: nothing), and forget it
         (its outcomes become :attr:`inflight`)."""
         self.inflight, self.outcomes = self.outcomes, {}
         if not (self.balances or self.ledger or self.res_put or self.ses_put or self.cdrs
@@ -170,15 +195,14 @@ class AccountCache:
             else:
                 sp.append((sid, s.account_id, _us(s.started), _us(s.updated), _us(s.expires_at),
                            s.charged, s.units, s.requests, s.peer, int(s.final)))
-        out = tuple(_dumps(x) if x else None for x in (
-            list(self.balances.items()), self.ledger, rd, rp, sd, sp, self.cdrs,
-            [(s, a) for a, s in self.states.items()], self.outcome_rows))
+        out = (list(self.balances.items()), self.ledger, rd, rp, sd, sp, self.cdrs,
+               [(s, a) for a, s in self.states.items()], self.outcome_rows)
         self._discard_pending()
         return out
 
     def flush(self, conn: sqlite3.Connection) -> None:
         """Write what the batch decided so far on this thread (before other work reads)."""
-        writes = self.take()
+        writes = encode(self.take())
         if writes is not None:
             conn.execute(WRITE_BATCH, writes)
 
@@ -228,6 +252,9 @@ class AccountCache:
         if key is not None:
             self.outcomes[key] = out
             self.outcome_rows.append((key[0], key[1], _us(now), out.to_row()))
+            numbers = self.recorded_numbers.get(key[0])
+            if numbers is not None:
+                numbers.add(key[1])
         return out
 
     def _apply(self, acc: _Account, dec: Decision, account_id: int, now: float) -> None:
