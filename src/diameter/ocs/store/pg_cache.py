@@ -19,35 +19,17 @@ from typing import Any
 from ..books import Decision
 from ..model import Account, AccountKind, AccountState, Reservation, SessionRow, Snapshot
 from . import queries
+from .cached import CachedAccount as BaseCachedAccount
 
 
-class CachedAccount:
+class CachedAccount(BaseCachedAccount):
     """One account as read at `version`, plus what this instance decided since."""
 
-    __slots__ = ("snap", "version", "res", "sessions")
+    __slots__ = ("version",)
 
     def __init__(self, snap: Snapshot, version: int) -> None:
-        self.snap = snap
+        super().__init__(snap)
         self.version = version
-        self.res: dict[str, dict[int, Reservation]] = {}
-        for r in snap.reservations:
-            self.res.setdefault(r.session_id, {})[r.rating_group] = r
-        self.sessions: dict[str, SessionRow] = dict(snap.sessions)
-
-    def view(self, scope: str | None) -> Snapshot:
-        """What a decision sees: the whole account, or one session's part of it."""
-        snap = self.snap
-        if scope is None:
-            return Snapshot(snap.account, snap.balances,
-                            [r for rs in self.res.values() for r in rs.values()], dict(self.sessions))
-        mine = self.res.get(scope)
-        row = self.sessions.get(scope)
-        others = len(self.res) - (1 if mine else 0)
-        return Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
-                        {scope: row} if row is not None else {}, others)
-
-    def holds_session(self, session_id: str) -> bool:
-        return session_id in self.res or session_id in self.sessions
 
 
 def account_from_json(row: list[Any]) -> CachedAccount:
@@ -140,24 +122,7 @@ class AccountCache:
             w.ledger.append((row.ts, row.account_id, row.balance_id, row.op, row.amount,
                              row.balance_after, row.units, row.session_id, row.request_number,
                              row.rating_group))
-        for sid, rg in dec.reservations_del:
-            rs = acc.res.get(sid)
-            if rs is not None:
-                rs.pop(rg, None)
-                if not rs:
-                    del acc.res[sid]
-            w.res_put[(sid, rg)] = None
-        for r in dec.reservations_put:
-            acc.res.setdefault(r.session_id, {})[r.rating_group] = r
-            w.res_put[(r.session_id, r.rating_group)] = r
-            self.session_account[r.session_id] = aid
-        for sid in dec.sessions_del:
-            acc.sessions.pop(sid, None)
-            w.ses_put[sid] = None
-        for s in dec.sessions_put:
-            acc.sessions[s.session_id] = s
-            w.ses_put[s.session_id] = s
-            self.session_account[s.session_id] = aid
+        acc.apply_holds(dec, w.res_put, w.ses_put, self.session_account, aid)
         for c in dec.cdrs:
             w.cdrs.append((now, c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True)))
         if dec.account_state is not None:

@@ -31,8 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..books import Decision
-from ..model import AccountState, Outcome, Reservation, SessionRow, Snapshot
+from ..model import AccountState, Outcome, Reservation, SessionRow
 from . import queries
+from .cached import CachedAccount
 from .queries import Decide, Target, Work
 
 
@@ -100,17 +101,6 @@ def _us(t: float) -> int:
     return round(t * 1_000_000)
 
 
-class _Account:
-    __slots__ = ("snap", "res", "sessions")
-
-    def __init__(self, snap: Snapshot) -> None:
-        self.snap = snap
-        self.res: dict[str, dict[int, Reservation]] = {}
-        for r in snap.reservations:
-            self.res.setdefault(r.session_id, {})[r.rating_group] = r
-        self.sessions: dict[str, SessionRow] = dict(snap.sessions)
-
-
 class AccountCache:
     """Used by the committer only (on the event loop; no locking)."""
 
@@ -122,7 +112,7 @@ class AccountCache:
         self.clear()
 
     def clear(self) -> None:
-        self.accounts: dict[int, _Account] = {}
+        self.accounts: dict[int, CachedAccount] = {}
         self.subs: dict[tuple[int, str], int] = {}
         self.session_account: dict[str, int] = {}
         #: outcomes of the batch being written (taken, maybe not committed yet)
@@ -234,16 +224,7 @@ class AccountCache:
         acc = self._account(conn, account_id)
         if acc is None:
             return None
-        snap = acc.snap
-        if scope is None:
-            view = Snapshot(snap.account, snap.balances,
-                            [r for rs in acc.res.values() for r in rs.values()], dict(acc.sessions))
-        else:
-            mine = acc.res.get(scope)
-            row_s = acc.sessions.get(scope)
-            others = len(acc.res) - (1 if mine else 0)
-            view = Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
-                            {scope: row_s} if row_s is not None else {}, others)
+        view = acc.view(scope)
         dec = decide(view)
         out = dec.outcome
         if out.account_id is None:
@@ -257,7 +238,7 @@ class AccountCache:
                 numbers.add(key[1])
         return out
 
-    def _apply(self, acc: _Account, dec: Decision, account_id: int, now: float) -> None:
+    def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float) -> None:
         balances = self.balances
         for bid, amount in dec.balances.items():
             balances[bid] = amount  # the Balance objects were changed in place by Books
@@ -267,24 +248,7 @@ class AccountCache:
                 (ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op, r.amount,
                  r.balance_after, r.units, r.session_id, r.request_number, r.rating_group)
                 for r in dec.ledger)
-        for sid, rg in dec.reservations_del:
-            rs = acc.res.get(sid)
-            if rs is not None:
-                rs.pop(rg, None)
-                if not rs:
-                    del acc.res[sid]
-            self.res_put[(sid, rg)] = None
-        for r in dec.reservations_put:
-            acc.res.setdefault(r.session_id, {})[r.rating_group] = r
-            self.res_put[(r.session_id, r.rating_group)] = r
-            self.session_account[r.session_id] = account_id
-        for sid in dec.sessions_del:
-            acc.sessions.pop(sid, None)
-            self.ses_put[sid] = None
-        for s in dec.sessions_put:
-            acc.sessions[s.session_id] = s
-            self.ses_put[s.session_id] = s
-            self.session_account[s.session_id] = account_id
+        acc.apply_holds(dec, self.res_put, self.ses_put, self.session_account, account_id)
         for c in dec.cdrs:
             self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"),
                               json.dumps(c, sort_keys=True)))
@@ -313,13 +277,13 @@ class AccountCache:
         found: int | None = self._drive(conn, queries.resolve(target))
         return found
 
-    def _account(self, conn: sqlite3.Connection, account_id: int) -> _Account | None:
+    def _account(self, conn: sqlite3.Connection, account_id: int) -> CachedAccount | None:
         acc = self.accounts.get(account_id)
         if acc is None:
             snap = self._drive(conn, queries.load(account_id))
             if snap is None:
                 return None
-            acc = self.accounts[account_id] = _Account(snap)
+            acc = self.accounts[account_id] = CachedAccount(snap)
             for sid in acc.res:
                 self.session_account[sid] = account_id
             for sid in acc.sessions:
