@@ -96,7 +96,8 @@ def find(data: bytes, code: int, vendor: int = 0, start: int = 20, end: int | No
     """
     if type(data) is not bytes:
         data = bytes(data)
-    return find_payload(data, code, vendor, start, len(data) if end is None else end)
+    n = len(data)
+    return find_payload(data, code, vendor, start, n if end is None or end > n else end)
 
 
 def find_u32(data: bytes, code: int, start: int = 20) -> int | None:
