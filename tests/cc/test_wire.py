@@ -168,3 +168,25 @@ def test_parse_ccr_takes_subscription_id_from_service_information_when_not_at_th
 def _sub(t: int, d: str):
     from diameter.cc.wire import SubscriptionId
     return SubscriptionId(t, d)
+
+
+def test_corrupted_ccr_bytes_give_a_typed_error_or_a_request():
+    """The identity fields read from the scan (Subscription-Id, Service-Context-Id, User-Name,
+    Requested-Action...) on corrupted bytes: a CCRequest or a typed error, never anything else."""
+    import random
+
+    from diameter.cc.wire import CCRequest
+
+    good = ccr_bytes()
+    rng = random.Random(4006)
+    for i in range(400):
+        raw = bytearray(good)
+        if i % 4 == 0:
+            raw = raw[:rng.randrange(20, len(raw))]
+        for _ in range(rng.randint(1, 5)):
+            raw[rng.randrange(20, len(raw))] = rng.randrange(256)
+        try:
+            req = parse_ccr(None, raw=bytes(raw))
+        except (AvpDecodeError, ValueError):
+            continue
+        assert isinstance(req, CCRequest)
