@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .pg_cache import AccountWrites
+from .pg_fast import BAL_JSON, RES_JSON, SES_JSON
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -30,12 +31,6 @@ def renumber(sql: str) -> str:
     counter = iter(range(1, 10_000))
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 
-_BAL = ("json_build_array(id, account_id, kind, amount, type_code, floor, rating_groups, "
-        "valid_from, valid_until, priority)")
-_RES = ("json_build_array(session_id, rating_group, account_id, unit, units, holds, expires_at, "
-        "request_number, final, peer)")
-_SES = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
-        "requests, peer, final)")
 
 #: $1 subscription data (any type: a client may label the type wrongly), $2 session ids,
 #: $3 account ids, $4/$5 request keys. Rows: (0, account), (1, [type, data, account id]),
@@ -47,9 +42,9 @@ LOAD = f"""WITH
  ids AS (SELECT account_id AS id FROM subs UNION SELECT account_id FROM ses
          UNION SELECT unnest($3::bigint[]))
 SELECT 0, json_build_array(a.id, a.name, a.kind, a.state, a.currency, a.version,
-  (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = a.id),
-  (SELECT json_agg({_RES}) FROM reservations WHERE account_id = a.id),
-  (SELECT json_agg({_SES}) FROM sessions WHERE account_id = a.id))::text
+  (SELECT json_agg({BAL_JSON} ORDER BY id) FROM balances WHERE account_id = a.id),
+  (SELECT json_agg({RES_JSON}) FROM reservations WHERE account_id = a.id),
+  (SELECT json_agg({SES_JSON}) FROM sessions WHERE account_id = a.id))::text
  FROM accounts a WHERE a.id IN (SELECT id FROM ids)
 UNION ALL SELECT 1, json_build_array(type, data, account_id)::text FROM subs
 UNION ALL SELECT 2, json_build_array(session_id, account_id)::text FROM ses

@@ -25,11 +25,11 @@ from ..model import Account, AccountKind, AccountState, Outcome, Snapshot
 from . import queries
 from .queries import Decide, Target
 
-_BAL = ("json_build_array(id, account_id, kind, amount, type_code, floor, rating_groups, "
+BAL_JSON = ("json_build_array(id, account_id, kind, amount, type_code, floor, rating_groups, "
         "valid_from, valid_until, priority)")
-_RES = ("json_build_array(session_id, rating_group, account_id, unit, units, holds, expires_at, "
+RES_JSON = ("json_build_array(session_id, rating_group, account_id, unit, units, holds, expires_at, "
         "request_number, final, peer)")
-_SES = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
+SES_JSON = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
         "requests, peer, final)")
 
 #: how often a locking read had to be repeated (it waited for another transaction)
@@ -44,33 +44,33 @@ def lock_load(by_subscription: bool, scope: bool, lock: bool = True) -> str:
     n = 3 if by_subscription else 2
     sid, rsid, rnum = f"${n}", f"${n + 1}", f"${n + 2}"
     if scope:
-        res = f"(SELECT json_agg({_RES}) FROM reservations WHERE session_id = {sid} AND account_id = a.id)"
-        ses = f"(SELECT json_agg({_SES}) FROM sessions WHERE session_id = {sid} AND account_id = a.id)"
+        res = f"(SELECT json_agg({RES_JSON}) FROM reservations WHERE session_id = {sid} AND account_id = a.id)"
+        ses = f"(SELECT json_agg({SES_JSON}) FROM sessions WHERE session_id = {sid} AND account_id = a.id)"
         others = (f"(SELECT COUNT(DISTINCT session_id) FROM reservations WHERE account_id = a.id "
                   f"AND session_id <> {sid})")
     else:
-        res = f"(SELECT json_agg({_RES}) FROM reservations WHERE account_id = a.id AND {sid}::text IS NULL)"
-        ses = f"(SELECT json_agg({_SES}) FROM sessions WHERE account_id = a.id)"
+        res = f"(SELECT json_agg({RES_JSON}) FROM reservations WHERE account_id = a.id AND {sid}::text IS NULL)"
+        ses = f"(SELECT json_agg({SES_JSON}) FROM sessions WHERE account_id = a.id)"
         others = "NULL::bigint"
     return f"""SELECT a.id, a.name, a.kind, a.state, a.currency, a.version,
  (SELECT version FROM accounts WHERE id = a.id),
- (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = a.id),
+ (SELECT json_agg({BAL_JSON} ORDER BY id) FROM balances WHERE account_id = a.id),
  {res}, {ses}, {others},
  (SELECT outcome FROM outcomes WHERE session_id = {rsid} AND request_number = {rnum})
 FROM accounts a WHERE a.id = {where}{" FOR UPDATE OF a" if lock else ""}"""
 
 
 LOAD_SESSION = f"""SELECT
- (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = $1),
- (SELECT json_agg({_RES}) FROM reservations WHERE session_id = $2 AND account_id = $1),
- (SELECT json_agg({_SES}) FROM sessions WHERE session_id = $2 AND account_id = $1),
+ (SELECT json_agg({BAL_JSON} ORDER BY id) FROM balances WHERE account_id = $1),
+ (SELECT json_agg({RES_JSON}) FROM reservations WHERE session_id = $2 AND account_id = $1),
+ (SELECT json_agg({SES_JSON}) FROM sessions WHERE session_id = $2 AND account_id = $1),
  (SELECT COUNT(DISTINCT session_id) FROM reservations WHERE account_id = $1 AND session_id <> $2),
  (SELECT outcome FROM outcomes WHERE session_id = $3 AND request_number = $4)"""
 
 LOAD_ACCOUNT = f"""SELECT
- (SELECT json_agg({_BAL} ORDER BY id) FROM balances WHERE account_id = $1),
- (SELECT json_agg({_RES}) FROM reservations WHERE account_id = $1),
- (SELECT json_agg({_SES}) FROM sessions WHERE account_id = $1),
+ (SELECT json_agg({BAL_JSON} ORDER BY id) FROM balances WHERE account_id = $1),
+ (SELECT json_agg({RES_JSON}) FROM reservations WHERE account_id = $1),
+ (SELECT json_agg({SES_JSON}) FROM sessions WHERE account_id = $1),
  NULL::bigint,
  (SELECT outcome FROM outcomes WHERE session_id = $2 AND request_number = $3)"""
 
