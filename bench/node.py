@@ -13,6 +13,7 @@ bench/.ref-venv with ``pip install python-diameter==0.9.0``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -174,30 +175,28 @@ def client_threaded(port: int, duration: float, inflight: int) -> dict:
     node.add_application(app, [peer])
     node.start()
     app.wait_for_ready(10)
-    lock = threading.Lock()
-    lat: list[float] = []
-    counter = [0]
-    seq = iter(range(1, 1 << 62))
-    state = {"stop": 0.0, "record": False}
+    seq = itertools.count(1)   # next() on it is atomic: no lock shared by the threads
+    per_thread: list[list[float]] = []
 
-    def worker():
+    def worker(stop: float, lat: list[float] | None):
         pc = time.perf_counter
-        while pc() < state["stop"]:
-            with lock:
-                n = next(seq)
+        send = app.send_request
+        while pc() < stop:
             t0 = pc()
-            ans = app.send_request(build_ccr("client.bench.realm", n), timeout=10)
+            ans = send(build_ccr("client.bench.realm", next(seq)), timeout=10)
             if ans.result_code != 2001:
                 raise RuntimeError(f"unexpected result {ans.result_code}")
-            if state["record"]:
-                with lock:
-                    lat.append(pc() - t0)
-                    counter[0] += 1
+            if lat is not None:
+                lat.append(pc() - t0)
 
     def run(record: bool, secs: float):
-        state["record"] = record
-        state["stop"] = time.perf_counter() + secs
-        ts = [threading.Thread(target=worker) for _ in range(inflight)]
+        stop = time.perf_counter() + secs
+        ts = []
+        for _ in range(inflight):
+            lat: list[float] | None = [] if record else None
+            if lat is not None:
+                per_thread.append(lat)
+            ts.append(threading.Thread(target=worker, args=(stop, lat)))
         for t in ts:
             t.start()
         for t in ts:
@@ -207,7 +206,8 @@ def client_threaded(port: int, duration: float, inflight: int) -> dict:
     t0 = time.perf_counter()
     run(True, duration)
     elapsed = time.perf_counter() - t0
-    res = summarize(lat, counter[0], elapsed, time.process_time() - c0)
+    lat = [x for per in per_thread for x in per]
+    res = summarize(lat, len(lat), elapsed, time.process_time() - c0)
     node.stop(wait_timeout=2)
     return res
 

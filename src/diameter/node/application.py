@@ -15,11 +15,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger("diameter.application")
 
 
-def _has_attr(answer: Any, name: str) -> bool:
-    """Whether setting attribute ``name`` on ``answer`` sends an AVP: always on an untyped
-    message, only when its class defines the attribute on a typed one."""
-    from ..message import DefinedMessage
-    return not isinstance(answer, DefinedMessage) or hasattr(type(answer), name)
+#: per answer class: (sends auth_application_id, sends acct_application_id)
+_APP_ID_ATTRS: dict[type, tuple[bool, bool]] = {}
+
+
+def _app_id_attrs(cls: type) -> tuple[bool, bool]:
+    """Whether setting auth/acct_application_id on an answer of class ``cls`` sends an AVP:
+    always on an untyped message, only when the class defines the attribute on a typed one."""
+    found = _APP_ID_ATTRS.get(cls)
+    if found is None:
+        from ..message import DefinedMessage
+        typed = issubclass(cls, DefinedMessage)
+        found = _APP_ID_ATTRS[cls] = (not typed or hasattr(cls, "auth_application_id"),
+                                      not typed or hasattr(cls, "acct_application_id"))
+    return found
 
 
 class ApplicationHost(Protocol):
@@ -83,8 +92,9 @@ class Application:
                         error_message: str | None = None) -> Message:
         """Answer skeleton for ``message`` with our Origin-Host/Realm and app id."""
         answer = message.to_answer()
-        answer.origin_host = self.node.origin_host.encode()
-        answer.origin_realm = self.node.realm_name.encode()
+        node = self.node
+        answer.origin_host = node.origin_host.encode()
+        answer.origin_realm = node.realm_name.encode()
         sid = getattr(message, "session_id", None)
         if sid is not None:
             answer.session_id = sid
@@ -93,9 +103,10 @@ class Application:
             answer.proxy_info = pinfo
         # an answer class without the AVP (a command code another application also
         # uses) would not send it: setting it would only cost a typo warning per answer
-        if self.is_auth_application and _has_attr(answer, "auth_application_id"):
+        auth, acct = _app_id_attrs(type(answer))
+        if auth and self.is_auth_application:
             answer.auth_application_id = self.application_id
-        if self.is_acct_application and _has_attr(answer, "acct_application_id"):
+        if acct and self.is_acct_application:
             answer.acct_application_id = self.application_id
         if result_code:
             answer.result_code = result_code
@@ -128,8 +139,9 @@ class Application:
     # called by user code from any thread -----------------------------------------
     def send_answer(self, message: Any) -> None:
         """Send an answer back to the peer its request came from."""
-        conn, _ = self.node.route_answer(message)
-        self.node.send_message(conn, message)
+        node = self.node
+        conn, _ = node.route_answer(message)
+        node.send_message(conn, message)
 
     def send_request(self, message: Any, timeout: int | float = 30) -> Message:
         """Send a request and block until its answer arrives.

@@ -42,11 +42,18 @@ class NodeStats:
 
 
 class _Waiting:
-    __slots__ = ("future", "loop", "inbox")
+    """A received request whose answer is awaited, found again by its (hop-by-hop, end-to-end) key.
 
-    def __init__(self, future: asyncio.Future, loop: asyncio.AbstractEventLoop, inbox: _Inbox) -> None:
-        self.future = future
-        self.loop = loop
+    ``answer`` holds an answer given inside ``handle_request`` (returned to the
+    node without a future); ``future`` exists once the handler returned unanswered.
+    """
+
+    __slots__ = ("key", "answer", "future", "inbox")
+
+    def __init__(self, key: tuple[int, int], inbox: _Inbox) -> None:
+        self.key = key
+        self.answer: Any = None
+        self.future: asyncio.Future | None = None
         self.inbox = inbox
 
 
@@ -186,8 +193,9 @@ class Node:
         self.peer_route_select_func: Callable[[Node, Application, Any, list[Peer]], Peer] = select_least_used_peer
         self._app_peers: dict[int, tuple[Application, list[Peer], list[str]]] = {}
         self._defaults: dict[str, list[Peer]] = {}
+        #: received requests awaiting their answer; changed only in the loop thread
+        #: (other threads only read it, one atomic dict operation at a time)
         self._waiting: dict[tuple[int, int], _Waiting] = {}
-        self._waiting_lock = threading.Lock()
         self._anode: DiameterNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None   # threading.get_ident() of the loop's thread
@@ -262,17 +270,15 @@ class Node:
                           transport="sctp" if peer.transport == PEER_TRANSPORT_SCTP else "tcp",
                           dialect=peer.dialect)
         peer._info = info
+        if self._started:
+            self._sync_routes()
 
     def _register_app(self, app: Application) -> None:
         a = self._anode
         a.add_application(app.application_id, self._make_handler(app), auth=app.is_auth_application,
                           acct=app.is_acct_application, validate=app.validate_requests)
-        _app, peers, realms = self._app_peers[app.application_id]
-        for peer in peers:
-            for realm in [peer.realm_name, *realms]:
-                ids = a.client_routes.setdefault((realm.lower(), app.application_id), [])
-                if peer.node_name.lower() not in ids:
-                    ids.append(peer.node_name.lower())
+        self._sync_routes()
+        _app, peers, _realms = self._app_peers[app.application_id]
         # a peer that opened before the application existed must renegotiate
         for peer in peers:
             info = peer._info
@@ -280,45 +286,78 @@ class Node:
                 a.disconnect_peer(info, DISCONNECT_REBOOTING)
         self._update_ready()
 
+    def _sync_routes(self) -> None:
+        """Give the asyncio node the applications' peers (and default peers) as client routes.
+
+        With one known peer and no unknown ones accepted the routes could only
+        name that peer, the one the node picks anyway: they are left out, which
+        keeps the node's fast single-peer path for every request sent.
+        """
+        routes = self._anode.client_routes
+        routes.clear()
+        if len(self.peers) <= 1 and not self.accept_unknown_peers:
+            return
+        for app, peers, realms in self._app_peers.values():
+            for peer in peers:
+                for realm in [peer.realm_name, *realms]:
+                    ids = routes.setdefault((realm.lower(), app.application_id), [])
+                    if peer.node_name.lower() not in ids:
+                        ids.append(peer.node_name.lower())
+        for realm, peers in self._defaults.items():
+            routes[(realm.lower(), None)] = [p.node_name.lower() for p in peers]
+
     def _make_handler(self, app: Application) -> Callable[[Any], Any]:
         loop = self._loop
-
         inbox = self._inbox
+        waiting = self._waiting
+        receive = app.receive_request
 
         def handler(message: Any) -> Any:   # the answer, or a future of it
-            fut = loop.create_future()
-            key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
-            with self._waiting_lock:
-                self._waiting[key] = _Waiting(fut, loop, inbox)
+            h = message.header
+            key = (h.hop_by_hop_identifier, h.end_to_end_identifier)
+            w = waiting[key] = _Waiting(key, inbox)
             try:
-                app.receive_request(message)
-            except Exception as exc:  # noqa: BLE001 - reported as 5012 to the peer
+                receive(message)
+            except Exception:
                 self.logger.exception("%s failed to handle a request", app)
-                if not fut.done():
-                    fut.set_exception(exc)
-            if fut.done():   # answered inline (handle_request in this thread): no loop turn
-                self._drop_waiting(key, fut)
-                return fut.result()   # the handler's error, raised, is answered 5012
-            fut.add_done_callback(lambda _f: self._drop_waiting(key, fut))
+                if w.answer is None:
+                    if waiting.get(key) is w:
+                        del waiting[key]
+                    raise   # answered 5012 by the node
+            answer = w.answer
+            if answer is not None:   # answered inline (handle_request in this thread)
+                if waiting.get(key) is w:
+                    del waiting[key]
+                return answer
+            fut = w.future = loop.create_future()
             return fut
         return handler
 
-    def _drop_waiting(self, key: tuple[int, int], fut: asyncio.Future) -> None:
-        with self._waiting_lock:
-            w = self._waiting.get(key)
-            if w is not None and w.future is fut:
-                del self._waiting[key]
+    def _resolve(self, w: _Waiting, answer: Any) -> None:
+        """In the loop thread: ``answer`` is the answer to ``w``'s request (the first one counts)."""
+        waiting = self._waiting
+        if waiting.get(w.key) is w:
+            del waiting[w.key]
+        fut = w.future
+        if fut is None:
+            if w.answer is None:
+                w.answer = answer
+        elif not fut.done():
+            fut.set_result(answer)
+
+    def _fail(self, w: _Waiting) -> None:
+        waiting = self._waiting
+        if waiting.get(w.key) is w:
+            del waiting[w.key]
+        fut = w.future
+        if fut is not None and not fut.done():
+            fut.set_exception(NodeError(f"handler failed ({DIAMETER_UNABLE_TO_COMPLY})"))
 
     def handler_failed(self, message: Any) -> None:
         """An application's handler raised for ``message``: fail whoever waits for its answer."""
-        key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
-        with self._waiting_lock:
-            w = self._waiting.get(key)
+        w = self._waiting.get((message.header.hop_by_hop_identifier, message.header.end_to_end_identifier))
         if w is not None:
-            def fail() -> None:
-                if not w.future.done():
-                    w.future.set_exception(NodeError(f"handler failed ({DIAMETER_UNABLE_TO_COMPLY})"))
-            w.inbox.post(fail)
+            w.inbox.post(self._fail, w)
 
     def _on_peer_state(self, info: PeerInfo, what: str) -> None:
         for peer in self.peers.values():
@@ -367,8 +406,7 @@ class Node:
                 self._register_peer(peer)
             for app in self.applications:
                 self._register_app(app)
-            for realm, peers in self._defaults.items():
-                self._anode.client_routes[(realm.lower(), None)] = [p.node_name.lower() for p in peers]
+            self._sync_routes()
             try:
                 loop.run_until_complete(self._anode.start())
             except BaseException as exc:  # noqa: BLE001 - reported to start()
@@ -402,8 +440,7 @@ class Node:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._started = False
-        with self._waiting_lock:
-            self._waiting.clear()
+        self._waiting.clear()
 
     # ---- messaging --------------------------------------------------------------
     def send_request_for(self, app: Application, message: Any, timeout: float) -> Any:
@@ -465,25 +502,19 @@ class Node:
 
     def route_answer(self, message: Any) -> tuple[Any, Any]:
         """Find who waits for this answer (raises NotRoutable if nobody does)."""
-        key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
-        with self._waiting_lock:
-            w = self._waiting.get(key)
+        h = message.header
+        w = self._waiting.get((h.hop_by_hop_identifier, h.end_to_end_identifier))
         if w is None:
-            raise NotRoutable(f"no peer is waiting for an answer with ID {hex(key[0])}")
+            raise NotRoutable(f"no peer is waiting for an answer with ID {hex(h.hop_by_hop_identifier)}")
         return w, message
 
     def send_message(self, conn: Any, message: Any) -> None:
         """Send an answer routed with :meth:`route_answer`, or a request to a peer."""
-        if isinstance(conn, _Waiting):
+        if type(conn) is _Waiting:
             if threading.get_ident() == self._loop_thread:   # in the loop thread: resolve it now
-                if not conn.future.done():
-                    conn.future.set_result(message)
-                return
-
-            def deliver() -> None:
-                if not conn.future.done():
-                    conn.future.set_result(message)
-            conn.inbox.post(deliver)
+                self._resolve(conn, message)
+            else:
+                conn.inbox.post(self._resolve, conn, message)
             return
         if isinstance(conn, PeerConnectionView):
             identity = conn.host_identity
