@@ -188,7 +188,14 @@ def test_worker_pool_bounds_threads_and_processes_everything():
     pool = _WorkerPool(4, work, "test-pool")
     for i in range(100):
         pool.submit(i)
-    assert len(pool._threads) == 4  # a burst grows the pool to its bound, no further
+    # the burst wakes one worker; while items wait behind blocked workers, the pool
+    # grows (one worker per stall period) to its bound, no further
+    for _ in range(500):
+        if len(pool._threads) == 4:
+            break
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.05)
+    assert len(pool._threads) == 4
     gate.set()
     for _ in range(500):
         if len(done) == 100:

@@ -1,9 +1,10 @@
 """python-diameter style applications, served by the threaded :class:`~diameter.node.Node`."""
 from __future__ import annotations
 
+import asyncio
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -165,61 +166,108 @@ class Application:
 
 
 class _WorkerPool:
-    """Worker threads fed from one queue; a thread is added while more items wait than threads idle."""
+    """Worker threads taking items from one queue, woken sparingly.
+
+    An item wakes a sleeping worker only when no worker is awake: the awake
+    ones take the next item as they finish theirs, so a burst of requests costs
+    one thread wake-up, not one per request. When items still wait after
+    ``STALL`` seconds (the awake workers are blocked in their handlers), one
+    more worker is woken (or started, up to ``max_threads``) each time, so a
+    blocked handler holds the others up for milliseconds at most.
+    """
+
+    #: how long queued items may wait for the awake workers before one more is woken
+    STALL = 0.001
 
     def __init__(self, max_threads: int, work: Callable[[Any], None], name: str) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._items: deque[Any] = deque()
         self._work = work
         self._name = name
         self._max = max_threads
         self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._sleeping: list[threading.Lock] = []   # a lock per sleeping worker, held until it is woken
+        self._awake = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._timer_armed = False
 
     def submit(self, item: Any) -> None:
-        q = self._queue
-        q.put(item)
-        if q.qsize() > self._idle and len(self._threads) < self._max:
-            with self._lock:
-                if q.qsize() > self._idle and len(self._threads) < self._max and not self._closed:
-                    t = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}",
-                                         daemon=True)
-                    self._threads.append(t)
-                    self._idle += 1
-                    t.start()
+        with self._lock:
+            if self._closed:
+                return
+            self._items.append(item)
+            if self._awake:
+                arm = not self._timer_armed
+                self._timer_armed = True
+            else:
+                self._wake_one()
+                return
+        if arm:
+            self._arm()
+
+    def _wake_one(self) -> None:
+        """Wake a sleeping worker, or start one (with the pool lock held)."""
+        if self._sleeping:
+            self._awake += 1
+            self._sleeping.pop().release()
+        elif len(self._threads) < self._max:
+            self._awake += 1
+            t = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _arm(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:   # not called from an event loop: check from a timer thread
+            t = threading.Timer(self.STALL, self._check)
+            t.daemon = True
+            t.start()
+        else:
+            loop.call_later(self.STALL, self._check)
+
+    def _check(self) -> None:
+        with self._lock:
+            if not self._items or self._closed:
+                self._timer_armed = False
+                return
+            self._wake_one()   # items waited a whole STALL: the awake workers are blocked
+        self._arm()
 
     def _run(self) -> None:
-        get = self._queue.get
+        items = self._items
         lock = self._lock
+        work = self._work
+        me = threading.Lock()
         while True:
-            item = get()
             with lock:
-                self._idle -= 1
-            if item is _STOP:
-                return
+                while not items:
+                    if self._closed:
+                        self._awake -= 1
+                        return
+                    self._awake -= 1
+                    me.acquire()
+                    self._sleeping.append(me)
+                    lock.release()
+                    try:
+                        me.acquire()   # until _wake_one releases it (and counts this worker awake)
+                    finally:
+                        me.release()
+                        lock.acquire()
+                item = items.popleft()
             try:
-                self._work(item)
+                work(item)
             except Exception:  # noqa: BLE001 - a failing item must not kill the worker
                 logger.exception("worker %s: unhandled error", threading.current_thread().name)
-            with lock:
-                self._idle += 1
 
     def shutdown(self) -> None:
         """Drop queued work and let every thread finish its current item and exit."""
         with self._lock:
             self._closed = True
-            n = len(self._threads)
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        for _ in range(n):
-            self._queue.put(_STOP)
-
-
-_STOP = object()
+            self._items.clear()
+            while self._sleeping:
+                self._awake += 1
+                self._sleeping.pop().release()
 
 
 class ThreadingApplication(Application):
