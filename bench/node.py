@@ -13,7 +13,6 @@ bench/.ref-venv with ``pip install python-diameter==0.9.0``.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import socket
@@ -175,28 +174,30 @@ def client_threaded(port: int, duration: float, inflight: int) -> dict:
     node.add_application(app, [peer])
     node.start()
     app.wait_for_ready(10)
-    seq = itertools.count(1)   # next() on it is atomic: no lock shared by the threads
-    per_thread: list[list[float]] = []
+    lock = threading.Lock()
+    lat: list[float] = []
+    counter = [0]
+    seq = iter(range(1, 1 << 62))
+    state = {"stop": 0.0, "record": False}
 
-    def worker(stop: float, lat: list[float] | None):
+    def worker():
         pc = time.perf_counter
-        send = app.send_request
-        while pc() < stop:
+        while pc() < state["stop"]:
+            with lock:
+                n = next(seq)
             t0 = pc()
-            ans = send(build_ccr("client.bench.realm", next(seq)), timeout=10)
+            ans = app.send_request(build_ccr("client.bench.realm", n), timeout=10)
             if ans.result_code != 2001:
                 raise RuntimeError(f"unexpected result {ans.result_code}")
-            if lat is not None:
-                lat.append(pc() - t0)
+            if state["record"]:
+                with lock:
+                    lat.append(pc() - t0)
+                    counter[0] += 1
 
     def run(record: bool, secs: float):
-        stop = time.perf_counter() + secs
-        ts = []
-        for _ in range(inflight):
-            lat: list[float] | None = [] if record else None
-            if lat is not None:
-                per_thread.append(lat)
-            ts.append(threading.Thread(target=worker, args=(stop, lat)))
+        state["record"] = record
+        state["stop"] = time.perf_counter() + secs
+        ts = [threading.Thread(target=worker) for _ in range(inflight)]
         for t in ts:
             t.start()
         for t in ts:
@@ -206,8 +207,7 @@ def client_threaded(port: int, duration: float, inflight: int) -> dict:
     t0 = time.perf_counter()
     run(True, duration)
     elapsed = time.perf_counter() - t0
-    lat = [x for per in per_thread for x in per]
-    res = summarize(lat, len(lat), elapsed, time.process_time() - c0)
+    res = summarize(lat, counter[0], elapsed, time.process_time() - c0)
     node.stop(wait_timeout=2)
     return res
 
