@@ -5,6 +5,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from time import monotonic
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -168,14 +169,17 @@ class Application:
 class _WorkerPool:
     """Worker threads taking items from one queue, woken sparingly.
 
-    An item wakes a sleeping worker only when no worker is awake: the awake
-    ones take the next item as they finish theirs, so a burst of requests costs
-    one thread wake-up, not one per request. When items still wait after
-    ``STALL`` seconds (the awake workers are blocked in their handlers), one
-    more worker is woken (or started, up to ``max_threads``) each time, so a
-    blocked handler holds the others up for milliseconds at most.
+    An item wakes a sleeping worker (or starts one, up to ``max_threads``)
+    unless a worker is awake and took or was given an item within the last
+    ``RECENT`` seconds: that one takes the next item as it finishes its own,
+    so a burst of quick requests costs one thread wake-up, not one per request.
+    Workers busy for longer are taken to be blocked (I/O, a request of their
+    own) and the item wakes another at once; and whenever items still wait
+    after ``STALL`` seconds, one more worker is woken each time.
     """
 
+    #: an awake worker that made progress this recently is expected to take the next item
+    RECENT = 0.0002
     #: how long queued items may wait for the awake workers before one more is woken
     STALL = 0.001
 
@@ -190,23 +194,24 @@ class _WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self._timer_armed = False
+        self._progress = 0.0   # monotonic time a worker last took an item or was woken
 
     def submit(self, item: Any) -> None:
         with self._lock:
             if self._closed:
                 return
             self._items.append(item)
-            if self._awake:
-                arm = not self._timer_armed
-                self._timer_armed = True
-            else:
+            if not self._awake or monotonic() - self._progress > self.RECENT:
                 self._wake_one()
                 return
+            arm = not self._timer_armed
+            self._timer_armed = True
         if arm:
             self._arm()
 
     def _wake_one(self) -> None:
         """Wake a sleeping worker, or start one (with the pool lock held)."""
+        self._progress = monotonic()
         if self._sleeping:
             self._awake += 1
             self._sleeping.pop().release()
@@ -255,6 +260,7 @@ class _WorkerPool:
                         me.release()
                         lock.acquire()
                 item = items.popleft()
+                self._progress = monotonic()
             try:
                 work(item)
             except Exception:  # noqa: BLE001 - a failing item must not kill the worker
