@@ -307,8 +307,8 @@ class Node:
             routes[(realm.lower(), None)] = [p.node_name.lower() for p in peers]
 
     def _make_handler(self, app: Application) -> Callable[[Any], Any]:
-        loop = self._loop
-        inbox = self._inbox
+        loop, inbox = self._loop, self._inbox
+        assert loop is not None and inbox is not None, "called in the loop thread, after start"
         waiting = self._waiting
         receive = app.receive_request
 
