@@ -132,3 +132,36 @@ def test_worker_pool_outside_an_event_loop():
         t.join(5)
         assert not t.is_alive()
     assert 99 not in done
+
+
+def test_requests_go_only_to_their_applications_peers():
+    # two servers both serve credit control; the client's credit control application
+    # is served through the first only, its accounting one through the second
+    servers = []
+    for name in ("ocs-a.gy", "ocs-b.gy"):
+        port = free_port()
+        srv = Node(name, "testrealm.local", ip_addresses=["127.0.0.1"], tcp_port=port)
+        gw = srv.add_peer("aaa://smsgw.gy")
+        srv.add_application(SimpleThreadingApplication(CC, is_auth_application=True,
+                                                       request_handler=ocs_handler), [gw])
+        srv.add_application(SimpleThreadingApplication(3, is_acct_application=True), [gw])
+        srv.start()
+        servers.append((srv, port))
+    node = Node("smsgw.gy", "testrealm.local")
+    peer_a = node.add_peer(f"aaa://ocs-a.gy:{servers[0][1]}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    peer_b = node.add_peer(f"aaa://ocs-b.gy:{servers[1][1]}", ip_addresses=["127.0.0.1"], is_persistent=True)
+    cc = SimpleThreadingApplication(CC, is_auth_application=True)
+    acct = SimpleThreadingApplication(3, is_acct_application=True)
+    node.add_application(cc, [peer_a])
+    node.add_application(acct, [peer_b])
+    node.start()
+    try:
+        cc.wait_for_ready(10)
+        acct.wait_for_ready(10)
+        answers = [cc.send_request(make_ccr(cc, i), timeout=5) for i in range(8)]
+        assert [a.result_code for a in answers] == [2001] * 8
+        assert {a.origin_host for a in answers} == {b"ocs-a.gy"}
+    finally:
+        node.stop()
+        for srv, _port in servers:
+            srv.stop()

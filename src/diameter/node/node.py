@@ -193,6 +193,7 @@ class Node:
         self.peer_route_select_func: Callable[[Node, Application, Any, list[Peer]], Peer] = select_least_used_peer
         self._app_peers: dict[int, tuple[Application, list[Peer], list[str]]] = {}
         self._defaults: dict[str, list[Peer]] = {}
+        self._route_keys: list[tuple[str, int | None]] = []   # the client routes _sync_routes set
         #: received requests awaiting their answer; changed only in the loop thread
         #: (other threads only read it, one atomic dict operation at a time)
         self._waiting: dict[tuple[int, int], _Waiting] = {}
@@ -294,17 +295,22 @@ class Node:
         keeps the node's fast single-peer path for every request sent.
         """
         routes = self._anode.client_routes
-        routes.clear()
+        for key in self._route_keys:   # ours only: routes set on aio_node directly stay
+            routes.pop(key, None)
+        self._route_keys = []
         if len(self.peers) <= 1 and not self.accept_unknown_peers:
             return
+        mine: dict[tuple[str, int | None], list[str]] = {}
         for app, peers, realms in self._app_peers.values():
             for peer in peers:
                 for realm in [peer.realm_name, *realms]:
-                    ids = routes.setdefault((realm.lower(), app.application_id), [])
+                    ids = mine.setdefault((realm.lower(), app.application_id), [])
                     if peer.node_name.lower() not in ids:
                         ids.append(peer.node_name.lower())
         for realm, peers in self._defaults.items():
-            routes[(realm.lower(), None)] = [p.node_name.lower() for p in peers]
+            mine[(realm.lower(), None)] = [p.node_name.lower() for p in peers]
+        routes.update(mine)
+        self._route_keys = list(mine)
 
     def _make_handler(self, app: Application) -> Callable[[Any], Any]:
         loop, inbox = self._loop, self._inbox
