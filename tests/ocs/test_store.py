@@ -318,7 +318,7 @@ def test_sqlite_a_file_locked_by_another_writer_fails_requests_one_at_a_time(tmp
         async with open_storage(path) as st:
             eng = Engine(st)
             await eng.create_account("lk", [(0, MSISDN)], amount=1000)
-            st._conn.execute("PRAGMA busy_timeout=1000")
+            st._writer.conn.execute("PRAGMA busy_timeout=1000")  # in the writer process
             other = sqlite3.connect(path, isolation_level=None)
             other.execute("BEGIN IMMEDIATE")  # another writer holds the file
             tasks = [asyncio.ensure_future(eng.charge(gy(f"l{i}", 0, RequestKind.INITIAL))) for i in range(3)]
