@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import pickle
+import marshal
 import select
 import socket
 import sqlite3
@@ -114,7 +114,7 @@ class WriterProcess:
     def _send(self, msg: tuple[Any, ...]) -> None:
         if self.dead is not None or self._sock is None:
             raise WriterDied(f"the SQLite writer process is not running ({self.dead})")
-        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        data = marshal.dumps(msg, 4)
         view = memoryview(_LEN.pack(len(data)) + data)
         sock = self._sock
         deadline = time.monotonic() + self.timeout
@@ -185,7 +185,7 @@ class WriterProcess:
             (n,) = _LEN.unpack_from(buf)
             if len(buf) < 4 + n:
                 break
-            out.append(pickle.loads(buf[4:4 + n]))
+            out.append(marshal.loads(buf[4:4 + n]))
             del buf[:4 + n]
         return out
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
+import marshal
 import signal
 import socket
 import sqlite3
@@ -192,7 +192,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def send(sock: socket.socket, msg: Any) -> None:
-    data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    data = marshal.dumps(msg, 4)
     sock.sendall(_LEN.pack(len(data)) + data)
 
 
@@ -207,7 +207,7 @@ def serve(sock: socket.socket, writer: Writer) -> None:
             (n,) = _LEN.unpack_from(buf)
             if len(buf) < 4 + n:
                 break
-            msg = pickle.loads(buf[4:4 + n])
+            msg = marshal.loads(buf[4:4 + n])
             del buf[:4 + n]
             if msg[0] == "close":
                 writer._rollback()
