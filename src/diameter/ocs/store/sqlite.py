@@ -296,6 +296,7 @@ class SqliteStorage(Storage):
                 self.ahead += 1
             try:  # decided on the cache, which holds the decisions of the batches in flight
                 values = self._decide(batch)
+                rows, keys = self._cache.take()
             except Exception as exc:
                 self._cache.clear()  # it holds part of this batch
                 if flights:
@@ -304,7 +305,6 @@ class SqliteStorage(Storage):
                     continue
                 await self._one_by_one(batch, exc)
                 continue
-            rows, keys = self._cache.take()
             fut = self._write_ahead(rows, self._cache.version, self._epoch)
             fut.add_done_callback(lambda _f: wake.set())
             flights.append((batch, values, fut, keys))
