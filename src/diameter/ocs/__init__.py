@@ -21,9 +21,10 @@ if _os.environ.get("DIAMETER_PURE_PYTHON") and __name__ + ".tariff" not in _sys.
         _sys.modules[_spec.name] = _mod
         _spec.loader.exec_module(_mod)
 
-from .accounting import RechargeRequest  # noqa: E402 (after the pure-Python switch)
-from .engine import Engine
-from .model import (
+# the imports below come after the pure-Python switch
+from .accounting import RechargeRequest  # noqa: E402
+from .engine import Engine  # noqa: E402
+from .model import (  # noqa: E402
     Account,
     AccountKind,
     AccountState,
@@ -38,9 +39,9 @@ from .model import (
     SubscriptionType,
     UnitKind,
 )
-from .rating import ChargeRequest, ServiceUsage
-from .store import Storage, StorageError, Target, open_storage
-from .tariff import DEFAULT_TARIFF, Policy, Rate, Tariff, TariffError, load_tariff
+from .rating import ChargeRequest, ServiceUsage  # noqa: E402
+from .store import Storage, StorageError, Target, open_storage  # noqa: E402
+from .tariff import DEFAULT_TARIFF, Policy, Rate, Tariff, TariffError, load_tariff  # noqa: E402
 
 __all__ = [
     "Account", "AccountKind", "AccountState", "AuditReport", "Balance", "BalanceType",
