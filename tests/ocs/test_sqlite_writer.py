@@ -142,3 +142,19 @@ def test_the_writer_refuses_batches_decided_on_one_that_did_not_commit(tmp_path)
     assert other.execute("SELECT amount FROM balances").fetchone() == (490,)
     other.close()
     conn.close()
+
+
+def test_without_a_writer_process_a_file_is_written_from_a_thread(tmp_path):
+    from diameter.ocs.store.sqlite import SqliteStorage
+
+    async def main():
+        async with SqliteStorage(str(tmp_path / "t.sqlite3"), process=False) as st:
+            assert st._rconn is None and not hasattr(st._writer, "proc")
+            eng = Engine(st)
+            await eng.create_account("t", [(0, MSISDN)], amount=1000)
+            outs = await asyncio.gather(*(eng.charge(gy(f"t{i}", 0, RequestKind.INITIAL)) for i in range(5)))
+            again = await eng.charge(gy("t3", 0, RequestKind.INITIAL))
+            assert [o.result_code for o in outs] == [2001] * 5 and again.replayed
+            assert (await eng.account(Target(name="t"))).balances[0].amount == 500
+            assert (await st.audit()).ok
+    asyncio.run(main())

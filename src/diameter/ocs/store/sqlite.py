@@ -22,7 +22,7 @@ is safe): the failing unit fails alone. If the writer process ends, what was wit
 the record if it was) and the next batch starts a new one. Batches with other work than
 units (account administration, audit) run in one transaction, nothing else in flight.
 ``:memory:`` databases (no second process can open them) are written by a helper thread,
-one batch after the other.
+one batch after the other, and so are files when no writer process can be started.
 """
 
 from __future__ import annotations
@@ -98,14 +98,17 @@ class SqliteStorage(Storage):
     """Storage in one SQLite file (``:memory:`` works too, for tests).
 
     `depth`: batches with the writer process at once (one being committed, the others
-    queued behind it, so the writer never waits for the event loop between commits)."""
+    queued behind it, so the writer never waits for the event loop between commits).
+    `process=False` writes from a helper thread instead, one batch after the other."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 2) -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 2,
+                 process: bool = True) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.synchronous = synchronous
         self.batch = batch
         self.depth = max(1, depth)
+        self.process = process
         self._writer: WriterProcess | WriterThread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[_Item] = []
@@ -132,14 +135,19 @@ class SqliteStorage(Storage):
         writer: WriterProcess | WriterThread | None = None
         try:
             conn = await loop.run_in_executor(pool, self._connect)
-            if self._memory:  # a second connection would be another database
+            self._rconn = None
+            if not self._memory and self.process:  # a second connection would be another database
+                try:
+                    writer = WriterProcess(self.path, self.synchronous)
+                    await writer.start()
+                except Exception as exc:  # e.g. no Python interpreter to start (embedded)
+                    log.warning("ocs sqlite: no writer process (%s): writing from a thread", exc)
+                    writer = None
+                else:
+                    await loop.run_in_executor(pool, conn.close)
+                    self._rconn = await loop.run_in_executor(pool, self._reader)
+            if writer is None:  # one batch after the other, on this connection
                 writer = WriterThread(conn)
-                self._rconn = None
-            else:
-                await loop.run_in_executor(pool, conn.close)
-                writer = WriterProcess(self.path, self.synchronous)
-                await writer.start()
-                self._rconn = await loop.run_in_executor(pool, self._reader)
         except BaseException as exc:
             if writer is not None:
                 await writer.close()

@@ -219,7 +219,8 @@ def serve(sock: socket.socket, writer: Writer) -> None:
 def main(argv: list[str]) -> int:
     fd, path, synchronous, parent = int(argv[0]), argv[1], argv[2], int(argv[3])
     _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends (Ctrl-C)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when this ends (Ctrl-C, a
+        signal.signal(sig, signal.SIG_IGN)      # service manager stopping the process group)
     sock = socket.socket(fileno=fd)
     try:
         conn = connect(path, synchronous)
