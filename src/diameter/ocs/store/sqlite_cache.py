@@ -26,7 +26,6 @@ retransmission) is looked up again.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -59,7 +58,7 @@ def _us(t: float) -> int:
 class AccountCache:
     """Used by the committer only (on the event loop; no locking)."""
 
-    def __init__(self, drive: Callable[[sqlite3.Connection, Work], Any], max_accounts: int = 50_000) -> None:
+    def __init__(self, drive: Callable[[Any, Work], Any], max_accounts: int = 50_000) -> None:
         self._drive = drive
         self.max_accounts = max_accounts  # beyond: start again empty (memory stays bounded)
         self.max_sessions_known = 4 * max_accounts  # see `recorded_numbers`
@@ -167,7 +166,7 @@ class AccountCache:
         write(rows)
 
     # -- one unit -----------------------------------------------------------------------
-    def transact(self, conn: sqlite3.Connection, target: Target, decide: Decide,
+    def transact(self, conn: Any, target: Target, decide: Decide,
                  key: tuple[str, int] | None, now: float, scope: str | None,
                  recorded: dict[tuple[str, int], str] | None = None) -> Outcome | None:
         """`queries.transact` on the cache: replay, resolve, decide, remember the writes.
@@ -226,7 +225,7 @@ class AccountCache:
             acc.snap.account.state = AccountState(dec.account_state)
             self.states[account_id] = dec.account_state
 
-    def _resolve(self, conn: sqlite3.Connection, target: Target) -> int | None:
+    def _resolve(self, conn: Any, target: Target) -> int | None:
         if target.subscriptions:
             for typ, data in target.subscriptions:
                 k = (int(typ), data)
@@ -247,7 +246,7 @@ class AccountCache:
         found: int | None = self._drive(conn, queries.resolve(target))
         return found
 
-    def _account(self, conn: sqlite3.Connection, account_id: int) -> CachedAccount | None:
+    def _account(self, conn: Any, account_id: int) -> CachedAccount | None:
         acc = self.accounts.get(account_id)
         if acc is None:
             snap = self._drive(conn, queries.load(account_id))
