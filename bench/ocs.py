@@ -2,7 +2,8 @@
 
 A load client in its own process runs many concurrent sessions (CCR-I, several CCR-U,
 CCR-T, 1 MiB used per report) against the server process and reports CCRs answered per
-second, p50/p99 latency, result codes and the server's CPU time per CCR (its event loop thread and SQLite writer process shown apart). The same run measures the reference: the same
+second, p50/p99 latency, result codes and the server's CPU time per CCR (its event loop
+thread and its SQLite writer process shown apart). The same run measures the reference: the same
 workload against a `CreditControlServer` whose handler grants without storage, so the
 ratio shows what rating, reservation and a committed ledger cost on top of the Diameter
 credit-control layer. After the load, `diameter ocs audit` must be clean and every account
