@@ -1,4 +1,4 @@
-"""The event loop's side of the SQLite writer: a child process for files, a thread for ``:memory:``.
+"""The event loop's side of the SQLite writer: a child process for files, else a thread.
 
 Both offer what :class:`~diameter.ocs.store.sqlite.SqliteStorage` needs: ``lock()`` (begin
 a write transaction, the ``PRAGMA data_version`` seen), ``conn`` (a connection-like
@@ -263,8 +263,9 @@ class WriterProcess:
 
 
 class WriterThread:
-    """The same for ``:memory:`` databases: one connection, used by one helper thread
-    (lock, commit) and by the event loop (the transaction's queries)."""
+    """The same without a process (``:memory:`` databases, or no process could start): one
+    connection, used by one helper thread (lock, commit) and by the event loop (the
+    transaction's queries)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
