@@ -1,8 +1,8 @@
-"""Build script: an optional compiled codec core and node core.
+"""Build script: an optional compiled codec core, node core and OCS rating core.
 
-The codec's hot loops (``COMPILED_MODULES``) and the node's sans-IO per-message
-state (``NODE_COMPILED_MODULES``) are compiled with mypyc into extension modules,
-one shared library per group, when mypyc and a C compiler are available; when they
+The codec's hot loops (``COMPILED_MODULES``), the node's sans-IO per-message
+state (``NODE_COMPILED_MODULES``) and the OCS's rating (``OCS_COMPILED_MODULES``)
+are compiled with mypyc into extension modules, one shared library per group, when mypyc and a C compiler are available; when they
 are not, or when ``DIAMETER_PURE_PYTHON_BUILD=1`` is set, the package installs as
 pure Python and runs the same source interpreted. Everything else is in pyproject.toml.
 """
@@ -18,6 +18,10 @@ NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"
                          for name in ("framing", "watchdog", "dedup", "pending", "connection")]
 """The same list as ``diameter.node.protocol._COMPILED_MODULES``. They import the rest of the
 package, which mypy follows silently: only these modules must type-check."""
+
+
+OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in ("tariff", "books", "rating")]
+"""The same list as ``diameter.ocs._COMPILED_MODULES``: the OCS's rating core."""
 
 
 def ext_modules() -> list:
@@ -38,6 +42,11 @@ def ext_modules() -> list:
                                group_name="diameter.node.protocol.native")
     except (Exception, SystemExit) as e:  # the node core stays pure Python
         print(f"diameter: not compiling the node core ({e})")
+    try:
+        extensions += mypycify(["--follow-imports=silent", *OCS_COMPILED_MODULES], opt_level="3",
+                               group_name="diameter.ocs.native")
+    except (Exception, SystemExit) as e:  # the rating core stays pure Python
+        print(f"diameter: not compiling the OCS rating core ({e})")
     for ext in extensions:
         ext.optional = True   # no C compiler: install the pure-Python package
     return extensions

@@ -2,7 +2,8 @@
 
 A load client in its own process runs many concurrent sessions (CCR-I, several CCR-U,
 CCR-T, 1 MiB used per report) against the server process and reports CCRs answered per
-second, p50/p99 latency, result codes and the server process's CPU time per CCR. The same run measures the reference: the same
+second, p50/p99 latency, result codes and the server's CPU time per CCR (its event loop
+thread and its SQLite writer process shown apart). The same run measures the reference: the same
 workload against a `CreditControlServer` whose handler grants without storage, so the
 ratio shows what rating, reservation and a committed ledger cost on top of the Diameter
 credit-control layer. After the load, `diameter ocs audit` must be clean and every account
@@ -162,11 +163,25 @@ def start_server(cmd: list[str]) -> tuple[subprocess.Popen, int]:
 
 def cpu_seconds(pid: int, thread: bool = False) -> float:
     """User + system CPU time so far of a process (Linux /proc), or of its main thread (the
-    event loop's: what the GIL-bound part of the server costs; sqlite3's C calls in its
-    helper thread run with the GIL released)."""
+    event loop's: what the GIL-bound part of the server costs)."""
     stat = f"/proc/{pid}/task/{pid}/stat" if thread else f"/proc/{pid}/stat"
     fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU time so far of a process's running child processes (the SQLite writer process)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def db_cpu_seconds(data_dir: str | None) -> float:
@@ -193,6 +208,7 @@ def db_cpu_seconds(data_dir: str | None) -> float:
 def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str | None = None) -> dict:
     cpu0 = cpu_seconds(server_pid)
     loop0 = cpu_seconds(server_pid, thread=True)
+    kids0 = children_cpu_seconds(server_pid)
     db0 = db_cpu_seconds(db_dir)
     out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
                           "--sessions", str(args.sessions), "--updates", str(args.updates),
@@ -202,7 +218,9 @@ def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str |
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     result = json.loads(out.stdout)
-    result["server_cpu_us"] = (cpu_seconds(server_pid) - cpu0) / result["requests"] * 1e6
+    writer = (children_cpu_seconds(server_pid) - kids0) / result["requests"] * 1e6
+    result["writer_cpu_us"] = writer
+    result["server_cpu_us"] = (cpu_seconds(server_pid) - cpu0) / result["requests"] * 1e6 + writer
     result["loop_cpu_us"] = (cpu_seconds(server_pid, thread=True) - loop0) / result["requests"] * 1e6
     result["db_cpu_us"] = (db_cpu_seconds(db_dir) - db0) / result["requests"] * 1e6 if db_dir else None
     return result
@@ -273,7 +291,9 @@ def line(name: str, r: dict) -> str:
     codes = ",".join(f"{k}:{v}" for k, v in sorted(r["codes"].items()))
     return (f"{name:24s} {r['requests']:7d} CCR {r['rate']:8.0f} CCR/s  p50 {r['p50_ms']:6.2f} ms  "
             f"p99 {r['p99_ms']:6.2f} ms  CPU us/CCR: server {r['server_cpu_us']:4.0f} "
-            f"(loop thread {r['loop_cpu_us']:4.0f}), "
+            f"(loop thread {r['loop_cpu_us']:4.0f}"
+            + (f", writer process {r['writer_cpu_us']:3.0f}" if r.get("writer_cpu_us") else "")
+            + "), "
             f"client {r['client_cpu_us']:3.0f}"
             + (f", PostgreSQL {r['db_cpu_us']:4.0f}" if r.get("db_cpu_us") is not None else "")
             + f"  results {codes}")

@@ -301,3 +301,34 @@ def test_restrict_access_final_units_carry_the_configured_filter_rules(tmp_path)
                 await c.stop(1)
             await srv.stop()
     run(main())
+
+
+def test_a_dead_sqlite_writer_process_costs_its_requests_5012_not_a_hang(tmp_path):
+    import os
+    import signal
+
+    async def main():
+        srv = await start_server(str(tmp_path / "ocs.db"))
+        c = None
+        try:
+            await srv.engine.create_account("dw", [(0, "491700000001")], amount=1000)
+            c = await start_client(srv)
+            a = parse_cca(await c.request(ccr("d1", 1, 0, requested=0)))
+            assert a.result_code == 2001
+            writer = srv.store._writer.proc.pid
+            os.kill(writer, signal.SIGSTOP)  # the next request's batch stays with it
+            pending = asyncio.ensure_future(c.request(ccr("d1", 2, 1, requested=0, used=MIB)))
+            await asyncio.sleep(0.2)
+            assert not pending.done()  # not answered before its commit
+            os.kill(writer, signal.SIGKILL)
+            a = parse_cca(await asyncio.wait_for(pending, 20))
+            assert a.result_code == 5012  # may or may not be committed: the client retries
+            a = parse_cca(await c.request(ccr("d1", 2, 1, requested=0, used=MIB)))  # its retry
+            assert a.result_code == 2001  # a new writer process
+            snap = await srv.engine.account(Target(name="dw"))
+            assert snap.balances[0].amount == 1000 - 10 - 100 and (await srv.store.audit()).ok
+        finally:
+            if c is not None:
+                await c.stop(1)
+            await srv.stop()
+    run(main())

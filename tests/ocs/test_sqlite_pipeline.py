@@ -1,13 +1,12 @@
 """SQLite: the next batch is decided while the previous one is written and committed.
 
-Each test holds the writer thread before batch A's transaction (a threading.Event around
-the real write), so batch B is decided on the event loop while A is in flight, then lets
-A go on and checks what the overlap must guarantee."""
+Each test holds batch A before it goes to the writer process (an asyncio.Event around the
+real send), so batch B is decided on the event loop while A is in flight, then lets A go
+on and checks what the overlap must guarantee."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 from diameter.ocs import Engine, RechargeRequest, RequestKind, StorageError, Target, open_storage, rating
 from diameter.ocs.tariff import DEFAULT_TARIFF
@@ -18,14 +17,16 @@ TARGET = Target(subscriptions=((0, MSISDN),))
 
 
 def hold_writes(st):
-    """Make the writer thread wait for `go` before each batch decided ahead."""
-    go = threading.Event()
-    real = st._write_checked
+    """Hold each batch decided ahead until `go`, then send it to the writer process."""
+    go = asyncio.Event()
+    real = st._write_ahead
 
-    def held(writes, version):
-        assert go.wait(20), "the test never released the writer"
-        return real(writes, version)
-    st._write_checked = held
+    def held(rows, version, epoch):
+        async def later():
+            await asyncio.wait_for(go.wait(), 20)
+            return await real(rows, version, epoch)
+        return asyncio.ensure_future(later())
+    st._write_ahead = held
     return go
 
 
@@ -42,7 +43,7 @@ def charge(counts, name, i, *, bad=False):
         counts[name] = counts.get(name, 0) + 1
         dec = rating.charge(snap, gy(name, 0, RequestKind.INITIAL, requested=MIB), DEFAULT_TARIFF, 0.0)
         if bad:
-            dec.reservations_put[0].peer = None  # reservations.peer is NOT NULL: the write fails
+            dec.reservations_put[0].units = 1 << 70  # too large for SQLite: the write fails
         return dec
     return fn
 
@@ -65,7 +66,7 @@ def test_a_failing_batch_makes_the_batch_decided_on_it_decided_again(tmp_path):
             go.set()
             ra = await asyncio.gather(*a, return_exceptions=True)
             rb = await asyncio.gather(*b)
-            assert isinstance(ra[1], StorageError) and "NOT NULL" in str(ra[1])
+            assert isinstance(ra[1], StorageError) and "too large" in str(ra[1])
             assert ra[0].result_code == ra[2].result_code == 2001
             assert all(r.result_code == 2001 for r in rb)
             assert all(counts[f"b{i}"] == 2 for i in range(3))  # B was built on A: decided again
@@ -87,7 +88,7 @@ def test_a_retransmission_of_a_request_in_the_uncommitted_batch_is_replayed_once
             await until(lambda: st._cache.outcomes or st._cache.inflight, "batch A decided")
             again = asyncio.ensure_future(eng.charge(gy("r1", 0, RequestKind.INITIAL)))
             other = asyncio.ensure_future(eng.charge(gy("r2", 0, RequestKind.INITIAL)))
-            await until(lambda: ("r2", 0) in st._cache.outcomes, "batch B decided ahead")
+            await until(lambda: ("r2", 0) in st._cache.inflight, "batch B decided ahead")
             assert st.ahead == 1
             await asyncio.sleep(0.1)
             assert not first.done() and not again.done()  # nothing answered before A commits
@@ -201,7 +202,7 @@ def test_a_session_read_while_its_request_is_written_still_replays_that_request(
             await until(lambda: len(st._cache.inflight) == 2, "batch B taken for its write")
             assert "k1" not in st._cache.recorded_numbers  # forgotten when k2 was read
             c = asyncio.ensure_future(eng.charge(gy("k1", 2, RequestKind.UPDATE, used=MIB)))
-            await until(lambda: ("k1", 2) in st._cache.outcomes, "batch C decided ahead")
+            await until(lambda: ("k1", 2) in st._cache.inflight, "batch C decided ahead")
             assert st._cache.recorded_numbers["k1"] == {0, 1, 2}  # 1 from the batch in flight
             go.set()
             _k2, first, _c = await asyncio.gather(*b, c)

@@ -270,7 +270,7 @@ def test_an_outcome_recorded_in_format_1_is_replayed_not_charged(tmp_path):
 
 
 def test_sqlite_a_batch_whose_write_fails_is_rolled_back_and_its_units_run_one_by_one(tmp_path):
-    """The writer thread's single write statement fails (a row breaks a constraint): nothing of
+    """The writer process's write fails (a value SQLite cannot store): nothing of
     the batch is kept, every other unit commits on its own, the bad one fails alone."""
     from diameter.ocs import StorageError, rating
     from diameter.ocs.tariff import DEFAULT_TARIFF
@@ -288,14 +288,14 @@ def test_sqlite_a_batch_whose_write_fails_is_rolled_back_and_its_units_run_one_b
                     dec = rating.charge(snap, gy(f"w{i}", 0, RequestKind.INITIAL, requested=MIB),
                                         DEFAULT_TARIFF, 0.0)
                     if i == 2:
-                        dec.reservations_put[0].peer = None  # reservations.peer is NOT NULL
+                        dec.reservations_put[0].units = 1 << 70  # too large for SQLite: the write fails
                     return dec
                 return fn
             target = Target(subscriptions=((0, MSISDN),))
             commits = st.commits
             results = await asyncio.gather(*(st.transact(target, decide(i), (f"w{i}", 0), 0.0)
                                              for i in range(6)), return_exceptions=True)
-            assert isinstance(results[2], StorageError) and "NOT NULL" in str(results[2])
+            assert isinstance(results[2], StorageError) and "too large" in str(results[2])
             assert all(r.result_code == 2001 for i, r in enumerate(results) if i != 2)
             assert decided == [2] * 6  # decided in the batch, then again each in its own transaction
             assert st.commits - commits == 5  # the failed batch committed nothing
@@ -318,7 +318,7 @@ def test_sqlite_a_file_locked_by_another_writer_fails_requests_one_at_a_time(tmp
         async with open_storage(path) as st:
             eng = Engine(st)
             await eng.create_account("lk", [(0, MSISDN)], amount=1000)
-            st._conn.execute("PRAGMA busy_timeout=1000")
+            st._writer.conn.execute("PRAGMA busy_timeout=1000")  # in the writer process
             other = sqlite3.connect(path, isolation_level=None)
             other.execute("BEGIN IMMEDIATE")  # another writer holds the file
             tasks = [asyncio.ensure_future(eng.charge(gy(f"l{i}", 0, RequestKind.INITIAL))) for i in range(3)]

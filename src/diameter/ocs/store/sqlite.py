@@ -1,24 +1,34 @@
-"""SQLite storage: one file in WAL mode, group commit decided on the event loop.
+"""SQLite storage: one file in WAL mode, group commit decided on the event loop, written by
+a writer process.
 
 Callers queue their work; a committer task takes everything queued (up to `batch`) as one
 batch. Its units are decided on the event loop itself, on the account cache of
-:mod:`.sqlite_cache` (what it lacks is read through a second, read-only connection); the
-helper thread then begins the transaction (``BEGIN IMMEDIATE``, which may wait for another
-writer of the file), checks ``PRAGMA data_version`` (another writer committed since: the
-batch is rolled back, the cache dropped, and the batch decided again inside its
-transaction), writes what the units decided (one statement) and commits (``synchronous=FULL``
-by default). Meanwhile the loop decides the next batch on the cache, which holds the
-decisions of the one being written; it is written only after that one committed, and
-decided again if that one failed. Only after its commit is each caller's future resolved.
-When a unit fails the batch is rolled back and each unit runs again in a transaction of its
-own (units are pure functions of what they read, so running one again is safe): the failing
-unit fails alone. Nothing is reported before it is on disk. ``:memory:`` databases (no second
-connection) and batches with other work than units are run one after the other.
+:mod:`.sqlite_cache` (what it lacks is read through a read-only connection), and the rows
+they decided are sent to the writer process (:mod:`.sqlite_writer`, started by `open` and
+ended by `close`; it dies with this process), which begins the transaction (``BEGIN
+IMMEDIATE``, which may wait for another writer of the file), checks ``PRAGMA
+data_version`` (another writer committed since: the batch is rolled back, the cache dropped,
+and the batch decided again inside a transaction of its own), writes the rows and commits
+(``synchronous=FULL`` by default). Only its reply, sent after the COMMIT, resolves each
+caller's future: nothing is reported before it is on disk. Meanwhile the loop decides the
+next batches on the cache, which holds the decisions of those being written (up to `depth`
+batches are with the writer at once; it commits them in order).
+
+When a batch fails, the writer refuses the batches sent after it (they were decided on
+it): they are decided again, and the failed batch's units are run again, each in a
+transaction of its own (units are pure functions of what they read, so running one again
+is safe): the failing unit fails alone. If the writer process ends, what was with it fails
+(`StorageError`: it may or may not have been committed; a retransmission is answered from
+the record if it was) and the next batch starts a new one. Batches with other work than
+units (account administration, audit) run in one transaction, nothing else in flight.
+``:memory:`` databases (no second process can open them) are written by a helper thread,
+one batch after the other, and so are files when no writer process can be started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import sqlite3
@@ -31,10 +41,13 @@ from ..model import Outcome
 from . import schema
 from .base import Storage, StorageError
 from .queries import Decide, Query, Target, Work
-from .sqlite_cache import BATCH_SQL, RECORDED, SESSION_RECORDED, WRITE_BATCH, AccountCache, Rows, encode
+from .sqlite_cache import RECORDED, SESSION_RECORDED, AccountCache, Rows
+from .sqlite_link import WriterProcess, WriterThread
+from .sqlite_writer import connect
 
 log = logging.getLogger("diameter.ocs.store")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+MIN_SQLITE = (3, 35, 0)  # RETURNING, upserts
 
 
 class _Transact:
@@ -47,7 +60,7 @@ class _Transact:
         self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
 
 
-def drive(conn: sqlite3.Connection, work: Work) -> Any:
+def drive(conn: Any, work: Work) -> Any:
     """Run a queries generator on a connection (inside the caller's transaction)."""
     try:
         query: Query = next(work)
@@ -69,8 +82,8 @@ def drive(conn: sqlite3.Connection, work: Work) -> Any:
 
 
 _Item = tuple[Any, "asyncio.Future[Any]"]
-#: a batch written by the thread: its items, its values, the write's future (see `_write_checked`)
-_Flight = tuple[list[_Item], list[Any], "asyncio.Future[int | None]"]
+#: a batch with the writer: its items, its values, the reply's future, its outcome keys
+_Flight = tuple[list[_Item], list[Any], "asyncio.Future[tuple[str, Any]]", list[tuple[str, int]]]
 
 
 class _BeginFailed(Exception):
@@ -82,63 +95,88 @@ class _BeginFailed(Exception):
 
 
 class SqliteStorage(Storage):
-    """Storage in one SQLite file (``:memory:`` works too, for tests)."""
+    """Storage in one SQLite file (``:memory:`` works too, for tests).
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256) -> None:
+    `depth`: batches with the writer process at once (one being committed, the others
+    queued behind it, so the writer never waits for the event loop between commits).
+    `process=False` writes from a helper thread instead, one batch after the other."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 2,
+                 process: bool = True) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.synchronous = synchronous
         self.batch = batch
-        self._conn: sqlite3.Connection | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self.depth = max(1, depth)
+        self.process = process
+        self._writer: WriterProcess | WriterThread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[_Item] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
         self._closing = False
+        self._epoch = 0  # bumped when a batch with the writer fails: the ones after it are refused
         self._cache = AccountCache(drive)
         self.commits = 0  # group commits done (for tests and metrics)
         self.units = 0  # units of work committed
-        self.ahead = 0  # batches decided while the previous one was being written
+        self.ahead = 0  # batches decided while earlier ones were being written
         self.stale = 0  # batches decided again because another writer committed first
         self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
 
+    @property
+    def _memory(self) -> bool:
+        return self.path in (":memory:", "")
+
     async def open(self) -> None:
-        if self._conn is not None:
+        if self._writer is not None:
             return
         loop = asyncio.get_running_loop()
-        pool = ThreadPoolExecutor(1, thread_name_prefix="ocs-sqlite")
+        pool = ThreadPoolExecutor(1, thread_name_prefix="ocs-sqlite-open")
+        writer: WriterProcess | WriterThread | None = None
         try:
             conn = await loop.run_in_executor(pool, self._connect)
             self._rconn = None
-            if self.path not in (":memory:", ""):  # a second connection would be another database
-                self._rconn = await loop.run_in_executor(pool, self._reader)
+            if not self._memory and self.process:  # a second connection would be another database
+                try:
+                    writer = WriterProcess(self.path, self.synchronous)
+                    await writer.start()
+                except Exception as exc:  # e.g. no Python interpreter to start (embedded)
+                    log.warning("ocs sqlite: no writer process (%s): writing from a thread", exc)
+                    writer = None
+                else:
+                    await loop.run_in_executor(pool, conn.close)
+                    self._rconn = await loop.run_in_executor(pool, self._reader)
+            if writer is None:  # one batch after the other, on this connection
+                writer = WriterThread(conn)
         except BaseException as exc:
-            pool.shutdown(wait=False)
+            if writer is not None:
+                await writer.close()
             raise StorageError(f"cannot open {self.path}: {exc}") from exc
-        self._conn, self._pool, self._loop = conn, pool, loop
+        finally:
+            pool.shutdown(wait=False)
+        self._writer, self._loop = writer, loop
         self._closing = False
-        self._cache.clear()
+        self._cache.forget()
         self._wake = asyncio.Event()
         self._committer = loop.create_task(self._commit_loop())
 
     async def close(self) -> None:
-        conn, pool = self._conn, self._pool
-        if conn is None or pool is None:
+        writer = self._writer
+        if writer is None:
             return
         self._closing = True
         assert self._wake is not None and self._committer is not None
         self._wake.set()
         await self._committer  # commits what is queued, then ends
-        await asyncio.get_running_loop().run_in_executor(pool, conn.close)
+        if self._writer is not None:  # the committer may have started a new one
+            await self._writer.close()
         if self._rconn is not None:
             self._rconn.close()
             self._rconn = None
-        pool.shutdown(wait=False)
-        self._conn = self._pool = self._committer = None
+        self._writer = self._committer = None
 
     def _submit(self, unit: Any) -> asyncio.Future[Any]:
-        if self._conn is None or self._closing:
+        if self._writer is None or self._closing:
             raise StorageError("storage is not open")
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
@@ -158,21 +196,16 @@ class SqliteStorage(Storage):
         out: Outcome | None = await self._submit(_Transact(target, decide, key, ts, scope))
         return out
 
-    # -- the committer --------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        if sqlite3.sqlite_version_info < (3, 33, 0):  # UPDATE ... FROM and JSON1 in the batch write
-            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.33 or later is needed")
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=10000")
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or later is needed")
+        conn = connect(self.path, self.synchronous)
         self._migrate(conn)
-        conn.executescript(BATCH_SQL)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
-        """A read-only connection, used on the event loop to decide a batch ahead."""
+        """A read-only connection, used on the event loop to decide batches ahead."""
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only=1")
         conn.execute("PRAGMA busy_timeout=10000")
@@ -196,86 +229,161 @@ class SqliteStorage(Storage):
             conn.execute("ROLLBACK")
             raise
 
+    async def _restart_writer(self) -> None:
+        """A new writer process after the last one ended (its connection counts its own
+        data_version: the cache starts again empty)."""
+        old = self._writer
+        assert isinstance(old, WriterProcess)
+        self._cache.forget()
+        log.error("ocs sqlite: the writer process ended (%s): starting a new one", old.dead)
+        new = WriterProcess(self.path, self.synchronous)
+        self._writer = new
+        await new.start()
+
+    # -- the committer --------------------------------------------------------------------
+    def _write_ahead(self, rows: Rows | None, version: int | None, epoch: int) -> asyncio.Future[Any]:
+        """Send a batch decided before its transaction; its reply's future."""
+        writer = self._writer
+        assert isinstance(writer, WriterProcess)
+        try:
+            return writer.submit("batch", epoch, version, rows)
+        except StorageError as exc:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            fut.set_exception(exc)
+            return fut
+
     async def _commit_loop(self) -> None:
-        assert self._wake is not None and self._loop is not None
+        assert self._wake is not None
         wake = self._wake
-        flight: _Flight | None = None  # the batch being written and committed by the thread
+        flights: collections.deque[_Flight] = collections.deque()  # with the writer, in order
         while True:
-            if not self._pending:
-                if flight is None:
+            if flights and flights[0][2].done():
+                await self._settle(flights)
+                continue
+            if not self._pending or len(flights) >= self.depth:
+                if not flights:
                     if self._closing:
                         return
                     wake.clear()
                     await wake.wait()
                     continue
-                wake.clear()  # wait for the write to end (it sets `wake`), or for new work
-                if not flight[2].done():
+                wake.clear()  # wait for a write to end (it sets `wake`), or for new work
+                if not flights[0][2].done():
                     await wake.wait()
-                if flight[2].done():
-                    await self._finish(flight, [])
-                    flight = None
                 continue
-            batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
-            if self._rconn is None or self._cache.version is None or any(
-                    type(w) is not _Transact for w, _f in batch):
-                if flight is not None:  # this batch is run serially, after the one in flight
-                    ok = await self._finish(flight, batch)
-                    flight = None
-                    if not ok:
-                        continue
+            if self._writer is not None and self._writer.dead is not None:
+                if flights:  # they fail (the writer is gone): settle them first
+                    await self._drain(flights)
+                    continue
+                try:
+                    await self._restart_writer()
+                except Exception as exc:
+                    batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
+                    self._fail(batch, StorageError(f"the SQLite writer process cannot start: {exc}"))
+                continue
+            fast = (self._rconn is not None and self._cache.version is not None
+                    and type(self._pending[0][0]) is _Transact)
+            if fast and self._cache.full and flights:  # empty it between batches, nothing in flight
+                await self._drain(flights)
+                continue
+            if not fast:  # this batch is run in a transaction of its own, after those in flight
+                if flights:
+                    await self._drain(flights)
+                    continue
+                batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
                 await self._serial(batch)
                 continue
-            if flight is not None and self._cache.full:  # start again empty, nothing in flight
-                ok = await self._finish(flight, batch)
-                flight = None
-                if not ok:
-                    continue
-            if flight is None:
+            if not flights:
                 self._cache.trim()
-            if flight is not None:
+            n = 0
+            pending = self._pending
+            while n < len(pending) and n < self.batch and type(pending[n][0]) is _Transact:
+                n += 1
+            batch, self._pending = pending[:n], pending[n:]
+            if flights:
                 self.ahead += 1
-            try:  # decided on the cache, which holds the decisions of the batch in flight
+            try:  # decided on the cache, which holds the decisions of the batches in flight
                 values = self._decide(batch)
+                rows, keys = self._cache.take()
             except Exception as exc:
-                if flight is not None:
-                    await self._finish(flight, [])
-                    flight = None
                 self._cache.clear()  # it holds part of this batch
+                if flights:
+                    self._pending[:0] = batch
+                    await self._drain(flights)
+                    continue
                 await self._one_by_one(batch, exc)
                 continue
-            if flight is not None:
-                ok = await self._finish(flight, batch)  # on failure, `batch` is queued again
-                flight = None
-                if not ok:
-                    continue
-            writes = self._cache.take()
-            fut = self._loop.run_in_executor(self._pool, self._write_checked, writes, self._cache.version)
+            fut = self._write_ahead(rows, self._cache.version, self._epoch)
             fut.add_done_callback(lambda _f: wake.set())
-            flight = (batch, values, fut)
+            flights.append((batch, values, fut, keys))
 
-    async def _finish(self, flight: _Flight, after: list[_Item]) -> bool:
-        """Wait for a batch's write; resolve its futures (True) or handle its failure, then
-        queue `after` (decided on its state) again at the front (False)."""
-        batch, values, fut = flight
-        try:
-            stale = await fut
-        except Exception as exc:
-            self._rollback()
-            if isinstance(exc, _BeginFailed):  # fail the first one only
-                self._pending[:0] = batch[1:] + after
-                await self._one_by_one(batch[:1], exc.error)
+    async def _drain(self, flights: collections.deque[_Flight]) -> None:
+        while flights:
+            try:
+                await asyncio.shield(flights[0][2])
+            except Exception:  # noqa: BLE001 - looked at by _settle
+                pass
+            await self._settle(flights)
+
+    async def _settle(self, flights: collections.deque[_Flight]) -> None:
+        """The first batch with the writer has its reply: answer its callers, or deal with
+        its failure (the writer refuses those sent after it: they are decided again)."""
+        batch, values, fut, keys = flights.popleft()
+        kind, detail = self._reply(fut)
+        if kind == "ok":
+            self._cache.committed(keys)
+            self._done(batch, values)
+            return
+        later = list(flights)
+        flights.clear()
+        again: list[_Item] = []
+        died = kind == "died"
+        for items, vals, f, ks in later:
+            try:
+                await asyncio.shield(f)
+            except Exception:  # noqa: BLE001
+                pass
+            k, _d = self._reply(f)
+            if k == "ok":  # cannot happen (same epoch), but if committed, it is answered
+                self._cache.committed(ks)
+                self._done(items, vals)
+            elif k == "died" or died:
+                died = True
+                self._fail(items, StorageError(f"the SQLite writer process ended: {_d}"))
             else:
-                self._pending[:0] = after
-                await self._one_by_one(batch, exc)
-            return False
-        if stale is not None:  # another writer committed since: decide it again on fresh reads
+                again.extend(items)
+        self._epoch += 1
+        self._rollback()
+        if kind == "died":
+            self._fail(batch, StorageError(f"the SQLite writer process ended: {detail}"))
+            self._pending[:0] = again
+        elif kind == "stale":  # another writer committed since: decide it again on fresh reads
             self.stale += 1
-            self._rollback()
-            self._pending[:0] = after
+            self._pending[:0] = again
             await self._serial(batch)
-            return False
-        self._done(batch, values)
-        return True
+        elif kind == "begin_failed":  # the file is locked or broken: fail the first one only
+            self._pending[:0] = batch[1:] + again
+            await self._one_by_one(batch[:1], StorageError(str(detail)))
+        elif kind == "rejected":
+            self._pending[:0] = batch + again
+        else:
+            self._pending[:0] = again
+            await self._one_by_one(batch, StorageError(str(detail)))
+
+    @staticmethod
+    def _reply(fut: asyncio.Future[Any]) -> tuple[str, Any]:
+        try:
+            kind, detail = fut.result()
+        except asyncio.CancelledError:
+            return "died", "cancelled"
+        except Exception as exc:  # the writer process ended
+            return "died", str(exc)
+        return str(kind), detail
+
+    def _fail(self, batch: list[_Item], exc: Exception) -> None:
+        for _w, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
 
     async def _serial(self, batch: list[_Item]) -> None:
         """Begin, decide and commit a batch, nothing else in flight."""
@@ -294,15 +402,21 @@ class SqliteStorage(Storage):
 
     async def _commit(self, batch: list[_Item]) -> list[Any]:
         """Run a batch in one transaction; its values once committed (raises: rolled back)."""
+        writer = self._writer
+        assert writer is not None
         keys = [w.key for w, _f in batch if type(w) is _Transact and w.key is not None]
-        assert self._loop is not None
         try:
-            version, recorded = await self._loop.run_in_executor(
-                self._pool, self._begin, _dumps(keys) if keys else None)
+            version = await writer.lock()
+            recorded = {}
+            if keys:
+                recorded = {(sid, int(n)): text for sid, n, text
+                            in writer.conn.execute(RECORDED, (_dumps(keys),))}
         except Exception as exc:
             raise _BeginFailed(exc) from exc
         values = self._units(batch, version, recorded)
-        await self._loop.run_in_executor(self._pool, self._write, self._cache.take())
+        rows, written = self._cache.take()
+        await writer.commit(rows)
+        self._cache.committed(written)
         return values
 
     async def _one_by_one(self, batch: list[_Item], exc: Exception) -> None:
@@ -323,56 +437,11 @@ class SqliteStorage(Storage):
                 continue
             self._done([item], values)
 
-    # -- on the helper thread ----------------------------------------------------------
-    def _begin(self, keys: str | None) -> tuple[int, dict[tuple[str, int], str]]:
-        """BEGIN IMMEDIATE; the file's data_version and the recorded outcomes of `keys`."""
-        conn = self._conn
-        assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
-        recorded = {}
-        if keys is not None:
-            recorded = {(sid, int(n)): text for sid, n, text in conn.execute(RECORDED, (keys,))}
-        return version, recorded
-
-    def _write_checked(self, rows: Rows | None, version: int | None) -> int | None:
-        """A batch decided before its transaction: BEGIN IMMEDIATE, and if nobody else
-        committed since `version`, write and commit it (None); else roll back (the version).
-        Its rows are encoded here, off the event loop."""
-        conn = self._conn
-        assert conn is not None
-        writes = encode(rows)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except Exception as exc:
-            raise _BeginFailed(exc) from exc
-        try:
-            now = int(conn.execute("PRAGMA data_version").fetchone()[0])
-            if now != version:
-                conn.execute("ROLLBACK")
-                return now
-            if writes is not None:
-                conn.execute(WRITE_BATCH, writes)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return None
-
-    def _write(self, rows: Rows | None) -> None:
-        conn = self._conn
-        assert conn is not None
-        writes = encode(rows)
-        if writes is not None:
-            conn.execute(WRITE_BATCH, writes)
-        conn.execute("COMMIT")
-
     # -- on the event loop ---------------------------------------------------------------
     def _decide(self, batch: list[_Item]) -> list[Any]:
         """Decide a batch of units before its transaction, reading what the cache lacks
-        through the read-only connection (committed state: the batch in flight cannot have
-        changed what the cache lacks; a retransmission of one of its units is in `inflight`)."""
+        through the read-only connection (committed state: the batches in flight cannot have
+        changed what the cache lacks; a retransmission of one of their units is in `inflight`)."""
         rconn, cache = self._rconn, self._cache
         assert rconn is not None
         known = cache.recorded_numbers
@@ -402,8 +471,9 @@ class SqliteStorage(Storage):
 
     def _units(self, batch: list[_Item], version: int,
                recorded: dict[tuple[str, int], str]) -> list[Any]:
-        conn, cache = self._conn, self._cache
-        assert conn is not None
+        writer, cache = self._writer, self._cache
+        assert writer is not None
+        conn = writer.conn
         cache.begin(version)
         values: list[Any] = []
         for work, _fut in batch:
@@ -411,19 +481,15 @@ class SqliteStorage(Storage):
                 values.append(cache.transact(conn, work.target, work.decide, work.key, work.now,
                                              work.scope, recorded))
             else:  # other work reads and writes the tables: they must be up to date
-                cache.flush(conn)
+                cache.flush(writer.write)
                 values.append(drive(conn, work()))
                 cache.clear()
         return values
 
     def _rollback(self) -> None:
         self._cache.clear()  # it may hold what is rolled back
-        conn = self._conn
-        if conn is not None and conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+        if self._writer is not None:
+            self._writer.rollback()
 
     def _done(self, batch: list[_Item], values: list[Any]) -> None:
         self.commits += 1

@@ -3,30 +3,29 @@
 The event loop is normally the only writer of its file, so it keeps what it read of an
 account (balances, reservations, sessions) in memory and decides on that instead of
 reading it again for every request. What one group commit decides is gathered here as
-rows (:meth:`AccountCache.take`) and written by the writer thread with a single statement
-(an INSERT into a TEMP view whose trigger fans JSON arrays out into every table, so the
-rows are written by SQLite with the GIL released), inside the same transaction as the
-COMMIT, so an answer still waits for the commit that holds its debits, ledger rows and
-outcome. Times travel as integer microseconds (cheaper to encode than floats).
+rows (:meth:`AccountCache.take`) and written by the writer process
+(:mod:`.sqlite_writer`) inside the same transaction as the COMMIT, so an answer still
+waits for the commit that holds its debits, ledger rows and outcome. Times travel as
+integer microseconds.
 
 Other writers (the ``diameter ocs account`` commands, another server on the same file)
 are detected with ``PRAGMA data_version`` right after ``BEGIN IMMEDIATE`` (when no one
 else can commit until ours): if anyone else committed since our last batch, the cache is
 dropped and accounts are read again. A batch that fails drops it too.
 
-The next batch may be decided while the previous one is still being written: the outcomes
-taken for the write stay in :attr:`AccountCache.inflight` until the next ``take`` (by then
-that write has committed), so a retransmission of one of its requests is replayed from
-there, and the file is only read (through a read-only connection) for what the cache lacks,
-which the uncommitted batch cannot have changed. Which request numbers of a session have an
-outcome is read once, with the session's first request (adding those of the batch in flight),
-and kept up to date: only a number already there (a retransmission) is looked up again.
+Later batches may be decided while earlier ones are still being written: the outcomes
+taken for a write stay in :attr:`AccountCache.inflight` until that write is reported
+committed (:meth:`AccountCache.committed`), so a retransmission of one of its requests is
+replayed from there, and the file is only read (through a read-only connection) for what
+the cache lacks, which the uncommitted batches cannot have changed. Which request numbers
+of a session have an outcome is read once, with the session's first request (adding those
+of the batches in flight), and kept up to date: only a number already there (a
+retransmission) is looked up again.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -37,44 +36,6 @@ from .cached import CachedAccount
 from .queries import Decide, Target, Work
 
 
-def _x(n: int, first: int = 0) -> str:
-    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(first, n))
-
-
-def _t(i: int) -> str:  # a time sent as integer microseconds
-    return f"json_extract(value, '$[{i}]') / 1000000.0"
-
-
-#: TEMP objects of each connection: ``INSERT INTO ocs_batch VALUES (b, l, rd, rp, sd, sp, c, st, o)``
-#: with a JSON array of rows per table (or NULL) writes one batch in one statement.
-BATCH_SQL = f"""
-CREATE TEMP VIEW IF NOT EXISTS ocs_batch AS SELECT NULL AS b, NULL AS l, NULL AS rd, NULL AS rp,
-  NULL AS sd, NULL AS sp, NULL AS c, NULL AS st, NULL AS o;
-CREATE TEMP TRIGGER IF NOT EXISTS ocs_batch_write INSTEAD OF INSERT ON ocs_batch BEGIN
- UPDATE balances SET amount = json_extract(value, '$[1]') FROM json_each(NEW.b)
-  WHERE balances.id = json_extract(value, '$[0]');
- INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
-  request_number, rating_group) SELECT {_t(0)}, {_x(10, 1)} FROM json_each(NEW.l);
- DELETE FROM reservations WHERE (session_id, rating_group) IN (SELECT {_x(2)} FROM json_each(NEW.rd));
- INSERT INTO reservations ({queries._RES_COLS})
-  SELECT {_x(6)}, {_t(6)}, {_x(10, 7)} FROM json_each(NEW.rp) WHERE 1
-  ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
-  holds = excluded.holds, expires_at = excluded.expires_at,
-  request_number = excluded.request_number, final = excluded.final;
- DELETE FROM sessions WHERE session_id IN (SELECT value FROM json_each(NEW.sd));
- INSERT INTO sessions ({queries._SES_COLS})
-  SELECT {_x(2)}, {_t(2)}, {_t(3)}, {_t(4)}, {_x(10, 5)} FROM json_each(NEW.sp) WHERE 1
-  ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
-  expires_at = excluded.expires_at, charged = excluded.charged,
-  units = excluded.units, requests = excluded.requests, final = excluded.final;
- INSERT INTO cdrs (ts, session_id, account_id, record) SELECT {_t(0)}, {_x(4, 1)} FROM json_each(NEW.c);
- UPDATE accounts SET state = json_extract(value, '$[0]') FROM json_each(NEW.st)
-  WHERE accounts.id = json_extract(value, '$[1]');
- INSERT INTO outcomes (session_id, request_number, ts, outcome)
-  SELECT {_x(2)}, {_t(2)}, json_extract(value, '$[3]') FROM json_each(NEW.o);
-END;
-"""
-WRITE_BATCH = "INSERT INTO ocs_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #: recorded outcomes of a JSON array of [session id, request number] keys
 RECORDED = ("SELECT o.session_id, o.request_number, o.outcome FROM json_each(?) j JOIN outcomes o "
             "ON o.session_id = json_extract(j.value, '$[0]') "
@@ -84,17 +45,10 @@ SESSION_RECORDED = ("SELECT session_id, request_number, outcome FROM outcomes "
                     "WHERE session_id IN (SELECT value FROM json_each(?))")
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
-#: what a batch decided: one list of rows per table, in WRITE_BATCH's order (fresh lists of
-#: plain values, owned by whoever takes them: they may be encoded on another thread)
+#: what a batch decided: one list of rows per table, in the order
+#: :func:`diameter.ocs.store.sqlite_writer.write_rows` takes (fresh lists of plain values,
+#: owned by whoever takes them: they are sent to the writer process)
 Rows = tuple[list[Any], ...]
-Writes = tuple[Any, ...]  # WRITE_BATCH's parameters
-
-
-def encode(rows: Rows | None) -> Writes | None:
-    """WRITE_BATCH's parameters for what :meth:`AccountCache.take` gave (a JSON array per table)."""
-    if rows is None:
-        return None
-    return tuple(_dumps(x) if x else None for x in rows)
 
 
 def _us(t: float) -> int:
@@ -104,7 +58,7 @@ def _us(t: float) -> int:
 class AccountCache:
     """Used by the committer only (on the event loop; no locking)."""
 
-    def __init__(self, drive: Callable[[sqlite3.Connection, Work], Any], max_accounts: int = 50_000) -> None:
+    def __init__(self, drive: Callable[[Any, Work], Any], max_accounts: int = 50_000) -> None:
         self._drive = drive
         self.max_accounts = max_accounts  # beyond: start again empty (memory stays bounded)
         self.max_sessions_known = 4 * max_accounts  # see `recorded_numbers`
@@ -151,6 +105,11 @@ class AccountCache:
             self.clear()
             self._version = version
 
+    def forget(self) -> None:
+        """Empty, and valid for no version (a new writer connection counts its own)."""
+        self.clear()
+        self._version = None
+
     @property
     def full(self) -> bool:
         """More accounts kept than `max_accounts`."""
@@ -161,13 +120,18 @@ class AccountCache:
         if self.full:
             self.clear()
 
-    def take(self) -> Rows | None:
-        """What the batch decided, as rows for :func:`encode` (None: nothing), and forget it
-        (its outcomes become :attr:`inflight`)."""
-        self.inflight, self.outcomes = self.outcomes, {}
+    def take(self) -> tuple[Rows | None, list[tuple[str, int]]]:
+        """What the batch decided, as rows for ``write_rows`` (None: nothing), and the keys
+        of its outcomes, which stay in :attr:`inflight` until :meth:`committed`."""
+        keys = list(self.outcomes)
+        if self.inflight:
+            self.inflight.update(self.outcomes)
+        else:
+            self.inflight = self.outcomes
+        self.outcomes = {}
         if not (self.balances or self.ledger or self.res_put or self.ses_put or self.cdrs
                 or self.states or self.outcome_rows):
-            return None
+            return None, keys
         rd: list[tuple[str, int]] = []
         rp: list[tuple[Any, ...]] = []
         for k, r in self.res_put.items():
@@ -188,16 +152,21 @@ class AccountCache:
         out = (list(self.balances.items()), self.ledger, rd, rp, sd, sp, self.cdrs,
                [(s, a) for a, s in self.states.items()], self.outcome_rows)
         self._discard_pending()
-        return out
+        return out, keys
 
-    def flush(self, conn: sqlite3.Connection) -> None:
-        """Write what the batch decided so far on this thread (before other work reads)."""
-        writes = encode(self.take())
-        if writes is not None:
-            conn.execute(WRITE_BATCH, writes)
+    def committed(self, keys: list[tuple[str, int]]) -> None:
+        """A batch taken earlier is committed: its outcomes are read from the file now."""
+        inflight = self.inflight
+        for k in keys:
+            inflight.pop(k, None)
+
+    def flush(self, write: Callable[[Rows | None], None]) -> None:
+        """Write what the batch decided so far, in its transaction (before other work reads)."""
+        rows, _keys = self.take()
+        write(rows)
 
     # -- one unit -----------------------------------------------------------------------
-    def transact(self, conn: sqlite3.Connection, target: Target, decide: Decide,
+    def transact(self, conn: Any, target: Target, decide: Decide,
                  key: tuple[str, int] | None, now: float, scope: str | None,
                  recorded: dict[tuple[str, int], str] | None = None) -> Outcome | None:
         """`queries.transact` on the cache: replay, resolve, decide, remember the writes.
@@ -256,7 +225,7 @@ class AccountCache:
             acc.snap.account.state = AccountState(dec.account_state)
             self.states[account_id] = dec.account_state
 
-    def _resolve(self, conn: sqlite3.Connection, target: Target) -> int | None:
+    def _resolve(self, conn: Any, target: Target) -> int | None:
         if target.subscriptions:
             for typ, data in target.subscriptions:
                 k = (int(typ), data)
@@ -277,7 +246,7 @@ class AccountCache:
         found: int | None = self._drive(conn, queries.resolve(target))
         return found
 
-    def _account(self, conn: sqlite3.Connection, account_id: int) -> CachedAccount | None:
+    def _account(self, conn: Any, account_id: int) -> CachedAccount | None:
         acc = self.accounts.get(account_id)
         if acc is None:
             snap = self._drive(conn, queries.load(account_id))

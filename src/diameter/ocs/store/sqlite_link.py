@@ -1,0 +1,308 @@
+"""The event loop's side of the SQLite writer: a child process for files, else a thread.
+
+Both offer what :class:`~diameter.ocs.store.sqlite.SqliteStorage` needs: ``lock()`` (begin
+a write transaction, the ``PRAGMA data_version`` seen), ``conn`` (a connection-like
+object for the queries of that transaction), ``write`` / ``commit`` / ``rollback``, and
+for the process ``submit`` (a whole batch: begin, check the version, write, commit, one
+message whose reply is awaited). The process is :mod:`.sqlite_writer`; replies come back
+in order and resolve futures from a reader callback of the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import marshal
+import select
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import sqlite_writer
+from .base import StorageError
+
+_LEN = struct.Struct(">I")
+SCRIPT = sqlite_writer.__file__
+Reply = tuple[str, Any]
+
+
+class WriterDied(StorageError):
+    """The SQLite writer process ended: what was sent to it may or may not be committed."""
+
+
+class _Rows:
+    """A cursor over rows already fetched (what `drive` and the cache use of a cursor)."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+    def close(self) -> None:
+        pass
+
+
+class _RemoteConn:
+    """The writer process's connection, inside its open transaction (blocking round trips:
+    used while nothing else is in flight, for what a batch decided in its transaction reads)."""
+
+    def __init__(self, link: WriterProcess) -> None:
+        self._link = link
+
+    def execute(self, sql: str, args: Any = ()) -> _Rows:
+        return _Rows(self._link.call("query", sql, tuple(args), "all") or [])
+
+    def executemany(self, sql: str, args: Any) -> None:
+        self._link.call("query", sql, list(args), "many")
+
+
+class WriterProcess:
+    """The child process that writes the file (see :mod:`.sqlite_writer`)."""
+
+    def __init__(self, path: str, synchronous: str, timeout: float = 60.0) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self.timeout = timeout
+        self.conn = _RemoteConn(self)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._buf = bytearray()
+        self._waiting: collections.deque[asyncio.Future[Reply]] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.dead: str | None = "not started"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        mine, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", SCRIPT, str(theirs.fileno()), self.path, self.synchronous,
+                 str(os.getpid())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        mine.setblocking(False)
+        self._sock, self._loop, self._buf, self.dead = mine, loop, bytearray(), None
+        ready = loop.create_future()
+        self._waiting.append(ready)
+        loop.add_reader(mine.fileno(), self._readable)
+        try:
+            kind, detail = await asyncio.wait_for(ready, self.timeout)
+        except BaseException:
+            self._end("did not start")
+            raise
+        if kind != "ready":
+            self._end(str(detail))
+            raise StorageError(f"cannot open {self.path}: {detail}")
+
+    # -- messages --------------------------------------------------------------------
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        if self.dead is not None or self._sock is None:
+            raise WriterDied(f"the SQLite writer process is not running ({self.dead})")
+        data = marshal.dumps(msg, 4)
+        view = memoryview(_LEN.pack(len(data)) + data)
+        sock = self._sock
+        deadline = time.monotonic() + self.timeout
+        while view:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:  # the child is busy and its socket buffer full: wait
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [sock], [], left)[1]:
+                    self._end("not reading")
+                    raise WriterDied("the SQLite writer process stopped reading") from None
+                continue
+            except OSError as exc:
+                self._end(str(exc))
+                raise WriterDied(f"the SQLite writer process is gone: {exc}") from exc
+            view = view[sent:]
+
+    def submit(self, *msg: Any) -> asyncio.Future[Reply]:
+        """Send a message; its reply resolves the future (WriterDied if the process ends)."""
+        assert self._loop is not None
+        self._send(msg)
+        fut: asyncio.Future[Reply] = self._loop.create_future()
+        self._waiting.append(fut)
+        return fut
+
+    def call(self, *msg: Any) -> Any:
+        """Send a message and wait for its reply, blocking (nothing else may be in flight)."""
+        assert not self._waiting, "a blocking call while replies are awaited"
+        self._send(msg)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            for reply in self._frames():
+                return self._value(reply)
+            left = deadline - time.monotonic()
+            assert self._sock is not None
+            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+                self._end("no reply")
+                raise WriterDied("the SQLite writer process did not reply")
+            if not self._recv():
+                raise WriterDied(f"the SQLite writer process ended ({self.dead})")
+
+    @staticmethod
+    def _value(reply: Reply) -> Any:
+        kind, detail = reply
+        if kind != "ok":
+            raise StorageError(str(detail))
+        return detail
+
+    def _recv(self) -> bool:
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError as exc:
+            data, reason = b"", str(exc)
+        else:
+            reason = "end of file"
+        if not data:
+            self._end(self._exit_reason(reason))
+            return False
+        self._buf += data
+        return True
+
+    def _frames(self) -> list[Reply]:
+        buf, out = self._buf, []
+        while len(buf) >= 4:
+            (n,) = _LEN.unpack_from(buf)
+            if len(buf) < 4 + n:
+                break
+            out.append(marshal.loads(buf[4:4 + n]))
+            del buf[:4 + n]
+        return out
+
+    def _readable(self) -> None:
+        if self._sock is None or not self._recv():
+            return
+        for reply in self._frames():
+            if self._waiting:
+                fut = self._waiting.popleft()
+                if not fut.done():
+                    fut.set_result(reply)
+
+    def _exit_reason(self, reason: str) -> str:
+        proc = self.proc
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=1.0)
+                return f"exit status {code}"
+            except subprocess.TimeoutExpired:
+                pass
+        return reason
+
+    def _end(self, reason: str) -> None:
+        """Forget the process (killed if still running); every awaited reply fails."""
+        if self.dead is None:
+            self.dead = reason
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        waiting, self._waiting = self._waiting, collections.deque()
+        for fut in waiting:
+            if not fut.done():
+                fut.set_exception(WriterDied(f"the SQLite writer process ended ({self.dead})"))
+
+    # -- what the storage calls --------------------------------------------------------
+    async def lock(self) -> int:
+        kind, detail = await self.submit("lock")
+        if kind != "ok":
+            raise StorageError(str(detail))
+        return int(detail)
+
+    def write(self, rows: Any) -> None:
+        if rows is not None:
+            self.call("write", rows)
+
+    async def commit(self, rows: Any) -> None:
+        self._value(await self.submit("commit", rows))
+
+    def rollback(self) -> None:
+        if self.dead is None and not self._waiting:
+            try:
+                self.call("rollback")
+            except StorageError:
+                pass
+
+    async def close(self) -> None:
+        if self.dead is None:
+            try:
+                await asyncio.wait_for(self.submit("close"), self.timeout)
+            except (StorageError, asyncio.TimeoutError):
+                pass
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            for _ in range(100):  # bounded: 5 s, then killed by _end
+                if proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+        self._end("closed")
+
+
+class WriterThread:
+    """The same without a process (``:memory:`` databases, or no process could start): one
+    connection, used by one helper thread (lock, commit) and by the event loop (the
+    transaction's queries)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="ocs-sqlite")
+        self.dead: str | None = None
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _lock(self) -> int:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    async def lock(self) -> int:
+        try:
+            return int(await self._in_thread(self._lock))
+        except sqlite3.Error as exc:
+            self.rollback()
+            raise StorageError(str(exc)) from exc
+
+    def write(self, rows: Any) -> None:
+        sqlite_writer.write_rows(self.conn, rows)
+
+    def _commit(self, rows: Any) -> None:
+        sqlite_writer.write_rows(self.conn, rows)
+        self.conn.execute("COMMIT")
+
+    async def commit(self, rows: Any) -> None:
+        await self._in_thread(self._commit, rows)
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    async def close(self) -> None:
+        await self._in_thread(self.conn.close)
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,241 @@
+"""The SQLite writer process: the one connection that writes an OCS file (stdlib only).
+
+:class:`diameter.ocs.store.sqlite.SqliteStorage` runs this file as a child process
+(``python -I -S sqlite_writer.py FD PATH SYNCHRONOUS PARENT_PID``), so writing and
+committing, SQLite's work, runs on its own interpreter and its own core instead of
+competing with the event loop for the GIL. The event loop decides a batch of units on
+its account cache and sends the rows; this process writes them and commits, and only its
+reply (after the COMMIT returned, i.e. the batch is on disk with ``synchronous=FULL``)
+lets the answers out. It dies with its parent: ``PR_SET_PDEATHSIG`` on Linux, and it
+exits on end-of-file of its socket anywhere.
+
+Messages are length-prefixed pickles of tuples, one reply per message, in order:
+
+* ``("batch", epoch, version, rows)``: ``BEGIN IMMEDIATE``; if ``PRAGMA data_version`` is
+  not `version` (another connection committed since the rows were decided) roll back and
+  reply ``("stale", now)``; else write the rows and ``COMMIT``: ``("ok", None)``. After a
+  batch that did not commit, every later batch of the same `epoch` is refused
+  (``("rejected", None)``): it was decided on top of the one that failed.
+* ``("lock",)``: ``BEGIN IMMEDIATE``, reply ``("ok", data_version)``; then ``("query",
+  sql, args, mode)``, ``("write", rows)``, ``("commit", rows)`` or ``("rollback",)``.
+* ``("close",)``: reply, close the connection, exit.
+
+Errors are replied as ``("begin_failed", text)`` (the transaction could not start) or
+``("failed", text)`` (rolled back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import marshal
+import signal
+import socket
+import sqlite3
+import struct
+import sys
+from typing import Any
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_LEN = struct.Struct(">I")
+
+RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_at, request_number, "
+            "final, peer")
+SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
+LEDGER = ("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, "
+          "session_id, request_number, rating_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+RES_PUT = (f"INSERT INTO reservations ({RES_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
+           "holds = excluded.holds, expires_at = excluded.expires_at, "
+           "request_number = excluded.request_number, final = excluded.final")
+SES_PUT = (f"INSERT INTO sessions ({SES_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
+           "expires_at = excluded.expires_at, charged = excluded.charged, "
+           "units = excluded.units, requests = excluded.requests, final = excluded.final")
+
+
+def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
+    """Write what a batch decided (``AccountCache.take``: balances, ledger, reservations
+    deleted / put, sessions deleted / put, CDRs, account states, outcomes; times as integer
+    microseconds, nested values as compact JSON text) inside the caller's transaction."""
+    if rows is None:
+        return
+    bal, led, rd, rp, sd, sp, cdrs, states, outs = rows
+    if bal:
+        conn.executemany("UPDATE balances SET amount = ? WHERE id = ?", [(a, b) for b, a in bal])
+    if led:
+        conn.executemany(LEDGER, [(r[0] / 1e6, *r[1:]) for r in led])
+    if rd:
+        conn.executemany("DELETE FROM reservations WHERE session_id = ? AND rating_group = ?", rd)
+    if rp:
+        conn.executemany(RES_PUT, [(r[0], r[1], r[2], r[3], r[4], _dumps(r[5]), r[6] / 1e6, r[7], r[8], r[9])
+                                   for r in rp])
+    if sd:
+        conn.executemany("DELETE FROM sessions WHERE session_id = ?", [(s,) for s in sd])
+    if sp:
+        conn.executemany(SES_PUT, [(r[0], r[1], r[2] / 1e6, r[3] / 1e6, r[4] / 1e6, r[5], _dumps(r[6]),
+                                    r[7], r[8], r[9]) for r in sp])
+    if cdrs:
+        conn.executemany("INSERT INTO cdrs (ts, session_id, account_id, record) VALUES (?, ?, ?, ?)",
+                         [(r[0] / 1e6, r[1], r[2], r[3]) for r in cdrs])
+    if states:
+        conn.executemany("UPDATE accounts SET state = ? WHERE id = ?", states)
+    if outs:
+        conn.executemany("INSERT INTO outcomes (session_id, request_number, ts, outcome) VALUES (?, ?, ?, ?)",
+                         [(r[0], r[1], r[2] / 1e6, _dumps(r[3])) for r in outs])
+
+
+def query(conn: sqlite3.Connection, sql: str, args: Any, mode: str) -> Any:
+    """One query of a `diameter.ocs.store.queries` generator (modes: one, all, exec, many)."""
+    if mode == "many":
+        conn.executemany(sql, args)
+        return None
+    cur = conn.execute(sql, args)
+    try:
+        if mode == "one":
+            row = cur.fetchone()
+            return None if row is None else tuple(row)
+        if mode == "all":
+            return [tuple(r) for r in cur.fetchall()]
+        return None
+    finally:
+        cur.close()
+
+
+def connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class Writer:
+    """The message handling of the process (sans-IO: `handle(message)` returns the reply)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.rejecting = -1  # batches of this epoch or older are refused
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def handle(self, msg: tuple[Any, ...]) -> tuple[str, Any]:
+        kind = msg[0]
+        conn = self.conn
+        try:
+            if kind == "batch":
+                return self._batch(msg[1], msg[2], msg[3])
+            if kind == "lock":
+                self._rollback()
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return "ok", int(conn.execute("PRAGMA data_version").fetchone()[0])
+                except Exception as exc:
+                    self._rollback()
+                    return "begin_failed", f"{type(exc).__name__}: {exc}"
+            if kind == "query":
+                return "ok", query(conn, msg[1], msg[2], msg[3])
+            if kind == "write":
+                write_rows(conn, msg[1])
+                return "ok", None
+            if kind == "commit":
+                write_rows(conn, msg[1])
+                conn.execute("COMMIT")
+                return "ok", None
+            if kind == "rollback":
+                self._rollback()
+                return "ok", None
+            return "failed", f"unknown message {kind!r}"
+        except Exception as exc:
+            if kind != "query":  # a failed query leaves the transaction to its caller
+                self._rollback()
+            return "failed", f"{type(exc).__name__}: {exc}"
+
+    def _batch(self, epoch: int, version: int | None, rows: Any) -> tuple[str, Any]:
+        if epoch <= self.rejecting:
+            return "rejected", None
+        conn = self.conn
+        self._rollback()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            now = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        except Exception as exc:
+            self._rollback()
+            self.rejecting = epoch
+            return "begin_failed", f"{type(exc).__name__}: {exc}"
+        if now != version:
+            conn.execute("ROLLBACK")
+            self.rejecting = epoch
+            return "stale", now
+        try:
+            write_rows(conn, rows)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            self._rollback()
+            self.rejecting = epoch
+            return "failed", f"{type(exc).__name__}: {exc}"
+        return "ok", None
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def send(sock: socket.socket, msg: Any) -> None:
+    data = marshal.dumps(msg, 4)
+    sock.sendall(_LEN.pack(len(data)) + data)
+
+
+def serve(sock: socket.socket, writer: Writer) -> None:
+    buf = bytearray()
+    while True:
+        data = sock.recv(1 << 20)
+        if not data:
+            return  # the parent is gone
+        buf += data
+        while len(buf) >= 4:
+            (n,) = _LEN.unpack_from(buf)
+            if len(buf) < 4 + n:
+                break
+            msg = marshal.loads(buf[4:4 + n])
+            del buf[:4 + n]
+            if msg[0] == "close":
+                writer._rollback()
+                send(sock, ("ok", None))
+                return
+            send(sock, writer.handle(msg))
+
+
+def main(argv: list[str]) -> int:
+    fd, path, synchronous, parent = int(argv[0]), argv[1], argv[2], int(argv[3])
+    _die_with_parent(parent)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when this ends (Ctrl-C, a
+        signal.signal(sig, signal.SIG_IGN)      # service manager stopping the process group)
+    sock = socket.socket(fileno=fd)
+    try:
+        conn = connect(path, synchronous)
+    except Exception as exc:
+        send(sock, ("failed", f"{type(exc).__name__}: {exc}"))
+        return 1
+    send(sock, ("ready", sqlite3.sqlite_version))
+    try:
+        serve(sock, Writer(conn))
+    except (OSError, EOFError):
+        pass
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

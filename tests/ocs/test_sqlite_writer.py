@@ -1,0 +1,160 @@
+"""The SQLite writer process: commit before answer across processes, its death, its exit.
+
+Real processes and a real file: the writer is stopped (SIGSTOP) to hold a batch before its
+COMMIT, killed (SIGKILL) with batches in flight, and its parent is killed to see it go too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from diameter.ocs import Engine, RequestKind, StorageError, Target, open_storage
+from diameter.ocs.store.sqlite_writer import Writer, connect
+
+from .helpers import MSISDN, gy
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _outcome_in_file(path: str, key: tuple[str, int]) -> bool:
+    with sqlite3.connect(path) as conn:  # another connection: only committed rows
+        return conn.execute("SELECT 1 FROM outcomes WHERE session_id = ? AND request_number = ?",
+                            key).fetchone() is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_an_answer_waits_for_the_commit_in_the_writer_process(tmp_path):
+    path = str(tmp_path / "ocs.sqlite3")
+
+    async def main():
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            await eng.create_account("w", [(0, MSISDN)], amount=1000)
+            await eng.charge(gy("s0", 0, RequestKind.INITIAL))  # the account is cached
+            writer = st._writer.proc.pid
+            os.kill(writer, signal.SIGSTOP)
+            try:
+                fut = asyncio.ensure_future(eng.charge(gy("s1", 0, RequestKind.INITIAL)))
+                await asyncio.sleep(0.3)
+                assert not fut.done()  # decided on the loop, but not committed: no answer
+                assert not _outcome_in_file(path, ("s1", 0))
+            finally:
+                os.kill(writer, signal.SIGCONT)
+            out = await asyncio.wait_for(fut, 20)
+            assert out.result_code == 2001 and out.balance == 1000 - 2 * 100
+            assert _outcome_in_file(path, ("s1", 0))  # committed before it was answered
+            assert (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_a_writer_process_killed_with_batches_in_flight_fails_them_and_is_replaced(tmp_path):
+    path = str(tmp_path / "ocs.sqlite3")
+
+    async def main():
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            await eng.create_account("k", [(0, MSISDN)], amount=1000)
+            await eng.charge(gy("k0", 0, RequestKind.INITIAL))
+            first = st._writer.proc.pid
+            os.kill(first, signal.SIGSTOP)  # the batches below stay with it, uncommitted
+            lost = [asyncio.ensure_future(eng.charge(gy(f"k{i}", 0, RequestKind.INITIAL)))
+                    for i in range(1, 4)]
+            await asyncio.sleep(0.2)
+            os.kill(first, signal.SIGKILL)
+            results = await asyncio.wait_for(asyncio.gather(*lost, return_exceptions=True), 20)
+            assert all(isinstance(r, StorageError) and "writer process" in str(r) for r in results)
+            # the next request starts a new writer; a retransmission of a failed one is charged once
+            again = await asyncio.wait_for(eng.charge(gy("k1", 0, RequestKind.INITIAL)), 20)
+            assert again.result_code == 2001 and st._writer.proc.pid != first
+            replay = await eng.charge(gy("k1", 0, RequestKind.INITIAL))
+            assert replay.replayed and replay.balance == again.balance == 1000 - 2 * 100
+            snap = await eng.account(Target(name="k"))
+            assert snap.balances[0].amount == 800 and len(snap.reservations) == 2
+            assert (await st.audit()).ok
+        assert not _alive(first)
+    asyncio.run(main())
+
+
+WORKER = """
+import asyncio, sys
+from diameter.ocs import open_storage
+async def main():
+    async with open_storage(sys.argv[1]) as st:
+        print(st._writer.proc.pid, flush=True)
+        await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+def test_the_writer_process_dies_with_its_parent(tmp_path):
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "ocs.sqlite3")],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        writer = int(proc.stdout.readline())
+        assert _alive(writer)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _alive(writer) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(writer)
+
+
+def test_the_writer_refuses_batches_decided_on_one_that_did_not_commit(tmp_path):
+    """The sans-IO core of the process: after a stale or failed batch, the later batches of
+    its epoch are refused, not committed on top of what never was."""
+    path = str(tmp_path / "w.sqlite3")
+    conn = connect(path, "FULL")
+    conn.execute("CREATE TABLE balances (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)")
+    conn.execute("INSERT INTO balances VALUES (1, 100)")
+    w = Writer(conn)
+    version = w.handle(("lock",))[1]
+    assert w.handle(("rollback",)) == ("ok", None)
+
+    def rows(amount):
+        return ([(1, amount)], [], [], [], [], [], [], [], [])
+    assert w.handle(("batch", 0, version, rows(90))) == ("ok", None)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("UPDATE balances SET amount = 500")  # another writer commits
+    kind, now = w.handle(("batch", 0, version, rows(80)))
+    assert kind == "stale" and now != version
+    assert w.handle(("batch", 0, now, rows(70))) == ("rejected", None)  # same epoch: decided on it
+    assert w.handle(("batch", 1, now, rows(490))) == ("ok", None)
+    kind, text = w.handle(("batch", 1, now, ([(1, None)], [], [], [], [], [], [], [], [])))
+    assert kind == "failed" and "NOT NULL" in text
+    assert w.handle(("batch", 1, now, rows(480))) == ("rejected", None)
+    assert other.execute("SELECT amount FROM balances").fetchone() == (490,)
+    other.close()
+    conn.close()
+
+
+def test_without_a_writer_process_a_file_is_written_from_a_thread(tmp_path):
+    from diameter.ocs.store.sqlite import SqliteStorage
+
+    async def main():
+        async with SqliteStorage(str(tmp_path / "t.sqlite3"), process=False) as st:
+            assert st._rconn is None and not hasattr(st._writer, "proc")
+            eng = Engine(st)
+            await eng.create_account("t", [(0, MSISDN)], amount=1000)
+            outs = await asyncio.gather(*(eng.charge(gy(f"t{i}", 0, RequestKind.INITIAL)) for i in range(5)))
+            again = await eng.charge(gy("t3", 0, RequestKind.INITIAL))
+            assert [o.result_code for o in outs] == [2001] * 5 and again.replayed
+            assert (await eng.account(Target(name="t"))).balances[0].amount == 500
+            assert (await st.audit()).ok
+    asyncio.run(main())
