@@ -10,7 +10,8 @@ best of ``--rounds``).
     python bench/node_server_path.py [--requests 4000] [--rounds 5] [--src PATH]
     python bench/node_server_path.py --workload testapp   # freeDiameter test_app's Test-Request
 
-``--workload testapp``: the request freeDiameter's test_app benchmark client sends
+``--raw``: the node's own work alone (no validation, no decoding; the handler returns
+pre-encoded answer bytes). ``--workload testapp``: the request freeDiameter's test_app benchmark client sends
 (captured from it: Session-Id, Destination-Realm, Origin-Host, Origin-Realm and the
 vendor Test-AVP) answered by bench/vs_freediameter.py's asyncio handler (a plain
 function echoing Test-AVP): the server side of that benchmark without sockets.
@@ -75,7 +76,7 @@ def _testapp_server(srv) -> bytes:
     return TEST_REQUEST
 
 
-async def _run(requests: int, rounds: int, workload: str = "gy") -> float:
+async def _run(requests: int, rounds: int, workload: str = "gy", raw: bool = False) -> float:
     import node as bn  # bench/node.py: the workload
     from diameter.node.aio import DiameterNode
     from diameter.node.protocol.capabilities import Capabilities
@@ -93,6 +94,18 @@ async def _run(requests: int, rounds: int, workload: str = "gy") -> float:
         srv.add_application(bn.APP_CC, on_ccr)
         template = bytearray(bn.build_ccr("client.bench.realm", 1).as_bytes())
         apps = {bn.APP_CC}
+    if raw:   # the node alone: no validation, no decoding, a pre-encoded answer
+        app = srv.apps[max(apps)]
+        answer = app.handler(srv.decode(bytes(template)))
+        if hasattr(answer, "send"):   # the Gy handler is a coroutine function
+            try:
+                answer.send(None)
+            except StopIteration as stop:
+                answer = stop.value
+        answer = answer.as_bytes()
+        app.validate, app.is_coro = False, False
+        app.handler = lambda req: answer
+        srv._decode = bytes
     srv.loop = asyncio.get_running_loop()
     srv._running = True
     proto = srv._new_protocol(False, None)
@@ -132,6 +145,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workload", choices=("gy", "testapp"), default="gy",
                     help="Gy CCR-Updates (bench/node.py's) or freeDiameter test_app's Test-Request")
+    ap.add_argument("--raw", action="store_true",
+                    help="the node alone: no validation or decoding, the handler returns answer bytes")
     ap.add_argument("--src", default=str(HERE.parent / "src"), help="the diameter source tree to measure")
     args = ap.parse_args()
     sys.path.insert(0, args.src)
@@ -139,8 +154,8 @@ def main() -> None:
     import diameter  # noqa: F401 - from --src, before _machine puts this checkout first
     from _machine import describe
     print(describe(uvloop_used=False))
-    us = asyncio.run(_run(args.requests, args.rounds, args.workload))
-    print(f"server request path without sockets, {args.workload} ({args.src}): {us:.1f} us CPU per request")
+    us = asyncio.run(_run(args.requests, args.rounds, args.workload, args.raw))
+    print(f"server request path without sockets, {args.workload}{' raw' if args.raw else ''} ({args.src}): {us:.1f} us CPU per request")
 
 
 if __name__ == "__main__":

@@ -73,8 +73,14 @@ class ServingPart(NodeParts):
             if refused is not None:
                 self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
                 return
-        if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
-            return
+        if app.validate:
+            cached = self._rules   # (dialect name, registry generation, rules): one look-up per change
+            if (cached is None or cached[0] != (peer.dialect or self.dialect)
+                    or cached[1] != DIALECT_GENERATION[0]):
+                cached = self._rules_for(peer)
+            findings = validate(data, cached[2])
+            if findings and self._invalid(proto, hdr, data, origin_host, t_in, findings):
+                return
         try:
             msg = (self._decode or self.decode)(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
@@ -220,21 +226,27 @@ class ServingPart(NodeParts):
             log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
                         command, session_id, self._unanswered.timeout)
 
-    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
-        """Validate a request for a local application; answer and return True when it fails.
+    def _rules_for(self, peer) -> tuple[str, int, Any]:
+        """The validation rules of the peer's dialect, kept in ``_rules`` until the dialect changes."""
+        name = peer.dialect or self.dialect
+        self._rules = (name, DIALECT_GENERATION[0], get_dialect(name).rules)
+        return self._rules
+
+    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float,
+                 findings: list | None = None) -> bool:
+        """Validate a request for a local application (or take the ``findings`` of its
+        validation); answer and return True when it fails.
 
         The first finding is answered with the RFC 6733 error answer (E bit only
         for 3xxx); 3001 is left to the application's ``commands``.
         """
         peer = proto.peer
-        name = peer.dialect or self.dialect
-        cached = self._rules   # (dialect name, registry generation, rules): one look-up per change
-        if cached is not None and cached[0] == name and cached[1] == DIALECT_GENERATION[0]:
-            rules = cached[2]
-        else:
-            rules = get_dialect(name).rules
-            self._rules = (name, DIALECT_GENERATION[0], rules)
-        findings = validate(data, rules)
+        cached = self._rules
+        if cached is None or cached[0] != (peer.dialect or self.dialect) or cached[1] != DIALECT_GENERATION[0]:
+            cached = self._rules_for(peer)
+        rules = cached[2]
+        if findings is None:
+            findings = validate(data, rules)
         if not findings:
             return False
         findings = [f for f in findings if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
