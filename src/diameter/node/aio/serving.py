@@ -100,7 +100,7 @@ class ServingPart(NodeParts):
             except StopIteration as stop:
                 ans = stop.value
                 if ans is not None:
-                    self._local_answer(proto, hdr, data, origin_host, ans, t_in)
+                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
                 else:
                     self._awaiting_answer(proto, hdr, data, self.loop.time())
                 return
@@ -117,7 +117,7 @@ class ServingPart(NodeParts):
             t = type(ans)
             if t in _NOT_AWAITABLE or not _isawaitable(ans):
                 if ans is not None:
-                    self._local_answer(proto, hdr, data, origin_host, ans, t_in)
+                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
                 else:
                     self._awaiting_answer(proto, hdr, data, self.loop.time())
                 if t not in _NOT_AWAITABLE and t is not _GeneratorType:
@@ -129,9 +129,10 @@ class ServingPart(NodeParts):
         task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
 
     def _local_answer(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, ans: Any,
-                      t_in: float) -> None:
+                      t_in: float, now: float) -> None:
         """The handler's answer to a local request: :meth:`send_answer` for the common case
-        (an answer that encodes, carries its request's identifiers and a Result-Code), inline."""
+        (an answer that encodes, carries its request's identifiers and a Result-Code), inline.
+        ``now``: the loop time the request arrived (the handler answered in the same turn)."""
         if type(ans) is bytes:
             out = ans
         else:
@@ -150,7 +151,7 @@ class ServingPart(NodeParts):
             out = bytes(b)
         if self._unanswered._items:
             self._unanswered.answered((id(proto), hbh, e2e))
-        waiters = self.dedup.record(origin_host, e2e, out, self.loop.time())
+        waiters = self.dedup.record(origin_host, e2e, out, now)
         if waiters:
             self._to_waiters(waiters, out)
         rc = _find_u32(out, AVP_RESULT_CODE, 20, len(out))
