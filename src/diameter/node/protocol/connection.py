@@ -53,16 +53,39 @@ class StartTls:
     server_side: bool
 
 
-@dataclass
 class RequestReceived:
-    header: Header
-    data: bytes
+    """A request for the node (application traffic). A plain class, not a dataclass:
+    compiled, its ``__init__`` is native code (a dataclass's is generated Python)."""
+
+    def __init__(self, header: Header, data: bytes) -> None:
+        self.header = header
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"RequestReceived(header={self.header!r}, data={self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, RequestReceived) and self.header == other.header
+                and self.data == other.data)
+
+    __hash__ = None  # type: ignore[assignment]   # mutable and compared by value, like a dataclass
 
 
-@dataclass
 class AnswerReceived:
-    header: Header
-    data: bytes
+    """An answer for the node (application traffic), as :class:`RequestReceived`."""
+
+    def __init__(self, header: Header, data: bytes) -> None:
+        self.header = header
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"AnswerReceived(header={self.header!r}, data={self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, AnswerReceived) and self.header == other.header
+                and self.data == other.data)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -346,17 +369,26 @@ class PeerConnection:
                 if hdr.flags & FLAG_REQUEST and self.state is PeerState.OPEN:
                     self._answer(hdr, exc.result_code, error_message=str(exc))
             return events + self._close(f"framing error: {exc}", CloseCause.FRAMING, result=exc.result_code)
-        if len(frames) == 1:
-            return self._receive_message(frames[0], now)
         events = []
         for f in frames:
-            events += self._receive_message(f, now)
+            hdr = parse_header(f)
+            code = hdr.command_code
+            if (self.state is PeerState.OPEN and code != CMD_DEVICE_WATCHDOG and code != CMD_DISCONNECT_PEER
+                    and code != CMD_CAPABILITIES_EXCHANGE):
+                # application traffic on an open connection (the hot path of _receive_message)
+                wd = self.watchdog
+                assert wd is not None   # OPEN has a watchdog
+                if wd.on_traffic(now):
+                    events.append(RequestReceived(hdr, f) if hdr.flags & FLAG_REQUEST else AnswerReceived(hdr, f))
+                    continue
+            events += self._receive_message(f, now, hdr)
             if self.state is PeerState.CLOSED:
                 break
         return events
 
-    def _receive_message(self, data: bytes, now: float) -> list[Event]:
-        hdr = parse_header(data)
+    def _receive_message(self, data: bytes, now: float, hdr: Header | None = None) -> list[Event]:
+        if hdr is None:
+            hdr = parse_header(data)
         st = self.state
         if self.base_hook and hdr.command_code in BASE_COMMANDS:
             self.base_hook(hdr.command_code, bool(hdr.flags & FLAG_REQUEST), False)
