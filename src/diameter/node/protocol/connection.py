@@ -11,6 +11,7 @@ import enum
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from . import avps as A
 from .capabilities import Capabilities, Negotiated, negotiate, parse_capabilities
@@ -23,6 +24,13 @@ from .constants import (AVP_DISCONNECT_CAUSE, AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST
 from .framing import FrameDecoder, FramingError, Header, parse_header
 from .watchdog import Watchdog, WatchdogAction
 
+
+# the same values as .constants, as literals: compiled, they are C constants (the
+# imported names are module look-ups on every use)
+_CER: Final = 257
+_DWR: Final = 280
+_DPR: Final = 282
+_FLAG_REQUEST: Final = 0x80
 
 #: a DWR this soon after the connection opened means the peer is in REOPEN
 #: (a peer in OKAY waits Tw, at least 4 s, before its first DWR)
@@ -372,14 +380,13 @@ class PeerConnection:
         events = []
         for f in frames:
             hdr = parse_header(f)
-            code = hdr.command_code
-            if (self.state is PeerState.OPEN and code != CMD_DEVICE_WATCHDOG and code != CMD_DISCONNECT_PEER
-                    and code != CMD_CAPABILITIES_EXCHANGE):
+            code = (f[5] << 16) | (f[6] << 8) | f[7]   # hdr.command_code, natively (frames are >= 20 bytes)
+            if self.state is PeerState.OPEN and code != _DWR and code != _DPR and code != _CER:
                 # application traffic on an open connection (the hot path of _receive_message)
                 wd = self.watchdog
                 assert wd is not None   # OPEN has a watchdog
                 if wd.on_traffic(now):
-                    events.append(RequestReceived(hdr, f) if hdr.flags & FLAG_REQUEST else AnswerReceived(hdr, f))
+                    events.append(RequestReceived(hdr, f) if f[4] & _FLAG_REQUEST else AnswerReceived(hdr, f))
                     continue
             events += self._receive_message(f, now, hdr)
             if self.state is PeerState.CLOSED:

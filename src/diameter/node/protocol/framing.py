@@ -5,7 +5,7 @@ Only the 4-byte prefix (version + 24-bit length) is needed to frame; the
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ...codec.frame import HEADER, U32
 from .constants import DEFAULT_MAX_MESSAGE_SIZE
@@ -38,7 +38,7 @@ class Header(NamedTuple):
         return bool(self.flags & 0x80)
 
 
-_new_header = tuple.__new__
+_new_header: Final = tuple.__new__
 
 
 def parse_header(data: bytes | memoryview) -> Header:
