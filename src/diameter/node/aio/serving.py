@@ -143,14 +143,13 @@ class ServingPart(NodeParts):
                 return
             if type(out) is not bytes:
                 out = bytes(out)
-        hbh = hdr.hop_by_hop_identifier
         e2e = hdr.end_to_end_identifier
-        if U32X2.unpack_from(out, 12) != (hbh, e2e):
+        if out[12:20] != data[12:20]:   # the request's hop-by-hop and end-to-end identifiers
             b = bytearray(out)
-            U32X2.pack_into(b, 12, hbh, e2e)
+            b[12:20] = data[12:20]
             out = bytes(b)
         if self._unanswered._items:
-            self._unanswered.answered((id(proto), hbh, e2e))
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, e2e))
         waiters = self.dedup.record(origin_host, e2e, out, now)
         if waiters:
             self._to_waiters(waiters, out)
