@@ -124,6 +124,12 @@ class ServingPart(NodeParts):
                     _NOT_AWAITABLE.add(t)   # awaitability is a property of the type (but for generators)
                 return
             task = asyncio.ensure_future(ans)
+        self._answer_when_done(proto, hdr, data, origin_host, task, t_in, now)
+
+    def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
+                          task: asyncio.Future, t_in: float, now: float) -> None:
+        """A handler that suspended: answer when its task ends (a method of its own, so that
+        ``_on_request`` keeps no closure cells for the common case)."""
         proto.request_started()
         self._awaiting_answer(proto, hdr, data, now)
         task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
