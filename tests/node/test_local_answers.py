@@ -153,3 +153,16 @@ async def test_copy_of_an_inline_answered_request_gets_the_cached_answer():
     assert len(calls) == 1
     raw.close()
     await srv.stop()
+
+
+@aio
+async def test_bytes_too_short_for_a_header_cost_their_request_only(caplog):
+    calls: list = []
+
+    def handler(req):
+        calls.append(req)
+        return b"\x01\x00\x00" if len(calls) == 1 else _answer_bytes(2001)
+    with caplog.at_level(logging.ERROR, logger="diameter.node"):
+        answers, srv = await _exchange(handler, n=2)
+    assert [result_of(a) for a in answers] == [5012, 2001]
+    assert [_ids(a) for a in answers] == [(100, 500), (101, 501)]

@@ -151,6 +151,9 @@ class ServingPart(NodeParts):
                 out = bytes(out)
         e2e = hdr.end_to_end_identifier
         if out[12:20] != data[12:20]:   # the request's hop-by-hop and end-to-end identifiers
+            if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
+                self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+                return
             b = bytearray(out)
             b[12:20] = data[12:20]
             out = bytes(b)
