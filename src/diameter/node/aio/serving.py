@@ -28,7 +28,7 @@ from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
 from .stats import _CLASSES, result_class
-from .transport import WRITE_BATCH, DiameterProtocol
+from .transport import WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
 
 _isawaitable = inspect.isawaitable
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
@@ -182,7 +182,8 @@ class ServingPart(NodeParts):
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline
             buf = proto._wbuf
             buf.append(out)
-            if len(buf) >= WRITE_BATCH:
+            proto._wbytes += len(out)
+            if len(buf) >= WRITE_BATCH or proto._wbytes >= WRITE_BATCH_BYTES:
                 proto._flush_wbuf()
         else:
             proto.write(out)
