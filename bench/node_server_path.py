@@ -8,6 +8,13 @@ codec, validation and the handler, and it is steady on a shared machine (CPU tim
 best of ``--rounds``).
 
     python bench/node_server_path.py [--requests 4000] [--rounds 5] [--src PATH]
+    python bench/node_server_path.py --workload testapp   # freeDiameter test_app's Test-Request
+
+``--raw``: the node's own work alone (no validation, no decoding; the handler returns
+pre-encoded answer bytes). ``--workload testapp``: the request freeDiameter's test_app benchmark client sends
+(captured from it: Session-Id, Destination-Realm, Origin-Host, Origin-Realm and the
+vendor Test-AVP) answered by bench/vs_freediameter.py's asyncio handler (a plain
+function echoing Test-AVP): the server side of that benchmark without sockets.
 """
 from __future__ import annotations
 
@@ -41,7 +48,35 @@ class _CountingTransport:
         pass
 
 
-async def _run(requests: int, rounds: int) -> float:
+#: a Test-Request as freeDiameter 1.5's test_app benchmark client sends it (hop-by-hop and
+#: end-to-end identifiers are replaced per request)
+TEST_REQUEST = bytes.fromhex(
+    "01000090c0fffffe00ffffff3f834a86a21e9475000001074000002e636c69656e742e66642e62656e63683b"
+    "313739363534353035373b313b6170705f746573746200000000011b400000117372762e62656e6368000000"
+    "0000010840000017636c69656e742e66642e62656e636800000001284000001066642e62656e636800ffffff"
+    "80000010000f423f643c9869")
+TEST_APP_ID, TEST_VENDOR_ID, TEST_AVP = 16777215, 999999, 16777215
+
+
+def _testapp_server(srv) -> bytes:
+    """bench/vs_freediameter.py's asyncio server on ``srv``; returns the request template."""
+    key = (TEST_AVP, TEST_VENDOR_ID)
+    host, realm = srv.origin_host.encode(), srv.realm.encode()
+
+    def on_test_request(req):
+        ans = req.to_answer()
+        ans.session_id = req.session_id
+        ans.result_code = 2001
+        ans.origin_host = host
+        ans.origin_realm = realm
+        for avp in req.find_avps(key):
+            ans.append_avp(avp)
+        return ans
+    srv.add_application(TEST_APP_ID, on_test_request, vendor_id=TEST_VENDOR_ID)
+    return TEST_REQUEST
+
+
+async def _run(requests: int, rounds: int, workload: str = "gy", raw: bool = False) -> float:
     import node as bn  # bench/node.py: the workload
     from diameter.node.aio import DiameterNode
     from diameter.node.protocol.capabilities import Capabilities
@@ -52,20 +87,37 @@ async def _run(requests: int, rounds: int) -> float:
 
     async def on_ccr(req):
         return bn.build_cca(req, "server.bench.realm")
-    srv.add_application(bn.APP_CC, on_ccr)
+    if workload == "testapp":
+        template = bytearray(_testapp_server(srv))
+        apps = {TEST_APP_ID}
+    else:
+        srv.add_application(bn.APP_CC, on_ccr)
+        template = bytearray(bn.build_ccr("client.bench.realm", 1).as_bytes())
+        apps = {bn.APP_CC}
+    if raw:   # the node alone: no validation, no decoding, a pre-encoded answer
+        app = srv.apps[max(apps)]
+        answer = app.handler(srv.decode(bytes(template)))
+        if hasattr(answer, "send"):   # the Gy handler is a coroutine function
+            try:
+                answer.send(None)
+            except StopIteration as stop:
+                answer = stop.value
+        answer = answer.as_bytes()
+        app.validate, app.is_coro = False, False
+        app.handler = lambda req: answer
+        srv._decode = bytes
     srv.loop = asyncio.get_running_loop()
     srv._running = True
     proto = srv._new_protocol(False, None)
     transport = _CountingTransport()
     proto.connection_made(transport)  # type: ignore[arg-type]
-    caps = Capabilities("client.bench.realm", bn.REALM, ["127.0.0.1"], 0, "bench", 1, set(), {bn.APP_CC},
+    caps = Capabilities("client.bench.realm", bn.REALM, ["127.0.0.1"], 0, "bench", 1, set(), apps,
                         set(), [], set())
     client = PeerConnection(caps, True, srv.loop.time())
     client.start(srv.loop.time())
     proto.data_received(b"".join(client.take_outgoing()))
     if proto.peer is None or not proto.conn.is_open:
         raise RuntimeError(f"capabilities exchange failed: {proto.conn.state}")
-    template = bytearray(bn.build_ccr("client.bench.realm", 1).as_bytes())
     reads = []
     for i in range(0, requests, 4):
         batch = []
@@ -91,6 +143,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workload", choices=("gy", "testapp"), default="gy",
+                    help="Gy CCR-Updates (bench/node.py's) or freeDiameter test_app's Test-Request")
+    ap.add_argument("--raw", action="store_true",
+                    help="the node alone: no validation or decoding, the handler returns answer bytes")
     ap.add_argument("--src", default=str(HERE.parent / "src"), help="the diameter source tree to measure")
     args = ap.parse_args()
     sys.path.insert(0, args.src)
@@ -98,8 +154,8 @@ def main() -> None:
     import diameter  # noqa: F401 - from --src, before _machine puts this checkout first
     from _machine import describe
     print(describe(uvloop_used=False))
-    us = asyncio.run(_run(args.requests, args.rounds))
-    print(f"server request path without sockets ({args.src}): {us:.1f} us CPU per request")
+    us = asyncio.run(_run(args.requests, args.rounds, args.workload, args.raw))
+    print(f"server request path without sockets, {args.workload}{' raw' if args.raw else ''} ({args.src}): {us:.1f} us CPU per request")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ with request validation on in ours. Prints successful answers/s as test_app
 logs them, CPU per request, and each rate's ratio to freeDiameter's own server
 (issue 12's targets: asyncio >= 1.0x, threaded >= 0.8x).
 
-    python bench/vs_freediameter.py [--duration 10] [--inflight 100] [--repeat 1]
+    python bench/vs_freediameter.py [--duration 10] [--inflight 100] [--repeat 1] [--src PATH]
 
 test_app.fdx comes from tools/build_fd_test_app.sh (built once from Debian's
 freeDiameter source package; needs root or the packages it names).
@@ -130,7 +130,7 @@ def run_scenario(kind: str, fdx: Path, workdir: Path, duration: int, inflight: i
             server_pid = server_fd.pid
         else:
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]))
+                [os.environ.get("BENCH_SRC") or str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]))
             proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_server", kind,
                                      str(port)], stdout=subprocess.PIPE, text=True, env=env, cwd="/")
             line = proc.stdout.readline() if proc.stdout else ""
@@ -179,17 +179,20 @@ def main() -> None:
     ap.add_argument("--no-uvloop", action="store_true")
     ap.add_argument("--no-validate", action="store_true", help="our servers skip validation")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
+    ap.add_argument("--src", help="the diameter source tree our servers run from (default: this checkout's)")
     args = ap.parse_args()
     if args.no_uvloop:
         os.environ["BENCH_NO_UVLOOP"] = "1"
         os.environ["DIAMETER_NO_UVLOOP"] = "1"
     if args.no_validate:
         os.environ["BENCH_NO_VALIDATE"] = "1"
+    if args.src:
+        os.environ["BENCH_SRC"] = str(Path(args.src).resolve())
     fdx = build_test_app()
     print(describe(uvloop_used=not args.no_uvloop))
     print(f"freeDiameter test_app client, benchmark mode: {args.inflight} in flight, "
           f"{args.duration} s per run, best of {args.repeat}; validation "
-          f"{'off' if args.no_validate else 'on'} in ours")
+          f"{'off' if args.no_validate else 'on'} in ours" + (f"; ours from {args.src}" if args.src else ""))
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="vs-fd-") as tmp:
         for _ in range(max(args.repeat, 1)):

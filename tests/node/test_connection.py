@@ -264,3 +264,11 @@ def test_arbitrary_bytes_never_crash_the_state_machine(blob, open_first):
     # whatever happened, timers still work and the connection ends up usable or closed
     b.handle_timer(1000.0)
     assert b.state in (PeerState.OPEN, PeerState.CLOSED, PeerState.WAIT_CER)
+
+
+def test_connection_literals_match_the_constants():
+    from diameter.node.protocol import connection as C
+    from diameter.node.protocol.constants import (CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG,
+                                                  CMD_DISCONNECT_PEER, FLAG_REQUEST)
+    assert (C._CER, C._DWR, C._DPR, C._FLAG_REQUEST) == (CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG,
+                                                        CMD_DISCONNECT_PEER, FLAG_REQUEST)

@@ -77,3 +77,28 @@ def test_header_and_hbh_rewrite():
     assert h.is_request
     set_hop_by_hop(m, 0xDEADBEEF)
     assert parse_header(m).hop_by_hop_identifier == 0xDEADBEEF
+
+
+@given(st.binary(min_size=20, max_size=40))
+def test_header_of_bytes_bytearray_and_memoryview_agree_with_struct(data):
+    import struct
+    vl, fc, app, hbh, e2e = struct.unpack_from(">IIIII", data)
+    want = (vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e)
+    assert tuple(parse_header(data)) == tuple(parse_header(bytearray(data))) == want
+    assert tuple(parse_header(memoryview(data))) == want
+
+
+def test_short_header_is_a_struct_error():
+    import struct
+    with pytest.raises(struct.error):
+        parse_header(b"\x01\x00\x00\x14" + bytes(8))
+
+
+def test_frames_are_bytes_from_the_buffer_too():
+    m1, m2 = app_request(e2e=1), app_request(e2e=2)
+    d = FrameDecoder()
+    got = d.feed(m1 + m2[:10]) + d.feed(m2[10:])
+    assert got == [m1, m2] and all(type(f) is bytes for f in got) and d.buffered == 0
+    with pytest.raises(FramingError) as ei:
+        d.feed(m1 + b"\x02" + bytes(23))
+    assert ei.value.frames == [m1] and type(ei.value.header) is bytes and len(ei.value.header) == 20

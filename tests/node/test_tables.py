@@ -146,3 +146,13 @@ def test_minute_counter_counts_current_minute_in_every_window():
     assert c.last(5) == 8 and c.last(15) == 8  # the current minute is inside both windows
     assert c.last(1) in (0, 8)  # 0 only if the minute turned between add and read
     assert result_class(2001) == "2xxx" and result_class(5012) == "5xxx" and result_class(12001) == "12xxx"
+
+
+def test_duplicate_cache_recording_an_answer_moves_its_entry_last():
+    c = DuplicateCache(window=10.0)
+    for e2e in (1, 2, 3):
+        assert c.check(b"h", e2e, 0.0) is None
+    c.record(b"h", 1, b"answer-1", 5.0)        # touched last: expires at 15
+    assert c.trim(10.5) == 2                    # 2 and 3 (expiring at 10) go, in order
+    assert c.check(b"h", 1, 11.0) == b"answer-1" and len(c) == 1
+    assert c.record(b"other", 9, b"x", 11.0) == [] and len(c) == 1   # unknown: nothing kept

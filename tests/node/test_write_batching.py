@@ -103,6 +103,44 @@ async def test_held_writes_go_out_only_on_release():
 
 
 @aio
+async def test_held_large_messages_go_out_by_bytes_too():
+    # a batch is also bounded in bytes, so that big messages cannot jump past the
+    # write-buffer limits in one write
+    from diameter.node.protocol import avps as A
+
+    from .helpers import app_request
+    frames: list[bytes] = []
+    reads: list[int] = []
+    srv = await raw_server(frames, reads)
+    port = srv.sockets[0].getsockname()[1]
+    cli = await client([("raw.test.realm", port)])
+    big = A.avp(1, b"x" * (transport.WRITE_BATCH_BYTES // 3), vendor=99999, mandatory=False)
+    cli.hold_writes()
+    futs = [cli.request_future(app_request(origin="client.test.realm", e2e=i + 1, extra=[big]), timeout=5)
+            for i in range(2)]
+    await asyncio.sleep(0.1)
+    assert frames == []  # under WRITE_BATCH_BYTES: held
+    futs += [cli.request_future(app_request(origin="client.test.realm", e2e=i + 1, extra=[big]), timeout=5)
+             for i in range(2, 4)]
+    for _ in range(200):
+        if len(frames) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert len(frames) == 3   # the third reached the byte bound; the fourth is still held
+    cli.release_writes()
+    for _ in range(200):
+        if len(frames) >= 4:
+            break
+        await asyncio.sleep(0.01)
+    assert len(frames) == 4
+    for f in futs:
+        f.cancel()
+    await cli.stop(0.2)
+    srv.close()
+
+
+@aio
 async def test_unbatched_node_answers_everything():
     srv = await server()
     srv.batch_writes = False

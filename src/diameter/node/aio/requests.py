@@ -9,6 +9,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ...codec.frame import HEADER, U32
+from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.connection import PeerState
@@ -151,7 +152,9 @@ class RequestsPart(NodeParts):
         if not raw and dest_attrs[0]:  # typed message: the attributes are already there, no scan needed
             dest_host = (peer if peer is not None
                          else _as_str(message.destination_host) if dest_attrs[1] else None)
-            dest_realm = _as_str(message.destination_realm)
+            dest_realm = message.destination_realm
+            if type(dest_realm) is not str and dest_realm is not None:
+                dest_realm = _as_str(dest_realm)
         elif raw or not hasattr(message, "destination_realm"):
             found = A.find_many(data, _DEST_CODES)
             dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
@@ -202,9 +205,11 @@ class RequestsPart(NodeParts):
         cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
-        result = A.find_u32(data, AVP_RESULT_CODE)
-        if result is not None:
+        result: int | None = _find_u32(data, AVP_RESULT_CODE, 20, len(data))   # frames are bytes
+        if result >= 0:
             cs.result_classes[_CLASSES[result // 1000] if result < 10000 else result_class(result)] += 1
+        else:
+            result = None
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if (result == DIAMETER_REDIRECT_INDICATION and hdr.flags & FLAG_ERROR and entry.origin is None

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from types import GeneratorType as _GeneratorType
 from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
 from ...codec.frame import U32, U32X2
+from ...codec.frame import find_payload as _find_payload
+from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
@@ -25,7 +28,11 @@ from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
 from .stats import _CLASSES, result_class
-from .transport import DiameterProtocol
+from .transport import WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
+
+_isawaitable = inspect.isawaitable
+#: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
+_NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
 
 
 class ServingPart(NodeParts):
@@ -34,7 +41,6 @@ class ServingPart(NodeParts):
 
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        app_id = hdr.application_id
         stats = peer.stats
         stats.commands[hdr.command_code].requests_received += 1
         rpm = stats.received_per_minute
@@ -44,13 +50,13 @@ class ServingPart(NodeParts):
             rpm.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
-        app = self.apps.get(app_id)
+        app = self.apps.get(hdr.application_id)
         routes = self.routes
         if ((app is None or hdr.flags & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
                 and not self._dispatch(proto, hdr, data, app)):
             return
-        # local processing, with duplicate detection
-        origin_host = A.find(data, AVP_ORIGIN_HOST) or b""
+        # local processing, with duplicate detection (frames are bytes: A.find's checks are not needed)
+        origin_host = _find_payload(data, AVP_ORIGIN_HOST, 0, 20, len(data)) or b""
         now = self.loop.time()
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
         cached = self.dedup.check(origin_host, hdr.end_to_end_identifier, now, (proto, hdr.hop_by_hop_identifier))
@@ -67,8 +73,14 @@ class ServingPart(NodeParts):
             if refused is not None:
                 self._send_error(proto, hdr, data, refused.result_code, refused.message, origin_host=origin_host)
                 return
-        if app.validate and self._invalid(proto, hdr, data, origin_host, t_in):
-            return
+        if app.validate:
+            cached = self._rules   # (dialect name, registry generation, rules): one look-up per change
+            if (cached is None or cached[0] != (peer.dialect or self.dialect)
+                    or cached[1] != DIALECT_GENERATION[0]):
+                cached = self._rules_for(peer)
+            findings = validate(data, cached[2])
+            if findings and self._invalid(proto, hdr, data, origin_host, t_in, findings):
+                return
         try:
             msg = (self._decode or self.decode)(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
@@ -86,7 +98,11 @@ class ServingPart(NodeParts):
             try:
                 first = coro.send(None)
             except StopIteration as stop:
-                self._handler_returned(proto, hdr, data, origin_host, stop.value, t_in)
+                ans = stop.value
+                if ans is not None:
+                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
+                else:
+                    self._awaiting_answer(proto, hdr, data, self.loop.time())
                 return
             except Exception:  # noqa: BLE001 - the handler's error becomes 5012
                 self._handler_failed(proto, hdr, data, origin_host)
@@ -98,13 +114,79 @@ class ServingPart(NodeParts):
             except Exception:  # noqa: BLE001
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
-            if not inspect.isawaitable(ans):
-                self._handler_returned(proto, hdr, data, origin_host, ans, t_in)
+            t = type(ans)
+            if t in _NOT_AWAITABLE or not _isawaitable(ans):
+                if ans is not None:
+                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
+                else:
+                    self._awaiting_answer(proto, hdr, data, self.loop.time())
+                if t not in _NOT_AWAITABLE and t is not _GeneratorType:
+                    _NOT_AWAITABLE.add(t)   # awaitability is a property of the type (but for generators)
                 return
             task = asyncio.ensure_future(ans)
+        self._answer_when_done(proto, hdr, data, origin_host, task, t_in, now)
+
+    def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
+                          task: asyncio.Future, t_in: float, now: float) -> None:
+        """A handler that suspended: answer when its task ends (a method of its own, so that
+        ``_on_request`` keeps no closure cells for the common case)."""
         proto.request_started()
         self._awaiting_answer(proto, hdr, data, now)
         task.add_done_callback(lambda t: self._handler_done(proto, hdr, data, origin_host, t, t_in))
+
+    def _local_answer(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, ans: Any,
+                      t_in: float, now: float) -> None:
+        """The handler's answer to a local request: :meth:`send_answer` for the common case
+        (an answer that encodes, carries its request's identifiers and a Result-Code), inline.
+        ``now``: the loop time the request arrived (the handler answered in the same turn)."""
+        if type(ans) is bytes:
+            out = ans
+        else:
+            try:
+                out = ans if type(ans) is bytearray else ans.as_bytes()
+            except Exception:  # noqa: BLE001 - send_answer logs it and answers 5012
+                self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
+                return
+            if type(out) is not bytes:
+                out = bytes(out)
+        e2e = hdr.end_to_end_identifier
+        if out[12:20] != data[12:20]:   # the request's hop-by-hop and end-to-end identifiers
+            if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
+                self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+                return
+            b = bytearray(out)
+            b[12:20] = data[12:20]
+            out = bytes(b)
+        if self._unanswered._items:
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, e2e))
+        waiters = self.dedup.record(origin_host, e2e, out, now)
+        if waiters:
+            self._to_waiters(waiters, out)
+        rc = _find_u32(out, AVP_RESULT_CODE, 20, len(out))
+        if rc < 0:   # no Result-Code: counted and checked by send_answer
+            self._count_answer(proto, hdr.command_code, out, t_in)
+        else:
+            stats = proto.peer.stats
+            cs = stats.commands[hdr.command_code]
+            cs.answers_sent += 1
+            cs.processing.append(_perf_counter() - t_in)
+            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
+            cs.sent_result_classes[cls] += 1
+            mc = stats.sent_results_per_minute[cls]
+            if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                mc._n += 1
+            else:
+                mc.add()
+        if self.dump_messages:
+            dump_log.debug("-> %r", out)
+        if proto._corked:   # DiameterProtocol.write while a read is handled, inline
+            buf = proto._wbuf
+            buf.append(out)
+            proto._wbytes += len(out)
+            if len(buf) >= WRITE_BATCH or proto._wbytes >= WRITE_BATCH_BYTES:
+                proto._flush_wbuf()
+        else:
+            proto.write(out)
 
     def _dispatch(self, proto: DiameterProtocol, hdr, data: bytes, app: _App | None) -> bool:
         """Route a request that is not simply for a local application; True: process it locally."""
@@ -154,21 +236,27 @@ class ServingPart(NodeParts):
             log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
                         command, session_id, self._unanswered.timeout)
 
-    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float) -> bool:
-        """Validate a request for a local application; answer and return True when it fails.
+    def _rules_for(self, peer) -> tuple[str, int, Any]:
+        """The validation rules of the peer's dialect, kept in ``_rules`` until the dialect changes."""
+        name = peer.dialect or self.dialect
+        self._rules = (name, DIALECT_GENERATION[0], get_dialect(name).rules)
+        return self._rules
+
+    def _invalid(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, t_in: float,
+                 findings: list | None = None) -> bool:
+        """Validate a request for a local application (or take the ``findings`` of its
+        validation); answer and return True when it fails.
 
         The first finding is answered with the RFC 6733 error answer (E bit only
         for 3xxx); 3001 is left to the application's ``commands``.
         """
         peer = proto.peer
-        name = peer.dialect or self.dialect
-        cached = self._rules   # (dialect name, registry generation, rules): one look-up per change
-        if cached is not None and cached[0] == name and cached[1] == DIALECT_GENERATION[0]:
-            rules = cached[2]
-        else:
-            rules = get_dialect(name).rules
-            self._rules = (name, DIALECT_GENERATION[0], rules)
-        findings = validate(data, rules)
+        cached = self._rules
+        if cached is None or cached[0] != (peer.dialect or self.dialect) or cached[1] != DIALECT_GENERATION[0]:
+            cached = self._rules_for(peer)
+        rules = cached[2]
+        if findings is None:
+            findings = validate(data, rules)
         if not findings:
             return False
         findings = [f for f in findings if f.result_code != DIAMETER_COMMAND_UNSUPPORTED]
@@ -226,35 +314,46 @@ class ServingPart(NodeParts):
             self._unanswered.answered((id(proto), *U32X2.unpack_from(out, 12)))
         if origin_host is not None:
             self._record(origin_host, hdr.end_to_end_identifier, out)
-        peer = proto.peer
-        if peer is not None:
-            stats = peer.stats
-            cs = stats.commands[hdr.command_code if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF]
-            cs.answers_sent += 1
-            if received is not None:
-                cs.processing.append(_perf_counter() - received)
-            rc = A.find_u32(out, AVP_RESULT_CODE)
-            if rc is not None:
-                cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
-                cs.sent_result_classes[cls] += 1
-                mc = stats.sent_results_per_minute[cls]
-                if _monotonic() < mc._until:   # MinuteCounter.add, inline
-                    mc._n += 1
-                else:
-                    mc.add()
-            else:
-                check_result(out, peer.identity)
+        if proto.peer is not None:
+            self._count_answer(proto, hdr.command_code if hdr else U32.unpack_from(out, 4)[0] & 0xFFFFFF, out,
+                               received)
         if self.dump_messages:
             dump_log.debug("-> %r", bytes(out))
         proto.write(out)
 
-    def _record(self, origin_host: bytes, e2e: int, out: bytes | bytearray) -> None:
-        """Cache a local answer for duplicates; copies waiting for it get it now."""
-        waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
+    def _count_answer(self, proto: DiameterProtocol, command: int, out: bytes | bytearray,
+                      received: float | None) -> None:
+        """Count an answer sent to a local request in its peer's statistics."""
+        peer = proto.peer
+        stats = peer.stats
+        cs = stats.commands[command]
+        cs.answers_sent += 1
+        if received is not None:
+            cs.processing.append(_perf_counter() - received)
+        rc = A.find_u32(out, AVP_RESULT_CODE)
+        if rc is not None:
+            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
+            cs.sent_result_classes[cls] += 1
+            mc = stats.sent_results_per_minute[cls]
+            if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                mc._n += 1
+            else:
+                mc.add()
+        else:
+            check_result(out, peer.identity)
+
+    def _to_waiters(self, waiters: list, out: bytes | bytearray) -> None:
+        """The answer for the copies of a request that arrived while it was handled."""
         for wproto, whbh in waiters:
             copy = bytearray(out)
             U32.pack_into(copy, 12, whbh)
             wproto.write(copy)
+
+    def _record(self, origin_host: bytes, e2e: int, out: bytes | bytearray) -> None:
+        """Cache a local answer for duplicates; copies waiting for it get it now."""
+        waiters = self.dedup.record(origin_host, e2e, out if type(out) is bytes else bytes(out), self.loop.time())
+        if waiters:
+            self._to_waiters(waiters, out)
 
     def _send_error(self, proto: DiameterProtocol, hdr, data: bytes, result: int, message: str | None = None,
                     extra: list[bytes] | None = None, *, origin_host: bytes | None = None) -> None:

@@ -17,6 +17,10 @@ log = logging.getLogger("diameter.node.transport")
 #: messages held back at most before a write: batches save syscalls and
 #: wake-ups, small ones let the peer work in parallel with us
 WRITE_BATCH = 16
+#: bytes held back at most before a write: a batch of large messages must not jump
+#: past the write-buffer limits in one write (the peer would be cut off instead of
+#: being paused, with requests refused while it is congested)
+WRITE_BATCH_BYTES = 32 * 1024
 
 
 class TransportOwner(Protocol):
@@ -84,6 +88,8 @@ class DiameterProtocol(asyncio.Protocol):
         self.tls_accept: ssl.SSLContext | None = None
         self._early: list[bytes] = []
         self._wbuf: list[bytes] = []
+        #: bytes in _wbuf
+        self._wbytes = 0
         self._corked = False
         #: a write went out in this loop iteration: later ones wait for its end
         self._batching = False
@@ -163,7 +169,8 @@ class DiameterProtocol(asyncio.Protocol):
         if self._corked or self._batching:
             buf = self._wbuf
             buf.append(data)
-            if len(buf) >= WRITE_BATCH:  # keep the peer busy while we make more
+            self._wbytes += len(data)
+            if len(buf) >= WRITE_BATCH or self._wbytes >= WRITE_BATCH_BYTES:  # keep the peer busy
                 self._flush_wbuf()
             return
         node = self.node
@@ -171,6 +178,7 @@ class DiameterProtocol(asyncio.Protocol):
         if held is not None:  # the node holds writes until release_writes()
             self._batching = True
             self._wbuf.append(data)
+            self._wbytes += len(data)
             held.append(self)
             return
         if node.batch_writes:
@@ -187,14 +195,18 @@ class DiameterProtocol(asyncio.Protocol):
         """Send one message at the end of this loop iteration, batched with others."""
         buf = self._wbuf
         buf.append(data)
+        self._wbytes += len(data)
         if len(buf) == 1 and not self._corked and not self._batching:
             self._batching = True
             self.node.loop.call_soon(self.end_batch)
+        elif self._wbytes >= WRITE_BATCH_BYTES:
+            self._flush_wbuf()
 
     def _flush_wbuf(self) -> None:
         buf = self._wbuf
         if buf:
             self._wbuf = []
+            self._wbytes = 0
             self.write_frames(buf)
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import enum
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from . import avps as A
 from .capabilities import Capabilities, Negotiated, negotiate, parse_capabilities
@@ -23,6 +24,13 @@ from .constants import (AVP_DISCONNECT_CAUSE, AVP_ERROR_MESSAGE, AVP_ORIGIN_HOST
 from .framing import FrameDecoder, FramingError, Header, parse_header
 from .watchdog import Watchdog, WatchdogAction
 
+
+# the same values as .constants, as literals: compiled, they are C constants (the
+# imported names are module look-ups on every use)
+_CER: Final = 257
+_DWR: Final = 280
+_DPR: Final = 282
+_FLAG_REQUEST: Final = 0x80
 
 #: a DWR this soon after the connection opened means the peer is in REOPEN
 #: (a peer in OKAY waits Tw, at least 4 s, before its first DWR)
@@ -53,16 +61,39 @@ class StartTls:
     server_side: bool
 
 
-@dataclass
 class RequestReceived:
-    header: Header
-    data: bytes
+    """A request for the node (application traffic). A plain class, not a dataclass:
+    compiled, its ``__init__`` is native code (a dataclass's is generated Python)."""
+
+    def __init__(self, header: Header, data: bytes) -> None:
+        self.header = header
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"RequestReceived(header={self.header!r}, data={self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, RequestReceived) and self.header == other.header
+                and self.data == other.data)
+
+    __hash__ = None  # type: ignore[assignment]   # mutable and compared by value, like a dataclass
 
 
-@dataclass
 class AnswerReceived:
-    header: Header
-    data: bytes
+    """An answer for the node (application traffic), as :class:`RequestReceived`."""
+
+    def __init__(self, header: Header, data: bytes) -> None:
+        self.header = header
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"AnswerReceived(header={self.header!r}, data={self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, AnswerReceived) and self.header == other.header
+                and self.data == other.data)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -346,17 +377,25 @@ class PeerConnection:
                 if hdr.flags & FLAG_REQUEST and self.state is PeerState.OPEN:
                     self._answer(hdr, exc.result_code, error_message=str(exc))
             return events + self._close(f"framing error: {exc}", CloseCause.FRAMING, result=exc.result_code)
-        if len(frames) == 1:
-            return self._receive_message(frames[0], now)
         events = []
         for f in frames:
-            events += self._receive_message(f, now)
+            hdr = parse_header(f)
+            code = (f[5] << 16) | (f[6] << 8) | f[7]   # hdr.command_code, natively (frames are >= 20 bytes)
+            if self.state is PeerState.OPEN and code != _DWR and code != _DPR and code != _CER:
+                # application traffic on an open connection (the hot path of _receive_message)
+                wd = self.watchdog
+                assert wd is not None   # OPEN has a watchdog
+                if wd.on_traffic(now):
+                    events.append(RequestReceived(hdr, f) if f[4] & _FLAG_REQUEST else AnswerReceived(hdr, f))
+                    continue
+            events += self._receive_message(f, now, hdr)
             if self.state is PeerState.CLOSED:
                 break
         return events
 
-    def _receive_message(self, data: bytes, now: float) -> list[Event]:
-        hdr = parse_header(data)
+    def _receive_message(self, data: bytes, now: float, hdr: Header | None = None) -> list[Event]:
+        if hdr is None:
+            hdr = parse_header(data)
         st = self.state
         if self.base_hook and hdr.command_code in BASE_COMMANDS:
             self.base_hook(hdr.command_code, bool(hdr.flags & FLAG_REQUEST), False)

@@ -5,7 +5,7 @@ Only the 4-byte prefix (version + 24-bit length) is needed to frame; the
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ...codec.frame import HEADER, U32
 from .constants import DEFAULT_MAX_MESSAGE_SIZE
@@ -38,11 +38,17 @@ class Header(NamedTuple):
         return bool(self.flags & 0x80)
 
 
-_new_header = tuple.__new__
+_new_header: Final = tuple.__new__
 
 
 def parse_header(data: bytes | memoryview) -> Header:
     """Decode the 20-byte header at the start of ``data``."""
+    if type(data) is bytes and len(data) >= 20:   # byte by byte: native code when compiled
+        return _new_header(Header, (
+            (data[1] << 16) | (data[2] << 8) | data[3], data[4], (data[5] << 16) | (data[6] << 8) | data[7],
+            (data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11],
+            (data[12] << 24) | (data[13] << 16) | (data[14] << 8) | data[15],
+            (data[16] << 24) | (data[17] << 16) | (data[18] << 8) | data[19]))
     vl, fc, app, hbh, e2e = HEADER.unpack_from(data)
     return _new_header(Header, (vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e))
 
@@ -76,33 +82,33 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
-        view: bytes | bytearray
+        view: bytes
         if buf:
             buf += data
-            view = buf
+            view = bytes(buf)
         else:
-            view = data
+            view = data if type(data) is bytes else bytes(data)
         out: list[bytes] = []
         pos = 0
         end = len(view)
-        unpack = U32.unpack_from
+        max_size = self.max_size
         while end - pos >= 4:
-            vl = unpack(view, pos)[0]
-            length = vl & 0xFFFFFF
-            if vl >> 24 != 1 or length < 20 or length & 3 or length > self.max_size:
-                if vl >> 24 != 1:
-                    exc = FramingError(f"unsupported Diameter version {vl >> 24}", 5011)
-                elif length > self.max_size:
-                    exc = FramingError(f"message length {length} exceeds {self.max_size}", 5015)
+            version = view[pos]
+            length = (view[pos + 1] << 16) | (view[pos + 2] << 8) | view[pos + 3]
+            if version != 1 or length < 20 or length & 3 or length > max_size:
+                if version != 1:
+                    exc = FramingError(f"unsupported Diameter version {version}", 5011)
+                elif length > max_size:
+                    exc = FramingError(f"message length {length} exceeds {max_size}", 5015)
                 else:
                     exc = FramingError(f"invalid message length {length}", 5015)
                 exc.frames = out
-                exc.header = bytes(view[pos:pos + 20]) if end - pos >= 20 else b""
+                exc.header = view[pos:pos + 20] if end - pos >= 20 else b""
                 self._buf = bytearray()
                 raise exc
             if end - pos < length:
                 break
-            out.append(bytes(view[pos:pos + length]))
+            out.append(view[pos:pos + length])
             pos += length
         if buf:
             del buf[:pos]
