@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codec import objects as core
+from ..codec import typed as _typed
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
@@ -359,6 +360,14 @@ class DefinedMessage(Message):
     def as_bytes(self) -> bytes:
         """The whole message on the wire; updates ``header.length`` (``_body`` inline)."""
         d = self.__dict__
+        cls = type(self)
+        b = _BINDINGS.get(cls)
+        if b is not None:
+            known = _KNOWN.get(cls)
+            if known is not None:
+                out = _encode_message(d, b, known)   # built from attributes: compiled
+                if out is not None:
+                    return out
         if d.get("_plain"):
             body = Message._body(self)
         else:
@@ -386,6 +395,8 @@ class DefinedMessage(Message):
 _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
+_encode_message = _typed.encode_message
+_BINDINGS = _typed.BINDINGS
 
 
 class UndefinedGroupedAvp:
