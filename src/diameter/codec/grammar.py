@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 from .errors import AvpDecodeError
-from .frame import COMPILED, LIMITS, frame_at
+from .frame import COMPILED, FRAMED, LIMITS, frame_at
 
 
 class AvpRules(Protocol):
@@ -322,4 +322,7 @@ def message_ok(buf: bytes, rules: RuleBook, cache: dict[int, VInfo]) -> bool:
     p2 = entry[0]
     if p2 is None or (flags & 0x40 and not entry[1]):
         return False
-    return plan_ok(buf, 20, length, p2, rules, c, 0, LIMITS.max_depth)
+    if plan_ok(buf, 20, length, p2, rules, c, 0, LIMITS.max_depth):
+        FRAMED[0] = buf
+        return True
+    return False

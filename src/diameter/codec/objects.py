@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .errors import AvpDecodeError, MessageDecodeError
-from .frame import COMPILED, LIMITS, Entry, check, frame_at, header_error, scan, scan_struct, u32_at
+from .frame import (COMPILED, FRAMED, LIMITS, Entry, check, frame_at, header_error, scan, scan_struct,
+                    u32_at)
 
 
 class AvpTables:
@@ -177,7 +178,8 @@ class MessageTypes:
     defined: Any                                 # DefinedMessage
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
-    cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+    cache: dict[int, Any]                        # (app, code, R) key -> (command, class),
+                                                 # emptied when a registry changes
     resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
@@ -225,14 +227,15 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     e2e = u32_at(data, 16)
     entries: list[Entry] | None = None
     if COMPILED:
-        check(data, 20, length)     # entries are built when needed
+        if data is not FRAMED[0]:   # not just checked by the validation fast path
+            check(data, 20, length)     # entries are built when needed
     else:
         entries = scan(data, 20, length)
     t = MESSAGE_TYPES
     key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
     hit: Any = None if plain_msg else t.cache.get(key)
     msg_type: Any
-    if hit is not None and (t.by_application.get((app, code)) or t.by_code.get(code)) is hit[0]:
+    if hit is not None:
         msg_type = hit[1]
     else:
         cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)

@@ -507,6 +507,7 @@ _types.undefined = UndefinedMessage
 _types.defined = DefinedMessage
 _types.header = MessageHeader
 _types.default_factory = _DEFAULT_FACTORY
+all_commands.on_change = commands_by_application.on_change = _types.cache.clear
 
 
 def _resolve(app: int, code: int) -> Any:
