@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from .errors import AvpDecodeError, AvpEncodeError
 from .frame import COMPILED, LIMITS, PADDING, Entry, frame_at, scan, u32_at
+from .objects import MessageHeader
 
 # slot kinds: how fill() turns a payload into an attribute value
 K_OCTETS: Final = 0
@@ -466,26 +467,23 @@ def encode_message(d: dict[str, Any], b: Binding, known: frozenset[str]) -> byte
 
     None when the message layer's general path must answer: not the current
     binding, bytes behind the message, custom AVPs, an attribute no AVP stands
-    for (``known``: the names a message may hold), header fields that are not
-    32-bit integers.
+    for (``known``: the names a message may hold), header fields out of range.
     """
     if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d or d.get("_additional_avps"):
         return None
     positions = _positions(d, b.enc_slots, known)
     if positions is None:
         return None
-    h: Any = d.get("header")
-    if h is None:
+    hd: Any = d.get("header")
+    if not isinstance(hd, MessageHeader):
         return None
-    version: Any = h.version
-    flags: Any = h.command_flags
-    code: Any = h.command_code
-    app: Any = h.application_id
-    hbh: Any = h.hop_by_hop_identifier
-    e2e: Any = h.end_to_end_identifier
-    if (type(version) is not int or type(flags) is not int or type(code) is not int
-            or type(app) is not int or type(hbh) is not int or type(e2e) is not int):
-        return None
+    h: MessageHeader = hd
+    version = h.version
+    flags = h.command_flags
+    code = h.command_code
+    app = h.application_id
+    hbh = h.hop_by_hop_identifier
+    e2e = h.end_to_end_identifier
     if not (0 <= version <= 0xFF and 0 <= flags <= 0xFF and 0 <= code <= 0xFFFFFF
             and 0 <= app <= 0xFFFFFFFF and 0 <= hbh <= 0xFFFFFFFF and 0 <= e2e <= 0xFFFFFFFF):
         return None
