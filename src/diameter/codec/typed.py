@@ -267,12 +267,14 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
         bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
                    deferred)
     snapl: dict[str, tuple] = {}
-    user_set = False
     for k, v in out.items():
         if type(v) is list:
             snapl[k] = tuple(v)
-        if k in d:
+    user_set = False
+    for k in d:       # a few internal names, and attributes set before the first read
+        if k in out:
             user_set = True
+            break
     if user_set:
         for k, v in out.items():
             if k not in d:
