@@ -216,7 +216,12 @@ def check(buf: bytes, start: int, end: int) -> None:
 def u32_at(buf: bytes, p: int) -> int:
     """The unsigned 32-bit integer at ``buf[p:p + 4]``."""
     if COMPILED:
-        return (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]
+        q: i64 = p
+        b0: i64 = buf[q]
+        b1: i64 = buf[q + 1]
+        b2: i64 = buf[q + 2]
+        b3: i64 = buf[q + 3]
+        return (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
     return int(U32.unpack_from(buf, p)[0])
 
 
