@@ -125,6 +125,8 @@ class Member:
 
 #: keys a plan remembers at most (AVPs outside its grammar come from the input)
 MAX_PLAN_KEYS = 4096
+#: positions a plan remembers the last key of (messages of a kind repeat their AVP order)
+MAX_SEQ = 64
 
 
 class Plan:
@@ -139,9 +141,11 @@ class Plan:
     n: int
     required: list[tuple[int, int]]   # (counter index, min)
     allow_any: bool
+    seq: list[tuple[int, Member]]     # (key, member) of the AVP last seen at each position
 
     def __init__(self, g: GrammarRules | None) -> None:
         self.table = {}
+        self.seq = []
         self.grammar = g
         self.slots = {}
         self.required = []
@@ -213,16 +217,28 @@ def plan_ok(buf: bytes, start: int, end: int, p: Plan, rules: RuleBook, cache: d
     """:func:`grammar_ok` with the grammar's plan."""
     counts = [0] * p.n
     table = p.table
+    seq = p.seq
     allow_any = p.allow_any
     pos = start
     i = 0
     try:
         while pos < end:
             code, flags, vendor, ps, pe, nxt = frame_at(buf, pos, end)
-            k: Any = code | (vendor << 32)
-            m = table.get(k)
+            kk = code | (vendor << 32)
+            m: Member | None = None
+            if i < len(seq):
+                e = seq[i]      # one tuple: consistent even when threads race
+                if e[0] == kk:
+                    m = e[1]
             if m is None:
-                m = _member(p, k, rules, cache)
+                k: Any = kk
+                m = table.get(k)
+                if m is None:
+                    m = _member(p, k, rules, cache)
+                if i < len(seq):
+                    seq[i] = (kk, m)
+                elif i < MAX_SEQ:
+                    seq.append((kk, m))
             idx = m.idx
             if idx >= 0:      # only what the grammar lists is counted
                 n = counts[idx]
@@ -252,7 +268,7 @@ def plan_ok(buf: bytes, start: int, end: int, p: Plan, rules: RuleBook, cache: d
                     return False
                 sub = m.sub
                 if not m.sub_done:
-                    sub = m.sub = plan_of(rules.grouped(k), cache)
+                    sub = m.sub = plan_of(rules.grouped(kk), cache)
                     m.sub_done = True
                 if sub is None or not plan_ok(buf, ps, pe, sub, rules, cache, depth + 1,
                                               max_depth):
