@@ -8,7 +8,7 @@ Python source even where the extensions are installed.
 import os as _os
 import sys as _sys
 
-_COMPILED_MODULES = ("frame", "typed", "objects", "grammar")   # setup.py compiles these
+_COMPILED_MODULES = ("frame", "objects", "typed", "grammar")   # setup.py compiles these
 
 if _os.environ.get("DIAMETER_PURE_PYTHON") and __name__ + ".frame" not in _sys.modules:
     import importlib.util as _ilu

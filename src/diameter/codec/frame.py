@@ -10,7 +10,10 @@ The public face of this module is :mod:`diameter.codec.wire`.
 from __future__ import annotations
 
 from struct import Struct
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 from .errors import AvpDecodeError, AvpEncodeError, MessageDecodeError, MessageTooLarge
 
@@ -50,6 +53,10 @@ class Limits:
 
 
 LIMITS: Final = Limits()
+
+FRAMED: Final[list[bytes | None]] = [None]
+"""The last message whose AVP framing was checked whole (by the validation fast path): its
+decoder skips that check. One immutable ``bytes`` object, kept alive by this reference."""
 
 
 def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
@@ -144,32 +151,44 @@ def scan_struct(buf: bytes, start: int, end: int) -> list[Entry]:
 
 def frame_at(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, int, int]:
     """The AVP at ``pos``: (code, flags, vendor, payload_start, payload_end, next_pos)."""
-    if end - pos < 8:
+    # i64 locals: native arithmetic and byte reads when compiled (plain ints interpreted)
+    p: i64 = pos
+    e: i64 = end
+    if e - p < 8:
         raise AvpDecodeError("truncated AVP header", pos)
-    code = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
-    flags = buf[pos + 4]
-    length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
-    pe = pos + length
+    b0: i64 = buf[p]
+    b1: i64 = buf[p + 1]
+    b2: i64 = buf[p + 2]
+    b3: i64 = buf[p + 3]
+    flags: i64 = buf[p + 4]
+    l0: i64 = buf[p + 5]
+    l1: i64 = buf[p + 6]
+    l2: i64 = buf[p + 7]
+    code: i64 = (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
+    length: i64 = (l0 << 16) | (l1 << 8) | l2
+    pe: i64 = p + length
+    vendor: i64 = 0
+    ps: i64 = p + 8
     if flags & 0x80:
-        if length < 12 or pe > end:
+        if length < 12 or pe > e:
             raise _length_error(length, pos, code, True)
-        vendor = ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
-                  | buf[pos + 11])
-        ps = pos + 12
-    else:
-        if length < 8 or pe > end:
-            raise _length_error(length, pos, code, False)
-        vendor = 0
-        ps = pos + 8
-    nxt = (pe + 3) & ~3
+        v0: i64 = buf[p + 8]
+        v1: i64 = buf[p + 9]
+        v2: i64 = buf[p + 10]
+        v3: i64 = buf[p + 11]
+        vendor = (v0 << 24) | (v1 << 16) | (v2 << 8) | v3
+        ps = p + 12
+    elif length < 8 or pe > e:
+        raise _length_error(length, pos, code, False)
+    nxt: i64 = (pe + 3) & ~3
     if nxt != pe:
-        if nxt > end:
+        if nxt > e:
             raise AvpDecodeError("AVP padding missing", pe, code, vendor)
-        p = pe
-        while p < nxt:
-            if buf[p]:
+        q: i64 = pe
+        while q < nxt:
+            if buf[q]:
                 raise AvpDecodeError("non-zero AVP padding", pe, code, vendor)
-            p += 1
+            q += 1
     return code, flags, vendor, ps, pe, nxt
 
 
@@ -197,7 +216,12 @@ def check(buf: bytes, start: int, end: int) -> None:
 def u32_at(buf: bytes, p: int) -> int:
     """The unsigned 32-bit integer at ``buf[p:p + 4]``."""
     if COMPILED:
-        return (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]
+        q: i64 = p
+        b0: i64 = buf[q]
+        b1: i64 = buf[q + 1]
+        b2: i64 = buf[q + 2]
+        b3: i64 = buf[q + 3]
+        return (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
     return int(U32.unpack_from(buf, p)[0])
 
 

@@ -7,10 +7,11 @@ mypyc with the rest of the codec's hot loops.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
 
 from .errors import AvpDecodeError
-from .frame import COMPILED, frame_at
+from .frame import COMPILED, FRAMED, LIMITS, frame_at
 
 
 class AvpRules(Protocol):
@@ -32,10 +33,15 @@ class GrammarRules(Protocol):
 
 class RuleBook(Protocol):
     """What the fast path asks of a rule set (``validation.rules.RuleSet``)."""
+    proxiable: Mapping[int, bool]
 
     def avp(self, key: int) -> AvpRules | None: ...
 
     def grouped(self, key: int) -> GrammarRules | None: ...
+
+    def command(self, app: int, code: int, is_request: bool) -> GrammarRules | None: ...
+
+    def knows_command(self, code: int) -> bool: ...
 
 
 def _address_ok(buf: bytes, ps: int, pe: int) -> bool:
@@ -91,86 +97,248 @@ class VInfo:
                 self.check = 1 if info.type_name == "Address" else 2
 
 
+class Member:
+    """One AVP key as a :class:`Plan` checks it: its rules and its place in the grammar."""
+    known: bool
+    bad_flags: int
+    fixed: int
+    grouped: bool
+    check: int          # 0 none, 1 Address, 2 UTF-8
+    idx: int            # occurrence counter, -1: the grammar does not list the AVP
+    hi: int             # most occurrences allowed, -1 unbounded
+    fixed_pos: int      # the position the grammar fixes for the AVP, -1 none
+    sub: Plan | None    # a grouped AVP's plan, set on first use
+    sub_done: bool
+
+    def __init__(self, vi: VInfo) -> None:
+        self.known = vi.known
+        self.bad_flags = vi.bad_flags
+        self.fixed = vi.fixed
+        self.grouped = vi.grouped
+        self.check = vi.check
+        self.idx = -1
+        self.hi = -1
+        self.fixed_pos = -1
+        self.sub = None
+        self.sub_done = False
+
+
+#: keys a plan remembers at most (AVPs outside its grammar come from the input)
+MAX_PLAN_KEYS = 4096
+#: positions a plan remembers the last key of (messages of a kind repeat their AVP order)
+MAX_SEQ = 64
+
+
+class Plan:
+    """A grammar compiled for :func:`grammar_ok`: one table look-up per AVP.
+
+    Kept in the rule set's fast cache (keyed by the grammar object), so that it
+    is dropped whenever the cache is.
+    """
+    table: dict[Any, Member]          # key -> member, filled as keys are met
+    grammar: GrammarRules | None
+    slots: dict[Any, int]             # listed key -> counter index
+    n: int
+    required: list[tuple[int, int]]   # (counter index, min)
+    allow_any: bool
+    seq: list[tuple[int, Member]]     # (key, member) of the AVP last seen at each position
+
+    def __init__(self, g: GrammarRules | None) -> None:
+        self.table = {}
+        self.seq = []
+        self.grammar = g
+        self.slots = {}
+        self.required = []
+        self.allow_any = True
+        if g is not None:
+            self.allow_any = g.allow_any
+            for k in g.allowed:
+                self.slots[k] = len(self.slots)
+            for req in g.required:
+                self.required.append((self.slots[req[0]], req[1]))
+        self.n = len(self.slots)
+
+
+class _NoGrammar:
+    pass
+
+
+_NO_GRAMMAR: Final = _NoGrammar()
+
+
+def plan_of(g: GrammarRules | None, cache: dict[Any, Any]) -> Plan:
+    """The plan of grammar ``g`` (None: anything goes), built once per fast cache."""
+    pk: Any = _NO_GRAMMAR if g is None else g
+    p: Plan | None = cache.get(pk)
+    if p is None:
+        p = Plan(g)
+        cache[pk] = p
+    return p
+
+
+def _member(p: Plan, k: Any, rules: RuleBook, cache: dict[Any, Any]) -> Member:
+    vi: VInfo | None = cache.get(k)
+    if vi is None:
+        vi = VInfo(rules.avp(k))
+        cache[k] = vi
+    m = Member(vi)
+    g = p.grammar
+    if g is not None:
+        bounds = g.allowed.get(k)
+        if bounds is not None:
+            m.idx = p.slots[k]
+            m.hi = bounds[1]
+            fixed = g.fixed
+            for j in range(len(fixed)):
+                if fixed[j] == k:
+                    m.fixed_pos = j
+                    break
+    if len(p.table) < MAX_PLAN_KEYS:
+        p.table[k] = m
+    return m
+
+
 def grammar_ok(buf: bytes, start: int, end: int, g: GrammarRules | None, rules: RuleBook,
                cache: dict[int, VInfo],
                depth: int, max_depth: int) -> bool:
     """Whether the AVPs in ``buf[start:end]`` certainly pass the lenient grammar check.
 
     ``g`` is a ``validation.rules.Grammar`` (or None: anything goes), ``rules``
-    its ``RuleSet``, ``cache`` the RuleSet's (code | vendor << 32) -> VInfo
-    cache. False means "not sure": the full checker then runs and reports what
-    is wrong; it never means the message was accepted.
+    its ``RuleSet``, ``cache`` the RuleSet's fast cache (key -> :class:`VInfo`,
+    grammar -> :class:`Plan`). False means "not sure": the full checker then
+    runs and reports what is wrong; it never means the message was accepted.
     """
-    # keys are boxed once per AVP (``Any``): each dict operation on a native int key
-    # would box it again
-    counts: dict[Any, int] = {}
-    first_pos: dict[Any, int] = {}
-    allowed: dict[Any, tuple[int, int]] = {}
-    allow_any = True
-    fixed: tuple[int, ...] = ()
-    has_grammar = g is not None
-    if g is not None:
-        allowed = g.allowed
-        allow_any = g.allow_any
-        fixed = g.fixed
-    vcache: dict[Any, VInfo] = cache
+    c: dict[Any, Any] = cache
+    return plan_ok(buf, start, end, plan_of(g, c), rules, c, depth, max_depth)
+
+
+def plan_ok(buf: bytes, start: int, end: int, p: Plan, rules: RuleBook, cache: dict[Any, Any],
+            depth: int, max_depth: int) -> bool:
+    """:func:`grammar_ok` with the grammar's plan."""
+    counts = [0] * p.n
+    table = p.table
+    seq = p.seq
+    allow_any = p.allow_any
     pos = start
     i = 0
     try:
         while pos < end:
             code, flags, vendor, ps, pe, nxt = frame_at(buf, pos, end)
-            k: Any = code | (vendor << 32)
-            bounds = allowed.get(k) if has_grammar else None
-            if bounds is not None:      # only what the grammar lists is counted
-                n = counts.get(k, 0)
-                counts[k] = n + 1
-                if n == 0 and fixed and k in fixed:
-                    first_pos[k] = i
+            kk = code | (vendor << 32)
+            m: Member | None = None
+            if i < len(seq):
+                e = seq[i]      # one tuple: consistent even when threads race
+                if e[0] == kk:
+                    m = e[1]
+            if m is None:
+                k: Any = kk
+                m = table.get(k)
+                if m is None:
+                    m = _member(p, k, rules, cache)
+                if i < len(seq):
+                    seq[i] = (kk, m)
+                elif i < MAX_SEQ:
+                    seq.append((kk, m))
+            idx = m.idx
+            if idx >= 0:      # only what the grammar lists is counted
+                n = counts[idx]
+                if 0 <= m.hi <= n:
+                    return False
+                if n == 0 and m.fixed_pos >= 0 and m.fixed_pos != i:
+                    return False
+                counts[idx] = n + 1
             i += 1
             pos = nxt
-            vi = vcache.get(k)
-            if vi is None:
-                vi = VInfo(rules.avp(k))
-                vcache[k] = vi
             if flags & 0x80 and vendor == 0:
                 return False
-            if not vi.known:
+            if not m.known:
                 if flags & 0x40:
                     return False
                 continue
-            if flags & vi.bad_flags:
+            if flags & m.bad_flags:
                 return False
-            if bounds is None and not allow_any:
+            if idx < 0 and not allow_any:
                 return False
-            size = vi.fixed
+            size = m.fixed
             if size:
                 if pe - ps != size:
                     return False
-            elif vi.grouped:
+            elif m.grouped:
                 if depth + 1 >= max_depth:
                     return False
-                if not grammar_ok(buf, ps, pe, rules.grouped(k), rules, cache, depth + 1,
-                                  max_depth):
+                sub = m.sub
+                if not m.sub_done:
+                    sub = m.sub = plan_of(rules.grouped(kk), cache)
+                    m.sub_done = True
+                if sub is None or not plan_ok(buf, ps, pe, sub, rules, cache, depth + 1,
+                                              max_depth):
                     return False
-            elif vi.check == 1:
+            elif m.check == 1:
                 if not _address_ok(buf, ps, pe):
                     return False
-            elif vi.check == 2:
+            elif m.check == 2:
                 if not _utf8_ok(buf, ps, pe):
                     return False
     except AvpDecodeError:
         return False
-    if g is None:
-        return True
-    for j in range(len(fixed)):
-        p = first_pos.get(fixed[j], j)
-        if p != j:
-            return False
-    for k2, c in counts.items():
-        b = allowed.get(k2)
-        if b is not None and b[1] >= 0 and c > b[1]:
-            return False
-    for req in g.required:
-        if counts.get(req[0], 0) < req[1]:
+    for req in p.required:
+        if counts[req[0]] < req[1]:
             return False
     return True
+
+
+class _Commands:
+    pass
+
+
+_COMMANDS: Final = _Commands()
+"""The fast cache's key of its command table: (app, code, R) -> the command's plan."""
+
+
+def _command_plan(rules: RuleBook, cache: dict[Any, Any], app: int, code: int,
+                  is_request: bool) -> Plan | None:
+    """The plan of a command, None when only the full check can tell (an unknown command,
+    the P bit on a non-proxiable one: ``proxiable`` is checked by the caller)."""
+    g = rules.command(app, code, is_request)
+    if g is None and not rules.knows_command(code):
+        return None
+    return plan_of(g, cache)
+
+
+def message_ok(buf: bytes, rules: RuleBook, cache: dict[int, VInfo]) -> bool:
+    """Whether a whole message certainly passes the lenient check (``validate``'s fast path).
+
+    Sound framing, no E bit, the P bit allowed, a known command, and
+    :func:`grammar_ok` of its AVPs; ``cache`` is ``rules.fast_cache()``.
+    """
+    size = len(buf)
+    if size < 20:
+        return False
+    length = (buf[1] << 16) | (buf[2] << 8) | buf[3]
+    flags = buf[4]
+    if buf[0] != 1 or length != size or length & 3 or length > LIMITS.max_message_size \
+            or flags & 0x20:
+        return False
+    code = (buf[5] << 16) | (buf[6] << 8) | buf[7]
+    app = (buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]
+    c: dict[Any, Any] = cache
+    cmds: dict[Any, Any] | None = c.get(_COMMANDS)
+    if cmds is None:
+        cmds = {}
+        c[_COMMANDS] = cmds
+    ck: Any = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
+    entry: tuple[Plan | None, bool] | None = cmds.get(ck)
+    if entry is None:
+        p = _command_plan(rules, c, app, code, bool(flags & 0x80))
+        proxiable = p is None or p.grammar is None or rules.proxiable.get(code, True)
+        entry = (p, proxiable)
+        if len(cmds) >= MAX_PLAN_KEYS:   # keys come from the input: stay bounded
+            cmds.clear()
+        cmds[ck] = entry
+    p2 = entry[0]
+    if p2 is None or (flags & 0x40 and not entry[1]):
+        return False
+    if plan_ok(buf, 20, length, p2, rules, c, 0, LIMITS.max_depth):
+        FRAMED[0] = buf
+        return True
+    return False

@@ -8,10 +8,11 @@ of the codec's hot loops.
 """
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from .errors import AvpDecodeError, MessageDecodeError
-from .frame import COMPILED, LIMITS, Entry, check, frame_at, header_error, scan, scan_struct, u32_at
+from .frame import (COMPILED, FRAMED, HEADER, LIMITS, Entry, check, frame_at, header_error, scan, scan_struct,
+                    u32_at)
 
 
 class AvpTables:
@@ -169,6 +170,128 @@ def value_i64(avp: Any) -> int:
 
 # -- whole messages ---------------------------------------------------------------------
 
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # the pure-Python package without mypy's extensions installed
+    def mypyc_attr(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class MessageHeader:
+    """The 20-byte Diameter header: version, length, flags, code, application, ids.
+
+    (``diameter.message.MessageHeader``; a native class when the codec is compiled.)
+    """
+    __slots__ = ("version", "length", "length_header", "command_flags", "command_code",
+                 "application_id", "hop_by_hop_identifier", "end_to_end_identifier")
+
+    command_flag_request_bit: ClassVar[int] = 0x80
+    command_flag_proxiable_bit: ClassVar[int] = 0x40
+    command_flag_error_bit: ClassVar[int] = 0x20
+    command_flag_retransmit_bit: ClassVar[int] = 0x10
+
+    version: int
+    length: int
+    length_header: int
+    command_flags: int
+    command_code: int
+    application_id: int
+    hop_by_hop_identifier: int
+    end_to_end_identifier: int
+
+    def __init__(self, version: int = 1, length: int = 0, command_flags: int = 0,
+                 command_code: int = 0, application_id: int = 0,
+                 hop_by_hop_identifier: int = 0, end_to_end_identifier: int = 0) -> None:
+        self.version = version
+        self.length = length
+        self.length_header = 0
+        self.command_flags = command_flags
+        self.command_code = command_code
+        self.application_id = application_id
+        self.hop_by_hop_identifier = hop_by_hop_identifier
+        self.end_to_end_identifier = end_to_end_identifier
+
+    def __str__(self) -> str:
+        return (f"<Version: 0x{self.version:02x}, Length: {self.length}, "
+                f"Flags: 0x{self.command_flags:02x} ({', '.join(self._flags())}), "
+                f"Hop-by-Hop Identifier: 0x{self.hop_by_hop_identifier:x}, "
+                f"End-to-End Identifier: 0x{self.end_to_end_identifier:x}>")
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+    def _flags(self) -> list[str]:
+        out: list[str] = []
+        if self.is_request:
+            out.append("request")
+        if self.is_proxyable:
+            out.append("proxyable")
+        if self.is_error:
+            out.append("error")
+        if self.is_retransmit:
+            out.append("retransmit")
+        return out
+
+    def as_bytes(self) -> bytes:
+        try:
+            return HEADER.pack((self.version << 24) | self.length,
+                               (self.command_flags << 24) | self.command_code,
+                               self.application_id, self.hop_by_hop_identifier,
+                               self.end_to_end_identifier)
+        except Exception as e:  # struct.error, TypeError
+            raise MessageDecodeError(f"cannot pack header: {e}") from None
+
+    def as_packed(self, packer: Any) -> Any:
+        packer._parts.append(self.as_bytes())
+        return packer
+
+    @classmethod
+    def from_bytes(cls, header_data: bytes) -> MessageHeader:
+        """Decode a header from at least 20 bytes (the rest is not checked)."""
+        if len(header_data) < 20:
+            raise MessageDecodeError(f"header needs 20 bytes, got {len(header_data)}", 0)
+        vl = int.from_bytes(header_data[0:4], "big")
+        fc = int.from_bytes(header_data[4:8], "big")
+        h = cls(vl >> 24, vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF,
+                int.from_bytes(header_data[8:12], "big"), int.from_bytes(header_data[12:16], "big"),
+                int.from_bytes(header_data[16:20], "big"))
+        h.length_header = 20
+        return h
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.command_flags & 0x80)
+
+    @is_request.setter
+    def is_request(self, value: bool) -> None:
+        self.command_flags = self.command_flags | 0x80 if value else self.command_flags & ~0x80
+
+    @property
+    def is_proxyable(self) -> bool:
+        return bool(self.command_flags & 0x40)
+
+    @is_proxyable.setter
+    def is_proxyable(self, value: bool) -> None:
+        self.command_flags = self.command_flags | 0x40 if value else self.command_flags & ~0x40
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.command_flags & 0x20)
+
+    @is_error.setter
+    def is_error(self, value: bool) -> None:
+        self.command_flags = self.command_flags | 0x20 if value else self.command_flags & ~0x20
+
+    @property
+    def is_retransmit(self) -> bool:
+        return bool(self.command_flags & 0x10)
+
+    @is_retransmit.setter
+    def is_retransmit(self, value: bool) -> None:
+        self.command_flags = self.command_flags | 0x10 if value else self.command_flags & ~0x10
+
+
 class MessageTypes:
     """How :func:`decode_message` picks and builds message classes (set by the message layer)."""
     by_application: dict[tuple[int, int], Any]   # (application, code) -> command class
@@ -177,7 +300,8 @@ class MessageTypes:
     defined: Any                                 # DefinedMessage
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
-    cache: dict[int, Any]                        # (app, code, R) key -> (command, class)
+    cache: dict[int, Any]                        # (app, code, R) key -> (command, class),
+                                                 # emptied when a registry changes
     resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
@@ -195,17 +319,9 @@ MESSAGE_TYPES: Final = MessageTypes()
 
 
 def _header(t: MessageTypes, version: int, length: int, flags: int, code: int, app: int,
-            hbh: int, e2e: int) -> Any:
-    cls: Any = t.header
-    h = cls.__new__(cls)
-    h.version = version
-    h.length = length
+            hbh: int, e2e: int) -> MessageHeader:
+    h = MessageHeader(version, length, flags, code, app, hbh, e2e)
     h.length_header = 20
-    h.command_flags = flags
-    h.command_code = code
-    h.application_id = app
-    h.hop_by_hop_identifier = hbh
-    h.end_to_end_identifier = e2e
     return h
 
 
@@ -225,14 +341,15 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     e2e = u32_at(data, 16)
     entries: list[Entry] | None = None
     if COMPILED:
-        check(data, 20, length)     # entries are built when needed
+        if data is not FRAMED[0]:   # not just checked by the validation fast path
+            check(data, 20, length)     # entries are built when needed
     else:
         entries = scan(data, 20, length)
     t = MESSAGE_TYPES
     key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
     hit: Any = None if plain_msg else t.cache.get(key)
     msg_type: Any
-    if hit is not None and (t.by_application.get((app, code)) or t.by_code.get(code)) is hit[0]:
+    if hit is not None:
         msg_type = hit[1]
     else:
         cmd: Any = t.by_application.get((app, code)) or t.by_code.get(code)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .errors import AvpDecodeError
-from .frame import COMPILED, I32, I64, LIMITS, U32, U64, Entry, encode_avp, frame_at, scan, u32_at
+from .errors import AvpDecodeError, AvpEncodeError
+from .frame import COMPILED, LIMITS, PADDING, Entry, frame_at, scan, u32_at
+from .objects import MessageHeader
 
 # slot kinds: how fill() turns a payload into an attribute value
 K_OCTETS: Final = 0
@@ -38,6 +39,10 @@ class Slot:
     fixed: bytes        # whole header of a fixed-size type, else b""
     pos: int            # index in Binding.order
     spec: Any           # the message layer's Spec: encode_one(value) for the general case
+    hword: int          # code << 32 | flags << 24 of the header (V bit set when vendored)
+    vtail: bytes        # the Vendor-Id field, b"" without the V bit
+    hlen: int           # header length: 8 or 12
+    memo: tuple[Any, bytes] | None   # (value, whole AVP) last encoded for a scalar kind
 
     def __init__(self, name: str, kind: int, fn: Any, is_list: bool, key: int = 0) -> None:
         self.name = name
@@ -51,6 +56,21 @@ class Slot:
         self.fixed = b""
         self.pos = 0
         self.spec = None
+        self.memo = None
+        self.finish()
+
+    def finish(self) -> None:
+        """Derive the header fields from ``code``, ``vendor`` and ``flagbits`` (after setting them)."""
+        fb = self.flagbits
+        self.memo = None
+        if self.vendor or fb & 0x80000000:
+            fb |= 0x80000000
+            self.vtail = self.vendor.to_bytes(4, "big")
+            self.hlen = 12
+        else:
+            self.vtail = b""
+            self.hlen = 8
+        self.hword = (self.code << 32) | fb
 
 
 def _fill_one(buf: bytes, slot: Slot, ps: int, pe: int, d: dict[str, Any], depth: int,
@@ -247,12 +267,14 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
         bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
                    deferred)
     snapl: dict[str, tuple] = {}
-    user_set = False
     for k, v in out.items():
         if type(v) is list:
             snapl[k] = tuple(v)
-        if k in d:
+    user_set = False
+    for k in d:       # a few internal names, and attributes set before the first read
+        if k in out:
             user_set = True
+            break
     if user_set:
         for k, v in out.items():
             if k not in d:
@@ -330,51 +352,97 @@ def attr_get(obj: object, name: str) -> Any:
 
 # -- encoding typed instances built from attributes -----------------------------------
 
-def _encode_value(slot: Slot, v: Any) -> bytes:
+MEMO_MAX: Final = 256
+"""Whole AVPs up to this size are remembered per slot with their value: an attribute that
+keeps its value from one message to the next (Origin-Host, Auth-Application-Id...) is
+encoded once."""
+
+
+def _avp(slot: Slot, payload: bytes) -> bytes:
+    """The whole AVP of ``slot`` around ``payload`` (``frame.encode_avp`` with the slot's header)."""
+    n = len(payload)
+    if n > 0xFFFFF3:   # 24-bit length, 12-byte header
+        raise AvpEncodeError(f"AVP {slot.code}: a payload of {n} bytes overflows the AVP length")
+    head = (slot.hword | (n + slot.hlen)).to_bytes(8, "big")
+    if slot.hlen == 12:
+        return b"%b%b%b%b" % (head, slot.vtail, payload, PADDING[n & 3])
+    if n & 3:
+        return b"%b%b%b" % (head, payload, PADDING[n & 3])
+    return b"%b%b" % (head, payload)
+
+
+def _encode_scalar(slot: Slot, v: Any, tv: type) -> bytes | None:
+    """A scalar kind's AVP for a value of its plain type; None for anything else."""
     kind = slot.kind
-    tv = type(v)
     if kind == K_OCTETS:
         if tv is bytes:
-            return encode_avp(slot.code, slot.flagbits >> 24, slot.vendor, v)
+            return _avp(slot, v)
     elif kind == K_UTF8:
         if tv is str:
             try:
-                return encode_avp(slot.code, slot.flagbits >> 24, slot.vendor,
-                                  v.encode("utf-8"))
+                p = v.encode("utf-8")
             except UnicodeEncodeError:
-                pass
+                return None
+            return _avp(slot, p)
     elif kind == K_U32:
         if tv is int and 0 <= v <= 0xFFFFFFFF:
-            return slot.fixed + U32.pack(v)
+            n: int = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big"))
     elif kind == K_I32:
         if tv is int and -0x80000000 <= v <= 0x7FFFFFFF:
-            return slot.fixed + I32.pack(v)
+            n = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big", signed=True))
     elif kind == K_U64:
         if tv is int and 0 <= v <= 0xFFFFFFFFFFFFFFFF:
-            return slot.fixed + U64.pack(v)
+            n = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big"))
     elif kind == K_I64:
         if tv is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-            return slot.fixed + I64.pack(v)
+            n = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big", signed=True))
+    return None
+
+
+def _encode_value(slot: Slot, v: Any) -> bytes:
+    kind = slot.kind
+    tv = type(v)
+    if kind <= K_I64:
+        m = slot.memo
+        if m is not None:
+            mv = m[0]
+            if type(mv) is tv and mv == v:
+                return m[1]
+        r = _encode_scalar(slot, v, tv)
+        if r is not None:
+            if len(r) <= MEMO_MAX:
+                slot.memo = (v, r)
+            return r
     elif kind == K_GROUP:
         b = BINDINGS.get(tv)
         if b is not None and b.generation == GENERATION[0]:
             d: dict[str, Any] = v.__dict__
             if "_raw" not in d and not d.get("additional_avps"):
-                return encode_avp(slot.code, slot.flagbits >> 24, slot.vendor,
-                                  encode_fresh(d, b))
+                return _avp(slot, encode_fresh(d, b))
     result: bytes = slot.spec.encode_one(v)   # other types, Avp values and every error
     return result
 
 
-def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
-    """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
-    slots = b.enc_slots
+def _positions(d: dict[str, Any], slots: dict[str, Slot], known: frozenset[str] | None) -> list[int] | None:
+    """Encoding positions of the attributes set in ``d``; None when ``known`` (a message's
+    names) is given and lacks one of ``d``'s keys."""
     positions: list[int] = []
     for k, v in d.items():
         slot = slots.get(k)
-        if slot is not None and v is not None:
-            positions.append(slot.pos)
+        if slot is not None:
+            if v is not None:
+                positions.append(slot.pos)
+        elif known is not None and k not in known:
+            return None
     positions.sort()
+    return positions
+
+
+def _encode_positions(d: dict[str, Any], b: Binding, positions: list[int]) -> bytes:
     order = b.order
     parts: list[bytes] = []
     for pos in positions:
@@ -387,6 +455,49 @@ def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
         else:
             parts.append(_encode_value(slot, v))
     return b"".join(parts)
+
+
+def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
+    """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
+    positions = _positions(d, b.enc_slots, None)
+    assert positions is not None
+    return _encode_positions(d, b, positions)
+
+
+def encode_message(d: dict[str, Any], b: Binding, known: frozenset[str]) -> bytes | None:
+    """A whole typed message built from attributes: header and AVPs; sets ``header.length``.
+
+    None when the message layer's general path must answer: not the current
+    binding, bytes behind the message, custom AVPs, an attribute no AVP stands
+    for (``known``: the names a message may hold), header fields out of range.
+    """
+    if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d or d.get("_additional_avps"):
+        return None
+    positions = _positions(d, b.enc_slots, known)
+    if positions is None:
+        return None
+    hd: Any = d.get("header")
+    if not isinstance(hd, MessageHeader):
+        return None
+    h: MessageHeader = hd
+    version = h.version
+    flags = h.command_flags
+    code = h.command_code
+    app = h.application_id
+    hbh = h.hop_by_hop_identifier
+    e2e = h.end_to_end_identifier
+    if not (0 <= version <= 0xFF and 0 <= flags <= 0xFF and 0 <= code <= 0xFFFFFF
+            and 0 <= app <= 0xFFFFFFFF and 0 <= hbh <= 0xFFFFFFFF and 0 <= e2e <= 0xFFFFFFFF):
+        return None
+    body = _encode_positions(d, b, positions)
+    length = 20 + len(body)
+    if length > 0xFFFFFF:
+        return None
+    h.length = length
+    w1: int = (version << 56) | (length << 32) | (flags << 24) | code
+    w2: int = (app << 32) | hbh
+    w3: int = e2e
+    return b"%b%b%b%b" % (w1.to_bytes(8, "big"), w2.to_bytes(8, "big"), w3.to_bytes(4, "big"), body)
 
 
 class GroupedInit:

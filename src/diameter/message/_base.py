@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codec import objects as core
+from ..codec import typed as _typed
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
@@ -14,73 +15,7 @@ __all__ = ["Message", "MessageHeader", "DefinedMessage", "UndefinedMessage", "Un
            "UndefinedGroupedAvp"]
 
 
-class MessageHeader:
-    """The 20-byte Diameter header: version, length, flags, code, application, ids."""
-    __slots__ = ("version", "length", "length_header", "command_flags", "command_code",
-                 "application_id", "hop_by_hop_identifier", "end_to_end_identifier")
-
-    command_flag_request_bit = 0x80
-    command_flag_proxiable_bit = 0x40
-    command_flag_error_bit = 0x20
-    command_flag_retransmit_bit = 0x10
-
-    def __init__(self, version: int = 1, length: int = 0, command_flags: int = 0,
-                 command_code: int = 0, application_id: int = 0,
-                 hop_by_hop_identifier: int = 0, end_to_end_identifier: int = 0) -> None:
-        self.version = version
-        self.length = length
-        self.length_header = 0
-        self.command_flags = command_flags
-        self.command_code = command_code
-        self.application_id = application_id
-        self.hop_by_hop_identifier = hop_by_hop_identifier
-        self.end_to_end_identifier = end_to_end_identifier
-
-    def __str__(self) -> str:
-        return (f"<Version: 0x{self.version:02x}, Length: {self.length}, "
-                f"Flags: 0x{self.command_flags:02x} ({', '.join(self._flags())}), "
-                f"Hop-by-Hop Identifier: 0x{self.hop_by_hop_identifier:x}, "
-                f"End-to-End Identifier: 0x{self.end_to_end_identifier:x}>")
-
-    __repr__ = __str__
-
-    def _flags(self) -> list[str]:
-        return [f for f in ("request", "proxyable", "error", "retransmit")
-                if getattr(self, f"is_{f}")]
-
-    def as_bytes(self) -> bytes:
-        return pack_header(self.version, self.length, self.command_flags, self.command_code,
-                           self.application_id, self.hop_by_hop_identifier,
-                           self.end_to_end_identifier)
-
-    def as_packed(self, packer: Any) -> Any:
-        packer._parts.append(self.as_bytes())
-        return packer
-
-    @classmethod
-    def from_bytes(cls, header_data: bytes) -> MessageHeader:
-        """Decode a header from at least 20 bytes (the rest is not checked)."""
-        if len(header_data) < 20:
-            raise MessageDecodeError(f"header needs 20 bytes, got {len(header_data)}", 0)
-        vl, fc, app, hbh, e2e = (int.from_bytes(header_data[i:i + 4], "big")
-                                 for i in range(0, 20, 4))
-        h = cls(vl >> 24, vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e)
-        h.length_header = 20
-        return h
-
-    def _flag(bit: int) -> property:  # type: ignore[misc]
-        def get(self: MessageHeader) -> bool:
-            return bool(self.command_flags & bit)
-
-        def set_(self: MessageHeader, value: bool) -> None:
-            self.command_flags = self.command_flags | bit if value else self.command_flags & ~bit
-        return property(get, set_)
-
-    is_request = _flag(0x80)
-    is_proxyable = _flag(0x40)
-    is_error = _flag(0x20)
-    is_retransmit = _flag(0x10)
-    del _flag
+MessageHeader = core.MessageHeader
 
 
 class Message:
@@ -359,6 +294,14 @@ class DefinedMessage(Message):
     def as_bytes(self) -> bytes:
         """The whole message on the wire; updates ``header.length`` (``_body`` inline)."""
         d = self.__dict__
+        cls = type(self)
+        b = _BINDINGS.get(cls)
+        if b is not None:
+            known = _KNOWN.get(cls)
+            if known is not None:
+                out = _encode_message(d, b, known)   # built from attributes: compiled
+                if out is not None:
+                    return out
         if d.get("_plain"):
             body = Message._body(self)
         else:
@@ -386,6 +329,8 @@ class DefinedMessage(Message):
 _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
+_encode_message = _typed.encode_message
+_BINDINGS = _typed.BINDINGS
 
 
 class UndefinedGroupedAvp:
@@ -496,6 +441,7 @@ _types.undefined = UndefinedMessage
 _types.defined = DefinedMessage
 _types.header = MessageHeader
 _types.default_factory = _DEFAULT_FACTORY
+all_commands.on_change = commands_by_application.on_change = _types.cache.clear
 
 
 def _resolve(app: int, code: int) -> Any:

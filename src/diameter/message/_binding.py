@@ -149,6 +149,7 @@ def _compile(cls: type, grouped: bool) -> Binding:
         slot.fixed = spec.fixed_hdr or b""
         slot.pos = spec.pos
         slot.spec = spec
+        slot.finish()
         order.append(slot)
         table.setdefault(spec.key, slot)
     b.fill_table = table

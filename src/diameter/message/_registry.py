@@ -26,6 +26,36 @@ class CommandRegistry(dict[K, type]):
         super().__init__()
         self._index: dict[K, str] = {}
         self._load: Callable[[str], type] | None = None
+        #: called after every change of an entry (the decoder empties its class cache)
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def __setitem__(self, key: K, value: type) -> None:
+        dict.__setitem__(self, key, value)
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        dict.update(self, *args, **kwargs)
+        self._changed()
+
+    def __ior__(self, other: Any) -> CommandRegistry[K]:
+        dict.update(self, other)
+        self._changed()
+        return self
+
+    def clear(self) -> None:
+        self._index.clear()
+        dict.clear(self)
+        self._changed()
+
+    def popitem(self) -> tuple[K, type]:
+        self._resolve_all()
+        item = dict.popitem(self)
+        self._changed()
+        return item
 
     def set_index(self, index: dict[K, str], load: Callable[[str], type]) -> None:
         """Entries to resolve lazily: key -> class name, ``load(name)`` imports it."""
@@ -97,11 +127,18 @@ class CommandRegistry(dict[K, type]):
     def __delitem__(self, key: K) -> None:
         self._index.pop(key, None)
         dict.__delitem__(self, key)
+        self._changed()
 
     def pop(self, key: K, *default: Any) -> Any:
         self._resolve(key)
-        return dict.pop(self, key, *default)
+        try:
+            return dict.pop(self, key, *default)
+        finally:
+            self._changed()
 
     def setdefault(self, key: K, default: Any = None) -> Any:
         self._resolve(key)
-        return dict.setdefault(self, key, default)
+        try:
+            return dict.setdefault(self, key, default)
+        finally:
+            self._changed()

@@ -5,8 +5,9 @@ from typing import Any
 
 from ..codec.errors import DecodeError, MessageDecodeError
 from ..codec.types import CODECS
-from ..codec.frame import COMPILED, HEADER, U32X2
+from ..codec.frame import COMPILED, U32X2
 from ..codec.grammar import grammar_ok as _grammar_ok
+from ..codec.grammar import message_ok as _message_ok
 from ..codec.wire import LIMITS, encode_avp, scan_avps, unpack_header
 from .findings import (AvpNotAllowed, AvpOccursTooManyTimes, AvpUnsupported, CommandUnsupported,
                        InvalidAvpBits, InvalidAvpLength, InvalidAvpValue, InvalidHdrBits,
@@ -44,7 +45,7 @@ def validate(msg_or_bytes: Any, dictionary: RuleSet | None = None,
         data = bytes(msg_or_bytes)
     else:
         data = msg_or_bytes.as_bytes()
-    if FAST_PATH[0] and not strict and _certainly_valid(data, rules):
+    if FAST_PATH[0] and not strict and _message_ok(data, rules, rules.fast_cache()):
         return []
     return _Checker(data, rules, strict).run()
 
@@ -54,25 +55,10 @@ def _certainly_valid(buf: bytes, rules: RuleSet) -> bool:
 
     The same conditions as the fast path of ``_Checker.run``, without building
     the checker: sound framing, a request without the E bit or an answer without
-    it, the P bit allowed, a known command, and ``grammar_ok``.
+    it, the P bit allowed, a known command, and ``grammar_ok``
+    (``codec.grammar.message_ok``).
     """
-    size = len(buf)
-    if size < 20:
-        return False
-    vl, fc, app, _h, _e = HEADER.unpack_from(buf, 0)
-    length = vl & 0xFFFFFF
-    flags = fc >> 24
-    if vl >> 24 != 1 or length != size or length & 3 or length > LIMITS.max_message_size \
-            or flags & 0x20:
-        return False
-    code = fc & 0xFFFFFF
-    grammar = rules.command(app, code, bool(flags & 0x80))
-    if grammar is None:
-        if not rules.knows_command(code):
-            return False
-    elif flags & 0x40 and not rules.proxiable.get(code, True):
-        return False
-    return _grammar_ok(buf, 20, length, grammar, rules, rules.fast_cache(), 0, LIMITS.max_depth)
+    return _message_ok(buf, rules, rules.fast_cache())
 
 
 def example_avp(code: int, vendor: int, rules: RuleSet | None = None, depth: int = 0) -> bytes:
