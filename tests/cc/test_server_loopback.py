@@ -181,3 +181,64 @@ def test_copy_arriving_while_the_first_is_in_the_handler(first_fails):
             await srv.close()
             await s.stop(1)
     run(main())
+
+
+class CallbackOcs(Ocs):
+    """Answers through ``answer_then`` (no coroutine): later, from a loop callback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "ok"
+        self.thens: list = []
+
+    def answer_then(self, req, then) -> bool:
+        if self.mode == "decline":
+            return False
+        if self.mode == "raise":
+            raise RuntimeError("storage is not open")
+        self.calls.append(req)
+        self.thens.append(then)
+        grant = CCResult(grants=[Grant(m.rating_group, granted=Units(total_octets=700)) for m in req.mscc])
+        if self.mode == "ok":
+            asyncio.get_running_loop().call_later(0.05, then, grant, None)
+        elif self.mode == "fail":
+            asyncio.get_running_loop().call_later(0.05, then, None, RuntimeError("db down"))
+        return True  # "hold": the test calls then itself
+
+
+def test_handler_answering_through_a_callback():
+    async def main():
+        ocs = CallbackOcs()
+        s, srv, c = await _pair(ocs)
+        try:
+            a = parse_cca(await c.request(ccr(0, 1)))
+            assert a.result_code == 2001 and a.grants[0].granted == Units(total_octets=700)
+            assert srv.in_progress == 0 and "client.test.realm;1;1" in srv.sessions
+            # a copy arriving while the first waits for its callback: answered with the first's answer
+            ocs.mode = "hold"
+            first = asyncio.ensure_future(c.request(ccr(1, 2, used=100)))
+            await asyncio.sleep(0.1)
+            again = asyncio.ensure_future(c.request(ccr(1, 2, used=100, retransmit=True)))
+            await asyncio.sleep(0.1)
+            assert len(ocs.calls) == 2 and not first.done() and not again.done()
+            ocs.thens[-1](CCResult(grants=[Grant(100, granted=Units(total_octets=5))]), None)
+            a1, a2 = parse_cca(await first), parse_cca(await again)
+            assert a1.result_code == a2.result_code == 2001 and a1.grants[0].granted == Units(total_octets=5)
+            assert a1.request_number == a2.request_number == 1 and len(ocs.calls) == 2
+            # an error reported to the callback, or raised at once: 5012 for that request only
+            ocs.mode = "fail"
+            a = parse_cca(await c.request(ccr(2, 2, used=100)))
+            assert a.result_code == 5012
+            ocs.mode = "raise"
+            a = parse_cca(await c.request(ccr(0, 1, sid="client.test.realm;1;3")))
+            assert a.result_code == 5012 and srv.in_progress == 0
+            # declined: the coroutine method answers
+            ocs.mode = "decline"
+            a = parse_cca(await c.request(ccr(0, 1, sid="client.test.realm;1;4")))
+            assert a.result_code == 2001 and a.grants[0].granted == Units(total_octets=1000)
+            assert srv.in_progress == 0
+        finally:
+            await c.stop(1)
+            await srv.close()
+            await s.stop(1)
+    run(main())
