@@ -332,39 +332,3 @@ def test_a_dead_sqlite_writer_process_costs_its_requests_5012_not_a_hang(tmp_pat
                 await c.stop(1)
             await srv.stop()
     run(main())
-
-
-def test_sqlite_charging_is_answered_through_callbacks_without_a_task_per_request(tmp_path):
-    async def main():
-        srv = await start_server(str(tmp_path / "ocs.db"))
-        c = None
-        loop = asyncio.get_running_loop()
-        made: list[str] = []
-
-        def factory(lp, coro, **kw):
-            made.append(getattr(coro, "__qualname__", type(coro).__name__))
-            return asyncio.Task(coro, loop=lp, **kw)
-        try:
-            await srv.engine.create_account("cb", [(0, "491700000001")], amount=1000)
-            c = await start_client(srv)
-            loop.set_task_factory(factory)
-            answers = await asyncio.gather(
-                *(c.request(ccr(f"cb{i}", 1, 0, requested=0)) for i in range(10)))
-            answers += await asyncio.gather(
-                *(c.request(ccr(f"cb{i}", 3, 1, used=MIB)) for i in range(10)))
-            loop.set_task_factory(None)
-            assert [parse_cca(a).result_code for a in answers] == [2001] * 20
-            server_side = [m for m in made if m.startswith(("CreditControlServer.", "OcsFront.", "_resume"))
-                           and m != "CreditControlServer._tick"]  # Tcc supervision, started once
-            assert server_side == []  # the gather's own tasks are the client's
-            # a retransmission is answered from the record, not charged again
-            a = parse_cca(await c.request(ccr("cb0", 3, 1, used=MIB, retransmit=True)))
-            assert a.result_code == 2001
-            snap = await srv.engine.account(Target(name="cb"))
-            assert snap.balances[0].amount == 1000 - 10 * 10 and (await srv.store.audit()).ok
-        finally:
-            loop.set_task_factory(None)
-            if c is not None:
-                await c.stop(1)
-            await srv.stop()
-    run(main())

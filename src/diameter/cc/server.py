@@ -95,9 +95,6 @@ class CreditControlServer:
         self._origin_realm = node.realm.encode()
         self._enc = CcaEncoder(self._origin_host, self._origin_realm, application_id)
         self._dialects: dict[str, str] = {}
-        #: optional ``handler.answer_then(req, then) -> bool``: answers through a callback
-        #: ``then(result, error)`` instead of a coroutine (False: use the method)
-        self._answer_then = getattr(handler, "answer_then", None)
         node.add_application(application_id, self._on_request, commands={CMD_CC, CMD_ST}, validate=validate)
 
     @property
@@ -115,14 +112,11 @@ class CreditControlServer:
                 self._dialects[origin_host] = d
         return d
 
-    def _on_request(self, msg: Any) -> Any:
-        """The node's handler: a plain function, so a request answered at once, or through
-        the handler's ``answer_then`` callback (a future), costs no Task; coroutines (STR,
-        awaiting handlers, a copy of a request in progress) are run by the node."""
+    async def _on_request(self, msg: Any) -> Any:
         if self._ticker is None:
             self._start_ticker()
         if msg.header.command_code == CMD_ST:
-            return self._on_str(msg)
+            return await self._on_str(msg)
         try:
             buf = _wire_bytes(msg)
             req = parse_ccr(msg, raw=buf)
@@ -139,87 +133,40 @@ class CreditControlServer:
                      req.request_number, req.retransmitted)
             return cached
         if key in core._in_progress:
-            return self._await_first(msg, buf, req, key)
+            fut = self._waiters.get(key)
+            if fut is None:
+                fut = self._waiters[key] = asyncio.get_running_loop().create_future()
+            try:
+                return await asyncio.shield(fut)
+            except Exception:  # noqa: BLE001 - the first copy failed: so does this one
+                return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY,
+                                                                error_message="the first copy failed"))
         if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
         method = self._methods.get(req.request_type)
-        core.begin(req)
+        self.core.begin(req)
         self.in_progress += 1
-        answer_then = self._answer_then
-        if answer_then is not None:
-            fut: asyncio.Future[Any] = self.node.loop.create_future()
-
-            def then(res: Any, exc: BaseException | None) -> None:
-                if fut.done():  # cancelled (the node stopping): no answer, nobody left waiting
-                    self._abandon(req, key, asyncio.CancelledError())
-                    return
-                try:
-                    out = self._settle(msg, buf, req, key, res, exc)
-                except Exception as err:  # noqa: BLE001 - even the error answer failed: 5012
-                    fut.set_exception(err)
-                    return
-                fut.set_result(out)
-
-            try:
-                taken = answer_then(req, then)
-            except Exception as exc:  # noqa: BLE001 - one failing request costs only its own answer
-                return self._settle(msg, buf, req, key, None, exc)
-            if taken:
-                return fut
         try:
             if method is None:
                 raise LookupError(f"handler has no method for {req.request_type.name}")
             res = method(req)
-        except Exception as exc:  # noqa: BLE001
-            return self._settle(msg, buf, req, key, None, exc)
-        if type(res) is not CCResult and inspect.isawaitable(res):
-            return self._await_result(msg, buf, req, key, res)
-        return self._settle(msg, buf, req, key, res, None)
-
-    async def _await_first(self, msg: Any, buf: bytes, req: CCRequest, key: tuple[str, int]) -> Any:
-        """A copy of a request still in progress: answered with the first copy's answer."""
-        fut = self._waiters.get(key)
-        if fut is None:
-            fut = self._waiters[key] = asyncio.get_running_loop().create_future()
-        try:
-            return await asyncio.shield(fut)
-        except Exception:  # noqa: BLE001 - the first copy failed: so does this one
-            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY,
-                                                            error_message="the first copy failed"))
-
-    async def _await_result(self, msg: Any, buf: bytes, req: CCRequest, key: tuple[str, int],
-                            pending: Awaitable[Any]) -> Any:
-        try:
-            res = await pending
-        except Exception as exc:  # noqa: BLE001
-            return self._settle(msg, buf, req, key, None, exc)
-        except BaseException as exc:  # cancelled (node stopping): no answer, nobody left waiting
-            self._abandon(req, key, exc)
-            raise
-        return self._settle(msg, buf, req, key, res, None)
-
-    def _abandon(self, req: CCRequest, key: tuple[str, int], exc: BaseException) -> None:
-        self.in_progress -= 1
-        self.core.abandon(req)
-        self._finish_waiter(key, None, exc)
-
-    def _settle(self, msg: Any, buf: bytes, req: CCRequest, key: tuple[str, int], res: Any,
-                exc: BaseException | None) -> Any:
-        """The answer to a request begun in the core, from the handler's result or error."""
-        self.in_progress -= 1
-        if exc is None:
-            try:
-                if not isinstance(res, CCResult):
-                    raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
-                out = self._enc.encode(msg, buf, req, res)
-            except Exception as err:  # noqa: BLE001
-                exc = err
-        if exc is not None:  # one failing request costs only its own answer
+            if type(res) is not CCResult and inspect.isawaitable(res):
+                res = await res
+            if not isinstance(res, CCResult):
+                raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
+            out = self._enc.encode(msg, buf, req, res)
+        except Exception as exc:  # noqa: BLE001 - one failing request costs only its own answer
             log.error("credit-control handler failed for %s: %r", req.session_id, exc)
             self.core.abandon(req)
             self._finish_waiter(key, None, exc)
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_UNABLE_TO_COMPLY,
                                                             error_message="credit-control handler failed"))
+        except BaseException as exc:  # cancelled (node stopping): no answer, nobody left waiting
+            self.core.abandon(req)
+            self._finish_waiter(key, None, exc)
+            raise
+        finally:
+            self.in_progress -= 1
         reason = self.core.complete(req, res, out, self.node.loop.time())
         self._finish_waiter(key, out, None)
         if reason is not None:

@@ -61,44 +61,6 @@ class Engine:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")
         return out
 
-    def charge_then(self, req: ChargeRequest,
-                    then: Callable[[Outcome | None, BaseException | None], None]) -> bool:
-        """`charge` without a coroutine, for storages that take a completion callback
-        (`transact_then`): `then(outcome, None)` once committed, or `then(None, error)`.
-        False (nothing done) when the storage has none: use `charge`."""
-        transact_then = getattr(self.store, "transact_then", None)
-        if transact_then is None:
-            return False
-        now = self.clock()
-        tariff = self.tariff
-        target = (Target(subscriptions=tuple(req.subscriptions)) if req.subscriptions
-                  else Target(session_id=req.session_id))
-
-        def settled(out: Outcome | None, exc: BaseException | None) -> None:
-            if exc is not None:
-                then(None, exc)
-            elif out is not None:
-                then(out, None)
-            elif req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
-                # subscription changed or missing mid-session: the session still knows its account
-                try:
-                    transact_then(Target(session_id=req.session_id),
-                                  lambda snap: rating.charge(snap, req, tariff, now),
-                                  (req.session_id, req.request_number), now, req.session_id, unknown)
-                except Exception as err:  # noqa: BLE001 - e.g. the storage is closing
-                    then(None, err)
-            else:
-                then(Outcome(USER_UNKNOWN, error_message="no account for the subscription"), None)
-
-        def unknown(out: Outcome | None, exc: BaseException | None) -> None:
-            if out is None and exc is None:
-                out = Outcome(USER_UNKNOWN, error_message="no account for the subscription")
-            then(out, exc)
-
-        transact_then(target, lambda snap: rating.charge(snap, req, tariff, now),
-                      (req.session_id, req.request_number), now, req.session_id, settled)
-        return True
-
     async def close_session(self, session_id: str, reason: str,
                             idle: float | None = None) -> Outcome | None:
         """Release what a session still holds (STR, ASR, Tcc expiry); None if nothing was open.

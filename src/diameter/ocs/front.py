@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..cc import (
@@ -147,10 +146,6 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
     return res
 
 
-_KINDS = {RequestType.INITIAL: RequestKind.INITIAL, RequestType.UPDATE: RequestKind.UPDATE,
-          RequestType.TERMINATION: RequestKind.TERMINATION}
-
-
 class OcsFront:
     """The handler given to :class:`diameter.cc.CreditControlServer`; `server` is set by it."""
 
@@ -231,32 +226,6 @@ class OcsFront:
             self._count(kind.name, refused.result_code, 0.0)
             return refused
         out = await self.engine.charge(self._request(req, kind))
-        return self._charged(req, kind, out, t0)
-
-    def answer_then(self, req: CCRequest, then: Callable[[CCResult | None, BaseException | None], None]) -> bool:
-        """Answer a CCR-Initial/Update/Termination through a completion callback instead of
-        a coroutine (see :class:`diameter.cc.CreditControlServer`): `then(result, None)` once
-        the charge is committed, or `then(None, error)`. False (nothing done) when this
-        request or the storage needs the coroutine path."""
-        kind = _KINDS.get(req.request_type)
-        if kind is None or self._tolerated(req) is not None:
-            return False
-        t0 = time.perf_counter()
-
-        def charged(out: Outcome | None, exc: BaseException | None) -> None:
-            if out is None:
-                then(None, exc or RuntimeError("no outcome"))
-                return
-            try:
-                res = self._charged(req, kind, out, t0)
-            except Exception as err:  # noqa: BLE001 - costs this request only
-                then(None, err)
-                return
-            then(res, None)
-
-        return self.engine.charge_then(self._request(req, kind), charged)
-
-    def _charged(self, req: CCRequest, kind: RequestKind, out: Outcome, t0: float) -> CCResult:
         if out.replayed:
             log.info("session %s: request %d answered from the record (retransmission)",
                      req.session_id, req.request_number)

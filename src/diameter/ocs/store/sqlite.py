@@ -81,39 +81,9 @@ def drive(conn: Any, work: Work) -> Any:
         return stop.value
 
 
-_Item = tuple[Any, "asyncio.Future[Any] | _Then"]
+_Item = tuple[Any, "asyncio.Future[Any]"]
 #: a batch with the writer: its items, its values, the reply's future, its outcome keys
 _Flight = tuple[list[_Item], list[Any], "asyncio.Future[tuple[str, Any]]", list[tuple[str, int]]]
-
-
-class _Then:
-    """Stands for a caller's future in the queue: the callback `fn(value, error)` runs at
-    once when the batch is settled (after its commit), inside the committer, so a chain of
-    plain callbacks answers without a Task or a loop iteration per layer. `fn` must not
-    raise; if it does, that is logged and costs only its own request."""
-
-    __slots__ = ("fn", "_done")
-
-    def __init__(self, fn: Callable[[Any, BaseException | None], None]) -> None:
-        self.fn = fn
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, value: Any) -> None:
-        self._done = True
-        try:
-            self.fn(value, None)
-        except Exception:  # noqa: BLE001 - the committer goes on
-            log.exception("ocs sqlite: a completion callback failed")
-
-    def set_exception(self, exc: BaseException) -> None:
-        self._done = True
-        try:
-            self.fn(None, exc)
-        except Exception:  # noqa: BLE001
-            log.exception("ocs sqlite: a completion callback failed")
 
 
 class _BeginFailed(Exception):
@@ -205,17 +175,12 @@ class SqliteStorage(Storage):
             self._rconn = None
         self._writer = self._committer = None
 
-    def _submit(self, unit: Any, then: _Then | None = None) -> asyncio.Future[Any] | None:
+    def _submit(self, unit: Any) -> asyncio.Future[Any]:
         if self._writer is None or self._closing:
             raise StorageError("storage is not open")
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             raise StorageError("storage used from another event loop than the one that opened it")
-        if then is not None:
-            self._pending.append((unit, then))
-            assert self._wake is not None
-            self._wake.set()
-            return None
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((unit, fut))
         assert self._wake is not None
@@ -223,24 +188,13 @@ class SqliteStorage(Storage):
         return fut
 
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
-        fut = self._submit(work)
-        assert fut is not None
-        return await fut
+        return await self._submit(work)
 
     async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
                        now: float | None = None, scope: str | None = None) -> Outcome | None:
         ts = time.time() if now is None else now
-        fut = self._submit(_Transact(target, decide, key, ts, scope))
-        assert fut is not None
-        out: Outcome | None = await fut
+        out: Outcome | None = await self._submit(_Transact(target, decide, key, ts, scope))
         return out
-
-    def transact_then(self, target: Target, decide: Decide, key: tuple[str, int] | None,
-                      now: float, scope: str | None,
-                      then: Callable[[Outcome | None, BaseException | None], None]) -> None:
-        """`transact` without a future: `then(outcome, None)` once committed, or
-        `then(None, error)`; called from the committer (it must not block or raise)."""
-        self._submit(_Transact(target, decide, key, now, scope), _Then(then))
 
     # -- connections -----------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
