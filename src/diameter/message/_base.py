@@ -284,6 +284,34 @@ class DefinedMessage(Message):
         else:
             self._additional_avps = new_avps
 
+    def find_avps(self, *code_and_vendor: tuple[int, int],
+                  alt_list: list[Avp] | None = None) -> list[Avp]:
+        """AVPs at the end of a (code, vendor) path, e.g. ``((456, 0), (446, 0), (421, 0))``.
+
+        On a message unchanged since decoding, only the AVPs matching the first
+        step are built (from the bytes); the result is what :attr:`avps` would give.
+        """
+        if not code_and_vendor:
+            return []
+        if alt_list is None:
+            d = self.__dict__
+            raw = d.get("_raw")
+            first = code_and_vendor[0]
+            if (raw is not None and type(first) is tuple and len(first) == 2
+                    and type(first[0]) is int and type(first[1]) is int
+                    and 0 <= first[0] <= 0xFFFFFFFF and 0 <= first[1] <= 0xFFFFFFFF
+                    and not d.get("_plain") and is_clean(self)):
+                idx = d.get("_raw_index") or raw_index(self)
+                occ = idx.get(first[0] | (first[1] << 32))
+                if not occ:
+                    return []
+                found = make_avps(raw[0], occ, 0)
+                if len(code_and_vendor) == 1:
+                    return found
+                return _traverse(found, list(code_and_vendor))
+            return _traverse(self.avps, list(code_and_vendor))
+        return _traverse(alt_list, list(code_and_vendor))
+
     def append_avp(self, avp: Avp) -> None:
         """Add a custom AVP, encoded after the attributes."""
         if self.__dict__.get("_plain"):
