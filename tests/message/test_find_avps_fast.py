@@ -215,3 +215,30 @@ def test_plain_and_answer_messages_keep_their_lists():
     cca.append_avp(extra)
     assert [a.payload for a in cca.find_avps((16777215, 999999))] == [b"x"]
     assert cca.find_avps((263, 0), alt_list=[extra]) == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(custom_avps, max_size=4), text, st.booleans())
+def test_answer_with_echoed_avps_encodes_as_the_general_path(extra, sid, with_result):
+    ans = Message.from_bytes(TEST_REQUEST).to_answer()
+    ans.session_id = sid
+    if with_result:
+        ans.result_code = 2001
+    ans.origin_host = b"h"
+    for a in extra:
+        ans.append_avp(a)
+    wire = ans.as_bytes()
+    body = encode_body(ans)               # the general path
+    assert wire[20:] == body
+    assert int.from_bytes(wire[1:4], "big") == len(wire) == ans.header.length
+    assert Message.from_bytes(wire).as_bytes() == wire
+
+
+def test_answer_with_a_non_avp_extra_raises():
+    import pytest
+    from diameter.codec.errors import AvpEncodeError
+    ans = CreditControlAnswer()
+    ans.session_id = "s"
+    ans.append_avp("not an avp")
+    with pytest.raises(AvpEncodeError):
+        ans.as_bytes()
