@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codec import objects as core
 from ..codec import typed as _typed
-from ..codec.errors import DecodeError, MessageDecodeError
+from ..codec.errors import AvpEncodeError, DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
 from .avp.avp import Avp, AvpGrouped, make_avps
@@ -284,6 +284,38 @@ class DefinedMessage(Message):
         else:
             self._additional_avps = new_avps
 
+    def find_avps(self, *code_and_vendor: tuple[int, int],
+                  alt_list: list[Avp] | None = None) -> list[Avp]:
+        """AVPs at the end of a (code, vendor) path, e.g. ``((456, 0), (446, 0), (421, 0))``.
+
+        On a message unchanged since decoding, only the AVPs matching the first
+        step are built (from the bytes); the result is what :attr:`avps` would give.
+        """
+        if not code_and_vendor:
+            return []
+        if alt_list is None:
+            d = self.__dict__
+            raw = d.get("_raw")
+            first = code_and_vendor[0]
+            if (raw is not None and type(first) is tuple and len(first) == 2
+                    and type(first[0]) is int and type(first[1]) is int
+                    and 0 <= first[0] <= 0xFFFFFFFF and 0 <= first[1] <= 0xFFFFFFFF
+                    and not d.get("_plain") and is_clean(self)):
+                idx = d.get("_raw_index")
+                if idx is not None:
+                    occ = idx.get(first[0] | (first[1] << 32))
+                else:
+                    code, vendor = first
+                    occ = [e for e in _entries_of(d) if e[0] == code and e[1] == vendor]
+                if not occ:
+                    return []
+                found = make_avps(raw[0], occ, 0)
+                if len(code_and_vendor) == 1:
+                    return found
+                return _traverse(found, list(code_and_vendor))
+            return _traverse(self.avps, list(code_and_vendor))
+        return _traverse(alt_list, list(code_and_vendor))
+
     def append_avp(self, avp: Avp) -> None:
         """Add a custom AVP, encoded after the attributes."""
         if self.__dict__.get("_plain"):
@@ -302,6 +334,11 @@ class DefinedMessage(Message):
                 out = _encode_message(d, b, known)   # built from attributes: compiled
                 if out is not None:
                     return out
+                extras = d.get("_additional_avps")
+                if extras and "_raw" not in d and type(extras) is list:
+                    out = _with_extras(d, b, known, extras)
+                    if out is not None:
+                        return out
         if d.get("_plain"):
             body = Message._body(self)
         else:
@@ -326,10 +363,31 @@ class DefinedMessage(Message):
         return encode_body(self)
 
 
+def _with_extras(d: dict, b: Any, known: frozenset[str], extras: list[Avp]) -> bytes | None:
+    """A message built from attributes plus custom AVPs (e.g. echoed ones): the compiled
+    encoder's bytes with the AVPs' bytes after them; None: the general path answers."""
+    tail = b"".join([a.as_bytes() if isinstance(a, Avp) else _not_avp(a) for a in extras])
+    bare = dict(d)
+    del bare["_additional_avps"]
+    out = _encode_message(bare, b, known)
+    if out is None:
+        return None
+    length = len(out) + len(tail)
+    if length > 0xFFFFFF:
+        return None
+    d["header"].length = length
+    return b"%b%b%b%b" % (out[:1], length.to_bytes(3, "big"), out[4:], tail)
+
+
+def _not_avp(a: Any) -> bytes:
+    raise AvpEncodeError(f"{a!r} is not an Avp instance")
+
+
 _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
 _encode_message = _typed.encode_message
+_entries_of = _typed.entries_of
 _BINDINGS = _typed.BINDINGS
 
 
