@@ -8,20 +8,11 @@ The per-message state (:mod:`.framing`, :mod:`.watchdog`, :mod:`.dedup`,
 :mod:`.pending`, :mod:`.connection`) may be compiled extensions (mypyc, like the
 codec core); ``DIAMETER_PURE_PYTHON=1`` runs their Python source instead.
 """
-import os as _os
-import sys as _sys
+from diameter.codec.source_switch import use_source as _use_source
 
 _COMPILED_MODULES = ("framing", "watchdog", "dedup", "pending", "connection")   # setup.py compiles these
 
-if _os.environ.get("DIAMETER_PURE_PYTHON") and __name__ + ".framing" not in _sys.modules:
-    import importlib.util as _ilu
-    from typing import Any as _Any
-    for _name in _COMPILED_MODULES:   # in import order: each one's imports find the others
-        _spec: _Any = _ilu.spec_from_file_location(
-            f"{__name__}.{_name}", _os.path.join(_os.path.dirname(__file__), _name + ".py"))
-        _mod = _ilu.module_from_spec(_spec)
-        _sys.modules[_spec.name] = _mod
-        _spec.loader.exec_module(_mod)
+_use_source(__name__, __file__, _COMPILED_MODULES)
 
 from .constants import (CMD_CAPABILITIES_EXCHANGE,  # noqa: E402 (after the pure-Python switch) CMD_DEVICE_WATCHDOG, CMD_DISCONNECT_PEER,
                         BASE_COMMANDS, FLAG_REQUEST, FLAG_PROXYABLE, FLAG_ERROR, FLAG_RETRANSMIT,
