@@ -137,6 +137,8 @@ class Message:
         if answer_cls is None:
             answer_cls = _ANSWER_CLASSES[cls] = _answer_class_for(cls)
         ans = answer_cls(hdr)
+        if answer_cls.__init__ is _DEFINED_INIT and answer_cls.__post_init__ is _NO_POST_INIT:
+            return ans      # its __init__ kept ``hdr`` as built above
         ah = ans.header
         ah.command_flags = (ah.command_flags & ~0xC0) | p_bit   # an answer; P bit kept
         ah.application_id = h.application_id
@@ -224,6 +226,21 @@ class DefinedMessage(Message):
     def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
         d = self.__dict__
         cls = type(self)
+        if header is None and avps is None and cls.__post_init__ is _NO_POST_INIT:
+            # the common case in one go: the general code below, its header built at once
+            flags = 0
+            req = cls.header_flags_request
+            if req:
+                flags = 0x80
+            if cls.header_flags_proxyable:
+                flags |= 0x40
+            d["header"] = MessageHeader(1, 0, flags, cls.code or 0,
+                                        cls.default_application_id or 0, 0, 0)
+            d["_additional_avps"] = []
+            defaults = cls.attr_defaults
+            if defaults:
+                d.update(defaults)
+            return
         fresh_header = header is None
         h = d["header"] = header or MessageHeader()
         d["_additional_avps"] = []
@@ -384,6 +401,7 @@ def _not_avp(a: Any) -> bytes:
 
 
 _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
+_DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
 _encode_message = _typed.encode_message

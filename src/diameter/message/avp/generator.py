@@ -122,6 +122,21 @@ def _make_dataclass(cls: Any) -> None:
 
 
 _C = TypeVar("_C", bound=type)
+_G = TypeVar("_G")
+
+
+def new_grouped(cls: type[_G], kwargs: dict[str, Any]) -> _G:
+    """``cls(**kwargs)`` for a :func:`grouped_avp` class, without the Python frame of its
+    generated ``__init__`` (the general call when the class has another ``__init__``)."""
+    pair = cls.__dict__.get("_grouped_init")
+    if pair is None or cls.__init__ is not pair[0]:   # type: ignore[misc]
+        return cls(**kwargs)
+    obj = cls.__new__(cls)
+    _init_grouped(obj.__dict__, (), kwargs, pair[1])
+    return obj
+
+
+_init_grouped = _core.init_grouped
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
@@ -152,6 +167,7 @@ def grouped_avp(cls: _C) -> _C:
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     klass.__init__ = __init__
+    klass._grouped_init = (__init__, spec)
     klass.__getattr__ = lazy_getattr
 
     def _from_raw(of: Any, buf: bytes, start: int, end: int) -> Any:

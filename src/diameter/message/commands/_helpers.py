@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._base import all_commands, commands_by_application
+from ..avp.generator import new_grouped as _new_grouped
 
 if TYPE_CHECKING:
     from .._base import DefinedMessage
@@ -53,6 +54,21 @@ def _grouped():
     return _GROUPED[0]
 
 
+def _append(msg, name: str, item) -> None:
+    """Append ``item`` to the list attribute ``name`` (creating the list when unset)."""
+    d = msg.__dict__
+    current = d.get(name)
+    if current is None:
+        if "_raw" in d:     # decoded: the list may still be in the bytes
+            current = getattr(msg, name, None)
+            if current is not None:
+                current.append(item)
+                return
+        setattr(msg, name, [item])
+    else:
+        current.append(item)
+
+
 class SubscriptionIdMixin:
     """Adds `add_subscription_id` to messages with a `subscription_id` list."""
 
@@ -64,12 +80,10 @@ class SubscriptionIdMixin:
             subscription_id_type: one of the `E_SUBSCRIPTION_ID_TYPE_*` values
             subscription_id_data: the identifier (MSISDN, IMSI, SIP URI, ...)
         """
-        sid = _grouped().SubscriptionId(subscription_id_type, subscription_id_data)
-        current = getattr(self, "subscription_id", None)
-        if current is None:
-            self.subscription_id = [sid]
-        else:
-            current.append(sid)
+        g = _GROUPED[0] if _GROUPED else _grouped()
+        sid = _new_grouped(g.SubscriptionId, {"subscription_id_type": subscription_id_type,
+                                              "subscription_id_data": subscription_id_data})
+        _append(self, "subscription_id", sid)
 
 
 def _as_list(value):
@@ -123,9 +137,6 @@ class MultipleServicesCreditControlMixin:
             kw["final_unit_indication"] = final_unit_indication
         if avp:
             kw["additional_avps"] = list(avp)
-        mscc = _grouped().MultipleServicesCreditControl(**kw)
-        current = getattr(self, "multiple_services_credit_control", None)
-        if current is None:
-            self.multiple_services_credit_control = [mscc]
-        else:
-            current.append(mscc)
+        g = _GROUPED[0] if _GROUPED else _grouped()
+        _append(self, "multiple_services_credit_control",
+                _new_grouped(g.MultipleServicesCreditControl, kw))
