@@ -169,8 +169,8 @@ def cpu_seconds(pid: int, thread: bool = False) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def children_cpu_seconds(pid: int) -> float:
-    """CPU time so far of a process's running child processes (the SQLite writer process)."""
+def _family_cpu_seconds(pid: int, *, itself: bool) -> float:
+    """CPU time so far of a process's running children (and of the process, with ``itself``)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -179,9 +179,14 @@ def children_cpu_seconds(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid or (itself and int(entry.name) == pid):
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU time so far of a process's running child processes (the SQLite writer process)."""
+    return _family_cpu_seconds(pid, itself=False)
 
 
 def db_cpu_seconds(data_dir: str | None) -> float:
@@ -192,17 +197,7 @@ def db_cpu_seconds(data_dir: str | None) -> float:
         master = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 0.0
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == master or int(fields[1]) == master:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return _family_cpu_seconds(master, itself=True)
 
 
 def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str | None = None) -> dict:
