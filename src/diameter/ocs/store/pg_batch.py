@@ -1,12 +1,17 @@
 """Group commit of the money path on PostgreSQL: one statement, one commit per batch.
 
-Callers queue units (`submit`); one committer task per server instance takes everything
-queued (the next batch gathers while the previous one is in the database), decides each
-unit in order on the instance's account cache (`pg_cache`; several requests of one
-account in a batch chain on its cached state), reads only what the cache lacks (one
-`pg_sql.LOAD`), and writes the whole batch with one `pg_sql.WRITE`, which commits once.
-A unit is answered only after that statement returned, and only if its account's writes
-were in it.
+Callers queue units (`submit`); one committer per server instance takes everything
+queued, decides each unit in order on the instance's account cache (`pg_cache`; several
+requests of one account in a batch chain on its cached state), reads only what the cache
+lacks (one `pg_sql.LOAD`), and writes the whole batch with one `pg_sql.WRITE`, which
+commits once. A unit is answered only after that statement returned, and only if its
+account's writes were in it.
+
+Up to `max_inflight` batches are in the database at once, on separate connections (one
+executes while the other waits for its commit to reach the disk), with disjoint accounts:
+an account is *busy* from the moment a batch decided on it until that batch's write
+returned, and a unit of a busy account waits for the next batch after it. So no batch
+ever decides on state another in-flight batch has not committed yet.
 
 An account whose version changed since it was cached (another instance, an administrative
 command) or for which one of the batch's requests is already recorded is not written: it
@@ -65,13 +70,18 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 class BatchCommitter:
     def __init__(self, pool: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
-                 max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None) -> None:
+                 max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None,
+                 max_inflight: int = 2) -> None:
         self.pool = pool
         self.fallback = fallback
         self.max_batch = max_batch
         self.max_tries = max_tries
+        self.max_inflight = max(1, max_inflight)
         self.cache = cache if cache is not None else AccountCache()
         self._pending: list[Unit] = []
+        self._busy: set[int] = set()  # accounts of the batches in the database
+        self._waiting: list[Unit] = []  # units of busy accounts: queued again when one is free
+        self._running = 0
         self._inflight: dict[tuple[str, int], Unit] = {}
         self._wake = asyncio.Event()
         self._closing = False
@@ -107,7 +117,7 @@ class BatchCommitter:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
-        await self._task
+        await self._task  # returns when nothing is queued or in the database
         while self._side:
             await asyncio.gather(*list(self._side), return_exceptions=True)
 
@@ -149,34 +159,45 @@ class BatchCommitter:
 
     # -- the committer -------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = self._loop
         while True:
-            if not self._pending:
-                if self._closing:
+            if not self._pending or self._running >= self.max_inflight:
+                if self._closing and not self._pending and not self._running and not self._waiting:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             batch = self._pending[:self.max_batch]
             del self._pending[:self.max_batch]
-            try:
-                again = await self._batch(batch)
-            except Exception as exc:  # nothing of the batch was written, or (lost connection) unknown
-                self.cache.clear()
-                lost = _is_connection_error(exc)
-                if not lost:
-                    log.warning("ocs postgres: batch of %d failed (%s); running its requests alone",
-                                len(batch), exc)
-                for unit in batch:
-                    if unit.fut.done():
-                        continue
-                    if lost:
-                        self.failed(unit, StorageError(str(exc)))
-                    else:
-                        self._alone(unit)
-            else:
-                if again:
-                    self._pending[:0] = again  # first in the next batch
+            self._running += 1
+            task = loop.create_task(self._one(batch))
+            self._side.add(task)
+            task.add_done_callback(self._side.discard)
+
+    async def _one(self, batch: list[Unit]) -> None:
+        """One batch, in a task of its own; its units to decide again go first in the queue."""
+        try:
+            again = await self._batch(batch)
+        except Exception as exc:  # nothing of the batch was written, or (lost connection) unknown
+            self.cache.clear()
+            lost = _is_connection_error(exc)
+            if not lost:
+                log.warning("ocs postgres: batch of %d failed (%s); running its requests alone",
+                            len(batch), exc)
+            for unit in batch:
+                if unit.fut.done():
+                    continue
+                if lost:
+                    self.failed(unit, StorageError(str(exc)))
+                else:
+                    self._alone(unit)
+        else:
+            if again:
+                self._pending[:0] = again  # first in the next batch
+        finally:
+            self._running -= 1
             self.cache.trim()
+            self._wake.set()
 
     async def _batch(self, batch: list[Unit]) -> list[Unit]:
         """Decide and write one batch; returns the units to decide again."""
@@ -191,10 +212,12 @@ class BatchCommitter:
         conn = await self.pool.acquire()
         broken = False
         written: set[int] = set()
+        writes: dict[int, AccountWrites] = {}
         try:
             if need:
                 await self._load(conn, need)
-            writes, again = self._decide(batch)
+            writes, again = self._decide(batch)  # no await between deciding and marking busy
+            self._busy.update(writes)
             if writes:
                 rows = await conn.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()))
                 written = {int(r[0]) for r in rows}
@@ -203,6 +226,11 @@ class BatchCommitter:
             raise
         finally:
             self.pool.release(conn, broken)
+            if writes:
+                self._busy.difference_update(writes)
+                if self._waiting:  # their accounts may be free now
+                    again_first, self._waiting = self._waiting, []
+                    self._pending[:0] = again_first
         STATS["batches"] += 1
         for aid, w in writes.items():
             if aid in written:
@@ -233,14 +261,24 @@ class BatchCommitter:
                 self.done(unit, Outcome.from_json(unit.replay))
                 continue
             aid = unit.account_id
-            if aid is not None and aid in poisoned:
-                again.append(unit)
-                continue
-            acc = cache.accounts.get(aid) if aid is not None else None
-            if aid is None or acc is None:
+            if aid is None:
                 self.done(unit, None)  # no such account: nothing to write
                 continue
+            if aid in poisoned:
+                again.append(unit)
+                continue
             w = writes.get(aid)
+            if w is None and aid in self._busy:  # another batch's write is in the database
+                self._waiting.append(unit)
+                continue
+            acc = cache.accounts.get(aid)
+            if acc is None:  # dropped meanwhile (by another batch): resolve and read again
+                unit.tries += 1
+                if unit.tries >= self.max_tries:
+                    self._alone(unit)
+                else:
+                    again.append(unit)
+                continue
             if w is None:
                 w = writes[aid] = AccountWrites(aid, acc.version)
             try:
@@ -321,8 +359,10 @@ class BatchCommitter:
             row = json.loads(text)
             if kind == 0:
                 acc = account_from_json(row)
-                cache.put(acc)
-                loaded.add(acc.snap.account.id)
+                aid = acc.snap.account.id
+                if aid not in self._busy:  # never under a batch still writing it
+                    cache.put(acc)
+                loaded.add(aid)
             elif kind == 1:
                 subs[(int(row[0]), row[1])] = cache.subs[(int(row[0]), row[1])] = int(row[2])
             elif kind == 2:

@@ -45,9 +45,10 @@ async def _borrow(pool: ConnectionPool) -> AsyncIterator[Any]:
 
 class PostgresStorage(Storage):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40,
-                 optimistic_tries: int = 3) -> None:
+                 optimistic_tries: int = 3, batches_in_flight: int = 2) -> None:
         self.url = url
         self.optimistic_tries = optimistic_tries
+        self.batches_in_flight = batches_in_flight
         self.min_size = min_size
         self.max_size = max_size
         self._pool: Any = None
@@ -84,7 +85,8 @@ class PostgresStorage(Storage):
                     await conn.execute(stmt)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                 log.info("ocs postgres: schema version %d applied", version)
-        self.committer = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries)
+        self.committer = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries,
+                                        max_inflight=self.batches_in_flight)
 
     async def close(self) -> None:
         batch, self.committer = self.committer, None
