@@ -197,42 +197,6 @@ def _charge(snap, amount: int):
     return adjust(snap, snap.balances[0].id, -amount, 0.0)
 
 
-def test_batch_columns_reach_postgresql_exactly_as_sent(pg_cluster):
-    """The batch's columns travel as array text: every string, number and null arrives intact."""
-    import asyncpg
-
-    from diameter.ocs.store.pg_batch_sql import _columns
-
-    texts = ["plain", "", "NULL", "null", None, 'quo"te', "back\\slash", "a,b", "{x}", " pad ",
-             "tab\there", "line\nbreak", "ümlaut €", "\x01ctl", "\U0001f600"]
-    numbers = [0, -1, 2**62, None, 1733480000.123456, 1e-300, 0.1 + 0.2, -2.5]
-    rows = [(t, numbers[i % len(numbers)]) for i, t in enumerate(texts)]
-    url = pg_cluster.new_database()
-
-    async def main():
-        conn = await asyncpg.connect(url)
-        try:
-            text_col, num_col = _columns(rows, ["text", "float8"])
-            got = await conn.fetchrow("SELECT $1::text::text[], $2::text::float8[]", text_col, num_col)
-            assert list(got[0]) == texts
-            # without characters JSON escapes, the column takes the other way to its text
-            plain = [t for t in texts if t is None or (t.isprintable() and "\\" not in t and '"' not in t)]
-            assert len(plain) > 8
-            (back,) = await conn.fetchrow("SELECT $1::text::text[]",
-                                          _columns([(t,) for t in plain], ["text"])[0])
-            assert list(back) == plain
-            assert list(got[1]) == [None if n is None else float(n) for n, _ in
-                                    zip((r[1] for r in rows), texts)]
-            ints = [r[1] if isinstance(r[1], int) else None for r in rows]
-            (back,) = await conn.fetchrow("SELECT $1::text::bigint[]",
-                                          _columns([(i,) for i in ints], ["bigint"])[0])
-            assert list(back) == ints
-            assert _columns([], ["text", "bigint"]) == ["{}", "{}"]
-        finally:
-            await conn.close()
-    asyncio.run(main())
-
-
 def test_two_batches_in_flight_keep_accounts_apart(pg_cluster):
     """While one batch waits in the database, the next one writes other accounts; a request
     of the waiting batch's account waits for it, and nothing is charged twice or lost."""
