@@ -59,25 +59,49 @@ _LEN = struct.Struct(">I")
 RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_at, request_number, "
             "final, peer")
 SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
+class Rows:
+    """One multi-row statement, ``head VALUES (row), (row), ... tail``, run on chunks of 64,
+    16, 4 and 1 rows: a few statements per batch instead of one per row (what SQLite does
+    per statement, and the Python per row of ``executemany``, is most of a small insert)."""
+
+    CHUNKS = (64, 16, 4, 1)
+
+    def __init__(self, head: str, row: str, tail: str = "") -> None:
+        self.sql = {k: f"{head} VALUES {', '.join([row] * k)}{tail}" for k in self.CHUNKS}
+
+    def __call__(self, conn: sqlite3.Connection, rows: Any) -> None:
+        n = len(rows)
+        if n == 1:
+            conn.execute(self.sql[1], rows[0])
+            return
+        i = 0
+        for k in self.CHUNKS:
+            sql = self.sql[k]
+            while n - i >= k:
+                conn.execute(sql, [v for r in rows[i:i + k] for v in r])
+                i += k
+
+
 # Times arrive as integer microseconds and are stored as seconds (REAL): the division is
-# done by SQLite (``?1 / 1e6``, the same double as Python's ``us / 1e6``), so rows that need
-# no JSON are bound as they arrive, without a Python tuple built per row.
-LEDGER = ("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, "
-          "session_id, request_number, rating_group) VALUES (?1 / 1e6, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-BALANCE = "UPDATE balances SET amount = ?2 WHERE id = ?1"
+# done by SQLite (``? / 1e6``, the same double as Python's ``us / 1e6``), so rows that need
+# no JSON are bound as they arrive.
+LEDGER = Rows("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, "
+              "session_id, request_number, rating_group)", "(? / 1e6, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+BALANCE = Rows("WITH v (id, amount) AS (", "(?, ?)",
+               ") UPDATE balances SET amount = v.amount FROM v WHERE balances.id = v.id")
 RES_DEL = "DELETE FROM reservations WHERE session_id = ? AND rating_group = ?"
-RES_PUT = (f"INSERT INTO reservations ({RES_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7 / 1e6, ?8, ?9, ?10) "
-           "ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
-           "holds = excluded.holds, expires_at = excluded.expires_at, "
-           "request_number = excluded.request_number, final = excluded.final")
+RES_PUT = Rows(f"INSERT INTO reservations ({RES_COLS})", "(?, ?, ?, ?, ?, ?, ? / 1e6, ?, ?, ?)",
+               " ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
+               "holds = excluded.holds, expires_at = excluded.expires_at, "
+               "request_number = excluded.request_number, final = excluded.final")
 SES_DEL = "DELETE FROM sessions WHERE session_id = ?"
-SES_PUT = (f"INSERT INTO sessions ({SES_COLS}) VALUES (?1, ?2, ?3 / 1e6, ?4 / 1e6, ?5 / 1e6, ?6, ?7, ?8, ?9, ?10) "
-           "ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
-           "expires_at = excluded.expires_at, charged = excluded.charged, "
-           "units = excluded.units, requests = excluded.requests, final = excluded.final")
+SES_PUT = Rows(f"INSERT INTO sessions ({SES_COLS})", "(?, ?, ? / 1e6, ? / 1e6, ? / 1e6, ?, ?, ?, ?, ?)",
+               " ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
+               "expires_at = excluded.expires_at, charged = excluded.charged, "
+               "units = excluded.units, requests = excluded.requests, final = excluded.final")
 CDR = "INSERT INTO cdrs (ts, session_id, account_id, record) VALUES (?1 / 1e6, ?2, ?3, ?4)"
 STATE = "UPDATE accounts SET state = ? WHERE id = ?"
-OUTCOME = "INSERT INTO outcomes (session_id, request_number, ts, outcome) VALUES (?1, ?2, ?3 / 1e6, ?4)"
+OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)", "(?, ?, ? / 1e6, ?)")
 
 
 def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
@@ -88,27 +112,26 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if rows is None:
         return
     bal, led, rd, rp, sd, sp, cdrs, states, outs = rows
-    many = conn.executemany
     dumps = _dumps
     if bal:
-        many(BALANCE, bal)
+        BALANCE(conn, bal)
     if led:
-        many(LEDGER, led)
+        LEDGER(conn, led)
     if rd:
-        many(RES_DEL, rd)
+        conn.executemany(RES_DEL, rd)
     if rp:
-        many(RES_PUT, [(r[0], r[1], r[2], r[3], r[4], dumps(r[5]), r[6], r[7], r[8], r[9]) for r in rp])
+        RES_PUT(conn, [(r[0], r[1], r[2], r[3], r[4], dumps(r[5]), r[6], r[7], r[8], r[9]) for r in rp])
     if sd:
-        many(SES_DEL, [(s,) for s in sd])
+        conn.executemany(SES_DEL, [(s,) for s in sd])
     if sp:
-        many(SES_PUT, [(r[0], r[1], r[2], r[3], r[4], r[5], dumps(r[6]), r[7], r[8], r[9]) for r in sp])
+        SES_PUT(conn, [(r[0], r[1], r[2], r[3], r[4], r[5], dumps(r[6]), r[7], r[8], r[9]) for r in sp])
     if cdrs:
-        many(CDR, cdrs)
+        conn.executemany(CDR, cdrs)
     if states:
-        many(STATE, states)
+        conn.executemany(STATE, states)
     if outs:
         mdumps = marshal.dumps  # the recorded outcome row (see `Outcome.from_json`)
-        many(OUTCOME, [(r[0], r[1], r[2], mdumps(r[3], 4)) for r in outs])
+        OUTCOME(conn, [(r[0], r[1], r[2], mdumps(r[3], 4)) for r in outs])
 
 
 def query(conn: sqlite3.Connection, sql: str, args: Any, mode: str) -> Any:
@@ -129,7 +152,7 @@ def query(conn: sqlite3.Connection, sql: str, args: Any, mode: str) -> Any:
 
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
