@@ -134,7 +134,7 @@ def replay(path: str, batches: list[tuple[Any, ...]], depth: int) -> float:
                     msg = marshal.loads(bytes(buf[4:4 + n]))
                     del buf[:4 + n]
                     return msg
-            data = mine.recv(1 << 20)
+            data = mine.recv(1 << 16)
             if not data:
                 raise SystemExit("the writer process ended")
             buf.extend(data)
