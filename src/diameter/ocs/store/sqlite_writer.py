@@ -38,22 +38,24 @@ import sys
 from typing import Any
 
 
-
 def _not_json(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-try:  # one C encoder for every call (``JSONEncoder.encode`` makes a new one each time)
-    from _json import make_encoder as _make_encoder
+# one C encoder for every call (``JSONEncoder.encode`` makes a new one each time)
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encoder: Any = None if _c_make_encoder is None else _c_make_encoder(
+    None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+_slow_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
-    _encoder = _make_encoder(None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
-                             False, False, True)
 
-    def _dumps(obj: Any) -> str:
-        """Compact JSON text, exactly as ``json.dumps(obj, separators=(",", ":"))``."""
-        return "".join(_encoder(obj, 0))
-except ImportError:  # pragma: no cover - CPython always has _json
-    _dumps = json.JSONEncoder(separators=(",", ":")).encode
+def _dumps(obj: Any) -> str:
+    """Compact JSON text, exactly as ``json.dumps(obj, separators=(",", ":"))``."""
+    if _encoder is None:  # pragma: no cover - CPython has the C encoder
+        return _slow_dumps(obj)
+    return "".join(_encoder(obj, 0))
+
+
 _LEN = struct.Struct(">I")
 #: bytes asked of each recv: a 1 MiB request makes CPython allocate (mmap) and free 1 MiB
 #: per call, ~13 us; 64 KiB comes from the heap (frames longer than that take several)
