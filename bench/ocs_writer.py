@@ -9,6 +9,10 @@ them) and reads the writer's CPU time from /proc: µs per CCR is that time over 
 recorded. The audit of the replayed file must be clean.
 
     python bench/ocs_writer.py [--sessions 2000] [--updates 4] [--inflight 48] [--repeat 3]
+        [--synchronous FULL]
+
+`--inflight` sets the batch size (the recording's batches hold that many CCRs): at the
+server's lower rates its batches are smaller, and the per-commit work weighs more.
 
 The batches are recorded with the code on PYTHONPATH, so running this file with
 ``PYTHONPATH=<other tree>/src`` measures that tree's writer (its own batch format).
@@ -109,7 +113,7 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def replay(path: str, batches: list[tuple[Any, ...]], depth: int) -> float:
+def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: str = "FULL") -> float:
     """Send the batches to a new writer process on `path`; its CPU seconds for them."""
     import marshal
     import struct
@@ -118,7 +122,7 @@ def replay(path: str, batches: list[tuple[Any, ...]], depth: int) -> float:
     frame = struct.Struct(">I")
     mine, theirs = socket.socketpair()
     proc = subprocess.Popen([sys.executable, "-I", "-S", sqlite_link.SCRIPT, str(theirs.fileno()), path,
-                             "FULL", str(os.getpid())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+                             synchronous, str(os.getpid())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
     theirs.close()
     buf = bytearray()
 
@@ -194,6 +198,7 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--depth", type=int, default=2, help="batches with the writer at once")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--synchronous", default="FULL", help="the writer's PRAGMA synchronous (replays)")
     args = ap.parse_args()
     import diameter
     tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
@@ -215,7 +220,7 @@ def main() -> None:
         for i in range(args.repeat):
             path = os.path.join(tmp, f"replay{i}.sqlite3")
             shutil.copy(base, path)
-            cpu = replay(path, batches, args.depth)
+            cpu = replay(path, batches, args.depth, args.synchronous)
             results.append(cpu / ccrs * 1e6)
             print(f"replay {i + 1}: writer CPU {cpu * 1e3:7.1f} ms  {results[-1]:6.1f} us/CCR  "
                   f"audit {asyncio.run(audit(path))}")
