@@ -10,7 +10,7 @@ credit-control layer. After the load, `diameter ocs audit` must be clean and eve
 must have been charged exactly.
 
     python bench/ocs.py [--db sqlite,postgres] [--sessions 2000] [--updates 4]
-        [--concurrency 1000] [--inflight 48]
+        [--concurrency 1000] [--inflight 48] [--sqlite-synchronous FULL]
 
 PostgreSQL: `--pg-url URL`, else a throwaway cluster (initdb/pg_ctl from
 /usr/lib/postgresql/*/bin, run as the `postgres` user when root).
@@ -303,6 +303,7 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=48, help="requests on the wire at once")
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--pg-url", default=None)
+    ap.add_argument("--sqlite-synchronous", default="FULL", help="FULL (default) or NORMAL")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -335,6 +336,8 @@ def main() -> None:
         tmp = tempfile.mkdtemp(prefix="ocs-bench-")
         if db == "sqlite":
             url = os.path.join(tmp, "ocs.sqlite3")
+            if args.sqlite_synchronous.upper() != "FULL":  # see docs/ocs.md: power-loss trade-off
+                url = f"sqlite:///{url}?synchronous={args.sqlite_synchronous}"
         elif args.pg_url:
             url = args.pg_url
         else:

@@ -83,6 +83,31 @@ def test_two_instances_on_one_postgres_replay_and_never_overdraw(pg_cluster):
 
 
 def test_sigkill_mid_sessions_loses_no_committed_debit(store_url):
+    _sigkill_mid_sessions(store_url)
+
+
+def test_sigkill_with_synchronous_normal_loses_no_committed_debit(tmp_path):
+    """WAL with synchronous=NORMAL: a commit is in the OS's page cache before the answer,
+    which a killed process cannot take back."""
+    _sigkill_mid_sessions(f"sqlite:///{tmp_path}/ocs.sqlite3?synchronous=NORMAL")
+
+
+def test_sqlite_url_parameters_are_checked(tmp_path):
+    from diameter.ocs import StorageError
+
+    st = open_storage(f"sqlite:///{tmp_path}/a.sqlite3?synchronous=normal")
+    assert st.synchronous == "NORMAL" and st.path == f"{tmp_path}/a.sqlite3"
+    assert open_storage(str(tmp_path / "b.sqlite3")).synchronous == "FULL"
+    for bad in ("?synchronous=OFF", "?journal_mode=MEMORY"):
+        try:
+            open_storage(f"sqlite:///{tmp_path}/c.sqlite3{bad}")
+        except StorageError as exc:
+            assert bad[1:].split("=")[0] in str(exc) or "OFF" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+
+
+def _sigkill_mid_sessions(store_url):
     async def setup():
         async with open_storage(store_url) as st:
             await Engine(st).create_account("killed", [(0, MSISDN)], amount=10**7)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import marshal
 import operator
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -279,9 +280,17 @@ class Outcome:
         return _encode(self.to_row())
 
     @staticmethod
-    def from_json(text: str) -> Outcome:
-        """Read a recorded outcome (either format); ``replayed`` is set."""
-        data: Any = json.loads(text)
+    def from_json(text: str | bytes) -> Outcome:
+        """Read a recorded outcome (either format; bytes: the row of format 2 as `marshal`
+        wrote it, as the SQLite writer records it); ``replayed`` is set."""
+        data: Any
+        if isinstance(text, bytes):
+            try:
+                data = marshal.loads(text)
+            except (ValueError, EOFError, TypeError) as exc:
+                raise ValueError(f"unreadable recorded outcome: {text[:40]!r}") from exc
+        else:
+            data = json.loads(text)
         if isinstance(data, dict):  # format 1: {"result_code": ..., "grants": [{...}], ...}
             grants = [Grant(**g) for g in data.pop("grants")]
             return Outcome(grants=grants, replayed=True, **data)

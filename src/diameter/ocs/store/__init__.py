@@ -9,14 +9,29 @@ __all__ = ["Storage", "StorageError", "Target", "open_storage"]
 def open_storage(url: str | None, *, pool_size: int | None = None) -> Storage:
     """A storage for a URL: ``postgresql://...`` or ``sqlite:///path`` / a plain file path
     (default ``ocs.sqlite3``). Call ``await store.open()`` (or use ``async with``).
-    `pool_size`: PostgreSQL connections of this instance (default 40)."""
+    `pool_size`: PostgreSQL connections of this instance (default 40).
+
+    ``sqlite:///path?synchronous=NORMAL`` trades durability at power loss for less work per
+    commit (see docs/ocs.md); the default, ``FULL``, syncs every commit."""
     if url and url.startswith(("postgres://", "postgresql://")):
         from .postgres import PostgresStorage
         return PostgresStorage(url, max_size=pool_size or 40)
     from .sqlite import SqliteStorage
     path = url or "ocs.sqlite3"
-    if path.startswith("sqlite:///"):
-        path = path[len("sqlite:///"):]
-    elif path.startswith("sqlite://"):
-        path = path[len("sqlite://"):]
-    return SqliteStorage(path)
+    synchronous = "FULL"
+    if path.startswith("sqlite://"):
+        path = path[len("sqlite:///"):] if path.startswith("sqlite:///") else path[len("sqlite://"):]
+        path, _, query = path.partition("?")
+        for part in filter(None, query.split("&")):
+            key, _, value = part.partition("=")
+            if key != "synchronous":
+                raise StorageError(f"unknown SQLite URL parameter {key!r} (known: synchronous)")
+            if value.upper() not in SYNCHRONOUS:
+                raise StorageError(f"synchronous={value!r}: use one of {', '.join(SYNCHRONOUS)}")
+            synchronous = value.upper()
+    return SqliteStorage(path, synchronous=synchronous)
+
+
+#: what ``?synchronous=`` may say: each keeps a committed answer through a SIGKILL of the
+#: server (WAL); NORMAL may lose the last commits at a power loss or an OS crash
+SYNCHRONOUS = ("FULL", "EXTRA", "NORMAL")

@@ -1,10 +1,11 @@
 """Schema versions. Each migration is a list of statements; `{id}` is the dialect's
-auto-increment primary key and `{real}` its double type. A database records the versions
-applied in `schema_version`; opening a store applies the missing ones in order."""
+auto-increment primary key and `{real}` its double type; a ``(dialect, statement)`` pair
+runs on that dialect only (``"sqlite"`` or ``"postgres"``). A database records the
+versions applied in `schema_version`; opening a store applies the missing ones in order."""
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, list[str]]] = [
+MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
     (1, [
         "CREATE TABLE accounts (id {id}, name TEXT NOT NULL UNIQUE, kind INTEGER NOT NULL, "
         "state TEXT NOT NULL, currency INTEGER NOT NULL, created {real} NOT NULL)",
@@ -52,16 +53,35 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # granted is recognised as stale and done again
         "ALTER TABLE accounts ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
     ]),
+    (5, [
+        # SQLite: every index costs each row written, and these four cost the most: a
+        # group commit touches one leaf page of each ledger index per account it charges
+        # and the expiry indexes change with every request. The audit sums the ledger in
+        # one pass, the sweeper scans the open reservations and sessions, and an account's
+        # ledger is read newest first from the end of the table. PostgreSQL keeps them.
+        ("sqlite", "DROP INDEX IF EXISTS ledger_balance"),
+        ("sqlite", "DROP INDEX IF EXISTS ledger_account"),
+        ("sqlite", "DROP INDEX IF EXISTS reservations_expiry"),
+        ("sqlite", "DROP INDEX IF EXISTS sessions_expiry"),
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
 
-SQLITE_TYPES = {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"}
-POSTGRES_TYPES = {"id": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION"}
+SQLITE_TYPES = {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL", "dialect": "sqlite"}
+POSTGRES_TYPES = {"id": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION", "dialect": "postgres"}
 
 
 def statements(version: int, types: dict[str, str]) -> list[str]:
+    """The statements of one version for a dialect (`types`: SQLITE_TYPES, POSTGRES_TYPES)."""
     for v, stmts in MIGRATIONS:
         if v == version:
-            return [s.format(**types) for s in stmts]
+            out = []
+            for s in stmts:
+                if isinstance(s, tuple):
+                    if s[0] != types.get("dialect"):
+                        continue
+                    s = s[1]
+                out.append(s.format(**types))
+            return out
     raise KeyError(version)

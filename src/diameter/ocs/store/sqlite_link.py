@@ -166,7 +166,7 @@ class WriterProcess:
     def _recv(self) -> bool:
         assert self._sock is not None
         try:
-            data = self._sock.recv(1 << 20)
+            data = self._sock.recv(sqlite_writer.RECV)
         except (BlockingIOError, InterruptedError):
             return True
         except OSError as exc:

@@ -1,0 +1,236 @@
+"""The SQLite writer process alone: its CPU time per CCR, on recorded batches.
+
+First the batches are recorded: an in-process `Engine` on a temporary SQLite file runs the
+workload of `bench/ocs.py` (sessions of CCR-I, several CCR-U and a CCR-T, 1 MiB used per
+report, `--inflight` requests at once, no Diameter) and every message sent to the writer
+process is kept. Then each repetition replays them to a fresh writer process on a copy of
+the file as it was before the load (``--depth`` batches in flight, as the storage sends
+them) and reads the writer's CPU time from /proc: µs per CCR is that time over the CCRs
+recorded. The audit of the replayed file must be clean.
+
+    python bench/ocs_writer.py [--sessions 2000] [--updates 4] [--inflight 48] [--repeat 3]
+        [--synchronous FULL]
+
+`--inflight` sets the batch size (the recording's batches hold that many CCRs): at the
+server's lower rates its batches are smaller, and the per-commit work weighs more.
+
+The batches are recorded with the code on PYTHONPATH, so running this file with
+``PYTHONPATH=<other tree>/src`` measures that tree's writer (its own batch format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MIB = 1 << 20
+
+
+def msisdn(i: int) -> str:
+    return f"4917{i:08d}"
+
+
+async def make_accounts(path: str, n: int, amount: int) -> None:
+    from diameter.ocs import AccountKind, open_storage
+    from diameter.ocs.accounting import default_balances
+    async with open_storage(path) as st:
+        await asyncio.gather(*(st.create_account(
+            f"bench{i}", kind=AccountKind.PREPAID, subscriptions=[(0, msisdn(i))],
+            balances=default_balances(1, amount)) for i in range(n)))
+
+
+async def record(path: str, args: argparse.Namespace) -> tuple[list[tuple[Any, ...]], int]:
+    """Run the workload on `path`; the batch messages sent to the writer and the CCR count."""
+    from diameter.ocs import ChargeRequest, Engine, RequestKind, ServiceUsage, UnitKind, open_storage
+    from diameter.ocs.store import sqlite_link
+
+    sent: list[tuple[Any, ...]] = []
+    real = sqlite_link.WriterProcess._send
+
+    def keep(self: Any, msg: tuple[Any, ...]) -> None:
+        if msg[0] != "close":
+            sent.append(msg)
+        real(self, msg)
+
+    def requests(s: int) -> list[ChargeRequest]:
+        sid = f"load.bench.example.net;1;{s}"
+        last = args.updates + 1
+        out = []
+        for n in range(last + 1):
+            kind = RequestKind.INITIAL if n == 0 else (RequestKind.TERMINATION if n == last
+                                                       else RequestKind.UPDATE)
+            usage = ServiceUsage(1, requested={} if n != last else None,
+                                 used={UnitKind.OCTETS: MIB} if n else {})
+            out.append(ChargeRequest(sid, n, kind, [(0, msisdn(s % args.accounts))], "32251@3gpp.org",
+                                     [usage]))
+        return out
+
+    sessions = [requests(s) for s in range(args.sessions)]
+    queue = list(range(len(sessions)))
+    ready: collections.deque[tuple[list[ChargeRequest], int]] = collections.deque()
+    while queue and len(ready) < args.concurrency:
+        ready.append((sessions[queue.pop()], 0))
+    count = 0
+    codes: dict[int, int] = {}
+    sqlite_link.WriterProcess._send = keep  # type: ignore[method-assign]
+    try:
+        async with open_storage(path) as st:
+            eng = Engine(st)
+
+            async def worker() -> None:
+                nonlocal count
+                while ready:
+                    reqs, n = ready.popleft()
+                    out = await eng.charge(reqs[n])
+                    codes[out.result_code] = codes.get(out.result_code, 0) + 1
+                    count += 1
+                    if n + 1 < len(reqs):
+                        ready.append((reqs, n + 1))
+                    elif queue:
+                        ready.append((sessions[queue.pop()], 0))
+
+            await asyncio.gather(*(worker() for _ in range(args.inflight)))
+    finally:
+        sqlite_link.WriterProcess._send = real  # type: ignore[method-assign]
+    if set(codes) != {2001}:
+        raise SystemExit(f"unexpected result codes while recording: {codes}")
+    return sent, count
+
+
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: str = "FULL") -> float:
+    """Send the batches to a new writer process on `path`; its CPU seconds for them."""
+    import marshal
+    import struct
+
+    from diameter.ocs.store import sqlite_link
+    frame = struct.Struct(">I")
+    mine, theirs = socket.socketpair()
+    proc = subprocess.Popen([sys.executable, "-I", "-S", sqlite_link.SCRIPT, str(theirs.fileno()), path,
+                             synchronous, str(os.getpid())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+    theirs.close()
+    buf = bytearray()
+
+    def send(msg: tuple[Any, ...]) -> None:
+        data = marshal.dumps(msg, 4)
+        mine.sendall(frame.pack(len(data)) + data)
+
+    def reply() -> Any:
+        while True:
+            if len(buf) >= 4:
+                (n,) = frame.unpack_from(buf)
+                if len(buf) >= 4 + n:
+                    msg = marshal.loads(bytes(buf[4:4 + n]))
+                    del buf[:4 + n]
+                    return msg
+            data = mine.recv(1 << 16)
+            if not data:
+                raise SystemExit("the writer process ended")
+            buf.extend(data)
+
+    try:
+        kind, detail = reply()
+        if kind != "ready":
+            raise SystemExit(f"writer did not start: {detail}")
+        send(("lock",))
+        version = reply()[1]
+        send(("rollback",))
+        reply()
+        cpu0 = proc_cpu(proc.pid)
+        inflight = 0
+
+        def settle(most: int) -> None:
+            nonlocal inflight
+            while inflight > most:
+                kind, detail = reply()
+                inflight -= 1
+                if kind != "ok":
+                    raise SystemExit(f"replayed batch failed: {kind} {detail}")
+
+        for msg in batches:
+            if msg[0] == "batch":  # pipelined, as the storage sends them
+                send((msg[0], msg[1], version, *msg[3:]))
+                inflight += 1
+                settle(depth - 1)
+            else:  # a transaction driven message by message (the first batch, administration)
+                settle(0)
+                send(msg)
+                inflight += 1
+                settle(0)
+        settle(0)
+        cpu = proc_cpu(proc.pid) - cpu0
+        send(("close",))
+        reply()
+    finally:
+        mine.close()
+        proc.wait(10)
+    return cpu
+
+
+async def audit(path: str) -> str:
+    from diameter.ocs import open_storage
+    async with open_storage(path) as st:
+        report = await st.audit()
+    return "clean" if report.ok else f"NOT clean: {report.problems[:3]}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=2000)
+    ap.add_argument("--updates", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=1000, help="sessions open at once")
+    ap.add_argument("--inflight", type=int, default=48, help="requests in progress at once")
+    ap.add_argument("--accounts", type=int, default=100)
+    ap.add_argument("--depth", type=int, default=2, help="batches with the writer at once")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--synchronous", default="FULL", help="the writer's PRAGMA synchronous (replays)")
+    args = ap.parse_args()
+    import diameter
+    tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
+    try:
+        base = os.path.join(tmp, "base.sqlite3")
+        asyncio.run(make_accounts(base, args.accounts, 10 ** 9))
+        work = os.path.join(tmp, "record.sqlite3")
+        shutil.copy(base, work)
+        t0 = time.perf_counter()
+        batches, ccrs = asyncio.run(record(work, args))
+        took = time.perf_counter() - t0
+        size = os.path.getsize(work)
+        print(f"diameter from {Path(diameter.__file__).parent}")
+        nb = sum(1 for m in batches if m[0] == "batch")
+        print(f"recorded {ccrs} CCR in {nb} batches ({ccrs / nb:.1f} CCR/batch) and {len(batches) - nb} other "
+              "messages "
+              f"in {took:.1f} s; file {size / 1e6:.1f} MB after")
+        results = []
+        for i in range(args.repeat):
+            path = os.path.join(tmp, f"replay{i}.sqlite3")
+            shutil.copy(base, path)
+            cpu = replay(path, batches, args.depth, args.synchronous)
+            results.append(cpu / ccrs * 1e6)
+            print(f"replay {i + 1}: writer CPU {cpu * 1e3:7.1f} ms  {results[-1]:6.1f} us/CCR  "
+                  f"audit {asyncio.run(audit(path))}")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.unlink(path + suffix)
+        print(f"writer CPU per CCR: min {min(results):.1f} us, median {sorted(results)[len(results) // 2]:.1f} us")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
