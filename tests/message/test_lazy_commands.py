@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -95,20 +93,3 @@ def test_threads_decoding_unimported_commands_all_get_the_typed_class():
         "[t.start() for t in ts]; [t.join() for t in ts]\n"
         "print(sorted(set(bad)))\n")
     assert out == "[]"
-
-
-def test_command_modules_are_not_packages_but_reexport_grouped_classes():
-    """A command module's ``__getattr__`` forwards grouped class names, not dunders: with the
-    grouped package's ``__path__`` it would pass for a package (and every ``from <module>
-    import ...`` would walk its names in Python)."""
-    import importlib
-    mod = importlib.import_module("diameter.message.commands.credit_control")
-    assert not hasattr(mod, "__path__")
-    assert "__path__" not in vars(mod)
-    from diameter.message.avp import grouped
-    from diameter.message.commands.credit_control import SubscriptionId, UsedServiceUnit
-    assert SubscriptionId is grouped.SubscriptionId and UsedServiceUnit is grouped.UsedServiceUnit
-    with pytest.raises(AttributeError, match="__wrapped__"):
-        mod.__wrapped__   # noqa: B018
-    with pytest.raises(ImportError):
-        from diameter.message.commands.credit_control import NoSuchGroup  # noqa: F401

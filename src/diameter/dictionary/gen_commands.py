@@ -238,11 +238,7 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
     # as in python-diameter, every grouped class is importable from every command module
     # (kept in the module once found: ``from <module> import <Class>`` in a function
     # that runs per request then costs a dictionary hit, not an import)
-    # (dunder names are not forwarded: the package's ``__path__`` would make this module
-    # look like a package, and every ``from <module> import ...`` walk its names in Python)
     lines += ["", "def __getattr__(name: str) -> object:",
-              '    if name[:2] == "__":',
-              '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
               "    from ..avp import grouped",
               "    try:",
               "        value = getattr(grouped, name)",

@@ -139,8 +139,6 @@ class EventConfiguration8388735Answer(EventConfiguration8388735):
 
 
 def __getattr__(name: str) -> object:
-    if name[:2] == "__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

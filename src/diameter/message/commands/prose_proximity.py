@@ -138,8 +138,6 @@ class ProSeProximityAnswer(ProSeProximity):
 
 
 def __getattr__(name: str) -> object:
-    if name[:2] == "__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

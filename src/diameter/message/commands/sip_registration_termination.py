@@ -111,8 +111,6 @@ class SipRegistrationTerminationAnswer(SipRegistrationTermination):
 
 
 def __getattr__(name: str) -> object:
-    if name[:2] == "__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -144,8 +144,6 @@ class SpendingLimitAnswer(SpendingLimit):
 
 
 def __getattr__(name: str) -> object:
-    if name[:2] == "__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..avp import grouped
     try:
         value = getattr(grouped, name)
