@@ -179,3 +179,48 @@ def test_identity_attributes_keep_their_api() -> None:
     assert m.origin_host is None
     with pytest.raises(AvpEncodeError):
         m.origin_host = "a..b\udcff"
+
+
+def _init_grouped_reference(d: dict, args: tuple, kwargs: dict, g: Any) -> None:
+    """``typed.init_grouped`` as it was before it skipped the list fields' loop."""
+    if args:
+        if len(args) > len(g.names):
+            raise TypeError(f"{g.cls_name}() takes at most {len(g.names)} "
+                            f"positional arguments ({len(args)} given)")
+        for i in range(len(args)):
+            d[g.names[i]] = args[i]
+    for k, v in kwargs.items():
+        if k not in g.name_set:
+            raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
+        if k != "avp_def":
+            d[k] = v
+    for k in g.list_fields:
+        if k in d and d[k] is None:
+            del d[k]
+    for k, v in g.eager:
+        if k not in d:
+            d[k] = v
+
+
+_MSCC_NAMES = ["used_service_unit", "service_identifier", "rating_group", "result_code",
+               "envelope", "avp_def", "nope"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=st.dictionaries(st.sampled_from(_MSCC_NAMES[:5]), st.sampled_from([None, 1, [2]]),
+                              max_size=3),
+       args=st.lists(st.sampled_from([None, 1, [3]]), max_size=4),
+       kwargs=st.dictionaries(st.sampled_from(_MSCC_NAMES), st.sampled_from([None, 5, [6]]),
+                              max_size=4))
+def test_init_grouped_matches_the_reference(before: dict, args: list, kwargs: dict) -> None:
+    from diameter.codec.typed import init_grouped
+    spec = grouped.MultipleServicesCreditControl._grouped_init[1]
+    outcomes = []
+    for init in (init_grouped, _init_grouped_reference):
+        d = dict(before)
+        try:
+            init(d, tuple(args), dict(kwargs), spec)
+            outcomes.append(("ok", d))
+        except TypeError as e:
+            outcomes.append(("error", str(e)))
+    assert outcomes[0] == outcomes[1]
