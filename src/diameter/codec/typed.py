@@ -520,23 +520,32 @@ class GroupedInit:
 def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  g: GroupedInit) -> None:
     """Body of a grouped class's ``__init__``: positional and keyword attributes."""
+    # None for a list member means "none" (reads []): dropped below; on a new instance (an
+    # empty dict) only when one of the values given is None
+    nones = len(d) > 0
     if args:
         names = g.names
         if len(args) > len(names):
             raise TypeError(f"{g.cls_name}() takes at most {len(names)} "
                             f"positional arguments ({len(args)} given)")
         for i in range(len(args)):
-            d[names[i]] = args[i]
+            v = args[i]
+            if v is None:
+                nones = True
+            d[names[i]] = v
     if kwargs:
         name_set = g.name_set
         for k, v in kwargs.items():
             if k not in name_set:
                 raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
             if k != "avp_def":
+                if v is None:
+                    nones = True
                 d[k] = v
-    for k in g.list_fields:
-        if k in d and d[k] is None:   # None for a list member means "none": reads []
-            del d[k]
+    if nones:
+        for k in g.list_fields:
+            if k in d and d[k] is None:
+                del d[k]
     for k, v in g.eager:
         if k not in d:
             d[k] = v

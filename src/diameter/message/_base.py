@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..codec import assemble as _assemble
 from ..codec import objects as core
 from ..codec import typed as _typed
 from ..codec.errors import AvpEncodeError, DecodeError, MessageDecodeError
@@ -128,14 +129,17 @@ class Message:
     # -- answers ----------------------------------------------------------
     def to_answer(self) -> Message:
         """A new answer to this request: same code, application and ids, P bit kept."""
-        h = self.header
-        p_bit = h.command_flags & 0x40
-        hdr = MessageHeader(h.version, 0, p_bit, h.command_code, h.application_id,
-                            h.hop_by_hop_identifier, h.end_to_end_identifier)
         cls = type(self)
         answer_cls = _ANSWER_CLASSES.get(cls)
         if answer_cls is None:
             answer_cls = _ANSWER_CLASSES[cls] = _answer_class_for(cls)
+        h = self.header
+        ans = _new_answer(answer_cls, h, _DEFINED_INIT, _NO_POST_INIT)
+        if ans is not None:
+            return ans      # a DefinedMessage built in one go (compiled): the code below
+        p_bit = h.command_flags & 0x40
+        hdr = MessageHeader(h.version, 0, p_bit, h.command_code, h.application_id,
+                            h.hop_by_hop_identifier, h.end_to_end_identifier)
         ans = answer_cls(hdr)
         if answer_cls.__init__ is _DEFINED_INIT and answer_cls.__post_init__ is _NO_POST_INIT:
             return ans      # its __init__ kept ``hdr`` as built above
@@ -226,21 +230,8 @@ class DefinedMessage(Message):
     def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
         d = self.__dict__
         cls = type(self)
-        if header is None and avps is None and cls.__post_init__ is _NO_POST_INIT:
-            # the common case in one go: the general code below, its header built at once
-            flags = 0
-            req = cls.header_flags_request
-            if req:
-                flags = 0x80
-            if cls.header_flags_proxyable:
-                flags |= 0x40
-            d["header"] = MessageHeader(1, 0, flags, cls.code or 0,
-                                        cls.default_application_id or 0, 0, 0)
-            d["_additional_avps"] = []
-            defaults = cls.attr_defaults
-            if defaults:
-                d.update(defaults)
-            return
+        if header is None and avps is None and _init_fresh(d, cls, _NO_POST_INIT):
+            return      # the common case in one go (compiled): the general code below
         fresh_header = header is None
         h = d["header"] = header or MessageHeader()
         d["_additional_avps"] = []
@@ -405,6 +396,8 @@ _DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
 _encode_message = _typed.encode_message
+_init_fresh = _assemble.init_fresh
+_new_answer = _assemble.new_answer
 _entries_of = _typed.entries_of
 _BINDINGS = _typed.BINDINGS
 

@@ -9,8 +9,10 @@ attributes are encoded in place of their first occurrence.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, overload
 
+from ..codec import assemble as _assemble
 from ..codec import typed as core
 from ..codec.errors import AvpDecodeError, AvpEncodeError
 from ..codec.wire import LIMITS, avp_header, encode_avp, scan_avps, scan_index
@@ -310,6 +312,26 @@ class IdentityAttr:
 
 _ENCODE_IDENTITY = CODECS["DiameterIdentity"][1]
 _ABSENT = object()
+_IDENTITY_CLASSES: dict[str, type[IdentityAttr]] = {}
+
+
+def identity_attr(name: str, doc: str) -> IdentityAttr:
+    """An :class:`IdentityAttr` whose ``__set__`` is the codec's compiled setter.
+
+    Python calls a data descriptor's ``__set__`` looked up on its type; a ``partial``
+    there (not a method: it is called without the descriptor) holds the attribute's
+    name, so each name has its own subclass (cached: one per identity attribute name).
+    """
+    klass = _IDENTITY_CLASSES.get(name)
+    if klass is None:
+        klass = type("IdentityAttr", (IdentityAttr,), {
+            "__slots__": (), "__module__": __name__, "__qualname__": "IdentityAttr",
+            "__set__": partial(_set_identity, name, _ENCODE_IDENTITY)})
+        _IDENTITY_CLASSES[name] = klass
+    return klass(name, doc)
+
+
+_set_identity = _assemble.set_identity
 
 
 def _attr_doc(gd: Any) -> tuple[str, str]:
@@ -337,7 +359,7 @@ def install_attrs(cls: type) -> None:
         if current is None or isinstance(current, (core.Attr, IdentityAttr)):
             doc, type_name = _attr_doc(gd)
             if type_name == "DiameterIdentity":
-                setattr(cls, name, IdentityAttr(name, doc))
+                setattr(cls, name, identity_attr(name, doc))
             else:
                 setattr(cls, name, core.Attr(name, doc))
 

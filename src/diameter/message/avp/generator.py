@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, NamedTuple, Protocol, TypeVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, dataclass_transform
 
+from ...codec import assemble as _assemble
 from ...codec import typed as _core
 from .avp import Avp
 
@@ -125,18 +126,14 @@ _C = TypeVar("_C", bound=type)
 _G = TypeVar("_G")
 
 
-def new_grouped(cls: type[_G], kwargs: dict[str, Any]) -> _G:
-    """``cls(**kwargs)`` for a :func:`grouped_avp` class, without the Python frame of its
-    generated ``__init__`` (the general call when the class has another ``__init__``)."""
-    pair = cls.__dict__.get("_grouped_init")
-    if pair is None or cls.__init__ is not pair[0]:   # type: ignore[misc]
-        return cls(**kwargs)
-    obj = cls.__new__(cls)
-    _init_grouped(obj.__dict__, (), kwargs, pair[1])
-    return obj
+if TYPE_CHECKING:
+    def new_grouped(cls: type[_G], kwargs: dict[str, Any]) -> _G:
+        """``cls(**kwargs)`` for a :func:`grouped_avp` class, without the Python frame of its
+        generated ``__init__`` (the general call when the class has another ``__init__``)."""
+else:
+    new_grouped = _assemble.new_grouped   # compiled with the codec core
 
 
-_init_grouped = _core.init_grouped
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))

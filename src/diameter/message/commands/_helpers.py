@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._base import all_commands, commands_by_application
-from ..avp.generator import new_grouped as _new_grouped
+from ...codec.assemble import add_grouped as _add_grouped
+from ...codec.assemble import add_mscc as _add_mscc
 
 if TYPE_CHECKING:
     from .._base import DefinedMessage
@@ -54,21 +55,6 @@ def _grouped():
     return _GROUPED[0]
 
 
-def _append(msg, name: str, item) -> None:
-    """Append ``item`` to the list attribute ``name`` (creating the list when unset)."""
-    d = msg.__dict__
-    current = d.get(name)
-    if current is None:
-        if "_raw" in d:     # decoded: the list may still be in the bytes
-            current = getattr(msg, name, None)
-            if current is not None:
-                current.append(item)
-                return
-        setattr(msg, name, [item])
-    else:
-        current.append(item)
-
-
 class SubscriptionIdMixin:
     """Adds `add_subscription_id` to messages with a `subscription_id` list."""
 
@@ -81,15 +67,9 @@ class SubscriptionIdMixin:
             subscription_id_data: the identifier (MSISDN, IMSI, SIP URI, ...)
         """
         g = _GROUPED[0] if _GROUPED else _grouped()
-        sid = _new_grouped(g.SubscriptionId, {"subscription_id_type": subscription_id_type,
-                                              "subscription_id_data": subscription_id_data})
-        _append(self, "subscription_id", sid)
-
-
-def _as_list(value):
-    if value is None or isinstance(value, list):
-        return value
-    return [value]
+        _add_grouped(self, "subscription_id", g.SubscriptionId,
+                     {"subscription_id_type": subscription_id_type,
+                      "subscription_id_data": subscription_id_data})
 
 
 class MultipleServicesCreditControlMixin:
@@ -112,31 +92,10 @@ class MultipleServicesCreditControlMixin:
         `used_service_unit` and `service_identifier` accept one value or a
         list; `avp` holds further AVPs to carry inside the group.
         """
-        # only the arguments given: an argument left out reads None (a list one []) all the
-        # same, and a group built from fewer keywords is built and encoded faster
-        kw: dict = {}
-        if granted_service_unit is not None:
-            kw["granted_service_unit"] = granted_service_unit
-        if requested_service_unit is not None:
-            kw["requested_service_unit"] = requested_service_unit
-        if used_service_unit is not None:
-            kw["used_service_unit"] = _as_list(used_service_unit)
-        if tariff_change_usage is not None:
-            kw["tariff_change_usage"] = tariff_change_usage
-        if service_identifier is not None:
-            kw["service_identifier"] = _as_list(service_identifier)
-        if rating_group is not None:
-            kw["rating_group"] = rating_group
-        if g_s_u_pool_reference is not None:
-            kw["g_s_u_pool_reference"] = g_s_u_pool_reference
-        if validity_time is not None:
-            kw["validity_time"] = validity_time
-        if result_code is not None:
-            kw["result_code"] = result_code
-        if final_unit_indication is not None:
-            kw["final_unit_indication"] = final_unit_indication
-        if avp:
-            kw["additional_avps"] = list(avp)
+        # only the arguments given (compiled): an argument left out reads None (a list one
+        # []) all the same, and a group built from fewer keywords is built and encoded faster
         g = _GROUPED[0] if _GROUPED else _grouped()
-        _append(self, "multiple_services_credit_control",
-                _new_grouped(g.MultipleServicesCreditControl, kw))
+        _add_mscc(self, g.MultipleServicesCreditControl, granted_service_unit,
+                  requested_service_unit, used_service_unit, tariff_change_usage,
+                  service_identifier, rating_group, g_s_u_pool_reference, validity_time,
+                  result_code, final_unit_indication, avp)

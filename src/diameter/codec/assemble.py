@@ -1,0 +1,145 @@
+"""Building typed messages and grouped AVPs from attributes: the constructors' hot parts.
+
+The compiled half of ``DefinedMessage.__init__``, ``Message.to_answer``, the grouped
+classes' ``__init__``, the ``add_*`` helpers of the command classes and the setter of
+DiameterIdentity attributes (``diameter.message``). Each function does what the message
+layer's general code does for the common case, reading the class attributes on every
+call (a class changed at run time, e.g. a patched ``__post_init__``, is honoured), and
+returns ``None``/``False`` when that general code must answer instead. Compiled by mypyc
+with the rest of the codec's hot loops.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Final
+
+from .objects import MessageHeader
+from .typed import GroupedInit, init_grouped
+
+_OBJECT_NEW: Final[Any] = object.__new__
+
+
+def init_fresh(d: dict[str, Any], cls: Any, no_post_init: Any) -> bool:
+    """``DefinedMessage.__init__()`` without arguments: the header from the class's code,
+    application and R/P bits, the attribute defaults; False when the class has a
+    ``__post_init__`` (the general code calls it)."""
+    if cls.__post_init__ is not no_post_init:
+        return False
+    flags = 0
+    if cls.header_flags_request:
+        flags = 0x80
+    if cls.header_flags_proxyable:
+        flags |= 0x40
+    d["header"] = MessageHeader(1, 0, flags, cls.code or 0, cls.default_application_id or 0, 0, 0)
+    d["_additional_avps"] = []
+    defaults = cls.attr_defaults
+    if defaults:
+        d.update(defaults)
+    return True
+
+
+def new_answer(answer_cls: Any, h: Any, defined_init: Any, no_post_init: Any) -> Any:
+    """``to_answer``'s answer: ``answer_cls`` over a header from request header ``h`` (same
+    code, application and ids, P bit kept), built as ``DefinedMessage.__init__`` would;
+    None when the general code must answer (another ``__init__``, ``__new__`` or a
+    ``__post_init__``, a header that is not a ``MessageHeader``)."""
+    if (not isinstance(h, MessageHeader) or answer_cls.__init__ is not defined_init
+            or answer_cls.__post_init__ is not no_post_init
+            or answer_cls.__new__ is not _OBJECT_NEW):
+        return None
+    req: MessageHeader = h
+    hdr = MessageHeader(req.version, 0, req.command_flags & 0x40, req.command_code,
+                        req.application_id, req.hop_by_hop_identifier,
+                        req.end_to_end_identifier)
+    ans = _OBJECT_NEW(answer_cls)
+    d: dict[str, Any] = ans.__dict__
+    d["header"] = hdr
+    d["_additional_avps"] = []
+    code = answer_cls.code
+    if code:
+        hdr.command_code = code
+    defaults = answer_cls.attr_defaults
+    if defaults:
+        d.update(defaults)
+    return ans
+
+
+def new_grouped(cls: Any, kwargs: dict[str, Any]) -> Any:
+    """``cls(**kwargs)`` for a grouped class, its generated ``__init__`` run here (the
+    general call when the class has another ``__init__`` or ``__new__``)."""
+    pair = getattr(cls, "_grouped_init", None)
+    if (pair is None or cls.__init__ is not pair[0] or cls.__new__ is not _OBJECT_NEW
+            or not isinstance(pair[1], GroupedInit)):
+        return cls(**kwargs)
+    obj = _OBJECT_NEW(cls)
+    spec: GroupedInit = pair[1]
+    init_grouped(obj.__dict__, (), kwargs, spec)
+    return obj
+
+
+def append_to(msg: Any, name: str, item: Any) -> None:
+    """Append ``item`` to the list attribute ``name`` of ``msg`` (created when unset)."""
+    d: dict[str, Any] = msg.__dict__
+    current = d.get(name)
+    if current is None:
+        if "_raw" in d:     # decoded: the list may still be in the bytes
+            current = getattr(msg, name, None)
+            if current is not None:
+                current.append(item)
+                return
+        setattr(msg, name, [item])
+    else:
+        current.append(item)
+
+
+def add_grouped(msg: Any, name: str, cls: Any, kwargs: dict[str, Any]) -> None:
+    """The ``add_*`` helpers: ``cls(**kwargs)`` appended to the list attribute ``name``."""
+    append_to(msg, name, new_grouped(cls, kwargs))
+
+
+def set_identity(name: str, encode: Callable[[Any], bytes], obj: Any, value: Any) -> None:
+    """A DiameterIdentity attribute's setter: ``str`` is stored encoded (``encode``: the
+    DiameterIdentity encoder, for anything but ASCII text), anything else as given."""
+    d: dict[str, Any] = obj.__dict__
+    if type(value) is str:
+        s: str = value
+        if s.isascii():
+            d[name] = s.encode("ascii")
+        else:
+            d[name] = encode(value)
+    else:
+        d[name] = value
+
+
+def add_mscc(msg: Any, cls: Any, granted_service_unit: Any, requested_service_unit: Any,
+             used_service_unit: Any, tariff_change_usage: Any, service_identifier: Any,
+             rating_group: Any, g_s_u_pool_reference: Any, validity_time: Any,
+             result_code: Any, final_unit_indication: Any, avp: Any) -> None:
+    """``add_multiple_services_credit_control``: a ``cls`` (Multiple-Services-Credit-Control)
+    from the arguments given (None: left out; ``used_service_unit`` and
+    ``service_identifier`` take one value or a list), appended to the message."""
+    kw: dict[str, Any] = {}
+    if granted_service_unit is not None:
+        kw["granted_service_unit"] = granted_service_unit
+    if requested_service_unit is not None:
+        kw["requested_service_unit"] = requested_service_unit
+    if used_service_unit is not None:
+        kw["used_service_unit"] = (used_service_unit if isinstance(used_service_unit, list)
+                                   else [used_service_unit])
+    if tariff_change_usage is not None:
+        kw["tariff_change_usage"] = tariff_change_usage
+    if service_identifier is not None:
+        kw["service_identifier"] = (service_identifier if isinstance(service_identifier, list)
+                                    else [service_identifier])
+    if rating_group is not None:
+        kw["rating_group"] = rating_group
+    if g_s_u_pool_reference is not None:
+        kw["g_s_u_pool_reference"] = g_s_u_pool_reference
+    if validity_time is not None:
+        kw["validity_time"] = validity_time
+    if result_code is not None:
+        kw["result_code"] = result_code
+    if final_unit_indication is not None:
+        kw["final_unit_indication"] = final_unit_indication
+    if avp:
+        kw["additional_avps"] = list(avp)
+    append_to(msg, "multiple_services_credit_control", new_grouped(cls, kw))
