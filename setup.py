@@ -20,7 +20,7 @@ NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"
 package, which mypy follows silently: only these modules must type-check."""
 
 
-OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in ("tariff", "books", "rating")]
+OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in ("model", "tariff", "books", "rating")]
 """The same list as ``diameter.ocs._COMPILED_MODULES``: the OCS's rating core."""
 
 

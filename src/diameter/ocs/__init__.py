@@ -3,12 +3,12 @@
 The charging model (`model`, `tariff`, `rating`, `accounting`, `engine`, `store`) has no
 Diameter types; the Diameter front that answers Gy/Ro and Huawei DCC requests sits on top.
 
-The rating core (:mod:`.tariff`, :mod:`.books`, :mod:`.rating`) may be compiled extensions
+The charging model and rating core (:mod:`.model`, :mod:`.tariff`, :mod:`.books`, :mod:`.rating`) may be compiled extensions
 (mypyc, like the codec and node cores); ``DIAMETER_PURE_PYTHON=1`` runs their Python source.
 """
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("tariff", "books", "rating")   # setup.py compiles these
+_COMPILED_MODULES = ("model", "tariff", "books", "rating")   # setup.py compiles these
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 
