@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from ..cc import (
@@ -158,14 +159,15 @@ class OcsFront:
         self.metrics: Any = None
 
     # -- CreditControlServer handler ------------------------------------------------------
-    async def on_initial(self, req: CCRequest) -> CCResult:
-        return await self._charge(req, RequestKind.INITIAL)
+    # (plain functions returning the coroutine: one frame less per request to run and resume)
+    def on_initial(self, req: CCRequest) -> Awaitable[CCResult]:
+        return self._charge(req, RequestKind.INITIAL)
 
-    async def on_update(self, req: CCRequest) -> CCResult:
-        return await self._charge(req, RequestKind.UPDATE)
+    def on_update(self, req: CCRequest) -> Awaitable[CCResult]:
+        return self._charge(req, RequestKind.UPDATE)
 
-    async def on_termination(self, req: CCRequest) -> CCResult:
-        return await self._charge(req, RequestKind.TERMINATION)
+    def on_termination(self, req: CCRequest) -> Awaitable[CCResult]:
+        return self._charge(req, RequestKind.TERMINATION)
 
     async def on_event(self, req: CCRequest) -> CCResult:
         if req.message is not None:
