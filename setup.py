@@ -20,8 +20,8 @@ NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"
 package, which mypy follows silently: only these modules must type-check."""
 
 
-OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in ("model", "tariff", "books", "rating",
-                                                                  "store/sqlite_cache")]
+OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in (
+    "model", "tariff", "books", "rating", "mapping", "store/sqlite_cache")]
 """``diameter.ocs._COMPILED_MODULES`` (the OCS's charging model and rating core) and
 ``diameter.ocs.store._COMPILED_MODULES`` (the SQLite account cache)."""
 

@@ -64,12 +64,56 @@ asyncio.run(main())
 """
 
 
-def _run(pure: bool) -> list:
+FRONT = r"""
+import asyncio, json, random
+from diameter.cc import Units
+from diameter.cc.wire import Usage, build_ccr, parse_ccr
+from diameter.message import Message
+from diameter.ocs import Engine, open_storage
+from diameter.ocs.front import OcsFront
+
+async def main():
+    rng = random.Random(3)
+    from diameter.ocs import mapping
+    out = [mapping.__file__.endswith(".py")]
+    async with open_storage(":memory:") as st:
+        eng = Engine(st, clock=lambda: 1000.0)
+        await eng.create_account("a", [(0, "491")], amount=rng.choice([0, 50, 5000]))
+        front = OcsFront(eng)
+        for s in range(30):
+            last = rng.randrange(1, 5)
+            top = rng.random() < 0.3
+            for n in range(last + 1):
+                kind = 4 if last == 1 and rng.random() < 0.3 else (1 if n == 0 else (3 if n == last else 2))
+                usages = [Usage(rng.choice([None, 1, 2]), rng.sample([7, 8], rng.randrange(2)),
+                                Units(total_octets=rng.choice([0, 1 << 20])) if kind != 3 else None,
+                                Units(input_octets=rng.choice([5, 1 << 20]), output_octets=3) if n else None,
+                                rng.choice([None, 2]))
+                          for _ in range(1 if top else rng.randrange(3))]
+                raw = build_ccr(session_id=f"s;{s}", request_type=kind, request_number=n, origin_host="h",
+                                origin_realm="r", destination_realm="r", destination_host=None,
+                                service_context_id=rng.choice(["32251@3gpp.org", "unknown"]),
+                                subscription_ids=[(0, rng.choice(["491", "492"]))] if rng.random() < 0.9 else [],
+                                user_name=rng.choice([None, "491"]), requested_action=rng.choice([None, 0, 2, 9]),
+                                usages=usages, top_level=top).as_bytes()
+                req = parse_ccr(Message.from_bytes(raw), raw=raw)
+                on = {1: front.on_initial, 2: front.on_update, 3: front.on_termination, 4: front.on_event}[kind]
+                out.append(repr(await on(req)))
+                if kind == 4:
+                    break
+        out.append((await st.audit()).ok)
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def _run(pure: bool, scenario: str = SCENARIO) -> list:
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("DIAMETER_PURE_PYTHON", None)
     if pure:
         env["DIAMETER_PURE_PYTHON"] = "1"
-    out = subprocess.run([sys.executable, "-c", SCENARIO], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", scenario], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -90,4 +134,11 @@ def test_the_running_rating_decides_as_its_source():
     source, running = _run(pure=True), _run(pure=False)
     assert source[0] is True  # DIAMETER_PURE_PYTHON runs the .py files
     assert [x for x in source if x is True] == [True] * 3 and len(source) > 120  # clean audits (both files)
+    assert running[1:] == source[1:]
+
+
+def test_the_running_front_maps_as_its_source():
+    source, running = _run(pure=True, scenario=FRONT), _run(pure=False, scenario=FRONT)
+    assert source[0] is True and source[-1] is True and len(source) > 60
+    assert any("result_code=4012" in x for x in source[1:-1])  # the money runs out on the way
     assert running[1:] == source[1:]
