@@ -142,3 +142,16 @@ def test_the_running_front_maps_as_its_source():
     assert source[0] is True and source[-1] is True and len(source) > 60
     assert any("result_code=4012" in x for x in source[1:-1])  # the money runs out on the way
     assert running[1:] == source[1:]
+
+
+def test_microseconds_are_rounded_as_round_does():
+    import random
+
+    from diameter.ocs.store.sqlite_cache import _us
+
+    rng = random.Random(5)
+    times = [rng.uniform(0, 4e9) for _ in range(20000)] + [n / 4e6 for n in range(20000)]
+    times += [(n + 0.5) / 1e6 for n in range(0, 1 << 30, 1 << 14)] + [0.0, 5e9, 1e300, -1.5, 1796555773.1454036]
+    halves = sum(1 for t in times if (t * 1e6) % 1 == 0.5)
+    assert halves > 1000  # ties, where half-to-even matters, are there
+    assert [_us(t) for t in times] == [round(t * 1_000_000) for t in times]

@@ -1,11 +1,12 @@
 """Storage of the OCS behind one interface: SQLite (default) and PostgreSQL (asyncpg).
 
-The SQLite account cache (:mod:`.sqlite_cache`) may be a compiled extension, built with the
-OCS's rating core; ``DIAMETER_PURE_PYTHON=1`` runs its Python source.
+The SQLite account cache and the work on a cached account (:mod:`.sqlite_cache`,
+:mod:`.account_ops`) may be compiled extensions, built with the OCS's rating core;
+``DIAMETER_PURE_PYTHON=1`` runs their Python source.
 """
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("sqlite_cache",)   # setup.py compiles these (with diameter.ocs's)
+_COMPILED_MODULES = ("account_ops", "sqlite_cache")   # setup.py compiles these (with diameter.ocs's)
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 
