@@ -155,3 +155,18 @@ def test_microseconds_are_rounded_as_round_does():
     halves = sum(1 for t in times if (t * 1e6) % 1 == 0.5)
     assert halves > 1000  # ties, where half-to-even matters, are there
     assert [_us(t) for t in times] == [round(t * 1_000_000) for t in times]
+
+
+def test_recorded_outcome_lists_every_field_in_order():
+    import dataclasses
+
+    from diameter.ocs.model import _OUTCOME_FIELDS, Grant, Outcome
+
+    g = Grant(1, 4012, 7, "octets", 5, 1, "http://x/", ["permit out ip"], ["f"], 600, 30, 100, 200, 9)
+    out = Outcome(2001, [g, Grant(5)], 3, 90, -10, 978, 12, 0, 100, ["s1"], "e", False)
+    assert set(_OUTCOME_FIELDS) == {f.name for f in dataclasses.fields(Outcome)} - {"grants", "replayed"}
+    assert out.to_row() == [2, *(getattr(out, f) for f in _OUTCOME_FIELDS),
+                            [tuple(getattr(x, f.name) for f in dataclasses.fields(Grant)) for x in out.grants]]
+    back = Outcome.from_json(out.to_json())
+    back.replayed = out.replayed
+    assert back == out

@@ -66,12 +66,11 @@ class Engine:
         tariff = self.tariff
         key = (req.session_id, req.request_number)
         target = _subscribers(req.subscriptions) if req.subscriptions else Target(session_id=req.session_id)
-        out = await self.store.transact(target, lambda snap: rating.charge(snap, req, tariff, now),
-                                        key, now, scope=req.session_id)
+        decide = rating.Charging(req, tariff, now)
+        out = await self.store.transact(target, decide, key, now, scope=req.session_id)
         if out is None and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
             # subscription changed or missing mid-session: the session still knows its account
-            out = await self.store.transact(Target(session_id=req.session_id),
-                                            lambda snap: rating.charge(snap, req, tariff, now), key, now,
+            out = await self.store.transact(Target(session_id=req.session_id), decide, key, now,
                                             scope=req.session_id)
         if out is None:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")

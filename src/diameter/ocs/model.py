@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
-import operator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -330,6 +329,14 @@ class Grant:
         self.cost = cost
 
 
+    def row(self) -> tuple[Any, ...]:
+        """The recorded form: the fields in declaration order."""
+        return (self.rating_group, self.result_code, self.service_identifier, self.unit, self.units,
+                self.final_action, self.redirect_address, self.restriction_filter_rules, self.filter_ids,
+                self.validity_time, self.quota_holding_time, self.volume_threshold, self.time_threshold,
+                self.cost)
+
+
 @dataclass(init=False)  # the __init__ below: compiled, not generated
 class Outcome:
     """A request's recorded answer (stored with its debits; replayed on retransmission)."""
@@ -371,7 +378,9 @@ class Outcome:
 
         Positional (a grant is the tuple of its fields in declaration order), so writing it is
         a few C calls; the leading 2 is the format version (version 1 was a JSON object)."""
-        return [2, *_outcome_values(self), [_grant_values(g) for g in self.grants]]
+        return [2, self.result_code, self.account_id, self.balance, self.balance_change, self.currency,
+                self.cost, self.check_balance, self.amount_before, self.reauth_sessions,
+                self.error_message, [g.row() for g in self.grants]]  # the order of _OUTCOME_FIELDS
 
     def to_json(self) -> str:
         return _encode(self.to_row())
@@ -393,8 +402,7 @@ class Outcome:
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 _OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
                    "check_balance", "amount_before", "reauth_sessions", "error_message")
-_outcome_values = operator.attrgetter(*_OUTCOME_FIELDS)
-_grant_values = operator.attrgetter(*(f.name for f in fields(Grant)))
+
 
 
 @dataclass

@@ -220,6 +220,19 @@ def charge(snap: Snapshot, req: ChargeRequest, tariff: Tariff, now: float) -> De
     return books.decision(Outcome(code, grants))
 
 
+class Charging:
+    """:func:`charge` of one request as a function of the snapshot: what storage calls to
+    decide (a compiled callable, where a lambda would run interpreted)."""
+
+    def __init__(self, req: ChargeRequest, tariff: Tariff, now: float) -> None:
+        self.req = req
+        self.tariff = tariff
+        self.now = now
+
+    def __call__(self, snap: Snapshot) -> Decision:
+        return charge(snap, self.req, self.tariff, self.now)
+
+
 def _event(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:
     action = req.action if req.action is not None else RequestedAction.DIRECT_DEBITING
     snap = books.snap
