@@ -1,8 +1,8 @@
 """Build script: an optional compiled codec core, node core and OCS rating core.
 
 The codec's hot loops (``COMPILED_MODULES``), the node's sans-IO per-message
-state (``NODE_COMPILED_MODULES``) and the OCS's rating (``OCS_COMPILED_MODULES``)
-are compiled with mypyc into extension modules, one shared library per group, when mypyc and a C compiler are available; when they
+state (``NODE_COMPILED_MODULES``), the OCS's rating (``OCS_COMPILED_MODULES``) and the
+credit-control AVP readers (``CC_COMPILED_MODULES``) are compiled with mypyc into extension modules, one shared library per group, when mypyc and a C compiler are available; when they
 are not, or when ``DIAMETER_PURE_PYTHON_BUILD=1`` is set, the package installs as
 pure Python and runs the same source interpreted. Everything else is in pyproject.toml.
 """
@@ -20,8 +20,13 @@ NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"
 package, which mypy follows silently: only these modules must type-check."""
 
 
-OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in ("tariff", "books", "rating")]
-"""The same list as ``diameter.ocs._COMPILED_MODULES``: the OCS's rating core."""
+OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in (
+    "model", "tariff", "books", "rating", "mapping", "store/account_ops", "store/sqlite_cache")]
+"""``diameter.ocs._COMPILED_MODULES`` (the OCS's charging model and rating core) and
+``diameter.ocs.store._COMPILED_MODULES`` (the SQLite account cache, the cached accounts' work)."""
+
+CC_COMPILED_MODULES = [f"src/diameter/cc/{name}.py" for name in ("fastwire",)]
+"""The same list as ``diameter.cc._COMPILED_MODULES``: the credit-control AVP readers."""
 
 
 def ext_modules() -> list:
@@ -47,6 +52,11 @@ def ext_modules() -> list:
                                group_name="diameter.ocs.native")
     except (Exception, SystemExit) as e:  # the rating core stays pure Python
         print(f"diameter: not compiling the OCS rating core ({e})")
+    try:
+        extensions += mypycify(["--follow-imports=silent", *CC_COMPILED_MODULES], opt_level="3",
+                               group_name="diameter.cc.native")
+    except (Exception, SystemExit) as e:  # the credit-control readers stay pure Python
+        print(f"diameter: not compiling the credit-control readers ({e})")
     for ext in extensions:
         ext.optional = True   # no C compiler: install the pure-Python package
     return extensions

@@ -6,7 +6,11 @@ Prints the event-loop thread's CPU time per CCR. Under valgrind, run it with two
 counts and divide the difference of the main thread's instructions by the difference of
 CCRs (start-up cancels out): a load-independent measure of a change.
 
-    python bench/ocs_loop.py [--sessions 1000] [--inflight 48] [--src OTHER_TREE/src]
+The garbage collector is tuned as `diameter ocs serve` tunes it (``--default-gc``: Python's
+defaults). ``--reference`` runs the same CCRs through a handler that grants without storage
+(bench/ocs.py's reference): what the credit-control layer costs alone.
+
+    python bench/ocs_loop.py [--sessions 1000] [--inflight 48] [--src OTHER_TREE/src] [--reference]
     valgrind --tool=callgrind --separate-threads=yes python bench/ocs_loop.py --sessions 400
 """
 
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 MIB = 1 << 20
 REALM = "bench.example.net"
@@ -45,7 +50,17 @@ async def main(args: argparse.Namespace) -> None:
                                        balances=default_balances(1, 10**12))
         node = DiameterNode("ocs.bench.example.net", REALM)
         node.loop = asyncio.get_running_loop()
-        server = CreditControlServer(node, OcsFront(Engine(store)), max_in_progress=1 << 30)
+        handler: Any = OcsFront(Engine(store))
+        if args.reference:
+            from diameter.cc import CCResult, Grant
+
+            class Grants:
+                async def _grant(self, req: Any) -> Any:
+                    return CCResult(grants=[Grant(m.rating_group, granted=Units(total_octets=10 * MIB),
+                                                  result_code=2001, validity_time=600) for m in req.mscc])
+                on_initial = on_update = on_termination = on_event = _grant
+            handler = Grants()
+        server = CreditControlServer(node, handler, max_in_progress=1 << 30)
 
         def session(s: int) -> list[bytes]:
             out = []
@@ -75,6 +90,9 @@ async def main(args: argparse.Namespace) -> None:
 
         warm = min(args.sessions, 2 * args.inflight)
         await run(0, warm)
+        if not args.default_gc:
+            from diameter.ocs.server import GC_THRESHOLD, tune_gc
+            tune_gc(GC_THRESHOLD)  # as `diameter ocs serve` does
         t0 = time.thread_time()
         await run(warm, args.sessions)
         n = (args.sessions - warm) * 6
@@ -92,6 +110,8 @@ if __name__ == "__main__":
     ap.add_argument("--inflight", type=int, default=48)
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--src", default=str(Path(__file__).resolve().parent.parent / "src"))
+    ap.add_argument("--reference", action="store_true", help="grant without storage (the CC layer alone)")
+    ap.add_argument("--default-gc", action="store_true", help="Python's garbage collector settings")
     a = ap.parse_args()
     sys.path.insert(0, a.src)
     from diameter.node.node import new_event_loop

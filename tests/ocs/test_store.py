@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
@@ -226,7 +227,7 @@ def test_recorded_outcome_format_2_round_trip_and_format_1_still_read():
     assert back == out
     old = json.dumps({"result_code": 4012, "account_id": 3, "balance": 0, "balance_change": 0, "currency": 978,
                       "cost": None, "check_balance": None, "amount_before": None, "reauth_sessions": [],
-                      "error_message": None, "grants": [dict(Grant(1, 4012).__dict__)]})
+                      "error_message": None, "grants": [dataclasses.asdict(Grant(1, 4012))]})
     first = Outcome.from_json(old)
     assert first.replayed and first.result_code == 4012 and first.grants == [Grant(1, 4012)]
     try:

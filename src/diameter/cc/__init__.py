@@ -10,15 +10,23 @@
 * :mod:`diameter.cc.client` - ``CreditControlClient`` (sessions and one-shot events);
 * :mod:`diameter.cc.threaded` - the same for the python-diameter-style threaded ``Node``.
 
-See docs/credit-control.md.
+The AVP readers (:mod:`.fastwire`) may be a compiled extension (mypyc, like the codec core);
+``DIAMETER_PURE_PYTHON=1`` runs their Python source. See docs/credit-control.md.
 """
 from __future__ import annotations
 
-from .actions import ClientState, Decision, Notice, NoticeKind, Outcome, SessionStateError
-from .client import CCEvent, CCSession, CreditControlClient
-from .server import CreditControlHandler, CreditControlServer, UnknownSession
-from .server_core import ServerCore, ServerSession, ServerState
-from .types import (CCFH, DDFH, CCAnswer, CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money,
+from diameter.codec.source_switch import use_source as _use_source
+
+_COMPILED_MODULES = ("fastwire",)   # setup.py compiles these
+
+_use_source(__name__, __file__, _COMPILED_MODULES)
+
+# the imports below come after the pure-Python switch
+from .actions import ClientState, Decision, Notice, NoticeKind, Outcome, SessionStateError  # noqa: E402
+from .client import CCEvent, CCSession, CreditControlClient  # noqa: E402
+from .server import CreditControlHandler, CreditControlServer, UnknownSession  # noqa: E402
+from .server_core import ServerCore, ServerSession, ServerState  # noqa: E402
+from .types import (CCFH, DDFH, CCAnswer, CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money,  # noqa: E402
                     MsccRequest, ReportingReason, RequestedAction, RequestType, Units)
 
 __all__ = ["CCFH", "DDFH", "CCAnswer", "CCEvent", "CCRequest", "CCResult", "CCSession", "ClientState",

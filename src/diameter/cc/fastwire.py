@@ -12,7 +12,7 @@ import struct
 from typing import Any
 
 from ..codec.frame import scan as scan
-from .types import FinalUnit, FinalUnitAction, Grant, Money, MsccRequest, Units
+from .types import CCRequest, FinalUnit, FinalUnitAction, Grant, Money, MsccRequest, RequestType, Units
 
 _U32 = struct.Struct("!I").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
@@ -197,6 +197,89 @@ def mscc_request(buf: bytes, s: int, end: int) -> MsccRequest:
             elif c == TRIGGER:
                 triggers = _triggers(buf, e)
     return MsccRequest(rg, sids, requested, used, reasons, triggers)
+
+
+def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+    """The :class:`CCRequest` of a CCR's bytes (``msg``: its decoded message, kept for the
+    AVPs read on first access); see :func:`diameter.cc.wire.parse_ccr`."""
+    sid = oh = orealm = ""
+    rtype: int | None = None
+    number: int | None = None
+    mscc: list[MsccRequest] = []
+    rsu: Units | None = None
+    usus: list[tuple[Units, int | None]] = []
+    sids: list[int] = []
+    subs: list[tuple[int, str]] = []
+    sctx: Any = _UNSEEN
+    auth: Any = _UNSEEN
+    user: Any = _UNSEEN
+    action: Any = _UNSEEN
+    top_codes = _CCR_TOP
+    for e in scan(buf, 20, len(buf)):
+        k = top_codes.get(e[0], -1)
+        if k < 0 or e[1]:
+            continue
+        if k == 0:
+            sid = text(buf, e)
+        elif k == 1:
+            mscc.append(mscc_request(buf, e[4], e[5]))
+        elif k == 2:
+            rtype = uint(buf, e)
+        elif k == 3:
+            number = uint(buf, e)
+        elif k == 4:
+            oh = text(buf, e)
+        elif k == 5:
+            orealm = text(buf, e)
+        elif k == 6:
+            rsu = units(buf, e[4], e[5])[0]
+        elif k == 7:
+            usus.append(units(buf, e[4], e[5]))
+        elif k == 8:
+            sids.append(uint(buf, e))
+        elif k == 9:
+            sub = subscription_id(buf, e[4], e[5])
+            if sub is not None:
+                subs.append(sub)
+        elif k == 10:
+            if sctx is _UNSEEN:
+                sctx = text(buf, e)
+        elif k == 11:
+            if auth is _UNSEEN:
+                auth = uint(buf, e)
+        elif k == 12:
+            if user is _UNSEEN:
+                user = text(buf, e)
+        elif action is _UNSEEN:
+            action = int32(buf, e)
+    rt = _REQUEST_TYPES.get(rtype if rtype is not None else -1)
+    if rt is None:
+        raise ValueError(f"bad CC-Request-Type {rtype!r}")
+    top = False
+    if not mscc and (rsu is not None or usus):
+        top = True
+        mscc.append(MsccRequest(None, sids[:1], rsu, [u for u, _ in usus],
+                                [r for _, r in usus if r is not None]))
+    req = CCRequest(sid, rt, number or 0, bool(buf[4] & 0x10), oh, orealm, peer or oh, dialect,
+                    mscc=mscc, top_level_units=top, message=msg)
+    if number is None:
+        req.has_request_number = False
+    if subs:  # else decoded on first access (Subscription-Id inside Service-Information)
+        req._subscription_ids = subs
+    # the AVPs the scan saw are not decoded again; the others read as absent
+    req._service_context_id = None if sctx is _UNSEEN else sctx
+    req._auth_application_id = None if auth is _UNSEEN else auth
+    req._user_name = None if user is _UNSEEN else user
+    req._requested_action = None if action is _UNSEEN else action
+    return req
+
+
+_UNSEEN: Any = object()
+_REQUEST_TYPES: dict[int, RequestType] = {int(t): t for t in RequestType}
+_CCR_TOP: dict[int, int] = {
+    SESSION_ID: 0, MSCC: 1, CC_REQUEST_TYPE: 2, CC_REQUEST_NUMBER: 3, ORIGIN_HOST: 4, ORIGIN_REALM: 5,
+    RSU: 6, USU: 7, SERVICE_IDENTIFIER: 8, SUBSCRIPTION_ID: 9, SERVICE_CONTEXT_ID: 10,
+    AUTH_APPLICATION_ID: 11, USER_NAME: 12, REQUESTED_ACTION: 13}
 
 
 def grant(buf: bytes, s: int, end: int) -> Grant:

@@ -16,8 +16,7 @@ from ..message import Avp, Message
 from . import fastwire as fw
 from ..message.avp import grouped as _grouped
 from ..message.commands import CreditControlAnswer, CreditControlRequest
-from .types import (CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money, MsccRequest,
-                    RequestType, Units)
+from .types import (CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money, Units)
 
 log = logging.getLogger("diameter.cc")
 
@@ -98,73 +97,9 @@ def parse_ccr(msg: Any, *, peer: str = "", dialect: str = "3gpp", raw: bytes | N
     credit-control AVPs.
     """
     buf = raw if raw is not None else msg.as_bytes()
-    sid = oh = orealm = ""
-    rtype = number = None
-    mscc: list[MsccRequest] = []
-    rsu = None
-    usus: list[tuple[Units, int | None]] = []
-    sids: list[int] = []
-    subs: list[tuple[int, str]] = []
-    lazy: dict[str, Any] = {}
-    uint, units, text = fw.uint, fw.units, fw.text
-    for e in fw.scan(buf, 20, len(buf)):
-        k = _CCR_TOP.get(e[0])
-        if k is None or e[1]:
-            continue
-        if k == 0:
-            sid = text(buf, e)
-        elif k == 1:
-            mscc.append(fw.mscc_request(buf, e[4], e[5]))
-        elif k == 2:
-            rtype = uint(buf, e)
-        elif k == 3:
-            number = uint(buf, e)
-        elif k == 4:
-            oh = text(buf, e)
-        elif k == 5:
-            orealm = text(buf, e)
-        elif k == 6:
-            rsu = units(buf, e[4], e[5])[0]
-        elif k == 7:
-            usus.append(units(buf, e[4], e[5]))
-        elif k == 8:
-            sids.append(uint(buf, e))
-        elif k == 9:
-            sub = fw.subscription_id(buf, e[4], e[5])
-            if sub is not None:
-                subs.append(sub)
-        elif k == 10:
-            lazy.setdefault("_service_context_id", text(buf, e))
-        elif k == 11:
-            lazy.setdefault("_auth_application_id", uint(buf, e))
-        elif k == 12:
-            lazy.setdefault("_user_name", text(buf, e))
-        else:
-            lazy.setdefault("_requested_action", fw.int32(buf, e))
-    try:
-        rt = _REQUEST_TYPES[rtype]  # type: ignore[index]
-    except KeyError:
-        raise ValueError(f"bad CC-Request-Type {rtype!r}") from None
-    top = False
-    if not mscc and (rsu is not None or usus):
-        top = True
-        mscc.append(MsccRequest(None, sids[:1], rsu, [u for u, _ in usus], [r for _, r in usus if r is not None]))
-    req = CCRequest(sid, rt, number or 0, bool(buf[4] & 0x10), oh, orealm, peer or oh, dialect,
-                    mscc=mscc, top_level_units=top, message=msg)
-    if number is None:
-        req.has_request_number = False
-    if subs:  # else decoded on first access (Subscription-Id inside Service-Information)
-        req.subscription_ids = subs
-    for name in _LAZY_READ:  # the AVPs the scan saw are not decoded again
-        setattr(req, name, lazy.get(name))
-    return req
+    return fw.ccr_request(msg, buf, peer, dialect)
 
 
-_LAZY_READ = ("_service_context_id", "_auth_application_id", "_user_name", "_requested_action")
-_REQUEST_TYPES = {int(t): t for t in RequestType}
-_CCR_TOP = {fw.SESSION_ID: 0, fw.MSCC: 1, fw.CC_REQUEST_TYPE: 2, fw.CC_REQUEST_NUMBER: 3, fw.ORIGIN_HOST: 4,
-            fw.ORIGIN_REALM: 5, fw.RSU: 6, fw.USU: 7, fw.SERVICE_IDENTIFIER: 8, fw.SUBSCRIPTION_ID: 9,
-            fw.SERVICE_CONTEXT_ID: 10, fw.AUTH_APPLICATION_ID: 11, fw.USER_NAME: 12, fw.REQUESTED_ACTION: 13}
 _CCA_TOP = {fw.SESSION_ID: 0, fw.RESULT_CODE: 1, fw.MSCC: 2, fw.CC_REQUEST_TYPE: 3, fw.CC_REQUEST_NUMBER: 4,
             fw.ORIGIN_HOST: 5, fw.CCFH_AVP: 6, fw.DDFH_AVP: 7, fw.CC_SESSION_FAILOVER: 8, fw.VALIDITY_TIME: 9,
             fw.GSU: 10, fw.FUI: 11}

@@ -1,14 +1,16 @@
 """An online charging server (OCS): accounts, tariffs, rating, reservations, ledger, storage.
 
 The charging model (`model`, `tariff`, `rating`, `accounting`, `engine`, `store`) has no
-Diameter types; the Diameter front that answers Gy/Ro and Huawei DCC requests sits on top.
+Diameter types; the Diameter front that answers Gy/Ro and Huawei DCC requests sits on top
+(`front`, with `mapping` between the two).
 
-The rating core (:mod:`.tariff`, :mod:`.books`, :mod:`.rating`) may be compiled extensions
-(mypyc, like the codec and node cores); ``DIAMETER_PURE_PYTHON=1`` runs their Python source.
+The charging model, the rating core and the CCR/CCA mapping (:mod:`.model`, :mod:`.tariff`,
+:mod:`.books`, :mod:`.rating`, :mod:`.mapping`) may be compiled extensions (mypyc, like the
+codec and node cores); ``DIAMETER_PURE_PYTHON=1`` runs their Python source.
 """
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("tariff", "books", "rating")   # setup.py compiles these
+_COMPILED_MODULES = ("model", "tariff", "books", "rating", "mapping")   # setup.py compiles these
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 

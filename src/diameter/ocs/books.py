@@ -24,7 +24,7 @@ from .model import (
 from .tariff import Rate
 
 
-@dataclass
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class Decision:
     """Everything a transaction changes; applied by storage in one commit."""
 
@@ -37,6 +37,22 @@ class Decision:
     sessions_del: list[str] = field(default_factory=list)
     cdrs: list[dict[str, Any]] = field(default_factory=list)
     account_state: str | None = None
+
+    def __init__(self, outcome: Outcome, ledger: list[LedgerRow] | None = None,
+                 balances: dict[int, int] | None = None,
+                 reservations_put: list[Reservation] | None = None,
+                 reservations_del: list[tuple[str, int]] | None = None,
+                 sessions_put: list[SessionRow] | None = None, sessions_del: list[str] | None = None,
+                 cdrs: list[dict[str, Any]] | None = None, account_state: str | None = None) -> None:
+        self.outcome = outcome
+        self.ledger = [] if ledger is None else ledger
+        self.balances = {} if balances is None else balances
+        self.reservations_put = [] if reservations_put is None else reservations_put
+        self.reservations_del = [] if reservations_del is None else reservations_del
+        self.sessions_put = [] if sessions_put is None else sessions_put
+        self.sessions_del = [] if sessions_del is None else sessions_del
+        self.cdrs = [] if cdrs is None else cdrs
+        self.account_state = account_state
 
 
 def rg_key(rating_group: int | None) -> int:

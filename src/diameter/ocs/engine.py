@@ -30,6 +30,23 @@ from .tariff import DEFAULT_TARIFF, Tariff
 log = logging.getLogger("diameter.ocs")
 
 
+_TARGETS: dict[tuple[tuple[int, str], ...], Target] = {}
+
+
+def _subscribers(subscriptions: Sequence[tuple[int, str]]) -> Target:
+    """The Target of these subscriptions; equal ones are shared (Targets are frozen; bounded)."""
+    key = tuple(subscriptions)
+    try:
+        t = _TARGETS.get(key)
+    except TypeError:  # unhashable parts (lists): not shared
+        return Target(subscriptions=key)
+    if t is None:
+        if len(_TARGETS) >= 4096:
+            _TARGETS.clear()
+        t = _TARGETS[key] = Target(subscriptions=key)
+    return t
+
+
 class Engine:
     """Online charging over one storage; safe to run several engines on one PostgreSQL."""
 
@@ -48,14 +65,12 @@ class Engine:
         now = self.clock()
         tariff = self.tariff
         key = (req.session_id, req.request_number)
-        target = (Target(subscriptions=tuple(req.subscriptions)) if req.subscriptions
-                  else Target(session_id=req.session_id))
-        out = await self.store.transact(target, lambda snap: rating.charge(snap, req, tariff, now),
-                                        key, now, scope=req.session_id)
+        target = _subscribers(req.subscriptions) if req.subscriptions else Target(session_id=req.session_id)
+        decide = rating.Charging(req, tariff, now)
+        out = await self.store.transact(target, decide, key, now, scope=req.session_id)
         if out is None and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
             # subscription changed or missing mid-session: the session still knows its account
-            out = await self.store.transact(Target(session_id=req.session_id),
-                                            lambda snap: rating.charge(snap, req, tariff, now), key, now,
+            out = await self.store.transact(Target(session_id=req.session_id), decide, key, now,
                                             scope=req.session_id)
         if out is None:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")

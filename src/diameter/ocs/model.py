@@ -10,8 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import marshal
-import operator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -138,7 +137,7 @@ class Account:
     subscriptions: list[tuple[int, str]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class Hold:
     """Part of a reservation taken from one balance."""
 
@@ -146,8 +145,13 @@ class Hold:
     amount: int  # in the balance's own unit (minor units for money)
     units: int  # service units it pays for
 
+    def __init__(self, balance_id: int, amount: int, units: int) -> None:
+        self.balance_id = balance_id
+        self.amount = amount
+        self.units = units
 
-@dataclass
+
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class Reservation:
     """Credit reserved for one (session, rating group); money already moved out of balances."""
 
@@ -162,6 +166,20 @@ class Reservation:
     final: bool = False  # the grant carried a Final-Unit-Indication
     peer: str = ""
 
+    def __init__(self, session_id: str, rating_group: int, account_id: int, unit: UnitKind, units: int,
+                 holds: list[Hold], expires_at: float, request_number: int = 0, final: bool = False,
+                 peer: str = "") -> None:
+        self.session_id = session_id
+        self.rating_group = rating_group
+        self.account_id = account_id
+        self.unit = unit
+        self.units = units
+        self.holds = holds
+        self.expires_at = expires_at
+        self.request_number = request_number
+        self.final = final
+        self.peer = peer
+
     def holds_json(self) -> str:
         return json.dumps([[h.balance_id, h.amount, h.units] for h in self.holds])
 
@@ -170,7 +188,7 @@ class Reservation:
         return [Hold(int(b), int(a), int(u)) for b, a, u in json.loads(text)]
 
 
-@dataclass
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class LedgerRow:
     """One change of one balance."""
 
@@ -185,8 +203,22 @@ class LedgerRow:
     rating_group: int | None = None
     ts: float = 0.0
 
+    def __init__(self, account_id: int, balance_id: int, op: str, amount: int, balance_after: int,
+                 units: int = 0, session_id: str | None = None, request_number: int | None = None,
+                 rating_group: int | None = None, ts: float = 0.0) -> None:
+        self.account_id = account_id
+        self.balance_id = balance_id
+        self.op = op
+        self.amount = amount
+        self.balance_after = balance_after
+        self.units = units
+        self.session_id = session_id
+        self.request_number = request_number
+        self.rating_group = rating_group
+        self.ts = ts
 
-@dataclass
+
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class SessionRow:
     """Running totals of one open charging session (becomes a CDR when it ends)."""
 
@@ -201,8 +233,22 @@ class SessionRow:
     peer: str = ""
     final: bool = False  # its last grant carried a Final-Unit-Indication
 
+    def __init__(self, session_id: str, account_id: int, started: float, updated: float,
+                 expires_at: float, charged: int = 0, units: dict[str, int] | None = None,
+                 requests: int = 0, peer: str = "", final: bool = False) -> None:
+        self.session_id = session_id
+        self.account_id = account_id
+        self.started = started
+        self.updated = updated
+        self.expires_at = expires_at
+        self.charged = charged
+        self.units = {} if units is None else units
+        self.requests = requests
+        self.peer = peer
+        self.final = final
 
-@dataclass
+
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class Snapshot:
     """What a transaction sees of one account, locked for the transaction's duration."""
 
@@ -211,6 +257,15 @@ class Snapshot:
     reservations: list[Reservation]
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     other_sessions: int | None = None  # set when only one session's part was loaded
+
+    def __init__(self, account: Account, balances: list[Balance], reservations: list[Reservation],
+                 sessions: dict[str, SessionRow] | None = None,
+                 other_sessions: int | None = None) -> None:
+        self.account = account
+        self.balances = balances
+        self.reservations = reservations
+        self.sessions = {} if sessions is None else sessions
+        self.other_sessions = other_sessions
 
     def balance(self, balance_id: int) -> Balance:
         for b in self.balances:
@@ -232,7 +287,7 @@ class Snapshot:
         return post if post is not None else first
 
 
-@dataclass
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class Grant:
     """The engine's answer for one rating group."""
 
@@ -251,8 +306,39 @@ class Grant:
     time_threshold: int | None = None
     cost: int | None = None  # minor units charged for the used units
 
+    def __init__(self, rating_group: int | None, result_code: int = SUCCESS,
+                 service_identifier: int | None = None, unit: str | None = None,
+                 units: int | None = None, final_action: int | None = None,
+                 redirect_address: str | None = None,
+                 restriction_filter_rules: list[str] | None = None,
+                 filter_ids: list[str] | None = None, validity_time: int | None = None,
+                 quota_holding_time: int | None = None, volume_threshold: int | None = None,
+                 time_threshold: int | None = None, cost: int | None = None) -> None:
+        self.rating_group = rating_group
+        self.result_code = result_code
+        self.service_identifier = service_identifier
+        self.unit = unit
+        self.units = units
+        self.final_action = final_action
+        self.redirect_address = redirect_address
+        self.restriction_filter_rules = restriction_filter_rules
+        self.filter_ids = filter_ids
+        self.validity_time = validity_time
+        self.quota_holding_time = quota_holding_time
+        self.volume_threshold = volume_threshold
+        self.time_threshold = time_threshold
+        self.cost = cost
 
-@dataclass
+
+    def row(self) -> tuple[Any, ...]:
+        """The recorded form: the fields in declaration order."""
+        return (self.rating_group, self.result_code, self.service_identifier, self.unit, self.units,
+                self.final_action, self.redirect_address, self.restriction_filter_rules, self.filter_ids,
+                self.validity_time, self.quota_holding_time, self.volume_threshold, self.time_threshold,
+                self.cost)
+
+
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class Outcome:
     """A request's recorded answer (stored with its debits; replayed on retransmission)."""
 
@@ -269,12 +355,33 @@ class Outcome:
     error_message: str | None = None
     replayed: bool = False
 
+    def __init__(self, result_code: int, grants: list[Grant] | None = None,
+                 account_id: int | None = None, balance: int | None = None, balance_change: int = 0,
+                 currency: int | None = None, cost: int | None = None,
+                 check_balance: int | None = None, amount_before: int | None = None,
+                 reauth_sessions: list[str] | None = None, error_message: str | None = None,
+                 replayed: bool = False) -> None:
+        self.result_code = result_code
+        self.grants = [] if grants is None else grants
+        self.account_id = account_id
+        self.balance = balance
+        self.balance_change = balance_change
+        self.currency = currency
+        self.cost = cost
+        self.check_balance = check_balance
+        self.amount_before = amount_before
+        self.reauth_sessions = [] if reauth_sessions is None else reauth_sessions
+        self.error_message = error_message
+        self.replayed = replayed
+
     def to_row(self) -> list[Any]:
         """The recorded form: ``[2, <fields of _OUTCOME_FIELDS>..., [grant row, ...]]``.
 
         Positional (a grant is the tuple of its fields in declaration order), so writing it is
         a few C calls; the leading 2 is the format version (version 1 was a JSON object)."""
-        return [2, *_outcome_values(self), [_grant_values(g) for g in self.grants]]
+        return [2, self.result_code, self.account_id, self.balance, self.balance_change, self.currency,
+                self.cost, self.check_balance, self.amount_before, self.reauth_sessions,
+                self.error_message, [g.row() for g in self.grants]]  # the order of _OUTCOME_FIELDS
 
     def to_json(self) -> str:
         return _encode(self.to_row())
@@ -304,8 +411,7 @@ class Outcome:
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 _OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
                    "check_balance", "amount_before", "reauth_sessions", "error_message")
-_outcome_values = operator.attrgetter(*_OUTCOME_FIELDS)
-_grant_values = operator.attrgetter(*(f.name for f in fields(Grant)))
+
 
 
 @dataclass

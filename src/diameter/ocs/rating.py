@@ -28,7 +28,7 @@ from .model import (
 from .tariff import Rate, Tariff
 
 
-@dataclass
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class ServiceUsage:
     """One service (an MSCC, or the top-level units) of a request."""
 
@@ -38,8 +38,17 @@ class ServiceUsage:
     used: dict[UnitKind, int] = field(default_factory=dict)
     final: bool = False  # Reporting-Reason FINAL: report the units, ask for no more
 
+    def __init__(self, rating_group: int | None = None, service_identifier: int | None = None,
+                 requested: dict[UnitKind, int] | None = None, used: dict[UnitKind, int] | None = None,
+                 final: bool = False) -> None:
+        self.rating_group = rating_group
+        self.service_identifier = service_identifier
+        self.requested = requested
+        self.used = {} if used is None else used
+        self.final = final
 
-@dataclass
+
+@dataclass(init=False)  # the __init__ below: compiled, not generated
 class ChargeRequest:
     """A credit-control request in the charging model's terms."""
 
@@ -51,6 +60,19 @@ class ChargeRequest:
     services: list[ServiceUsage] = field(default_factory=list)
     action: RequestedAction | None = None
     peer: str = ""
+
+    def __init__(self, session_id: str, request_number: int, kind: RequestKind,
+                 subscriptions: list[tuple[int, str]] | None = None,
+                 service_context: str | None = None, services: list[ServiceUsage] | None = None,
+                 action: RequestedAction | None = None, peer: str = "") -> None:
+        self.session_id = session_id
+        self.request_number = request_number
+        self.kind = kind
+        self.subscriptions = [] if subscriptions is None else subscriptions
+        self.service_context = service_context
+        self.services = [] if services is None else services
+        self.action = action
+        self.peer = peer
 
 
 def _grant_units(books: Books, rate: Rate, usage: ServiceUsage, tariff: Tariff,
@@ -196,6 +218,19 @@ def charge(snap: Snapshot, req: ChargeRequest, tariff: Tariff, now: float) -> De
     if req.kind is RequestKind.INITIAL and not 2000 <= code < 3000:
         books.close_session(req.session_id, "denied")  # the client will not come back for it
     return books.decision(Outcome(code, grants))
+
+
+class Charging:
+    """:func:`charge` of one request as a function of the snapshot: what storage calls to
+    decide (a compiled callable, where a lambda would run interpreted)."""
+
+    def __init__(self, req: ChargeRequest, tariff: Tariff, now: float) -> None:
+        self.req = req
+        self.tariff = tariff
+        self.now = now
+
+    def __call__(self, snap: Snapshot) -> Decision:
+        return charge(snap, self.req, self.tariff, self.now)
 
 
 def _event(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:

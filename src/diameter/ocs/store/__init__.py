@@ -1,7 +1,18 @@
-"""Storage of the OCS behind one interface: SQLite (default) and PostgreSQL (asyncpg)."""
+"""Storage of the OCS behind one interface: SQLite (default) and PostgreSQL (asyncpg).
 
-from .base import Storage, StorageError
-from .queries import Target
+The SQLite account cache and the work on a cached account (:mod:`.sqlite_cache`,
+:mod:`.account_ops`) may be compiled extensions, built with the OCS's rating core;
+``DIAMETER_PURE_PYTHON=1`` runs their Python source.
+"""
+from diameter.codec.source_switch import use_source as _use_source
+
+_COMPILED_MODULES = ("account_ops", "sqlite_cache")   # setup.py compiles these (with diameter.ocs's)
+
+_use_source(__name__, __file__, _COMPILED_MODULES)
+
+# the imports below come after the pure-Python switch
+from .base import Storage, StorageError  # noqa: E402
+from .queries import Target  # noqa: E402
 
 __all__ = ["Storage", "StorageError", "Target", "open_storage"]
 

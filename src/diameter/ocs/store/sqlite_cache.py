@@ -31,7 +31,7 @@ from typing import Any
 
 from ..books import Decision
 from ..model import AccountState, Outcome, Reservation, SessionRow
-from . import queries
+from . import account_ops, queries
 from .cached import CachedAccount
 from .queries import Decide, Target, Work
 
@@ -52,7 +52,15 @@ Rows = tuple[list[Any], ...]
 
 
 def _us(t: float) -> int:
-    return round(t * 1_000_000)
+    """``round(t * 1e6)`` (half to even), without the generic ``round`` call when compiled."""
+    x = t * 1_000_000
+    if not 0.0 <= x < 4.0e15:  # beyond: whole floats, NaN or infinity: as round() does
+        return round(x)
+    i = int(x)
+    f = x - i  # exact: i is within 1 of x, and a float
+    if f > 0.5 or (f == 0.5 and i & 1):
+        i += 1
+    return i
 
 
 class AccountCache:
@@ -193,7 +201,7 @@ class AccountCache:
         acc = self._account(conn, account_id)
         if acc is None:
             return None
-        view = acc.view(scope)
+        view = account_ops.view(acc.snap, acc.res, acc.sessions, scope)
         dec = decide(view)
         out = dec.outcome
         if out.account_id is None:
@@ -217,7 +225,8 @@ class AccountCache:
                 (ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op, r.amount,
                  r.balance_after, r.units, r.session_id, r.request_number, r.rating_group)
                 for r in dec.ledger)
-        acc.apply_holds(dec, self.res_put, self.ses_put, self.session_account, account_id)
+        account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
+                                self.session_account, account_id)
         for c in dec.cdrs:
             self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"),
                               json.dumps(c, sort_keys=True)))

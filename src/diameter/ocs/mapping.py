@@ -1,0 +1,151 @@
+"""Between the credit-control values of a CCR/CCA (:mod:`diameter.cc.types`) and the
+charging model's requests and outcomes: what the Diameter front (:mod:`.front`) hands the
+engine and how it answers. Pure functions, no I/O; compiled with the rating core when
+built (mypyc), ``DIAMETER_PURE_PYTHON=1`` runs this source.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..cc.types import (
+    CCRequest,
+    CCResult,
+    FinalUnit,
+    FinalUnitAction,
+    Grant,
+    MsccRequest,
+    ReportingReason,
+    RequestType,
+    Units,
+)
+from ..message.avp import grouped as _grouped
+from .model import SUCCESS, Outcome, RequestedAction, RequestKind, UnitKind
+from .rating import ChargeRequest, ServiceUsage
+
+log = logging.getLogger("diameter.ocs.front")
+
+_G: Any = _grouped
+CHECK_BALANCE_RESULT = 422
+REDIRECT_URL = 2  # Redirect-Address-Type URL
+
+
+def units_of(u: Units | None) -> dict[UnitKind, int]:
+    """Charging-model units of Diameter service units (octets: total, else input + output)."""
+    out: dict[UnitKind, int] = {}
+    if u is None:
+        return out
+    if u.time is not None:
+        out[UnitKind.TIME] = int(u.time)
+    if u.total_octets is not None:
+        out[UnitKind.OCTETS] = int(u.total_octets)
+    elif u.input_octets is not None or u.output_octets is not None:
+        out[UnitKind.OCTETS] = int(u.input_octets or 0) + int(u.output_octets or 0)
+    if u.service_specific is not None:
+        out[UnitKind.EVENTS] = int(u.service_specific)
+    return out
+
+
+_SEEN: dict[int, tuple[Units, dict[UnitKind, int]]] = {}
+
+
+def _units_read(u: Units) -> dict[UnitKind, int]:
+    """`units_of` for the service units of requests, remembered by identity (bounded; the
+    entry holds the Units, so its id is not reused meanwhile): the CCR parser shares equal
+    Units. The dict returned is shared: read it, do not change it."""
+    hit = _SEEN.get(id(u))
+    if hit is not None and hit[0] is u:
+        return hit[1]
+    out = units_of(u)
+    if len(_SEEN) >= 4096:
+        _SEEN.clear()
+    _SEEN[id(u)] = (u, out)
+    return out
+
+
+def usage_of(m: MsccRequest) -> ServiceUsage:
+    used: dict[UnitKind, int] = {}
+    for u in m.used:
+        for k, v in _units_read(u).items():
+            used[k] = used.get(k, 0) + max(0, v)
+    return ServiceUsage(
+        m.rating_group, m.service_identifiers[0] if m.service_identifiers else None,
+        None if m.requested is None else dict(_units_read(m.requested)),
+        used, _FINAL in m.reporting_reasons)
+
+
+_FINAL = int(ReportingReason.FINAL)
+_UNITS_FOR = {UnitKind.TIME.value: lambda n: Units(time=n),
+              UnitKind.OCTETS.value: lambda n: Units(total_octets=n)}
+_GRANTED: dict[tuple[str, int], Units] = {}
+
+
+def _granted(unit: str | None, n: int | None) -> Units | None:
+    """Granted-Service-Unit of an engine grant; equal ones are shared (bounded): Units are
+    immutable and the CCA encoder keeps the bytes of the ones it has seen."""
+    if n is None or unit is None:
+        return None
+    key = (unit, n)
+    u = _GRANTED.get(key)
+    if u is None:
+        UnitKind(unit)  # ValueError for what the engine never writes
+        make = _UNITS_FOR.get(unit)
+        u = make(n) if make is not None else Units(service_specific=n)
+        if len(_GRANTED) >= 4096:
+            _GRANTED.clear()
+        _GRANTED[key] = u
+    return u
+
+
+def result_of(out: Outcome, req: CCRequest) -> CCResult:
+    """The CCA content of an engine outcome."""
+    grants = []
+    for g in out.grants:
+        fu = None
+        if g.final_action is not None:
+            action = FinalUnitAction(g.final_action)
+            fu = FinalUnit(action, REDIRECT_URL if g.redirect_address else None, g.redirect_address,
+                           tuple(r.encode() for r in g.restriction_filter_rules or ()),
+                           tuple(g.filter_ids or ()))
+        grants.append(Grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
+                            _granted(g.unit, g.units), g.result_code, g.validity_time,
+                            g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))
+    res = CCResult(out.result_code, grants, error_message=out.error_message)
+    if req.top_level_units and grants:
+        res.grants[0].result_code = None
+        if out.grants[0].result_code != SUCCESS:
+            res.result_code = out.grants[0].result_code
+    if out.cost is not None and req.request_type is RequestType.EVENT:
+        res.cost_information = _G.CostInformation(
+            unit_value=_G.UnitValue(value_digits=out.cost, exponent=-2), currency_code=out.currency or 978)
+    if out.check_balance is not None:
+        res.extra_avps.append((CHECK_BALANCE_RESULT, 0, out.check_balance))
+    return res
+
+
+def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
+    """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated)."""
+    subs = [(int(t), str(d)) for t, d in req.subscription_ids]
+    if not subs and req.user_name:
+        log.info("session %s: no Subscription-Id, User-Name %r used (tolerated)",
+                 req.session_id, req.user_name)
+        subs = [(3, req.user_name), (0, req.user_name)]
+    return subs
+
+
+def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
+    """The engine's request for a CCR."""
+    services = [usage_of(m) for m in req.mscc]
+    if kind is RequestKind.EVENT and not services:
+        services = [ServiceUsage()]
+    action = None
+    asked = req.requested_action
+    if asked is not None:
+        try:
+            action = RequestedAction(asked)
+        except ValueError:
+            log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
+                     req.session_id, asked)
+    return ChargeRequest(req.session_id, req.request_number, kind, subscriptions(req),
+                         req.service_context_id, services, action, req.peer)

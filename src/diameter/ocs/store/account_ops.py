@@ -1,0 +1,52 @@
+"""The work on a cached account (:class:`.cached.CachedAccount`) that every decision does:
+the snapshot it sees and the reservations and session rows it changed. Pure functions on
+the account's parts, compiled with the rating core when built (mypyc); the SQLite cache
+calls them directly, the PostgreSQL one through the account's methods.
+"""
+
+from __future__ import annotations
+
+from ..books import Decision
+from ..model import Reservation, SessionRow, Snapshot
+
+
+def view(snap: Snapshot, res: dict[str, dict[int, Reservation]], sessions: dict[str, SessionRow],
+         scope: str | None) -> Snapshot:
+    """What a decision sees: the whole account, or one session's part of it."""
+    if scope is None:
+        return Snapshot(snap.account, snap.balances,
+                        [r for rs in res.values() for r in rs.values()], dict(sessions))
+    mine = res.get(scope)
+    row = sessions.get(scope)
+    others = len(res) - (1 if mine else 0)
+    return Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
+                    {scope: row} if row is not None else {}, others)
+
+
+def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, SessionRow],
+                dec: Decision, res_put: dict[tuple[str, int], Reservation | None],
+                ses_put: dict[str, SessionRow | None], session_account: dict[str, int],
+                account_id: int) -> None:
+    """Bring reservations and session rows up to date with a decision; record each change
+    (None: deleted) in `res_put` / `ses_put` for the batch's write."""
+    for sid, rg in dec.reservations_del:
+        rs = res.get(sid)
+        if rs is not None:
+            rs.pop(rg, None)
+            if not rs:
+                del res[sid]
+        res_put[(sid, rg)] = None
+    for r in dec.reservations_put:
+        got = res.get(r.session_id)
+        if got is None:
+            got = res[r.session_id] = {}
+        got[r.rating_group] = r
+        res_put[(r.session_id, r.rating_group)] = r
+        session_account[r.session_id] = account_id
+    for sid in dec.sessions_del:
+        sessions.pop(sid, None)
+        ses_put[sid] = None
+    for s in dec.sessions_put:
+        sessions[s.session_id] = s
+        ses_put[s.session_id] = s
+        session_account[s.session_id] = account_id
