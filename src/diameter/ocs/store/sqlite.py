@@ -455,7 +455,7 @@ class SqliteStorage(Storage):
                     new[key[0]] = set()
                 elif key[1] in numbers:  # a retransmission (or a number used again)
                     keys.append(key)
-        recorded: dict[tuple[str, int], str] = {}
+        recorded: dict[tuple[str, int], str | bytes] = {}
         if new:  # all their outcomes: committed ones from the file, the batch in flight's
             for sid, n, text in rconn.execute(SESSION_RECORDED, (_dumps(list(new)),)):
                 recorded[(sid, int(n))] = text
@@ -470,7 +470,7 @@ class SqliteStorage(Storage):
         return [cache.transact(rconn, w.target, w.decide, w.key, w.now, w.scope, recorded) for w, _f in batch]
 
     def _units(self, batch: list[_Item], version: int,
-               recorded: dict[tuple[str, int], str]) -> list[Any]:
+               recorded: dict[tuple[str, int], str | bytes]) -> list[Any]:
         writer, cache = self._writer, self._cache
         assert writer is not None
         conn = writer.conn

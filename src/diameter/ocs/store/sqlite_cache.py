@@ -176,7 +176,7 @@ class AccountCache:
     # -- one unit -----------------------------------------------------------------------
     def transact(self, conn: Any, target: Target, decide: Decide,
                  key: tuple[str, int] | None, now: float, scope: str | None,
-                 recorded: dict[tuple[str, int], str] | None = None) -> Outcome | None:
+                 recorded: dict[tuple[str, int], str | bytes] | None = None) -> Outcome | None:
         """`queries.transact` on the cache: replay, resolve, decide, remember the writes.
 
         `recorded`: outcomes of this batch's keys already read from the file (all of them:
