@@ -9,6 +9,7 @@ best of ``--rounds``).
 
     python bench/node_server_path.py [--requests 4000] [--rounds 5] [--src PATH]
     python bench/node_server_path.py --workload testapp   # freeDiameter test_app's Test-Request
+    python bench/node_server_path.py --workload testapp --api threaded   # its threaded-API server
 
 ``--raw``: the node's own work alone (no validation, no decoding; the handler returns
 pre-encoded answer bytes). ``--workload testapp``: the request freeDiameter's test_app benchmark client sends
@@ -76,7 +77,37 @@ def _testapp_server(srv) -> bytes:
     return TEST_REQUEST
 
 
-async def _run(requests: int, rounds: int, workload: str = "gy", raw: bool = False) -> float:
+def _testapp_threaded_server(srv) -> bytes:
+    """bench/vs_freediameter.py's threaded server (a python-diameter style ``Application``
+    answering inline in ``handle_request``) on ``srv``, wired as ``Node.start`` does in its
+    loop thread (here: this thread, no second one); returns the request template."""
+    import threading
+
+    from diameter.node import Node
+    from diameter.node.application import Application
+    from diameter.node.node import _Inbox
+    key = (TEST_AVP, TEST_VENDOR_ID)
+
+    class TestApplication(Application):
+        def handle_request(self, message):
+            answer = self.generate_answer(message, 2001)
+            for avp in message.find_avps(key):
+                answer.append_avp(avp)
+            self.send_answer(answer)
+
+    node = Node(srv.origin_host, srv.realm, ip_addresses=["127.0.0.1"])
+    node.validate_received_request_avps = True
+    app = TestApplication(TEST_APP_ID, is_auth_application=True)
+    node.applications.append(app)
+    app._node = node
+    node._anode, node._loop, node._loop_thread = srv, srv.loop, threading.get_ident()
+    node._inbox = _Inbox(srv.loop, srv)
+    srv.add_application(TEST_APP_ID, node._make_handler(app), auth=True, validate=True)
+    return TEST_REQUEST
+
+
+async def _run(requests: int, rounds: int, workload: str = "gy", raw: bool = False,
+               api: str = "asyncio") -> float:
     import node as bn  # bench/node.py: the workload
     from diameter.node.aio import DiameterNode
     from diameter.node.protocol.capabilities import Capabilities
@@ -88,7 +119,8 @@ async def _run(requests: int, rounds: int, workload: str = "gy", raw: bool = Fal
     async def on_ccr(req):
         return bn.build_cca(req, "server.bench.realm")
     if workload == "testapp":
-        template = bytearray(_testapp_server(srv))
+        srv.loop = asyncio.get_running_loop()
+        template = bytearray((_testapp_threaded_server if api == "threaded" else _testapp_server)(srv))
         apps = {TEST_APP_ID}
     else:
         srv.add_application(bn.APP_CC, on_ccr)
@@ -147,6 +179,8 @@ def main() -> None:
                     help="Gy CCR-Updates (bench/node.py's) or freeDiameter test_app's Test-Request")
     ap.add_argument("--raw", action="store_true",
                     help="the node alone: no validation or decoding, the handler returns answer bytes")
+    ap.add_argument("--api", choices=("asyncio", "threaded"), default="asyncio",
+                    help="testapp: the server written with the asyncio API or the threaded one (inline Application)")
     ap.add_argument("--src", default=str(HERE.parent / "src"), help="the diameter source tree to measure")
     args = ap.parse_args()
     sys.path.insert(0, args.src)
@@ -154,8 +188,9 @@ def main() -> None:
     import diameter  # noqa: F401 - from --src, before _machine puts this checkout first
     from _machine import describe
     print(describe(uvloop_used=False))
-    us = asyncio.run(_run(args.requests, args.rounds, args.workload, args.raw))
-    print(f"server request path without sockets, {args.workload}{' raw' if args.raw else ''} ({args.src}): {us:.1f} us CPU per request")
+    us = asyncio.run(_run(args.requests, args.rounds, args.workload, args.raw, args.api))
+    what = args.workload + (" raw" if args.raw else "") + (" threaded API" if args.api == "threaded" else "")
+    print(f"server request path without sockets, {what} ({args.src}): {us:.1f} us CPU per request")
 
 
 if __name__ == "__main__":

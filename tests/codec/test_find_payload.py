@@ -44,3 +44,21 @@ def test_malformed_bytes_give_none_never_an_exception():
         assert avps.find(buf, 268, end=len(buf) + 100) == avps.find(buf, 268)  # end past the data
         v = avps.find_u32(buf, 268)
         assert v is None or 0 <= v < 2**32
+
+
+def test_find_u32_agrees_with_the_payload_it_reads():
+    # the compiled find_u32 reads the value in place; it must say what find_payload's bytes say
+    good = bytes(20) + _body() + encode_avp(258, 0xC0, 0, struct.pack("!I", 7))  # V bit, vendor 0
+    rng = random.Random(6733)
+    cases = [good[:n] for n in range(len(good))]
+    for _ in range(300):
+        b = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            b[rng.randrange(20, len(b))] = rng.randrange(256)
+        cases.append(bytes(b))
+    for buf in cases:
+        for code in (263, 268, 258, 999):
+            p = frame._find_payload_struct(buf, code, 0, 20, len(buf))
+            want = -1 if p is None or len(p) != 4 else struct.unpack("!I", p)[0]
+            assert find_u32(buf, code, 20, len(buf)) == want
+    assert find_u32(good, 258, 20, len(good)) == 7

@@ -233,20 +233,39 @@ def find_payload(buf: bytes, code: int, vendor: int, start: int, end: int) -> by
     """
     if not COMPILED:
         return _find_payload_struct(buf, code, vendor, start, end)
-    pos = start
-    while pos + 8 <= end:
-        length = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
-        if length < 8 or pos + length > end:
-            return None
-        if ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) == code:
+    p = _find_at(buf, code, vendor, start, end)
+    if p < 0:
+        return None
+    q: i64 = p
+    length: i64 = (buf[q + 5] << 16) | (buf[q + 6] << 8) | buf[q + 7]
+    if buf[q + 4] & 0x80:
+        return bytes(buf[q + 12:q + length])
+    return bytes(buf[q + 8:q + length])
+
+
+def _find_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
+    """Where the AVP :func:`find_payload` reads starts; -1: none (compiled builds only)."""
+    if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end):
+        return -1
+    c: i64 = code
+    v: i64 = vendor
+    pos: i64 = start
+    e: i64 = end
+    if e > len(buf):
+        e = len(buf)
+    while pos + 8 <= e:
+        length: i64 = (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
+        if length < 8 or pos + length > e:
+            return -1
+        if ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) == c:
             if buf[pos + 4] & 0x80:
                 if length >= 12 and ((buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8)
-                                     | buf[pos + 11]) == vendor:
-                    return bytes(buf[pos + 12:pos + length])
-            elif vendor == 0:
-                return bytes(buf[pos + 8:pos + length])
+                                     | buf[pos + 11]) == v:
+                    return pos
+            elif v == 0:
+                return pos
         pos += (length + 3) & ~3
-    return None
+    return -1
 
 
 def _find_payload_struct(buf: bytes, code: int, vendor: int, start: int, end: int) -> bytes | None:
@@ -271,7 +290,25 @@ def _find_payload_struct(buf: bytes, code: int, vendor: int, start: int, end: in
 def find_u32(buf: bytes, code: int, start: int, end: int) -> int:
     """The Unsigned32 value of the first vendor-0 AVP ``code`` (as :func:`find_payload`);
     -1 when there is none or its payload is not 4 bytes."""
-    p = find_payload(buf, code, 0, start, end)
-    if p is None or len(p) != 4:
+    if not COMPILED:
+        p = find_payload(buf, code, 0, start, end)
+        if p is None or len(p) != 4:
+            return -1
+        return (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]
+    at = _find_at(buf, code, 0, start, end)
+    if at < 0:
         return -1
-    return (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]
+    q: i64 = at
+    if buf[q + 4] & 0x80:   # a V bit (vendor 0): the payload after the Vendor-Id field
+        if ((buf[q + 5] << 16) | (buf[q + 6] << 8) | buf[q + 7]) != 16:
+            return -1
+        q += 12
+    else:
+        if ((buf[q + 5] << 16) | (buf[q + 6] << 8) | buf[q + 7]) != 12:
+            return -1
+        q += 8
+    b0: i64 = buf[q]
+    b1: i64 = buf[q + 1]
+    b2: i64 = buf[q + 2]
+    b3: i64 = buf[q + 3]
+    return (b0 << 24) | (b1 << 16) | (b2 << 8) | b3

@@ -79,6 +79,25 @@ def scan_avp_objects(buf: bytes, start: int, end: int, depth: int) -> list[Any]:
     return out
 
 
+def find_avp_objects(buf: bytes, start: int, end: int, code: int, vendor: int, depth: int) -> list[Any]:
+    """``make_avps`` of only the AVPs ``code``/``vendor`` in ``buf[start:end]``, in one pass
+    (the framing is checked as by :func:`scan`; the other AVPs are not built)."""
+    t = AVP_TABLES
+    out: list[Any] = []
+    if not COMPILED:
+        for e in scan_struct(buf, start, end):
+            if e[0] == code and e[1] == vendor:
+                out.append(_make_avp(t, buf, code, vendor, e[2], e[4], e[5], depth))
+        return out
+    pos = start
+    while pos < end:
+        c, flags, v, ps, pe, nxt = frame_at(buf, pos, end)
+        if c == code and v == vendor:
+            out.append(_make_avp(t, buf, c, v, flags, ps, pe, depth))
+        pos = nxt
+    return out
+
+
 def grouped_value(avp: Any) -> list[Any]:
     """``AvpGrouped.value``: the member Avp objects, decoded on first read."""
     avps: list[Any] | None = getattr(avp, "_avps", None)

@@ -312,12 +312,11 @@ class DefinedMessage(Message):
                 idx = d.get("_raw_index")
                 if idx is not None:
                     occ = idx.get(first[0] | (first[1] << 32))
-                else:
-                    code, vendor = first
-                    occ = [e for e in _entries_of(d) if e[0] == code and e[1] == vendor]
-                if not occ:
-                    return []
-                found = make_avps(raw[0], occ, 0)
+                    if not occ:
+                        return []
+                    found = make_avps(raw[0], occ, 0)
+                else:   # one pass over the bytes, Avp objects for the matches only
+                    found = _find_avp_objects(raw[0], raw[1], raw[2], first[0], first[1], 0)
                 if len(code_and_vendor) == 1:
                     return found
                 return _traverse(found, list(code_and_vendor))
@@ -398,7 +397,7 @@ _decode_message = core.decode_message
 _encode_message = _typed.encode_message
 _init_fresh = _assemble.init_fresh
 _new_answer = _assemble.new_answer
-_entries_of = _typed.entries_of
+_find_avp_objects = core.find_avp_objects
 _BINDINGS = _typed.BINDINGS
 
 

@@ -19,6 +19,10 @@ logger = logging.getLogger("diameter.application")
 
 #: per answer class: (sends auth_application_id, sends acct_application_id)
 _APP_ID_ATTRS: dict[type, tuple[bool, bool]] = {}
+#: per request class: whether reading ``proxy_info`` may find a value (a typed class
+#: without the attribute answers only from the instance dict; reading it through the
+#: class's ``__getattr__`` would raise and catch an AttributeError per answer)
+_HAS_PROXY_INFO: dict[type, bool] = {}
 
 
 def _app_id_attrs(cls: type) -> tuple[bool, bool]:
@@ -30,6 +34,14 @@ def _app_id_attrs(cls: type) -> tuple[bool, bool]:
         typed = issubclass(cls, DefinedMessage)
         found = _APP_ID_ATTRS[cls] = (not typed or hasattr(cls, "auth_application_id"),
                                       not typed or hasattr(cls, "acct_application_id"))
+    return found
+
+
+def _has_proxy_info(cls: type) -> bool:
+    found = _HAS_PROXY_INFO.get(cls)
+    if found is None:
+        from ..message import DefinedMessage
+        found = _HAS_PROXY_INFO[cls] = not issubclass(cls, DefinedMessage) or hasattr(cls, "proxy_info")
     return found
 
 
@@ -100,7 +112,10 @@ class Application:
         sid = getattr(message, "session_id", None)
         if sid is not None:
             answer.session_id = sid
-        pinfo = getattr(message, "proxy_info", None)
+        if _has_proxy_info(type(message)):
+            pinfo = getattr(message, "proxy_info", None)
+        else:   # a typed class without the attribute: only a value set on the instance
+            pinfo = getattr(message, "__dict__", {}).get("proxy_info")
         if pinfo:
             answer.proxy_info = pinfo
         # an answer class without the AVP (a command code another application also

@@ -331,10 +331,8 @@ class Node:
                         del waiting[key]
                     raise   # answered 5012 by the node
             answer = w.answer
-            if answer is not None:   # answered inline (handle_request in this thread)
-                if waiting.get(key) is w:
-                    del waiting[key]
-                return answer
+            if answer is not None:   # answered inline (handle_request in this thread; send_message
+                return answer        # took it out of ``waiting``)
             fut = w.future = loop.create_future()
             return fut
         return handler
@@ -518,7 +516,14 @@ class Node:
         """Send an answer routed with :meth:`route_answer`, or a request to a peer."""
         if type(conn) is _Waiting:
             if threading.get_ident() == self._loop_thread:   # in the loop thread: resolve it now
-                self._resolve(conn, message)
+                if conn.future is None:   # inside handle_request (_resolve, inline)
+                    waiting = self._waiting
+                    if waiting.get(conn.key) is conn:
+                        del waiting[conn.key]
+                    if conn.answer is None:
+                        conn.answer = message
+                else:
+                    self._resolve(conn, message)
             else:
                 conn.inbox.post(self._resolve, conn, message)
             return
