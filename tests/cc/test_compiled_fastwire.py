@@ -3,15 +3,10 @@ compiled module reads every CCR and CCA exactly as its Python source does, error
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from diameter import cc
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 SCENARIO = r"""
 import json, random
@@ -68,17 +63,6 @@ print(json.dumps(out))
 """
 
 
-def _run(pure: bool) -> list:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("DIAMETER_PURE_PYTHON", None)
-    if pure:
-        env["DIAMETER_PURE_PYTHON"] = "1"
-    out = subprocess.run([sys.executable, "-c", SCENARIO], env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
 def test_build_is_compiled_or_source():
     mods = [importlib.import_module(f"diameter.cc.{name}") for name in cc._COMPILED_MODULES]
     kinds = {m.__file__.endswith(".py") for m in mods}
@@ -89,8 +73,8 @@ def test_build_is_compiled_or_source():
         assert kinds == {False}
 
 
-def test_the_running_readers_read_as_their_source():
-    source, running = _run(pure=True), _run(pure=False)
+def test_the_running_readers_read_as_their_source(run_scenario):
+    source, running = run_scenario(SCENARIO, True), run_scenario(SCENARIO, False)
     assert source[0] is True  # DIAMETER_PURE_PYTHON runs the .py file
     assert len(source) == 1 + 600 + 4
     # no padding, no CC-Request-Type, an unknown one, a truncated AVP

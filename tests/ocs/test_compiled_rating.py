@@ -3,16 +3,11 @@ is all or nothing, and the compiled modules decide exactly as their Python sourc
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from diameter import ocs
 from diameter.ocs import store
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 SCENARIO = r"""
 import asyncio, json, os, random, tempfile
@@ -108,17 +103,6 @@ asyncio.run(main())
 """
 
 
-def _run(pure: bool, scenario: str = SCENARIO) -> list:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("DIAMETER_PURE_PYTHON", None)
-    if pure:
-        env["DIAMETER_PURE_PYTHON"] = "1"
-    out = subprocess.run([sys.executable, "-c", scenario], env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
 def test_build_is_all_compiled_or_all_source():
     mods = [importlib.import_module(f"diameter.ocs.{name}") for name in ocs._COMPILED_MODULES]
     mods += [importlib.import_module(f"diameter.ocs.store.{name}") for name in store._COMPILED_MODULES]
@@ -130,15 +114,15 @@ def test_build_is_all_compiled_or_all_source():
         assert kinds == {False}
 
 
-def test_the_running_rating_decides_as_its_source():
-    source, running = _run(pure=True), _run(pure=False)
+def test_the_running_rating_decides_as_its_source(run_scenario):
+    source, running = run_scenario(SCENARIO, True), run_scenario(SCENARIO, False)
     assert source[0] is True  # DIAMETER_PURE_PYTHON runs the .py files
     assert [x for x in source if x is True] == [True] * 3 and len(source) > 120  # clean audits (both files)
     assert running[1:] == source[1:]
 
 
-def test_the_running_front_maps_as_its_source():
-    source, running = _run(pure=True, scenario=FRONT), _run(pure=False, scenario=FRONT)
+def test_the_running_front_maps_as_its_source(run_scenario):
+    source, running = run_scenario(FRONT, True), run_scenario(FRONT, False)
     assert source[0] is True and source[-1] is True and len(source) > 60
     assert any("result_code=4012" in x for x in source[1:-1])  # the money runs out on the way
     assert running[1:] == source[1:]
