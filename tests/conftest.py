@@ -38,3 +38,19 @@ def run_scenario() -> Callable[[str, bool], Any]:
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
     return run
+
+
+@pytest.fixture
+def assert_one_build() -> Callable[[list[Any]], None]:
+    """Checks that a compiled group's modules all run compiled, or all from source (a stale
+    partial build mixes); which one, as DIAMETER_PURE_PYTHON / DIAMETER_EXPECT_COMPILED say."""
+    return _assert_one_build
+
+
+def _assert_one_build(mods: list[Any]) -> None:
+    kinds = {m.__file__.endswith(".py") for m in mods}
+    assert len(kinds) == 1, [m.__file__ for m in mods]
+    if os.environ.get("DIAMETER_PURE_PYTHON"):
+        assert kinds == {True}
+    elif os.environ.get("DIAMETER_EXPECT_COMPILED"):
+        assert kinds == {False}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import random
 from pathlib import Path
 
@@ -27,13 +26,8 @@ def _source(name: str):
     return mod
 
 
-def test_build_is_all_compiled_or_all_source():
-    kinds = {m.__file__.endswith(".py") for m in _running_modules()}
-    assert len(kinds) == 1, [m.__file__ for m in _running_modules()]   # a stale partial build mixes
-    if os.environ.get("DIAMETER_PURE_PYTHON"):
-        assert kinds == {True}
-    elif os.environ.get("DIAMETER_EXPECT_COMPILED"):
-        assert kinds == {False}
+def test_build_is_all_compiled_or_all_source(assert_one_build):
+    assert_one_build(_running_modules())
 
 
 def _msg(e2e: int, size: int) -> bytes:

@@ -20,6 +20,18 @@ def _app(app_id: int) -> Application:
     return app
 
 
+def _ccr(session_id: str) -> CreditControlRequest:
+    ccr = CreditControlRequest()
+    ccr.session_id = session_id
+    ccr.origin_host = b"client.test"
+    ccr.origin_realm = b"test.realm"
+    ccr.destination_realm = b"test.realm"
+    ccr.service_context_id = "32251@3gpp.org"
+    ccr.cc_request_type = 1
+    ccr.cc_request_number = 0
+    return ccr
+
+
 def test_answer_class_without_the_avp_gets_no_attribute_and_no_warning():
     # freeDiameter's test_app: command 16777214 in application 16777215 decodes as
     # Ericsson's Charging-Interrogation (same code), whose answer has no Auth-Application-Id
@@ -36,14 +48,7 @@ def test_answer_class_without_the_avp_gets_no_attribute_and_no_warning():
 
 
 def test_answer_class_with_the_avp_carries_the_application_id():
-    ccr = CreditControlRequest()
-    ccr.session_id = "client.test;1;3"
-    ccr.origin_host = b"client.test"
-    ccr.origin_realm = b"test.realm"
-    ccr.destination_realm = b"test.realm"
-    ccr.service_context_id = "32251@3gpp.org"
-    ccr.cc_request_type = 1
-    ccr.cc_request_number = 0
+    ccr = _ccr("client.test;1;3")
     req = Message.from_bytes(ccr.as_bytes())
     answer = _app(4).generate_answer(req, 2001)
     back = Message.from_bytes(answer.as_bytes())
@@ -52,14 +57,7 @@ def test_answer_class_with_the_avp_carries_the_application_id():
 
 def test_proxy_info_is_copied_when_the_request_class_has_it():
     from diameter.message.avp.grouped import ProxyInfo
-    ccr = CreditControlRequest()
-    ccr.session_id = "client.test;1;4"
-    ccr.origin_host = b"client.test"
-    ccr.origin_realm = b"test.realm"
-    ccr.destination_realm = b"test.realm"
-    ccr.service_context_id = "32251@3gpp.org"
-    ccr.cc_request_type = 1
-    ccr.cc_request_number = 0
+    ccr = _ccr("client.test;1;4")
     ccr.proxy_info = [ProxyInfo(proxy_host=b"proxy.test.realm", proxy_state=b"st")]
     req = Message.from_bytes(ccr.as_bytes())
     back = Message.from_bytes(_app(4).generate_answer(req, 2001).as_bytes())

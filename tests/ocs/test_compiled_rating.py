@@ -3,7 +3,6 @@ is all or nothing, and the compiled modules decide exactly as their Python sourc
 from __future__ import annotations
 
 import importlib
-import os
 
 from diameter import ocs
 from diameter.ocs import store
@@ -103,15 +102,10 @@ asyncio.run(main())
 """
 
 
-def test_build_is_all_compiled_or_all_source():
+def test_build_is_all_compiled_or_all_source(assert_one_build):
     mods = [importlib.import_module(f"diameter.ocs.{name}") for name in ocs._COMPILED_MODULES]
     mods += [importlib.import_module(f"diameter.ocs.store.{name}") for name in store._COMPILED_MODULES]
-    kinds = {m.__file__.endswith(".py") for m in mods}
-    assert len(kinds) == 1, [m.__file__ for m in mods]  # a stale partial build mixes
-    if os.environ.get("DIAMETER_PURE_PYTHON"):
-        assert kinds == {True}
-    elif os.environ.get("DIAMETER_EXPECT_COMPILED"):
-        assert kinds == {False}
+    assert_one_build(mods)
 
 
 def test_the_running_rating_decides_as_its_source(run_scenario):

@@ -35,6 +35,16 @@ _isawaitable = inspect.isawaitable
 _NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
 
 
+def _count_result(stats: Any, cs: Any, rc: int) -> None:
+    """Count a sent answer's Result-Code in its class and in the per-minute counter."""
+    cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
+    cs.sent_result_classes[cls] += 1
+    mc = stats.sent_results_per_minute[cls]
+    if _monotonic() < mc._until:   # MinuteCounter.add, inline
+        mc._n += 1
+    else:
+        mc.add()
+
 class ServingPart(NodeParts):
     """Requests this node receives: dispatch, validation, handlers, duplicates, answers, relaying (a part of
     :class:`~diameter.node.aio.DiameterNode`)."""
@@ -170,13 +180,7 @@ class ServingPart(NodeParts):
             cs = stats.commands[hdr.command_code]
             cs.answers_sent += 1
             cs.processing.append(_perf_counter() - t_in)
-            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
-            cs.sent_result_classes[cls] += 1
-            mc = stats.sent_results_per_minute[cls]
-            if _monotonic() < mc._until:   # MinuteCounter.add, inline
-                mc._n += 1
-            else:
-                mc.add()
+            _count_result(stats, cs, rc)
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline
@@ -332,13 +336,7 @@ class ServingPart(NodeParts):
             cs.processing.append(_perf_counter() - received)
         rc = A.find_u32(out, AVP_RESULT_CODE)
         if rc is not None:
-            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
-            cs.sent_result_classes[cls] += 1
-            mc = stats.sent_results_per_minute[cls]
-            if _monotonic() < mc._until:   # MinuteCounter.add, inline
-                mc._n += 1
-            else:
-                mc.add()
+            _count_result(stats, cs, rc)
         else:
             check_result(out, peer.identity)
 
