@@ -156,3 +156,55 @@ def test_duplicate_cache_recording_an_answer_moves_its_entry_last():
     assert c.trim(10.5) == 2                    # 2 and 3 (expiring at 10) go, in order
     assert c.check(b"h", 1, 11.0) == b"answer-1" and len(c) == 1
     assert c.record(b"other", 9, b"x", 11.0) == [] and len(c) == 1   # unknown: nothing kept
+
+
+def test_duplicate_cache_matches_a_reference_model_through_many_evictions():
+    """Checks, records, bounds and trims against a plain model, long past max_entries
+    (the cache drops its oldest entry on every request then)."""
+    rng = random.Random(7)
+    c = DuplicateCache(window=5.0, max_entries=50, max_bytes=400)
+    model: list[list] = []   # [key, expires, answer], oldest touch first
+    now = 0.0
+
+    def find(key):
+        return next((e for e in model if e[0] == key), None)
+
+    def bound():
+        while len(model) > 50:
+            model.pop(0)
+        while sum(len(e[2]) for e in model) > 400:
+            model.pop(0)
+
+    for step in range(20_000):
+        now += rng.choice((0.0, 0.001, 0.01, 0.3))
+        key = (b"h%d" % rng.randrange(3), rng.randrange(120))
+        op = rng.random()
+        if op < 0.55:
+            e = find(key)
+            got = c.check(*key, now)
+            if e is not None and e[1] > now:
+                assert got == e[2]
+            else:
+                assert got is None
+                if e is not None:
+                    model.remove(e)
+                model.append([key, now + 5.0, IN_PROGRESS])
+                while len(model) > 50:
+                    model.pop(0)
+        elif op < 0.95:
+            e = find(key)
+            answer = b"x" * rng.randrange(1, 30)
+            c.record(*key, answer, now)
+            if e is not None:
+                model.remove(e)
+                model.append([key, now + 5.0, answer])
+                bound()
+        else:
+            dropped = c.trim(now)
+            expected = 0
+            while model and model[0][1] <= now:
+                model.pop(0)
+                expected += 1
+            assert dropped == expected
+        assert len(c) == len(model), step
+        assert c.size_bytes == sum(len(e[2]) for e in model)

@@ -1,6 +1,7 @@
 """Duplicate detection on receipt (RFC 6733 §6.1.2, End-to-End + Origin-Host)."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 #: returned by :meth:`DuplicateCache.check` for a request being processed
@@ -39,8 +40,10 @@ class DuplicateCache:
         self.window = window
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        #: in order of the last touch (a dict keeps insertion order; cheaper than an OrderedDict)
-        self._entries: dict[tuple[bytes, int], _Entry] = {}
+        #: in order of the last touch. An OrderedDict, not a dict: dropping a plain dict's
+        #: oldest entry leaves a hole at its front that every later ``next(iter())``
+        #: walks over, so a full cache cost O(entries) per request.
+        self._entries: OrderedDict[tuple[bytes, int], _Entry] = OrderedDict()
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -66,24 +69,24 @@ class DuplicateCache:
             self._drop(key)
         entries[key] = _Entry(now + self.window)
         if len(entries) > self.max_entries:
-            self._drop(next(iter(entries)))
+            self._bytes -= len(entries.popitem(last=False)[1].answer)
         return None
 
     def record(self, origin_host: bytes, e2e: int, answer: bytes, now: float) -> list[Any]:
         """Keep the answer of a request; returns the copies that wait for it."""
         key = (origin_host, e2e)
         entries = self._entries
-        entry = entries.pop(key, None)
+        entry = entries.get(key)
         if entry is None:
             return []
-        entries[key] = entry   # to the end: entries stay in order of their last touch
+        entries.move_to_end(key)   # entries stay in order of their last touch
         waiters = entry.waiters or []
         entry.waiters = None
         self._bytes += len(answer) - len(entry.answer)
         entry.answer = answer
         entry.expires = now + self.window
         while self._bytes > self.max_bytes and entries:
-            self._drop(next(iter(entries)))
+            self._bytes -= len(entries.popitem(last=False)[1].answer)
         return waiters
 
     def forget(self, origin_host: bytes, e2e: int) -> None:
@@ -99,10 +102,11 @@ class DuplicateCache:
         entries = self._entries
         n = 0
         while entries:
-            key, entry = next(iter(entries.items()))
+            key, entry = entries.popitem(last=False)
             if entry.expires > now:  # entries are in order of their last touch
+                entries[key] = entry
+                entries.move_to_end(key, last=False)
                 break
             self._bytes -= len(entry.answer)
-            del entries[key]
             n += 1
         return n
