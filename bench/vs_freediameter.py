@@ -175,12 +175,17 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10, help="seconds of each benchmark (test_app's)")
     ap.add_argument("--inflight", type=int, default=100, help="test_app's concurrency")
     ap.add_argument("--repeat", type=int, default=1, help="runs per server; the best is kept")
-    ap.add_argument("--only", default="freediameter,aio,threaded")
+    ap.add_argument("--only", default="freediameter,aio,threaded",
+                    help="comma-separated servers to run: freediameter, aio (or asyncio), threaded")
     ap.add_argument("--no-uvloop", action="store_true")
     ap.add_argument("--no-validate", action="store_true", help="our servers skip validation")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
     ap.add_argument("--src", help="the diameter source tree our servers run from (default: this checkout's)")
     args = ap.parse_args()
+    kinds = ["aio" if k.strip() == "asyncio" else k.strip() for k in args.only.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in LABELS]
+    if unknown or not kinds:
+        ap.error(f"--only: unknown server {', '.join(unknown) or '(none)'}; choose from {', '.join(LABELS)}")
     if args.no_uvloop:
         os.environ["BENCH_NO_UVLOOP"] = "1"
         os.environ["DIAMETER_NO_UVLOOP"] = "1"
@@ -196,7 +201,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="vs-fd-") as tmp:
         for _ in range(max(args.repeat, 1)):
-            for kind in args.only.split(","):
+            for kind in kinds:
                 r = run_scenario(kind, fdx, Path(tmp), args.duration, args.inflight)
                 if kind not in results or r["rate"] > results[kind]["rate"]:
                     results[kind] = r
