@@ -192,9 +192,10 @@ class RequestsPart(NodeParts):
                 dest_realm = message.destination_realm
                 dest_host = peer if peer is not None else message.destination_host if dest_attrs[1] else None
             if dest_host is not None and type(dest_host) is not str:
-                dest_host = _as_str(dest_host)
+                dest_host = dest_host.decode("utf-8", "replace") if type(dest_host) is bytes else _as_str(dest_host)
             if dest_realm is not None and type(dest_realm) is not str:
-                dest_realm = _as_str(dest_realm)
+                dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
+                              else _as_str(dest_realm))
         loop = self.loop
         now = loop.time()
         fut = future if future is not None else loop.create_future()
