@@ -10,7 +10,9 @@ than bench/node.py on a shared machine.
     python bench/node_pair.py [--duration 1] [--rounds 5] [--raw] [--no-validate]
     python bench/node_pair.py --count 600      # a fixed number of requests, for callgrind
 
-``--raw``: pre-encoded bytes both ways (the node and the loop alone). ``--count N`` runs
+``--raw``: pre-encoded bytes both ways (the node and the loop alone). ``--side client``:
+the client node alone, each request answered by its transport with a fixed encoded CCA
+(the server's share is the difference with the default, ``--side both``). ``--count N`` runs
 N requests and exits, so that instruction counts (``valgrind --tool=callgrind``) of two
 counts give the instructions per request, independent of the machine's load.
 """
@@ -61,6 +63,26 @@ class _Link:
         pass
 
 
+class _Echo(_Link):
+    """The client's transport with no server node: each request is answered with a fixed
+    answer carrying the request's hop-by-hop and end-to-end identifiers (``--side client``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, other, answer: bytes) -> None:
+        super().__init__(loop)
+        self.other = other
+        self.answer = answer
+
+    def write(self, data: bytes) -> None:
+        out = []
+        pos = 0
+        answer = self.answer
+        while pos < len(data):
+            n = int.from_bytes(data[pos + 1:pos + 4], "big")
+            out.append(answer[:12] + data[pos + 12:pos + 20] + answer[20:])
+            pos += n
+        self.loop.call_soon(self.other.data_received, b"".join(out))
+
+
 async def _run(args: argparse.Namespace) -> float | None:
     import node as bn  # bench/node.py: the workload
     from diameter.node.aio import DiameterNode
@@ -85,6 +107,8 @@ async def _run(args: argparse.Namespace) -> float | None:
     sp.connection_made(st)
     cp.connection_made(ct)
     await cli.wait_open("server.bench.realm", 5)
+    if args.side == "client":   # from here on, no server node: fixed answers
+        cp.transport = _Echo(loop, cp, answer)
     gc.collect()   # start-up garbage: a full collection of it must not fall inside a measured count
     template = bn.build_ccr("client.bench.realm", 1).as_bytes()
     seq = iter(range(1, 1 << 31))
@@ -129,6 +153,8 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=0, help="run this many requests and exit")
     ap.add_argument("--raw", action="store_true", help="pre-encoded requests and answers")
     ap.add_argument("--no-validate", action="store_true")
+    ap.add_argument("--side", choices=("both", "client"), default="both",
+                    help="client: no server node, the client's requests are answered with a fixed CCA")
     ap.add_argument("--no-uvloop", action="store_true")
     ap.add_argument("--src", default=str(HERE.parent / "src"), help="the diameter source tree to measure")
     args = ap.parse_args()
@@ -148,7 +174,8 @@ def main() -> None:
         print(describe(uvloop_used=uv))
     us = asyncio.run(_run(args))
     if us is not None:
-        print(f"client + server nodes, in-memory transports ({args.src}): {us:.1f} us CPU per request")
+        what = "client node alone, fixed answers" if args.side == "client" else "client + server nodes"
+        print(f"{what}, in-memory transports ({args.src}): {us:.1f} us CPU per request")
 
 
 if __name__ == "__main__":

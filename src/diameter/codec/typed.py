@@ -321,6 +321,47 @@ def _decode_deferred(d: dict[str, Any], st: FillState, slot: Slot) -> Any:
     return value
 
 
+def _peek(d: dict[str, Any], slot: Slot) -> Any:
+    """The value of one scalar, single-valued attribute of a bytes-backed instance, decoded
+    as :func:`fill` would (a later occurrence wins); :data:`MISS` when it does not decode."""
+    raw: tuple[bytes, int, int] = d["_raw"]
+    buf = raw[0]
+    pos = raw[1]
+    end = raw[2]
+    key = slot.key
+    ps = -1
+    pe = -1
+    while pos < end:
+        code, _flags, vendor, s, e, nxt = frame_at(buf, pos, end)
+        if (code | (vendor << 32)) == key:
+            ps = s
+            pe = e
+        pos = nxt
+    if ps < 0:
+        return None
+    kind = slot.kind
+    if kind == K_OCTETS:
+        return buf[ps:pe]
+    if kind == K_UTF8:
+        try:
+            return buf[ps:pe].decode("utf-8")
+        except UnicodeDecodeError:
+            return MISS
+    if kind == K_U32 or kind == K_I32:
+        if pe - ps != 4:
+            return MISS
+        n = u32_at(buf, ps)
+        if kind == K_I32 and n >= 0x80000000:
+            n -= 0x100000000
+        return n
+    if pe - ps != 8:
+        return MISS
+    n = (u32_at(buf, ps) << 32) | u32_at(buf, ps + 4)
+    if kind == K_I64 and n >= 0x8000000000000000:
+        n -= 0x10000000000000000
+    return n
+
+
 def attr_get(obj: object, name: str) -> Any:
     """Fast path of typed attribute reads; :data:`MISS` when the slow path must answer."""
     b = BINDINGS.get(type(obj))
@@ -335,6 +376,17 @@ def attr_get(obj: object, name: str) -> Any:
         return None
     st: FillState | None = d.get("_st")
     if st is None:
+        if len(d) == 3 and name not in b.list_names:
+            # the first read of a decoded answer (header, _raw, _additional_avps only):
+            # a client reading Result-Code decodes that AVP alone; the next read fills all
+            hd: Any = d.get("header")
+            if isinstance(hd, MessageHeader) and not hd.command_flags & 0x80:
+                slot = b.slots.get(name)
+                if slot is not None and slot.kind <= K_I64:
+                    value = _peek(d, slot)
+                    if value is not MISS:
+                        d[name] = value
+                        return value
         st = fill_dict(d, b)
         if name in d:
             return d[name]

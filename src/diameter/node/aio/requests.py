@@ -5,6 +5,7 @@ this part writes it, keeps it pending and resolves its future."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -32,8 +33,22 @@ if TYPE_CHECKING:
 _A = TypeVar("_A")
 _OPEN = PeerState.OPEN
 _NO_HEADER: Any = object()
-#: per message class: (has a destination_realm attribute, has a destination_host attribute)
-_DEST_ATTRS: dict[type, tuple[bool, bool]] = {}
+#: per message class: (has a destination_realm attribute, has a destination_host attribute,
+#: both are the message layer's own attributes, read from the instance dict)
+_DEST_ATTRS: dict[type, tuple[bool, bool, bool]] = {}
+_LAYER_ATTRS = frozenset({"IdentityAttr", "Attr"})
+
+
+def _dest_attrs(cls: type) -> tuple[bool, bool, bool]:
+    """What :data:`_DEST_ATTRS` holds for ``cls``."""
+    realm, host = hasattr(cls, "destination_realm"), hasattr(cls, "destination_host")
+    own = True
+    for name, has in (("destination_realm", realm), ("destination_host", host)):
+        if has:
+            attr = inspect.getattr_static(cls, name)
+            t = type(attr)
+            own = own and t.__name__ in _LAYER_ATTRS and t.__module__.startswith("diameter.")
+    return realm, host, own and realm
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -69,7 +84,8 @@ class RequestsPart(NodeParts):
     def _weight(self, key: str) -> int:
         return self.peers[key].weight
 
-    def _send_to(self, peer: PeerInfo, entry: _Pending) -> None:
+    def _send_to(self, peer: PeerInfo, entry: _Pending) -> int:
+        """Write ``entry`` to ``peer`` with a new hop-by-hop identifier (returned), pending."""
         proto = peer.protocol
         hbh = proto.conn.hop_by_hop.next()
         data = entry.data
@@ -84,6 +100,7 @@ class RequestsPart(NodeParts):
             proto.write_soon(data)
         else:
             proto.write(data)
+        return hbh
 
     def _resend(self, entry: _Pending, retransmit: bool) -> bool:
         session = None
@@ -119,15 +136,24 @@ class RequestsPart(NodeParts):
         (e.g. a subclass acting on ``set_result`` at once) instead of a new one.
         """
         header: Any = None
+        dest_attrs: tuple[bool, bool, bool] | None = None
         if isinstance(message, (bytes, bytearray, memoryview)):
             data = bytearray(message)
             typed = False
         else:
             if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
                 fill_request(self, message, peer)
-            data = self.prepare(message)
+            if type(self).prepare is _PREPARE:
+                data = bytearray(message.as_bytes())
+            else:
+                data = self.prepare(message)
             header = _NO_HEADER if raw else getattr(message, "header", _NO_HEADER)
             typed = header is not _NO_HEADER
+            if not raw:
+                cls = type(message)
+                dest_attrs = _DEST_ATTRS.get(cls)
+                if dest_attrs is None:
+                    dest_attrs = _DEST_ATTRS[cls] = _dest_attrs(cls)
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
         _vl, fc, app_id, _hbh, e2e = HEADER.unpack_from(data)
@@ -145,35 +171,44 @@ class RequestsPart(NodeParts):
                 U32.pack_into(data, 8, app_id)
                 if typed:
                     header.application_id = app_id
-        dest_attrs = None if raw else _DEST_ATTRS.get(type(message))
-        if dest_attrs is None and not raw:
-            cls = type(message)
-            dest_attrs = _DEST_ATTRS[cls] = (hasattr(cls, "destination_realm"), hasattr(cls, "destination_host"))
-        if not raw and dest_attrs[0]:  # typed message: the attributes are already there, no scan needed
-            dest_host = (peer if peer is not None
-                         else _as_str(message.destination_host) if dest_attrs[1] else None)
-            dest_realm = message.destination_realm
-            if type(dest_realm) is not str and dest_realm is not None:
-                dest_realm = _as_str(dest_realm)
-        elif raw or not hasattr(message, "destination_realm"):
-            found = A.find_many(data, _DEST_CODES)
-            dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
-            dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
-        else:  # attributes set on an instance of a class without them
-            dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
-            dest_realm = _as_str(message.destination_realm)
-        now = self.loop.time()
-        fut = future if future is not None else self.loop.create_future()
+        dest_host: Any
+        dest_realm: Any
+        if dest_attrs is None or not dest_attrs[0]:
+            if dest_attrs is None or not hasattr(message, "destination_realm"):   # bytes: scan them
+                found = A.find_many(data, _DEST_CODES)
+                dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
+                dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
+            else:  # attributes set on an instance of a class without them
+                dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
+                dest_realm = _as_str(message.destination_realm)
+        else:   # typed message: the attributes are already there, no scan needed
+            d = message.__dict__
+            if dest_attrs[2] and "_raw" not in d:
+                # the message layer's own attributes on a message built from attributes:
+                # an unset one reads None, a set one is in the instance dict
+                dest_realm = d.get("destination_realm")
+                dest_host = peer if peer is not None else d.get("destination_host") if dest_attrs[1] else None
+            else:
+                dest_realm = message.destination_realm
+                dest_host = peer if peer is not None else message.destination_host if dest_attrs[1] else None
+            if dest_host is not None and type(dest_host) is not str:
+                dest_host = dest_host.decode("utf-8", "replace") if type(dest_host) is bytes else _as_str(dest_host)
+            if dest_realm is not None and type(dest_realm) is not str:
+                dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
+                              else _as_str(dest_realm))
+        loop = self.loop
+        now = loop.time()
+        fut = future if future is not None else loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
-                         fut, raw, dest_realm, dest_host, command=command)
+                         fut, raw, dest_realm, dest_host, None, set(), 0, command)
         target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
             from .readiness import not_open_hint
             raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
                               + not_open_hint(self, app_id))
-        self._send_to(target, entry)
+        hbh = self._send_to(target, entry)
         if typed:
-            header.hop_by_hop_identifier = U32.unpack_from(data, 12)[0]
+            header.hop_by_hop_identifier = hbh
         return fut
 
     @overload
@@ -267,3 +302,6 @@ class RequestsPart(NodeParts):
             fut.set_result((self._decode or self.decode)(data))
         except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
             fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
+
+
+_PREPARE = RequestsPart.prepare
