@@ -57,6 +57,8 @@ async def _scenario(path: str, soon: bool, dialect: str | None) -> tuple[list[by
         srv.cc.core._answers.clear()
         await send(_raw("s1", 2, 1, used=3 * MIB, retransmit=True))  # from the engine's record
         await asyncio.gather(*(send(_raw(f"p{i}", 1, 0)) for i in range(8)))  # one batch
+        # a copy while the first is being charged: it gets the first one's answer
+        await asyncio.gather(send(_raw("d1", 1, 0)), send(_raw("d1", 1, 0, retransmit=True)))
         await send(_raw("s1", 2, 2, used=5 * MIB))  # the balance runs out: FUI
         await send(_raw("s1", 2, 3, used=5 * MIB))
         await send(_raw("s1", 3, 4, used=MIB))
@@ -89,6 +91,7 @@ def test_callback_and_coroutine_paths_answer_the_same_bytes(tmp_path):
         assert left == left2
         assert codes[0] == 2001 and 5030 in codes and 5005 in codes and codes[-1] == 5012
         assert len(set(soon[1:4])) == 1  # the retransmissions got the first answer
+        assert soon[12] == soon[13]  # and so did the copy that came while it was charged
     run(main())
 
 

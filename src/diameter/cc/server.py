@@ -21,7 +21,8 @@ from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, Serv
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
 from .encode import CcaEncoder
-from .wire import APP_CC, parse_ccr
+from .fastwire import ccr_request as _ccr_request
+from .wire import APP_CC
 
 log = logging.getLogger("diameter.cc.server")
 
@@ -170,7 +171,7 @@ class CreditControlServer:
             self._start_ticker()
         try:
             buf = _wire_bytes(msg)
-            req = parse_ccr(msg, raw=buf)
+            req = _ccr_request(msg, buf, "", "3gpp")  # parse_ccr(msg, raw=buf), one call less
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)
             return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
@@ -187,7 +188,7 @@ class CreditControlServer:
             return self._second_copy(msg, buf, req, key)
         if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
             return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
-        core.begin(req)
+        core._in_progress.add(key)  # core.begin(req), inline
         self.in_progress += 1
         return (buf, req, key)
 
