@@ -212,3 +212,62 @@ def test_a_session_read_while_its_request_is_written_still_replays_that_request(
             assert (await eng.account(Target(name="pk"))).balances[0].amount == before
             assert (await st.audit()).ok
     asyncio.run(main())
+
+
+def test_sessions_remembered_by_the_cache_stay_bounded(tmp_path):
+    """Every session charged was remembered (session -> account) for ever: now the cache
+    starts again empty when it knows more sessions than its bound, and charging goes on exact."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("sb", [(0, MSISDN)], amount=100_000)
+            st._cache.max_session_accounts = 8
+            seen = 0
+            for i in range(40):
+                for n, kind in enumerate((RequestKind.INITIAL, RequestKind.TERMINATION)):
+                    out = await eng.charge(gy(f"sb{i}", n, kind, used=MIB if n else 0,
+                                              requested=MIB if not n else None))
+                    assert out.result_code == 2001
+                seen = max(seen, len(st._cache.session_account))
+            assert seen <= 9  # the bound, plus the session of the batch that crossed it
+            snap = await eng.account(TARGET)
+            assert snap.balances[0].amount == 100_000 - 40 * 10
+            assert (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_charge_then_calls_back_once_committed(tmp_path):
+    """`Engine.charge_then` (the front's callback path): the callback gets the outcome after
+    its batch is committed, the retransmission gets the recorded one, and a storage that is
+    closed refuses at once."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("ct", [(0, MSISDN)], amount=1000)
+            assert eng.can_charge_then()
+            loop = asyncio.get_running_loop()
+            got: list[asyncio.Future] = []
+
+            def charge(req):
+                fut = loop.create_future()
+                commits = st.commits
+
+                def then(out, exc):
+                    assert st.commits == commits + 1  # called as its batch settles
+                    fut.set_result((out, exc))
+                eng.charge_then(req, then)
+                got.append(fut)
+                return fut
+            out, exc = await charge(gy("ct1", 0, RequestKind.INITIAL, requested=MIB))
+            assert exc is None and out.result_code == 2001 and not out.replayed
+            again, exc = await charge(gy("ct1", 0, RequestKind.INITIAL, requested=MIB))
+            assert again.replayed and again.grants[0].units == out.grants[0].units > 0
+            unknown, exc = await charge(gy("ct2", 0, RequestKind.INITIAL, msisdn="999"))
+            assert unknown.result_code == 5030
+        try:
+            eng.charge_then(gy("ct3", 0, RequestKind.INITIAL), lambda out, exc: None)
+        except StorageError:
+            pass
+        else:
+            raise AssertionError("a closed storage accepted a charge")
+    asyncio.run(main())

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import accounting, rating
 from .accounting import RechargeRequest
@@ -47,6 +48,44 @@ def _subscribers(subscriptions: Sequence[tuple[int, str]]) -> Target:
     return t
 
 
+class _Charge:
+    """One :meth:`Engine.charge_then`: the same steps as :meth:`Engine.charge`, as callbacks."""
+
+    __slots__ = ("store", "req", "then", "decide", "key", "now")
+
+    def __init__(self, engine: Engine, req: ChargeRequest,
+                 then: Callable[[Outcome | None, BaseException | None], None]) -> None:
+        self.store: Any = engine.store
+        self.req = req
+        self.then = then
+        self.now = now = engine.clock()
+        self.key = (req.session_id, req.request_number)
+        self.decide = rating.Charging(req, engine.tariff, now)
+
+    def start(self) -> None:
+        req = self.req
+        target = _subscribers(req.subscriptions) if req.subscriptions else Target(session_id=req.session_id)
+        self.store.transact_then(target, self.decide, self.key, self.now, req.session_id, self._first)
+
+    def _first(self, out: Outcome | None, exc: BaseException | None) -> None:
+        req = self.req
+        if (out is None and exc is None and req.subscriptions
+                and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION)):
+            # subscription changed or missing mid-session: the session still knows its account
+            try:
+                self.store.transact_then(Target(session_id=req.session_id), self.decide, self.key, self.now,
+                                         req.session_id, self._last)
+            except Exception as err:  # noqa: BLE001 - the storage closed meanwhile
+                self.then(None, err)
+            return
+        self._last(out, exc)
+
+    def _last(self, out: Outcome | None, exc: BaseException | None) -> None:
+        if exc is None and out is None:
+            out = Outcome(USER_UNKNOWN, error_message="no account for the subscription")
+        self.then(out, exc)
+
+
 class Engine:
     """Online charging over one storage; safe to run several engines on one PostgreSQL."""
 
@@ -75,6 +114,16 @@ class Engine:
         if out is None:
             return Outcome(USER_UNKNOWN, error_message="no account for the subscription")
         return out
+
+    def can_charge_then(self) -> bool:
+        """Whether :meth:`charge_then` works with this storage (it offers ``transact_then``)."""
+        return callable(getattr(self.store, "transact_then", None))
+
+    def charge_then(self, req: ChargeRequest, then: Callable[[Outcome | None, BaseException | None], None]) -> None:
+        """:meth:`charge` without a coroutine: ``then(outcome, None)`` once it is committed, or
+        ``then(None, error)`` (from the storage's committer). Needs :meth:`can_charge_then`;
+        raises `StorageError` at once when the storage is not open."""
+        _Charge(self, req, then).start()
 
     async def close_session(self, session_id: str, reason: str,
                             idle: float | None = None) -> Outcome | None:

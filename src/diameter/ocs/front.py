@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..cc import CCRequest, CCResult
+from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
 from .engine import Engine
 from .mapping import charge_request, result_of, subscriptions, units_of, usage_of
-from .model import SUCCESS, USER_UNKNOWN, BalanceType, RequestKind
+from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
 from .rating import ChargeRequest
 from .store import Target
 
@@ -30,6 +30,9 @@ log = logging.getLogger("diameter.ocs.front")
 __all__ = ["OcsFront", "result_of", "units_of", "usage_of"]
 MISSING_AVP = 5005
 _STAT_KEYS: dict[tuple[str, int], str] = {}
+_KINDS = {RequestType.INITIAL: RequestKind.INITIAL, RequestType.UPDATE: RequestKind.UPDATE,
+          RequestType.TERMINATION: RequestKind.TERMINATION}
+_NAMES = {k: k.name for k in RequestKind}
 CLOSED_REASONS = {"tcc_expired": "tcc_expired", "session_termination": "str", "abort": "asr",
                   "failed": "failed"}
 
@@ -44,6 +47,8 @@ class OcsFront:
         self.stats: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics: Any = None
+        #: the callback path `CreditControlServer` uses for CCR-I/U/T when the storage offers it
+        self.answer_soon = self._answer_soon if engine.can_charge_then() else None
 
     # -- CreditControlServer handler ------------------------------------------------------
     # (plain functions returning the coroutine: one frame less per request to run and resume)
@@ -96,9 +101,13 @@ class OcsFront:
         t0 = time.perf_counter()
         refused = self._tolerated(req)
         if refused is not None:
-            self._count(kind.name, refused.result_code, 0.0)
+            self._count(_NAMES[kind], refused.result_code, 0.0)
             return refused
         out = await self.engine.charge(self._request(req, kind))
+        return self._result(req, kind, out, t0)
+
+    def _result(self, req: CCRequest, kind: RequestKind, out: Outcome, t0: float) -> CCResult:
+        """The answer's content for the engine's outcome of a charging request."""
         if out.replayed:
             log.info("session %s: request %d answered from the record (retransmission)",
                      req.session_id, req.request_number)
@@ -110,8 +119,35 @@ class OcsFront:
             log.info("session %s %s: result %d, charged %s, balance %s", req.session_id,
                      kind.name.lower(), out.result_code, sum(g.cost or 0 for g in out.grants),
                      out.balance)
-        self._count(kind.name, out.result_code, time.perf_counter() - t0)
+        self._count(_NAMES[kind], out.result_code, time.perf_counter() - t0)
         return res
+
+    def _answer_soon(self, req: CCRequest,
+                     done: Callable[[CCResult | None, BaseException | None], None]) -> CCResult | None:
+        """`CreditControlServer`'s callback path for CCR-I/U/T (no coroutine per request):
+        the result at once when the request is refused, else None and ``done(result, None)``
+        (or ``done(None, error)``) once the charge is committed."""
+        kind = _KINDS[req.request_type]
+        t0 = time.perf_counter()
+        refused = self._tolerated(req)
+        if refused is not None:
+            self._count(_NAMES[kind], refused.result_code, 0.0)
+            return refused
+
+        def charged(out: Outcome | None, exc: BaseException | None) -> None:
+            if exc is None:
+                try:
+                    assert out is not None
+                    res = self._result(req, kind, out, t0)
+                except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                    done(None, err)
+                    return
+                done(res, None)
+            else:
+                done(None, exc)
+
+        self.engine.charge_then(self._request(req, kind), charged)
+        return None
 
     async def _balance_query(self, req: CCRequest, query: huawei.BalanceQuery) -> CCResult:
         subs = self._subscriptions(req)

@@ -226,6 +226,8 @@ class ServingPart(NodeParts):
                           t_in: float) -> None:
         if ans is None:  # the application answers later with send_answer (or never: logged)
             self._awaiting_answer(proto, hdr, data, self.loop.time())
+        elif type(ans) is bytes and t_in is not None:  # encoded already: the common answer path
+            self._local_answer(proto, hdr, data, origin_host, ans, t_in, self.loop.time())
         else:
             self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
 

@@ -81,7 +81,35 @@ def drive(conn: Any, work: Work) -> Any:
         return stop.value
 
 
-_Item = tuple[Any, "asyncio.Future[Any]"]
+class _Then:
+    """In a batch's place of a caller's future: ``then(value, None)`` or ``then(None, exc)``
+    is called as the batch settles, in the same turn of the event loop (no task wakes up)."""
+
+    __slots__ = ("then", "_done")
+
+    def __init__(self, then: Callable[[Any, BaseException | None], None]) -> None:
+        self.then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any) -> None:
+        self._done = True
+        try:
+            self.then(value, None)
+        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
+            log.exception("ocs sqlite: a transaction's callback failed")
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._done = True
+        try:
+            self.then(None, exc)
+        except Exception:  # noqa: BLE001
+            log.exception("ocs sqlite: a transaction's callback failed")
+
+
+_Item = tuple[Any, "asyncio.Future[Any] | _Then"]
 #: a batch with the writer: its items, its values, the reply's future, its outcome keys
 _Flight = tuple[list[_Item], list[Any], "asyncio.Future[tuple[str, Any]]", list[tuple[str, int]]]
 
@@ -186,6 +214,22 @@ class SqliteStorage(Storage):
         assert self._wake is not None
         self._wake.set()
         return fut
+
+    def transact_then(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                      scope: str | None, then: Callable[[Outcome | None, BaseException | None], None]) -> None:
+        """:meth:`transact` without a future: ``then(outcome, None)`` once the outcome is
+        committed (``then(None, error)`` if it fails), called from the committer as its batch
+        settles. Raises `StorageError` at once when the storage is not open. Must be called on
+        the event loop that opened the storage."""
+        if self._writer is None or self._closing:
+            raise StorageError("storage is not open")
+        if asyncio.get_running_loop() is not self._loop:
+            raise StorageError("storage used from another event loop than the one that opened it")
+        self._pending.append((_Transact(target, decide, key, now, scope), _Then(then)))
+        wake = self._wake
+        assert wake is not None
+        if not wake.is_set():
+            wake.set()
 
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
         return await self._submit(work)

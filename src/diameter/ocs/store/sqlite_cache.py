@@ -70,6 +70,7 @@ class AccountCache:
         self._drive = drive
         self.max_accounts = max_accounts  # beyond: start again empty (memory stays bounded)
         self.max_sessions_known = 4 * max_accounts  # see `recorded_numbers`
+        self.max_session_accounts = 4 * max_accounts  # see `full`
         self._version: int | None = None
         self.clear()
 
@@ -109,7 +110,7 @@ class AccountCache:
     def begin(self, version: int) -> None:
         """`version`: ``PRAGMA data_version`` read right after BEGIN IMMEDIATE; drops the
         cache if anyone else committed since."""
-        if version != self._version or len(self.accounts) > self.max_accounts:
+        if version != self._version or self.full:
             self.clear()
             self._version = version
 
@@ -120,8 +121,10 @@ class AccountCache:
 
     @property
     def full(self) -> bool:
-        """More accounts kept than `max_accounts`."""
-        return len(self.accounts) > self.max_accounts
+        """More accounts kept than `max_accounts`, or more sessions remembered than four times
+        that (`session_account` gains every session charged: without this it grew for ever)."""
+        return (len(self.accounts) > self.max_accounts
+                or len(self.session_account) > self.max_session_accounts)
 
     def trim(self) -> None:
         """Start again empty if full (only when no batch is in flight)."""

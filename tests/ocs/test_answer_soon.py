@@ -1,0 +1,123 @@
+"""The callback path (`OcsFront.answer_soon`, `Engine.charge_then`, `SqliteStorage.transact_then`)
+answers CCRs byte for byte as the coroutine path (the front's ``on_*`` methods) does."""
+
+from __future__ import annotations
+
+import asyncio
+
+from diameter.cc.encode import CcrTemplate
+from diameter.cc.wire import Usage
+from diameter.cc import Units
+from diameter.message import Message
+from diameter.ocs import Target
+from diameter.ocs.server import OcsServer, ServerConfig
+
+from .netsupport import CLIENT, REALM, PeerConfig, ccr, parse_cca, start_client, start_server
+
+MIB = 1 << 20
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def _mask(answer: bytes) -> bytes:
+    """An answer without its hop-by-hop and end-to-end identifiers (the client's counters)."""
+    return answer[:12] + bytes(8) + answer[20:]
+
+
+def _raw(session: str, kind: int, number: int, **kw) -> bytes:
+    t = CcrTemplate(session_id=session, origin_host=CLIENT, origin_realm=REALM, destination_realm=REALM,
+                    service_context_id="32251@3gpp.org", subscription_ids=[(0, kw.pop("msisdn", "491700000001"))])
+    return t.encode(kind, number, [Usage(1, requested=Units(total_octets=0) if kind != 3 else None,
+                                         used=Units(total_octets=kw.pop("used")) if "used" in kw else None)], **kw)
+
+
+async def _scenario(path: str, soon: bool, dialect: str | None) -> tuple[list[bytes], int, list[int]]:
+    peers = [PeerConfig(CLIENT, dialect)] if dialect else []
+    srv = OcsServer(ServerConfig(identity="ocs.example.net", realm=REALM, port=0, database=path, peers=peers))
+    if not soon:  # the same front on its coroutine path
+        srv.front.answer_soon = None
+    await srv.start()
+    c = None
+    try:
+        assert (srv.cc._soon is not None) is soon
+        await srv.engine.create_account("alice", [(0, "491700000001")], amount=100)
+        c = await start_client(srv)
+        out: list[bytes] = []
+
+        async def send(data: bytes | Message) -> None:
+            msg = Message.from_bytes(data) if isinstance(data, bytes) else data
+            ans = await c.request(msg)
+            out.append(_mask(ans.as_bytes()))
+
+        await send(_raw("s1", 1, 0))
+        await send(_raw("s1", 2, 1, used=3 * MIB))
+        await send(_raw("s1", 2, 1, used=3 * MIB, retransmit=True))  # from the server's answer cache
+        srv.cc.core._answers.clear()
+        await send(_raw("s1", 2, 1, used=3 * MIB, retransmit=True))  # from the engine's record
+        await asyncio.gather(*(send(_raw(f"p{i}", 1, 0)) for i in range(8)))  # one batch
+        # a copy while the first is being charged: it gets the first one's answer
+        await asyncio.gather(send(_raw("d1", 1, 0)), send(_raw("d1", 1, 0, retransmit=True)))
+        await send(_raw("s1", 2, 2, used=5 * MIB))  # the balance runs out: FUI
+        await send(_raw("s1", 2, 3, used=5 * MIB))
+        await send(_raw("s1", 3, 4, used=MIB))
+        await send(_raw("s2", 1, 0, msisdn="999"))  # unknown subscriber
+        r = ccr("s3", 1, 0, requested=0)
+        r.cc_request_number = None  # refused before charging: 5005
+        await send(r)
+        r = ccr("s4", 1, 0, requested=0)
+        r.cc_request_type = 9  # not a CC-Request-Type
+        await send(r)
+        await send(ccr("s5", 4, 0, requested=MIB, requested_action=0))  # an event: the coroutine path
+        snap = await srv.engine.account(Target(name="alice"))
+        audit = await srv.store.audit()
+        assert audit.ok, audit
+        await srv.store.close()  # the storage is gone: 5012 for the request, the server stays up
+        await send(_raw("s6", 1, 0))
+        codes = [parse_cca(Message.from_bytes(a)).result_code for a in out]
+        return out, snap.balances[0].amount, codes
+    finally:
+        if c is not None:
+            await c.stop(1)
+        await srv.stop()
+
+
+def test_callback_and_coroutine_paths_answer_the_same_bytes(tmp_path):
+    async def main():
+        soon, left, codes = await _scenario(str(tmp_path / "a.db"), True, None)
+        slow, left2, _ = await _scenario(str(tmp_path / "b.db"), False, None)
+        assert soon == slow
+        assert left == left2
+        assert codes[0] == 2001 and 5030 in codes and 5005 in codes and codes[-1] == 5012
+        assert len(set(soon[1:4])) == 1  # the retransmissions got the first answer
+        assert soon[12] == soon[13]  # and so did the copy that came while it was charged
+    run(main())
+
+
+def test_huawei_answers_are_the_same_on_both_paths(tmp_path):
+    async def main():
+        soon, _, codes = await _scenario(str(tmp_path / "a.db"), True, "huawei")
+        slow, _, _ = await _scenario(str(tmp_path / "b.db"), False, "huawei")
+        assert soon == slow
+        # Account-Change-Info (Huawei 20350... in a grouped vendor AVP) is there: longer answers
+        plain, _, _ = await _scenario(str(tmp_path / "c.db"), True, None)
+        assert len(soon[0]) > len(plain[0])
+    run(main())
+
+
+def test_too_busy_on_the_callback_path(tmp_path):
+    async def main():
+        srv = await start_server(str(tmp_path / "a.db"), max_in_progress=0)
+        c = None
+        try:
+            assert srv.cc._soon is not None
+            await srv.engine.create_account("alice", [(0, "491700000001")], amount=100)
+            c = await start_client(srv)
+            a = parse_cca(await c.request(ccr("s1", 1, 0, requested=0)))
+            assert a.result_code == 3004
+        finally:
+            if c is not None:
+                await c.stop(1)
+            await srv.stop()
+    run(main())
