@@ -26,6 +26,7 @@ from . import pg_fast, queries, schema
 from .base import Storage, StorageError
 from .pg_batch import BatchCommitter, Unit
 from .pg_batch_sql import renumber
+from .pg_link import PoolLink, WriterLink
 from .pg_pool import ConnectionPool
 from .queries import Decide, Query, Target, Work
 
@@ -45,8 +46,10 @@ async def _borrow(pool: ConnectionPool) -> AsyncIterator[Any]:
 
 class PostgresStorage(Storage):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40,
-                 optimistic_tries: int = 3, batches_in_flight: int = 2) -> None:
+                 optimistic_tries: int = 3, batches_in_flight: int = 2,
+                 writer_process: bool = True) -> None:
         self.url = url
+        self.writer_process = writer_process
         self.optimistic_tries = optimistic_tries
         self.batches_in_flight = batches_in_flight
         self.min_size = min_size
@@ -54,6 +57,7 @@ class PostgresStorage(Storage):
         self._pool: Any = None
         self._sql: dict[str, str] = {}
         self.committer: BatchCommitter | None = None
+        self.link: WriterLink | PoolLink | None = None
 
     @property
     def lock_clause(self) -> str:
@@ -85,13 +89,24 @@ class PostgresStorage(Storage):
                     await conn.execute(stmt)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                 log.info("ocs postgres: schema version %d applied", version)
-        self.committer = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries,
+        link = WriterLink(self.url) if self.writer_process else PoolLink(pool)
+        if isinstance(link, WriterLink):
+            try:
+                await link.start()
+            except (OSError, StorageError) as exc:  # e.g. no process can be started here
+                log.warning("ocs postgres: no writer process (%s): batches run in this one", exc)
+                link = PoolLink(pool)
+        self.link = link
+        self.committer = BatchCommitter(link, self._locked, max_tries=self.optimistic_tries,
                                         max_inflight=self.batches_in_flight)
 
     async def close(self) -> None:
         batch, self.committer = self.committer, None
         if batch is not None:
             await batch.close()  # writes what is queued
+        link, self.link = self.link, None
+        if link is not None:
+            await link.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
