@@ -16,6 +16,7 @@ statement may have committed) and `StorageError` when the database refused it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import marshal
 import os
 import select
@@ -29,6 +30,7 @@ from typing import Any
 from . import pg_writer
 from .base import StorageError
 
+log = logging.getLogger("diameter.ocs.store")
 _LEN = struct.Struct(">I")
 RECV = 1 << 18
 
@@ -122,7 +124,11 @@ class WriterLink:
 
     async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
         if self.dead is not None:
-            await self.start()
+            try:
+                await self.start()
+            except (OSError, StorageError, asyncio.TimeoutError) as exc:  # nothing was sent
+                log.warning("ocs postgres: the writer process cannot start: %s", exc)
+                raise StorageError(f"the PostgreSQL writer process cannot start: {exc}") from exc
         assert self._loop is not None
         key = self._sql.get(sql)
         if key is None:

@@ -89,13 +89,9 @@ class PostgresStorage(Storage):
                     await conn.execute(stmt)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                 log.info("ocs postgres: schema version %d applied", version)
+        # the writer process starts with the first batch (commands that charge nothing
+        # never start one)
         link = WriterLink(self.url) if self.writer_process else PoolLink(pool)
-        if isinstance(link, WriterLink):
-            try:
-                await link.start()
-            except (OSError, StorageError) as exc:  # e.g. no process can be started here
-                log.warning("ocs postgres: no writer process (%s): batches run in this one", exc)
-                link = PoolLink(pool)
         self.link = link
         self.committer = BatchCommitter(link, self._locked, max_tries=self.optimistic_tries,
                                         max_inflight=self.batches_in_flight)
