@@ -123,21 +123,30 @@ class WriterLink:
             raise StorageError(f"cannot connect to PostgreSQL: {detail}")
 
     async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
-        if self.dead is not None:
+        for attempt in range(2):
+            if self.dead is not None:
+                try:
+                    await self.start()
+                except (OSError, StorageError, asyncio.TimeoutError) as exc:  # nothing was sent
+                    log.warning("ocs postgres: the writer process cannot start: %s", exc)
+                    raise StorageError(f"the PostgreSQL writer process cannot start: {exc}") from exc
             try:
-                await self.start()
-            except (OSError, StorageError, asyncio.TimeoutError) as exc:  # nothing was sent
-                log.warning("ocs postgres: the writer process cannot start: %s", exc)
-                raise StorageError(f"the PostgreSQL writer process cannot start: {exc}") from exc
+                key = self._sql.get(sql)
+                if key is None:
+                    key = self._sql[sql] = len(self._sql) + 1
+                    self._send(("sql", key, sql))
+                rid, self._next = self._next, self._next + 1
+                self._send((rid, key, args, json_args))
+            except LinkLost as exc:
+                # it died before this request was whole on its socket: nothing of it ran
+                if attempt:
+                    raise StorageError(str(exc)) from exc
+                log.error("ocs postgres: %s: starting a new one", exc)
+                continue
+            break
         assert self._loop is not None
-        key = self._sql.get(sql)
-        if key is None:
-            key = self._sql[sql] = len(self._sql) + 1
-            self._send(("sql", key, sql))
-        rid, self._next = self._next, self._next + 1
         fut: asyncio.Future[tuple[str, Any]] = self._loop.create_future()
-        self._waiting[rid] = fut
-        self._send((rid, key, args, json_args))
+        self._waiting[rid] = fut  # its reply is read by `_readable`, on this loop, later
         kind, detail = await fut
         if kind == "ok":
             return detail  # type: ignore[no-any-return]
