@@ -47,12 +47,11 @@ class PoolLink:
 
     async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
         import asyncpg  # type: ignore[import-untyped]
-        if json_args:
-            args = pg_writer.encode_json(args, json_args)
+        values = pg_writer.encode_json(args, json_args) if json_args else args
         conn = await self.pool.acquire()
         broken = False
         try:
-            rows: list[Any] = await conn.fetch(sql, *args)
+            rows: list[Any] = await conn.fetch(sql, *values)
             return rows
         except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError,
                 asyncpg.PostgresConnectionError) as exc:

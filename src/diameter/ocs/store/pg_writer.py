@@ -155,10 +155,10 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when this ends
         signal.signal(sig, signal.SIG_IGN)
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
     except ImportError:
         return asyncio.run(serve(fd))
-    return uvloop.run(serve(fd))  # type: ignore[no-any-return]
+    return uvloop.run(serve(fd))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ one account, on any instance, are serialised and can never overdraw it, and a re
 already recorded (a retransmission answered by another instance) is replayed, never
 charged twice. Other work is one transaction on a pooled connection; work that changes
 an account outside the money path bumps its version.
+
+The batch's two statements run in a writer process (`pg_writer`, through `pg_link`,
+started with the first batch), so asyncpg's encoding and protocol work does not compete
+with the event loop for the GIL; ``writer_process=False`` runs them on this process's pool.
 """
 
 from __future__ import annotations
