@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import marshal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from . import pg_batch_sql as pg_sql
 from . import queries
 from .base import StorageError
 from .pg_cache import AccountCache, AccountWrites, account_from_json
+from .pg_link import LinkLost
 from .queries import Decide, Target
 
 log = logging.getLogger("diameter.ocs.store")
@@ -59,20 +61,20 @@ class Unit:
         self.account_id: int | None = None
         self.replay: str | None = None
         self.result: Outcome | None = None
-        self.text: str | None = None  # the result as recorded
+        self.text: Any = None  # the result as recorded (`Outcome.to_row`)
 
 
 def _is_connection_error(exc: BaseException) -> bool:
     import asyncpg  # type: ignore[import-untyped]
-    return isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError,
-                            asyncpg.PostgresConnectionError))
+    return isinstance(exc, (LinkLost, OSError, asyncpg.InterfaceError,
+                            asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError))
 
 
 class BatchCommitter:
-    def __init__(self, pool: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
+    def __init__(self, link: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
                  max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None,
                  max_inflight: int = 2) -> None:
-        self.pool = pool
+        self.link = link  # `pg_link`: where LOAD and WRITE run
         self.fallback = fallback
         self.max_batch = max_batch
         self.max_tries = max_tries
@@ -101,7 +103,7 @@ class BatchCommitter:
         if key is not None:
             text = self.cache.recent.get(key)
             if text is not None:  # committed here: a retransmission
-                fut.set_result(Outcome.from_json(text))
+                fut.set_result(_replay(text))
                 return fut
             first = self._inflight.get(key)
             if first is not None:  # the original is still in progress: share its answer
@@ -122,16 +124,18 @@ class BatchCommitter:
             await asyncio.gather(*list(self._side), return_exceptions=True)
 
     # -- answers -------------------------------------------------------------------------
-    def done(self, unit: Unit, value: Outcome | None, text: str | None = None) -> None:
+    def done(self, unit: Unit, value: Outcome | None, text: Any = None) -> None:
+        """Answer a unit (and its followers); `text`: its outcome as recorded (a JSON text
+        or an `Outcome.to_row` list), remembered for retransmissions."""
         if unit.key is not None:
             self._inflight.pop(unit.key, None)
             if value is not None and not value.replayed:
-                text = self.cache.recent[unit.key] = text or value.to_json()
+                text = self.cache.recent[unit.key] = text or value.to_row()
         if not unit.fut.done():
             unit.fut.set_result(value)
         for fut in unit.followers:
             if not fut.done():
-                fut.set_result(None if value is None else Outcome.from_json(text or value.to_json()))
+                fut.set_result(None if value is None else _replay(text or value.to_row()))
 
     def failed(self, unit: Unit, exc: BaseException) -> None:
         if unit.key is not None:
@@ -209,23 +213,18 @@ class BatchCommitter:
             unit.account_id = aid
             if aid is None:
                 need.append(unit)
-        conn = await self.pool.acquire()
-        broken = False
         written: set[int] = set()
         writes: dict[int, AccountWrites] = {}
         try:
             if need:
-                await self._load(conn, need)
+                await self._load(need)
             writes, again = self._decide(batch)  # no await between deciding and marking busy
             self._busy.update(writes)
             if writes:
-                rows = await conn.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()))
+                rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
+                                             json_args=pg_sql.WRITE_JSON_ARGS)
                 written = {int(r[0]) for r in rows}
-        except BaseException as exc:
-            broken = _is_connection_error(exc)
-            raise
         finally:
-            self.pool.release(conn, broken)
             if writes:
                 self._busy.difference_update(writes)
                 if self._waiting:  # their accounts may be free now
@@ -295,13 +294,13 @@ class BatchCommitter:
                 dec.outcome.account_id = aid
             cache.apply(acc, dec, w, unit.now)
             if unit.key is not None:
-                unit.text = dec.outcome.to_json()
+                unit.text = dec.outcome.to_row()  # JSON encoded where the batch is sent
                 w.outcomes.append((unit.key[0], unit.key[1], unit.now, unit.text))
             unit.result = dec.outcome
             w.units.append(unit)
         return writes, again
 
-    async def _load(self, conn: Any, need: list[Unit]) -> None:
+    async def _load(self, need: list[Unit]) -> None:
         """Read what the cache lacks for `need` (one statement), and resolve their targets."""
         STATS["loads"] += 1
         datas: list[str] = []
@@ -320,7 +319,7 @@ class BatchCommitter:
             if unit.key is not None:
                 ksids.append(unit.key[0])
                 knums.append(unit.key[1])
-        subs, sessions, outcomes, loaded = await self._fetch_load(conn, datas, sids, ids, ksids, knums)
+        subs, sessions, outcomes, loaded = await self._fetch_load(datas, sids, ids, ksids, knums)
         by_data = {data: aid for (_typ, data), aid in subs.items()}
         for unit in need:
             if unit.key is not None and unit.key in outcomes:
@@ -343,19 +342,19 @@ class BatchCommitter:
             elif t.account_id is not None:
                 aid = t.account_id if t.account_id in loaded else None
             elif t.name is not None:  # by name: administrative work only
-                aid = await _drive(conn, queries.resolve(t))
+                aid = await _drive(self.link, queries.resolve(t))
                 if aid is not None and aid not in self.cache.accounts:
-                    await self._fetch_load(conn, [], [], [aid], [], [])
+                    await self._fetch_load([], [], [aid], [], [])
             unit.account_id = aid
 
-    async def _fetch_load(self, conn: Any, datas: list[str], sids: list[str], ids: list[int],
+    async def _fetch_load(self, datas: list[str], sids: list[str], ids: list[int],
                           ksids: list[str], knums: list[int]) -> tuple[Any, ...]:
         cache = self.cache
         subs: dict[tuple[int, str], int] = {}
         sessions: dict[str, int] = {}
         outcomes: dict[tuple[str, int], str] = {}
         loaded: set[int] = set()
-        for kind, text in await conn.fetch(pg_sql.LOAD, datas, sids, ids, ksids, knums):
+        for kind, text in await self.link.fetch(pg_sql.LOAD, datas, sids, ids, ksids, knums):
             row = json.loads(text)
             if kind == 0:
                 acc = account_from_json(row)
@@ -372,14 +371,20 @@ class BatchCommitter:
         return subs, sessions, outcomes, loaded
 
 
-async def _drive(conn: Any, work: queries.Work) -> Any:
-    """Run a read-only `queries` generator on a connection (autocommit)."""
+def _replay(recorded: Any) -> Outcome:
+    """An outcome recorded as JSON text or kept as its `Outcome.to_row` list, replayed."""
+    if isinstance(recorded, list):
+        recorded = marshal.dumps(recorded, 4)  # the form `Outcome.from_json` reads from bytes
+    return Outcome.from_json(recorded)
+
+
+async def _drive(link: Any, work: queries.Work) -> Any:
+    """Run a read-only `queries` generator on a `pg_link` (autocommit)."""
     try:
         query = next(work)
         while True:
             sql, args, mode = query
-            text = pg_sql.renumber(sql)
-            result = await conn.fetchrow(text, *args) if mode == "one" else await conn.fetch(text, *args)
-            query = work.send(result)
+            rows = await link.fetch(pg_sql.renumber(sql), *args)
+            query = work.send((rows[0] if rows else None) if mode == "one" else rows)
     except StopIteration as stop:
         return stop.value

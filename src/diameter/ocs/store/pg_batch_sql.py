@@ -15,7 +15,6 @@ to parse on the database's side).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -113,15 +112,19 @@ WRITE = f"""WITH
        SELECT sid, num, ts, outcome FROM k WHERE owner IN (SELECT id FROM v))
 SELECT id FROM v"""
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
 
 def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
     return list(zip(*rows)) if rows else [()] * n
 
 
+#: WRITE's parameters whose values are sent as Python data and stored as JSON text (the
+#: link encodes them: `pg_link`): reservation holds, session units, outcomes
+WRITE_JSON_ARGS = (24, 37, 49)
+
+
 def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
-    """WRITE's parameters for a batch's accounts (one sequence per column)."""
+    """WRITE's parameters for a batch's accounts (one sequence per column; those of
+    `WRITE_JSON_ARGS` still to be JSON encoded)."""
     accounts: list[tuple[Any, ...]] = []
     balances: list[tuple[Any, ...]] = []
     ledger: list[tuple[Any, ...]] = []
@@ -141,13 +144,14 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
                 res_del.append((key[0], key[1], aid))
             else:
                 res_put.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
-                                r.holds_json(), r.expires_at, r.request_number, int(r.final), r.peer))
+                                [[h.balance_id, h.amount, h.units] for h in r.holds], r.expires_at,
+                                r.request_number, int(r.final), r.peer))
         for sid, s in w.ses_put.items():
             if s is None:
                 ses_del.append((sid, aid))
             else:
                 ses_put.append((s.session_id, s.account_id, s.started, s.updated, s.expires_at,
-                                s.charged, _dumps(s.units), s.requests, s.peer, int(s.final)))
+                                s.charged, s.units, s.requests, s.peer, int(s.final)))
         cdrs.extend((*c, aid) for c in w.cdrs)
         outcomes.extend((sid, num, ts, text, aid) for sid, num, ts, text in w.outcomes)
     return [*_columns(accounts, 3), *_columns(balances, 3), *_columns(ledger, 10),

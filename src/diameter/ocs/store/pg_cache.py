@@ -58,7 +58,7 @@ class AccountWrites:
         self.ses_put: dict[str, SessionRow | None] = {}
         self.cdrs: list[tuple[Any, ...]] = []
         self.state: str | None = None
-        self.outcomes: list[tuple[str, int, float, str]] = []
+        self.outcomes: list[tuple[str, int, float, Any]] = []  # outcome as `Outcome.to_row`
         self.units: list[Any] = []  # the batch's units deciding on this account, in order
 
 
@@ -73,7 +73,7 @@ class AccountCache:
         self.subs: dict[tuple[int, str], int] = {}
         self.session_account: dict[str, int] = {}
         #: outcomes this instance committed, by key: a retransmission is replayed at once
-        self.recent: dict[tuple[str, int], str] = {}
+        self.recent: dict[tuple[str, int], Any] = {}  # JSON text or `Outcome.to_row`
 
     def trim(self) -> None:
         """Keep memory bounded (call between batches, when nothing is being decided)."""

@@ -10,6 +10,10 @@ one account, on any instance, are serialised and can never overdraw it, and a re
 already recorded (a retransmission answered by another instance) is replayed, never
 charged twice. Other work is one transaction on a pooled connection; work that changes
 an account outside the money path bumps its version.
+
+The batch's two statements run in a writer process (`pg_writer`, through `pg_link`,
+started with the first batch), so asyncpg's encoding and protocol work does not compete
+with the event loop for the GIL; ``writer_process=False`` runs them on this process's pool.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from . import pg_fast, queries, schema
 from .base import Storage, StorageError
 from .pg_batch import BatchCommitter, Unit
 from .pg_batch_sql import renumber
+from .pg_link import PoolLink, WriterLink
 from .pg_pool import ConnectionPool
 from .queries import Decide, Query, Target, Work
 
@@ -45,8 +50,10 @@ async def _borrow(pool: ConnectionPool) -> AsyncIterator[Any]:
 
 class PostgresStorage(Storage):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40,
-                 optimistic_tries: int = 3, batches_in_flight: int = 2) -> None:
+                 optimistic_tries: int = 3, batches_in_flight: int = 2,
+                 writer_process: bool = True) -> None:
         self.url = url
+        self.writer_process = writer_process
         self.optimistic_tries = optimistic_tries
         self.batches_in_flight = batches_in_flight
         self.min_size = min_size
@@ -54,6 +61,7 @@ class PostgresStorage(Storage):
         self._pool: Any = None
         self._sql: dict[str, str] = {}
         self.committer: BatchCommitter | None = None
+        self.link: WriterLink | PoolLink | None = None
 
     @property
     def lock_clause(self) -> str:
@@ -85,13 +93,20 @@ class PostgresStorage(Storage):
                     await conn.execute(stmt)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                 log.info("ocs postgres: schema version %d applied", version)
-        self.committer = BatchCommitter(pool, self._locked, max_tries=self.optimistic_tries,
+        # the writer process starts with the first batch (commands that charge nothing
+        # never start one)
+        link = WriterLink(self.url) if self.writer_process else PoolLink(pool)
+        self.link = link
+        self.committer = BatchCommitter(link, self._locked, max_tries=self.optimistic_tries,
                                         max_inflight=self.batches_in_flight)
 
     async def close(self) -> None:
         batch, self.committer = self.committer, None
         if batch is not None:
             await batch.close()  # writes what is queued
+        link, self.link = self.link, None
+        if link is not None:
+            await link.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

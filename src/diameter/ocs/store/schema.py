@@ -64,6 +64,23 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         ("sqlite", "DROP INDEX IF EXISTS reservations_expiry"),
         ("sqlite", "DROP INDEX IF EXISTS sessions_expiry"),
     ]),
+    (6, [
+        # PostgreSQL: a reservation's and a session's row is updated by nearly every request;
+        # with no index on a column that changes (the expiry indexes go: the sweeper scans
+        # the open reservations and sessions) and room left on each page, the update is HOT
+        # (no index entry written). The audit sums the ledger in one pass, so the ledger's
+        # balance index goes too; pruning recorded outcomes by age needs only a BRIN index
+        # (rows arrive in time order), far cheaper to keep than a B-tree per request.
+        ("postgres", "DROP INDEX IF EXISTS reservations_expiry"),
+        ("postgres", "DROP INDEX IF EXISTS sessions_expiry"),
+        ("postgres", "DROP INDEX IF EXISTS ledger_balance"),
+        ("postgres", "DROP INDEX IF EXISTS outcomes_ts"),
+        ("postgres", "CREATE INDEX outcomes_ts ON outcomes USING brin (ts)"),
+        ("postgres", "ALTER TABLE reservations SET (fillfactor = 70)"),
+        ("postgres", "ALTER TABLE sessions SET (fillfactor = 70)"),
+        ("postgres", "ALTER TABLE accounts SET (fillfactor = 50)"),
+        ("postgres", "ALTER TABLE balances SET (fillfactor = 50)"),
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

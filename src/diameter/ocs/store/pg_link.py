@@ -1,0 +1,245 @@
+"""Where the batched money path's statements run on PostgreSQL: a writer process, or here.
+
+Both offer ``await fetch(sql, *args, json_args=())`` (rows, autocommit) to `pg_batch`;
+the arguments numbered in `json_args` are sequences of values to store as JSON text
+(None stays NULL), encoded where the statement is sent:
+
+* `WriterLink` sends the statement's parameters to the child process `pg_writer` (marshal
+  over a socket pair) and resolves a future from a reader callback of the event loop when
+  the reply comes, so asyncpg's encoding and protocol work is off the event loop's thread;
+* `PoolLink` runs the statement on a connection of this process's pool.
+
+Either raises `LinkLost` when the outcome is unknown (connection or process lost: the
+statement may have committed) and `StorageError` when the database refused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import marshal
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+from typing import Any
+
+from . import pg_writer
+from .base import StorageError
+
+log = logging.getLogger("diameter.ocs.store")
+_LEN = struct.Struct(">I")
+RECV = 1 << 18
+
+
+class LinkLost(StorageError):
+    """The connection or the writer process was lost: what was sent may have committed."""
+
+
+class PoolLink:
+    """Statements on this process's own pool (`pg_pool.ConnectionPool`)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
+        import asyncpg  # type: ignore[import-untyped]
+        values = pg_writer.encode_json(args, json_args) if json_args else args
+        conn = await self.pool.acquire()
+        broken = False
+        try:
+            rows: list[Any] = await conn.fetch(sql, *values)
+            return rows
+        except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError,
+                asyncpg.PostgresConnectionError) as exc:
+            broken = True
+            raise LinkLost(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.pool.release(conn, broken)
+
+    async def close(self) -> None:
+        pass
+
+
+class WriterLink:
+    """The child process `pg_writer`; started on first use and again after it died."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._buf = bytearray()
+        self._waiting: dict[int, asyncio.Future[tuple[str, Any]]] = {}
+        self._sql: dict[str, int] = {}
+        self._next = 1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Future[None] | None = None
+        self.dead: str | None = "not started"
+        self.starts = 0
+
+    async def start(self) -> None:
+        if self.dead is None:
+            return
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        starting = self._starting
+        try:
+            await asyncio.shield(starting)
+        finally:
+            if starting.done() and self._starting is starting:
+                self._starting = None
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        mine, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", pg_writer.__file__, str(theirs.fileno()), str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        self.starts += 1
+        mine.setblocking(False)
+        self._sock, self._loop, self._buf, self._sql, self.dead = mine, loop, bytearray(), {}, None
+        ready: asyncio.Future[tuple[str, Any]] = loop.create_future()
+        self._waiting[0] = ready
+        loop.add_reader(mine.fileno(), self._readable)
+        try:
+            self._send(("url", self.url))
+            kind, detail = await asyncio.wait_for(ready, self.timeout)
+        except BaseException:
+            self._end("did not start")
+            raise
+        if kind != "ready":
+            self._end(str(detail))
+            raise StorageError(f"cannot connect to PostgreSQL: {detail}")
+
+    async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
+        for attempt in range(2):
+            if self.dead is not None:
+                try:
+                    await self.start()
+                except (OSError, StorageError, asyncio.TimeoutError) as exc:  # nothing was sent
+                    log.warning("ocs postgres: the writer process cannot start: %s", exc)
+                    raise StorageError(f"the PostgreSQL writer process cannot start: {exc}") from exc
+            try:
+                key = self._sql.get(sql)
+                if key is None:
+                    key = self._sql[sql] = len(self._sql) + 1
+                    self._send(("sql", key, sql))
+                rid, self._next = self._next, self._next + 1
+                self._send((rid, key, args, json_args))
+            except LinkLost as exc:
+                # it died before this request was whole on its socket: nothing of it ran
+                if attempt:
+                    raise StorageError(str(exc)) from exc
+                log.error("ocs postgres: %s: starting a new one", exc)
+                continue
+            break
+        assert self._loop is not None
+        fut: asyncio.Future[tuple[str, Any]] = self._loop.create_future()
+        self._waiting[rid] = fut  # its reply is read by `_readable`, on this loop, later
+        kind, detail = await fut
+        if kind == "ok":
+            return detail  # type: ignore[no-any-return]
+        if kind == "lost":
+            raise LinkLost(str(detail))
+        raise StorageError(str(detail))
+
+    # -- the socket ----------------------------------------------------------------------
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        if self.dead is not None or self._sock is None:
+            raise LinkLost(f"the PostgreSQL writer process is not running ({self.dead})")
+        data = marshal.dumps(msg, 4)
+        view = memoryview(_LEN.pack(len(data)) + data)
+        sock = self._sock
+        deadline = time.monotonic() + self.timeout
+        while view:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:  # the child is busy and its socket buffer full: wait
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [sock], [], left)[1]:
+                    self._end("not reading")
+                    raise LinkLost("the PostgreSQL writer process stopped reading") from None
+                continue
+            except OSError as exc:
+                self._end(str(exc))
+                raise LinkLost(f"the PostgreSQL writer process is gone: {exc}") from exc
+            view = view[sent:]
+
+    def _readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            data = sock.recv(RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            data, reason = b"", str(exc)
+        else:
+            reason = "end of file"
+        if not data:
+            self._end(self._exit_reason(reason))
+            return
+        buf = self._buf
+        buf += data
+        while len(buf) >= 4:
+            (n,) = _LEN.unpack_from(buf)
+            if len(buf) < 4 + n:
+                break
+            rid, kind, detail = marshal.loads(buf[4:4 + n])
+            del buf[:4 + n]
+            fut = self._waiting.pop(rid, None)
+            if fut is not None and not fut.done():
+                fut.set_result((kind, detail))
+
+    def _exit_reason(self, reason: str) -> str:
+        proc = self.proc
+        if proc is not None:
+            try:
+                return f"exit status {proc.wait(timeout=1.0)}"
+            except subprocess.TimeoutExpired:
+                pass
+        return reason
+
+    def _end(self, reason: str) -> None:
+        """Forget the process (killed if still running); every awaited reply fails."""
+        if self.dead is None:
+            self.dead = reason
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        waiting, self._waiting = self._waiting, {}
+        for fut in waiting.values():
+            if not fut.done():
+                fut.set_exception(LinkLost(f"the PostgreSQL writer process ended ({self.dead})"))
+
+    async def close(self) -> None:
+        """Let the child finish what it runs (end of file on its socket), then reap it."""
+        if self._waiting:
+            await asyncio.gather(*list(self._waiting.values()), return_exceptions=True)
+        sock = self._sock
+        if sock is not None:
+            sock.shutdown(socket.SHUT_WR)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            for _ in range(100):  # bounded: 5 s, then killed by _end
+                if proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+        self._end("closed")

@@ -1,0 +1,165 @@
+"""The PostgreSQL writer process: runs the batched money path's statements (asyncpg).
+
+:class:`diameter.ocs.store.postgres.PostgresStorage` runs this file as a child process
+(``python -P pg_writer.py FD PARENT_PID``; it imports nothing of `diameter`), so encoding a
+batch's parameters for the wire, the round trip and decoding the reply, asyncpg's work,
+run on their own interpreter and core instead of competing with the event loop for the
+GIL. The event loop decides a batch on its account cache and sends the statement's
+parameters; the reply comes after the statement returned (for the batch's write, after
+its commit). It dies with its parent: ``PR_SET_PDEATHSIG`` on Linux, and it exits on
+end-of-file of its socket anywhere.
+
+Messages are length-prefixed marshal dumps of tuples; replies carry the request's id and
+may come in any order (each request runs on its own connection):
+
+* first ``("url", URL)`` (not on the command line: it may hold a password): connect once
+  and reply ``(0, "ready", None)`` or ``(0, "failed", text)``;
+* ``("sql", key, text)``: remember a statement under a small integer (no reply);
+* ``(id, key, args, json_args)``: run statement `key` with `args` (autocommit; the
+  arguments numbered in `json_args` are sequences of values stored as JSON text), reply
+  ``(id, "ok", rows)`` (rows as tuples), ``(id, "failed", text)`` (the database refused
+  it: nothing was written) or ``(id, "lost", text)`` (the connection broke: unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import marshal
+import os
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+_LEN = struct.Struct(">I")
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode_json(args: Any, which: Any) -> list[Any]:
+    """`args` with each argument numbered in `which` (a sequence of values) as JSON texts."""
+    out = list(args)
+    for i in which:
+        out[i] = [None if v is None else _encode(v) for v in out[i]]
+    return out
+
+
+def frame(msg: Any) -> bytes:
+    data = marshal.dumps(msg, 4)
+    return _LEN.pack(len(data)) + data
+
+
+class Writer:
+    def __init__(self, url: str, out: asyncio.StreamWriter) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+        self.asyncpg = asyncpg
+        self.lost = (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError,
+                     asyncpg.PostgresConnectionError)
+        self.url = url
+        self.out = out
+        self.idle: list[Any] = []
+        self.sql: dict[int, str] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def connect(self) -> None:
+        self.idle.append(await self.asyncpg.connect(self.url))
+
+    def request(self, msg: tuple[Any, ...]) -> None:
+        if msg[0] == "sql":
+            self.sql[msg[1]] = msg[2]
+            return
+        task = asyncio.get_running_loop().create_task(self.run(msg[0], self.sql[msg[1]], msg[2], msg[3]))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def run(self, rid: int, text: str, args: Any, json_args: Any) -> None:
+        conn = self.idle.pop() if self.idle else None
+        broken = False
+        try:
+            if json_args:
+                args = encode_json(args, json_args)
+            if conn is None:
+                conn = await self.asyncpg.connect(self.url)
+            rows = await conn.fetch(text, *args)
+            reply = frame((rid, "ok", [tuple(r) for r in rows]))
+        except self.lost as exc:
+            broken = True
+            reply = frame((rid, "lost", f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # refused by the database (or its rows cannot be sent)
+            reply = frame((rid, "failed", f"{type(exc).__name__}: {exc}"))
+        if conn is not None:
+            if broken or conn.is_closed() or conn.is_in_transaction():
+                conn.terminate()
+            else:
+                self.idle.append(conn)
+        self.out.write(reply)
+
+    async def close(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        idle, self.idle = self.idle, []
+        await asyncio.gather(*(c.close() for c in idle), return_exceptions=True)
+
+
+async def serve(fd: int) -> int:
+    reader, out = await asyncio.open_connection(sock=socket.socket(fileno=fd))
+
+    async def message() -> Any:
+        (n,) = _LEN.unpack(await reader.readexactly(4))
+        return marshal.loads(await reader.readexactly(n))
+
+    try:
+        _, url = await message()
+    except (OSError, asyncio.IncompleteReadError):
+        return 1
+    writer = Writer(url, out)
+    try:
+        await writer.connect()
+    except Exception as exc:
+        out.write(frame((0, "failed", f"{type(exc).__name__}: {exc}")))
+        await out.drain()
+        return 1
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)  # each batch makes thousands of tuples, none in cycles
+    out.write(frame((0, "ready", None)))
+    try:
+        while True:
+            writer.request(await message())
+            await out.drain()
+    except (OSError, asyncio.IncompleteReadError):
+        pass  # the parent closed its end (or died)
+    finally:
+        await writer.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    fd, parent = int(argv[0]), int(argv[1])
+    _die_with_parent(parent)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when this ends
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve(fd))
+    return uvloop.run(serve(fd))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
