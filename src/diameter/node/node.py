@@ -234,6 +234,8 @@ class Node:
         cls = type(self)
         if cls.route_answer is Node.route_answer and cls.send_message is Node.send_message:
             app._answer_direct = self._answer   # send_answer in one call (both are ours)
+            if type(app).send_answer is Application.send_answer:
+                app.send_answer = self._answer   # type: ignore[method-assign] # one frame less
         app.start()
         if self._started:
             self._call(self._register_app, app)
