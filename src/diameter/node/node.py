@@ -457,21 +457,23 @@ class Node:
     # ---- messaging --------------------------------------------------------------
     def send_request_for(self, app: Application, message: Any, timeout: float) -> Any:
         """``Application.send_request``: send ``message`` for ``app``, block until its answer."""
-        if not self._started:
+        inbox = self._inbox
+        if not self._started or inbox is None:
             raise NotRoutable("node is not started")
-        if not message.header.end_to_end_identifier:
-            message.header.end_to_end_identifier = self.end_to_end_seq.next_sequence()
-        if not message.header.application_id:
-            message.header.application_id = app.application_id
-
+        h = message.header
+        if not h.end_to_end_identifier:
+            h.end_to_end_identifier = self.end_to_end_seq.next_sequence()
+        if not h.application_id:
+            h.application_id = app.application_id
         waiter = _Waiter()
-        self._inbox.post(self._send_for, app, message, timeout, waiter)
-        if not waiter.wait(timeout + 5):
+        inbox.post(self._send_for, app, message, timeout, waiter)
+        if not waiter._lock.acquire(timeout=timeout + 5):
             raise RequestTimeout("Timed out waiting for answer")
-        if waiter.error is not None:
-            if isinstance(waiter.error, RequestTimeout):
-                raise RequestTimeout("Timed out waiting for answer") from waiter.error
-            raise waiter.error
+        error = waiter.error
+        if error is not None:
+            if isinstance(error, RequestTimeout):
+                raise RequestTimeout("Timed out waiting for answer") from error
+            raise error
         answer = waiter.value
         if answer is None:
             raise EmptyAnswer("Response is None")
