@@ -13,7 +13,9 @@ thread, ``_Inbox`` drains) and worker wake-ups per request (``_WorkerPool``).
 ``--count N``: N requests, then exit; ``--valgrind SIDE`` runs that side under
 ``valgrind --tool=callgrind`` (``PYTHONHASHSEED=0``) and prints its instruction count: the
 difference of two counts divided by the difference of the request counts is that side's
-instructions per request, steady on a shared machine.
+instructions per request, steady on a shared machine for the client (the server slowed down
+by valgrind runs timer work in proportion to the run's length: its counts do not difference
+cleanly).
 """
 from __future__ import annotations
 
