@@ -98,8 +98,7 @@ def _testapp_threaded_server(srv) -> bytes:
     node = Node(srv.origin_host, srv.realm, ip_addresses=["127.0.0.1"])
     node.validate_received_request_avps = True
     app = TestApplication(TEST_APP_ID, is_auth_application=True)
-    node.applications.append(app)
-    app._node = node
+    node.add_application(app, [])   # not started: registered with the asyncio node below
     node._anode, node._loop, node._loop_thread = srv, srv.loop, threading.get_ident()
     node._inbox = _Inbox(srv.loop, srv)
     srv.add_application(TEST_APP_ID, node._make_handler(app), auth=True, validate=True)

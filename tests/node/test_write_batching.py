@@ -5,6 +5,8 @@ import asyncio
 import functools
 import threading
 
+import pytest
+
 from diameter.node.aio import transport
 from diameter.node.application import _WorkerPool
 from diameter.node.node import _Inbox, _Waiter
@@ -204,14 +206,19 @@ async def test_inbox_runs_posts_from_many_threads_in_order_per_thread():
 
 
 def test_waiter_hands_over_value_error_and_times_out():
+    # the waiter is the node's future for a blocked thread's request: done/set_result/set_exception
     w = _Waiter()
-    threading.Timer(0.01, w.set, args=("answer", None)).start()
-    assert w.wait(5) and w.value == "answer" and w.error is None
+    threading.Timer(0.01, w.set_result, args=("answer",)).start()
+    assert w.wait(5) and w.value == "answer" and w.error is None and w.done()
+    with pytest.raises(asyncio.InvalidStateError):   # the first answer counts
+        w.set_result("again")
     w2 = _Waiter()
-    assert not w2.wait(0.01)
+    assert not w2.wait(0.01) and not w2.done()
     w3 = _Waiter()
-    w3.set(None, ValueError("boom"))
-    assert w3.wait(1) and isinstance(w3.error, ValueError)
+    w3.set_exception(ValueError("boom"))
+    assert w3.wait(1) and isinstance(w3.error, ValueError) and w3.value is None
+    w4 = _Waiter()
+    assert w4.cancel() and w4.cancelled() and w4.wait(1) and not w4.cancel()
 
 
 def test_worker_pool_bounds_threads_and_processes_everything():

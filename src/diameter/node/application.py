@@ -23,6 +23,7 @@ _APP_ID_ATTRS: dict[type, tuple[bool, bool]] = {}
 #: without the attribute answers only from the instance dict; reading it through the
 #: class's ``__getattr__`` would raise and catch an AttributeError per answer)
 _HAS_PROXY_INFO: dict[type, bool] = {}
+_NO_DICT: dict[str, Any] = {}
 
 
 def _app_id_attrs(cls: type) -> tuple[bool, bool]:
@@ -93,6 +94,10 @@ class Application:
         self.validate_requests: bool | None = None
         self._node: ApplicationHost | None = None
 
+    #: set by a ``Node`` whose ``route_answer`` and ``send_message`` are its own:
+    #: :meth:`send_answer` in one call
+    _answer_direct: Callable[[Any], None] | None = None
+
     def __str__(self) -> str:
         return f"<{self.name} ({self.application_id})>"
 
@@ -105,22 +110,29 @@ class Application:
     def generate_answer(self, message: Any, result_code: int | None = None,
                         error_message: str | None = None) -> Message:
         """Answer skeleton for ``message`` with our Origin-Host/Realm and app id."""
+        node = self._node
+        if node is None:
+            node = self.node   # raises
         answer = message.to_answer()
-        node = self.node
         answer.origin_host = node.origin_host.encode()
         answer.origin_realm = node.realm_name.encode()
         sid = getattr(message, "session_id", None)
         if sid is not None:
             answer.session_id = sid
-        if _has_proxy_info(type(message)):
+        cls = type(message)
+        has_pinfo = _HAS_PROXY_INFO.get(cls)
+        if has_pinfo is None:
+            has_pinfo = _has_proxy_info(cls)
+        if has_pinfo:
             pinfo = getattr(message, "proxy_info", None)
         else:   # a typed class without the attribute: only a value set on the instance
-            pinfo = getattr(message, "__dict__", {}).get("proxy_info")
+            pinfo = getattr(message, "__dict__", _NO_DICT).get("proxy_info")
         if pinfo:
             answer.proxy_info = pinfo
         # an answer class without the AVP (a command code another application also
         # uses) would not send it: setting it would only cost a typo warning per answer
-        auth, acct = _app_id_attrs(type(answer))
+        cls = type(answer)
+        auth, acct = _APP_ID_ATTRS.get(cls) or _app_id_attrs(cls)
         if auth and self.is_auth_application:
             answer.auth_application_id = self.application_id
         if acct and self.is_acct_application:
@@ -156,6 +168,10 @@ class Application:
     # called by user code from any thread -----------------------------------------
     def send_answer(self, message: Any) -> None:
         """Send an answer back to the peer its request came from."""
+        direct = self._answer_direct
+        if direct is not None:
+            direct(message)
+            return
         node = self.node
         conn, _ = node.route_answer(message)
         node.send_message(conn, message)

@@ -41,22 +41,6 @@ class NodeStats:
     sent_result_code_range_counters: dict[str, list[int]]
 
 
-class _Waiting:
-    """A received request whose answer is awaited, found again by its (hop-by-hop, end-to-end) key.
-
-    ``answer`` holds an answer given inside ``handle_request`` (returned to the
-    node without a future); ``future`` exists once the handler returned unanswered.
-    """
-
-    __slots__ = ("key", "answer", "future", "inbox")
-
-    def __init__(self, key: tuple[int, int], inbox: _Inbox) -> None:
-        self.key = key
-        self.answer: Any = None
-        self.future: asyncio.Future | None = None
-        self.inbox = inbox
-
-
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """The loop the background thread runs: uvloop's when it is installed
     (``pip install diameter[fast]``) and ``DIAMETER_NO_UVLOOP`` is not set."""
@@ -109,48 +93,47 @@ class _Inbox:
 
 
 class _Waiter:
-    """One-shot result hand-off to a blocked thread (a lock is cheaper than a Future)."""
+    """A blocked thread's request: the node resolves it as the request's future (it calls
+    ``done``, ``set_result`` and ``set_exception`` on it, in the loop thread), and resolving
+    it wakes the thread at once (a lock is cheaper than an asyncio or concurrent Future)."""
 
-    __slots__ = ("_lock", "value", "error")
+    __slots__ = ("_lock", "value", "error", "_done")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
+        lock = self._lock = threading.Lock()
+        lock.acquire()
         self.value: Any = None
         self.error: BaseException | None = None
+        self._done = False
 
-    def set(self, value: Any, error: BaseException | None) -> None:
+    def done(self) -> bool:
+        return self._done
+
+    def cancelled(self) -> bool:
+        return isinstance(self.error, concurrent.futures.CancelledError)
+
+    def set_result(self, value: Any) -> None:
+        if self._done:
+            raise asyncio.InvalidStateError("answer already given")
+        self._done = True
         self.value = value
-        self.error = error
         self._lock.release()
+
+    def set_exception(self, exception: BaseException) -> None:
+        if self._done:
+            raise asyncio.InvalidStateError("answer already given")
+        self._done = True
+        self.error = exception() if isinstance(exception, type) else exception
+        self._lock.release()
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self._done:
+            return False
+        self.set_exception(concurrent.futures.CancelledError())
+        return True
 
     def wait(self, timeout: float) -> bool:
         return self._lock.acquire(timeout=timeout)
-
-
-class _HandOff(asyncio.Future):  # type: ignore[type-arg]
-    """The node's future for a blocked thread's request: resolving it wakes the thread at once
-    (no done-callback turn of the event loop)."""
-
-    __slots__ = ("_waiter",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, waiter: _Waiter) -> None:
-        super().__init__(loop=loop)
-        self._waiter = waiter
-
-    def set_result(self, result: Any) -> None:
-        super().set_result(result)
-        self._waiter.set(result, None)
-
-    def set_exception(self, exception: Any) -> None:
-        super().set_exception(exception)
-        self._waiter.set(None, self.exception())   # retrieved: never logged as unhandled
-
-    def cancel(self, msg: Any = None) -> bool:
-        if not super().cancel(msg):
-            return False
-        self._waiter.set(None, concurrent.futures.CancelledError())
-        return True
 
 
 class Node:
@@ -196,7 +179,8 @@ class Node:
         self._route_keys: list[tuple[str, int | None]] = []   # the client routes _sync_routes set
         #: received requests awaiting their answer; changed only in the loop thread
         #: (other threads only read it, one atomic dict operation at a time)
-        self._waiting: dict[tuple[int, int], _Waiting] = {}
+        self._waiting: dict[tuple[int, int], Any] = {}
+        self._inline_answer: Any = None   # its answer, given inside handle_request
         self._anode: DiameterNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None   # threading.get_ident() of the loop's thread
@@ -247,6 +231,11 @@ class Node:
         self.applications.append(app)
         self._app_peers[app.application_id] = (app, list(peers), list(realms or []))
         app._node = self
+        cls = type(self)
+        if cls.route_answer is Node.route_answer and cls.send_message is Node.send_message:
+            app._answer_direct = self._answer   # send_answer in one call (both are ours)
+            if type(app).send_answer is Application.send_answer:
+                app.send_answer = self._answer   # type: ignore[method-assign] # one frame less
         app.start()
         if self._started:
             self._call(self._register_app, app)
@@ -313,55 +302,74 @@ class Node:
         self._route_keys = list(mine)
 
     def _make_handler(self, app: Application) -> Callable[[Any], Any]:
-        loop, inbox = self._loop, self._inbox
-        assert loop is not None and inbox is not None, "called in the loop thread, after start"
+        """The asyncio node's handler for ``app``: the answer given inside ``handle_request``
+        (in this, the loop thread), or a future of the answer sent later.
+
+        While the handler runs, ``_waiting`` maps the request's key to the key itself
+        (a placeholder: :meth:`send_message` in this thread keeps the answer in
+        ``_inline_answer``, no future); a request its handler left unanswered maps to
+        the future the node waits on.
+        """
+        loop = self._loop
+        assert loop is not None, "called in the loop thread, after start"
         waiting = self._waiting
-        receive = app.receive_request
+        # a base Application's receive_request only calls handle_request: one call less
+        receive = (app.handle_request if type(app).receive_request is Application.receive_request
+                   else app.receive_request)
+        new_future = loop.create_future
+        logger = self.logger
 
         def handler(message: Any) -> Any:   # the answer, or a future of it
             h = message.header
             key = (h.hop_by_hop_identifier, h.end_to_end_identifier)
-            w = waiting[key] = _Waiting(key, inbox)
+            waiting[key] = key
             try:
                 receive(message)
             except Exception:
-                self.logger.exception("%s failed to handle a request", app)
-                if w.answer is None:
-                    if waiting.get(key) is w:
+                answer, self._inline_answer = self._inline_answer, None
+                logger.exception("%s failed to handle a request", app)
+                if answer is None:
+                    if waiting.get(key) is key:
                         del waiting[key]
                     raise   # answered 5012 by the node
-            answer = w.answer
-            if answer is not None:   # answered inline (handle_request in this thread; send_message
-                return answer        # took it out of ``waiting``)
-            fut = w.future = loop.create_future()
+                return answer
+            answer = self._inline_answer
+            if answer is not None:   # answered inside handle_request (send_message took the key out)
+                self._inline_answer = None
+                return answer
+            fut = new_future()
+            if waiting.get(key) is key:
+                waiting[key] = fut
+            else:   # send_message(conn, None) inside handle_request: no answer to send
+                fut.set_exception(NodeError("the answer sent was None"))
             return fut
         return handler
 
-    def _resolve(self, w: _Waiting, answer: Any) -> None:
-        """In the loop thread: ``answer`` is the answer to ``w``'s request (the first one counts)."""
-        waiting = self._waiting
-        if waiting.get(w.key) is w:
-            del waiting[w.key]
-        fut = w.future
-        if fut is None:
-            if w.answer is None:
-                w.answer = answer
-        elif not fut.done():
-            fut.set_result(answer)
+    def _resolve(self, key: tuple[int, int], answer: Any) -> None:
+        """In the loop thread: ``answer`` answers the request ``key`` (the first answer counts)."""
+        w = self._waiting.pop(key, None)
+        if w is None:
+            return   # answered already (or never received)
+        if type(w) is tuple:   # a placeholder: we are inside that request's handle_request
+            if self._inline_answer is None:
+                self._inline_answer = answer
+        elif not w.done():
+            w.set_result(answer)
 
-    def _fail(self, w: _Waiting) -> None:
+    def _fail(self, key: tuple[int, int]) -> None:
         waiting = self._waiting
-        if waiting.get(w.key) is w:
-            del waiting[w.key]
-        fut = w.future
-        if fut is not None and not fut.done():
-            fut.set_exception(NodeError(f"handler failed ({DIAMETER_UNABLE_TO_COMPLY})"))
+        w = waiting.get(key)
+        if w is None or type(w) is tuple:
+            return
+        del waiting[key]
+        if not w.done():
+            w.set_exception(NodeError(f"handler failed ({DIAMETER_UNABLE_TO_COMPLY})"))
 
     def handler_failed(self, message: Any) -> None:
         """An application's handler raised for ``message``: fail whoever waits for its answer."""
-        w = self._waiting.get((message.header.hop_by_hop_identifier, message.header.end_to_end_identifier))
-        if w is not None:
-            w.inbox.post(self._fail, w)
+        key = (message.header.hop_by_hop_identifier, message.header.end_to_end_identifier)
+        if key in self._waiting and self._inbox is not None:
+            self._inbox.post(self._fail, key)
 
     def _on_peer_state(self, info: PeerInfo, what: str) -> None:
         for peer in self.peers.values():
@@ -449,21 +457,23 @@ class Node:
     # ---- messaging --------------------------------------------------------------
     def send_request_for(self, app: Application, message: Any, timeout: float) -> Any:
         """``Application.send_request``: send ``message`` for ``app``, block until its answer."""
-        if not self._started:
+        inbox = self._inbox
+        if not self._started or inbox is None:
             raise NotRoutable("node is not started")
-        if not message.header.end_to_end_identifier:
-            message.header.end_to_end_identifier = self.end_to_end_seq.next_sequence()
-        if not message.header.application_id:
-            message.header.application_id = app.application_id
-
+        h = message.header
+        if not h.end_to_end_identifier:
+            h.end_to_end_identifier = self.end_to_end_seq.next_sequence()
+        if not h.application_id:
+            h.application_id = app.application_id
         waiter = _Waiter()
-        self._inbox.post(self._send_for, app, message, timeout, waiter)
-        if not waiter.wait(timeout + 5):
+        inbox.post(self._send_for, app, message, timeout, waiter)
+        if not waiter._lock.acquire(timeout=timeout + 5):
             raise RequestTimeout("Timed out waiting for answer")
-        if waiter.error is not None:
-            if isinstance(waiter.error, RequestTimeout):
-                raise RequestTimeout("Timed out waiting for answer") from waiter.error
-            raise waiter.error
+        error = waiter.error
+        if error is not None:
+            if isinstance(error, RequestTimeout):
+                raise RequestTimeout("Timed out waiting for answer") from error
+            raise error
         answer = waiter.value
         if answer is None:
             raise EmptyAnswer("Response is None")
@@ -472,10 +482,13 @@ class Node:
     def _send_for(self, app: Application, message: Any, timeout: float, waiter: _Waiter) -> None:
         """In the loop thread: send a blocked thread's request; its answer wakes the thread."""
         try:
-            self._anode.request_future(message, timeout=timeout, peer=self._custom_route(app, message),
-                                       future=_HandOff(self._loop, waiter))
+            self._anode.request_future(
+                message, timeout=timeout, future=waiter,   # type: ignore[arg-type] # resolved, not awaited
+                peer=None if self.peer_route_select_func is select_least_used_peer
+                else self._custom_route(app, message))
         except Exception as exc:  # noqa: BLE001 - handed to the calling thread
-            waiter.set(None, exc)
+            if not waiter.done():
+                waiter.set_exception(exc)
 
     def _custom_route(self, app: Application, message: Any) -> str | None:
         """Apply a user-set ``peer_route_select_func`` when several peers can serve."""
@@ -507,25 +520,41 @@ class Node:
     def route_answer(self, message: Any) -> tuple[Any, Any]:
         """Find who waits for this answer (raises NotRoutable if nobody does)."""
         h = message.header
-        w = self._waiting.get((h.hop_by_hop_identifier, h.end_to_end_identifier))
-        if w is None:
+        key = (h.hop_by_hop_identifier, h.end_to_end_identifier)
+        if key not in self._waiting:
             raise NotRoutable(f"no peer is waiting for an answer with ID {hex(h.hop_by_hop_identifier)}")
-        return w, message
+        return key, message
+
+    def _answer(self, message: Any) -> None:
+        """``Application.send_answer``: :meth:`route_answer` and :meth:`send_message` in one."""
+        h = message.header
+        key = (h.hop_by_hop_identifier, h.end_to_end_identifier)
+        waiting = self._waiting
+        if threading.get_ident() == self._loop_thread:   # _resolve, inline
+            w = waiting.pop(key, None)
+            if w is None:
+                raise NotRoutable(f"no peer is waiting for an answer with ID {hex(key[0])}")
+            if type(w) is tuple:   # inside its handle_request
+                if self._inline_answer is None:
+                    self._inline_answer = message
+            elif not w.done():
+                w.set_result(message)
+            return
+        if key not in waiting:
+            raise NotRoutable(f"no peer is waiting for an answer with ID {hex(key[0])}")
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.post(self._resolve, key, message)
 
     def send_message(self, conn: Any, message: Any) -> None:
         """Send an answer routed with :meth:`route_answer`, or a request to a peer."""
-        if type(conn) is _Waiting:
-            if threading.get_ident() == self._loop_thread:   # in the loop thread: resolve it now
-                if conn.future is None:   # inside handle_request (_resolve, inline)
-                    waiting = self._waiting
-                    if waiting.get(conn.key) is conn:
-                        del waiting[conn.key]
-                    if conn.answer is None:
-                        conn.answer = message
-                else:
-                    self._resolve(conn, message)
+        if type(conn) is tuple:   # an answer: the key route_answer returned
+            if threading.get_ident() == self._loop_thread:
+                self._resolve(conn, message)
             else:
-                conn.inbox.post(self._resolve, conn, message)
+                inbox = self._inbox
+                if inbox is not None:
+                    inbox.post(self._resolve, conn, message)
             return
         if isinstance(conn, PeerConnectionView):
             identity = conn.host_identity

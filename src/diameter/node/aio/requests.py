@@ -133,7 +133,8 @@ class RequestsPart(NodeParts):
 
         The future raises :class:`NotRoutable`, :class:`RequestTimeout` or
         :class:`PeerFailed`; it is never left pending. ``future``: resolve this one
-        (e.g. a subclass acting on ``set_result`` at once) instead of a new one.
+        instead of a new one (any object with ``done``, ``set_result`` and
+        ``set_exception``: the threaded ``Node`` passes a blocked thread's waiter).
         """
         header: Any = None
         dest_attrs: tuple[bool, bool, bool] | None = None
