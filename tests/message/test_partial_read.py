@@ -173,3 +173,22 @@ def test_encode_with_avps_declines_what_it_does_not_handle():
     assert typed.encode_with_avps(ans.__dict__, b, known) is None
     ans.avps = ["not an avp"]
     assert typed.encode_with_avps(ans.__dict__, b, known) is None
+
+
+@pytest.mark.parametrize("code, flags, vendor", [(1, 0x1C0, 0), (-1, 0, 0), (2**32, 0, 0), (1, 0, 2**32),
+                                                 (1, -1, 0), (2**32 - 1, 0xFF, 0), (1, 0x80, 0)])
+def test_appended_avp_out_of_range_fails_as_as_bytes_does(code, flags, vendor):
+    avp = Avp(1, 0, b"x", 0)
+    avp.code, avp.flags, avp._vendor_id = code, flags, vendor
+    try:
+        expected = avp.as_bytes()
+    except Exception as e:  # noqa: BLE001 - the same error either way
+        expected = type(e)
+    ans = Message.from_bytes(_ccr().as_bytes()).to_answer()
+    ans.session_id = "s"
+    ans.append_avp(avp)
+    try:
+        got = ans.as_bytes()[-len(expected):] if isinstance(expected, bytes) else ans.as_bytes()
+    except Exception as e:  # noqa: BLE001
+        got = type(e)
+    assert got == expected

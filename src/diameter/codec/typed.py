@@ -630,7 +630,24 @@ def avps_wire(avps: list[Any]) -> bytes | None:
         p = a.payload
         if type(p) is not bytes:
             return None
-        parts.append(encode_avp(a.code, a.flags, a._vendor_id, p))
+        code: Any = a.code
+        flags: Any = a.flags
+        vendor: Any = a._vendor_id
+        n = len(p)
+        if (type(code) is int and type(flags) is int and type(vendor) is int
+                and 0 <= code <= 0xFFFFFFFF and 0 <= flags <= 0xFF and 0 <= vendor <= 0xFFFFFFFF
+                and n <= 0xFFFFF3):
+            c: int = code
+            f: int = flags
+            v: int = vendor
+            if v or f & 0x80:   # frame.encode_avp's bytes, without its struct call
+                w: int = (c << 32) | ((f | 0x80) << 24) | (n + 12)
+                parts.append(b"%b%b%b%b" % (w.to_bytes(8, "big"), v.to_bytes(4, "big"), p, PADDING[n & 3]))
+            else:
+                w = (c << 32) | (f << 24) | (n + 8)
+                parts.append(b"%b%b%b" % (w.to_bytes(8, "big"), p, PADDING[n & 3]))
+        else:   # out of range: encode_avp raises what as_bytes raises
+            parts.append(encode_avp(code, flags, vendor, p))
     return b"".join(parts)
 
 
