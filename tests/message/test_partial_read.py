@@ -84,6 +84,7 @@ def _ccr():
 def test_first_read_decodes_only_that_avp():
     ccr = _ccr()
     msg = Message.from_bytes(ccr.as_bytes())
+    binding_of(type(msg)).partial_score = 0   # other tests' reads of the class: see below
     sid = msg.session_id
     assert sid == "s;1"
     if typed.COMPILED:   # the source build decodes attribute by attribute anyway
@@ -101,6 +102,7 @@ def test_first_read_decodes_only_that_avp():
 def test_absent_and_bad_values_answer_as_before():
     ccr = _ccr()
     msg = Message.from_bytes(ccr.as_bytes())
+    binding_of(type(msg)).partial_score = 0   # first reads alone (other tests' reads of the class)
     assert msg.user_name is None
     assert "_st" not in msg.__dict__   # nothing decoded for an absent AVP
     bad = Avp(415, 0, b"\x00\x01", 0x40).as_bytes()   # CC-Request-Number of 2 bytes
@@ -192,3 +194,31 @@ def test_appended_avp_out_of_range_fails_as_as_bytes_does(code, flags, vendor):
     except Exception as e:  # noqa: BLE001
         got = type(e)
     assert got == expected
+
+
+def test_classes_whose_readers_read_more_decode_whole_after_a_probe():
+    """A partial read followed by a second read is extra work: the class's next
+    PARTIAL_PROBE first reads decode the whole group, then one is tried alone again."""
+    wire = _ccr().as_bytes()
+    cls = type(Message.from_bytes(wire))
+    b = binding_of(cls)
+    b.partial_score = 0
+
+    def partial_after_sid(read_more):
+        m = Message.from_bytes(wire)
+        assert m.session_id == "s;1"
+        alone = "origin_host" not in m.__dict__
+        if read_more:
+            assert m.cc_request_number == 7
+        assert m.as_bytes() == wire
+        return alone
+
+    if not typed.COMPILED:   # the source build reads attribute by attribute: nothing to adapt
+        assert partial_after_sid(True) and partial_after_sid(False)
+        return
+    assert partial_after_sid(True)          # tried alone, then the whole group after all
+    assert b.partial_score == -typed.PARTIAL_PROBE
+    assert [partial_after_sid(True) for _ in range(typed.PARTIAL_PROBE)] == [False] * typed.PARTIAL_PROBE
+    assert partial_after_sid(False)         # probed alone again: a reader of Session-Id alone
+    assert all(partial_after_sid(False) for _ in range(40))
+    assert b.partial_score == typed.PARTIAL_CAP

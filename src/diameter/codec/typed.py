@@ -205,8 +205,10 @@ class Binding:
     enc_slots: dict[str, Slot]        # attribute -> its slot (every name)
     order: list[Slot]                 # encoding order
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
+    partial_score: int                # >= 0: first reads of a scalar use read_one (see attr_get)
 
     def __init__(self) -> None:
+        self.partial_score = 0
         self.by_name = {}
         self.by_key = {}
         self.ordered = []
@@ -325,6 +327,14 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
     st = FillState(out, snapl, bad, deferred)
     d["_st"] = st
     return st
+
+
+PARTIAL_CAP: Final = 16
+"""Highest :attr:`Binding.partial_score`: first reads of a class read alone until then."""
+PARTIAL_PROBE: Final = 16
+"""After a partial read of a class is followed by a second read, its next PARTIAL_PROBE
+first reads decode the whole group at once (the pattern of the class's readers is probed
+again after them)."""
 
 
 def read_one(d: dict[str, Any], slot: Slot) -> Any:
@@ -460,14 +470,23 @@ def attr_get(obj: object, name: str) -> Any:
         slot = b.slots[name]
         if slot.kind <= K_I64 and not slot.is_list:
             # the first read of a scalar (Session-Id in a handler that reads nothing
-            # else): that AVP alone, not the whole group
-            value = read_one(d, slot)
-            if value is not MISS:
-                return value
+            # else): that AVP alone, not the whole group. Where instances of the class
+            # usually get a second read (the whole group decoded after all: the partial
+            # read was extra work), this is tried on one first read in PARTIAL_PROBE only.
+            score = b.partial_score
+            if score >= 0:
+                value = read_one(d, slot)
+                if value is not MISS:
+                    if score < PARTIAL_CAP:
+                        b.partial_score = score + 1
+                    return value
+            else:
+                b.partial_score = score + 1
         st = fill_dict(d, b)
         if name in d:
             return d[name]
     elif st.partial:
+        b.partial_score = -PARTIAL_PROBE
         st = fill_dict(d, b)
         if name in d:
             return d[name]
