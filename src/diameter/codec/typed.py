@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .errors import AvpDecodeError, AvpEncodeError
-from .frame import COMPILED, LIMITS, PADDING, Entry, frame_at, scan, u32_at
-from .objects import MessageHeader
+from .frame import COMPILED, LIMITS, PADDING, Entry, encode_avp, frame_at, scan, u32_at
+from .objects import MessageHeader, find_avp_objects, make_avps
 
 # slot kinds: how fill() turns a payload into an attribute value
 K_OCTETS: Final = 0
@@ -23,6 +23,14 @@ K_U64: Final = 4
 K_I64: Final = 5
 K_CALL: Final = 6      # decoder(buf, start, end)
 K_GROUP: Final = 7     # a grouped class, instantiated lazily over the payload
+
+
+class _Miss:
+    pass
+
+
+MISS: Final = _Miss()
+"""Returned by :func:`attr_get` when the slow path must answer."""
 
 
 class Slot:
@@ -71,6 +79,32 @@ class Slot:
             self.vtail = b""
             self.hlen = 8
         self.hword = (self.code << 32) | fb
+
+
+def _scalar(buf: bytes, kind: int, ps: int, pe: int) -> Any:
+    """The value of a scalar kind's payload ``buf[ps:pe]``; :data:`MISS` when it does not decode."""
+    if kind == K_OCTETS:
+        return buf[ps:pe]
+    if kind == K_UTF8:
+        try:
+            return buf[ps:pe].decode("utf-8")
+        except UnicodeDecodeError:
+            return MISS
+    if kind == K_U32 or kind == K_I32:
+        if pe - ps != 4:
+            return MISS
+        n = u32_at(buf, ps)
+        if kind == K_I32 and n >= 0x80000000:
+            n -= 0x100000000
+        return n
+    if kind == K_U64 or kind == K_I64:
+        if pe - ps != 8:
+            return MISS
+        n = (u32_at(buf, ps) << 32) | u32_at(buf, ps + 4)
+        if kind == K_I64 and n >= 0x8000000000000000:
+            n -= 0x10000000000000000
+        return n
+    return MISS
 
 
 def _fill_one(buf: bytes, slot: Slot, ps: int, pe: int, d: dict[str, Any], depth: int,
@@ -171,8 +205,10 @@ class Binding:
     enc_slots: dict[str, Slot]        # attribute -> its slot (every name)
     order: list[Slot]                 # encoding order
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
+    partial_score: int                # >= 0: first reads of a scalar use read_one (see attr_get)
 
     def __init__(self) -> None:
+        self.partial_score = 0
         self.by_name = {}
         self.by_key = {}
         self.ordered = []
@@ -192,12 +228,6 @@ BINDINGS: Final[dict[type, Binding]] = {}
 """The binding of each typed class (not inherited by subclasses)."""
 
 
-class _Miss:
-    pass
-
-
-MISS: Final = _Miss()
-"""Returned by :func:`attr_get` when the slow path must answer."""
 EAGER: Final = [COMPILED]
 """Decode a whole group on the first read of one of its attributes (when compiled)."""
 SLOW: Final[list[Any]] = [None]
@@ -237,6 +267,7 @@ class FillState:
     snapl: dict[str, tuple]       # list attribute -> its items as decoded
     redo: list[str]               # present but undecodable: the slow path raises
     defer: set[str]               # costly types, decoded on first read
+    partial: bool                 # only ``snap``'s attributes were decoded (by read_one)
 
     def __init__(self, snap: dict[str, Any], snapl: dict[str, tuple], redo: list[str],
                  defer: set[str]) -> None:
@@ -244,6 +275,7 @@ class FillState:
         self.snapl = snapl
         self.redo = redo
         self.defer = defer
+        self.partial = False
 
 
 def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
@@ -257,6 +289,9 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
     entries: list[Entry] | None = d.get("_raw_entries")
     out: dict[str, Any] = {}
     deferred: set[str] = set()
+    old: FillState | None = d.get("_st")
+    if old is not None and not old.partial:
+        old = None
     if entries is None and COMPILED:
         bad = scan_fill(buf, raw[1], raw[2], b.fill_table, out, d.get("_depth", 0),
                         LIMITS.max_depth, deferred)
@@ -275,7 +310,15 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
         if k in out:
             user_set = True
             break
-    if user_set:
+    if old is not None:
+        # after read_one: its values stay the decoded ones (the very objects handed out,
+        # so that an unchanged attribute is still seen unchanged); one deleted since stays so
+        for k, v in old.snap.items():
+            out[k] = v
+        for k, v in out.items():
+            if k not in d and k not in old.snap:
+                d[k] = v
+    elif user_set:
         for k, v in out.items():
             if k not in d:
                 d[k] = v
@@ -284,6 +327,95 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
     st = FillState(out, snapl, bad, deferred)
     d["_st"] = st
     return st
+
+
+PARTIAL_CAP: Final = 16
+"""Highest :attr:`Binding.partial_score`: first reads of a class read alone until then."""
+PARTIAL_PROBE: Final = 16
+"""After a partial read of a class is followed by a second read, its next PARTIAL_PROBE
+first reads decode the whole group at once (the pattern of the class's readers is probed
+again after them)."""
+
+
+def read_one(d: dict[str, Any], slot: Slot) -> Any:
+    """A scalar attribute of a bytes-backed instance not decoded yet, decoded alone: its
+    last occurrence (as :func:`fill` takes it) kept in ``d`` under a partial
+    :class:`FillState` (the next read of another attribute fills the rest), None when
+    absent; :data:`MISS` when only :func:`fill_dict` can tell (a value that does not decode)."""
+    raw: tuple[bytes, int, int] = d["_raw"]
+    buf = raw[0]
+    key = slot.key
+    ps = -1
+    pe = -1
+    entries: list[Entry] | None = d.get("_raw_entries")
+    if entries is not None:
+        for e in entries:
+            if (e[0] | (e[1] << 32)) == key:
+                ps = e[4]
+                pe = e[5]
+    else:
+        pos = raw[1]
+        end = raw[2]
+        try:
+            while pos < end:
+                code, _flags, vendor, s, t, nxt = frame_at(buf, pos, end)
+                if (code | (vendor << 32)) == key:
+                    ps = s
+                    pe = t
+                pos = nxt
+        except AvpDecodeError:
+            return MISS
+    if ps < 0:
+        return None
+    value = _scalar(buf, slot.kind, ps, pe)
+    if value is MISS:
+        return MISS
+    name = slot.name
+    st = FillState({name: value}, {}, [], set())
+    st.partial = True
+    d[name] = value
+    d["_st"] = st
+    return value
+
+
+#: what the message layer keeps in a typed instance's ``__dict__`` besides attributes
+#: (``diameter.message._binding``'s ``_INTERNAL_KEYS``)
+INTERNAL_KEYS: Final = frozenset({"header", "_additional_avps", "_raw", "_raw_entries", "_st",
+                                  "_depth", "_raw_index"})
+
+
+def find_clean(d: dict[str, Any], code: Any, vendor: Any) -> Any:
+    """``DefinedMessage.find_avps`` of one (code, vendor) step on a message plainly unchanged
+    since decoding (no attribute set, none read but by :func:`read_one`, no custom AVP):
+    the matching Avp objects, built from the bytes; :data:`MISS` when the general code
+    must answer."""
+    raw: tuple[bytes, int, int] | None = d.get("_raw")
+    if (raw is None or type(code) is not int or type(vendor) is not int or "_plain" in d
+            or d.get("_additional_avps")):
+        return MISS
+    c: int = code
+    v: int = vendor
+    if not (0 <= c <= 0xFFFFFFFF and 0 <= v <= 0xFFFFFFFF):
+        return MISS
+    st: FillState | None = d.get("_st")
+    n = 0
+    for k in d:
+        if k not in INTERNAL_KEYS:
+            if st is None or not st.partial:
+                return MISS
+            snap = st.snap
+            if k not in snap or d[k] is not snap[k]:
+                return MISS
+            n += 1
+    if st is not None and (not st.partial or n != len(st.snap)):
+        return MISS
+    idx: dict[int, list[Entry]] | None = d.get("_raw_index")
+    if idx is not None:
+        occ = idx.get(c | (v << 32))
+        if not occ:
+            return []
+        return make_avps(raw[0], occ, 0)
+    return find_avp_objects(raw[0], raw[1], raw[2], c, v, 0)
 
 
 def entries_of(d: dict[str, Any]) -> list[Entry]:
@@ -321,47 +453,6 @@ def _decode_deferred(d: dict[str, Any], st: FillState, slot: Slot) -> Any:
     return value
 
 
-def _peek(d: dict[str, Any], slot: Slot) -> Any:
-    """The value of one scalar, single-valued attribute of a bytes-backed instance, decoded
-    as :func:`fill` would (a later occurrence wins); :data:`MISS` when it does not decode."""
-    raw: tuple[bytes, int, int] = d["_raw"]
-    buf = raw[0]
-    pos = raw[1]
-    end = raw[2]
-    key = slot.key
-    ps = -1
-    pe = -1
-    while pos < end:
-        code, _flags, vendor, s, e, nxt = frame_at(buf, pos, end)
-        if (code | (vendor << 32)) == key:
-            ps = s
-            pe = e
-        pos = nxt
-    if ps < 0:
-        return None
-    kind = slot.kind
-    if kind == K_OCTETS:
-        return buf[ps:pe]
-    if kind == K_UTF8:
-        try:
-            return buf[ps:pe].decode("utf-8")
-        except UnicodeDecodeError:
-            return MISS
-    if kind == K_U32 or kind == K_I32:
-        if pe - ps != 4:
-            return MISS
-        n = u32_at(buf, ps)
-        if kind == K_I32 and n >= 0x80000000:
-            n -= 0x100000000
-        return n
-    if pe - ps != 8:
-        return MISS
-    n = (u32_at(buf, ps) << 32) | u32_at(buf, ps + 4)
-    if kind == K_I64 and n >= 0x8000000000000000:
-        n -= 0x10000000000000000
-    return n
-
-
 def attr_get(obj: object, name: str) -> Any:
     """Fast path of typed attribute reads; :data:`MISS` when the slow path must answer."""
     b = BINDINGS.get(type(obj))
@@ -376,17 +467,26 @@ def attr_get(obj: object, name: str) -> Any:
         return None
     st: FillState | None = d.get("_st")
     if st is None:
-        if len(d) == 3 and name not in b.list_names:
-            # the first read of a decoded answer (header, _raw, _additional_avps only):
-            # a client reading Result-Code decodes that AVP alone; the next read fills all
-            hd: Any = d.get("header")
-            if isinstance(hd, MessageHeader) and not hd.command_flags & 0x80:
-                slot = b.slots.get(name)
-                if slot is not None and slot.kind <= K_I64:
-                    value = _peek(d, slot)
-                    if value is not MISS:
-                        d[name] = value
-                        return value
+        slot = b.slots[name]
+        if slot.kind <= K_I64 and not slot.is_list:
+            # the first read of a scalar (Session-Id in a handler that reads nothing
+            # else): that AVP alone, not the whole group. Where instances of the class
+            # usually get a second read (the whole group decoded after all: the partial
+            # read was extra work), this is tried on one first read in PARTIAL_PROBE only.
+            score = b.partial_score
+            if score >= 0:
+                value = read_one(d, slot)
+                if value is not MISS:
+                    if score < PARTIAL_CAP:
+                        b.partial_score = score + 1
+                    return value
+            else:
+                b.partial_score = score + 1
+        st = fill_dict(d, b)
+        if name in d:
+            return d[name]
+    elif st.partial:
+        b.partial_score = -PARTIAL_PROBE
         st = fill_dict(d, b)
         if name in d:
             return d[name]
@@ -523,7 +623,67 @@ def encode_message(d: dict[str, Any], b: Binding, known: frozenset[str]) -> byte
     binding, bytes behind the message, custom AVPs, an attribute no AVP stands
     for (``known``: the names a message may hold), header fields out of range.
     """
-    if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d or d.get("_additional_avps"):
+    if d.get("_additional_avps"):
+        return None
+    return _encode_whole(d, b, known, b"")
+
+
+AVP_BASE: Final[list[Any]] = [None, None, None]
+"""The message layer's ``Avp`` class, its ``as_bytes`` and ``_payload_for_encode``: AVP objects
+that keep them are encoded here (:func:`avps_wire`)."""
+
+
+def avps_wire(avps: list[Any]) -> bytes | None:
+    """The AVPs on the wire, one after the other, as ``Avp.as_bytes`` gives each; None when
+    one is not an ``Avp`` encoded the base way (a subclass with its own encoding, a payload
+    that is not bytes): ``as_bytes`` must answer then."""
+    base = AVP_BASE
+    cls: Any = base[0]
+    if cls is None:
+        return None
+    parts: list[bytes] = []
+    for a in avps:
+        t: Any = type(a)
+        if not isinstance(a, cls) or t.as_bytes is not base[1] or t._payload_for_encode is not base[2]:
+            return None
+        p = a.payload
+        if type(p) is not bytes:
+            return None
+        code: Any = a.code
+        flags: Any = a.flags
+        vendor: Any = a._vendor_id
+        n = len(p)
+        if (type(code) is int and type(flags) is int and type(vendor) is int
+                and 0 <= code <= 0xFFFFFFFF and 0 <= flags <= 0xFF and 0 <= vendor <= 0xFFFFFFFF
+                and n <= 0xFFFFF3):
+            c: int = code
+            f: int = flags
+            v: int = vendor
+            if v or f & 0x80:   # frame.encode_avp's bytes, without its struct call
+                w: int = (c << 32) | ((f | 0x80) << 24) | (n + 12)
+                parts.append(b"%b%b%b%b" % (w.to_bytes(8, "big"), v.to_bytes(4, "big"), p, PADDING[n & 3]))
+            else:
+                w = (c << 32) | (f << 24) | (n + 8)
+                parts.append(b"%b%b%b" % (w.to_bytes(8, "big"), p, PADDING[n & 3]))
+        else:   # out of range: encode_avp raises what as_bytes raises
+            parts.append(encode_avp(code, flags, vendor, p))
+    return b"".join(parts)
+
+
+def encode_with_avps(d: dict[str, Any], b: Binding, known: frozenset[str]) -> bytes | None:
+    """:func:`encode_message` of a message with custom AVPs (``append_avp``: e.g. echoed
+    request AVPs) after its attributes, in one pass; None when the general path must answer."""
+    extras: Any = d.get("_additional_avps")
+    if type(extras) is not list:
+        return None
+    tail = avps_wire(extras)
+    if tail is None:
+        return None
+    return _encode_whole(d, b, known, tail)
+
+
+def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:
+    if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d:
         return None
     positions = _positions(d, b.enc_slots, known)
     if positions is None:
@@ -542,13 +702,16 @@ def encode_message(d: dict[str, Any], b: Binding, known: frozenset[str]) -> byte
             and 0 <= app <= 0xFFFFFFFF and 0 <= hbh <= 0xFFFFFFFF and 0 <= e2e <= 0xFFFFFFFF):
         return None
     body = _encode_positions(d, b, positions)
-    length = 20 + len(body)
+    length = 20 + len(body) + len(tail)
     if length > 0xFFFFFF:
         return None
     h.length = length
     w1: int = (version << 56) | (length << 32) | (flags << 24) | code
     w2: int = (app << 32) | hbh
     w3: int = e2e
+    if tail:
+        return b"%b%b%b%b%b" % (w1.to_bytes(8, "big"), w2.to_bytes(8, "big"), w3.to_bytes(4, "big"),
+                                body, tail)
     return b"%b%b%b%b" % (w1.to_bytes(8, "big"), w2.to_bytes(8, "big"), w3.to_bytes(4, "big"), body)
 
 

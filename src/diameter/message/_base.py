@@ -303,6 +303,12 @@ class DefinedMessage(Message):
             return []
         if alt_list is None:
             d = self.__dict__
+            if len(code_and_vendor) == 1:
+                first = code_and_vendor[0]
+                if type(first) is tuple and len(first) == 2:
+                    found = _find_clean(d, first[0], first[1])   # the common case (compiled)
+                    if found is not _MISS:
+                        return found
             raw = d.get("_raw")
             first = code_and_vendor[0]
             if (raw is not None and type(first) is tuple and len(first) == 2
@@ -338,12 +344,15 @@ class DefinedMessage(Message):
         if b is not None:
             known = _KNOWN.get(cls)
             if known is not None:
-                out = _encode_message(d, b, known)   # built from attributes: compiled
-                if out is not None:
-                    return out
                 extras = d.get("_additional_avps")
-                if extras and "_raw" not in d and type(extras) is list:
-                    out = _with_extras(d, b, known, extras)
+                if not extras:
+                    out = _encode_message(d, b, known)   # built from attributes: compiled
+                    if out is not None:
+                        return out
+                elif "_raw" not in d and type(extras) is list:
+                    # custom AVPs after the attributes (e.g. echoed ones): compiled when
+                    # they are plain Avp objects
+                    out = _encode_with_avps(d, b, known) or _with_extras(d, b, known, extras)
                     if out is not None:
                         return out
         if d.get("_plain"):
@@ -395,9 +404,13 @@ _DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
 _encode_message = _typed.encode_message
+_encode_with_avps = _typed.encode_with_avps
+_typed.AVP_BASE[:] = [Avp, Avp.as_bytes, Avp._payload_for_encode]
 _init_fresh = _assemble.init_fresh
 _new_answer = _assemble.new_answer
 _find_avp_objects = core.find_avp_objects
+_find_clean = _typed.find_clean
+_MISS = _typed.MISS
 _BINDINGS = _typed.BINDINGS
 
 
