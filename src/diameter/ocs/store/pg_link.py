@@ -19,19 +19,15 @@ import asyncio
 import logging
 import marshal
 import os
-import select
 import socket
-import struct
-import subprocess
 import sys
-import time
 from typing import Any
 
 from . import pg_writer
 from .base import StorageError
+from .child_link import LEN, ChildLink
 
 log = logging.getLogger("diameter.ocs.store")
-_LEN = struct.Struct(">I")
 RECV = 1 << 18
 
 
@@ -64,21 +60,19 @@ class PoolLink:
         pass
 
 
-class WriterLink:
+class WriterLink(ChildLink):
     """The child process `pg_writer`; started on first use and again after it died."""
 
+    what = "the PostgreSQL writer process"
+    lost = LinkLost
+
     def __init__(self, url: str, timeout: float = 60.0) -> None:
+        super().__init__(timeout)
         self.url = url
-        self.timeout = timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._sock: socket.socket | None = None
-        self._buf = bytearray()
         self._waiting: dict[int, asyncio.Future[tuple[str, Any]]] = {}
         self._sql: dict[str, int] = {}
         self._next = 1
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._starting: asyncio.Future[None] | None = None
-        self.dead: str | None = "not started"
         self.starts = 0
 
     async def start(self) -> None:
@@ -95,18 +89,8 @@ class WriterLink:
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
-        mine, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-P", pg_writer.__file__, str(theirs.fileno()), str(os.getpid())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
-        except BaseException:
-            mine.close()
-            raise
-        finally:
-            theirs.close()
+        mine = self._spawn(lambda fd: [sys.executable, "-P", pg_writer.__file__, str(fd), str(os.getpid())])
         self.starts += 1
-        mine.setblocking(False)
         self._sock, self._loop, self._buf, self._sql, self.dead = mine, loop, bytearray(), {}, None
         ready: asyncio.Future[tuple[str, Any]] = loop.create_future()
         self._waiting[0] = ready
@@ -154,27 +138,6 @@ class WriterLink:
         raise StorageError(str(detail))
 
     # -- the socket ----------------------------------------------------------------------
-    def _send(self, msg: tuple[Any, ...]) -> None:
-        if self.dead is not None or self._sock is None:
-            raise LinkLost(f"the PostgreSQL writer process is not running ({self.dead})")
-        data = marshal.dumps(msg, 4)
-        view = memoryview(_LEN.pack(len(data)) + data)
-        sock = self._sock
-        deadline = time.monotonic() + self.timeout
-        while view:
-            try:
-                sent = sock.send(view)
-            except BlockingIOError:  # the child is busy and its socket buffer full: wait
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([], [sock], [], left)[1]:
-                    self._end("not reading")
-                    raise LinkLost("the PostgreSQL writer process stopped reading") from None
-                continue
-            except OSError as exc:
-                self._end(str(exc))
-                raise LinkLost(f"the PostgreSQL writer process is gone: {exc}") from exc
-            view = view[sent:]
-
     def _readable(self) -> None:
         sock = self._sock
         if sock is None:
@@ -193,7 +156,7 @@ class WriterLink:
         buf = self._buf
         buf += data
         while len(buf) >= 4:
-            (n,) = _LEN.unpack_from(buf)
+            (n,) = LEN.unpack_from(buf)
             if len(buf) < 4 + n:
                 break
             rid, kind, detail = marshal.loads(buf[4:4 + n])
@@ -202,32 +165,11 @@ class WriterLink:
             if fut is not None and not fut.done():
                 fut.set_result((kind, detail))
 
-    def _exit_reason(self, reason: str) -> str:
-        proc = self.proc
-        if proc is not None:
-            try:
-                return f"exit status {proc.wait(timeout=1.0)}"
-            except subprocess.TimeoutExpired:
-                pass
-        return reason
-
-    def _end(self, reason: str) -> None:
-        """Forget the process (killed if still running); every awaited reply fails."""
-        if self.dead is None:
-            self.dead = reason
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(sock.fileno())
-            sock.close()
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    def _fail_waiting(self, exc: StorageError) -> None:
         waiting, self._waiting = self._waiting, {}
         for fut in waiting.values():
             if not fut.done():
-                fut.set_exception(LinkLost(f"the PostgreSQL writer process ended ({self.dead})"))
+                fut.set_exception(exc)
 
     async def close(self) -> None:
         """Let the child finish what it runs (end of file on its socket), then reap it."""

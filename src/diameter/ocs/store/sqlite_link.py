@@ -15,10 +15,7 @@ import collections
 import os
 import marshal
 import select
-import socket
 import sqlite3
-import struct
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +23,8 @@ from typing import Any
 
 from . import sqlite_writer
 from .base import StorageError
+from .child_link import LEN, ChildLink
 
-_LEN = struct.Struct(">I")
 SCRIPT = sqlite_writer.__file__
 Reply = tuple[str, Any]
 
@@ -69,34 +66,23 @@ class _RemoteConn:
         self._link.call("query", sql, list(args), "many")
 
 
-class WriterProcess:
+class WriterProcess(ChildLink):
     """The child process that writes the file (see :mod:`.sqlite_writer`)."""
 
+    what = "the SQLite writer process"
+    lost = WriterDied
+
     def __init__(self, path: str, synchronous: str, timeout: float = 60.0) -> None:
+        super().__init__(timeout)
         self.path = path
         self.synchronous = synchronous
-        self.timeout = timeout
         self.conn = _RemoteConn(self)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._sock: socket.socket | None = None
-        self._buf = bytearray()
         self._waiting: collections.deque[asyncio.Future[Reply]] = collections.deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.dead: str | None = "not started"
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        mine, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", SCRIPT, str(theirs.fileno()), self.path, self.synchronous,
-                 str(os.getpid())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
-        except BaseException:
-            mine.close()
-            raise
-        finally:
-            theirs.close()
-        mine.setblocking(False)
+        mine = self._spawn(lambda fd: [sys.executable, "-I", "-S", SCRIPT, str(fd), self.path,
+                                       self.synchronous, str(os.getpid())])
         self._sock, self._loop, self._buf, self.dead = mine, loop, bytearray(), None
         ready = loop.create_future()
         self._waiting.append(ready)
@@ -111,27 +97,6 @@ class WriterProcess:
             raise StorageError(f"cannot open {self.path}: {detail}")
 
     # -- messages --------------------------------------------------------------------
-    def _send(self, msg: tuple[Any, ...]) -> None:
-        if self.dead is not None or self._sock is None:
-            raise WriterDied(f"the SQLite writer process is not running ({self.dead})")
-        data = marshal.dumps(msg, 4)
-        view = memoryview(_LEN.pack(len(data)) + data)
-        sock = self._sock
-        deadline = time.monotonic() + self.timeout
-        while view:
-            try:
-                sent = sock.send(view)
-            except BlockingIOError:  # the child is busy and its socket buffer full: wait
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([], [sock], [], left)[1]:
-                    self._end("not reading")
-                    raise WriterDied("the SQLite writer process stopped reading") from None
-                continue
-            except OSError as exc:
-                self._end(str(exc))
-                raise WriterDied(f"the SQLite writer process is gone: {exc}") from exc
-            view = view[sent:]
-
     def submit(self, *msg: Any) -> asyncio.Future[Reply]:
         """Send a message; its reply resolves the future (WriterDied if the process ends)."""
         assert self._loop is not None
@@ -182,7 +147,7 @@ class WriterProcess:
     def _frames(self) -> list[Reply]:
         buf, out = self._buf, []
         while len(buf) >= 4:
-            (n,) = _LEN.unpack_from(buf)
+            (n,) = LEN.unpack_from(buf)
             if len(buf) < 4 + n:
                 break
             out.append(marshal.loads(buf[4:4 + n]))
@@ -198,33 +163,11 @@ class WriterProcess:
                 if not fut.done():
                     fut.set_result(reply)
 
-    def _exit_reason(self, reason: str) -> str:
-        proc = self.proc
-        if proc is not None:
-            try:
-                code = proc.wait(timeout=1.0)
-                return f"exit status {code}"
-            except subprocess.TimeoutExpired:
-                pass
-        return reason
-
-    def _end(self, reason: str) -> None:
-        """Forget the process (killed if still running); every awaited reply fails."""
-        if self.dead is None:
-            self.dead = reason
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(sock.fileno())
-            sock.close()
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    def _fail_waiting(self, exc: StorageError) -> None:
         waiting, self._waiting = self._waiting, collections.deque()
         for fut in waiting:
             if not fut.done():
-                fut.set_exception(WriterDied(f"the SQLite writer process ended ({self.dead})"))
+                fut.set_exception(exc)
 
     # -- what the storage calls --------------------------------------------------------
     async def lock(self) -> int:

@@ -1,0 +1,102 @@
+"""The event loop's end of a writer child process: a socket pair carrying length-prefixed
+marshal frames (the SQLite and the PostgreSQL writer processes share it).
+
+A subclass names the process (``what``, for messages), the exception raised when the
+process is gone (``lost``: what was sent may or may not have run), and how the replies it
+still awaits fail (``_fail_waiting``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import struct
+import subprocess
+import time
+import marshal
+from collections.abc import Callable
+from typing import Any
+
+from .base import StorageError
+
+LEN = struct.Struct(">I")
+
+
+class ChildLink:
+    """Start, write to and end a child process; the reading side is the subclass's."""
+
+    what = "the writer process"
+    lost: type[StorageError] = StorageError
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._buf = bytearray()
+        self.dead: str | None = "not started"
+
+    def _spawn(self, argv: Callable[[int], list[str]]) -> socket.socket:
+        """Start the child with its end of a new socket pair (its descriptor number is
+        given to ``argv``); returns ours, non-blocking."""
+        mine, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(argv(theirs.fileno()), pass_fds=[theirs.fileno()],
+                                         stdin=subprocess.DEVNULL)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        mine.setblocking(False)
+        return mine
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        """One frame, whole, or ``lost`` (the child is then ended)."""
+        if self.dead is not None or self._sock is None:
+            raise self.lost(f"{self.what} is not running ({self.dead})")
+        data = marshal.dumps(msg, 4)
+        view = memoryview(LEN.pack(len(data)) + data)
+        sock = self._sock
+        deadline = time.monotonic() + self.timeout
+        while view:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:  # the child is busy and its socket buffer full: wait
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [sock], [], left)[1]:
+                    self._end("not reading")
+                    raise self.lost(f"{self.what} stopped reading") from None
+                continue
+            except OSError as exc:
+                self._end(str(exc))
+                raise self.lost(f"{self.what} is gone: {exc}") from exc
+            view = view[sent:]
+
+    def _exit_reason(self, reason: str) -> str:
+        proc = self.proc
+        if proc is not None:
+            try:
+                return f"exit status {proc.wait(timeout=1.0)}"
+            except subprocess.TimeoutExpired:
+                pass
+        return reason
+
+    def _end(self, reason: str) -> None:
+        """Forget the process (killed if still running); every awaited reply fails."""
+        if self.dead is None:
+            self.dead = reason
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._fail_waiting(self.lost(f"{self.what} ended ({self.dead})"))
+
+    def _fail_waiting(self, exc: StorageError) -> None:
+        raise NotImplementedError
