@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from node_server_path import _CountingTransport  # bench/ is this script's directory
+
 MIB = 1 << 20
 REALM = "bench.example.net"
 
@@ -125,12 +127,12 @@ async def main(args: argparse.Namespace) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class _Collect:
+class _Collect(_CountingTransport):
     """A transport that keeps what is written (answers are counted, not parsed)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.answers = 0
-        self.writes = 0
         self.wake: asyncio.Future[None] | None = None
         self.want = 0
 
@@ -142,18 +144,6 @@ class _Collect:
             i += int.from_bytes(data[i + 1:i + 4], "big")
         if self.wake is not None and self.answers >= self.want and not self.wake.done():
             self.wake.set_result(None)
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return default
-
-    def set_write_buffer_limits(self, high: int | None = None) -> None:
-        pass
 
     def pause_reading(self) -> None:
         pass

@@ -209,25 +209,7 @@ class CreditControlServer:
         begun = self._prelude(msg)
         if type(begun) is not tuple:
             return (await begun) if inspect.iscoroutine(begun) else begun
-        buf, req, key = begun
-        method = self._methods.get(req.request_type)
-        try:
-            if method is None:
-                raise LookupError(f"handler has no method for {req.request_type.name}")
-            res = method(req)
-            if type(res) is not CCResult and inspect.isawaitable(res):
-                res = await res
-            if not isinstance(res, CCResult):
-                raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
-            out = self._enc.encode(msg, buf, req, res)
-        except Exception as exc:  # noqa: BLE001 - one failing request costs only its own answer
-            return self._failed(msg, buf, req, key, exc)
-        except BaseException as exc:  # cancelled (node stopping): no answer, nobody left waiting
-            self.in_progress -= 1
-            self.core.abandon(req)
-            self._finish_waiter(key, None, exc)
-            raise
-        return self._completed(req, key, res, out)
+        return await self._handle(msg, *begun)
 
     def _failed(self, msg: Any, buf: bytes, req: CCRequest, key: tuple[str, int], exc: Exception) -> bytes:
         log.error("credit-control handler failed for %s: %r", req.session_id, exc)
