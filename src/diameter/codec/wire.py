@@ -6,6 +6,8 @@ buffer it was found in; nothing is copied until a value is read.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import frame
 from .errors import MessageDecodeError
 from .frame import (AVP_FLAG_VENDOR, HEADER, HEADER_LENGTH, LIMITS, U32, Limits, avp_header,
@@ -19,7 +21,7 @@ AVP_FLAG_MANDATORY = 0x40
 AVP_FLAG_PRIVATE = 0x20
 
 _unpack_header = HEADER.unpack_from
-_unpack_u32 = U32.unpack_from
+_unpack_u32: Callable[[bytes, int], tuple[int]] = U32.unpack_from
 _pack_header = HEADER.pack
 
 __all__ = [

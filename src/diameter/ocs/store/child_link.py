@@ -52,6 +52,28 @@ class ChildLink:
         mine.setblocking(False)
         return mine
 
+    async def _handshake(self, loop: asyncio.AbstractEventLoop, mine: socket.socket,
+                         ready: asyncio.Future[tuple[str, Any]],
+                         first: tuple[Any, ...] | None = None) -> Any:
+        """Watch our end of the socket, send ``first`` if any, and wait for the child's
+        "ready"; its detail is returned, anything else ends the child and raises."""
+        self._sock, self._loop, self._buf, self.dead = mine, loop, bytearray(), None
+        loop.add_reader(mine.fileno(), self._readable)
+        try:
+            if first is not None:
+                self._send(first)
+            kind, detail = await asyncio.wait_for(ready, self.timeout)
+        except BaseException:
+            self._end("did not start")
+            raise
+        if kind != "ready":
+            self._end(str(detail))
+            raise StorageError(str(detail))
+        return detail
+
+    def _readable(self) -> None:
+        raise NotImplementedError
+
     def _send(self, msg: tuple[Any, ...]) -> None:
         """One frame, whole, or ``lost`` (the child is then ended)."""
         if self.dead is not None or self._sock is None:

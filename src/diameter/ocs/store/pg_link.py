@@ -91,19 +91,13 @@ class WriterLink(ChildLink):
         loop = asyncio.get_running_loop()
         mine = self._spawn(lambda fd: [sys.executable, "-P", pg_writer.__file__, str(fd), str(os.getpid())])
         self.starts += 1
-        self._sock, self._loop, self._buf, self._sql, self.dead = mine, loop, bytearray(), {}, None
+        self._sql = {}
         ready: asyncio.Future[tuple[str, Any]] = loop.create_future()
         self._waiting[0] = ready
-        loop.add_reader(mine.fileno(), self._readable)
         try:
-            self._send(("url", self.url))
-            kind, detail = await asyncio.wait_for(ready, self.timeout)
-        except BaseException:
-            self._end("did not start")
-            raise
-        if kind != "ready":
-            self._end(str(detail))
-            raise StorageError(f"cannot connect to PostgreSQL: {detail}")
+            await self._handshake(loop, mine, ready, ("url", self.url))
+        except StorageError as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
         for attempt in range(2):

@@ -83,18 +83,12 @@ class WriterProcess(ChildLink):
         loop = asyncio.get_running_loop()
         mine = self._spawn(lambda fd: [sys.executable, "-I", "-S", SCRIPT, str(fd), self.path,
                                        self.synchronous, str(os.getpid())])
-        self._sock, self._loop, self._buf, self.dead = mine, loop, bytearray(), None
-        ready = loop.create_future()
+        ready: asyncio.Future[Reply] = loop.create_future()
         self._waiting.append(ready)
-        loop.add_reader(mine.fileno(), self._readable)
         try:
-            kind, detail = await asyncio.wait_for(ready, self.timeout)
-        except BaseException:
-            self._end("did not start")
-            raise
-        if kind != "ready":
-            self._end(str(detail))
-            raise StorageError(f"cannot open {self.path}: {detail}")
+            await self._handshake(loop, mine, ready)
+        except StorageError as exc:
+            raise StorageError(f"cannot open {self.path}: {exc}") from exc
 
     # -- messages --------------------------------------------------------------------
     def submit(self, *msg: Any) -> asyncio.Future[Reply]:
