@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import select
+from abc import ABC, abstractmethod
 import socket
 import struct
 import subprocess
@@ -23,7 +24,7 @@ from .base import StorageError
 LEN = struct.Struct(">I")
 
 
-class ChildLink:
+class ChildLink(ABC):
     """Start, write to and end a child process; the reading side is the subclass's."""
 
     what = "the writer process"
@@ -71,8 +72,9 @@ class ChildLink:
             raise StorageError(str(detail))
         return detail
 
+    @abstractmethod
     def _readable(self) -> None:
-        raise NotImplementedError
+        """Read what the child wrote (an event-loop reader callback) and resolve replies."""
 
     def _send(self, msg: tuple[Any, ...]) -> None:
         """One frame, whole, or ``lost`` (the child is then ended)."""
@@ -95,6 +97,16 @@ class ChildLink:
                 self._end(str(exc))
                 raise self.lost(f"{self.what} is gone: {exc}") from exc
             view = view[sent:]
+
+    async def _reap(self) -> None:
+        """Give the child 5 s to exit by itself, then end it (killed if still running)."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            for _ in range(100):  # bounded: 5 s, then killed by _end
+                if proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+        self._end("closed")
 
     def _exit_reason(self, reason: str) -> str:
         proc = self.proc
@@ -120,5 +132,6 @@ class ChildLink:
             proc.wait()
         self._fail_waiting(self.lost(f"{self.what} ended ({self.dead})"))
 
+    @abstractmethod
     def _fail_waiting(self, exc: StorageError) -> None:
-        raise NotImplementedError
+        """Fail every reply still awaited with ``exc`` (the child is gone)."""

@@ -172,10 +172,4 @@ class WriterLink(ChildLink):
         sock = self._sock
         if sock is not None:
             sock.shutdown(socket.SHUT_WR)
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            for _ in range(100):  # bounded: 5 s, then killed by _end
-                if proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-        self._end("closed")
+        await self._reap()

@@ -190,13 +190,7 @@ class WriterProcess(ChildLink):
                 await asyncio.wait_for(self.submit("close"), self.timeout)
             except (StorageError, asyncio.TimeoutError):
                 pass
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            for _ in range(100):  # bounded: 5 s, then killed by _end
-                if proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-        self._end("closed")
+        await self._reap()
 
 
 class WriterThread:
