@@ -85,7 +85,7 @@ def _testapp_threaded_server(srv) -> bytes:
 
     from diameter.node import Node
     from diameter.node.application import Application
-    from diameter.node.node import _Inbox
+    from diameter.node.threads import Inbox
     key = (TEST_AVP, TEST_VENDOR_ID)
 
     class TestApplication(Application):
@@ -100,7 +100,7 @@ def _testapp_threaded_server(srv) -> bytes:
     app = TestApplication(TEST_APP_ID, is_auth_application=True)
     node.add_application(app, [])   # not started: registered with the asyncio node below
     node._anode, node._loop, node._loop_thread = srv, srv.loop, threading.get_ident()
-    node._inbox = _Inbox(srv.loop, srv)
+    node._inbox = Inbox(srv.loop, srv)
     srv.add_application(TEST_APP_ID, node._make_handler(app), auth=True, validate=True)
     return TEST_REQUEST
 

@@ -146,7 +146,7 @@ def _run(coro) -> None:  # type: ignore[no-untyped-def]
     """Run on the loop `diameter ocs serve` uses (uvloop's when installed), so the
     reference and the load client get the same loop as the server."""
     sys.path.insert(0, str(SRC))
-    from diameter.node.node import new_event_loop
+    from diameter.node.threads import new_event_loop
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(coro)
 

@@ -5,7 +5,7 @@ counted in its own process.
 For each side: requests/s, CPU per request (user and system), context switches per request
 (voluntary: a thread blocked, e.g. on its answer or the GIL; involuntary: preempted),
 loop wake-ups per request (batches of calls handed from other threads to the event-loop
-thread, ``_Inbox`` drains) and worker wake-ups per request (``_WorkerPool``).
+thread, ``Inbox`` drains) and worker wake-ups per request (``_WorkerPool``).
 
     python bench/threaded_handoffs.py [--duration 3] [--src PATH]
     python bench/threaded_handoffs.py --count 1800 --valgrind client   # instructions, callgrind
@@ -37,8 +37,8 @@ COUNTS = {"drains": 0, "worker_wakes": 0}
 def _count_handoffs() -> None:
     """Count the adapter's loop wake-ups and worker wake-ups (wrapping two methods)."""
     from diameter.node import application as A
-    from diameter.node import node as N
-    drain, wake = N._Inbox._drain, A._WorkerPool._wake_one
+    from diameter.node import threads as N
+    drain, wake = N.Inbox._drain, A._WorkerPool._wake_one
 
     def counted_drain(self):  # type: ignore[no-untyped-def]
         COUNTS["drains"] += 1
@@ -47,7 +47,7 @@ def _count_handoffs() -> None:
     def counted_wake(self):  # type: ignore[no-untyped-def]
         COUNTS["worker_wakes"] += 1
         return wake(self)
-    N._Inbox._drain, A._WorkerPool._wake_one = counted_drain, counted_wake
+    N.Inbox._drain, A._WorkerPool._wake_one = counted_drain, counted_wake
 
 
 def _usage() -> tuple[int, int, float, float]:

@@ -1,4 +1,4 @@
-"""The codec's fast encoder (``typed.encode_message``, per-slot memo) agrees with the general path.
+"""The codec's fast encoder (``typed_encode.encode_message``, per-slot memo) agrees with the general path.
 
 The general path is the message layer's per-attribute ``Spec.encode_one``; the fast one
 builds AVP headers with ``int.to_bytes`` and remembers each scalar AVP with its value.
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diameter.codec import typed
+from diameter.codec import typed_encode
 from diameter.codec.errors import AvpEncodeError, MessageDecodeError
 from diameter.message import Message
 from diameter.message._binding import _encode_attr, binding_of
@@ -137,7 +137,7 @@ def test_encode_message_declines_what_it_does_not_handle():
     r.session_id = "x"
     b = binding_of(CreditControlRequest)
     known = frozenset(r.__dict__) | {"session_id"}
-    assert typed.encode_message(r.__dict__, b, known) is not None
-    assert typed.encode_message(r.__dict__, b, frozenset({"session_id"})) is None  # "header" unknown
+    assert typed_encode.encode_message(r.__dict__, b, known) is not None
+    assert typed_encode.encode_message(r.__dict__, b, frozenset({"session_id"})) is None  # "header" unknown
     r.__dict__["_raw"] = (b"", 0, 0)
-    assert typed.encode_message(r.__dict__, b, known) is None
+    assert typed_encode.encode_message(r.__dict__, b, known) is None

@@ -182,7 +182,7 @@ def test_identity_attributes_keep_their_api() -> None:
 
 
 def _init_grouped_reference(d: dict, args: tuple, kwargs: dict, g: Any) -> None:
-    """``typed.init_grouped`` as it was before it skipped the list fields' loop."""
+    """``assemble.init_grouped`` as it was before it skipped the list fields' loop."""
     if args:
         if len(args) > len(g.names):
             raise TypeError(f"{g.cls_name}() takes at most {len(g.names)} "
@@ -213,7 +213,7 @@ _MSCC_NAMES = ["used_service_unit", "service_identifier", "rating_group", "resul
        kwargs=st.dictionaries(st.sampled_from(_MSCC_NAMES), st.sampled_from([None, 5, [6]]),
                               max_size=4))
 def test_init_grouped_matches_the_reference(before: dict, args: list, kwargs: dict) -> None:
-    from diameter.codec.typed import init_grouped
+    from diameter.codec.assemble import init_grouped
     spec = grouped.MultipleServicesCreditControl._grouped_init[1]
     outcomes = []
     for init in (init_grouped, _init_grouped_reference):

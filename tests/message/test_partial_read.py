@@ -5,7 +5,7 @@ echoing AVPs (``encode_with_avps``) are byte for byte those of the general encod
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from diameter.codec import typed
+from diameter.codec import typed, typed_encode
 from diameter.message import Message
 from diameter.message._binding import binding_of, encode_body, is_clean
 from diameter.message.avp import Avp
@@ -168,13 +168,13 @@ def test_encode_with_avps_declines_what_it_does_not_handle():
     b = binding_of(type(ans))
     known = frozenset(ans.__dict__) | {"session_id"}
     ans.append_avp(Avp(1, 0, b"x", 0))
-    assert typed.encode_with_avps(ans.__dict__, b, known) is not None
+    assert typed_encode.encode_with_avps(ans.__dict__, b, known) is not None
     ans.append_avp(_OwnEncoding(1, 0, b"x", 0))
-    assert typed.encode_with_avps(ans.__dict__, b, known) is None
+    assert typed_encode.encode_with_avps(ans.__dict__, b, known) is None
     ans.avps = [Avp(1, 0, bytearray(b"x"), 0)]
-    assert typed.encode_with_avps(ans.__dict__, b, known) is None
+    assert typed_encode.encode_with_avps(ans.__dict__, b, known) is None
     ans.avps = ["not an avp"]
-    assert typed.encode_with_avps(ans.__dict__, b, known) is None
+    assert typed_encode.encode_with_avps(ans.__dict__, b, known) is None
 
 
 @pytest.mark.parametrize("code, flags, vendor", [(1, 0x1C0, 0), (-1, 0, 0), (2**32, 0, 0), (1, 0, 2**32),

@@ -9,7 +9,7 @@ import pytest
 
 from diameter.node.aio import transport
 from diameter.node.application import _WorkerPool
-from diameter.node.node import _Inbox, _Waiter
+from diameter.node.threads import Inbox as _Inbox, Waiter as _Waiter
 from diameter.node.protocol.constants import (
     AVP_RESULT_CODE, CMD_CAPABILITIES_EXCHANGE, DIAMETER_SUCCESS)
 

@@ -22,7 +22,7 @@ def _run(main: Any, sctp: bool) -> Any:
     on asyncio's. SCTP connections always use asyncio's loop (uvloop wraps TCP only)."""
     if sctp:
         return asyncio.run(main)
-    from ..node.node import new_event_loop
+    from ..node.threads import new_event_loop
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(main)
 

@@ -124,7 +124,7 @@ def serve(ctx: click.Context, config: str | None, host: str | None, port: int | 
             await stop.wait()
         finally:
             await srv.stop()
-    from ..node.node import new_event_loop  # uvloop's when installed (the `fast` extra)
+    from ..node.threads import new_event_loop  # uvloop's when installed (the `fast` extra)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(main())
 

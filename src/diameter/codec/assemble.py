@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, Callable, Final
 
 from .objects import MessageHeader
-from .typed import GroupedInit, init_grouped
 
 _OBJECT_NEW: Final[Any] = object.__new__
 
@@ -143,3 +142,54 @@ def add_mscc(msg: Any, cls: Any, granted_service_unit: Any, requested_service_un
     if avp:
         kw["additional_avps"] = list(avp)
     append_to(msg, "multiple_services_credit_control", new_grouped(cls, kw))
+
+
+class GroupedInit:
+    """What a grouped class's ``__init__`` needs (see ``generator.grouped_avp``)."""
+    cls_name: str
+    names: tuple[str, ...]
+    name_set: frozenset[str]
+    list_fields: tuple[str, ...]
+    eager: tuple[tuple[str, Any], ...]
+
+    def __init__(self, cls_name: str, names: tuple[str, ...], list_fields: tuple[str, ...],
+                 eager: tuple[tuple[str, Any], ...]) -> None:
+        self.cls_name = cls_name
+        self.names = names
+        self.name_set = frozenset(names) | {"avp_def"}
+        self.list_fields = list_fields
+        self.eager = eager
+
+
+def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 g: GroupedInit) -> None:
+    """Body of a grouped class's ``__init__``: positional and keyword attributes."""
+    # None for a list member means "none" (reads []): dropped below; on a new instance (an
+    # empty dict) only when one of the values given is None
+    nones = len(d) > 0
+    if args:
+        names = g.names
+        if len(args) > len(names):
+            raise TypeError(f"{g.cls_name}() takes at most {len(names)} "
+                            f"positional arguments ({len(args)} given)")
+        for i in range(len(args)):
+            v = args[i]
+            if v is None:
+                nones = True
+            d[names[i]] = v
+    if kwargs:
+        name_set = g.name_set
+        for k, v in kwargs.items():
+            if k not in name_set:
+                raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
+            if k != "avp_def":
+                if v is None:
+                    nones = True
+                d[k] = v
+    if nones:
+        for k in g.list_fields:
+            if k in d and d[k] is None:
+                del d[k]
+    for k, v in g.eager:
+        if k not in d:
+            d[k] = v

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..codec import assemble as _assemble
 from ..codec import objects as core
 from ..codec import typed as _typed
+from ..codec import typed_encode as _typed_encode
 from ..codec.errors import AvpEncodeError, DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
 from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
@@ -403,9 +404,9 @@ _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling 
 _DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
-_encode_message = _typed.encode_message
-_encode_with_avps = _typed.encode_with_avps
-_typed.AVP_BASE[:] = [Avp, Avp.as_bytes, Avp._payload_for_encode]
+_encode_message = _typed_encode.encode_message
+_encode_with_avps = _typed_encode.encode_with_avps
+_typed_encode.AVP_BASE[:] = [Avp, Avp.as_bytes, Avp._payload_for_encode]
 _init_fresh = _assemble.init_fresh
 _new_answer = _assemble.new_answer
 _find_avp_objects = core.find_avp_objects

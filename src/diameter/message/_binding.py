@@ -14,6 +14,7 @@ from typing import Any, overload
 
 from ..codec import assemble as _assemble
 from ..codec import typed as core
+from ..codec import typed_encode as _typed_encode
 from ..codec.errors import AvpDecodeError, AvpEncodeError
 from ..codec.wire import LIMITS, avp_header, encode_avp, scan_avps, scan_index
 from .avp.avp import Avp, _avp_from_entry, get_avp_dictionary_entry
@@ -69,7 +70,7 @@ class Spec:
 Binding = core.Binding
 _MISS = core.MISS
 _attr_get = core.attr_get
-_encode_fresh = core.encode_fresh
+_encode_fresh = _typed_encode.encode_fresh
 EAGER = core.EAGER
 
 

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import dataclasses
 import logging
-import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -18,122 +14,17 @@ from .aio.node import DiameterNode, NodeError, NotRoutable, RequestTimeout
 from .aio.peer import PeerInfo
 from .application import Application, EmptyAnswer
 from .peer import PEER_TRANSPORT_SCTP, PEER_TRANSPORT_TCP, Peer, PeerConnectionView
+from .node_stats import NodeStats, summed_stats
 from .protocol.constants import DIAMETER_UNABLE_TO_COMPLY, DISCONNECT_REBOOTING
+from .threads import Inbox, Waiter, new_event_loop
 from ..validation.dialects import dialect as get_dialect
 
-__all__ = ["Node", "NodeError", "NotRoutable", "NodeStats", "select_least_used_peer"]
+__all__ = ["Node", "NodeError", "NotRoutable", "NodeStats", "new_event_loop", "select_least_used_peer"]
 
 
 def select_least_used_peer(node: Node, app: Application, message: Any, peers: list[Peer]) -> Peer:
     """Pick the peer with the fewest requests so far."""
     return min(peers, key=lambda p: p.counters.requests)
-
-
-@dataclasses.dataclass
-class NodeStats:
-    """A snapshot of statistics summed over all peers."""
-
-    avg_response_time: dict[str, float]
-    avg_response_time_overall: float
-    processed_req_per_second: dict[str, float]
-    processed_req_per_second_overall: float
-    received_req_counters: list[int]
-    sent_result_code_range_counters: dict[str, list[int]]
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """The loop the background thread runs: uvloop's when it is installed
-    (``pip install diameter[fast]``) and ``DIAMETER_NO_UVLOOP`` is not set."""
-    if not os.environ.get("DIAMETER_NO_UVLOOP"):
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
-
-
-class _Inbox:
-    """Calls from other threads into the loop thread, run in batches.
-
-    Posting wakes the loop only when no batch is already scheduled, and the
-    node's writes are held while a batch runs, so requests (or answers) that
-    several threads hand over at once share one wake-up and one write.
-    """
-
-    __slots__ = ("_loop", "_node", "_items", "_scheduled")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, node: DiameterNode) -> None:
-        self._loop = loop
-        self._node = node
-        self._items: deque = deque()
-        self._scheduled = False
-
-    def post(self, fn: Callable, *args: Any) -> None:
-        self._items.append((fn, args))
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        self._scheduled = False  # before taking items: a later post schedules a new drain
-        items = self._items
-        node = self._node
-        node.hold_writes()
-        try:
-            while items:
-                fn, args = items.popleft()
-                try:
-                    fn(*args)
-                except Exception:  # noqa: BLE001 - one failing call must not drop the others
-                    logging.getLogger("diameter.node").exception("call from another thread failed")
-        finally:
-            node.release_writes()
-
-
-class _Waiter:
-    """A blocked thread's request: the node resolves it as the request's future (it calls
-    ``done``, ``set_result`` and ``set_exception`` on it, in the loop thread), and resolving
-    it wakes the thread at once (a lock is cheaper than an asyncio or concurrent Future)."""
-
-    __slots__ = ("_lock", "value", "error", "_done")
-
-    def __init__(self) -> None:
-        lock = self._lock = threading.Lock()
-        lock.acquire()
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def cancelled(self) -> bool:
-        return isinstance(self.error, concurrent.futures.CancelledError)
-
-    def set_result(self, value: Any) -> None:
-        if self._done:
-            raise asyncio.InvalidStateError("answer already given")
-        self._done = True
-        self.value = value
-        self._lock.release()
-
-    def set_exception(self, exception: BaseException) -> None:
-        if self._done:
-            raise asyncio.InvalidStateError("answer already given")
-        self._done = True
-        self.error = exception() if isinstance(exception, type) else exception
-        self._lock.release()
-
-    def cancel(self, msg: Any = None) -> bool:
-        if self._done:
-            return False
-        self.set_exception(concurrent.futures.CancelledError())
-        return True
-
-    def wait(self, timeout: float) -> bool:
-        return self._lock.acquire(timeout=timeout)
 
 
 class Node:
@@ -184,7 +75,7 @@ class Node:
         self._anode: DiameterNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None   # threading.get_ident() of the loop's thread
-        self._inbox: _Inbox | None = None
+        self._inbox: Inbox | None = None
         self._thread: threading.Thread | None = None
         self._started = False
 
@@ -411,7 +302,7 @@ class Node:
             loop = new_event_loop()
             self._loop = loop
             self._loop_thread = threading.get_ident()
-            self._inbox = _Inbox(loop, self._anode)
+            self._inbox = Inbox(loop, self._anode)
             asyncio.set_event_loop(loop)
             for peer in self.peers.values():
                 self._anode.loop = loop
@@ -465,7 +356,7 @@ class Node:
             h.end_to_end_identifier = self.end_to_end_seq.next_sequence()
         if not h.application_id:
             h.application_id = app.application_id
-        waiter = _Waiter()
+        waiter = Waiter()
         inbox.post(self._send_for, app, message, timeout, waiter)
         if not waiter._lock.acquire(timeout=timeout + 5):
             raise RequestTimeout("Timed out waiting for answer")
@@ -479,7 +370,7 @@ class Node:
             raise EmptyAnswer("Response is None")
         return answer
 
-    def _send_for(self, app: Application, message: Any, timeout: float, waiter: _Waiter) -> None:
+    def _send_for(self, app: Application, message: Any, timeout: float, waiter: Waiter) -> None:
         """In the loop thread: send a blocked thread's request; its answer wakes the thread."""
         try:
             self._anode.request_future(
@@ -588,25 +479,4 @@ class Node:
     @property
     def statistics(self) -> NodeStats:
         """Averages and counts summed over every peer (python-diameter's NodeStats)."""
-        from .aio.stats import command_name
-        proc: dict[str, list[float]] = {}
-        received = [0, 0, 0]
-        results: dict[str, list[int]] = {}
-        for peer in self.peers.values():
-            info = peer._info
-            if info is None:
-                continue
-            for code, cs in info.stats.commands.items():
-                if cs.processing:
-                    proc.setdefault(command_name(code), []).extend(cs.processing)
-            received = [a + b for a, b in zip(received, info.stats.received_per_minute.windows())]
-            for cls, counter in info.stats.sent_results_per_minute.items():
-                results[cls] = [a + b for a, b in zip(results.get(cls, [0, 0, 0]), counter.windows())]
-        every = [t for ts in proc.values() for t in ts]
-        return NodeStats(
-            avg_response_time={k: sum(v) / len(v) for k, v in proc.items()},
-            avg_response_time_overall=sum(every) / len(every) if every else 0.0,
-            processed_req_per_second={k: len(v) / max(sum(v), 1e-9) for k, v in proc.items()},
-            processed_req_per_second_overall=len(every) / max(sum(every), 1e-9) if every else 0.0,
-            received_req_counters=received,
-            sent_result_code_range_counters=results)
+        return summed_stats([peer._info for peer in self.peers.values() if peer._info is not None])

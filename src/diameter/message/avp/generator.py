@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, dataclass_transform
 
 from ...codec import assemble as _assemble
-from ...codec import typed as _core
 from .avp import Avp
 
 logger = logging.getLogger("diameter.avp")
@@ -156,8 +155,8 @@ def grouped_avp(cls: _C) -> _C:
         if f.name in cls.__dict__:
             delattr(cls, f.name)
 
-    spec = _core.GroupedInit(cls.__name__, names, list_fields, eager)
-    init = _core.init_grouped
+    spec = _assemble.GroupedInit(cls.__name__, names, list_fields, eager)
+    init = _assemble.init_grouped
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self.__dict__, args, kwargs, spec)

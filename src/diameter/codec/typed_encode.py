@@ -1,0 +1,226 @@
+"""Encoding typed instances built from attributes: whole messages and grouped AVPs.
+
+The encoding half of :mod:`.typed`: :func:`encode_fresh` gives the AVPs of an instance
+built from attributes (not from bytes), :func:`encode_message` and :func:`encode_with_avps`
+a whole typed message, with a per-slot memo for values that repeat from one message to
+the next. Each returns ``None`` where the message layer's general encoder must answer.
+Compiled by mypyc with the rest of the codec's hot loops.
+"""
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .errors import AvpEncodeError
+from .frame import PADDING, encode_avp
+from .objects import MessageHeader
+from .typed import BINDINGS, GENERATION, K_GROUP, K_I32, K_I64, K_OCTETS, K_U32, K_U64, K_UTF8, Binding, Slot
+
+MEMO_MAX: Final = 256
+"""Whole AVPs up to this size are remembered per slot with their value: an attribute that
+keeps its value from one message to the next (Origin-Host, Auth-Application-Id...) is
+encoded once."""
+
+
+def _avp(slot: Slot, payload: bytes) -> bytes:
+    """The whole AVP of ``slot`` around ``payload`` (``frame.encode_avp`` with the slot's header)."""
+    n = len(payload)
+    if n > 0xFFFFF3:   # 24-bit length, 12-byte header
+        raise AvpEncodeError(f"AVP {slot.code}: a payload of {n} bytes overflows the AVP length")
+    head = (slot.hword | (n + slot.hlen)).to_bytes(8, "big")
+    if slot.hlen == 12:
+        return b"%b%b%b%b" % (head, slot.vtail, payload, PADDING[n & 3])
+    if n & 3:
+        return b"%b%b%b" % (head, payload, PADDING[n & 3])
+    return b"%b%b" % (head, payload)
+
+
+def _encode_scalar(slot: Slot, v: Any, tv: type) -> bytes | None:
+    """A scalar kind's AVP for a value of its plain type; None for anything else."""
+    kind = slot.kind
+    if kind == K_OCTETS:
+        if tv is bytes:
+            return _avp(slot, v)
+    elif kind == K_UTF8:
+        if tv is str:
+            try:
+                p = v.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+            return _avp(slot, p)
+    elif kind == K_U32:
+        if tv is int and 0 <= v <= 0xFFFFFFFF:
+            n: int = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big"))
+    elif kind == K_I32:
+        if tv is int and -0x80000000 <= v <= 0x7FFFFFFF:
+            n = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big", signed=True))
+    elif kind == K_U64:
+        if tv is int and 0 <= v <= 0xFFFFFFFFFFFFFFFF:
+            n = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big"))
+    elif kind == K_I64:
+        if tv is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+            n = v
+            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big", signed=True))
+    return None
+
+
+def _encode_value(slot: Slot, v: Any) -> bytes:
+    kind = slot.kind
+    tv = type(v)
+    if kind <= K_I64:
+        m = slot.memo
+        if m is not None:
+            mv = m[0]
+            if type(mv) is tv and mv == v:
+                return m[1]
+        r = _encode_scalar(slot, v, tv)
+        if r is not None:
+            if len(r) <= MEMO_MAX:
+                slot.memo = (v, r)
+            return r
+    elif kind == K_GROUP:
+        b = BINDINGS.get(tv)
+        if b is not None and b.generation == GENERATION[0]:
+            d: dict[str, Any] = v.__dict__
+            if "_raw" not in d and not d.get("additional_avps"):
+                return _avp(slot, encode_fresh(d, b))
+    result: bytes = slot.spec.encode_one(v)   # other types, Avp values and every error
+    return result
+
+
+def _positions(d: dict[str, Any], slots: dict[str, Slot], known: frozenset[str] | None) -> list[int] | None:
+    """Encoding positions of the attributes set in ``d``; None when ``known`` (a message's
+    names) is given and lacks one of ``d``'s keys."""
+    positions: list[int] = []
+    for k, v in d.items():
+        slot = slots.get(k)
+        if slot is not None:
+            if v is not None:
+                positions.append(slot.pos)
+        elif known is not None and k not in known:
+            return None
+    positions.sort()
+    return positions
+
+
+def _encode_positions(d: dict[str, Any], b: Binding, positions: list[int]) -> bytes:
+    order = b.order
+    parts: list[bytes] = []
+    for pos in positions:
+        slot = order[pos]
+        v = d[slot.name]
+        if type(v) is list:
+            for item in v:
+                if item is not None:
+                    parts.append(_encode_value(slot, item))
+        else:
+            parts.append(_encode_value(slot, v))
+    return b"".join(parts)
+
+
+def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
+    """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
+    positions = _positions(d, b.enc_slots, None)
+    assert positions is not None
+    return _encode_positions(d, b, positions)
+
+
+def encode_message(d: dict[str, Any], b: Binding, known: frozenset[str]) -> bytes | None:
+    """A whole typed message built from attributes: header and AVPs; sets ``header.length``.
+
+    None when the message layer's general path must answer: not the current
+    binding, bytes behind the message, custom AVPs, an attribute no AVP stands
+    for (``known``: the names a message may hold), header fields out of range.
+    """
+    if d.get("_additional_avps"):
+        return None
+    return _encode_whole(d, b, known, b"")
+
+
+AVP_BASE: Final[list[Any]] = [None, None, None]
+"""The message layer's ``Avp`` class, its ``as_bytes`` and ``_payload_for_encode``: AVP objects
+that keep them are encoded here (:func:`avps_wire`)."""
+
+
+def avps_wire(avps: list[Any]) -> bytes | None:
+    """The AVPs on the wire, one after the other, as ``Avp.as_bytes`` gives each; None when
+    one is not an ``Avp`` encoded the base way (a subclass with its own encoding, a payload
+    that is not bytes): ``as_bytes`` must answer then."""
+    base = AVP_BASE
+    cls: Any = base[0]
+    if cls is None:
+        return None
+    parts: list[bytes] = []
+    for a in avps:
+        t: Any = type(a)
+        if not isinstance(a, cls) or t.as_bytes is not base[1] or t._payload_for_encode is not base[2]:
+            return None
+        p = a.payload
+        if type(p) is not bytes:
+            return None
+        code: Any = a.code
+        flags: Any = a.flags
+        vendor: Any = a._vendor_id
+        n = len(p)
+        if (type(code) is int and type(flags) is int and type(vendor) is int
+                and 0 <= code <= 0xFFFFFFFF and 0 <= flags <= 0xFF and 0 <= vendor <= 0xFFFFFFFF
+                and n <= 0xFFFFF3):
+            c: int = code
+            f: int = flags
+            v: int = vendor
+            if v or f & 0x80:   # frame.encode_avp's bytes, without its struct call
+                w: int = (c << 32) | ((f | 0x80) << 24) | (n + 12)
+                parts.append(b"%b%b%b%b" % (w.to_bytes(8, "big"), v.to_bytes(4, "big"), p, PADDING[n & 3]))
+            else:
+                w = (c << 32) | (f << 24) | (n + 8)
+                parts.append(b"%b%b%b" % (w.to_bytes(8, "big"), p, PADDING[n & 3]))
+        else:   # out of range: encode_avp raises what as_bytes raises
+            parts.append(encode_avp(code, flags, vendor, p))
+    return b"".join(parts)
+
+
+def encode_with_avps(d: dict[str, Any], b: Binding, known: frozenset[str]) -> bytes | None:
+    """:func:`encode_message` of a message with custom AVPs (``append_avp``: e.g. echoed
+    request AVPs) after its attributes, in one pass; None when the general path must answer."""
+    extras: Any = d.get("_additional_avps")
+    if type(extras) is not list:
+        return None
+    tail = avps_wire(extras)
+    if tail is None:
+        return None
+    return _encode_whole(d, b, known, tail)
+
+
+def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:
+    if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d:
+        return None
+    positions = _positions(d, b.enc_slots, known)
+    if positions is None:
+        return None
+    hd: Any = d.get("header")
+    if not isinstance(hd, MessageHeader):
+        return None
+    h: MessageHeader = hd
+    version = h.version
+    flags = h.command_flags
+    code = h.command_code
+    app = h.application_id
+    hbh = h.hop_by_hop_identifier
+    e2e = h.end_to_end_identifier
+    if not (0 <= version <= 0xFF and 0 <= flags <= 0xFF and 0 <= code <= 0xFFFFFF
+            and 0 <= app <= 0xFFFFFFFF and 0 <= hbh <= 0xFFFFFFFF and 0 <= e2e <= 0xFFFFFFFF):
+        return None
+    body = _encode_positions(d, b, positions)
+    length = 20 + len(body) + len(tail)
+    if length > 0xFFFFFF:
+        return None
+    h.length = length
+    w1: int = (version << 56) | (length << 32) | (flags << 24) | code
+    w2: int = (app << 32) | hbh
+    w3: int = e2e
+    if tail:
+        return b"%b%b%b%b%b" % (w1.to_bytes(8, "big"), w2.to_bytes(8, "big"), w3.to_bytes(4, "big"),
+                                body, tail)
+    return b"%b%b%b%b" % (w1.to_bytes(8, "big"), w2.to_bytes(8, "big"), w3.to_bytes(4, "big"), body)
