@@ -237,3 +237,82 @@ def test_two_batches_in_flight_keep_accounts_apart(pg_cluster):
             report = await st.audit()
             assert report.ok, report.problems
     asyncio.run(main())
+
+
+def test_a_batch_gathers_while_another_is_in_the_database(pg_cluster):
+    """With a batch in the database, requests queued within the gathering window go in one
+    batch (not the first alone and the rest a round later); with none in the database, a
+    request starts its batch at once; both batches' requests are charged once."""
+    import asyncpg
+
+    url = pg_cluster.new_database()
+    names = [f"g{i}" for i in range(6)]
+
+    async def main():
+        async with open_storage(url) as st:
+            eng = Engine(st)
+            await eng.create_account("x", [(0, X)], amount=1000)
+            for i, name in enumerate(names):
+                await eng.create_account(name, [(0, f"49170000090{i}")], amount=1000)
+                await eng.charge(gy(f"{name}-s", 0, RequestKind.INITIAL, msisdn=f"49170000090{i}"))
+            await eng.charge(gy("sx", 0, RequestKind.INITIAL, msisdn=X))
+            committer = st.committer
+            committer.rtt, committer.max_gather = 10.0, 0.3  # a window of 0.3 s
+            blocker = await asyncpg.connect(url)
+            try:
+                tr = blocker.transaction()
+                await tr.start()
+                await blocker.execute("SELECT 1 FROM accounts WHERE name = 'x' FOR UPDATE")
+                before = dict(pg_batch.STATS)
+                first = asyncio.ensure_future(
+                    eng.charge(gy("sx", 1, RequestKind.UPDATE, used=MIB, msisdn=X)))
+                await asyncio.sleep(0.05)  # nothing else in the database: it started at once
+                assert _delta(before)["batches"] == 0 and committer._running == 1
+                burst = []
+                for i, name in enumerate(names):  # queued over 60 ms, within the window
+                    burst.append(asyncio.ensure_future(eng.charge(
+                        gy(f"{name}-s", 1, RequestKind.UPDATE, used=MIB, msisdn=f"49170000090{i}"))))
+                    await asyncio.sleep(0.01)
+                assert 0.0 < committer.hold(asyncio.get_running_loop().time()) <= 0.3
+                outs = await asyncio.wait_for(asyncio.gather(*burst), 10)
+                assert _delta(before)["batches"] == 1  # all six in one batch
+                assert not first.done()
+                await tr.rollback()
+                one = await asyncio.wait_for(first, 10)
+            finally:
+                await blocker.close()
+            assert one.balance == 1000 - 10 - 100
+            assert all(o.balance == 1000 - 10 - 100 and not o.replayed for o in outs)
+            assert _delta(before)["batches"] == 2
+            for name in names:
+                assert await _debits(st, name, (f"{name}-s", 1)) == [-10]
+            assert (await st.audit()).ok
+    asyncio.run(main())
+
+
+def test_gathering_policy(pg_cluster):
+    """`BatchCommitter.hold`: no wait with nothing in the database, when `max_batch` units
+    wait or while closing; else the rest of `gather` x the round trip, at most `max_gather`."""
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with PostgresStorage(url, batch_gather=0.5) as st:
+            c = st.committer
+            c.rtt, c.max_gather, c.max_batch = 0.004, 0.005, 3
+            c._first_at = 100.0
+            c._pending = [object()]
+            assert c.hold(100.0) == 0.0  # nothing in the database
+            c._running = 1
+            assert abs(c.hold(100.0) - 0.002) < 1e-9  # half the round trip
+            assert abs(c.hold(100.0015) - 0.0005) < 1e-9
+            assert c.hold(100.002) == 0.0
+            c.rtt = 1.0
+            assert abs(c.hold(100.0) - 0.005) < 1e-9  # at most max_gather
+            c._pending = [object()] * 3
+            assert c.hold(100.0) == 0.0  # a full batch waits no longer
+            c._pending, c._first_at = [object()], 0.0
+            assert c.hold(100.0) == 0.0  # units queued again after a round start at once
+            c._first_at, c.gather = 100.0, 0.0
+            assert c.hold(100.0) == 0.0  # gather=0: every batch at once
+            c._pending, c._running = [], 0
+    asyncio.run(main())
