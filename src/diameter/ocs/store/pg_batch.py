@@ -7,13 +7,6 @@ lacks (one `pg_sql.LOAD`), and writes the whole batch with one `pg_sql.WRITE`, w
 commits once. A unit is answered only after that statement returned, and only if its
 account's writes were in it.
 
-A batch starts as soon as a unit is queued while no batch is in the database; while one
-is, the next gathers for a while first (`gather` times the recent round trip of a batch's
-write, at most `max_gather` seconds, counted from its first unit, or until `max_batch`
-units wait): the requests of a closed-loop client arrive in bursts as the answers of the
-batch before go out, and a batch started on the first of them would hold a connection
-for one request while the rest of the burst waits a whole round for the next.
-
 Up to `max_inflight` batches are in the database at once, on separate connections (one
 executes while the other waits for its commit to reach the disk), with disjoint accounts:
 an account is *busy* from the moment a batch decided on it until that batch's write
@@ -113,16 +106,12 @@ def _is_connection_error(exc: BaseException) -> bool:
 class BatchCommitter:
     def __init__(self, link: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
                  max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None,
-                 max_inflight: int = 2, gather: float = 0.5, max_gather: float = 0.005) -> None:
+                 max_inflight: int = 2) -> None:
         self.link = link  # `pg_link`: where LOAD and WRITE run
         self.fallback = fallback
         self.max_batch = max_batch
         self.max_tries = max_tries
         self.max_inflight = max(1, max_inflight)
-        self.gather = gather
-        self.max_gather = max_gather
-        #: recent round trip of a batch's write (s), a moving average
-        self.rtt = 0.002
         self.cache = cache if cache is not None else AccountCache()
         self._pending: list[Unit] = []
         self._busy: set[int] = set()  # accounts of the batches in the database
@@ -133,8 +122,6 @@ class BatchCommitter:
         self._closing = False
         self._side: set[asyncio.Task[Any]] = set()
         self._loop = asyncio.get_running_loop()
-        self._first_at = 0.0  # when the first unit now pending was queued (0: start at once)
-        self._timer: asyncio.TimerHandle | None = None
         self._task = self._loop.create_task(self._run())
 
     # -- callers -------------------------------------------------------------------------
@@ -175,18 +162,13 @@ class BatchCommitter:
         unit = Unit(target, decide, key, now, scope, fut)
         if key is not None:
             self._inflight[key] = unit
-        if not self._pending:
-            self._first_at = self._loop.time()
         self._pending.append(unit)
         wake = self._wake
-        if not wake.is_set() and (self._timer is None or len(self._pending) >= self.max_batch):
-            wake.set()  # (while the pending units gather, the timer wakes the committer)
+        if not wake.is_set():
+            wake.set()
 
     async def close(self) -> None:
         self._closing = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         self._wake.set()
         await self._task  # returns when nothing is queued or in the database
         while self._side:
@@ -231,18 +213,6 @@ class BatchCommitter:
         task.add_done_callback(self._side.discard)
 
     # -- the committer -------------------------------------------------------------------
-    def hold(self, now: float) -> float:
-        """How long the pending units should still gather before their batch starts (0.0:
-        start it now); see the module's docstring."""
-        if not self._running or self._closing or len(self._pending) >= self.max_batch:
-            return 0.0
-        left = self._first_at + min(self.gather * self.rtt, self.max_gather) - now
-        return left if left > 0.0002 else 0.0
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        self._wake.set()
-
     async def _run(self) -> None:
         loop = self._loop
         while True:
@@ -252,16 +222,6 @@ class BatchCommitter:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            wait = self.hold(loop.time())
-            if wait:
-                if self._timer is None:
-                    self._timer = loop.call_later(wait, self._timer_fired)
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             batch = self._pending[:self.max_batch]
             del self._pending[:self.max_batch]
             self._running += 1
@@ -288,8 +248,7 @@ class BatchCommitter:
                     self._alone(unit)
         else:
             if again:
-                self._pending[:0] = again  # first in the next batch, which need not gather
-                self._first_at = 0.0
+                self._pending[:0] = again  # first in the next batch
         finally:
             self._running -= 1
             self.cache.trim()
@@ -313,10 +272,8 @@ class BatchCommitter:
             writes, again = self._decide(batch)  # no await between deciding and marking busy
             self._busy.update(writes)
             if writes:
-                sent = self._loop.time()
                 rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
                                              json_args=pg_sql.WRITE_JSON_ARGS)
-                self.rtt += (self._loop.time() - sent - self.rtt) * 0.2
                 written = {int(r[0]) for r in rows}
         finally:
             if writes:
@@ -324,7 +281,6 @@ class BatchCommitter:
                 if self._waiting:  # their accounts may be free now
                     again_first, self._waiting = self._waiting, []
                     self._pending[:0] = again_first
-                    self._first_at = 0.0
         STATS["batches"] += 1
         for aid, w in writes.items():
             if aid in written:

@@ -51,9 +51,8 @@ async def _borrow(pool: ConnectionPool) -> AsyncIterator[Any]:
 class PostgresStorage(Storage):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 40,
                  optimistic_tries: int = 3, batches_in_flight: int = 2,
-                 writer_process: bool = True, batch_gather: float = 0.5) -> None:
+                 writer_process: bool = True) -> None:
         self.url = url
-        self.batch_gather = batch_gather  # see `pg_batch`: 0 starts every batch at once
         self.writer_process = writer_process
         self.optimistic_tries = optimistic_tries
         self.batches_in_flight = batches_in_flight
@@ -99,8 +98,7 @@ class PostgresStorage(Storage):
         link = WriterLink(self.url) if self.writer_process else PoolLink(pool)
         self.link = link
         self.committer = BatchCommitter(link, self._locked, max_tries=self.optimistic_tries,
-                                        max_inflight=self.batches_in_flight,
-                                        gather=self.batch_gather)
+                                        max_inflight=self.batches_in_flight)
 
     async def close(self) -> None:
         batch, self.committer = self.committer, None
