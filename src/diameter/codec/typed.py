@@ -349,7 +349,7 @@ next read decodes the whole group."""
 def last_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
     """Where the last AVP ``code``/``vendor`` of ``buf[start:end]`` starts: -1 when there is
     none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise).
-    Byte reads and native arithmetic when compiled: no tuple per AVP."""
+    Byte reads into i64 locals and native arithmetic when compiled: no tuple per AVP."""
     if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end <= len(buf)):
         return -2
     c: i64 = code
@@ -360,13 +360,15 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
     while p < e:
         if e - p < 8:
             return -2
-        length: i64 = (buf[p + 5] << 16) | (buf[p + 6] << 8) | buf[p + 7]
+        l0: i64 = buf[p + 5]
+        l1: i64 = buf[p + 6]
+        l2: i64 = buf[p + 7]
+        flags: i64 = buf[p + 4]
+        length: i64 = (l0 << 16) | (l1 << 8) | l2
         pe: i64 = p + length
-        vend: i64 = 0
-        if buf[p + 4] & 0x80:
+        if flags & 0x80:
             if length < 12 or pe > e:
                 return -2
-            vend = (buf[p + 8] << 24) | (buf[p + 9] << 16) | (buf[p + 10] << 8) | buf[p + 11]
         elif length < 8 or pe > e:
             return -2
         nxt: i64 = (pe + 3) & ~3
@@ -378,8 +380,20 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
                 if buf[q]:
                     return -2
                 q += 1
-        if vend == v and ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) == c:
-            found = p
+        b0: i64 = buf[p]
+        b1: i64 = buf[p + 1]
+        b2: i64 = buf[p + 2]
+        b3: i64 = buf[p + 3]
+        if ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) == c:
+            vend: i64 = 0
+            if flags & 0x80:
+                v0: i64 = buf[p + 8]
+                v1: i64 = buf[p + 9]
+                v2: i64 = buf[p + 10]
+                v3: i64 = buf[p + 11]
+                vend = (v0 << 24) | (v1 << 16) | (v2 << 8) | v3
+            if vend == v:
+                found = p
         p = nxt
     return found
 

@@ -94,14 +94,21 @@ def _positions(d: dict[str, Any], slots: dict[str, Slot], known: frozenset[str] 
     """Encoding positions of the attributes set in ``d``; None when ``known`` (a message's
     names) is given and lacks one of ``d``'s keys."""
     positions: list[int] = []
+    last = -1
+    ordered = True
     for k, v in d.items():
         slot = slots.get(k)
         if slot is not None:
             if v is not None:
-                positions.append(slot.pos)
+                pos = slot.pos
+                if pos < last:
+                    ordered = False
+                last = pos
+                positions.append(pos)
         elif known is not None and k not in known:
             return None
-    positions.sort()
+    if not ordered:
+        positions.sort()
     return positions
 
 
