@@ -209,9 +209,11 @@ class Binding:
     order: list[Slot]                 # encoding order
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
     partial_score: int                # >= 0: first reads of a scalar use read_one (see attr_get)
+    pos_memo: tuple[list[str], list[int], frozenset[str] | None]   # typed_encode._positions' memo
 
     def __init__(self) -> None:
         self.partial_score = 0
+        self.pos_memo = ([], [], None)
         self.by_name = {}
         self.by_key = {}
         self.ordered = []
