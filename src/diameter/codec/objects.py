@@ -321,6 +321,8 @@ class MessageTypes:
     default_factory: Any                         # DefinedMessage.type_factory's function
     cache: dict[int, Any]                        # (app, code, R) key -> (command, class),
                                                  # emptied when a registry changes
+    r_bit_factories: set[Any]                    # type_factory functions the R bit alone
+                                                 # decides (the generated command modules')
     resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
@@ -332,6 +334,7 @@ class MessageTypes:
         self.header = None
         self.default_factory = None
         self.cache = {}
+        self.r_bit_factories = set()
 
 
 MESSAGE_TYPES: Final = MessageTypes()
@@ -378,12 +381,16 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
             msg_type = t.undefined
         elif plain_msg:
             msg_type = cmd
-        elif getattr(cmd.type_factory, "__func__", None) is t.default_factory:
-            msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
-            t.cache[key] = (cmd, msg_type)
         else:
-            msg_type = cmd.type_factory(
-                _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+            fn = getattr(cmd.type_factory, "__func__", None)
+            if fn is t.default_factory:
+                msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
+                t.cache[key] = (cmd, msg_type)
+            else:
+                msg_type = cmd.type_factory(
+                    _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+                if fn in t.r_bit_factories:   # the same class for every header of this key
+                    t.cache[key] = (cmd, msg_type)
     msg = msg_type.__new__(msg_type)
     d: dict[str, Any] = msg.__dict__
     d["header"] = _header(t, version, length, flags, code, app, hbh, e2e)

@@ -90,18 +90,48 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
     return result
 
 
-def _positions(d: dict[str, Any], slots: dict[str, Slot], known: frozenset[str] | None) -> list[int] | None:
+def _positions(d: dict[str, Any], b: Binding, known: frozenset[str] | None) -> list[int] | None:
     """Encoding positions of the attributes set in ``d``; None when ``known`` (a message's
-    names) is given and lacks one of ``d``'s keys."""
+    names) is given and lacks one of ``d``'s keys.
+
+    Instances of a class are mostly built the same way: the keys of the last instance whose
+    values were all set (not None) and their positions are kept in the binding, and an
+    instance with the very same keys (the same string objects, in the same order), no None
+    value and the same ``known`` (or none) gets those positions without a look-up."""
+    memo = b.pos_memo     # one tuple: consistent even when threads race
+    mk = memo[0]
+    if len(mk) == len(d) and (known is None or known is memo[2]):
+        i = 0
+        for k, v in d.items():
+            if k is not mk[i] or v is None:
+                break
+            i += 1
+        else:
+            return memo[1]
+    slots = b.enc_slots
     positions: list[int] = []
+    keys: list[str] = []
+    last = -1
+    ordered = True
+    complete = True
     for k, v in d.items():
+        keys.append(k)
         slot = slots.get(k)
         if slot is not None:
             if v is not None:
-                positions.append(slot.pos)
+                pos = slot.pos
+                if pos < last:
+                    ordered = False
+                last = pos
+                positions.append(pos)
+            else:
+                complete = False
         elif known is not None and k not in known:
             return None
-    positions.sort()
+    if not ordered:
+        positions.sort()
+    if complete and (known is not None or b.grouped):   # a message's: only after the known check
+        b.pos_memo = (keys, positions, known)
     return positions
 
 
@@ -122,7 +152,7 @@ def _encode_positions(d: dict[str, Any], b: Binding, positions: list[int]) -> by
 
 def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
     """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
-    positions = _positions(d, b.enc_slots, None)
+    positions = _positions(d, b, None)
     assert positions is not None
     return _encode_positions(d, b, positions)
 
@@ -196,7 +226,7 @@ def encode_with_avps(d: dict[str, Any], b: Binding, known: frozenset[str]) -> by
 def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:
     if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d:
         return None
-    positions = _positions(d, b.enc_slots, known)
+    positions = _positions(d, b, known)
     if positions is None:
         return None
     hd: Any = d.get("header")
