@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ...codec.frame import HEADER, U32
+from ...codec.objects import decode_message as _decode_message
 from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
@@ -143,7 +144,10 @@ class RequestsPart(NodeParts):
             typed = False
         else:
             if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
-                fill_request(self, message, peer)
+                d = message.__dict__
+                if ("_raw" in d or not d.get("origin_host") or not d.get("origin_realm")
+                        or not d.get("session_id") or not d.get("destination_realm")):
+                    fill_request(self, message, peer)   # (its own first test, inline)
             if type(self).prepare is _PREPARE:
                 data = bytearray(message.as_bytes())
             else:
@@ -299,8 +303,14 @@ class RequestsPart(NodeParts):
         if entry.raw:
             fut.set_result(data)
             return
+        decode = self._decode
         try:
-            fut.set_result((self._decode or self.decode)(data))
+            if decode is None and type(data) is bytes:
+                # the default decoder, Message.from_bytes, without its Python frame
+                msg = _decode_message(data, False)
+            else:
+                msg = (decode or self.decode)(data)
+            fut.set_result(msg)
         except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
             fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
 
