@@ -319,10 +319,10 @@ class MessageTypes:
     defined: Any                                 # DefinedMessage
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
+    r_bit_factories: set[Any]                    # type_factory functions that look at the
+                                                 # R bit alone (the generated ones): cached
     cache: dict[int, Any]                        # (app, code, R) key -> (command, class),
                                                  # emptied when a registry changes
-    r_bit_factories: set[Any]                    # type_factory functions the R bit alone
-                                                 # decides (the generated command modules')
     resolve: Any                                 # (app, code) -> class or None, on a miss
 
     def __init__(self) -> None:
@@ -333,8 +333,8 @@ class MessageTypes:
         self.defined = None
         self.header = None
         self.default_factory = None
-        self.cache = {}
         self.r_bit_factories = set()
+        self.cache = {}
 
 
 MESSAGE_TYPES: Final = MessageTypes()
@@ -382,14 +382,14 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
         elif plain_msg:
             msg_type = cmd
         else:
-            fn = getattr(cmd.type_factory, "__func__", None)
-            if fn is t.default_factory:
+            factory: Any = getattr(cmd.type_factory, "__func__", None)
+            if factory is t.default_factory:
                 msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
                 t.cache[key] = (cmd, msg_type)
             else:
                 msg_type = cmd.type_factory(
                     _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
-                if fn in t.r_bit_factories:   # the same class for every header of this key
+                if factory is not None and factory in t.r_bit_factories:
                     t.cache[key] = (cmd, msg_type)
     msg = msg_type.__new__(msg_type)
     d: dict[str, Any] = msg.__dict__

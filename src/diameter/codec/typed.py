@@ -209,11 +209,11 @@ class Binding:
     order: list[Slot]                 # encoding order
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
     partial_score: int                # >= 0: first reads of a scalar use read_one (see attr_get)
-    pos_memo: tuple[list[str], list[int], frozenset[str] | None]   # typed_encode._positions' memo
+    shapes: dict[Any, Any]            # tuple of an instance dict's keys -> typed_encode.Shape
+    last_shape: Any                   # the Shape found last (tried first)
 
     def __init__(self) -> None:
         self.partial_score = 0
-        self.pos_memo = ([], [], None)
         self.by_name = {}
         self.by_key = {}
         self.ordered = []
@@ -225,6 +225,8 @@ class Binding:
         self.enc_slots = {}
         self.order = []
         self.names = frozenset()
+        self.shapes = {}
+        self.last_shape = None
 
 
 GENERATION: Final = [0]
@@ -269,12 +271,12 @@ class Attr:
 class FillState:
     """What :func:`fill_dict` leaves in an instance's ``__dict__`` under ``_st``."""
     snap: dict[str, Any]          # attribute -> value as decoded
-    snapl: dict[str, tuple]       # list attribute -> its items as decoded
+    snapl: dict[str, tuple[Any, ...]]       # list attribute -> its items as decoded
     redo: list[str]               # present but undecodable: the slow path raises
     defer: set[str]               # costly types, decoded on first read
     partial: bool                 # only ``snap``'s attributes were decoded (by read_one)
 
-    def __init__(self, snap: dict[str, Any], snapl: dict[str, tuple], redo: list[str],
+    def __init__(self, snap: dict[str, Any], snapl: dict[str, tuple[Any, ...]], redo: list[str],
                  defer: set[str]) -> None:
         self.snap = snap
         self.snapl = snapl
@@ -306,7 +308,7 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
             d["_raw_entries"] = entries
         bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
                    deferred)
-    snapl: dict[str, tuple] = {}
+    snapl: dict[str, tuple[Any, ...]] = {}
     for k, v in out.items():
         if type(v) is list:
             snapl[k] = tuple(v)

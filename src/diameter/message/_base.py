@@ -225,12 +225,6 @@ class DefinedMessage(Message):
                 for base in cls.__bases__:
                     if base.__name__ == name[:-len(suffix)] and issubclass(base, DefinedMessage):
                         setattr(base, slot, cls)
-        factory = cls.__dict__.get("type_factory")
-        if (isinstance(factory, classmethod) and cls.__module__.startswith(_GENERATED)
-                and factory.__func__.__module__ == cls.__module__):
-            # a generated command module's: XRequest or XAnswer by the R bit alone, so that
-            # the decoder keeps its choice per (application, code, R) as for the default one
-            core.MESSAGE_TYPES.r_bit_factories.add(factory.__func__)
         install_attrs(cls)
         core.MESSAGE_TYPES.cache.clear()
 
@@ -406,8 +400,18 @@ def _not_avp(a: Any) -> bytes:
     raise AvpEncodeError(f"{a!r} is not an Avp instance")
 
 
-_GENERATED = "diameter.message.commands."
-"""The package of the generated command modules (their ``type_factory`` picks by the R bit)."""
+_F = TypeVar("_F")
+
+
+def by_r_bit(method: _F) -> _F:
+    """Marks a command class's ``type_factory`` (a classmethod) whose class depends on the
+    header's R bit alone, as the generated ones do: the decoder then calls it once per
+    (application, command, R bit), not per message. A subclass that overrides it is asked
+    per message again."""
+    core.MESSAGE_TYPES.r_bit_factories.add(getattr(method, "__func__"))  # noqa: B009
+    return method
+
+
 _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
 _DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
