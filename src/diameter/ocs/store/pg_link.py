@@ -1,8 +1,8 @@
 """Where the batched money path's statements run on PostgreSQL: a writer process, or here.
 
 Both offer ``await fetch(sql, *args, json_args=())`` (rows, autocommit) to `pg_batch`;
-the arguments numbered in `json_args` are sequences of values to store as JSON text
-(None stays NULL), encoded where the statement is sent:
+the arguments numbered in `json_args` are row sets, each sent as one JSON text
+(`pg_writer.encode_rows`), encoded where the statement is sent:
 
 * `WriterLink` sends the statement's parameters to the child process `pg_writer` (marshal
   over a socket pair) and resolves a future from a reader callback of the event loop when
@@ -43,7 +43,7 @@ class PoolLink:
 
     async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
         import asyncpg  # type: ignore[import-untyped]
-        values = pg_writer.encode_json(args, json_args) if json_args else args
+        values = pg_writer.encode_rows(args, json_args) if json_args else args
         conn = await self.pool.acquire()
         broken = False
         try:
