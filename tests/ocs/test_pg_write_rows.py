@@ -1,8 +1,8 @@
 """PostgreSQL's batch write stores every value of every row exactly as decided: the rows go
-to the database as one JSON text per table (`pg_writer.encode_rows`), so NULLs, 64-bit
-integers, floats, unicode and quotes in session ids and nested JSON (holds, session units,
-outcomes) must come back as the values the committer sent, through the writer process and
-through the pool."""
+to the database as typed arrays, some of the tables' own row types (`pg_batch_sql.WRITE`),
+so NULLs, 64-bit integers, floats, unicode and quotes in session ids and nested JSON (holds,
+session units, outcomes) must come back as the values the committer sent, through the
+writer process and through the pool."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _writes(aid: int, version: int, bid: int) -> AccountWrites:
     w = AccountWrites(aid, version)
     w.state = "suspended"
     w.balances[bid] = -BIG
-    w.ledger += [(1712345678.123456, aid, bid, "debit", -BIG, -BIG, 0, None, None, None),
-                 (0.1, aid, bid, "it's \"x\"", 5, 7, BIG, SID, BIG, 4294967295)]
+    w.ledger += [(None, 1712345678.123456, aid, bid, "debit", -BIG, -BIG, 0, None, None, None),
+                 (None, 0.1, aid, bid, "it's \"x\"", 5, 7, BIG, SID, BIG, 4294967295)]
     w.res_put[(SID, 7)] = Reservation(SID, 7, aid, UnitKind.OCTETS, BIG, [Hold(bid, 5, 6), Hold(bid, BIG, 0)],
                                       1e10 + 0.5, BIG, True, 'peer "ü"')
     w.res_put[("del-r", 1)] = None
@@ -78,7 +78,7 @@ def test_a_batch_write_stores_every_value_of_every_row_exactly(pg_cluster, write
                 ledger = await conn.fetch(
                     "SELECT ts, account_id, balance_id, op, amount, balance_after, units, session_id,"
                     " request_number, rating_group FROM ledger WHERE op <> 'create' ORDER BY id")
-                assert [tuple(r) for r in ledger] == w.ledger
+                assert [tuple(r) for r in ledger] == [r[1:] for r in w.ledger]
                 res = await conn.fetch("SELECT session_id, rating_group, account_id, unit, units, holds,"
                                        " expires_at, request_number, final, peer FROM reservations")
                 assert [tuple(r) for r in res] == [

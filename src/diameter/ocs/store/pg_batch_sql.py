@@ -9,9 +9,9 @@ the account whose decision produced it. The statement first locks the batch's ac
 rows in id order (so two instances' batches never deadlock), then bumps the version of
 each account that is still at the version its decisions were taken on and has none of
 its requests already recorded; every other table is written only for the accounts so
-bumped, whose ids it returns. Each table's rows are passed as one JSON text, unpacked by
-``json_to_recordset`` into typed columns (a few parameters per batch instead of one array
-element per column and row, each of which asyncpg would check and encode in Python).
+bumped, whose ids it returns. Rows are passed as typed arrays (no text to parse on the
+database's side): one per column, or, for the ledger, reservations and sessions (rows of
+every request), one of the table's own row type.
 """
 
 from __future__ import annotations
@@ -52,37 +52,29 @@ UNION ALL SELECT 3, json_build_array(o.session_id, o.request_number, o.outcome):
  FROM outcomes o JOIN unnest($4::text[], $5::bigint[]) AS k(sid, num)
  ON o.session_id = k.sid AND o.request_number = k.num"""
 
-_KEYS = "abcdefghijklmnopqrstuvwxyz"
+def _params(start: int, types: str) -> str:
+    """``$n::type[], ...`` for consecutive parameters."""
+    return ", ".join(f"${start + i}::{t}[]" for i, t in enumerate(types.split()))
 
 
-def _rows(n: int, types: str) -> str:
-    """Parameter ``$n``, a row set sent as one JSON text (`pg_writer.encode_rows`: an array
-    of objects keyed ``a``, ``b``... by column position), as a subquery of typed columns;
-    ``json`` columns (values sent as nested JSON) come out as their exact JSON text."""
-    cols = types.split()
-    out = ", ".join(f"{k}::text" if t == "json" else k for k, t in zip(_KEYS, cols))
-    decl = ", ".join(f"{k} {t}" for k, t in zip(_KEYS, cols))
-    return f"(SELECT {out} FROM json_to_recordset(${n}::json) AS r({decl}))"
-
-
-# Each table's rows arrive as one JSON text (one parameter per row set, so the writer sends
-# nine values a batch, not one array element per column and row); the last column of every
-# row set but the ledger's, reservations' and sessions' (whose own account id is it) is the
-# account that decided it.
-_ACC = _rows(1, "bigint bigint text")  # id, version, new state or null
-_BALS = _rows(2, "bigint bigint bigint")  # id, amount, owner
-_LEDGER = _rows(3, "float8 bigint bigint text bigint bigint bigint text bigint bigint")
-_RES_DEL = _rows(4, "text int bigint")  # session, rating group, owner
-_RES_PUT = _rows(5, "text int bigint text bigint json float8 bigint int text")
-_SES_DEL = _rows(6, "text bigint")  # session, owner
-_SES_PUT = _rows(7, "text bigint float8 float8 float8 bigint json int text int")
-_CDRS = _rows(8, "float8 text bigint text bigint")  # ts, session, account, record, owner
-_OUTCOMES = _rows(9, "text bigint float8 json bigint")  # session, number, ts, outcome, owner
+# Most row sets arrive as one array per column (unnested together); the last column of each
+# is the account that decided the row. The ledger's, reservations' and sessions' rows (those
+# of every request) arrive as one array of the table's own row type each: one element per row
+# for asyncpg to check and encode, not one per column and row.
+_ACC = _params(1, "bigint bigint text")  # id, version, new state or null
+_BALS = _params(4, "bigint bigint bigint")  # id, amount, owner
+_LEDGER = "$7::ledger[]"  # the ledger's columns, id null
+_RES_DEL = _params(8, "text int bigint")  # session, rating group, owner
+_RES_PUT = "$11::reservations[]"
+_SES_DEL = _params(12, "text bigint")  # session, owner
+_SES_PUT = "$14::sessions[]"
+_CDRS = _params(15, "float8 text bigint text bigint")  # ts, session, account, record, owner
+_OUTCOMES = _params(20, "text bigint float8 text bigint")  # session, number, ts, outcome, owner
 
 #: Returns the ids of the accounts written.
 WRITE = f"""WITH
- acc AS (SELECT * FROM {_ACC} AS t(id, version, state)),
- k AS (SELECT * FROM {_OUTCOMES} AS t(sid, num, ts, outcome, owner)),
+ acc AS (SELECT * FROM unnest({_ACC}) AS t(id, version, state)),
+ k AS (SELECT * FROM unnest({_OUTCOMES}) AS t(sid, num, ts, outcome, owner)),
  dup AS (SELECT owner FROM k WHERE (SELECT 1 FROM outcomes o WHERE o.session_id = k.sid
                                     AND o.request_number = k.num) IS NOT NULL),
  lk AS MATERIALIZED (SELECT a.id FROM accounts a WHERE a.id IN (SELECT id FROM acc)
@@ -91,46 +83,52 @@ WRITE = f"""WITH
        FROM acc WHERE a.id = acc.id AND a.version = acc.version AND a.id IN (SELECT id FROM lk)
        AND a.id NOT IN (SELECT owner FROM dup)
        RETURNING a.id),
- b AS (UPDATE balances SET amount = t.amount FROM {_BALS} AS t(id, amount, owner)
+ b AS (UPDATE balances SET amount = t.amount FROM unnest({_BALS}) AS t(id, amount, owner)
        WHERE balances.id = t.id AND t.owner IN (SELECT id FROM v)),
  l AS (INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
        request_number, rating_group)
-       SELECT * FROM {_LEDGER} AS t(ts, account_id, balance_id, op, amount, balance_after,
-       units, session_id, request_number, rating_group) WHERE t.account_id IN (SELECT id FROM v)),
- rd AS (DELETE FROM reservations r USING {_RES_DEL} AS t(sid, rg, owner)
+       SELECT ts, account_id, balance_id, op, amount, balance_after, units, session_id,
+       request_number, rating_group FROM unnest({_LEDGER}) AS t WHERE t.account_id IN (SELECT id FROM v)),
+ rd AS (DELETE FROM reservations r USING unnest({_RES_DEL}) AS t(sid, rg, owner)
         WHERE r.session_id = t.sid AND r.rating_group = t.rg AND t.owner IN (SELECT id FROM v)),
  rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
         request_number, final, peer)
-        SELECT * FROM {_RES_PUT} AS t(session_id, rating_group, account_id, unit, units,
-        holds, expires_at, request_number, final, peer) WHERE t.account_id IN (SELECT id FROM v)
+        SELECT session_id, rating_group, account_id, unit, units, holds, expires_at, request_number,
+        final, peer FROM unnest({_RES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)
         ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
         holds = excluded.holds, expires_at = excluded.expires_at,
         request_number = excluded.request_number, final = excluded.final),
- sd AS (DELETE FROM sessions s USING {_SES_DEL} AS t(sid, owner)
+ sd AS (DELETE FROM sessions s USING unnest({_SES_DEL}) AS t(sid, owner)
         WHERE s.session_id = t.sid AND t.owner IN (SELECT id FROM v)),
  sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
         requests, peer, final)
-        SELECT * FROM {_SES_PUT} AS t(session_id, account_id, started, updated, expires_at,
-        charged, units, requests, peer, final) WHERE t.account_id IN (SELECT id FROM v)
+        SELECT session_id, account_id, started, updated, expires_at, charged, units, requests, peer,
+        final FROM unnest({_SES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)
         ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
         expires_at = excluded.expires_at, charged = excluded.charged, units = excluded.units,
         requests = excluded.requests, final = excluded.final),
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
-       SELECT t.ts, t.sid, t.account_id, t.record FROM {_CDRS} AS t(ts, sid, account_id, record, owner)
+       SELECT t.ts, t.sid, t.account_id, t.record FROM unnest({_CDRS}) AS t(ts, sid, account_id, record, owner)
        WHERE t.owner IN (SELECT id FROM v)),
  o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
        SELECT sid, num, ts, outcome FROM k WHERE owner IN (SELECT id FROM v))
 SELECT id FROM v"""
 
 
-#: WRITE's parameters sent as row sets (`pg_writer.encode_rows`): all nine.
-WRITE_JSON_ARGS = tuple(range(9))
+def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
+    return list(zip(*rows)) if rows else [()] * n
+
+
+#: WRITE's parameters with values sent as Python data and stored as JSON text (the link
+#: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
+#: a column): reservation holds, session units, outcomes
+WRITE_JSON_ARGS = ((10, 5), (13, 6), (22, None))
 
 
 def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
-    """WRITE's parameters for a batch's accounts: one list of rows per table (each still to
-    be encoded as one JSON text, `WRITE_JSON_ARGS`; reservation holds, session units and
-    outcomes as Python data, stored as their compact JSON text)."""
+    """WRITE's parameters for a batch's accounts (one sequence per column; those of
+    `WRITE_JSON_ARGS` still to be JSON encoded), but the ledger's, reservations' and sessions'
+    rows, one sequence of tuples each, in their table's column order."""
     accounts: list[tuple[Any, ...]] = []
     balances: list[tuple[Any, ...]] = []
     ledger: list[tuple[Any, ...]] = []
@@ -160,4 +158,5 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
                                 s.charged, s.units, s.requests, s.peer, int(s.final)))
         cdrs.extend((*c, aid) for c in w.cdrs)
         outcomes.extend((sid, num, ts, text, aid) for sid, num, ts, text in w.outcomes)
-    return [accounts, balances, ledger, res_del, res_put, ses_del, ses_put, cdrs, outcomes]
+    return [*_columns(accounts, 3), *_columns(balances, 3), ledger, *_columns(res_del, 3), res_put,
+            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), *_columns(outcomes, 5)]

@@ -16,7 +16,7 @@ may come in any order (each request runs on its own connection):
   and reply ``(0, "ready", None)`` or ``(0, "failed", text)``;
 * ``("sql", key, text)``: remember a statement under a small integer (no reply);
 * ``(id, key, args, json_args)``: run statement `key` with `args` (autocommit; the
-  arguments numbered in `json_args` are row sets, each sent as one JSON text: `encode_rows`), reply
+  values named in `json_args` are stored as JSON text: `encode_json`), reply
   ``(id, "ok", rows)`` (rows as tuples), ``(id, "failed", text)`` (the database refused
   it: nothing was written) or ``(id, "lost", text)`` (the connection broke: unknown).
 """
@@ -49,18 +49,18 @@ def _die_with_parent(parent: int) -> None:
 
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
-_KEYS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def encode_rows(args: Any, which: Any) -> list[Any]:
-    """`args` with each argument numbered in `which` (a sequence of rows, each a sequence of
-    at most 26 values) as one JSON text: an array of objects keyed ``a``, ``b``... by the
-    values' positions (what PostgreSQL's ``json_to_recordset`` reads). Nested values stay
-    nested: the statement stores them as their compact JSON text."""
+def encode_json(args: Any, which: Any) -> list[Any]:
+    """`args` with the values named in `which` as JSON texts (None stays None): each entry
+    ``(i, None)`` names every value of argument `i` (a sequence of values), ``(i, p)`` the
+    value at position `p` of every row of argument `i` (a sequence of tuples)."""
     out = list(args)
-    keys = _KEYS
-    for i in which:
-        out[i] = _encode([dict(zip(keys, row)) for row in out[i]])
+    for i, p in which:
+        if p is None:
+            out[i] = [None if v is None else _encode(v) for v in out[i]]
+        else:
+            out[i] = [(*r[:p], None if r[p] is None else _encode(r[p]), *r[p + 1:]) for r in out[i]]
     return out
 
 
@@ -97,7 +97,7 @@ class Writer:
         broken = False
         try:
             if json_args:
-                args = encode_rows(args, json_args)
+                args = encode_json(args, json_args)
             if conn is None:
                 conn = await self.asyncpg.connect(self.url)
             rows = await conn.fetch(text, *args)
