@@ -11,7 +11,9 @@ each account that is still at the version its decisions were taken on and has no
 its requests already recorded; every other table is written only for the accounts so
 bumped, whose ids it returns. Rows are passed as typed arrays (no text to parse on the
 database's side): one per column, or, for the ledger, reservations and sessions (rows of
-every request), one of the table's own row type.
+every request), one of the table's own row type. Those rows are tuples in the table's
+column order (a migration adding a column to one of these tables must add it to the rows:
+a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py` fails).
 """
 
 from __future__ import annotations
