@@ -10,8 +10,8 @@ rows in id order (so two instances' batches never deadlock), then bumps the vers
 each account that is still at the version its decisions were taken on and has none of
 its requests already recorded; every other table is written only for the accounts so
 bumped, whose ids it returns. Rows are passed as typed arrays (no text to parse on the
-database's side): one per column, or, for the ledger, reservations and sessions (rows of
-every request), one of the table's own row type. Those rows are tuples in the table's
+database's side): one per column, or, for the ledger, reservations, sessions and outcomes
+(rows of every request), one of the table's own row type. Those rows are tuples in the table's
 column order (a migration adding a column to one of these tables must add it to the rows:
 a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py` fails).
 """
@@ -60,9 +60,10 @@ def _params(start: int, types: str) -> str:
 
 
 # Most row sets arrive as one array per column (unnested together); the last column of each
-# is the account that decided the row. The ledger's, reservations' and sessions' rows (those
-# of every request) arrive as one array of the table's own row type each: one element per row
-# for asyncpg to check and encode, not one per column and row.
+# is the account that decided the row. The ledger's, reservations', sessions' and outcomes'
+# rows (those of every request) arrive as one array of the table's own row type each (the
+# outcomes' deciding accounts in an array beside theirs): one element per row for asyncpg to
+# check and encode, not one per column and row.
 _ACC = _params(1, "bigint bigint text")  # id, version, new state or null
 _BALS = _params(4, "bigint bigint bigint")  # id, amount, owner
 _LEDGER = "$7::ledger[]"  # the ledger's columns, id null
@@ -71,7 +72,7 @@ _RES_PUT = "$11::reservations[]"
 _SES_DEL = _params(12, "text bigint")  # session, owner
 _SES_PUT = "$14::sessions[]"
 _CDRS = _params(15, "float8 text bigint text bigint")  # ts, session, account, record, owner
-_OUTCOMES = _params(20, "text bigint float8 text bigint")  # session, number, ts, outcome, owner
+_OUTCOMES = "$20::outcomes[], $21::bigint[]"  # the outcomes' columns; owners
 
 #: Returns the ids of the accounts written.
 WRITE = f"""WITH
@@ -124,7 +125,7 @@ def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
 #: WRITE's parameters with values sent as Python data and stored as JSON text (the link
 #: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
 #: a column): reservation holds, session units, outcomes
-WRITE_JSON_ARGS = ((10, 5), (13, 6), (22, None))
+WRITE_JSON_ARGS = ((10, 5), (13, 6), (19, 3))
 
 
 def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
@@ -140,6 +141,7 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
     ses_put: list[tuple[Any, ...]] = []
     cdrs: list[tuple[Any, ...]] = []
     outcomes: list[tuple[Any, ...]] = []
+    owners: list[int] = []
     for w in writes:
         aid = w.account_id
         accounts.append((aid, w.version, w.state))
@@ -159,6 +161,7 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
                 ses_put.append((s.session_id, s.account_id, s.started, s.updated, s.expires_at,
                                 s.charged, s.units, s.requests, s.peer, int(s.final)))
         cdrs.extend((*c, aid) for c in w.cdrs)
-        outcomes.extend((sid, num, ts, text, aid) for sid, num, ts, text in w.outcomes)
+        outcomes.extend(w.outcomes)
+        owners.extend([aid] * len(w.outcomes))
     return [*_columns(accounts, 3), *_columns(balances, 3), ledger, *_columns(res_del, 3), res_put,
-            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), *_columns(outcomes, 5)]
+            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), outcomes, owners]
