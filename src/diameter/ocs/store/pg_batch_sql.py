@@ -9,8 +9,11 @@ the account whose decision produced it. The statement first locks the batch's ac
 rows in id order (so two instances' batches never deadlock), then bumps the version of
 each account that is still at the version its decisions were taken on and has none of
 its requests already recorded; every other table is written only for the accounts so
-bumped, whose ids it returns. Rows are passed as typed arrays, one per column (no text
-to parse on the database's side).
+bumped, whose ids it returns. Rows are passed as typed arrays (no text to parse on the
+database's side): one per column, or, for the ledger, reservations, sessions and outcomes
+(rows of every request), one of the table's own row type. Those rows are tuples in the table's
+column order (a migration adding a column to one of these tables must add it to the rows:
+a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py` fails).
 """
 
 from __future__ import annotations
@@ -56,18 +59,20 @@ def _params(start: int, types: str) -> str:
     return ", ".join(f"${start + i}::{t}[]" for i, t in enumerate(types.split()))
 
 
-# Each table's rows arrive as one array per column (unnested together); the last column of
-# every row set but the ledger's, reservations' and sessions' (whose own account id is it)
-# is the account that decided it.
+# Most row sets arrive as one array per column (unnested together); the last column of each
+# is the account that decided the row. The ledger's, reservations', sessions' and outcomes'
+# rows (those of every request) arrive as one array of the table's own row type each (the
+# outcomes' deciding accounts in an array beside theirs): one element per row for asyncpg to
+# check and encode, not one per column and row.
 _ACC = _params(1, "bigint bigint text")  # id, version, new state or null
 _BALS = _params(4, "bigint bigint bigint")  # id, amount, owner
-_LEDGER = _params(7, "float8 bigint bigint text bigint bigint bigint text bigint bigint")
-_RES_DEL = _params(17, "text int bigint")  # session, rating group, owner
-_RES_PUT = _params(20, "text int bigint text bigint text float8 bigint int text")
-_SES_DEL = _params(30, "text bigint")  # session, owner
-_SES_PUT = _params(32, "text bigint float8 float8 float8 bigint text int text int")
-_CDRS = _params(42, "float8 text bigint text bigint")  # ts, session, account, record, owner
-_OUTCOMES = _params(47, "text bigint float8 text bigint")  # session, number, ts, outcome, owner
+_LEDGER = "$7::ledger[]"  # the ledger's columns, id null
+_RES_DEL = _params(8, "text int bigint")  # session, rating group, owner
+_RES_PUT = "$11::reservations[]"
+_SES_DEL = _params(12, "text bigint")  # session, owner
+_SES_PUT = "$14::sessions[]"
+_CDRS = _params(15, "float8 text bigint text bigint")  # ts, session, account, record, owner
+_OUTCOMES = "$20::outcomes[], $21::bigint[]"  # the outcomes' columns; owners
 
 #: Returns the ids of the accounts written.
 WRITE = f"""WITH
@@ -85,14 +90,14 @@ WRITE = f"""WITH
        WHERE balances.id = t.id AND t.owner IN (SELECT id FROM v)),
  l AS (INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
        request_number, rating_group)
-       SELECT * FROM unnest({_LEDGER}) AS t(ts, account_id, balance_id, op, amount, balance_after,
-       units, session_id, request_number, rating_group) WHERE t.account_id IN (SELECT id FROM v)),
+       SELECT ts, account_id, balance_id, op, amount, balance_after, units, session_id,
+       request_number, rating_group FROM unnest({_LEDGER}) AS t WHERE t.account_id IN (SELECT id FROM v)),
  rd AS (DELETE FROM reservations r USING unnest({_RES_DEL}) AS t(sid, rg, owner)
         WHERE r.session_id = t.sid AND r.rating_group = t.rg AND t.owner IN (SELECT id FROM v)),
  rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
         request_number, final, peer)
-        SELECT * FROM unnest({_RES_PUT}) AS t(session_id, rating_group, account_id, unit, units,
-        holds, expires_at, request_number, final, peer) WHERE t.account_id IN (SELECT id FROM v)
+        SELECT session_id, rating_group, account_id, unit, units, holds, expires_at, request_number,
+        final, peer FROM unnest({_RES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)
         ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
         holds = excluded.holds, expires_at = excluded.expires_at,
         request_number = excluded.request_number, final = excluded.final),
@@ -100,8 +105,8 @@ WRITE = f"""WITH
         WHERE s.session_id = t.sid AND t.owner IN (SELECT id FROM v)),
  sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
         requests, peer, final)
-        SELECT * FROM unnest({_SES_PUT}) AS t(session_id, account_id, started, updated, expires_at,
-        charged, units, requests, peer, final) WHERE t.account_id IN (SELECT id FROM v)
+        SELECT session_id, account_id, started, updated, expires_at, charged, units, requests, peer,
+        final FROM unnest({_SES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)
         ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
         expires_at = excluded.expires_at, charged = excluded.charged, units = excluded.units,
         requests = excluded.requests, final = excluded.final),
@@ -117,14 +122,16 @@ def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
     return list(zip(*rows)) if rows else [()] * n
 
 
-#: WRITE's parameters whose values are sent as Python data and stored as JSON text (the
-#: link encodes them: `pg_link`): reservation holds, session units, outcomes
-WRITE_JSON_ARGS = (24, 37, 49)
+#: WRITE's parameters with values sent as Python data and stored as JSON text (the link
+#: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
+#: a column): reservation holds, session units, outcomes
+WRITE_JSON_ARGS = ((10, 5), (13, 6), (19, 3))
 
 
 def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
     """WRITE's parameters for a batch's accounts (one sequence per column; those of
-    `WRITE_JSON_ARGS` still to be JSON encoded)."""
+    `WRITE_JSON_ARGS` still to be JSON encoded), but the ledger's, reservations' and sessions'
+    rows, one sequence of tuples each, in their table's column order."""
     accounts: list[tuple[Any, ...]] = []
     balances: list[tuple[Any, ...]] = []
     ledger: list[tuple[Any, ...]] = []
@@ -134,6 +141,7 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
     ses_put: list[tuple[Any, ...]] = []
     cdrs: list[tuple[Any, ...]] = []
     outcomes: list[tuple[Any, ...]] = []
+    owners: list[int] = []
     for w in writes:
         aid = w.account_id
         accounts.append((aid, w.version, w.state))
@@ -153,7 +161,7 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
                 ses_put.append((s.session_id, s.account_id, s.started, s.updated, s.expires_at,
                                 s.charged, s.units, s.requests, s.peer, int(s.final)))
         cdrs.extend((*c, aid) for c in w.cdrs)
-        outcomes.extend((sid, num, ts, text, aid) for sid, num, ts, text in w.outcomes)
-    return [*_columns(accounts, 3), *_columns(balances, 3), *_columns(ledger, 10),
-            *_columns(res_del, 3), *_columns(res_put, 10), *_columns(ses_del, 2),
-            *_columns(ses_put, 10), *_columns(cdrs, 5), *_columns(outcomes, 5)]
+        outcomes.extend(w.outcomes)
+        owners.extend([aid] * len(w.outcomes))
+    return [*_columns(accounts, 3), *_columns(balances, 3), ledger, *_columns(res_del, 3), res_put,
+            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), outcomes, owners]

@@ -53,7 +53,7 @@ class AccountWrites:
         self.account_id = account_id
         self.version = version
         self.balances: dict[int, int] = {}
-        self.ledger: list[tuple[Any, ...]] = []
+        self.ledger: list[tuple[Any, ...]] = []  # the ledger's columns, id None (the database's)
         self.res_put: dict[tuple[str, int], Reservation | None] = {}
         self.ses_put: dict[str, SessionRow | None] = {}
         self.cdrs: list[tuple[Any, ...]] = []
@@ -119,7 +119,7 @@ class AccountCache:
         for bid, amount in dec.balances.items():
             w.balances[bid] = amount  # the Balance objects were changed in place by Books
         for row in dec.ledger:
-            w.ledger.append((row.ts, row.account_id, row.balance_id, row.op, row.amount,
+            w.ledger.append((None, row.ts, row.account_id, row.balance_id, row.op, row.amount,
                              row.balance_after, row.units, row.session_id, row.request_number,
                              row.rating_group))
         acc.apply_holds(dec, w.res_put, w.ses_put, self.session_account, aid)

@@ -1,8 +1,8 @@
 """Where the batched money path's statements run on PostgreSQL: a writer process, or here.
 
 Both offer ``await fetch(sql, *args, json_args=())`` (rows, autocommit) to `pg_batch`;
-the arguments numbered in `json_args` are sequences of values to store as JSON text
-(None stays NULL), encoded where the statement is sent:
+the values named in `json_args` are stored as JSON text (None stays NULL;
+`pg_writer.encode_json`), encoded where the statement is sent:
 
 * `WriterLink` sends the statement's parameters to the child process `pg_writer` (marshal
   over a socket pair) and resolves a future from a reader callback of the event loop when
@@ -41,7 +41,7 @@ class PoolLink:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
+    async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[int, int | None], ...] = ()) -> list[Any]:
         import asyncpg  # type: ignore[import-untyped]
         values = pg_writer.encode_json(args, json_args) if json_args else args
         conn = await self.pool.acquire()
@@ -99,7 +99,7 @@ class WriterLink(ChildLink):
         except StorageError as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
 
-    async def fetch(self, sql: str, *args: Any, json_args: tuple[int, ...] = ()) -> list[Any]:
+    async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[int, int | None], ...] = ()) -> list[Any]:
         for attempt in range(2):
             if self.dead is not None:
                 try:

@@ -16,7 +16,7 @@ may come in any order (each request runs on its own connection):
   and reply ``(0, "ready", None)`` or ``(0, "failed", text)``;
 * ``("sql", key, text)``: remember a statement under a small integer (no reply);
 * ``(id, key, args, json_args)``: run statement `key` with `args` (autocommit; the
-  arguments numbered in `json_args` are sequences of values stored as JSON text), reply
+  values named in `json_args` are stored as JSON text: `encode_json`), reply
   ``(id, "ok", rows)`` (rows as tuples), ``(id, "failed", text)`` (the database refused
   it: nothing was written) or ``(id, "lost", text)`` (the connection broke: unknown).
 """
@@ -52,10 +52,15 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def encode_json(args: Any, which: Any) -> list[Any]:
-    """`args` with each argument numbered in `which` (a sequence of values) as JSON texts."""
+    """`args` with the values named in `which` as JSON texts (None stays None): each entry
+    ``(i, None)`` names every value of argument `i` (a sequence of values), ``(i, p)`` the
+    value at position `p` of every row of argument `i` (a sequence of tuples)."""
     out = list(args)
-    for i in which:
-        out[i] = [None if v is None else _encode(v) for v in out[i]]
+    for i, p in which:
+        if p is None:
+            out[i] = [None if v is None else _encode(v) for v in out[i]]
+        else:
+            out[i] = [(*r[:p], None if r[p] is None else _encode(r[p]), *r[p + 1:]) for r in out[i]]
     return out
 
 
