@@ -7,7 +7,7 @@ built (mypyc), ``DIAMETER_PURE_PYTHON=1`` runs this source.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from ..cc.types import (
     CCRequest,
@@ -98,6 +98,42 @@ def _granted(unit: str | None, n: int | None) -> Units | None:
     return u
 
 
+# Grant(...) and CCResult(...) without their interpreted dataclass __init__ (a Python call
+# from compiled code): every field set here as __init__ sets it (tests compare the two)
+_object_new: Final[Any] = object.__new__
+
+
+def _grant(rg: int | None, sids: list[int], granted: Units | None, code: int | None, vt: int | None,
+           qht: int | None, vqt: int | None, tqt: int | None, fu: FinalUnit | None) -> Grant:
+    g: Grant = _object_new(Grant)
+    g.rating_group = rg
+    g.service_identifiers = sids
+    g.granted = granted
+    g.result_code = code
+    g.validity_time = vt
+    g.quota_holding_time = qht
+    g.volume_quota_threshold = vqt
+    g.time_quota_threshold = tqt
+    g.final_unit = fu
+    g.triggers = []
+    return g
+
+
+def _result(code: int, grants: list[Grant], error_message: str | None) -> CCResult:
+    r: CCResult = _object_new(CCResult)
+    r.result_code = code
+    r.grants = grants
+    r.validity_time = None
+    r.cost_information = None
+    r.credit_control_failure_handling = None
+    r.direct_debiting_failure_handling = None
+    r.cc_session_failover = None
+    r.final_unit = None
+    r.extra_avps = []
+    r.error_message = error_message
+    return r
+
+
 def result_of(out: Outcome, req: CCRequest) -> CCResult:
     """The CCA content of an engine outcome."""
     grants = []
@@ -108,10 +144,10 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
             fu = FinalUnit(action, REDIRECT_URL if g.redirect_address else None, g.redirect_address,
                            tuple(r.encode() for r in g.restriction_filter_rules or ()),
                            tuple(g.filter_ids or ()))
-        grants.append(Grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
-                            _granted(g.unit, g.units), g.result_code, g.validity_time,
-                            g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))
-    res = CCResult(out.result_code, grants, error_message=out.error_message)
+        grants.append(_grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
+                             _granted(g.unit, g.units), g.result_code, g.validity_time,
+                             g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))
+    res = _result(out.result_code, grants, out.error_message)
     if req.top_level_units and grants:
         res.grants[0].result_code = None
         if out.grants[0].result_code != SUCCESS:
