@@ -37,3 +37,28 @@ def test_result_of_builds_what_the_dataclasses_build():
     res.grants[0].triggers.append(1)
     again = result_of(out, req)
     assert again.extra_avps == [] and again.grants[0].triggers == []
+
+
+def test_charge_request_reads_parsed_and_lazily_decoded_fields_alike():
+    from diameter.cc import types as cc_types
+    from diameter.cc.types import Units
+    from diameter.cc.wire import Usage, build_ccr, parse_ccr
+    from diameter.message import Message
+    from diameter.ocs.mapping import charge_request
+    from diameter.ocs.model import RequestKind
+
+    assert type(cc_types._UNSET) is object  # what mapping._field takes for "not decoded yet"
+    raw = build_ccr(session_id="s;9", request_type=2, request_number=4, origin_host="h", origin_realm="r",
+                    destination_realm="r", destination_host=None, service_context_id="32260@3gpp.org",
+                    subscription_ids=[(1, "26201"), (0, "4917")], usages=[Usage(1, requested=Units(time=60))],
+                    requested_action=2).as_bytes()
+    msg = Message.from_bytes(raw)
+    parsed = parse_ccr(msg, raw=raw)  # the parser fills the slots
+    lazy = CCRequest("s;9", RequestType.UPDATE, 4, peer="h", mscc=parsed.mscc, message=msg)  # decoded on read
+    assert lazy._subscription_ids is cc_types._UNSET and parsed._subscription_ids is not cc_types._UNSET
+    a, b = charge_request(parsed, RequestKind.UPDATE), charge_request(lazy, RequestKind.UPDATE)
+    for r in (a, b):
+        assert r.subscriptions == [(1, "26201"), (0, "4917")]
+        assert r.service_context == "32260@3gpp.org" and int(r.action) == 2
+    nothing = CCRequest("s;9", RequestType.UPDATE, 4, user_name="alice@x", message=None)
+    assert charge_request(nothing, RequestKind.UPDATE).subscriptions == [(3, "alice@x"), (0, "alice@x")]

@@ -160,9 +160,20 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
     return res
 
 
+def _field(req: Any, slot: str, name: str) -> Any:
+    """A lazily decoded field of a CCRequest: the value in its slot when the parser set it,
+    else the property's (which decodes it from the message); the slot is read directly as a
+    property is a Python-level call from compiled code (`req` is Any: the slot may hold the
+    sentinel, which the slot's declared type does not admit)."""
+    value = getattr(req, slot)
+    if type(value) is object:  # cc.types' "not decoded yet" sentinel, a bare object()
+        return getattr(req, name)
+    return value
+
+
 def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
     """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated)."""
-    subs = [(int(t), str(d)) for t, d in req.subscription_ids]
+    subs = [(int(t), str(d)) for t, d in _field(req, "_subscription_ids", "subscription_ids")]
     if not subs and req.user_name:
         log.info("session %s: no Subscription-Id, User-Name %r used (tolerated)",
                  req.session_id, req.user_name)
@@ -176,7 +187,7 @@ def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
     action = None
-    asked = req.requested_action
+    asked = _field(req, "_requested_action", "requested_action")
     if asked is not None:
         try:
             action = RequestedAction(asked)
@@ -184,4 +195,5 @@ def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
             log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
                      req.session_id, asked)
     return ChargeRequest(req.session_id, req.request_number, kind, subscriptions(req),
-                         req.service_context_id, services, action, req.peer)
+                         _field(req, "_service_context_id", "service_context_id"), services, action,
+                         req.peer)
