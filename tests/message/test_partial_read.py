@@ -1,5 +1,5 @@
-"""The first read of one scalar attribute decodes that AVP alone (``codec.typed.read_one``);
-the rest is filled on the next read. What a program sees, and the bytes an answer or a
+"""Reads of scalar attributes decode each AVP alone (``codec.typed.read_one``); the rest
+is filled on the first read of a list or group (or past ``typed.PARTIAL_READS`` reads). What a program sees, and the bytes an answer or a
 re-encoded request gets, are those of the whole-group decoding; the answers of a handler
 echoing AVPs (``encode_with_avps``) are byte for byte those of the general encoder."""
 import pytest
@@ -91,8 +91,15 @@ def test_first_read_decodes_only_that_avp():
         st_ = msg.__dict__["_st"]
         assert st_.partial and set(st_.snap) == {"session_id"}
         assert "origin_host" not in msg.__dict__
-    assert msg.cc_request_number == 7 and msg.origin_host == b"h"
+    assert msg.cc_request_number == 7 and msg.origin_host == b"h"   # more scalars: alone too
     assert msg.session_id is sid
+    if typed.COMPILED:
+        st_ = msg.__dict__["_st"]
+        assert st_.partial and set(st_.snap) == {"session_id", "cc_request_number", "origin_host"}
+        assert "origin_realm" not in msg.__dict__
+    assert is_clean(msg) and msg.as_bytes() == ccr.as_bytes()
+    assert msg.subscription_id == []   # a list: the whole group decoded
+    assert msg.session_id is sid and msg.origin_realm == b"r"
     if typed.COMPILED:
         st_ = msg.__dict__["_st"]
         assert not st_.partial and st_.snap["session_id"] is sid   # still the very object
@@ -197,8 +204,9 @@ def test_appended_avp_out_of_range_fails_as_as_bytes_does(code, flags, vendor):
 
 
 def test_classes_whose_readers_read_more_decode_whole_after_a_probe():
-    """A partial read followed by a second read is extra work: the class's next
-    PARTIAL_PROBE first reads decode the whole group, then one is tried alone again."""
+    """Partial reads followed by a read of a list or group are extra work: the class's next
+    PARTIAL_PROBE first reads decode the whole group, then one is tried alone again.
+    Reads of more scalars stay partial and cost the class nothing."""
     wire = _ccr().as_bytes()
     cls = type(Message.from_bytes(wire))
     b = binding_of(cls)
@@ -209,13 +217,17 @@ def test_classes_whose_readers_read_more_decode_whole_after_a_probe():
         assert m.session_id == "s;1"
         alone = "origin_host" not in m.__dict__
         if read_more:
-            assert m.cc_request_number == 7
+            assert m.subscription_id == []
         assert m.as_bytes() == wire
         return alone
 
     if not typed.COMPILED:   # the source build reads attribute by attribute: nothing to adapt
         assert partial_after_sid(True) and partial_after_sid(False)
         return
+    m = Message.from_bytes(wire)
+    assert m.session_id == "s;1" and m.cc_request_number == 7 and m.cc_request_type == 1
+    assert "origin_host" not in m.__dict__ and b.partial_score == 1   # scalars: alone, no penalty
+    b.partial_score = 0
     assert partial_after_sid(True)          # tried alone, then the whole group after all
     assert b.partial_score == -typed.PARTIAL_PROBE
     assert [partial_after_sid(True) for _ in range(typed.PARTIAL_PROBE)] == [False] * typed.PARTIAL_PROBE

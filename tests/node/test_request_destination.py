@@ -11,7 +11,7 @@ import asyncio
 import functools
 from typing import Any
 
-from diameter.message import Message
+from diameter.message import Message, MessageHeader
 from diameter.message.commands.credit_control import CreditControlRequest
 
 from .aio_helpers import REALM, answer_for, ccr, client, server
@@ -78,5 +78,38 @@ async def test_every_kind_of_request_records_its_destination():
     # the typed requests got their identifiers back
     assert built.header.hop_by_hop_identifier != 0 and built.header.end_to_end_identifier != 0
     assert len(cli.pending) == 0
+    await cli.stop()
+    await srv.stop()
+
+
+class _OwnHeader(CreditControlRequest):
+    """A user's request class with a ``header`` property (another object than the one in
+    its dict): the node reads the property."""
+
+    @property
+    def header(self) -> Any:   # type: ignore[override]
+        return self.__dict__["_mirror"]
+
+    @header.setter
+    def header(self, value: Any) -> None:
+        self.__dict__["header"] = value
+
+
+@aio
+async def test_the_header_that_gets_the_identifiers_back():
+    srv = await server(handler=answer_for("server.test.realm"))
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    own = _OwnHeader()
+    own.__dict__["_mirror"] = MessageHeader(1, 0, 0xC0, 272, 4, 0, 0)   # what goes on the wire
+    for name, value in vars(ccr("client.test.realm", 1, dest_realm=REALM)).items():
+        if name != "header":
+            own.__dict__[name] = value
+    built = ccr("client.test.realm", 2, dest_realm=REALM)
+    plain = Message.from_bytes(ccr("client.test.realm", 3, dest_realm=REALM).as_bytes(), plain_msg=True)
+    answers = await asyncio.gather(*(cli.request(m) for m in (own, built, plain)))
+    assert [a.result_code for a in answers] == [2001] * 3
+    for h in (own.__dict__["_mirror"], built.__dict__["header"], plain.__dict__["header"]):
+        assert h.hop_by_hop_identifier != 0 and h.end_to_end_identifier != 0
+    assert own.__dict__["header"].hop_by_hop_identifier == 0   # not the property's
     await cli.stop()
     await srv.stop()

@@ -319,6 +319,8 @@ class MessageTypes:
     defined: Any                                 # DefinedMessage
     header: Any                                  # MessageHeader
     default_factory: Any                         # DefinedMessage.type_factory's function
+    r_bit_factories: set[Any]                    # type_factory functions that look at the
+                                                 # R bit alone (the generated ones): cached
     cache: dict[int, Any]                        # (app, code, R) key -> (command, class),
                                                  # emptied when a registry changes
     resolve: Any                                 # (app, code) -> class or None, on a miss
@@ -331,6 +333,7 @@ class MessageTypes:
         self.defined = None
         self.header = None
         self.default_factory = None
+        self.r_bit_factories = set()
         self.cache = {}
 
 
@@ -378,12 +381,16 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
             msg_type = t.undefined
         elif plain_msg:
             msg_type = cmd
-        elif getattr(cmd.type_factory, "__func__", None) is t.default_factory:
-            msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
-            t.cache[key] = (cmd, msg_type)
         else:
-            msg_type = cmd.type_factory(
-                _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+            factory: Any = getattr(cmd.type_factory, "__func__", None)
+            if factory is t.default_factory:
+                msg_type = (cmd._request_cls if flags & 0x80 else cmd._answer_cls) or cmd
+                t.cache[key] = (cmd, msg_type)
+            else:
+                msg_type = cmd.type_factory(
+                    _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+                if factory is not None and factory in t.r_bit_factories:
+                    t.cache[key] = (cmd, msg_type)
     msg = msg_type.__new__(msg_type)
     d: dict[str, Any] = msg.__dict__
     d["header"] = _header(t, version, length, flags, code, app, hbh, e2e)

@@ -8,7 +8,10 @@ mypyc with the rest of the codec's hot loops.
 """
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 from .errors import AvpDecodeError
 from .frame import COMPILED, LIMITS, Entry, frame_at, scan, u32_at
@@ -206,6 +209,8 @@ class Binding:
     order: list[Slot]                 # encoding order
     names: frozenset[str]             # attributes fill() sets (not second names of an AVP)
     partial_score: int                # >= 0: first reads of a scalar use read_one (see attr_get)
+    shapes: dict[Any, Any]            # tuple of an instance dict's keys -> typed_encode.Shape
+    last_shape: Any                   # the Shape found last (tried first)
 
     def __init__(self) -> None:
         self.partial_score = 0
@@ -220,6 +225,8 @@ class Binding:
         self.enc_slots = {}
         self.order = []
         self.names = frozenset()
+        self.shapes = {}
+        self.last_shape = None
 
 
 GENERATION: Final = [0]
@@ -264,12 +271,12 @@ class Attr:
 class FillState:
     """What :func:`fill_dict` leaves in an instance's ``__dict__`` under ``_st``."""
     snap: dict[str, Any]          # attribute -> value as decoded
-    snapl: dict[str, tuple]       # list attribute -> its items as decoded
+    snapl: dict[str, tuple[Any, ...]]       # list attribute -> its items as decoded
     redo: list[str]               # present but undecodable: the slow path raises
     defer: set[str]               # costly types, decoded on first read
     partial: bool                 # only ``snap``'s attributes were decoded (by read_one)
 
-    def __init__(self, snap: dict[str, Any], snapl: dict[str, tuple], redo: list[str],
+    def __init__(self, snap: dict[str, Any], snapl: dict[str, tuple[Any, ...]], redo: list[str],
                  defer: set[str]) -> None:
         self.snap = snap
         self.snapl = snapl
@@ -301,7 +308,7 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
             d["_raw_entries"] = entries
         bad = fill(buf, entries, b.fill_table, out, d.get("_depth", 0), LIMITS.max_depth,
                    deferred)
-    snapl: dict[str, tuple] = {}
+    snapl: dict[str, tuple[Any, ...]] = {}
     for k, v in out.items():
         if type(v) is list:
             snapl[k] = tuple(v)
@@ -332,16 +339,75 @@ def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
 PARTIAL_CAP: Final = 16
 """Highest :attr:`Binding.partial_score`: first reads of a class read alone until then."""
 PARTIAL_PROBE: Final = 16
-"""After a partial read of a class is followed by a second read, its next PARTIAL_PROBE
-first reads decode the whole group at once (the pattern of the class's readers is probed
-again after them)."""
+"""After partial reads of an instance are followed by a read that needs the whole group
+(a list, a group, a costly type, more than PARTIAL_READS attributes), the next PARTIAL_PROBE
+first reads of its class decode the whole group at once (the pattern of the class's readers
+is probed again after them)."""
 
 
-def read_one(d: dict[str, Any], slot: Slot) -> Any:
+PARTIAL_READS: Final = 8
+"""At most this many attributes of one instance are read alone (:func:`read_one`); the
+next read decodes the whole group."""
+
+
+def last_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
+    """Where the last AVP ``code``/``vendor`` of ``buf[start:end]`` starts: -1 when there is
+    none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise).
+    Byte reads into i64 locals and native arithmetic when compiled: no tuple per AVP."""
+    if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end <= len(buf)):
+        return -2
+    c: i64 = code
+    v: i64 = vendor
+    p: i64 = start
+    e: i64 = end
+    found: i64 = -1
+    while p < e:
+        if e - p < 8:
+            return -2
+        l0: i64 = buf[p + 5]
+        l1: i64 = buf[p + 6]
+        l2: i64 = buf[p + 7]
+        flags: i64 = buf[p + 4]
+        length: i64 = (l0 << 16) | (l1 << 8) | l2
+        pe: i64 = p + length
+        if flags & 0x80:
+            if length < 12 or pe > e:
+                return -2
+        elif length < 8 or pe > e:
+            return -2
+        nxt: i64 = (pe + 3) & ~3
+        if nxt != pe:
+            if nxt > e:
+                return -2
+            q: i64 = pe
+            while q < nxt:
+                if buf[q]:
+                    return -2
+                q += 1
+        b0: i64 = buf[p]
+        b1: i64 = buf[p + 1]
+        b2: i64 = buf[p + 2]
+        b3: i64 = buf[p + 3]
+        if ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) == c:
+            vend: i64 = 0
+            if flags & 0x80:
+                v0: i64 = buf[p + 8]
+                v1: i64 = buf[p + 9]
+                v2: i64 = buf[p + 10]
+                v3: i64 = buf[p + 11]
+                vend = (v0 << 24) | (v1 << 16) | (v2 << 8) | v3
+            if vend == v:
+                found = p
+        p = nxt
+    return found
+
+
+def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
     """A scalar attribute of a bytes-backed instance not decoded yet, decoded alone: its
     last occurrence (as :func:`fill` takes it) kept in ``d`` under a partial
-    :class:`FillState` (the next read of another attribute fills the rest), None when
-    absent; :data:`MISS` when only :func:`fill_dict` can tell (a value that does not decode)."""
+    :class:`FillState` (``st``, the instance's, when other attributes were read so; the
+    next read of a list or group fills the rest), None when absent; :data:`MISS` when
+    only :func:`fill_dict` can tell (a value that does not decode)."""
     raw: tuple[bytes, int, int] = d["_raw"]
     buf = raw[0]
     key = slot.key
@@ -353,6 +419,12 @@ def read_one(d: dict[str, Any], slot: Slot) -> Any:
             if (e[0] | (e[1] << 32)) == key:
                 ps = e[4]
                 pe = e[5]
+    elif COMPILED:
+        at = last_at(buf, slot.code, slot.vendor, raw[1], raw[2])
+        if at == -2:
+            return MISS
+        if at >= 0:
+            _c, _f, _v, ps, pe, _n = frame_at(buf, at, raw[2])
     else:
         pos = raw[1]
         end = raw[2]
@@ -371,10 +443,13 @@ def read_one(d: dict[str, Any], slot: Slot) -> Any:
     if value is MISS:
         return MISS
     name = slot.name
-    st = FillState({name: value}, {}, [], set())
-    st.partial = True
+    if st is None:
+        st = FillState({name: value}, {}, [], set())
+        st.partial = True
+        d["_st"] = st
+    else:
+        st.snap[name] = value
     d[name] = value
-    d["_st"] = st
     return value
 
 
@@ -471,8 +546,8 @@ def attr_get(obj: object, name: str) -> Any:
         if slot.kind <= K_I64 and not slot.is_list:
             # the first read of a scalar (Session-Id in a handler that reads nothing
             # else): that AVP alone, not the whole group. Where instances of the class
-            # usually get a second read (the whole group decoded after all: the partial
-            # read was extra work), this is tried on one first read in PARTIAL_PROBE only.
+            # usually get a read that needs the whole group after all (the partial reads
+            # were extra work), this is tried on one first read in PARTIAL_PROBE only.
             score = b.partial_score
             if score >= 0:
                 value = read_one(d, slot)
@@ -486,6 +561,15 @@ def attr_get(obj: object, name: str) -> Any:
         if name in d:
             return d[name]
     elif st.partial:
+        # another attribute of an instance read alone so far: a scalar is read alone too
+        # (a server reads a few of a request's), anything else decodes the whole group
+        slot = b.slots[name]
+        snap = st.snap
+        if (slot.kind <= K_I64 and not slot.is_list and name not in snap
+                and len(snap) < PARTIAL_READS):
+            value = read_one(d, slot, st)
+            if value is not MISS:
+                return value
         b.partial_score = -PARTIAL_PROBE
         st = fill_dict(d, b)
         if name in d:

@@ -90,27 +90,96 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
     return result
 
 
-def _positions(d: dict[str, Any], slots: dict[str, Slot], known: frozenset[str] | None) -> list[int] | None:
-    """Encoding positions of the attributes set in ``d``; None when ``known`` (a message's
-    names) is given and lacks one of ``d``'s keys."""
-    positions: list[int] = []
-    for k, v in d.items():
-        slot = slots.get(k)
-        if slot is not None:
-            if v is not None:
-                positions.append(slot.pos)
-        elif known is not None and k not in known:
-            return None
-    positions.sort()
-    return positions
+SHAPES_MAX: Final = 64
+"""Shapes remembered per binding (:class:`Shape`); the table starts over past this."""
 
 
-def _encode_positions(d: dict[str, Any], b: Binding, positions: list[int]) -> bytes:
-    order = b.order
+class Shape:
+    """What encoding needs of the instance dicts with one tuple of keys, in that order.
+
+    Instances of a class built the same way get their attributes set in the same order,
+    so their dicts have the same keys: the slots to encode, in encoding order, and where
+    each value sits among the dict's values are worked out once per key tuple (no
+    per-message look-up and sort of the attributes).
+    """
+    keys: tuple[Any, ...]
+    slots: list[Slot]       # the keys that are attributes, in encoding order
+    index: list[int]        # position of each one's value in list(d.values())
+    unknown: list[Any]      # the keys no AVP stands for ("header", typos...)
+    known_ok: Any           # the names set that held every ``unknown`` key (None: not checked)
+
+    def __init__(self, keys: tuple[Any, ...], b: Binding) -> None:
+        slots = b.enc_slots
+        found: list[tuple[int, int, Slot]] = []
+        unknown: list[Any] = []
+        for i in range(len(keys)):
+            k = keys[i]
+            slot = slots.get(k)
+            if slot is not None:
+                found.append((slot.pos, i, slot))
+            else:
+                unknown.append(k)
+        found.sort()
+        self.keys = keys
+        self.slots = [t[2] for t in found]
+        self.index = [t[1] for t in found]
+        self.unknown = unknown
+        self.known_ok = None
+
+    def knows(self, known: frozenset[str]) -> bool:
+        """Whether every key that is no attribute is in ``known`` (a message's names)."""
+        if self.known_ok is known:
+            return True
+        for k in self.unknown:
+            if k not in known:
+                return False
+        self.known_ok = known
+        return True
+
+
+def shape_of(d: dict[str, Any], b: Binding) -> Shape:
+    """The :class:`Shape` of instance dict ``d`` of a class whose binding is ``b`` (instances
+    built from attributes: a bytes-backed one's keys vary with what was read).
+
+    The binding's last shape is tried first, its keys compared one by one (attribute
+    names are mostly the very same string objects); then the table of shapes."""
+    last: Any = b.last_shape
+    if last is not None:
+        sh: Shape = last
+        keys = sh.keys
+        if len(keys) == len(d):
+            i = 0
+            for k in d:
+                ki = keys[i]
+                if k is not ki and k != ki:
+                    break
+                i += 1
+            else:
+                return sh
+    new_keys = tuple(d)
+    shapes = b.shapes
+    found = shapes.get(new_keys)
+    if found is None:
+        sh = Shape(new_keys, b)
+        if len(shapes) >= SHAPES_MAX:
+            shapes.clear()
+        shapes[new_keys] = sh
+    else:
+        sh = found
+    b.last_shape = sh
+    return sh
+
+
+def _encode_shape(values: list[Any], sh: Shape) -> bytes:
+    """The AVPs of the attributes of an instance dict (its values and shape), in encoding order."""
+    slots = sh.slots
+    index = sh.index
     parts: list[bytes] = []
-    for pos in positions:
-        slot = order[pos]
-        v = d[slot.name]
+    for j in range(len(slots)):
+        v = values[index[j]]
+        if v is None:
+            continue
+        slot = slots[j]
         if type(v) is list:
             for item in v:
                 if item is not None:
@@ -122,9 +191,8 @@ def _encode_positions(d: dict[str, Any], b: Binding, positions: list[int]) -> by
 
 def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
     """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
-    positions = _positions(d, b.enc_slots, None)
-    assert positions is not None
-    return _encode_positions(d, b, positions)
+    sh = shape_of(d, b)
+    return _encode_shape(list(d.values()), sh)
 
 
 def encode_message(d: dict[str, Any], b: Binding, known: frozenset[str]) -> bytes | None:
@@ -196,8 +264,8 @@ def encode_with_avps(d: dict[str, Any], b: Binding, known: frozenset[str]) -> by
 def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:
     if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d:
         return None
-    positions = _positions(d, b.enc_slots, known)
-    if positions is None:
+    sh = shape_of(d, b)
+    if not sh.knows(known):
         return None
     hd: Any = d.get("header")
     if not isinstance(hd, MessageHeader):
@@ -212,7 +280,7 @@ def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: by
     if not (0 <= version <= 0xFF and 0 <= flags <= 0xFF and 0 <= code <= 0xFFFFFF
             and 0 <= app <= 0xFFFFFFFF and 0 <= hbh <= 0xFFFFFFFF and 0 <= e2e <= 0xFFFFFFFF):
         return None
-    body = _encode_positions(d, b, positions)
+    body = _encode_shape(list(d.values()), sh)
     length = 20 + len(body) + len(tail)
     if length > 0xFFFFFF:
         return None

@@ -174,7 +174,7 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
              "from __future__ import annotations", "", "from typing import TYPE_CHECKING", ""]
     if uses_datetime:
         lines += ["import datetime  # noqa: F401  (used in annotations)", ""]
-    lines.append("from .._base import DefinedMessage, Message, MessageHeader")
+    lines.append("from .._base import DefinedMessage, Message, MessageHeader, by_r_bit")
     if cm.request.members or cm.answer.members:
         lines.append("from ..avp.generator import AvpGenDef, AvpGenType")
     else:
@@ -197,6 +197,7 @@ def render_command(cm: CommandModule, d: Dictionary, known_classes: set[str]) ->
         f"    default_application_id: int = {cm.application_id}",
         "    avp_def: AvpGenType",
         "",
+        "    @by_r_bit",
         "    @classmethod",
         "    def type_factory(cls, header: MessageHeader) -> type[Message] | None:",
         f"        return {cm.request.name} if header.command_flags & 0x80 else {cm.answer.name}",

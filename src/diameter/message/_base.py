@@ -400,6 +400,18 @@ def _not_avp(a: Any) -> bytes:
     raise AvpEncodeError(f"{a!r} is not an Avp instance")
 
 
+_F = TypeVar("_F")
+
+
+def by_r_bit(method: _F) -> _F:
+    """Marks a command class's ``type_factory`` (a classmethod) whose class depends on the
+    header's R bit alone, as the generated ones do: the decoder then calls it once per
+    (application, command, R bit), not per message. A subclass that overrides it is asked
+    per message again."""
+    core.MESSAGE_TYPES.r_bit_factories.add(getattr(method, "__func__"))  # noqa: B009
+    return method
+
+
 _NO_POST_INIT = Message.__post_init__   # DefinedMessage.__init__ skips calling it
 _DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]

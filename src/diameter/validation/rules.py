@@ -199,8 +199,12 @@ class RuleSet:
 
     def fast_cache(self) -> dict:
         """The compiled fast path's per-AVP cache (filled by ``codec.grammar.grammar_ok``)."""
-        self.avp_cache()
-        return self._fast
+        fast = self._fast
+        if (self._generation != GENERATION[0] or len(fast) > MAX_CACHE_ENTRIES
+                or len(self._avps) > MAX_CACHE_ENTRIES or len(self._commands) > MAX_CACHE_ENTRIES
+                or len(self._grouped) > MAX_CACHE_ENTRIES):
+            self.avp_cache()   # a new dictionary generation, or a cache to bound
+        return fast
 
     def avp(self, key: int) -> AvpInfo | None:
         """Type and flag rules of an AVP, None when the dictionary does not know it."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import datetime  # noqa: F401  (used in annotations)
 
-from .._base import DefinedMessage, Message, MessageHeader
+from .._base import DefinedMessage, Message, MessageHeader, by_r_bit
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import (  # noqa: F401  (used in annotations)
     ExperimentalResult,
@@ -35,6 +35,7 @@ class ConnectionManagement(DefinedMessage):
     default_application_id: int = 16777346
     avp_def: AvpGenType
 
+    @by_r_bit
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
         return ConnectionManagementRequest if header.command_flags & 0x80 else ConnectionManagementAnswer

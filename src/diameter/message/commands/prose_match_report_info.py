@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._base import DefinedMessage, Message, MessageHeader
+from .._base import DefinedMessage, Message, MessageHeader, by_r_bit
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import (  # noqa: F401  (used in annotations)
     ExperimentalResult,
@@ -32,6 +32,7 @@ class ProSeMatchReportInfo(DefinedMessage):
     default_application_id: int = 16777340
     avp_def: AvpGenType
 
+    @by_r_bit
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
         return ProSeMatchReportInfoRequest if header.command_flags & 0x80 else ProSeMatchReportInfoAnswer

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import datetime  # noqa: F401  (used in annotations)
 
-from .._base import DefinedMessage, Message, MessageHeader
+from .._base import DefinedMessage, Message, MessageHeader, by_r_bit
 from ..avp.generator import AvpGenDef, AvpGenType
 from ..avp.grouped import (  # noqa: F401  (used in annotations)
     ActiveApn,
@@ -39,6 +39,7 @@ class UpdateLocation(DefinedMessage):
     default_application_id: int = 16777251
     avp_def: AvpGenType
 
+    @by_r_bit
     @classmethod
     def type_factory(cls, header: MessageHeader) -> type[Message] | None:
         return UpdateLocationRequest if header.command_flags & 0x80 else UpdateLocationAnswer

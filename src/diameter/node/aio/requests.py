@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ...codec.frame import HEADER, U32
+from ...codec.objects import decode_message as _decode_message
 from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
@@ -34,12 +35,15 @@ _A = TypeVar("_A")
 _OPEN = PeerState.OPEN
 _NO_HEADER: Any = object()
 #: per message class: (has a destination_realm attribute, has a destination_host attribute,
-#: both are the message layer's own attributes, read from the instance dict)
-_DEST_ATTRS: dict[type, tuple[bool, bool, bool]] = {}
+#: both are the message layer's own attributes, read from the instance dict; has a class
+#: attribute avp_def (typed); has no class attribute header, so that an instance's is in
+#: its dict)
+_DEST_ATTRS: dict[type, tuple[bool, bool, bool, bool, bool]] = {}
 _LAYER_ATTRS = frozenset({"IdentityAttr", "Attr"})
+_NONE: Any = object()
 
 
-def _dest_attrs(cls: type) -> tuple[bool, bool, bool]:
+def _dest_attrs(cls: type) -> tuple[bool, bool, bool, bool, bool]:
     """What :data:`_DEST_ATTRS` holds for ``cls``."""
     realm, host = hasattr(cls, "destination_realm"), hasattr(cls, "destination_host")
     own = True
@@ -48,7 +52,8 @@ def _dest_attrs(cls: type) -> tuple[bool, bool, bool]:
             attr = inspect.getattr_static(cls, name)
             t = type(attr)
             own = own and t.__name__ in _LAYER_ATTRS and t.__module__.startswith("diameter.")
-    return realm, host, own and realm
+    return (realm, host, own and realm, hasattr(cls, "avp_def"),
+            inspect.getattr_static(cls, "header", _NONE) is _NONE)
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -137,24 +142,34 @@ class RequestsPart(NodeParts):
         ``set_exception``: the threaded ``Node`` passes a blocked thread's waiter).
         """
         header: Any = None
-        dest_attrs: tuple[bool, bool, bool] | None = None
+        dest_attrs: tuple[bool, bool, bool, bool, bool] | None = None
+        d: Any = None
         if isinstance(message, (bytes, bytearray, memoryview)):
             data = bytearray(message)
             typed = False
         else:
-            if not raw and hasattr(message, "avp_def"):   # typed: complete what the node knows
-                fill_request(self, message, peer)
+            cls = type(message)
+            attrs = _DEST_ATTRS.get(cls)
+            if attrs is None:
+                attrs = _DEST_ATTRS[cls] = _dest_attrs(cls)
+            if not raw and (attrs[3] or hasattr(message, "avp_def")):   # typed: complete what the node knows
+                d = message.__dict__
+                if ("_raw" in d or not d.get("origin_host") or not d.get("origin_realm")
+                        or not d.get("session_id") or not d.get("destination_realm")):
+                    fill_request(self, message, peer)   # (its own first test, inline)
             if type(self).prepare is _PREPARE:
                 data = bytearray(message.as_bytes())
             else:
                 data = self.prepare(message)
-            header = _NO_HEADER if raw else getattr(message, "header", _NO_HEADER)
+            if raw:
+                header = _NO_HEADER
+            else:
+                # a typed message's header is in its dict (no class attribute to look past)
+                header = d.get("header", _NO_HEADER) if d is not None and attrs[4] else _NO_HEADER
+                if header is _NO_HEADER:
+                    header = getattr(message, "header", _NO_HEADER)
+                dest_attrs = attrs
             typed = header is not _NO_HEADER
-            if not raw:
-                cls = type(message)
-                dest_attrs = _DEST_ATTRS.get(cls)
-                if dest_attrs is None:
-                    dest_attrs = _DEST_ATTRS[cls] = _dest_attrs(cls)
         if len(data) < 20:
             raise NodeError("message shorter than a Diameter header")
         _vl, fc, app_id, _hbh, e2e = HEADER.unpack_from(data)
@@ -183,7 +198,8 @@ class RequestsPart(NodeParts):
                 dest_host = peer if peer is not None else _as_str(getattr(message, "destination_host", None))
                 dest_realm = _as_str(message.destination_realm)
         else:   # typed message: the attributes are already there, no scan needed
-            d = message.__dict__
+            if d is None:
+                d = message.__dict__
             if dest_attrs[2] and "_raw" not in d:
                 # the message layer's own attributes on a message built from attributes:
                 # an unset one reads None, a set one is in the instance dict
@@ -299,8 +315,14 @@ class RequestsPart(NodeParts):
         if entry.raw:
             fut.set_result(data)
             return
+        decode = self._decode
         try:
-            fut.set_result((self._decode or self.decode)(data))
+            if decode is None and type(data) is bytes:
+                # the default decoder, Message.from_bytes, without its Python frame
+                msg = _decode_message(data, False)
+            else:
+                msg = (decode or self.decode)(data)
+            fut.set_result(msg)
         except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
             fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
 

@@ -180,7 +180,13 @@ class ServingPart(NodeParts):
             cs = stats.commands[hdr.command_code]
             cs.answers_sent += 1
             cs.processing.append(_perf_counter() - t_in)
-            _count_result(stats, cs, rc)
+            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)   # _count_result, inline
+            cs.sent_result_classes[cls] += 1
+            mc = stats.sent_results_per_minute[cls]
+            if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                mc._n += 1
+            else:
+                mc.add()
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline

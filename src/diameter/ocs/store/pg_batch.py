@@ -46,6 +46,39 @@ log = logging.getLogger("diameter.ocs.store")
 STATS = {"batches": 0, "units": 0, "conflicts": 0, "loads": 0, "fallbacks": 0}
 
 
+class Then:
+    """In a unit's place of a caller's future (`BatchCommitter.submit_then`): ``then(value,
+    None)`` or ``then(None, exc)`` is called as the unit is answered, in the committer's
+    turn of the event loop (no task wakes up for it)."""
+
+    __slots__ = ("then", "_done")
+
+    def __init__(self, then: Callable[[Any, BaseException | None], None]) -> None:
+        self.then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.then(value, None)
+        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
+            log.exception("ocs postgres: a transaction's callback failed")
+
+    def set_exception(self, exc: BaseException) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.then(None, exc)
+        except Exception:  # noqa: BLE001
+            log.exception("ocs postgres: a transaction's callback failed")
+
+
 class Unit:
     """One money-path request waiting for its batch."""
 
@@ -53,11 +86,11 @@ class Unit:
                  "account_id", "replay", "result", "text")
 
     def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
-                 scope: str | None, fut: asyncio.Future[Any]) -> None:
+                 scope: str | None, fut: asyncio.Future[Any] | Then) -> None:
         self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
         self.fut = fut
         self.tries = 0
-        self.followers: list[asyncio.Future[Any]] = []
+        self.followers: list[asyncio.Future[Any] | Then] = []
         self.account_id: int | None = None
         self.replay: str | None = None
         self.result: Outcome | None = None
@@ -94,27 +127,45 @@ class BatchCommitter:
     # -- callers -------------------------------------------------------------------------
     def submit(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
                scope: str | None) -> asyncio.Future[Any]:
+        """Queue a unit; its future resolves once it is committed (or replayed)."""
         if self._closing:
             raise StorageError("storage is not open")
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             raise StorageError("storage used from another event loop than the one that opened it")
         fut: asyncio.Future[Any] = loop.create_future()
+        self._queue(target, decide, key, now, scope, fut)
+        return fut
+
+    def submit_then(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                    scope: str | None, then: Callable[[Any, BaseException | None], None]) -> None:
+        """:meth:`submit` with a callback instead of a future: ``then(outcome, None)`` once
+        the unit is committed (or replayed), ``then(None, error)`` if it fails; a
+        retransmission of an outcome committed here is called back at once."""
+        if self._closing:
+            raise StorageError("storage is not open")
+        if asyncio.get_running_loop() is not self._loop:
+            raise StorageError("storage used from another event loop than the one that opened it")
+        self._queue(target, decide, key, now, scope, Then(then))
+
+    def _queue(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+               scope: str | None, fut: asyncio.Future[Any] | Then) -> None:
         if key is not None:
             text = self.cache.recent.get(key)
             if text is not None:  # committed here: a retransmission
                 fut.set_result(_replay(text))
-                return fut
+                return
             first = self._inflight.get(key)
             if first is not None:  # the original is still in progress: share its answer
                 first.followers.append(fut)
-                return fut
+                return
         unit = Unit(target, decide, key, now, scope, fut)
         if key is not None:
             self._inflight[key] = unit
         self._pending.append(unit)
-        self._wake.set()
-        return fut
+        wake = self._wake
+        if not wake.is_set():
+            wake.set()
 
     async def close(self) -> None:
         self._closing = True

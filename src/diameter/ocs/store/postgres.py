@@ -152,6 +152,17 @@ class PostgresStorage(Storage):
         out: Outcome | None = await self.committer.submit(target, decide, key, ts, scope)
         return out
 
+    def transact_then(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                      scope: str | None, then: Callable[[Outcome | None, BaseException | None], None]) -> None:
+        """:meth:`transact` without a future: ``then(outcome, None)`` once the outcome is
+        committed (``then(None, error)`` if it fails: `StorageError`, also when the batch's
+        outcome is unknown), called from the committer. Raises `StorageError` at once when
+        the storage is not open. Must be called on the event loop that opened the storage."""
+        committer = self.committer
+        if committer is None:
+            raise StorageError("storage is not open")
+        committer.submit_then(target, decide, key, now, scope, then)
+
     async def _locked(self, unit: Unit) -> Outcome | None:
         """One unit alone, in a transaction holding its account's row lock."""
         while True:
