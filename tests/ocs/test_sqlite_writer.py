@@ -158,3 +158,31 @@ def test_without_a_writer_process_a_file_is_written_from_a_thread(tmp_path):
             assert (await eng.account(Target(name="t"))).balances[0].amount == 500
             assert (await st.audit()).ok
     asyncio.run(main())
+
+
+def test_a_cdr_record_is_the_sorted_json_of_the_session_whatever_writes_it(tmp_path):
+    """The loop sends the CDR itself; the writer (process or thread) makes its JSON text,
+    which must stay what ``json.dumps(record, sort_keys=True)`` gives (floats exact)."""
+    import json
+
+    from diameter.ocs.store.sqlite import SqliteStorage
+
+    clock = iter([1_796_575_590.608433 + i * 0.137 for i in range(100)]).__next__
+
+    async def main(path, process):
+        async with SqliteStorage(path, process=process) as st:
+            eng = Engine(st, clock=clock)
+            await eng.create_account("c", [(0, MSISDN)], amount=1000)
+            assert (await eng.charge(gy("c1", 0, RequestKind.INITIAL))).result_code == 2001
+            out = await eng.charge(gy("c1", 1, RequestKind.TERMINATION, used=1 << 20, requested=None))
+            assert out.result_code == 2001
+            assert (await st.cdrs())[0][1]["type"] == "session"
+    for process in (True, False):
+        path = str(tmp_path / f"c{process}.sqlite3")
+        asyncio.run(main(path, process))
+        with sqlite3.connect(path) as conn:
+            (text,), = conn.execute("SELECT record FROM cdrs").fetchall()
+        record = json.loads(text)
+        assert text == json.dumps(record, sort_keys=True)
+        assert type(record["started"]) is float and record["ended"] > record["started"]
+        assert (record["session_id"], record["requests"], record["units"]) == ("c1", 2, {"1:octets": 1 << 20})

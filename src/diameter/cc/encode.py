@@ -246,8 +246,31 @@ _REQUEST_TYPE_AVPS = {t: fw.enc_u32(fw.CC_REQUEST_TYPE, int(t)) for t in Request
 _MSCCS: dict[tuple[Any, ...], bytes] = {}
 
 
+_MSCCS_BY_ID: dict[tuple[Any, ...], tuple[Units, bytes]] = {}
+
+
 def _mscc(g: Grant) -> bytes:
-    """The MSCC AVP of a grant; grants with the same values encode once (bounded cache)."""
+    """The MSCC AVP of a grant; grants with the same values encode once (bounded caches).
+
+    Grants of shared Units (the OCS shares equal ones) and nothing else than numbers are
+    looked up by the Units' identity first (its cache entry holds it, so the id is not
+    reused meanwhile): hashing a Units by value is a Python-level call."""
+    u = g.granted
+    if u is not None and g.final_unit is None and not g.service_identifiers and not g.triggers:
+        fast = (id(u), g.rating_group, g.result_code, g.validity_time, g.quota_holding_time,
+                g.volume_quota_threshold, g.time_quota_threshold)
+        hit = _MSCCS_BY_ID.get(fast)
+        if hit is not None and hit[0] is u:
+            return hit[1]
+        b = _mscc_by_value(g)
+        if len(_MSCCS_BY_ID) > 4096:
+            _MSCCS_BY_ID.clear()
+        _MSCCS_BY_ID[fast] = (u, b)
+        return b
+    return _mscc_by_value(g)
+
+
+def _mscc_by_value(g: Grant) -> bytes:
     key = (g.rating_group, g.granted, g.result_code, g.validity_time, g.quota_holding_time,
            g.volume_quota_threshold, g.time_quota_threshold, g.final_unit, tuple(g.service_identifiers),
            tuple(g.triggers))
@@ -276,9 +299,12 @@ class CcaEncoder:
         if res.cost_information is not None or res.extra_avps:
             return build_cca(msg, req, res, self.origin_host, self.origin_realm, self.auth_app_id).as_bytes()
         rc = res.result_code
-        parts = [fw.enc_bytes(fw.SESSION_ID, req.session_id.encode()),
-                 _RC_2001 if rc == 2001 else fw.enc_u32(fw.RESULT_CODE, rc), self.static,
-                 _REQUEST_TYPE_AVPS[req.request_type], fw.enc_u32(fw.CC_REQUEST_NUMBER, req.request_number)]
+        sid = req.session_id.encode()
+        n = len(sid)
+        # fw.enc_bytes / fw.enc_u32 inline (the same structs): a call to them costs more
+        parts = [_AVP_HDR(263, _M | (8 + n)), sid, fw._PAD[n & 3],  # Session-Id
+                 _RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc), self.static,  # Result-Code
+                 _REQUEST_TYPE_AVPS[req.request_type], _AVP_U32(415, _M | 12, req.request_number)]
         if res.cc_session_failover is not None:
             parts.append(fw.enc_u32(fw.CC_SESSION_FAILOVER, res.cc_session_failover))
         top_fu = res.final_unit
@@ -304,8 +330,14 @@ class CcaEncoder:
         if res.error_message:
             parts.append(fw.enc_bytes(AVP_ERROR_MESSAGE, res.error_message.encode()[:1000], mandatory=False))
         body = b"".join(parts)
-        return _MSG_HDR.pack(1, (len(body) + 20).to_bytes(3, "big"), raw[4] & 0x40, raw[5:8],
-                             *_IDS3.unpack_from(raw, 8)) + body
+        size = len(body) + 20
+        if size > 0xFFFFFF:
+            raise OverflowError(f"a CCA of {size} bytes overflows the message length")
+        # the request's header: version and length anew, its P flag kept (R, E, T cleared), its ids
+        return _AVP_HDR(0x01000000 | size, _U32_AT(raw, 4)[0] & 0x40FFFFFF) + raw[8:20] + body
 
 
-_IDS3 = struct.Struct("!III")
+_AVP_HDR = struct.Struct("!II").pack
+_AVP_U32 = struct.Struct("!III").pack
+_U32_AT = struct.Struct("!I").unpack_from
+_M = 0x40000000

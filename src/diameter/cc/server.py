@@ -21,7 +21,7 @@ from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, Serv
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
 from .encode import CcaEncoder
-from .fastwire import ccr_request as _ccr_request
+from .ccr_walk import ccr_request as _ccr_request
 from .wire import APP_CC
 
 log = logging.getLogger("diameter.cc.server")

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..message import Avp, Message
 from . import fastwire as fw
+from .ccr_walk import ccr_request
 from ..message.avp import grouped as _grouped
 from ..message.commands import CreditControlAnswer, CreditControlRequest
 from .types import (CCRequest, CCResult, FinalUnit, FinalUnitAction, Grant, Money, Units)
@@ -97,7 +98,7 @@ def parse_ccr(msg: Any, *, peer: str = "", dialect: str = "3gpp", raw: bytes | N
     credit-control AVPs.
     """
     buf = raw if raw is not None else msg.as_bytes()
-    return fw.ccr_request(msg, buf, peer, dialect)
+    return ccr_request(msg, buf, peer, dialect)
 
 
 _CCA_TOP = {fw.SESSION_ID: 0, fw.RESULT_CODE: 1, fw.MSCC: 2, fw.CC_REQUEST_TYPE: 3, fw.CC_REQUEST_NUMBER: 4,

@@ -7,7 +7,7 @@ built (mypyc), ``DIAMETER_PURE_PYTHON=1`` runs this source.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from ..cc.types import (
     CCRequest,
@@ -98,6 +98,42 @@ def _granted(unit: str | None, n: int | None) -> Units | None:
     return u
 
 
+# Grant(...) and CCResult(...) without their interpreted dataclass __init__ (a Python call
+# from compiled code): every field set here as __init__ sets it (tests compare the two)
+_object_new: Final[Any] = object.__new__
+
+
+def _grant(rg: int | None, sids: list[int], granted: Units | None, code: int | None, vt: int | None,
+           qht: int | None, vqt: int | None, tqt: int | None, fu: FinalUnit | None) -> Grant:
+    g: Grant = _object_new(Grant)
+    g.rating_group = rg
+    g.service_identifiers = sids
+    g.granted = granted
+    g.result_code = code
+    g.validity_time = vt
+    g.quota_holding_time = qht
+    g.volume_quota_threshold = vqt
+    g.time_quota_threshold = tqt
+    g.final_unit = fu
+    g.triggers = []
+    return g
+
+
+def _result(code: int, grants: list[Grant], error_message: str | None) -> CCResult:
+    r: CCResult = _object_new(CCResult)
+    r.result_code = code
+    r.grants = grants
+    r.validity_time = None
+    r.cost_information = None
+    r.credit_control_failure_handling = None
+    r.direct_debiting_failure_handling = None
+    r.cc_session_failover = None
+    r.final_unit = None
+    r.extra_avps = []
+    r.error_message = error_message
+    return r
+
+
 def result_of(out: Outcome, req: CCRequest) -> CCResult:
     """The CCA content of an engine outcome."""
     grants = []
@@ -108,10 +144,10 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
             fu = FinalUnit(action, REDIRECT_URL if g.redirect_address else None, g.redirect_address,
                            tuple(r.encode() for r in g.restriction_filter_rules or ()),
                            tuple(g.filter_ids or ()))
-        grants.append(Grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
-                            _granted(g.unit, g.units), g.result_code, g.validity_time,
-                            g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))
-    res = CCResult(out.result_code, grants, error_message=out.error_message)
+        grants.append(_grant(g.rating_group, [g.service_identifier] if g.service_identifier is not None else [],
+                             _granted(g.unit, g.units), g.result_code, g.validity_time,
+                             g.quota_holding_time, g.volume_threshold, g.time_threshold, fu))
+    res = _result(out.result_code, grants, out.error_message)
     if req.top_level_units and grants:
         res.grants[0].result_code = None
         if out.grants[0].result_code != SUCCESS:
@@ -124,9 +160,20 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
     return res
 
 
+def _field(req: Any, slot: str, name: str) -> Any:
+    """A lazily decoded field of a CCRequest: the value in its slot when the parser set it,
+    else the property's (which decodes it from the message); the slot is read directly as a
+    property is a Python-level call from compiled code (`req` is Any: the slot may hold the
+    sentinel, which the slot's declared type does not admit)."""
+    value = getattr(req, slot)
+    if type(value) is object:  # cc.types' "not decoded yet" sentinel, a bare object()
+        return getattr(req, name)
+    return value
+
+
 def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
     """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated)."""
-    subs = [(int(t), str(d)) for t, d in req.subscription_ids]
+    subs = [(int(t), str(d)) for t, d in _field(req, "_subscription_ids", "subscription_ids")]
     if not subs and req.user_name:
         log.info("session %s: no Subscription-Id, User-Name %r used (tolerated)",
                  req.session_id, req.user_name)
@@ -140,7 +187,7 @@ def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
     action = None
-    asked = req.requested_action
+    asked = _field(req, "_requested_action", "requested_action")
     if asked is not None:
         try:
             action = RequestedAction(asked)
@@ -148,4 +195,5 @@ def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
             log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
                      req.session_id, asked)
     return ChargeRequest(req.session_id, req.request_number, kind, subscriptions(req),
-                         req.service_context_id, services, action, req.peer)
+                         _field(req, "_service_context_id", "service_context_id"), services, action,
+                         req.peer)

@@ -51,13 +51,37 @@ MIN_SQLITE = (3, 35, 0)  # RETURNING, upserts
 
 
 class _Transact:
-    """A money-path unit, decided on the account cache (see `sqlite_cache`)."""
+    """A money-path unit, decided on the account cache (see `sqlite_cache`).
 
-    __slots__ = ("target", "decide", "key", "now", "scope")
+    With `then` (:meth:`SqliteStorage.transact_then`) it also stands in its batch for the
+    caller's future: ``then(value, None)`` or ``then(None, exc)`` is called as the batch
+    settles, in the same turn of the event loop (no task wakes up, no second object)."""
+
+    __slots__ = ("target", "decide", "key", "now", "scope", "then", "_done")
 
     def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
-                 scope: str | None) -> None:
+                 scope: str | None, then: Callable[[Any, BaseException | None], None] | None = None) -> None:
         self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
+        self.then = then
+        self._done = False
+
+    # the future's part (only used with `then`)
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any) -> None:
+        self._done = True
+        try:
+            self.then(value, None)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
+            log.exception("ocs sqlite: a transaction's callback failed")
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._done = True
+        try:
+            self.then(None, exc)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001
+            log.exception("ocs sqlite: a transaction's callback failed")
 
 
 def drive(conn: Any, work: Work) -> Any:
@@ -81,35 +105,7 @@ def drive(conn: Any, work: Work) -> Any:
         return stop.value
 
 
-class _Then:
-    """In a batch's place of a caller's future: ``then(value, None)`` or ``then(None, exc)``
-    is called as the batch settles, in the same turn of the event loop (no task wakes up)."""
-
-    __slots__ = ("then", "_done")
-
-    def __init__(self, then: Callable[[Any, BaseException | None], None]) -> None:
-        self.then = then
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, value: Any) -> None:
-        self._done = True
-        try:
-            self.then(value, None)
-        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
-            log.exception("ocs sqlite: a transaction's callback failed")
-
-    def set_exception(self, exc: BaseException) -> None:
-        self._done = True
-        try:
-            self.then(None, exc)
-        except Exception:  # noqa: BLE001
-            log.exception("ocs sqlite: a transaction's callback failed")
-
-
-_Item = tuple[Any, "asyncio.Future[Any] | _Then"]
+_Item = tuple[Any, "asyncio.Future[Any] | _Transact"]
 #: a batch with the writer: its items, its values, the reply's future, its outcome keys
 _Flight = tuple[list[_Item], list[Any], "asyncio.Future[tuple[str, Any]]", list[tuple[str, int]]]
 
@@ -225,7 +221,8 @@ class SqliteStorage(Storage):
             raise StorageError("storage is not open")
         if asyncio.get_running_loop() is not self._loop:
             raise StorageError("storage used from another event loop than the one that opened it")
-        self._pending.append((_Transact(target, decide, key, now, scope), _Then(then)))
+        unit = _Transact(target, decide, key, now, scope, then)
+        self._pending.append((unit, unit))
         wake = self._wake
         assert wake is not None
         if not wake.is_set():

@@ -230,9 +230,8 @@ class AccountCache:
                 for r in dec.ledger)
         account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
                                 self.session_account, account_id)
-        for c in dec.cdrs:
-            self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"),
-                              json.dumps(c, sort_keys=True)))
+        for c in dec.cdrs:  # the record's JSON text is made by the writer (its floats cost)
+            self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"), c))
         if dec.account_state is not None:
             acc.snap.account.state = AccountState(dec.account_state)
             self.states[account_id] = dec.account_state

@@ -47,6 +47,8 @@ _c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
 _encoder: Any = None if _c_make_encoder is None else _c_make_encoder(
     None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
 _slow_dumps = json.JSONEncoder(separators=(",", ":")).encode
+#: a CDR's record, as ``json.dumps(cdr, sort_keys=True)`` (one encoder object for every call)
+_cdr_json = json.JSONEncoder(sort_keys=True).encode
 
 
 def _dumps(obj: Any) -> str:
@@ -113,7 +115,8 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     """Write what a batch decided (``AccountCache.take``: balances, ledger, reservations
     deleted / put, sessions deleted / put, CDRs, account states, outcomes; times as integer
     microseconds; reservation holds and session units encoded here as compact JSON text,
-    outcome rows as `marshal` bytes) inside the caller's transaction."""
+    CDRs as JSON text with sorted keys, outcome rows as `marshal` bytes) inside the caller's
+    transaction."""
     if rows is None:
         return
     bal, led, rd, rp, sd, sp, cdrs, states, outs = rows
@@ -131,7 +134,8 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if sp:
         SES_PUT(conn, [(r[0], r[1], r[2], r[3], r[4], r[5], dumps(r[6]), r[7], r[8], r[9]) for r in sp])
     if cdrs:
-        conn.executemany(CDR, cdrs)
+        cdr_json = _cdr_json
+        conn.executemany(CDR, [(c[0], c[1], c[2], cdr_json(c[3])) for c in cdrs])
     if states:
         conn.executemany(STATE, states)
     if outs:

@@ -1,0 +1,283 @@
+"""The CCR read by byte indexing, what compiled builds run instead of ``scan``'s entries.
+
+:func:`ccr_request` reads a CCR into a :class:`~diameter.cc.types.CCRequest` exactly as
+:func:`diameter.cc.fastwire.ccr_request` does, errors included (tests compare the two on
+well-formed and malformed bytes), but walks the AVP headers with native integers, builds
+no tuple per AVP and sets the request's slots directly: compiled (mypyc), a third of the
+instructions. Interpreted, the ``scan`` reader is the faster one, and :func:`ccr_request`
+runs it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from ..codec.errors import AvpDecodeError
+from ..codec.frame import scan
+from .fastwire import _U64, units
+from .fastwire import ccr_request as ccr_request_scan
+from .types import _UNSET, CCRequest, MsccRequest, RequestType, Units
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
+
+
+def _probe() -> None:
+    pass
+
+
+#: whether this module runs compiled (mypyc)
+COMPILED: Final = type(_probe).__name__ != "function"
+_UNSEEN: Final[Any] = object()
+_UNSET_: Final[Any] = _UNSET  # Final: one load when compiled, no look-up in the globals
+_object_new: Final[Any] = object.__new__
+_REQUEST_TYPES: Final[dict[int, RequestType]] = {int(t): t for t in RequestType}
+
+
+def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+    """The :class:`CCRequest` of a CCR's bytes, as :func:`diameter.cc.fastwire.ccr_request`
+    gives it: by :func:`walk` when compiled, by that reader when interpreted."""
+    if COMPILED:
+        return walk(msg, buf, peer, dialect)
+    return ccr_request_scan(msg, buf, peer, dialect)
+
+
+def _frame(buf: bytes, p: i64, end: i64) -> tuple[i64, i64, i64, i64, i64]:
+    """(code, vendor, payload start, payload end, next AVP) of the AVP at ``p`` of
+    ``buf[:end]``; a payload end of -1 when it is not well framed (``scan`` says why)."""
+    if end - p < 8:
+        return 0, 0, 0, -1, 0
+    b0: i64 = buf[p]
+    b1: i64 = buf[p + 1]
+    b2: i64 = buf[p + 2]
+    b3: i64 = buf[p + 3]
+    flags: i64 = buf[p + 4]
+    l0: i64 = buf[p + 5]
+    l1: i64 = buf[p + 6]
+    l2: i64 = buf[p + 7]
+    code: i64 = (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
+    length: i64 = (l0 << 16) | (l1 << 8) | l2
+    pe: i64 = p + length
+    vendor: i64 = 0
+    ps: i64 = p + 8
+    if flags & 0x80:
+        if length < 12 or pe > end:
+            return 0, 0, 0, -1, 0
+        v0: i64 = buf[p + 8]
+        v1: i64 = buf[p + 9]
+        v2: i64 = buf[p + 10]
+        v3: i64 = buf[p + 11]
+        vendor = (v0 << 24) | (v1 << 16) | (v2 << 8) | v3
+        ps = p + 12
+    elif length < 8 or pe > end:
+        return 0, 0, 0, -1, 0
+    nxt: i64 = (pe + 3) & ~3
+    if nxt != pe:
+        if nxt > end:
+            return 0, 0, 0, -1, 0
+        q: i64 = pe
+        while q < nxt:
+            if buf[q]:
+                return 0, 0, 0, -1, 0
+            q += 1
+    return code, vendor, ps, pe, nxt
+
+
+def _framed(buf: bytes, start: i64, end: i64) -> None:
+    """Raise ``scan``'s error when the AVPs of ``buf[start:end]`` are not well framed."""
+    p: i64 = start
+    while p < end:
+        f = _frame(buf, p, end)
+        if f[3] < 0:
+            scan(buf, start, end)  # raises what is wrong
+            raise AvpDecodeError("AVP framing", p)  # not reached: scan checks the same
+        p = f[4]
+
+
+def _u32(buf: bytes, p: i64) -> i64:
+    b0: i64 = buf[p]
+    b1: i64 = buf[p + 1]
+    b2: i64 = buf[p + 2]
+    b3: i64 = buf[p + 3]
+    return (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
+
+
+def _uint_at(buf: bytes, code: i64, ps: i64, pe: i64) -> int:
+    """:func:`uint` of the AVP ``code`` whose payload is ``buf[ps:pe]``."""
+    n: i64 = pe - ps
+    if n == 4:
+        return _u32(buf, ps)
+    if n == 8:
+        v: int = _U64(buf, ps)[0]
+        return v
+    raise ValueError(f"AVP {code}: {n} bytes is not an unsigned integer")
+
+
+def _int32_at(buf: bytes, code: i64, ps: i64, pe: i64) -> int:
+    """:func:`int32` of the AVP ``code`` whose payload is ``buf[ps:pe]``."""
+    if pe - ps != 4:
+        raise ValueError(f"AVP {code}: {pe - ps} bytes is not an Integer32")
+    v: i64 = _u32(buf, ps)
+    return v - 0x100000000 if v >= 0x80000000 else v
+
+
+def _subscription_walk(buf: bytes, start: i64, end: i64) -> tuple[int, str] | None:
+    """:func:`subscription_id`, natively."""
+    _framed(buf, start, end)
+    typ = 0
+    data: str | None = None
+    p: i64 = start
+    while p < end:
+        code, vendor, ps, pe, p = _frame(buf, p, end)
+        if vendor == 0:
+            if code == 450:  # Subscription-Id-Type
+                typ = _int32_at(buf, code, ps, pe)
+            elif code == 444:  # Subscription-Id-Data
+                data = buf[ps:pe].decode("utf-8", "replace")
+    return None if data is None else (typ, data)
+
+
+def _mscc_walk(buf: bytes, start: i64, end: i64) -> MsccRequest:
+    """:func:`mscc_request`, natively."""
+    _framed(buf, start, end)
+    rg: int | None = None
+    requested: Units | None = None
+    sids: list[int] = []
+    used: list[Units] = []
+    reasons: list[int] = []
+    triggers: list[int] = []
+    p: i64 = start
+    while p < end:
+        code, vendor, ps, pe, p = _frame(buf, p, end)
+        if vendor == 0:
+            if code == 437:  # Requested-Service-Unit
+                requested = units(buf, ps, pe)[0]
+            elif code == 446:  # Used-Service-Unit
+                u, r = units(buf, ps, pe)
+                used.append(u)
+                if r is not None:
+                    reasons.append(r)
+            elif code == 432:  # Rating-Group
+                rg = _uint_at(buf, code, ps, pe)
+            elif code == 439:  # Service-Identifier
+                sids.append(_uint_at(buf, code, ps, pe))
+        elif vendor == 10415:
+            if code == 872:  # Reporting-Reason
+                reasons.append(_uint_at(buf, code, ps, pe))
+            elif code == 1264:  # Trigger
+                triggers = _triggers_walk(buf, ps, pe)
+    return _new_mscc(rg, sids, requested, used, reasons, triggers)
+
+
+def _new_mscc(rg: int | None, sids: list[int], requested: Units | None, used: list[Units],
+              reasons: list[int], triggers: list[int]) -> MsccRequest:
+    """``MsccRequest(...)`` without its interpreted ``__init__`` (every field set here)."""
+    m: MsccRequest = _object_new(MsccRequest)
+    m.rating_group = rg
+    m.service_identifiers = sids
+    m.requested = requested
+    m.used = used
+    m.reporting_reasons = reasons
+    m.triggers = triggers
+    return m
+
+
+def _triggers_walk(buf: bytes, start: i64, end: i64) -> list[int]:
+    _framed(buf, start, end)
+    out: list[int] = []
+    p: i64 = start
+    while p < end:
+        code, vendor, ps, pe, p = _frame(buf, p, end)
+        if code == 870 and vendor == 10415:  # Trigger-Type
+            out.append(_uint_at(buf, code, ps, pe))
+    return out
+
+
+def walk(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+    """:func:`~diameter.cc.fastwire.ccr_request` by byte indexing: no entry tuples, no ``scan`` calls."""
+    end: i64 = len(buf)
+    _framed(buf, 20, end)
+    sid = oh = orealm = ""
+    rtype = -1
+    number: int | None = None
+    mscc: list[MsccRequest] = []
+    rsu: Units | None = None
+    usus: list[tuple[Units, int | None]] = []
+    sids: list[int] = []
+    subs: list[tuple[int, str]] = []
+    sctx: Any = _UNSEEN
+    auth: Any = _UNSEEN
+    user: Any = _UNSEEN
+    action: Any = _UNSEEN
+    p: i64 = 20
+    while p < end:
+        code, vendor, ps, pe, p = _frame(buf, p, end)
+        if vendor != 0:
+            continue
+        if code == 263:  # Session-Id
+            sid = buf[ps:pe].decode("utf-8", "replace")
+        elif code == 456:  # Multiple-Services-Credit-Control
+            mscc.append(_mscc_walk(buf, ps, pe))
+        elif code == 416:  # CC-Request-Type
+            rtype = _uint_at(buf, code, ps, pe)
+        elif code == 415:  # CC-Request-Number
+            number = _uint_at(buf, code, ps, pe)
+        elif code == 264:  # Origin-Host
+            oh = buf[ps:pe].decode("utf-8", "replace")
+        elif code == 296:  # Origin-Realm
+            orealm = buf[ps:pe].decode("utf-8", "replace")
+        elif code == 437:  # Requested-Service-Unit
+            rsu = units(buf, ps, pe)[0]
+        elif code == 446:  # Used-Service-Unit
+            usus.append(units(buf, ps, pe))
+        elif code == 439:  # Service-Identifier
+            sids.append(_uint_at(buf, code, ps, pe))
+        elif code == 443:  # Subscription-Id
+            sub = _subscription_walk(buf, ps, pe)
+            if sub is not None:
+                subs.append(sub)
+        elif code == 461:  # Service-Context-Id
+            if sctx is _UNSEEN:
+                sctx = buf[ps:pe].decode("utf-8", "replace")
+        elif code == 258:  # Auth-Application-Id
+            if auth is _UNSEEN:
+                auth = _uint_at(buf, code, ps, pe)
+        elif code == 1:  # User-Name
+            if user is _UNSEEN:
+                user = buf[ps:pe].decode("utf-8", "replace")
+        elif code == 436:  # Requested-Action
+            if action is _UNSEEN:
+                action = _int32_at(buf, code, ps, pe)
+    rt = _REQUEST_TYPES.get(rtype)
+    if rt is None:
+        raise ValueError(f"bad CC-Request-Type {None if rtype < 0 else rtype!r}")
+    top = False
+    if not mscc and (rsu is not None or usus):
+        top = True
+        mscc.append(_new_mscc(None, sids[:1], rsu, [u for u, _ in usus],
+                              [r for _, r in usus if r is not None], []))
+    # CCRequest(...) without its interpreted __init__: every slot is set here, as it sets
+    # them (tests check that no slot is left out)
+    req: CCRequest = _object_new(CCRequest)
+    req.session_id = sid
+    req.request_type = rt
+    req.request_number = number or 0
+    req.retransmitted = bool(buf[4] & 0x10)
+    req.origin_host = oh
+    req.origin_realm = orealm
+    req.peer = peer or oh
+    req.dialect = dialect
+    req.mscc = mscc
+    req.top_level_units = top
+    req.message = msg
+    req.has_request_number = number is not None
+    # the AVPs the walk saw are not decoded again; the others read as absent
+    req._service_context_id = None if sctx is _UNSEEN else sctx
+    # else decoded on first access (Subscription-Id inside Service-Information)
+    req._subscription_ids = subs if subs else (_UNSET_ if msg is not None else [])
+    req._user_name = None if user is _UNSEEN else user
+    req._requested_action = None if action is _UNSEEN else action
+    req._event_timestamp = _UNSET_
+    req._termination_cause = _UNSET_
+    req._multiple_services_indicator = _UNSET_
+    req._auth_application_id = None if auth is _UNSEEN else auth
+    return req
