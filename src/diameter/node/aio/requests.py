@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Collection
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ...codec.frame import HEADER, U32
@@ -25,7 +26,7 @@ from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _a
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
 from .stats import _CLASSES, result_class
-from .transport import DiameterProtocol
+from .transport import BASE_LOOP_TIME, DiameterProtocol
 
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class RequestsPart(NodeParts):
                 dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
                               else _as_str(dest_realm))
         loop = self.loop
-        now = loop.time()
+        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
         fut = future if future is not None else loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
                          fut, raw, dest_realm, dest_host, None, set(), 0, command)
@@ -253,7 +254,8 @@ class RequestsPart(NodeParts):
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
-        now = self.loop.time()
+        loop = self.loop
+        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()
         cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
