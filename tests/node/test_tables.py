@@ -1,6 +1,8 @@
 """Pending table, duplicate cache, routing decisions, balancing and redirect cache."""
 import random
 
+import pytest
+
 from diameter.node.protocol.constants import (
     DIAMETER_APPLICATION_UNSUPPORTED, DIAMETER_REALM_NOT_SERVED, DIAMETER_UNABLE_TO_DELIVER,
     REDIRECT_ALL_HOST, REDIRECT_DONT_CACHE, REDIRECT_REALM_AND_APPLICATION)
@@ -208,3 +210,78 @@ def test_duplicate_cache_matches_a_reference_model_through_many_evictions():
             assert dropped == expected
         assert len(c) == len(model), step
         assert c.size_bytes == sum(len(e[2]) for e in model)
+
+
+@pytest.mark.parametrize("max_entries, max_bytes", [(40, 300), (1, 1000), (0, 1000), (1000, 25)])
+def test_duplicate_cache_answered_at_once_matches_a_reference_model(max_entries, max_bytes):
+    """The server's usual order (a request checked, then answered before the next one) is
+    recorded without a look-up; mixed with copies, answers of older requests, forgets, trims
+    and evictions (of the newest entry too), keys, order and bytes stay the model's."""
+    rng = random.Random(11)
+    c = DuplicateCache(window=5.0, max_entries=max_entries, max_bytes=max_bytes)
+    model: list[list] = []   # [key, expires, answer], oldest touch first
+    now = 0.0
+    last = None
+
+    def find(key):
+        return next((e for e in model if e[0] == key), None)
+
+    def bound():
+        while sum(len(e[2]) for e in model) > max_bytes:
+            model.pop(0)
+
+    for step in range(6_000):
+        now += rng.choice((0.0, 0.001, 0.01, 0.3))
+        op = rng.random()
+        if op < 0.45 or last is None:
+            # a new key (or an older one, sometimes the same e2e from another host)
+            key = (b"h%d" % rng.randrange(2), rng.randrange(80))
+            e = find(key)
+            got = c.check(bytes(key[0]), key[1], now)   # equal, not the same, bytes
+            if e is not None and e[1] > now:
+                assert got == e[2]
+            else:
+                assert got is None
+                if e is not None:
+                    model.remove(e)
+                model.append([key, now + 5.0, IN_PROGRESS])
+                while len(model) > max_entries:
+                    model.pop(0)
+            last = key
+        elif op < 0.85:
+            # answer the request checked last (mostly) or another one
+            key = last if rng.random() < 0.8 else (b"h%d" % rng.randrange(2), rng.randrange(80))
+            e = find(key)
+            answer = b"y" * rng.randrange(1, 20)
+            assert c.record(*key, answer, now) == []
+            if e is not None:
+                model.remove(e)
+                model.append([key, now + 5.0, answer])
+                bound()
+        elif op < 0.92:
+            key = last if rng.random() < 0.5 else (b"h%d" % rng.randrange(2), rng.randrange(80))
+            c.forget(*key)
+            e = find(key)
+            if e is not None:
+                model.remove(e)
+        else:
+            dropped = c.trim(now)
+            expected = 0
+            while model and model[0][1] <= now:
+                model.pop(0)
+                expected += 1
+            assert dropped == expected
+        assert list(c._entries) == [e[0] for e in model], step
+        assert [(x.expires, x.answer) for x in c._entries.values()] == [(e[1], e[2]) for e in model], step
+        assert c.size_bytes == sum(len(e[2]) for e in model)
+
+
+def test_duplicate_cache_copies_waiting_for_the_newest_entry_get_its_answer():
+    c = DuplicateCache(window=10.0)
+    assert c.check(b"h", 1, 0.0, "first") is None
+    assert c.check(b"h", 1, 0.1, ("copy", 1)) is IN_PROGRESS
+    assert c.check(b"h", 1, 0.2, ("copy", 2)) is IN_PROGRESS
+    assert c.record(b"h", 1, b"ans", 0.3) == [("copy", 1), ("copy", 2)]
+    assert c.check(b"h", 1, 0.4, ("copy", 3)) == b"ans"
+    assert c.record(b"h", 1, b"ans2", 0.5) == []   # recorded again: no waiters left
+    assert c.check(b"h", 1, 0.6) == b"ans2" and c.size_bytes == 4

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Collection
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ...codec.frame import HEADER, U32
@@ -15,7 +16,7 @@ from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.connection import PeerState
-from ..protocol.constants import (AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
+from ..protocol.constants import (APP_COMMON, AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
                                   AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
                                   BASE_COMMANDS, DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
@@ -25,7 +26,7 @@ from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _a
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
 from .stats import _CLASSES, result_class
-from .transport import DiameterProtocol
+from .transport import BASE_LOOP_TIME, DiameterProtocol
 
 
 if TYPE_CHECKING:
@@ -214,11 +215,24 @@ class RequestsPart(NodeParts):
                 dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
                               else _as_str(dest_realm))
         loop = self.loop
-        now = loop.time()
+        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
         fut = future if future is not None else loop.create_future()
         entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
                          fut, raw, dest_realm, dest_host, None, set(), 0, command)
-        target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
+        routes = self.routes
+        if (dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes
+                and routes.default is None and not routes._routes):
+            # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
+            # usable for the application (Negotiated.supports, inline), else none
+            target = self._open[0]
+            proto, neg = target.protocol, target.negotiated
+            if (proto is None or proto.conn.state is not _OPEN or target.suspect or neg is None
+                    or not (neg.peer_is_relay or app_id in neg.auth_application_ids
+                            or app_id in neg.acct_application_ids or app_id == APP_COMMON)
+                    or proto.congested):
+                target = None
+        else:
+            target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
         if target is None:
             from .readiness import not_open_hint
             raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
@@ -253,7 +267,8 @@ class RequestsPart(NodeParts):
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
-        now = self.loop.time()
+        loop = self.loop
+        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()
         cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
@@ -267,8 +282,18 @@ class RequestsPart(NodeParts):
         if (result == DIAMETER_REDIRECT_INDICATION and hdr.flags & FLAG_ERROR and entry.origin is None
                 and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
             return
-        if entry.future is not None:
-            self._deliver(entry, data)
+        fut = entry.future
+        if fut is not None:
+            if not entry.raw and self._decode is None and type(data) is bytes and not fut.done():
+                # _deliver's common case, inline: the default decoder without Message.from_bytes's frame
+                try:
+                    msg = _decode_message(data, False)
+                except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
+                    fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
+                else:
+                    fut.set_result(msg)
+            else:
+                self._deliver(entry, data)
         elif entry.origin is not None:
             origin, hbh = entry.origin
             out = bytearray(data)

@@ -28,7 +28,7 @@ from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
 from .fill import check_result
 from .stats import _CLASSES, result_class
-from .transport import WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
+from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
 
 _isawaitable = inspect.isawaitable
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
@@ -54,7 +54,10 @@ class ServingPart(NodeParts):
         stats = peer.stats
         stats.commands[hdr.command_code].requests_received += 1
         rpm = stats.received_per_minute
-        if _monotonic() < rpm._until:   # MinuteCounter.add, inline
+        mono = _monotonic()
+        loop = self.loop
+        now = mono if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
+        if mono < rpm._until:   # MinuteCounter.add, inline
             rpm._n += 1
         else:
             rpm.add()
@@ -67,7 +70,6 @@ class ServingPart(NodeParts):
             return
         # local processing, with duplicate detection (frames are bytes: A.find's checks are not needed)
         origin_host = _find_payload(data, AVP_ORIGIN_HOST, 0, 20, len(data)) or b""
-        now = self.loop.time()
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
         cached = self.dedup.check(origin_host, hdr.end_to_end_identifier, now, (proto, hdr.hop_by_hop_identifier))
         if cached is not None:

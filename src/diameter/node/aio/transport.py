@@ -8,6 +8,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Coroutine
+from time import monotonic as _monotonic
 from typing import Any, Protocol
 
 from ..protocol.connection import Closed, CloseCause, PeerConnection, StartTls
@@ -21,6 +22,10 @@ WRITE_BATCH = 16
 #: past the write-buffer limits in one write (the peer would be cut off instead of
 #: being paused, with requests refused while it is congested)
 WRITE_BATCH_BYTES = 32 * 1024
+#: asyncio's own loop clock: ``time.monotonic()`` behind a Python frame. Hot paths read a
+#: loop whose ``time`` is this one with ``time.monotonic`` directly (same value, no frame):
+#: ``now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()``
+BASE_LOOP_TIME = asyncio.BaseEventLoop.time
 
 
 class TransportOwner(Protocol):
@@ -114,7 +119,8 @@ class DiameterProtocol(asyncio.Protocol):
             return
         if self.peer is not None:
             self.peer.stats.bytes_in += len(data)
-        events = self.conn.receive_data(data, self.node.loop.time())
+        loop = self.node.loop
+        events = self.conn.receive_data(data, _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time())
         if events:
             self._corked = True
             try:

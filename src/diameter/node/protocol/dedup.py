@@ -33,7 +33,7 @@ class DuplicateCache:
     the owner calls on a timer.
     """
 
-    __slots__ = ("window", "max_entries", "max_bytes", "_entries", "_bytes")
+    __slots__ = ("window", "max_entries", "max_bytes", "_entries", "_bytes", "_tail", "_tail_host", "_tail_e2e")
 
     def __init__(self, window: float = 30.0, max_entries: int = 100_000,
                  max_bytes: int = 32 << 20) -> None:
@@ -45,6 +45,11 @@ class DuplicateCache:
         #: walks over, so a full cache cost O(entries) per request.
         self._entries: OrderedDict[tuple[bytes, int], _Entry] = OrderedDict()
         self._bytes = 0
+        #: the newest entry (last in ``_entries``) and its key, or None: a request answered
+        #: before the next one arrives (the common case) is recorded without a look-up or a move
+        self._tail: _Entry | None = None
+        self._tail_host = b""
+        self._tail_e2e = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,26 +72,42 @@ class DuplicateCache:
                         hit.waiters.append(waiter)
                 return hit.answer
             self._drop(key)
-        entries[key] = _Entry(now + self.window)
+        entry = _Entry(now + self.window)
+        entries[key] = entry
+        self._tail = entry
+        self._tail_host = origin_host
+        self._tail_e2e = e2e
         if len(entries) > self.max_entries:
-            self._bytes -= len(entries.popitem(last=False)[1].answer)
+            self._pop_oldest()
         return None
+
+    def _pop_oldest(self) -> None:
+        entry = self._entries.popitem(last=False)[1]
+        self._bytes -= len(entry.answer)
+        if entry is self._tail:
+            self._tail = None
 
     def record(self, origin_host: bytes, e2e: int, answer: bytes, now: float) -> list[Any]:
         """Keep the answer of a request; returns the copies that wait for it."""
-        key = (origin_host, e2e)
         entries = self._entries
-        entry = entries.get(key)
-        if entry is None:
-            return []
-        entries.move_to_end(key)   # entries stay in order of their last touch
+        entry = self._tail
+        if entry is None or e2e != self._tail_e2e or origin_host != self._tail_host:
+            key = (origin_host, e2e)
+            entry = entries.get(key)
+            if entry is None:
+                return []
+            entries.move_to_end(key)   # entries stay in order of their last touch
+            self._tail = entry
+            self._tail_host = origin_host
+            self._tail_e2e = e2e
+        # else: the newest entry, last already
         waiters = entry.waiters or []
         entry.waiters = None
         self._bytes += len(answer) - len(entry.answer)
         entry.answer = answer
         entry.expires = now + self.window
         while self._bytes > self.max_bytes and entries:
-            self._bytes -= len(entries.popitem(last=False)[1].answer)
+            self._pop_oldest()
         return waiters
 
     def forget(self, origin_host: bytes, e2e: int) -> None:
@@ -96,6 +117,8 @@ class DuplicateCache:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= len(entry.answer)
+            if entry is self._tail:
+                self._tail = None
 
     def trim(self, now: float) -> int:
         """Drop expired entries; returns how many went."""
@@ -108,5 +131,7 @@ class DuplicateCache:
                 entries.move_to_end(key, last=False)
                 break
             self._bytes -= len(entry.answer)
+            if entry is self._tail:
+                self._tail = None
             n += 1
         return n
