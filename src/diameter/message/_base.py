@@ -9,7 +9,7 @@ from ..codec import typed as _typed
 from ..codec import typed_encode as _typed_encode
 from ..codec.errors import AvpEncodeError, DecodeError, MessageDecodeError
 from ..codec.wire import pack_header, scan_avps
-from ._binding import binding_of, encode_body, install_attrs, is_clean, lazy_getattr, raw_index
+from ._binding import binding_of, encode_body, install_attrs, is_clean, raw_index
 from .avp.avp import Avp, AvpGrouped, make_avps
 from ._registry import CommandRegistry
 
@@ -214,8 +214,6 @@ class DefinedMessage(Message):
     attr_lists: tuple[str, ...] = ()
     _request_cls: type | None = None
     _answer_cls: type | None = None
-
-    __getattr__ = lazy_getattr
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

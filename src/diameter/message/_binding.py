@@ -181,6 +181,7 @@ def binding_of(cls: type) -> Binding:
                      hasattr(cls, "__dataclass_fields__"))
         cls._binding = b
         core.BINDINGS[cls] = b
+        _install_names(cls, (*b.by_name, *b.list_names, *(("additional_avps",) if b.grouped else ())))
     return b
 
 
@@ -224,7 +225,12 @@ def _fresh(obj: Any, b: Binding, name: str) -> Any:
 
 
 def lazy_getattr(self: Any, name: str) -> Any:
-    """``__getattr__`` of typed classes: decode on first read, None when absent."""
+    """What an :class:`codec.typed.Attr` of a typed class reads: decode on first read, None when absent.
+
+    Typed classes have no ``__getattr__`` (CPython 3.11 would not specialise any
+    attribute access on their instances): every name answered here has a class
+    attribute (:func:`install_attrs`, again when a binding is compiled).
+    """
     if EAGER[0]:
         value = _attr_get(self, name)
         if value is not _MISS:
@@ -363,6 +369,19 @@ def install_attrs(cls: type) -> None:
                 setattr(cls, name, identity_attr(name, doc))
             else:
                 setattr(cls, name, core.Attr(name, doc))
+    if "__dataclass_fields__" in cls.__dict__:      # grouped: list fields, additional_avps
+        import dataclasses
+        _install_names(cls, [f.name for f in dataclasses.fields(cls)
+                             if f.default_factory is not dataclasses.MISSING])
+    else:                                           # messages: attr_lists without an AVP
+        _install_names(cls, [n for k in cls.__mro__ for n in k.__dict__.get("attr_lists", ())])
+
+
+def _install_names(cls: type, names: Any) -> None:
+    """A :class:`codec.typed.Attr` for each of ``names`` that ``cls`` has no attribute for."""
+    for name in names:
+        if name and name[0] != "_" and getattr(cls, name, None) is None:
+            setattr(cls, name, core.Attr(name, name))
 
 
 def _same(v: Any, s: Any, grouped: bool, is_list: bool) -> bool:

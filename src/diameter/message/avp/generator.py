@@ -143,7 +143,7 @@ def grouped_avp(cls: _C) -> _C:
     default on the instance, so an instance decoded from bytes only decodes the
     members that are read.
     """
-    from .._binding import install_attrs, lazy_getattr
+    from .._binding import install_attrs
     klass: Any = cls
     _make_dataclass(klass)
     fields = dataclasses.fields(cls)
@@ -164,7 +164,6 @@ def grouped_avp(cls: _C) -> _C:
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     klass.__init__ = __init__
     klass._grouped_init = (__init__, spec)
-    klass.__getattr__ = lazy_getattr
 
     def _from_raw(of: Any, buf: bytes, start: int, end: int) -> Any:
         obj = of.__new__(of)
