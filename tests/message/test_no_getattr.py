@@ -51,3 +51,37 @@ def test_decoded_names_and_extras() -> None:
     assert got.rating_group == 7
     assert got.granted_service_unit is None
     assert got.additional_avps == []
+
+
+def test_undecorated_grouped_subclass_reads_its_new_names() -> None:
+    """A subclass of a grouped class that adds ``avp_def`` names without ``@grouped_avp``
+    reads them as None before anything else touched the class (as with the old fallback),
+    and decodes them once present."""
+    from diameter.message.avp.generator import AvpGenDef
+
+    class MyMscc(MultipleServicesCreditControl):
+        avp_def = MultipleServicesCreditControl.avp_def + (
+            AvpGenDef("my_counter", 99001, 10415),)
+
+    fresh = MyMscc()
+    assert fresh.my_counter is None
+    assert fresh.rating_group is None
+    assert fresh.used_service_unit == []
+
+
+def test_decorated_grouped_subclass_keeps_its_defaults() -> None:
+    """A decorated subclass (python-diameter's dataclass style) that declares fields keeps
+    their defaults: the subclass hook leaves declared names to the decorator."""
+    from diameter.message.avp.generator import AvpGenDef, grouped_avp
+
+    @grouped_avp
+    class Mscc2(MultipleServicesCreditControl):
+        my_flag: int = 5
+        avp_def = MultipleServicesCreditControl.avp_def + (
+            AvpGenDef("my_flag", 99002, 10415),)
+
+    m = Mscc2()
+    assert m.my_flag == 5
+    assert m.rating_group is None
+    m2 = Mscc2(my_flag=None, rating_group=3)
+    assert m2.rating_group == 3

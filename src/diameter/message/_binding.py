@@ -181,7 +181,7 @@ def binding_of(cls: type) -> Binding:
                      hasattr(cls, "__dataclass_fields__"))
         cls._binding = b
         core.BINDINGS[cls] = b
-        _install_names(cls, (*b.by_name, *b.list_names, *(("additional_avps",) if b.grouped else ())))
+        install_names(cls, (*b.by_name, *b.list_names, *(("additional_avps",) if b.grouped else ())))
     return b
 
 
@@ -371,13 +371,13 @@ def install_attrs(cls: type) -> None:
                 setattr(cls, name, core.Attr(name, doc))
     if "__dataclass_fields__" in cls.__dict__:      # grouped: list fields, additional_avps
         import dataclasses
-        _install_names(cls, [f.name for f in dataclasses.fields(cls)
+        install_names(cls, [f.name for f in dataclasses.fields(cls)
                              if f.default_factory is not dataclasses.MISSING])
     else:                                           # messages: attr_lists without an AVP
-        _install_names(cls, [n for k in cls.__mro__ for n in k.__dict__.get("attr_lists", ())])
+        install_names(cls, [n for k in cls.__mro__ for n in k.__dict__.get("attr_lists", ())])
 
 
-def _install_names(cls: type, names: Any) -> None:
+def install_names(cls: type, names: Any) -> None:
     """A :class:`codec.typed.Attr` for each of ``names`` that ``cls`` has no attribute for."""
     for name in names:
         if name and name[0] != "_" and getattr(cls, name, None) is None:

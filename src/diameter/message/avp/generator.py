@@ -171,5 +171,20 @@ def grouped_avp(cls: _C) -> _C:
         return obj
 
     klass._from_raw = classmethod(_from_raw)
+    if "__init_subclass__" not in klass.__dict__:
+        def __init_subclass__(sub: Any, **kwargs: Any) -> None:
+            super(klass, sub).__init_subclass__(**kwargs)
+            _new_names(sub)
+        klass.__init_subclass__ = classmethod(__init_subclass__)
     install_attrs(cls)
     return cls
+
+
+def _new_names(sub: Any) -> None:
+    """A subclass of a grouped class reads the ``avp_def`` names it adds as None from the
+    start (grouped classes have no ``__getattr__`` to answer them), also when it is not
+    decorated itself; names its own body declares are left to its decorator."""
+    from .._binding import install_names
+    own = sub.__dict__.get("__annotations__", {})
+    install_names(sub, [n for n in (getattr(gd, "attr_name", None) for gd in getattr(sub, "avp_def", ()) or ())
+                        if n and n not in own and n not in sub.__dict__])
