@@ -83,16 +83,20 @@ async def _scenario(path: str, soon: bool, dialect: str | None) -> tuple[list[by
         await srv.stop()
 
 
+async def both_paths_answer_the_same(db_a: str, db_b: str, dialect: str | None) -> None:
+    """The scenario on the callback path (database ``db_a``) and on the coroutine path
+    (``db_b``): the same answers, byte for byte, and the same money left."""
+    soon, left, codes = await _scenario(db_a, True, dialect)
+    slow, left2, _ = await _scenario(db_b, False, dialect)
+    assert soon == slow
+    assert left == left2
+    assert codes[0] == 2001 and 5030 in codes and 5005 in codes and codes[-1] == 5012
+    assert len(set(soon[1:4])) == 1  # the retransmissions got the first answer
+    assert soon[12] == soon[13]  # and so did the copy that came while it was charged
+
+
 def test_callback_and_coroutine_paths_answer_the_same_bytes(tmp_path):
-    async def main():
-        soon, left, codes = await _scenario(str(tmp_path / "a.db"), True, None)
-        slow, left2, _ = await _scenario(str(tmp_path / "b.db"), False, None)
-        assert soon == slow
-        assert left == left2
-        assert codes[0] == 2001 and 5030 in codes and 5005 in codes and codes[-1] == 5012
-        assert len(set(soon[1:4])) == 1  # the retransmissions got the first answer
-        assert soon[12] == soon[13]  # and so did the copy that came while it was charged
-    run(main())
+    run(both_paths_answer_the_same(str(tmp_path / "a.db"), str(tmp_path / "b.db"), None))
 
 
 def test_huawei_answers_are_the_same_on_both_paths(tmp_path):

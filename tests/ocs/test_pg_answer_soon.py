@@ -14,7 +14,7 @@ from diameter.ocs import Engine, RequestKind, StorageError, Target, open_storage
 from diameter.ocs.store import pg_batch
 
 from .helpers import MIB, MSISDN, gy
-from .test_answer_soon import _scenario
+from .test_answer_soon import both_paths_answer_the_same
 
 
 def run(coro):
@@ -23,17 +23,7 @@ def run(coro):
 
 @pytest.mark.parametrize("dialect", [None, "huawei"])
 def test_callback_and_coroutine_paths_answer_the_same_bytes_on_postgres(pg_cluster, dialect):
-    a, b = pg_cluster.new_database(), pg_cluster.new_database()
-
-    async def main():
-        soon, left, codes = await _scenario(a, True, dialect)
-        slow, left2, _ = await _scenario(b, False, dialect)
-        assert soon == slow
-        assert left == left2
-        assert codes[0] == 2001 and 5030 in codes and 5005 in codes and codes[-1] == 5012
-        assert len(set(soon[1:4])) == 1  # the retransmissions got the first answer
-        assert soon[12] == soon[13]  # and so did the copy that came while it was charged
-    run(main())
+    run(both_paths_answer_the_same(pg_cluster.new_database(), pg_cluster.new_database(), dialect))
 
 
 def test_the_engine_takes_the_callback_path_on_postgres(pg_cluster):
