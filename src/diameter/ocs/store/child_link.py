@@ -29,6 +29,7 @@ class ChildLink(ABC):
 
     what = "the writer process"
     lost: type[StorageError] = StorageError
+    recv_size = 1 << 16
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -75,6 +76,34 @@ class ChildLink(ABC):
     @abstractmethod
     def _readable(self) -> None:
         """Read what the child wrote (an event-loop reader callback) and resolve replies."""
+
+    def _recv(self) -> bool:
+        """Add what the child wrote to the buffer; False when it is gone (ended here)."""
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(self.recv_size)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError as exc:
+            data, reason = b"", str(exc)
+        else:
+            reason = "end of file"
+        if not data:
+            self._end(self._exit_reason(reason))
+            return False
+        self._buf += data
+        return True
+
+    def _frames(self) -> list[Any]:
+        """The whole frames in the buffer, decoded, taken out of it."""
+        buf, out = self._buf, []
+        while len(buf) >= 4:
+            (n,) = LEN.unpack_from(buf)
+            if len(buf) < 4 + n:
+                break
+            out.append(marshal.loads(buf[4:4 + n]))
+            del buf[:4 + n]
+        return out
 
     def _send(self, msg: tuple[Any, ...]) -> None:
         """One frame, whole, or ``lost`` (the child is then ended)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import marshal
 import os
 import socket
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 from . import pg_writer
 from .base import StorageError
-from .child_link import LEN, ChildLink
+from .child_link import ChildLink
 
 log = logging.getLogger("diameter.ocs.store")
 RECV = 1 << 18
@@ -65,6 +64,7 @@ class WriterLink(ChildLink):
 
     what = "the PostgreSQL writer process"
     lost = LinkLost
+    recv_size = RECV
 
     def __init__(self, url: str, timeout: float = 60.0) -> None:
         super().__init__(timeout)
@@ -133,28 +133,9 @@ class WriterLink(ChildLink):
 
     # -- the socket ----------------------------------------------------------------------
     def _readable(self) -> None:
-        sock = self._sock
-        if sock is None:
+        if self._sock is None or not self._recv():
             return
-        try:
-            data = sock.recv(RECV)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            data, reason = b"", str(exc)
-        else:
-            reason = "end of file"
-        if not data:
-            self._end(self._exit_reason(reason))
-            return
-        buf = self._buf
-        buf += data
-        while len(buf) >= 4:
-            (n,) = LEN.unpack_from(buf)
-            if len(buf) < 4 + n:
-                break
-            rid, kind, detail = marshal.loads(buf[4:4 + n])
-            del buf[:4 + n]
+        for rid, kind, detail in self._frames():
             fut = self._waiting.pop(rid, None)
             if fut is not None and not fut.done():
                 fut.set_result((kind, detail))

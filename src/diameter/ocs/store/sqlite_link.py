@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import marshal
 import select
 import sqlite3
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 from . import sqlite_writer
 from .base import StorageError
-from .child_link import LEN, ChildLink
+from .child_link import ChildLink
 
 SCRIPT = sqlite_writer.__file__
 Reply = tuple[str, Any]
@@ -71,6 +70,7 @@ class WriterProcess(ChildLink):
 
     what = "the SQLite writer process"
     lost = WriterDied
+    recv_size = sqlite_writer.RECV
 
     def __init__(self, path: str, synchronous: str, timeout: float = 60.0) -> None:
         super().__init__(timeout)
@@ -121,32 +121,6 @@ class WriterProcess(ChildLink):
         if kind != "ok":
             raise StorageError(str(detail))
         return detail
-
-    def _recv(self) -> bool:
-        assert self._sock is not None
-        try:
-            data = self._sock.recv(sqlite_writer.RECV)
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError as exc:
-            data, reason = b"", str(exc)
-        else:
-            reason = "end of file"
-        if not data:
-            self._end(self._exit_reason(reason))
-            return False
-        self._buf += data
-        return True
-
-    def _frames(self) -> list[Reply]:
-        buf, out = self._buf, []
-        while len(buf) >= 4:
-            (n,) = LEN.unpack_from(buf)
-            if len(buf) < 4 + n:
-                break
-            out.append(marshal.loads(buf[4:4 + n]))
-            del buf[:4 + n]
-        return out
 
     def _readable(self) -> None:
         if self._sock is None or not self._recv():
