@@ -21,9 +21,11 @@ package, which mypy follows silently: only these modules must type-check."""
 
 
 OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in (
-    "model", "tariff", "books", "rating", "mapping", "store/account_ops", "store/sqlite_cache")]
+    "model", "tariff", "books", "rating", "mapping", "store/account_ops", "store/sqlite_cache",
+    "store/pg_decide")]
 """``diameter.ocs._COMPILED_MODULES`` (the OCS's charging model and rating core) and
-``diameter.ocs.store._COMPILED_MODULES`` (the SQLite account cache, the cached accounts' work)."""
+``diameter.ocs.store._COMPILED_MODULES`` (the SQLite account cache, the cached accounts' work, the PostgreSQL
+committer's work per request)."""
 
 CC_COMPILED_MODULES = [f"src/diameter/cc/{name}.py" for name in ("fastwire", "ccr_walk")]
 """The same list as ``diameter.cc._COMPILED_MODULES``: the credit-control AVP readers."""

@@ -1,12 +1,13 @@
 """Storage of the OCS behind one interface: SQLite (default) and PostgreSQL (asyncpg).
 
 The SQLite account cache and the work on a cached account (:mod:`.sqlite_cache`,
-:mod:`.account_ops`) may be compiled extensions, built with the OCS's rating core;
+:mod:`.account_ops`) and the PostgreSQL committer's work per request (:mod:`.pg_decide`)
+may be compiled extensions, built with the OCS's rating core;
 ``DIAMETER_PURE_PYTHON=1`` runs their Python source.
 """
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("account_ops", "sqlite_cache")   # setup.py compiles these (with diameter.ocs's)
+_COMPILED_MODULES = ("account_ops", "sqlite_cache", "pg_decide")   # setup.py compiles these (with diameter.ocs's)
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import marshal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from . import pg_batch_sql as pg_sql
 from . import queries
 from .base import StorageError
 from .pg_cache import AccountCache, AccountWrites, account_from_json
+from .pg_decide import Then, Unit, answer, answer_written, cached_targets, decide_batch, replay
 from .pg_link import LinkLost
 from .queries import Decide, Target
 
@@ -44,57 +44,6 @@ log = logging.getLogger("diameter.ocs.store")
 
 #: counters, for tests and metrics
 STATS = {"batches": 0, "units": 0, "conflicts": 0, "loads": 0, "fallbacks": 0}
-
-
-class Then:
-    """In a unit's place of a caller's future (`BatchCommitter.submit_then`): ``then(value,
-    None)`` or ``then(None, exc)`` is called as the unit is answered, in the committer's
-    turn of the event loop (no task wakes up for it)."""
-
-    __slots__ = ("then", "_done")
-
-    def __init__(self, then: Callable[[Any, BaseException | None], None]) -> None:
-        self.then = then
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, value: Any) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self.then(value, None)
-        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
-            log.exception("ocs postgres: a transaction's callback failed")
-
-    def set_exception(self, exc: BaseException) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self.then(None, exc)
-        except Exception:  # noqa: BLE001
-            log.exception("ocs postgres: a transaction's callback failed")
-
-
-class Unit:
-    """One money-path request waiting for its batch."""
-
-    __slots__ = ("target", "decide", "key", "now", "scope", "fut", "tries", "followers",
-                 "account_id", "replay", "result", "text")
-
-    def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
-                 scope: str | None, fut: asyncio.Future[Any] | Then) -> None:
-        self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
-        self.fut = fut
-        self.tries = 0
-        self.followers: list[asyncio.Future[Any] | Then] = []
-        self.account_id: int | None = None
-        self.replay: str | None = None
-        self.result: Outcome | None = None
-        self.text: Any = None  # the result as recorded (`Outcome.to_row`)
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -153,7 +102,7 @@ class BatchCommitter:
         if key is not None:
             text = self.cache.recent.get(key)
             if text is not None:  # committed here: a retransmission
-                fut.set_result(_replay(text))
+                fut.set_result(replay(text))
                 return
             first = self._inflight.get(key)
             if first is not None:  # the original is still in progress: share its answer
@@ -178,15 +127,7 @@ class BatchCommitter:
     def done(self, unit: Unit, value: Outcome | None, text: Any = None) -> None:
         """Answer a unit (and its followers); `text`: its outcome as recorded (a JSON text
         or an `Outcome.to_row` list), remembered for retransmissions."""
-        if unit.key is not None:
-            self._inflight.pop(unit.key, None)
-            if value is not None and not value.replayed:
-                text = self.cache.recent[unit.key] = text or value.to_row()
-        if not unit.fut.done():
-            unit.fut.set_result(value)
-        for fut in unit.followers:
-            if not fut.done():
-                fut.set_result(None if value is None else _replay(text or value.to_row()))
+        answer(unit, value, text, self._inflight, self.cache.recent)
 
     def failed(self, unit: Unit, exc: BaseException) -> None:
         if unit.key is not None:
@@ -257,19 +198,15 @@ class BatchCommitter:
     async def _batch(self, batch: list[Unit]) -> list[Unit]:
         """Decide and write one batch; returns the units to decide again."""
         cache = self.cache
-        need = []
-        for unit in batch:
-            unit.replay = None
-            aid = cache.cached_target(unit.target)
-            unit.account_id = aid
-            if aid is None:
-                need.append(unit)
+        need = cached_targets(batch, cache.accounts, cache.subs, cache.session_account)
         written: set[int] = set()
         writes: dict[int, AccountWrites] = {}
         try:
             if need:
                 await self._load(need)
-            writes, again = self._decide(batch)  # no await between deciding and marking busy
+            # no await between deciding and marking busy
+            writes, again = decide_batch(self, batch, cache.accounts, cache.session_account,
+                                         self._busy, self._waiting, self.max_tries)
             self._busy.update(writes)
             if writes:
                 rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
@@ -282,17 +219,12 @@ class BatchCommitter:
                     again_first, self._waiting = self._waiting, []
                     self._pending[:0] = again_first
         STATS["batches"] += 1
-        for aid, w in writes.items():
-            if aid in written:
-                acc = cache.accounts.get(aid)
-                if acc is not None:
-                    acc.version = w.version + 1
-                for unit in w.units:
-                    self.done(unit, unit.result, unit.text)
-                STATS["units"] += len(w.units)
-                continue
+        answered, conflicts = answer_written(writes, written, cache.accounts, self._inflight,
+                                             cache.recent)
+        STATS["units"] += answered
+        for w in conflicts:
             STATS["conflicts"] += 1
-            cache.drop(aid)  # changed elsewhere, or a request already recorded: read again
+            cache.drop(w.account_id)  # changed elsewhere, or a request already recorded: read again
             for unit in w.units:
                 unit.tries += 1
                 if unit.tries >= self.max_tries:
@@ -300,56 +232,6 @@ class BatchCommitter:
                 else:
                     again.append(unit)
         return again
-
-    def _decide(self, batch: list[Unit]) -> tuple[dict[int, AccountWrites], list[Unit]]:
-        cache = self.cache
-        writes: dict[int, AccountWrites] = {}
-        again: list[Unit] = []
-        poisoned: set[int] = set()
-        for unit in batch:
-            if unit.replay is not None:
-                self.done(unit, Outcome.from_json(unit.replay))
-                continue
-            aid = unit.account_id
-            if aid is None:
-                self.done(unit, None)  # no such account: nothing to write
-                continue
-            if aid in poisoned:
-                again.append(unit)
-                continue
-            w = writes.get(aid)
-            if w is None and aid in self._busy:  # another batch's write is in the database
-                self._waiting.append(unit)
-                continue
-            acc = cache.accounts.get(aid)
-            if acc is None:  # dropped meanwhile (by another batch): resolve and read again
-                unit.tries += 1
-                if unit.tries >= self.max_tries:
-                    self._alone(unit)
-                else:
-                    again.append(unit)
-                continue
-            if w is None:
-                w = writes[aid] = AccountWrites(aid, acc.version)
-            try:
-                dec = unit.decide(acc.view(unit.scope))
-            except Exception as exc:
-                # the cached objects may be half changed: forget the account; the units
-                # decided on it in this batch are decided again on what is read next time
-                cache.drop(aid)
-                poisoned.add(aid)
-                again.extend(writes.pop(aid).units)
-                self.failed(unit, exc)
-                continue
-            if dec.outcome.account_id is None:
-                dec.outcome.account_id = aid
-            cache.apply(acc, dec, w, unit.now)
-            if unit.key is not None:
-                unit.text = dec.outcome.to_row()  # JSON encoded where the batch is sent
-                w.outcomes.append((unit.key[0], unit.key[1], unit.now, unit.text))
-            unit.result = dec.outcome
-            w.units.append(unit)
-        return writes, again
 
     async def _load(self, need: list[Unit]) -> None:
         """Read what the cache lacks for `need` (one statement), and resolve their targets."""
@@ -420,13 +302,6 @@ class BatchCommitter:
             else:
                 outcomes[(row[0], int(row[1]))] = row[2]
         return subs, sessions, outcomes, loaded
-
-
-def _replay(recorded: Any) -> Outcome:
-    """An outcome recorded as JSON text or kept as its `Outcome.to_row` list, replayed."""
-    if isinstance(recorded, list):
-        recorded = marshal.dumps(recorded, 4)  # the form `Outcome.from_json` reads from bytes
-    return Outcome.from_json(recorded)
 
 
 async def _drive(link: Any, work: queries.Work) -> Any:

@@ -19,11 +19,11 @@ a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
 
-from .pg_cache import AccountWrites
+from .pg_decide import write_args
 from .pg_fast import BAL_JSON, RES_JSON, SES_JSON
+
+__all__ = ["LOAD", "WRITE", "WRITE_JSON_ARGS", "renumber", "write_args"]
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -118,50 +118,7 @@ WRITE = f"""WITH
 SELECT id FROM v"""
 
 
-def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
-    return list(zip(*rows)) if rows else [()] * n
-
-
 #: WRITE's parameters with values sent as Python data and stored as JSON text (the link
 #: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
 #: a column): reservation holds, session units, outcomes
 WRITE_JSON_ARGS = ((10, 5), (13, 6), (19, 3))
-
-
-def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
-    """WRITE's parameters for a batch's accounts (one sequence per column; those of
-    `WRITE_JSON_ARGS` still to be JSON encoded), but the ledger's, reservations' and sessions'
-    rows, one sequence of tuples each, in their table's column order."""
-    accounts: list[tuple[Any, ...]] = []
-    balances: list[tuple[Any, ...]] = []
-    ledger: list[tuple[Any, ...]] = []
-    res_del: list[tuple[Any, ...]] = []
-    res_put: list[tuple[Any, ...]] = []
-    ses_del: list[tuple[Any, ...]] = []
-    ses_put: list[tuple[Any, ...]] = []
-    cdrs: list[tuple[Any, ...]] = []
-    outcomes: list[tuple[Any, ...]] = []
-    owners: list[int] = []
-    for w in writes:
-        aid = w.account_id
-        accounts.append((aid, w.version, w.state))
-        balances.extend((bid, amount, aid) for bid, amount in w.balances.items())
-        ledger.extend(w.ledger)
-        for key, r in w.res_put.items():
-            if r is None:
-                res_del.append((key[0], key[1], aid))
-            else:
-                res_put.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
-                                [[h.balance_id, h.amount, h.units] for h in r.holds], r.expires_at,
-                                r.request_number, int(r.final), r.peer))
-        for sid, s in w.ses_put.items():
-            if s is None:
-                ses_del.append((sid, aid))
-            else:
-                ses_put.append((s.session_id, s.account_id, s.started, s.updated, s.expires_at,
-                                s.charged, s.units, s.requests, s.peer, int(s.final)))
-        cdrs.extend((*c, aid) for c in w.cdrs)
-        outcomes.extend(w.outcomes)
-        owners.extend([aid] * len(w.outcomes))
-    return [*_columns(accounts, 3), *_columns(balances, 3), ledger, *_columns(res_del, 3), res_put,
-            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), outcomes, owners]

@@ -13,23 +13,14 @@ Used by the instance's committer task only (no locking). Memory is bounded: past
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..books import Decision
-from ..model import Account, AccountKind, AccountState, Reservation, SessionRow, Snapshot
-from . import queries
-from .cached import CachedAccount as BaseCachedAccount
+from ..model import Account, AccountKind, AccountState, Snapshot
+from . import pg_decide, queries
+from .pg_decide import AccountWrites, CachedAccount
 
-
-class CachedAccount(BaseCachedAccount):
-    """One account as read at `version`, plus what this instance decided since."""
-
-    __slots__ = ("version",)
-
-    def __init__(self, snap: Snapshot, version: int) -> None:
-        super().__init__(snap)
-        self.version = version
+__all__ = ["AccountCache", "AccountWrites", "CachedAccount", "account_from_json"]
 
 
 def account_from_json(row: list[Any]) -> CachedAccount:
@@ -40,26 +31,6 @@ def account_from_json(row: list[Any]) -> CachedAccount:
                     [queries.reservation_row(r) for r in row[7] or ()],
                     {s[0]: queries.session_row(s) for s in row[8] or ()})
     return CachedAccount(snap, int(row[5]))
-
-
-class AccountWrites:
-    """What one batch decided for one account: final row states, written together only if
-    the account is still at `version`."""
-
-    __slots__ = ("account_id", "version", "balances", "ledger", "res_put", "ses_put", "cdrs",
-                 "state", "outcomes", "units")
-
-    def __init__(self, account_id: int, version: int) -> None:
-        self.account_id = account_id
-        self.version = version
-        self.balances: dict[int, int] = {}
-        self.ledger: list[tuple[Any, ...]] = []  # the ledger's columns, id None (the database's)
-        self.res_put: dict[tuple[str, int], Reservation | None] = {}
-        self.ses_put: dict[str, SessionRow | None] = {}
-        self.cdrs: list[tuple[Any, ...]] = []
-        self.state: str | None = None
-        self.outcomes: list[tuple[str, int, float, Any]] = []  # outcome as `Outcome.to_row`
-        self.units: list[Any] = []  # the batch's units deciding on this account, in order
 
 
 class AccountCache:
@@ -101,30 +72,8 @@ class AccountCache:
 
     def cached_target(self, target: queries.Target) -> int | None:
         """The target's account id when the cache can tell it for sure, else None."""
-        if target.subscriptions:
-            typ, data = target.subscriptions[0]
-            aid = self.subs.get((int(typ), data))
-            return aid if aid is not None and aid in self.accounts else None
-        if target.session_id is not None:
-            aid = self.session_account.get(target.session_id)
-            acc = self.accounts.get(aid) if aid is not None else None
-            return aid if acc is not None and acc.holds_session(target.session_id) else None
-        if target.account_id is not None and target.account_id in self.accounts:
-            return target.account_id
-        return None
+        return pg_decide.cached_target(self.accounts, self.subs, self.session_account, target)
 
     def apply(self, acc: CachedAccount, dec: Decision, w: AccountWrites, now: float) -> None:
         """Bring the cached account up to date with a decision and gather its writes."""
-        aid = w.account_id
-        for bid, amount in dec.balances.items():
-            w.balances[bid] = amount  # the Balance objects were changed in place by Books
-        for row in dec.ledger:
-            w.ledger.append((None, row.ts, row.account_id, row.balance_id, row.op, row.amount,
-                             row.balance_after, row.units, row.session_id, row.request_number,
-                             row.rating_group))
-        acc.apply_holds(dec, w.res_put, w.ses_put, self.session_account, aid)
-        for c in dec.cdrs:
-            w.cdrs.append((now, c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True)))
-        if dec.account_state is not None:
-            acc.snap.account.state = AccountState(dec.account_state)
-            w.state = dec.account_state
+        pg_decide.apply(acc, dec, w, now, self.session_account)
