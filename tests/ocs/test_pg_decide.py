@@ -75,7 +75,7 @@ def test_write_args_gather_each_accounts_rows_with_its_owner():
     a.res_put[("s", 2)] = Reservation("s", 2, 7, UnitKind.OCTETS, 10, [Hold(70, 3, 10)], 99.0, 1, False, "p")
     a.res_put[("t", 1)] = None
     a.ses_put["s"] = SessionRow("s", 7, 1.0, 1.5, 99.0, 5, {"2:octets": 1}, 2, "p", False)
-    a.cdrs.append((1.5, "s", 7, "{}"))
+    a.cdrs.append((1.5, "s", 7, {"session_id": "s"}))  # the record: JSON encoded by the link
     a.outcomes.append(("s", 1, 1.5, [2]))
     b.state = "suspended"
     b.ses_put["u"] = None
@@ -89,7 +89,7 @@ def test_write_args_gather_each_accounts_rows_with_its_owner():
     assert args[10] == [("s", 2, 7, "octets", 10, [[70, 3, 10]], 99.0, 1, 0, "p")]
     assert [list(x) for x in args[11:13]] == [["u"], [9]]
     assert args[13] == [("s", 7, 1.0, 1.5, 99.0, 5, {"2:octets": 1}, 2, "p", 0)]
-    assert [list(x) for x in args[14:19]] == [[1.5], ["s"], [7], ["{}"], [7]]
+    assert [list(x) for x in args[14:19]] == [[1.5], ["s"], [7], [{"session_id": "s"}], [7]]
     assert args[19] == [("s", 1, 1.5, [2]), ("u", 0, 1.5, [3])] and args[20] == [7, 9]
     empty = pg_batch_sql.write_args([])
     assert len(empty) == 21 and all(len(x) == 0 for x in empty)

@@ -39,7 +39,7 @@ def _writes(aid: int, version: int, bid: int) -> AccountWrites:
     w.res_put[("del-r", 1)] = None
     w.ses_put[SID] = SessionRow(SID, aid, 1.5, 2.25, 3e9, BIG, {"7:octets": BIG, "é\"'": 1}, 3, "peer\\", True)
     w.ses_put["del-s"] = None
-    w.cdrs += [(5.5, SID, aid, _json({"x": "é\"'"})), (6.0, None, None, "{}")]
+    w.cdrs += [(5.5, SID, aid, {"x": "é\"'", "a": [1, 2.5, None]}), (6.0, None, None, {})]
     w.outcomes += [(SID, BIG, 9.75, [2001, "ok ✓", None, {"q": "\"'"}, BIG, 0.1]),
                    ("plain", 0, 1.0, "text 'q' \"d\"")]
     return w
@@ -89,7 +89,8 @@ def test_a_batch_write_stores_every_value_of_every_row_exactly(pg_cluster, write
                 assert [tuple(r) for r in ses] == [
                     (SID, aid, 1.5, 2.25, 3e9, BIG, _json({"7:octets": BIG, "é\"'": 1}), 3, "peer\\", 1)]
                 cdrs = await conn.fetch("SELECT ts, session_id, account_id, record FROM cdrs ORDER BY id")
-                assert [tuple(r) for r in cdrs] == [(5.5, SID, aid, _json({"x": "é\"'"})), (6.0, None, None, "{}")]
+                assert [tuple(r) for r in cdrs] == [  # as json.dumps(record, sort_keys=True)
+                    (5.5, SID, aid, '{"a": [1, 2.5, null], "x": "\\u00e9\\"\'"}'), (6.0, None, None, "{}")]
                 outs = await conn.fetch("SELECT session_id, request_number, ts, outcome FROM outcomes"
                                         " ORDER BY session_id")
                 assert sorted(tuple(r) for r in outs) == sorted(

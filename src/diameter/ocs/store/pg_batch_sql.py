@@ -19,6 +19,7 @@ a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .pg_decide import write_args
 from .pg_fast import BAL_JSON, RES_JSON, SES_JSON
@@ -120,5 +121,6 @@ SELECT id FROM v"""
 
 #: WRITE's parameters with values sent as Python data and stored as JSON text (the link
 #: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
-#: a column): reservation holds, session units, outcomes
-WRITE_JSON_ARGS = ((10, 5), (13, 6), (19, 3))
+#: a column[, sorted keys]): reservation holds, session units, outcomes, CDR records (as
+#: ``json.dumps(record, sort_keys=True)``, as SQLite stores them)
+WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (19, 3), (17, None, True))

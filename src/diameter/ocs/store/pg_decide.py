@@ -11,7 +11,6 @@ decisions as the SQLite cache's: the account's view and holds are `account_ops`'
 
 from __future__ import annotations
 
-import json
 import logging
 import marshal
 from collections.abc import Callable, Iterable
@@ -116,7 +115,7 @@ class AccountWrites:
         self.ledger: list[tuple[Any, ...]] = []  # the ledger's columns, id None (the database's)
         self.res_put: dict[tuple[str, int], Reservation | None] = {}
         self.ses_put: dict[str, SessionRow | None] = {}
-        self.cdrs: list[tuple[Any, ...]] = []
+        self.cdrs: list[tuple[Any, ...]] = []  # ts, session, account, the record (a dict)
         self.state: str | None = None
         self.outcomes: list[tuple[str, int, float, Any]] = []  # outcome as `Outcome.to_row`
         self.units: list[Unit] = []  # the batch's units deciding on this account, in order
@@ -136,8 +135,8 @@ def apply(acc: CachedAccount, dec: Decision, w: AccountWrites, now: float,
                            row.rating_group))
     account_ops.apply_holds(acc.res, acc.sessions, dec, w.res_put, w.ses_put, session_account,
                             w.account_id)
-    for c in dec.cdrs:
-        w.cdrs.append((now, c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True)))
+    for c in dec.cdrs:  # the record's JSON text is made where the batch is sent (its floats cost)
+        w.cdrs.append((now, c.get("session_id"), c.get("account_id"), c))
     if dec.account_state is not None:
         acc.snap.account.state = AccountState(dec.account_state)
         w.state = dec.account_state

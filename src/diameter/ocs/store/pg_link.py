@@ -40,7 +40,7 @@ class PoolLink:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[int, int | None], ...] = ()) -> list[Any]:
+    async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[Any, ...], ...] = ()) -> list[Any]:
         import asyncpg  # type: ignore[import-untyped]
         values = pg_writer.encode_json(args, json_args) if json_args else args
         conn = await self.pool.acquire()
@@ -99,7 +99,7 @@ class WriterLink(ChildLink):
         except StorageError as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
 
-    async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[int, int | None], ...] = ()) -> list[Any]:
+    async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[Any, ...], ...] = ()) -> list[Any]:
         for attempt in range(2):
             if self.dead is not None:
                 try:

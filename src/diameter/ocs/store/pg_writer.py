@@ -49,18 +49,22 @@ def _die_with_parent(parent: int) -> None:
 
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+_encode_sorted = json.JSONEncoder(sort_keys=True).encode  # as ``json.dumps(v, sort_keys=True)``
 
 
 def encode_json(args: Any, which: Any) -> list[Any]:
     """`args` with the values named in `which` as JSON texts (None stays None): each entry
     ``(i, None)`` names every value of argument `i` (a sequence of values), ``(i, p)`` the
-    value at position `p` of every row of argument `i` (a sequence of tuples)."""
+    value at position `p` of every row of argument `i` (a sequence of tuples); compact JSON,
+    or, for an entry ``(i, p, True)``, ``json.dumps(value, sort_keys=True)`` (CDR records)."""
     out = list(args)
-    for i, p in which:
+    for entry in which:
+        i, p = entry[0], entry[1]
+        enc = _encode_sorted if len(entry) > 2 and entry[2] else _encode
         if p is None:
-            out[i] = [None if v is None else _encode(v) for v in out[i]]
+            out[i] = [None if v is None else enc(v) for v in out[i]]
         else:
-            out[i] = [(*r[:p], None if r[p] is None else _encode(r[p]), *r[p + 1:]) for r in out[i]]
+            out[i] = [(*r[:p], None if r[p] is None else enc(r[p]), *r[p + 1:]) for r in out[i]]
     return out
 
 
