@@ -36,7 +36,7 @@ from . import pg_batch_sql as pg_sql
 from . import queries
 from .base import StorageError
 from .pg_cache import AccountCache, AccountWrites, account_from_json
-from .pg_decide import Then, Unit, answer, answer_written, cached_targets, decide_batch, replay
+from .pg_decide import Then, Unit, answer, answer_written, cached_targets, decide_batch, queue
 from .pg_link import LinkLost
 from .queries import Decide, Target
 
@@ -95,23 +95,15 @@ class BatchCommitter:
             raise StorageError("storage is not open")
         if asyncio.get_running_loop() is not self._loop:
             raise StorageError("storage used from another event loop than the one that opened it")
-        self._queue(target, decide, key, now, scope, Then(then))
+        queue(self._pending, self._inflight, self.cache.recent, target, decide, key, now, scope,
+              Then(then))
+        wake = self._wake
+        if not wake.is_set():
+            wake.set()
 
     def _queue(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
                scope: str | None, fut: asyncio.Future[Any] | Then) -> None:
-        if key is not None:
-            text = self.cache.recent.get(key)
-            if text is not None:  # committed here: a retransmission
-                fut.set_result(replay(text))
-                return
-            first = self._inflight.get(key)
-            if first is not None:  # the original is still in progress: share its answer
-                first.followers.append(fut)
-                return
-        unit = Unit(target, decide, key, now, scope, fut)
-        if key is not None:
-            self._inflight[key] = unit
-        self._pending.append(unit)
+        queue(self._pending, self._inflight, self.cache.recent, target, decide, key, now, scope, fut)
         wake = self._wake
         if not wake.is_set():
             wake.set()

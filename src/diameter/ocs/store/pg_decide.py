@@ -142,6 +142,27 @@ def apply(acc: CachedAccount, dec: Decision, w: AccountWrites, now: float,
         w.state = dec.account_state
 
 
+def queue(pending: list[Unit], inflight: dict[tuple[str, int], Unit],
+          recent: dict[tuple[str, int], Any], target: Any, decide: Callable[[Snapshot], Decision],
+          key: tuple[str, int] | None, now: float, scope: str | None, fut: Any) -> None:
+    """Queue a request in `pending` as a unit answering `fut`; a retransmission of an
+    outcome committed here (in `recent`) is answered at once, one of a unit still in
+    progress (in `inflight`) shares its answer."""
+    if key is not None:
+        text = recent.get(key)
+        if text is not None:  # committed here: a retransmission
+            fut.set_result(replay(text))
+            return
+        first = inflight.get(key)
+        if first is not None:  # the original is still in progress: share its answer
+            first.followers.append(fut)
+            return
+    unit = Unit(target, decide, key, now, scope, fut)
+    if key is not None:
+        inflight[key] = unit
+    pending.append(unit)
+
+
 def cached_target(accounts: dict[int, CachedAccount], subs: dict[tuple[int, str], int],
                   session_account: dict[str, int], target: Any) -> int | None:
     """The target's account id when the cache can tell it for sure, else None."""
@@ -311,7 +332,7 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
             if r is None:
                 res_del.append((key[0], key[1], aid))
             else:
-                res_put.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
+                res_put.append((r.session_id, r.rating_group, r.account_id, r.unit._value_, r.units,
                                 [[h.balance_id, h.amount, h.units] for h in r.holds], r.expires_at,
                                 r.request_number, int(r.final), r.peer))
         for sid, s in w.ses_put.items():
