@@ -119,7 +119,9 @@ class Rows:
             flat[col::w] = _each(_encoder, flat[col::w], _slow_dumps)
         if self.blob is not None:
             col = self.blob
-            flat[col::w] = list(map(marshal.dumps, flat[col::w], repeat(4, n)))
+            # a bytearray is bound as it is; bytes would make the sqlite3 module look for an
+            # adapter (in its registry, then ``__adapt__`` / ``__conform__``) for each value
+            flat[col::w] = list(map(bytearray, map(marshal.dumps, flat[col::w], repeat(4, n))))
         most = self.MOST
         if n <= most:
             conn.execute(self.text(n), flat)
@@ -322,12 +324,9 @@ def serve(sock: socket.socket, writer: Writer) -> None:
 
 
 def tune() -> None:
-    """Settings of this process. Garbage collection: what it holds after start is frozen,
-    and a collection runs every 50,000 allocations instead of every 700 (each batch unpacks
-    thousands of tuples, none of which form cycles). Bytes (the outcome records) are bound
-    as they are: without an adapter registered for them, the sqlite3 module looks one up
-    and then tries ``__adapt__`` / ``__conform__`` for every bytes value it binds."""
-    sqlite3.register_adapter(bytes, bytes)
+    """Garbage collection for this process: what it holds after start is frozen, and a
+    collection runs every 50,000 allocations instead of every 700 (each batch unpacks
+    thousands of tuples, none of which form cycles)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
