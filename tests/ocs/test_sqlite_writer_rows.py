@@ -11,7 +11,7 @@ import json
 import marshal
 import sqlite3
 
-from diameter.ocs.store.sqlite_writer import Rows, Writer, _cdr_json, connect
+from diameter.ocs.store.sqlite_writer import Rows, Writer, _cdr_json, connect, write_rows
 
 
 def _statements(conn: sqlite3.Connection) -> list[str]:
@@ -82,3 +82,32 @@ def test_a_batch_that_cannot_be_encoded_is_rolled_back_whole(tmp_path):
     [(sid, number, out)] = conn.execute("SELECT session_id, request_number, outcome FROM outcomes")
     assert (sid, number, type(out), marshal.loads(out)) == ("s", 0, bytes, [2, 2001])
     conn.close()
+
+
+def test_deletes_and_cdrs_of_a_batch_are_one_statement_each_and_touch_only_their_rows():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE reservations (session_id TEXT, rating_group INTEGER, "
+                 "PRIMARY KEY (session_id, rating_group))")
+    conn.execute("CREATE TABLE sessions (session_id TEXT PRIMARY KEY)")
+    conn.execute("CREATE TABLE cdrs (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL, session_id TEXT, "
+                 "account_id INTEGER, record TEXT)")
+    for n in (1, 5, 64, 70):
+        for table in ("reservations", "sessions", "cdrs"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.executemany("INSERT INTO reservations VALUES (?, ?)",
+                         [(f"s{i}", g) for i in range(2 * n) for g in (1, 2)])
+        conn.executemany("INSERT INTO sessions VALUES (?)", [(f"s{i}",) for i in range(2 * n)])
+        gone = [(f"s{i}", 1 + i % 2) for i in range(0, 2 * n, 2)]
+        cdrs = [(1_700_000_000_000_000 + i, f"s{i}", i, {"z": i, "a": [1.5, None], "m": "\u00e9"})
+                for i in range(n)]
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        write_rows(conn, (None, None, gone, None, [s for s, _ in gone], None, cdrs, None, None))
+        conn.set_trace_callback(None)
+        assert len(seen) == 3 * ((n + 63) // 64)
+        left = set(conn.execute("SELECT session_id, rating_group FROM reservations"))
+        assert left == {(f"s{i}", g) for i in range(2 * n) for g in (1, 2)} - set(gone)
+        assert {r[0] for r in conn.execute("SELECT session_id FROM sessions")} == {
+            f"s{i}" for i in range(1, 2 * n, 2)}
+        got = conn.execute("SELECT ts, session_id, account_id, record FROM cdrs ORDER BY id").fetchall()
+        assert got == [(us / 1e6, s, a, json.dumps(rec, sort_keys=True)) for us, s, a, rec in cdrs]

@@ -84,29 +84,31 @@ RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_a
             "final, peer")
 SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
 class Rows:
-    """One multi-row statement, ``head VALUES (row), (row), ... tail``: one statement for
-    up to `MOST` rows (a statement text per row count, made on first use and kept in the
-    connection's statement cache), so a batch costs one statement per table whatever its
-    size (what SQLite does per statement, and the Python per row of ``executemany``, is
-    most of a small insert). Rows are bound from one flat list of values: `json` names
-    columns to encode as compact JSON text, `blob` one to encode with `marshal`, by C
-    loops over the list's extended slices."""
+    """One multi-row statement, ``head VALUES (row), (row), ... tail`` (`keyword` in place of
+    `` VALUES ``: ``head IN (?, ?, ...)``): one statement for up to `MOST` rows (a statement
+    text per row count, made on first use and kept in the connection's statement cache), so
+    a batch costs one statement per table whatever its size (what SQLite does per
+    statement, and the Python per row of ``executemany``, is most of a small write). Rows
+    are bound from one flat list of values: `json` names columns to encode as compact JSON
+    text, `record` one to encode as a CDR record (sorted keys), `blob` one to encode with
+    `marshal`, by C loops over the list's extended slices."""
 
     MOST = 64
 
     def __init__(self, head: str, row: str, tail: str = "", *, json: tuple[int, ...] = (),
-                 blob: int | None = None) -> None:
-        self.head, self.row, self.tail = head, row, tail
+                 blob: int | None = None, record: int | None = None, keyword: str = " VALUES ") -> None:
+        self.head, self.row, self.tail, self.keyword = head, row, tail, keyword
         self.width = row.count("?")
         self.json = json
         self.blob = blob
+        self.record = record
         self.sql: dict[int, str] = {}
 
     def text(self, k: int) -> str:
         """The statement for `k` rows."""
         sql = self.sql.get(k)
         if sql is None:
-            sql = self.sql[k] = f"{self.head} VALUES {', '.join([self.row] * k)}{self.tail}"
+            sql = self.sql[k] = f"{self.head}{self.keyword}{', '.join([self.row] * k)}{self.tail}"
         return sql
 
     def __call__(self, conn: sqlite3.Connection, rows: Any) -> None:
@@ -117,6 +119,9 @@ class Rows:
         flat = [v for r in rows for v in r]
         for col in self.json:
             flat[col::w] = _each(_encoder, flat[col::w], _slow_dumps)
+        if self.record is not None:
+            col = self.record
+            flat[col::w] = _each(_cdr_encoder, flat[col::w], _slow_cdr_json)
         if self.blob is not None:
             col = self.blob
             # a bytearray is bound as it is; bytes would make the sqlite3 module look for an
@@ -142,17 +147,19 @@ LEDGER = Rows("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balan
               "session_id, request_number, rating_group)", "(? / 1e6, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 BALANCE = Rows("WITH v (id, amount) AS (", "(?, ?)",
                ") UPDATE balances SET amount = v.amount FROM v WHERE balances.id = v.id")
-RES_DEL = "DELETE FROM reservations WHERE session_id = ? AND rating_group = ?"
+RES_DEL = Rows("WITH v (session_id, rating_group) AS (", "(?, ?)",
+               ") DELETE FROM reservations WHERE rowid IN (SELECT r.rowid FROM v JOIN reservations r "
+               "ON r.session_id = v.session_id AND r.rating_group = v.rating_group)")
 RES_PUT = Rows(f"INSERT INTO reservations ({RES_COLS})", "(?, ?, ?, ?, ?, ?, ? / 1e6, ?, ?, ?)",
                " ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
                "holds = excluded.holds, expires_at = excluded.expires_at, "
                "request_number = excluded.request_number, final = excluded.final", json=(5,))
-SES_DEL = "DELETE FROM sessions WHERE session_id = ?"
+SES_DEL = Rows("DELETE FROM sessions WHERE session_id", "?", ")", keyword=" IN (")
 SES_PUT = Rows(f"INSERT INTO sessions ({SES_COLS})", "(?, ?, ? / 1e6, ? / 1e6, ? / 1e6, ?, ?, ?, ?, ?)",
                " ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
                "expires_at = excluded.expires_at, charged = excluded.charged, "
                "units = excluded.units, requests = excluded.requests, final = excluded.final", json=(6,))
-CDR = "INSERT INTO cdrs (ts, session_id, account_id, record) VALUES (?1 / 1e6, ?2, ?3, ?4)"
+CDR = Rows("INSERT INTO cdrs (ts, session_id, account_id, record)", "(? / 1e6, ?, ?, ?)", record=3)
 STATE = "UPDATE accounts SET state = ? WHERE id = ?"
 #: the recorded outcome row as `marshal` bytes (see `Outcome.from_json`)
 OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)", "(?, ?, ? / 1e6, ?)",
@@ -173,16 +180,15 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if led:
         LEDGER(conn, led)
     if rd:
-        conn.executemany(RES_DEL, rd)
+        RES_DEL(conn, rd)
     if rp:
         RES_PUT(conn, rp)
     if sd:
-        conn.executemany(SES_DEL, [(s,) for s in sd])
+        SES_DEL(conn, [(s,) for s in sd])
     if sp:
         SES_PUT(conn, sp)
     if cdrs:
-        records = _each(_cdr_encoder, [c[3] for c in cdrs], _slow_cdr_json)
-        conn.executemany(CDR, [(c[0], c[1], c[2], rec) for c, rec in zip(cdrs, records)])
+        CDR(conn, cdrs)
     if states:
         conn.executemany(STATE, states)
     if outs:
