@@ -35,6 +35,7 @@ import socket
 import sqlite3
 import struct
 import sys
+from itertools import repeat
 from typing import Any
 
 
@@ -42,13 +43,15 @@ def _not_json(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-# one C encoder for every call (``JSONEncoder.encode`` makes a new one each time)
+# C encoders made once (``JSONEncoder.encode`` makes a new one on every call)
 _c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
 _encoder: Any = None if _c_make_encoder is None else _c_make_encoder(
     None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+#: a CDR's record: ``json.dumps(cdr, sort_keys=True)``'s separators and key order
+_cdr_encoder: Any = None if _c_make_encoder is None else _c_make_encoder(
+    None, _not_json, json.encoder.encode_basestring_ascii, None, ": ", ", ", True, False, True)
 _slow_dumps = json.JSONEncoder(separators=(",", ":")).encode
-#: a CDR's record, as ``json.dumps(cdr, sort_keys=True)`` (one encoder object for every call)
-_cdr_json = json.JSONEncoder(sort_keys=True).encode
+_slow_cdr_json = json.JSONEncoder(sort_keys=True).encode
 
 
 def _dumps(obj: Any) -> str:
@@ -56,6 +59,20 @@ def _dumps(obj: Any) -> str:
     if _encoder is None:  # pragma: no cover - CPython has the C encoder
         return _slow_dumps(obj)
     return "".join(_encoder(obj, 0))
+
+
+def _cdr_json(cdr: Any) -> str:
+    """A CDR's record, exactly as ``json.dumps(cdr, sort_keys=True)``."""
+    if _cdr_encoder is None:  # pragma: no cover - CPython has the C encoder
+        return _slow_cdr_json(cdr)
+    return "".join(_cdr_encoder(cdr, 0))
+
+
+def _each(encoder: Any, values: list[Any], slow: Any) -> list[Any]:
+    """`values` encoded by a C encoder, the loop in C (no Python frame per value)."""
+    if encoder is None:  # pragma: no cover - CPython has the C encoder
+        return [slow(v) for v in values]
+    return list(map("".join, map(encoder, values, repeat(0, len(values)))))
 
 
 _LEN = struct.Struct(">I")
@@ -67,26 +84,60 @@ RES_COLS = ("session_id, rating_group, account_id, unit, units, holds, expires_a
             "final, peer")
 SES_COLS = "session_id, account_id, started, updated, expires_at, charged, units, requests, peer, final"
 class Rows:
-    """One multi-row statement, ``head VALUES (row), (row), ... tail``, run on chunks of 64,
-    16, 4 and 1 rows: a few statements per batch instead of one per row (what SQLite does
-    per statement, and the Python per row of ``executemany``, is most of a small insert)."""
+    """One multi-row statement, ``head VALUES (row), (row), ... tail`` (`keyword` in place of
+    `` VALUES ``: ``head IN (?, ?, ...)``): one statement for up to `MOST` rows (a statement
+    text per row count, made on first use and kept in the connection's statement cache), so
+    a batch costs one statement per table whatever its size (what SQLite does per
+    statement, and the Python per row of ``executemany``, is most of a small write). Rows
+    are bound from one flat list of values: `json` names columns to encode as compact JSON
+    text, `record` one to encode as a CDR record (sorted keys), `blob` one to encode with
+    `marshal`, by C loops over the list's extended slices."""
 
-    CHUNKS = (64, 16, 4, 1)
+    MOST = 64
 
-    def __init__(self, head: str, row: str, tail: str = "") -> None:
-        self.sql = {k: f"{head} VALUES {', '.join([row] * k)}{tail}" for k in self.CHUNKS}
+    def __init__(self, head: str, row: str, tail: str = "", *, json: tuple[int, ...] = (),
+                 blob: int | None = None, record: int | None = None, keyword: str = " VALUES ") -> None:
+        self.head, self.row, self.tail, self.keyword = head, row, tail, keyword
+        self.width = row.count("?")
+        self.json = json
+        self.blob = blob
+        self.record = record
+        self.sql: dict[int, str] = {}
+
+    def text(self, k: int) -> str:
+        """The statement for `k` rows."""
+        sql = self.sql.get(k)
+        if sql is None:
+            sql = self.sql[k] = f"{self.head}{self.keyword}{', '.join([self.row] * k)}{self.tail}"
+        return sql
 
     def __call__(self, conn: sqlite3.Connection, rows: Any) -> None:
         n = len(rows)
-        if n == 1:
-            conn.execute(self.sql[1], rows[0])
+        w = self.width
+        if set(map(len, rows)) != {w}:  # a short row would shift every value after it
+            raise ValueError(f"rows of {w} values expected")
+        flat = [v for r in rows for v in r]
+        for col in self.json:
+            flat[col::w] = _each(_encoder, flat[col::w], _slow_dumps)
+        if self.record is not None:
+            col = self.record
+            flat[col::w] = _each(_cdr_encoder, flat[col::w], _slow_cdr_json)
+        if self.blob is not None:
+            col = self.blob
+            # a bytearray is bound as it is; bytes would make the sqlite3 module look for an
+            # adapter (in its registry, then ``__adapt__`` / ``__conform__``) for each value
+            flat[col::w] = list(map(bytearray, map(marshal.dumps, flat[col::w], repeat(4, n))))
+        most = self.MOST
+        if n <= most:
+            conn.execute(self.text(n), flat)
             return
+        sql = self.text(most)
+        step = most * w
         i = 0
-        for k in self.CHUNKS:
-            sql = self.sql[k]
-            while n - i >= k:
-                conn.execute(sql, [v for r in rows[i:i + k] for v in r])
-                i += k
+        while n - i > most:
+            conn.execute(sql, flat[i * w:i * w + step])
+            i += most
+        conn.execute(self.text(n - i), flat[i * w:])
 
 
 # Times arrive as integer microseconds and are stored as seconds (REAL): the division is
@@ -96,19 +147,23 @@ LEDGER = Rows("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balan
               "session_id, request_number, rating_group)", "(? / 1e6, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 BALANCE = Rows("WITH v (id, amount) AS (", "(?, ?)",
                ") UPDATE balances SET amount = v.amount FROM v WHERE balances.id = v.id")
-RES_DEL = "DELETE FROM reservations WHERE session_id = ? AND rating_group = ?"
+RES_DEL = Rows("WITH v (session_id, rating_group) AS (", "(?, ?)",
+               ") DELETE FROM reservations WHERE rowid IN (SELECT r.rowid FROM v JOIN reservations r "
+               "ON r.session_id = v.session_id AND r.rating_group = v.rating_group)")
 RES_PUT = Rows(f"INSERT INTO reservations ({RES_COLS})", "(?, ?, ?, ?, ?, ?, ? / 1e6, ?, ?, ?)",
                " ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
                "holds = excluded.holds, expires_at = excluded.expires_at, "
-               "request_number = excluded.request_number, final = excluded.final")
-SES_DEL = "DELETE FROM sessions WHERE session_id = ?"
+               "request_number = excluded.request_number, final = excluded.final", json=(5,))
+SES_DEL = Rows("DELETE FROM sessions WHERE session_id", "?", ")", keyword=" IN (")
 SES_PUT = Rows(f"INSERT INTO sessions ({SES_COLS})", "(?, ?, ? / 1e6, ? / 1e6, ? / 1e6, ?, ?, ?, ?, ?)",
                " ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
                "expires_at = excluded.expires_at, charged = excluded.charged, "
-               "units = excluded.units, requests = excluded.requests, final = excluded.final")
-CDR = "INSERT INTO cdrs (ts, session_id, account_id, record) VALUES (?1 / 1e6, ?2, ?3, ?4)"
+               "units = excluded.units, requests = excluded.requests, final = excluded.final", json=(6,))
+CDR = Rows("INSERT INTO cdrs (ts, session_id, account_id, record)", "(? / 1e6, ?, ?, ?)", record=3)
 STATE = "UPDATE accounts SET state = ? WHERE id = ?"
-OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)", "(?, ?, ? / 1e6, ?)")
+#: the recorded outcome row as `marshal` bytes (see `Outcome.from_json`)
+OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)", "(?, ?, ? / 1e6, ?)",
+               blob=3)
 
 
 def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
@@ -120,27 +175,24 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if rows is None:
         return
     bal, led, rd, rp, sd, sp, cdrs, states, outs = rows
-    dumps = _dumps
     if bal:
         BALANCE(conn, bal)
     if led:
         LEDGER(conn, led)
     if rd:
-        conn.executemany(RES_DEL, rd)
+        RES_DEL(conn, rd)
     if rp:
-        RES_PUT(conn, [(r[0], r[1], r[2], r[3], r[4], dumps(r[5]), r[6], r[7], r[8], r[9]) for r in rp])
+        RES_PUT(conn, rp)
     if sd:
-        conn.executemany(SES_DEL, [(s,) for s in sd])
+        SES_DEL(conn, [(s,) for s in sd])
     if sp:
-        SES_PUT(conn, [(r[0], r[1], r[2], r[3], r[4], r[5], dumps(r[6]), r[7], r[8], r[9]) for r in sp])
+        SES_PUT(conn, sp)
     if cdrs:
-        cdr_json = _cdr_json
-        conn.executemany(CDR, [(c[0], c[1], c[2], cdr_json(c[3])) for c in cdrs])
+        CDR(conn, cdrs)
     if states:
         conn.executemany(STATE, states)
     if outs:
-        mdumps = marshal.dumps  # the recorded outcome row (see `Outcome.from_json`)
-        OUTCOME(conn, [(r[0], r[1], r[2], mdumps(r[3], 4)) for r in outs])
+        OUTCOME(conn, outs)
 
 
 def query(conn: sqlite3.Connection, sql: str, args: Any, mode: str) -> Any:
@@ -161,11 +213,14 @@ def query(conn: sqlite3.Connection, sql: str, args: Any, mode: str) -> Any:
 
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+    # statements: a multi-row statement per row count of each table, plus the queries
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=512)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
+    # what is never on disk anyway: statement journals and temporary tables in memory
+    conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
 

@@ -1,0 +1,113 @@
+"""The SQLite writer's rows: one statement per table and batch, columns encoded by C loops.
+
+A batch's rows of a table are bound as one flat list to one multi-row statement (up to 64
+rows each); JSON columns (reservation holds, session units) and the outcome column
+(`marshal` bytes) are encoded over the list's slices, and CDR records with sorted keys:
+the text and bytes stored must be exactly what the standard encoders give."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import sqlite3
+
+from diameter.ocs.store.sqlite_writer import Rows, Writer, _cdr_json, connect, write_rows
+
+
+def _statements(conn: sqlite3.Connection) -> list[str]:
+    seen: list[str] = []
+    conn.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("INSERT") else None)
+    return seen
+
+
+def test_a_table_of_a_batch_is_one_statement_up_to_64_rows_with_json_and_blob_columns():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b REAL, holds TEXT, out BLOB)")
+    put = Rows("INSERT INTO t (a, b, holds, out)", "(?, ? / 1e6, ?, ?)", json=(2,), blob=3)
+    seen = _statements(conn)
+    for n in (1, 2, 3, 17, 64, 65, 130):
+        conn.execute("DELETE FROM t")
+        seen.clear()
+        rows = [(f"s{i}", 1_700_000_000_123_456 + i, [(i, -i, 10 * i)] if i % 3 else {"1:octets": i},
+                 [2, 2001, None, [(1, "x\u00e9", 0.5)]]) for i in range(n)]
+        put(conn, rows)
+        assert len(seen) == (n + 63) // 64
+        got = conn.execute("SELECT a, b, holds, out FROM t ORDER BY id").fetchall()
+        assert [r[:3] for r in got] == [(a, us / 1e6, json.dumps(h, separators=(",", ":")))
+                                        for a, us, h, _ in rows]
+        assert [(type(r[3]), marshal.loads(r[3])) for r in got] == [(bytes, r[3]) for r in rows]
+
+
+def test_rows_of_the_wrong_width_are_refused_before_anything_is_written():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (a INTEGER, b INTEGER)")
+    put = Rows("INSERT INTO t (a, b)", "(?, ?)")
+    for bad in ([(1, 2), (3,)], [(1, 2, 3)], [(1, 2), (3, 4, 5), (6,)]):
+        try:
+            put(conn, bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"{bad!r} was written")
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+
+
+def test_a_cdr_record_is_exactly_the_sorted_standard_json():
+    for cdr in ({"type": "session", "session_id": "h;1;2", "account_id": 7, "started": 1796585645.4801874,
+                 "ended": 1e16, "charged": -50, "units": {"1:octets": 5 << 20, "0:seconds": 0},
+                 "requests": 6, "reason": "terminated", "peer": "p\u00e9\"\\\n", "currency": 978},
+                {}, {"b": [1.5, None, True, False, "x\u2028"], "a": 2 ** 70, "c": {"z": 1, "y": [{}]}}):
+        assert _cdr_json(cdr) == json.dumps(cdr, sort_keys=True)
+    try:
+        _cdr_json({"x": object()})
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("an object was encoded")
+
+
+def test_a_batch_that_cannot_be_encoded_is_rolled_back_whole(tmp_path):
+    path = str(tmp_path / "w.sqlite3")
+    conn = connect(path, "FULL")
+    conn.execute("CREATE TABLE outcomes (session_id TEXT, request_number INTEGER, ts REAL, outcome TEXT)")
+    writer = Writer(conn)
+    version = writer.handle(("lock",))[1]
+    writer.handle(("rollback",))
+    good = ("s", 0, 1_700_000_000_000_000, [2, 2001])
+    kind, _ = writer.handle(("batch", 1, version, (None, None, None, None, None, None, None, None,
+                                                   [good, ("s", 1, 1, [object()])])))
+    assert kind == "failed"
+    assert writer.handle(("batch", 1, version, (None,) * 8 + ([good],)))[0] == "rejected"  # same epoch
+    assert writer.handle(("batch", 2, version, (None,) * 8 + ([good],))) == ("ok", None)
+    [(sid, number, out)] = conn.execute("SELECT session_id, request_number, outcome FROM outcomes")
+    assert (sid, number, type(out), marshal.loads(out)) == ("s", 0, bytes, [2, 2001])
+    conn.close()
+
+
+def test_deletes_and_cdrs_of_a_batch_are_one_statement_each_and_touch_only_their_rows():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE reservations (session_id TEXT, rating_group INTEGER, "
+                 "PRIMARY KEY (session_id, rating_group))")
+    conn.execute("CREATE TABLE sessions (session_id TEXT PRIMARY KEY)")
+    conn.execute("CREATE TABLE cdrs (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL, session_id TEXT, "
+                 "account_id INTEGER, record TEXT)")
+    for n in (1, 5, 64, 70):
+        for table in ("reservations", "sessions", "cdrs"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.executemany("INSERT INTO reservations VALUES (?, ?)",
+                         [(f"s{i}", g) for i in range(2 * n) for g in (1, 2)])
+        conn.executemany("INSERT INTO sessions VALUES (?)", [(f"s{i}",) for i in range(2 * n)])
+        gone = [(f"s{i}", 1 + i % 2) for i in range(0, 2 * n, 2)]
+        cdrs = [(1_700_000_000_000_000 + i, f"s{i}", i, {"z": i, "a": [1.5, None], "m": "\u00e9"})
+                for i in range(n)]
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        write_rows(conn, (None, None, gone, None, [s for s, _ in gone], None, cdrs, None, None))
+        conn.set_trace_callback(None)
+        assert len(seen) == 3 * ((n + 63) // 64)
+        left = set(conn.execute("SELECT session_id, rating_group FROM reservations"))
+        assert left == {(f"s{i}", g) for i in range(2 * n) for g in (1, 2)} - set(gone)
+        assert {r[0] for r in conn.execute("SELECT session_id FROM sessions")} == {
+            f"s{i}" for i in range(1, 2 * n, 2)}
+        got = conn.execute("SELECT ts, session_id, account_id, record FROM cdrs ORDER BY id").fetchall()
+        assert got == [(us / 1e6, s, a, json.dumps(rec, sort_keys=True)) for us, s, a, rec in cdrs]
