@@ -43,6 +43,24 @@ class _FrontCharge(Charge):
 
     __slots__ = ("front", "creq", "kind", "t0", "answer")
 
+    def set_result(self, value: Any) -> None:
+        """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
+        if value is None:  # no account: the engine's second try, or USER_UNKNOWN
+            Charge.set_result(self, value)
+            return
+        if self._done:
+            return
+        self._done = True
+        try:
+            try:
+                res = self.front._result(self.creq, self.kind, value, self.t0)
+            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                self.answer(None, err)
+                return
+            self.answer(res, None)
+        except Exception:  # noqa: BLE001 - the server's bug must not stop the committer
+            log.exception("ocs: a charge's answer failed")
+
     def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
         if exc is None:
             try:

@@ -47,6 +47,8 @@ class Unit:
         return self._done
 
     def set_result(self, value: Any) -> None:
+        if self._done:  # settled already: once per submission
+            return
         self._done = True
         try:
             self.finished(value, None)
@@ -54,6 +56,8 @@ class Unit:
             log.exception("ocs storage: a transaction's callback failed")
 
     def set_exception(self, exc: BaseException) -> None:
+        if self._done:
+            return
         self._done = True
         try:
             self.finished(None, exc)

@@ -506,6 +506,8 @@ class SqliteStorage(Storage):
     def _done(self, batch: list[_Item], values: list[Any]) -> None:
         self.commits += 1
         self.units += len(batch)
-        for (_w, fut), value in zip(batch, values):
-            if not fut.done():
+        for (w, fut), value in zip(batch, values):
+            if fut is w:  # a unit with its own completion (it ignores a second one)
+                fut.set_result(value)
+            elif not fut.done():
                 fut.set_result(value)
