@@ -107,7 +107,10 @@ class ServerCore:
                 s.last_number = req.request_number
                 s.requests += 1
                 s.peer = req.peer or s.peer
-                self._arm(s, now)
+                if s.deadline != 0.0:  # self._arm(s, now), inline: its heap entry is there
+                    s.deadline = now + self.tcc
+                else:
+                    self._arm(s, now)
                 return None
             if s is not None:  # Open -> Idle: update not successfully processed
                 del self.sessions[req.session_id]

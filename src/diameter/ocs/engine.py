@@ -67,7 +67,14 @@ class Charge(Unit):
         self.scope = sid
         self.decide = rating.Charging(req, engine.tariff, now)
         subs = req.subscriptions
-        self.target = _subscribers(subs) if subs else Target(session_id=sid)
+        if subs:  # _subscribers(subs), its common case inline
+            try:
+                t = _TARGETS.get(tuple(subs))
+            except TypeError:  # unhashable parts: not shared
+                t = None
+            self.target = t if t is not None else _subscribers(subs)
+        else:
+            self.target = Target(session_id=sid)
         self.second = False
         self._done = False
 
