@@ -25,7 +25,7 @@ OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in (
 """``diameter.ocs._COMPILED_MODULES`` (the OCS's charging model and rating core) and
 ``diameter.ocs.store._COMPILED_MODULES`` (the SQLite account cache, the cached accounts' work)."""
 
-CC_COMPILED_MODULES = [f"src/diameter/cc/{name}.py" for name in ("fastwire", "ccr_walk", "encode")]
+CC_COMPILED_MODULES = [f"src/diameter/cc/{name}.py" for name in ("fastwire", "ccr_walk")]
 """The same list as ``diameter.cc._COMPILED_MODULES``: the credit-control AVP readers."""
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("fastwire", "ccr_walk", "encode")   # setup.py compiles these
+_COMPILED_MODULES = ("fastwire", "ccr_walk")   # setup.py compiles these
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 
