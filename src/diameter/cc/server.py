@@ -236,7 +236,7 @@ class CreditControlServer:
         if self._ticker is None:
             self._start_ticker()
         try:
-            d = getattr(msg, "__dict__", None)
+            d: Any = getattr(msg, "__dict__", None)
             raw = d.get("_raw") if d is not None and len(d) == 3 else None
             if raw is not None and raw[1] == 20 and raw[2] == len(raw[0]) and not d.get("_additional_avps", 1):
                 buf: bytes = raw[0]

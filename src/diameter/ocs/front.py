@@ -42,6 +42,11 @@ class _FrontCharge(Charge):
     to the server's ``done`` (no closure, no second callback object per request)."""
 
     __slots__ = ("front", "creq", "kind", "t0", "answer")
+    front: OcsFront
+    creq: CCRequest
+    kind: RequestKind
+    t0: float
+    answer: Callable[[CCResult | None, BaseException | None], None]
 
     def set_result(self, value: Any) -> None:
         """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
