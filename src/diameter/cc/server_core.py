@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
-from .types import CCRequest, CCResult, RequestType, is_success
+from .types import CCRequest, CCResult, RequestType
 
 log = logging.getLogger("diameter.cc.server")
 
@@ -90,7 +90,8 @@ class ServerCore:
             self._answers.popitem(last=False)
         if req.request_type is RequestType.EVENT:
             return None  # event based: Idle -> Idle
-        ok = is_success(res.result_code)
+        code = res.result_code
+        ok = code is not None and 2000 <= code < 3000  # is_success, inline
         s = self.sessions.get(req.session_id)
         if s is None and req.session_id in self._closed_busy:
             if not any(k[0] == req.session_id for k in self._in_progress):
@@ -106,7 +107,10 @@ class ServerCore:
                 s.last_number = req.request_number
                 s.requests += 1
                 s.peer = req.peer or s.peer
-                self._arm(s, now)
+                if s.deadline != 0.0:  # self._arm(s, now), inline: its heap entry is there
+                    s.deadline = now + self.tcc
+                else:
+                    self._arm(s, now)
                 return None
             if s is not None:  # Open -> Idle: update not successfully processed
                 del self.sessions[req.session_id]

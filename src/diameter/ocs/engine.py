@@ -26,6 +26,7 @@ from .model import (
 )
 from .rating import ChargeRequest
 from .store import Storage, Target
+from .store.base import Unit
 from .tariff import DEFAULT_TARIFF, Tariff
 
 log = logging.getLogger("diameter.ocs")
@@ -48,42 +49,66 @@ def _subscribers(subscriptions: Sequence[tuple[int, str]]) -> Target:
     return t
 
 
-class _Charge:
-    """One :meth:`Engine.charge_then`: the same steps as :meth:`Engine.charge`, as callbacks."""
+class Charge(Unit):
+    """One :meth:`Engine.charge_then`: the same steps as :meth:`Engine.charge`, as the storage's
+    unit itself (a storage with ``submit_unit`` queues this object; others call back
+    :meth:`finished`). A front may subclass it and override :meth:`charged`, the callback."""
 
-    __slots__ = ("store", "req", "then", "decide", "key", "now")
+    __slots__ = ("store", "req", "second")
 
     def __init__(self, engine: Engine, req: ChargeRequest,
-                 then: Callable[[Outcome | None, BaseException | None], None]) -> None:
+                 then: Callable[[Outcome | None, BaseException | None], None] | None = None) -> None:
         self.store: Any = engine.store
         self.req = req
         self.then = then
         self.now = now = engine.clock()
-        self.key = (req.session_id, req.request_number)
+        sid = req.session_id
+        self.key = (sid, req.request_number)
+        self.scope = sid
         self.decide = rating.Charging(req, engine.tariff, now)
+        subs = req.subscriptions
+        if subs:  # _subscribers(subs), its common case inline
+            try:
+                t = _TARGETS.get(tuple(subs))
+            except TypeError:  # unhashable parts: not shared
+                t = None
+            self.target = t if t is not None else _subscribers(subs)
+        else:
+            self.target = Target(session_id=sid)
+        self.second = False
+        self._done = False
 
     def start(self) -> None:
-        req = self.req
-        target = _subscribers(req.subscriptions) if req.subscriptions else Target(session_id=req.session_id)
-        self.store.transact_then(target, self.decide, self.key, self.now, req.session_id, self._first)
+        """Queue the unit; raises `StorageError` at once when the storage is not open."""
+        store = self.store
+        submit = getattr(store, "submit_unit", None)
+        if submit is not None:
+            submit(self)
+        else:
+            store.transact_then(self.target, self.decide, self.key, self.now, self.scope, self.finished)
 
-    def _first(self, out: Outcome | None, exc: BaseException | None) -> None:
-        req = self.req
-        if (out is None and exc is None and req.subscriptions
-                and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION)):
-            # subscription changed or missing mid-session: the session still knows its account
-            try:
-                self.store.transact_then(Target(session_id=req.session_id), self.decide, self.key, self.now,
-                                         req.session_id, self._last)
-            except Exception as err:  # noqa: BLE001 - the storage closed meanwhile
-                self.then(None, err)
-            return
-        self._last(out, exc)
-
-    def _last(self, out: Outcome | None, exc: BaseException | None) -> None:
-        if exc is None and out is None:
+    def finished(self, value: Any, exc: BaseException | None) -> None:
+        out: Outcome | None = value
+        if out is None and exc is None:
+            req = self.req
+            if (not self.second and req.subscriptions
+                    and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION)):
+                # subscription changed or missing mid-session: the session still knows its account
+                self.second = True
+                self.target = Target(session_id=req.session_id)
+                try:
+                    self.start()
+                except Exception as err:  # noqa: BLE001 - the storage closed meanwhile
+                    self.charged(None, err)
+                return
             out = Outcome(USER_UNKNOWN, error_message="no account for the subscription")
-        self.then(out, exc)
+        self.charged(out, exc)
+
+    def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
+        """The charge's committed outcome, or its error: ``then(out, exc)`` unless overridden."""
+        then = self.then
+        assert then is not None
+        then(out, exc)
 
 
 class Engine:
@@ -123,7 +148,7 @@ class Engine:
         """:meth:`charge` without a coroutine: ``then(outcome, None)`` once it is committed, or
         ``then(None, error)`` (from the storage's committer). Needs :meth:`can_charge_then`;
         raises `StorageError` at once when the storage is not open."""
-        _Charge(self, req, then).start()
+        Charge(self, req, then).start()
 
     async def close_session(self, session_id: str, reason: str,
                             idle: float | None = None) -> Outcome | None:

@@ -19,7 +19,7 @@ from typing import Any
 from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
-from .engine import Engine
+from .engine import Charge, Engine
 from .mapping import charge_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
 from .rating import ChargeRequest
@@ -35,6 +35,48 @@ _KINDS = {RequestType.INITIAL: RequestKind.INITIAL, RequestType.UPDATE: RequestK
 _NAMES = {k: k.name for k in RequestKind}
 CLOSED_REASONS = {"tcc_expired": "tcc_expired", "session_termination": "str", "abort": "asr",
                   "failed": "failed"}
+
+
+class _FrontCharge(Charge):
+    """A charge of `OcsFront.answer_soon`: its committed outcome becomes the CCResult given
+    to the server's ``done`` (no closure, no second callback object per request)."""
+
+    __slots__ = ("front", "creq", "kind", "t0", "answer")
+    front: OcsFront
+    creq: CCRequest
+    kind: RequestKind
+    t0: float
+    answer: Callable[[CCResult | None, BaseException | None], None]
+
+    def set_result(self, value: Any) -> None:
+        """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
+        if value is None:  # no account: the engine's second try, or USER_UNKNOWN
+            Charge.set_result(self, value)
+            return
+        if self._done:
+            return
+        self._done = True
+        try:
+            try:
+                res = self.front._result(self.creq, self.kind, value, self.t0)
+            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                self.answer(None, err)
+                return
+            self.answer(res, None)
+        except Exception:  # noqa: BLE001 - the server's bug must not stop the committer
+            log.exception("ocs: a charge's answer failed")
+
+    def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
+        if exc is None:
+            try:
+                assert out is not None
+                res = self.front._result(self.creq, self.kind, out, self.t0)
+            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                self.answer(None, err)
+                return
+            self.answer(res, None)
+        else:
+            self.answer(None, exc)
 
 
 class OcsFront:
@@ -129,24 +171,17 @@ class OcsFront:
         (or ``done(None, error)``) once the charge is committed."""
         kind = _KINDS[req.request_type]
         t0 = time.perf_counter()
-        refused = self._tolerated(req)
-        if refused is not None:
-            self._count(_NAMES[kind], refused.result_code, 0.0)
-            return refused
-
-        def charged(out: Outcome | None, exc: BaseException | None) -> None:
-            if exc is None:
-                try:
-                    assert out is not None
-                    res = self._result(req, kind, out, t0)
-                except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                    done(None, err)
-                    return
-                done(res, None)
-            else:
-                done(None, exc)
-
-        self.engine.charge_then(self._request(req, kind), charged)
+        if req.message is not None or not req.session_id:
+            auth = req._auth_application_id  # the slot: its property is a call (not decoded yet: a bare object)
+            if (not req.session_id or not req.has_request_number or auth is None
+                    or type(auth) is object):  # what `_tolerated` refuses or logs
+                refused = self._tolerated(req)
+                if refused is not None:
+                    self._count(_NAMES[kind], refused.result_code, 0.0)
+                    return refused
+        c = _FrontCharge(self.engine, charge_request(req, kind))
+        c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
+        c.start()
         return None
 
     async def _balance_query(self, req: CCRequest, query: huawei.BalanceQuery) -> CCResult:

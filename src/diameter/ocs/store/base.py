@@ -10,6 +10,7 @@ charging again.
 from __future__ import annotations
 
 import abc
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,9 +19,55 @@ from ..model import Account, AccountKind, AuditReport, Balance, LedgerRow, Outco
 from . import queries
 from .queries import Decide, Target, Work
 
+log = logging.getLogger("diameter.ocs.store")
+
 
 class StorageError(RuntimeError):
     """The database failed; the request was not committed."""
+
+
+class Unit:
+    """A money-path unit with its own completion: what :meth:`Storage.transact` decides
+    (`target`, `decide`, `key`, `now`, `scope`) and the future's part (`done`, `set_result`,
+    `set_exception`), which a storage's committer calls as the unit's batch settles.
+
+    Storages that take units (``submit_unit``, SQLite) queue the object itself: no future,
+    no wrapper per request. Subclasses override :meth:`finished`; the default unit calls
+    ``then(value, None)`` or ``then(None, exc)``."""
+
+    __slots__ = ("target", "decide", "key", "now", "scope", "then", "_done")
+
+    def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
+                 scope: str | None, then: Callable[[Any, BaseException | None], None] | None = None) -> None:
+        self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
+        self.then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any) -> None:
+        if self._done:  # settled already: once per submission
+            return
+        self._done = True
+        try:
+            self.finished(value, None)
+        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
+            log.exception("ocs storage: a transaction's callback failed")
+
+    def set_exception(self, exc: BaseException) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.finished(None, exc)
+        except Exception:  # noqa: BLE001
+            log.exception("ocs storage: a transaction's callback failed")
+
+    def finished(self, value: Any, exc: BaseException | None) -> None:
+        """The unit's outcome (committed) or its error; called once per submission."""
+        if self.then is not None:
+            self.then(value, exc)
 
 
 class Storage(abc.ABC):

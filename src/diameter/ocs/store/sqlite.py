@@ -39,7 +39,7 @@ from typing import Any
 
 from ..model import Outcome
 from . import schema
-from .base import Storage, StorageError
+from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
 from .sqlite_cache import RECORDED, SESSION_RECORDED, AccountCache, Rows
 from .sqlite_link import WriterProcess, WriterThread
@@ -48,40 +48,6 @@ from .sqlite_writer import connect
 log = logging.getLogger("diameter.ocs.store")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 MIN_SQLITE = (3, 35, 0)  # RETURNING, upserts
-
-
-class _Transact:
-    """A money-path unit, decided on the account cache (see `sqlite_cache`).
-
-    With `then` (:meth:`SqliteStorage.transact_then`) it also stands in its batch for the
-    caller's future: ``then(value, None)`` or ``then(None, exc)`` is called as the batch
-    settles, in the same turn of the event loop (no task wakes up, no second object)."""
-
-    __slots__ = ("target", "decide", "key", "now", "scope", "then", "_done")
-
-    def __init__(self, target: Target, decide: Decide, key: tuple[str, int] | None, now: float,
-                 scope: str | None, then: Callable[[Any, BaseException | None], None] | None = None) -> None:
-        self.target, self.decide, self.key, self.now, self.scope = target, decide, key, now, scope
-        self.then = then
-        self._done = False
-
-    # the future's part (only used with `then`)
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, value: Any) -> None:
-        self._done = True
-        try:
-            self.then(value, None)  # type: ignore[misc]
-        except Exception:  # noqa: BLE001 - the caller's bug must not stop the committer
-            log.exception("ocs sqlite: a transaction's callback failed")
-
-    def set_exception(self, exc: BaseException) -> None:
-        self._done = True
-        try:
-            self.then(None, exc)  # type: ignore[misc]
-        except Exception:  # noqa: BLE001
-            log.exception("ocs sqlite: a transaction's callback failed")
 
 
 def drive(conn: Any, work: Work) -> Any:
@@ -105,7 +71,7 @@ def drive(conn: Any, work: Work) -> Any:
         return stop.value
 
 
-_Item = tuple[Any, "asyncio.Future[Any] | _Transact"]
+_Item = tuple[Any, "asyncio.Future[Any] | Unit"]
 #: a batch with the writer: its items, its values, the reply's future, its outcome keys
 _Flight = tuple[list[_Item], list[Any], "asyncio.Future[tuple[str, Any]]", list[tuple[str, int]]]
 
@@ -217,11 +183,16 @@ class SqliteStorage(Storage):
         committed (``then(None, error)`` if it fails), called from the committer as its batch
         settles. Raises `StorageError` at once when the storage is not open. Must be called on
         the event loop that opened the storage."""
+        self.submit_unit(Unit(target, decide, key, now, scope, then))
+
+    def submit_unit(self, unit: Unit) -> None:
+        """:meth:`transact_then` of a unit built by the caller (a `Unit` subclass whose
+        ``finished`` is the callback): queued as it is, nothing wraps it."""
         if self._writer is None or self._closing:
             raise StorageError("storage is not open")
         if asyncio.get_running_loop() is not self._loop:
             raise StorageError("storage used from another event loop than the one that opened it")
-        unit = _Transact(target, decide, key, now, scope, then)
+        unit._done = False
         self._pending.append((unit, unit))
         wake = self._wake
         assert wake is not None
@@ -234,7 +205,7 @@ class SqliteStorage(Storage):
     async def transact(self, target: Target, decide: Decide, key: tuple[str, int] | None = None,
                        now: float | None = None, scope: str | None = None) -> Outcome | None:
         ts = time.time() if now is None else now
-        out: Outcome | None = await self._submit(_Transact(target, decide, key, ts, scope))
+        out: Outcome | None = await self._submit(Unit(target, decide, key, ts, scope))
         return out
 
     # -- connections -----------------------------------------------------------------
@@ -323,7 +294,7 @@ class SqliteStorage(Storage):
                     self._fail(batch, StorageError(f"the SQLite writer process cannot start: {exc}"))
                 continue
             fast = (self._rconn is not None and self._cache.version is not None
-                    and type(self._pending[0][0]) is _Transact)
+                    and isinstance(self._pending[0][0], Unit))
             if fast and self._cache.full and flights:  # empty it between batches, nothing in flight
                 await self._drain(flights)
                 continue
@@ -338,7 +309,7 @@ class SqliteStorage(Storage):
                 self._cache.trim()
             n = 0
             pending = self._pending
-            while n < len(pending) and n < self.batch and type(pending[n][0]) is _Transact:
+            while n < len(pending) and n < self.batch and isinstance(pending[n][0], Unit):
                 n += 1
             batch, self._pending = pending[:n], pending[n:]
             if flights:
@@ -445,7 +416,7 @@ class SqliteStorage(Storage):
         """Run a batch in one transaction; its values once committed (raises: rolled back)."""
         writer = self._writer
         assert writer is not None
-        keys = [w.key for w, _f in batch if type(w) is _Transact and w.key is not None]
+        keys = [w.key for w, _f in batch if isinstance(w, Unit) and w.key is not None]
         try:
             version = await writer.lock()
             recorded = {}
@@ -518,7 +489,7 @@ class SqliteStorage(Storage):
         cache.begin(version)
         values: list[Any] = []
         for work, _fut in batch:
-            if type(work) is _Transact:
+            if isinstance(work, Unit):
                 values.append(cache.transact(conn, work.target, work.decide, work.key, work.now,
                                              work.scope, recorded))
             else:  # other work reads and writes the tables: they must be up to date
@@ -535,6 +506,8 @@ class SqliteStorage(Storage):
     def _done(self, batch: list[_Item], values: list[Any]) -> None:
         self.commits += 1
         self.units += len(batch)
-        for (_w, fut), value in zip(batch, values):
-            if not fut.done():
+        for (w, fut), value in zip(batch, values):
+            if fut is w:  # a unit with its own completion (it ignores a second one)
+                fut.set_result(value)
+            elif not fut.done():
                 fut.set_result(value)
