@@ -30,7 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..books import Decision
-from ..model import AccountState, Outcome, Reservation, SessionRow
+from ..model import UNIT_VALUE, AccountState, Outcome, Reservation, SessionRow
+from ..rating import Charging
 from . import account_ops, queries
 from .cached import CachedAccount
 from .queries import Decide, Target, Work
@@ -149,7 +150,7 @@ class AccountCache:
             if r is None:
                 rd.append(k)
             else:
-                rp.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
+                rp.append((r.session_id, r.rating_group, r.account_id, UNIT_VALUE[r.unit], r.units,
                            [(h.balance_id, h.amount, h.units) for h in r.holds], _us(r.expires_at),
                            r.request_number, int(r.final), r.peer))
         sd: list[str] = []
@@ -205,7 +206,8 @@ class AccountCache:
         if acc is None:
             return None
         view = account_ops.view(acc.snap, acc.res, acc.sessions, scope)
-        dec = decide(view)
+        # a Charging is called directly when compiled (a generic call otherwise)
+        dec = decide(view) if not isinstance(decide, Charging) else decide(view)
         out = dec.outcome
         if out.account_id is None:
             out.account_id = account_id
