@@ -234,7 +234,8 @@ class Books:
             row = SessionRow(session_id, self.snap.account.id, self.now, self.now, expires_at, peer=peer)
             self.sessions[session_id] = row
         row.updated = self.now
-        row.expires_at = max(row.expires_at, expires_at)
+        if expires_at > row.expires_at:  # max(), without the generic call when compiled
+            row.expires_at = expires_at
         row.requests += 1
         self.sessions_put[session_id] = row
         if self.sessions_del is not None:
@@ -272,7 +273,15 @@ class Books:
                     change += r.amount
             outcome.balance_change = change
         # balances change only through `change`: a balance's last row holds its new amount
-        return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
-                        list(self.put.values()), sorted(self.deleted) if self.deleted else [],
-                        list(self.sessions_put.values()),
-                        sorted(self.sessions_del) if self.sessions_del else [], self.cdrs)
+        balances: dict[int, int] = {}
+        for r in rows:
+            balances[r.balance_id] = r.balance_after
+        put: list[Reservation] = []
+        for res in self.put.values():  # (a loop: list(d.values()) builds a view first)
+            put.append(res)
+        sessions_put: list[SessionRow] = []
+        for s in self.sessions_put.values():
+            sessions_put.append(s)
+        return Decision(outcome, rows, balances, put, sorted(self.deleted) if self.deleted else [],
+                        sessions_put, sorted(self.sessions_del) if self.sessions_del else [],
+                        self.cdrs)

@@ -33,14 +33,19 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .model import FinalAction, UnitKind
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 #: affordable units without a price (as many as anyone could ask for)
 _UNLIMITED: Final = 1 << 62
 #: operands below this multiply without the big-integer path when compiled (mypyc's check)
 _SMALL: Final = 1 << 30
+#: the largest product worked out in 64-bit arithmetic when compiled
+_I64_PRODUCT: Final = (1 << 62) - 1
 
 
 class TariffError(ValueError):
@@ -75,7 +80,7 @@ class Rate:
         per = self.per
         if blocks < _SMALL and per < _SMALL:
             return blocks * per
-        return _big_product(blocks, per)
+        return _product(blocks, per)
 
     def matches(self, context: str | None, rating_group: int | None, service_id: int | None) -> int:
         """Specificity score of this rate for a request, or -1 when it does not apply."""
@@ -96,9 +101,13 @@ class Rate:
         return score
 
 
-def _big_product(a: int, b: int) -> int:
-    """``a * b`` for large operands: kept out of the common path (compiled, the product of
-    two operands over 2**30 goes through Python integers however it is written)."""
+def _product(a: int, b: int) -> int:
+    """``a * b`` of non-negative `a` and `b`, in 64-bit arithmetic when compiled if the
+    product fits (compiled, an operand over 2**30 otherwise takes Python's integers)."""
+    if 0 < b and a <= _I64_PRODUCT // b:
+        x: i64 = a
+        y: i64 = b
+        return x * y
     return a * b
 
 

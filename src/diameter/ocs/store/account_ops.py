@@ -19,7 +19,11 @@ def view(snap: Snapshot, res: dict[str, dict[int, Reservation]], sessions: dict[
     mine = res.get(scope)
     row = sessions.get(scope)
     others = len(res) - (1 if mine else 0)
-    return Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
+    reservations: list[Reservation] = []
+    if mine:
+        for r in mine.values():  # (a loop: list(d.values()) builds a view first)
+            reservations.append(r)
+    return Snapshot(snap.account, snap.balances, reservations,
                     {scope: row} if row is not None else {}, others)
 
 

@@ -226,10 +226,11 @@ class AccountCache:
             balances[bid] = amount  # the Balance objects were changed in place by Books
         if dec.ledger:
             ts = _us(now)
-            self.ledger.extend(
-                (ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op, r.amount,
-                 r.balance_after, r.units, r.session_id, r.request_number, r.rating_group)
-                for r in dec.ledger)
+            ledger = self.ledger
+            for r in dec.ledger:  # (a loop: a generator is an object of its own)
+                ledger.append((ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op,
+                               r.amount, r.balance_after, r.units, r.session_id, r.request_number,
+                               r.rating_group))
         account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
                                 self.session_account, account_id)
         for c in dec.cdrs:  # the record's JSON text is made by the writer (its floats cost)
