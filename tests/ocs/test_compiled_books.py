@@ -117,7 +117,7 @@ from diameter.ocs import tariff as tariff_mod
 
 rng = random.Random(11)
 out = [tariff_mod.__file__.endswith(".py")]
-rates = [Rate(UnitKind.OCTETS, price=rng.choice([0, 1, 7, 10, 3 ** 30]), per=rng.choice([1, 6, 1 << 20, 1 << 31, 3 ** 40]))
+rates = [Rate(UnitKind.OCTETS, price=rng.choice([0, 1, 7, 10, 3 ** 30, -1]), per=rng.choice([1, 6, 1 << 20, 1 << 31, 3 ** 40]))
          for _ in range(40)]
 moneys = [-5, 0, 1, 9, 10, 11, (1 << 30) - 1, 1 << 30, (1 << 31) + 3, 10 ** 12, 10 ** 18, 1 << 62, 10 ** 30]
 out.append([[r.affordable(m) for m in moneys] for r in rates])

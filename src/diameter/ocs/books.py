@@ -175,8 +175,11 @@ class Books:
                         None if res.rating_group == NO_RATING_GROUP else res.rating_group,
                         session_id=res.session_id)
         key = (res.session_id, res.rating_group)
-        self.reservations.pop(key, None)
-        self.put.pop(key, None)
+        # (`in` and `del`: dict.pop with a default is a generic method call when compiled)
+        if key in self.reservations:
+            del self.reservations[key]
+        if key in self.put:
+            del self.put[key]
         deleted = self.deleted
         if deleted is None:
             deleted = self.deleted = set()
@@ -245,8 +248,11 @@ class Books:
     def close_session(self, session_id: str, reason: str) -> None:
         for res in self.session_reservations(session_id):
             self.release(res)
-        row = self.sessions.pop(session_id, None)
-        self.sessions_put.pop(session_id, None)
+        row = self.sessions.get(session_id)
+        if row is not None:
+            del self.sessions[session_id]
+        if session_id in self.sessions_put:
+            del self.sessions_put[session_id]
         if self.sessions_del is None:
             self.sessions_del = set()
         self.sessions_del.add(session_id)

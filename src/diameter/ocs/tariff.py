@@ -102,9 +102,9 @@ class Rate:
 
 
 def _product(a: int, b: int) -> int:
-    """``a * b`` of non-negative `a` and `b`, in 64-bit arithmetic when compiled if the
+    """``a * b``, in 64-bit arithmetic when compiled if the
     product fits (compiled, an operand over 2**30 otherwise takes Python's integers)."""
-    if 0 < b and a <= _I64_PRODUCT // b:
+    if 0 < b <= _I64_PRODUCT and 0 <= a <= _I64_PRODUCT // b:
         x: i64 = a
         y: i64 = b
         return x * y

@@ -36,7 +36,8 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
     for sid, rg in dec.reservations_del:
         rs = res.get(sid)
         if rs is not None:
-            rs.pop(rg, None)
+            if rg in rs:  # (not dict.pop with a default: a generic call when compiled)
+                del rs[rg]
             if not rs:
                 del res[sid]
         res_put[(sid, rg)] = None
@@ -48,7 +49,8 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
         res_put[(r.session_id, r.rating_group)] = r
         session_account[r.session_id] = account_id
     for sid in dec.sessions_del:
-        sessions.pop(sid, None)
+        if sid in sessions:
+            del sessions[sid]
         ses_put[sid] = None
     for s in dec.sessions_put:
         sessions[s.session_id] = s

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..books import Decision
 from ..model import UNIT_VALUE, AccountState, Outcome, Reservation, SessionRow
-from ..rating import Charging
+from ..rating import Charging, charge
 from . import account_ops, queries
 from .cached import CachedAccount
 from .queries import Decide, Target, Work
@@ -77,7 +77,9 @@ class AccountCache:
 
     def clear(self) -> None:
         self.accounts: dict[int, CachedAccount] = {}
-        self.subs: dict[tuple[int, str], int] = {}
+        #: subscription data -> type -> account id (nested: a tuple key costs its building,
+        #: hashing and comparing on every look-up)
+        self.subs: dict[str, dict[int, int]] = {}
         self.session_account: dict[str, int] = {}
         #: outcomes of the batch being written (taken, maybe not committed yet)
         self.inflight: dict[tuple[str, int], Outcome] = {}
@@ -169,8 +171,11 @@ class AccountCache:
     def committed(self, keys: list[tuple[str, int]]) -> None:
         """A batch taken earlier is committed: its outcomes are read from the file now."""
         inflight = self.inflight
-        for k in keys:
-            inflight.pop(k, None)
+        for k in keys:  # (not dict.pop with a default: a generic call when compiled)
+            try:
+                del inflight[k]
+            except KeyError:
+                pass
 
     def flush(self, write: Callable[[Rows | None], None]) -> None:
         """Write what the batch decided so far, in its transaction (before other work reads)."""
@@ -206,8 +211,10 @@ class AccountCache:
         if acc is None:
             return None
         view = account_ops.view(acc.snap, acc.res, acc.sessions, scope)
-        # a Charging is called directly when compiled (a generic call otherwise)
-        dec = decide(view) if not isinstance(decide, Charging) else decide(view)
+        if isinstance(decide, Charging):  # the common case: a direct call when compiled
+            dec = charge(view, decide.req, decide.tariff, decide.now)
+        else:
+            dec = decide(view)
         out = dec.outcome
         if out.account_id is None:
             out.account_id = account_id
@@ -242,14 +249,17 @@ class AccountCache:
     def _resolve(self, conn: Any, target: Target) -> int | None:
         if target.subscriptions:
             for typ, data in target.subscriptions:
-                k = (int(typ), data)
-                hit = self.subs.get(k)
+                t = int(typ)
+                by_type = self.subs.get(data)
+                hit = by_type.get(t) if by_type is not None else None
                 if hit is None:
                     row = conn.execute("SELECT account_id FROM subscriptions WHERE type = ? AND data = ?",
-                                       k).fetchone()
+                                       (t, data)).fetchone()
                     if row is None:
                         continue
-                    hit = self.subs[k] = int(row[0])
+                    if by_type is None:
+                        by_type = self.subs[data] = {}
+                    hit = by_type[t] = int(row[0])
                 return hit
         elif target.session_id is not None:
             hit = self.session_account.get(target.session_id)
