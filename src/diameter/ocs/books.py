@@ -174,12 +174,10 @@ class Books:
             self.change(bal, h.amount, "release", h.units,
                         None if res.rating_group == NO_RATING_GROUP else res.rating_group,
                         session_id=res.session_id)
-        key = (res.session_id, res.rating_group)
-        # (`in` and `del`: dict.pop with a default is a generic method call when compiled)
-        if key in self.reservations:
-            del self.reservations[key]
-        if key in self.put:
-            del self.put[key]
+        # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
+        key: Any = (res.session_id, res.rating_group)
+        self.reservations.pop(key, None)
+        self.put.pop(key, None)
         deleted = self.deleted
         if deleted is None:
             deleted = self.deleted = set()
@@ -213,10 +211,11 @@ class Books:
 
     # -- reservations and sessions --------------------------------------------------
     def reservation(self, session_id: str, rating_group: int | None) -> Reservation | None:
-        return self.reservations.get((session_id, rg_key(rating_group)))
+        key: Any = (session_id, rg_key(rating_group))  # (Any: see `release`)
+        return self.reservations.get(key)
 
     def keep(self, res: Reservation) -> None:
-        key = (res.session_id, res.rating_group)
+        key: Any = (res.session_id, res.rating_group)  # (Any: see `release`)
         self.reservations[key] = res
         self.put[key] = res
         if self.deleted is not None:

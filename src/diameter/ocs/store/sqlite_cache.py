@@ -171,11 +171,9 @@ class AccountCache:
     def committed(self, keys: list[tuple[str, int]]) -> None:
         """A batch taken earlier is committed: its outcomes are read from the file now."""
         inflight = self.inflight
-        for k in keys:  # (not dict.pop with a default: a generic call when compiled)
-            try:
-                del inflight[k]
-            except KeyError:
-                pass
+        ks: list[Any] = keys  # (Any: compiled, a tuple-typed key is rebuilt for each use)
+        for k in ks:
+            inflight.pop(k, None)
 
     def flush(self, write: Callable[[Rows | None], None]) -> None:
         """Write what the batch decided so far, in its transaction (before other work reads)."""
@@ -190,10 +188,11 @@ class AccountCache:
 
         `recorded`: outcomes of this batch's keys already read from the file (all of them:
         a key missing there was not committed before this batch)."""
+        k: Any = key  # (Any: compiled, a tuple-typed key is rebuilt for each use)
         if key is not None:
-            done = self.outcomes.get(key)
+            done = self.outcomes.get(k)
             if done is None:
-                done = self.inflight.get(key)
+                done = self.inflight.get(k)
             if done is not None:
                 return Outcome.from_json(done.to_json())
             if recorded is None:
@@ -201,7 +200,7 @@ class AccountCache:
                                    "AND request_number = ?", key).fetchone()
                 text = None if row is None else row[0]
             else:
-                text = recorded.get(key)
+                text = recorded.get(k)
             if text is not None:
                 return Outcome.from_json(text)
         account_id = self._resolve(conn, target)
@@ -220,11 +219,12 @@ class AccountCache:
             out.account_id = account_id
         self._apply(acc, dec, account_id, now)
         if key is not None:
-            self.outcomes[key] = out
-            self.outcome_rows.append((key[0], key[1], _us(now), out.to_row()))
-            numbers = self.recorded_numbers.get(key[0])
+            self.outcomes[k] = out
+            sid, number = key
+            self.outcome_rows.append((sid, number, _us(now), out.to_row()))
+            numbers = self.recorded_numbers.get(sid)
             if numbers is not None:
-                numbers.add(key[1])
+                numbers.add(number)
         return out
 
     def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float) -> None:
