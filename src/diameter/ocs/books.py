@@ -177,7 +177,8 @@ class Books:
         # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
         key: Any = (res.session_id, res.rating_group)
         self.reservations.pop(key, None)
-        self.put.pop(key, None)
+        if self.put:  # mostly empty here: released before anything is kept
+            self.put.pop(key, None)
         deleted = self.deleted
         if deleted is None:
             deleted = self.deleted = set()
@@ -278,15 +279,7 @@ class Books:
                     change += r.amount
             outcome.balance_change = change
         # balances change only through `change`: a balance's last row holds its new amount
-        balances: dict[int, int] = {}
-        for r in rows:
-            balances[r.balance_id] = r.balance_after
-        put: list[Reservation] = []
-        for res in self.put.values():  # (a loop: list(d.values()) builds a view first)
-            put.append(res)
-        sessions_put: list[SessionRow] = []
-        for s in self.sessions_put.values():
-            sessions_put.append(s)
-        return Decision(outcome, rows, balances, put, sorted(self.deleted) if self.deleted else [],
-                        sessions_put, sorted(self.sessions_del) if self.sessions_del else [],
-                        self.cdrs)
+        return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
+                        list(self.put.values()), sorted(self.deleted) if self.deleted else [],
+                        list(self.sessions_put.values()),
+                        sorted(self.sessions_del) if self.sessions_del else [], self.cdrs)

@@ -21,11 +21,7 @@ def view(snap: Snapshot, res: dict[str, dict[int, Reservation]], sessions: dict[
     mine = res.get(scope)
     row = sessions.get(scope)
     others = len(res) - (1 if mine else 0)
-    reservations: list[Reservation] = []
-    if mine:
-        for r in mine.values():  # (a loop: list(d.values()) builds a view first)
-            reservations.append(r)
-    return Snapshot(snap.account, snap.balances, reservations,
+    return Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
                     {scope: row} if row is not None else {}, others)
 
 
