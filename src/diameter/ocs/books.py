@@ -71,7 +71,8 @@ class Books:
     """Mutable view of a snapshot for one request."""
 
     __slots__ = ("snap", "now", "session_id", "request_number", "rows", "reservations", "put",
-                 "deleted", "sessions", "sessions_put", "sessions_del", "cdrs", "_eligible")
+                 "deleted", "sessions", "sessions_put", "sessions_del", "cdrs", "_eligible",
+                 "_el_unit", "_el_rg", "_el")
 
     def __init__(self, snap: Snapshot, now: float, session_id: str | None = None,
                  request_number: int | None = None) -> None:
@@ -82,12 +83,16 @@ class Books:
         self.rows: list[LedgerRow] = []
         self.reservations = {(r.session_id, r.rating_group): r for r in snap.reservations}
         self.put: dict[tuple[str, int], Reservation] = {}
-        self.deleted: set[tuple[str, int]] = set()
+        self.deleted: set[tuple[str, int]] | None = None  # made when first needed
         self.sessions = dict(snap.sessions)
         self.sessions_put: dict[str, SessionRow] = {}
-        self.sessions_del: set[str] = set()
+        self.sessions_del: set[str] | None = None  # made when first needed
         self.cdrs: list[dict[str, Any]] = []
-        self._eligible: dict[tuple[UnitKind, int | None], list[Balance]] = {}
+        #: eligible balances of the first (unit, rating group) asked (most requests ask one)
+        self._el_unit: UnitKind | None = None
+        self._el_rg: int | None = None
+        self._el: list[Balance] | None = None
+        self._eligible: dict[tuple[UnitKind, int | None], list[Balance]] | None = None
 
     # -- balances ---------------------------------------------------------------------
     def change(self, bal: Balance, delta: int, op: str, units: int = 0,
@@ -105,8 +110,12 @@ class Books:
         """Balances that can pay for `rate`'s units, in consumption order (the order and the
         eligibility do not depend on amounts: worked out once per request)."""
         unit = rate.unit
+        first = self._el
+        if first is not None and unit is self._el_unit and rating_group == self._el_rg:
+            return first
         key = (unit, rating_group)
-        out = self._eligible.get(key)
+        more = self._eligible
+        out = more.get(key) if more is not None else None
         if out is None:
             now = self.now
             out = [b for b in self.snap.balances
@@ -116,7 +125,12 @@ class Books:
                    and (b.valid_until is None or now < b.valid_until)]  # Balance.usable(now)
             if len(out) > 1:
                 out.sort(key=_consumption_order)
-            self._eligible[key] = out
+            if first is None:
+                self._el_unit, self._el_rg, self._el = unit, rating_group, out
+            else:
+                if more is None:
+                    more = self._eligible = {}
+                more[key] = out
         return out
 
     def affordable(self, rate: Rate, rating_group: int | None) -> int:
@@ -160,10 +174,15 @@ class Books:
             self.change(bal, h.amount, "release", h.units,
                         None if res.rating_group == NO_RATING_GROUP else res.rating_group,
                         session_id=res.session_id)
-        key = (res.session_id, res.rating_group)
+        # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
+        key: Any = (res.session_id, res.rating_group)
         self.reservations.pop(key, None)
-        self.put.pop(key, None)
-        self.deleted.add(key)
+        if self.put:  # mostly empty here: released before anything is kept
+            self.put.pop(key, None)
+        deleted = self.deleted
+        if deleted is None:
+            deleted = self.deleted = set()
+        deleted.add(key)
 
     def debit(self, rate: Rate, rating_group: int | None, units: int) -> tuple[int, int]:
         """Charge used units in consumption order; returns (money charged, units left unpaid)."""
@@ -193,13 +212,15 @@ class Books:
 
     # -- reservations and sessions --------------------------------------------------
     def reservation(self, session_id: str, rating_group: int | None) -> Reservation | None:
-        return self.reservations.get((session_id, rg_key(rating_group)))
+        key: Any = (session_id, rg_key(rating_group))  # (Any: see `release`)
+        return self.reservations.get(key)
 
     def keep(self, res: Reservation) -> None:
-        key = (res.session_id, res.rating_group)
+        key: Any = (res.session_id, res.rating_group)  # (Any: see `release`)
         self.reservations[key] = res
         self.put[key] = res
-        self.deleted.discard(key)
+        if self.deleted is not None:
+            self.deleted.discard(key)
 
     def session_reservations(self, session_id: str) -> list[Reservation]:
         return [r for r in self.reservations.values() if r.session_id == session_id]
@@ -216,17 +237,24 @@ class Books:
             row = SessionRow(session_id, self.snap.account.id, self.now, self.now, expires_at, peer=peer)
             self.sessions[session_id] = row
         row.updated = self.now
-        row.expires_at = max(row.expires_at, expires_at)
+        if expires_at > row.expires_at:  # max(), without the generic call when compiled
+            row.expires_at = expires_at
         row.requests += 1
         self.sessions_put[session_id] = row
-        self.sessions_del.discard(session_id)
+        if self.sessions_del is not None:
+            self.sessions_del.discard(session_id)
         return row
 
     def close_session(self, session_id: str, reason: str) -> None:
         for res in self.session_reservations(session_id):
             self.release(res)
-        row = self.sessions.pop(session_id, None)
-        self.sessions_put.pop(session_id, None)
+        row = self.sessions.get(session_id)
+        if row is not None:
+            del self.sessions[session_id]
+        if session_id in self.sessions_put:
+            del self.sessions_put[session_id]
+        if self.sessions_del is None:
+            self.sessions_del = set()
         self.sessions_del.add(session_id)
         if row is not None:
             self.cdrs.append({

@@ -78,7 +78,8 @@ def usage_of(m: MsccRequest) -> ServiceUsage:
 _FINAL = int(ReportingReason.FINAL)
 _UNITS_FOR = {UnitKind.TIME.value: lambda n: Units(time=n),
               UnitKind.OCTETS.value: lambda n: Units(total_octets=n)}
-_GRANTED: dict[tuple[str, int], Units] = {}
+#: unit -> granted units -> Units (nested: a tuple key costs its building and hashing)
+_GRANTED: Final[dict[str, dict[int, Units]]] = {}
 
 
 def _granted(unit: str | None, n: int | None) -> Units | None:
@@ -86,15 +87,17 @@ def _granted(unit: str | None, n: int | None) -> Units | None:
     immutable and the CCA encoder keeps the bytes of the ones it has seen."""
     if n is None or unit is None:
         return None
-    key = (unit, n)
-    u = _GRANTED.get(key)
+    by_n = _GRANTED.get(unit)
+    u = by_n.get(n) if by_n is not None else None
     if u is None:
         UnitKind(unit)  # ValueError for what the engine never writes
         make = _UNITS_FOR.get(unit)
         u = make(n) if make is not None else Units(service_specific=n)
-        if len(_GRANTED) >= 4096:
-            _GRANTED.clear()
-        _GRANTED[key] = u
+        if by_n is None:
+            by_n = _GRANTED[unit] = {}
+        elif len(by_n) >= 4096:
+            by_n.clear()
+        by_n[n] = u
     return u
 
 
@@ -173,7 +176,13 @@ def _field(req: Any, slot: str, name: str) -> Any:
 
 def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
     """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated)."""
-    subs = [(int(t), str(d)) for t, d in _field(req, "_subscription_ids", "subscription_ids")]
+    subs: list[tuple[int, str]] = []
+    for sub in _field(req, "_subscription_ids", "subscription_ids"):
+        if type(sub) is tuple and len(sub) == 2 and type(sub[0]) is int and type(sub[1]) is str:
+            subs.append(sub)  # already (int, str): the same values as converting them
+        else:
+            t, d = sub
+            subs.append((int(t), str(d)))
     if not subs and req.user_name:
         log.info("session %s: no Subscription-Id, User-Name %r used (tolerated)",
                  req.session_id, req.user_name)

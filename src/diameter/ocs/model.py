@@ -11,7 +11,7 @@ import enum
 import json
 import marshal
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 
 class SubscriptionType(enum.IntEnum):
@@ -86,6 +86,10 @@ class FinalAction(enum.IntEnum):
     TERMINATE = 0
     REDIRECT = 1
     RESTRICT_ACCESS = 2
+
+
+#: a unit kind's value (``UnitKind.X.value`` is a Python-level property: a look-up here is not)
+UNIT_VALUE: Final[dict[UnitKind, str]] = {k: k.value for k in UnitKind}
 
 
 # Result codes the engine decides (RFC 4006 9 and RFC 6733).

@@ -7,6 +7,7 @@ transaction, so the same code decides on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from .books import Books, Decision, rg_key
 from .model import (
@@ -15,6 +16,7 @@ from .model import (
     END_USER_SERVICE_DENIED,
     RATING_FAILED,
     SUCCESS,
+    UNIT_VALUE,
     AccountState,
     FinalAction,
     Grant,
@@ -107,18 +109,21 @@ def _settle(books: Books, rate: Rate, usage: ServiceUsage, session_id: str) -> t
     return books.debit(rate, usage.rating_group, used)
 
 
-_UNIT_VALUE = {k: k.value for k in UnitKind}
-_KEYS: dict[tuple[int | None, str], str] = {}
+_UNIT_VALUE: Final = UNIT_VALUE
+_KEYS: Final[dict[str, dict[int | None, str]]] = {}
 
 
 def _units_key(rating_group: int | None, what: str) -> str:
-    """A session's running total key, ``"<rating group>:<unit or 'unpaid'>"`` (made once)."""
-    k = (rating_group, what)
-    key = _KEYS.get(k)
+    """A session's running total key, ``"<rating group>:<unit or 'unpaid'>"`` (made once;
+    `what` is one of a few names, the rating groups are bounded)."""
+    keys = _KEYS.get(what)
+    if keys is None:
+        keys = _KEYS[what] = {}
+    key = keys.get(rating_group)
     if key is None:
-        if len(_KEYS) > 4096:
-            _KEYS.clear()
-        key = _KEYS[k] = f"{rg_key(rating_group)}:{what}"
+        if len(keys) > 4096:
+            keys.clear()
+        key = keys[rating_group] = f"{rg_key(rating_group)}:{what}"
     return key
 
 
@@ -187,10 +192,14 @@ def _service(books: Books, req: ChargeRequest, usage: ServiceUsage, tariff: Tari
 
 
 def _top_level(kind: RequestKind, grants: list[Grant]) -> int:
-    codes = {g.result_code for g in grants}
-    if kind in (RequestKind.INITIAL, RequestKind.EVENT) and len(codes) == 1:
-        return codes.pop()
-    return SUCCESS
+    """An initial or event request's services all answered the same: that is the answer."""
+    if kind is not RequestKind.INITIAL and kind is not RequestKind.EVENT or not grants:
+        return SUCCESS
+    code = grants[0].result_code
+    for g in grants:
+        if g.result_code != code:
+            return SUCCESS
+    return code
 
 
 def charge(snap: Snapshot, req: ChargeRequest, tariff: Tariff, now: float) -> Decision:
@@ -268,7 +277,7 @@ def _event(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:
                 g.result_code = RATING_FAILED
                 continue
             books.change(main, cost, "refund", units, usage.rating_group)
-            g.unit, g.units = rate.unit.value, units
+            g.unit, g.units = _UNIT_VALUE[rate.unit], units
         else:  # direct debiting: all or nothing
             if not affordable:
                 g.result_code = CREDIT_LIMIT_REACHED
@@ -276,7 +285,7 @@ def _event(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:
                 continue
             charged, _ = books.debit(rate, usage.rating_group, units)
             g.cost = charged
-            g.unit, g.units = rate.unit.value, units
+            g.unit, g.units = _UNIT_VALUE[rate.unit], units
     outcome = Outcome(_top_level(RequestKind.EVENT, grants) if grants else SUCCESS, grants)
     if action is RequestedAction.PRICE_ENQUIRY:
         outcome.cost = total_cost

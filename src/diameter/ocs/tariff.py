@@ -33,9 +33,19 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .model import FinalAction, UnitKind
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
+
+#: affordable units without a price (as many as anyone could ask for)
+_UNLIMITED: Final = 1 << 62
+#: operands below this multiply without the big-integer path when compiled (mypyc's check)
+_SMALL: Final = 1 << 30
+#: the largest product worked out in 64-bit arithmetic when compiled
+_I64_PRODUCT: Final = (1 << 62) - 1
 
 
 class TariffError(ValueError):
@@ -63,8 +73,14 @@ class Rate:
     def affordable(self, money: int) -> int:
         """Units that `money` minor units pay for (whole blocks)."""
         if self.free or self.price == 0:
-            return 1 << 62
-        return (max(0, money) // self.price) * self.per
+            return _UNLIMITED
+        if money <= 0:
+            return 0
+        blocks = money // self.price
+        per = self.per
+        if blocks < _SMALL and per < _SMALL:
+            return blocks * per
+        return _product(blocks, per)
 
     def matches(self, context: str | None, rating_group: int | None, service_id: int | None) -> int:
         """Specificity score of this rate for a request, or -1 when it does not apply."""
@@ -83,6 +99,16 @@ class Rate:
                 return -1
             score += 4
         return score
+
+
+def _product(a: int, b: int) -> int:
+    """``a * b``, in 64-bit arithmetic when compiled if the
+    product fits (compiled, an operand over 2**30 otherwise takes Python's integers)."""
+    if 0 < b <= _I64_PRODUCT and 0 <= a <= _I64_PRODUCT // b:
+        x: i64 = a
+        y: i64 = b
+        return x * y
+    return a * b
 
 
 DEFAULT_RESTRICTION_RULES = ("permit out 17 from any to any 53", "permit in 17 from any 53 to any")
@@ -114,25 +140,39 @@ class Tariff:
     rates: tuple[Rate, ...]
     policy: Policy = field(default_factory=Policy)
 
-    _memo: dict[tuple[str | None, int | None, int | None], Rate | None] = field(
+    #: context -> rating group -> service identifier -> rate (None: nothing applies); nested
+    #: dicts, as a tuple key costs its building, hashing and comparing on every look-up
+    _memo: dict[str | None, dict[int | None, dict[int | None, Rate | None]]] = field(
         init=False, default_factory=dict, repr=False, compare=False, hash=False)
 
     def rate_for(self, context: str | None, rating_group: int | None,
                  service_id: int | None) -> Rate | None:
         """The most specific rate for a request (None: nothing applies); remembered (bounded)."""
-        key = (context, rating_group, service_id)
-        memo = self._memo
-        if key in memo:
-            return memo[key]
+        by_rg = self._memo.get(context)
+        if by_rg is not None:
+            by_sid = by_rg.get(rating_group)
+            if by_sid is not None and service_id in by_sid:
+                return by_sid[service_id]
+        return self._rate_for(context, rating_group, service_id)
+
+    def _rate_for(self, context: str | None, rating_group: int | None,
+                  service_id: int | None) -> Rate | None:
         best: Rate | None = None
         best_score = -1
         for rate in self.rates:
             score = rate.matches(context, rating_group, service_id)
             if score > best_score:
                 best, best_score = rate, score
-        if len(memo) >= 4096:
-            memo.clear()
-        memo[key] = best
+        memo = self._memo
+        by_rg = memo.get(context)
+        if by_rg is None or len(by_rg) >= 256:  # bounded: 16 x 256 x 16 entries at most
+            if len(memo) >= 16:
+                memo.clear()
+            by_rg = memo[context] = {}
+        by_sid = by_rg.get(rating_group)
+        if by_sid is None or len(by_sid) >= 16:
+            by_sid = by_rg[rating_group] = {}
+        by_sid[service_id] = best
         return best
 
 

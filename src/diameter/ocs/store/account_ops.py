@@ -6,6 +6,8 @@ calls them directly, the PostgreSQL one through the account's methods.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..books import Decision
 from ..model import Reservation, SessionRow, Snapshot
 
@@ -29,19 +31,22 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
                 account_id: int) -> None:
     """Bring reservations and session rows up to date with a decision; record each change
     (None: deleted) in `res_put` / `ses_put` for the batch's write."""
-    for sid, rg in dec.reservations_del:
+    dels: list[Any] = dec.reservations_del  # (Any: compiled, a tuple-typed key is rebuilt for each use)
+    for key in dels:
+        sid, rg = key
         rs = res.get(sid)
         if rs is not None:
             rs.pop(rg, None)
             if not rs:
                 del res[sid]
-        res_put[(sid, rg)] = None
+        res_put[key] = None
     for r in dec.reservations_put:
         got = res.get(r.session_id)
         if got is None:
             got = res[r.session_id] = {}
         got[r.rating_group] = r
-        res_put[(r.session_id, r.rating_group)] = r
+        key = (r.session_id, r.rating_group)
+        res_put[key] = r
         session_account[r.session_id] = account_id
     for sid in dec.sessions_del:
         sessions.pop(sid, None)

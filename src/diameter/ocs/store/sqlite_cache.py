@@ -30,7 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..books import Decision
-from ..model import AccountState, Outcome, Reservation, SessionRow
+from ..model import UNIT_VALUE, AccountState, Outcome, Reservation, SessionRow
+from ..rating import Charging, charge
 from . import account_ops, queries
 from .cached import CachedAccount
 from .queries import Decide, Target, Work
@@ -76,7 +77,9 @@ class AccountCache:
 
     def clear(self) -> None:
         self.accounts: dict[int, CachedAccount] = {}
-        self.subs: dict[tuple[int, str], int] = {}
+        #: subscription data -> type -> account id (nested: a tuple key costs its building,
+        #: hashing and comparing on every look-up)
+        self.subs: dict[str, dict[int, int]] = {}
         self.session_account: dict[str, int] = {}
         #: outcomes of the batch being written (taken, maybe not committed yet)
         self.inflight: dict[tuple[str, int], Outcome] = {}
@@ -149,7 +152,7 @@ class AccountCache:
             if r is None:
                 rd.append(k)
             else:
-                rp.append((r.session_id, r.rating_group, r.account_id, r.unit.value, r.units,
+                rp.append((r.session_id, r.rating_group, r.account_id, UNIT_VALUE[r.unit], r.units,
                            [(h.balance_id, h.amount, h.units) for h in r.holds], _us(r.expires_at),
                            r.request_number, int(r.final), r.peer))
         sd: list[str] = []
@@ -168,7 +171,8 @@ class AccountCache:
     def committed(self, keys: list[tuple[str, int]]) -> None:
         """A batch taken earlier is committed: its outcomes are read from the file now."""
         inflight = self.inflight
-        for k in keys:
+        ks: list[Any] = keys  # (Any: compiled, a tuple-typed key is rebuilt for each use)
+        for k in ks:
             inflight.pop(k, None)
 
     def flush(self, write: Callable[[Rows | None], None]) -> None:
@@ -184,10 +188,11 @@ class AccountCache:
 
         `recorded`: outcomes of this batch's keys already read from the file (all of them:
         a key missing there was not committed before this batch)."""
+        k: Any = key  # (Any: compiled, a tuple-typed key is rebuilt for each use)
         if key is not None:
-            done = self.outcomes.get(key)
+            done = self.outcomes.get(k)
             if done is None:
-                done = self.inflight.get(key)
+                done = self.inflight.get(k)
             if done is not None:
                 return Outcome.from_json(done.to_json())
             if recorded is None:
@@ -195,7 +200,7 @@ class AccountCache:
                                    "AND request_number = ?", key).fetchone()
                 text = None if row is None else row[0]
             else:
-                text = recorded.get(key)
+                text = recorded.get(k)
             if text is not None:
                 return Outcome.from_json(text)
         account_id = self._resolve(conn, target)
@@ -205,17 +210,21 @@ class AccountCache:
         if acc is None:
             return None
         view = account_ops.view(acc.snap, acc.res, acc.sessions, scope)
-        dec = decide(view)
+        if isinstance(decide, Charging):  # the common case: a direct call when compiled
+            dec = charge(view, decide.req, decide.tariff, decide.now)
+        else:
+            dec = decide(view)
         out = dec.outcome
         if out.account_id is None:
             out.account_id = account_id
         self._apply(acc, dec, account_id, now)
         if key is not None:
-            self.outcomes[key] = out
-            self.outcome_rows.append((key[0], key[1], _us(now), out.to_row()))
-            numbers = self.recorded_numbers.get(key[0])
+            self.outcomes[k] = out
+            sid, number = key
+            self.outcome_rows.append((sid, number, _us(now), out.to_row()))
+            numbers = self.recorded_numbers.get(sid)
             if numbers is not None:
-                numbers.add(key[1])
+                numbers.add(number)
         return out
 
     def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float) -> None:
@@ -224,10 +233,11 @@ class AccountCache:
             balances[bid] = amount  # the Balance objects were changed in place by Books
         if dec.ledger:
             ts = _us(now)
-            self.ledger.extend(
-                (ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op, r.amount,
-                 r.balance_after, r.units, r.session_id, r.request_number, r.rating_group)
-                for r in dec.ledger)
+            ledger = self.ledger
+            for r in dec.ledger:  # (a loop: a generator is an object of its own)
+                ledger.append((ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op,
+                               r.amount, r.balance_after, r.units, r.session_id, r.request_number,
+                               r.rating_group))
         account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
                                 self.session_account, account_id)
         for c in dec.cdrs:  # the record's JSON text is made by the writer (its floats cost)
@@ -239,14 +249,17 @@ class AccountCache:
     def _resolve(self, conn: Any, target: Target) -> int | None:
         if target.subscriptions:
             for typ, data in target.subscriptions:
-                k = (int(typ), data)
-                hit = self.subs.get(k)
+                t = int(typ)
+                by_type = self.subs.get(data)
+                hit = by_type.get(t) if by_type is not None else None
                 if hit is None:
                     row = conn.execute("SELECT account_id FROM subscriptions WHERE type = ? AND data = ?",
-                                       k).fetchone()
+                                       (t, data)).fetchone()
                     if row is None:
                         continue
-                    hit = self.subs[k] = int(row[0])
+                    if by_type is None:
+                        by_type = self.subs[data] = {}
+                    hit = by_type[t] = int(row[0])
                 return hit
         elif target.session_id is not None:
             hit = self.session_account.get(target.session_id)
