@@ -12,16 +12,16 @@ from time import perf_counter as _perf_counter
 from typing import Any
 
 from ...codec.frame import U32, U32X2
-from ...codec.frame import find_payload as _find_payload
-from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
-from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_ORIGIN_HOST,
+from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
                                   AVP_RESULT_CODE, AVP_SESSION_ID, DIAMETER_COMMAND_UNSUPPORTED,
                                   DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
+from ..protocol.inbound import admit as _admit
+from ..protocol.inbound import answered as _answered
 from ...validation import error_answer, validate
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
@@ -33,6 +33,11 @@ from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterP
 _isawaitable = inspect.isawaitable
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
 _NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
+
+
+def _send_copy(proto: DiameterProtocol, out: bytearray) -> None:
+    """The answer for a copy of a request that arrived while the first was handled."""
+    proto.write(out)
 
 
 def _count_result(stats: Any, cs: Any, rc: int) -> None:
@@ -68,17 +73,14 @@ class ServingPart(NodeParts):
         if ((app is None or hdr.flags & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
                 and not self._dispatch(proto, hdr, data, app)):
             return
-        # local processing, with duplicate detection (frames are bytes: A.find's checks are not needed)
-        origin_host = _find_payload(data, AVP_ORIGIN_HOST, 0, 20, len(data)) or b""
+        # local processing, with duplicate detection
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
-        cached = self.dedup.check(origin_host, hdr.end_to_end_identifier, now, (proto, hdr.hop_by_hop_identifier))
-        if cached is not None:
+        origin_host = _admit(self.dedup, data, now, proto)
+        if type(origin_host) is not bytes:
             # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
             # copy when it is ready (the dedup cache keeps this copy as a waiter)
-            if cached:
-                out = bytearray(cached)
-                U32.pack_into(out, 12, hdr.hop_by_hop_identifier)
-                proto.write(out)
+            if origin_host is not None:
+                proto.write(origin_host)
             return
         if app.commands is not None or app.handler is None:
             refused = local_refusal(hdr.command_code, app.commands, app.handler is not None)
@@ -161,28 +163,20 @@ class ServingPart(NodeParts):
                 return
             if type(out) is not bytes:
                 out = bytes(out)
-        e2e = hdr.end_to_end_identifier
-        if out[12:20] != data[12:20]:   # the request's hop-by-hop and end-to-end identifiers
-            if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
-                self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
-                return
-            b = bytearray(out)
-            b[12:20] = data[12:20]
-            out = bytes(b)
+        if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
+            self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+            return
+        # the request's identifiers, cached for copies (waiting ones get it now), the Result-Code's class
+        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
         if self._unanswered._items:
-            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, e2e))
-        waiters = self.dedup.record(origin_host, e2e, out, now)
-        if waiters:
-            self._to_waiters(waiters, out)
-        rc = _find_u32(out, AVP_RESULT_CODE, 20, len(out))
-        if rc < 0:   # no Result-Code: counted and checked by send_answer
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
+        if cls is None:   # no Result-Code: counted and checked by send_answer
             self._count_answer(proto, hdr.command_code, out, t_in)
         else:
             stats = proto.peer.stats
             cs = stats.commands[hdr.command_code]
             cs.answers_sent += 1
             cs.processing.append(_perf_counter() - t_in)
-            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)   # _count_result, inline
             cs.sent_result_classes[cls] += 1
             mc = stats.sent_results_per_minute[cls]
             if _monotonic() < mc._until:   # MinuteCounter.add, inline
