@@ -57,7 +57,8 @@ class ServingPart(NodeParts):
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         stats = peer.stats
-        stats.commands[hdr.command_code].requests_received += 1
+        cs = stats.commands[hdr.command_code]
+        cs.requests_received += 1
         rpm = stats.received_per_minute
         mono = _monotonic()
         loop = self.loop
@@ -113,15 +114,13 @@ class ServingPart(NodeParts):
                 first = coro.send(None)
             except StopIteration as stop:
                 ans = stop.value
-                if ans is not None:
-                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
-                else:
-                    self._awaiting_answer(proto, hdr, data, self.loop.time())
-                return
             except Exception:  # noqa: BLE001 - the handler's error becomes 5012
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
-            task = self.loop.create_task(_resume(coro, first))
+            else:
+                self._answer_when_done(proto, hdr, data, origin_host, self.loop.create_task(_resume(coro, first)),
+                                       t_in, now)
+                return
         else:
             try:
                 ans = app.handler(msg)
@@ -129,16 +128,53 @@ class ServingPart(NodeParts):
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
             t = type(ans)
-            if t in _NOT_AWAITABLE or not _isawaitable(ans):
-                if ans is not None:
-                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
-                else:
-                    self._awaiting_answer(proto, hdr, data, self.loop.time())
-                if t not in _NOT_AWAITABLE and t is not _GeneratorType:
+            if t not in _NOT_AWAITABLE:
+                if _isawaitable(ans):
+                    self._answer_when_done(proto, hdr, data, origin_host, asyncio.ensure_future(ans), t_in, now)
+                    return
+                if t is not _GeneratorType:
                     _NOT_AWAITABLE.add(t)   # awaitability is a property of the type (but for generators)
+        if ans is None:  # the application answers later with send_answer (or never: logged)
+            self._awaiting_answer(proto, hdr, data, self.loop.time())
+            return
+        # the handler answered at once: _local_answer inline (no second frame, the statistics looked up once)
+        if type(ans) is bytes:
+            out = ans
+        else:
+            try:
+                out = ans if type(ans) is bytearray else ans.as_bytes()
+            except Exception:  # noqa: BLE001 - send_answer logs it and answers 5012
+                self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
                 return
-            task = asyncio.ensure_future(ans)
-        self._answer_when_done(proto, hdr, data, origin_host, task, t_in, now)
+            if type(out) is not bytes:
+                out = bytes(out)
+        if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
+            self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+            return
+        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
+        if self._unanswered._items:
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
+        if cls is None:   # no Result-Code: counted and checked by send_answer
+            self._count_answer(proto, hdr.command_code, out, t_in)
+        else:
+            cs.answers_sent += 1
+            cs.processing.append(_perf_counter() - t_in)
+            cs.sent_result_classes[cls] += 1
+            mc = stats.sent_results_per_minute[cls]
+            if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                mc._n += 1
+            else:
+                mc.add()
+        if self.dump_messages:
+            dump_log.debug("-> %r", out)
+        if proto._corked:   # DiameterProtocol.write while a read is handled, inline
+            buf = proto._wbuf
+            buf.append(out)
+            proto._wbytes += len(out)
+            if len(buf) >= WRITE_BATCH or proto._wbytes >= WRITE_BATCH_BYTES:
+                proto._flush_wbuf()
+        else:
+            proto.write(out)
 
     def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                           task: asyncio.Future, t_in: float, now: float) -> None:
