@@ -12,16 +12,16 @@ from time import perf_counter as _perf_counter
 from typing import Any
 
 from ...codec.frame import U32, U32X2
-from ...codec.frame import find_payload as _find_payload
-from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
-from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_ORIGIN_HOST,
+from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
                                   AVP_RESULT_CODE, AVP_SESSION_ID, DIAMETER_COMMAND_UNSUPPORTED,
                                   DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
+from ..protocol.inbound import admit as _admit
+from ..protocol.inbound import answered as _answered
 from ...validation import error_answer, validate
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
@@ -33,6 +33,11 @@ from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterP
 _isawaitable = inspect.isawaitable
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
 _NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
+
+
+def _send_copy(proto: DiameterProtocol, out: bytearray) -> None:
+    """The answer for a copy of a request that arrived while the first was handled."""
+    proto.write(out)
 
 
 def _count_result(stats: Any, cs: Any, rc: int) -> None:
@@ -52,7 +57,8 @@ class ServingPart(NodeParts):
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         stats = peer.stats
-        stats.commands[hdr.command_code].requests_received += 1
+        cs = stats.commands[hdr.command_code]
+        cs.requests_received += 1
         rpm = stats.received_per_minute
         mono = _monotonic()
         loop = self.loop
@@ -68,17 +74,14 @@ class ServingPart(NodeParts):
         if ((app is None or hdr.flags & FLAG_ERROR or self.is_relay or routes.default or routes._routes)
                 and not self._dispatch(proto, hdr, data, app)):
             return
-        # local processing, with duplicate detection (frames are bytes: A.find's checks are not needed)
-        origin_host = _find_payload(data, AVP_ORIGIN_HOST, 0, 20, len(data)) or b""
+        # local processing, with duplicate detection
         t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
-        cached = self.dedup.check(origin_host, hdr.end_to_end_identifier, now, (proto, hdr.hop_by_hop_identifier))
-        if cached is not None:
+        origin_host = _admit(self.dedup, data, now, proto)
+        if type(origin_host) is not bytes:
             # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
             # copy when it is ready (the dedup cache keeps this copy as a waiter)
-            if cached:
-                out = bytearray(cached)
-                U32.pack_into(out, 12, hdr.hop_by_hop_identifier)
-                proto.write(out)
+            if origin_host is not None:
+                proto.write(origin_host)
             return
         if app.commands is not None or app.handler is None:
             refused = local_refusal(hdr.command_code, app.commands, app.handler is not None)
@@ -111,15 +114,13 @@ class ServingPart(NodeParts):
                 first = coro.send(None)
             except StopIteration as stop:
                 ans = stop.value
-                if ans is not None:
-                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
-                else:
-                    self._awaiting_answer(proto, hdr, data, self.loop.time())
-                return
             except Exception:  # noqa: BLE001 - the handler's error becomes 5012
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
-            task = self.loop.create_task(_resume(coro, first))
+            else:
+                self._answer_when_done(proto, hdr, data, origin_host, self.loop.create_task(_resume(coro, first)),
+                                       t_in, now)
+                return
         else:
             try:
                 ans = app.handler(msg)
@@ -127,16 +128,53 @@ class ServingPart(NodeParts):
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
             t = type(ans)
-            if t in _NOT_AWAITABLE or not _isawaitable(ans):
-                if ans is not None:
-                    self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
-                else:
-                    self._awaiting_answer(proto, hdr, data, self.loop.time())
-                if t not in _NOT_AWAITABLE and t is not _GeneratorType:
+            if t not in _NOT_AWAITABLE:
+                if _isawaitable(ans):
+                    self._answer_when_done(proto, hdr, data, origin_host, asyncio.ensure_future(ans), t_in, now)
+                    return
+                if t is not _GeneratorType:
                     _NOT_AWAITABLE.add(t)   # awaitability is a property of the type (but for generators)
+        if ans is None:  # the application answers later with send_answer (or never: logged)
+            self._awaiting_answer(proto, hdr, data, self.loop.time())
+            return
+        # the handler answered at once: _local_answer inline (no second frame, the statistics looked up once)
+        if type(ans) is bytes:
+            out = ans
+        else:
+            try:
+                out = ans if type(ans) is bytearray else ans.as_bytes()
+            except Exception:  # noqa: BLE001 - send_answer logs it and answers 5012
+                self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
                 return
-            task = asyncio.ensure_future(ans)
-        self._answer_when_done(proto, hdr, data, origin_host, task, t_in, now)
+            if type(out) is not bytes:
+                out = bytes(out)
+        if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
+            self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+            return
+        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
+        if self._unanswered._items:
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
+        if cls is None:   # no Result-Code: counted and checked by send_answer
+            self._count_answer(proto, hdr.command_code, out, t_in)
+        else:
+            cs.answers_sent += 1
+            cs.processing.append(_perf_counter() - t_in)
+            cs.sent_result_classes[cls] += 1
+            mc = stats.sent_results_per_minute[cls]
+            if _monotonic() < mc._until:   # MinuteCounter.add, inline
+                mc._n += 1
+            else:
+                mc.add()
+        if self.dump_messages:
+            dump_log.debug("-> %r", out)
+        if proto._corked:   # DiameterProtocol.write while a read is handled, inline
+            buf = proto._wbuf
+            buf.append(out)
+            proto._wbytes += len(out)
+            if len(buf) >= WRITE_BATCH or proto._wbytes >= WRITE_BATCH_BYTES:
+                proto._flush_wbuf()
+        else:
+            proto.write(out)
 
     def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                           task: asyncio.Future, t_in: float, now: float) -> None:
@@ -161,28 +199,20 @@ class ServingPart(NodeParts):
                 return
             if type(out) is not bytes:
                 out = bytes(out)
-        e2e = hdr.end_to_end_identifier
-        if out[12:20] != data[12:20]:   # the request's hop-by-hop and end-to-end identifiers
-            if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
-                self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
-                return
-            b = bytearray(out)
-            b[12:20] = data[12:20]
-            out = bytes(b)
+        if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
+            self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+            return
+        # the request's identifiers, cached for copies (waiting ones get it now), the Result-Code's class
+        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
         if self._unanswered._items:
-            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, e2e))
-        waiters = self.dedup.record(origin_host, e2e, out, now)
-        if waiters:
-            self._to_waiters(waiters, out)
-        rc = _find_u32(out, AVP_RESULT_CODE, 20, len(out))
-        if rc < 0:   # no Result-Code: counted and checked by send_answer
+            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
+        if cls is None:   # no Result-Code: counted and checked by send_answer
             self._count_answer(proto, hdr.command_code, out, t_in)
         else:
             stats = proto.peer.stats
             cs = stats.commands[hdr.command_code]
             cs.answers_sent += 1
             cs.processing.append(_perf_counter() - t_in)
-            cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)   # _count_result, inline
             cs.sent_result_classes[cls] += 1
             mc = stats.sent_results_per_minute[cls]
             if _monotonic() < mc._until:   # MinuteCounter.add, inline
