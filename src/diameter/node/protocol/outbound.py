@@ -1,0 +1,126 @@
+"""Requests this node originates, sans-IO: the header fix-ups and the pending record.
+
+:func:`open_request` checks an encoded request's header, gives it an end-to-end
+identifier and (python-diameter's rule) an application id from its AVPs when the
+header has none, and returns its :class:`OutboundRequest` record; :func:`send`
+gives it a hop-by-hop identifier and makes it pending. The asyncio node
+(``aio/requests.py``) writes the bytes and resolves the future. Compiled with the
+rest of the node core (setup.py's ``NODE_COMPILED_MODULES``).
+"""
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ..errors import NodeError
+from . import avps as A
+from .connection import SequenceCounter
+from .constants import APP_COMMON, AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
+from .pending import PendingTable
+
+#: :attr:`OutboundRequest.fixed` bits: what :func:`open_request` wrote into the header
+SET_END_TO_END: Final = 1
+SET_APPLICATION: Final = 2
+
+_BASE_COMMANDS: Final = frozenset(BASE_COMMANDS)
+
+
+class OutboundRequest:
+    """A request sent by this node (or relayed through it) and its pending state."""
+
+    data: bytearray
+    app_id: int
+    sent_at: float
+    deadline: float
+    future: Any
+    raw: bool
+    dest_realm: str | None
+    dest_host: str | None
+    #: a relayed request: (the protocol it came from, its original hop-by-hop identifier)
+    origin: Any
+    tried: set[Any]
+    redirects: int
+    command: int
+    #: the end-to-end identifier in ``data``
+    end_to_end: int
+    #: :data:`SET_END_TO_END` / :data:`SET_APPLICATION`: the header fields open_request set
+    fixed: int
+
+    def __init__(self, data: bytearray, app_id: int, sent_at: float, deadline: float, future: Any = None,
+                 raw: bool = False, dest_realm: str | None = None, dest_host: str | None = None,
+                 origin: Any = None, tried: set[Any] | None = None, redirects: int = 0,
+                 command: int = 0) -> None:
+        self.data = data
+        self.app_id = app_id
+        self.sent_at = sent_at
+        self.deadline = deadline
+        self.future = future
+        self.raw = raw
+        self.dest_realm = dest_realm
+        self.dest_host = dest_host
+        self.origin = origin
+        self.tried = set() if tried is None else tried
+        self.redirects = redirects
+        self.command = command
+        self.end_to_end = 0
+        self.fixed = 0
+
+
+def _u32(data: bytearray, pos: int) -> int:
+    return (data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
+
+
+def _put_u32(data: bytearray, pos: int, value: int) -> None:
+    data[pos] = (value >> 24) & 0xFF
+    data[pos + 1] = (value >> 16) & 0xFF
+    data[pos + 2] = (value >> 8) & 0xFF
+    data[pos + 3] = value & 0xFF
+
+
+def open_request(data: bytearray, end_to_end: SequenceCounter, now: float, timeout: float, future: Any,
+                 raw: bool) -> OutboundRequest:
+    """The record of the encoded request ``data``, its header completed in place.
+
+    A zero end-to-end identifier gets ``end_to_end.next()``; a zero application id
+    (other than in a base command) gets the message's Auth-/Acct-Application-Id.
+    Raises :class:`~diameter.node.errors.NodeError` below 20 bytes."""
+    if len(data) < 20:
+        raise NodeError("message shorter than a Diameter header")
+    command = (data[5] << 16) | (data[6] << 8) | data[7]
+    app_id = _u32(data, 8)
+    e2e = _u32(data, 16)
+    fixed = 0
+    if e2e == 0:
+        e2e = end_to_end.next()
+        _put_u32(data, 16, e2e)
+        fixed = SET_END_TO_END
+    if app_id == 0 and command not in _BASE_COMMANDS:
+        # like python-diameter, take the application from the message's AVPs
+        raw_data = bytes(data)
+        found = A.find_u32(raw_data, AVP_AUTH_APPLICATION_ID)
+        if not found:
+            found = A.find_u32(raw_data, AVP_ACCT_APPLICATION_ID)
+        app_id = found if found else 0
+        if app_id:
+            _put_u32(data, 8, app_id)
+            fixed |= SET_APPLICATION
+    entry = OutboundRequest(data, app_id, now, now + timeout, future, raw, None, None, None, set(), 0, command)
+    entry.end_to_end = e2e
+    entry.fixed = fixed
+    return entry
+
+
+def supports(peer_is_relay: bool, auth: Any, acct: Any, app_id: int) -> bool:
+    """``Negotiated.supports``: whether a peer with these negotiated applications takes ``app_id``."""
+    return peer_is_relay or app_id in auth or app_id in acct or app_id == APP_COMMON
+
+
+def send(entry: Any, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
+    """Give ``entry`` the connection's next hop-by-hop identifier (written into its data,
+    returned) and make it pending for the peer ``key`` until its deadline."""
+    hbh = hop_by_hop.next()
+    data: bytearray = entry.data
+    _put_u32(data, 12, hbh)
+    tried: set[Any] = entry.tried
+    tried.add(key)
+    pending.add(key, hbh, entry.deadline, entry)
+    return hbh
