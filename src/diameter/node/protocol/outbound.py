@@ -14,7 +14,7 @@ from typing import Any, Final
 from ..errors import NodeError
 from . import avps as A
 from .connection import SequenceCounter
-from .constants import APP_COMMON, AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
+from .constants import AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
 from .pending import PendingTable
 
 #: :attr:`OutboundRequest.fixed` bits: what :func:`open_request` wrote into the header
@@ -107,11 +107,6 @@ def open_request(data: bytearray, end_to_end: SequenceCounter, now: float, timeo
     entry.end_to_end = e2e
     entry.fixed = fixed
     return entry
-
-
-def supports(peer_is_relay: bool, auth: Any, acct: Any, app_id: int) -> bool:
-    """``Negotiated.supports``: whether a peer with these negotiated applications takes ``app_id``."""
-    return peer_is_relay or app_id in auth or app_id in acct or app_id == APP_COMMON
 
 
 def send(entry: Any, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
