@@ -21,7 +21,7 @@ from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINAT
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
-from ..protocol.outbound import open_request as _open_request, send as _send
+from ..protocol.outbound import OutboundRequest, open_request as _open_request, send as _send
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
@@ -91,10 +91,17 @@ class RequestsPart(NodeParts):
     def _weight(self, key: str) -> int:
         return self.peers[key].weight
 
-    def _send_to(self, peer: PeerInfo, entry: _Pending) -> int:
+    def _send_to(self, peer: PeerInfo, entry: _Pending | OutboundRequest) -> int:
         """Write ``entry`` to ``peer`` with a new hop-by-hop identifier (returned), pending."""
         proto = peer.protocol
-        hbh = _send(entry, peer.key, proto.conn.hop_by_hop, self.pending)
+        key = peer.key
+        if type(entry) is OutboundRequest:
+            hbh = _send(entry, key, proto.conn.hop_by_hop, self.pending)
+        else:   # a relayed request (serving.py's record): outbound.send's steps
+            hbh = proto.conn.hop_by_hop.next()
+            U32.pack_into(entry.data, 12, hbh)
+            entry.tried.add(key)
+            self.pending.add(key, hbh, entry.deadline, entry)
         peer.stats.commands[entry.command].requests_sent += 1
         data = entry.data
         if self.dump_messages:
@@ -148,7 +155,7 @@ class RequestsPart(NodeParts):
         dest_attrs: tuple[bool, bool, bool, bool, bool] | None = None
         d: Any = None
         if isinstance(message, (bytes, bytearray, memoryview)):
-            data = bytearray(message)
+            raw_data = message if type(message) is bytes else bytes(message)
         else:
             cls = type(message)
             attrs = _DEST_ATTRS.get(cls)
@@ -160,9 +167,11 @@ class RequestsPart(NodeParts):
                         or not d.get("session_id") or not d.get("destination_realm")):
                     fill_request(self, message, peer)   # (its own first test, inline)
             if type(self).prepare is _PREPARE:
-                data = bytearray(message.as_bytes())
+                raw_data = message.as_bytes()
             else:
-                data = self.prepare(message)
+                raw_data = self.prepare(message)
+            if type(raw_data) is not bytes:
+                raw_data = bytes(raw_data)
             if not raw:
                 # a typed message's header is in its dict (no class attribute to look past)
                 if d is not None and attrs[4]:
@@ -173,9 +182,10 @@ class RequestsPart(NodeParts):
         loop = self.loop
         now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
         # the header checked and completed (end-to-end id, application id), the pending record
-        entry = _open_request(data, self.end_to_end, now, self.request_timeout if timeout is None else timeout,
+        entry = _open_request(raw_data, self.end_to_end, now, self.request_timeout if timeout is None else timeout,
                               future if future is not None else loop.create_future(), raw)
         app_id = entry.app_id
+        data = entry.data
         if header is not _NO_HEADER:
             fixed = entry.fixed
             if fixed:
@@ -187,7 +197,7 @@ class RequestsPart(NodeParts):
         dest_realm: Any
         if dest_attrs is None or not dest_attrs[0]:
             if dest_attrs is None or not hasattr(message, "destination_realm"):   # bytes: scan them
-                found = A.find_many(data, _DEST_CODES)
+                found = A.find_many(raw_data, _DEST_CODES)
                 dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
                 dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
             else:  # attributes set on an instance of a class without them

@@ -3,7 +3,8 @@
 :func:`open_request` checks an encoded request's header, gives it an end-to-end
 identifier and (python-diameter's rule) an application id from its AVPs when the
 header has none, and returns its :class:`OutboundRequest` record; :func:`send`
-gives it a hop-by-hop identifier and makes it pending. The asyncio node
+gives it a hop-by-hop identifier and makes it pending (a relayed request's record,
+``aio.base._Pending``, takes the same steps in ``aio/requests.py``). The asyncio node
 (``aio/requests.py``) writes the bytes and resolves the future. Compiled with the
 rest of the node core (setup.py's ``NODE_COMPILED_MODULES``).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ...codec.frame import U32
 from ..errors import NodeError
 from . import avps as A
 from .connection import SequenceCounter
@@ -65,57 +67,50 @@ class OutboundRequest:
         self.fixed = 0
 
 
-def _u32(data: bytearray, pos: int) -> int:
-    return (data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
+_pack_u32: Final = U32.pack_into
 
 
-def _put_u32(data: bytearray, pos: int, value: int) -> None:
-    data[pos] = (value >> 24) & 0xFF
-    data[pos + 1] = (value >> 16) & 0xFF
-    data[pos + 2] = (value >> 8) & 0xFF
-    data[pos + 3] = value & 0xFF
-
-
-def open_request(data: bytearray, end_to_end: SequenceCounter, now: float, timeout: float, future: Any,
-                 raw: bool) -> OutboundRequest:
-    """The record of the encoded request ``data``, its header completed in place.
+def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: float, future: Any,
+                 raw_answer: bool) -> OutboundRequest:
+    """The record of the encoded request ``raw``: its data (a copy, the header completed), its
+    application, command and deadline.
 
     A zero end-to-end identifier gets ``end_to_end.next()``; a zero application id
     (other than in a base command) gets the message's Auth-/Acct-Application-Id.
     Raises :class:`~diameter.node.errors.NodeError` below 20 bytes."""
-    if len(data) < 20:
+    if len(raw) < 20:
         raise NodeError("message shorter than a Diameter header")
-    command = (data[5] << 16) | (data[6] << 8) | data[7]
-    app_id = _u32(data, 8)
-    e2e = _u32(data, 16)
+    # the header read byte by byte (native code when compiled)
+    command = (raw[5] << 16) | (raw[6] << 8) | raw[7]
+    app_id = (raw[8] << 24) | (raw[9] << 16) | (raw[10] << 8) | raw[11]
+    e2e = (raw[16] << 24) | (raw[17] << 16) | (raw[18] << 8) | raw[19]
+    data = bytearray(raw)
     fixed = 0
     if e2e == 0:
         e2e = end_to_end.next()
-        _put_u32(data, 16, e2e)
+        _pack_u32(data, 16, e2e)
         fixed = SET_END_TO_END
     if app_id == 0 and command not in _BASE_COMMANDS:
         # like python-diameter, take the application from the message's AVPs
-        raw_data = bytes(data)
-        found = A.find_u32(raw_data, AVP_AUTH_APPLICATION_ID)
+        found = A.find_u32(raw, AVP_AUTH_APPLICATION_ID)
         if not found:
-            found = A.find_u32(raw_data, AVP_ACCT_APPLICATION_ID)
-        app_id = found if found else 0
-        if app_id:
-            _put_u32(data, 8, app_id)
+            found = A.find_u32(raw, AVP_ACCT_APPLICATION_ID)
+        if found:
+            app_id = found
+            _pack_u32(data, 8, app_id)
             fixed |= SET_APPLICATION
-    entry = OutboundRequest(data, app_id, now, now + timeout, future, raw, None, None, None, set(), 0, command)
+    entry = OutboundRequest(data, app_id, now, now + timeout, future, raw_answer, None, None, None, set(), 0,
+                            command)
     entry.end_to_end = e2e
     entry.fixed = fixed
     return entry
 
 
-def send(entry: Any, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
+def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
     """Give ``entry`` the connection's next hop-by-hop identifier (written into its data,
     returned) and make it pending for the peer ``key`` until its deadline."""
     hbh = hop_by_hop.next()
-    data: bytearray = entry.data
-    _put_u32(data, 12, hbh)
-    tried: set[Any] = entry.tried
-    tried.add(key)
+    _pack_u32(entry.data, 12, hbh)
+    entry.tried.add(key)
     pending.add(key, hbh, entry.deadline, entry)
     return hbh

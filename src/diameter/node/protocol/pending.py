@@ -5,33 +5,33 @@ import heapq
 from collections.abc import Hashable
 from typing import Any
 
-_NONE: tuple[Any, ...] = ()
+#: a deadline in the deadline order: (deadline, sequence number, peer, hop-by-hop id)
+_Due = tuple[float, int, Hashable, int]
 
 
 class PendingTable:
     """Requests sent and not yet answered, grouped by peer.
 
-    ``pop`` is the hot path (one dict lookup per answer). Each entry is one
-    record, ``(deadline, sequence number, peer, hop-by-hop id, item)``, held both
-    by its peer's dict and by the deadline order: a queue while deadlines come in
-    order (the usual case, one timeout for every request: ``add`` appends), a heap
-    for the others. Answered records leave the deadline order lazily (a record no
-    longer in its peer's dict is skipped), so expiring costs nothing until
-    something is due; once the deadline order holds twice the live records (plus a
-    margin) it is rebuilt, so it stays proportional to what is pending rather than
-    to the request rate times the timeout.
+    ``pop`` is the hot path (one dict lookup per answer). The deadlines are kept
+    in order apart from the entries: in a queue while they come in order (the
+    usual case, one timeout for every request: ``add`` appends), in a heap for
+    the others. Answered entries leave that order lazily (a deadline whose entry
+    is gone or was replaced is skipped), so expiring costs nothing until something
+    is due; once the order holds twice the live entries (plus a margin) it is
+    rebuilt, so it stays proportional to what is pending rather than to the
+    request rate times the timeout.
     """
 
     __slots__ = ("_by_peer", "_queue", "_head", "_last", "_heap", "_count", "_live")
 
     def __init__(self) -> None:
-        self._by_peer: dict[Hashable, dict[int, tuple[Any, ...]]] = {}
-        #: records in deadline order from ``_head`` on (``_last``: the deadline of its last one)
-        self._queue: list[tuple[Any, ...]] = []
+        self._by_peer: dict[Hashable, dict[int, tuple[float, Any]]] = {}
+        #: deadlines in order from ``_head`` on (``_last``: the last one's)
+        self._queue: list[_Due] = []
         self._head = 0
         self._last = 0.0
-        #: records whose deadline came before the queue's last one
-        self._heap: list[tuple[Any, ...]] = []
+        #: deadlines that came before the queue's last one
+        self._heap: list[_Due] = []
         self._count = 0
         self._live = 0
 
@@ -40,7 +40,7 @@ class PendingTable:
 
     @property
     def heap_size(self) -> int:
-        """Records in the deadline order, answered ones included (bounded by the rebuild)."""
+        """Deadlines held, answered ones included (bounded by the rebuild)."""
         return len(self._heap) + len(self._queue) - self._head
 
     def count(self, peer: Hashable) -> int:
@@ -49,7 +49,7 @@ class PendingTable:
 
     def items(self) -> list[tuple[Hashable, int, Any]]:
         """``(peer, hop-by-hop id, item)`` of every pending entry (for introspection)."""
-        return [(rec[2], rec[3], rec[4]) for d in self._by_peer.values() for rec in d.values()]
+        return [(peer, hbh, e[1]) for peer, d in self._by_peer.items() for hbh, e in d.items()]
 
     def add(self, peer: Hashable, hbh: int, deadline: float, item: Any) -> None:
         d = self._by_peer.get(peer)
@@ -57,31 +57,31 @@ class PendingTable:
             d = self._by_peer[peer] = {}
         if hbh not in d:
             self._live += 1
+        d[hbh] = (deadline, item)
         self._count += 1
-        # one object in both places (typed as a tuple of any length: compiled, a fixed-length
-        # tuple would be unboxed and boxed again, a second object)
-        rec: tuple[Any, ...] = (deadline, self._count, peer, hbh, item)
-        d[hbh] = rec
+        due = (deadline, self._count, peer, hbh)
         queue = self._queue
         n = len(queue)
         if deadline >= self._last or self._head == n:
-            queue.append(rec)
+            queue.append(due)
             self._last = deadline
             n += 1
         else:
-            heapq.heappush(self._heap, rec)
+            heapq.heappush(self._heap, due)
         if len(self._heap) + n - self._head > 2 * self._live + 1024:
             self._compact()
 
-    def _is_live(self, rec: tuple[Any, ...]) -> bool:
-        d = self._by_peer.get(rec[2])
-        return d is not None and d.get(rec[3], _NONE) is rec
+    def _is_live(self, due: _Due) -> bool:
+        d = self._by_peer.get(due[2])
+        if d is None:
+            return False
+        e = d.get(due[3])
+        return e is not None and e[0] == due[0]
 
     def _compact(self) -> None:
-        queue = self._queue
-        self._queue = [rec for rec in queue[self._head:] if self._is_live(rec)]
+        self._queue = [due for due in self._queue[self._head:] if self._is_live(due)]
         self._head = 0
-        heap = [rec for rec in self._heap if self._is_live(rec)]
+        heap = [due for due in self._heap if self._is_live(due)]
         heapq.heapify(heap)
         self._heap = heap
 
@@ -89,14 +89,15 @@ class PendingTable:
         d = self._by_peer.get(peer)
         if d is None:
             return None
-        rec = d.pop(hbh, None)
-        if rec is None:
+        entry = d.pop(hbh, None)
+        if entry is None:
             return None
         self._live -= 1
-        return rec[4]
+        return entry[1]
 
-    def _first(self) -> tuple[Any, ...]:
-        """The live record with the earliest deadline (answered ones before it dropped), or ()."""
+    def _first(self) -> int:
+        """Where the earliest live deadline is: 1 the heap's top, 2 the queue's head, 0 none
+        (deadlines of answered entries before it dropped)."""
         heap = self._heap
         while heap and not self._is_live(heap[0]):
             heapq.heappop(heap)
@@ -109,34 +110,42 @@ class PendingTable:
             head = n = 0
         self._head = head
         if not heap:
-            return queue[head] if head < n else _NONE
-        h = heap[0]
+            return 2 if head < n else 0
         if head == n:
-            return h
-        q = queue[head]
+            return 1
+        h, q = heap[0], queue[head]
         # (deadline, sequence number): the order of one heap holding both
-        return h if h[0] < q[0] or (h[0] == q[0] and h[1] < q[1]) else q
+        return 1 if h[0] < q[0] or (h[0] == q[0] and h[1] < q[1]) else 2
 
     def next_deadline(self) -> float | None:
-        rec = self._first()
-        return rec[0] if rec else None
+        where = self._first()
+        if where == 0:
+            return None
+        return self._heap[0][0] if where == 1 else self._queue[self._head][0]
 
     def expire(self, now: float) -> list[tuple[Hashable, int, Any]]:
         """Remove and return every entry whose deadline is <= now."""
         out: list[tuple[Hashable, int, Any]] = []
         while True:
-            rec = self._first()
-            if not rec or rec[0] > now:
+            where = self._first()
+            if where == 0:
                 break
-            heap = self._heap
-            if heap and heap[0] is rec:
-                heapq.heappop(heap)
+            if where == 1:
+                due = self._heap[0]
+                if due[0] > now:
+                    break
+                heapq.heappop(self._heap)
             else:
+                due = self._queue[self._head]
+                if due[0] > now:
+                    break
                 self._head += 1
-            peer, hbh = rec[2], rec[3]
-            del self._by_peer[peer][hbh]
+            peer, hbh = due[2], due[3]
+            d = self._by_peer[peer]
+            item = d[hbh][1]
+            del d[hbh]
             self._live -= 1
-            out.append((peer, hbh, rec[4]))
+            out.append((peer, hbh, item))
         if not self._heap and self._head == len(self._queue):
             self._queue.clear()
             self._head = 0
@@ -149,4 +158,4 @@ class PendingTable:
         if not d:
             return []
         self._live -= len(d)
-        return [(hbh, rec[4]) for hbh, rec in d.items()]
+        return [(hbh, e[1]) for hbh, e in d.items()]
