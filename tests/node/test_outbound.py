@@ -81,12 +81,16 @@ def test_open_request_completes_the_header():
     e = outbound.open_request(req, SequenceCounter(41), 1.0, 2.0, None, False)
     assert (e.app_id, e.end_to_end, e.command, e.deadline) == (3, 42, 272, 3.0)
     assert e.fixed == outbound.SET_END_TO_END | outbound.SET_APPLICATION
-    assert e.data[8:12] == (3).to_bytes(4, "big") and e.data[16:20] == (42).to_bytes(4, "big")
-    assert req[8:12] == bytes(4)   # the caller's bytes are left alone
+    assert e.data[8:12] == (3).to_bytes(4, "big") and req[8:12] == bytes(4)   # the caller's bytes: as they were
+    table = PendingTable()
+    hbh = outbound.send(e, "p", SequenceCounter(99), table)
+    assert (hbh, e.data[12:20]) == (100, (100).to_bytes(4, "big") + (42).to_bytes(4, "big"))
+    assert table.pop("p", 100) is e and e.tried == {"p"}
     # set already: kept; a base command keeps application 0
     req = A.message(0x80, 280, 0, 7, 9, [A.u32(AVP_AUTH_APPLICATION_ID, 4)])
     e = outbound.open_request(req, SequenceCounter(41), 1.0, 2.0, None, False)
     assert (e.app_id, e.end_to_end, e.fixed) == (0, 9, 0)
+    assert outbound.OutboundRequest(bytearray(req), 0, 0.0, 1.0).end_to_end == 9   # read from its data
     with pytest.raises(NodeError, match="shorter than a Diameter header"):
         outbound.open_request(bytes(19), SequenceCounter(1), 0.0, 1.0, None, False)
 

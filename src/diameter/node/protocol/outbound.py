@@ -19,7 +19,7 @@ from .connection import SequenceCounter
 from .constants import AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
 from .pending import PendingTable
 
-#: :attr:`OutboundRequest.fixed` bits: what :func:`open_request` wrote into the header
+#: :attr:`OutboundRequest.fixed` bits: the header fields :func:`open_request` completed
 SET_END_TO_END: Final = 1
 SET_APPLICATION: Final = 2
 
@@ -42,15 +42,15 @@ class OutboundRequest:
     tried: set[Any]
     redirects: int
     command: int
-    #: the end-to-end identifier in ``data``
+    #: the end-to-end identifier (:func:`send` writes it into ``data``)
     end_to_end: int
-    #: :data:`SET_END_TO_END` / :data:`SET_APPLICATION`: the header fields open_request set
+    #: :data:`SET_END_TO_END` / :data:`SET_APPLICATION`: the header fields open_request completed
     fixed: int
 
     def __init__(self, data: bytearray, app_id: int, sent_at: float, deadline: float, future: Any = None,
                  raw: bool = False, dest_realm: str | None = None, dest_host: str | None = None,
                  origin: Any = None, tried: set[Any] | None = None, redirects: int = 0,
-                 command: int = 0) -> None:
+                 command: int = 0, end_to_end: int = -1, fixed: int = 0) -> None:
         self.data = data
         self.app_id = app_id
         self.sent_at = sent_at
@@ -63,8 +63,10 @@ class OutboundRequest:
         self.tried = set() if tried is None else tried
         self.redirects = redirects
         self.command = command
-        self.end_to_end = 0
-        self.fixed = 0
+        if end_to_end < 0:   # the one in data
+            end_to_end = int.from_bytes(bytes(data[16:20]), "big") if len(data) >= 20 else 0
+        self.end_to_end = end_to_end
+        self.fixed = fixed
 
 
 _pack_u32: Final = U32.pack_into
@@ -72,8 +74,8 @@ _pack_u32: Final = U32.pack_into
 
 def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: float, future: Any,
                  raw_answer: bool) -> OutboundRequest:
-    """The record of the encoded request ``raw``: its data (a copy, the header completed), its
-    application, command and deadline.
+    """The record of the encoded request ``raw``: its data (a copy; the application id
+    completed, the identifiers are written by :func:`send`), application, command and deadline.
 
     A zero end-to-end identifier gets ``end_to_end.next()``; a zero application id
     (other than in a base command) gets the message's Auth-/Acct-Application-Id.
@@ -84,11 +86,10 @@ def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: f
     command = (raw[5] << 16) | (raw[6] << 8) | raw[7]
     app_id = (raw[8] << 24) | (raw[9] << 16) | (raw[10] << 8) | raw[11]
     e2e = (raw[16] << 24) | (raw[17] << 16) | (raw[18] << 8) | raw[19]
-    data = bytearray(raw)
+    data = bytearray(raw[:])   # (compiled: one copy, no buffer protocol)
     fixed = 0
-    if e2e == 0:
+    if e2e == 0:   # written with the hop-by-hop identifier, by send
         e2e = end_to_end.next()
-        _pack_u32(data, 16, e2e)
         fixed = SET_END_TO_END
     if app_id == 0 and command not in _BASE_COMMANDS:
         # like python-diameter, take the application from the message's AVPs
@@ -99,18 +100,15 @@ def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: f
             app_id = found
             _pack_u32(data, 8, app_id)
             fixed |= SET_APPLICATION
-    entry = OutboundRequest(data, app_id, now, now + timeout, future, raw_answer, None, None, None, set(), 0,
-                            command)
-    entry.end_to_end = e2e
-    entry.fixed = fixed
-    return entry
+    return OutboundRequest(data, app_id, now, now + timeout, future, raw_answer, None, None, None, set(), 0,
+                           command, e2e, fixed)
 
 
 def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
-    """Give ``entry`` the connection's next hop-by-hop identifier (written into its data,
-    returned) and make it pending for the peer ``key`` until its deadline."""
+    """Give ``entry`` the connection's next hop-by-hop identifier (written into its data with
+    its end-to-end one; returned) and make it pending for the peer ``key`` until its deadline."""
     hbh = hop_by_hop.next()
-    _pack_u32(entry.data, 12, hbh)
+    entry.data[12:20] = hbh.to_bytes(4, "big") + entry.end_to_end.to_bytes(4, "big")
     entry.tried.add(key)
     pending.add(key, hbh, entry.deadline, entry)
     return hbh

@@ -5,8 +5,10 @@ import heapq
 from collections.abc import Hashable
 from typing import Any
 
-#: a deadline in the deadline order: (deadline, sequence number, peer, hop-by-hop id)
-_Due = tuple[float, int, Hashable, int]
+#: a deadline in the deadline order: (deadline, sequence number, peer, hop-by-hop id). Its
+#: deadline is the very object in the entry's ``(deadline, item)``: an entry replaced or gone
+#: leaves a deadline that is not its entry's (tuples of any length: compiled, they stay boxed)
+_Due = tuple[Any, ...]
 
 
 class PendingTable:
@@ -25,7 +27,7 @@ class PendingTable:
     __slots__ = ("_by_peer", "_queue", "_head", "_last", "_heap", "_count", "_live")
 
     def __init__(self) -> None:
-        self._by_peer: dict[Hashable, dict[int, tuple[float, Any]]] = {}
+        self._by_peer: dict[Hashable, dict[int, tuple[Any, ...]]] = {}
         #: deadlines in order from ``_head`` on (``_last``: the last one's)
         self._queue: list[_Due] = []
         self._head = 0
@@ -55,11 +57,15 @@ class PendingTable:
         d = self._by_peer.get(peer)
         if d is None:
             d = self._by_peer[peer] = {}
-        if hbh not in d:
+        # each boxed once (compiled), the deadline shared by the entry and its place in the order
+        h: Any = hbh
+        dl: Any = deadline
+        n = len(d)
+        d[h] = (dl, item)
+        if len(d) != n:
             self._live += 1
-        d[hbh] = (deadline, item)
         self._count += 1
-        due = (deadline, self._count, peer, hbh)
+        due: _Due = (dl, self._count, peer, h)
         queue = self._queue
         n = len(queue)
         if deadline >= self._last or self._head == n:
@@ -76,7 +82,7 @@ class PendingTable:
         if d is None:
             return False
         e = d.get(due[3])
-        return e is not None and e[0] == due[0]
+        return e is not None and e[0] is due[0]
 
     def _compact(self) -> None:
         self._queue = [due for due in self._queue[self._head:] if self._is_live(due)]
