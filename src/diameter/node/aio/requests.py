@@ -137,7 +137,7 @@ class RequestsPart(NodeParts):
             return bytearray(message)
         return bytearray(message.as_bytes())
 
-    def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
+    def request_future(self, message: Any, timeout: float | None = None, peer: str | None = None,
                        raw: bool = False, future: asyncio.Future[Any] | None = None) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
@@ -146,11 +146,6 @@ class RequestsPart(NodeParts):
         instead of a new one (any object with ``done``, ``set_result`` and
         ``set_exception``: the threaded ``Node`` passes a blocked thread's waiter).
         """
-        return self._submit(message, timeout, peer, raw, future)
-
-    def _submit(self, message: Any, timeout: float | None, peer: str | None, raw: bool,
-                future: asyncio.Future[Any] | None) -> asyncio.Future[Any]:
-        """:meth:`request_future` with positional arguments (what :meth:`request` calls)."""
         header: Any = _NO_HEADER
         dest_attrs: tuple[bool, bool, bool, bool, bool] | None = None
         d: Any = None
@@ -268,8 +263,8 @@ class RequestsPart(NodeParts):
 
         A typed request is completed first: Origin-Host/Realm, Session-Id
         (:meth:`new_session_id`) and Destination-Realm when missing."""
-        if type(self).request_future is _REQUEST_FUTURE:
-            return await self._submit(message, timeout, peer, False, None)
+        if type(self).request_future is _REQUEST_FUTURE:   # positional arguments: a cheaper call
+            return await self.request_future(message, timeout, peer)
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
