@@ -37,7 +37,7 @@ class _PropertyRealm(CreditControlRequest):
 
 
 def _entries(cli) -> list:
-    return [e for d in cli.pending._by_peer.values() for _deadline, e in d.values()]
+    return [e for _peer, _hbh, e in cli.pending.items()]
 
 
 @aio

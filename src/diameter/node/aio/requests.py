@@ -10,17 +10,18 @@ from collections.abc import Collection
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ...codec.frame import HEADER, U32
+from ...codec.frame import U32
 from ...codec.objects import decode_message as _decode_message
 from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.connection import PeerState
-from ..protocol.constants import (APP_COMMON, AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID,
-                                  AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
-                                  BASE_COMMANDS, DIAMETER_REDIRECT_INDICATION,
+from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
+                                  DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
+from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
+from ..protocol.outbound import OutboundRequest, open_request as _open_request, send as _send
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
@@ -90,16 +91,19 @@ class RequestsPart(NodeParts):
     def _weight(self, key: str) -> int:
         return self.peers[key].weight
 
-    def _send_to(self, peer: PeerInfo, entry: _Pending) -> int:
+    def _send_to(self, peer: PeerInfo, entry: _Pending | OutboundRequest) -> int:
         """Write ``entry`` to ``peer`` with a new hop-by-hop identifier (returned), pending."""
         proto = peer.protocol
-        hbh = proto.conn.hop_by_hop.next()
-        data = entry.data
-        U32.pack_into(data, 12, hbh)
         key = peer.key
-        entry.tried.add(key)
-        self.pending.add(key, hbh, entry.deadline, entry)
+        if type(entry) is OutboundRequest:
+            hbh = _send(entry, key, proto.conn.hop_by_hop, self.pending)
+        else:   # a relayed request (serving.py's record): outbound.send's steps
+            hbh = proto.conn.hop_by_hop.next()
+            U32.pack_into(entry.data, 12, hbh)
+            entry.tried.add(key)
+            self.pending.add(key, hbh, entry.deadline, entry)
         peer.stats.commands[entry.command].requests_sent += 1
+        data = entry.data
         if self.dump_messages:
             dump_log.debug("-> %s %r", peer.identity, bytes(data))
         if self.coalesce_requests:
@@ -133,7 +137,7 @@ class RequestsPart(NodeParts):
             return bytearray(message)
         return bytearray(message.as_bytes())
 
-    def request_future(self, message: Any, *, timeout: float | None = None, peer: str | None = None,
+    def request_future(self, message: Any, timeout: float | None = None, peer: str | None = None,
                        raw: bool = False, future: asyncio.Future[Any] | None = None) -> asyncio.Future[Any]:
         """Send a request now; the returned future resolves to the answer.
 
@@ -142,12 +146,11 @@ class RequestsPart(NodeParts):
         instead of a new one (any object with ``done``, ``set_result`` and
         ``set_exception``: the threaded ``Node`` passes a blocked thread's waiter).
         """
-        header: Any = None
+        header: Any = _NO_HEADER
         dest_attrs: tuple[bool, bool, bool, bool, bool] | None = None
         d: Any = None
         if isinstance(message, (bytes, bytearray, memoryview)):
-            data = bytearray(message)
-            typed = False
+            raw_data = message if type(message) is bytes else bytes(message)
         else:
             cls = type(message)
             attrs = _DEST_ATTRS.get(cls)
@@ -159,40 +162,37 @@ class RequestsPart(NodeParts):
                         or not d.get("session_id") or not d.get("destination_realm")):
                     fill_request(self, message, peer)   # (its own first test, inline)
             if type(self).prepare is _PREPARE:
-                data = bytearray(message.as_bytes())
+                raw_data = message.as_bytes()
             else:
-                data = self.prepare(message)
-            if raw:
-                header = _NO_HEADER
-            else:
+                raw_data = self.prepare(message)
+            if type(raw_data) is not bytes:
+                raw_data = bytes(raw_data)
+            if not raw:
                 # a typed message's header is in its dict (no class attribute to look past)
-                header = d.get("header", _NO_HEADER) if d is not None and attrs[4] else _NO_HEADER
+                if d is not None and attrs[4]:
+                    header = d.get("header", _NO_HEADER)
                 if header is _NO_HEADER:
                     header = getattr(message, "header", _NO_HEADER)
                 dest_attrs = attrs
-            typed = header is not _NO_HEADER
-        if len(data) < 20:
-            raise NodeError("message shorter than a Diameter header")
-        _vl, fc, app_id, _hbh, e2e = HEADER.unpack_from(data)
-        command = fc & 0xFFFFFF
-        if e2e == 0:
-            e2e = self.end_to_end.next()
-            U32.pack_into(data, 16, e2e)
-            if typed:
-                header.end_to_end_identifier = e2e
-        if app_id == 0 and command not in BASE_COMMANDS:
-            # like python-diameter, take the application from the message's AVPs
-            app_id = (A.find_u32(data, AVP_AUTH_APPLICATION_ID)
-                      or A.find_u32(data, AVP_ACCT_APPLICATION_ID) or 0)
-            if app_id:
-                U32.pack_into(data, 8, app_id)
-                if typed:
+        loop = self.loop
+        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
+        # the header checked and completed (end-to-end id, application id), the pending record
+        entry = _open_request(raw_data, self.end_to_end, now, self.request_timeout if timeout is None else timeout,
+                              future if future is not None else loop.create_future(), raw)
+        app_id = entry.app_id
+        data = entry.data
+        if header is not _NO_HEADER:
+            fixed = entry.fixed
+            if fixed:
+                if fixed & _SET_END_TO_END:
+                    header.end_to_end_identifier = entry.end_to_end
+                if fixed & _SET_APPLICATION:
                     header.application_id = app_id
         dest_host: Any
         dest_realm: Any
         if dest_attrs is None or not dest_attrs[0]:
             if dest_attrs is None or not hasattr(message, "destination_realm"):   # bytes: scan them
-                found = A.find_many(data, _DEST_CODES)
+                found = A.find_many(raw_data, _DEST_CODES)
                 dest_host = _as_str(found.get(AVP_DESTINATION_HOST)) if peer is None else peer
                 dest_realm = _as_str(found.get(AVP_DESTINATION_REALM))
             else:  # attributes set on an instance of a class without them
@@ -214,14 +214,11 @@ class RequestsPart(NodeParts):
             if dest_realm is not None and type(dest_realm) is not str:
                 dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
                               else _as_str(dest_realm))
-        loop = self.loop
-        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
-        fut = future if future is not None else loop.create_future()
-        entry = _Pending(data, app_id, now, now + (timeout if timeout is not None else self.request_timeout),
-                         fut, raw, dest_realm, dest_host, None, set(), 0, command)
+        if dest_realm is not None:
+            entry.dest_realm = dest_realm
         routes = self.routes
-        if (dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes
-                and routes.default is None and not routes._routes):
+        if dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
+                and routes.default is None and not routes._routes:
             # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
             # usable for the application (Negotiated.supports, inline), else none
             target = self._open[0]
@@ -230,17 +227,29 @@ class RequestsPart(NodeParts):
                     or not (neg.peer_is_relay or app_id in neg.auth_application_ids
                             or app_id in neg.acct_application_ids or app_id == APP_COMMON)
                     or proto.congested):
-                target = None
+                from .readiness import not_open_hint
+                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                                  + not_open_hint(self, app_id))
         else:
+            entry.dest_host = dest_host
             target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
-        if target is None:
-            from .readiness import not_open_hint
-            raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
-                              + not_open_hint(self, app_id))
-        hbh = self._send_to(target, entry)
-        if typed:
+            if target is None:
+                from .readiness import not_open_hint
+                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                                  + not_open_hint(self, app_id))
+            proto = target.protocol
+        # _send_to, inline
+        hbh = _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
+        target.stats.commands[entry.command].requests_sent += 1
+        if self.dump_messages:
+            dump_log.debug("-> %s %r", target.identity, bytes(data))
+        if self.coalesce_requests:
+            proto.write_soon(data)
+        else:
+            proto.write(data)
+        if header is not _NO_HEADER:
             header.hop_by_hop_identifier = hbh
-        return fut
+        return entry.future
 
     @overload
     async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,
@@ -254,6 +263,8 @@ class RequestsPart(NodeParts):
 
         A typed request is completed first: Origin-Host/Realm, Session-Id
         (:meth:`new_session_id`) and Destination-Realm when missing."""
+        if type(self).request_future is _REQUEST_FUTURE:   # positional arguments: a cheaper call
+            return await self.request_future(message, timeout, peer)
         return await self.request_future(message, timeout=timeout, peer=peer)
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
@@ -353,3 +364,4 @@ class RequestsPart(NodeParts):
 
 
 _PREPARE = RequestsPart.prepare
+_REQUEST_FUTURE = RequestsPart.request_future

@@ -5,22 +5,35 @@ import heapq
 from collections.abc import Hashable
 from typing import Any
 
+#: a deadline in the deadline order: (deadline, sequence number, peer, hop-by-hop id). Its
+#: deadline is the very object in the entry's ``(deadline, item)``: an entry replaced or gone
+#: leaves a deadline that is not its entry's (tuples of any length: compiled, they stay boxed)
+_Due = tuple[Any, ...]
+
 
 class PendingTable:
     """Requests sent and not yet answered, grouped by peer.
 
-    ``pop`` is the hot path (one dict lookup per answer); deadlines live in a
-    heap with lazy deletion, so expiring costs nothing until something is due.
-    Answered entries stay in the heap until it holds twice the live entries
-    (plus a margin); then it is rebuilt, so it stays proportional to what is
-    pending rather than to the request rate times the timeout.
+    ``pop`` is the hot path (one dict lookup per answer). The deadlines are kept
+    in order apart from the entries: in a queue while they come in order (the
+    usual case, one timeout for every request: ``add`` appends), in a heap for
+    the others. Answered entries leave that order lazily (a deadline whose entry
+    is gone or was replaced is skipped), so expiring costs nothing until something
+    is due; once the order holds twice the live entries (plus a margin) it is
+    rebuilt, so it stays proportional to what is pending rather than to the
+    request rate times the timeout.
     """
 
-    __slots__ = ("_by_peer", "_heap", "_count", "_live")
+    __slots__ = ("_by_peer", "_queue", "_head", "_last", "_heap", "_count", "_live")
 
     def __init__(self) -> None:
-        self._by_peer: dict[Hashable, dict[int, tuple[float, Any]]] = {}
-        self._heap: list[tuple[float, int, Hashable, int]] = []
+        self._by_peer: dict[Hashable, dict[int, tuple[Any, ...]]] = {}
+        #: deadlines in order from ``_head`` on (``_last``: the last one's)
+        self._queue: list[_Due] = []
+        self._head = 0
+        self._last = 0.0
+        #: deadlines that came before the queue's last one
+        self._heap: list[_Due] = []
         self._count = 0
         self._live = 0
 
@@ -29,37 +42,54 @@ class PendingTable:
 
     @property
     def heap_size(self) -> int:
-        """Heap slots in use, answered ones included (bounded by the rebuild)."""
-        return len(self._heap)
+        """Deadlines held, answered ones included (bounded by the rebuild)."""
+        return len(self._heap) + len(self._queue) - self._head
 
     def count(self, peer: Hashable) -> int:
         d = self._by_peer.get(peer)
         return len(d) if d else 0
 
+    def items(self) -> list[tuple[Hashable, int, Any]]:
+        """``(peer, hop-by-hop id, item)`` of every pending entry (for introspection)."""
+        return [(peer, hbh, e[1]) for peer, d in self._by_peer.items() for hbh, e in d.items()]
+
     def add(self, peer: Hashable, hbh: int, deadline: float, item: Any) -> None:
         d = self._by_peer.get(peer)
         if d is None:
             d = self._by_peer[peer] = {}
-        if d.get(hbh) is None:
+        # each boxed once (compiled), the deadline shared by the entry and its place in the order
+        h: Any = hbh
+        dl: Any = deadline
+        n = len(d)
+        d[h] = (dl, item)
+        if len(d) != n:
             self._live += 1
-        d[hbh] = (deadline, item)
         self._count += 1
-        heap = self._heap
-        heapq.heappush(heap, (deadline, self._count, peer, hbh))
-        if len(heap) > 2 * self._live + 1024:
+        due: _Due = (dl, self._count, peer, h)
+        queue = self._queue
+        n = len(queue)
+        if deadline >= self._last or self._head == n:
+            queue.append(due)
+            self._last = deadline
+            n += 1
+        else:
+            heapq.heappush(self._heap, due)
+        if len(self._heap) + n - self._head > 2 * self._live + 1024:
             self._compact()
 
+    def _is_live(self, due: _Due) -> bool:
+        d = self._by_peer.get(due[2])
+        if d is None:
+            return False
+        e = d.get(due[3])
+        return e is not None and e[0] is due[0]
+
     def _compact(self) -> None:
-        by_peer = self._by_peer
-        live = []
-        for t in self._heap:
-            d = by_peer.get(t[2])
-            if d is not None:
-                entry = d.get(t[3])
-                if entry is not None and entry[0] == t[0]:
-                    live.append(t)
-        heapq.heapify(live)
-        self._heap = live
+        self._queue = [due for due in self._queue[self._head:] if self._is_live(due)]
+        self._head = 0
+        heap = [due for due in self._heap if self._is_live(due)]
+        heapq.heapify(heap)
+        self._heap = heap
 
     def pop(self, peer: Hashable, hbh: int) -> Any | None:
         d = self._by_peer.get(peer)
@@ -71,31 +101,60 @@ class PendingTable:
         self._live -= 1
         return entry[1]
 
-    def next_deadline(self) -> float | None:
+    def _first(self) -> int:
+        """Where the earliest live deadline is: 1 the heap's top, 2 the queue's head, 0 none
+        (deadlines of answered entries before it dropped)."""
         heap = self._heap
-        while heap:
-            deadline, _n, peer, hbh = heap[0]
-            entry = self._by_peer.get(peer, {}).get(hbh)
-            if entry is not None and entry[0] == deadline:
-                return deadline
+        while heap and not self._is_live(heap[0]):
             heapq.heappop(heap)
-        return None
+        queue = self._queue
+        head, n = self._head, len(queue)
+        while head < n and not self._is_live(queue[head]):
+            head += 1
+        if head == n and n:
+            queue.clear()
+            head = n = 0
+        self._head = head
+        if not heap:
+            return 2 if head < n else 0
+        if head == n:
+            return 1
+        h, q = heap[0], queue[head]
+        # (deadline, sequence number): the order of one heap holding both
+        return 1 if h[0] < q[0] or (h[0] == q[0] and h[1] < q[1]) else 2
+
+    def next_deadline(self) -> float | None:
+        where = self._first()
+        if where == 0:
+            return None
+        return self._heap[0][0] if where == 1 else self._queue[self._head][0]
 
     def expire(self, now: float) -> list[tuple[Hashable, int, Any]]:
         """Remove and return every entry whose deadline is <= now."""
-        out = []
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, _n, peer, hbh = heapq.heappop(heap)
-            d = self._by_peer.get(peer)
-            if d is None:
-                continue
-            entry = d.get(hbh)
-            if entry is not None and entry[0] == deadline:
-                del d[hbh]
-                self._live -= 1
-                out.append((peer, hbh, entry[1]))
-        if not heap:
+        out: list[tuple[Hashable, int, Any]] = []
+        while True:
+            where = self._first()
+            if where == 0:
+                break
+            if where == 1:
+                due = self._heap[0]
+                if due[0] > now:
+                    break
+                heapq.heappop(self._heap)
+            else:
+                due = self._queue[self._head]
+                if due[0] > now:
+                    break
+                self._head += 1
+            peer, hbh = due[2], due[3]
+            d = self._by_peer[peer]
+            item = d[hbh][1]
+            del d[hbh]
+            self._live -= 1
+            out.append((peer, hbh, item))
+        if not self._heap and self._head == len(self._queue):
+            self._queue.clear()
+            self._head = 0
             self._count = 0
         return out
 

@@ -1,0 +1,114 @@
+"""Requests this node originates, sans-IO: the header fix-ups and the pending record.
+
+:func:`open_request` checks an encoded request's header, gives it an end-to-end
+identifier and (python-diameter's rule) an application id from its AVPs when the
+header has none, and returns its :class:`OutboundRequest` record; :func:`send`
+gives it a hop-by-hop identifier and makes it pending (a relayed request's record,
+``aio.base._Pending``, takes the same steps in ``aio/requests.py``). The asyncio node
+(``aio/requests.py``) writes the bytes and resolves the future. Compiled with the
+rest of the node core (setup.py's ``NODE_COMPILED_MODULES``).
+"""
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ...codec.frame import U32
+from ..errors import NodeError
+from . import avps as A
+from .connection import SequenceCounter
+from .constants import AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
+from .pending import PendingTable
+
+#: :attr:`OutboundRequest.fixed` bits: the header fields :func:`open_request` completed
+SET_END_TO_END: Final = 1
+SET_APPLICATION: Final = 2
+
+_BASE_COMMANDS: Final = frozenset(BASE_COMMANDS)
+
+
+class OutboundRequest:
+    """A request sent by this node (or relayed through it) and its pending state."""
+
+    data: bytearray
+    app_id: int
+    sent_at: float
+    deadline: float
+    future: Any
+    raw: bool
+    dest_realm: str | None
+    dest_host: str | None
+    #: a relayed request: (the protocol it came from, its original hop-by-hop identifier)
+    origin: Any
+    tried: set[Any]
+    redirects: int
+    command: int
+    #: the end-to-end identifier (:func:`send` writes it into ``data``)
+    end_to_end: int
+    #: :data:`SET_END_TO_END` / :data:`SET_APPLICATION`: the header fields open_request completed
+    fixed: int
+
+    def __init__(self, data: bytearray, app_id: int, sent_at: float, deadline: float, future: Any = None,
+                 raw: bool = False, dest_realm: str | None = None, dest_host: str | None = None,
+                 origin: Any = None, tried: set[Any] | None = None, redirects: int = 0,
+                 command: int = 0, end_to_end: int = -1, fixed: int = 0) -> None:
+        self.data = data
+        self.app_id = app_id
+        self.sent_at = sent_at
+        self.deadline = deadline
+        self.future = future
+        self.raw = raw
+        self.dest_realm = dest_realm
+        self.dest_host = dest_host
+        self.origin = origin
+        self.tried = set() if tried is None else tried
+        self.redirects = redirects
+        self.command = command
+        if end_to_end < 0:   # the one in data
+            end_to_end = int.from_bytes(bytes(data[16:20]), "big") if len(data) >= 20 else 0
+        self.end_to_end = end_to_end
+        self.fixed = fixed
+
+
+_pack_u32: Final = U32.pack_into
+
+
+def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: float, future: Any,
+                 raw_answer: bool) -> OutboundRequest:
+    """The record of the encoded request ``raw``: its data (a copy; the application id
+    completed, the identifiers are written by :func:`send`), application, command and deadline.
+
+    A zero end-to-end identifier gets ``end_to_end.next()``; a zero application id
+    (other than in a base command) gets the message's Auth-/Acct-Application-Id.
+    Raises :class:`~diameter.node.errors.NodeError` below 20 bytes."""
+    if len(raw) < 20:
+        raise NodeError("message shorter than a Diameter header")
+    # the header read byte by byte (native code when compiled)
+    command = (raw[5] << 16) | (raw[6] << 8) | raw[7]
+    app_id = (raw[8] << 24) | (raw[9] << 16) | (raw[10] << 8) | raw[11]
+    e2e = (raw[16] << 24) | (raw[17] << 16) | (raw[18] << 8) | raw[19]
+    data = bytearray(raw[:])   # (compiled: one copy, no buffer protocol)
+    fixed = 0
+    if e2e == 0:   # written with the hop-by-hop identifier, by send
+        e2e = end_to_end.next()
+        fixed = SET_END_TO_END
+    if app_id == 0 and command not in _BASE_COMMANDS:
+        # like python-diameter, take the application from the message's AVPs
+        found = A.find_u32(raw, AVP_AUTH_APPLICATION_ID)
+        if not found:
+            found = A.find_u32(raw, AVP_ACCT_APPLICATION_ID)
+        if found:
+            app_id = found
+            _pack_u32(data, 8, app_id)
+            fixed |= SET_APPLICATION
+    return OutboundRequest(data, app_id, now, now + timeout, future, raw_answer, None, None, None, set(), 0,
+                           command, e2e, fixed)
+
+
+def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
+    """Give ``entry`` the connection's next hop-by-hop identifier (written into its data with
+    its end-to-end one; returned) and make it pending for the peer ``key`` until its deadline."""
+    hbh = hop_by_hop.next()
+    entry.data[12:20] = hbh.to_bytes(4, "big") + entry.end_to_end.to_bytes(4, "big")
+    entry.tried.add(key)
+    pending.add(key, hbh, entry.deadline, entry)
+    return hbh
