@@ -85,9 +85,46 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         if b is not None and b.generation == GENERATION[0]:
             d: dict[str, Any] = v.__dict__
             if "_raw" not in d and not d.get("additional_avps"):
-                return _avp(slot, encode_fresh(d, b))
+                gm = slot.memo
+                if gm is not None and _same_group(gm[0], tv, d):
+                    return gm[1]
+                r = _avp(slot, encode_fresh(d, b))
+                if len(r) <= MEMO_MAX:
+                    _remember_group(slot, tv, d, r)
+                return r
     result: bytes = slot.spec.encode_one(v)   # other types, Avp values and every error
     return result
+
+
+def _same_group(key: Any, tv: type, d: dict[str, Any]) -> bool:
+    """Whether grouped instance dict ``d`` of class ``tv`` holds what the group memo ``key``
+    (class, generation, its dict's items) was encoded from: the same names in the same
+    order, each value of the very same type and equal."""
+    k: tuple[Any, ...] = key
+    if k[0] is not tv or k[1] != GENERATION[0]:
+        return False
+    items: tuple[tuple[str, Any], ...] = k[2]
+    if len(items) != len(d):
+        return False
+    i = 0
+    for name, v in d.items():
+        item = items[i]
+        mv = item[1]
+        if item[0] != name or type(v) is not type(mv) or v != mv:
+            return False
+        i += 1
+    return True
+
+
+def _remember_group(slot: Slot, tv: type, d: dict[str, Any], wire: bytes) -> None:
+    """Keep ``wire`` (the whole grouped AVP) as the slot's memo when every value of ``d`` is
+    a plain scalar (int, str, bytes: compared by value), e.g. a Granted-Service-Unit built
+    the same way for every answer; a group holding groups or lists is encoded every time."""
+    for v in d.values():
+        t = type(v)
+        if t is not int and t is not str and t is not bytes:
+            return
+    slot.memo = ((tv, GENERATION[0], tuple(d.items())), wire)
 
 
 SHAPES_MAX: Final = 64
