@@ -229,38 +229,13 @@ class CreditControlServer:
     def _on_request_soon(self, msg: Any) -> Any:
         """The node's handler when the credit-control handler has ``answer_soon``: CCR-I/U/T
         are answered through it, without a coroutine per request (the answer, or a future of
-        it resolved by the handler's callback); everything else as :meth:`_on_request`.
-        (:meth:`_prelude` and :func:`_wire_bytes` inline: one call each less per request.)"""
+        it resolved by the handler's callback); everything else as :meth:`_on_request`."""
         if msg.header.command_code == CMD_ST:
             return self._on_str(msg)
-        if self._ticker is None:
-            self._start_ticker()
-        try:
-            d: Any = getattr(msg, "__dict__", None)
-            raw = d.get("_raw") if d is not None and len(d) == 3 else None
-            if raw is not None and raw[1] == 20 and raw[2] == len(raw[0]) and not d.get("_additional_avps", 1):
-                buf: bytes = raw[0]
-            else:
-                buf = msg.as_bytes()
-            req = _ccr_request(msg, buf, "", "3gpp")
-        except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
-            log.info("CCR rejected: %s", exc)
-            return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
-        dia = self._dialects.get(req.origin_host)
-        req.dialect = dia if dia is not None else self._dialect(req.origin_host)
-        key = (req.session_id, req.request_number)
-        core = self.core
-        cached = core._answers.get(key)
-        if cached is not None:
-            log.info("session %s: CCR %d repeated (T=%s), answered from the cache", req.session_id,
-                     req.request_number, req.retransmitted)
-            return cached
-        if key in core._in_progress:
-            return self._second_copy(msg, buf, req, key)
-        if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
-            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
-        core._in_progress.add(key)  # core.begin(req), inline
-        self.in_progress += 1
+        begun = self._prelude(msg)
+        if type(begun) is not tuple:   # answered already (cache, first copy, 3004, 5004)
+            return begun
+        buf, req, key = begun
         if req.request_type is RequestType.EVENT:
             return self._handle(msg, buf, req, key)
         pending = _Soon(self, msg, buf, req, key)
