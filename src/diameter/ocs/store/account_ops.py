@@ -55,3 +55,35 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
         sessions[s.session_id] = s
         ses_put[s.session_id] = s
         session_account[s.session_id] = account_id
+
+
+class CachedAccount:
+    """One account as a storage's cache holds it (SQLite's and PostgreSQL's): the snapshot
+    read (at `version`, PostgreSQL's optimistic check; 0 on SQLite), plus the reservations
+    and session rows decided since, indexed by session, so that the next decision sees them
+    without reading again."""
+
+    def __init__(self, snap: Snapshot, version: int = 0) -> None:
+        self.snap = snap
+        self.version = version
+        self.res: dict[str, dict[int, Reservation]] = {}
+        for r in snap.reservations:
+            got = self.res.get(r.session_id)
+            if got is None:
+                got = self.res[r.session_id] = {}
+            got[r.rating_group] = r
+        self.sessions: dict[str, SessionRow] = dict(snap.sessions)
+
+    def view(self, scope: str | None) -> Snapshot:
+        """What a decision sees: the whole account, or one session's part of it."""
+        return view(self.snap, self.res, self.sessions, scope)
+
+    def holds_session(self, session_id: str) -> bool:
+        return session_id in self.res or session_id in self.sessions
+
+    def apply_holds(self, dec: Decision, res_put: dict[tuple[str, int], Reservation | None],
+                    ses_put: dict[str, SessionRow | None], session_account: dict[str, int],
+                    account_id: int) -> None:
+        """Bring reservations and session rows up to date with a decision; record each
+        change (None: deleted) in `res_put` / `ses_put` for the batch's write."""
+        apply_holds(self.res, self.sessions, dec, res_put, ses_put, session_account, account_id)

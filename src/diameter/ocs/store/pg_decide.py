@@ -19,6 +19,7 @@ from typing import Any
 from ..books import Decision
 from ..model import AccountState, Outcome, Reservation, SessionRow, Snapshot
 from . import account_ops
+from .account_ops import CachedAccount
 
 log = logging.getLogger("diameter.ocs.store")
 
@@ -71,37 +72,6 @@ class Unit:
         self.replay: str | None = None
         self.result: Outcome | None = None
         self.text: Any = None  # the result as recorded (`Outcome.to_row`)
-
-
-class CachedAccount:
-    """One account as read at `version`, plus what this instance decided since (the
-    reservations and session rows, indexed by session)."""
-
-    def __init__(self, snap: Snapshot, version: int) -> None:
-        self.snap = snap
-        self.version = version
-        self.res: dict[str, dict[int, Reservation]] = {}
-        for r in snap.reservations:
-            got = self.res.get(r.session_id)
-            if got is None:
-                got = self.res[r.session_id] = {}
-            got[r.rating_group] = r
-        self.sessions: dict[str, SessionRow] = dict(snap.sessions)
-
-    def view(self, scope: str | None) -> Snapshot:
-        """What a decision sees: the whole account, or one session's part of it."""
-        return account_ops.view(self.snap, self.res, self.sessions, scope)
-
-    def holds_session(self, session_id: str) -> bool:
-        return session_id in self.res or session_id in self.sessions
-
-    def apply_holds(self, dec: Decision, res_put: dict[tuple[str, int], Reservation | None],
-                    ses_put: dict[str, SessionRow | None], session_account: dict[str, int],
-                    account_id: int) -> None:
-        """Bring reservations and session rows up to date with a decision; record each
-        change (None: deleted) in `res_put` / `ses_put` for the batch's write."""
-        account_ops.apply_holds(self.res, self.sessions, dec, res_put, ses_put, session_account,
-                                account_id)
 
 
 class AccountWrites:

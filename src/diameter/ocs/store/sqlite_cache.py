@@ -33,7 +33,7 @@ from ..books import Decision
 from ..model import UNIT_VALUE, AccountState, Outcome, Reservation, SessionRow
 from ..rating import Charging, charge
 from . import account_ops, queries
-from .cached import CachedAccount
+from .account_ops import CachedAccount
 from .queries import Decide, Target, Work
 
 
