@@ -137,44 +137,7 @@ class ServingPart(NodeParts):
         if ans is None:  # the application answers later with send_answer (or never: logged)
             self._awaiting_answer(proto, hdr, data, self.loop.time())
             return
-        # the handler answered at once: _local_answer inline (no second frame, the statistics looked up once)
-        if type(ans) is bytes:
-            out = ans
-        else:
-            try:
-                out = ans if type(ans) is bytearray else ans.as_bytes()
-            except Exception:  # noqa: BLE001 - send_answer logs it and answers 5012
-                self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
-                return
-            if type(out) is not bytes:
-                out = bytes(out)
-        if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
-            self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
-            return
-        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
-        if self._unanswered._items:
-            self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
-        if cls is None:   # no Result-Code: counted and checked by send_answer
-            self._count_answer(proto, hdr.command_code, out, t_in)
-        else:
-            cs.answers_sent += 1
-            cs.processing.append(_perf_counter() - t_in)
-            cs.sent_result_classes[cls] += 1
-            mc = stats.sent_results_per_minute[cls]
-            if _monotonic() < mc._until:   # MinuteCounter.add, inline
-                mc._n += 1
-            else:
-                mc.add()
-        if self.dump_messages:
-            dump_log.debug("-> %r", out)
-        if proto._corked:   # DiameterProtocol.write while a read is handled, inline
-            buf = proto._wbuf
-            buf.append(out)
-            proto._wbytes += len(out)
-            if len(buf) >= WRITE_BATCH or proto._wbytes >= WRITE_BATCH_BYTES:
-                proto._flush_wbuf()
-        else:
-            proto.write(out)
+        self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
 
     def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                           task: asyncio.Future, t_in: float, now: float) -> None:
