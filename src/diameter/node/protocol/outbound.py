@@ -10,6 +10,7 @@ rest of the node core (setup.py's ``NODE_COMPILED_MODULES``).
 """
 from __future__ import annotations
 
+import struct
 from typing import Any, Final
 
 from ...codec.frame import U32
@@ -24,6 +25,7 @@ SET_END_TO_END: Final = 1
 SET_APPLICATION: Final = 2
 
 _BASE_COMMANDS: Final = frozenset(BASE_COMMANDS)
+_IDS: Final = struct.Struct(">II")   # hop-by-hop, end-to-end: bytes 12-19 of the header
 
 
 class OutboundRequest:
@@ -108,7 +110,7 @@ def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending:
     """Give ``entry`` the connection's next hop-by-hop identifier (written into its data with
     its end-to-end one; returned) and make it pending for the peer ``key`` until its deadline."""
     hbh = hop_by_hop.next()
-    entry.data[12:20] = hbh.to_bytes(4, "big") + entry.end_to_end.to_bytes(4, "big")
+    _IDS.pack_into(entry.data, 12, hbh, entry.end_to_end)
     entry.tried.add(key)
     pending.add(key, hbh, entry.deadline, entry)
     return hbh
