@@ -237,3 +237,55 @@ def test_two_batches_in_flight_keep_accounts_apart(pg_cluster):
             report = await st.audit()
             assert report.ok, report.problems
     asyncio.run(main())
+
+
+def test_batch_updates_known_rows_and_inserts_new_ones(pg_cluster):
+    """A batch updates in place the reservation and session rows the cache read from the
+    database and inserts the new ones (no upsert): mixed in one batch (a session starting,
+    one reporting, one ending) the rows in the database are the cache's, nothing falls back,
+    and another instance reading them charges on from there."""
+    import asyncpg
+
+    url = pg_cluster.new_database()
+    sql_res = ("SELECT session_id, rating_group, units, holds, request_number, final FROM reservations"
+               " ORDER BY 1, 2")
+    sql_ses = "SELECT session_id, charged, units, requests, final FROM sessions ORDER BY 1"
+
+    async def main():
+        async with open_storage(url) as a:
+            eng = Engine(a)
+            await eng.create_account("x", [(0, X)], amount=10_000)
+            before = dict(pg_batch.STATS)
+            await asyncio.gather(eng.charge(gy("s1", 0, RequestKind.INITIAL, msisdn=X)),
+                                 eng.charge(gy("s2", 0, RequestKind.INITIAL, msisdn=X)))
+            await asyncio.gather(  # one batch: an update, a termination, an initial
+                eng.charge(gy("s1", 1, RequestKind.UPDATE, used=MIB, msisdn=X)),
+                eng.charge(gy("s2", 1, RequestKind.TERMINATION, used=2 * MIB, requested=None, msisdn=X)),
+                eng.charge(gy("s3", 0, RequestKind.INITIAL, msisdn=X)))
+            await asyncio.gather(eng.charge(gy("s1", 2, RequestKind.UPDATE, used=MIB, msisdn=X)),
+                                 eng.charge(gy("s3", 1, RequestKind.UPDATE, used=MIB, msisdn=X)))
+            delta = _delta(before)
+            assert delta["fallbacks"] == 0 and delta["conflicts"] == 0 and delta["units"] == 7
+            snap = await a.account(Target(name="x"))
+            cache = a.committer.cache.accounts[snap.account.id]
+            conn = await asyncpg.connect(url)
+            try:
+                res = [tuple(r) for r in await conn.fetch(sql_res)]
+                ses = [tuple(r) for r in await conn.fetch(sql_ses)]
+            finally:
+                await conn.close()
+            assert [(sid, rg) for sid, rg, *_ in res] == [("s1", 1), ("s3", 1)]
+            assert [r[0] for r in ses] == ["s1", "s3"]
+            for sid, rg, units, _holds, number, final in res:
+                r = cache.res[sid][rg]
+                assert (units, number, final) == (r.units, r.request_number, int(r.final))
+            for sid, charged, _units, requests, final in ses:
+                s = cache.sessions[sid]
+                assert (charged, requests, final) == (s.charged, s.requests, int(s.final))
+            assert [r[4] for r in res] == [2, 1] and [r[1] for r in ses] == [20, 10]
+        async with open_storage(url) as b:  # another instance reads the rows and charges on
+            out = await Engine(b).charge(gy("s1", 3, RequestKind.TERMINATION, used=MIB, requested=None,
+                                            msisdn=X))
+            assert out.balance == 10_000 - 60 - 100  # s3 still holds its grant
+            assert (await b.audit()).ok
+    asyncio.run(main())

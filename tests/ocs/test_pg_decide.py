@@ -74,14 +74,18 @@ def test_write_args_gather_each_accounts_rows_with_its_owner():
     a.ledger.append((None, 1.5, 7, 70, "debit", -5, 5, 1, "s", 1, 2))
     a.res_put[("s", 2)] = Reservation("s", 2, 7, UnitKind.OCTETS, 10, [Hold(70, 3, 10)], 99.0, 1, False, "p")
     a.res_put[("t", 1)] = None
+    a.res_put[("s", 3)] = Reservation("s", 3, 7, UnitKind.MONEY, 4, [], 98.0, 1, True, "p")
+    a.res_old.add(("s", 3))  # in the database: updated in place, not inserted
     a.ses_put["s"] = SessionRow("s", 7, 1.0, 1.5, 99.0, 5, {"2:octets": 1}, 2, "p", False)
     a.cdrs.append((1.5, "s", 7, {"session_id": "s"}))  # the record: JSON encoded by the link
     a.outcomes.append(("s", 1, 1.5, [2]))
     b.state = "suspended"
     b.ses_put["u"] = None
+    b.ses_put["v"] = SessionRow("v", 9, 2.0, 2.5, 98.0, 0, {}, 1, "q", True)
+    b.ses_old.add("v")
     b.outcomes.append(("u", 0, 1.5, [3]))
     args = pg_batch_sql.write_args([a, b])
-    assert len(args) == 21  # WRITE's $1..$21
+    assert len(args) == 23  # WRITE's $1..$23
     assert [list(x) for x in args[0:3]] == [[7, 9], [3, 0], [None, "suspended"]]
     assert [list(x) for x in args[3:6]] == [[70], [5], [7]]
     assert args[6] == a.ledger
@@ -91,5 +95,7 @@ def test_write_args_gather_each_accounts_rows_with_its_owner():
     assert args[13] == [("s", 7, 1.0, 1.5, 99.0, 5, {"2:octets": 1}, 2, "p", 0)]
     assert [list(x) for x in args[14:19]] == [[1.5], ["s"], [7], [{"session_id": "s"}], [7]]
     assert args[19] == [("s", 1, 1.5, [2]), ("u", 0, 1.5, [3])] and args[20] == [7, 9]
+    assert args[21] == [("s", 3, 7, "money", 4, [], 98.0, 1, 1, "p")]
+    assert args[22] == [("v", 9, 2.0, 2.5, 98.0, 0, {}, 1, "q", 1)]
     empty = pg_batch_sql.write_args([])
-    assert len(empty) == 21 and all(len(x) == 0 for x in empty)
+    assert len(empty) == 23 and all(len(x) == 0 for x in empty)

@@ -36,6 +36,7 @@ def _writes(aid: int, version: int, bid: int) -> AccountWrites:
                  (None, 0.1, aid, bid, "it's \"x\"", 5, 7, BIG, SID, BIG, 4294967295)]
     w.res_put[(SID, 7)] = Reservation(SID, 7, aid, UnitKind.OCTETS, BIG, [Hold(bid, 5, 6), Hold(bid, BIG, 0)],
                                       1e10 + 0.5, BIG, True, 'peer "ü"')
+    w.res_old.add((SID, 7))  # in the database: updated in place
     w.res_put[("del-r", 1)] = None
     w.ses_put[SID] = SessionRow(SID, aid, 1.5, 2.25, 3e9, BIG, {"7:octets": BIG, "é\"'": 1}, 3, "peer\\", True)
     w.ses_put["del-s"] = None

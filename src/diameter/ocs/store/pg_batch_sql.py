@@ -11,7 +11,11 @@ each account that is still at the version its decisions were taken on and has no
 its requests already recorded; every other table is written only for the accounts so
 bumped, whose ids it returns. Rows are passed as typed arrays (no text to parse on the
 database's side): one per column, or, for the ledger, reservations, sessions and outcomes
-(rows of every request), one of the table's own row type. Those rows are tuples in the table's
+(rows of every request), one of the table's own row type. A reservation or session row
+already in the database (as the cache read it) is updated in place and a new one inserted
+(no ``ON CONFLICT``: its speculative insertion and row lock cost WAL and CPU on every
+request); a row the cache did not know of makes the insert fail, and with it the batch,
+whose requests then run alone (`pg_fast`). Those rows are tuples in the table's
 column order (a migration adding a column to one of these tables must add it to the rows:
 a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py` fails).
 """
@@ -74,6 +78,8 @@ _SES_DEL = _params(12, "text bigint")  # session, owner
 _SES_PUT = "$14::sessions[]"
 _CDRS = _params(15, "float8 text bigint text bigint")  # ts, session, account, record, owner
 _OUTCOMES = "$20::outcomes[], $21::bigint[]"  # the outcomes' columns; owners
+_RES_UPD = "$22::reservations[]"  # rows in the database, updated in place
+_SES_UPD = "$23::sessions[]"
 
 #: Returns the ids of the accounts written.
 WRITE = f"""WITH
@@ -98,19 +104,20 @@ WRITE = f"""WITH
  rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
         request_number, final, peer)
         SELECT session_id, rating_group, account_id, unit, units, holds, expires_at, request_number,
-        final, peer FROM unnest({_RES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)
-        ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
-        holds = excluded.holds, expires_at = excluded.expires_at,
-        request_number = excluded.request_number, final = excluded.final),
+        final, peer FROM unnest({_RES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)),
+ ru AS (UPDATE reservations r SET units = t.units, holds = t.holds, expires_at = t.expires_at,
+        request_number = t.request_number, final = t.final FROM unnest({_RES_UPD}) AS t
+        WHERE r.session_id = t.session_id AND r.rating_group = t.rating_group
+        AND t.account_id IN (SELECT id FROM v)),
  sd AS (DELETE FROM sessions s USING unnest({_SES_DEL}) AS t(sid, owner)
         WHERE s.session_id = t.sid AND t.owner IN (SELECT id FROM v)),
  sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
         requests, peer, final)
         SELECT session_id, account_id, started, updated, expires_at, charged, units, requests, peer,
-        final FROM unnest({_SES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)
-        ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
-        expires_at = excluded.expires_at, charged = excluded.charged, units = excluded.units,
-        requests = excluded.requests, final = excluded.final),
+        final FROM unnest({_SES_PUT}) AS t WHERE t.account_id IN (SELECT id FROM v)),
+ su AS (UPDATE sessions s SET updated = t.updated, expires_at = t.expires_at, charged = t.charged,
+        units = t.units, requests = t.requests, final = t.final FROM unnest({_SES_UPD}) AS t
+        WHERE s.session_id = t.session_id AND t.account_id IN (SELECT id FROM v)),
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
        SELECT t.ts, t.sid, t.account_id, t.record FROM unnest({_CDRS}) AS t(ts, sid, account_id, record, owner)
        WHERE t.owner IN (SELECT id FROM v)),
@@ -123,4 +130,5 @@ SELECT id FROM v"""
 #: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
 #: a column[, sorted keys]): reservation holds, session units, outcomes, CDR records (as
 #: ``json.dumps(record, sort_keys=True)``, as SQLite stores them)
-WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (19, 3), (17, None, True))
+WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (19, 3), (17, None, True),
+                                                 (21, 5), (22, 6))

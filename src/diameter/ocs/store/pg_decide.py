@@ -85,6 +85,10 @@ class AccountWrites:
         self.ledger: list[tuple[Any, ...]] = []  # the ledger's columns, id None (the database's)
         self.res_put: dict[tuple[str, int], Reservation | None] = {}
         self.ses_put: dict[str, SessionRow | None] = {}
+        # the keys of `res_put` / `ses_put` whose row is in the database (at `version`):
+        # updated in place, the others inserted
+        self.res_old: set[tuple[str, int]] = set()
+        self.ses_old: set[str] = set()
         self.cdrs: list[tuple[Any, ...]] = []  # ts, session, account, the record (a dict)
         self.state: str | None = None
         self.outcomes: list[tuple[str, int, float, Any]] = []  # outcome as `Outcome.to_row`
@@ -103,6 +107,7 @@ def apply(acc: CachedAccount, dec: Decision, w: AccountWrites, now: float,
             ledger.append((None, row.ts, row.account_id, row.balance_id, row.op, row.amount,
                            row.balance_after, row.units, row.session_id, row.request_number,
                            row.rating_group))
+    _note_old_rows(acc, dec, w)
     account_ops.apply_holds(acc.res, acc.sessions, dec, w.res_put, w.ses_put, session_account,
                             w.account_id)
     for c in dec.cdrs:  # the record's JSON text is made where the batch is sent (its floats cost)
@@ -110,6 +115,36 @@ def apply(acc: CachedAccount, dec: Decision, w: AccountWrites, now: float,
     if dec.account_state is not None:
         acc.snap.account.state = AccountState(dec.account_state)
         w.state = dec.account_state
+
+
+def _note_old_rows(acc: CachedAccount, dec: Decision, w: AccountWrites) -> None:
+    """Before `dec` changes the cached account: note which of the reservation and session
+    rows it touches first in this batch are in the database (the cache holds all of the
+    account's rows as of `w.version`), so the write updates those and inserts the others."""
+    res = acc.res
+    res_put = w.res_put
+    dels: list[Any] = dec.reservations_del
+    for key in dels:
+        if key not in res_put:
+            got = res.get(key[0])
+            if got is not None and key[1] in got:
+                w.res_old.add((key[0], key[1]))
+    for r in dec.reservations_put:
+        sid = r.session_id
+        rg = r.rating_group
+        if (sid, rg) not in res_put:
+            got = res.get(sid)
+            if got is not None and rg in got:
+                w.res_old.add((sid, rg))
+    sessions = acc.sessions
+    ses_put = w.ses_put
+    for sid in dec.sessions_del:
+        if sid not in ses_put and sid in sessions:
+            w.ses_old.add(sid)
+    for s in dec.sessions_put:
+        sid = s.session_id
+        if sid not in ses_put and sid in sessions:
+            w.ses_old.add(sid)
 
 
 def queue(pending: list[Unit], inflight: dict[tuple[str, int], Unit],
@@ -281,12 +316,15 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
     """WRITE's parameters for a batch's accounts (one sequence per column; those of
     `pg_batch_sql.WRITE_JSON_ARGS` still to be JSON encoded), but the ledger's,
     reservations' and sessions' rows, one sequence of tuples each, in their table's column
-    order."""
+    order: the reservations and sessions to insert at $11 and $14, those to update in
+    place (`AccountWrites.res_old`, `ses_old`) at $22 and $23."""
     accounts: list[tuple[Any, ...]] = []
     balances: list[tuple[Any, ...]] = []
     ledger: list[tuple[Any, ...]] = []
     res_del: list[tuple[Any, ...]] = []
     res_put: list[tuple[Any, ...]] = []
+    res_upd: list[tuple[Any, ...]] = []
+    ses_upd: list[tuple[Any, ...]] = []
     ses_del: list[tuple[Any, ...]] = []
     ses_put: list[tuple[Any, ...]] = []
     cdrs: list[tuple[Any, ...]] = []
@@ -298,23 +336,27 @@ def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
         for bid, amount in w.balances.items():
             balances.append((bid, amount, aid))
         ledger.extend(w.ledger)
+        res_old = w.res_old
         for key, r in w.res_put.items():
             if r is None:
                 res_del.append((key[0], key[1], aid))
             else:
-                res_put.append((r.session_id, r.rating_group, r.account_id, r.unit._value_, r.units,
-                                [[h.balance_id, h.amount, h.units] for h in r.holds], r.expires_at,
-                                r.request_number, int(r.final), r.peer))
+                (res_upd if key in res_old else res_put).append(
+                    (r.session_id, r.rating_group, r.account_id, r.unit._value_, r.units,
+                     [[h.balance_id, h.amount, h.units] for h in r.holds], r.expires_at,
+                     r.request_number, int(r.final), r.peer))
+        ses_old = w.ses_old
         for sid, s in w.ses_put.items():
             if s is None:
                 ses_del.append((sid, aid))
             else:
-                ses_put.append((s.session_id, s.account_id, s.started, s.updated, s.expires_at,
-                                s.charged, s.units, s.requests, s.peer, int(s.final)))
+                (ses_upd if sid in ses_old else ses_put).append(
+                    (s.session_id, s.account_id, s.started, s.updated, s.expires_at,
+                     s.charged, s.units, s.requests, s.peer, int(s.final)))
         for c in w.cdrs:
             cdrs.append((c[0], c[1], c[2], c[3], aid))
         for o in w.outcomes:
             outcomes.append(o)
             owners.append(aid)
     return [*_columns(accounts, 3), *_columns(balances, 3), ledger, *_columns(res_del, 3), res_put,
-            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), outcomes, owners]
+            *_columns(ses_del, 2), ses_put, *_columns(cdrs, 5), outcomes, owners, res_upd, ses_upd]
