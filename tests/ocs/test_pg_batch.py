@@ -289,3 +289,40 @@ def test_batch_updates_known_rows_and_inserts_new_ones(pg_cluster):
             assert out.balance == 10_000 - 60 - 100  # s3 still holds its grant
             assert (await b.audit()).ok
     asyncio.run(main())
+
+
+def test_a_session_id_held_by_another_account_is_refused_and_the_books_stay_exact(pg_cluster):
+    """A request whose session id names another account's open session (a client reusing a
+    Session-Id for another subscriber) would write over that account's rows: its insert
+    fails, in the batch and then alone under the account lock, so the request fails
+    (StorageError: the front answers 5012) and nothing of either account changes."""
+    import asyncpg
+    import pytest
+
+    from diameter.ocs.store.base import StorageError
+
+    url = pg_cluster.new_database()
+    sql = "SELECT session_id, rating_group, account_id, holds FROM reservations ORDER BY 1"
+
+    async def main():
+        async with open_storage(url) as a:
+            eng = Engine(a)
+            await eng.create_account("x", [(0, X)], amount=1000)
+            await eng.create_account("y", [(0, Y)], amount=1000)
+            await eng.charge(gy("sx", 0, RequestKind.INITIAL, msisdn=X))  # a caches x
+            async with open_storage(url) as b:  # y's session "dup", on another instance
+                await Engine(b).charge(gy("dup", 0, RequestKind.INITIAL, msisdn=Y))
+            conn = await asyncpg.connect(url)
+            try:
+                rows = [tuple(r) for r in await conn.fetch(sql)]
+                before = dict(pg_batch.STATS)
+                with pytest.raises(StorageError):
+                    await eng.charge(gy("dup", 5, RequestKind.INITIAL, msisdn=X))
+                assert _delta(before)["fallbacks"] == 1 and _delta(before)["units"] == 0
+                assert [tuple(r) for r in await conn.fetch(sql)] == rows  # y's hold untouched
+            finally:
+                await conn.close()
+            assert await _balance(a, "x") == 1000 - 100 and await _balance(a, "y") == 1000 - 100
+            report = await a.audit()
+            assert report.ok, report.problems
+    asyncio.run(main())

@@ -89,20 +89,20 @@ WRITE = """WITH
  rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
         request_number, final, peer)
         SELECT e->>0, (e->>1)::int, (e->>2)::bigint, e->>3, (e->>4)::bigint, e->>5, (e->>6)::float8,
-        (e->>7)::bigint, (e->>8)::int, e->>9 FROM json_array_elements($4::json) e CROSS JOIN v
-        ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units,
-        holds = excluded.holds, expires_at = excluded.expires_at,
-        request_number = excluded.request_number, final = excluded.final),
+        (e->>7)::bigint, (e->>8)::int, e->>9 FROM json_array_elements($4::json) e CROSS JOIN v),
+ ru AS (UPDATE reservations r SET units = (e->>4)::bigint, holds = e->>5, expires_at = (e->>6)::float8,
+        request_number = (e->>7)::bigint, final = (e->>8)::int FROM json_array_elements($15::json) e, v
+        WHERE r.session_id = e->>0 AND r.rating_group = (e->>1)::int),
  sd AS (DELETE FROM sessions WHERE session_id IN (SELECT json_array_elements_text($5::json))
         AND EXISTS (SELECT 1 FROM v)),
  sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
         requests, peer, final)
         SELECT e->>0, (e->>1)::bigint, (e->>2)::float8, (e->>3)::float8, (e->>4)::float8,
         (e->>5)::bigint, e->>6, (e->>7)::int, e->>8, (e->>9)::int
-        FROM json_array_elements($6::json) e CROSS JOIN v
-        ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated,
-        expires_at = excluded.expires_at, charged = excluded.charged, units = excluded.units,
-        requests = excluded.requests, final = excluded.final),
+        FROM json_array_elements($6::json) e CROSS JOIN v),
+ su AS (UPDATE sessions s SET updated = (e->>3)::float8, expires_at = (e->>4)::float8,
+        charged = (e->>5)::bigint, units = e->>6, requests = (e->>7)::int, final = (e->>9)::int
+        FROM json_array_elements($16::json) e, v WHERE s.session_id = e->>0),
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
        SELECT $7::float8, e->>0, (e->>1)::bigint, e->>2 FROM json_array_elements($8::json) e CROSS JOIN v),
  o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
@@ -112,24 +112,32 @@ SELECT COUNT(*) FROM v"""
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def write_args(dec: Decision, key: tuple[str, int] | None, now: float, version: int) -> list[Any]:
+def write_args(dec: Decision, key: tuple[str, int] | None, now: float, version: int,
+               old_res: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset(),
+               old_ses: frozenset[str] | set[str] = frozenset()) -> list[Any]:
     """WRITE's parameters: each table's rows as one JSON array of arrays (one text parameter
-    is far cheaper for the driver to encode than a typed array per column)."""
+    is far cheaper for the driver to encode than a typed array per column). The reservation
+    and session rows read (`old_res`, `old_ses`) are updated in place, the others inserted:
+    a row of another account with the same key makes the insert fail, and nothing is written."""
+    res = [(r.session_id, r.rating_group, r.account_id, r.unit.value, r.units, r.holds_json(),
+            r.expires_at, r.request_number, int(r.final), r.peer) for r in dec.reservations_put]
+    ses = [(s.session_id, s.account_id, s.started, s.updated, s.expires_at, s.charged,
+            json.dumps(s.units), s.requests, s.peer, int(s.final)) for s in dec.sessions_put]
     return [
         _dumps(list(dec.balances.items())),
         _dumps([(r.ts, r.account_id, r.balance_id, r.op, r.amount, r.balance_after, r.units,
                  r.session_id, r.request_number, r.rating_group) for r in dec.ledger]),
         _dumps(dec.reservations_del),
-        _dumps([(r.session_id, r.rating_group, r.account_id, r.unit.value, r.units, r.holds_json(),
-                 r.expires_at, r.request_number, int(r.final), r.peer) for r in dec.reservations_put]),
+        _dumps([r for r in res if (r[0], r[1]) not in old_res]),
         _dumps(dec.sessions_del),
-        _dumps([(s.session_id, s.account_id, s.started, s.updated, s.expires_at, s.charged,
-                 json.dumps(s.units), s.requests, s.peer, int(s.final)) for s in dec.sessions_put]),
+        _dumps([s for s in ses if s[0] not in old_ses]),
         now,
         _dumps([(c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True))
                 for c in dec.cdrs]),
         dec.account_state, dec.outcome.account_id, version,
-        key[0] if key else None, key[1] if key else None, dec.outcome.to_json() if key else None]
+        key[0] if key else None, key[1] if key else None, dec.outcome.to_json() if key else None,
+        _dumps([r for r in res if (r[0], r[1]) in old_res]),
+        _dumps([s for s in ses if s[0] in old_ses])]
 
 
 #: `transact` without `lock` returns this when the account changed between read and write
@@ -173,10 +181,12 @@ async def transact(conn: Any, target: Target, decide: Decide, key: tuple[str, in
         [queries.reservation_row(r) for r in json.loads(ress or "[]")],
         {s[0]: queries.session_row(s) for s in json.loads(sess or "[]")},
         None if others is None else int(others))
+    old_res = {(r.session_id, r.rating_group) for r in snap.reservations}  # the rows read
+    old_ses = set(snap.sessions)
     dec = decide(snap)
     if dec.outcome.account_id is None:
         dec.outcome.account_id = snap.account.id
-    written = await conn.fetchval(WRITE, *write_args(dec, key, now, row[6]))
+    written = await conn.fetchval(WRITE, *write_args(dec, key, now, row[6], old_res, old_ses))
     if not written:
         STATS["stale_reads"] += 1
         return CONFLICT
