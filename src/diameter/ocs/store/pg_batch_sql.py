@@ -14,8 +14,9 @@ database's side): one per column, or, for the ledger, reservations, sessions and
 (rows of every request), one of the table's own row type. A reservation or session row
 already in the database (as the cache read it) is updated in place and a new one inserted
 (no ``ON CONFLICT``: its speculative insertion and row lock cost WAL and CPU on every
-request); a row the cache did not know of makes the insert fail, and with it the batch,
-whose requests then run alone (`pg_fast`). Those rows are tuples in the table's
+request); a row the cache did not know of (another account's session id) makes the
+insert fail, and with it the batch, whose requests then run alone (`pg_fast`, where such a
+request fails: nothing is written over another account's rows). Those rows are tuples in the table's
 column order (a migration adding a column to one of these tables must add it to the rows:
 a row of the wrong length is refused whole, and `tests/ocs/test_pg_write_rows.py` fails).
 """
