@@ -21,7 +21,8 @@ from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINAT
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
-from ..protocol.outbound import OutboundRequest, open_request as _open_request, send as _send
+from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
+from ..protocol.outbound import open_typed as _open_typed
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
@@ -158,9 +159,8 @@ class RequestsPart(NodeParts):
                 attrs = _DEST_ATTRS[cls] = _dest_attrs(cls)
             if not raw and (attrs[3] or hasattr(message, "avp_def")):   # typed: complete what the node knows
                 d = message.__dict__
-                if ("_raw" in d or not d.get("origin_host") or not d.get("origin_realm")
-                        or not d.get("session_id") or not d.get("destination_realm")):
-                    fill_request(self, message, peer)   # (its own first test, inline)
+                if not _filled(d):   # (fill_request's own first test, compiled)
+                    fill_request(self, message, peer)
             if type(self).prepare is _PREPARE:
                 raw_data = message.as_bytes()
             else:
@@ -176,11 +176,60 @@ class RequestsPart(NodeParts):
                 dest_attrs = attrs
         loop = self.loop
         now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
-        # the header checked and completed (end-to-end id, application id), the pending record
-        entry = _open_request(raw_data, self.end_to_end, now, self.request_timeout if timeout is None else timeout,
-                              future if future is not None else loop.create_future(), raw)
+        if future is None:
+            future = loop.create_future()
+        if timeout is None:
+            timeout = self.request_timeout
+        if dest_attrs is not None and dest_attrs[2] and d is not None and header is not _NO_HEADER and "_raw" not in d:
+            # a typed message built from attributes (the usual request): the header completed,
+            # the record and its destination in one compiled call
+            entry = _open_typed(raw_data, self.end_to_end, now, timeout, future, d, header, dest_attrs[1], peer)
+        else:
+            entry = self._open_other(message, raw_data, now, timeout, future, raw, header, dest_attrs, d, peer)
+        dest_realm, dest_host = entry.dest_realm, entry.dest_host
         app_id = entry.app_id
         data = entry.data
+        routes = self.routes
+        if dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
+                and routes.default is None and not routes._routes:
+            # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
+            # usable for the application (Negotiated.supports, inline), else none
+            target = self._open[0]
+            proto, neg = target.protocol, target.negotiated
+            if (proto is None or proto.conn.state is not _OPEN or target.suspect or neg is None
+                    or not (neg.peer_is_relay or app_id in neg.auth_application_ids
+                            or app_id in neg.acct_application_ids or app_id == APP_COMMON)
+                    or proto.congested):
+                from .readiness import not_open_hint
+                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                                  + not_open_hint(self, app_id))
+        else:
+            target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
+            if target is None:
+                from .readiness import not_open_hint
+                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                                  + not_open_hint(self, app_id))
+            proto = target.protocol
+        # _send_to, inline
+        hbh = _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
+        target.stats.commands[entry.command].requests_sent += 1
+        if self.dump_messages:
+            dump_log.debug("-> %s %r", target.identity, bytes(data))
+        if self.coalesce_requests:
+            proto.write_soon(data)
+        else:
+            proto.write(data)
+        if header is not _NO_HEADER:
+            header.hop_by_hop_identifier = hbh
+        return entry.future
+
+    def _open_other(self, message: Any, raw_data: bytes, now: float, timeout: float, future: Any, raw: bool,
+                    header: Any, dest_attrs: tuple[bool, ...] | None, d: Any, peer: str | None) -> OutboundRequest:
+        """request_future's record for what :func:`_open_typed` does not take: bytes, messages
+        decoded from bytes, other classes (the header completed, the destination recorded)."""
+        # the header checked and completed (end-to-end id, application id), the pending record
+        entry = _open_request(raw_data, self.end_to_end, now, timeout, future, raw)
+        app_id = entry.app_id
         if header is not _NO_HEADER:
             fixed = entry.fixed
             if fixed:
@@ -214,42 +263,9 @@ class RequestsPart(NodeParts):
             if dest_realm is not None and type(dest_realm) is not str:
                 dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
                               else _as_str(dest_realm))
-        if dest_realm is not None:
-            entry.dest_realm = dest_realm
-        routes = self.routes
-        if dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
-                and routes.default is None and not routes._routes:
-            # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
-            # usable for the application (Negotiated.supports, inline), else none
-            target = self._open[0]
-            proto, neg = target.protocol, target.negotiated
-            if (proto is None or proto.conn.state is not _OPEN or target.suspect or neg is None
-                    or not (neg.peer_is_relay or app_id in neg.auth_application_ids
-                            or app_id in neg.acct_application_ids or app_id == APP_COMMON)
-                    or proto.congested):
-                from .readiness import not_open_hint
-                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
-                                  + not_open_hint(self, app_id))
-        else:
-            entry.dest_host = dest_host
-            target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
-            if target is None:
-                from .readiness import not_open_hint
-                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
-                                  + not_open_hint(self, app_id))
-            proto = target.protocol
-        # _send_to, inline
-        hbh = _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
-        target.stats.commands[entry.command].requests_sent += 1
-        if self.dump_messages:
-            dump_log.debug("-> %s %r", target.identity, bytes(data))
-        if self.coalesce_requests:
-            proto.write_soon(data)
-        else:
-            proto.write(data)
-        if header is not _NO_HEADER:
-            header.hop_by_hop_identifier = hbh
-        return entry.future
+        entry.dest_realm = dest_realm
+        entry.dest_host = dest_host
+        return entry
 
     @overload
     async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,

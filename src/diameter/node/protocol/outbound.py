@@ -106,6 +106,51 @@ def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: f
                            command, e2e, fixed)
 
 
+#: what :func:`filled` requires set (truthy) in a typed request's instance dict
+_FILLED: Final = ("origin_host", "origin_realm", "session_id", "destination_realm")
+
+
+def filled(d: dict[str, Any]) -> bool:
+    """Whether a typed request (its instance dict ``d``) needs nothing from ``fill_request``:
+    built from attributes (no ``_raw``), Origin-Host/Realm, Session-Id and Destination-Realm set."""
+    if "_raw" in d:
+        return False
+    for name in _FILLED:
+        if not d.get(name):
+            return False
+    return True
+
+
+def _as_str(v: Any) -> str | None:
+    """A destination attribute's value as text (``aio.base._as_str``)."""
+    if v is None or type(v) is str:
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def open_typed(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: float, future: Any,
+               d: dict[str, Any], header: Any, has_host: bool, peer: Any) -> OutboundRequest:
+    """:func:`open_request` for a typed request built from attributes (its instance dict ``d``,
+    the message layer's own destination attributes): its ``header`` gets the identifiers and
+    application completed, the record its Destination-Realm and -Host (``peer`` when given, else
+    the attribute when the class has one) as text."""
+    entry = open_request(raw, end_to_end, now, timeout, future, False)
+    fixed = entry.fixed
+    if fixed:
+        if fixed & SET_END_TO_END:
+            header.end_to_end_identifier = entry.end_to_end
+        if fixed & SET_APPLICATION:
+            header.application_id = entry.app_id
+    entry.dest_realm = _as_str(d.get("destination_realm"))
+    if peer is not None:
+        entry.dest_host = _as_str(peer)
+    elif has_host:
+        entry.dest_host = _as_str(d.get("destination_host"))
+    return entry
+
+
 def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
     """Give ``entry`` the connection's next hop-by-hop identifier (written into its data with
     its end-to-end one; returned) and make it pending for the peer ``key`` until its deadline."""
