@@ -21,7 +21,8 @@ from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINAT
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
-from ..protocol.outbound import OutboundRequest, open_request as _open_request, send as _send
+from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
+from ..protocol.outbound import open_message as _open_message
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
@@ -39,13 +40,13 @@ _NO_HEADER: Any = object()
 #: per message class: (has a destination_realm attribute, has a destination_host attribute,
 #: both are the message layer's own attributes, read from the instance dict; has a class
 #: attribute avp_def (typed); has no class attribute header, so that an instance's is in
-#: its dict)
-_DEST_ATTRS: dict[type, tuple[bool, bool, bool, bool, bool]] = {}
+#: its dict; all of these: request_future's fast path (outbound.open_message) takes it)
+_DEST_ATTRS: dict[type, tuple[bool, bool, bool, bool, bool, bool]] = {}
 _LAYER_ATTRS = frozenset({"IdentityAttr", "Attr"})
 _NONE: Any = object()
 
 
-def _dest_attrs(cls: type) -> tuple[bool, bool, bool, bool, bool]:
+def _dest_attrs(cls: type) -> tuple[bool, bool, bool, bool, bool, bool]:
     """What :data:`_DEST_ATTRS` holds for ``cls``."""
     realm, host = hasattr(cls, "destination_realm"), hasattr(cls, "destination_host")
     own = True
@@ -54,8 +55,9 @@ def _dest_attrs(cls: type) -> tuple[bool, bool, bool, bool, bool]:
             attr = inspect.getattr_static(cls, name)
             t = type(attr)
             own = own and t.__name__ in _LAYER_ATTRS and t.__module__.startswith("diameter.")
-    return (realm, host, own and realm, hasattr(cls, "avp_def"),
-            inspect.getattr_static(cls, "header", _NONE) is _NONE)
+    typed, header_in_dict = hasattr(cls, "avp_def"), inspect.getattr_static(cls, "header", _NONE) is _NONE
+    own = own and realm
+    return (realm, host, own, typed, header_in_dict, own and typed and header_in_dict)
 
 class RequestsPart(NodeParts):
     """Requests this node sends and the answers that come back: peer choice, failover, redirects (a part of
@@ -146,8 +148,63 @@ class RequestsPart(NodeParts):
         instead of a new one (any object with ``done``, ``set_result`` and
         ``set_exception``: the threaded ``Node`` passes a blocked thread's waiter).
         """
+        loop = self.loop
+        if future is None:
+            future = loop.create_future()
+        if timeout is None:
+            timeout = self.request_timeout
+        attrs = _DEST_ATTRS.get(type(message))
+        entry: OutboundRequest | None = None
+        if attrs is not None and attrs[5] and not raw and type(self).prepare is _PREPARE:
+            # the usual request, a typed message built from attributes and complete: encoded,
+            # its header completed, its record and destination in one compiled call (None: the
+            # general path below). asyncio's clock, without its frame when it is the base loop's
+            entry = _open_message(message, message.__dict__, self.end_to_end,
+                                  _monotonic if type(loop).time is BASE_LOOP_TIME else loop.time, timeout, future,
+                                  attrs[1], peer)
+        if entry is None:
+            entry = self._open_general(message, timeout, peer, raw, future)
+        dest_realm, dest_host = entry.dest_realm, entry.dest_host
+        app_id = entry.app_id
+        data = entry.data
+        routes = self.routes
+        if dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
+                and routes.default is None and not routes._routes:
+            # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
+            # usable for the application (Negotiated.supports, inline), else none
+            target = self._open[0]
+            proto, neg = target.protocol, target.negotiated
+            if (proto is None or proto.conn.state is not _OPEN or target.suspect or neg is None
+                    or not (neg.peer_is_relay or app_id in neg.auth_application_ids
+                            or app_id in neg.acct_application_ids or app_id == APP_COMMON)
+                    or proto.congested):
+                from .readiness import not_open_hint
+                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                                  + not_open_hint(self, app_id))
+        else:
+            target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
+            if target is None:
+                from .readiness import not_open_hint
+                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                                  + not_open_hint(self, app_id))
+            proto = target.protocol
+        # _send_to, inline (send gives the typed request's header its hop-by-hop identifier)
+        _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
+        target.stats.commands[entry.command].requests_sent += 1
+        if self.dump_messages:
+            dump_log.debug("-> %s %r", target.identity, bytes(data))
+        if self.coalesce_requests:
+            proto.write_soon(data)
+        else:
+            proto.write(data)
+        return future
+
+    def _open_general(self, message: Any, timeout: float, peer: str | None, raw: bool, future: Any) -> OutboundRequest:
+        """request_future's record of ``message`` in the general case: bytes, messages to
+        complete, decoded from bytes or of other classes (encoded, the header completed, the
+        destination recorded)."""
         header: Any = _NO_HEADER
-        dest_attrs: tuple[bool, bool, bool, bool, bool] | None = None
+        dest_attrs: tuple[bool, ...] | None = None
         d: Any = None
         if isinstance(message, (bytes, bytearray, memoryview)):
             raw_data = message if type(message) is bytes else bytes(message)
@@ -158,9 +215,8 @@ class RequestsPart(NodeParts):
                 attrs = _DEST_ATTRS[cls] = _dest_attrs(cls)
             if not raw and (attrs[3] or hasattr(message, "avp_def")):   # typed: complete what the node knows
                 d = message.__dict__
-                if ("_raw" in d or not d.get("origin_host") or not d.get("origin_realm")
-                        or not d.get("session_id") or not d.get("destination_realm")):
-                    fill_request(self, message, peer)   # (its own first test, inline)
+                if not _filled(d):   # (fill_request's own first test, compiled)
+                    fill_request(self, message, peer)
             if type(self).prepare is _PREPARE:
                 raw_data = message.as_bytes()
             else:
@@ -176,11 +232,15 @@ class RequestsPart(NodeParts):
                 dest_attrs = attrs
         loop = self.loop
         now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
+        return self._open_other(message, raw_data, now, timeout, future, raw, header, dest_attrs, d, peer)
+
+    def _open_other(self, message: Any, raw_data: bytes, now: float, timeout: float, future: Any, raw: bool,
+                    header: Any, dest_attrs: tuple[bool, ...] | None, d: Any, peer: str | None) -> OutboundRequest:
+        """:meth:`_open_general`'s second half: the record of the encoded ``raw_data`` (the header
+        completed, the destination recorded)."""
         # the header checked and completed (end-to-end id, application id), the pending record
-        entry = _open_request(raw_data, self.end_to_end, now, self.request_timeout if timeout is None else timeout,
-                              future if future is not None else loop.create_future(), raw)
+        entry = _open_request(raw_data, self.end_to_end, now, timeout, future, raw)
         app_id = entry.app_id
-        data = entry.data
         if header is not _NO_HEADER:
             fixed = entry.fixed
             if fixed:
@@ -214,42 +274,11 @@ class RequestsPart(NodeParts):
             if dest_realm is not None and type(dest_realm) is not str:
                 dest_realm = (dest_realm.decode("utf-8", "replace") if type(dest_realm) is bytes
                               else _as_str(dest_realm))
-        if dest_realm is not None:
-            entry.dest_realm = dest_realm
-        routes = self.routes
-        if dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
-                and routes.default is None and not routes._routes:
-            # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
-            # usable for the application (Negotiated.supports, inline), else none
-            target = self._open[0]
-            proto, neg = target.protocol, target.negotiated
-            if (proto is None or proto.conn.state is not _OPEN or target.suspect or neg is None
-                    or not (neg.peer_is_relay or app_id in neg.auth_application_ids
-                            or app_id in neg.acct_application_ids or app_id == APP_COMMON)
-                    or proto.congested):
-                from .readiness import not_open_hint
-                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
-                                  + not_open_hint(self, app_id))
-        else:
-            entry.dest_host = dest_host
-            target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
-            if target is None:
-                from .readiness import not_open_hint
-                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
-                                  + not_open_hint(self, app_id))
-            proto = target.protocol
-        # _send_to, inline
-        hbh = _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
-        target.stats.commands[entry.command].requests_sent += 1
-        if self.dump_messages:
-            dump_log.debug("-> %s %r", target.identity, bytes(data))
-        if self.coalesce_requests:
-            proto.write_soon(data)
-        else:
-            proto.write(data)
+        entry.dest_realm = dest_realm
+        entry.dest_host = dest_host
         if header is not _NO_HEADER:
-            header.hop_by_hop_identifier = hbh
-        return entry.future
+            entry.header = header   # its hop-by-hop identifier: send's
+        return entry
 
     @overload
     async def request(self, message: SupportsAnswer[_A], *, timeout: float | None = None,

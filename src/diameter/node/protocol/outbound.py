@@ -48,6 +48,8 @@ class OutboundRequest:
     end_to_end: int
     #: :data:`SET_END_TO_END` / :data:`SET_APPLICATION`: the header fields open_request completed
     fixed: int
+    #: the typed request's header, until :func:`send` gave it the hop-by-hop identifier
+    header: Any
 
     def __init__(self, data: bytearray, app_id: int, sent_at: float, deadline: float, future: Any = None,
                  raw: bool = False, dest_realm: str | None = None, dest_host: str | None = None,
@@ -69,6 +71,7 @@ class OutboundRequest:
             end_to_end = int.from_bytes(bytes(data[16:20]), "big") if len(data) >= 20 else 0
         self.end_to_end = end_to_end
         self.fixed = fixed
+        self.header = None
 
 
 _pack_u32: Final = U32.pack_into
@@ -106,11 +109,78 @@ def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: f
                            command, e2e, fixed)
 
 
+#: what :func:`filled` requires set (truthy) in a typed request's instance dict
+_FILLED: Final = ("origin_host", "origin_realm", "session_id", "destination_realm")
+
+
+def filled(d: dict[str, Any]) -> bool:
+    """Whether a typed request (its instance dict ``d``) needs nothing from ``fill_request``:
+    built from attributes (no ``_raw``), Origin-Host/Realm, Session-Id and Destination-Realm set."""
+    if "_raw" in d:
+        return False
+    for name in _FILLED:
+        if not d.get(name):
+            return False
+    return True
+
+
+def _as_str(v: Any) -> str | None:
+    """A destination attribute's value as text (``aio.base._as_str``)."""
+    if v is None or type(v) is str:
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+_MISSING: Final = object()
+
+
+def open_message(message: Any, d: dict[str, Any], end_to_end: SequenceCounter, clock: Any, timeout: float,
+                 future: Any, has_host: bool, peer: Any) -> OutboundRequest | None:
+    """:func:`open_request` for a typed request built from attributes (``d``: its instance dict,
+    with the message layer's own destination attributes), encoded here with ``as_bytes()``
+    and stamped with ``clock()`` after that; None (nothing done) when it needs more:
+    ``fill_request``'s completion (not :func:`filled`), no header in ``d``.
+
+    Its header gets the identifiers and application completed (the hop-by-hop one by
+    :func:`send`), the record its Destination-Realm and -Host (``peer`` when given, else the
+    attribute when the class has one) as text."""
+    if not filled(d):
+        return None
+    header = d.get("header", _MISSING)
+    if header is _MISSING:
+        return None
+    raw = message.as_bytes()
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    now: float = clock()
+    entry = open_request(raw, end_to_end, now, timeout, future, False)
+    fixed = entry.fixed
+    if fixed:
+        if fixed & SET_END_TO_END:
+            header.end_to_end_identifier = entry.end_to_end
+        if fixed & SET_APPLICATION:
+            header.application_id = entry.app_id
+    entry.header = header
+    entry.dest_realm = _as_str(d.get("destination_realm"))
+    if peer is not None:
+        entry.dest_host = _as_str(peer)
+    elif has_host:
+        entry.dest_host = _as_str(d.get("destination_host"))
+    return entry
+
+
 def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
     """Give ``entry`` the connection's next hop-by-hop identifier (written into its data with
-    its end-to-end one; returned) and make it pending for the peer ``key`` until its deadline."""
-    hbh = hop_by_hop.next()
+    its end-to-end one, and into its :attr:`~OutboundRequest.header` the first time; returned)
+    and make it pending for the peer ``key`` until its deadline."""
+    hbh: Any = hop_by_hop.next()   # boxed once (compiled) for the four uses
     _IDS.pack_into(entry.data, 12, hbh, entry.end_to_end)
     entry.tried.add(key)
     pending.add(key, hbh, entry.deadline, entry)
+    header = entry.header
+    if header is not None:   # the first send: the request's header gets it too
+        entry.header = None
+        header.hop_by_hop_identifier = hbh
     return hbh

@@ -27,7 +27,7 @@ class PendingTable:
     __slots__ = ("_by_peer", "_queue", "_head", "_last", "_heap", "_count", "_live")
 
     def __init__(self) -> None:
-        self._by_peer: dict[Hashable, dict[int, tuple[Any, ...]]] = {}
+        self._by_peer: dict[Hashable, dict[Any, tuple[Any, ...]]] = {}
         #: deadlines in order from ``_head`` on (``_last``: the last one's)
         self._queue: list[_Due] = []
         self._head = 0
@@ -53,11 +53,12 @@ class PendingTable:
         """``(peer, hop-by-hop id, item)`` of every pending entry (for introspection)."""
         return [(peer, hbh, e[1]) for peer, d in self._by_peer.items() for hbh, e in d.items()]
 
-    def add(self, peer: Hashable, hbh: int, deadline: float, item: Any) -> None:
+    def add(self, peer: Hashable, hbh: Hashable, deadline: float, item: Any) -> None:
         d = self._by_peer.get(peer)
         if d is None:
             d = self._by_peer[peer] = {}
-        # each boxed once (compiled), the deadline shared by the entry and its place in the order
+        # the identifier as given (a boxed int: no copy when compiled), the deadline boxed once,
+        # shared by the entry and its place in the order
         h: Any = hbh
         dl: Any = deadline
         n = len(d)
@@ -91,7 +92,7 @@ class PendingTable:
         heapq.heapify(heap)
         self._heap = heap
 
-    def pop(self, peer: Hashable, hbh: int) -> Any | None:
+    def pop(self, peer: Hashable, hbh: Hashable) -> Any | None:
         d = self._by_peer.get(peer)
         if d is None:
             return None
