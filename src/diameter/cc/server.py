@@ -117,6 +117,33 @@ class _Soon:
         if fut is not None and not fut.done():
             fut.set_result(out)
 
+    __call__ = done  # the object is the ``done`` callback given to ``answer_soon``
+
+    def answered(self, code: int, avps: bytes) -> None:
+        """:meth:`done` for a handler that encoded the answer's AVPs after CC-Request-Number
+        itself (`avps`, for a result with this Result-Code and nothing else than grants,
+        their Validity-Time and an Error-Message): the same CCA, no CCResult."""
+        if self.dropped:
+            log.warning("session %s: answer_soon called back twice (ignored)", self.req.session_id)
+            return
+        self.dropped = True
+        server = self.server
+        try:
+            out = server._enc.assemble(self.buf, self.req, code, avps)
+        except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
+            out = server._failed(self.msg, self.buf, self.req, self.key, err)
+        else:  # server._completed, inline
+            server.in_progress -= 1
+            reason = server.core.complete_code(self.req, code, out, server.node.loop.time())
+            if server._waiters:
+                server._finish_waiter(self.key, out, None)
+            if reason is not None:
+                server._closed_later(self.req.session_id, reason)
+        self.out = out
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_result(out)
+
 
 class CreditControlServer:
     """RFC 4006 server on a node: sessions (Idle/Open), Tcc, STR, RAR/ASR push, duplicate answers."""
@@ -240,7 +267,7 @@ class CreditControlServer:
             return self._handle(msg, buf, req, key)
         pending = _Soon(self, msg, buf, req, key)
         try:
-            res = self._soon(req, pending.done)  # type: ignore[misc]
+            res = self._soon(req, pending)  # type: ignore[misc]
             if res is None:
                 if pending.out is not None:  # the handler called back before it returned
                     return pending.out

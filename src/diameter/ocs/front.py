@@ -20,7 +20,7 @@ from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
 from .engine import Charge, Engine
-from .mapping import charge_request, result_of, subscriptions, units_of, usage_of
+from .mapping import answer_tail, charge_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
 from .rating import ChargeRequest
 from .store import Target
@@ -41,12 +41,15 @@ class _FrontCharge(Charge):
     """A charge of `OcsFront.answer_soon`: its committed outcome becomes the CCResult given
     to the server's ``done`` (no closure, no second callback object per request)."""
 
-    __slots__ = ("front", "creq", "kind", "t0", "answer")
+    __slots__ = ("front", "creq", "kind", "t0", "answer", "answered")
     front: OcsFront
     creq: CCRequest
     kind: RequestKind
     t0: float
     answer: Callable[[CCResult | None, BaseException | None], None]
+    #: the server's ``done.answered(result_code, avps)``, when it offers it: the CCA's AVPs
+    #: after CC-Request-Number, encoded here from the outcome (no CCResult, no Grants)
+    answered: Callable[[int, bytes], None] | None
 
     def set_result(self, value: Any) -> None:
         """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
@@ -57,6 +60,22 @@ class _FrontCharge(Charge):
             return
         self._done = True
         try:
+            answered = self.answered
+            if answered is not None and not value.replayed:
+                front, req = self.front, self.creq
+                if value.balance is None or not front.huawei_change_info or req.dialect != "huawei":
+                    try:
+                        tail = answer_tail(value, req.top_level_units)
+                    except Exception:  # noqa: BLE001 - out of range: the general path says so
+                        tail = None
+                    if tail is not None:
+                        try:
+                            front._answered(req, self.kind, value, self.t0)
+                        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                            self.answer(None, err)
+                            return
+                        answered(tail[0], tail[1])
+                        return
             try:
                 res = self.front._result(self.creq, self.kind, value, self.t0)
             except Exception as err:  # noqa: BLE001 - answered 5012 by the server
@@ -157,12 +176,16 @@ class OcsFront:
         if req.dialect == "huawei" and self.huawei_change_info and out.balance is not None:
             res.extra_avps.append(huawei.change_info(out, str(out.account_id),
                                                      int(BalanceType.PREPAID_MAIN)))
+        self._answered(req, kind, out, t0)
+        return res
+
+    def _answered(self, req: CCRequest, kind: RequestKind, out: Outcome, t0: float) -> None:
+        """The log line and the counts of an outcome answered (`t0`: 0.0 without metrics)."""
         if (kind is RequestKind.TERMINATION or kind is RequestKind.EVENT) and log.isEnabledFor(logging.INFO):
             log.info("session %s %s: result %d, charged %s, balance %s", req.session_id,
                      kind.name.lower(), out.result_code, sum(g.cost or 0 for g in out.grants),
                      out.balance)
-        self._count(_NAMES[kind], out.result_code, time.perf_counter() - t0)
-        return res
+        self._count(_NAMES[kind], out.result_code, time.perf_counter() - t0 if t0 else 0.0)
 
     def _answer_soon(self, req: CCRequest,
                      done: Callable[[CCResult | None, BaseException | None], None]) -> CCResult | None:
@@ -170,7 +193,7 @@ class OcsFront:
         the result at once when the request is refused, else None and ``done(result, None)``
         (or ``done(None, error)``) once the charge is committed."""
         kind = _KINDS[req.request_type]
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if self.metrics is not None else 0.0  # for the metrics only
         if req.message is not None or not req.session_id:
             auth = req._auth_application_id  # the slot: its property is a call (not decoded yet: a bare object)
             if (not req.session_id or not req.has_request_number or auth is None
@@ -181,6 +204,7 @@ class OcsFront:
                     return refused
         c = _FrontCharge(self.engine, charge_request(req, kind))
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
+        c.answered = getattr(done, "answered", None)
         c.start()
         return None
 
