@@ -125,3 +125,25 @@ def test_too_busy_on_the_callback_path(tmp_path):
                 await c.stop(1)
             await srv.stop()
     run(main())
+
+
+def test_session_answers_are_encoded_from_the_outcome(tmp_path, monkeypatch):
+    """The callback path hands most session answers to the server as encoded AVPs
+    (`_Soon.answered`), the rest (final units, refusals) as a CCResult: the bytes are the
+    coroutine path's (the test above), and both ways are taken."""
+    from diameter.cc import server as cc_server
+    calls = {"answered": 0, "done": 0}
+    answered, done = cc_server._Soon.answered, cc_server._Soon.done
+
+    def count_answered(self, code, avps):
+        calls["answered"] += 1
+        return answered(self, code, avps)
+
+    def count_done(self, res, exc):
+        calls["done"] += 1
+        return done(self, res, exc)
+    monkeypatch.setattr(cc_server._Soon, "answered", count_answered)
+    monkeypatch.setattr(cc_server._Soon, "__call__", count_done)
+    _, _, codes = run(_scenario(str(tmp_path / "a.db"), True, None))
+    assert calls["answered"] >= 10 and calls["done"] >= 2, calls
+    assert codes[0] == 2001
