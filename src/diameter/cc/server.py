@@ -192,7 +192,8 @@ class CreditControlServer:
     def _prelude(self, msg: Any) -> Any:
         """What every CCR goes through before its handler: parsed, then answered from the
         duplicate cache, by the first copy's answer (a coroutine), with 3004 when too busy, or
-        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one)."""
+        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one).
+        (:meth:`_on_request_soon` runs a copy of it inline: keep the two the same.)"""
         if self._ticker is None:
             self._start_ticker()
         try:
@@ -259,10 +260,38 @@ class CreditControlServer:
         it resolved by the handler's callback); everything else as :meth:`_on_request`."""
         if msg.header.command_code == CMD_ST:
             return self._on_str(msg)
-        begun = self._prelude(msg)
-        if type(begun) is not tuple:   # answered already (cache, first copy, 3004, 5004)
-            return begun
-        buf, req, key = begun
+        # self._prelude(msg), with _wire_bytes, inline (one frame per request, not three)
+        if self._ticker is None:
+            self._start_ticker()
+        try:
+            buf: Any = None
+            md = getattr(msg, "__dict__", None)
+            if md is not None and len(md) == 3:
+                raw = md.get("_raw")
+                if (raw is not None and raw[1] == 20 and raw[2] == len(raw[0])
+                        and not md.get("_additional_avps", 1)):
+                    buf = raw[0]
+            if buf is None:
+                buf = msg.as_bytes()
+            req = _ccr_request(msg, buf, "", "3gpp")
+        except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
+            log.info("CCR rejected: %s", exc)
+            return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
+        d = self._dialects.get(req.origin_host)
+        req.dialect = d if d is not None else self._dialect(req.origin_host)
+        key = (req.session_id, req.request_number)
+        core = self.core
+        cached = core._answers.get(key)
+        if cached is not None:
+            log.info("session %s: CCR %d repeated (T=%s), answered from the cache", req.session_id,
+                     req.request_number, req.retransmitted)
+            return cached
+        if key in core._in_progress:
+            return self._second_copy(msg, buf, req, key)
+        if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
+            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
+        core._in_progress.add(key)  # core.begin(req), inline
+        self.in_progress += 1
         if req.request_type is RequestType.EVENT:
             return self._handle(msg, buf, req, key)
         pending = _Soon(self, msg, buf, req, key)

@@ -69,8 +69,13 @@ class _FrontCharge(Charge):
                     except Exception:  # noqa: BLE001 - out of range: the general path says so
                         tail = None
                     if tail is not None:
-                        try:
-                            front._answered(req, self.kind, value, self.t0)
+                        kind, t0 = self.kind, self.t0
+                        try:  # front._answered(req, kind, value, t0), its common case inline
+                            if kind is RequestKind.TERMINATION and log.isEnabledFor(logging.INFO):
+                                front._answered(req, kind, value, t0)
+                            else:
+                                front._count(_NAMES[kind], value.result_code,
+                                             time.perf_counter() - t0 if t0 else 0.0)
                         except Exception as err:  # noqa: BLE001 - answered 5012 by the server
                             self.answer(None, err)
                             return
@@ -98,6 +103,11 @@ class _FrontCharge(Charge):
             self.answer(None, exc)
 
 
+def _start_charge(c: Charge) -> None:
+    """``c.start()``: for storages without ``submit_unit``."""
+    c.start()
+
+
 class OcsFront:
     """The handler given to :class:`diameter.cc.CreditControlServer`; `server` is set by it."""
 
@@ -110,6 +120,8 @@ class OcsFront:
         self.metrics: Any = None
         #: the callback path `CreditControlServer` uses for CCR-I/U/T when the storage offers it
         self.answer_soon = self._answer_soon if engine.can_charge_then() else None
+        self._store: Any = None  # the engine's storage when `_submit` was looked up
+        self._submit: Callable[[Charge], None] = _start_charge
 
     # -- CreditControlServer handler ------------------------------------------------------
     # (plain functions returning the coroutine: one frame less per request to run and resume)
@@ -202,10 +214,17 @@ class OcsFront:
                 if refused is not None:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
-        c = _FrontCharge(self.engine, charge_request(req, kind))
+        engine = self.engine
+        c = _FrontCharge(engine, charge_request(req, kind))
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
         c.answered = getattr(done, "answered", None)
-        c.start()
+        store = engine.store
+        if store is self._store:  # c.start(), inline: the storage's submit_unit found once
+            self._submit(c)
+        else:
+            self._store = store
+            self._submit = getattr(store, "submit_unit", None) or _start_charge
+            self._submit(c)
         return None
 
     async def _balance_query(self, req: CCRequest, query: huawei.BalanceQuery) -> CCResult:
