@@ -145,6 +145,9 @@ class _Soon:
             fut.set_result(out)
 
 
+_new_soon = object.__new__
+
+
 class CreditControlServer:
     """RFC 4006 server on a node: sessions (Idle/Open), Tcc, STR, RAR/ASR push, duplicate answers."""
 
@@ -294,7 +297,10 @@ class CreditControlServer:
         self.in_progress += 1
         if req.request_type is RequestType.EVENT:
             return self._handle(msg, buf, req, key)
-        pending = _Soon(self, msg, buf, req, key)
+        pending = _new_soon(_Soon)  # _Soon(self, msg, buf, req, key), without its __init__ call
+        pending.server, pending.msg, pending.buf, pending.req, pending.key = self, msg, buf, req, key
+        pending.fut = pending.out = None
+        pending.dropped = False
         try:
             res = self._soon(req, pending)  # type: ignore[misc]
             if res is None:

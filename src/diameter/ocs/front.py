@@ -19,10 +19,10 @@ from typing import Any
 from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
-from .engine import Charge, Engine
+from .engine import _TARGETS, Charge, Engine, _subscribers
 from .mapping import answer_tail, charge_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
-from .rating import ChargeRequest
+from .rating import ChargeRequest, Charging
 from .store import Target
 
 log = logging.getLogger("diameter.ocs.front")
@@ -71,11 +71,13 @@ class _FrontCharge(Charge):
                     if tail is not None:
                         kind, t0 = self.kind, self.t0
                         try:  # front._answered(req, kind, value, t0), its common case inline
-                            if kind is RequestKind.TERMINATION and log.isEnabledFor(logging.INFO):
+                            key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
+                            if key is None or front.metrics is not None or (
+                                    kind is RequestKind.TERMINATION and log.isEnabledFor(logging.INFO)):
                                 front._answered(req, kind, value, t0)
-                            else:
-                                front._count(_NAMES[kind], value.result_code,
-                                             time.perf_counter() - t0 if t0 else 0.0)
+                            else:  # front._count(...), inline
+                                stats = front.stats
+                                stats[key] = stats.get(key, 0) + 1
                         except Exception as err:  # noqa: BLE001 - answered 5012 by the server
                             self.answer(None, err)
                             return
@@ -101,6 +103,9 @@ class _FrontCharge(Charge):
             self.answer(res, None)
         else:
             self.answer(None, exc)
+
+
+_new_charge = object.__new__
 
 
 def _start_charge(c: Charge) -> None:
@@ -215,10 +220,28 @@ class OcsFront:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
         engine = self.engine
-        c = _FrontCharge(engine, charge_request(req, kind))
+        # _FrontCharge(engine, charge_request(req, kind)) without its __init__ call: every slot of
+        # `Charge` and `Unit` set as `Charge.__init__` sets it (a test compares the two)
+        creq = charge_request(req, kind)
+        c = _new_charge(_FrontCharge)
+        c.store = store = engine.store
+        c.req, c.then = creq, None
+        c.now = now = engine.clock()
+        sid = creq.session_id
+        c.key, c.scope = (sid, creq.request_number), sid
+        c.decide = Charging(creq, engine.tariff, now)
+        subs = creq.subscriptions
+        if subs:  # engine._subscribers(subs), its common case inline
+            try:
+                t = _TARGETS.get(tuple(subs))
+            except TypeError:  # unhashable parts: not shared
+                t = None
+            c.target = t if t is not None else _subscribers(subs)
+        else:
+            c.target = Target(session_id=sid)
+        c.second = c._done = False
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
         c.answered = getattr(done, "answered", None)
-        store = engine.store
         if store is self._store:  # c.start(), inline: the storage's submit_unit found once
             self._submit(c)
         else:
