@@ -125,3 +125,62 @@ def test_too_busy_on_the_callback_path(tmp_path):
                 await c.stop(1)
             await srv.stop()
     run(main())
+
+
+def test_session_answers_are_encoded_from_the_outcome(tmp_path, monkeypatch):
+    """The callback path hands most session answers to the server as encoded AVPs
+    (`_Soon.answered`), the rest (final units, refusals) as a CCResult: the bytes are the
+    coroutine path's (the test above), and both ways are taken."""
+    from diameter.cc import server as cc_server
+    calls = {"answered": 0, "done": 0}
+    answered, done = cc_server._Soon.answered, cc_server._Soon.done
+
+    def count_answered(self, code, avps):
+        calls["answered"] += 1
+        return answered(self, code, avps)
+
+    def count_done(self, res, exc):
+        calls["done"] += 1
+        return done(self, res, exc)
+    monkeypatch.setattr(cc_server._Soon, "answered", count_answered)
+    monkeypatch.setattr(cc_server._Soon, "__call__", count_done)
+    _, _, codes = run(_scenario(str(tmp_path / "a.db"), True, None))
+    assert calls["answered"] >= 10 and calls["done"] >= 2, calls
+    assert codes[0] == 2001
+
+
+def test_the_front_builds_its_charge_as_charge_init_does(tmp_path):
+    """`OcsFront._answer_soon` sets the slots of its `_FrontCharge` itself (no __init__ call):
+    they hold what `Charge.__init__` puts there, slot by slot."""
+    from diameter.cc.types import CCRequest, MsccRequest, RequestType
+    from diameter.ocs import Engine, RequestKind, open_storage
+    from diameter.ocs.engine import Charge
+    from diameter.ocs.front import OcsFront
+    from diameter.ocs.mapping import charge_request
+    from diameter.ocs.store.base import Unit
+
+    engine = Engine(open_storage(str(tmp_path / "x.db")), clock=lambda: 1234.5)
+    front = OcsFront(engine)
+    submitted = []
+    front._store, front._submit = engine.store, submitted.append  # queue nothing: keep the unit
+    reqs = [CCRequest("s;1", RequestType.UPDATE, 3, subscription_ids=[(0, "4917"), (1, "x@y")],
+                      mscc=[MsccRequest(1, used=[Units(total_octets=5)])], peer="pgw"),
+            CCRequest("s;2", RequestType.INITIAL, 0, subscription_ids=[], mscc=[MsccRequest(2)]),
+            CCRequest("s;3", RequestType.TERMINATION, 9, subscription_ids=[(0, "4917"), (1, "x@y")])]
+    for req in reqs:
+        def done(res, exc):
+            raise AssertionError("not called")
+        assert front.answer_soon(req, done) is None
+        c = submitted.pop()
+        kind = {1: RequestKind.INITIAL, 2: RequestKind.UPDATE, 3: RequestKind.TERMINATION}[int(req.request_type)]
+        want = Charge(engine, charge_request(req, kind))
+        for slot in Unit.__slots__ + Charge.__slots__:
+            got, exp = getattr(c, slot), getattr(want, slot)
+            if slot == "decide":
+                assert (got.req, got.tariff, got.now) == (c.req, exp.tariff, exp.now)
+            elif slot == "req":
+                assert vars(got) == vars(exp) if hasattr(got, "__dict__") else got == exp
+            else:
+                assert got == exp, slot
+        assert (c.front, c.creq, c.kind, c.answer, c.answered) == (front, req, kind, done, None)
+    assert reqs[0] is not reqs[2] and submitted == []

@@ -93,6 +93,12 @@ def _framed(buf: bytes, start: i64, end: i64) -> None:
         p = f[4]
 
 
+def _bad(buf: bytes, start: i64, end: i64, p: i64) -> None:
+    """Raise ``scan``'s error for ``buf[start:end]``, found not well framed at ``p``."""
+    scan(buf, start, end)  # raises what is wrong
+    raise AvpDecodeError("AVP framing", p)  # not reached: scan checks the same
+
+
 def _u32(buf: bytes, p: i64) -> i64:
     b0: i64 = buf[p]
     b1: i64 = buf[p + 1]
@@ -122,23 +128,27 @@ def _int32_at(buf: bytes, code: i64, ps: i64, pe: i64) -> int:
 
 def _subscription_walk(buf: bytes, start: i64, end: i64) -> tuple[int, str] | None:
     """:func:`subscription_id`, natively."""
-    _framed(buf, start, end)
     typ = 0
     data: str | None = None
     p: i64 = start
-    while p < end:
-        code, vendor, ps, pe, p = _frame(buf, p, end)
-        if vendor == 0:
-            if code == 450:  # Subscription-Id-Type
-                typ = _int32_at(buf, code, ps, pe)
-            elif code == 444:  # Subscription-Id-Data
-                data = buf[ps:pe].decode("utf-8", "replace")
+    try:
+        while p < end:
+            code, vendor, ps, pe, p = _frame(buf, p, end)
+            if pe < 0:
+                _bad(buf, start, end, p)
+            if vendor == 0:
+                if code == 450:  # Subscription-Id-Type
+                    typ = _int32_at(buf, code, ps, pe)
+                elif code == 444:  # Subscription-Id-Data
+                    data = buf[ps:pe].decode("utf-8", "replace")
+    except Exception:
+        _framed(buf, start, end)  # a framing error anywhere in the range comes first
+        raise
     return None if data is None else (typ, data)
 
 
 def _mscc_walk(buf: bytes, start: i64, end: i64) -> MsccRequest:
     """:func:`mscc_request`, natively."""
-    _framed(buf, start, end)
     rg: int | None = None
     requested: Units | None = None
     sids: list[int] = []
@@ -146,25 +156,31 @@ def _mscc_walk(buf: bytes, start: i64, end: i64) -> MsccRequest:
     reasons: list[int] = []
     triggers: list[int] = []
     p: i64 = start
-    while p < end:
-        code, vendor, ps, pe, p = _frame(buf, p, end)
-        if vendor == 0:
-            if code == 437:  # Requested-Service-Unit
-                requested = units(buf, ps, pe)[0]
-            elif code == 446:  # Used-Service-Unit
-                u, r = units(buf, ps, pe)
-                used.append(u)
-                if r is not None:
-                    reasons.append(r)
-            elif code == 432:  # Rating-Group
-                rg = _uint_at(buf, code, ps, pe)
-            elif code == 439:  # Service-Identifier
-                sids.append(_uint_at(buf, code, ps, pe))
-        elif vendor == 10415:
-            if code == 872:  # Reporting-Reason
-                reasons.append(_uint_at(buf, code, ps, pe))
-            elif code == 1264:  # Trigger
-                triggers = _triggers_walk(buf, ps, pe)
+    try:
+        while p < end:
+            code, vendor, ps, pe, p = _frame(buf, p, end)
+            if pe < 0:
+                _bad(buf, start, end, p)
+            if vendor == 0:
+                if code == 437:  # Requested-Service-Unit
+                    requested = units(buf, ps, pe)[0]
+                elif code == 446:  # Used-Service-Unit
+                    u, r = units(buf, ps, pe)
+                    used.append(u)
+                    if r is not None:
+                        reasons.append(r)
+                elif code == 432:  # Rating-Group
+                    rg = _uint_at(buf, code, ps, pe)
+                elif code == 439:  # Service-Identifier
+                    sids.append(_uint_at(buf, code, ps, pe))
+            elif vendor == 10415:
+                if code == 872:  # Reporting-Reason
+                    reasons.append(_uint_at(buf, code, ps, pe))
+                elif code == 1264:  # Trigger
+                    triggers = _triggers_walk(buf, ps, pe)
+    except Exception:
+        _framed(buf, start, end)  # a framing error anywhere in the range comes first
+        raise
     return _new_mscc(rg, sids, requested, used, reasons, triggers)
 
 
@@ -182,20 +198,33 @@ def _new_mscc(rg: int | None, sids: list[int], requested: Units | None, used: li
 
 
 def _triggers_walk(buf: bytes, start: i64, end: i64) -> list[int]:
-    _framed(buf, start, end)
     out: list[int] = []
     p: i64 = start
-    while p < end:
-        code, vendor, ps, pe, p = _frame(buf, p, end)
-        if code == 870 and vendor == 10415:  # Trigger-Type
-            out.append(_uint_at(buf, code, ps, pe))
+    try:
+        while p < end:
+            code, vendor, ps, pe, p = _frame(buf, p, end)
+            if pe < 0:
+                _bad(buf, start, end, p)
+            if code == 870 and vendor == 10415:  # Trigger-Type
+                out.append(_uint_at(buf, code, ps, pe))
+    except Exception:
+        _framed(buf, start, end)  # a framing error anywhere in the range comes first
+        raise
     return out
 
 
 def walk(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
     """:func:`~diameter.cc.fastwire.ccr_request` by byte indexing: no entry tuples, no ``scan`` calls."""
     end: i64 = len(buf)
-    _framed(buf, 20, end)
+    try:
+        return _walk(msg, buf, peer, dialect, end)
+    except Exception:
+        _framed(buf, 20, end)  # a framing error anywhere comes first, as `scan` finds it first
+        raise
+
+
+def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
+    """:func:`walk`, which checks the framing of the whole message first when this raises."""
     sid = oh = orealm = ""
     rtype = -1
     number: int | None = None
@@ -211,6 +240,8 @@ def walk(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
     p: i64 = 20
     while p < end:
         code, vendor, ps, pe, p = _frame(buf, p, end)
+        if pe < 0:
+            _bad(buf, 20, end, p)
         if vendor != 0:
             continue
         if code == 263:  # Session-Id

@@ -337,6 +337,22 @@ class CcaEncoder:
         return _AVP_HDR(0x01000000 | size, _U32_AT(raw, 4)[0] & 0x40FFFFFF) + raw[8:20] + body
 
 
+    def assemble(self, raw: bytes, req: CCRequest, rc: int, avps: bytes) -> bytes:
+        """The CCA answering the CCR ``raw`` (parsed as ``req``) with Result-Code ``rc`` and
+        ``avps`` after CC-Request-Number: :meth:`encode` of a result whose other AVPs are
+        encoded already (its grants, Validity-Time and Error-Message, in that order)."""
+        sid = req.session_id.encode()
+        n = len(sid)
+        body = b"".join((_AVP_HDR(263, _M | (8 + n)), sid, fw._PAD[n & 3],
+                         _RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc), self.static,
+                         _REQUEST_TYPE_AVPS[req.request_type], _AVP_U32(415, _M | 12, req.request_number),
+                         avps))
+        size = len(body) + 20
+        if size > 0xFFFFFF:
+            raise OverflowError(f"a CCA of {size} bytes overflows the message length")
+        return _AVP_HDR(0x01000000 | size, _U32_AT(raw, 4)[0] & 0x40FFFFFF) + raw[8:20] + body
+
+
 _AVP_HDR = struct.Struct("!II").pack
 _AVP_U32 = struct.Struct("!III").pack
 _U32_AT = struct.Struct("!I").unpack_from

@@ -83,6 +83,10 @@ class ServerCore:
         Returns a closing reason when the session went Open -> Idle by a failure
         (the adapter then tells the handler), else None.
         """
+        return self.complete_code(req, res.result_code, answer, now)
+
+    def complete_code(self, req: CCRequest, code: int | None, answer: bytes, now: float) -> str | None:
+        """:meth:`complete` of a result with this Result-Code (all it reads of the result)."""
         key = (req.session_id, req.request_number)
         self._in_progress.discard(key)
         self._answers[key] = answer
@@ -90,7 +94,6 @@ class ServerCore:
             self._answers.popitem(last=False)
         if req.request_type is RequestType.EVENT:
             return None  # event based: Idle -> Idle
-        code = res.result_code
         ok = code is not None and 2000 <= code < 3000  # is_success, inline
         s = self.sessions.get(req.session_id)
         if s is None and req.session_id in self._closed_busy:

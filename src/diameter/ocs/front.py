@@ -19,10 +19,10 @@ from typing import Any
 from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
-from .engine import Charge, Engine
-from .mapping import charge_request, result_of, subscriptions, units_of, usage_of
+from .engine import _TARGETS, Charge, Engine, _subscribers
+from .mapping import answer_tail, charge_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
-from .rating import ChargeRequest
+from .rating import ChargeRequest, Charging
 from .store import Target
 
 log = logging.getLogger("diameter.ocs.front")
@@ -41,12 +41,15 @@ class _FrontCharge(Charge):
     """A charge of `OcsFront.answer_soon`: its committed outcome becomes the CCResult given
     to the server's ``done`` (no closure, no second callback object per request)."""
 
-    __slots__ = ("front", "creq", "kind", "t0", "answer")
+    __slots__ = ("front", "creq", "kind", "t0", "answer", "answered")
     front: OcsFront
     creq: CCRequest
     kind: RequestKind
     t0: float
     answer: Callable[[CCResult | None, BaseException | None], None]
+    #: the server's ``done.answered(result_code, avps)``, when it offers it: the CCA's AVPs
+    #: after CC-Request-Number, encoded here from the outcome (no CCResult, no Grants)
+    answered: Callable[[int, bytes], None] | None
 
     def set_result(self, value: Any) -> None:
         """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
@@ -57,6 +60,29 @@ class _FrontCharge(Charge):
             return
         self._done = True
         try:
+            answered = self.answered
+            if answered is not None and not value.replayed:
+                front, req = self.front, self.creq
+                if value.balance is None or not front.huawei_change_info or req.dialect != "huawei":
+                    try:
+                        tail = answer_tail(value, req.top_level_units)
+                    except Exception:  # noqa: BLE001 - out of range: the general path says so
+                        tail = None
+                    if tail is not None:
+                        kind, t0 = self.kind, self.t0
+                        try:  # front._answered(req, kind, value, t0), its common case inline
+                            key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
+                            if key is None or front.metrics is not None or (
+                                    kind is RequestKind.TERMINATION and log.isEnabledFor(logging.INFO)):
+                                front._answered(req, kind, value, t0)
+                            else:  # front._count(...), inline
+                                stats = front.stats
+                                stats[key] = stats.get(key, 0) + 1
+                        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                            self.answer(None, err)
+                            return
+                        answered(tail[0], tail[1])
+                        return
             try:
                 res = self.front._result(self.creq, self.kind, value, self.t0)
             except Exception as err:  # noqa: BLE001 - answered 5012 by the server
@@ -79,6 +105,14 @@ class _FrontCharge(Charge):
             self.answer(None, exc)
 
 
+_new_charge = object.__new__
+
+
+def _start_charge(c: Charge) -> None:
+    """``c.start()``: for storages without ``submit_unit``."""
+    c.start()
+
+
 class OcsFront:
     """The handler given to :class:`diameter.cc.CreditControlServer`; `server` is set by it."""
 
@@ -91,6 +125,8 @@ class OcsFront:
         self.metrics: Any = None
         #: the callback path `CreditControlServer` uses for CCR-I/U/T when the storage offers it
         self.answer_soon = self._answer_soon if engine.can_charge_then() else None
+        self._store: Any = None  # the engine's storage when `_submit` was looked up
+        self._submit: Callable[[Charge], None] = _start_charge
 
     # -- CreditControlServer handler ------------------------------------------------------
     # (plain functions returning the coroutine: one frame less per request to run and resume)
@@ -157,12 +193,16 @@ class OcsFront:
         if req.dialect == "huawei" and self.huawei_change_info and out.balance is not None:
             res.extra_avps.append(huawei.change_info(out, str(out.account_id),
                                                      int(BalanceType.PREPAID_MAIN)))
+        self._answered(req, kind, out, t0)
+        return res
+
+    def _answered(self, req: CCRequest, kind: RequestKind, out: Outcome, t0: float) -> None:
+        """The log line and the counts of an outcome answered (`t0`: 0.0 without metrics)."""
         if (kind is RequestKind.TERMINATION or kind is RequestKind.EVENT) and log.isEnabledFor(logging.INFO):
             log.info("session %s %s: result %d, charged %s, balance %s", req.session_id,
                      kind.name.lower(), out.result_code, sum(g.cost or 0 for g in out.grants),
                      out.balance)
-        self._count(_NAMES[kind], out.result_code, time.perf_counter() - t0)
-        return res
+        self._count(_NAMES[kind], out.result_code, time.perf_counter() - t0 if t0 else 0.0)
 
     def _answer_soon(self, req: CCRequest,
                      done: Callable[[CCResult | None, BaseException | None], None]) -> CCResult | None:
@@ -170,7 +210,7 @@ class OcsFront:
         the result at once when the request is refused, else None and ``done(result, None)``
         (or ``done(None, error)``) once the charge is committed."""
         kind = _KINDS[req.request_type]
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if self.metrics is not None else 0.0  # for the metrics only
         if req.message is not None or not req.session_id:
             auth = req._auth_application_id  # the slot: its property is a call (not decoded yet: a bare object)
             if (not req.session_id or not req.has_request_number or auth is None
@@ -179,9 +219,35 @@ class OcsFront:
                 if refused is not None:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
-        c = _FrontCharge(self.engine, charge_request(req, kind))
+        engine = self.engine
+        # _FrontCharge(engine, charge_request(req, kind)) without its __init__ call: every slot of
+        # `Charge` and `Unit` set as `Charge.__init__` sets it (a test compares the two)
+        creq = charge_request(req, kind)
+        c = _new_charge(_FrontCharge)
+        c.store = store = engine.store
+        c.req, c.then = creq, None
+        c.now = now = engine.clock()
+        sid = creq.session_id
+        c.key, c.scope = (sid, creq.request_number), sid
+        c.decide = Charging(creq, engine.tariff, now)
+        subs = creq.subscriptions
+        if subs:  # engine._subscribers(subs), its common case inline
+            try:
+                t = _TARGETS.get(tuple(subs))
+            except TypeError:  # unhashable parts: not shared
+                t = None
+            c.target = t if t is not None else _subscribers(subs)
+        else:
+            c.target = Target(session_id=sid)
+        c.second = c._done = False
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
-        c.start()
+        c.answered = getattr(done, "answered", None)
+        if store is self._store:  # c.start(), inline: the storage's submit_unit found once
+            self._submit(c)
+        else:
+            self._store = store
+            self._submit = getattr(store, "submit_unit", None) or _start_charge
+            self._submit(c)
         return None
 
     async def _balance_query(self, req: CCRequest, query: huawei.BalanceQuery) -> CCResult:
