@@ -150,8 +150,8 @@ def test_session_answers_are_encoded_from_the_outcome(tmp_path, monkeypatch):
 
 
 def test_the_front_builds_its_charge_as_charge_init_does(tmp_path):
-    """`OcsFront._answer_soon` sets the slots of its `_FrontCharge` itself (no __init__ call):
-    they hold what `Charge.__init__` puts there, slot by slot."""
+    """`OcsFront.answer_soon`'s `_FrontCharge` holds what `Charge.__init__` puts in a plain
+    `Charge`, slot by slot, plus the front's own slots."""
     from diameter.cc.types import CCRequest, MsccRequest, RequestType
     from diameter.ocs import Engine, RequestKind, open_storage
     from diameter.ocs.engine import Charge

@@ -20,8 +20,7 @@ from ..node.aio.node import DiameterNode
 from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, ServerSession)
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
-from .encode import _AVP_HDR, _AVP_U32, _M, _RC_2001, _REQUEST_TYPE_AVPS, _U32_AT, CcaEncoder
-from .fastwire import _PAD
+from .encode import CcaEncoder
 from .ccr_walk import ccr_request as _ccr_request
 from .wire import APP_CC
 
@@ -129,18 +128,8 @@ class _Soon:
             return
         self.dropped = True
         server = self.server
-        req, buf = self.req, self.buf
-        try:  # server._enc.assemble(buf, req, code, avps), inline (tests compare the two)
-            sid = req.session_id.encode()
-            n = len(sid)
-            body = b"".join((_AVP_HDR(263, _M | (8 + n)), sid, _PAD[n & 3],
-                             _RC_2001 if code == 2001 else _AVP_U32(268, _M | 12, code), server._enc.static,
-                             _REQUEST_TYPE_AVPS[req.request_type], _AVP_U32(415, _M | 12, req.request_number),
-                             avps))
-            size = len(body) + 20
-            if size > 0xFFFFFF:
-                raise OverflowError(f"a CCA of {size} bytes overflows the message length")
-            out = _AVP_HDR(0x01000000 | size, _U32_AT(buf, 4)[0] & 0x40FFFFFF) + buf[8:20] + body
+        try:
+            out = server._enc.assemble(self.buf, self.req, code, avps)
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
             out = server._failed(self.msg, self.buf, self.req, self.key, err)
         else:  # server._completed, inline
@@ -206,8 +195,7 @@ class CreditControlServer:
     def _prelude(self, msg: Any) -> Any:
         """What every CCR goes through before its handler: parsed, then answered from the
         duplicate cache, by the first copy's answer (a coroutine), with 3004 when too busy, or
-        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one).
-        (:meth:`_on_request_soon` runs a copy of it inline: keep the two the same.)"""
+        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one)."""
         if self._ticker is None:
             self._start_ticker()
         try:
@@ -274,38 +262,10 @@ class CreditControlServer:
         it resolved by the handler's callback); everything else as :meth:`_on_request`."""
         if msg.header.command_code == CMD_ST:
             return self._on_str(msg)
-        # self._prelude(msg), with _wire_bytes, inline (one frame per request, not three)
-        if self._ticker is None:
-            self._start_ticker()
-        try:
-            buf: Any = None
-            md = getattr(msg, "__dict__", None)
-            if md is not None and len(md) == 3:
-                raw = md.get("_raw")
-                if (raw is not None and raw[1] == 20 and raw[2] == len(raw[0])
-                        and not md.get("_additional_avps", 1)):
-                    buf = raw[0]
-            if buf is None:
-                buf = msg.as_bytes()
-            req = _ccr_request(msg, buf, "", "3gpp")
-        except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
-            log.info("CCR rejected: %s", exc)
-            return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))
-        d = self._dialects.get(req.origin_host)
-        req.dialect = d if d is not None else self._dialect(req.origin_host)
-        key = (req.session_id, req.request_number)
-        core = self.core
-        cached = core._answers.get(key)
-        if cached is not None:
-            log.info("session %s: CCR %d repeated (T=%s), answered from the cache", req.session_id,
-                     req.request_number, req.retransmitted)
-            return cached
-        if key in core._in_progress:
-            return self._second_copy(msg, buf, req, key)
-        if self.max_in_progress is not None and self.in_progress >= self.max_in_progress:
-            return self._enc.encode(msg, buf, req, CCResult(DIAMETER_TOO_BUSY))
-        core._in_progress.add(key)  # core.begin(req), inline
-        self.in_progress += 1
+        begun = self._prelude(msg)
+        if type(begun) is not tuple:   # answered already (cache, first copy, 3004, 5004)
+            return begun
+        buf, req, key = begun
         if req.request_type is RequestType.EVENT:
             return self._handle(msg, buf, req, key)
         pending = _new_soon(_Soon)  # _Soon(self, msg, buf, req, key), without its __init__ call

@@ -19,10 +19,10 @@ from typing import Any
 from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
-from .engine import _TARGETS, Charge, Engine, _subscribers
+from .engine import Charge, Engine
 from .mapping import answer_tail, charge_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
-from .rating import ChargeRequest, Charging
+from .rating import ChargeRequest
 from .store import Target
 
 log = logging.getLogger("diameter.ocs.front")
@@ -103,9 +103,6 @@ class _FrontCharge(Charge):
             self.answer(res, None)
         else:
             self.answer(None, exc)
-
-
-_new_charge = object.__new__
 
 
 def _start_charge(c: Charge) -> None:
@@ -219,27 +216,8 @@ class OcsFront:
                 if refused is not None:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
-        engine = self.engine
-        # _FrontCharge(engine, charge_request(req, kind)) without its __init__ call: every slot of
-        # `Charge` and `Unit` set as `Charge.__init__` sets it (a test compares the two)
-        creq = charge_request(req, kind)
-        c = _new_charge(_FrontCharge)
-        c.store = store = engine.store
-        c.req, c.then = creq, None
-        c.now = now = engine.clock()
-        sid = creq.session_id
-        c.key, c.scope = (sid, creq.request_number), sid
-        c.decide = Charging(creq, engine.tariff, now)
-        subs = creq.subscriptions
-        if subs:  # engine._subscribers(subs), its common case inline
-            try:
-                t = _TARGETS.get(tuple(subs))
-            except TypeError:  # unhashable parts: not shared
-                t = None
-            c.target = t if t is not None else _subscribers(subs)
-        else:
-            c.target = Target(session_id=sid)
-        c.second = c._done = False
+        c = _FrontCharge(self.engine, charge_request(req, kind))
+        store = c.store
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
         c.answered = getattr(done, "answered", None)
         if store is self._store:  # c.start(), inline: the storage's submit_unit found once
