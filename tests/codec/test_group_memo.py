@@ -88,18 +88,76 @@ def test_equal_values_of_another_type_are_not_taken_from_the_memo() -> None:
             assert msg.as_bytes()[20:] == want
 
 
-def test_groups_holding_groups_or_lists_are_not_remembered() -> None:
+def _mscc_request(n: int, mscc: Any) -> CreditControlRequest:
     r = CreditControlRequest()
-    r.session_id = "s;1"
-    r.multiple_services_credit_control = [MultipleServicesCreditControl(
-        requested_service_unit=RequestedServiceUnit(cc_total_octets=5),
-        used_service_unit=[UsedServiceUnit(cc_total_octets=1)], rating_group=1)]
+    r.session_id = f"s;1;{n}"
+    r.cc_request_number = n
+    r.multiple_services_credit_control = [mscc]
+    return r
+
+
+def test_groups_holding_groups_and_lists_are_remembered_deeply() -> None:
+    """A Multiple-Services-Credit-Control holding unit groups and a list is remembered; a
+    later one equal all the way down gets the same bytes, one differing anywhere inside
+    (a nested value, its type, a list's length, a member set later) is encoded again."""
+    def mscc(total: Any = 5, used: Any = 1, rg: Any = 1) -> MultipleServicesCreditControl:
+        return MultipleServicesCreditControl(
+            requested_service_unit=RequestedServiceUnit(cc_total_octets=total),
+            used_service_unit=[UsedServiceUnit(cc_total_octets=u) for u in
+                               (used if isinstance(used, list) else [used])], rating_group=rg)
     slot = binding_of(CreditControlRequest).enc_slots["multiple_services_credit_control"]
+    first = _check(_mscc_request(1, mscc()))
+    assert slot.memo is not None and slot.memo[0][0] is MultipleServicesCreditControl
+    assert _check(_mscc_request(1, mscc())) == first
+    for kw in ({"total": 6}, {"total": True}, {"used": 2}, {"used": [1, 1]}, {"used": []}, {"rg": 2}):
+        assert _check(_mscc_request(1, mscc(**kw))) != first
+    m = mscc()
+    m.used_service_unit[0].cc_time = 3          # a member added inside the list's group
+    assert _check(_mscc_request(1, m)) != first
+    m = mscc()
+    m.requested_service_unit.cc_total_octets = 7
+    assert _check(_mscc_request(1, m)) != first
+    assert _check(_mscc_request(1, mscc())) == first
+
+
+def test_groups_holding_other_values_are_not_remembered() -> None:
+    """A group whose members include a decoded group, a custom AVP or an ``Avp`` in a list
+    is encoded every time (its memo left as it was), to the bytes it had without the memo."""
+    from diameter.message.avp import Avp
+    slot = binding_of(CreditControlRequest).enc_slots["multiple_services_credit_control"]
+    decoded = Message.from_bytes(_cca(GrantedServiceUnit(cc_total_octets=9)).as_bytes())
+    rsu = decoded.multiple_services_credit_control[0].granted_service_unit
+    assert "_raw" in rsu.__dict__
+    # the decoded group encodes as the same group built from attributes would
+    same = ref(_mscc_request(2, MultipleServicesCreditControl(
+        requested_service_unit=RequestedServiceUnit(cc_total_octets=9), rating_group=3)))
+    cases = [(MultipleServicesCreditControl(requested_service_unit=rsu, rating_group=3), same)]
+    for m in (MultipleServicesCreditControl(rating_group=3, additional_avps=[Avp(1, 0, b"x")]),
+              MultipleServicesCreditControl(requested_service_unit=RequestedServiceUnit(cc_total_octets=9),
+                                            used_service_unit=[Avp(446, 0, b"")], rating_group=3)):
+        cases.append((m, ref(_mscc_request(2, m))))
+    _check(_mscc_request(1, MultipleServicesCreditControl(rating_group=3)))
     before = slot.memo
-    _check(r)
-    assert slot.memo is before      # whatever an earlier all-scalar MSCC left there
-    inner = binding_of(MultipleServicesCreditControl).enc_slots["requested_service_unit"]
-    assert inner.memo is not None and inner.memo[0][0] is RequestedServiceUnit
+    for _ in range(2):
+        for m, want in cases:
+            assert _mscc_request(2, m).as_bytes()[20:] == want
+            assert slot.memo is before
+
+
+mscc_kw = st.fixed_dictionaries({}, optional={
+    "requested_service_unit": units.map(lambda kw: RequestedServiceUnit(**kw)),
+    "used_service_unit": st.lists(units.map(lambda kw: UsedServiceUnit(**kw)), max_size=2),
+    "rating_group": st.sampled_from([1, 100, 2**31]),
+    "service_identifier": st.lists(st.sampled_from([1, 2]), max_size=2)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(mscc_kw, min_size=1, max_size=10))
+def test_repeated_nested_groups_encode_as_the_reference(seq: list[dict[str, Any]]) -> None:
+    """Sequences of MSCCs that repeat, alternate and differ deeply: every message exact."""
+    import copy
+    for i, kw in enumerate(seq):
+        _check(_mscc_request(i, MultipleServicesCreditControl(**copy.deepcopy(kw))))
 
 
 def test_a_subclass_does_not_take_its_base_class_memo() -> None:
@@ -108,8 +166,9 @@ def test_a_subclass_does_not_take_its_base_class_memo() -> None:
     _check(_cca(GrantedServiceUnit(cc_total_octets=9)))
     out = _check(_cca(MyGsu(cc_total_octets=9)))
     assert _check(_cca(MyGsu(cc_total_octets=9))) == out   # its binding now known: the fast path
-    slot = binding_of(MultipleServicesCreditControl).enc_slots["granted_service_unit"]
-    assert slot.memo[0][0] is MyGsu
+    # the answer's Multiple-Services-Credit-Control memo holds the subclass's group
+    slot = binding_of(CreditControlAnswer).enc_slots["multiple_services_credit_control"]
+    assert dict(slot.memo[0][2])["granted_service_unit"].cls is MyGsu
     assert out == _check(_cca(GrantedServiceUnit(cc_total_octets=9)))
 
 
@@ -156,6 +215,8 @@ for n in range(300):
     r.add_subscription_id(subscription_id_type=0, subscription_id_data="417800%d" % (n % 4))
     r.add_multiple_services_credit_control(requested_service_unit=RequestedServiceUnit(cc_total_octets=n % 7),
                                            used_service_unit=[UsedServiceUnit(cc_total_octets=5)])
+    out.append(r.as_bytes().hex())
+    r.multiple_services_credit_control[0].used_service_unit[0].cc_total_octets = n % 2
     out.append(r.as_bytes().hex())
 print(json.dumps(out))
 '''

@@ -99,32 +99,123 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
 def _same_group(key: Any, tv: type, d: dict[str, Any]) -> bool:
     """Whether grouped instance dict ``d`` of class ``tv`` holds what the group memo ``key``
     (class, generation, its dict's items) was encoded from: the same names in the same
-    order, each value of the very same type and equal."""
+    order, each value of the very same type and equal (a group inside: the same again,
+    deeply; a list: the same length, each item the same)."""
     k: tuple[Any, ...] = key
     if k[0] is not tv or k[1] != GENERATION[0]:
         return False
-    items: tuple[tuple[str, Any], ...] = k[2]
+    return _same_items(k[2], d)
+
+
+def _same_items(items: tuple[tuple[str, Any], ...], d: dict[str, Any]) -> bool:
     if len(items) != len(d):
         return False
     i = 0
     for name, v in d.items():
         item = items[i]
-        mv = item[1]
-        if item[0] != name or type(v) is not type(mv) or v != mv:
+        if item[0] != name or not _same_value(item[1], v):
             return False
         i += 1
     return True
 
 
+def _same_value(mv: Any, v: Any) -> bool:
+    """Whether value ``v`` is what :func:`_memo_value` turned into ``mv``."""
+    tm = type(mv)
+    if tm is GroupKey:
+        g: GroupKey = mv
+        if type(v) is not g.cls:
+            return False
+        d: dict[str, Any] = v.__dict__
+        return "_raw" not in d and not d.get("additional_avps") and _same_items(g.items, d)
+    if tm is ListKey:
+        lk: ListKey = mv
+        if type(v) is not list:
+            return False
+        lst: list[Any] = v
+        vals = lk.values
+        if len(lst) != len(vals):
+            return False
+        for j in range(len(vals)):
+            if not _same_value(vals[j], lst[j]):
+                return False
+        return True
+    return type(v) is tm and v == mv
+
+
+class GroupKey:
+    """A grouped value inside a group memo's key: its class and its dict's items."""
+    cls: type
+    items: tuple[tuple[str, Any], ...]
+
+    def __init__(self, cls: type, items: tuple[tuple[str, Any], ...]) -> None:
+        self.cls = cls
+        self.items = items
+
+
+class ListKey:
+    """A list value inside a group memo's key: its items as memo values."""
+    values: tuple[Any, ...]
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.values = values
+
+
+_NOT_PLAIN: Final[Any] = object()
+
+
+def _memo_items(d: dict[str, Any], depth: int) -> Any:
+    """The items of grouped instance dict ``d`` as a memo key (a tuple of (name, memo
+    value)); ``_NOT_PLAIN`` when a value is not one :func:`_memo_value` takes."""
+    out: list[tuple[str, Any]] = []
+    for name, v in d.items():
+        mv = _memo_value(v, depth)
+        if mv is _NOT_PLAIN:
+            return _NOT_PLAIN
+        out.append((name, mv))
+    return tuple(out)
+
+
+def _memo_value(v: Any, depth: int) -> Any:
+    """A value as a group memo keeps it: plain scalars (int, str, bytes: compared by value)
+    as they are, a list as a :class:`ListKey`, a group built from attributes (the fast
+    encoder's case: its binding current, no bytes behind it, no custom AVPs) as a
+    :class:`GroupKey`, down to 4 levels; ``_NOT_PLAIN`` for anything else."""
+    t = type(v)
+    if t is int or t is str or t is bytes:
+        return v
+    if depth >= 4:
+        return _NOT_PLAIN
+    if t is list:
+        vals: list[Any] = []
+        for x in v:
+            mx = _memo_value(x, depth + 1)
+            if mx is _NOT_PLAIN:
+                return _NOT_PLAIN
+            vals.append(mx)
+        return ListKey(tuple(vals))
+    b = BINDINGS.get(t)
+    if b is None or b.generation != GENERATION[0] or not b.grouped:
+        return _NOT_PLAIN
+    d: dict[str, Any] = v.__dict__
+    if "_raw" in d or d.get("additional_avps"):
+        return _NOT_PLAIN
+    items = _memo_items(d, depth + 1)
+    if items is _NOT_PLAIN:
+        return _NOT_PLAIN
+    return GroupKey(t, items)
+
+
 def _remember_group(slot: Slot, tv: type, d: dict[str, Any], wire: bytes) -> None:
     """Keep ``wire`` (the whole grouped AVP) as the slot's memo when every value of ``d`` is
-    a plain scalar (int, str, bytes: compared by value), e.g. a Granted-Service-Unit built
-    the same way for every answer; a group holding groups or lists is encoded every time."""
-    for v in d.values():
-        t = type(v)
-        if t is not int and t is not str and t is not bytes:
-            return
-    slot.memo = ((tv, GENERATION[0], tuple(d.items())), wire)
+    a plain scalar (int, str, bytes: compared by value), a list of such values or a group
+    built from attributes holding such values (deeply), e.g. a Granted-Service-Unit or a
+    Multiple-Services-Credit-Control built the same way for every answer; a group holding
+    anything else (an ``Avp``, a float, a decoded group...) is encoded every time."""
+    items = _memo_items(d, 0)
+    if items is _NOT_PLAIN:
+        return
+    slot.memo = ((tv, GENERATION[0], items), wire)
 
 
 SHAPES_MAX: Final = 64
@@ -178,22 +269,14 @@ def shape_of(d: dict[str, Any], b: Binding) -> Shape:
     """The :class:`Shape` of instance dict ``d`` of a class whose binding is ``b`` (instances
     built from attributes: a bytes-backed one's keys vary with what was read).
 
-    The binding's last shape is tried first, its keys compared one by one (attribute
-    names are mostly the very same string objects); then the table of shapes."""
+    The binding's last shape is tried first (a tuple comparison: attribute names are
+    mostly the very same string objects); then the table of shapes."""
+    new_keys = tuple(d)
     last: Any = b.last_shape
     if last is not None:
         sh: Shape = last
-        keys = sh.keys
-        if len(keys) == len(d):
-            i = 0
-            for k in d:
-                ki = keys[i]
-                if k is not ki and k != ki:
-                    break
-                i += 1
-            else:
-                return sh
-    new_keys = tuple(d)
+        if sh.keys == new_keys:     # item by item, the same string objects at once
+            return sh
     shapes = b.shapes
     found = shapes.get(new_keys)
     if found is None:
