@@ -205,14 +205,15 @@ class ConnectionsPart(NodeParts):
         """Act on the events a connection's sans-IO core produced."""
         for ev in events:
             t = type(ev)
+            # the event stands for its header (it has the same fields; ev.header builds the tuple)
             if t is AnswerReceived:
-                self._on_answer(proto, ev.header, ev.data)
+                self._on_answer(proto, ev, ev.data)
             elif t is RequestReceived:
                 try:
-                    self._on_request(proto, ev.header, ev.data)
+                    self._on_request(proto, ev, ev.data)
                 except Exception:  # noqa: BLE001 - a failing request costs itself, not the connection
-                    log.exception("request %d failed: answering 5012", ev.header.command_code)
-                    self._send_error(proto, ev.header, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
+                    log.exception("request %d failed: answering 5012", ev.command_code)
+                    self._send_error(proto, ev, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
             elif t is Opened:
                 self._on_open(proto, ev)
             elif t is Closed:

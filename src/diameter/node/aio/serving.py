@@ -20,6 +20,7 @@ from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
                                   DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
+from ..protocol.framing import Header
 from ..protocol.inbound import admit as _admit
 from ..protocol.inbound import answered as _answered
 from ...validation import error_answer, validate
@@ -305,12 +306,15 @@ class ServingPart(NodeParts):
                 h = hdr if hdr is not None else answer_header(answer)
                 if h is None:
                     raise
+                if type(h) is tuple:   # answer_header's fields: read by name below
+                    h = Header(*h)
                 sid = getattr(answer, "session_id", None)
-                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h[2],
+                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h.command_code,
                           _as_str(sid), exc_info=True)
                 if request is None and sid is not None:
                     request = A.avp(AVP_SESSION_ID, sid if isinstance(sid, bytes) else str(sid).encode())
-                    request = A.message(FLAG_REQUEST, h[2], h[3], h[4], h[5], [request])
+                    request = A.message(FLAG_REQUEST, h.command_code, h.application_id, h.hop_by_hop_identifier,
+                                        h.end_to_end_identifier, [request])
                 self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
                                  origin_host=origin_host)
                 return
