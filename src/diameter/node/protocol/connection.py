@@ -270,6 +270,11 @@ class PeerConnection:
         out, self._out = self._out, []
         return out
 
+    @property
+    def has_outgoing(self) -> bool:
+        """Bytes wait for :meth:`take_outgoing`."""
+        return len(self._out) > 0
+
     def send(self, data: bytes) -> None:
         """Queue an already-encoded message (application traffic)."""
         self._out.append(data)
