@@ -103,3 +103,39 @@ def test_utf8_checked_without_copy_for_ascii_and_by_decoding_otherwise():
     for bad in (b"client.test;\xff", b"\xc3", "caf\u00e9".encode()[:-1] + b"x;\x80"):
         assert not check._certainly_valid(req(bad), rules)
         assert [type(f) for f in validate(req(bad))] == [InvalidAvpValue]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(SAMPLES + [TEST_APP_REQUEST]), st.data())
+def test_request_findings_are_validate_findings(data, draw):
+    """The node's per-request check (``request_findings``) finds what ``validate`` finds, with
+    the fast path on or off (off: the pure-Python build)."""
+    buf = bytearray(data)
+    for _ in range(draw.draw(st.integers(0, 3))):
+        i = draw.draw(st.integers(0, len(buf) - 1))
+        buf[i] = draw.draw(st.integers(0, 255))
+    mutated = bytes(buf)
+    rules = check.default_rules()
+    expected = _full(mutated)
+    assert check.request_findings(mutated, rules) == expected == validate(mutated, rules)
+    assert check.request_findings(bytearray(mutated), rules) == expected   # not bytes: validate's way
+    saved = check.FAST_PATH[0]
+    check.FAST_PATH[0] = False
+    try:
+        assert check.request_findings(mutated, rules) == expected
+    finally:
+        check.FAST_PATH[0] = saved
+
+
+def test_request_findings_bound_the_caches_like_fast_cache():
+    """A rule set whose caches outgrew their bound (or a new dictionary generation) is reset
+    before the check, as ``fast_cache`` does."""
+    from diameter.validation import rules as R
+    rs = R.RuleSet()
+    assert check.request_findings(SAMPLES[0], rs) == []
+    rs._avps.update({-i: None for i in range(1, R.MAX_CACHE_ENTRIES + 2)})
+    assert check.request_findings(SAMPLES[0], rs) == []
+    assert len(rs._avps) < R.MAX_CACHE_ENTRIES
+    R.GENERATION[0] += 1   # as a run-time dictionary change does: every cache starts again
+    assert check.request_findings(SAMPLES[1], rs) == []
+    assert rs._generation == R.GENERATION[0]

@@ -203,16 +203,19 @@ class ConnectionsPart(NodeParts):
 
     def handle_events(self, proto: DiameterProtocol, events: list) -> None:
         """Act on the events a connection's sans-IO core produced."""
+        on_answer = self._on_answer
+        on_request = self._on_request
         for ev in events:
             t = type(ev)
+            # the event stands for its header (it has the same fields; ev.header builds the tuple)
             if t is AnswerReceived:
-                self._on_answer(proto, ev.header, ev.data)
+                on_answer(proto, ev, ev.data)
             elif t is RequestReceived:
                 try:
-                    self._on_request(proto, ev.header, ev.data)
+                    on_request(proto, ev, ev.data)
                 except Exception:  # noqa: BLE001 - a failing request costs itself, not the connection
-                    log.exception("request %d failed: answering 5012", ev.header.command_code)
-                    self._send_error(proto, ev.header, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
+                    log.exception("request %d failed: answering 5012", ev.command_code)
+                    self._send_error(proto, ev, ev.data, DIAMETER_UNABLE_TO_COMPLY, "request failed")
             elif t is Opened:
                 self._on_open(proto, ev)
             elif t is Closed:

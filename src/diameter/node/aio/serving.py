@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 from types import GeneratorType as _GeneratorType
+from time import get_clock_info as _clock_info
 from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
 from ...codec.frame import U32, U32X2
+from ...codec.objects import decode_message as _decode_message
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
@@ -20,9 +22,11 @@ from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
                                   DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_COMPLY, FLAG_ERROR, FLAG_REQUEST)
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
+from ..protocol.framing import Header
 from ..protocol.inbound import admit as _admit
 from ..protocol.inbound import answered as _answered
 from ...validation import error_answer, validate
+from ...validation.check import request_findings as _findings
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
@@ -33,6 +37,9 @@ from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterP
 _isawaitable = inspect.isawaitable
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
 _NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
+#: ``time.perf_counter`` is ``time.monotonic``'s clock (Linux): a request's processing time
+#: and its per-minute counter read one clock call, not one of each
+_ONE_CLOCK = _clock_info("perf_counter").implementation == _clock_info("monotonic").implementation
 
 
 def _send_copy(proto: DiameterProtocol, out: bytearray) -> None:
@@ -75,7 +82,7 @@ class ServingPart(NodeParts):
                 and not self._dispatch(proto, hdr, data, app)):
             return
         # local processing, with duplicate detection
-        t_in = _perf_counter()   # processing time: the loop's clock may tick in milliseconds
+        t_in = mono if _ONE_CLOCK else _perf_counter()   # processing time: the loop's clock may tick in ms
         origin_host = _admit(self.dedup, data, now, proto)
         if type(origin_host) is not bytes:
             # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
@@ -93,11 +100,13 @@ class ServingPart(NodeParts):
             if (cached is None or cached[0] != (peer.dialect or self.dialect)
                     or cached[1] != DIALECT_GENERATION[0]):
                 cached = self._rules_for(peer)
-            findings = validate(data, cached[2])
+            findings = _findings(data, cached[2])
             if findings and self._invalid(proto, hdr, data, origin_host, t_in, findings):
                 return
         try:
-            msg = (self._decode or self.decode)(data)
+            dec = self._decode
+            # the default decoder (Message.from_bytes) without its Python frame: frames are bytes
+            msg = _decode_message(data, False) if dec is None and type(data) is bytes else (dec or self.decode)(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
             avp_code = getattr(exc, "avp_code", None)
@@ -175,10 +184,11 @@ class ServingPart(NodeParts):
             stats = proto.peer.stats
             cs = stats.commands[hdr.command_code]
             cs.answers_sent += 1
-            cs.processing.append(_perf_counter() - t_in)
+            t_out = _monotonic()
+            cs.processing.append((t_out if _ONE_CLOCK else _perf_counter()) - t_in)
             cs.sent_result_classes[cls] += 1
             mc = stats.sent_results_per_minute[cls]
-            if _monotonic() < mc._until:   # MinuteCounter.add, inline
+            if t_out < mc._until:   # MinuteCounter.add, inline
                 mc._n += 1
             else:
                 mc.add()
@@ -305,12 +315,15 @@ class ServingPart(NodeParts):
                 h = hdr if hdr is not None else answer_header(answer)
                 if h is None:
                     raise
+                if type(h) is tuple:   # answer_header's fields: read by name below
+                    h = Header(*h)
                 sid = getattr(answer, "session_id", None)
-                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h[2],
+                log.error("answer to command %d (Session-Id %s) cannot be encoded: answering 5012", h.command_code,
                           _as_str(sid), exc_info=True)
                 if request is None and sid is not None:
                     request = A.avp(AVP_SESSION_ID, sid if isinstance(sid, bytes) else str(sid).encode())
-                    request = A.message(FLAG_REQUEST, h[2], h[3], h[4], h[5], [request])
+                    request = A.message(FLAG_REQUEST, h.command_code, h.application_id, h.hop_by_hop_identifier,
+                                        h.end_to_end_identifier, [request])
                 self._send_error(proto, h, request or b"", DIAMETER_UNABLE_TO_COMPLY, "answer could not be encoded",
                                  origin_host=origin_host)
                 return

@@ -128,7 +128,8 @@ class DiameterProtocol(asyncio.Protocol):
             finally:
                 self._corked = False
             self._flush_wbuf()
-        self.flush()
+        if self.conn.has_outgoing:   # what the connection answered itself (DWA, CEA...)
+            self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._tls_pending:

@@ -61,39 +61,80 @@ class StartTls:
     server_side: bool
 
 
-class RequestReceived:
-    """A request for the node (application traffic). A plain class, not a dataclass:
-    compiled, its ``__init__`` is native code (a dataclass's is generated Python)."""
+class _Received:
+    """A message for the node (application traffic): its bytes, and its header's fields
+    read from them. A plain class, not a dataclass: compiled, its ``__init__`` is native
+    code. The public :class:`~.framing.Header` (a NamedTuple) is built only when
+    :attr:`header` is read: the node's hot paths read the fields of the event itself
+    (``ev.command_code``...), which carries the same names as ``Header``."""
 
-    def __init__(self, header: Header, data: bytes) -> None:
-        self.header = header
+    data: bytes
+    length: int
+    flags: int
+    command_code: int
+    application_id: int
+    hop_by_hop_identifier: int
+    end_to_end_identifier: int
+    _header: Header | None
+
+    def __init__(self, header: Header | None, data: bytes) -> None:
         self.data = data
+        self._header = header
+        if header is None:
+            # the frame's own header (frames are >= 20 bytes), natively
+            self.length = (data[1] << 16) | (data[2] << 8) | data[3]
+            self.flags = data[4]
+            self.command_code = (data[5] << 16) | (data[6] << 8) | data[7]
+            self.application_id = (data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11]
+            self.hop_by_hop_identifier = (data[12] << 24) | (data[13] << 16) | (data[14] << 8) | data[15]
+            self.end_to_end_identifier = (data[16] << 24) | (data[17] << 16) | (data[18] << 8) | data[19]
+        else:
+            self._set_fields(header)
 
-    def __repr__(self) -> str:
-        return f"RequestReceived(header={self.header!r}, data={self.data!r})"
+    def _set_fields(self, header: Header) -> None:
+        self.length = header.length
+        self.flags = header.flags
+        self.command_code = header.command_code
+        self.application_id = header.application_id
+        self.hop_by_hop_identifier = header.hop_by_hop_identifier
+        self.end_to_end_identifier = header.end_to_end_identifier
+
+    @property
+    def header(self) -> Header:
+        """The message's header, decoded (built on first use)."""
+        h = self._header
+        if h is None:
+            h = self._header = parse_header(self.data)
+        return h
+
+    @header.setter
+    def header(self, header: Header) -> None:
+        self._header = header
+        self._set_fields(header)
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.flags & 0x80)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, RequestReceived) and self.header == other.header
+        return (type(other) is type(self) and isinstance(other, _Received) and self.header == other.header
                 and self.data == other.data)
 
     __hash__ = None  # type: ignore[assignment]   # mutable and compared by value, like a dataclass
 
 
-class AnswerReceived:
-    """An answer for the node (application traffic), as :class:`RequestReceived`."""
+class RequestReceived(_Received):
+    """A request for the node (application traffic), with its header's fields."""
 
-    def __init__(self, header: Header, data: bytes) -> None:
-        self.header = header
-        self.data = data
+    def __repr__(self) -> str:
+        return f"RequestReceived(header={self.header!r}, data={self.data!r})"
+
+
+class AnswerReceived(_Received):
+    """An answer for the node (application traffic), as :class:`RequestReceived`."""
 
     def __repr__(self) -> str:
         return f"AnswerReceived(header={self.header!r}, data={self.data!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, AnswerReceived) and self.header == other.header
-                and self.data == other.data)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -228,6 +269,11 @@ class PeerConnection:
     def take_outgoing(self) -> list[bytes]:
         out, self._out = self._out, []
         return out
+
+    @property
+    def has_outgoing(self) -> bool:
+        """Bytes wait for :meth:`take_outgoing`."""
+        return len(self._out) > 0
 
     def send(self, data: bytes) -> None:
         """Queue an already-encoded message (application traffic)."""
@@ -379,16 +425,16 @@ class PeerConnection:
             return events + self._close(f"framing error: {exc}", CloseCause.FRAMING, result=exc.result_code)
         events = []
         for f in frames:
-            hdr = parse_header(f)
-            code = (f[5] << 16) | (f[6] << 8) | f[7]   # hdr.command_code, natively (frames are >= 20 bytes)
+            code = (f[5] << 16) | (f[6] << 8) | f[7]   # the command code, natively (frames are >= 20 bytes)
             if self.state is PeerState.OPEN and code != _DWR and code != _DPR and code != _CER:
-                # application traffic on an open connection (the hot path of _receive_message)
+                # application traffic on an open connection (the hot path of _receive_message):
+                # the event reads the header's fields, the Header tuple is made if asked for
                 wd = self.watchdog
                 assert wd is not None   # OPEN has a watchdog
                 if wd.on_traffic(now):
-                    events.append(RequestReceived(hdr, f) if f[4] & _FLAG_REQUEST else AnswerReceived(hdr, f))
+                    events.append(RequestReceived(None, f) if f[4] & _FLAG_REQUEST else AnswerReceived(None, f))
                     continue
-            events += self._receive_message(f, now, hdr)
+            events += self._receive_message(f, now)
             if self.state is PeerState.CLOSED:
                 break
         return events

@@ -81,6 +81,16 @@ class DuplicateCache:
             self._pop_oldest()
         return None
 
+    def add_waiter(self, origin_host: bytes, e2e: int, waiter: Any) -> None:
+        """Keep ``waiter`` for the answer of a request being processed (as :meth:`check` does
+        with its ``waiter`` for a copy that arrives in progress): :meth:`record` hands it back."""
+        hit = self._entries.get((origin_host, e2e))
+        if hit is not None and hit.answer is IN_PROGRESS:
+            if hit.waiters is None:
+                hit.waiters = [waiter]
+            elif len(hit.waiters) < MAX_WAITERS:
+                hit.waiters.append(waiter)
+
     def _pop_oldest(self) -> None:
         entry = self._entries.popitem(last=False)[1]
         self._bytes -= len(entry.answer)

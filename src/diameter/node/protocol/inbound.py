@@ -92,11 +92,12 @@ def admit(dedup: DuplicateCache, data: bytes, now: float, waiter: Any) -> bytes 
     """
     host = origin_host(data)
     e2e: i64 = (data[16] << 24) | (data[17] << 16) | (data[18] << 8) | data[19]
-    hbh: i64 = (data[12] << 24) | (data[13] << 16) | (data[14] << 8) | data[15]
-    cached = dedup.check(host, e2e, now, (waiter, hbh))
+    cached = dedup.check(host, e2e, now)
     if cached is None:
         return host
-    if not cached:
+    if not cached:   # in progress: the copy waits (its pair made only for a copy)
+        hbh: i64 = (data[12] << 24) | (data[13] << 16) | (data[14] << 8) | data[15]
+        dedup.add_waiter(host, e2e, (waiter, hbh))
         return None
     out = bytearray(cached)
     out[12:16] = data[12:16]
