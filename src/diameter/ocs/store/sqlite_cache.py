@@ -6,7 +6,8 @@ reading it again for every request. What one group commit decides is gathered he
 rows (:meth:`AccountCache.take`) and written by the writer process
 (:mod:`.sqlite_writer`) inside the same transaction as the COMMIT, so an answer still
 waits for the commit that holds its debits, ledger rows and outcome. Times travel as
-integer microseconds.
+seconds in whole microseconds (``round(t * 1e6) / 1e6``: floats cost less to send than
+integers of that size).
 
 Other writers (the ``diameter ocs account`` commands, another server on the same file)
 are detected with ``PRAGMA data_version`` right after ``BEGIN IMMEDIATE`` (when no one
@@ -62,6 +63,11 @@ def _us(t: float) -> int:
     if f > 0.5 or (f == 0.5 and i & 1):
         i += 1
     return i
+
+
+def _secs(t: float) -> float:
+    """`t` in whole microseconds, ``round(t * 1e6) / 1e6``: the time stored for `t`."""
+    return _us(t) / 1e6
 
 
 class AccountCache:
@@ -153,7 +159,7 @@ class AccountCache:
                 rd.append(k)
             else:
                 rp.append((r.session_id, r.rating_group, r.account_id, UNIT_VALUE[r.unit], r.units,
-                           [(h.balance_id, h.amount, h.units) for h in r.holds], _us(r.expires_at),
+                           [(h.balance_id, h.amount, h.units) for h in r.holds], _secs(r.expires_at),
                            r.request_number, int(r.final), r.peer))
         sd: list[str] = []
         sp: list[tuple[Any, ...]] = []
@@ -161,7 +167,7 @@ class AccountCache:
             if s is None:
                 sd.append(sid)
             else:
-                sp.append((sid, s.account_id, _us(s.started), _us(s.updated), _us(s.expires_at),
+                sp.append((sid, s.account_id, _secs(s.started), _secs(s.updated), _secs(s.expires_at),
                            s.charged, s.units, s.requests, s.peer, int(s.final)))
         out = (list(self.balances.items()), self.ledger, rd, rp, sd, sp, self.cdrs,
                [(s, a) for a, s in self.states.items()], self.outcome_rows)
@@ -217,31 +223,32 @@ class AccountCache:
         out = dec.outcome
         if out.account_id is None:
             out.account_id = account_id
-        self._apply(acc, dec, account_id, now)
+        ts = _secs(now)
+        self._apply(acc, dec, account_id, now, ts)
         if key is not None:
             self.outcomes[k] = out
             sid, number = key
-            self.outcome_rows.append((sid, number, _us(now), out.to_row()))
+            self.outcome_rows.append((sid, number, ts, out.to_row()))
             numbers = self.recorded_numbers.get(sid)
             if numbers is not None:
                 numbers.add(number)
         return out
 
-    def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float) -> None:
+    def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float, ts: float) -> None:
+        """Remember what `dec` changes (`ts`: ``_secs(now)``)."""
         balances = self.balances
         for bid, amount in dec.balances.items():
             balances[bid] = amount  # the Balance objects were changed in place by Books
         if dec.ledger:
-            ts = _us(now)
             ledger = self.ledger
             for r in dec.ledger:  # (a loop: a generator is an object of its own)
-                ledger.append((ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op,
+                ledger.append((ts if r.ts == now else _secs(r.ts), r.account_id, r.balance_id, r.op,
                                r.amount, r.balance_after, r.units, r.session_id, r.request_number,
                                r.rating_group))
         account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
                                 self.session_account, account_id)
         for c in dec.cdrs:  # the record's JSON text is made by the writer (its floats cost)
-            self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"), c))
+            self.cdrs.append((ts, c.get("session_id"), c.get("account_id"), c))
         if dec.account_state is not None:
             acc.snap.account.state = AccountState(dec.account_state)
             self.states[account_id] = dec.account_state
