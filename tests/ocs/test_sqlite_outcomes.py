@@ -1,9 +1,7 @@
-"""SQLite schema version 7: recorded outcomes without an index on their time, reservations
-and sessions in their primary key's B-tree.
+"""SQLite schema version 7: recorded outcomes without an index on their time.
 
 The index went (every outcome cost a third B-tree insert); recorded outcomes are pruned in
-the order they were written, up to the first one that is not old enough. Reservations and
-sessions are rebuilt WITHOUT ROWID, their rows kept. Times travel from
+the order they were written, up to the first one that is not old enough. Times travel from
 the event loop to the writer as seconds in whole microseconds and are stored as such."""
 
 from __future__ import annotations
@@ -32,11 +30,6 @@ def test_migration_7_is_sqlite_only():
     assert not set(sqlite_only) & set(schema.statements(7, schema.POSTGRES_TYPES))
 
 
-def _columns(path: str, table: str) -> list[tuple[str, str, int, int]]:
-    with sqlite3.connect(path) as conn:
-        return [(r[1], r[2], r[3], r[5]) for r in conn.execute(f"PRAGMA table_info({table})")]
-
-
 def test_a_version_6_file_loses_the_index_and_keeps_answering_retransmissions(tmp_path, monkeypatch):
     path = str(tmp_path / "ocs.sqlite3")
     six = [m for m in schema.MIGRATIONS if m[0] <= 6]
@@ -51,10 +44,6 @@ def test_a_version_6_file_loses_the_index_and_keeps_answering_retransmissions(tm
     monkeypatch.setattr(schema, "MIGRATIONS", six)
     asyncio.run(before())
     assert "outcomes_ts" in _indexes(path)
-    with sqlite3.connect(path) as conn:
-        rows = {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in ("reservations", "sessions")}
-    assert rows["reservations"] and rows["sessions"]
-    columns = {t: _columns(path, t) for t in ("reservations", "sessions")}
     monkeypatch.undo()
 
     async def after():
@@ -66,29 +55,10 @@ def test_a_version_6_file_loses_the_index_and_keeps_answering_retransmissions(tm
             assert (await st.audit()).ok
             assert await st.prune_outcomes(time.time() + 1) == 3
 
-    async def migrate():
-        async with open_storage(path):
-            pass
-
-    asyncio.run(migrate())
-    with sqlite3.connect(path) as conn:  # the open session's rows, as they were
-        for t in ("reservations", "sessions"):
-            assert conn.execute(f"SELECT * FROM {t}").fetchall() == rows[t]
-    # the same columns; a WITHOUT ROWID table's key is NOT NULL (it always was in practice)
-    columns["sessions"][0] = ("session_id", "TEXT", 1, 1)
-    assert {t: _columns(path, t) for t in columns} == columns
     asyncio.run(after())
-    idx = _indexes(path)
-    assert "outcomes_ts" not in idx and {"reservations_account", "sessions_account"} <= idx
+    assert "outcomes_ts" not in _indexes(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == schema.LATEST
-        for t in ("reservations", "sessions"):  # WITHOUT ROWID
-            try:
-                conn.execute(f"SELECT rowid FROM {t}")
-            except sqlite3.OperationalError:
-                pass
-            else:
-                raise AssertionError(f"{t} has a rowid")
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 1
 
 

@@ -86,28 +86,6 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         # written per request). Pruning reads the oldest rows in the order they were
         # written (rowid order: times only grow) and stops at the first young one.
         ("sqlite", "DROP INDEX IF EXISTS outcomes_ts"),
-        # SQLite: a reservation's and a session's row, written by nearly every request, is
-        # kept in its primary key's B-tree (WITHOUT ROWID): one B-tree to find and change
-        # instead of the key's index, then the table.
-        ("sqlite", "CREATE TABLE reservations_v7 (session_id TEXT NOT NULL, rating_group INTEGER NOT NULL, "
-                   "account_id BIGINT NOT NULL, unit TEXT NOT NULL, units BIGINT NOT NULL, "
-                   "holds TEXT NOT NULL, expires_at REAL NOT NULL, request_number BIGINT NOT NULL, "
-                   "final INTEGER NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (session_id, rating_group)) "
-                   "WITHOUT ROWID"),
-        ("sqlite", "INSERT INTO reservations_v7 SELECT session_id, rating_group, account_id, unit, units, "
-                   "holds, expires_at, request_number, final, peer FROM reservations"),
-        ("sqlite", "DROP TABLE reservations"),
-        ("sqlite", "ALTER TABLE reservations_v7 RENAME TO reservations"),
-        ("sqlite", "CREATE INDEX reservations_account ON reservations (account_id)"),
-        ("sqlite", "CREATE TABLE sessions_v7 (session_id TEXT PRIMARY KEY, account_id BIGINT NOT NULL, "
-                   "started REAL NOT NULL, updated REAL NOT NULL, expires_at REAL NOT NULL, "
-                   "charged BIGINT NOT NULL, units TEXT NOT NULL, requests INTEGER NOT NULL, "
-                   "peer TEXT NOT NULL, final INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"),
-        ("sqlite", "INSERT INTO sessions_v7 SELECT session_id, account_id, started, updated, expires_at, "
-                   "charged, units, requests, peer, final FROM sessions"),
-        ("sqlite", "DROP TABLE sessions"),
-        ("sqlite", "ALTER TABLE sessions_v7 RENAME TO sessions"),
-        ("sqlite", "CREATE INDEX sessions_account ON sessions (account_id)"),
     ]),
 ]
 
