@@ -119,3 +119,19 @@ def test_times_are_stored_in_whole_microseconds(tmp_path):
     assert ledger == outcomes == want and cdrs == {_secs(now + 2)}
     for t in (0.0, 1.5, 1796555773.1454036, 1e300, -2.25):
         assert _secs(t) == round(t * 1e6) / 1e6
+
+
+SECONDS = """
+import json, random
+from diameter.ocs.store import sqlite_cache
+rng = random.Random(7)
+times = [rng.uniform(0, 4e9) for _ in range(5000)] + [(n + 0.5) / 1e6 for n in range(0, 1 << 24, 1 << 12)]
+times += [0.0, -1.5, 1e300, 1796555773.1454036]
+print(json.dumps([sqlite_cache.__file__.endswith(".py")] + [repr(sqlite_cache._secs(t)) for t in times]))
+"""
+
+
+def test_the_running_times_are_the_sources(run_scenario):
+    source, running = run_scenario(SECONDS, True), run_scenario(SECONDS, False)
+    assert source[0] is True and len(source) > 5000
+    assert running[1:] == source[1:]
