@@ -35,7 +35,7 @@ import socket
 import sqlite3
 import struct
 import sys
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
 
@@ -89,7 +89,8 @@ class Rows:
     text per row count, made on first use and kept in the connection's statement cache), so
     a batch costs one statement per table whatever its size (what SQLite does per
     statement, and the Python per row of ``executemany``, is most of a small write). Rows
-    are bound from one flat list of values: `json` names columns to encode as compact JSON
+    come as one flat list of values (each row's `width` values one after the other) and
+    are bound from it: `json` names columns to encode as compact JSON
     text, `record` one to encode as a CDR record (sorted keys), `blob` one to encode with
     `marshal`, by C loops over the list's extended slices."""
 
@@ -111,12 +112,11 @@ class Rows:
             sql = self.sql[k] = f"{self.head}{self.keyword}{', '.join([self.row] * k)}{self.tail}"
         return sql
 
-    def __call__(self, conn: sqlite3.Connection, rows: Any) -> None:
-        n = len(rows)
+    def __call__(self, conn: sqlite3.Connection, flat: list[Any]) -> None:
         w = self.width
-        if set(map(len, rows)) != {w}:  # a short row would shift every value after it
-            raise ValueError(f"rows of {w} values expected")
-        flat = list(chain.from_iterable(rows))  # (a C loop: no Python step per value)
+        n, rest = divmod(len(flat), w)
+        if rest or type(flat) is not list:  # a short row would shift every value after it
+            raise ValueError(f"rows of {w} values expected, one after the other in a list")
         for col in self.json:
             flat[col::w] = _each(_encoder, flat[col::w], _slow_dumps)
         if self.record is not None:
@@ -168,7 +168,8 @@ OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)",
 
 def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     """Write what a batch decided (``AccountCache.take``: balances, ledger, reservations
-    deleted / put, sessions deleted / put, CDRs, account states, outcomes; times as seconds
+    deleted / put, sessions deleted / put, CDRs, account states, outcomes, each a flat list
+    of its rows' values but the states, ``(state, account id)`` pairs; times as seconds
     (floats); reservation holds and session units encoded here as compact JSON text,
     CDRs as JSON text with sorted keys, outcome rows as `marshal` bytes) inside the caller's
     transaction."""
@@ -184,7 +185,7 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if rp:
         RES_PUT(conn, rp)
     if sd:
-        SES_DEL(conn, [(s,) for s in sd])
+        SES_DEL(conn, sd)
     if sp:
         SES_PUT(conn, sp)
     if cdrs:
