@@ -9,9 +9,9 @@ reply (after the COMMIT returned, i.e. the batch is on disk with ``synchronous=F
 lets the answers out. It dies with its parent: ``PR_SET_PDEATHSIG`` on Linux, and it
 exits on end-of-file of its socket anywhere.
 
-Messages are length-prefixed pickles of tuples, one reply per message, in order:
+Messages are length-prefixed `marshal` frames of tuples, one reply per message, in order:
 
-* ``("batch", epoch, version, rows)``: ``BEGIN IMMEDIATE``; if ``PRAGMA data_version`` is
+* ``("batch", epoch, version, rows)`` (rows: see `write_rows`): ``BEGIN IMMEDIATE``; if ``PRAGMA data_version`` is
   not `version` (another connection committed since the rows were decided) roll back and
   reply ``("stale", now)``; else write the rows and ``COMMIT``: ``("ok", None)``. After a
   batch that did not commit, every later batch of the same `epoch` is refused
