@@ -16,6 +16,15 @@ server's lower rates its batches are smaller, and the per-commit work weighs mor
 
 The batches are recorded with the code on PYTHONPATH, so running this file with
 ``PYTHONPATH=<other tree>/src`` measures that tree's writer (its own batch format).
+
+Instructions (load-independent): ``--save FILE`` records the batches once (FILE, plus the
+file before the load as FILE.sqlite3), then ``--inprocess FILE --messages K`` replays the
+first K messages (-1: all) to the writer's message handler in this process (no socket):
+run it under ``valgrind --tool=callgrind`` with all and with none of them; per CCR is the
+difference of the two totals over the CCRs recorded (printed by ``--save``).
+
+    python bench/ocs_writer.py --save /tmp/w.rec
+    valgrind --tool=callgrind python bench/ocs_writer.py --inprocess /tmp/w.rec --messages -1
 """
 
 from __future__ import annotations
@@ -189,6 +198,54 @@ async def audit(path: str) -> str:
     return "clean" if report.ok else f"NOT clean: {report.problems[:3]}"
 
 
+def save(path: str, args: argparse.Namespace) -> None:
+    """Record the workload's batches to `path` (the file before the load: path.sqlite3)."""
+    import marshal
+    tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
+    try:
+        base = os.path.join(tmp, "base.sqlite3")
+        asyncio.run(make_accounts(base, args.accounts, 10 ** 9))
+        shutil.copy(base, path + ".sqlite3")
+        work = os.path.join(tmp, "record.sqlite3")
+        shutil.copy(base, work)
+        batches, ccrs = asyncio.run(record(work, args))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # each message as the writer process receives it: marshal bytes, decoded by it
+    Path(path).write_bytes(marshal.dumps((ccrs, [marshal.dumps(m, 4) for m in batches]), 4))
+    nb = sum(1 for m in batches if m[0] == "batch")
+    print(f"saved {ccrs} CCR in {nb} batches and {len(batches) - nb} other messages to {path}")
+
+
+def inprocess(path: str, count: int) -> None:
+    """Replay the first `count` messages saved in `path` to the writer's handler, in this process."""
+    import marshal
+
+    from diameter.ocs.store import sqlite_writer
+    ccrs, frames = marshal.loads(Path(path).read_bytes())
+    if count >= 0:
+        frames = frames[:count]
+    tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
+    try:
+        db = os.path.join(tmp, "replay.sqlite3")
+        shutil.copy(path + ".sqlite3", db)
+        writer = sqlite_writer.Writer(sqlite_writer.connect(db, "FULL"))
+        sqlite_writer.tune()
+        version = writer.handle(("lock",))[1]
+        writer.handle(("rollback",))
+        loads = marshal.loads
+        for frame in frames:
+            msg = loads(frame)
+            if msg[0] == "batch":
+                msg = (msg[0], msg[1], version, *msg[3:])
+            kind, detail = writer.handle(msg)
+            if kind != "ok":
+                raise SystemExit(f"replayed message failed: {kind} {detail}")
+        writer.conn.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=2000)
@@ -199,7 +256,16 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=2, help="batches with the writer at once")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--synchronous", default="FULL", help="the writer's PRAGMA synchronous (replays)")
+    ap.add_argument("--save", metavar="FILE", help="record the batches to FILE, nothing else")
+    ap.add_argument("--inprocess", metavar="FILE", help="replay FILE's messages in this process")
+    ap.add_argument("--messages", type=int, default=-1, help="with --inprocess: how many (-1: all)")
     args = ap.parse_args()
+    if args.save:
+        save(args.save, args)
+        return
+    if args.inprocess:
+        inprocess(args.inprocess, args.messages)
+        return
     import diameter
     tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
     try:

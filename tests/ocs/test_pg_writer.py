@@ -120,7 +120,7 @@ def test_schema_6_keeps_the_money_of_a_version_5_database(pg_cluster, monkeypatc
     import asyncpg
 
     url = pg_cluster.new_database()
-    six = schema.MIGRATIONS
+    six = [m for m in schema.MIGRATIONS if m[0] <= 6]  # (later versions: their own tests)
     assert six[-1][0] == 6
 
     async def main():

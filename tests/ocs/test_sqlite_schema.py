@@ -140,7 +140,7 @@ def test_multi_row_statements_write_every_row_in_order():
     for n in (1, 2, 5, 64, 87, 150):
         conn.execute("DELETE FROM t")
         rows = [(i, 1_700_000_000_123_456 + i, f"s{i}") for i in range(n)]
-        put(conn, rows)
+        put(conn, [v for r in rows for v in r])
         got = conn.execute("SELECT a, b, c FROM t ORDER BY id").fetchall()
         assert got == [(i, us / 1e6, c) for i, us, c in rows]
 

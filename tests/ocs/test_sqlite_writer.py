@@ -128,7 +128,7 @@ def test_the_writer_refuses_batches_decided_on_one_that_did_not_commit(tmp_path)
     assert w.handle(("rollback",)) == ("ok", None)
 
     def rows(amount):
-        return ([(1, amount)], [], [], [], [], [], [], [], [])
+        return ([1, amount], [], [], [], [], [], [], [], [])
     assert w.handle(("batch", 0, version, rows(90))) == ("ok", None)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("UPDATE balances SET amount = 500")  # another writer commits
@@ -136,7 +136,7 @@ def test_the_writer_refuses_batches_decided_on_one_that_did_not_commit(tmp_path)
     assert kind == "stale" and now != version
     assert w.handle(("batch", 0, now, rows(70))) == ("rejected", None)  # same epoch: decided on it
     assert w.handle(("batch", 1, now, rows(490))) == ("ok", None)
-    kind, text = w.handle(("batch", 1, now, ([(1, None)], [], [], [], [], [], [], [], [])))
+    kind, text = w.handle(("batch", 1, now, ([1, None], [], [], [], [], [], [], [], [])))
     assert kind == "failed" and "NOT NULL" in text
     assert w.handle(("batch", 1, now, rows(480))) == ("rejected", None)
     assert other.execute("SELECT amount FROM balances").fetchone() == (490,)

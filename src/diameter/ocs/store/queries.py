@@ -316,6 +316,21 @@ def reserved() -> Work:
     return len(rows), held
 
 
+def prune_outcomes_in_order(before: float, limit: int) -> Work:
+    """`prune_outcomes` on a table without an index on ts (SQLite): the oldest `limit` rows
+    in the order they were written (rowid), up to the first one not older than `before`
+    (rows are written in time order; one written out of it waits for those before it)."""
+    rows = yield ("SELECT rowid, ts FROM outcomes ORDER BY rowid LIMIT ?", (limit,), "all")
+    n, last = 0, None
+    for rowid, ts in rows:
+        if not ts < before:
+            break
+        n, last = n + 1, rowid
+    if last is not None:
+        yield ("DELETE FROM outcomes WHERE rowid <= ?", (last,), "exec")
+    return n
+
+
 def prune_outcomes(before: float, limit: int) -> Work:
     """Forget recorded outcomes older than `before` (retransmissions come long before)."""
     rows = yield ("SELECT session_id, request_number FROM outcomes WHERE ts < ? LIMIT ?",

@@ -81,6 +81,12 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         ("postgres", "ALTER TABLE accounts SET (fillfactor = 50)"),
         ("postgres", "ALTER TABLE balances SET (fillfactor = 50)"),
     ]),
+    (7, [
+        # SQLite: every recorded outcome cost an entry in the ts index too (a third B-tree
+        # written per request). Pruning reads the oldest rows in the order they were
+        # written (rowid order: times only grow) and stops at the first young one.
+        ("sqlite", "DROP INDEX IF EXISTS outcomes_ts"),
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

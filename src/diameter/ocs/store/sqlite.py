@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..model import Outcome
-from . import schema
+from . import queries, schema
 from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
 from .sqlite_cache import RECORDED, SESSION_RECORDED, AccountCache, Rows
@@ -207,6 +207,11 @@ class SqliteStorage(Storage):
         ts = time.time() if now is None else now
         out: Outcome | None = await self._submit(Unit(target, decide, key, ts, scope))
         return out
+
+    async def prune_outcomes(self, before: float, limit: int = 5000) -> int:
+        """Delete recorded outcomes older than `before`, oldest first in the order they were
+        written (no index on their time: see schema version 7); returns how many."""
+        return int(await self._run(lambda: queries.prune_outcomes_in_order(before, limit)))
 
     # -- connections -----------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

@@ -6,7 +6,8 @@ reading it again for every request. What one group commit decides is gathered he
 rows (:meth:`AccountCache.take`) and written by the writer process
 (:mod:`.sqlite_writer`) inside the same transaction as the COMMIT, so an answer still
 waits for the commit that holds its debits, ledger rows and outcome. Times travel as
-integer microseconds.
+seconds in whole microseconds (``round(t * 1e6) / 1e6``: floats cost less to send than
+integers of that size).
 
 Other writers (the ``diameter ocs account`` commands, another server on the same file)
 are detected with ``PRAGMA data_version`` right after ``BEGIN IMMEDIATE`` (when no one
@@ -46,9 +47,10 @@ SESSION_RECORDED = ("SELECT session_id, request_number, outcome FROM outcomes "
                     "WHERE session_id IN (SELECT value FROM json_each(?))")
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
-#: what a batch decided: one list of rows per table, in the order
-#: :func:`diameter.ocs.store.sqlite_writer.write_rows` takes (fresh lists of plain values,
-#: owned by whoever takes them: they are sent to the writer process)
+#: what a batch decided: one list per table, in the order
+#: :func:`diameter.ocs.store.sqlite_writer.write_rows` takes, its rows' values one after
+#: the other (no tuple per row to send and unpack); fresh lists of plain values, owned by
+#: whoever takes them: they are sent to the writer process
 Rows = tuple[list[Any], ...]
 
 
@@ -62,6 +64,11 @@ def _us(t: float) -> int:
     if f > 0.5 or (f == 0.5 and i & 1):
         i += 1
     return i
+
+
+def _secs(t: float) -> float:
+    """`t` in whole microseconds, ``round(t * 1e6) / 1e6``: the time stored for `t`."""
+    return _us(t) / 1e6
 
 
 class AccountCache:
@@ -96,13 +103,13 @@ class AccountCache:
 
     def _discard_pending(self) -> None:
         self.balances: dict[int, int] = {}
-        self.ledger: list[tuple[Any, ...]] = []
+        self.ledger: list[Any] = []  # the rows' values one after the other (see `take`)
         self.res_put: dict[tuple[str, int], Reservation | None] = {}
         self.ses_put: dict[str, SessionRow | None] = {}
-        self.cdrs: list[tuple[Any, ...]] = []
+        self.cdrs: list[Any] = []
         self.states: dict[int, str] = {}
         self.outcomes: dict[tuple[str, int], Outcome] = {}
-        self.outcome_rows: list[tuple[Any, ...]] = []
+        self.outcome_rows: list[Any] = []
 
     # -- batch boundaries ---------------------------------------------------------------
     @property
@@ -146,24 +153,28 @@ class AccountCache:
         if not (self.balances or self.ledger or self.res_put or self.ses_put or self.cdrs
                 or self.states or self.outcome_rows):
             return None, keys
-        rd: list[tuple[str, int]] = []
-        rp: list[tuple[Any, ...]] = []
+        rd: list[Any] = []
+        rp: list[Any] = []
         for k, r in self.res_put.items():
             if r is None:
-                rd.append(k)
+                rd.extend(k)
             else:
-                rp.append((r.session_id, r.rating_group, r.account_id, UNIT_VALUE[r.unit], r.units,
-                           [(h.balance_id, h.amount, h.units) for h in r.holds], _us(r.expires_at),
+                rp.extend((r.session_id, r.rating_group, r.account_id, UNIT_VALUE[r.unit], r.units,
+                           [(h.balance_id, h.amount, h.units) for h in r.holds], _secs(r.expires_at),
                            r.request_number, int(r.final), r.peer))
         sd: list[str] = []
-        sp: list[tuple[Any, ...]] = []
+        sp: list[Any] = []
         for sid, s in self.ses_put.items():
             if s is None:
                 sd.append(sid)
             else:
-                sp.append((sid, s.account_id, _us(s.started), _us(s.updated), _us(s.expires_at),
+                sp.extend((sid, s.account_id, _secs(s.started), _secs(s.updated), _secs(s.expires_at),
                            s.charged, s.units, s.requests, s.peer, int(s.final)))
-        out = (list(self.balances.items()), self.ledger, rd, rp, sd, sp, self.cdrs,
+        bal: list[Any] = []
+        for bid, amount in self.balances.items():
+            bal.append(bid)
+            bal.append(amount)
+        out = (bal, self.ledger, rd, rp, sd, sp, self.cdrs,
                [(s, a) for a, s in self.states.items()], self.outcome_rows)
         self._discard_pending()
         return out, keys
@@ -217,31 +228,32 @@ class AccountCache:
         out = dec.outcome
         if out.account_id is None:
             out.account_id = account_id
-        self._apply(acc, dec, account_id, now)
+        ts = _secs(now)
+        self._apply(acc, dec, account_id, now, ts)
         if key is not None:
             self.outcomes[k] = out
             sid, number = key
-            self.outcome_rows.append((sid, number, _us(now), out.to_row()))
+            self.outcome_rows.extend((sid, number, ts, out.to_row()))
             numbers = self.recorded_numbers.get(sid)
             if numbers is not None:
                 numbers.add(number)
         return out
 
-    def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float) -> None:
+    def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float, ts: float) -> None:
+        """Remember what `dec` changes (`ts`: ``_secs(now)``)."""
         balances = self.balances
         for bid, amount in dec.balances.items():
             balances[bid] = amount  # the Balance objects were changed in place by Books
         if dec.ledger:
-            ts = _us(now)
             ledger = self.ledger
             for r in dec.ledger:  # (a loop: a generator is an object of its own)
-                ledger.append((ts if r.ts == now else _us(r.ts), r.account_id, r.balance_id, r.op,
+                ledger.extend((ts if r.ts == now else _secs(r.ts), r.account_id, r.balance_id, r.op,
                                r.amount, r.balance_after, r.units, r.session_id, r.request_number,
                                r.rating_group))
         account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
                                 self.session_account, account_id)
         for c in dec.cdrs:  # the record's JSON text is made by the writer (its floats cost)
-            self.cdrs.append((_us(now), c.get("session_id"), c.get("account_id"), c))
+            self.cdrs.extend((ts, c.get("session_id"), c.get("account_id"), c))
         if dec.account_state is not None:
             acc.snap.account.state = AccountState(dec.account_state)
             self.states[account_id] = dec.account_state

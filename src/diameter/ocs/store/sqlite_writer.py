@@ -9,9 +9,9 @@ reply (after the COMMIT returned, i.e. the batch is on disk with ``synchronous=F
 lets the answers out. It dies with its parent: ``PR_SET_PDEATHSIG`` on Linux, and it
 exits on end-of-file of its socket anywhere.
 
-Messages are length-prefixed pickles of tuples, one reply per message, in order:
+Messages are length-prefixed `marshal` frames of tuples, one reply per message, in order:
 
-* ``("batch", epoch, version, rows)``: ``BEGIN IMMEDIATE``; if ``PRAGMA data_version`` is
+* ``("batch", epoch, version, rows)`` (rows: see `write_rows`): ``BEGIN IMMEDIATE``; if ``PRAGMA data_version`` is
   not `version` (another connection committed since the rows were decided) roll back and
   reply ``("stale", now)``; else write the rows and ``COMMIT``: ``("ok", None)``. After a
   batch that did not commit, every later batch of the same `epoch` is refused
@@ -89,7 +89,8 @@ class Rows:
     text per row count, made on first use and kept in the connection's statement cache), so
     a batch costs one statement per table whatever its size (what SQLite does per
     statement, and the Python per row of ``executemany``, is most of a small write). Rows
-    are bound from one flat list of values: `json` names columns to encode as compact JSON
+    come as one flat list of values (each row's `width` values one after the other) and
+    are bound from it: `json` names columns to encode as compact JSON
     text, `record` one to encode as a CDR record (sorted keys), `blob` one to encode with
     `marshal`, by C loops over the list's extended slices."""
 
@@ -111,12 +112,11 @@ class Rows:
             sql = self.sql[k] = f"{self.head}{self.keyword}{', '.join([self.row] * k)}{self.tail}"
         return sql
 
-    def __call__(self, conn: sqlite3.Connection, rows: Any) -> None:
-        n = len(rows)
+    def __call__(self, conn: sqlite3.Connection, flat: list[Any]) -> None:
         w = self.width
-        if set(map(len, rows)) != {w}:  # a short row would shift every value after it
-            raise ValueError(f"rows of {w} values expected")
-        flat = [v for r in rows for v in r]
+        n, rest = divmod(len(flat), w)
+        if rest or type(flat) is not list:  # a short row would shift every value after it
+            raise ValueError(f"rows of {w} values expected, one after the other in a list")
         for col in self.json:
             flat[col::w] = _each(_encoder, flat[col::w], _slow_dumps)
         if self.record is not None:
@@ -126,7 +126,8 @@ class Rows:
             col = self.blob
             # a bytearray is bound as it is; bytes would make the sqlite3 module look for an
             # adapter (in its registry, then ``__adapt__`` / ``__conform__``) for each value
-            flat[col::w] = list(map(bytearray, map(marshal.dumps, flat[col::w], repeat(4, n))))
+            # version 2: no table of shared objects made per call (3 and 4 have one)
+            flat[col::w] = list(map(bytearray, map(marshal.dumps, flat[col::w], repeat(2, n))))
         most = self.MOST
         if n <= most:
             conn.execute(self.text(n), flat)
@@ -140,36 +141,36 @@ class Rows:
         conn.execute(self.text(n - i), flat[i * w:])
 
 
-# Times arrive as integer microseconds and are stored as seconds (REAL): the division is
-# done by SQLite (``? / 1e6``, the same double as Python's ``us / 1e6``), so rows that need
-# no JSON are bound as they arrive.
+# Times arrive as seconds (floats, whole microseconds: ``us / 1e6``), stored as they are, so
+# rows that need no JSON are bound as they arrive.
 LEDGER = Rows("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, "
-              "session_id, request_number, rating_group)", "(? / 1e6, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+              "session_id, request_number, rating_group)", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 BALANCE = Rows("WITH v (id, amount) AS (", "(?, ?)",
                ") UPDATE balances SET amount = v.amount FROM v WHERE balances.id = v.id")
 RES_DEL = Rows("WITH v (session_id, rating_group) AS (", "(?, ?)",
                ") DELETE FROM reservations WHERE rowid IN (SELECT r.rowid FROM v JOIN reservations r "
                "ON r.session_id = v.session_id AND r.rating_group = v.rating_group)")
-RES_PUT = Rows(f"INSERT INTO reservations ({RES_COLS})", "(?, ?, ?, ?, ?, ?, ? / 1e6, ?, ?, ?)",
+RES_PUT = Rows(f"INSERT INTO reservations ({RES_COLS})", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                " ON CONFLICT (session_id, rating_group) DO UPDATE SET units = excluded.units, "
                "holds = excluded.holds, expires_at = excluded.expires_at, "
                "request_number = excluded.request_number, final = excluded.final", json=(5,))
 SES_DEL = Rows("DELETE FROM sessions WHERE session_id", "?", ")", keyword=" IN (")
-SES_PUT = Rows(f"INSERT INTO sessions ({SES_COLS})", "(?, ?, ? / 1e6, ? / 1e6, ? / 1e6, ?, ?, ?, ?, ?)",
+SES_PUT = Rows(f"INSERT INTO sessions ({SES_COLS})", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                " ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, "
                "expires_at = excluded.expires_at, charged = excluded.charged, "
                "units = excluded.units, requests = excluded.requests, final = excluded.final", json=(6,))
-CDR = Rows("INSERT INTO cdrs (ts, session_id, account_id, record)", "(? / 1e6, ?, ?, ?)", record=3)
+CDR = Rows("INSERT INTO cdrs (ts, session_id, account_id, record)", "(?, ?, ?, ?)", record=3)
 STATE = "UPDATE accounts SET state = ? WHERE id = ?"
 #: the recorded outcome row as `marshal` bytes (see `Outcome.from_json`)
-OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)", "(?, ?, ? / 1e6, ?)",
+OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)", "(?, ?, ?, ?)",
                blob=3)
 
 
 def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     """Write what a batch decided (``AccountCache.take``: balances, ledger, reservations
-    deleted / put, sessions deleted / put, CDRs, account states, outcomes; times as integer
-    microseconds; reservation holds and session units encoded here as compact JSON text,
+    deleted / put, sessions deleted / put, CDRs, account states, outcomes, each a flat list
+    of its rows' values but the states, ``(state, account id)`` pairs; times as seconds
+    (floats); reservation holds and session units encoded here as compact JSON text,
     CDRs as JSON text with sorted keys, outcome rows as `marshal` bytes) inside the caller's
     transaction."""
     if rows is None:
@@ -184,7 +185,7 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if rp:
         RES_PUT(conn, rp)
     if sd:
-        SES_DEL(conn, [(s,) for s in sd])
+        SES_DEL(conn, sd)
     if sp:
         SES_PUT(conn, sp)
     if cdrs:
