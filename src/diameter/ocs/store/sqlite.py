@@ -41,7 +41,7 @@ from ..model import Outcome
 from . import queries, schema
 from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
-from .sqlite_cache import RECORDED, SESSION_RECORDED, AccountCache, Rows
+from .sqlite_cache import RECORDED, SESSION_OWNERS, SESSION_RECORDED, AccountCache, Rows
 from .sqlite_link import WriterProcess, WriterThread
 from .sqlite_writer import connect
 
@@ -474,9 +474,11 @@ class SqliteStorage(Storage):
                     keys.append(key)
         recorded: dict[tuple[str, int], str | bytes] = {}
         if new:  # all their outcomes: committed ones from the file, the batch in flight's
-            for sid, n, text in rconn.execute(SESSION_RECORDED, (_dumps(list(new)),)):
+            ids = _dumps(list(new))
+            for sid, n, text in rconn.execute(SESSION_RECORDED, (ids,)):
                 recorded[(sid, int(n))] = text
                 new[sid].add(int(n))
+            cache.know_owners(rconn.execute(SESSION_OWNERS, (ids,)))
             for sid, n in cache.inflight:
                 if sid in new:
                     new[sid].add(n)

@@ -35,6 +35,7 @@ from ..model import UNIT_VALUE, AccountState, Outcome, Reservation, SessionRow
 from ..rating import Charging, charge
 from . import account_ops, queries
 from .account_ops import CachedAccount
+from .base import StorageError
 from .queries import Decide, Target, Work
 
 
@@ -45,6 +46,14 @@ RECORDED = ("SELECT o.session_id, o.request_number, o.outcome FROM json_each(?) 
 #: every recorded outcome of a JSON array of session ids
 SESSION_RECORDED = ("SELECT session_id, request_number, outcome FROM outcomes "
                     "WHERE session_id IN (SELECT value FROM json_each(?))")
+
+#: the account of every session row and reservation of a JSON array of session ids
+SESSION_OWNERS = ("SELECT session_id, account_id FROM sessions WHERE session_id IN (SELECT value FROM json_each(?1)) "
+                  "UNION ALL SELECT session_id, account_id FROM reservations "
+                  "WHERE session_id IN (SELECT value FROM json_each(?1))")
+#: the account of one session's rows, if any
+SESSION_OWNER = ("SELECT account_id FROM sessions WHERE session_id = ?1 "
+                 "UNION ALL SELECT account_id FROM reservations WHERE session_id = ?1 LIMIT 1")
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 #: what a batch decided: one list per table, in the order
@@ -220,6 +229,12 @@ class AccountCache:
         acc = self._account(conn, account_id)
         if acc is None:
             return None
+        if key is not None:
+            sid = key[0]
+            if sid not in acc.sessions and sid not in acc.res and self._foreign(conn, sid, account_id):
+                # a client reusing a Session-Id for another subscriber: its rows would be
+                # written over the other account's (its holds lost to the audit)
+                raise StorageError(f"Session-Id {sid!r} is open on another account")
         view = account_ops.view(acc.snap, acc.res, acc.sessions, scope)
         if isinstance(decide, Charging):  # the common case: a direct call when compiled
             dec = charge(view, decide.req, decide.tariff, decide.now)
@@ -257,6 +272,29 @@ class AccountCache:
         if dec.account_state is not None:
             acc.snap.account.state = AccountState(dec.account_state)
             self.states[account_id] = dec.account_state
+
+    def know_owners(self, rows: Any) -> None:
+        """Remember the accounts of session rows just read (`SESSION_OWNERS`), unless the
+        cache knows newer."""
+        sa = self.session_account
+        for sid, account_id in rows:
+            if sid not in sa:
+                sa[sid] = int(account_id)
+
+    def _foreign(self, conn: Any, sid: str, account_id: int) -> bool:
+        """Whether session `sid`, not open on account `account_id`, is open on another one."""
+        owner = self.session_account.get(sid)
+        if owner is None:
+            if sid in self.recorded_numbers:  # read with its outcomes (`know_owners`): no rows
+                return False
+            row = conn.execute(SESSION_OWNER, (sid,)).fetchone()
+            if row is None:
+                return False
+            owner = self.session_account[sid] = int(row[0])
+        if owner == account_id:
+            return False
+        other = self.accounts.get(owner)
+        return other is None or sid in other.sessions or sid in other.res
 
     def _resolve(self, conn: Any, target: Target) -> int | None:
         if target.subscriptions:
