@@ -104,18 +104,9 @@ class _Soon:
                 raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
             out = server._enc.encode(self.msg, self.buf, self.req, res)
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
-            out = server._failed(self.msg, self.buf, self.req, self.key, err)
-        else:  # server._completed, inline
-            server.in_progress -= 1
-            reason = server.core.complete(self.req, res, out, server.node.loop.time())
-            if server._waiters:
-                server._finish_waiter(self.key, out, None)
-            if reason is not None:
-                server._closed_later(self.req.session_id, reason)
-        self.out = out
-        fut = self.fut
-        if fut is not None and not fut.done():
-            fut.set_result(out)
+            self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
+            return
+        self._settle(out, server.core.complete(self.req, res, out, server.node.loop.time()), True)
 
     __call__ = done  # the object is the ``done`` callback given to ``answer_soon``
 
@@ -131,10 +122,16 @@ class _Soon:
         try:
             out = server._enc.assemble(self.buf, self.req, code, avps)
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
-            out = server._failed(self.msg, self.buf, self.req, self.key, err)
-        else:  # server._completed, inline
+            self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
+            return
+        self._settle(out, server.core.complete_code(self.req, code, out, server.node.loop.time()), True)
+
+    def _settle(self, out: bytes, reason: str | None, completed: bool) -> None:
+        """The answer is `out`: after a completed request (the core told, `reason`: its
+        session closes) the server's count and the copies waiting for it; then the future."""
+        if completed:  # server._completed, inline
+            server = self.server
             server.in_progress -= 1
-            reason = server.core.complete_code(self.req, code, out, server.node.loop.time())
             if server._waiters:
                 server._finish_waiter(self.key, out, None)
             if reason is not None:
