@@ -75,9 +75,16 @@ def _example(sdist: Path, dest: Path, name: str, subs: list[tuple[str, str]]) ->
 
 def _start(script: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     log = script.with_suffix(".log")
+    # the examples stop on CTRL+C (KeyboardInterrupt): a test run started in the background
+    # by a shell without job control inherits SIGINT ignored, and Python then installs no
+    # handler for it, so the child gets the default disposition back
     proc = subprocess.Popen([sys.executable, str(script), *args], cwd=script.parent, env=_env(),
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_sigint_default)
     return proc, log
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(log: Path, pattern: str, proc: subprocess.Popen, timeout: float = 20) -> None:
