@@ -106,6 +106,7 @@ class _Soon:
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
             self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
             return
+        server.in_progress -= 1  # (before the core is told, as `_completed` does)
         self._settle(out, server.core.complete(self.req, res, out, server.node.loop.time()), True)
 
     __call__ = done  # the object is the ``done`` callback given to ``answer_soon``
@@ -124,14 +125,14 @@ class _Soon:
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
             self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
             return
+        server.in_progress -= 1
         self._settle(out, server.core.complete_code(self.req, code, out, server.node.loop.time()), True)
 
     def _settle(self, out: bytes, reason: str | None, completed: bool) -> None:
         """The answer is `out`: after a completed request (the core told, `reason`: its
-        session closes) the server's count and the copies waiting for it; then the future."""
-        if completed:  # server._completed, inline
+        session closes) the copies waiting for it and the session's closing; then the future."""
+        if completed:  # server._completed's rest, inline
             server = self.server
-            server.in_progress -= 1
             if server._waiters:
                 server._finish_waiter(self.key, out, None)
             if reason is not None:
