@@ -235,7 +235,11 @@ def single_threaded() -> bool:
     mutex taken by each call and each allocation. Only for a process whose one thread
     uses SQLite (the writer process), before its first connection: the library is shut
     down (the sqlite3 module initialised it on import), configured and initialised again.
-    Where the library's functions cannot be reached it stays as it is (False)."""
+    Where the library's functions cannot be reached it stays as it is (False), and off
+    Linux too (``sqlite3_config`` is variadic: `ctypes` passes its arguments right only
+    where variadic and fixed arguments are passed alike, as on Linux; not on macOS arm64)."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         import ctypes
         import _sqlite3
