@@ -229,6 +229,7 @@ def inprocess(path: str, count: int) -> None:
     try:
         db = os.path.join(tmp, "replay.sqlite3")
         shutil.copy(path + ".sqlite3", db)
+        sqlite_writer.single_threaded()  # as the writer process configures SQLite
         writer = sqlite_writer.Writer(sqlite_writer.connect(db, "FULL"))
         sqlite_writer.tune()
         version = writer.handle(("lock",))[1]

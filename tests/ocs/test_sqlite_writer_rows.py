@@ -11,7 +11,14 @@ import json
 import marshal
 import sqlite3
 
-from diameter.ocs.store.sqlite_writer import Rows, Writer, _cdr_json, connect, write_rows
+import subprocess
+import sys
+from pathlib import Path
+
+from diameter.ocs.store.sqlite_writer import (Rows, Writer, _cdr_encoder, _cdr_json, _each, _encoder, connect,
+                                              write_rows)
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _statements(conn: sqlite3.Connection) -> list[str]:
@@ -64,6 +71,37 @@ def test_a_cdr_record_is_exactly_the_sorted_standard_json():
         pass
     else:
         raise AssertionError("an object was encoded")
+
+
+def test_a_column_encoded_in_one_call_is_each_value_exactly_as_on_its_own():
+    # values whose text holds the marker between the values (a list with that very
+    # string) make the column fall back to one call per value: the result is the same
+    values = ["\x01", [(1, 2, 3)], [], {"1:octets": 5}, [(4, 5, 6), (7, 8, 9)], ["a", "\x01", "b"],
+              ["\x01"], "x\x01", [["\x01"]], {"\x01": "\x01", "a": ["\x01", 1]}, 1.5, None,
+              {"b": 1, "a": [2.5, "\u00e9"]}]
+    for n in range(len(values) + 1):
+        for i in range(len(values) - n + 1):
+            part = values[i:i + n]
+            assert _each(_encoder, list(part), None) == [json.dumps(v, separators=(",", ":")) for v in part]
+            assert _each(_cdr_encoder, list(part), None, ", ") == [json.dumps(v, sort_keys=True) for v in part]
+    try:
+        _each(_encoder, [[1], {"x": object()}], None)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("an object was encoded")
+
+
+def test_the_writer_process_runs_sqlite_single_threaded_and_still_writes(tmp_path):
+    # what the writer process does before it connects: SQLite is shut down, configured
+    # without mutexes and initialised again, and connections work as before
+    code = ("import sqlite3, sys; from diameter.ocs.store import sqlite_writer as w; "
+            "ok = w.single_threaded(); c = w.connect(sys.argv[1], 'FULL'); "
+            "c.execute('CREATE TABLE t (a)'); c.execute('INSERT INTO t VALUES (1)'); "
+            "print(ok, c.execute('SELECT a FROM t').fetchone()[0])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite3")], capture_output=True,
+                         text=True, env={"PYTHONPATH": SRC}, timeout=60, check=True).stdout.split()
+    assert out == [str(sys.platform.startswith("linux")), "1"]
 
 
 def test_a_batch_that_cannot_be_encoded_is_rolled_back_whole(tmp_path):

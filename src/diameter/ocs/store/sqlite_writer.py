@@ -68,11 +68,28 @@ def _cdr_json(cdr: Any) -> str:
     return "".join(_cdr_encoder(cdr, 0))
 
 
-def _each(encoder: Any, values: list[Any], slow: Any) -> list[Any]:
-    """`values` encoded by a C encoder, the loop in C (no Python frame per value)."""
+#: put between the values of a column encoded as one JSON array (`_each`)
+_MARK = "\x01"
+
+
+def _each(encoder: Any, values: list[Any], slow: Any, sep: str = ",") -> list[Any]:
+    """`values` encoded by a C encoder, each exactly as on its own: the column is encoded
+    as one array with a marker string between the values (one encoder call, whose setup
+    costs more than a small value's text) and cut at the markers; `sep` is the encoder's
+    item separator. Where a value's text holds the marker's (a list with that very
+    string, the only place an unescaped ``,"\\u0001",`` can come from), the count of
+    pieces tells, and the values are encoded one by one."""
+    n = len(values)
     if encoder is None:  # pragma: no cover - CPython has the C encoder
         return [slow(v) for v in values]
-    return list(map("".join, map(encoder, values, repeat(0, len(values)))))
+    if n < 2:
+        return list(map("".join, map(encoder, values, repeat(0, n))))
+    marked = [_MARK] * (2 * n - 1)
+    marked[::2] = values
+    parts = "".join(encoder(marked, 0))[1:-1].split(f'{sep}"\\u0001"{sep}')
+    if len(parts) == n:
+        return parts
+    return list(map("".join, map(encoder, values, repeat(0, n))))
 
 
 _LEN = struct.Struct(">I")
@@ -121,7 +138,7 @@ class Rows:
             flat[col::w] = _each(_encoder, flat[col::w], _slow_dumps)
         if self.record is not None:
             col = self.record
-            flat[col::w] = _each(_cdr_encoder, flat[col::w], _slow_cdr_json)
+            flat[col::w] = _each(_cdr_encoder, flat[col::w], _slow_cdr_json, ", ")
         if self.blob is not None:
             col = self.blob
             # a bytearray is bound as it is; bytes would make the sqlite3 module look for an
@@ -211,6 +228,29 @@ def query(conn: sqlite3.Connection, sql: str, args: Any, mode: str) -> Any:
         return None
     finally:
         cur.close()
+
+
+def single_threaded() -> bool:
+    """Put SQLite in single-thread mode without memory statistics (True if it took): no
+    mutex taken by each call and each allocation. Only for a process whose one thread
+    uses SQLite (the writer process), before its first connection: the library is shut
+    down (the sqlite3 module initialised it on import), configured and initialised again.
+    Where the library's functions cannot be reached it stays as it is (False), and off
+    Linux too (``sqlite3_config`` is variadic: `ctypes` passes its arguments right only
+    where variadic and fixed arguments are passed alike, as on Linux; not on macOS arm64)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import _sqlite3
+        lib = ctypes.CDLL(_sqlite3.__file__)  # finds the SQLite library it is linked with
+        if lib.sqlite3_shutdown() != 0:
+            return False
+    except (ImportError, OSError, AttributeError):
+        return False
+    # SQLITE_CONFIG_SINGLETHREAD = 1, SQLITE_CONFIG_MEMSTATUS = 9
+    ok = lib.sqlite3_config(1) == 0 and lib.sqlite3_config(9, ctypes.c_int(0)) == 0
+    return lib.sqlite3_initialize() == 0 and ok
 
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
@@ -345,6 +385,7 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when this ends (Ctrl-C, a
         signal.signal(sig, signal.SIG_IGN)      # service manager stopping the process group)
     sock = socket.socket(fileno=fd)
+    single_threaded()  # this process's one thread is the only one using SQLite
     try:
         conn = connect(path, synchronous)
     except Exception as exc:
