@@ -99,3 +99,26 @@ def test_the_writer_process_uses_the_faster_checks(pg_cluster):
     assert done.returncode == 0, done.stderr
     iterable = "(<class 'list'>, <class 'tuple'>, <class 'set'>, <class 'frozenset'>)"
     assert done.stdout.strip() == f"{iterable} {iterable} <class 'dict'>"
+
+
+def test_encode_json_writes_what_json_dumps_writes():
+    """The writer's JSON texts (`pg_writer.encode_json`, its encoders made once) are the
+    texts ``json.dumps`` makes: compact, or with sorted keys as SQLite stores CDR records."""
+    import pytest
+
+    from diameter.ocs.store import pg_writer
+
+    values = [{"b": 1.5, "a": [1, None, 'x\u00e9"\n'], "c": {"z": True, "y": False}}, "text",
+              1e100, -0.0, float("inf"), [], {}, 12345678901234567890, [[1, 2, 3]], {1: 2},
+              [2, 2001, 49, 999999999860, -10, 978, None, [], [(1, 2001, None, "octets")]]]
+    rows = [("s", i, v, 7) for i, v in enumerate(values)] + [("s", 99, None, 7)]
+    got = pg_writer.encode_json([rows, values, [None, *values]], ((0, 2), (1, None), (2, None, True)))
+    compact = [None if v is None else json.dumps(v, separators=(",", ":")) for v in
+               [r[2] for r in rows]]
+    assert got[0] == [("s", r[1], c, 7) for r, c in zip(rows, compact)]
+    assert got[1] == [json.dumps(v, separators=(",", ":")) for v in values]
+    assert got[2] == [None] + [json.dumps(v, sort_keys=True) for v in values]
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        pg_writer.encode_json([[object()]], ((0, None),))
+    with pytest.raises(TypeError, match="not supported"):  # keys of two types, as json.dumps
+        pg_writer.encode_json([[{1: 2, "a": 3}]], ((0, None, True),))

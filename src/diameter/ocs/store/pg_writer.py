@@ -48,8 +48,27 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
-_encode_sorted = json.JSONEncoder(sort_keys=True).encode  # as ``json.dumps(v, sort_keys=True)``
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def one_shot_encoder(sort_keys: bool, item_sep: str, key_sep: str) -> Any:
+    """``json.JSONEncoder(sort_keys=..., separators=(item_sep, key_sep)).encode``, the same
+    text, made once: `JSONEncoder.encode` builds its C encoder again on every call (and
+    runs two Python frames around it), which cost more than the encoding of the small
+    values here. No check for circular references (what marshal delivers is a tree); the
+    pure-Python encoder where the C one is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(sort_keys=sort_keys, separators=(item_sep, key_sep)).encode
+    enc = make(None, _not_json, json.encoder.encode_basestring_ascii, None, key_sep, item_sep,
+               sort_keys, False, True)
+    join = "".join
+    return lambda value: join(enc(value, 0))
+
+
+_encode = one_shot_encoder(False, ",", ":")
+_encode_sorted = one_shot_encoder(True, ", ", ": ")  # as ``json.dumps(v, sort_keys=True)``
 
 
 def encode_json(args: Any, which: Any) -> list[Any]:
@@ -64,7 +83,8 @@ def encode_json(args: Any, which: Any) -> list[Any]:
         if p is None:
             out[i] = [None if v is None else enc(v) for v in out[i]]
         else:
-            out[i] = [(*r[:p], None if r[p] is None else enc(r[p]), *r[p + 1:]) for r in out[i]]
+            q = p + 1
+            out[i] = [r[:p] + (None if r[p] is None else enc(r[p]),) + r[q:] for r in out[i]]
     return out
 
 
