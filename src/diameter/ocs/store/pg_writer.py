@@ -48,8 +48,27 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
-_encode_sorted = json.JSONEncoder(sort_keys=True).encode  # as ``json.dumps(v, sort_keys=True)``
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def one_shot_encoder(sort_keys: bool, item_sep: str, key_sep: str) -> Any:
+    """``json.JSONEncoder(sort_keys=..., separators=(item_sep, key_sep)).encode``, the same
+    text, made once: `JSONEncoder.encode` builds its C encoder again on every call (and
+    runs two Python frames around it), which cost more than the encoding of the small
+    values here. No check for circular references (what marshal delivers is a tree); the
+    pure-Python encoder where the C one is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(sort_keys=sort_keys, separators=(item_sep, key_sep)).encode
+    enc = make(None, _not_json, json.encoder.encode_basestring_ascii, None, key_sep, item_sep,
+               sort_keys, False, True)
+    join = "".join
+    return lambda value: join(enc(value, 0))
+
+
+_encode = one_shot_encoder(False, ",", ":")
+_encode_sorted = one_shot_encoder(True, ", ", ": ")  # as ``json.dumps(v, sort_keys=True)``
 
 
 def encode_json(args: Any, which: Any) -> list[Any]:
@@ -64,8 +83,29 @@ def encode_json(args: Any, which: Any) -> list[Any]:
         if p is None:
             out[i] = [None if v is None else enc(v) for v in out[i]]
         else:
-            out[i] = [(*r[:p], None if r[p] is None else enc(r[p]), *r[p + 1:]) for r in out[i]]
+            q = p + 1
+            out[i] = [r[:p] + (None if r[p] is None else enc(r[p]),) + r[q:] for r in out[i]]
     return out
+
+
+def fast_arrays(protocol: Any) -> bool:
+    """Let asyncpg's array encoder (module `protocol`) test containers by their concrete types.
+
+    asyncpg tests every element of every array parameter (and every row of a composite
+    array) against ``collections.abc`` Iterable, Sized and Mapping: each test a call of
+    ``ABCMeta.__instancecheck__``, a Python function, which made up about a quarter of this
+    process's work per request. Its values come out of marshal, whose containers are lists,
+    tuples, sets, frozensets and dicts (and strings and bytes, never arrays): for those the
+    concrete types give the same answers as the abstract ones, in C. Changed in this
+    process only, and only if asyncpg's module has those names as expected (else nothing
+    changes: returns False)."""
+    from collections import abc
+    expected = {"IterableABC": abc.Iterable, "SizedABC": abc.Sized, "MappingABC": abc.Mapping}
+    if not all(getattr(protocol, name, None) is cls for name, cls in expected.items()):
+        return False
+    protocol.IterableABC = protocol.SizedABC = (list, tuple, set, frozenset)
+    protocol.MappingABC = dict
+    return True
 
 
 def frame(msg: Any) -> bytes:
@@ -76,7 +116,9 @@ def frame(msg: Any) -> bytes:
 class Writer:
     def __init__(self, url: str, out: asyncio.StreamWriter) -> None:
         import asyncpg  # type: ignore[import-untyped]
+        import asyncpg.protocol.protocol  # type: ignore[import-untyped]
         self.asyncpg = asyncpg
+        fast_arrays(asyncpg.protocol.protocol)
         self.lost = (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError,
                      asyncpg.PostgresConnectionError)
         self.url = url

@@ -87,6 +87,15 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         # written (rowid order: times only grow) and stops at the first young one.
         ("sqlite", "DROP INDEX IF EXISTS outcomes_ts"),
     ]),
+    (8, [
+        # PostgreSQL: each ledger row (2.5 per request) cost an entry in two B-trees, the
+        # primary key on `id` and `ledger_account`. Nothing reads the ledger by id alone: an
+        # account's ledger is read newest first (`queries.ledger`), which one index on
+        # (account_id, id) serves better, and ids stay unique by their sequence.
+        ("postgres", "ALTER TABLE ledger DROP CONSTRAINT IF EXISTS ledger_pkey"),
+        ("postgres", "DROP INDEX IF EXISTS ledger_account"),
+        ("postgres", "CREATE INDEX ledger_account ON ledger (account_id, id)"),
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
