@@ -1,8 +1,10 @@
-"""Schema version 8 on PostgreSQL: the ledger keeps one B-tree, on (account_id, id)."""
+"""Schema version 8 on PostgreSQL: the ledger keeps one B-tree, its primary key on (account_id, id)."""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from diameter.ocs import Engine, RequestKind, Target, open_storage
 from diameter.ocs.store import schema
@@ -14,7 +16,7 @@ def test_the_ledger_statements_of_migration_8_are_postgres_only():
     """(Version 8 may hold SQLite statements too: each dialect runs its own.)"""
     mine = ["ALTER TABLE ledger DROP CONSTRAINT IF EXISTS ledger_pkey",
             "DROP INDEX IF EXISTS ledger_account",
-            "CREATE INDEX ledger_account ON ledger (account_id, id)"]
+            "ALTER TABLE ledger ADD CONSTRAINT ledger_pkey PRIMARY KEY (account_id, id)"]
     pg = schema.statements(8, schema.POSTGRES_TYPES)
     assert [s for s in pg if s in mine] == mine
     assert not set(mine) & set(schema.statements(8, schema.SQLITE_TYPES))
@@ -64,8 +66,8 @@ def test_a_version_7_database_keeps_its_ledger_and_reads_it_by_the_new_index(pg_
             report = await st.audit()
             assert report.ok and report.balances == 2, report.problems
         idx = await indexes()
-        assert set(idx) == {"ledger_account"}, idx
-        assert idx["ledger_account"].endswith("USING btree (account_id, id)")
+        assert set(idx) == {"ledger_pkey"}, idx
+        assert idx["ledger_pkey"].endswith("USING btree (account_id, id)")
         conn = await asyncpg.connect(url)
         try:
             assert await conn.fetchval("SELECT max(version) FROM schema_version") == schema.LATEST
@@ -73,9 +75,12 @@ def test_a_version_7_database_keeps_its_ledger_and_reads_it_by_the_new_index(pg_
             await conn.execute("SET enable_seqscan = off")
             plan = "\n".join(r[0] for r in await conn.fetch(
                 "EXPLAIN SELECT * FROM ledger WHERE account_id = 1 ORDER BY id DESC LIMIT 5"))
-            assert "Index Scan Backward using ledger_account" in plan and "Sort" not in plan, plan
+            assert "Index Scan Backward using ledger_pkey" in plan and "Sort" not in plan, plan
             ids = [r[0] for r in await conn.fetch("SELECT id FROM ledger ORDER BY id")]
             assert len(ids) == len(set(ids))  # ids still from their sequence
+            # the primary key refuses a copy of a row's (account, id)
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute("INSERT INTO ledger SELECT * FROM ledger LIMIT 1")
         finally:
             await conn.close()
     asyncio.run(main())

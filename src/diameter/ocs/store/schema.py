@@ -90,11 +90,11 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
     (8, [
         # PostgreSQL: each ledger row (2.5 per request) cost an entry in two B-trees, the
         # primary key on `id` and `ledger_account`. Nothing reads the ledger by id alone: an
-        # account's ledger is read newest first (`queries.ledger`), which one index on
-        # (account_id, id) serves better, and ids stay unique by their sequence.
+        # account's ledger is read newest first (`queries.ledger`), which one B-tree on
+        # (account_id, id) serves better; it is the primary key (ids come from their sequence).
         ("postgres", "ALTER TABLE ledger DROP CONSTRAINT IF EXISTS ledger_pkey"),
         ("postgres", "DROP INDEX IF EXISTS ledger_account"),
-        ("postgres", "CREATE INDEX ledger_account ON ledger (account_id, id)"),
+        ("postgres", "ALTER TABLE ledger ADD CONSTRAINT ledger_pkey PRIMARY KEY (account_id, id)"),
     ]),
 ]
 
