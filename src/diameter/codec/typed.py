@@ -345,6 +345,11 @@ first reads of its class decode the whole group at once (the pattern of the clas
 is probed again after them)."""
 
 
+_NO_SNAPL: Final[dict[str, tuple[Any, ...]]] = {}
+_NO_REDO: Final[list[str]] = []
+_NO_DEFER: Final[set[str]] = set()
+"""The empty ``snapl``, ``redo`` and ``defer`` of every partial :class:`FillState` (never written)."""
+
 PARTIAL_READS: Final = 8
 """At most this many attributes of one instance are read alone (:func:`read_one`); the
 next read decodes the whole group."""
@@ -444,7 +449,9 @@ def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
         return MISS
     name = slot.name
     if st is None:
-        st = FillState({name: value}, {}, [], set())
+        # a partial state's snapl, redo and defer stay empty (fill_dict makes a whole
+        # state before anything is added): shared, not allocated per message
+        st = FillState({name: value}, _NO_SNAPL, _NO_REDO, _NO_DEFER)
         st.partial = True
         d["_st"] = st
     else:
