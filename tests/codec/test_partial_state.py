@@ -2,7 +2,11 @@
 and ``defer`` (``codec.typed``): whatever is read or set next, they stay empty."""
 import datetime
 
-from diameter.codec import typed
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from diameter.codec import frame, typed
+from diameter.codec.errors import DecodeError
 from diameter.message import Message
 from diameter.message.commands import CreditControlRequest
 
@@ -52,3 +56,41 @@ def test_partial_reads_then_whole_decoding_leave_the_shared_empties_empty():
         assert _shared_are_empty(), follow
         st = msg.__dict__.get("_st")
         assert st is None or st.partial or st.snapl is not typed._NO_SNAPL
+
+
+def _avp(code: int, vendor: int, payload: bytes) -> bytes:
+    flags = 0x80 if vendor else 0x40
+    n = len(payload) + (12 if vendor else 8)
+    head = code.to_bytes(4, "big") + bytes([flags]) + n.to_bytes(3, "big")
+    return head + (vendor.to_bytes(4, "big") if vendor else b"") + payload + bytes(-n & 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([1, 263, 268, 0xFFFFFFFF]), st.sampled_from([0, 10415]),
+                          st.binary(max_size=9)), max_size=8),
+       st.sampled_from([1, 263, 268, 0xFFFFFFFF]), st.sampled_from([0, 10415]), st.integers(0, 3))
+def test_last_at_on_framing_known_sound_agrees(avps: list, code: int, vendor: int, lead: int) -> None:
+    buf = bytes(lead * 4) + b"".join(_avp(c, v, p) for c, v, p in avps)
+    start = lead * 4
+    checked = typed.last_at(buf, code, vendor, start, len(buf))
+    assert checked >= -1     # sound framing
+    assert typed.last_at(buf, code, vendor, start, len(buf), True) == checked
+
+
+def test_reads_after_the_decoder_checked_the_framing():
+    first, second = _wire(), _wire()
+    assert first == second and first is not second
+    m1 = Message.from_bytes(first)
+    assert frame.FRAMED[0] is first or not typed.COMPILED
+    m2 = Message.from_bytes(second)     # first is no longer the one known sound
+    bad = bytearray(first)
+    bad[20 + 5:20 + 8] = (0xFFFFFF).to_bytes(3, "big")
+    with pytest.raises(DecodeError):
+        Message.from_bytes(bytes(bad))
+    assert frame.FRAMED[0] is second or not typed.COMPILED
+    for m in (m1, m2):
+        b = typed.BINDINGS.get(type(m))
+        if b is not None:
+            b.partial_score = 0
+        assert (m.session_id, m.cc_request_type, m.cc_request_number) == ("s;1;2", 2, 7)
+        assert m.user_name is None

@@ -55,8 +55,9 @@ class Limits:
 LIMITS: Final = Limits()
 
 FRAMED: Final[list[bytes | None]] = [None]
-"""The last message whose AVP framing was checked whole (by the validation fast path): its
-decoder skips that check. One immutable ``bytes`` object, kept alive by this reference."""
+"""The last message whose AVP framing was checked whole (by the validation fast path or the
+decoder): its decoder and its attribute reads skip that check. One immutable ``bytes``
+object, kept alive by this reference."""
 
 
 def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:

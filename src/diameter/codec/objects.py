@@ -365,6 +365,7 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     if COMPILED:
         if data is not FRAMED[0]:   # not just checked by the validation fast path
             check(data, 20, length)     # entries are built when needed
+            FRAMED[0] = data            # its reads need not check the framing again
     else:
         entries = scan(data, 20, length)
     t = MESSAGE_TYPES
