@@ -370,7 +370,7 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
         entries = scan(data, 20, length)
     t = MESSAGE_TYPES
     key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
-    hit: Any = None if plain_msg else t.cache.get(key)
+    hit: tuple[Any, Any] | None = None if plain_msg else t.cache.get(key)
     msg_type: Any
     if hit is not None:
         msg_type = hit[1]

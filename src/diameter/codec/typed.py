@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_extensions import i64
 
 from .errors import AvpDecodeError
-from .frame import COMPILED, FRAMED, LIMITS, Entry, frame_at, scan, u32_at
+from .frame import COMPILED, FRAMED, LIMITS, Entry, frame_at, scan, sound, u32_at
 from .objects import find_avp_objects, make_avps
 
 # slot kinds: how fill() turns a payload into an attribute value
@@ -362,35 +362,22 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bo
     ``framed``: the framing there is known sound (checked whole before): not checked again."""
     if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end <= len(buf)):
         return -2
+    if not framed and not sound(buf, start, end):
+        return -2
     c: i64 = code
     v: i64 = vendor
     p: i64 = start
     e: i64 = end
     found: i64 = -1
     while p < e:
-        if e - p < 8:
-            return -2
         l0: i64 = buf[p + 5]
         l1: i64 = buf[p + 6]
         l2: i64 = buf[p + 7]
         flags: i64 = buf[p + 4]
         length: i64 = (l0 << 16) | (l1 << 8) | l2
-        pe: i64 = p + length
-        nxt: i64 = (pe + 3) & ~3
-        if not framed:
-            if flags & 0x80:
-                if length < 12 or pe > e:
-                    return -2
-            elif length < 8 or pe > e:
-                return -2
-            if nxt != pe:
-                if nxt > e:
-                    return -2
-                q: i64 = pe
-                while q < nxt:
-                    if buf[q]:
-                        return -2
-                    q += 1
+        if length < 8:
+            return -2       # only when ``framed`` was wrongly claimed: no endless loop
+        nxt: i64 = (p + length + 3) & ~3
         b0: i64 = buf[p]
         b1: i64 = buf[p + 1]
         b2: i64 = buf[p + 2]
