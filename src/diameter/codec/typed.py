@@ -407,9 +407,9 @@ def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
     key = slot.key
     ps = -1
     pe = -1
-    entries: list[Entry] | None = d.get("_raw_entries")
-    if entries is not None:
-        for e in entries:
+    entries: list[Entry] | None = None if COMPILED else d.get("_raw_entries")
+    if entries is not None:     # interpreted: the located AVPs when there are (no dict
+        for e in entries:       # look-up compiled: last_at finds the same AVP in the bytes)
             if (e[0] | (e[1] << 32)) == key:
                 ps = e[4]
                 pe = e[5]
