@@ -127,15 +127,27 @@ def test_request_findings_are_validate_findings(data, draw):
         check.FAST_PATH[0] = saved
 
 
-def test_request_findings_bound_the_caches_like_fast_cache():
-    """A rule set whose caches outgrew their bound (or a new dictionary generation) is reset
-    before the check, as ``fast_cache`` does."""
+def test_request_findings_keep_the_caches_bounded_and_follow_the_generation():
+    """Whatever the AVP codes received, the rule set's caches stay within their bound (they
+    bound themselves as they fill); a new dictionary generation starts them again."""
+    import struct
+
     from diameter.validation import rules as R
     rs = R.RuleSet()
     assert check.request_findings(SAMPLES[0], rs) == []
-    rs._avps.update({-i: None for i in range(1, R.MAX_CACHE_ENTRIES + 2)})
+    base = SAMPLES[0]
+    code = 1 << 20
+    for _ in range(R.MAX_CACHE_ENTRIES // 2000 + 2):
+        # unknown vendor AVPs without the M bit: valid, each a new cache key
+        extra = b"".join(struct.pack(">IIII", code + i, 0x80 << 24 | 16, 99999, 7) for i in range(2000))
+        code += 2000
+        data = base[:1] + (len(base) + len(extra)).to_bytes(3, "big") + base[4:] + extra
+        assert check.request_findings(data, rs) == []
+        assert len(rs._avps) <= R.MAX_CACHE_ENTRIES
+        assert len(rs._fast) <= R.MAX_CACHE_ENTRIES + 100
+    assert code - (1 << 20) > R.MAX_CACHE_ENTRIES
     assert check.request_findings(SAMPLES[0], rs) == []
-    assert len(rs._avps) < R.MAX_CACHE_ENTRIES
     R.GENERATION[0] += 1   # as a run-time dictionary change does: every cache starts again
     assert check.request_findings(SAMPLES[1], rs) == []
     assert rs._generation == R.GENERATION[0]
+    assert len(rs._avps) < 100

@@ -55,8 +55,9 @@ class Limits:
 LIMITS: Final = Limits()
 
 FRAMED: Final[list[bytes | None]] = [None]
-"""The last message whose AVP framing was checked whole (by the validation fast path): its
-decoder skips that check. One immutable ``bytes`` object, kept alive by this reference."""
+"""The last message whose AVP framing was checked whole (by the validation fast path or the
+decoder): its decoder and its attribute reads skip that check. One immutable ``bytes``
+object, kept alive by this reference."""
 
 
 def avp_header(code: int, flags: int, vendor: int, payload_length: int) -> bytes:
@@ -203,13 +204,46 @@ def scan_indexed(buf: bytes, start: int, end: int) -> list[Entry]:
     return out
 
 
+def sound(buf: bytes, start: int, end: int) -> bool:
+    """Whether :func:`frame_at` reads every AVP of ``buf[start:end]`` without an error
+    (lengths, padding): byte reads into i64 locals when compiled, no tuple per AVP."""
+    if not 0 <= start <= end <= len(buf):
+        return False
+    p: i64 = start
+    e: i64 = end
+    while p < e:
+        if e - p < 8:
+            return False
+        flags: i64 = buf[p + 4]
+        l0: i64 = buf[p + 5]
+        l1: i64 = buf[p + 6]
+        l2: i64 = buf[p + 7]
+        length: i64 = (l0 << 16) | (l1 << 8) | l2
+        pe: i64 = p + length
+        if length < (12 if flags & 0x80 else 8) or pe > e:
+            return False
+        nxt: i64 = (pe + 3) & ~3
+        if nxt != pe:
+            if nxt > e:
+                return False
+            q: i64 = pe
+            while q < nxt:
+                if buf[q]:
+                    return False
+                q += 1
+        p = nxt
+    return True
+
+
 def check(buf: bytes, start: int, end: int) -> None:
     """Check the framing of the AVPs in ``buf[start:end]`` (the errors of :func:`scan`)."""
     if not COMPILED:
         scan_struct(buf, start, end)
         return
+    if sound(buf, start, end):
+        return
     pos = start
-    while pos < end:
+    while pos < end:    # raises the error at the first AVP that is not sound
         pos = frame_at(buf, pos, end)[5]
 
 

@@ -8,7 +8,10 @@ mypyc with the rest of the codec's hot loops.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 from .errors import AvpDecodeError
 from .frame import COMPILED, FRAMED, LIMITS, frame_at
@@ -61,8 +64,9 @@ def _address_ok(buf: bytes, ps: int, pe: int) -> bool:
 def _utf8_ok(buf: bytes, ps: int, pe: int) -> bool:
     """Whether ``buf[ps:pe]`` is UTF-8 (ASCII checked in place, without a copy)."""
     if COMPILED:
-        p = ps
-        while p < pe:
+        p: i64 = ps         # i64: native byte reads and arithmetic when compiled
+        e: i64 = pe
+        while p < e:
             if buf[p] & 0x80:
                 break
             p += 1
@@ -142,10 +146,16 @@ class Plan:
     required: list[tuple[int, int]]   # (counter index, min)
     allow_any: bool
     seq: list[tuple[int, Member]]     # (key, member) of the AVP last seen at each position
+    seq_gen: int                      # bumped on every change of ``seq``
+    ok_gen: int                       # ``seq_gen`` when ``seq[:ok_n]``'s keys passed the counts
+    ok_n: int
 
     def __init__(self, g: GrammarRules | None) -> None:
         self.table = {}
         self.seq = []
+        self.seq_gen = 0
+        self.ok_gen = -1
+        self.ok_n = 0
         self.grammar = g
         self.slots = {}
         self.required = []
@@ -212,13 +222,35 @@ def grammar_ok(buf: bytes, start: int, end: int, g: GrammarRules | None, rules: 
     return plan_ok(buf, start, end, plan_of(g, c), rules, c, depth, max_depth)
 
 
+_NO_COUNTS: Final[list[int]] = []
+"""The counters of a walk that does not count (never written)."""
+
+
 def plan_ok(buf: bytes, start: int, end: int, p: Plan, rules: RuleBook, cache: dict[Any, Any],
             depth: int, max_depth: int) -> bool:
-    """:func:`grammar_ok` with the grammar's plan."""
-    counts = [0] * p.n
+    """:func:`grammar_ok` with the grammar's plan.
+
+    The occurrence checks (bounds, fixed positions, required AVPs) depend only on the
+    sequence of AVP keys: when the keys are those of the last message of the plan that
+    passed them (``seq``, unchanged since), they are not counted again. Everything that
+    depends on the bytes (flags, lengths, values, groups) is checked on every message.
+    """
+    r = _walk(buf, start, end, p, rules, cache, depth, max_depth, p.ok_gen == p.seq_gen)
+    if r < 0:       # other keys than the known sequence: count them
+        r = _walk(buf, start, end, p, rules, cache, depth, max_depth, False)
+    return r == 1
+
+
+def _walk(buf: bytes, start: int, end: int, p: Plan, rules: RuleBook, cache: dict[Any, Any],
+          depth: int, max_depth: int, same: bool) -> int:
+    """One pass of :func:`plan_ok`: 1 pass, 0 fail; ``same``: the keys are expected to be
+    ``p.seq[:p.ok_n]`` and the occurrences are not counted (-1 when they are not)."""
+    counts = _NO_COUNTS if same else [0] * p.n
     table = p.table
     seq = p.seq
     allow_any = p.allow_any
+    gen0 = p.seq_gen
+    writes = 0
     pos = start
     i = 0
     try:
@@ -231,60 +263,73 @@ def plan_ok(buf: bytes, start: int, end: int, p: Plan, rules: RuleBook, cache: d
                 if e[0] == kk:
                     m = e[1]
             if m is None:
+                if same:
+                    return -1
                 k: Any = kk
                 m = table.get(k)
                 if m is None:
                     m = _member(p, k, rules, cache)
                 if i < len(seq):
                     seq[i] = (kk, m)
+                    p.seq_gen += 1
+                    writes += 1
                 elif i < MAX_SEQ:
                     seq.append((kk, m))
+                    p.seq_gen += 1
+                    writes += 1
             idx = m.idx
-            if idx >= 0:      # only what the grammar lists is counted
+            if idx >= 0 and not same:      # only what the grammar lists is counted
                 n = counts[idx]
                 if 0 <= m.hi <= n:
-                    return False
+                    return 0
                 if n == 0 and m.fixed_pos >= 0 and m.fixed_pos != i:
-                    return False
+                    return 0
                 counts[idx] = n + 1
             i += 1
             pos = nxt
             if flags & 0x80 and vendor == 0:
-                return False
+                return 0
             if not m.known:
                 if flags & 0x40:
-                    return False
+                    return 0
                 continue
             if flags & m.bad_flags:
-                return False
+                return 0
             if idx < 0 and not allow_any:
-                return False
+                return 0
             size = m.fixed
             if size:
                 if pe - ps != size:
-                    return False
+                    return 0
             elif m.grouped:
                 if depth + 1 >= max_depth:
-                    return False
+                    return 0
                 sub = m.sub
                 if not m.sub_done:
                     sub = m.sub = plan_of(rules.grouped(kk), cache)
                     m.sub_done = True
                 if sub is None or not plan_ok(buf, ps, pe, sub, rules, cache, depth + 1,
                                               max_depth):
-                    return False
+                    return 0
             elif m.check == 1:
                 if not _address_ok(buf, ps, pe):
-                    return False
+                    return 0
             elif m.check == 2:
                 if not _utf8_ok(buf, ps, pe):
-                    return False
+                    return 0
     except AvpDecodeError:
-        return False
+        return 0
+    if same:
+        # the keys were seq's all along (no change of seq since the walk began)
+        return 1 if i == p.ok_n and p.seq_gen == gen0 else -1
     for req in p.required:
         if counts[req[0]] < req[1]:
-            return False
-    return True
+            return 0
+    if i <= MAX_SEQ and p.seq_gen == gen0 + writes:
+        # seq[:i] holds this message's keys (no other walk changed it meanwhile)
+        p.ok_gen = p.seq_gen
+        p.ok_n = i
+    return 1
 
 
 class _Commands:

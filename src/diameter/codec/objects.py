@@ -365,11 +365,12 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     if COMPILED:
         if data is not FRAMED[0]:   # not just checked by the validation fast path
             check(data, 20, length)     # entries are built when needed
+            FRAMED[0] = data            # its reads need not check the framing again
     else:
         entries = scan(data, 20, length)
     t = MESSAGE_TYPES
     key = (app << 25) | (code << 1) | (1 if flags & 0x80 else 0)
-    hit: Any = None if plain_msg else t.cache.get(key)
+    hit: tuple[Any, Any] | None = None if plain_msg else t.cache.get(key)
     msg_type: Any
     if hit is not None:
         msg_type = hit[1]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_extensions import i64
 
 from .errors import AvpDecodeError
-from .frame import COMPILED, LIMITS, Entry, frame_at, scan, u32_at
+from .frame import COMPILED, FRAMED, LIMITS, Entry, frame_at, scan, sound, u32_at
 from .objects import find_avp_objects, make_avps
 
 # slot kinds: how fill() turns a payload into an attribute value
@@ -345,16 +345,24 @@ first reads of its class decode the whole group at once (the pattern of the clas
 is probed again after them)."""
 
 
+_NO_SNAPL: Final[dict[str, tuple[Any, ...]]] = {}
+_NO_REDO: Final[list[str]] = []
+_NO_DEFER: Final[set[str]] = set()
+"""The empty ``snapl``, ``redo`` and ``defer`` of every partial :class:`FillState` (never written)."""
+
 PARTIAL_READS: Final = 8
 """At most this many attributes of one instance are read alone (:func:`read_one`); the
 next read decodes the whole group."""
 
 
-def last_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
+def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bool = False) -> int:
     """Where the last AVP ``code``/``vendor`` of ``buf[start:end]`` starts: -1 when there is
     none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise).
-    Byte reads into i64 locals and native arithmetic when compiled: no tuple per AVP."""
+    Byte reads into i64 locals and native arithmetic when compiled: no tuple per AVP.
+    ``framed``: the framing there is known sound (checked whole before): not checked again."""
     if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end <= len(buf)):
+        return -2
+    if not framed and not sound(buf, start, end):
         return -2
     c: i64 = code
     v: i64 = vendor
@@ -362,28 +370,14 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int) -> int:
     e: i64 = end
     found: i64 = -1
     while p < e:
-        if e - p < 8:
-            return -2
         l0: i64 = buf[p + 5]
         l1: i64 = buf[p + 6]
         l2: i64 = buf[p + 7]
         flags: i64 = buf[p + 4]
         length: i64 = (l0 << 16) | (l1 << 8) | l2
-        pe: i64 = p + length
-        if flags & 0x80:
-            if length < 12 or pe > e:
-                return -2
-        elif length < 8 or pe > e:
-            return -2
-        nxt: i64 = (pe + 3) & ~3
-        if nxt != pe:
-            if nxt > e:
-                return -2
-            q: i64 = pe
-            while q < nxt:
-                if buf[q]:
-                    return -2
-                q += 1
+        if length < 8:
+            return -2       # only when ``framed`` was wrongly claimed: no endless loop
+        nxt: i64 = (p + length + 3) & ~3
         b0: i64 = buf[p]
         b1: i64 = buf[p + 1]
         b2: i64 = buf[p + 2]
@@ -413,18 +407,22 @@ def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
     key = slot.key
     ps = -1
     pe = -1
-    entries: list[Entry] | None = d.get("_raw_entries")
-    if entries is not None:
-        for e in entries:
+    entries: list[Entry] | None = None if COMPILED else d.get("_raw_entries")
+    if entries is not None:     # interpreted: the located AVPs when there are (no dict
+        for e in entries:       # look-up compiled: last_at finds the same AVP in the bytes)
             if (e[0] | (e[1] << 32)) == key:
                 ps = e[4]
                 pe = e[5]
     elif COMPILED:
-        at = last_at(buf, slot.code, slot.vendor, raw[1], raw[2])
+        # a whole message the validation fast path or the decoder has just checked
+        framed = buf is FRAMED[0] and raw[1] == 20 and raw[2] == len(buf)
+        at = last_at(buf, slot.code, slot.vendor, raw[1], raw[2], framed)
         if at == -2:
             return MISS
-        if at >= 0:
-            _c, _f, _v, ps, pe, _n = frame_at(buf, at, raw[2])
+        if at >= 0:     # its framing is sound (checked now or before)
+            q: i64 = at
+            ps = q + (12 if buf[q + 4] & 0x80 else 8)
+            pe = q + ((buf[q + 5] << 16) | (buf[q + 6] << 8) | buf[q + 7])
     else:
         pos = raw[1]
         end = raw[2]
@@ -444,7 +442,9 @@ def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
         return MISS
     name = slot.name
     if st is None:
-        st = FillState({name: value}, {}, [], set())
+        # a partial state's snapl, redo and defer stay empty (fill_dict makes a whole
+        # state before anything is added): shared, not allocated per message
+        st = FillState({name: value}, _NO_SNAPL, _NO_REDO, _NO_DEFER)
         st.partial = True
         d["_st"] = st
     else:

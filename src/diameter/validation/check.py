@@ -12,7 +12,7 @@ from ..codec.wire import LIMITS, encode_avp, scan_avps, unpack_header
 from .findings import (AvpNotAllowed, AvpOccursTooManyTimes, AvpUnsupported, CommandUnsupported,
                        InvalidAvpBits, InvalidAvpLength, InvalidAvpValue, InvalidHdrBits,
                        InvalidMessageLength, MissingAvp, UnsupportedVersion, ValidationError)
-from .rules import GENERATION, MAX_CACHE_ENTRIES, Grammar, RuleSet, default_rules
+from .rules import GENERATION, Grammar, RuleSet, default_rules
 
 __all__ = ["validate", "example_avp"]
 
@@ -52,15 +52,12 @@ def validate(msg_or_bytes: Any, dictionary: RuleSet | None = None,
 
 def request_findings(data: bytes, rules: RuleSet) -> list[ValidationError]:
     """``validate(data, rules)`` for a received message's bytes (the node's check of each
-    request): the same findings, with ``rules.fast_cache()``'s bounds checked inline (one
-    Python frame, not three, for the common valid message)."""
+    request): the same findings, one Python frame for the common valid message. The rule
+    set's caches bound themselves as they fill; a new dictionary generation resets them."""
     if FAST_PATH[0] and type(data) is bytes:
-        fast = rules._fast
-        if (rules._generation != GENERATION[0] or len(fast) > MAX_CACHE_ENTRIES
-                or len(rules._avps) > MAX_CACHE_ENTRIES or len(rules._commands) > MAX_CACHE_ENTRIES
-                or len(rules._grouped) > MAX_CACHE_ENTRIES):
-            fast = rules.fast_cache()   # the same bounds: one place resets the caches
-        if _message_ok(data, rules, fast):
+        if rules._generation != GENERATION[0]:
+            rules.avp_cache()       # the one place that resets the caches
+        if _message_ok(data, rules, rules._fast):
             return []
         return _Checker(data, rules, False).run()
     return validate(data, rules)

@@ -154,6 +154,8 @@ class RuleSet:
                 return self.command(*base)
             members = self.command_grammars[base]
         g = Grammar(members)
+        if len(self._commands) >= MAX_CACHE_ENTRIES:
+            self._drop_grammars()
         self._commands[ck] = g
         return g
 
@@ -168,8 +170,16 @@ class RuleSet:
             pass
         members = self.grouped_grammars.get((key >> 32, key & 0xFFFFFFFF))
         g = Grammar(members) if members is not None else None
+        if len(self._grouped) >= MAX_CACHE_ENTRIES:
+            self._drop_grammars()
         self._grouped[key] = g
         return g
+
+    def _drop_grammars(self) -> None:
+        """Start the grammar caches again (and the fast cache, which holds their plans)."""
+        self._commands.clear()
+        self._grouped.clear()
+        self._fast.clear()
 
     def clear_cache(self) -> None:
         """Forget compiled grammars and AVP infos (after run-time dictionary changes)."""
@@ -198,7 +208,12 @@ class RuleSet:
         return self._avps
 
     def fast_cache(self) -> dict:
-        """The compiled fast path's per-AVP cache (filled by ``codec.grammar.grammar_ok``)."""
+        """The compiled fast path's per-AVP cache (filled by ``codec.grammar.grammar_ok``).
+
+        Its AVP entries follow :meth:`avp` look-ups and its plans the grammars of
+        :meth:`command` and :meth:`grouped`, which bound their caches as they fill them:
+        a dictionary generation is what a caller must still check (see
+        ``check.request_findings``)."""
         fast = self._fast
         if (self._generation != GENERATION[0] or len(fast) > MAX_CACHE_ENTRIES
                 or len(self._avps) > MAX_CACHE_ENTRIES or len(self._commands) > MAX_CACHE_ENTRIES
@@ -229,6 +244,11 @@ class RuleSet:
             if rules is None and entry is not None:
                 rules = ("M" if entry.get("mandatory") else "", "", "")
             info = AvpInfo(name, type_name, rules, _avpdict.ENUMS.get(vk))
+        if len(self._avps) >= MAX_CACHE_ENTRIES:
+            # keys come from the input: start again (the fast cache's AVP entries are
+            # a subset of these, made after this look-up)
+            self._avps.clear()
+            self._fast.clear()
         self._avps[key] = info
         return info
 
