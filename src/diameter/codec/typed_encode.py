@@ -42,8 +42,9 @@ def _encode_scalar(slot: Slot, v: Any, tv: type) -> bytes | None:
             return _avp(slot, v)
     elif kind == K_UTF8:
         if tv is str:
+            s: str = v      # typed: mypyc's own UTF-8 encoder, no method call
             try:
-                p = v.encode("utf-8")
+                p = s.encode("utf-8")
             except UnicodeEncodeError:
                 return None
             return _avp(slot, p)
@@ -73,7 +74,7 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         m = slot.memo
         if m is not None:
             mv = m[0]
-            if type(mv) is tv and mv == v:
+            if mv is v or (type(mv) is tv and mv == v):    # the very object: a constant, a small int
                 return m[1]
         r = _encode_scalar(slot, v, tv)
         if r is not None:
@@ -140,7 +141,7 @@ def _same_value(mv: Any, v: Any) -> bool:
             if not _same_value(vals[j], lst[j]):
                 return False
         return True
-    return type(v) is tm and v == mv
+    return v is mv or (type(v) is tm and v == mv)
 
 
 class GroupKey:
@@ -379,6 +380,35 @@ def encode_with_avps(d: dict[str, Any], b: Binding, known: frozenset[str]) -> by
     if tail is None:
         return None
     return _encode_whole(d, b, known, tail)
+
+
+KNOWN_NAMES: Final[list[Any]] = [None]
+"""The message layer's dict of typed message class -> the names its instances may hold
+(an attribute outside them goes the general way, which warns): :func:`encode_typed`'s."""
+
+
+def encode_typed(msg: Any) -> bytes | None:
+    """``DefinedMessage.as_bytes`` for an instance of a class with a binding and known names:
+    :func:`encode_message`, or :func:`encode_with_avps` when it has custom AVPs (and no bytes
+    behind it); None when the message layer's own code must answer."""
+    names: Any = KNOWN_NAMES[0]
+    if names is None:
+        return None
+    cls = type(msg)
+    b = BINDINGS.get(cls)
+    if b is None:
+        return None
+    found: Any = names.get(cls)
+    if found is None:
+        return None
+    known: frozenset[str] = found
+    d: dict[str, Any] = msg.__dict__
+    extras: Any = d.get("_additional_avps")
+    if not extras:
+        return _encode_whole(d, b, known, b"")
+    if "_raw" in d:
+        return None
+    return encode_with_avps(d, b, known)
 
 
 def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:
