@@ -85,10 +85,10 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         b = BINDINGS.get(tv)
         if b is not None and b.generation == GENERATION[0]:
             d: dict[str, Any] = v.__dict__
+            gm = slot.memo      # (its key holds no "_raw" and no custom AVPs: d with them differs)
+            if gm is not None and _same_group(gm[0], tv, d):
+                return gm[1]
             if "_raw" not in d and not d.get("additional_avps"):
-                gm = slot.memo
-                if gm is not None and _same_group(gm[0], tv, d):
-                    return gm[1]
                 r = _avp(slot, encode_fresh(d, b))
                 if len(r) <= MEMO_MAX:
                     _remember_group(slot, tv, d, r)
@@ -128,7 +128,7 @@ def _same_value(mv: Any, v: Any) -> bool:
         if type(v) is not g.cls:
             return False
         d: dict[str, Any] = v.__dict__
-        return "_raw" not in d and not d.get("additional_avps") and _same_items(g.items, d)
+        return _same_items(g.items, d)      # (no "_raw" and no custom AVPs in g.items)
     if tm is ListKey:
         lk: ListKey = mv
         if type(v) is not list:
