@@ -48,23 +48,38 @@ def _encode_scalar(slot: Slot, v: Any, tv: type) -> bytes | None:
             except UnicodeEncodeError:
                 return None
             return _avp(slot, p)
-    elif kind == K_U32:
-        if tv is int and 0 <= v <= 0xFFFFFFFF:
-            n: int = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big"))
-    elif kind == K_I32:
-        if tv is int and -0x80000000 <= v <= 0x7FFFFFFF:
-            n = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big", signed=True))
-    elif kind == K_U64:
-        if tv is int and 0 <= v <= 0xFFFFFFFFFFFFFFFF:
-            n = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big"))
-    elif kind == K_I64:
-        if tv is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-            n = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big", signed=True))
+    elif tv is int:     # typed before the range checks: native comparisons
+        n: int = v
+        if kind == K_U32:
+            if 0 <= n <= 0xFFFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(4, "big"))
+        elif kind == K_I32:
+            if -0x80000000 <= n <= 0x7FFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(4, "big", signed=True))
+        elif kind == K_U64:
+            if 0 <= n <= 0xFFFFFFFFFFFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(8, "big"))
+        elif kind == K_I64:
+            if -0x8000000000000000 <= n <= 0x7FFFFFFFFFFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(8, "big", signed=True))
     return None
+
+
+def _equal(a: Any, b: Any, t: type) -> bool:
+    """``a == b`` for two values of type ``t``: typed for bytes, str and int (no rich comparison)."""
+    if t is bytes:
+        ab: bytes = a
+        bb: bytes = b
+        return ab == bb
+    if t is str:
+        at: str = a
+        bt: str = b
+        return at == bt
+    if t is int:
+        ai: int = a
+        bi: int = b
+        return ai == bi
+    return bool(a == b)
 
 
 def _encode_value(slot: Slot, v: Any) -> bytes:
@@ -74,7 +89,7 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         m = slot.memo
         if m is not None:
             mv = m[0]
-            if mv is v or (type(mv) is tv and mv == v):    # the very object: a constant, a small int
+            if mv is v or (type(mv) is tv and _equal(mv, v, tv)):   # the very object: a constant
                 return m[1]
         r = _encode_scalar(slot, v, tv)
         if r is not None:
@@ -141,7 +156,7 @@ def _same_value(mv: Any, v: Any) -> bool:
             if not _same_value(vals[j], lst[j]):
                 return False
         return True
-    return v is mv or (type(v) is tm and v == mv)
+    return v is mv or (type(v) is tm and _equal(v, mv, tm))
 
 
 class GroupKey:
