@@ -65,12 +65,14 @@ def new_answer(answer_cls: Any, h: Any, defined_init: Any, no_post_init: Any) ->
 def new_grouped(cls: Any, kwargs: dict[str, Any]) -> Any:
     """``cls(**kwargs)`` for a grouped class, its generated ``__init__`` run here (the
     general call when the class has another ``__init__`` or ``__new__``)."""
-    pair = getattr(cls, "_grouped_init", None)
-    if (pair is None or cls.__init__ is not pair[0] or cls.__new__ is not _OBJECT_NEW
-            or not isinstance(pair[1], GroupedInit)):
+    found: Any = getattr(cls, "_grouped_init", None)
+    if type(found) is not tuple or len(found) != 2:
+        return cls(**kwargs)
+    pair: tuple[Any, Any] = found
+    spec: Any = pair[1]
+    if cls.__init__ is not pair[0] or cls.__new__ is not _OBJECT_NEW or not isinstance(spec, GroupedInit):
         return cls(**kwargs)
     obj = _OBJECT_NEW(cls)
-    spec: GroupedInit = pair[1]
     init_grouped(obj.__dict__, (), kwargs, spec)
     return obj
 
@@ -182,10 +184,14 @@ def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any
         for k, v in kwargs.items():
             if k not in name_set:
                 raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
-            if k != "avp_def":
-                if v is None:
-                    nones = True
-                d[k] = v
+            if v is None:
+                nones = True    # (avp_def=None too: the pass below then finds nothing more)
+        if "avp_def" in kwargs:
+            for k, v in kwargs.items():
+                if k != "avp_def":
+                    d[k] = v
+        else:
+            d.update(kwargs)    # what setting each in turn does, in one call
     if nones:
         for k in g.list_fields:
             if k in d and d[k] is None:

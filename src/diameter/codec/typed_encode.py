@@ -42,28 +42,44 @@ def _encode_scalar(slot: Slot, v: Any, tv: type) -> bytes | None:
             return _avp(slot, v)
     elif kind == K_UTF8:
         if tv is str:
+            s: str = v      # typed: mypyc's own UTF-8 encoder, no method call
             try:
-                p = v.encode("utf-8")
+                p = s.encode("utf-8")
             except UnicodeEncodeError:
                 return None
             return _avp(slot, p)
-    elif kind == K_U32:
-        if tv is int and 0 <= v <= 0xFFFFFFFF:
-            n: int = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big"))
-    elif kind == K_I32:
-        if tv is int and -0x80000000 <= v <= 0x7FFFFFFF:
-            n = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(4, "big", signed=True))
-    elif kind == K_U64:
-        if tv is int and 0 <= v <= 0xFFFFFFFFFFFFFFFF:
-            n = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big"))
-    elif kind == K_I64:
-        if tv is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-            n = v
-            return b"%b%b" % (slot.fixed, n.to_bytes(8, "big", signed=True))
+    elif tv is int:     # typed before the range checks: native comparisons
+        n: int = v
+        if kind == K_U32:
+            if 0 <= n <= 0xFFFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(4, "big"))
+        elif kind == K_I32:
+            if -0x80000000 <= n <= 0x7FFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(4, "big", signed=True))
+        elif kind == K_U64:
+            if 0 <= n <= 0xFFFFFFFFFFFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(8, "big"))
+        elif kind == K_I64:
+            if -0x8000000000000000 <= n <= 0x7FFFFFFFFFFFFFFF:
+                return b"%b%b" % (slot.fixed, n.to_bytes(8, "big", signed=True))
     return None
+
+
+def _equal(a: Any, b: Any, t: type) -> bool:
+    """``a == b`` for two values of type ``t``: typed for bytes, str and int (no rich comparison)."""
+    if t is bytes:
+        ab: bytes = a
+        bb: bytes = b
+        return ab == bb
+    if t is str:
+        at: str = a
+        bt: str = b
+        return at == bt
+    if t is int:
+        ai: int = a
+        bi: int = b
+        return ai == bi
+    return bool(a == b)
 
 
 def _encode_value(slot: Slot, v: Any) -> bytes:
@@ -73,7 +89,7 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         m = slot.memo
         if m is not None:
             mv = m[0]
-            if type(mv) is tv and mv == v:
+            if mv is v or (type(mv) is tv and _equal(mv, v, tv)):   # the very object: a constant
                 return m[1]
         r = _encode_scalar(slot, v, tv)
         if r is not None:
@@ -84,10 +100,10 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         b = BINDINGS.get(tv)
         if b is not None and b.generation == GENERATION[0]:
             d: dict[str, Any] = v.__dict__
+            gm = slot.memo      # (its key holds no "_raw" and no custom AVPs: d with them differs)
+            if gm is not None and _same_group(gm[0], tv, d):
+                return gm[1]
             if "_raw" not in d and not d.get("additional_avps"):
-                gm = slot.memo
-                if gm is not None and _same_group(gm[0], tv, d):
-                    return gm[1]
                 r = _avp(slot, encode_fresh(d, b))
                 if len(r) <= MEMO_MAX:
                     _remember_group(slot, tv, d, r)
@@ -127,7 +143,7 @@ def _same_value(mv: Any, v: Any) -> bool:
         if type(v) is not g.cls:
             return False
         d: dict[str, Any] = v.__dict__
-        return "_raw" not in d and not d.get("additional_avps") and _same_items(g.items, d)
+        return _same_items(g.items, d)      # (no "_raw" and no custom AVPs in g.items)
     if tm is ListKey:
         lk: ListKey = mv
         if type(v) is not list:
@@ -140,7 +156,7 @@ def _same_value(mv: Any, v: Any) -> bool:
             if not _same_value(vals[j], lst[j]):
                 return False
         return True
-    return type(v) is tm and v == mv
+    return v is mv or (type(v) is tm and _equal(v, mv, tm))
 
 
 class GroupKey:
@@ -379,6 +395,35 @@ def encode_with_avps(d: dict[str, Any], b: Binding, known: frozenset[str]) -> by
     if tail is None:
         return None
     return _encode_whole(d, b, known, tail)
+
+
+KNOWN_NAMES: Final[list[Any]] = [None]
+"""The message layer's dict of typed message class -> the names its instances may hold
+(an attribute outside them goes the general way, which warns): :func:`encode_typed`'s."""
+
+
+def encode_typed(msg: Any) -> bytes | None:
+    """``DefinedMessage.as_bytes`` for an instance of a class with a binding and known names:
+    :func:`encode_message`, or :func:`encode_with_avps` when it has custom AVPs (and no bytes
+    behind it); None when the message layer's own code must answer."""
+    names: Any = KNOWN_NAMES[0]
+    if names is None:
+        return None
+    cls = type(msg)
+    b = BINDINGS.get(cls)
+    if b is None:
+        return None
+    found: Any = names.get(cls)
+    if found is None:
+        return None
+    known: frozenset[str] = found
+    d: dict[str, Any] = msg.__dict__
+    extras: Any = d.get("_additional_avps")
+    if not extras:
+        return _encode_whole(d, b, known, b"")
+    if "_raw" in d:
+        return None
+    return encode_with_avps(d, b, known)
 
 
 def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:

@@ -337,23 +337,20 @@ class DefinedMessage(Message):
 
     def as_bytes(self) -> bytes:
         """The whole message on the wire; updates ``header.length`` (``_body`` inline)."""
+        out = _encode_typed(self)   # built from attributes, custom AVPs plain Avps: compiled
+        if out is not None:
+            return out
         d = self.__dict__
-        cls = type(self)
-        b = _BINDINGS.get(cls)
-        if b is not None:
+        extras = d.get("_additional_avps")
+        if extras and "_raw" not in d and type(extras) is list:
+            # custom AVPs after the attributes (e.g. echoed ones) of another kind
+            cls = type(self)
+            b = _BINDINGS.get(cls)
             known = _KNOWN.get(cls)
-            if known is not None:
-                extras = d.get("_additional_avps")
-                if not extras:
-                    out = _encode_message(d, b, known)   # built from attributes: compiled
-                    if out is not None:
-                        return out
-                elif "_raw" not in d and type(extras) is list:
-                    # custom AVPs after the attributes (e.g. echoed ones): compiled when
-                    # they are plain Avp objects
-                    out = _encode_with_avps(d, b, known) or _with_extras(d, b, known, extras)
-                    if out is not None:
-                        return out
+            if b is not None and known is not None:
+                out = _with_extras(d, b, known, extras)
+                if out is not None:
+                    return out
         if d.get("_plain"):
             body = Message._body(self)
         else:
@@ -415,7 +412,7 @@ _DEFINED_INIT = DefinedMessage.__init__
 _DEFAULT_FACTORY = DefinedMessage.type_factory.__func__  # type: ignore[attr-defined]
 _decode_message = core.decode_message
 _encode_message = _typed_encode.encode_message
-_encode_with_avps = _typed_encode.encode_with_avps
+_encode_typed = _typed_encode.encode_typed
 _typed_encode.AVP_BASE[:] = [Avp, Avp.as_bytes, Avp._payload_for_encode]
 _init_fresh = _assemble.init_fresh
 _new_answer = _assemble.new_answer
@@ -464,6 +461,7 @@ class UnknownAttributeWarning(UserWarning):
 
 
 _KNOWN: dict[type, frozenset[str]] = {}
+_typed_encode.KNOWN_NAMES[0] = _KNOWN
 # what the message layer itself keeps in an instance's __dict__
 _INTERNAL = frozenset({"header", "_additional_avps", "_raw", "_raw_entries", "_st", "_plain",
                        "_avps", "_view", "_depth", "_raw_index"})
