@@ -118,3 +118,53 @@ def test_a_compiled_build_reads_through_the_walk():
 
     assert ccr_walk.COMPILED is (not ccr_walk.__file__.endswith(".py"))
     assert server._ccr_request is wire.ccr_request is ccr_walk.ccr_request
+
+
+TEXTS = r"""
+import json, struct
+from diameter.cc import ccr_walk, fastwire
+from diameter.cc.wire import build_ccr
+
+
+def avp(code, payload):
+    return struct.pack("!II", code, (0x40 << 24) | (8 + len(payload))) + payload + b"\0" * (-len(payload) & 3)
+
+
+base = build_ccr(session_id="s;1", request_type=1, request_number=0, origin_host="h.example.net",
+                 origin_realm="example.net", destination_realm="example.net", destination_host=None,
+                 service_context_id=None, subscription_ids=[], usages=[]).as_bytes()
+bad = [b"\xff", b"a\xc3(b", b"\xe2\x28\xa1", b"\xf0\x28\x8c\x28", b"ok\x80", "caf\u00e9".encode(), b"plain"]
+out = []
+for i, junk in enumerate(bad):
+    # every text AVP the reader decodes: Session-Id, Origin-Host/-Realm, Service-Context-Id,
+    # User-Name, Subscription-Id-Data (the message's own ones dropped, these put first)
+    body = (avp(263, b"s;" + junk) + avp(264, junk) + avp(296, junk + b".net") + avp(461, junk)
+            + avp(1, b"u" + junk) + avp(443, avp(450, struct.pack("!i", 0)) + avp(444, junk)))
+    kept = b""
+    p = 20
+    while p < len(base):
+        code, flags_len = struct.unpack_from("!II", base, p)
+        n = flags_len & 0xFFFFFF
+        if code not in (263, 264, 296, 461, 1, 443):
+            kept += base[p:p + ((n + 3) & ~3)]
+        p += (n + 3) & ~3
+    body += kept
+    raw = base[:1] + (20 + len(body)).to_bytes(3, "big") + base[4:20] + body
+    reqs = [fn(None, raw, "", "3gpp") for fn in (ccr_walk.walk, fastwire.ccr_request)]
+    out.append([[r.session_id, r.origin_host, r.origin_realm, r.service_context_id, r.user_name,
+                 r.subscription_ids] for r in reqs])
+print(json.dumps([ccr_walk.COMPILED, out]))
+"""
+
+
+def test_text_avps_decode_alike_whatever_their_bytes(run_scenario):
+    """Invalid UTF-8 in any text AVP reads as ``decode("utf-8", "replace")`` gives it, in
+    both readers, compiled and from source (the walk decodes strictly first)."""
+    source, running = run_scenario(TEXTS, True), run_scenario(TEXTS, False)
+    assert source[0] is False
+    assert running[1] == source[1]
+    for walked, scanned in source[1]:
+        assert walked == scanned
+    first = source[1][0][0]
+    assert first[0] == "s;\ufffd" and first[1] == "\ufffd" and first[5] == [[0, "\ufffd"]]
+    assert source[1][5][0][1] == "caf\u00e9"

@@ -271,3 +271,44 @@ def test_charge_then_calls_back_once_committed(tmp_path):
         else:
             raise AssertionError("a closed storage accepted a charge")
     asyncio.run(main())
+
+
+def test_units_queued_behind_a_full_pipeline_are_all_committed(tmp_path):
+    """`submit_unit` wakes the committer only when its queue was empty: units queued while
+    it waits for a write (every batch slot taken), or behind others, and a unit submitted
+    from another's callback, are all committed and called back once."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("fp", [(0, MSISDN)], amount=10**9)
+            go = hold_writes(st)
+            counts: dict[str, int] = {}
+            done: dict[str, object] = {}
+            loop = asyncio.get_running_loop()
+            finished = loop.create_future()
+
+            def submit(name):
+                def then(out, exc):
+                    assert name not in done, f"{name} called back twice"
+                    done[name] = exc if exc is not None else out.result_code
+                    if name == "u0":  # from a callback, the queue empty or not
+                        submit("chained")
+                    if len(done) == 13 and not finished.done():
+                        finished.set_result(None)
+                st.transact_then(TARGET, charge(counts, name, 0), (name, 0), 0.0, name, then)
+
+            for i in range(3):
+                submit(f"u{i}")
+            await until(lambda: len(counts) == 3, "batch A decided")
+            for i in range(3, 6):
+                submit(f"u{i}")
+            await until(lambda: len(counts) == 6, "batch B decided (both slots taken)")
+            for i in range(6, 12):  # the first one wakes the committer, the others find work queued
+                submit(f"u{i}")
+            await asyncio.sleep(0.1)
+            assert len(counts) == 6 and not done  # nothing decided nor answered meanwhile
+            go.set()
+            await asyncio.wait_for(finished, 20)
+            assert done == {**{f"u{i}": 2001 for i in range(12)}, "chained": 2001}
+            assert st.ahead >= 1
+    asyncio.run(main())

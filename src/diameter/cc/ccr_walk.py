@@ -107,6 +107,16 @@ def _u32(buf: bytes, p: i64) -> i64:
     return (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
 
 
+def _text(buf: bytes, ps: i64, pe: i64) -> str:
+    """``buf[ps:pe].decode("utf-8", "replace")``: strict UTF-8 first (compiled, a direct
+    decoder call, where an error handler's name makes it the generic codec look-up)."""
+    b = buf[ps:pe]
+    try:
+        return b.decode()
+    except UnicodeDecodeError:
+        return b.decode("utf-8", "replace")
+
+
 def _uint_at(buf: bytes, code: i64, ps: i64, pe: i64) -> int:
     """:func:`uint` of the AVP ``code`` whose payload is ``buf[ps:pe]``."""
     n: i64 = pe - ps
@@ -140,7 +150,7 @@ def _subscription_walk(buf: bytes, start: i64, end: i64) -> tuple[int, str] | No
                 if code == 450:  # Subscription-Id-Type
                     typ = _int32_at(buf, code, ps, pe)
                 elif code == 444:  # Subscription-Id-Data
-                    data = buf[ps:pe].decode("utf-8", "replace")
+                    data = _text(buf, ps, pe)
     except Exception:
         _framed(buf, start, end)  # a framing error anywhere in the range comes first
         raise
@@ -245,7 +255,7 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
         if vendor != 0:
             continue
         if code == 263:  # Session-Id
-            sid = buf[ps:pe].decode("utf-8", "replace")
+            sid = _text(buf, ps, pe)
         elif code == 456:  # Multiple-Services-Credit-Control
             mscc.append(_mscc_walk(buf, ps, pe))
         elif code == 416:  # CC-Request-Type
@@ -253,9 +263,9 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
         elif code == 415:  # CC-Request-Number
             number = _uint_at(buf, code, ps, pe)
         elif code == 264:  # Origin-Host
-            oh = buf[ps:pe].decode("utf-8", "replace")
+            oh = _text(buf, ps, pe)
         elif code == 296:  # Origin-Realm
-            orealm = buf[ps:pe].decode("utf-8", "replace")
+            orealm = _text(buf, ps, pe)
         elif code == 437:  # Requested-Service-Unit
             rsu = units(buf, ps, pe)[0]
         elif code == 446:  # Used-Service-Unit
@@ -268,13 +278,13 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
                 subs.append(sub)
         elif code == 461:  # Service-Context-Id
             if sctx is _UNSEEN:
-                sctx = buf[ps:pe].decode("utf-8", "replace")
+                sctx = _text(buf, ps, pe)
         elif code == 258:  # Auth-Application-Id
             if auth is _UNSEEN:
                 auth = _uint_at(buf, code, ps, pe)
         elif code == 1:  # User-Name
             if user is _UNSEEN:
-                user = buf[ps:pe].decode("utf-8", "replace")
+                user = _text(buf, ps, pe)
         elif code == 436:  # Requested-Action
             if action is _UNSEEN:
                 action = _int32_at(buf, code, ps, pe)

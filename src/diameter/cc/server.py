@@ -144,6 +144,7 @@ class _Soon:
 
 
 _new_soon = object.__new__
+_EVENT = RequestType.EVENT
 
 
 class CreditControlServer:
@@ -264,7 +265,7 @@ class CreditControlServer:
         if type(begun) is not tuple:   # answered already (cache, first copy, 3004, 5004)
             return begun
         buf, req, key = begun
-        if req.request_type is RequestType.EVENT:
+        if req.request_type is _EVENT:
             return self._handle(msg, buf, req, key)
         pending = _new_soon(_Soon)  # _Soon(self, msg, buf, req, key), without its __init__ call
         pending.server, pending.msg, pending.buf, pending.req, pending.key = self, msg, buf, req, key

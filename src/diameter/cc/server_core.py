@@ -43,6 +43,8 @@ CLOSED_TCC = "tcc_expired"
 CLOSED_STR = "session_termination"
 CLOSED_ABORT = "abort"
 CLOSED_FAILED = "failed"
+_EVENT = RequestType.EVENT
+_OPENING = (RequestType.INITIAL, RequestType.UPDATE)  # (a constant: no tuple built per answer)
 
 
 class ServerCore:
@@ -92,7 +94,8 @@ class ServerCore:
         self._answers[key] = answer
         if len(self._answers) > self._answer_cache:
             self._answers.popitem(last=False)
-        if req.request_type is RequestType.EVENT:
+        rtype = req.request_type
+        if rtype is _EVENT:
             return None  # event based: Idle -> Idle
         ok = code is not None and 2000 <= code < 3000  # is_success, inline
         s = self.sessions.get(req.session_id)
@@ -100,7 +103,7 @@ class ServerCore:
             if not any(k[0] == req.session_id for k in self._in_progress):
                 self._closed_busy.discard(req.session_id)
             return None
-        if req.request_type in (RequestType.INITIAL, RequestType.UPDATE):
+        if rtype in _OPENING:
             if ok:
                 if s is None:
                     # Idle -> Open (an UPDATE in Idle is a session failed over from another server)

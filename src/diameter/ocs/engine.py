@@ -33,6 +33,8 @@ log = logging.getLogger("diameter.ocs")
 
 
 _TARGETS: dict[tuple[tuple[int, str], ...], Target] = {}
+#: the kinds charged again by session when their subscription resolves to no account
+_SECOND_TRY = (RequestKind.UPDATE, RequestKind.TERMINATION)
 
 
 def _subscribers(subscriptions: Sequence[tuple[int, str]]) -> Target:
@@ -92,7 +94,7 @@ class Charge(Unit):
         if out is None and exc is None:
             req = self.req
             if (not self.second and req.subscriptions
-                    and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION)):
+                    and req.kind in _SECOND_TRY):
                 # subscription changed or missing mid-session: the session still knows its account
                 self.second = True
                 self.target = Target(session_id=req.session_id)
@@ -132,7 +134,7 @@ class Engine:
         target = _subscribers(req.subscriptions) if req.subscriptions else Target(session_id=req.session_id)
         decide = rating.Charging(req, tariff, now)
         out = await self.store.transact(target, decide, key, now, scope=req.session_id)
-        if out is None and req.kind in (RequestKind.UPDATE, RequestKind.TERMINATION) and req.subscriptions:
+        if out is None and req.kind in _SECOND_TRY and req.subscriptions:
             # subscription changed or missing mid-session: the session still knows its account
             out = await self.store.transact(Target(session_id=req.session_id), decide, key, now,
                                             scope=req.session_id)

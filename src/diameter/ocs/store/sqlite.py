@@ -193,11 +193,12 @@ class SqliteStorage(Storage):
         if asyncio.get_running_loop() is not self._loop:
             raise StorageError("storage used from another event loop than the one that opened it")
         unit._done = False
-        self._pending.append((unit, unit))
-        wake = self._wake
-        assert wake is not None
-        if not wake.is_set():
+        pending = self._pending
+        if not pending:  # the committer waits for work only when none is queued
+            wake = self._wake
+            assert wake is not None
             wake.set()
+        pending.append((unit, unit))
 
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
         return await self._submit(work)
