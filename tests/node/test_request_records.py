@@ -1,6 +1,6 @@
 """The request path's records in the node's compiled core: the pending table's deadline
-order on in-order answers and a received answer's Result-Code class; compiled modules agree
-with their source."""
+order on in-order answers, an outbound request's tried peers (kept without a set until asked
+for) and a received answer's Result-Code class; compiled modules agree with their source."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from diameter.node import protocol
 from diameter.node.protocol import avps as A
-from diameter.node.protocol import inbound, pending
+from diameter.node.protocol import inbound, outbound, pending
+from diameter.node.protocol.connection import SequenceCounter
 
 HERE = Path(protocol.__file__).resolve().parent
 
@@ -65,6 +66,31 @@ def test_pending_agrees_with_its_source_on_mostly_ordered_answers():
         assert res[0] == res[1]
         assert (len(tables[0]), tables[0].heap_size) == (len(tables[1]), tables[1].heap_size)
         assert sorted(tables[0].items()) == sorted(tables[1].items())
+
+
+def _tried(mod) -> list:
+    table, counter = pending.PendingTable(), SequenceCounter(7)
+    first = mod.OutboundRequest(bytearray(20), 4, 1.0, 2.0)
+    once = mod.open_request(bytes(20), counter, 1.0, 5.0, None, False)
+    mod.send(once, "a", counter, table)
+    twice = mod.open_request(bytes(20), counter, 1.0, 5.0, None, False)
+    mod.send(twice, "a", counter, table)
+    mod.send(twice, "b", counter, table)
+    later = mod.open_request(bytes(20), counter, 1.0, 5.0, None, False)
+    mod.send(later, "a", counter, table)
+    later.tried.add("c")   # the set made on demand is the one kept
+    later.tried.discard("a")
+    given = mod.OutboundRequest(bytearray(20), 4, 1.0, 2.0, tried={"x"})
+    given.add_tried("y")
+    replaced = mod.OutboundRequest(bytearray(20), 4, 1.0, 2.0)
+    replaced.tried = {"z"}
+    return [first.tried, once.tried, twice.tried, later.tried, given.tried, replaced.tried,
+            type(once.tried).__name__, first.tried is first.tried]
+
+
+def test_tried_peers_are_a_set_when_asked_for_in_both_builds():
+    for res in (_tried(outbound), _tried(_source("outbound"))):
+        assert res == [set(), {"a"}, {"a", "b"}, {"c"}, {"x", "y"}, {"z"}, "set", True]
 
 
 #: Result-Code 2001 with the V bit and Vendor-Id 0
