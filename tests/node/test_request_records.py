@@ -109,3 +109,28 @@ def test_received_class_is_the_result_codes_class():
         assert [mod.received_class(m) for m in cases] == want
         assert [mod.received_class(m) for m in cases] == [
             None if mod.result_code(m) < 0 else mod.result_class(mod.result_code(m)) for m in cases]
+
+
+class _Item:
+    pass
+
+
+def test_answered_entries_let_their_items_go():
+    """The order keeps an answered entry's deadline a while, not its item (a request's
+    data, future and answer): in order, out of order and for a failed peer."""
+    import gc
+    import weakref
+    for mod in (pending, _source("pending")):
+        t = mod.PendingTable()
+        refs = []
+        for i in range(40):
+            item = _Item()
+            refs.append(weakref.ref(item))
+            t.add("p" if i < 30 else "q", i, 10.0 + i, item)
+        del item
+        for hbh in [*range(0, 10), *range(20, 25)]:   # in order, then out of order
+            assert t.pop("p", hbh) is not None
+        assert len(t.take_peer("q")) == 10
+        gc.collect()
+        assert [r() is None for r in refs] == [i < 10 or 20 <= i < 25 or i >= 30 for i in range(40)]
+        assert len(t) == 15 and t.heap_size >= 15

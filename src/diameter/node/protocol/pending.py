@@ -5,10 +5,12 @@ import heapq
 from collections.abc import Hashable
 from typing import Any
 
-#: an entry, and its deadline in the deadline order: (deadline, sequence number, peer,
-#: hop-by-hop id, item). The table maps the identifier to this very tuple: an entry replaced or
-#: gone leaves a deadline that is not its entry (tuples of any length: compiled, they stay boxed)
-_Due = tuple[Any, ...]
+#: an entry, and its deadline in the deadline order: [deadline, sequence number, peer,
+#: hop-by-hop id, item]. The table maps the identifier to this very list: an entry replaced or
+#: gone leaves a deadline that is not its entry. (A list: an answered entry's item is let go at
+#: once, while its deadline may wait in the order; ordered as the tuple would be, by deadline
+#: then sequence number, which is unique.)
+_Due = list[Any]
 
 
 class PendingTable:
@@ -59,11 +61,11 @@ class PendingTable:
         d = self._by_peer.get(peer)
         if d is None:
             d = self._by_peer[peer] = {}
-        # the identifier as given (a boxed int: no copy when compiled); one tuple is both
+        # the identifier as given (a boxed int: no copy when compiled); one list is both
         # the entry and its place in the order
         h: Any = hbh
         self._count += 1
-        due: _Due = (deadline, self._count, peer, h, item)
+        due: _Due = [deadline, self._count, peer, h, item]
         n = len(d)
         d[h] = due
         if len(d) != n:
@@ -100,6 +102,8 @@ class PendingTable:
         if due is None:
             return None
         self._live -= 1
+        item = due[4]
+        due[4] = None   # its deadline may stay in the order a while: not the item
         queue = self._queue
         head = self._head
         n = len(queue)
@@ -115,7 +119,7 @@ class PendingTable:
                 del queue[:head]
                 head = 0
             self._head = head
-        return due[4]
+        return item
 
     def _first(self) -> int:
         """Where the earliest live deadline is: 1 the heap's top, 2 the queue's head, 0 none
@@ -180,4 +184,7 @@ class PendingTable:
         if not d:
             return []
         self._live -= len(d)
-        return [(hbh, e[4]) for hbh, e in d.items()]
+        out = [(hbh, e[4]) for hbh, e in d.items()]
+        for e in d.values():
+            e[4] = None
+        return out
