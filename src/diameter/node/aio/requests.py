@@ -20,6 +20,7 @@ from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINAT
                                   DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
+from ..protocol.inbound import received_class as _received_class
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
 from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
 from ..protocol.outbound import open_message as _open_message
@@ -27,7 +28,6 @@ from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
 from .peer import PeerInfo
-from .stats import _CLASSES, result_class
 from .transport import BASE_LOOP_TIME, DiameterProtocol
 
 
@@ -312,15 +312,14 @@ class RequestsPart(NodeParts):
         cs = peer.stats.commands[hdr.command_code]
         cs.answers_received += 1
         cs.latencies.append(now - entry.sent_at)
-        result: int | None = _find_u32(data, AVP_RESULT_CODE, 20, len(data))   # frames are bytes
-        if result >= 0:
-            cs.result_classes[_CLASSES[result // 1000] if result < 10000 else result_class(result)] += 1
-        else:
-            result = None
+        cls = _received_class(data)   # the Result-Code's class, compiled (frames are bytes)
+        if cls is not None:
+            cs.result_classes[cls] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
-        if (result == DIAMETER_REDIRECT_INDICATION and hdr.flags & FLAG_ERROR and entry.origin is None
-                and self.follow_redirects and entry.redirects < 3 and self._follow_redirect(entry, data)):
+        if (hdr.flags & FLAG_ERROR and entry.origin is None and self.follow_redirects and entry.redirects < 3
+                and _find_u32(data, AVP_RESULT_CODE, 20, len(data)) == DIAMETER_REDIRECT_INDICATION
+                and self._follow_redirect(entry, data)):
             return
         fut = entry.future
         if fut is not None:

@@ -21,7 +21,8 @@ _ORIGIN_HOST: Final = 264
 _RESULT_CODE: Final = 268
 
 #: "0xxx" .. "9xxx": a Result-Code's class (the node's statistics key)
-CLASSES: Final = ("0xxx", "1xxx", "2xxx", "3xxx", "4xxx", "5xxx", "6xxx", "7xxx", "8xxx", "9xxx")
+#: (a tuple of any length to mypyc: a fixed-length one is unboxed, and rebuilt for each index)
+CLASSES: Final[tuple[str, ...]] = ("0xxx", "1xxx", "2xxx", "3xxx", "4xxx", "5xxx", "6xxx", "7xxx", "8xxx", "9xxx")
 
 
 def _avp_at(buf: bytes, code: i64, end: i64) -> i64:
@@ -79,6 +80,15 @@ def result_class(rc: int) -> str:
     """"2xxx" for 2001 and so on (the class a sent or received answer is counted in)."""
     i = rc // 1000
     return CLASSES[i] if 0 <= i < 10 else f"{i}xxx"
+
+
+def received_class(data: bytes) -> str | None:
+    """The class ("2xxx") of the Result-Code of the message ``data``; None when it has none
+    (or its payload is not 4 bytes): the key a received answer is counted under."""
+    rc = result_code(data)
+    if rc < 0:
+        return None
+    return CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
 
 
 def admit(dedup: DuplicateCache, data: bytes, now: float, waiter: Any) -> bytes | bytearray | None:

@@ -41,7 +41,9 @@ class OutboundRequest:
     dest_host: str | None
     #: a relayed request: (the protocol it came from, its original hop-by-hop identifier)
     origin: Any
-    tried: set[Any]
+    #: the peers tried (:attr:`tried`): one request in the usual case, kept without a set
+    _tried: set[Any] | None
+    _first: Any
     redirects: int
     command: int
     #: the end-to-end identifier (:func:`send` writes it into ``data``)
@@ -64,7 +66,8 @@ class OutboundRequest:
         self.dest_realm = dest_realm
         self.dest_host = dest_host
         self.origin = origin
-        self.tried = set() if tried is None else tried
+        self._tried = tried
+        self._first = None
         self.redirects = redirects
         self.command = command
         if end_to_end < 0:   # the one in data
@@ -72,6 +75,25 @@ class OutboundRequest:
         self.end_to_end = end_to_end
         self.fixed = fixed
         self.header = None
+
+    @property
+    def tried(self) -> set[Any]:
+        """The peers this request was sent to (a set made when it is first asked for)."""
+        t = self._tried
+        if t is None:
+            t = self._tried = set() if self._first is None else {self._first}
+        return t
+
+    @tried.setter
+    def tried(self, value: set[Any]) -> None:
+        self._tried = value
+
+    def add_tried(self, key: Any) -> None:
+        """Add ``key`` to :attr:`tried` (the first one without making the set)."""
+        if self._tried is None and self._first is None:
+            self._first = key
+        else:
+            self.tried.add(key)
 
 
 _pack_u32: Final = U32.pack_into
@@ -105,12 +127,12 @@ def open_request(raw: bytes, end_to_end: SequenceCounter, now: float, timeout: f
             app_id = found
             _pack_u32(data, 8, app_id)
             fixed |= SET_APPLICATION
-    return OutboundRequest(data, app_id, now, now + timeout, future, raw_answer, None, None, None, set(), 0,
+    return OutboundRequest(data, app_id, now, now + timeout, future, raw_answer, None, None, None, None, 0,
                            command, e2e, fixed)
 
 
 #: what :func:`filled` requires set (truthy) in a typed request's instance dict
-_FILLED: Final = ("origin_host", "origin_realm", "session_id", "destination_realm")
+_FILLED: Final[tuple[str, ...]] = ("origin_host", "origin_realm", "session_id", "destination_realm")
 
 
 def filled(d: dict[str, Any]) -> bool:
@@ -177,7 +199,7 @@ def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending:
     and make it pending for the peer ``key`` until its deadline."""
     hbh: Any = hop_by_hop.next()   # boxed once (compiled) for the four uses
     _IDS.pack_into(entry.data, 12, hbh, entry.end_to_end)
-    entry.tried.add(key)
+    entry.add_tried(key)
     pending.add(key, hbh, entry.deadline, entry)
     header = entry.header
     if header is not None:   # the first send: the request's header gets it too

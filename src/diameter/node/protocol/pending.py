@@ -5,10 +5,12 @@ import heapq
 from collections.abc import Hashable
 from typing import Any
 
-#: a deadline in the deadline order: (deadline, sequence number, peer, hop-by-hop id). Its
-#: deadline is the very object in the entry's ``(deadline, item)``: an entry replaced or gone
-#: leaves a deadline that is not its entry's (tuples of any length: compiled, they stay boxed)
-_Due = tuple[Any, ...]
+#: an entry, and its deadline in the deadline order: [deadline, sequence number, peer,
+#: hop-by-hop id, item]. The table maps the identifier to this very list: an entry replaced or
+#: gone leaves a deadline that is not its entry. (A list: an answered entry's item is let go at
+#: once, while its deadline may wait in the order; ordered as the tuple would be, by deadline
+#: then sequence number, which is unique.)
+_Due = list[Any]
 
 
 class PendingTable:
@@ -19,15 +21,17 @@ class PendingTable:
     usual case, one timeout for every request: ``add`` appends), in a heap for
     the others. Answered entries leave that order lazily (a deadline whose entry
     is gone or was replaced is skipped), so expiring costs nothing until something
-    is due; once the order holds twice the live entries (plus a margin) it is
-    rebuilt, so it stays proportional to what is pending rather than to the
-    request rate times the timeout.
+    is due; the answer to the oldest request (the usual case: answers come in
+    order) moves the queue's head past it and the answered ones after it. Once
+    the order holds twice the live entries (plus a margin) it is rebuilt, so it
+    stays proportional to what is pending rather than to the request rate times
+    the timeout.
     """
 
     __slots__ = ("_by_peer", "_queue", "_head", "_last", "_heap", "_count", "_live")
 
     def __init__(self) -> None:
-        self._by_peer: dict[Hashable, dict[Any, tuple[Any, ...]]] = {}
+        self._by_peer: dict[Hashable, dict[Any, _Due]] = {}
         #: deadlines in order from ``_head`` on (``_last``: the last one's)
         self._queue: list[_Due] = []
         self._head = 0
@@ -51,22 +55,21 @@ class PendingTable:
 
     def items(self) -> list[tuple[Hashable, int, Any]]:
         """``(peer, hop-by-hop id, item)`` of every pending entry (for introspection)."""
-        return [(peer, hbh, e[1]) for peer, d in self._by_peer.items() for hbh, e in d.items()]
+        return [(peer, hbh, e[4]) for peer, d in self._by_peer.items() for hbh, e in d.items()]
 
     def add(self, peer: Hashable, hbh: Hashable, deadline: float, item: Any) -> None:
         d = self._by_peer.get(peer)
         if d is None:
             d = self._by_peer[peer] = {}
-        # the identifier as given (a boxed int: no copy when compiled), the deadline boxed once,
-        # shared by the entry and its place in the order
+        # the identifier as given (a boxed int: no copy when compiled); one list is both
+        # the entry and its place in the order
         h: Any = hbh
-        dl: Any = deadline
+        self._count += 1
+        due: _Due = [deadline, self._count, peer, h, item]
         n = len(d)
-        d[h] = (dl, item)
+        d[h] = due
         if len(d) != n:
             self._live += 1
-        self._count += 1
-        due: _Due = (dl, self._count, peer, h)
         queue = self._queue
         n = len(queue)
         if deadline >= self._last or self._head == n:
@@ -82,8 +85,7 @@ class PendingTable:
         d = self._by_peer.get(due[2])
         if d is None:
             return False
-        e = d.get(due[3])
-        return e is not None and e[0] is due[0]
+        return d.get(due[3]) is due
 
     def _compact(self) -> None:
         self._queue = [due for due in self._queue[self._head:] if self._is_live(due)]
@@ -96,11 +98,28 @@ class PendingTable:
         d = self._by_peer.get(peer)
         if d is None:
             return None
-        entry = d.pop(hbh, None)
-        if entry is None:
+        due = d.pop(hbh, None)
+        if due is None:
             return None
         self._live -= 1
-        return entry[1]
+        item = due[4]
+        due[4] = None   # its deadline may stay in the order a while: not the item
+        queue = self._queue
+        head = self._head
+        n = len(queue)
+        if head < n and queue[head] is due:
+            # the oldest request answered: the head moves past it and the answered ones after it
+            head += 1
+            while head < n and not self._is_live(queue[head]):
+                head += 1
+            if head == n:
+                queue.clear()
+                head = 0
+            elif head >= 1024 and 2 * head >= n:   # what is behind the head goes, now and then
+                del queue[:head]
+                head = 0
+            self._head = head
+        return item
 
     def _first(self) -> int:
         """Where the earliest live deadline is: 1 the heap's top, 2 the queue's head, 0 none
@@ -149,7 +168,7 @@ class PendingTable:
                 self._head += 1
             peer, hbh = due[2], due[3]
             d = self._by_peer[peer]
-            item = d[hbh][1]
+            item = d[hbh][4]
             del d[hbh]
             self._live -= 1
             out.append((peer, hbh, item))
@@ -165,4 +184,7 @@ class PendingTable:
         if not d:
             return []
         self._live -= len(d)
-        return [(hbh, e[1]) for hbh, e in d.items()]
+        out = [(hbh, e[4]) for hbh, e in d.items()]
+        for e in d.values():
+            e[4] = None
+        return out
