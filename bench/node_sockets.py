@@ -64,6 +64,9 @@ def _setup() -> dict:
     if os.environ.get("BENCH_WRITE_BATCH"):
         from diameter.node.aio import transport
         transport.WRITE_BATCH = int(os.environ["BENCH_WRITE_BATCH"])
+    if os.environ.get("BENCH_BUSY_PENDING"):
+        from diameter.node.aio import transport
+        transport.BUSY_PENDING = int(os.environ["BENCH_BUSY_PENDING"])
     return json.loads(os.environ.get("BENCH_NODE_OPTIONS") or "{}")
 
 
