@@ -179,6 +179,8 @@ def main() -> None:
                     help="real loopback TCP sockets between the two nodes (still one process, one loop)")
     ap.add_argument("--src", default=str(HERE.parent / "src"), help="the diameter source tree to measure")
     args = ap.parse_args()
+    if args.tcp and args.side == "client":
+        ap.error("--tcp runs both nodes (--side both)")
     sys.path.insert(0, args.src)
     sys.path.insert(0, str(HERE))
     import diameter  # noqa: F401 - from --src, before _machine puts this checkout first
