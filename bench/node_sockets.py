@@ -8,6 +8,7 @@ in epoll_wait: wake-ups) and requests per read/write.
 
     python bench/node_sockets.py [--count 20000] [--inflight 16,256] [--src TREE]
     python bench/node_sockets.py --callgrind --count 3000,1000 --inflight 16
+    chrt -f 10 python bench/node_sockets.py   # on a shared machine (root): near-quiet figures
     BENCH_NODE_OPTIONS='{"coalesce_requests": true}' BENCH_WRITE_BATCH=32 python bench/node_sockets.py
 
 ``--callgrind``: both processes under ``valgrind --tool=callgrind``, two counts; the
@@ -64,9 +65,6 @@ def _setup() -> dict:
     if os.environ.get("BENCH_WRITE_BATCH"):
         from diameter.node.aio import transport
         transport.WRITE_BATCH = int(os.environ["BENCH_WRITE_BATCH"])
-    if os.environ.get("BENCH_BUSY_PENDING"):
-        from diameter.node.aio import transport
-        transport.BUSY_PENDING = int(os.environ["BENCH_BUSY_PENDING"])
     return json.loads(os.environ.get("BENCH_NODE_OPTIONS") or "{}")
 
 
