@@ -13,7 +13,8 @@ in epoll_wait: wake-ups) and requests per read/write.
 
 ``--callgrind``: both processes under ``valgrind --tool=callgrind``, two counts; the
 instructions per request of each side are the difference of the two runs' totals over
-the difference of the counts (user space only; load-independent).
+the difference of the counts (user space only; the batching still depends on how the
+two processes are scheduled).
 """
 from __future__ import annotations
 
