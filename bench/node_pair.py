@@ -12,7 +12,9 @@ than bench/node.py on a shared machine.
 
 ``--raw``: pre-encoded bytes both ways (the node and the loop alone). ``--side client``:
 the client node alone, each request answered by its transport with a fixed encoded CCA
-(the server's share is the difference with the default, ``--side both``). ``--count N`` runs
+(the server's share is the difference with the default, ``--side both``). ``--tcp``: the two
+nodes talk over real loopback TCP sockets (still one process and one loop: the sockets' own
+cost, load-independent). ``--count N`` runs
 N requests and exits, so that instruction counts (``valgrind --tool=callgrind``) of two
 counts give the instructions per request, independent of the machine's load.
 """
@@ -83,6 +85,15 @@ class _Echo(_Link):
         self.loop.call_soon(self.other.data_received, b"".join(out))
 
 
+def _free_port() -> int:
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 async def _run(args: argparse.Namespace) -> float | None:
     import node as bn  # bench/node.py: the workload
     from diameter.node.aio import DiameterNode
@@ -96,19 +107,27 @@ async def _run(args: argparse.Namespace) -> float | None:
     srv.add_application(bn.APP_CC, on_ccr)
     cli = DiameterNode("client.bench.realm", bn.REALM, ip_addresses=["127.0.0.1"])
     cli.add_application(bn.APP_CC)
-    cli.add_peer("server.bench.realm", addresses=["127.0.0.1"], port=3868, persistent=False)
-    for n in (srv, cli):
-        n.loop = loop
-        n._running = True
-    sp = srv._new_protocol(False, None)
-    cp = cli._new_protocol(True, cli.peers["server.bench.realm"])
-    st, ct = _Link(loop), _Link(loop)
-    st.other, ct.other = cp, sp
-    sp.connection_made(st)
-    cp.connection_made(ct)
-    await cli.wait_open("server.bench.realm", 5)
-    if args.side == "client":   # from here on, no server node: fixed answers
-        cp.transport = _Echo(loop, cp, answer)
+    if args.tcp:   # real loopback TCP sockets, both nodes still in this one loop
+        srv.tcp_port = port = _free_port()
+        srv.listen_addresses = ["127.0.0.1"]
+        cli.add_peer("server.bench.realm", addresses=["127.0.0.1"], port=port, persistent=True)
+        await srv.start()
+        await cli.start()
+        await cli.wait_open("server.bench.realm", 5)
+    else:
+        cli.add_peer("server.bench.realm", addresses=["127.0.0.1"], port=3868, persistent=False)
+        for n in (srv, cli):
+            n.loop = loop
+            n._running = True
+        sp = srv._new_protocol(False, None)
+        cp = cli._new_protocol(True, cli.peers["server.bench.realm"])
+        st, ct = _Link(loop), _Link(loop)
+        st.other, ct.other = cp, sp
+        sp.connection_made(st)
+        cp.connection_made(ct)
+        await cli.wait_open("server.bench.realm", 5)
+        if args.side == "client":   # from here on, no server node: fixed answers
+            cp.transport = _Echo(loop, cp, answer)
     gc.collect()   # start-up garbage: a full collection of it must not fall inside a measured count
     template = bn.build_ccr("client.bench.realm", 1).as_bytes()
     seq = iter(range(1, 1 << 31))
@@ -156,8 +175,12 @@ def main() -> None:
     ap.add_argument("--side", choices=("both", "client"), default="both",
                     help="client: no server node, the client's requests are answered with a fixed CCA")
     ap.add_argument("--no-uvloop", action="store_true")
+    ap.add_argument("--tcp", action="store_true",
+                    help="real loopback TCP sockets between the two nodes (still one process, one loop)")
     ap.add_argument("--src", default=str(HERE.parent / "src"), help="the diameter source tree to measure")
     args = ap.parse_args()
+    if args.tcp and args.side == "client":
+        ap.error("--tcp runs both nodes (--side both)")
     sys.path.insert(0, args.src)
     sys.path.insert(0, str(HERE))
     import diameter  # noqa: F401 - from --src, before _machine puts this checkout first
@@ -175,7 +198,8 @@ def main() -> None:
     us = asyncio.run(_run(args))
     if us is not None:
         what = "client node alone, fixed answers" if args.side == "client" else "client + server nodes"
-        print(f"{what}, in-memory transports ({args.src}): {us:.1f} us CPU per request")
+        how = "loopback TCP, one process" if args.tcp else "in-memory transports"
+        print(f"{what}, {how} ({args.src}): {us:.1f} us CPU per request")
 
 
 if __name__ == "__main__":

@@ -174,11 +174,7 @@ class DiameterProtocol(asyncio.Protocol):
         start on it) and later ones are batched until the iteration ends.
         """
         if self._corked or self._batching:
-            buf = self._wbuf
-            buf.append(data)
-            self._wbytes += len(data)
-            if len(buf) >= WRITE_BATCH or self._wbytes >= WRITE_BATCH_BYTES:  # keep the peer busy
-                self._flush_wbuf()
+            self._queue(data)
             return
         node = self.node
         held = node.held_writes
@@ -200,13 +196,18 @@ class DiameterProtocol(asyncio.Protocol):
 
     def write_soon(self, data: bytes) -> None:
         """Send one message at the end of this loop iteration, batched with others."""
+        if not self._corked and not self._batching:
+            self._batching = True
+            self.node.loop.call_soon(self.end_batch)
+        self._queue(data)
+
+    def _queue(self, data: bytes) -> None:
+        """Add one message to the batch; a full batch (WRITE_BATCH messages or
+        WRITE_BATCH_BYTES) is written at once, so that the peer is kept busy."""
         buf = self._wbuf
         buf.append(data)
         self._wbytes += len(data)
-        if len(buf) == 1 and not self._corked and not self._batching:
-            self._batching = True
-            self.node.loop.call_soon(self.end_batch)
-        elif self._wbytes >= WRITE_BATCH_BYTES:
+        if len(buf) >= WRITE_BATCH or self._wbytes >= WRITE_BATCH_BYTES:
             self._flush_wbuf()
 
     def _flush_wbuf(self) -> None:
