@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..model import Outcome
-from . import queries, schema
+from . import queries, schema, sqlite_trace
 from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
 from .sqlite_cache import RECORDED, SESSION_OWNERS, SESSION_RECORDED, AccountCache, Rows
@@ -112,6 +112,8 @@ class SqliteStorage(Storage):
         self.ahead = 0  # batches decided while earlier ones were being written
         self.stale = 0  # batches decided again because another writer committed first
         self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
+        self._trace: sqlite_trace.Trace | None = None
+        self._traced: collections.deque[dict[str, Any]] = collections.deque()
 
     @property
     def _memory(self) -> bool:
@@ -149,6 +151,22 @@ class SqliteStorage(Storage):
         self._cache.forget()
         self._wake = asyncio.Event()
         self._committer = loop.create_task(self._commit_loop())
+        trace = sqlite_trace.path()
+        if trace is not None:
+            self._start_trace(trace)
+
+    def _start_trace(self, file: str) -> None:
+        """Record a timeline per batch (see :mod:`.sqlite_trace`): the units' queueing times
+        through an instance attribute in place of `submit_unit` (nothing added when off)."""
+        trace = self._trace = sqlite_trace.Trace(file)
+        queued, plain, clock = trace.queued, self.submit_unit, sqlite_trace.now
+
+        def submit_unit(unit: Unit) -> None:
+            plain(unit)
+            queued[unit] = clock()
+        self.submit_unit = submit_unit  # type: ignore[method-assign]
+        if isinstance(self._writer, WriterProcess):
+            self._writer.reply_at = {}
 
     async def close(self) -> None:
         writer = self._writer
@@ -164,6 +182,8 @@ class SqliteStorage(Storage):
             self._rconn.close()
             self._rconn = None
         self._writer = self._committer = None
+        if self._trace is not None:
+            self._trace.write()
 
     def _submit(self, unit: Any) -> asyncio.Future[Any]:
         if self._writer is None or self._closing:
@@ -320,6 +340,7 @@ class SqliteStorage(Storage):
             batch, self._pending = pending[:n], pending[n:]
             if flights:
                 self.ahead += 1
+            decide_at = sqlite_trace.now() if self._trace is not None else 0.0
             try:  # decided on the cache, which holds the decisions of the batches in flight
                 values = self._decide(batch)
                 rows, keys = self._cache.take()
@@ -334,6 +355,8 @@ class SqliteStorage(Storage):
             fut = self._write_ahead(rows, self._cache.version, self._epoch)
             fut.add_done_callback(lambda _f: wake.set())
             flights.append((batch, values, fut, keys))
+            if self._trace is not None:
+                self._traced.append(self._trace.shipped([u for u, _f in batch], decide_at, len(flights) - 1, len(self._pending)))
 
     async def _drain(self, flights: collections.deque[_Flight]) -> None:
         while flights:
@@ -350,8 +373,12 @@ class SqliteStorage(Storage):
         kind, detail = self._reply(fut)
         if kind == "ok":
             self._cache.committed(keys)
-            self._done(batch, values)
+            if self._trace is None:
+                self._done(batch, values)
+            else:
+                self._done_traced(fut, batch, values, detail)
             return
+        self._traced.clear()
         later = list(flights)
         flights.clear()
         again: list[_Item] = []
@@ -387,6 +414,18 @@ class SqliteStorage(Storage):
         else:
             self._pending[:0] = again
             await self._one_by_one(batch, StorageError(str(detail)))
+
+    def _done_traced(self, fut: asyncio.Future[Any], batch: list[_Item], values: list[Any],
+                     detail: Any) -> None:
+        rec = self._traced.popleft() if self._traced else {}
+        writer = self._writer
+        rec["settle"] = sqlite_trace.now()
+        if isinstance(writer, WriterProcess) and writer.reply_at is not None:
+            rec["reply"] = writer.reply_at.pop(fut, rec["settle"])
+        self._done(batch, values)
+        rec["answered"] = sqlite_trace.now()
+        if isinstance(detail, dict):
+            rec["w"] = detail
 
     @staticmethod
     def _reply(fut: asyncio.Future[Any]) -> tuple[str, Any]:

@@ -78,6 +78,8 @@ class WriterProcess(ChildLink):
         self.synchronous = synchronous
         self.conn = _RemoteConn(self)
         self._waiting: collections.deque[asyncio.Future[Reply]] = collections.deque()
+        #: when each reply was read, by its future (tracing only: `.sqlite_trace`)
+        self.reply_at: dict[asyncio.Future[Reply], float] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -128,6 +130,8 @@ class WriterProcess(ChildLink):
         for reply in self._frames():
             if self._waiting:
                 fut = self._waiting.popleft()
+                if self.reply_at is not None:
+                    self.reply_at[fut] = time.monotonic()
                 if not fut.done():
                     fut.set_result(reply)
 

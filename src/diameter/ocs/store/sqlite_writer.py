@@ -35,6 +35,7 @@ import socket
 import sqlite3
 import struct
 import sys
+import time
 from itertools import repeat
 from typing import Any
 
@@ -268,9 +269,12 @@ def connect(path: str, synchronous: str) -> sqlite3.Connection:
 class Writer:
     """The message handling of the process (sans-IO: `handle(message)` returns the reply)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, trace: bool = False) -> None:
         self.conn = conn
         self.rejecting = -1  # batches of this epoch or older are refused
+        #: a committed batch's reply carries its times (`diameter.ocs.store.sqlite_trace`)
+        self.trace = trace
+        self.read_at = 0.0  # when the socket read that brought the message returned
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -311,6 +315,7 @@ class Writer:
     def _batch(self, epoch: int, version: int | None, rows: Any) -> tuple[str, Any]:
         if epoch <= self.rejecting:
             return "rejected", None
+        begin = time.monotonic() if self.trace else 0.0
         conn = self.conn
         self._rollback()
         try:
@@ -324,13 +329,20 @@ class Writer:
             conn.execute("ROLLBACK")
             self.rejecting = epoch
             return "stale", now
+        if self.trace:
+            begun = time.monotonic()
         try:
             write_rows(conn, rows)
+            if self.trace:
+                written = time.monotonic()
             conn.execute("COMMIT")
         except Exception as exc:
             self._rollback()
             self.rejecting = epoch
             return "failed", f"{type(exc).__name__}: {exc}"
+        if self.trace:
+            return "ok", {"read": self.read_at, "begin": begin, "begun": begun, "written": written,
+                          "committed": time.monotonic()}
         return "ok", None
 
 
@@ -356,6 +368,8 @@ def serve(sock: socket.socket, writer: Writer) -> None:
         data = sock.recv(RECV)
         if not data:
             return  # the parent is gone
+        if writer.trace:
+            writer.read_at = time.monotonic()
         buf += data
         while len(buf) >= 4:
             (n,) = _LEN.unpack_from(buf)
@@ -394,7 +408,7 @@ def main(argv: list[str]) -> int:
     tune()
     send(sock, ("ready", sqlite3.sqlite_version))
     try:
-        serve(sock, Writer(conn))
+        serve(sock, Writer(conn, trace=bool(os.environ.get("DIAMETER_SQLITE_TRACE"))))
     except (OSError, EOFError):
         pass
     finally:
