@@ -114,6 +114,7 @@ class SqliteStorage(Storage):
         self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
         self._trace: sqlite_trace.Trace | None = None
         self._traced: collections.deque[dict[str, Any]] = collections.deque()
+        self._flights: collections.deque[_Flight] = collections.deque()
 
     @property
     def _memory(self) -> bool:
@@ -130,7 +131,7 @@ class SqliteStorage(Storage):
             self._rconn = None
             if not self._memory and self.process:  # a second connection would be another database
                 try:
-                    writer = WriterProcess(self.path, self.synchronous)
+                    writer = WriterProcess(self.path, self.synchronous, replied=self._replied)
                     await writer.start()
                 except Exception as exc:  # e.g. no Python interpreter to start (embedded)
                     log.warning("ocs sqlite: no writer process (%s): writing from a thread", exc)
@@ -274,7 +275,7 @@ class SqliteStorage(Storage):
         assert isinstance(old, WriterProcess)
         self._cache.forget()
         log.error("ocs sqlite: the writer process ended (%s): starting a new one", old.dead)
-        new = WriterProcess(self.path, self.synchronous)
+        new = WriterProcess(self.path, self.synchronous, replied=self._replied)
         self._writer = new
         await new.start()
 
@@ -293,7 +294,7 @@ class SqliteStorage(Storage):
     async def _commit_loop(self) -> None:
         assert self._wake is not None
         wake = self._wake
-        flights: collections.deque[_Flight] = collections.deque()  # with the writer, in order
+        flights = self._flights  # with the writer, in order
         while True:
             if flights and flights[0][2].done():
                 await self._settle(flights)
@@ -352,31 +353,51 @@ class SqliteStorage(Storage):
                     continue
                 await self._one_by_one(batch, exc)
                 continue
+            if self._trace is not None:
+                self._traced.append(self._trace.shipped([u for u, _f in batch], decide_at, len(flights),
+                                                        len(self._pending)))
             fut = self._write_ahead(rows, self._cache.version, self._epoch)
             fut.add_done_callback(lambda _f: wake.set())
             flights.append((batch, values, fut, keys))
-            if self._trace is not None:
-                self._traced.append(self._trace.shipped([u for u, _f in batch], decide_at, len(flights) - 1, len(self._pending)))
 
     async def _drain(self, flights: collections.deque[_Flight]) -> None:
         while flights:
+            fut = flights[0][2]
             try:
-                await asyncio.shield(flights[0][2])
+                await asyncio.shield(fut)
             except Exception:  # noqa: BLE001 - looked at by _settle
                 pass
-            await self._settle(flights)
+            if flights and flights[0][2] is fut:  # not answered by `_replied` meanwhile
+                await self._settle(flights)
+
+    def _replied(self) -> None:
+        """The writer process's reader callback read replies: the batches at the head
+        committed are answered at once, in this callback (no wake-up of the committer
+        between the reply and the answers), then the committer is woken for what failed
+        and for what waits to be shipped."""
+        flights = self._flights
+        while flights and flights[0][2].done() and self._reply(flights[0][2])[0] == "ok":
+            self._answer(flights.popleft())
+        if self._wake is not None:
+            self._wake.set()
+
+    def _answer(self, flight: _Flight) -> None:
+        """A batch whose COMMIT returned: its units' values go to their callers."""
+        batch, values, fut, keys = flight
+        self._cache.committed(keys)
+        if self._trace is None:
+            self._done(batch, values)
+        else:
+            self._done_traced(fut, batch, values, self._reply(fut)[1])
 
     async def _settle(self, flights: collections.deque[_Flight]) -> None:
         """The first batch with the writer has its reply: answer its callers, or deal with
         its failure (the writer refuses those sent after it: they are decided again)."""
-        batch, values, fut, keys = flights.popleft()
+        flight = flights.popleft()
+        batch, values, fut, keys = flight
         kind, detail = self._reply(fut)
         if kind == "ok":
-            self._cache.committed(keys)
-            if self._trace is None:
-                self._done(batch, values)
-            else:
-                self._done_traced(fut, batch, values, detail)
+            self._answer(flight)
             return
         self._traced.clear()
         later = list(flights)

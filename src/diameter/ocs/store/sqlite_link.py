@@ -17,6 +17,7 @@ import select
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -72,8 +73,10 @@ class WriterProcess(ChildLink):
     lost = WriterDied
     recv_size = sqlite_writer.RECV
 
-    def __init__(self, path: str, synchronous: str, timeout: float = 60.0) -> None:
+    def __init__(self, path: str, synchronous: str, timeout: float = 60.0,
+                 replied: Callable[[], None] | None = None) -> None:
         super().__init__(timeout)
+        self.replied = replied  # called after the replies of a read resolved their futures
         self.path = path
         self.synchronous = synchronous
         self.conn = _RemoteConn(self)
@@ -134,6 +137,8 @@ class WriterProcess(ChildLink):
                     self.reply_at[fut] = time.monotonic()
                 if not fut.done():
                     fut.set_result(reply)
+        if self.replied is not None:
+            self.replied()
 
     def _fail_waiting(self, exc: StorageError) -> None:
         waiting, self._waiting = self._waiting, collections.deque()

@@ -45,7 +45,7 @@ class Trace:
         self.replies: list[float] = []  # reply read times, in order
 
     def shipped(self, units: list[Any], decide: float, flights: int, left: int) -> dict[str, Any]:
-        """A batch of these units was sent (decided from `decide` on)."""
+        """A batch of these units is sent now (decided from `decide` on)."""
         t = now()
         n = len(units)
         times = [self.queued.pop(u, t) for u in units]
@@ -80,12 +80,14 @@ def summary(lines: list[dict[str, Any]]) -> str:
     depths = ", ".join(f"{k}: {sum(1 for r in recs if r['flights'] == k)}" for k in range(4))
     span = recs[-1]["answered"] - recs[0]["first"]
     w = [r["w"] for r in recs]
-    busy = sum(x["committed"] - x["begin"] for x in w)
-    fsync = sum(x["committed"] - x["written"] for x in w)
+    commits = {x["committed"]: x for x in w}  # batches committed together share their times
+    busy = sum(x["committed"] - x["begin"] for x in commits.values())
+    fsync = sum(x["committed"] - x["written"] for x in commits.values())
     out = [f"{len(recs)} batches over {span:.3f} s, units per batch mean {sum(sizes) / len(sizes):.1f}"
            f" p50 {pct(sizes, 0.5)} max {max(sizes)}; batches already in flight when one was shipped:"
            f" {depths}",
-           f"  writer busy {busy / span * 100:.0f} % of the time (COMMIT alone {fsync / span * 100:.0f} %),"
+           f"  {len(commits)} COMMITs, {sum(sizes) / len(commits):.1f} units each;"
+           f" writer busy {busy / span * 100:.0f} % of the time (COMMIT alone {fsync / span * 100:.0f} %),"
            f" units answered per second {sum(sizes) / span:.0f}",
            ms("unit queued -> shipped (mean)", [r["mean_wait"] for r in recs]),
            ms("first unit queued -> shipped", [r["ship"] - r["first"] for r in recs]),
@@ -98,8 +100,9 @@ def summary(lines: list[dict[str, Any]]) -> str:
            ms("committed -> reply read (loop)", [r["reply"] - x["committed"] for r, x in zip(recs, w)]),
            ms("reply read -> settling", [r["settle"] - r["reply"] for r in recs]),
            ms("answering", [r["answered"] - r["settle"] for r in recs]),
-           ms("writer idle before batch", [b["w"]["begin"] - a["w"]["committed"]
-                                           for a, b in zip(recs, recs[1:])] or [0.0])]
+           ms("writer idle before a COMMIT's work", [b["begin"] - a["committed"] for a, b
+                                                     in zip(list(commits.values()), list(commits.values())[1:])]
+              or [0.0])]
     return "\n".join(out)
 
 
