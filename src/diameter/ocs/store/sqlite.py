@@ -12,7 +12,9 @@ and the batch decided again inside a transaction of its own), writes the rows an
 (``synchronous=FULL`` by default). Only its reply, sent after the COMMIT, resolves each
 caller's future: nothing is reported before it is on disk. Meanwhile the loop decides the
 next batches on the cache, which holds the decisions of those being written (up to `depth`
-batches are with the writer at once; it commits them in order).
+batches are with the writer at once; it commits them in order, those that arrived while it
+was committing in one transaction, and its replies are answered in the reader callback that
+reads them).
 
 When a batch fails, the writer refuses the batches sent after it (they were decided on
 it): they are decided again, and the failed batch's units are run again, each in a
@@ -88,10 +90,12 @@ class SqliteStorage(Storage):
     """Storage in one SQLite file (``:memory:`` works too, for tests).
 
     `depth`: batches with the writer process at once (one being committed, the others
-    queued behind it, so the writer never waits for the event loop between commits).
+    queued behind it, so the writer never waits for the event loop between commits, and
+    committed together after it; 4: what bench/ocs.py ran fastest with, see
+    :mod:`.sqlite_trace` for the timeline that shows where a batch waits).
     `process=False` writes from a helper thread instead, one batch after the other."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 2,
+    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 4,
                  process: bool = True) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
