@@ -117,7 +117,6 @@ class SqliteStorage(Storage):
         self.stale = 0  # batches decided again because another writer committed first
         self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
         self._trace: sqlite_trace.Trace | None = None
-        self._traced: collections.deque[dict[str, Any]] = collections.deque()
         self._flights: collections.deque[_Flight] = collections.deque()
 
     @property
@@ -157,21 +156,8 @@ class SqliteStorage(Storage):
         self._wake = asyncio.Event()
         self._committer = loop.create_task(self._commit_loop())
         trace = sqlite_trace.path()
-        if trace is not None:
-            self._start_trace(trace)
-
-    def _start_trace(self, file: str) -> None:
-        """Record a timeline per batch (see :mod:`.sqlite_trace`): the units' queueing times
-        through an instance attribute in place of `submit_unit` (nothing added when off)."""
-        trace = self._trace = sqlite_trace.Trace(file)
-        queued, plain, clock = trace.queued, self.submit_unit, sqlite_trace.now
-
-        def submit_unit(unit: Unit) -> None:
-            plain(unit)
-            queued[unit] = clock()
-        self.submit_unit = submit_unit  # type: ignore[method-assign]
-        if isinstance(self._writer, WriterProcess):
-            self._writer.reply_at = {}
+        if trace is not None:  # see sqlite_trace: nothing of it runs when off
+            self._trace = sqlite_trace.Trace.start(self, trace)
 
     async def close(self) -> None:
         writer = self._writer
@@ -358,8 +344,7 @@ class SqliteStorage(Storage):
                 await self._one_by_one(batch, exc)
                 continue
             if self._trace is not None:
-                self._traced.append(self._trace.shipped([u for u, _f in batch], decide_at, len(flights),
-                                                        len(self._pending)))
+                self._trace.shipped([u for u, _f in batch], decide_at, len(flights), len(self._pending))
             fut = self._write_ahead(rows, self._cache.version, self._epoch)
             fut.add_done_callback(lambda _f: wake.set())
             flights.append((batch, values, fut, keys))
@@ -392,7 +377,7 @@ class SqliteStorage(Storage):
         if self._trace is None:
             self._done(batch, values)
         else:
-            self._done_traced(fut, batch, values, self._reply(fut)[1])
+            self._trace.answered(self, fut, batch, values, self._reply(fut)[1])
 
     async def _settle(self, flights: collections.deque[_Flight]) -> None:
         """The first batch with the writer has its reply: answer its callers, or deal with
@@ -403,7 +388,8 @@ class SqliteStorage(Storage):
         if kind == "ok":
             self._answer(flight)
             return
-        self._traced.clear()
+        if self._trace is not None:
+            self._trace.flying.clear()
         later = list(flights)
         flights.clear()
         again: list[_Item] = []
@@ -439,18 +425,6 @@ class SqliteStorage(Storage):
         else:
             self._pending[:0] = again
             await self._one_by_one(batch, StorageError(str(detail)))
-
-    def _done_traced(self, fut: asyncio.Future[Any], batch: list[_Item], values: list[Any],
-                     detail: Any) -> None:
-        rec = self._traced.popleft() if self._traced else {}
-        writer = self._writer
-        rec["settle"] = sqlite_trace.now()
-        if isinstance(writer, WriterProcess) and writer.reply_at is not None:
-            rec["reply"] = writer.reply_at.pop(fut, rec["settle"])
-        self._done(batch, values)
-        rec["answered"] = sqlite_trace.now()
-        if isinstance(detail, dict):
-            rec["w"] = detail
 
     @staticmethod
     def _reply(fut: asyncio.Future[Any]) -> tuple[str, Any]:

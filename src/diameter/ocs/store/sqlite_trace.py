@@ -21,6 +21,7 @@ system's monotonic clock (``time.monotonic()``, the same in both processes):
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import time
@@ -42,9 +43,25 @@ class Trace:
         self.file = file
         self.queued: dict[Any, float] = {}  # when each unit not yet shipped was queued
         self.batches: list[dict[str, Any]] = []
-        self.replies: list[float] = []  # reply read times, in order
+        self.flying: collections.deque[dict[str, Any]] = collections.deque()  # shipped, not answered
 
-    def shipped(self, units: list[Any], decide: float, flights: int, left: int) -> dict[str, Any]:
+    @classmethod
+    def start(cls, store: Any, file: str) -> Trace:
+        """Trace an open `SqliteStorage`: the units' queueing times are taken by an instance
+        attribute in place of its `submit_unit` (its class's method runs as it is when off)."""
+        from .sqlite_link import WriterProcess
+        trace = cls(file)
+        queued, plain = trace.queued, store.submit_unit
+
+        def submit_unit(unit: Any) -> None:
+            plain(unit)
+            queued[unit] = now()
+        store.submit_unit = submit_unit
+        if isinstance(store._writer, WriterProcess):
+            store._writer.reply_at = {}
+        return trace
+
+    def shipped(self, units: list[Any], decide: float, flights: int, left: int) -> None:
         """A batch of these units is sent now (decided from `decide` on)."""
         t = now()
         n = len(units)
@@ -53,7 +70,19 @@ class Trace:
                "mean_wait": (t - sum(times) / n) if n else 0.0,
                "decide": decide, "ship": t, "flights": flights, "left": left}
         self.batches.append(rec)
-        return rec
+        self.flying.append(rec)
+
+    def answered(self, store: Any, fut: Any, batch: list[Any], values: list[Any], detail: Any) -> None:
+        """Answer the first batch in flight (``store._done``), timed; `detail`: its reply's."""
+        rec = self.flying.popleft() if self.flying else {}
+        rec["settle"] = now()
+        reply_at = getattr(store._writer, "reply_at", None)
+        if reply_at is not None:
+            rec["reply"] = reply_at.pop(fut, rec["settle"])
+        store._done(batch, values)
+        rec["answered"] = now()
+        if isinstance(detail, dict):
+            rec["w"] = detail
 
     def write(self) -> None:
         with open(self.file, "a") as f:

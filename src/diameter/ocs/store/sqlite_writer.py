@@ -253,7 +253,7 @@ def single_threaded() -> bool:
         return False
     # SQLITE_CONFIG_SINGLETHREAD = 1, SQLITE_CONFIG_MEMSTATUS = 9
     ok = lib.sqlite3_config(1) == 0 and lib.sqlite3_config(9, ctypes.c_int(0)) == 0
-    return lib.sqlite3_initialize() == 0 and ok
+    return bool(lib.sqlite3_initialize() == 0 and ok)
 
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
