@@ -151,8 +151,8 @@ def _run(coro) -> None:  # type: ignore[no-untyped-def]
         runner.run(coro)
 
 
-def start_server(cmd: list[str]) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(cmd, env=env or ENV, stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     m = re.search(r"127\.0\.0\.1:(\d+) ", line)
     if not m:
@@ -304,6 +304,9 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--sqlite-synchronous", default="FULL", help="FULL (default) or NORMAL")
+    ap.add_argument("--sqlite-trace", default=None, metavar="FILE",
+                    help="record a timeline per SQLite batch in FILE and print its summary "
+                         "(diameter.ocs.store.sqlite_trace; off by default)")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -344,9 +347,13 @@ def main() -> None:
             url, teardown = pg_cluster()
         try:
             asyncio.run(make_accounts(url, args.accounts, amount))
+            env = None
+            if db == "sqlite" and args.sqlite_trace:
+                Path(args.sqlite_trace).unlink(missing_ok=True)
+                env = dict(ENV, DIAMETER_SQLITE_TRACE=args.sqlite_trace)
             proc, port = start_server([sys.executable, "-m", "diameter", "ocs", "-d", url, "serve",
                                        "--port", "0", "--identity", "ocs.bench.example.net",
-                                       "--realm", REALM, "--max-in-progress", "100000"])
+                                       "--realm", REALM, "--max-in-progress", "100000"], env)
             try:
                 r = run_load(port, args, proc.pid, getattr(teardown, "data_dir", None))
             finally:
@@ -356,6 +363,9 @@ def main() -> None:
             print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference rate, "
                   f"{r['server_cpu_us'] / ref['server_cpu_us']:.1f} x its CPU per CCR)")
             print(f"{'':24s} {books}")
+            if env is not None:
+                from diameter.ocs.store import sqlite_trace
+                sqlite_trace.main([args.sqlite_trace])
         finally:
             if teardown:
                 teardown()

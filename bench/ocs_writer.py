@@ -254,7 +254,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=1000, help="sessions open at once")
     ap.add_argument("--inflight", type=int, default=48, help="requests in progress at once")
     ap.add_argument("--accounts", type=int, default=100)
-    ap.add_argument("--depth", type=int, default=2, help="batches with the writer at once")
+    ap.add_argument("--depth", type=int, default=4, help="batches with the writer at once")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--synchronous", default="FULL", help="the writer's PRAGMA synchronous (replays)")
     ap.add_argument("--save", metavar="FILE", help="record the batches to FILE, nothing else")

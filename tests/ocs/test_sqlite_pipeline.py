@@ -279,6 +279,7 @@ def test_units_queued_behind_a_full_pipeline_are_all_committed(tmp_path):
     from another's callback, are all committed and called back once."""
     async def main():
         async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            st.depth = 2  # two batch slots: taken by A and B below
             eng = Engine(st)
             await eng.create_account("fp", [(0, MSISDN)], amount=10**9)
             go = hold_writes(st)

@@ -7,6 +7,7 @@ COMMIT, killed (SIGKILL) with batches in flight, and its parent is killed to see
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -186,3 +187,88 @@ def test_a_cdr_record_is_the_sorted_json_of_the_session_whatever_writes_it(tmp_p
         assert text == json.dumps(record, sort_keys=True)
         assert type(record["started"]) is float and record["ended"] > record["started"]
         assert (record["session_id"], record["requests"], record["units"]) == ("c1", 2, {"1:octets": 1 << 20})
+
+
+def _balance_writer(path: str) -> tuple[Writer, int]:
+    conn = connect(path, "FULL")
+    conn.execute("CREATE TABLE balances (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)")
+    conn.execute("INSERT INTO balances VALUES (1, 100)")
+    w = Writer(conn)
+    version = w.handle(("lock",))[1]
+    w.handle(("rollback",))
+    return w, version
+
+
+def _amount(amount):
+    return ([1, amount], [], [], [], [], [], [], [], [])
+
+
+def test_batches_that_arrive_together_are_committed_in_one_transaction_in_order(tmp_path):
+    path = str(tmp_path / "g.sqlite3")
+    w, version = _balance_writer(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    seen = other.execute("PRAGMA data_version").fetchone()[0]
+    replies = w.group([("batch", 0, version, _amount(a)) for a in (90, 80, 70)])
+    assert replies == [("ok", None)] * 3
+    assert w.commits == 1  # one COMMIT for the three
+    assert other.execute("SELECT amount FROM balances").fetchone() == (70,)  # the last one's
+    assert other.execute("PRAGMA data_version").fetchone()[0] == seen + 1
+    # a failing batch rolls its whole group back: the first is told, the others refused
+    replies = w.group([("batch", 0, version, _amount(60)), ("batch", 0, version, _amount(None)),
+                       ("batch", 0, version, _amount(50))])
+    assert replies[0][0] == "failed" and "NOT NULL" in replies[0][1]
+    assert replies[1:] == [("rejected", None)] * 2
+    assert other.execute("SELECT amount FROM balances").fetchone() == (70,)
+    # batches of a later epoch, after it, are a group of their own
+    replies = w.group([("batch", 0, version, _amount(40)), ("batch", 1, version, _amount(30))])
+    assert replies == [("rejected", None), ("ok", None)]
+    assert other.execute("SELECT amount FROM balances").fetchone() == (30,)
+    other.close()
+    w.conn.close()
+
+
+def test_the_writer_checkpoints_when_idle_or_after_many_commits_not_inside_a_commit(tmp_path):
+    path = str(tmp_path / "c.sqlite3")
+    w, version = _balance_writer(path)
+    w.conn.execute("PRAGMA wal_autocheckpoint=0")  # as the process sets it
+    for i in range(w.CHECKPOINT - 1):
+        assert w.group([("batch", 0, version, _amount(i))]) == [("ok", None)]
+    assert not w.checkpoint_due(lambda: True)  # not yet
+    w.group([("batch", 0, version, _amount(7))])
+    assert not w.checkpoint_due(lambda: False)  # due, but batches wait
+    assert w.checkpoint_due(lambda: True)
+    w.checkpoint()
+    assert w.commits == 0
+    # everything in the WAL is in the database file now: a checkpoint has nothing left to copy
+    busy, frames, copied = w.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and frames == copied and frames > 0
+    for i in range(w.CHECKPOINT_ANYWAY):
+        w.group([("batch", 0, version, _amount(i))])
+    assert w.checkpoint_due(lambda: False)  # however busy
+    w.conn.close()
+
+
+def test_a_trace_records_each_batch_from_queueing_to_answers(tmp_path, monkeypatch):
+    from diameter.ocs.store import sqlite_trace
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv(sqlite_trace.ENV, str(trace))
+    path = str(tmp_path / "t.sqlite3")
+
+    async def main():
+        store = open_storage(path)
+        await store.open()
+        engine = Engine(store)
+        await engine.create_account("a", [(0, MSISDN)], amount=100000)
+        for s in range(3):
+            await asyncio.gather(*(engine.charge(gy(f"t{s}.{i}", 0, RequestKind.INITIAL, requested=10))
+                                   for i in range(5)))
+        await store.close()
+    asyncio.run(main())
+    recs = [json.loads(x) for x in trace.read_text().splitlines()]
+    traced = [r for r in recs if "w" in r]
+    assert traced and sum(r["n"] for r in traced) <= 15
+    for r in traced:
+        w = r["w"]
+        assert r["first"] <= r["ship"] <= w["read"] <= w["begin"] <= w["begun"] <= w["written"]
+        assert w["written"] <= w["committed"] <= r["reply"] <= r["settle"] <= r["answered"]
+    assert "COMMIT" in sqlite_trace.summary(recs)

@@ -12,7 +12,9 @@ and the batch decided again inside a transaction of its own), writes the rows an
 (``synchronous=FULL`` by default). Only its reply, sent after the COMMIT, resolves each
 caller's future: nothing is reported before it is on disk. Meanwhile the loop decides the
 next batches on the cache, which holds the decisions of those being written (up to `depth`
-batches are with the writer at once; it commits them in order).
+batches are with the writer at once; it commits them in order, those that arrived while it
+was committing in one transaction, and its replies are answered in the reader callback that
+reads them).
 
 When a batch fails, the writer refuses the batches sent after it (they were decided on
 it): they are decided again, and the failed batch's units are run again, each in a
@@ -38,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..model import Outcome
-from . import queries, schema
+from . import queries, schema, sqlite_trace
 from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
 from .sqlite_cache import RECORDED, SESSION_OWNERS, SESSION_RECORDED, AccountCache, Rows
@@ -88,10 +90,12 @@ class SqliteStorage(Storage):
     """Storage in one SQLite file (``:memory:`` works too, for tests).
 
     `depth`: batches with the writer process at once (one being committed, the others
-    queued behind it, so the writer never waits for the event loop between commits).
+    queued behind it, so the writer never waits for the event loop between commits, and
+    committed together after it; 4: what bench/ocs.py ran fastest with, see
+    :mod:`.sqlite_trace` for the timeline that shows where a batch waits).
     `process=False` writes from a helper thread instead, one batch after the other."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 2,
+    def __init__(self, path: str, *, synchronous: str = "FULL", batch: int = 256, depth: int = 4,
                  process: bool = True) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
@@ -112,6 +116,8 @@ class SqliteStorage(Storage):
         self.ahead = 0  # batches decided while earlier ones were being written
         self.stale = 0  # batches decided again because another writer committed first
         self._rconn: sqlite3.Connection | None = None  # read-only, for deciding ahead (files only)
+        self._trace: sqlite_trace.Trace | None = None
+        self._flights: collections.deque[_Flight] = collections.deque()
 
     @property
     def _memory(self) -> bool:
@@ -128,7 +134,7 @@ class SqliteStorage(Storage):
             self._rconn = None
             if not self._memory and self.process:  # a second connection would be another database
                 try:
-                    writer = WriterProcess(self.path, self.synchronous)
+                    writer = WriterProcess(self.path, self.synchronous, replied=self._replied)
                     await writer.start()
                 except Exception as exc:  # e.g. no Python interpreter to start (embedded)
                     log.warning("ocs sqlite: no writer process (%s): writing from a thread", exc)
@@ -149,6 +155,9 @@ class SqliteStorage(Storage):
         self._cache.forget()
         self._wake = asyncio.Event()
         self._committer = loop.create_task(self._commit_loop())
+        trace = sqlite_trace.path()
+        if trace is not None:  # see sqlite_trace: nothing of it runs when off
+            self._trace = sqlite_trace.Trace.start(self, trace)
 
     async def close(self) -> None:
         writer = self._writer
@@ -164,6 +173,8 @@ class SqliteStorage(Storage):
             self._rconn.close()
             self._rconn = None
         self._writer = self._committer = None
+        if self._trace is not None:
+            self._trace.write()
 
     def _submit(self, unit: Any) -> asyncio.Future[Any]:
         if self._writer is None or self._closing:
@@ -254,7 +265,7 @@ class SqliteStorage(Storage):
         assert isinstance(old, WriterProcess)
         self._cache.forget()
         log.error("ocs sqlite: the writer process ended (%s): starting a new one", old.dead)
-        new = WriterProcess(self.path, self.synchronous)
+        new = WriterProcess(self.path, self.synchronous, replied=self._replied)
         self._writer = new
         await new.start()
 
@@ -273,7 +284,7 @@ class SqliteStorage(Storage):
     async def _commit_loop(self) -> None:
         assert self._wake is not None
         wake = self._wake
-        flights: collections.deque[_Flight] = collections.deque()  # with the writer, in order
+        flights = self._flights  # with the writer, in order
         while True:
             if flights and flights[0][2].done():
                 await self._settle(flights)
@@ -320,6 +331,7 @@ class SqliteStorage(Storage):
             batch, self._pending = pending[:n], pending[n:]
             if flights:
                 self.ahead += 1
+            decide_at = sqlite_trace.now() if self._trace is not None else 0.0
             try:  # decided on the cache, which holds the decisions of the batches in flight
                 values = self._decide(batch)
                 rows, keys = self._cache.take()
@@ -331,27 +343,53 @@ class SqliteStorage(Storage):
                     continue
                 await self._one_by_one(batch, exc)
                 continue
+            if self._trace is not None:
+                self._trace.shipped([u for u, _f in batch], decide_at, len(flights), len(self._pending))
             fut = self._write_ahead(rows, self._cache.version, self._epoch)
             fut.add_done_callback(lambda _f: wake.set())
             flights.append((batch, values, fut, keys))
 
     async def _drain(self, flights: collections.deque[_Flight]) -> None:
         while flights:
+            fut = flights[0][2]
             try:
-                await asyncio.shield(flights[0][2])
+                await asyncio.shield(fut)
             except Exception:  # noqa: BLE001 - looked at by _settle
                 pass
-            await self._settle(flights)
+            if flights and flights[0][2] is fut:  # not answered by `_replied` meanwhile
+                await self._settle(flights)
+
+    def _replied(self) -> None:
+        """The writer process's reader callback read replies: the batches at the head
+        committed are answered at once, in this callback (no wake-up of the committer
+        between the reply and the answers), then the committer is woken for what failed
+        and for what waits to be shipped."""
+        flights = self._flights
+        while flights and flights[0][2].done() and self._reply(flights[0][2])[0] == "ok":
+            self._answer(flights.popleft())
+        if self._wake is not None:
+            self._wake.set()
+
+    def _answer(self, flight: _Flight) -> None:
+        """A batch whose COMMIT returned: its units' values go to their callers."""
+        batch, values, fut, keys = flight
+        self._cache.committed(keys)
+        if self._trace is None:
+            self._done(batch, values)
+        else:
+            self._trace.answered(self, fut, batch, values, self._reply(fut)[1])
 
     async def _settle(self, flights: collections.deque[_Flight]) -> None:
         """The first batch with the writer has its reply: answer its callers, or deal with
         its failure (the writer refuses those sent after it: they are decided again)."""
-        batch, values, fut, keys = flights.popleft()
+        flight = flights.popleft()
+        batch, values, fut, keys = flight
         kind, detail = self._reply(fut)
         if kind == "ok":
-            self._cache.committed(keys)
-            self._done(batch, values)
+            self._answer(flight)
             return
+        if self._trace is not None:
+            self._trace.flying.clear()
         later = list(flights)
         flights.clear()
         again: list[_Item] = []

@@ -17,6 +17,7 @@ import select
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -72,12 +73,16 @@ class WriterProcess(ChildLink):
     lost = WriterDied
     recv_size = sqlite_writer.RECV
 
-    def __init__(self, path: str, synchronous: str, timeout: float = 60.0) -> None:
+    def __init__(self, path: str, synchronous: str, timeout: float = 60.0,
+                 replied: Callable[[], None] | None = None) -> None:
         super().__init__(timeout)
+        self.replied = replied  # called after the replies of a read resolved their futures
         self.path = path
         self.synchronous = synchronous
         self.conn = _RemoteConn(self)
         self._waiting: collections.deque[asyncio.Future[Reply]] = collections.deque()
+        #: when each reply was read, by its future (tracing only: `.sqlite_trace`)
+        self.reply_at: dict[asyncio.Future[Reply], float] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -128,8 +133,12 @@ class WriterProcess(ChildLink):
         for reply in self._frames():
             if self._waiting:
                 fut = self._waiting.popleft()
+                if self.reply_at is not None:
+                    self.reply_at[fut] = time.monotonic()
                 if not fut.done():
                     fut.set_result(reply)
+        if self.replied is not None:
+            self.replied()
 
     def _fail_waiting(self, exc: StorageError) -> None:
         waiting, self._waiting = self._waiting, collections.deque()

@@ -30,11 +30,14 @@ import gc
 import json
 import os
 import marshal
+import select
 import signal
 import socket
 import sqlite3
 import struct
 import sys
+import time
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -250,7 +253,7 @@ def single_threaded() -> bool:
         return False
     # SQLITE_CONFIG_SINGLETHREAD = 1, SQLITE_CONFIG_MEMSTATUS = 9
     ok = lib.sqlite3_config(1) == 0 and lib.sqlite3_config(9, ctypes.c_int(0)) == 0
-    return lib.sqlite3_initialize() == 0 and ok
+    return bool(lib.sqlite3_initialize() == 0 and ok)
 
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
@@ -268,9 +271,13 @@ def connect(path: str, synchronous: str) -> sqlite3.Connection:
 class Writer:
     """The message handling of the process (sans-IO: `handle(message)` returns the reply)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, trace: bool = False) -> None:
         self.conn = conn
         self.rejecting = -1  # batches of this epoch or older are refused
+        #: a committed batch's reply carries its times (`diameter.ocs.store.sqlite_trace`)
+        self.trace = trace
+        self.read_at = 0.0  # when the socket read that brought the message returned
+        self.commits = 0  # since the last checkpoint
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -309,8 +316,29 @@ class Writer:
             return "failed", f"{type(exc).__name__}: {exc}"
 
     def _batch(self, epoch: int, version: int | None, rows: Any) -> tuple[str, Any]:
+        return self.group([("batch", epoch, version, rows)])[0]
+
+    def group(self, msgs: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+        """Batches that arrived together (``("batch", epoch, version, rows)``), in order: those
+        of one epoch and version are written in one transaction, one COMMIT (one sync) for
+        all, and each is replied to after it; a group that fails is rolled back whole, its
+        first batch replied to with the failure and the others refused (as after it)."""
+        out: list[tuple[str, Any]] = []
+        i = 0
+        while i < len(msgs):
+            epoch, version = msgs[i][1], msgs[i][2]
+            j = i + 1
+            while j < len(msgs) and msgs[j][1] == epoch and msgs[j][2] == version:
+                j += 1
+            out += self._commit_group(epoch, version, [m[3] for m in msgs[i:j]])
+            i = j
+        return out
+
+    def _commit_group(self, epoch: int, version: int | None, group: list[Any]) -> list[tuple[str, Any]]:
+        refused = [("rejected", None)] * (len(group) - 1)
         if epoch <= self.rejecting:
-            return "rejected", None
+            return [("rejected", None), *refused]
+        begin = time.monotonic() if self.trace else 0.0
         conn = self.conn
         self._rollback()
         try:
@@ -319,19 +347,52 @@ class Writer:
         except Exception as exc:
             self._rollback()
             self.rejecting = epoch
-            return "begin_failed", f"{type(exc).__name__}: {exc}"
+            return [("begin_failed", f"{type(exc).__name__}: {exc}"), *refused]
         if now != version:
             conn.execute("ROLLBACK")
             self.rejecting = epoch
-            return "stale", now
+            return [("stale", now), *refused]
+        if self.trace:
+            begun = time.monotonic()
         try:
-            write_rows(conn, rows)
+            for rows in group:
+                write_rows(conn, rows)
+            if self.trace:
+                written = time.monotonic()
             conn.execute("COMMIT")
         except Exception as exc:
             self._rollback()
             self.rejecting = epoch
-            return "failed", f"{type(exc).__name__}: {exc}"
-        return "ok", None
+            return [("failed", f"{type(exc).__name__}: {exc}"), *refused]
+        self.commits += 1
+        if self.trace:
+            times = {"read": self.read_at, "begin": begin, "begun": begun, "written": written,
+                     "committed": time.monotonic(), "group": len(group)}
+            return [("ok", times)] * len(group)
+        return [("ok", None)] * len(group)
+
+
+    #: commits between two checkpoints run while nothing waits (a commit of the bench's
+    #: load writes ~20 pages to the WAL: about SQLite's 1,000-page automatic checkpoint) ...
+    CHECKPOINT = 50
+    #: ... and run in any case after this many (the WAL stays bounded under any load)
+    CHECKPOINT_ANYWAY = 4 * CHECKPOINT
+
+    def checkpoint_due(self, idle: Callable[[], bool]) -> bool:
+        """Whether to checkpoint now (`idle`: nothing waits to be handled)."""
+        n = self.commits
+        return (n >= self.CHECKPOINT and not self.conn.in_transaction
+                and (n >= self.CHECKPOINT_ANYWAY or idle()))
+
+    def checkpoint(self) -> None:
+        """Copy the WAL's pages into the database file (PASSIVE: readers are not waited
+        for). This connection's automatic checkpoint is off (`main`): SQLite would run it
+        inside a COMMIT, before its reply, where the batch's callers wait for it."""
+        self.commits = 0
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # the next one copies these pages too
 
 
 def _die_with_parent(parent: int) -> None:
@@ -345,29 +406,68 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def send(sock: socket.socket, msg: Any) -> None:
+def frame(msg: Any) -> bytes:
     data = marshal.dumps(msg, 4)
-    sock.sendall(_LEN.pack(len(data)) + data)
+    return _LEN.pack(len(data)) + data
+
+
+def send(sock: socket.socket, msg: Any) -> None:
+    sock.sendall(frame(msg))
 
 
 def serve(sock: socket.socket, writer: Writer) -> None:
+    """Messages from the socket until it ends or a ``close``. Whatever the socket holds is
+    read before it is handled, so the batches sent while the last COMMIT ran are
+    committed together (`Writer.group`); their replies leave in one write."""
     buf = bytearray()
     while True:
         data = sock.recv(RECV)
         if not data:
             return  # the parent is gone
         buf += data
+        while len(data) == RECV or _partial(buf):  # more may be there already: take it
+            try:
+                data = sock.recv(RECV, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                break  # the end: seen by the next blocking read
+            buf += data
+        if writer.trace:
+            writer.read_at = time.monotonic()
+        msgs = []
         while len(buf) >= 4:
             (n,) = _LEN.unpack_from(buf)
             if len(buf) < 4 + n:
                 break
-            msg = marshal.loads(buf[4:4 + n])
+            msgs.append(marshal.loads(buf[4:4 + n]))
             del buf[:4 + n]
-            if msg[0] == "close":
+        i = 0
+        while i < len(msgs):
+            kind = msgs[i][0]
+            if kind == "close":
                 writer._rollback()
                 send(sock, ("ok", None))
                 return
-            send(sock, writer.handle(msg))
+            if kind == "batch":
+                j = i + 1
+                while j < len(msgs) and msgs[j][0] == "batch":
+                    j += 1
+                sock.sendall(b"".join(map(frame, writer.group(msgs[i:j]))))
+                i = j
+                continue
+            send(sock, writer.handle(msgs[i]))
+            i += 1
+        if writer.checkpoint_due(lambda: not select.select([sock], [], [], 0)[0]):
+            writer.checkpoint()
+
+
+def _partial(buf: bytearray) -> bool:
+    """The buffer ends inside a frame."""
+    i, size = 0, len(buf)
+    while size - i >= 4:
+        i += 4 + _LEN.unpack_from(buf, i)[0]
+    return i != size
 
 
 def tune() -> None:
@@ -391,10 +491,11 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         send(sock, ("failed", f"{type(exc).__name__}: {exc}"))
         return 1
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # see `Writer.checkpoint`
     tune()
     send(sock, ("ready", sqlite3.sqlite_version))
     try:
-        serve(sock, Writer(conn))
+        serve(sock, Writer(conn, trace=bool(os.environ.get("DIAMETER_SQLITE_TRACE"))))
     except (OSError, EOFError):
         pass
     finally:

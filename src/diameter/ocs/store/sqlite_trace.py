@@ -1,0 +1,146 @@
+"""A timeline per batch of the SQLite pipeline, for finding its bubbles (off by default).
+
+``DIAMETER_SQLITE_TRACE=FILE`` in the environment of the process that opens the storage
+(the writer process inherits it) turns it on: each batch with the writer process gets one
+JSON line in FILE, written when the storage closes, with times in seconds of the
+system's monotonic clock (``time.monotonic()``, the same in both processes):
+
+* ``first``, ``mean_wait``: when its first unit was queued, and how long its units
+  waited on average before the batch was shipped; ``n``: its units;
+* ``decide``, ``ship``: when the event loop began deciding it and when it was sent;
+  ``flights``: batches already with the writer then; ``left``: units left queued;
+* ``w``: the writer's times (``read``: its socket read that brought the batch, ``begin``:
+  it started on it, ``begun``: BEGIN IMMEDIATE and the version check done, ``written``:
+  the rows written, ``committed``: COMMIT returned);
+* ``reply``: the reply read on the event loop; ``settle``, ``answered``: the committer
+  began answering its units, and was done.
+
+``python bench/ocs.py --db sqlite --sqlite-trace FILE`` sets it for the server and prints
+`summary` of the file.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import time
+from typing import Any
+
+ENV = "DIAMETER_SQLITE_TRACE"
+now = time.monotonic
+
+
+def path() -> str | None:
+    """The trace file named by the environment, or None (tracing off)."""
+    return os.environ.get(ENV) or None
+
+
+class Trace:
+    """The event loop's records (one dict per batch shipped)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.queued: dict[Any, float] = {}  # when each unit not yet shipped was queued
+        self.batches: list[dict[str, Any]] = []
+        self.flying: collections.deque[dict[str, Any]] = collections.deque()  # shipped, not answered
+
+    @classmethod
+    def start(cls, store: Any, file: str) -> Trace:
+        """Trace an open `SqliteStorage`: the units' queueing times are taken by an instance
+        attribute in place of its `submit_unit` (its class's method runs as it is when off)."""
+        from .sqlite_link import WriterProcess
+        trace = cls(file)
+        queued, plain = trace.queued, store.submit_unit
+
+        def submit_unit(unit: Any) -> None:
+            plain(unit)
+            queued[unit] = now()
+        store.submit_unit = submit_unit
+        if isinstance(store._writer, WriterProcess):
+            store._writer.reply_at = {}
+        return trace
+
+    def shipped(self, units: list[Any], decide: float, flights: int, left: int) -> None:
+        """A batch of these units is sent now (decided from `decide` on)."""
+        t = now()
+        n = len(units)
+        times = [self.queued.pop(u, t) for u in units]
+        rec = {"n": n, "first": times[0] if times else t,
+               "mean_wait": (t - sum(times) / n) if n else 0.0,
+               "decide": decide, "ship": t, "flights": flights, "left": left}
+        self.batches.append(rec)
+        self.flying.append(rec)
+
+    def answered(self, store: Any, fut: Any, batch: list[Any], values: list[Any], detail: Any) -> None:
+        """Answer the first batch in flight (``store._done``), timed; `detail`: its reply's."""
+        rec = self.flying.popleft() if self.flying else {}
+        rec["settle"] = now()
+        reply_at = getattr(store._writer, "reply_at", None)
+        if reply_at is not None:
+            rec["reply"] = reply_at.pop(fut, rec["settle"])
+        store._done(batch, values)
+        rec["answered"] = now()
+        if isinstance(detail, dict):
+            rec["w"] = detail
+
+    def write(self) -> None:
+        with open(self.file, "a") as f:
+            for rec in self.batches:
+                f.write(json.dumps(rec) + "\n")
+        self.batches = []
+
+
+def summary(lines: list[dict[str, Any]]) -> str:
+    """What the timelines of a file say: sizes, where a CCR's time goes, idle shares."""
+    recs = [r for r in lines if "w" in r and "settle" in r]
+    if not recs:
+        return "no batch traced"
+
+    def pct(vals: list[float], q: float) -> float:
+        vals = sorted(vals)
+        return vals[min(len(vals) - 1, int(len(vals) * q))]
+
+    def ms(name: str, vals: list[float]) -> str:
+        return (f"  {name:34s} mean {sum(vals) / len(vals) * 1e3:6.3f}  p50 {pct(vals, 0.5) * 1e3:6.3f}"
+                f"  p90 {pct(vals, 0.9) * 1e3:6.3f}  max {max(vals) * 1e3:6.3f} ms")
+
+    sizes = [r["n"] for r in recs]
+    depths = ", ".join(f"{k}: {sum(1 for r in recs if r['flights'] == k)}" for k in range(4))
+    span = recs[-1]["answered"] - recs[0]["first"]
+    w = [r["w"] for r in recs]
+    commits = {x["committed"]: x for x in w}  # batches committed together share their times
+    busy = sum(x["committed"] - x["begin"] for x in commits.values())
+    fsync = sum(x["committed"] - x["written"] for x in commits.values())
+    out = [f"{len(recs)} batches over {span:.3f} s, units per batch mean {sum(sizes) / len(sizes):.1f}"
+           f" p50 {pct(sizes, 0.5)} max {max(sizes)}; batches already in flight when one was shipped:"
+           f" {depths}",
+           f"  {len(commits)} COMMITs, {sum(sizes) / len(commits):.1f} units each;"
+           f" writer busy {busy / span * 100:.0f} % of the time (COMMIT alone {fsync / span * 100:.0f} %),"
+           f" units answered per second {sum(sizes) / span:.0f}",
+           ms("unit queued -> shipped (mean)", [r["mean_wait"] for r in recs]),
+           ms("first unit queued -> shipped", [r["ship"] - r["first"] for r in recs]),
+           ms("deciding (loop)", [r["ship"] - r["decide"] for r in recs]),
+           ms("shipped -> writer read", [x["read"] - r["ship"] for r, x in zip(recs, w)]),
+           ms("writer read -> begins on it", [x["begin"] - x["read"] for x in w]),
+           ms("BEGIN + version check", [x["begun"] - x["begin"] for x in w]),
+           ms("rows written (CPU)", [x["written"] - x["begun"] for x in w]),
+           ms("COMMIT (fsync)", [x["committed"] - x["written"] for x in w]),
+           ms("committed -> reply read (loop)", [r["reply"] - x["committed"] for r, x in zip(recs, w)]),
+           ms("reply read -> settling", [r["settle"] - r["reply"] for r in recs]),
+           ms("answering", [r["answered"] - r["settle"] for r in recs]),
+           ms("writer idle before a COMMIT's work", [b["begin"] - a["committed"] for a, b
+                                                     in zip(list(commits.values()), list(commits.values())[1:])]
+              or [0.0])]
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[0]) as f:
+        print(summary([json.loads(x) for x in f if x.strip()]))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))
