@@ -93,3 +93,29 @@ def test_threads_decoding_unimported_commands_all_get_the_typed_class():
         "[t.start() for t in ts]; [t.join() for t in ts]\n"
         "print(sorted(set(bad)))\n")
     assert out == "[]"
+
+
+def test_command_module_has_no_submodules_and_its_grouped_names_stay_importable():
+    # its __getattr__ (grouped classes on first use) answered "__path__" with grouped's
+    # own: the module then looked like a package of grouped's files
+    import importlib
+
+    import diameter.message.avp.grouped as grouped
+    from diameter.message.commands import credit_control
+    from diameter.message.commands.credit_control import GrantedServiceUnit, RequestedServiceUnit
+    assert GrantedServiceUnit is grouped.GrantedServiceUnit
+    assert RequestedServiceUnit is grouped.RequestedServiceUnit
+    assert credit_control.__path__ == []
+    assert not hasattr(credit_control, "__no_such_dunder__")
+    try:
+        importlib.import_module("diameter.message.commands.credit_control._rfc4006")
+    except ModuleNotFoundError as e:
+        assert e.name == "diameter.message.commands.credit_control._rfc4006"
+    else:
+        raise AssertionError("a grouped shard imported as a command module's submodule")
+    try:
+        credit_control.NoSuchClass  # noqa: B018
+    except AttributeError as e:
+        assert "NoSuchClass" in str(e)
+    else:
+        raise AssertionError("an unknown name read as an attribute")

@@ -480,7 +480,12 @@ class AaAnswer(Aa):
     attr_lists: tuple[str, ...] = ("state_class", "configuration_token", "failed_avp", "reply_message", "filter_id", "arap_security_data", "framed_appletalk_network", "framed_compression", "framed_ipv6_prefix", "framed_ipv6_route", "framed_route", "login_ip_host", "login_ipv6_host", "nas_filter_rule", "qos_filter_rule", "tunneling", "redirect_host", "proxy_info", "access_network_charging_identifier", "an_gw_address", "flows", "supported_features", "subscription_id", "load", "tgpp_filter_id", "apn_configuration")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -164,7 +164,12 @@ class AaMobileNodeAnswer(AaMobileNode):
     attr_lists: tuple[str, ...] = ("mip_filter_rule", "proxy_info")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -339,7 +339,12 @@ class AccountingAnswer(Accounting):
     attr_lists: tuple[str, ...] = ("proxy_info", "state_class", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -136,7 +136,12 @@ class AggregatedRUCIReportAnswer(AggregatedRUCIReport):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "supported_features", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -140,7 +140,12 @@ class AuthenticationInformationAnswer(AuthenticationInformation):
     attr_lists: tuple[str, ...] = ("load", "supported_features", "failed_avp", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

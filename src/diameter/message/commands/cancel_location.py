@@ -116,7 +116,12 @@ class CancelLocationAnswer(CancelLocation):
     attr_lists: tuple[str, ...] = ("supported_features", "failed_avp", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -115,7 +115,12 @@ class CapabilitiesExchangeAnswer(CapabilitiesExchange):
     attr_lists: tuple[str, ...] = ("host_ip_address", "supported_vendor_id", "auth_application_id", "inband_security_id", "acct_application_id", "vendor_specific_application_id")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -155,7 +155,12 @@ class ChargingInterrogationAnswer(MultipleServicesCreditControlMixin, ChargingIn
     attr_lists: tuple[str, ...] = ("failed_avp", "multiple_services_credit_control")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -166,7 +166,12 @@ class ConfigurationInformationAnswer(ConfigurationInformation):
     attr_lists: tuple[str, ...] = ("load", "supported_features", "monitoring_event_report", "monitoring_event_config_status", "aese_communication_pattern_config_status", "supported_services", "imsi_group_id", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -487,7 +487,12 @@ class CreditControlAnswer(MultipleServicesCreditControlMixin, CreditControl):
     attr_lists: tuple[str, ...] = ("multiple_services_credit_control", "charging_rule_install", "redirect_host", "proxy_info", "route_record", "failed_avp", "supported_features", "event_trigger", "charging_rule_remove", "usage_monitoring_information", "csg_information_reporting", "routing_rule_report", "conditional_policy_information", "load", "qos_rule_remove", "qos_rule_install", "subsession_decision_info", "an_gw_address", "adc_rule_remove", "adc_rule_install")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -78,7 +78,12 @@ class DeviceWatchdogAnswer(DeviceWatchdog):
     attr_lists: tuple[str, ...] = ()
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -381,7 +381,12 @@ class DiameterEapAnswer(DiameterEap):
     attr_lists: tuple[str, ...] = ("state_class", "configuration_token", "failed_avp", "filter_id", "framed_appletalk_network", "framed_compression", "framed_ipv6_prefix", "framed_ipv6_route", "framed_route", "nas_filter_rule", "qos_filter_rule", "tunneling", "redirect_host", "proxy_info", "mip_mobile_node_address", "qos_resources", "tgpp_filter_id", "apn_configuration", "supported_features", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

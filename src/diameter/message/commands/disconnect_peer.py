@@ -76,7 +76,12 @@ class DisconnectPeerAnswer(DisconnectPeer):
     attr_lists: tuple[str, ...] = ()
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

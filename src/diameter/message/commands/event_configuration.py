@@ -139,7 +139,12 @@ class EventConfiguration8388735Answer(EventConfiguration8388735):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "route_record", "supported_features", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -146,7 +146,12 @@ class GCSActionAnswer(GCSAction):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "supported_features", "tmgi_deallocation_response", "mbms_bearer_response", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

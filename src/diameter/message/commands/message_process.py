@@ -138,7 +138,12 @@ class MessageProcessAnswer(MessageProcess):
     attr_lists: tuple[str, ...] = ("result_recipient_address", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

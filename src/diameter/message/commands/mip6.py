@@ -181,7 +181,12 @@ class MIp6Answer(MIp6):
     attr_lists: tuple[str, ...] = ("mip_mobile_node_address", "qos_resources", "proxy_info", "redirect_host", "failed_avp")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -133,7 +133,12 @@ class NetworkStatusContinuousReportAnswer(NetworkStatusContinuousReport):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "supported_features")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

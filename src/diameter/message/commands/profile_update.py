@@ -143,7 +143,12 @@ class ProfileUpdateAnswer(ProfileUpdate):
     attr_lists: tuple[str, ...] = ("supported_features", "load", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -162,7 +162,12 @@ class ProXimityActionAnswer(ProXimityAction):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "pduid", "prose_restricted_code_suffixrange", "prose_app_code_suffix_range", "prose_code_suffix_mask", "monitor_target", "target_pduid", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

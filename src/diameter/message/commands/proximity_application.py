@@ -121,7 +121,12 @@ class ProXimityApplicationAnswer(ProXimityApplication):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

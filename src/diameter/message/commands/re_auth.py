@@ -426,7 +426,12 @@ class ReAuthAnswer(ReAuth):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "route_record", "configuration_token", "state_class", "reply_message", "media_component_description", "flow_grouping", "an_gw_address", "charging_rule_report", "qos_rule_report", "subsession_enforcement_info", "load", "adc_rule_report")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -125,7 +125,12 @@ class RegistrationTerminationAnswer(RegistrationTermination):
     attr_lists: tuple[str, ...] = ("supported_features", "identity_with_emergency_registration", "failed_avp", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -125,7 +125,12 @@ class ReportSMDeliveryStatusAnswer(ReportSMDeliveryStatus):
     attr_lists: tuple[str, ...] = ("supported_features", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

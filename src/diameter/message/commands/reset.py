@@ -120,7 +120,12 @@ class ResetAnswer(Reset):
     attr_lists: tuple[str, ...] = ("supported_features", "failed_avp", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -190,7 +190,12 @@ class ServerAssignmentAnswer(ServerAssignment):
     attr_lists: tuple[str, ...] = ("supported_features", "scscf_restoration_info", "failed_avp", "proxy_info", "route_record", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -170,7 +170,12 @@ class SessionTerminationAnswer(SessionTermination):
     attr_lists: tuple[str, ...] = ("state_class", "redirect_host", "proxy_info", "ran_nas_release_cause", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -126,7 +126,12 @@ class SipServerAssignmentAnswer(SipServerAssignment):
     attr_lists: tuple[str, ...] = ("sip_user_data", "sip_supported_user_data_type", "proxy_info", "route_record")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

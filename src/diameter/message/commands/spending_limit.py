@@ -144,7 +144,12 @@ class SpendingLimitAnswer(SpendingLimit):
     attr_lists: tuple[str, ...] = ("policy_counter_status_report", "redirect_host", "proxy_info", "supported_features", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

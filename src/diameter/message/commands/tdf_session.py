@@ -226,7 +226,12 @@ class TDFSessionAnswer(TDFSession):
     attr_lists: tuple[str, ...] = ("supported_features", "adc_rule_report", "proxy_info", "route_record", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

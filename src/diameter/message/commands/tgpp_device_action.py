@@ -128,7 +128,12 @@ class DeviceAction8388639Answer(DeviceAction8388639):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info", "supported_features", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

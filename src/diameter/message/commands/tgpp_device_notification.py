@@ -115,7 +115,12 @@ class DeviceNotification8388640Answer(DeviceNotification8388640):
     attr_lists: tuple[str, ...] = ("redirect_host", "proxy_info")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)

@@ -134,7 +134,12 @@ class TriggerEstablishmentAnswer(TriggerEstablishment):
     attr_lists: tuple[str, ...] = ("proxy_info", "load")
 
 
+__path__: list[str] = []   # no submodules (see the generator)
+
+
 def __getattr__(name: str) -> object:
+    if name[:2] == "__":
+        raise AttributeError(name)
     from ..avp import grouped
     try:
         value = getattr(grouped, name)
