@@ -113,6 +113,37 @@ async def test_plain_handler_returning_an_awaitable_is_answered_when_it_resolves
 
 
 @aio
+async def test_handler_futures_and_other_awaitables_are_answered_or_fail_with_5012():
+    """The loop's own futures (taken as they are) and other awaitables (through
+    ensure_future) both answer when done; a failed or cancelled future answers 5012."""
+    loop = asyncio.get_running_loop()
+
+    class Later:   # an awaitable that is neither a coroutine nor a future
+        def __await__(self):
+            yield from asyncio.sleep(0.01).__await__()
+            return _answer_bytes(2001)
+
+    failed = loop.create_future()
+    failed.set_exception(RuntimeError("rating failed"))
+    cancelled = loop.create_future()
+    cancelled.cancel()
+    ready = loop.create_future()
+    ready.set_result(_answer_bytes(2002))
+    results = iter([Later(), failed, cancelled, ready, asyncio.ensure_future(asyncio.sleep(0, _answer_bytes(2001)))])
+    srv = await server(handler=lambda req: next(results))
+    raw = await _raw(srv)
+    got = []
+    for i in range(5):
+        raw.send(app_request(hbh=100 + i, e2e=500 + i))
+        got.append(await raw.recv_app())
+    assert [_ids(a) for a in got] == [(100 + i, 500 + i) for i in range(5)]
+    assert [result_of(a) for a in got] == [2001, 5012, 5012, 2002, 2001]
+    assert not srv._unanswered
+    raw.close()
+    await srv.stop()
+
+
+@aio
 async def test_handler_returning_none_answers_later_with_send_answer():
     later: list = []
 

@@ -16,11 +16,12 @@ from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.connection import PeerState
+from ..protocol.counters import answer_received as _answer_received
+from ..protocol.counters import request_sent as _request_sent
 from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
                                   DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
-from ..protocol.inbound import received_class as _received_class
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
 from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
 from ..protocol.outbound import open_message as _open_message
@@ -104,7 +105,7 @@ class RequestsPart(NodeParts):
             U32.pack_into(entry.data, 12, hbh)
             entry.tried.add(key)
             self.pending.add(key, hbh, entry.deadline, entry)
-        peer.stats.commands[entry.command].requests_sent += 1
+        _request_sent(peer.stats, entry.command)
         data = entry.data
         if self.dump_messages:
             dump_log.debug("-> %s %r", peer.identity, bytes(data))
@@ -190,7 +191,7 @@ class RequestsPart(NodeParts):
             proto = target.protocol
         # _send_to, inline (send gives the typed request's header its hop-by-hop identifier)
         _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
-        target.stats.commands[entry.command].requests_sent += 1
+        _request_sent(target.stats, entry.command)
         if self.dump_messages:
             dump_log.debug("-> %s %r", target.identity, bytes(data))
         if self.coalesce_requests:
@@ -309,12 +310,8 @@ class RequestsPart(NodeParts):
             return
         loop = self.loop
         now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()
-        cs = peer.stats.commands[hdr.command_code]
-        cs.answers_received += 1
-        cs.latencies.append(now - entry.sent_at)
-        cls = _received_class(data)   # the Result-Code's class, compiled (frames are bytes)
-        if cls is not None:
-            cs.result_classes[cls] += 1
+        # counted, its latency and Result-Code class recorded (compiled; frames are bytes)
+        _answer_received(peer.stats, hdr.command_code, now - entry.sent_at, data)
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if (hdr.flags & FLAG_ERROR and entry.origin is None and self.follow_redirects and entry.redirects < 3
