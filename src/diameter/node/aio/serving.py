@@ -32,7 +32,8 @@ from ...validation import error_answer, validate
 from ...validation.check import request_findings as _findings
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
-from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .base import (NodeParts, _App, _DEST_CODES, _RETURNED, _as_str, _Pending, _read_str, _resume, dump_log, log,
+                   new_runner)
 from .fill import check_result
 from .stats import result_class
 from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
@@ -104,20 +105,28 @@ class ServingPart(NodeParts):
                              origin_host=origin_host)
             return
         if app.is_coro:
-            # run the coroutine's first step at once: a handler that does not
-            # suspend is answered without creating a Task
+            # run the coroutine's first step at once: a handler that does not suspend is
+            # answered without creating a Task (through the node's runner: no StopIteration)
             coro = app.handler(msg)
+            pair = self._runner
+            if pair is None:
+                pair = new_runner()
+            else:
+                self._runner = None   # in use: a request handled within the handler gets a runner of its own
+            runner, box = pair
             try:
-                first = coro.send(None)
-            except StopIteration as stop:
-                ans = stop.value
-            except Exception:  # noqa: BLE001 - the handler's error becomes 5012
+                first = runner.send(coro)
+            except Exception:  # noqa: BLE001 - the handler's error becomes 5012 (and ends that runner)
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
-            else:
-                self._answer_when_done(proto, hdr, data, origin_host, self.loop.create_task(_resume(coro, first)),
+            if first is not _RETURNED:   # suspended: the runner is the handler's task's
+                box[1] = True
+                self._answer_when_done(proto, hdr, data, origin_host, self.loop.create_task(_resume(runner, first)),
                                        t_in, now)
                 return
+            ans = box[0]
+            box[0] = None
+            self._runner = pair
         else:
             try:
                 ans = app.handler(msg)
