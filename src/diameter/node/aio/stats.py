@@ -5,9 +5,6 @@ with the per-request counting that reads them); this is their public home."""
 from __future__ import annotations
 
 from ..protocol.counters import CommandStats, MinuteCounter, PeerStats, command_name, percentile
-from ..protocol.inbound import CLASSES as _CLASSES_TUPLE
 from ..protocol.inbound import result_class
-
-_CLASSES = tuple(_CLASSES_TUPLE)
 
 __all__ = ["CommandStats", "MinuteCounter", "PeerStats", "command_name", "percentile", "result_class"]
