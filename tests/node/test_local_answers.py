@@ -113,6 +113,69 @@ async def test_plain_handler_returning_an_awaitable_is_answered_when_it_resolves
 
 
 @aio
+async def test_handler_futures_and_other_awaitables_are_answered_or_fail_with_5012():
+    """The loop's own futures (taken as they are) and other awaitables (through
+    ensure_future) both answer when done; a failed or cancelled future answers 5012."""
+    loop = asyncio.get_running_loop()
+
+    class Later:   # an awaitable that is neither a coroutine nor a future
+        def __await__(self):
+            yield from asyncio.sleep(0.01).__await__()
+            return _answer_bytes(2001)
+
+    failed = loop.create_future()
+    failed.set_exception(RuntimeError("rating failed"))
+    cancelled = loop.create_future()
+    cancelled.cancel()
+    ready = loop.create_future()
+    ready.set_result(_answer_bytes(2002))
+    results = iter([Later(), failed, cancelled, ready, asyncio.ensure_future(asyncio.sleep(0, _answer_bytes(2001)))])
+    srv = await server(handler=lambda req: next(results))
+    raw = await _raw(srv)
+    got = []
+    for i in range(5):
+        raw.send(app_request(hbh=100 + i, e2e=500 + i))
+        got.append(await raw.recv_app())
+    assert [_ids(a) for a in got] == [(100 + i, 500 + i) for i in range(5)]
+    assert [result_of(a) for a in got] == [2001, 5012, 5012, 2002, 2001]
+    assert not srv._unanswered
+    raw.close()
+    await srv.stop()
+
+
+@aio
+async def test_coroutine_handlers_that_return_suspend_or_raise_in_turn_all_answer_their_request():
+    """Coroutine handlers take their first step at once (the node's runner); one that
+    suspends carries on in a task while the next ones run, one that raises costs its request."""
+    gate = asyncio.Event()
+    steps = iter(["return", "suspend", "raise", "return", "raise-later", "suspend", "return"])
+
+    async def handler(req):
+        step = next(steps)
+        if step in ("suspend", "raise-later"):
+            await gate.wait()
+            if step == "raise-later":
+                raise RuntimeError("failed after suspending")
+            return _answer_bytes(2002)
+        if step == "raise":
+            raise RuntimeError("failed at once")
+        return _answer_bytes(2001)
+    srv = await server(handler=handler)
+    raw = await _raw(srv)
+    for i in range(7):
+        raw.send(app_request(hbh=100 + i, e2e=500 + i))
+    first = [await raw.recv_app() for _ in range(4)]   # the ones that did not suspend
+    gate.set()
+    got = {_ids(a): result_of(a) for a in first + [await raw.recv_app() for _ in range(3)]}
+    assert [_ids(a) for a in first] == [(100, 500), (102, 502), (103, 503), (106, 506)]
+    assert got == {(100, 500): 2001, (101, 501): 2002, (102, 502): 5012, (103, 503): 2001,
+                   (104, 504): 5012, (105, 505): 2002, (106, 506): 2001}
+    assert not srv._unanswered
+    raw.close()
+    await srv.stop()
+
+
+@aio
 async def test_handler_returning_none_answers_later_with_send_answer():
     later: list = []
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,34 @@ async def _resume(coro, first):
     return await _Resumed(coro, first)
 
 
+#: what a handler runner yields when its handler returned without suspending
+_RETURNED: Any = object()
+
+
+@types.coroutine
+def _handler_runner(box: list):
+    """Takes coroutine handlers' first steps without a StopIteration each (``yield from``
+    gets a returned value as it is): ``send(coro)`` gives :data:`_RETURNED`, the handler's
+    value in ``box[0]``, when it returned; else what it first awaits: it suspended, and
+    ``box[1]`` must be set and the runner handed to a task (:func:`_resume`), whose result is
+    the handler's value. A handler's exception ends the runner (see :func:`new_runner`)."""
+    out = None
+    while True:
+        coro = yield out
+        box[0] = yield from coro
+        if box[1]:   # a task's now
+            return box[0]
+        out = _RETURNED
+
+
+def new_runner() -> tuple[Any, list]:
+    """A started :func:`_handler_runner` and its box: ``(runner, [value, handed to a task])``."""
+    box: list = [None, False]
+    runner = _handler_runner(box)
+    runner.send(None)
+    return runner, box
+
+
 def _as_str(v: Any) -> str | None:
     if v is None:
         return None
@@ -175,6 +204,8 @@ class NodeParts:
     _decode: Callable[[bytes], Any] | None
     #: the rules last used for validation: (dialect name, dialect generation, rules)
     _rules: tuple[str, int, Any] | None
+    #: the coroutine handlers' runner and its box (:func:`new_runner`), None while in use
+    _runner: tuple[Any, list] | None
 
     if TYPE_CHECKING:
         @property

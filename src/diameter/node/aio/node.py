@@ -129,6 +129,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self.on_peer_state: list[Callable[[PeerInfo, str], None]] = []
         self._decode = decode
         self._rules: tuple[str, int, Any] | None = None
+        self._runner: tuple[Any, list] | None = None
         self._tasks: set[asyncio.Task] = set()
         #: batch writes made in one loop iteration (the first goes out at once)
         self.batch_writes = True

@@ -16,14 +16,14 @@ from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
 from ..protocol.connection import PeerState
+from ..protocol.counters import request_sent as _request_sent
 from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINATION_REALM, AVP_RESULT_CODE,
                                   DIAMETER_REDIRECT_INDICATION,
                                   DIAMETER_UNABLE_TO_DELIVER, FLAG_ERROR, FLAG_RETRANSMIT)
 from ..protocol.framing import parse_header
-from ..protocol.inbound import received_class as _received_class
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
 from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
-from ..protocol.outbound import open_message as _open_message
+from ..protocol.outbound import answer_arrived as _answer_arrived, open_message as _open_message
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
@@ -98,13 +98,13 @@ class RequestsPart(NodeParts):
         proto = peer.protocol
         key = peer.key
         if type(entry) is OutboundRequest:
-            hbh = _send(entry, key, proto.conn.hop_by_hop, self.pending)
+            hbh = _send(entry, key, proto.conn.hop_by_hop, self.pending, peer.stats)
         else:   # a relayed request (serving.py's record): outbound.send's steps
             hbh = proto.conn.hop_by_hop.next()
             U32.pack_into(entry.data, 12, hbh)
             entry.tried.add(key)
             self.pending.add(key, hbh, entry.deadline, entry)
-        peer.stats.commands[entry.command].requests_sent += 1
+            _request_sent(peer.stats, entry.command)
         data = entry.data
         if self.dump_messages:
             dump_log.debug("-> %s %r", peer.identity, bytes(data))
@@ -188,9 +188,8 @@ class RequestsPart(NodeParts):
                 raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
                                   + not_open_hint(self, app_id))
             proto = target.protocol
-        # _send_to, inline (send gives the typed request's header its hop-by-hop identifier)
-        _send(entry, target.key, proto.conn.hop_by_hop, self.pending)
-        target.stats.commands[entry.command].requests_sent += 1
+        # _send_to, inline (send gives the typed request's header its hop-by-hop identifier, counts it)
+        _send(entry, target.key, proto.conn.hop_by_hop, self.pending, target.stats)
         if self.dump_messages:
             dump_log.debug("-> %s %r", target.identity, bytes(data))
         if self.coalesce_requests:
@@ -302,19 +301,13 @@ class RequestsPart(NodeParts):
 
     def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        key = peer.key
-        entry = self.pending.pop(key, hdr.hop_by_hop_identifier)
+        loop = self.loop
+        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()
+        # its request's record, taken; the answer counted with its latency and Result-Code class (compiled)
+        entry = _answer_arrived(self.pending, peer.key, hdr, peer.stats, now)
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
-        loop = self.loop
-        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()
-        cs = peer.stats.commands[hdr.command_code]
-        cs.answers_received += 1
-        cs.latencies.append(now - entry.sent_at)
-        cls = _received_class(data)   # the Result-Code's class, compiled (frames are bytes)
-        if cls is not None:
-            cs.result_classes[cls] += 1
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         if (hdr.flags & FLAG_ERROR and entry.origin is None and self.follow_redirects and entry.redirects < 3

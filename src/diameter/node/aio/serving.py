@@ -17,6 +17,9 @@ from ...codec.objects import decode_message as _decode_message
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
+from ..protocol.counters import answer_sent as _answer_sent
+from ..protocol.counters import request_received as _request_received
+from ..protocol.counters import result_counted as _result_counted
 from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
                                   AVP_RESULT_CODE, AVP_SESSION_ID, DIAMETER_COMMAND_UNSUPPORTED,
                                   DIAMETER_INVALID_AVP_BITS, DIAMETER_REDIRECT_INDICATION,
@@ -29,12 +32,16 @@ from ...validation import error_answer, validate
 from ...validation.check import request_findings as _findings
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
 from ...validation.dialects import dialect as get_dialect
-from .base import (NodeParts, _App, _DEST_CODES, _as_str, _Pending, _read_str, _resume, dump_log, log)
+from .base import (NodeParts, _App, _DEST_CODES, _RETURNED, _as_str, _Pending, _read_str, _resume, dump_log, log,
+                   new_runner)
 from .fill import check_result
-from .stats import _CLASSES, result_class
+from .stats import result_class
 from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
 
 _isawaitable = inspect.isawaitable
+#: the loop's own future types (asyncio's, uvloop's loop.create_future() too): a handler's
+#: result of these is answered when done, without isawaitable/ensure_future (the OCS's server)
+_FUTURES = (asyncio.Future, asyncio.Task)
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
 _NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
 #: ``time.perf_counter`` is ``time.monotonic``'s clock (Linux): a request's processing time
@@ -47,33 +54,15 @@ def _send_copy(proto: DiameterProtocol, out: bytearray) -> None:
     proto.write(out)
 
 
-def _count_result(stats: Any, cs: Any, rc: int) -> None:
-    """Count a sent answer's Result-Code in its class and in the per-minute counter."""
-    cls = _CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
-    cs.sent_result_classes[cls] += 1
-    mc = stats.sent_results_per_minute[cls]
-    if _monotonic() < mc._until:   # MinuteCounter.add, inline
-        mc._n += 1
-    else:
-        mc.add()
-
 class ServingPart(NodeParts):
     """Requests this node receives: dispatch, validation, handlers, duplicates, answers, relaying (a part of
     :class:`~diameter.node.aio.DiameterNode`)."""
 
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        stats = peer.stats
-        cs = stats.commands[hdr.command_code]
-        cs.requests_received += 1
-        rpm = stats.received_per_minute
-        mono = _monotonic()
+        mono = _request_received(peer.stats, hdr.command_code)   # counted; time.monotonic()
         loop = self.loop
         now = mono if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
-        if mono < rpm._until:   # MinuteCounter.add, inline
-            rpm._n += 1
-        else:
-            rpm.add()
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(hdr.application_id)
@@ -116,20 +105,28 @@ class ServingPart(NodeParts):
                              origin_host=origin_host)
             return
         if app.is_coro:
-            # run the coroutine's first step at once: a handler that does not
-            # suspend is answered without creating a Task
+            # run the coroutine's first step at once: a handler that does not suspend is
+            # answered without creating a Task (through the node's runner: no StopIteration)
             coro = app.handler(msg)
+            pair = self._runner
+            if pair is None:
+                pair = new_runner()
+            else:
+                self._runner = None   # in use: a request handled within the handler gets a runner of its own
+            runner, box = pair
             try:
-                first = coro.send(None)
-            except StopIteration as stop:
-                ans = stop.value
-            except Exception:  # noqa: BLE001 - the handler's error becomes 5012
+                first = runner.send(coro)
+            except Exception:  # noqa: BLE001 - the handler's error becomes 5012 (and ends that runner)
                 self._handler_failed(proto, hdr, data, origin_host)
                 return
-            else:
-                self._answer_when_done(proto, hdr, data, origin_host, self.loop.create_task(_resume(coro, first)),
+            if first is not _RETURNED:   # suspended: the runner is the handler's task's
+                box[1] = True
+                self._answer_when_done(proto, hdr, data, origin_host, self.loop.create_task(_resume(runner, first)),
                                        t_in, now)
                 return
+            ans = box[0]
+            box[0] = None
+            self._runner = pair
         else:
             try:
                 ans = app.handler(msg)
@@ -138,6 +135,9 @@ class ServingPart(NodeParts):
                 return
             t = type(ans)
             if t not in _NOT_AWAITABLE:
+                if t in _FUTURES:   # ensure_future's result for it: the future itself
+                    self._answer_when_done(proto, hdr, data, origin_host, ans, t_in, now)
+                    return
                 if _isawaitable(ans):
                     self._answer_when_done(proto, hdr, data, origin_host, asyncio.ensure_future(ans), t_in, now)
                     return
@@ -181,17 +181,9 @@ class ServingPart(NodeParts):
         if cls is None:   # no Result-Code: counted and checked by send_answer
             self._count_answer(proto, hdr.command_code, out, t_in)
         else:
-            stats = proto.peer.stats
-            cs = stats.commands[hdr.command_code]
-            cs.answers_sent += 1
             t_out = _monotonic()
-            cs.processing.append((t_out if _ONE_CLOCK else _perf_counter()) - t_in)
-            cs.sent_result_classes[cls] += 1
-            mc = stats.sent_results_per_minute[cls]
-            if t_out < mc._until:   # MinuteCounter.add, inline
-                mc._n += 1
-            else:
-                mc.add()
+            _answer_sent(proto.peer.stats, hdr.command_code, cls, (t_out if _ONE_CLOCK else _perf_counter()) - t_in,
+                         t_out)
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline
@@ -352,7 +344,7 @@ class ServingPart(NodeParts):
             cs.processing.append(_perf_counter() - received)
         rc = A.find_u32(out, AVP_RESULT_CODE)
         if rc is not None:
-            _count_result(stats, cs, rc)
+            _result_counted(stats, cs, rc)
         else:
             check_result(out, peer.identity)
 

@@ -16,7 +16,8 @@ from typing import Any, Final
 from ...codec.frame import U32
 from ..errors import NodeError
 from . import avps as A
-from .connection import SequenceCounter
+from .connection import SequenceCounter, _Received
+from .counters import PeerStats, answer_received, request_sent
 from .constants import AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
 from .pending import PendingTable
 
@@ -193,10 +194,11 @@ def open_message(message: Any, d: dict[str, Any], end_to_end: SequenceCounter, c
     return entry
 
 
-def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable) -> int:
+def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending: PendingTable,
+         stats: PeerStats | None = None) -> int:
     """Give ``entry`` the connection's next hop-by-hop identifier (written into its data with
     its end-to-end one, and into its :attr:`~OutboundRequest.header` the first time; returned)
-    and make it pending for the peer ``key`` until its deadline."""
+    and make it pending for the peer ``key`` until its deadline; counted in the peer's ``stats``."""
     hbh: Any = hop_by_hop.next()   # boxed once (compiled) for the four uses
     _IDS.pack_into(entry.data, 12, hbh, entry.end_to_end)
     entry.add_tried(key)
@@ -205,4 +207,21 @@ def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending:
     if header is not None:   # the first send: the request's header gets it too
         entry.header = None
         header.hop_by_hop_identifier = hbh
+    if stats is not None:
+        request_sent(stats, entry.command)
     return hbh
+
+
+def answer_arrived(pending: PendingTable, key: str, ev: _Received, stats: PeerStats, now: float) -> Any:
+    """The pending record that the answer ``ev`` (a connection's event) from the peer ``key``
+    answers, taken from ``pending``, the answer counted in the peer's ``stats`` with its latency
+    (sent to ``now``); None when it answers none (late or duplicate: not counted)."""
+    entry = pending.pop(key, ev.hop_by_hop_identifier)
+    if entry is None:
+        return None
+    if isinstance(entry, OutboundRequest):
+        sent_at = entry.sent_at
+    else:   # a relayed request's record
+        sent_at = float(entry.sent_at)
+    answer_received(stats, ev.command_code, now - sent_at, ev.data)
+    return entry
