@@ -92,9 +92,11 @@ def test_retransmission_to_another_instance_during_a_batch_is_replayed(pg_cluste
             again, other = await asyncio.gather(
                 eb.charge(gy("s", 1, RequestKind.UPDATE, used=2 * MIB, msisdn=X)),
                 eb.charge(gy("t", 1, RequestKind.UPDATE, used=MIB, msisdn=X)))
-            # the batch found ("s", 1) recorded: nothing of the account written, read again,
-            # the retransmission replayed and the other request charged in the next batch
-            assert _delta(before)["conflicts"] == 1
+            # the outcomes' key refused the batch holding ("s", 1): nothing of the account
+            # written, read again, the retransmission replayed and the other request charged
+            # in the next batch
+            delta = _delta(before)
+            assert delta["recorded"] == 1 and delta["conflicts"] == 1 and delta["fallbacks"] == 0
             assert again.replayed and again.balance == first.balance and again.grants == first.grants
             assert not other.replayed
             assert await _debits(a, "r", ("s", 1)) == [-20]

@@ -14,9 +14,10 @@ returned, and a unit of a busy account waits for the next batch after it. So no 
 ever decides on state another in-flight batch has not committed yet.
 
 An account whose version changed since it was cached (another instance, an administrative
-command) or for which one of the batch's requests is already recorded is not written: it
-is dropped from the cache and its units are decided again in the next batch on what is
-read then, where a recorded outcome is replayed instead of charged. A unit that conflicts
+command) is not written: it is dropped from the cache and its units are decided again in
+the next batch on what is read then. A batch holding a request already recorded is
+refused whole (`pg_link.Recorded`): all its accounts go the same way, and the recorded
+outcome is replayed instead of charged. A unit that conflicts
 `max_tries` times, or whose batch failed in the database, runs alone through `fallback`
 (a transaction that locks the account row), so a failing unit fails alone. A retransmission
 of a request still in progress here waits for its original; one answered here recently is
@@ -37,13 +38,13 @@ from . import queries
 from .base import StorageError
 from .pg_cache import AccountCache, AccountWrites, account_from_json
 from .pg_decide import Then, Unit, answer, answer_written, cached_targets, decide_batch, queue
-from .pg_link import LinkLost
+from .pg_link import LinkLost, Recorded
 from .queries import Decide, Target
 
 log = logging.getLogger("diameter.ocs.store")
 
 #: counters, for tests and metrics
-STATS = {"batches": 0, "units": 0, "conflicts": 0, "loads": 0, "fallbacks": 0}
+STATS = {"batches": 0, "units": 0, "conflicts": 0, "loads": 0, "fallbacks": 0, "recorded": 0}
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -201,9 +202,16 @@ class BatchCommitter:
                                          self._busy, self._waiting, self.max_tries)
             self._busy.update(writes)
             if writes:
-                rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
-                                             json_args=pg_sql.WRITE_JSON_ARGS)
-                written = {int(r[0]) for r in rows}
+                try:
+                    rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
+                                                 json_args=pg_sql.WRITE_JSON_ARGS)
+                except Recorded:
+                    # some request is recorded already (which one is not said): nothing was
+                    # written; every account of the batch is read again, its units decided
+                    # again (a recorded outcome is then replayed)
+                    STATS["recorded"] += 1
+                else:
+                    written = {int(r[0]) for r in rows}
         finally:
             if writes:
                 self._busy.difference_update(writes)

@@ -10,7 +10,9 @@ the values named in `json_args` are stored as JSON text (None stays NULL;
 * `PoolLink` runs the statement on a connection of this process's pool.
 
 Either raises `LinkLost` when the outcome is unknown (connection or process lost: the
-statement may have committed) and `StorageError` when the database refused it.
+statement may have committed), `Recorded` when the outcomes' primary key refused it (a
+request's outcome is recorded already) and `StorageError` when the database refused it
+otherwise; refused, nothing was written.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class LinkLost(StorageError):
     """The connection or the writer process was lost: what was sent may have committed."""
 
 
+class Recorded(StorageError):
+    """Refused by the outcomes' primary key: a request is recorded already; nothing written."""
+
+
 class PoolLink:
     """Statements on this process's own pool (`pg_pool.ConnectionPool`)."""
 
@@ -52,6 +58,10 @@ class PoolLink:
                 asyncpg.PostgresConnectionError) as exc:
             broken = True
             raise LinkLost(f"{type(exc).__name__}: {exc}") from exc
+        except asyncpg.UniqueViolationError as exc:
+            if pg_writer.is_recorded(exc):
+                raise Recorded(f"{type(exc).__name__}: {exc}") from exc
+            raise
         finally:
             self.pool.release(conn, broken)
 
@@ -129,6 +139,8 @@ class WriterLink(ChildLink):
             return detail  # type: ignore[no-any-return]
         if kind == "lost":
             raise LinkLost(str(detail))
+        if kind == "recorded":
+            raise Recorded(str(detail))
         raise StorageError(str(detail))
 
     # -- the socket ----------------------------------------------------------------------

@@ -18,7 +18,9 @@ may come in any order (each request runs on its own connection):
 * ``(id, key, args, json_args)``: run statement `key` with `args` (autocommit; the
   values named in `json_args` are stored as JSON text: `encode_json`), reply
   ``(id, "ok", rows)`` (rows as tuples), ``(id, "failed", text)`` (the database refused
-  it: nothing was written) or ``(id, "lost", text)`` (the connection broke: unknown).
+  it: nothing was written), ``(id, "recorded", text)`` (refused so because a request's
+  outcome is recorded already: `RECORDED_KEY`) or ``(id, "lost", text)`` (the connection
+  broke: unknown).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ import sys
 from typing import Any
 
 _LEN = struct.Struct(">I")
+#: the outcomes' primary key: a statement it refuses wrote nothing, and some request of it
+#: is recorded already
+RECORDED_KEY = "outcomes_pkey"
 
 
 def _die_with_parent(parent: int) -> None:
@@ -86,6 +91,11 @@ def encode_json(args: Any, which: Any) -> list[Any]:
             q = p + 1
             out[i] = [r[:p] + (None if r[p] is None else enc(r[p]),) + r[q:] for r in out[i]]
     return out
+
+
+def is_recorded(exc: BaseException) -> bool:
+    """Whether `exc` is the outcomes' primary key refusing a statement (asyncpg's error)."""
+    return getattr(exc, "constraint_name", None) == RECORDED_KEY and getattr(exc, "sqlstate", None) == "23505"
 
 
 def fast_arrays(protocol: Any) -> bool:
@@ -152,7 +162,8 @@ class Writer:
             broken = True
             reply = frame((rid, "lost", f"{type(exc).__name__}: {exc}"))
         except Exception as exc:  # refused by the database (or its rows cannot be sent)
-            reply = frame((rid, "failed", f"{type(exc).__name__}: {exc}"))
+            kind = "recorded" if is_recorded(exc) else "failed"
+            reply = frame((rid, kind, f"{type(exc).__name__}: {exc}"))
         if conn is not None:
             if broken or conn.is_closed() or conn.is_in_transaction():
                 conn.terminate()
