@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from diameter.ocs import (
     Balance,
     BalanceType,
@@ -77,11 +79,12 @@ def test_conflicting_account_in_a_batch_is_decided_again_and_charged_once(pg_clu
     asyncio.run(main())
 
 
-def test_retransmission_to_another_instance_during_a_batch_is_replayed(pg_cluster):
+@pytest.mark.parametrize("writer_process", [True, False])
+def test_retransmission_to_another_instance_during_a_batch_is_replayed(pg_cluster, writer_process):
     url = pg_cluster.new_database()
 
     async def main():
-        async with open_storage(url) as a, open_storage(url) as b:
+        async with open_storage(url) as a, PostgresStorage(url, writer_process=writer_process) as b:
             ea, eb = Engine(a), Engine(b)
             await ea.create_account("r", [(0, X)], amount=1000)
             await ea.charge(gy("s", 0, RequestKind.INITIAL, msisdn=X))

@@ -96,6 +96,16 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         ("postgres", "DROP INDEX IF EXISTS ledger_account"),
         ("postgres", "ALTER TABLE ledger ADD CONSTRAINT ledger_pkey PRIMARY KEY (account_id, id)"),
     ]),
+    (9, [
+        # PostgreSQL: the session ids that key the outcomes, reservations and sessions are
+        # compared bytewise (collation "C"): every request descends these B-trees, and under
+        # the database's collation each comparison went through strcoll (PostgreSQL 15 treats
+        # only "C" and "POSIX" as bytewise, not "C.UTF-8"). Equality, and so every key, is the
+        # same under any deterministic collation; only the indexes are rebuilt (no rewrite).
+        ("postgres", 'ALTER TABLE outcomes ALTER COLUMN session_id TYPE TEXT COLLATE "C"'),
+        ("postgres", 'ALTER TABLE reservations ALTER COLUMN session_id TYPE TEXT COLLATE "C"'),
+        ("postgres", 'ALTER TABLE sessions ALTER COLUMN session_id TYPE TEXT COLLATE "C"'),
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
