@@ -17,9 +17,9 @@ An account whose version changed since it was cached (another instance, an admin
 command) is not written: it is dropped from the cache and its units are decided again in
 the next batch on what is read then. A batch holding a request already recorded is
 refused whole (`pg_link.Recorded`): all its accounts go the same way, and the recorded
-outcome is replayed instead of charged. A unit that conflicts
-`max_tries` times, or whose batch failed in the database, runs alone through `fallback`
-(a transaction that locks the account row), so a failing unit fails alone. A retransmission
+outcome is replayed instead of charged. A unit that conflicts `max_tries` times, or whose
+batch failed in the database, runs alone through `fallback` (a transaction that locks the
+account row), so a failing unit fails alone. A retransmission
 of a request still in progress here waits for its original; one answered here recently is
 replayed from memory.
 """

@@ -12,9 +12,10 @@ is written only for the accounts so bumped, whose ids it returns. A request alre
 recorded (a retransmission answered by another instance whose account's version this
 instance had read after it) is refused by the outcomes' primary key: the statement fails
 whole, nothing is written, and the batch's accounts are read and decided again (`pg_batch`;
-no probe of the outcomes per request: that cost about 17k instructions per CCR). Rows are passed as typed arrays (no text to parse on the
-database's side): one per column, or, for the ledger, reservations, sessions and outcomes
-(rows of every request), one of the table's own row type. A reservation or session row
+no probe of the outcomes per request: that cost about 17k instructions per CCR). Rows are
+passed as typed arrays (no text to parse on the database's side): one per column, or, for
+the ledger, reservations, sessions and outcomes (rows of every request), one of the
+table's own row type. A reservation or session row
 already in the database (as the cache read it) is updated in place and a new one inserted
 (no ``ON CONFLICT``: its speculative insertion and row lock cost WAL and CPU on every
 request); a row the cache did not know of (another account's session id) makes the
