@@ -35,6 +35,7 @@ from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _RETURNED, _as_str, _Pending, _read_str, _resume, dump_log, log,
                    new_runner)
 from .fill import check_result
+from .reply import new_reply
 from .stats import result_class
 from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
 
@@ -104,6 +105,9 @@ class ServingPart(NodeParts):
                              "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
                              origin_host=origin_host)
             return
+        if app.reply:
+            self._serve_with_reply(proto, hdr, data, origin_host, app, msg, t_in, now)
+            return
         if app.is_coro:
             # run the coroutine's first step at once: a handler that does not suspend is
             # answered without creating a Task (through the node's runner: no StopIteration)
@@ -147,6 +151,24 @@ class ServingPart(NodeParts):
             self._awaiting_answer(proto, hdr, data, self.loop.time())
             return
         self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
+
+    def _serve_with_reply(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, app: _App,
+                          msg: Any, t_in: float, now: float) -> None:
+        """A handler registered with ``reply=True``: ``handler(msg, reply)``; an answer returned, or
+        awaited, is sent at once; None: the handler answers through the :class:`Reply`."""
+        reply = new_reply(self, proto, hdr, data, origin_host, t_in)
+        try:
+            ans = app.handler(msg, reply)   # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012 (if it did not answer)
+            reply.fail(exc)
+            return
+        if ans is None:
+            reply._wait(now)
+        elif type(ans) in _NOT_AWAITABLE or not _isawaitable(ans):
+            reply.answer(ans)
+        else:
+            reply._wait(now)
+            asyncio.ensure_future(ans).add_done_callback(reply._task_done)
 
     def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                           task: asyncio.Future, t_in: float, now: float) -> None:
@@ -241,9 +263,10 @@ class ServingPart(NodeParts):
         un.waiting((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier), now, hdr.command_code, data)
 
     def _log_unanswered(self, now: float) -> None:
-        for command, session_id in self._unanswered.overdue(now):
-            log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
-                        command, session_id, self._unanswered.timeout)
+        for waiting in (self._unanswered, self._replies):
+            for command, session_id in waiting.overdue(now):
+                log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
+                            command, session_id, waiting.timeout)
 
     def _rules_for(self, peer) -> tuple[str, int, Any]:
         """The validation rules of the peer's dialect, kept in ``_rules`` until the dialect changes."""
