@@ -8,7 +8,6 @@ import asyncio
 import inspect
 from types import GeneratorType as _GeneratorType
 from time import get_clock_info as _clock_info
-from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
@@ -17,7 +16,7 @@ from ...codec.objects import decode_message as _decode_message
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
-from ..protocol.counters import answer_sent as _answer_sent
+from ..protocol.counters import local_answer as _counted_answer
 from ..protocol.counters import request_received as _request_received
 from ..protocol.counters import result_counted as _result_counted
 from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
@@ -27,7 +26,6 @@ from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
 from ..protocol.framing import Header
 from ..protocol.inbound import admit as _admit
-from ..protocol.inbound import answered as _answered
 from ...validation import error_answer, validate
 from ...validation.check import request_findings as _findings
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
@@ -196,16 +194,12 @@ class ServingPart(NodeParts):
         if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
             self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
             return
-        # the request's identifiers, cached for copies (waiting ones get it now), the Result-Code's class
-        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
         if self._unanswered._items:
             self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
-        if cls is None:   # no Result-Code: counted and checked by send_answer
-            self._count_answer(proto, hdr.command_code, out, t_in)
-        else:
-            t_out = _monotonic()
-            _answer_sent(proto.peer.stats, hdr.command_code, cls, (t_out if _ONE_CLOCK else _perf_counter()) - t_in,
-                         t_out)
+        # the request's identifiers, cached for copies (waiting ones get it now), counted (compiled)
+        peer = proto.peer
+        out = _counted_answer(self.dedup, origin_host, data, out, now, _send_copy, peer.stats, hdr.command_code,
+                              t_in, _ONE_CLOCK, check_result, peer)
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline
