@@ -8,7 +8,8 @@ once later, on the event loop: no future, task or done-callback per request.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from inspect import isawaitable as _isawaitable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..protocol.constants import AVP_SESSION_ID, DIAMETER_UNABLE_TO_COMPLY
 from .base import _read_str, log
@@ -93,9 +94,11 @@ class Reply:
             self._state = _WAITING
             self._proto.request_started()
             node = self._node
+            timeout = node.request_timeout
             replies = node._replies
-            replies.timeout = node.request_timeout
-            replies.waiting(self, now, self._hdr.command_code, self._data)
+            replies.timeout = timeout
+            # replies.waiting(self, ...), inline: a new key goes at the end (deadline order)
+            replies._items[self] = (now + timeout, self._hdr.command_code, self._data)
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
         """The done callback of a handler's awaitable: its value answers (None: later)."""
@@ -116,15 +119,27 @@ class Reply:
 _new = object.__new__
 
 
-def new_reply(node: ServingPart, proto: DiameterProtocol, hdr: Any, data: bytes, origin_host: bytes,
-              t_in: float) -> Reply:
-    """A :class:`Reply` for a request being handled (its handler not called yet)."""
-    r: Reply = _new(Reply)
-    r._node = node
-    r._proto = proto
-    r._hdr = hdr
-    r._data = data
-    r._origin_host = origin_host
-    r._t_in = t_in
-    r._state = _CALLED
-    return r
+def serve(node: ServingPart, proto: DiameterProtocol, hdr: Any, data: bytes, origin_host: bytes,
+          handler: Callable[[Any, Reply], Any], msg: Any, t_in: float, now: float) -> None:
+    """Call a handler registered with ``reply=True``: ``handler(msg, reply)``. An answer returned,
+    or awaited, is sent at once; None: the handler answers through the :class:`Reply`."""
+    reply: Reply = _new(Reply)   # its fields, without an __init__ call
+    reply._node = node
+    reply._proto = proto
+    reply._hdr = hdr
+    reply._data = data
+    reply._origin_host = origin_host
+    reply._t_in = t_in
+    reply._state = _CALLED
+    try:
+        ans = handler(msg, reply)
+    except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012 (if it did not answer)
+        reply.fail(exc)
+        return
+    if ans is None:
+        reply._wait(now)
+    elif type(ans) is bytes or not _isawaitable(ans):
+        reply.answer(ans)
+    else:
+        reply._wait(now)
+        asyncio.ensure_future(ans).add_done_callback(reply._task_done)

@@ -33,7 +33,7 @@ from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _RETURNED, _as_str, _Pending, _read_str, _resume, dump_log, log,
                    new_runner)
 from .fill import check_result
-from .reply import new_reply
+from .reply import serve as _serve_with_reply
 from .stats import result_class
 from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
 
@@ -104,7 +104,7 @@ class ServingPart(NodeParts):
                              origin_host=origin_host)
             return
         if app.reply:
-            self._serve_with_reply(proto, hdr, data, origin_host, app, msg, t_in, now)
+            _serve_with_reply(self, proto, hdr, data, origin_host, app.handler, msg, t_in, now)
             return
         if app.is_coro:
             # run the coroutine's first step at once: a handler that does not suspend is
@@ -149,24 +149,6 @@ class ServingPart(NodeParts):
             self._awaiting_answer(proto, hdr, data, self.loop.time())
             return
         self._local_answer(proto, hdr, data, origin_host, ans, t_in, now)
-
-    def _serve_with_reply(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes, app: _App,
-                          msg: Any, t_in: float, now: float) -> None:
-        """A handler registered with ``reply=True``: ``handler(msg, reply)``; an answer returned, or
-        awaited, is sent at once; None: the handler answers through the :class:`Reply`."""
-        reply = new_reply(self, proto, hdr, data, origin_host, t_in)
-        try:
-            ans = app.handler(msg, reply)   # type: ignore[misc]
-        except Exception as exc:  # noqa: BLE001 - the handler's error becomes 5012 (if it did not answer)
-            reply.fail(exc)
-            return
-        if ans is None:
-            reply._wait(now)
-        elif type(ans) in _NOT_AWAITABLE or not _isawaitable(ans):
-            reply.answer(ans)
-        else:
-            reply._wait(now)
-            asyncio.ensure_future(ans).add_done_callback(reply._task_done)
 
     def _answer_when_done(self, proto: DiameterProtocol, hdr, data: bytes, origin_host: bytes,
                           task: asyncio.Future, t_in: float, now: float) -> None:
