@@ -198,14 +198,16 @@ class CreditControlServer:
                 self._dialects[origin_host] = d
         return d
 
-    def _prelude(self, msg: Any) -> Any:
+    def _prelude(self, msg: Any, buf: bytes | None = None) -> Any:
         """What every CCR goes through before its handler: parsed, then answered from the
         duplicate cache, by the first copy's answer (a coroutine), with 3004 when too busy, or
-        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one)."""
+        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one).
+        ``buf``: the request's bytes as received, when the caller has them."""
         if self._ticker is None:
             self._start_ticker()
         try:
-            buf = _wire_bytes(msg)
+            if buf is None:
+                buf = _wire_bytes(msg)
             req = _ccr_request(msg, buf, "", "3gpp")  # parse_ccr(msg, raw=buf), one call less
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)
@@ -269,7 +271,7 @@ class CreditControlServer:
         of the answer); everything else as :meth:`_on_request`."""
         if msg.header.command_code == CMD_ST:
             return self._on_str(msg)
-        begun = self._prelude(msg)
+        begun = self._prelude(msg, None if reply is None else reply.request)
         if type(begun) is not tuple:   # answered already (cache, first copy, 3004, 5004)
             return begun
         buf, req, key = begun
