@@ -35,6 +35,7 @@ from .base import PeerFailed as PeerFailed
 from .base import RequestTimeout as RequestTimeout
 from .connections import ConnectionsPart
 from .requests import RequestsPart
+from .reply import ReplyHandler
 from .serving import ServingPart
 
 _A = TypeVar("_A")
@@ -148,7 +149,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
             self._decode = Message.from_bytes
         return self._decode
 
-    def add_application(self, app_id: int, handler: Handler | None = None, *, auth: bool = True,
+    def add_application(self, app_id: int, handler: Handler | ReplyHandler | None = None, *, auth: bool = True,
                         acct: bool = False, vendor_id: int | None = None,
                         commands: set[int] | None = None, validate: bool | None = None,
                         reply: bool = False) -> None:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from .serving import ServingPart
     from .transport import DiameterProtocol
 
+#: a handler registered with ``add_application(..., reply=True)``
+ReplyHandler = Callable[[Any, "Reply"], Any]
+
 #: :attr:`Reply._state`: the handler has not returned yet / it returned, the answer is awaited
 #: (the request counts as in progress and unanswered) / answered (or failed)
 _CALLED, _WAITING, _DONE = 0, 1, 2
@@ -120,7 +123,7 @@ _new = object.__new__
 
 
 def serve(node: ServingPart, proto: DiameterProtocol, hdr: Any, data: bytes, origin_host: bytes,
-          handler: Callable[[Any, Reply], Any], msg: Any, t_in: float, now: float) -> None:
+          handler: ReplyHandler, msg: Any, t_in: float, now: float) -> None:
     """Call a handler registered with ``reply=True``: ``handler(msg, reply)``. An answer returned,
     or awaited, is sent at once; None: the handler answers through the :class:`Reply`."""
     reply: Reply = _new(Reply)   # its fields, without an __init__ call
