@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Mapping, Protocol
 from ..message.commands import (AbortSessionRequest, CreditControlAnswer, ReAuthRequest,
                                 SessionTerminationAnswer)
 from ..node.aio.node import DiameterNode
+from ..node.aio.reply import Reply
 from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, ServerSession)
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
@@ -80,14 +81,16 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
 
 class _Soon:
     """A request answered through the handler's ``answer_soon``: its callback encodes the
-    answer and resolves the future the node waits on."""
+    answer and gives it to the node's :class:`~diameter.node.aio.Reply` (or resolves the
+    future the caller waits on, without one)."""
 
-    __slots__ = ("server", "msg", "buf", "req", "key", "fut", "dropped", "out")
+    __slots__ = ("server", "msg", "buf", "req", "key", "fut", "reply", "dropped", "out")
 
     def __init__(self, server: CreditControlServer, msg: Any, buf: bytes, req: CCRequest,
-                 key: tuple[str, int]) -> None:
+                 key: tuple[str, int], reply: Reply | None = None) -> None:
         self.server, self.msg, self.buf, self.req, self.key = server, msg, buf, req, key
         self.fut: asyncio.Future[bytes] | None = None
+        self.reply = reply
         self.dropped = False  # answered (or failed): a second callback is ignored
         self.out: bytes | None = None
 
@@ -138,6 +141,10 @@ class _Soon:
             if reason is not None:
                 server._closed_later(self.req.session_id, reason)
         self.out = out
+        reply = self.reply
+        if reply is not None:
+            reply.answer(out)
+            return
         fut = self.fut
         if fut is not None and not fut.done():
             fut.set_result(out)
@@ -174,7 +181,7 @@ class CreditControlServer:
         #: the handler's callback path for CCR-I/U/T, if it has one (see `CreditControlHandler`)
         self._soon: Callable[..., CCResult | None] | None = getattr(handler, "answer_soon", None)
         node.add_application(application_id, self._on_request if self._soon is None else self._on_request_soon,
-                             commands={CMD_CC, CMD_ST}, validate=validate)
+                             commands={CMD_CC, CMD_ST}, validate=validate, reply=self._soon is not None)
 
     @property
     def sessions(self) -> Mapping[str, ServerSession]:
@@ -191,14 +198,16 @@ class CreditControlServer:
                 self._dialects[origin_host] = d
         return d
 
-    def _prelude(self, msg: Any) -> Any:
+    def _prelude(self, msg: Any, buf: bytes | None = None) -> Any:
         """What every CCR goes through before its handler: parsed, then answered from the
         duplicate cache, by the first copy's answer (a coroutine), with 3004 when too busy, or
-        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one)."""
+        begun: ``(buf, req, key)`` is returned then (a tuple: nothing else returned is one).
+        ``buf``: the request's bytes as received, when the caller has them."""
         if self._ticker is None:
             self._start_ticker()
         try:
-            buf = _wire_bytes(msg)
+            if buf is None:
+                buf = _wire_bytes(msg)
             req = _ccr_request(msg, buf, "", "3gpp")  # parse_ccr(msg, raw=buf), one call less
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)
@@ -255,13 +264,14 @@ class CreditControlServer:
             self._closed_later(req.session_id, reason)
         return out
 
-    def _on_request_soon(self, msg: Any) -> Any:
+    def _on_request_soon(self, msg: Any, reply: Reply | None = None) -> Any:
         """The node's handler when the credit-control handler has ``answer_soon``: CCR-I/U/T
-        are answered through it, without a coroutine per request (the answer, or a future of
-        it resolved by the handler's callback); everything else as :meth:`_on_request`."""
+        are answered through it, without a coroutine per request (the answer, or None and the
+        node's ``reply`` called back by the handler's callback; without a ``reply``, a future
+        of the answer); everything else as :meth:`_on_request`."""
         if msg.header.command_code == CMD_ST:
             return self._on_str(msg)
-        begun = self._prelude(msg)
+        begun = self._prelude(msg, None if reply is None else reply.request)
         if type(begun) is not tuple:   # answered already (cache, first copy, 3004, 5004)
             return begun
         buf, req, key = begun
@@ -270,10 +280,13 @@ class CreditControlServer:
         pending = _new_soon(_Soon)  # _Soon(self, msg, buf, req, key), without its __init__ call
         pending.server, pending.msg, pending.buf, pending.req, pending.key = self, msg, buf, req, key
         pending.fut = pending.out = None
+        pending.reply = reply
         pending.dropped = False
         try:
             res = self._soon(req, pending)  # type: ignore[misc]
             if res is None:
+                if reply is not None:  # answered through it (maybe already)
+                    return None
                 if pending.out is not None:  # the handler called back before it returned
                     return pending.out
                 fut = pending.fut = self.node.loop.create_future()
@@ -286,7 +299,7 @@ class CreditControlServer:
         except Exception as exc:  # noqa: BLE001 - one failing request costs only its own answer
             if pending.dropped:  # it was answered through the callback: that answer stands
                 log.error("credit-control handler failed for %s after answering: %r", req.session_id, exc)
-                return pending.out
+                return None if reply is not None else pending.out
             pending.dropped = True
             return self._failed(msg, buf, req, key, exc)
         pending.dropped = True

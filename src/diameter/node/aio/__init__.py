@@ -2,6 +2,7 @@
 from .node import DiameterNode, NodeError, NotRoutable, PeerFailed, RequestTimeout
 from .peer import PeerInfo
 from .readiness import PeerNotReady
+from .reply import Reply
 
 __all__ = ["DiameterNode", "NodeError", "NotRoutable", "PeerFailed", "PeerInfo", "PeerNotReady",
-           "RequestTimeout"]
+           "Reply", "RequestTimeout"]

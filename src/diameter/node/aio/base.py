@@ -55,6 +55,8 @@ class _App:
     vendor_id: int | None = None
     commands: frozenset[int] | None = None
     validate: bool = True
+    #: the handler is called as ``handler(msg, reply)`` (:class:`~diameter.node.aio.reply.Reply`)
+    reply: bool = False
 
 
 def _read_str(data: bytes, code: int) -> str | None:
@@ -177,6 +179,8 @@ class NodeParts:
     _open: list[PeerInfo]
     _running: bool
     _unanswered: UnansweredRequests
+    #: requests waiting for their :class:`~diameter.node.aio.reply.Reply` (keyed by it)
+    _replies: UnansweredRequests
     routes: RoutingTable
     client_routes: dict[tuple[str, int | None], list[str]]
     balancer: Balancer
@@ -216,6 +220,10 @@ class NodeParts:
         def handle_events(self, proto: DiameterProtocol, events: list[Any]) -> None: ...
         def _on_request(self, proto: DiameterProtocol, hdr: Any, data: bytes) -> None: ...
         def _on_answer(self, proto: DiameterProtocol, hdr: Any, data: bytes) -> None: ...
+        def _local_answer(self, proto: DiameterProtocol, hdr: Any, data: bytes, origin_host: bytes, ans: Any,
+                          t_in: float, now: float) -> None: ...
+        def _handler_failed(self, proto: DiameterProtocol, hdr: Any, data: bytes, origin_host: bytes,
+                            exc: BaseException | None = None) -> None: ...
         def _usable(self, identity: str, app_id: int) -> bool: ...
         def _pending_count(self, identity: str) -> int: ...
         def _send_to(self, peer: PeerInfo, entry: _Pending) -> None: ...

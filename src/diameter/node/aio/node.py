@@ -35,6 +35,7 @@ from .base import PeerFailed as PeerFailed
 from .base import RequestTimeout as RequestTimeout
 from .connections import ConnectionsPart
 from .requests import RequestsPart
+from .reply import ReplyHandler
 from .serving import ServingPart
 
 _A = TypeVar("_A")
@@ -121,6 +122,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self.dedup = DuplicateCache(duplicate_window, max_bytes=duplicate_cache_bytes)
         #: requests whose handler has not answered yet: (id(proto), hbh, e2e) -> (deadline, command, request)
         self._unanswered = UnansweredRequests(request_timeout)
+        self._replies = UnansweredRequests(request_timeout)
         self.protocols: set[DiameterProtocol] = set()
         #: peers with an open connection (kept in step with open/close events)
         self._open: list[PeerInfo] = []
@@ -147,20 +149,23 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
             self._decode = Message.from_bytes
         return self._decode
 
-    def add_application(self, app_id: int, handler: Handler | None = None, *, auth: bool = True,
+    def add_application(self, app_id: int, handler: Handler | ReplyHandler | None = None, *, auth: bool = True,
                         acct: bool = False, vendor_id: int | None = None,
-                        commands: set[int] | None = None, validate: bool | None = None) -> None:
+                        commands: set[int] | None = None, validate: bool | None = None,
+                        reply: bool = False) -> None:
         """Serve (or just advertise, with no handler) an application id.
 
         With ``commands``, requests for other command codes get 3001
         (DIAMETER_COMMAND_UNSUPPORTED). Requests are validated against their
         grammar (in the sending peer's dialect) before the handler sees them
         unless ``validate=False`` (default: the node's ``validate``).
+        ``reply=True``: the handler is called as ``handler(msg, reply)`` and may return
+        None and answer later through the :class:`~diameter.node.aio.Reply`.
         """
         is_coro = handler is not None and inspect.iscoroutinefunction(handler)
-        self.apps[app_id] = _App(app_id, handler, is_coro, auth and not acct, acct, vendor_id,
+        self.apps[app_id] = _App(app_id, handler, is_coro and not reply, auth and not acct, acct, vendor_id,
                                  frozenset(commands) if commands is not None else None,
-                                 self.validate if validate is None else validate)
+                                 self.validate if validate is None else validate, reply and handler is not None)
 
     def add_peer(self, identity: str, realm: str | None = None, addresses: list[str] | None = None,
                  port: int | None = None, **kw: Any) -> PeerInfo:
@@ -331,7 +336,7 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
             self._fail_pending(entry, RequestTimeout(f"no answer from {key} in time"),
                                DIAMETER_UNABLE_TO_DELIVER)
         self.dedup.trim(now)
-        if self._unanswered._items:
+        if self._unanswered._items or self._replies._items:
             self._log_unanswered(now)
 
     # ---- introspection ----------------------------------------------------------

@@ -8,7 +8,6 @@ import asyncio
 import inspect
 from types import GeneratorType as _GeneratorType
 from time import get_clock_info as _clock_info
-from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 from typing import Any
 
@@ -17,7 +16,7 @@ from ...codec.objects import decode_message as _decode_message
 from ..protocol import avps as A
 from ..protocol.answers import RelayError, answer_header, redirect_avps, relayed
 from ..protocol.answers import error_answer as node_error_answer
-from ..protocol.counters import answer_sent as _answer_sent
+from ..protocol.counters import local_answer as _counted_answer
 from ..protocol.counters import request_received as _request_received
 from ..protocol.counters import result_counted as _result_counted
 from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
@@ -27,7 +26,6 @@ from ..protocol.constants import (AVP_DESTINATION_HOST, AVP_DESTINATION_REALM,
 from ..protocol.dispatch import Step, dispatch_request, local_refusal
 from ..protocol.framing import Header
 from ..protocol.inbound import admit as _admit
-from ..protocol.inbound import answered as _answered
 from ...validation import error_answer, validate
 from ...validation.check import request_findings as _findings
 from ...validation.dialects import GENERATION as DIALECT_GENERATION
@@ -35,6 +33,7 @@ from ...validation.dialects import dialect as get_dialect
 from .base import (NodeParts, _App, _DEST_CODES, _RETURNED, _as_str, _Pending, _read_str, _resume, dump_log, log,
                    new_runner)
 from .fill import check_result
+from .reply import serve as _serve_with_reply
 from .stats import result_class
 from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
 
@@ -103,6 +102,9 @@ class ServingPart(NodeParts):
             self._send_error(proto, hdr, data, code if code >= 3000 else DIAMETER_UNABLE_TO_COMPLY,
                              "cannot decode request" + (f": AVP code {avp_code}" if avp_code is not None else ""),
                              origin_host=origin_host)
+            return
+        if app.reply:
+            _serve_with_reply(self, proto, hdr, data, origin_host, app.handler, msg, t_in, now)
             return
         if app.is_coro:
             # run the coroutine's first step at once: a handler that does not suspend is
@@ -174,16 +176,12 @@ class ServingPart(NodeParts):
         if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
             self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
             return
-        # the request's identifiers, cached for copies (waiting ones get it now), the Result-Code's class
-        out, cls = _answered(self.dedup, origin_host, data, out, now, _send_copy)
         if self._unanswered._items:
             self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
-        if cls is None:   # no Result-Code: counted and checked by send_answer
-            self._count_answer(proto, hdr.command_code, out, t_in)
-        else:
-            t_out = _monotonic()
-            _answer_sent(proto.peer.stats, hdr.command_code, cls, (t_out if _ONE_CLOCK else _perf_counter()) - t_in,
-                         t_out)
+        # the request's identifiers, cached for copies (waiting ones get it now), counted (compiled)
+        peer = proto.peer
+        out = _counted_answer(self.dedup, origin_host, data, out, now, _send_copy, peer.stats, hdr.command_code,
+                              t_in, _ONE_CLOCK, check_result, peer)
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline
@@ -241,9 +239,10 @@ class ServingPart(NodeParts):
         un.waiting((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier), now, hdr.command_code, data)
 
     def _log_unanswered(self, now: float) -> None:
-        for command, session_id in self._unanswered.overdue(now):
-            log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
-                        command, session_id, self._unanswered.timeout)
+        for waiting in (self._unanswered, self._replies):
+            for command, session_id in waiting.overdue(now):
+                log.warning("request %d (Session-Id %s) got no answer from its handler within %.0f s",
+                            command, session_id, waiting.timeout)
 
     def _rules_for(self, peer) -> tuple[str, int, Any]:
         """The validation rules of the peer's dialect, kept in ``_rules`` until the dialect changes."""

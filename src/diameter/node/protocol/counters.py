@@ -2,7 +2,7 @@
 
 Compiled with the node core (setup.py's ``NODE_COMPILED_MODULES``): the classes are native
 then, and the per-request counting (:func:`request_sent`, :func:`answer_received`,
-:func:`request_received`, :func:`answer_sent`) reads and writes their fields directly, one
+:func:`request_received`, :func:`local_answer`) reads and writes their fields directly, one
 call per request and side instead of a dozen interpreted attribute reads and dict look-ups.
 ``diameter.node.aio.stats`` is their public home.
 """
@@ -11,11 +11,14 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Final
 
-from .inbound import CLASSES, received_class, result_class
+from .dedup import DuplicateCache
+from .inbound import CLASSES, complete, received_class, result_class, result_code
 
 _monotonic: Final = time.monotonic
+_perf_counter: Final = time.perf_counter
 
 
 def command_name(code: int) -> str:
@@ -206,18 +209,31 @@ def request_received(stats: PeerStats, command: Any) -> float:
     return mono
 
 
-def answer_sent(stats: PeerStats, command: Any, cls: str, processing: float, t_out: float) -> None:
-    """An answer sent to one of the peer's requests at ``t_out`` (``time.monotonic()``), its
-    Result-Code's class ``cls`` and the request's ``processing`` time."""
+def local_answer(dedup: DuplicateCache, host: bytes, data: bytes, out: bytes, now: float,
+                 send_copy: Callable[[Any, bytearray], object], stats: PeerStats, command: Any, t_in: float,
+                 one_clock: bool, check: Callable[[bytes, str], object], peer: Any) -> bytes:
+    """The answer ``out`` to the local request ``data`` from ``host``, completed and cached as
+    :func:`~.inbound.answered` does, and counted: its command's answers, processing
+    time from ``t_in`` (``time.monotonic()`` when ``one_clock``, else ``time.perf_counter()``),
+    Result-Code class and per-minute counter; an answer without a Result-Code is counted
+    without a class and given to ``check(out, peer.identity)``. Returns the answer to send."""
+    out = complete(dedup, host, data, out, now, send_copy)
     cs = stats.commands[command]
     cs.answers_sent += 1
-    cs.processing.append(processing)
+    t_out: float = _monotonic()
+    cs.processing.append((t_out if one_clock else _perf_counter()) - t_in)
+    rc = result_code(out)
+    if rc < 0:
+        check(out, peer.identity)
+        return out
+    cls = CLASSES[rc // 1000] if rc < 10000 else result_class(rc)
     cs.sent_result_classes[cls] += 1
     mc = stats.sent_results_per_minute[cls]
     if t_out < mc._until:
         mc._n += 1
     else:
         mc.add()
+    return out
 
 
 def result_counted(stats: PeerStats, cs: CommandStats, rc: int) -> None:

@@ -124,6 +124,16 @@ def answered(dedup: DuplicateCache, host: bytes, data: bytes, out: bytes, now: f
     for it get it now, each through ``send_copy(waiter, answer)`` with its own hop-by-hop
     identifier. ``out`` must be at least a header long (20 bytes): ValueError if not.
     """
+    out = complete(dedup, host, data, out, now, send_copy)
+    rc = result_code(out)
+    if rc < 0:
+        return out, None
+    return out, (CLASSES[rc // 1000] if rc < 10000 else result_class(rc))
+
+
+def complete(dedup: DuplicateCache, host: bytes, data: bytes, out: bytes, now: float,
+             send_copy: Callable[[Any, bytearray], object]) -> bytes:
+    """:func:`answered`'s answer to send, completed and cached (copies waiting get it), without its class."""
     if len(out) < 20:
         raise ValueError(f"an answer of {len(out)} bytes has no Diameter header")
     i: i64 = 12
@@ -145,7 +155,4 @@ def answered(dedup: DuplicateCache, host: bytes, data: bytes, out: bytes, now: f
             copy[14] = (hbh >> 8) & 0xFF
             copy[15] = hbh & 0xFF
             send_copy(w[0], copy)
-    rc = result_code(out)
-    if rc < 0:
-        return out, None
-    return out, (CLASSES[rc // 1000] if rc < 10000 else result_class(rc))
+    return out
