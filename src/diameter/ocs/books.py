@@ -176,9 +176,13 @@ class Books:
                         session_id=res.session_id)
         # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
         key: Any = (res.session_id, res.rating_group)
-        self.reservations.pop(key, None)
-        if self.put:  # mostly empty here: released before anything is kept
-            self.put.pop(key, None)
+        # (``in`` and ``del``, not ``pop(key, None)``: compiled, dict.pop is a generic method call)
+        reservations = self.reservations
+        if key in reservations:
+            del reservations[key]
+        put = self.put
+        if put and key in put:  # mostly empty here: released before anything is kept
+            del put[key]
         deleted = self.deleted
         if deleted is None:
             deleted = self.deleted = set()
@@ -280,6 +284,14 @@ class Books:
             outcome.balance_change = change
         # balances change only through `change`: a balance's last row holds its new amount
         return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
-                        list(self.put.values()), sorted(self.deleted) if self.deleted else [],
-                        list(self.sessions_put.values()),
-                        sorted(self.sessions_del) if self.sessions_del else [], self.cdrs)
+                        list(self.put.values()), _sorted(self.deleted), list(self.sessions_put.values()),
+                        _sorted(self.sessions_del), self.cdrs)
+
+
+def _sorted(keys: Any) -> list[Any]:
+    """``sorted(keys)`` of a set that may be None (empty); one key needs no sort."""
+    if not keys:
+        return []
+    if len(keys) == 1:
+        return list(keys)
+    return sorted(keys)

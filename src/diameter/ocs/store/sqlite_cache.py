@@ -229,7 +229,8 @@ class AccountCache:
         inflight = self.inflight
         ks: list[Any] = keys  # (Any: compiled, a tuple-typed key is rebuilt for each use)
         for k in ks:
-            inflight.pop(k, None)
+            if k in inflight:  # (not ``pop(k, None)``: compiled, a generic method call)
+                del inflight[k]
 
     def flush(self, write: Callable[[Rows | None], None]) -> None:
         """Write what the batch decided so far, in its transaction (before other work reads)."""
