@@ -229,8 +229,10 @@ class AccountCache:
         inflight = self.inflight
         ks: list[Any] = keys  # (Any: compiled, a tuple-typed key is rebuilt for each use)
         for k in ks:
-            if k in inflight:  # (not ``pop(k, None)``: compiled, a generic method call)
+            try:  # (not ``pop(k, None)``: compiled, a generic method call; nor ``in`` then ``del``)
                 del inflight[k]
+            except KeyError:
+                pass
 
     def flush(self, write: Callable[[Rows | None], None]) -> None:
         """Write what the batch decided so far, in its transaction (before other work reads)."""
