@@ -150,3 +150,34 @@ def test_deletes_and_cdrs_of_a_batch_are_one_statement_each_and_touch_only_their
             f"s{i}" for i in range(1, 2 * n, 2)}
         got = conn.execute("SELECT ts, session_id, account_id, record FROM cdrs ORDER BY id").fetchall()
         assert got == [(ts, s, a, json.dumps(rec, sort_keys=True)) for ts, s, a, rec in cdrs]
+
+
+def test_ledger_runs_expand_to_the_rows_decided_and_a_cut_run_is_refused():
+    """The cache sends a decision's ledger rows as runs (time, account, session and request
+    number once); the writer expands them to exactly the rows, in order."""
+    import pytest
+
+    from diameter.ocs.model import LedgerRow
+    from diameter.ocs.store.sqlite_cache import _ledger_groups, _secs
+    from diameter.ocs.store.sqlite_writer import ledger_rows
+
+    now = 1_700_000_000.1234567
+    ts = _secs(now)
+    rows = [LedgerRow(7, 70, "release", 100, 900, 10, "s1", 2, 1, now),
+            LedgerRow(7, 70, "debit", -40, 860, 4, "s1", 2, 1, now),
+            LedgerRow(7, 71, "reserve", -100, 0, 10, "s1", 2, None, now),
+            LedgerRow(7, 70, "release", 5, 865, 1, "s0", 2, None, now),  # another session's hold
+            LedgerRow(7, 70, "adjust", 1, 866, 0, None, None, None, now - 1.0)]
+    runs: list = []
+    _ledger_groups(runs, rows, now, ts)
+    assert runs[:5] == [ts, 7, "s1", 2, 3] and len(runs) == 3 * 5 + 5 * 6
+    want = [v for r in rows for v in ((ts if r.ts == now else _secs(r.ts)), r.account_id, r.balance_id, r.op,
+                                      r.amount, r.balance_after, r.units, r.session_id, r.request_number,
+                                      r.rating_group)]
+    assert ledger_rows(runs) == want
+    _ledger_groups(runs, rows[:1], now, ts)  # a second decision: a run of its own
+    assert ledger_rows(runs) == want + want[:10]
+    with pytest.raises(ValueError):
+        ledger_rows(runs[:-1])
+    with pytest.raises(ValueError):
+        ledger_rows(runs[:4])

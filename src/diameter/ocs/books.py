@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from .model import (
     NO_RATING_GROUP,
@@ -56,10 +56,12 @@ class Decision:
 
 
 def rg_key(rating_group: int | None) -> int:
-    return NO_RATING_GROUP if rating_group is None else rating_group
+    return _NO_RG if rating_group is None else rating_group
 
 
-_HOLD_OPS = ("reserve", "release")
+_HOLD_OPS: Final = ("reserve", "release")
+#: (Final: a constant when compiled, where the imported name is a look-up in the globals)
+_NO_RG: Final = NO_RATING_GROUP
 _MONEY = UnitKind.MONEY
 
 
@@ -172,13 +174,22 @@ class Books:
             except KeyError:
                 continue  # balance deleted since; nothing to give back to
             self.change(bal, h.amount, "release", h.units,
-                        None if res.rating_group == NO_RATING_GROUP else res.rating_group,
+                        None if res.rating_group == _NO_RG else res.rating_group,
                         session_id=res.session_id)
         # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
         key: Any = (res.session_id, res.rating_group)
-        self.reservations.pop(key, None)
-        if self.put:  # mostly empty here: released before anything is kept
-            self.put.pop(key, None)
+        # (``del``, not ``pop(key, None)``: compiled, dict.pop is a generic method call, and
+        # ``in`` then ``del`` hashes the tuple twice)
+        try:
+            del self.reservations[key]
+        except KeyError:
+            pass
+        put = self.put
+        if put:  # mostly empty here: released before anything is kept
+            try:
+                del put[key]
+            except KeyError:
+                pass
         deleted = self.deleted
         if deleted is None:
             deleted = self.deleted = set()
@@ -280,6 +291,14 @@ class Books:
             outcome.balance_change = change
         # balances change only through `change`: a balance's last row holds its new amount
         return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
-                        list(self.put.values()), sorted(self.deleted) if self.deleted else [],
-                        list(self.sessions_put.values()),
-                        sorted(self.sessions_del) if self.sessions_del else [], self.cdrs)
+                        list(self.put.values()), _sorted(self.deleted), list(self.sessions_put.values()),
+                        _sorted(self.sessions_del), self.cdrs)
+
+
+def _sorted(keys: Any) -> list[Any]:
+    """``sorted(keys)`` of a set that may be None (empty); one key needs no sort."""
+    if not keys:
+        return []
+    if len(keys) == 1:
+        return list(keys)
+    return sorted(keys)

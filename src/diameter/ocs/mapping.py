@@ -67,15 +67,38 @@ def _units_read(u: Units) -> dict[UnitKind, int]:
 
 
 def usage_of(m: MsccRequest) -> ServiceUsage:
-    used: dict[UnitKind, int] = {}
-    for u in m.used:
-        for k, v in _units_read(u).items():
-            used[k] = used.get(k, 0) + (v if v > 0 else 0)  # max(0, v), no generic call
-    sids = m.service_identifiers  # each field read once: a generic look-up when compiled
+    """The engine's usage of one MSCC. Its unit dicts may be shared with other usages (the
+    parser shares equal Units, and so does this): read them, do not change them."""
+    used: dict[UnitKind, int]
+    us = m.used  # each field read once: a generic look-up when compiled
+    if len(us) == 1:  # the common case: one report, its dict as it is when no count is negative
+        used = _units_read(us[0])
+        for v in used.values():
+            if v < 0:
+                used = _used(us)
+                break
+    elif us:
+        used = _used(us)
+    else:
+        used = _NO_UNITS
+    sids = m.service_identifiers
     requested = m.requested
     return ServiceUsage(m.rating_group, sids[0] if sids else None,
-                        None if requested is None else dict(_units_read(requested)),
+                        None if requested is None else _units_read(requested),
                         used, _FINAL in m.reporting_reasons)
+
+
+#: the used units of an MSCC without a report (shared: never changed)
+_NO_UNITS: Final[dict[UnitKind, int]] = {}
+
+
+def _used(us: list[Units]) -> dict[UnitKind, int]:
+    """The used units of several reports, summed (a negative count as 0)."""
+    used: dict[UnitKind, int] = {}
+    for u in us:
+        for k, v in _units_read(u).items():
+            used[k] = used.get(k, 0) + (v if v > 0 else 0)  # max(0, v), no generic call
+    return used
 
 
 _FINAL = int(ReportingReason.FINAL)
@@ -310,15 +333,35 @@ def _field(req: Any, slot: str, name: str) -> Any:
     return value
 
 
-def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
-    """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated)."""
+def _pair(sub: Any) -> bool:
+    """Whether `sub` is an (int, str) tuple already."""
+    return type(sub) is tuple and len(sub) == 2 and type(sub[0]) is int and type(sub[1]) is str
+
+
+def _converted(given: Any) -> list[tuple[int, str]]:
+    """The subscriptions as (int, str) pairs, in a list of their own."""
     subs: list[tuple[int, str]] = []
-    for sub in _field(req, "_subscription_ids", "subscription_ids"):
-        if type(sub) is tuple and len(sub) == 2 and type(sub[0]) is int and type(sub[1]) is str:
+    for sub in given:
+        if _pair(sub):
             subs.append(sub)  # already (int, str): the same values as converting them
         else:
             t, d = sub
             subs.append((int(t), str(d)))
+    return subs
+
+
+def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
+    """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated).
+    The request's own list when it holds (int, str) pairs already: read it, do not change it."""
+    given: Any = _field(req, "_subscription_ids", "subscription_ids")
+    if type(given) is not list:
+        subs = _converted(given)
+    else:
+        subs = given
+        for sub in given:
+            if not _pair(sub):
+                subs = _converted(given)  # not all (int, str) already (the parser's are)
+                break
     if not subs and req.user_name:
         log.info("session %s: no Subscription-Id, User-Name %r used (tolerated)",
                  req.session_id, req.user_name)

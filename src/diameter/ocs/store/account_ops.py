@@ -36,7 +36,8 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
         sid, rg = key
         rs = res.get(sid)
         if rs is not None:
-            rs.pop(rg, None)
+            if rg in rs:  # (not ``pop(rg, None)``: compiled, a generic method call)
+                del rs[rg]
             if not rs:
                 del res[sid]
         res_put[key] = None
@@ -49,7 +50,8 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
         res_put[key] = r
         session_account[r.session_id] = account_id
     for sid in dec.sessions_del:
-        sessions.pop(sid, None)
+        if sid in sessions:
+            del sessions[sid]
         ses_put[sid] = None
     for s in dec.sessions_put:
         sessions[s.session_id] = s

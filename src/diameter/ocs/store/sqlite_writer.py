@@ -186,10 +186,32 @@ OUTCOME = Rows("INSERT INTO outcomes (session_id, request_number, ts, outcome)",
                blob=3)
 
 
+def ledger_rows(runs: list[Any]) -> list[Any]:
+    """The ledger's rows, ten values each one after the other, of the runs
+    ``AccountCache.take`` sends: ``ts, account id, session id, request number, n`` then
+    ``n`` rows of ``balance id, op, amount, balance after, units, rating group``."""
+    if type(runs) is not list:
+        raise ValueError("ledger runs expected in a list")
+    out: list[Any] = []
+    i, end = 0, len(runs)
+    while i < end:
+        ts, account, sid, number, n = runs[i:i + 5]
+        i += 5
+        stop = i + 6 * n
+        if type(n) is not int or n <= 0 or stop > end:
+            raise ValueError("ledger run cut short")
+        while i < stop:
+            bid, op, amount, after, units, rg = runs[i:i + 6]
+            out += (ts, account, bid, op, amount, after, units, sid, number, rg)
+            i += 6
+    return out
+
+
 def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
-    """Write what a batch decided (``AccountCache.take``: balances, ledger, reservations
-    deleted / put, sessions deleted / put, CDRs, account states, outcomes, each a flat list
-    of its rows' values but the states, ``(state, account id)`` pairs; times as seconds
+    """Write what a batch decided (``AccountCache.take``: balances, ledger (runs: see
+    `ledger_rows`), reservations deleted / put, sessions deleted / put, CDRs, account
+    states, outcomes, each a flat list of its rows' values but the states, ``(state,
+    account id)`` pairs; times as seconds
     (floats); reservation holds and session units encoded here as compact JSON text,
     CDRs as JSON text with sorted keys, outcome rows as `marshal` bytes) inside the caller's
     transaction."""
@@ -199,7 +221,7 @@ def write_rows(conn: sqlite3.Connection, rows: Any) -> None:
     if bal:
         BALANCE(conn, bal)
     if led:
-        LEDGER(conn, led)
+        LEDGER(conn, ledger_rows(led))
     if rd:
         RES_DEL(conn, rd)
     if rp:
