@@ -54,6 +54,7 @@ class Slot:
     vtail: bytes        # the Vendor-Id field, b"" without the V bit
     hlen: int           # header length: 8 or 12
     memo: tuple[Any, bytes] | None   # (value, whole AVP) last encoded for a scalar kind
+    misses: int         # scalar memo misses in a row (a value that changes every message)
 
     def __init__(self, name: str, kind: int, fn: Any, is_list: bool, key: int = 0) -> None:
         self.name = name
@@ -68,12 +69,14 @@ class Slot:
         self.pos = 0
         self.spec = None
         self.memo = None
+        self.misses = 0
         self.finish()
 
     def finish(self) -> None:
         """Derive the header fields from ``code``, ``vendor`` and ``flagbits`` (after setting them)."""
         fb = self.flagbits
         self.memo = None
+        self.misses = 0
         if self.vendor or fb & 0x80000000:
             fb |= 0x80000000
             self.vtail = self.vendor.to_bytes(4, "big")

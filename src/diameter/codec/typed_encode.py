@@ -19,6 +19,10 @@ MEMO_MAX: Final = 256
 """Whole AVPs up to this size are remembered per slot with their value: an attribute that
 keeps its value from one message to the next (Origin-Host, Auth-Application-Id...) is
 encoded once."""
+MEMO_MISSES: Final = 4
+"""Scalar memo misses in a row after which a slot's memo is replaced only now and then."""
+MEMO_RETRY: Final = 64
+"""After MEMO_MISSES misses in a row, the memo is replaced on one encoding in this many."""
 
 
 def _avp(slot: Slot, payload: bytes) -> bytes:
@@ -90,11 +94,18 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         if m is not None:
             mv = m[0]
             if mv is v or (type(mv) is tv and _equal(mv, v, tv)):   # the very object: a constant
+                slot.misses = 0
                 return m[1]
         r = _encode_scalar(slot, v, tv)
         if r is not None:
             if len(r) <= MEMO_MAX:
-                slot.memo = (v, r)
+                # a value that changed MEMO_MISSES times in a row (Session-Id, CC-Request-Number)
+                # is remembered once every MEMO_RETRY encodings only: no pair allocated and
+                # freed per message for a memo that never hits
+                n = slot.misses + 1
+                slot.misses = n
+                if n <= MEMO_MISSES or n % MEMO_RETRY == 0:
+                    slot.memo = (v, r)
             return r
     elif kind == K_GROUP:
         b = BINDINGS.get(tv)
@@ -287,12 +298,12 @@ def shape_of(d: dict[str, Any], b: Binding) -> Shape:
 
     The binding's last shape is tried first (a tuple comparison: attribute names are
     mostly the very same string objects); then the table of shapes."""
-    new_keys = tuple(d)
     last: Any = b.last_shape
     if last is not None:
         sh: Shape = last
-        if sh.keys == new_keys:     # item by item, the same string objects at once
+        if _same_keys(sh.keys, d):
             return sh
+    new_keys = tuple(d)
     shapes = b.shapes
     found = shapes.get(new_keys)
     if found is None:
@@ -304,6 +315,20 @@ def shape_of(d: dict[str, Any], b: Binding) -> Shape:
         sh = found
     b.last_shape = sh
     return sh
+
+
+def _same_keys(keys: tuple[Any, ...], d: dict[str, Any]) -> bool:
+    """Whether ``tuple(d) == keys``, without building the tuple (the same string objects
+    mostly: compared by identity first)."""
+    if len(keys) != len(d):
+        return False
+    i = 0
+    for k in d:
+        kk = keys[i]
+        if kk is not k and kk != k:
+            return False
+        i += 1
+    return True
 
 
 def _encode_shape(values: list[Any], sh: Shape) -> bytes:
