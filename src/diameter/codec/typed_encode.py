@@ -108,12 +108,16 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
                     slot.memo = (v, r)
             return r
     elif kind == K_GROUP:
+        gm = slot.memo      # (its key holds no "_raw" and no custom AVPs: d with them differs)
+        if gm is not None:
+            # checked before the binding's look-up: a memo of this class and generation
+            # was made with its binding current
+            key: tuple[Any, ...] = gm[0]
+            if key[0] is tv and _same_group(key, tv, v.__dict__):
+                return gm[1]
         b = BINDINGS.get(tv)
         if b is not None and b.generation == GENERATION[0]:
             d: dict[str, Any] = v.__dict__
-            gm = slot.memo      # (its key holds no "_raw" and no custom AVPs: d with them differs)
-            if gm is not None and _same_group(gm[0], tv, d):
-                return gm[1]
             if "_raw" not in d and not d.get("additional_avps"):
                 r = _avp(slot, encode_fresh(d, b))
                 if len(r) <= MEMO_MAX:
