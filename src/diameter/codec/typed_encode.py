@@ -302,12 +302,12 @@ def shape_of(d: dict[str, Any], b: Binding) -> Shape:
 
     The binding's last shape is tried first (a tuple comparison: attribute names are
     mostly the very same string objects); then the table of shapes."""
+    new_keys = tuple(d)
     last: Any = b.last_shape
     if last is not None:
         sh: Shape = last
-        if _same_keys(sh.keys, d):
+        if sh.keys == new_keys:     # item by item, the same string objects at once
             return sh
-    new_keys = tuple(d)
     shapes = b.shapes
     found = shapes.get(new_keys)
     if found is None:
@@ -319,20 +319,6 @@ def shape_of(d: dict[str, Any], b: Binding) -> Shape:
         sh = found
     b.last_shape = sh
     return sh
-
-
-def _same_keys(keys: tuple[Any, ...], d: dict[str, Any]) -> bool:
-    """Whether ``tuple(d) == keys``, without building the tuple (the same string objects
-    mostly: compared by identity first)."""
-    if len(keys) != len(d):
-        return False
-    i = 0
-    for k in d:
-        kk = keys[i]
-        if kk is not k and kk != k:
-            return False
-        i += 1
-    return True
 
 
 def _encode_shape(values: list[Any], sh: Shape) -> bytes:
