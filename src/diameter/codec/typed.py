@@ -544,8 +544,12 @@ def _decode_deferred(d: dict[str, Any], st: FillState, slot: Slot) -> Any:
 def attr_get(obj: object, name: str) -> Any:
     """Fast path of typed attribute reads; :data:`MISS` when the slow path must answer."""
     b = BINDINGS.get(type(obj))
-    if b is None or b.generation != GENERATION[0] or name not in b.names:
+    if b is None or b.generation != GENERATION[0]:
         return MISS
+    found = b.slots.get(name)    # (its keys are ``b.names``)
+    if found is None:
+        return MISS
+    slot: Slot = found
     d: dict[str, Any] = obj.__dict__
     raw: Any = d.get("_raw")     # (a tuple when present)
     if raw is None:
@@ -556,7 +560,6 @@ def attr_get(obj: object, name: str) -> Any:
         return None
     st: FillState | None = d.get("_st")
     if st is None:
-        slot = b.slots[name]
         if slot.kind <= K_I64 and not slot.is_list:
             # the first read of a scalar (Session-Id in a handler that reads nothing
             # else): that AVP alone, not the whole group. Where instances of the class
@@ -577,7 +580,6 @@ def attr_get(obj: object, name: str) -> Any:
     elif st.partial:
         # another attribute of an instance read alone so far: a scalar is read alone too
         # (a server reads a few of a request's), anything else decodes the whole group
-        slot = b.slots[name]
         snap = st.snap
         if (slot.kind <= K_I64 and not slot.is_list and name not in snap
                 and len(snap) < PARTIAL_READS):
@@ -591,7 +593,7 @@ def attr_get(obj: object, name: str) -> Any:
     if name in st.redo:
         return MISS      # present but not decodable: the slow path raises the error
     if name in st.defer:
-        return _decode_deferred(d, st, b.slots[name])
+        return _decode_deferred(d, st, slot)
     if name in b.list_names:
         empty: list[Any] = []
         d[name] = empty
