@@ -360,9 +360,8 @@ next read decodes the whole group."""
 
 def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bool = False) -> int:
     """Where the last AVP ``code``/``vendor`` of ``buf[start:end]`` starts: -1 when there is
-    none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise).
-    Byte reads into i64 locals and native arithmetic when compiled: no tuple per AVP.
-    ``framed``: the framing there is known sound (checked whole before): not checked again."""
+    none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise);
+    i64 byte reads compiled. ``framed``: the framing is known sound: not checked again."""
     if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end <= len(buf)):
         return -2
     if not framed and not sound(buf, start, end):
@@ -403,16 +402,14 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bo
     return found
 
 
-def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None,
-             raw: Any = None) -> Any:
+def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None, raw: Any = None) -> Any:
     """A scalar attribute of a bytes-backed instance not decoded yet, decoded alone: its
     last occurrence (as :func:`fill` takes it) kept in ``d`` under a partial
     :class:`FillState` (``st``, the instance's, when other attributes were read so; the
     next read of a list or group fills the rest), None when absent; :data:`MISS` when
-    only :func:`fill_dict` can tell (a value that does not decode). ``raw``: ``d["_raw"]``
-    when the caller has it."""
+    only :func:`fill_dict` can tell (a value that does not decode). ``raw``: ``d["_raw"]``."""
     rw: tuple[bytes, int, int]
-    if raw is None:     # (statements, not one expression: the tuple is not boxed again)
+    if raw is None:     # (not one conditional expression: it boxes the tuple again)
         rw = d["_raw"]
     else:
         rw = raw
