@@ -67,6 +67,7 @@ def test_fast_encoder_agrees_with_the_general_path(msgs):
 
 def test_memo_tells_values_and_types_apart():
     slot = binding_of(CreditControlRequest).enc_slots["cc_request_number"]
+    slot.misses = 0     # (earlier tests' misses in a row: the memo is replaced on each miss here)
     seen = []
     for v in (1, 2, 1, True, 1, 0xFFFFFFFF, 0):
         r = CreditControlRequest()
@@ -86,6 +87,37 @@ def test_memo_tells_values_and_types_apart():
     r.session_id = "abc"
     assert r.as_bytes() == first
 
+
+
+def test_memo_of_a_value_changing_every_message():
+    """A slot whose value misses the memo MEMO_MISSES times in a row (CC-Request-Number,
+    Session-Id) keeps its memo but for one encoding in MEMO_RETRY; a hit starts over;
+    every encoding stays the general path's."""
+    slot = binding_of(CreditControlRequest).enc_slots["cc_request_number"]
+    slot.misses = 0
+    slot.memo = None
+    n_miss = typed_encode.MEMO_MISSES
+    retry = typed_encode.MEMO_RETRY
+
+    def enc(v: int) -> None:
+        r = CreditControlRequest()
+        r.cc_request_number = v
+        assert r.as_bytes()[20:] == _general(r)
+
+    for v in range(1, n_miss + 1):
+        enc(v)
+        assert slot.memo is not None and slot.memo[0] == v      # replaced on each miss so far
+    enc(1000)
+    assert slot.memo[0] == n_miss and slot.misses == n_miss + 1    # kept: too many misses
+    for v in range(2000, 2000 + retry - n_miss - 2):
+        enc(v)
+    assert slot.memo[0] == n_miss
+    enc(5000)                                                       # misses == retry: replaced
+    assert slot.misses == retry and slot.memo[0] == 5000
+    enc(5000)                                                       # a hit
+    assert slot.misses == 0 and slot.memo[0] == 5000
+    enc(6000)
+    assert slot.memo[0] == 6000                                     # replaced again
 
 def test_out_of_range_values_take_the_general_path_and_its_error():
     r = CreditControlRequest()

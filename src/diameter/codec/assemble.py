@@ -62,9 +62,11 @@ def new_answer(answer_cls: Any, h: Any, defined_init: Any, no_post_init: Any) ->
     return ans
 
 
-def new_grouped(cls: Any, kwargs: dict[str, Any]) -> Any:
+def new_grouped(cls: Any, kwargs: dict[str, Any], owned: bool = False) -> Any:
     """``cls(**kwargs)`` for a grouped class, its generated ``__init__`` run here (the
-    general call when the class has another ``__init__`` or ``__new__``)."""
+    general call when the class has another ``__init__`` or ``__new__``). ``owned``: the
+    caller made ``kwargs`` for this call and drops it: it becomes the instance's dict
+    (no copy into a new one)."""
     found: Any = getattr(cls, "_grouped_init", None)
     if type(found) is not tuple or len(found) != 2:
         return cls(**kwargs)
@@ -73,7 +75,12 @@ def new_grouped(cls: Any, kwargs: dict[str, Any]) -> Any:
     if cls.__init__ is not pair[0] or cls.__new__ is not _OBJECT_NEW or not isinstance(spec, GroupedInit):
         return cls(**kwargs)
     obj = _OBJECT_NEW(cls)
-    init_grouped(obj.__dict__, (), kwargs, spec)
+    if owned and "avp_def" not in kwargs:
+        nones = _check_kwargs(kwargs, spec)
+        obj.__dict__ = kwargs
+        _finish_grouped(kwargs, spec, nones)
+    else:
+        init_grouped(obj.__dict__, (), kwargs, spec)
     return obj
 
 
@@ -93,8 +100,9 @@ def append_to(msg: Any, name: str, item: Any) -> None:
 
 
 def add_grouped(msg: Any, name: str, cls: Any, kwargs: dict[str, Any]) -> None:
-    """The ``add_*`` helpers: ``cls(**kwargs)`` appended to the list attribute ``name``."""
-    append_to(msg, name, new_grouped(cls, kwargs))
+    """The ``add_*`` helpers: ``cls(**kwargs)`` appended to the list attribute ``name``
+    (``kwargs``: made by the helper for this call, the group's dict then)."""
+    append_to(msg, name, new_grouped(cls, kwargs, True))
 
 
 def set_identity(name: str, encode: Callable[[Any], bytes], obj: Any, value: Any) -> None:
@@ -143,7 +151,7 @@ def add_mscc(msg: Any, cls: Any, granted_service_unit: Any, requested_service_un
         kw["final_unit_indication"] = final_unit_indication
     if avp:
         kw["additional_avps"] = list(avp)
-    append_to(msg, "multiple_services_credit_control", new_grouped(cls, kw))
+    append_to(msg, "multiple_services_credit_control", new_grouped(cls, kw, True))
 
 
 class GroupedInit:
@@ -180,18 +188,31 @@ def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any
                 nones = True
             d[names[i]] = v
     if kwargs:
-        name_set = g.name_set
-        for k, v in kwargs.items():
-            if k not in name_set:
-                raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
-            if v is None:
-                nones = True    # (avp_def=None too: the pass below then finds nothing more)
+        if _check_kwargs(kwargs, g):
+            nones = True    # (avp_def=None too: the pass below then finds nothing more)
         if "avp_def" in kwargs:
             for k, v in kwargs.items():
                 if k != "avp_def":
                     d[k] = v
         else:
             d.update(kwargs)    # what setting each in turn does, in one call
+    _finish_grouped(d, g, nones)
+
+
+def _check_kwargs(kwargs: dict[str, Any], g: GroupedInit) -> bool:
+    """Raise the TypeError of a keyword the class does not have; whether a value is None."""
+    nones = False
+    name_set = g.name_set
+    for k, v in kwargs.items():
+        if k not in name_set:
+            raise TypeError(f"{g.cls_name}() got an unexpected keyword argument '{k}'")
+        if v is None:
+            nones = True
+    return nones
+
+
+def _finish_grouped(d: dict[str, Any], g: GroupedInit, nones: bool) -> None:
+    """A list member set to None dropped (``nones``: some value is None), the eager defaults."""
     if nones:
         for k in g.list_fields:
             if k in d and d[k] is None:

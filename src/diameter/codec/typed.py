@@ -54,6 +54,7 @@ class Slot:
     vtail: bytes        # the Vendor-Id field, b"" without the V bit
     hlen: int           # header length: 8 or 12
     memo: tuple[Any, bytes] | None   # (value, whole AVP) last encoded for a scalar kind
+    misses: int         # scalar memo misses in a row (a value that changes every message)
 
     def __init__(self, name: str, kind: int, fn: Any, is_list: bool, key: int = 0) -> None:
         self.name = name
@@ -68,12 +69,14 @@ class Slot:
         self.pos = 0
         self.spec = None
         self.memo = None
+        self.misses = 0
         self.finish()
 
     def finish(self) -> None:
         """Derive the header fields from ``code``, ``vendor`` and ``flagbits`` (after setting them)."""
         fb = self.flagbits
         self.memo = None
+        self.misses = 0
         if self.vendor or fb & 0x80000000:
             fb |= 0x80000000
             self.vtail = self.vendor.to_bytes(4, "big")
@@ -357,9 +360,8 @@ next read decodes the whole group."""
 
 def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bool = False) -> int:
     """Where the last AVP ``code``/``vendor`` of ``buf[start:end]`` starts: -1 when there is
-    none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise).
-    Byte reads into i64 locals and native arithmetic when compiled: no tuple per AVP.
-    ``framed``: the framing there is known sound (checked whole before): not checked again."""
+    none, -2 when the framing of any AVP there is not sound (:func:`frame_at` would raise);
+    i64 byte reads compiled. ``framed``: the framing is known sound: not checked again."""
     if not (0 <= code <= 0xFFFFFFFF and 0 <= vendor <= 0xFFFFFFFF and 0 <= start <= end <= len(buf)):
         return -2
     if not framed and not sound(buf, start, end):
@@ -369,20 +371,24 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bo
     p: i64 = start
     e: i64 = end
     found: i64 = -1
+    c3: i64 = c & 0xFF
     while p < e:
         l0: i64 = buf[p + 5]
         l1: i64 = buf[p + 6]
         l2: i64 = buf[p + 7]
-        flags: i64 = buf[p + 4]
         length: i64 = (l0 << 16) | (l1 << 8) | l2
         if length < 8:
             return -2       # only when ``framed`` was wrongly claimed: no endless loop
         nxt: i64 = (p + length + 3) & ~3
+        b3: i64 = buf[p + 3]
+        if b3 != c3:        # the code's low byte first: the other bytes of most AVPs unread
+            p = nxt
+            continue
         b0: i64 = buf[p]
         b1: i64 = buf[p + 1]
         b2: i64 = buf[p + 2]
-        b3: i64 = buf[p + 3]
         if ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) == c:
+            flags: i64 = buf[p + 4]
             vend: i64 = 0
             if flags & 0x80:
                 v0: i64 = buf[p + 8]
@@ -396,14 +402,18 @@ def last_at(buf: bytes, code: int, vendor: int, start: int, end: int, framed: bo
     return found
 
 
-def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
+def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None, raw: Any = None) -> Any:
     """A scalar attribute of a bytes-backed instance not decoded yet, decoded alone: its
     last occurrence (as :func:`fill` takes it) kept in ``d`` under a partial
     :class:`FillState` (``st``, the instance's, when other attributes were read so; the
     next read of a list or group fills the rest), None when absent; :data:`MISS` when
-    only :func:`fill_dict` can tell (a value that does not decode)."""
-    raw: tuple[bytes, int, int] = d["_raw"]
-    buf = raw[0]
+    only :func:`fill_dict` can tell (a value that does not decode). ``raw``: ``d["_raw"]``."""
+    rw: tuple[bytes, int, int]
+    if raw is None:     # (not one conditional expression: it boxes the tuple again)
+        rw = d["_raw"]
+    else:
+        rw = raw
+    buf = rw[0]
     key = slot.key
     ps = -1
     pe = -1
@@ -415,8 +425,8 @@ def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
                 pe = e[5]
     elif COMPILED:
         # a whole message the validation fast path or the decoder has just checked
-        framed = buf is FRAMED[0] and raw[1] == 20 and raw[2] == len(buf)
-        at = last_at(buf, slot.code, slot.vendor, raw[1], raw[2], framed)
+        framed = buf is FRAMED[0] and rw[1] == 20 and rw[2] == len(buf)
+        at = last_at(buf, slot.code, slot.vendor, rw[1], rw[2], framed)
         if at == -2:
             return MISS
         if at >= 0:     # its framing is sound (checked now or before)
@@ -424,8 +434,8 @@ def read_one(d: dict[str, Any], slot: Slot, st: FillState | None = None) -> Any:
             ps = q + (12 if buf[q + 4] & 0x80 else 8)
             pe = q + ((buf[q + 5] << 16) | (buf[q + 6] << 8) | buf[q + 7])
     else:
-        pos = raw[1]
-        end = raw[2]
+        pos = rw[1]
+        end = rw[2]
         try:
             while pos < end:
                 code, _flags, vendor, s, t, nxt = frame_at(buf, pos, end)
@@ -531,10 +541,15 @@ def _decode_deferred(d: dict[str, Any], st: FillState, slot: Slot) -> Any:
 def attr_get(obj: object, name: str) -> Any:
     """Fast path of typed attribute reads; :data:`MISS` when the slow path must answer."""
     b = BINDINGS.get(type(obj))
-    if b is None or b.generation != GENERATION[0] or name not in b.names:
+    if b is None or b.generation != GENERATION[0]:
         return MISS
+    found = b.slots.get(name)    # (its keys are ``b.names``)
+    if found is None:
+        return MISS
+    slot: Slot = found
     d: dict[str, Any] = obj.__dict__
-    if "_raw" not in d:
+    raw: Any = d.get("_raw")     # (a tuple when present)
+    if raw is None:
         if name in b.list_names:
             lst: list[Any] = []
             d[name] = lst
@@ -542,7 +557,6 @@ def attr_get(obj: object, name: str) -> Any:
         return None
     st: FillState | None = d.get("_st")
     if st is None:
-        slot = b.slots[name]
         if slot.kind <= K_I64 and not slot.is_list:
             # the first read of a scalar (Session-Id in a handler that reads nothing
             # else): that AVP alone, not the whole group. Where instances of the class
@@ -550,7 +564,7 @@ def attr_get(obj: object, name: str) -> Any:
             # were extra work), this is tried on one first read in PARTIAL_PROBE only.
             score = b.partial_score
             if score >= 0:
-                value = read_one(d, slot)
+                value = read_one(d, slot, None, raw)
                 if value is not MISS:
                     if score < PARTIAL_CAP:
                         b.partial_score = score + 1
@@ -563,11 +577,10 @@ def attr_get(obj: object, name: str) -> Any:
     elif st.partial:
         # another attribute of an instance read alone so far: a scalar is read alone too
         # (a server reads a few of a request's), anything else decodes the whole group
-        slot = b.slots[name]
         snap = st.snap
         if (slot.kind <= K_I64 and not slot.is_list and name not in snap
                 and len(snap) < PARTIAL_READS):
-            value = read_one(d, slot, st)
+            value = read_one(d, slot, st, raw)
             if value is not MISS:
                 return value
         b.partial_score = -PARTIAL_PROBE
@@ -577,7 +590,7 @@ def attr_get(obj: object, name: str) -> Any:
     if name in st.redo:
         return MISS      # present but not decodable: the slow path raises the error
     if name in st.defer:
-        return _decode_deferred(d, st, b.slots[name])
+        return _decode_deferred(d, st, slot)
     if name in b.list_names:
         empty: list[Any] = []
         d[name] = empty

@@ -19,6 +19,10 @@ MEMO_MAX: Final = 256
 """Whole AVPs up to this size are remembered per slot with their value: an attribute that
 keeps its value from one message to the next (Origin-Host, Auth-Application-Id...) is
 encoded once."""
+MEMO_MISSES: Final = 4
+"""Scalar memo misses in a row after which a slot's memo is replaced only now and then."""
+MEMO_RETRY: Final = 64
+"""After MEMO_MISSES misses in a row, the memo is replaced on one encoding in this many."""
 
 
 def _avp(slot: Slot, payload: bytes) -> bytes:
@@ -90,19 +94,30 @@ def _encode_value(slot: Slot, v: Any) -> bytes:
         if m is not None:
             mv = m[0]
             if mv is v or (type(mv) is tv and _equal(mv, v, tv)):   # the very object: a constant
+                slot.misses = 0
                 return m[1]
         r = _encode_scalar(slot, v, tv)
         if r is not None:
             if len(r) <= MEMO_MAX:
-                slot.memo = (v, r)
+                # a value that changed MEMO_MISSES times in a row (Session-Id, CC-Request-Number)
+                # is remembered once every MEMO_RETRY encodings only: no pair allocated and
+                # freed per message for a memo that never hits
+                n = slot.misses + 1
+                slot.misses = n
+                if n <= MEMO_MISSES or n % MEMO_RETRY == 0:
+                    slot.memo = (v, r)
             return r
     elif kind == K_GROUP:
+        gm = slot.memo      # (its key holds no "_raw" and no custom AVPs: d with them differs)
+        if gm is not None:
+            # checked before the binding's look-up: a memo of this class and generation
+            # was made with its binding current
+            key: tuple[Any, ...] = gm[0]
+            if key[0] is tv and _same_group(key, tv, v.__dict__):
+                return gm[1]
         b = BINDINGS.get(tv)
         if b is not None and b.generation == GENERATION[0]:
             d: dict[str, Any] = v.__dict__
-            gm = slot.memo      # (its key holds no "_raw" and no custom AVPs: d with them differs)
-            if gm is not None and _same_group(gm[0], tv, d):
-                return gm[1]
             if "_raw" not in d and not d.get("additional_avps"):
                 r = _avp(slot, encode_fresh(d, b))
                 if len(r) <= MEMO_MAX:
