@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -222,6 +223,31 @@ def free_port() -> int:
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def pair_run(server_cmd: list[str], client_cmd: list[str], env: dict, client_timeout: float,
+             stop_wait: float, server_stderr=None) -> tuple[dict, int]:
+    """Start a server process (it prints READY when listening), run a client process to its
+    end (an argument ``{server_pid}`` becomes the server's pid) and return the client's last
+    JSON line and the server's pid; the server is stopped with SIGTERM (killed after
+    ``stop_wait`` seconds)."""
+    srv = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, text=True, env=env, stderr=server_stderr)
+    try:
+        line = srv.stdout.readline() if srv.stdout else ""
+        if "READY" not in line:
+            raise RuntimeError(f"server did not start: {line!r}")
+        client_cmd = [str(srv.pid) if a == "{server_pid}" else a for a in client_cmd]
+        out = subprocess.run(client_cmd, capture_output=True, text=True, env=env, timeout=client_timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1]), srv.pid
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        try:
+            srv.wait(stop_wait)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
 
 
 def ref_python(explicit: str | None) -> str | None:

@@ -122,42 +122,19 @@ def client(port: int, count: int, inflight: int, server_pid: int) -> dict:
     return asyncio.run(main())
 
 
-def _free_port() -> int:
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def run_pair(src: str, count: int, inflight: int, callgrind: str | None = None) -> dict:
     """One server and one client process; ``callgrind``: a directory for both processes' data."""
     env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONHASHSEED="0")
-    port = _free_port()
+    port = bn.free_port()
     py = [sys.executable]
     if callgrind:
         py = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind}/cg.%p", VALGRIND_PYTHON]
-    srv = subprocess.Popen(py + [__file__, "_server", str(port)], stdout=subprocess.PIPE, text=True, env=env,
-                           stderr=subprocess.DEVNULL if callgrind else None)
-    try:
-        line = srv.stdout.readline()
-        if "READY" not in line:
-            raise RuntimeError(f"server did not start: {line!r}")
-        out = subprocess.run(py + [__file__, "_client", str(port), str(count), str(inflight), str(srv.pid)],
-                             capture_output=True, text=True, env=env, timeout=3600)
-        if out.returncode != 0:
-            raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(300)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-    res["server_pid"] = srv.pid
+    res, server_pid = bn.pair_run(
+        py + [__file__, "_server", str(port)],
+        py + [__file__, "_client", str(port), str(count), str(inflight), "{server_pid}"],
+        env, client_timeout=3600, stop_wait=300, server_stderr=subprocess.DEVNULL if callgrind else None)
+    res["server_pid"] = server_pid
     return res
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -176,25 +175,9 @@ def profiled_run(duration: float, inflight: int, tmp: Path) -> dict:
     port = bench_node.free_port()
     srv_out, cli_out = tmp / "server.prof", tmp / "client.prof"
     me = str(Path(__file__).resolve())
-    srv = subprocess.Popen([sys.executable, me, "_pserver", str(port), str(srv_out)],
-                           stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        line = srv.stdout.readline() if srv.stdout else ""
-        if "READY" not in line:
-            raise RuntimeError(f"server did not start: {line!r}")
-        out = subprocess.run([sys.executable, me, "_pclient", str(port), str(duration), str(inflight),
-                              str(cli_out)], capture_output=True, text=True, env=env,
-                             timeout=duration * 10 + 60)
-        if out.returncode != 0:
-            raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(20)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+    res, _ = bench_node.pair_run([sys.executable, me, "_pserver", str(port), str(srv_out)],
+                                 [sys.executable, me, "_pclient", str(port), str(duration), str(inflight),
+                                  str(cli_out)], env, client_timeout=duration * 10 + 60, stop_wait=20)
     return {"result": res,
             "server": profile_breakdown(srv_out, "build_cca"),
             "client": profile_breakdown(cli_out, "build_ccr"),
