@@ -1,6 +1,7 @@
 """RequestReceived / AnswerReceived (compiled with mypyc in a full build) carry their header's
-fields read from the frame, and build the public Header tuple only when asked for; the
-duplicate cache's copies wait through ``add_waiter``. Compiled and source agree."""
+fields read from the frame and the time they were received, and build the public Header tuple
+only when asked for; the duplicate cache's copies wait through ``add_waiter``. Compiled and
+source agree."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from diameter.node import protocol
 from diameter.node.protocol import avps as A
-from diameter.node.protocol import connection, dedup, inbound
+from diameter.node.protocol import connection, dedup, events, inbound
 from diameter.node.protocol.framing import Header, parse_header
 
 from .helpers import app_request, caps, pump
@@ -29,6 +30,7 @@ def _source(name: str):
 
 
 SRC = _source("connection")
+SRC_EVENTS = _source("events")
 SRC_DEDUP = _source("dedup")
 SRC_INBOUND = _source("inbound")
 
@@ -45,28 +47,29 @@ def test_events_read_the_header_fields_like_parse_header():
     for _ in range(2000):
         f = _frame(rng)
         h = parse_header(f)
-        for mod in (connection, SRC):
+        for mod in (events, SRC_EVENTS):
             for cls in (mod.RequestReceived, mod.AnswerReceived):
-                ev = cls(None, f)
+                ev = cls(None, f, 2.5)
                 assert tuple(getattr(ev, n) for n in FIELDS) == tuple(h)
-                assert ev.is_request == h.is_request and ev.data is f
+                assert ev.is_request == h.is_request and ev.data is f and ev.received_at == 2.5
                 built = ev.header
                 assert type(built) is Header and built == h and ev.header is built   # built once
-                given = cls(h, f)
+                given = cls(h, f, 2.5)
                 assert given.header is h and tuple(getattr(given, n) for n in FIELDS) == tuple(h)
-                assert given == ev and repr(given) == repr(ev) == f"{cls.__name__}(header={h!r}, data={f!r})"
+                assert given == ev and repr(given) == repr(ev) == \
+                    f"{cls.__name__}(header={h!r}, data={f!r}, received_at=2.5)"
 
 
 def test_event_header_can_be_replaced_and_compares_by_value():
     f = app_request(hbh=7, e2e=9)
-    for mod in (connection, SRC):
-        ev = mod.RequestReceived(None, f)
+    for mod in (events, SRC_EVENTS):
+        ev = mod.RequestReceived(None, f, 0.0)
         other = Header(*parse_header(f)._replace(hop_by_hop_identifier=8))
         ev.header = other
         assert ev.header is other and ev.hop_by_hop_identifier == 8 and ev.end_to_end_identifier == 9
-        assert ev != mod.RequestReceived(None, f)           # headers differ
-        assert mod.RequestReceived(None, f) != mod.AnswerReceived(None, f)   # kinds differ
-        assert mod.RequestReceived(None, f) != f
+        assert ev != mod.RequestReceived(None, f, 0.0)           # headers differ
+        assert mod.RequestReceived(None, f, 0.0) != mod.AnswerReceived(None, f, 0.0)   # kinds differ
+        assert mod.RequestReceived(None, f, 0.0) != f
 
 
 def test_open_connection_delivers_events_with_fields_compiled_and_source():
@@ -84,6 +87,7 @@ def test_open_connection_delivers_events_with_fields_compiled_and_source():
         assert [type(e).__name__ for e in ev] == ["RequestReceived", "AnswerReceived"]
         assert (ev[0].command_code, ev[0].hop_by_hop_identifier, ev[0].end_to_end_identifier) == \
             (272, 0x89ABCDEF, 0xFEDCBA98)
+        assert ev[0].received_at == ev[1].received_at == 1.0   # receive_data's now
         assert ev[0].header == parse_header(req) and ev[1].header == parse_header(bytes(ans))
         b._out.append(b"x" * 20)
         assert b.has_outgoing and b.take_outgoing() == [b"x" * 20] and not b.has_outgoing

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from asyncio import InvalidStateError
 from collections.abc import Collection
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -164,11 +165,10 @@ class RequestsPart(NodeParts):
                                   attrs[1], peer)
         if entry is None:
             entry = self._open_general(message, timeout, peer, raw, future)
-        dest_realm, dest_host = entry.dest_realm, entry.dest_host
         app_id = entry.app_id
         data = entry.data
         routes = self.routes
-        if dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
+        if entry.dest_host is None and len(self._open) == 1 and not self.redirects._entries and not self.client_routes \
                 and routes.default is None and not routes._routes:
             # _select_peer's usual-client case, inline (nothing to exclude): the one open peer, if
             # usable for the application (Negotiated.supports, inline), else none
@@ -179,14 +179,14 @@ class RequestsPart(NodeParts):
                             or app_id in neg.acct_application_ids or app_id == APP_COMMON)
                     or proto.congested):
                 from .readiness import not_open_hint
-                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
+                raise NotRoutable(f"no open peer for application {app_id} realm {entry.dest_realm} host None"
                                   + not_open_hint(self, app_id))
         else:
-            target = self._select_peer(app_id, dest_realm, dest_host, _NO_PEERS)
+            target = self._select_peer(app_id, entry.dest_realm, entry.dest_host, _NO_PEERS)
             if target is None:
                 from .readiness import not_open_hint
-                raise NotRoutable(f"no open peer for application {app_id} realm {dest_realm} host {dest_host}"
-                                  + not_open_hint(self, app_id))
+                raise NotRoutable(f"no open peer for application {app_id} realm {entry.dest_realm} "
+                                  f"host {entry.dest_host}" + not_open_hint(self, app_id))
             proto = target.protocol
         # _send_to, inline (send gives the typed request's header its hop-by-hop identifier, counts it)
         _send(entry, target.key, proto.conn.hop_by_hop, self.pending, target.stats)
@@ -301,10 +301,9 @@ class RequestsPart(NodeParts):
 
     def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        loop = self.loop
-        now = _monotonic() if type(loop).time is BASE_LOOP_TIME else loop.time()
-        # its request's record, taken; the answer counted with its latency and Result-Code class (compiled)
-        entry = _answer_arrived(self.pending, peer.key, hdr, peer.stats, now)
+        # its request's record, taken; the answer counted with its latency (to the loop's time its
+        # bytes arrived, the connection's event) and Result-Code class (compiled)
+        entry = _answer_arrived(self.pending, peer.key, hdr, peer.stats, hdr.received_at)
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
@@ -316,14 +315,15 @@ class RequestsPart(NodeParts):
             return
         fut = entry.future
         if fut is not None:
-            if not entry.raw and self._decode is None and type(data) is bytes and not fut.done():
+            if not entry.raw and self._decode is None and type(data) is bytes:
                 # _deliver's common case, inline: the default decoder without Message.from_bytes's frame
                 try:
-                    msg = _decode_message(data, False)
+                    fut.set_result(_decode_message(data, False))
+                except InvalidStateError:   # cancelled while the answer was on its way (no done() asked first)
+                    pass
                 except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
-                    fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
-                else:
-                    fut.set_result(msg)
+                    if not fut.done():
+                        fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
             else:
                 self._deliver(entry, data)
         elif entry.origin is not None:

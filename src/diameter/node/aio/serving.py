@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 from types import GeneratorType as _GeneratorType
-from time import get_clock_info as _clock_info
 from time import perf_counter as _perf_counter
 from typing import Any
 
@@ -35,7 +34,7 @@ from .base import (NodeParts, _App, _DEST_CODES, _RETURNED, _as_str, _Pending, _
 from .fill import check_result
 from .reply import serve as _serve_with_reply
 from .stats import result_class
-from .transport import BASE_LOOP_TIME, WRITE_BATCH, WRITE_BATCH_BYTES, DiameterProtocol
+from .transport import DiameterProtocol
 
 _isawaitable = inspect.isawaitable
 #: the loop's own future types (asyncio's, uvloop's loop.create_future() too): a handler's
@@ -43,9 +42,6 @@ _isawaitable = inspect.isawaitable
 _FUTURES = (asyncio.Future, asyncio.Task)
 #: types of handler results seen not to be awaitable (answers, bytes): no isawaitable call for them
 _NOT_AWAITABLE: set[type] = {bytes, bytearray, type(None)}
-#: ``time.perf_counter`` is ``time.monotonic``'s clock (Linux): a request's processing time
-#: and its per-minute counter read one clock call, not one of each
-_ONE_CLOCK = _clock_info("perf_counter").implementation == _clock_info("monotonic").implementation
 
 
 def _send_copy(proto: DiameterProtocol, out: bytearray) -> None:
@@ -59,9 +55,9 @@ class ServingPart(NodeParts):
 
     def _on_request(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
-        mono = _request_received(peer.stats, hdr.command_code)   # counted; time.monotonic()
-        loop = self.loop
-        now = mono if type(loop).time is BASE_LOOP_TIME else loop.time()   # asyncio's clock, without its frame
+        # counted; the start of its processing time (the loop's clock may tick in ms)
+        t_in = _request_received(peer.stats, hdr.command_code)
+        now = hdr.received_at   # the loop's time its bytes arrived (the connection's event)
         if self.dump_messages:
             dump_log.debug("<- %s %r", peer.identity, data)
         app = self.apps.get(hdr.application_id)
@@ -70,7 +66,6 @@ class ServingPart(NodeParts):
                 and not self._dispatch(proto, hdr, data, app)):
             return
         # local processing, with duplicate detection
-        t_in = mono if _ONE_CLOCK else _perf_counter()   # processing time: the loop's clock may tick in ms
         origin_host = _admit(self.dedup, data, now, proto)
         if type(origin_host) is not bytes:
             # a copy (RFC 6733 T flag): the cached answer, or the answer of the first
@@ -181,14 +176,11 @@ class ServingPart(NodeParts):
         # the request's identifiers, cached for copies (waiting ones get it now), counted (compiled)
         peer = proto.peer
         out = _counted_answer(self.dedup, origin_host, data, out, now, _send_copy, peer.stats, hdr.command_code,
-                              t_in, _ONE_CLOCK, check_result, peer)
+                              t_in, check_result, peer)
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline
-            buf = proto._wbuf
-            buf.append(out)
-            proto._wbytes += len(out)
-            if len(buf) >= WRITE_BATCH or proto._wbytes >= WRITE_BATCH_BYTES:
+            if proto._batch.add(out):
                 proto._flush_wbuf()
         else:
             proto.write(out)

@@ -12,6 +12,7 @@ from time import monotonic as _monotonic
 from typing import Any, Protocol
 
 from ..protocol.connection import Closed, CloseCause, PeerConnection, StartTls
+from ..protocol.framing import WriteBatch
 
 log = logging.getLogger("diameter.node.transport")
 
@@ -92,9 +93,8 @@ class DiameterProtocol(asyncio.Protocol):
         #: server context of a TLS listener: the handshake runs before Diameter starts
         self.tls_accept: ssl.SSLContext | None = None
         self._early: list[bytes] = []
-        self._wbuf: list[bytes] = []
-        #: bytes in _wbuf
-        self._wbytes = 0
+        #: messages held back for one write (WRITE_BATCH messages or WRITE_BATCH_BYTES at most)
+        self._batch = WriteBatch(WRITE_BATCH, WRITE_BATCH_BYTES)
         self._corked = False
         #: a write went out in this loop iteration: later ones wait for its end
         self._batching = False
@@ -174,14 +174,16 @@ class DiameterProtocol(asyncio.Protocol):
         start on it) and later ones are batched until the iteration ends.
         """
         if self._corked or self._batching:
-            self._queue(data)
+            # held for the batch; a full one (WRITE_BATCH messages or WRITE_BATCH_BYTES) is
+            # written at once, so that the peer is kept busy
+            if self._batch.add(data):
+                self._flush_wbuf()
             return
         node = self.node
         held = node.held_writes
         if held is not None:  # the node holds writes until release_writes()
             self._batching = True
-            self._wbuf.append(data)
-            self._wbytes += len(data)
+            self._batch.add(data)
             held.append(self)
             return
         if node.batch_writes:
@@ -199,23 +201,12 @@ class DiameterProtocol(asyncio.Protocol):
         if not self._corked and not self._batching:
             self._batching = True
             self.node.loop.call_soon(self.end_batch)
-        self._queue(data)
-
-    def _queue(self, data: bytes) -> None:
-        """Add one message to the batch; a full batch (WRITE_BATCH messages or
-        WRITE_BATCH_BYTES) is written at once, so that the peer is kept busy."""
-        buf = self._wbuf
-        buf.append(data)
-        self._wbytes += len(data)
-        if len(buf) >= WRITE_BATCH or self._wbytes >= WRITE_BATCH_BYTES:
-            self._flush_wbuf()
+        self.write(data)   # batched now
 
     def _flush_wbuf(self) -> None:
-        buf = self._wbuf
-        if buf:
-            self._wbuf = []
-            self._wbytes = 0
-            self.write_frames(buf)
+        frames = self._batch.take()
+        if frames:
+            self.write_frames(frames)
 
     def close(self) -> None:
         self._flush_wbuf()

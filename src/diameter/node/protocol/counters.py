@@ -19,6 +19,10 @@ from .inbound import CLASSES, complete, received_class, result_class, result_cod
 
 _monotonic: Final = time.monotonic
 _perf_counter: Final = time.perf_counter
+#: ``time.perf_counter`` is ``time.monotonic``'s clock (Linux): a request's processing time
+#: and its per-minute counters read one clock call, not one of each
+ONE_CLOCK: Final = time.get_clock_info("perf_counter").implementation == \
+    time.get_clock_info("monotonic").implementation
 
 
 def command_name(code: int) -> str:
@@ -197,8 +201,9 @@ def answer_received(stats: PeerStats, command: Any, latency: float, data: bytes)
 
 
 def request_received(stats: PeerStats, command: Any) -> float:
-    """A request from the peer, counted in its command and the per-minute counter; returns
-    ``time.monotonic()`` (read once for both)."""
+    """A request from the peer, counted in its command and the per-minute counter; returns the
+    start of its processing time (``time.perf_counter()``: ``time.monotonic()``, read once for
+    both, when that is the same clock, :data:`ONE_CLOCK`)."""
     stats.commands[command].requests_received += 1
     mono: float = _monotonic()
     rpm = stats.received_per_minute
@@ -206,22 +211,22 @@ def request_received(stats: PeerStats, command: Any) -> float:
         rpm._n += 1
     else:
         rpm.add()
-    return mono
+    return mono if ONE_CLOCK else _perf_counter()
 
 
 def local_answer(dedup: DuplicateCache, host: bytes, data: bytes, out: bytes, now: float,
                  send_copy: Callable[[Any, bytearray], object], stats: PeerStats, command: Any, t_in: float,
-                 one_clock: bool, check: Callable[[bytes, str], object], peer: Any) -> bytes:
+                 check: Callable[[bytes, str], object], peer: Any) -> bytes:
     """The answer ``out`` to the local request ``data`` from ``host``, completed and cached as
     :func:`~.inbound.answered` does, and counted: its command's answers, processing
-    time from ``t_in`` (``time.monotonic()`` when ``one_clock``, else ``time.perf_counter()``),
+    time from ``t_in`` (:func:`request_received`'s),
     Result-Code class and per-minute counter; an answer without a Result-Code is counted
     without a class and given to ``check(out, peer.identity)``. Returns the answer to send."""
     out = complete(dedup, host, data, out, now, send_copy)
     cs = stats.commands[command]
     cs.answers_sent += 1
     t_out: float = _monotonic()
-    cs.processing.append((t_out if one_clock else _perf_counter()) - t_in)
+    cs.processing.append((t_out if ONE_CLOCK else _perf_counter()) - t_in)
     rc = result_code(out)
     if rc < 0:
         check(out, peer.identity)

@@ -38,7 +38,8 @@ class OutboundRequest:
     deadline: float
     future: Any
     raw: bool
-    dest_realm: str | None
+    #: Destination-Realm: text, or the message's bytes until :attr:`dest_realm` is first read
+    _dest_realm: Any
     dest_host: str | None
     #: a relayed request: (the protocol it came from, its original hop-by-hop identifier)
     origin: Any
@@ -64,7 +65,7 @@ class OutboundRequest:
         self.deadline = deadline
         self.future = future
         self.raw = raw
-        self.dest_realm = dest_realm
+        self._dest_realm = dest_realm
         self.dest_host = dest_host
         self.origin = origin
         self._tried = tried
@@ -76,6 +77,18 @@ class OutboundRequest:
         self.end_to_end = end_to_end
         self.fixed = fixed
         self.header = None
+
+    @property
+    def dest_realm(self) -> str | None:
+        """The request's Destination-Realm as text (None: none)."""
+        v = self._dest_realm
+        if v is not None and type(v) is not str:   # the message's value, decoded when asked for
+            v = self._dest_realm = _as_str(v)
+        return v
+
+    @dest_realm.setter
+    def dest_realm(self, value: str | None) -> None:
+        self._dest_realm = value
 
     @property
     def tried(self) -> set[Any]:
@@ -186,7 +199,7 @@ def open_message(message: Any, d: dict[str, Any], end_to_end: SequenceCounter, c
         if fixed & SET_APPLICATION:
             header.application_id = entry.app_id
     entry.header = header
-    entry.dest_realm = _as_str(d.get("destination_realm"))
+    entry._dest_realm = d.get("destination_realm")   # (text when first read: most requests never are)
     if peer is not None:
         entry.dest_host = _as_str(peer)
     elif has_host:
