@@ -210,6 +210,9 @@ class NodeParts:
     _rules: tuple[str, int, Any] | None
     #: the coroutine handlers' runner and its box (:func:`new_runner`), None while in use
     _runner: tuple[Any, list] | None
+    #: the node's class keeps RequestsPart's request_future / prepare
+    _own_request_future: bool
+    _own_prepare: bool
 
     if TYPE_CHECKING:
         @property

@@ -132,6 +132,11 @@ class DiameterNode(ConnectionsPart, RequestsPart, ServingPart):
         self._decode = decode
         self._rules: tuple[str, int, Any] | None = None
         self._runner: tuple[Any, list] | None = None
+        #: this class's request_future and prepare are RequestsPart's own (read per request: an
+        #: instance attribute is a cheaper read than the class's): request() calls request_future
+        #: with positional arguments, typed requests take its compiled path
+        self._own_request_future = type(self).request_future is RequestsPart.request_future
+        self._own_prepare = type(self).prepare is RequestsPart.prepare
         self._tasks: set[asyncio.Task] = set()
         #: batch writes made in one loop iteration (the first goes out at once)
         self.batch_writes = True

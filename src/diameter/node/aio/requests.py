@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from asyncio import InvalidStateError
 from collections.abc import Collection
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -24,7 +23,8 @@ from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINAT
 from ..protocol.framing import parse_header
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
 from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
-from ..protocol.outbound import answer_arrived as _answer_arrived, open_message as _open_message
+from ..protocol.outbound import DELIVERED as _DELIVERED, answer_arrived as _answer_arrived
+from ..protocol.outbound import open_message as _open_message
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
 from .fill import SupportsAnswer, fill_request
@@ -156,7 +156,7 @@ class RequestsPart(NodeParts):
             timeout = self.request_timeout
         attrs = _DEST_ATTRS.get(type(message))
         entry: OutboundRequest | None = None
-        if attrs is not None and attrs[5] and not raw and type(self).prepare is _PREPARE:
+        if attrs is not None and attrs[5] and not raw and self._own_prepare:
             # the usual request, a typed message built from attributes and complete: encoded,
             # its header completed, its record and destination in one compiled call (None: the
             # general path below). asyncio's clock, without its frame when it is the base loop's
@@ -216,7 +216,7 @@ class RequestsPart(NodeParts):
                 d = message.__dict__
                 if not _filled(d):   # (fill_request's own first test, compiled)
                     fill_request(self, message, peer)
-            if type(self).prepare is _PREPARE:
+            if self._own_prepare:
                 raw_data = message.as_bytes()
             else:
                 raw_data = self.prepare(message)
@@ -291,7 +291,7 @@ class RequestsPart(NodeParts):
 
         A typed request is completed first: Origin-Host/Realm, Session-Id
         (:meth:`new_session_id`) and Destination-Realm when missing."""
-        if type(self).request_future is _REQUEST_FUTURE:   # positional arguments: a cheaper call
+        if self._own_request_future:   # positional arguments: a cheaper call
             return await self.request_future(message, timeout, peer)
         return await self.request_future(message, timeout=timeout, peer=peer)
 
@@ -302,8 +302,12 @@ class RequestsPart(NodeParts):
     def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
         peer = proto.peer
         # its request's record, taken; the answer counted with its latency (to the loop's time its
-        # bytes arrived, the connection's event) and Result-Code class (compiled)
-        entry = _answer_arrived(self.pending, peer.key, hdr, peer.stats, hdr.received_at)
+        # bytes arrived, the connection's event) and Result-Code class, and in the usual case
+        # (a future, the default decoder, no E bit, no dump) delivered (compiled)
+        entry = _answer_arrived(self.pending, peer.key, hdr, peer.stats, hdr.received_at,
+                                self._decode is None and not self.dump_messages)
+        if entry is _DELIVERED:
+            return
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
@@ -313,19 +317,8 @@ class RequestsPart(NodeParts):
                 and _find_u32(data, AVP_RESULT_CODE, 20, len(data)) == DIAMETER_REDIRECT_INDICATION
                 and self._follow_redirect(entry, data)):
             return
-        fut = entry.future
-        if fut is not None:
-            if not entry.raw and self._decode is None and type(data) is bytes:
-                # _deliver's common case, inline: the default decoder without Message.from_bytes's frame
-                try:
-                    fut.set_result(_decode_message(data, False))
-                except InvalidStateError:   # cancelled while the answer was on its way (no done() asked first)
-                    pass
-                except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
-                    if not fut.done():
-                        fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
-            else:
-                self._deliver(entry, data)
+        if entry.future is not None:
+            self._deliver(entry, data)
         elif entry.origin is not None:
             origin, hbh = entry.origin
             out = bytearray(data)
@@ -383,6 +376,3 @@ class RequestsPart(NodeParts):
         except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
             fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
 
-
-_PREPARE = RequestsPart.prepare
-_REQUEST_FUTURE = RequestsPart.request_future

@@ -88,8 +88,8 @@ class ServingPart(NodeParts):
                 return
         try:
             dec = self._decode
-            # the default decoder (Message.from_bytes) without its Python frame: frames are bytes
-            msg = _decode_message(data, False) if dec is None and type(data) is bytes else (dec or self.decode)(data)
+            # the default decoder (Message.from_bytes) without its Python frame (the events' frames are bytes)
+            msg = _decode_message(data, False) if dec is None else dec(data)
         except Exception as exc:  # noqa: BLE001 - undecodable request gets an error answer
             code = getattr(exc, "result_code", None) or DIAMETER_INVALID_AVP_BITS
             avp_code = getattr(exc, "avp_code", None)
@@ -158,25 +158,16 @@ class ServingPart(NodeParts):
         """The handler's answer to a local request: :meth:`send_answer` for the common case
         (an answer that encodes, carries its request's identifiers and a Result-Code), inline.
         ``now``: the loop time the request arrived (the handler answered in the same turn)."""
-        if type(ans) is bytes:
-            out = ans
-        else:
-            try:
-                out = ans if type(ans) is bytearray else ans.as_bytes()
-            except Exception:  # noqa: BLE001 - send_answer logs it and answers 5012
-                self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
-                return
-            if type(out) is not bytes:
-                out = bytes(out)
-        if len(out) < 20:   # not a message: send_answer's error (answered 5012 by handle_events)
-            self.send_answer(proto, out, hdr, origin_host, t_in, request=data)
+        # encoded, given the request's identifiers, cached for copies (waiting ones get it now),
+        # counted (compiled)
+        peer = proto.peer
+        out = _counted_answer(self.dedup, origin_host, data, ans, now, _send_copy, peer.stats, hdr.command_code,
+                              t_in, check_result, peer)
+        if out is None:   # not a message (it does not encode, or is too short): send_answer's error, 5012
+            self.send_answer(proto, ans, hdr, origin_host, t_in, request=data)
             return
         if self._unanswered._items:
             self._unanswered.answered((id(proto), hdr.hop_by_hop_identifier, hdr.end_to_end_identifier))
-        # the request's identifiers, cached for copies (waiting ones get it now), counted (compiled)
-        peer = proto.peer
-        out = _counted_answer(self.dedup, origin_host, data, out, now, _send_copy, peer.stats, hdr.command_code,
-                              t_in, check_result, peer)
         if self.dump_messages:
             dump_log.debug("-> %r", out)
         if proto._corked:   # DiameterProtocol.write while a read is handled, inline

@@ -214,15 +214,29 @@ def request_received(stats: PeerStats, command: Any) -> float:
     return mono if ONE_CLOCK else _perf_counter()
 
 
-def local_answer(dedup: DuplicateCache, host: bytes, data: bytes, out: bytes, now: float,
+def local_answer(dedup: DuplicateCache, host: bytes, data: bytes, ans: Any, now: float,
                  send_copy: Callable[[Any, bytearray], object], stats: PeerStats, command: Any, t_in: float,
-                 check: Callable[[bytes, str], object], peer: Any) -> bytes:
-    """The answer ``out`` to the local request ``data`` from ``host``, completed and cached as
-    :func:`~.inbound.answered` does, and counted: its command's answers, processing
-    time from ``t_in`` (:func:`request_received`'s),
+                 check: Callable[[bytes, str], object], peer: Any) -> bytes | None:
+    """The handler's answer ``ans`` (bytes, a bytearray, or a message: encoded here with its
+    ``as_bytes()``) to the local request ``data`` from ``host``; None, with nothing done, when it
+    is not a message (it does not encode, or is shorter than a header: the caller's general
+    path answers it). Completed and cached as :func:`~.inbound.answered` does, and counted: its
+    command's answers, processing time from ``t_in`` (:func:`request_received`'s),
     Result-Code class and per-minute counter; an answer without a Result-Code is counted
     without a class and given to ``check(out, peer.identity)``. Returns the answer to send."""
-    out = complete(dedup, host, data, out, now, send_copy)
+    raw: Any
+    if type(ans) is bytes:
+        raw = ans
+    else:
+        try:
+            raw = ans.as_bytes() if not isinstance(ans, bytearray) else ans
+            if type(raw) is not bytes:
+                raw = bytes(raw)
+        except Exception:  # noqa: BLE001 - the caller's general path logs it and answers 5012
+            return None
+    if len(raw) < 20:
+        return None
+    out = complete(dedup, host, data, raw, now, send_copy)
     cs = stats.commands[command]
     cs.answers_sent += 1
     t_out: float = _monotonic()

@@ -14,6 +14,7 @@ import struct
 from typing import Any, Final
 
 from ...codec.frame import U32
+from ...codec.objects import decode_message as _decode_message
 from ..errors import NodeError
 from . import avps as A
 from .connection import SequenceCounter, _Received
@@ -26,6 +27,7 @@ SET_END_TO_END: Final = 1
 SET_APPLICATION: Final = 2
 
 _BASE_COMMANDS: Final = frozenset(BASE_COMMANDS)
+_FLAG_ERROR: Final = 0x20
 _IDS: Final = struct.Struct(">II")   # hop-by-hop, end-to-end: bytes 12-19 of the header
 
 
@@ -225,16 +227,41 @@ def send(entry: OutboundRequest, key: str, hop_by_hop: SequenceCounter, pending:
     return hbh
 
 
-def answer_arrived(pending: PendingTable, key: str, ev: _Received, stats: PeerStats, now: float) -> Any:
+#: :func:`answer_arrived`'s result for an answer it delivered itself
+DELIVERED: Final[Any] = object()
+
+
+def answer_arrived(pending: PendingTable, key: str, ev: _Received, stats: PeerStats, now: float,
+                   deliver: bool = False) -> Any:
     """The pending record that the answer ``ev`` (a connection's event) from the peer ``key``
     answers, taken from ``pending``, the answer counted in the peer's ``stats`` with its latency
-    (sent to ``now``); None when it answers none (late or duplicate: not counted)."""
+    (sent to ``now``); None when it answers none (late or duplicate: not counted).
+
+    ``deliver``: the answer of a request sent with a future, not raw, without the E bit, is
+    decoded (``Message.from_bytes``'s decoder) and made its future's result here, and
+    :data:`DELIVERED` returned instead of the record (an answer that does not decode is the
+    future's :class:`~diameter.node.errors.NodeError`; a future resolved already, cancelled,
+    takes nothing)."""
     entry = pending.pop(key, ev.hop_by_hop_identifier)
     if entry is None:
         return None
     if isinstance(entry, OutboundRequest):
-        sent_at = entry.sent_at
-    else:   # a relayed request's record
-        sent_at = float(entry.sent_at)
-    answer_received(stats, ev.command_code, now - sent_at, ev.data)
+        data = ev.data
+        answer_received(stats, ev.command_code, now - entry.sent_at, data)
+        fut = entry.future
+        if deliver and fut is not None and not entry.raw and not ev.flags & _FLAG_ERROR:
+            try:
+                msg = _decode_message(data, False)
+            except Exception as exc:  # noqa: BLE001 - decoding errors go to the caller
+                if not fut.done():
+                    fut.set_exception(NodeError(f"cannot decode answer: {exc}"))
+                return DELIVERED
+            try:
+                fut.set_result(msg)
+            except Exception:  # noqa: BLE001,S110 - resolved already (cancelled while the answer was on its way)
+                pass
+            return DELIVERED
+        return entry
+    # a relayed request's record
+    answer_received(stats, ev.command_code, now - float(entry.sent_at), ev.data)
     return entry

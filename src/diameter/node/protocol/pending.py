@@ -6,10 +6,11 @@ from collections.abc import Hashable
 from typing import Any
 
 #: an entry, and its deadline in the deadline order: [deadline, sequence number, peer,
-#: hop-by-hop id, item]. The table maps the identifier to this very list: an entry replaced or
-#: gone leaves a deadline that is not its entry. (A list: an answered entry's item is let go at
-#: once, while its deadline may wait in the order; ordered as the tuple would be, by deadline
-#: then sequence number, which is unique.)
+#: hop-by-hop id, item]. The table maps the identifier to this very list; an entry answered,
+#: expired, taken or replaced has its item set to None (items are never None), so that its
+#: deadline, which may wait in the order a while, is known to be gone without a look-up.
+#: (A list: an answered entry's item is let go at once; ordered as the tuple would be, by
+#: deadline then sequence number, which is unique.)
 _Due = list[Any]
 
 
@@ -58,6 +59,8 @@ class PendingTable:
         return [(peer, hbh, e[4]) for peer, d in self._by_peer.items() for hbh, e in d.items()]
 
     def add(self, peer: Hashable, hbh: Hashable, deadline: float, item: Any) -> None:
+        if item is None:   # (None marks a gone entry; pop returns None for none)
+            raise ValueError("a pending item cannot be None")
         d = self._by_peer.get(peer)
         if d is None:
             d = self._by_peer[peer] = {}
@@ -66,10 +69,12 @@ class PendingTable:
         h: Any = hbh
         self._count += 1
         due: _Due = [deadline, self._count, peer, h, item]
-        n = len(d)
+        old = d.get(h)
         d[h] = due
-        if len(d) != n:
+        if old is None:
             self._live += 1
+        else:   # replaced: its deadline is gone
+            old[4] = None
         queue = self._queue
         n = len(queue)
         if deadline >= self._last or self._head == n:
@@ -82,10 +87,7 @@ class PendingTable:
             self._compact()
 
     def _is_live(self, due: _Due) -> bool:
-        d = self._by_peer.get(due[2])
-        if d is None:
-            return False
-        return d.get(due[3]) is due
+        return due[4] is not None
 
     def _compact(self) -> None:
         self._queue = [due for due in self._queue[self._head:] if self._is_live(due)]
@@ -98,9 +100,10 @@ class PendingTable:
         d = self._by_peer.get(peer)
         if d is None:
             return None
-        due = d.pop(hbh, None)
+        due = d.get(hbh)
         if due is None:
             return None
+        del d[hbh]   # (not d.pop(hbh, None): compiled, that is a generic method call)
         self._live -= 1
         item = due[4]
         due[4] = None   # its deadline may stay in the order a while: not the item
@@ -110,7 +113,7 @@ class PendingTable:
         if head < n and queue[head] is due:
             # the oldest request answered: the head moves past it and the answered ones after it
             head += 1
-            while head < n and not self._is_live(queue[head]):
+            while head < n and queue[head][4] is None:   # (answered: not live)
                 head += 1
             if head == n:
                 queue.clear()
@@ -167,9 +170,9 @@ class PendingTable:
                     break
                 self._head += 1
             peer, hbh = due[2], due[3]
-            d = self._by_peer[peer]
-            item = d[hbh][4]
-            del d[hbh]
+            item = due[4]
+            due[4] = None
+            del self._by_peer[peer][hbh]
             self._live -= 1
             out.append((peer, hbh, item))
         if not self._heap and self._head == len(self._queue):
