@@ -43,7 +43,7 @@ class DuplicateCache:
         #: in order of the last touch. An OrderedDict, not a dict: dropping a plain dict's
         #: oldest entry leaves a hole at its front that every later ``next(iter())``
         #: walks over, so a full cache cost O(entries) per request.
-        self._entries: OrderedDict[tuple[bytes, int], _Entry] = OrderedDict()
+        self._entries: OrderedDict[object, _Entry] = OrderedDict()   # (Origin-Host, End-to-End) keys
         self._bytes = 0
         #: the newest entry (last in ``_entries``) and its key, or None: a request answered
         #: before the next one arrives (the common case) is recorded without a look-up or a move
@@ -60,7 +60,7 @@ class DuplicateCache:
         return self._bytes
 
     def check(self, origin_host: bytes, e2e: int, now: float, waiter: Any = None) -> bytes | None:
-        key = (origin_host, e2e)
+        key: object = (origin_host, e2e)   # (boxed once: compiled, a typed tuple is boxed at each use)
         entries = self._entries
         hit = entries.get(key)
         if hit is not None:
@@ -123,7 +123,7 @@ class DuplicateCache:
     def forget(self, origin_host: bytes, e2e: int) -> None:
         self._drop((origin_host, e2e))
 
-    def _drop(self, key: tuple[bytes, int]) -> None:
+    def _drop(self, key: object) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= len(entry.answer)
