@@ -15,7 +15,7 @@ COMPILED_MODULES = [f"src/diameter/codec/{name}.py"
 """The same list as ``diameter.codec._COMPILED_MODULES``."""
 
 NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"
-                         for name in ("framing", "watchdog", "dedup", "pending", "connection", "events", "inbound", "counters", "outbound")]
+                         for name in ("framing", "watchdog", "dedup", "pending", "events", "connection", "inbound", "counters", "outbound")]
 """The same list as ``diameter.node.protocol._COMPILED_MODULES``. They import the rest of the
 package, which mypy follows silently: only these modules must type-check."""
 

@@ -10,7 +10,7 @@ codec core); ``DIAMETER_PURE_PYTHON=1`` runs their Python source instead.
 """
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("framing", "watchdog", "dedup", "pending", "connection", "events", "inbound", "counters", "outbound")   # setup.py compiles these
+_COMPILED_MODULES = ("framing", "watchdog", "dedup", "pending", "events", "connection", "inbound", "counters", "outbound")   # setup.py compiles these
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 

@@ -17,7 +17,8 @@ from ...codec.frame import U32
 from ...codec.objects import decode_message as _decode_message
 from ..errors import NodeError
 from . import avps as A
-from .connection import SequenceCounter, _Received
+from .connection import SequenceCounter
+from .events import _Received
 from .counters import PeerStats, answer_received, request_sent
 from .constants import AVP_ACCT_APPLICATION_ID, AVP_AUTH_APPLICATION_ID, BASE_COMMANDS
 from .pending import PendingTable
