@@ -20,7 +20,7 @@ from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
 from .engine import Charge, Engine
-from .mapping import answer_tail, charge_request, result_of, subscriptions, units_of, usage_of
+from .mapping import answer_tail, charge_request, read_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
 from .rating import ChargeRequest
 from .store import Target
@@ -127,6 +127,8 @@ class OcsFront:
         self.answer_soon = self._answer_soon if engine.can_charge_then() else None
         self._store: Any = None  # the engine's storage when `_submit` was looked up
         self._submit: Callable[[Charge], None] = _start_charge
+        #: the server's CCR reader: the MSCCs read straight as the engine's usages
+        self.read_request = read_request
 
     # -- CreditControlServer handler ------------------------------------------------------
     # (plain functions returning the coroutine: one frame less per request to run and resume)

@@ -20,6 +20,7 @@ from ..cc.types import (
     RequestType,
     Units,
 )
+from ..cc.ccr_walk import ccr_request
 from ..cc.fastwire import enc_bytes, enc_group, enc_u32, enc_u64, enc_vu32
 from ..message.avp import grouped as _grouped
 from .model import SUCCESS, Outcome, RequestedAction, RequestKind, UnitKind
@@ -69,8 +70,14 @@ def _units_read(u: Units) -> dict[UnitKind, int]:
 def usage_of(m: MsccRequest) -> ServiceUsage:
     """The engine's usage of one MSCC. Its unit dicts may be shared with other usages (the
     parser shares equal Units, and so does this): read them, do not change them."""
+    return usage(m.rating_group, m.service_identifiers, m.requested, m.used, m.reporting_reasons)
+
+
+def usage(rating_group: int | None, service_identifiers: list[int], requested: Units | None,
+          us: list[Units], reporting_reasons: list[int]) -> ServiceUsage:
+    """:func:`usage_of` of an MSCC with these values: the CCR reader's ``usage`` hook
+    (:func:`read_request`), which then builds no MsccRequest."""
     used: dict[UnitKind, int]
-    us = m.used  # each field read once: a generic look-up when compiled
     if len(us) == 1:  # the common case: one report, its dict as it is when no count is negative
         used = _units_read(us[0])
         for v in used.values():
@@ -81,11 +88,15 @@ def usage_of(m: MsccRequest) -> ServiceUsage:
         used = _used(us)
     else:
         used = _NO_UNITS
-    sids = m.service_identifiers
-    requested = m.requested
-    return ServiceUsage(m.rating_group, sids[0] if sids else None,
+    return ServiceUsage(rating_group, service_identifiers[0] if service_identifiers else None,
                         None if requested is None else _units_read(requested),
-                        used, _FINAL in m.reporting_reasons)
+                        used, _FINAL in reporting_reasons)
+
+
+def read_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+    """The CCRequest of a CCR's bytes with its ``services`` read as the engine's usages
+    (:func:`usage`): what `CreditControlServer` reads through its handler's ``read_request``."""
+    return ccr_request(msg, buf, peer, dialect, usage)
 
 
 #: the used units of an MSCC without a report (shared: never changed)
@@ -370,8 +381,10 @@ def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
 
 
 def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
-    """The engine's request for a CCR."""
-    services = [usage_of(m) for m in req.mscc]
+    """The engine's request for a CCR (its usages as :func:`read_request` read them, if it did)."""
+    services: Any = req.services
+    if services is None:
+        services = [usage_of(m) for m in _field(req, "_mscc", "mscc")]
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
     action = None
