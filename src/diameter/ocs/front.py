@@ -20,7 +20,7 @@ from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
 from .engine import Charge, Engine
-from .mapping import answer_tail, charge_request, read_request, result_of, subscriptions, units_of, usage_of
+from .mapping import answer_tail, charge_of, charge_request, read_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
 from .rating import ChargeRequest
 from .store import Target
@@ -106,6 +106,10 @@ class _FrontCharge(Charge):
             self.answer(res, None)
         else:
             self.answer(None, exc)
+
+
+_new = object.__new__
+_charge_init = Charge.__init__
 
 
 def _start_charge(c: Charge) -> None:
@@ -221,7 +225,12 @@ class OcsFront:
                 if refused is not None:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
-        c = _FrontCharge(self.engine, charge_request(req, kind))
+        # _FrontCharge(self.engine, charge_request(req, kind)): the request's slots read here
+        # (specialised reads) and the class not called (its __init__ then runs in a frame of its own)
+        c = _new(_FrontCharge)
+        _charge_init(c, self.engine, charge_of(req, kind, req.session_id, req.request_number,
+                                               req._service_context_id, req._subscription_ids,
+                                               req._requested_action, req.services, req.peer))
         store = c.store
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
         c.answered = getattr(done, "answered", None)

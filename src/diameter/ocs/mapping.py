@@ -364,7 +364,11 @@ def _converted(given: Any) -> list[tuple[int, str]]:
 def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
     """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated).
     The request's own list when it holds (int, str) pairs already: read it, do not change it."""
-    given: Any = _field(req, "_subscription_ids", "subscription_ids")
+    return _subscriptions(req, _field(req, "_subscription_ids", "subscription_ids"))
+
+
+def _subscriptions(req: CCRequest, given: Any) -> list[tuple[int, str]]:
+    """:func:`subscriptions` of the request's Subscription-Ids `given` (decoded)."""
     if type(given) is not list:
         subs = _converted(given)
     else:
@@ -382,19 +386,32 @@ def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
 
 def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
     """The engine's request for a CCR (its usages as :func:`read_request` read them, if it did)."""
-    services: Any = req.services
+    r: Any = req  # (Any: a lazily decoded slot may hold the sentinel, which its type does not admit)
+    return charge_of(req, kind, r.session_id, r.request_number, r._service_context_id, r._subscription_ids,
+                     r._requested_action, r.services, r.peer)
+
+
+def charge_of(req: CCRequest, kind: RequestKind, session_id: str, request_number: int, context: Any,
+              given: Any, asked: Any, services: Any, peer: str) -> ChargeRequest:
+    """:func:`charge_request` of `req` whose slots the caller read (interpreted, each read is
+    specialised; compiled, each is a generic look-up): ``_service_context_id``,
+    ``_subscription_ids``, ``_requested_action`` (decoded here when not yet), ``services``."""
     if services is None:
         services = [usage_of(m) for m in _field(req, "_mscc", "mscc")]
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
+    if type(asked) is object:  # cc.types' "not decoded yet" sentinel, a bare object()
+        asked = req.requested_action
     action = None
-    asked = _field(req, "_requested_action", "requested_action")
     if asked is not None:
         try:
             action = RequestedAction(asked)
         except ValueError:
             log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
-                     req.session_id, asked)
-    return ChargeRequest(req.session_id, req.request_number, kind, subscriptions(req),
-                         _field(req, "_service_context_id", "service_context_id"), services, action,
-                         req.peer)
+                     session_id, asked)
+    if type(given) is object:
+        given = req.subscription_ids
+    if type(context) is object:
+        context = req.service_context_id
+    return ChargeRequest(session_id, request_number, kind, _subscriptions(req, given), context, services,
+                         action, peer)
