@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+from ..cc.types import _UNSET
 from ..cc.types import (
     CCRequest,
     CCResult,
@@ -30,6 +31,9 @@ from .rating import ChargeRequest, ServiceUsage
 log = logging.getLogger("diameter.ocs.front")
 
 _G: Any = _grouped
+#: cc.types' "not decoded yet" sentinel of a CCRequest's lazily decoded slots (Final: a
+#: static when compiled; ``type(x) is object`` looks `object` up in the builtins each time)
+_NOT_YET: Final[Any] = _UNSET
 CHECK_BALANCE_RESULT = 422
 REDIRECT_URL = 2  # Redirect-Address-Type URL
 
@@ -339,7 +343,7 @@ def _field(req: Any, slot: str, name: str) -> Any:
     property is a Python-level call from compiled code (`req` is Any: the slot may hold the
     sentinel, which the slot's declared type does not admit)."""
     value = getattr(req, slot)
-    if type(value) is object:  # cc.types' "not decoded yet" sentinel, a bare object()
+    if value is _NOT_YET:
         return getattr(req, name)
     return value
 
@@ -400,7 +404,7 @@ def charge_of(req: CCRequest, kind: RequestKind, session_id: str, request_number
         services = [usage_of(m) for m in _field(req, "_mscc", "mscc")]
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
-    if type(asked) is object:  # cc.types' "not decoded yet" sentinel, a bare object()
+    if asked is _NOT_YET:
         asked = req.requested_action
     action = None
     if asked is not None:
@@ -409,9 +413,9 @@ def charge_of(req: CCRequest, kind: RequestKind, session_id: str, request_number
         except ValueError:
             log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
                      session_id, asked)
-    if type(given) is object:
+    if given is _NOT_YET:
         given = req.subscription_ids
-    if type(context) is object:
+    if context is _NOT_YET:
         context = req.service_context_id
     return ChargeRequest(session_id, request_number, kind, _subscriptions(req, given), context, services,
                          action, peer)
