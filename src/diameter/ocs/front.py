@@ -54,7 +54,7 @@ class _FrontCharge(Charge):
     answered: Callable[[int, bytes], None] | None
 
     def set_result(self, value: Any) -> None:
-        """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
+        """`Unit.set_result` and `Charge.finished` in one frame for an outcome, then its answer."""
         if value is None:  # no account: the engine's second try, or USER_UNKNOWN
             Charge.set_result(self, value)
             return
@@ -62,50 +62,52 @@ class _FrontCharge(Charge):
             return
         self._done = True
         try:
-            answered = self.answered
-            if answered is not None and not value.replayed:
-                front, req = self.front, self.creq
-                # (the outcome's field read last: from here a compiled object's field is a generic look-up)
-                if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
-                    try:
-                        tail = answer_tail(value, req.top_level_units)
-                    except Exception:  # noqa: BLE001 - out of range: the general path says so
-                        tail = None
-                    if tail is not None:
-                        kind, t0 = self.kind, self.t0
-                        try:  # front._answered(req, kind, value, t0), its common case inline
-                            key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
-                            if key is None or front.metrics is not None or (
-                                    kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
-                                front._answered(req, kind, value, t0)
-                            else:  # front._count(...), inline
-                                stats = front.stats
-                                stats[key] = stats.get(key, 0) + 1
-                        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                            self.answer(None, err)
-                            return
-                        answered(tail[0], tail[1])
-                        return
-            try:
-                res = self.front._result(self.creq, self.kind, value, self.t0)
-            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                self.answer(None, err)
-                return
-            self.answer(res, None)
+            self._answer_outcome(value)
         except Exception:  # noqa: BLE001 - the server's bug must not stop the committer
             log.exception("ocs: a charge's answer failed")
 
     def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
-        if exc is None:
-            try:
-                assert out is not None
-                res = self.front._result(self.creq, self.kind, out, self.t0)
-            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                self.answer(None, err)
-                return
-            self.answer(res, None)
-        else:
+        """The outcome's answer, for storages that call back `finished` (PostgreSQL)."""
+        if exc is not None:
             self.answer(None, exc)
+        elif out is None:
+            self.answer(None, RuntimeError("a charge finished without an outcome"))
+        else:
+            self._answer_outcome(out)
+
+    def _answer_outcome(self, value: Outcome) -> None:
+        """Answer a committed outcome: its CCA's AVPs encoded here from the outcome when the
+        server takes them (``answered``), else through a CCResult."""
+        answered = self.answered
+        if answered is not None and not value.replayed:
+            front, req = self.front, self.creq
+            # (the outcome's field read last: from here a compiled object's field is a generic look-up)
+            if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
+                try:
+                    tail = answer_tail(value, req.top_level_units)
+                except Exception:  # noqa: BLE001 - out of range: the general path says so
+                    tail = None
+                if tail is not None:
+                    kind, t0 = self.kind, self.t0
+                    try:  # front._answered(req, kind, value, t0), its common case inline
+                        key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
+                        if key is None or front.metrics is not None or (
+                                kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
+                            front._answered(req, kind, value, t0)
+                        else:  # front._count(...), inline
+                            stats = front.stats
+                            stats[key] = stats.get(key, 0) + 1
+                    except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                        self.answer(None, err)
+                        return
+                    answered(tail[0], tail[1])
+                    return
+        try:
+            res = self.front._result(self.creq, self.kind, value, self.t0)
+        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+            self.answer(None, err)
+            return
+        self.answer(res, None)
 
 
 _new = object.__new__
