@@ -66,8 +66,16 @@ class _FrontCharge(Charge):
         except Exception:  # noqa: BLE001 - the server's bug must not stop the committer
             log.exception("ocs: a charge's answer failed")
 
+    def finished(self, value: Any, exc: BaseException | None) -> None:
+        """`Charge.finished` for storages that call it back (PostgreSQL): an outcome is
+        answered at once (one frame less), no account goes through the engine's second try."""
+        if value is None or exc is not None:
+            Charge.finished(self, value, exc)
+        else:
+            self._answer_outcome(value)
+
     def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
-        """The outcome's answer, for storages that call back `finished` (PostgreSQL)."""
+        """The outcome's answer (after the engine's second try, or its error)."""
         if exc is not None:
             self.answer(None, exc)
         elif out is None:
