@@ -42,6 +42,13 @@ def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None
     return ccr_request_scan(msg, buf, peer, dialect, usage)
 
 
+def _mscc_later(msg: Any) -> list[MsccRequest]:
+    """The MSCCs of a CCR read with a `usage` hook, read from its message when first asked for
+    (the request's ``_mscc`` holds this function until then)."""
+    mscc: list[MsccRequest] = ccr_request(msg, msg.as_bytes(), "", "").mscc
+    return mscc
+
+
 def _frame(buf: bytes, p: i64, end: i64) -> tuple[i64, i64, i64, i64, i64]:
     """(code, vendor, payload start, payload end, next AVP) of the AVP at ``p`` of
     ``buf[:end]``; a payload end of -1 when it is not well framed (``scan`` says why)."""
@@ -316,7 +323,7 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64, usage: Any) -
     # the AVPs the walk saw are not decoded again; the others read as absent; Subscription-Id
     # not seen: decoded on first access (inside Service-Information)
     return _made(sid, rt, number or 0, bool(buf[4] & 0x10), oh, orealm, peer or oh, dialect,
-                 mscc if both else _UNSET_, services if usage is not None else None, top, msg,
+                 mscc if both else _mscc_later, services if usage is not None else None, top, msg,
                  number is not None, None if sctx is _UNSEEN else sctx,
                  subs if subs else (_UNSET_ if msg is not None else []), None if user is _UNSEEN else user,
                  None if action is _UNSEEN else action, None if auth is _UNSEEN else auth)

@@ -165,11 +165,16 @@ def _subs(msg: Any) -> list[tuple[int, str]]:
     return subs
 
 
-def _mscc_of(msg: Any) -> list[MsccRequest]:
-    """The MSCCs of a CCR read by a ``read_request`` hook (which left them to be read)."""
-    from .ccr_walk import ccr_request  # (it imports this module)
-    mscc: list[MsccRequest] = ccr_request(msg, msg.as_bytes(), "", "").mscc
+def _mscc_get(self: CCRequest) -> list[MsccRequest]:
+    v: Any = self._mscc
+    if callable(v):  # left to be read from the message by a reader with a usage hook: its reader
+        v = self._mscc = v(self.message)
+    mscc: list[MsccRequest] = v
     return mscc
+
+
+def _mscc_set(self: CCRequest, value: list[MsccRequest]) -> None:
+    self._mscc = value
 
 
 class CCRequest:
@@ -222,7 +227,7 @@ class CCRequest:
         self._termination_cause = termination_cause
         self._multiple_services_indicator = multiple_services_indicator
 
-    mscc = _lazy("mscc", _mscc_of)
+    mscc = property(_mscc_get, _mscc_set, doc="mscc (read from the CCR on first access after a usage hook)")
     service_context_id = _lazy("service_context_id", lambda m: m.service_context_id)
     subscription_ids = _lazy("subscription_ids", _subs)
     user_name = _lazy("user_name", lambda m: m.user_name)

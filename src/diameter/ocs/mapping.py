@@ -401,7 +401,7 @@ def charge_of(req: CCRequest, kind: RequestKind, session_id: str, request_number
     specialised; compiled, each is a generic look-up): ``_service_context_id``,
     ``_subscription_ids``, ``_requested_action`` (decoded here when not yet), ``services``."""
     if services is None:
-        services = [usage_of(m) for m in _field(req, "_mscc", "mscc")]
+        services = [usage_of(m) for m in req.mscc]
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
     if asked is _NOT_YET:
