@@ -15,7 +15,7 @@ from ..codec.errors import AvpDecodeError
 from ..codec.frame import scan
 from .fastwire import _U64, units
 from .fastwire import ccr_request as ccr_request_scan
-from .types import _UNSET, CCRequest, MsccRequest, RequestType, Units
+from .types import _UNSET, CCRequest, MsccRequest, RequestType, Units, _made
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -33,12 +33,20 @@ _object_new: Final[Any] = object.__new__
 _REQUEST_TYPES: Final[dict[int, RequestType]] = {int(t): t for t in RequestType}
 
 
-def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None) -> CCRequest:
     """The :class:`CCRequest` of a CCR's bytes, as :func:`diameter.cc.fastwire.ccr_request`
-    gives it: by :func:`walk` when compiled, by that reader when interpreted."""
+    gives it: by :func:`walk` when compiled, by that reader when interpreted. `usage`: the
+    request's ``services`` read by it (see there)."""
     if COMPILED:
-        return walk(msg, buf, peer, dialect)
-    return ccr_request_scan(msg, buf, peer, dialect)
+        return walk(msg, buf, peer, dialect, usage)
+    return ccr_request_scan(msg, buf, peer, dialect, usage)
+
+
+def _mscc_later(msg: Any) -> list[MsccRequest]:
+    """The MSCCs of a CCR read with a `usage` hook, read from its message when first asked for
+    (the request's ``_mscc`` holds this function until then)."""
+    mscc: list[MsccRequest] = ccr_request(msg, msg.as_bytes(), "", "").mscc
+    return mscc
 
 
 def _frame(buf: bytes, p: i64, end: i64) -> tuple[i64, i64, i64, i64, i64]:
@@ -157,8 +165,10 @@ def _subscription_walk(buf: bytes, start: i64, end: i64) -> tuple[int, str] | No
     return None if data is None else (typ, data)
 
 
-def _mscc_walk(buf: bytes, start: i64, end: i64) -> MsccRequest:
-    """:func:`mscc_request`, natively."""
+def _mscc_parts(buf: bytes, start: i64, end: i64) -> tuple[int | None, list[int], Units | None, list[Units],
+                                                          list[int], list[int]]:
+    """:func:`mscc_request`'s values, natively: (rating group, service identifiers, requested,
+    used, reporting reasons, triggers)."""
     rg: int | None = None
     requested: Units | None = None
     sids: list[int] = []
@@ -191,7 +201,7 @@ def _mscc_walk(buf: bytes, start: i64, end: i64) -> MsccRequest:
     except Exception:
         _framed(buf, start, end)  # a framing error anywhere in the range comes first
         raise
-    return _new_mscc(rg, sids, requested, used, reasons, triggers)
+    return rg, sids, requested, used, reasons, triggers
 
 
 def _new_mscc(rg: int | None, sids: list[int], requested: Units | None, used: list[Units],
@@ -223,22 +233,27 @@ def _triggers_walk(buf: bytes, start: i64, end: i64) -> list[int]:
     return out
 
 
-def walk(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
-    """:func:`~diameter.cc.fastwire.ccr_request` by byte indexing: no entry tuples, no ``scan`` calls."""
+def walk(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None) -> CCRequest:
+    """:func:`~diameter.cc.fastwire.ccr_request` by byte indexing: no entry tuples, no ``scan`` calls.
+    With `usage` and a message, the MSCCs are read only as the ``services`` (``mscc`` is
+    decoded from the message on first access)."""
     end: i64 = len(buf)
     try:
-        return _walk(msg, buf, peer, dialect, end)
+        return _walk(msg, buf, peer, dialect, end, usage)
     except Exception:
         _framed(buf, 20, end)  # a framing error anywhere comes first, as `scan` finds it first
         raise
 
 
-def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
+def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64, usage: Any) -> CCRequest:
     """:func:`walk`, which checks the framing of the whole message first when this raises."""
     sid = oh = orealm = ""
     rtype = -1
     number: int | None = None
     mscc: list[MsccRequest] = []
+    services: list[Any] = []
+    both = usage is None or msg is None  # MsccRequests too (none to decode them from later)
+    seen = False
     rsu: Units | None = None
     usus: list[tuple[Units, int | None]] = []
     sids: list[int] = []
@@ -257,7 +272,12 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
         if code == 263:  # Session-Id
             sid = _text(buf, ps, pe)
         elif code == 456:  # Multiple-Services-Credit-Control
-            mscc.append(_mscc_walk(buf, ps, pe))
+            m = _mscc_parts(buf, ps, pe)
+            seen = True
+            if both:
+                mscc.append(_new_mscc(m[0], m[1], m[2], m[3], m[4], m[5]))
+            if usage is not None:
+                services.append(usage(m[0], m[1], m[2], m[3], m[4]))
         elif code == 416:  # CC-Request-Type
             rtype = _uint_at(buf, code, ps, pe)
         elif code == 415:  # CC-Request-Number
@@ -292,33 +312,18 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64) -> CCRequest:
     if rt is None:
         raise ValueError(f"bad CC-Request-Type {None if rtype < 0 else rtype!r}")
     top = False
-    if not mscc and (rsu is not None or usus):
+    if not seen and (rsu is not None or usus):
         top = True
-        mscc.append(_new_mscc(None, sids[:1], rsu, [u for u, _ in usus],
-                              [r for _, r in usus if r is not None], []))
-    # CCRequest(...) without its interpreted __init__: every slot is set here, as it sets
-    # them (tests check that no slot is left out)
-    req: CCRequest = _object_new(CCRequest)
-    req.session_id = sid
-    req.request_type = rt
-    req.request_number = number or 0
-    req.retransmitted = bool(buf[4] & 0x10)
-    req.origin_host = oh
-    req.origin_realm = orealm
-    req.peer = peer or oh
-    req.dialect = dialect
-    req.mscc = mscc
-    req.top_level_units = top
-    req.message = msg
-    req.has_request_number = number is not None
-    # the AVPs the walk saw are not decoded again; the others read as absent
-    req._service_context_id = None if sctx is _UNSEEN else sctx
-    # else decoded on first access (Subscription-Id inside Service-Information)
-    req._subscription_ids = subs if subs else (_UNSET_ if msg is not None else [])
-    req._user_name = None if user is _UNSEEN else user
-    req._requested_action = None if action is _UNSEEN else action
-    req._event_timestamp = _UNSET_
-    req._termination_cause = _UNSET_
-    req._multiple_services_indicator = _UNSET_
-    req._auth_application_id = None if auth is _UNSEEN else auth
-    return req
+        used = [u for u, _ in usus]
+        reasons = [r for _, r in usus if r is not None]
+        if both:
+            mscc.append(_new_mscc(None, sids[:1], rsu, used, reasons, []))
+        if usage is not None:
+            services.append(usage(None, sids[:1], rsu, used, reasons))
+    # the AVPs the walk saw are not decoded again; the others read as absent; Subscription-Id
+    # not seen: decoded on first access (inside Service-Information)
+    return _made(sid, rt, number or 0, bool(buf[4] & 0x10), oh, orealm, peer or oh, dialect,
+                 mscc if both else _mscc_later, services if usage is not None else None, top, msg,
+                 number is not None, None if sctx is _UNSEEN else sctx,
+                 subs if subs else (_UNSET_ if msg is not None else []), None if user is _UNSEEN else user,
+                 None if action is _UNSEEN else action, None if auth is _UNSEEN else auth)

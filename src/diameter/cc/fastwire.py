@@ -199,9 +199,11 @@ def mscc_request(buf: bytes, s: int, end: int) -> MsccRequest:
     return MsccRequest(rg, sids, requested, used, reasons, triggers)
 
 
-def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None) -> CCRequest:
     """The :class:`CCRequest` of a CCR's bytes (``msg``: its decoded message, kept for the
-    AVPs read on first access); see :func:`diameter.cc.wire.parse_ccr`."""
+    AVPs read on first access); see :func:`diameter.cc.wire.parse_ccr`. With `usage`, the
+    request's ``services`` are ``usage(rating_group, service_identifiers, requested, used,
+    reporting_reasons)`` of each MSCC (of the top-level units: as their ``mscc`` has them)."""
     sid = oh = orealm = ""
     rtype: int | None = None
     number: int | None = None
@@ -271,6 +273,9 @@ def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
     req._auth_application_id = None if auth is _UNSEEN else auth
     req._user_name = None if user is _UNSEEN else user
     req._requested_action = None if action is _UNSEEN else action
+    if usage is not None:
+        req.services = [usage(m.rating_group, m.service_identifiers, m.requested, m.used, m.reporting_reasons)
+                        for m in mscc]
     return req
 
 

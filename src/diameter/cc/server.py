@@ -57,6 +57,10 @@ class CreditControlHandler(Protocol):
     # ``done(None, exception)``) exactly once later, on the event loop. A handler whose
     # answers wait for something else than a coroutine (a storage's batch commit) saves
     # a task and a coroutine per request this way. ``answer_soon = None``: not offered.
+    #
+    # Optional: ``read_request(msg, buf, peer, dialect)``, the CCR reader used instead of
+    # :func:`diameter.cc.ccr_walk.ccr_request` (which it calls with its ``usage`` hook, so that
+    # the request's ``services`` are what the handler reads of the MSCCs).
 
 
 def _wire_bytes(msg: Any) -> bytes:
@@ -178,6 +182,8 @@ class CreditControlServer:
         self._origin_realm = node.realm.encode()
         self._enc = CcaEncoder(self._origin_host, self._origin_realm, application_id)
         self._dialects: dict[str, str] = {}
+        #: the handler's CCR reader ``(msg, buf, peer, dialect) -> CCRequest``, if it has one
+        self._read: Callable[..., CCRequest] = getattr(handler, "read_request", None) or _ccr_request
         #: the handler's callback path for CCR-I/U/T, if it has one (see `CreditControlHandler`)
         self._soon: Callable[..., CCResult | None] | None = getattr(handler, "answer_soon", None)
         node.add_application(application_id, self._on_request if self._soon is None else self._on_request_soon,
@@ -208,7 +214,7 @@ class CreditControlServer:
         try:
             if buf is None:
                 buf = _wire_bytes(msg)
-            req = _ccr_request(msg, buf, "", "3gpp")  # parse_ccr(msg, raw=buf), one call less
+            req = self._read(msg, buf, "", "3gpp")  # parse_ccr(msg, raw=buf), one call less
         except Exception as exc:  # noqa: BLE001 - bad CC-Request-Type or malformed AVPs: this request only
             log.info("CCR rejected: %s", exc)
             return self._error_cca(msg, DIAMETER_INVALID_AVP_VALUE, str(exc))

@@ -165,6 +165,18 @@ def _subs(msg: Any) -> list[tuple[int, str]]:
     return subs
 
 
+def _mscc_get(self: CCRequest) -> list[MsccRequest]:
+    v: Any = self._mscc
+    if callable(v):  # left to be read from the message by a reader with a usage hook: its reader
+        v = self._mscc = v(self.message)
+    mscc: list[MsccRequest] = v
+    return mscc
+
+
+def _mscc_set(self: CCRequest, value: list[MsccRequest]) -> None:
+    self._mscc = value
+
+
 class CCRequest:
     """The parsed view of a CCR that server handlers receive.
 
@@ -176,11 +188,13 @@ class CCRequest:
     when missing at the top level), ``user_name``, ``requested_action``, ``event_timestamp``,
     ``termination_cause``, ``multiple_services_indicator`` and ``auth_application_id`` are decoded on
     first access. ``has_request_number`` is False when the CCR carried no CC-Request-Number
-    (``request_number`` then reads 0).
+    (``request_number`` then reads 0). ``services``: what the server's handler read of the
+    MSCCs itself (its ``read_request`` hook, see :mod:`diameter.cc.server`), else None; ``mscc``
+    is then decoded from the message on first access.
     """
 
     __slots__ = ("session_id", "request_type", "request_number", "retransmitted", "origin_host", "origin_realm",
-                 "peer", "dialect", "mscc", "top_level_units", "message", "has_request_number",
+                 "peer", "dialect", "_mscc", "services", "top_level_units", "message", "has_request_number",
                  "_service_context_id", "_subscription_ids", "_user_name", "_requested_action", "_event_timestamp",
                  "_termination_cause", "_multiple_services_indicator", "_auth_application_id")
 
@@ -199,7 +213,8 @@ class CCRequest:
         self.origin_realm = origin_realm
         self.peer = peer
         self.dialect = dialect
-        self.mscc: list[MsccRequest] = mscc if mscc is not None else []
+        self._mscc: Any = mscc if mscc is not None else []
+        self.services: list[Any] | None = None
         self.top_level_units = top_level_units
         self.message = message
         self.has_request_number = True
@@ -212,6 +227,7 @@ class CCRequest:
         self._termination_cause = termination_cause
         self._multiple_services_indicator = multiple_services_indicator
 
+    mscc = property(_mscc_get, _mscc_set, doc="mscc (read from the CCR on first access after a usage hook)")
     service_context_id = _lazy("service_context_id", lambda m: m.service_context_id)
     subscription_ids = _lazy("subscription_ids", _subs)
     user_name = _lazy("user_name", lambda m: m.user_name)
@@ -224,6 +240,39 @@ class CCRequest:
     def __repr__(self) -> str:
         return (f"CCRequest({self.session_id!r}, {self.request_type.name}, {self.request_number}, "
                 f"retransmitted={self.retransmitted}, peer={self.peer!r}, mscc={self.mscc!r})")
+
+
+def _made(session_id: str, request_type: RequestType, request_number: int, retransmitted: bool,
+          origin_host: str, origin_realm: str, peer: str, dialect: str, mscc: Any, services: list[Any] | None,
+          top_level_units: bool, message: Any, has_request_number: bool, service_context_id: Any,
+          subscription_ids: Any, user_name: Any, requested_action: Any, auth_application_id: Any) -> CCRequest:
+    """A CCRequest with every slot as given (``_UNSET``: decoded on first access), the other
+    lazily decoded ones not decoded yet: what the compiled CCR reader calls (interpreted, a
+    slot's store is specialised; compiled, each is a generic attribute set)."""
+    r = _new(CCRequest)
+    r.session_id = session_id
+    r.request_type = request_type
+    r.request_number = request_number
+    r.retransmitted = retransmitted
+    r.origin_host = origin_host
+    r.origin_realm = origin_realm
+    r.peer = peer
+    r.dialect = dialect
+    r._mscc = mscc
+    r.services = services
+    r.top_level_units = top_level_units
+    r.message = message
+    r.has_request_number = has_request_number
+    r._service_context_id = service_context_id
+    r._subscription_ids = subscription_ids
+    r._user_name = user_name
+    r._requested_action = requested_action
+    r._auth_application_id = auth_application_id
+    r._event_timestamp = r._termination_cause = r._multiple_services_indicator = _UNSET
+    return r
+
+
+_new = object.__new__
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from ..cc import CCRequest, CCResult, RequestType
 from . import huawei
 from .accounting import RechargeRequest
 from .engine import Charge, Engine
-from .mapping import answer_tail, charge_request, result_of, subscriptions, units_of, usage_of
+from .mapping import answer_tail, charge_of, charge_request, read_request, result_of, subscriptions, units_of, usage_of
 from .model import SUCCESS, USER_UNKNOWN, BalanceType, Outcome, RequestKind
 from .rating import ChargeRequest
 from .store import Target
@@ -54,7 +54,7 @@ class _FrontCharge(Charge):
     answered: Callable[[int, bytes], None] | None
 
     def set_result(self, value: Any) -> None:
-        """`Unit.set_result`, `Charge.finished` and :meth:`charged` in one frame for an outcome."""
+        """`Unit.set_result` and `Charge.finished` in one frame for an outcome, then its answer."""
         if value is None:  # no account: the engine's second try, or USER_UNKNOWN
             Charge.set_result(self, value)
             return
@@ -62,50 +62,64 @@ class _FrontCharge(Charge):
             return
         self._done = True
         try:
-            answered = self.answered
-            if answered is not None and not value.replayed:
-                front, req = self.front, self.creq
-                # (the outcome's field read last: from here a compiled object's field is a generic look-up)
-                if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
-                    try:
-                        tail = answer_tail(value, req.top_level_units)
-                    except Exception:  # noqa: BLE001 - out of range: the general path says so
-                        tail = None
-                    if tail is not None:
-                        kind, t0 = self.kind, self.t0
-                        try:  # front._answered(req, kind, value, t0), its common case inline
-                            key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
-                            if key is None or front.metrics is not None or (
-                                    kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
-                                front._answered(req, kind, value, t0)
-                            else:  # front._count(...), inline
-                                stats = front.stats
-                                stats[key] = stats.get(key, 0) + 1
-                        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                            self.answer(None, err)
-                            return
-                        answered(tail[0], tail[1])
-                        return
-            try:
-                res = self.front._result(self.creq, self.kind, value, self.t0)
-            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                self.answer(None, err)
-                return
-            self.answer(res, None)
+            self._answer_outcome(value)
         except Exception:  # noqa: BLE001 - the server's bug must not stop the committer
             log.exception("ocs: a charge's answer failed")
 
-    def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
-        if exc is None:
-            try:
-                assert out is not None
-                res = self.front._result(self.creq, self.kind, out, self.t0)
-            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                self.answer(None, err)
-                return
-            self.answer(res, None)
+    def finished(self, value: Any, exc: BaseException | None) -> None:
+        """`Charge.finished` for storages that call it back (PostgreSQL): an outcome is
+        answered at once (one frame less), no account goes through the engine's second try."""
+        if value is None or exc is not None:
+            Charge.finished(self, value, exc)
         else:
+            self._answer_outcome(value)
+
+    def charged(self, out: Outcome | None, exc: BaseException | None) -> None:
+        """The outcome's answer (after the engine's second try, or its error)."""
+        if exc is not None:
             self.answer(None, exc)
+        elif out is None:
+            self.answer(None, RuntimeError("a charge finished without an outcome"))
+        else:
+            self._answer_outcome(out)
+
+    def _answer_outcome(self, value: Outcome) -> None:
+        """Answer a committed outcome: its CCA's AVPs encoded here from the outcome when the
+        server takes them (``answered``), else through a CCResult."""
+        answered = self.answered
+        if answered is not None and not value.replayed:
+            front, req = self.front, self.creq
+            # (the outcome's field read last: from here a compiled object's field is a generic look-up)
+            if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
+                try:
+                    tail = answer_tail(value, req.top_level_units)
+                except Exception:  # noqa: BLE001 - out of range: the general path says so
+                    tail = None
+                if tail is not None:
+                    kind, t0 = self.kind, self.t0
+                    try:  # front._answered(req, kind, value, t0), its common case inline
+                        key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
+                        if key is None or front.metrics is not None or (
+                                kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
+                            front._answered(req, kind, value, t0)
+                        else:  # front._count(...), inline
+                            stats = front.stats
+                            stats[key] = stats.get(key, 0) + 1
+                    except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                        self.answer(None, err)
+                        return
+                    answered(tail[0], tail[1])
+                    return
+        try:
+            res = self.front._result(self.creq, self.kind, value, self.t0)
+        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+            self.answer(None, err)
+            return
+        self.answer(res, None)
+
+
+_new = object.__new__
+_charge_init = Charge.__init__
 
 
 def _start_charge(c: Charge) -> None:
@@ -127,6 +141,8 @@ class OcsFront:
         self.answer_soon = self._answer_soon if engine.can_charge_then() else None
         self._store: Any = None  # the engine's storage when `_submit` was looked up
         self._submit: Callable[[Charge], None] = _start_charge
+        #: the server's CCR reader: the MSCCs read straight as the engine's usages
+        self.read_request = read_request
 
     # -- CreditControlServer handler ------------------------------------------------------
     # (plain functions returning the coroutine: one frame less per request to run and resume)
@@ -219,7 +235,12 @@ class OcsFront:
                 if refused is not None:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
-        c = _FrontCharge(self.engine, charge_request(req, kind))
+        # _FrontCharge(self.engine, charge_request(req, kind)): the request's slots read here
+        # (specialised reads) and the class not called (its __init__ then runs in a frame of its own)
+        c = _new(_FrontCharge)
+        _charge_init(c, self.engine, charge_of(req, kind, req.session_id, req.request_number,
+                                               req._service_context_id, req._subscription_ids,
+                                               req._requested_action, req.services, req.peer))
         store = c.store
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
         c.answered = getattr(done, "answered", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+from ..cc.types import _UNSET
 from ..cc.types import (
     CCRequest,
     CCResult,
@@ -20,6 +21,7 @@ from ..cc.types import (
     RequestType,
     Units,
 )
+from ..cc.ccr_walk import ccr_request
 from ..cc.fastwire import enc_bytes, enc_group, enc_u32, enc_u64, enc_vu32
 from ..message.avp import grouped as _grouped
 from .model import SUCCESS, Outcome, RequestedAction, RequestKind, UnitKind
@@ -29,6 +31,9 @@ from .rating import ChargeRequest, ServiceUsage
 log = logging.getLogger("diameter.ocs.front")
 
 _G: Any = _grouped
+#: cc.types' "not decoded yet" sentinel of a CCRequest's lazily decoded slots (Final: a
+#: static when compiled; ``type(x) is object`` looks `object` up in the builtins each time)
+_NOT_YET: Final[Any] = _UNSET
 CHECK_BALANCE_RESULT = 422
 REDIRECT_URL = 2  # Redirect-Address-Type URL
 
@@ -69,8 +74,14 @@ def _units_read(u: Units) -> dict[UnitKind, int]:
 def usage_of(m: MsccRequest) -> ServiceUsage:
     """The engine's usage of one MSCC. Its unit dicts may be shared with other usages (the
     parser shares equal Units, and so does this): read them, do not change them."""
+    return usage(m.rating_group, m.service_identifiers, m.requested, m.used, m.reporting_reasons)
+
+
+def usage(rating_group: int | None, service_identifiers: list[int], requested: Units | None,
+          us: list[Units], reporting_reasons: list[int]) -> ServiceUsage:
+    """:func:`usage_of` of an MSCC with these values: the CCR reader's ``usage`` hook
+    (:func:`read_request`), which then builds no MsccRequest."""
     used: dict[UnitKind, int]
-    us = m.used  # each field read once: a generic look-up when compiled
     if len(us) == 1:  # the common case: one report, its dict as it is when no count is negative
         used = _units_read(us[0])
         for v in used.values():
@@ -81,11 +92,15 @@ def usage_of(m: MsccRequest) -> ServiceUsage:
         used = _used(us)
     else:
         used = _NO_UNITS
-    sids = m.service_identifiers
-    requested = m.requested
-    return ServiceUsage(m.rating_group, sids[0] if sids else None,
+    return ServiceUsage(rating_group, service_identifiers[0] if service_identifiers else None,
                         None if requested is None else _units_read(requested),
-                        used, _FINAL in m.reporting_reasons)
+                        used, _FINAL in reporting_reasons)
+
+
+def read_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
+    """The CCRequest of a CCR's bytes with its ``services`` read as the engine's usages
+    (:func:`usage`): what `CreditControlServer` reads through its handler's ``read_request``."""
+    return ccr_request(msg, buf, peer, dialect, usage)
 
 
 #: the used units of an MSCC without a report (shared: never changed)
@@ -328,7 +343,7 @@ def _field(req: Any, slot: str, name: str) -> Any:
     property is a Python-level call from compiled code (`req` is Any: the slot may hold the
     sentinel, which the slot's declared type does not admit)."""
     value = getattr(req, slot)
-    if type(value) is object:  # cc.types' "not decoded yet" sentinel, a bare object()
+    if value is _NOT_YET:
         return getattr(req, name)
     return value
 
@@ -353,7 +368,11 @@ def _converted(given: Any) -> list[tuple[int, str]]:
 def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
     """The request's subscriptions; without any, its User-Name as NAI and E.164 (tolerated).
     The request's own list when it holds (int, str) pairs already: read it, do not change it."""
-    given: Any = _field(req, "_subscription_ids", "subscription_ids")
+    return _subscriptions(req, _field(req, "_subscription_ids", "subscription_ids"))
+
+
+def _subscriptions(req: CCRequest, given: Any) -> list[tuple[int, str]]:
+    """:func:`subscriptions` of the request's Subscription-Ids `given` (decoded)."""
     if type(given) is not list:
         subs = _converted(given)
     else:
@@ -370,18 +389,33 @@ def subscriptions(req: CCRequest) -> list[tuple[int, str]]:
 
 
 def charge_request(req: CCRequest, kind: RequestKind) -> ChargeRequest:
-    """The engine's request for a CCR."""
-    services = [usage_of(m) for m in req.mscc]
+    """The engine's request for a CCR (its usages as :func:`read_request` read them, if it did)."""
+    r: Any = req  # (Any: a lazily decoded slot may hold the sentinel, which its type does not admit)
+    return charge_of(req, kind, r.session_id, r.request_number, r._service_context_id, r._subscription_ids,
+                     r._requested_action, r.services, r.peer)
+
+
+def charge_of(req: CCRequest, kind: RequestKind, session_id: str, request_number: int, context: Any,
+              given: Any, asked: Any, services: Any, peer: str) -> ChargeRequest:
+    """:func:`charge_request` of `req` whose slots the caller read (interpreted, each read is
+    specialised; compiled, each is a generic look-up): ``_service_context_id``,
+    ``_subscription_ids``, ``_requested_action`` (decoded here when not yet), ``services``."""
+    if services is None:
+        services = [usage_of(m) for m in req.mscc]
     if kind is RequestKind.EVENT and not services:
         services = [ServiceUsage()]
+    if asked is _NOT_YET:
+        asked = req.requested_action
     action = None
-    asked = _field(req, "_requested_action", "requested_action")
     if asked is not None:
         try:
             action = RequestedAction(asked)
         except ValueError:
             log.info("session %s: unknown Requested-Action %r, direct debiting assumed",
-                     req.session_id, asked)
-    return ChargeRequest(req.session_id, req.request_number, kind, subscriptions(req),
-                         _field(req, "_service_context_id", "service_context_id"), services, action,
-                         req.peer)
+                     session_id, asked)
+    if given is _NOT_YET:
+        given = req.subscription_ids
+    if context is _NOT_YET:
+        context = req.service_context_id
+    return ChargeRequest(session_id, request_number, kind, _subscriptions(req, given), context, services,
+                         action, peer)
