@@ -116,8 +116,9 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         # and times in place (HOT updates, pruned as pages are read), sessions and
         # reservations come and go at about the same rate, and the append-only tables are
         # read by key. The planner scales row counts to the tables' current size anyway.
-        # So these tables are analysed after 1M changes (or the default share) and vacuumed
-        # after 20,000 dead rows or 1M inserts; wraparound vacuums run as always.
+        # So these tables are analysed after 1M changes and vacuumed after 20,000 dead rows
+        # or 1M inserts (each plus the default share of the table); wraparound vacuums run
+        # as always.
         *(("postgres", f"ALTER TABLE {t} SET (autovacuum_analyze_threshold = 1000000, "
            "autovacuum_vacuum_threshold = 20000, autovacuum_vacuum_insert_threshold = 1000000)")
           for t in ("accounts", "balances", "reservations", "sessions", "ledger", "outcomes", "cdrs")),
