@@ -153,18 +153,19 @@ def queue(pending: list[Unit], inflight: dict[tuple[str, int], Unit],
     """Queue a request in `pending` as a unit answering `fut`; a retransmission of an
     outcome committed here (in `recent`) is answered at once, one of a unit still in
     progress (in `inflight`) shares its answer."""
-    if key is not None:
-        text = recent.get(key)
+    k: Any = key  # (Any: compiled, a narrowed tuple key is unboxed and built again for each use)
+    if k is not None:
+        text = recent.get(k)
         if text is not None:  # committed here: a retransmission
             fut.set_result(replay(text))
             return
-        first = inflight.get(key)
+        first = inflight.get(k)
         if first is not None:  # the original is still in progress: share its answer
             first.followers.append(fut)
             return
     unit = Unit(target, decide, key, now, scope, fut)
-    if key is not None:
-        inflight[key] = unit
+    if k is not None:
+        inflight[k] = unit
     pending.append(unit)
 
 
@@ -271,13 +272,16 @@ def answer(unit: Unit, value: Outcome | None, text: Any, inflight: dict[tuple[st
            recent: dict[tuple[str, int], Any]) -> None:
     """Answer a unit (and its followers); `text`: its outcome as recorded (a JSON text or
     an `Outcome.to_row` list), remembered in `recent` for retransmissions."""
-    key = unit.key
-    if key is not None:
-        inflight.pop(key, None)
+    k: Any = unit.key  # (Any: as in `queue`)
+    if k is not None:
+        try:  # (not ``pop(k, None)``: compiled, a generic method call)
+            del inflight[k]
+        except KeyError:
+            pass
         if value is not None and not value.replayed:
             if not text:
                 text = value.to_row()
-            recent[key] = text
+            recent[k] = text
     fut = unit.fut
     if isinstance(fut, Then):
         fut.set_result(value)
