@@ -84,6 +84,11 @@ def cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_of(server_pid: int) -> float:
+    """The server process's CPU seconds so far (0.0 without a pid)."""
+    return cpu_of(server_pid) if server_pid else 0.0
+
+
 def summarize(lat: list[float], count: int, elapsed: float, cpu: float) -> dict:
     lat.sort()
     pick = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
@@ -128,7 +133,7 @@ def serve_threaded(port: int) -> None:
 
 
 # ------------------------------------------------------------------ clients ---
-def client_aio(port: int, duration: float, inflight: int) -> dict:
+def client_aio(port: int, duration: float, inflight: int, server_pid: int = 0) -> dict:
     import asyncio
 
     from diameter.node.aio import DiameterNode
@@ -158,18 +163,20 @@ def client_aio(port: int, duration: float, inflight: int) -> dict:
                     count += 1
         stop_at = time.perf_counter() + 0.5  # warm-up
         await asyncio.gather(*(worker(False) for _ in range(inflight)))
+        s0 = server_cpu_of(server_pid)
         c0 = time.process_time()
         t0 = time.perf_counter()
         stop_at = t0 + duration
         await asyncio.gather(*(worker(True) for _ in range(inflight)))
         elapsed = time.perf_counter() - t0
         res = summarize(lat, count, elapsed, time.process_time() - c0)
+        res["server_cpu"] = server_cpu_of(server_pid) - s0
         await node.stop(1)
         return res
     return asyncio.run(main())
 
 
-def client_threaded(port: int, duration: float, inflight: int) -> dict:
+def client_threaded(port: int, duration: float, inflight: int, server_pid: int = 0) -> dict:
     from diameter.node import Node
     from diameter.node.application import SimpleThreadingApplication
     node = Node("client.bench.realm", REALM, ip_addresses=["127.0.0.1"])
@@ -207,11 +214,13 @@ def client_threaded(port: int, duration: float, inflight: int) -> dict:
         for t in ts:
             t.join()
     run(False, 0.5)
+    s0 = server_cpu_of(server_pid)
     c0 = time.process_time()
     t0 = time.perf_counter()
     run(True, duration)
     elapsed = time.perf_counter() - t0
     res = summarize(lat, counter[0], elapsed, time.process_time() - c0)
+    res["server_cpu"] = server_cpu_of(server_pid) - s0
     node.stop(wait_timeout=2)
     return res
 
@@ -282,17 +291,14 @@ def run_scenario(python: str, ours: bool, server_kind: str, client_kind: str, du
         line = srv.stdout.readline()
         if "READY" not in line:
             raise RuntimeError(f"server did not start: {line!r}")
-        cpu0 = cpu_of(srv.pid)
+        # the client reads the server's CPU time (/proc) at the start and end of its measured
+        # window, so warm-up, connection set-up and stop are counted on neither side
         out = subprocess.run([python, str(Path(__file__).resolve()), "_client", client_kind, str(port),
-                              str(duration), str(inflight)], capture_output=True, text=True, env=env,
-                             cwd="/", timeout=duration * 10 + 60)
+                              str(duration), str(inflight), str(srv.pid)], capture_output=True, text=True,
+                             env=env, cwd="/", timeout=duration * 10 + 60)
         if out.returncode != 0:
             raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
         res = json.loads(out.stdout.strip().splitlines()[-1])
-        # server CPU over the whole client run (incl. warm-up), scaled to the measured part
-        server_cpu = cpu_of(srv.pid) - cpu0
-        total_time = res["elapsed"] + 0.5
-        res["server_cpu"] = server_cpu * res["elapsed"] / total_time
         res["cpu_us_per_req"] = (res["client_cpu"] + res["server_cpu"]) / max(res["requests"], 1) * 1e6
         return res
     finally:
@@ -355,6 +361,6 @@ if __name__ == "__main__":
         {"aio": serve_aio, "threaded": serve_threaded}[sys.argv[2]](int(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_client":
         fn = {"aio": client_aio, "threaded": client_threaded}[sys.argv[2]]
-        print(json.dumps(fn(int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))))
+        print(json.dumps(fn(int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))))
     else:
         main()
