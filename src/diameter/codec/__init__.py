@@ -7,7 +7,7 @@ to run their Python source even where the extensions are installed.
 """
 from .source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("frame", "objects", "typed", "typed_encode", "grammar", "assemble")   # setup.py compiles these
+_COMPILED_MODULES = ("frame", "objects", "typed_slot", "typed", "typed_encode", "grammar", "assemble")   # setup.py compiles these
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 
