@@ -148,26 +148,34 @@ SLOW: Final[list[Any]] = [None]
 """The slow path of attribute reads: ``SLOW[0](obj, name)`` (set by the message layer)."""
 
 
+class _Found:
+    """What an :class:`Attr` found for a class: its binding and the attribute's slot."""
+    owner: Any
+    b: Binding
+    slot: Slot
+
+    def __init__(self, owner: Any, b: Binding, slot: Slot) -> None:
+        self.owner = owner
+        self.b = b
+        self.slot = slot
+
+
 class Attr:
     """Class attribute standing for one typed attribute until it is in the instance dict.
 
     A non-data descriptor: once a value is in the instance ``__dict__`` (decoded or
     set), Python reads it from there without calling :meth:`__get__`. It keeps the
-    binding and slot it found for the class last read through it (checked against the
-    instance's class and the binding's generation on every read).
+    binding and slot it found for the class last read through it (one object, replaced
+    whole; checked against the instance's class and the binding's generation).
     """
     name: str
     doc: str                # "Session-Id (AVP 263): UTF8String", shown by help()
-    owner: Any              # the class ``b`` and ``slot`` are of (None: none yet)
-    b: Binding | None
-    slot: Slot | None
+    found: _Found | None
 
     def __init__(self, name: str, doc: str = "") -> None:
         self.name = name
         self.doc = doc
-        self.owner = None
-        self.b = None
-        self.slot = None
+        self.found = None
 
     def __repr__(self) -> str:
         return self.doc or f"<attribute {self.name}>"
@@ -177,23 +185,26 @@ class Attr:
             return self
         if not EAGER[0]:
             return SLOW[0](obj, self.name)
-        b = self.b
-        slot = self.slot
-        if type(obj) is not self.owner or b is None or slot is None or b.generation != GENERATION[0]:
-            t = type(obj)
-            b = BINDINGS.get(t)
-            if b is None or b.generation != GENERATION[0]:
-                return SLOW[0](obj, self.name)
-            slot = b.slots.get(self.name)
-            if slot is None:
-                return SLOW[0](obj, self.name)
-            self.owner = t
-            self.b = b
-            self.slot = slot
-        value = attr_read(obj, b, slot)
+        found = self.found
+        if found is not None and found.owner is type(obj) and found.b.generation == GENERATION[0]:
+            value = attr_read(obj, found.b, found.slot)
+        else:
+            value = self._first(obj)
         if value is MISS:
             return SLOW[0](obj, self.name)
         return value
+
+    def _first(self, obj: Any) -> Any:
+        """:meth:`__get__` through the look-ups, whose result is kept for the next reads."""
+        t = type(obj)
+        b = BINDINGS.get(t)
+        if b is None or b.generation != GENERATION[0]:
+            return MISS
+        slot = b.slots.get(self.name)
+        if slot is None:
+            return MISS
+        self.found = _Found(t, b, slot)
+        return attr_read(obj, b, slot)
 
 
 def fill_dict(d: dict[str, Any], b: Binding) -> FillState:
