@@ -1,7 +1,7 @@
 """The codec core: message header, AVP framing and value codecs.
 
 Standard library only. The message API in :mod:`diameter.message` sits on top.
-The hot loops (:mod:`.frame`, :mod:`.typed`, :mod:`.typed_encode`, :mod:`.objects`, :mod:`.grammar`,
+The hot loops (:mod:`.frame`, :mod:`.typed_slot`, :mod:`.typed`, :mod:`.typed_encode`, :mod:`.objects`, :mod:`.grammar`,
 :mod:`.assemble`) may be compiled extensions (mypyc); set ``DIAMETER_PURE_PYTHON=1``
 to run their Python source even where the extensions are installed.
 """
