@@ -5,7 +5,7 @@ import datetime
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from diameter.codec import frame, typed
+from diameter.codec import frame, typed, typed_slot
 from diameter.codec.errors import DecodeError
 from diameter.message import Message
 from diameter.message.commands import CreditControlRequest
@@ -25,7 +25,7 @@ def _wire() -> bytes:
 
 
 def _shared_are_empty() -> bool:
-    return not typed._NO_SNAPL and not typed._NO_REDO and not typed._NO_DEFER
+    return not typed_slot._NO_SNAPL and not typed_slot._NO_REDO and not typed_slot._NO_DEFER
 
 
 def test_partial_reads_then_whole_decoding_leave_the_shared_empties_empty():
@@ -39,7 +39,7 @@ def test_partial_reads_then_whole_decoding_leave_the_shared_empties_empty():
         assert msg.cc_request_number == 7
         st = msg.__dict__.get("_st")
         if typed.COMPILED:      # the compiled build reads scalars alone
-            assert st is not None and st.partial and st.snapl is typed._NO_SNAPL
+            assert st is not None and st.partial and st.snapl is typed_slot._NO_SNAPL
         if follow == "list":
             assert [s.subscription_id_data for s in msg.subscription_id] == ["41780000001"]
         elif follow == "deferred":
@@ -55,7 +55,7 @@ def test_partial_reads_then_whole_decoding_leave_the_shared_empties_empty():
         assert Message.from_bytes(msg.as_bytes()).cc_request_number == 7
         assert _shared_are_empty(), follow
         st = msg.__dict__.get("_st")
-        assert st is None or st.partial or st.snapl is not typed._NO_SNAPL
+        assert st is None or st.partial or st.snapl is not typed_slot._NO_SNAPL
 
 
 def _avp(code: int, vendor: int, payload: bytes) -> bytes:

@@ -264,6 +264,7 @@ class Shape:
     keys: tuple[Any, ...]
     slots: list[Slot]       # the keys that are attributes, in encoding order
     index: list[int]        # position of each one's value in list(d.values())
+    rank: list[int]         # the other way round: each key's place in ``slots`` (-1: none)
     unknown: list[Any]      # the keys no AVP stands for ("header", typos...)
     known_ok: Any           # the names set that held every ``unknown`` key (None: not checked)
 
@@ -282,6 +283,9 @@ class Shape:
         self.keys = keys
         self.slots = [t[2] for t in found]
         self.index = [t[1] for t in found]
+        self.rank = [-1] * len(keys)
+        for j in range(len(found)):
+            self.rank[found[j][1]] = j
         self.unknown = unknown
         self.known_ok = None
 
@@ -340,8 +344,53 @@ def _encode_shape(values: list[Any], sh: Shape) -> bytes:
     return b"".join(parts)
 
 
+def _encode_items(d: dict[str, Any], sh: Shape) -> bytes | None:
+    """:func:`_encode_shape` of a dict whose keys are those of ``sh`` (of the same length),
+    in one pass over its items; None as soon as a key is not the very object of ``sh``'s
+    (the general look-up must answer, with ``==`` on the names)."""
+    keys = sh.keys
+    rank = sh.rank
+    slots = sh.slots
+    parts: list[bytes] = [b""] * len(slots)
+    i = 0
+    for k, v in d.items():
+        if k is not keys[i]:
+            return None
+        j = rank[i]
+        i += 1
+        if j < 0 or v is None:
+            continue
+        slot = slots[j]
+        if type(v) is list:
+            lst: list[Any] = v
+            if len(lst) == 1:
+                item = lst[0]
+                if item is not None:
+                    parts[j] = _encode_value(slot, item)
+            else:
+                parts[j] = b"".join([_encode_value(slot, item) for item in lst if item is not None])
+        else:
+            parts[j] = _encode_value(slot, v)
+    return b"".join(parts)
+
+
+def _last_body(d: dict[str, Any], b: Binding) -> bytes | None:
+    """The AVPs of ``d`` when its keys are those of the binding's last shape (the very
+    objects, in order: instances built the same way), else None."""
+    last: Any = b.last_shape
+    if last is None:
+        return None
+    sh: Shape = last
+    if len(sh.keys) != len(d):
+        return None
+    return _encode_items(d, sh)
+
+
 def encode_fresh(d: dict[str, Any], b: Binding) -> bytes:
     """The AVPs of an instance built from attributes (not from bytes), in encoding order."""
+    body = _last_body(d, b)
+    if body is not None:
+        return body
     sh = shape_of(d, b)
     return _encode_shape(list(d.values()), sh)
 
@@ -444,9 +493,11 @@ def encode_typed(msg: Any) -> bytes | None:
 def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: bytes) -> bytes | None:
     if b.generation != GENERATION[0] or "_raw" in d or "_plain" in d:
         return None
-    sh = shape_of(d, b)
-    if not sh.knows(known):
-        return None
+    last: Any = b.last_shape
+    if last is not None:
+        lsh: Shape = last
+        if len(lsh.keys) != len(d) or not lsh.knows(known):
+            last = None
     hd: Any = d.get("header")
     if not isinstance(hd, MessageHeader):
         return None
@@ -460,7 +511,14 @@ def _encode_whole(d: dict[str, Any], b: Binding, known: frozenset[str], tail: by
     if not (0 <= version <= 0xFF and 0 <= flags <= 0xFF and 0 <= code <= 0xFFFFFF
             and 0 <= app <= 0xFFFFFFFF and 0 <= hbh <= 0xFFFFFFFF and 0 <= e2e <= 0xFFFFFFFF):
         return None
-    body = _encode_shape(list(d.values()), sh)
+    body: bytes | None = None
+    if last is not None:    # the keys of the last shape (which knows them): one pass
+        body = _encode_items(d, last)
+    if body is None:
+        sh = shape_of(d, b)
+        if not sh.knows(known):
+            return None
+        body = _encode_shape(list(d.values()), sh)
     length = 20 + len(body) + len(tail)
     if length > 0xFFFFFF:
         return None
