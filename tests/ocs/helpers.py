@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from diameter.ocs import ChargeRequest, RequestKind, ServiceUsage, UnitKind
 
 GY = "32251@3gpp.org"
@@ -15,3 +18,51 @@ def gy(session: str, number: int, kind: RequestKind, *, used: int = 0, requested
     req = None if requested is None else ({UnitKind.OCTETS: requested} if requested else {})
     usage = ServiceUsage(rg, requested=req, used={UnitKind.OCTETS: used} if used else {}, final=final)
     return ChargeRequest(session, number, kind, [(0, msisdn)], GY, [usage])
+
+
+async def charged_across_upgrade(url: str, monkeypatch: Any, old: int, msisdn: str,
+                                 before: Callable[[Any], Awaitable[None]],
+                                 after: Callable[[Any], Awaitable[None]]) -> None:
+    """Open `url` at schema version `old` and charge a session's I and U; `before(conn)` on
+    that database; open it again with every migration (the upgrade) and check that the U
+    is replayed from its record, that the T ends the session exactly and that the audit is
+    clean; then `after(conn)` on the upgraded database (at the latest version)."""
+    import asyncpg
+
+    from diameter.ocs import Engine, Target, open_storage
+    from diameter.ocs.store import schema
+
+    older = [m for m in schema.MIGRATIONS if m[0] <= old]
+    assert older[-1][0] == old and schema.LATEST > old
+    sid = f"upgrade-from-{old}"
+
+    async def on_db(check: Callable[[Any], Awaitable[None]]) -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await check(conn)
+        finally:
+            await conn.close()
+
+    monkeypatch.setattr(schema, "MIGRATIONS", older)
+    async with open_storage(url) as st:
+        eng = Engine(st)
+        await eng.create_account("c", [(0, msisdn)], amount=1000)
+        await eng.charge(gy(sid, 0, RequestKind.INITIAL, msisdn=msisdn))
+        first = await eng.charge(gy(sid, 1, RequestKind.UPDATE, used=2 * MIB, msisdn=msisdn))
+    await on_db(before)
+    monkeypatch.undo()
+    async with open_storage(url) as st:  # migrated; a fresh cache, as on a new instance
+        eng = Engine(st)
+        again = await eng.charge(gy(sid, 1, RequestKind.UPDATE, used=2 * MIB, msisdn=msisdn))
+        assert again.replayed and again.balance == first.balance  # found by its key
+        end = await eng.charge(gy(sid, 2, RequestKind.TERMINATION, used=MIB, requested=None,
+                                  msisdn=msisdn))
+        assert end.result_code == 2001 and end.balance == 1000 - 30
+        assert not (await st.account(Target(name="c"))).reservations
+        report = await st.audit()
+        assert report.ok, report.problems
+
+    async def latest(conn: Any) -> None:
+        assert await conn.fetchval("SELECT max(version) FROM schema_version") == schema.LATEST
+        await after(conn)
+    await on_db(latest)
