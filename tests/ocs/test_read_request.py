@@ -12,6 +12,7 @@ import pytest
 from diameter.cc import ccr_walk, fastwire
 from diameter.cc.types import Units
 from diameter.cc.wire import Usage, build_ccr
+from diameter.codec import AvpDecodeError
 from diameter.message import Message
 from diameter.message.avp import grouped as G
 from diameter.ocs import mapping
@@ -117,3 +118,20 @@ def test_without_a_message_the_msccs_are_read_too():
     req = ccr_walk.walk(None, raw, "", "3gpp", mapping.usage)
     assert req._mscc == ccr_walk.walk(None, raw, "", "3gpp").mscc  # nothing to decode them from later
     assert len(req.services) == 1 and req.services[0].rating_group == 1
+
+
+@pytest.mark.parametrize("bad", [
+    _avp(456, _avp(432, b"\0\1")),                                  # a 2-byte Rating-Group
+    _avp(456, _avp(446, b"\0\0\1\xa4\x40\0\0\xff")),                # a CC-Total-Octets overrunning its group
+])
+def test_a_malformed_mscc_is_the_same_typed_error_on_every_reader(bad):
+    """The server answers such a CCR with an error CCA for it alone (its reader's exception):
+    the fused reader must fail as the general one does, never give a partial request."""
+    raw = _with(CASES["update"], bad)
+    errors = []
+    for read in (lambda m: ccr_walk.ccr_request(m, raw, "", "3gpp"), lambda m: read_request(m, raw, "", "3gpp"),
+                 lambda m: fastwire.ccr_request(m, raw, "", "3gpp", mapping.usage)):
+        with pytest.raises((ValueError, AvpDecodeError)) as info:
+            read(Message.from_bytes(raw))
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1] == errors[2]
