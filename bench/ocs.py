@@ -103,9 +103,12 @@ async def client_main(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    machine0, loop0 = machine_ticks(), loop_seconds(args.server_pid)
     await asyncio.gather(*(worker() for _ in range(min(args.inflight, args.concurrency))))
     elapsed = time.perf_counter() - t0
     client_cpu = time.process_time() - cpu0
+    machine = [b - a for a, b in zip(machine0, machine_ticks())]
+    loop_busy = (loop_seconds(args.server_pid) - loop0) / elapsed
     await node.stop(1)
     latencies.sort()
     print(json.dumps({
@@ -113,7 +116,23 @@ async def client_main(args: argparse.Namespace) -> None:
         "client_cpu_us": client_cpu / len(latencies) * 1e6,
         "p50_ms": latencies[len(latencies) // 2] * 1e3,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
-        "codes": codes}))
+        "codes": codes, "loop_busy": loop_busy,
+        "machine": {k: 100 * v / (sum(machine) or 1) for k, v in zip(MACHINE_FIELDS, machine)}}))
+
+
+#: the fields of /proc/stat's first line that `machine_ticks` returns, in order
+MACHINE_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_ticks() -> list[int]:
+    """The whole machine's CPU ticks so far by kind (Linux /proc/stat, all cores)."""
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:1 + len(MACHINE_FIELDS)]]
+
+
+def loop_seconds(pid: int) -> float:
+    """CPU seconds so far of the server's event-loop thread (its main thread), 0.0 without a pid."""
+    return cpu_seconds(pid, thread=True) if pid else 0.0
 
 
 # ---------------------------------------------------------- reference server ---
@@ -208,7 +227,7 @@ def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str |
     out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
                           "--sessions", str(args.sessions), "--updates", str(args.updates),
                           "--concurrency", str(args.concurrency), "--inflight", str(args.inflight),
-                          "--accounts", str(args.accounts)],
+                          "--accounts", str(args.accounts), "--server-pid", str(server_pid)],
                          env=ENV, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
@@ -294,6 +313,15 @@ def line(name: str, r: dict) -> str:
             + f"  results {codes}")
 
 
+def window(r: dict) -> str:
+    """What the machine did while the load ran: the server's event-loop thread's busy share
+    (the process that bounds the rate) and the two cores' use."""
+    m = r["machine"]
+    return (f"{'':24s} while loaded: loop thread busy {100 * r['loop_busy']:3.0f} %; cores "
+            f"user {m['user'] + m['nice']:3.0f} %, system {m['system'] + m['irq'] + m['softirq']:3.0f} %, "
+            f"idle {m['idle']:3.0f} %, iowait {m['iowait']:3.0f} %, steal {m['steal']:3.0f} %")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default="sqlite,postgres")
@@ -310,6 +338,7 @@ def main() -> None:
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--server-identity", default="ocs.bench.example.net", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
@@ -333,6 +362,7 @@ def main() -> None:
     finally:
         stop(proc)
     print(line("reference (no storage)", ref))
+    print(window(ref))
     ok = True
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         teardown = None
@@ -362,6 +392,7 @@ def main() -> None:
             ok = ok and good and r["codes"].get(2001) == r["requests"]
             print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference rate, "
                   f"{r['server_cpu_us'] / ref['server_cpu_us']:.1f} x its CPU per CCR)")
+            print(window(r))
             print(f"{'':24s} {books}")
             if env is not None:
                 from diameter.ocs.store import sqlite_trace
