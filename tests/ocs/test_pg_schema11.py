@@ -76,6 +76,10 @@ def test_outcomes_recorded_as_json_before_11_are_replayed_after_it(pg_cluster):
             assert (await st.audit()).ok
             replayed_end = await st.recorded((SID, 2))
             assert replayed_end is not None and replayed_end.to_row() == end.to_row()
+        async with open_storage(url) as st:  # another fresh cache: the new record through LOAD
+            again_end = await Engine(st).charge(gy(SID, 2, RequestKind.TERMINATION, used=MIB,
+                                                   requested=None, msisdn=MSISDN))
+            assert again_end.replayed and again_end.to_row() == end.to_row() and (await st.audit()).ok
         conn = await asyncpg.connect(url)
         try:
             assert await conn.fetchval("SELECT max(version) FROM schema_version") == schema.LATEST
