@@ -1,6 +1,7 @@
-"""Schema version 11 on PostgreSQL: a recorded outcome is written as the marshal dump of its
-row (``outcomes.recorded``, as SQLite records it) instead of JSON text; outcomes recorded
-as JSON before the upgrade are still replayed, by every path that reads them."""
+"""Schema versions 11 and 12 on PostgreSQL: a recorded outcome is written as the marshal
+dump of its row (``outcomes.recorded``, as SQLite records it) instead of JSON text, and
+outcomes recorded as JSON before the upgrade are still replayed, by every path that reads
+them; reservations and sessions get fillfactor 50."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ MSISDN = "491700001101"
 SID = "upgrade-to-11"
 
 
-def test_migration_11_is_postgres_only():
+def test_migrations_11_and_12_are_postgres_only():
     pg = schema.statements(11, schema.POSTGRES_TYPES)
     assert len(pg) == 1 and "ADD COLUMN recorded BYTEA" in pg[0] and "NOT VALID" in pg[0]
-    assert schema.statements(11, schema.SQLITE_TYPES) == []
+    assert schema.statements(12, schema.POSTGRES_TYPES) == [
+        f"ALTER TABLE {t} SET (fillfactor = 50)" for t in ("reservations", "sessions")]
+    assert schema.statements(11, schema.SQLITE_TYPES) == schema.statements(12, schema.SQLITE_TYPES) == []
 
 
 async def _to_version_10(url: str) -> None:
     """Turn a database charged at the latest version into what version 10 was: each
     recorded outcome as its JSON text (`Outcome.to_json`, as the code before wrote it), the
-    column and its check gone, ``outcome`` NOT NULL, version 11 not applied."""
+    column and its check gone, ``outcome`` NOT NULL, fillfactor 70, versions 11 and 12 not
+    applied."""
     import asyncpg
     conn = await asyncpg.connect(url)
     try:
@@ -39,7 +43,9 @@ async def _to_version_10(url: str) -> None:
                                    "AND request_number = $2", sid, num, text)
             await conn.execute("ALTER TABLE outcomes DROP CONSTRAINT outcomes_recorded, "
                                "DROP COLUMN recorded, ALTER COLUMN outcome SET NOT NULL")
-            await conn.execute("DELETE FROM schema_version WHERE version = 11")
+            await conn.execute("ALTER TABLE reservations SET (fillfactor = 70)")
+            await conn.execute("ALTER TABLE sessions SET (fillfactor = 70)")
+            await conn.execute("DELETE FROM schema_version WHERE version > 10")
     finally:
         await conn.close()
 
@@ -83,6 +89,11 @@ def test_outcomes_recorded_as_json_before_11_are_replayed_after_it(pg_cluster):
         conn = await asyncpg.connect(url)
         try:
             assert await conn.fetchval("SELECT max(version) FROM schema_version") == schema.LATEST
+            # migration 12: room for HOT updates of the rows every request updates, beside
+            # the settings of migration 10
+            opts = {r[0]: set(r[1]) for r in await conn.fetch(
+                "SELECT relname, reloptions FROM pg_class WHERE relname IN ('reservations', 'sessions')")}
+            assert all({"fillfactor=50", "autovacuum_vacuum_threshold=20000"} <= o for o in opts.values())
             rows = {r[0]: (r[1], r[2]) for r in await conn.fetch(
                 "SELECT request_number, outcome, recorded FROM outcomes WHERE session_id = $1", SID)}
             # the two of before as JSON, the new one as the marshal dump of its row
