@@ -33,6 +33,7 @@ RES_JSON = ("json_build_array(session_id, rating_group, account_id, unit, units,
 SES_JSON = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
         "requests, peer, final)")
 
+
 def recorded(sid: str, num: str) -> str:
     """The two columns of a request's recorded outcome, `sid` and `num` its key's parameters:
     the JSON text (schema before 11) and the marshal dump (since): read by `replay`."""
