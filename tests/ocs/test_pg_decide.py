@@ -78,12 +78,12 @@ def test_write_args_gather_each_accounts_rows_with_its_owner():
     a.res_old.add(("s", 3))  # in the database: updated in place, not inserted
     a.ses_put["s"] = SessionRow("s", 7, 1.0, 1.5, 99.0, 5, {"2:octets": 1}, 2, "p", False)
     a.cdrs.append((1.5, "s", 7, {"session_id": "s"}))  # the record: JSON encoded by the link
-    a.outcomes.append(("s", 1, 1.5, [2]))
+    a.outcomes.append(("s", 1, 1.5, None, [2]))
     b.state = "suspended"
     b.ses_put["u"] = None
     b.ses_put["v"] = SessionRow("v", 9, 2.0, 2.5, 98.0, 0, {}, 1, "q", True)
     b.ses_old.add("v")
-    b.outcomes.append(("u", 0, 1.5, [3]))
+    b.outcomes.append(("u", 0, 1.5, None, [3]))
     args = pg_batch_sql.write_args([a, b])
     assert len(args) == 23  # WRITE's $1..$23
     assert [list(x) for x in args[0:3]] == [[7, 9], [3, 0], [None, "suspended"]]
@@ -94,7 +94,7 @@ def test_write_args_gather_each_accounts_rows_with_its_owner():
     assert [list(x) for x in args[11:13]] == [["u"], [9]]
     assert args[13] == [("s", 7, 1.0, 1.5, 99.0, 5, {"2:octets": 1}, 2, "p", 0)]
     assert [list(x) for x in args[14:19]] == [[1.5], ["s"], [7], [{"session_id": "s"}], [7]]
-    assert args[19] == [("s", 1, 1.5, [2]), ("u", 0, 1.5, [3])] and args[20] == [7, 9]
+    assert args[19] == [("s", 1, 1.5, None, [2]), ("u", 0, 1.5, None, [3])] and args[20] == [7, 9]
     assert args[21] == [("s", 3, 7, "money", 4, [], 98.0, 1, 1, "p")]
     assert args[22] == [("v", 9, 2.0, 2.5, 98.0, 0, {}, 1, "q", 1)]
     empty = pg_batch_sql.write_args([])

@@ -9,7 +9,7 @@ import pytest
 from diameter.ocs import Engine, RequestKind, Target, open_storage
 from diameter.ocs.store import schema
 
-from .helpers import MIB, gy
+from .helpers import MIB, gy, migrations_at
 
 
 def test_the_ledger_statements_of_migration_8_are_postgres_only():
@@ -26,8 +26,8 @@ def test_a_version_7_database_keeps_its_ledger_and_reads_it_by_the_new_index(pg_
     import asyncpg
 
     url = pg_cluster.new_database()
-    seven = [m for m in schema.MIGRATIONS if m[0] <= 7]
-    assert seven[-1][0] == 7 and schema.LATEST >= 8
+    seven = migrations_at(7)
+    assert max(v for v, _ in seven if v < 8) == 7 and schema.LATEST >= 8
 
     async def indexes() -> dict[str, str]:
         conn = await asyncpg.connect(url)

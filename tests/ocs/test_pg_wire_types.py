@@ -29,7 +29,7 @@ CASES = [
     ("SELECT $1::text[]::text", ["a", "b;c", "", None, "{x}"]),
     ("SELECT $1::int[]::text", [[1, 2], [3, 4]]),
     ("SELECT $1::int[]::text", ((1, 2), (3, 4))),
-    ("SELECT $1::outcomes[]::text", [("s;1", 1, 1.5, "[2,2001]"), None]),
+    ("SELECT $1::outcomes[]::text", [("s;1", 1, 1.5, None, b"[\\x0c\\x00"), None]),
     ("SELECT $1::outcomes[]::text", ({"session_id": "m", "request_number": 2, "ts": 0.5,
                                       "outcome": "{}"},)),
     ("SELECT $1::ledger[]::text", [(None, 2.5, 1, 2, "debit", -10, 90, 1048576, "s", 3, 1)]),

@@ -1,13 +1,14 @@
 """PostgreSQL's batch write stores every value of every row exactly as decided: the rows go
 to the database as typed arrays, some of the tables' own row types (`pg_batch_sql.WRITE`),
 so NULLs, 64-bit integers, floats, unicode and quotes in session ids and nested JSON (holds,
-session units, outcomes) must come back as the values the committer sent, through the
+session units; outcomes marshalled) must come back as the values the committer sent, through the
 writer process and through the pool."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import marshal
 
 import pytest
 
@@ -41,8 +42,8 @@ def _writes(aid: int, version: int, bid: int) -> AccountWrites:
     w.ses_put[SID] = SessionRow(SID, aid, 1.5, 2.25, 3e9, BIG, {"7:octets": BIG, "é\"'": 1}, 3, "peer\\", True)
     w.ses_put["del-s"] = None
     w.cdrs += [(5.5, SID, aid, {"x": "é\"'", "a": [1, 2.5, None]}), (6.0, None, None, {})]
-    w.outcomes += [(SID, BIG, 9.75, [2001, "ok ✓", None, {"q": "\"'"}, BIG, 0.1]),
-                   ("plain", 0, 1.0, "text 'q' \"d\"")]
+    w.outcomes += [(SID, BIG, 9.75, None, [2001, "ok ✓", None, {"q": "\"'"}, BIG, 0.1]),
+                   ("plain", 0, 1.0, None, "text 'q' \"d\"")]
     return w
 
 
@@ -69,7 +70,7 @@ def test_a_batch_write_stores_every_value_of_every_row_exactly(pg_cluster, write
             assert [r[0] for r in rows] == [aid]
             # a second write on the version already bumped is refused whole
             stale = _writes(aid, version, bid)
-            stale.outcomes = [("other", 1, 1.0, "x")]
+            stale.outcomes = [("other", 1, 1.0, None, "x")]
             assert await st.link.fetch(pg_sql.WRITE, *pg_sql.write_args([stale]),
                                        json_args=pg_sql.WRITE_JSON_ARGS) == []
             async with st._conn() as conn:
@@ -92,9 +93,10 @@ def test_a_batch_write_stores_every_value_of_every_row_exactly(pg_cluster, write
                 cdrs = await conn.fetch("SELECT ts, session_id, account_id, record FROM cdrs ORDER BY id")
                 assert [tuple(r) for r in cdrs] == [  # as json.dumps(record, sort_keys=True)
                     (5.5, SID, aid, '{"a": [1, 2.5, null], "x": "\\u00e9\\"\'"}'), (6.0, None, None, "{}")]
-                outs = await conn.fetch("SELECT session_id, request_number, ts, outcome FROM outcomes"
-                                        " ORDER BY session_id")
-                assert sorted(tuple(r) for r in outs) == sorted(
-                    (sid, num, ts, _json(v)) for sid, num, ts, v in w.outcomes)
+                # the outcomes' rows as their marshal dumps (as SQLite records them), no JSON
+                outs = await conn.fetch("SELECT session_id, request_number, ts, outcome, recorded"
+                                        " FROM outcomes ORDER BY session_id")
+                assert sorted((r[0], r[1], r[2], r[3], marshal.loads(r[4])) for r in outs) == sorted(
+                    (sid, num, ts, None, v) for sid, num, ts, _none, v in w.outcomes)
 
     asyncio.run(main())

@@ -27,6 +27,7 @@ replayed from memory.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -285,7 +286,7 @@ class BatchCommitter:
         cache = self.cache
         subs: dict[tuple[int, str], int] = {}
         sessions: dict[str, int] = {}
-        outcomes: dict[tuple[str, int], str] = {}
+        outcomes: dict[tuple[str, int], Any] = {}  # JSON text (format of before 11) or bytes
         loaded: set[int] = set()
         for kind, text in await self.link.fetch(pg_sql.LOAD, datas, sids, ids, ksids, knums):
             row = json.loads(text)
@@ -300,7 +301,8 @@ class BatchCommitter:
             elif kind == 2:
                 sessions[row[0]] = int(row[1])
             else:
-                outcomes[(row[0], int(row[1]))] = row[2]
+                recorded = row[2] if row[2] is not None else base64.b64decode(row[3])
+                outcomes[(row[0], int(row[1]))] = recorded
         return subs, sessions, outcomes, loaded
 
 

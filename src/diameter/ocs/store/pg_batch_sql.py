@@ -32,6 +32,7 @@ from typing import Any
 
 from .pg_decide import write_args
 from .pg_fast import BAL_JSON, RES_JSON, SES_JSON
+from .pg_writer import MARSHAL
 
 __all__ = ["LOAD", "WRITE", "WRITE_JSON_ARGS", "renumber", "write_args"]
 
@@ -46,7 +47,8 @@ def renumber(sql: str) -> str:
 
 #: $1 subscription data (any type: a client may label the type wrongly), $2 session ids,
 #: $3 account ids, $4/$5 request keys. Rows: (0, account), (1, [type, data, account id]),
-#: (2, [session id, account id]), (3, [session id, request number, outcome]).
+#: (2, [session id, account id]), (3, [session id, request number, outcome as JSON text or
+#: null, else its marshal dump in base64]).
 LOAD = f"""WITH
  subs AS (SELECT type, data, account_id FROM subscriptions WHERE data = ANY($1::text[])),
  ses AS (SELECT session_id, account_id FROM sessions WHERE session_id = ANY($2::text[])
@@ -60,7 +62,8 @@ SELECT 0, json_build_array(a.id, a.name, a.kind, a.state, a.currency, a.version,
  FROM accounts a WHERE a.id IN (SELECT id FROM ids)
 UNION ALL SELECT 1, json_build_array(type, data, account_id)::text FROM subs
 UNION ALL SELECT 2, json_build_array(session_id, account_id)::text FROM ses
-UNION ALL SELECT 3, json_build_array(o.session_id, o.request_number, o.outcome)::text
+UNION ALL SELECT 3, json_build_array(o.session_id, o.request_number, o.outcome,
+  encode(o.recorded, 'base64'))::text
  FROM outcomes o JOIN unnest($4::text[], $5::bigint[]) AS k(sid, num)
  ON o.session_id = k.sid AND o.request_number = k.num"""
 
@@ -96,7 +99,7 @@ _WRITTEN = "ANY((SELECT ids FROM w)::bigint[])"
 
 WRITE = f"""WITH
  acc AS (SELECT * FROM unnest({_ACC}) AS t(id, version, state)),
- k AS (SELECT * FROM unnest({_OUTCOMES}) AS t(sid, num, ts, outcome, owner)),
+ k AS (SELECT * FROM unnest({_OUTCOMES}) AS t(sid, num, ts, outcome, recorded, owner)),
  lk AS MATERIALIZED (SELECT a.id FROM accounts a WHERE a.id IN (SELECT id FROM acc)
                      ORDER BY a.id FOR UPDATE),
  v AS (UPDATE accounts a SET version = a.version + 1, state = COALESCE(acc.state, a.state)
@@ -131,14 +134,15 @@ WRITE = f"""WITH
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
        SELECT t.ts, t.sid, t.account_id, t.record FROM unnest({_CDRS}) AS t(ts, sid, account_id, record, owner)
        WHERE t.owner = {_WRITTEN}),
- o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
-       SELECT sid, num, ts, outcome FROM k WHERE owner = {_WRITTEN})
+ o AS (INSERT INTO outcomes (session_id, request_number, ts, recorded)
+       SELECT sid, num, ts, recorded FROM k WHERE owner = {_WRITTEN})
 SELECT id FROM v"""
 
 
-#: WRITE's parameters with values sent as Python data and stored as JSON text (the link
-#: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for
-#: a column[, sorted keys]): reservation holds, session units, outcomes, CDR records (as
-#: ``json.dumps(record, sort_keys=True)``, as SQLite stores them)
-WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (19, 3), (17, None, True),
-                                                 (21, 5), (22, 6))
+#: WRITE's parameters with values sent as Python data and stored as JSON text or bytes (the
+#: link encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None
+#: for a column[, how]): reservation holds, session units, CDR records (as
+#: ``json.dumps(record, sort_keys=True)``, as SQLite stores them) and the outcomes' rows
+#: (their `marshal` dump in ``recorded``, as SQLite stores them; ``outcome`` stays null)
+WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (19, 4, MARSHAL),
+                                                 (17, None, True), (21, 5), (22, 6))

@@ -69,7 +69,7 @@ class Unit:
         self.tries = 0
         self.followers: list[Any] = []
         self.account_id: int | None = None
-        self.replay: str | None = None
+        self.replay: Any = None  # a recorded outcome: JSON text or marshal bytes
         self.result: Outcome | None = None
         self.text: Any = None  # the result as recorded (`Outcome.to_row`)
 
@@ -91,7 +91,9 @@ class AccountWrites:
         self.ses_old: set[str] = set()
         self.cdrs: list[tuple[Any, ...]] = []  # ts, session, account, the record (a dict)
         self.state: str | None = None
-        self.outcomes: list[tuple[str, int, float, Any]] = []  # outcome as `Outcome.to_row`
+        # the outcomes' rows in their table's column order: (session, number, ts, None,
+        # `Outcome.to_row`), the row marshalled into ``recorded`` where the batch is sent
+        self.outcomes: list[tuple[Any, ...]] = []
         self.units: list[Unit] = []  # the batch's units deciding on this account, in order
 
 
@@ -254,8 +256,8 @@ def decide_batch(committer: Any, batch: list[Unit], accounts: dict[int, CachedAc
         apply(acc, dec, w, unit.now, session_account)
         key = unit.key
         if key is not None:
-            unit.text = out.to_row()  # JSON encoded where the batch is sent
-            w.outcomes.append((key[0], key[1], unit.now, unit.text))
+            unit.text = out.to_row()  # marshalled where the batch is sent
+            w.outcomes.append((key[0], key[1], unit.now, None, unit.text))
         unit.result = out
         w.units.append(unit)
     return writes, again
@@ -318,7 +320,7 @@ def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
 
 def write_args(writes: Iterable[AccountWrites]) -> list[Any]:
     """WRITE's parameters for a batch's accounts (one sequence per column; those of
-    `pg_batch_sql.WRITE_JSON_ARGS` still to be JSON encoded), but the ledger's,
+    `pg_batch_sql.WRITE_JSON_ARGS` still to be encoded), but the ledger's,
     reservations' and sessions' rows, one sequence of tuples each, in their table's column
     order: the reservations and sessions to insert at $11 and $14, those to update in
     place (`AccountWrites.res_old`, `ses_old`) at $22 and $23."""

@@ -3,7 +3,7 @@ of the batched money path (`pg_batch`) after repeated conflicts or a failed batc
 
 Same transaction as `queries.transact`, shaped for a network database: one SELECT that
 finds the account by subscription and reads balances, the session's reservations and row,
-the number of other sessions and the recorded outcome as JSON; after rating, one statement
+the number of other sessions and the recorded outcome; after rating, one statement
 of data-modifying CTEs fed with JSON arrays that writes everything only if the account's
 version is still the one read, and bumps it. Without a lock (autocommit) a changed version
 means nothing was written: `transact` returns CONFLICT and the caller decides again. With
@@ -18,6 +18,7 @@ the retry replays it.
 from __future__ import annotations
 
 import json
+import marshal
 from typing import Any
 
 from ..books import Decision
@@ -31,6 +32,21 @@ RES_JSON = ("json_build_array(session_id, rating_group, account_id, unit, units,
         "request_number, final, peer)")
 SES_JSON = ("json_build_array(session_id, account_id, started, updated, expires_at, charged, units, "
         "requests, peer, final)")
+
+
+def recorded(sid: str, num: str) -> str:
+    """The two columns of a request's recorded outcome, `sid` and `num` its key's parameters:
+    the JSON text (schema before 11) and the marshal dump (since): read by `replay`."""
+    where = f"FROM outcomes WHERE session_id = {sid} AND request_number = {num}"
+    return f"(SELECT outcome {where}), (SELECT recorded {where})"
+
+
+def replay(text: str | None, dump: bytes | None) -> Outcome | None:
+    """The outcome recorded as `text` (JSON) or `dump` (marshal), replayed; None if neither."""
+    if dump is not None:
+        return Outcome.from_json(dump)
+    return None if text is None else Outcome.from_json(text)
+
 
 #: how often a locking read had to be repeated (it waited for another transaction)
 STATS = {"stale_reads": 0}
@@ -56,7 +72,7 @@ def lock_load(by_subscription: bool, scope: bool, lock: bool = True) -> str:
  (SELECT version FROM accounts WHERE id = a.id),
  (SELECT json_agg({BAL_JSON} ORDER BY id) FROM balances WHERE account_id = a.id),
  {res}, {ses}, {others},
- (SELECT outcome FROM outcomes WHERE session_id = {rsid} AND request_number = {rnum})
+ {recorded(rsid, rnum)}
 FROM accounts a WHERE a.id = {where}{" FOR UPDATE OF a" if lock else ""}"""
 
 
@@ -65,14 +81,14 @@ LOAD_SESSION = f"""SELECT
  (SELECT json_agg({RES_JSON}) FROM reservations WHERE session_id = $2 AND account_id = $1),
  (SELECT json_agg({SES_JSON}) FROM sessions WHERE session_id = $2 AND account_id = $1),
  (SELECT COUNT(DISTINCT session_id) FROM reservations WHERE account_id = $1 AND session_id <> $2),
- (SELECT outcome FROM outcomes WHERE session_id = $3 AND request_number = $4)"""
+ {recorded("$3", "$4")}"""
 
 LOAD_ACCOUNT = f"""SELECT
  (SELECT json_agg({BAL_JSON} ORDER BY id) FROM balances WHERE account_id = $1),
  (SELECT json_agg({RES_JSON}) FROM reservations WHERE account_id = $1),
  (SELECT json_agg({SES_JSON}) FROM sessions WHERE account_id = $1),
  NULL::bigint,
- (SELECT outcome FROM outcomes WHERE session_id = $2 AND request_number = $3)"""
+ {recorded("$2", "$3")}"""
 
 WRITE = """WITH
  v AS (UPDATE accounts SET version = version + 1, state = COALESCE($9::text, state)
@@ -105,8 +121,8 @@ WRITE = """WITH
         FROM json_array_elements($16::json) e, v WHERE s.session_id = e->>0),
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
        SELECT $7::float8, e->>0, (e->>1)::bigint, e->>2 FROM json_array_elements($8::json) e CROSS JOIN v),
- o AS (INSERT INTO outcomes (session_id, request_number, ts, outcome)
-       SELECT $12::text, $13::bigint, $7::float8, $14::text FROM v WHERE $12::text IS NOT NULL)
+ o AS (INSERT INTO outcomes (session_id, request_number, ts, recorded)
+       SELECT $12::text, $13::bigint, $7::float8, $14::bytea FROM v WHERE $12::text IS NOT NULL)
 SELECT COUNT(*) FROM v"""
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -135,7 +151,8 @@ def write_args(dec: Decision, key: tuple[str, int] | None, now: float, version: 
         _dumps([(c.get("session_id"), c.get("account_id"), json.dumps(c, sort_keys=True))
                 for c in dec.cdrs]),
         dec.account_state, dec.outcome.account_id, version,
-        key[0] if key else None, key[1] if key else None, dec.outcome.to_json() if key else None,
+        key[0] if key else None, key[1] if key else None,
+        marshal.dumps(dec.outcome.to_row(), 4) if key else None,
         _dumps([r for r in res if (r[0], r[1]) in old_res]),
         _dumps([s for s in ses if s[0] in old_ses])]
 
@@ -165,15 +182,17 @@ async def transact(conn: Any, target: Target, decide: Decide, key: tuple[str, in
         row = await conn.fetchrow(_SQL[(False, scope is not None, lock)], int(account_id), scope, sid, num)
         if row is None:
             return None
-    if row[11] is not None:
-        return Outcome.from_json(row[11])
+    done = replay(row[11], row[12])
+    if done is not None:
+        return done
     balances, ress, sess, others = row[7], row[8], row[9], row[10]
     if row[5] != row[6]:  # changed while we waited for the lock: read again, now locked
         STATS["stale_reads"] += 1
         fresh = (await conn.fetchrow(LOAD_SESSION, row[0], scope, sid, num) if scope is not None
                  else await conn.fetchrow(LOAD_ACCOUNT, row[0], sid, num))
-        if fresh[4] is not None:
-            return Outcome.from_json(fresh[4])
+        done = replay(fresh[4], fresh[5])
+        if done is not None:
+            return done
         balances, ress, sess, others = fresh[0], fresh[1], fresh[2], fresh[3]
     snap = Snapshot(
         Account(int(row[0]), row[1], AccountKind(int(row[2])), AccountState(row[3]), int(row[4])),

@@ -37,6 +37,7 @@ from .queries import Decide, Query, Target, Work
 log = logging.getLogger("diameter.ocs.store")
 
 _MIGRATION_LOCK = 4006_0001
+_RECORDED = f"SELECT {pg_fast.recorded('$1', '$2')}"
 
 
 @contextlib.asynccontextmanager
@@ -162,6 +163,14 @@ class PostgresStorage(Storage):
         if committer is None:
             raise StorageError("storage is not open")
         committer.submit_then(target, decide, key, now, scope, then)
+
+    async def recorded(self, key: tuple[str, int]) -> Outcome | None:
+        """A request's recorded outcome, in either of its forms (`pg_fast.replay`)."""
+        async def read(conn: Any) -> Outcome | None:
+            row = await conn.fetchrow(_RECORDED, key[0], key[1])
+            return pg_fast.replay(row[0], row[1])
+        out: Outcome | None = await self._with_conn(read, transaction=False)
+        return out
 
     async def _locked(self, unit: Unit) -> Outcome | None:
         """One unit alone, in a transaction holding its account's row lock."""
