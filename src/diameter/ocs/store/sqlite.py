@@ -45,7 +45,7 @@ from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
 from .sqlite_cache import RECORDED, SESSION_OWNERS, SESSION_RECORDED, AccountCache, Rows
 from .sqlite_link import WriterProcess, WriterThread
-from .sqlite_writer import connect
+from .sqlite_rows import connect
 
 log = logging.getLogger("diameter.ocs.store")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import sqlite_writer
+from . import sqlite_rows, sqlite_writer
 from .base import StorageError
 from .child_link import ChildLink
 
@@ -201,10 +201,10 @@ class WriterThread:
             raise StorageError(str(exc)) from exc
 
     def write(self, rows: Any) -> None:
-        sqlite_writer.write_rows(self.conn, rows)
+        sqlite_rows.write_rows(self.conn, rows)
 
     def _commit(self, rows: Any) -> None:
-        sqlite_writer.write_rows(self.conn, rows)
+        sqlite_rows.write_rows(self.conn, rows)
         self.conn.execute("COMMIT")
 
     async def commit(self, rows: Any) -> None:
