@@ -5,6 +5,7 @@ the process with nothing sent."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import marshal
 import os
@@ -16,12 +17,15 @@ import threading
 import time
 from pathlib import Path
 
+from diameter.ocs import Engine, RequestKind, open_storage
 from diameter.ocs.store import sqlite_sync
 from diameter.ocs.store.sqlite import SqliteStorage
 from diameter.ocs.store.sqlite_rows import connect
 from diameter.ocs.store.sqlite_sync import Syncer, wal_syncer
 from diameter.ocs.store.child_link import LEN
 from diameter.ocs.store.sqlite_writer import Writer, frame, serve
+
+from .helpers import MSISDN, gy
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -148,3 +152,17 @@ def test_a_failed_sync_ends_the_process_with_nothing_sent(tmp_path):
                           env={"PYTHONPATH": SRC}, timeout=60)
     assert done.returncode == 70
     assert done.stdout.splitlines() == ["sent [('ok', None)]"]
+
+
+def test_the_writer_process_syncs_the_wal_itself_at_full_only(tmp_path):
+    async def threads(url: str) -> int:
+        async with open_storage(url) as st:
+            eng = Engine(st)
+            await eng.create_account("f", [(0, MSISDN)], amount=1000)
+            out = await eng.charge(gy("f0", 0, RequestKind.INITIAL))
+            assert out.result_code == 2001
+            assert (await st.audit()).ok
+            return len(os.listdir(f"/proc/{st._writer.proc.pid}/task"))
+
+    assert asyncio.run(threads(str(tmp_path / "full.sqlite3"))) == 3  # its thread and two sync threads
+    assert asyncio.run(threads(f"sqlite:///{tmp_path}/normal.sqlite3?synchronous=NORMAL")) == 1
