@@ -166,3 +166,25 @@ def test_the_writer_process_syncs_the_wal_itself_at_full_only(tmp_path):
 
     assert asyncio.run(threads(str(tmp_path / "full.sqlite3"))) == 3  # its thread and two sync threads
     assert asyncio.run(threads(f"sqlite:///{tmp_path}/normal.sqlite3?synchronous=NORMAL")) == 1
+
+
+def test_without_a_writer_process_a_transaction_that_wrote_nothing_syncs_the_wal(tmp_path, monkeypatch):
+    # what it read may be a commit of another process not synced yet: it is reported only
+    # after the WAL's sync (a transaction that wrote rows was synced by SQLite at FULL)
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(sqlite_sync.os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+
+    async def main() -> None:
+        st = SqliteStorage(str(tmp_path / "t.sqlite3"), process=False)
+        await st.open()
+        try:
+            eng = Engine(st)
+            await eng.create_account("t", [(0, MSISDN)], amount=1000)
+            first = await eng.charge(gy("t0", 0, RequestKind.INITIAL))
+            assert first.result_code == 2001 and synced == []
+            again = await eng.charge(gy("t0", 0, RequestKind.INITIAL))  # replayed: writes nothing
+            assert again.balance == first.balance and len(synced) == 1
+        finally:
+            await st.close()
+    asyncio.run(main())

@@ -33,6 +33,14 @@ Why every reply sent is as durable as with FULL:
 6. A sync that fails: the process exits at once, nothing queued is sent; the event loop
    fails those requests as for any death of the writer (they may or may not be
    committed; a retransmission is answered from the record).
+7. Other connections can read a commit before it is synced (at FULL SQLite syncs before it
+   publishes the frames to readers); nothing they read is reported before a sync covers
+   it. Every access to an OCS file goes through `SqliteStorage`, whose results are
+   released only by the reply to a ``batch`` or ``commit`` message: a sync of the one WAL
+   of the file (every writer's frames, synced whole) begun after that COMMIT, so after
+   whatever its transaction or the event loop's read-only connection read for it was
+   committed. Without a writer process, a transaction that wrote rows is synced by SQLite
+   (FULL) and one that wrote nothing syncs the WAL itself (`sync_wal`).
 
 `wal_syncer` decides whether a connection can have it (a file in WAL mode).
 """
@@ -152,3 +160,17 @@ def wal_syncer(conn: sqlite3.Connection, path: str, send: Callable[[list[Reply]]
         return None
     conn.execute("PRAGMA synchronous=NORMAL")
     return syncer
+
+
+def sync_wal(path: str) -> None:
+    """``fdatasync`` of the WAL of the database file `path`, if it has one (raises
+    `OSError`): for a writer whose SQLite syncs at FULL but whose transaction wrote nothing,
+    so that what it read of another writer's commits is on disk before it reports it."""
+    try:
+        fd = os.open(path + "-wal", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return  # no WAL: every commit is in the database file, synced by its writer
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
