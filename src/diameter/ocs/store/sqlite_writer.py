@@ -46,8 +46,8 @@ if __package__:
     from .sqlite_sync import Syncer, wal_syncer
 else:  # run as a script (``python -I -S``: no package): its siblings are stdlib-only files
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
-    from sqlite_rows import connect, query, write_rows
-    from sqlite_sync import Syncer, wal_syncer
+    from sqlite_rows import connect, query, write_rows  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from sqlite_sync import Syncer, wal_syncer  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 _LEN = struct.Struct(">I")
 #: bytes asked of each recv: a 1 MiB request makes CPython allocate (mmap) and free 1 MiB
