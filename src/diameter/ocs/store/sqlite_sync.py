@@ -3,8 +3,8 @@
 With ``synchronous=FULL`` SQLite calls ``fdatasync`` on the WAL file at the end of every
 COMMIT, and the writer process cannot start on the next batch until it returns (~0.8 ms
 on a quiet disk, most of a batch's time in the writer). Instead the writer process runs
-its connection with ``synchronous=NORMAL`` and a `Syncer` thread syncs the WAL: after a
-COMMIT returns, its replies are queued; the thread takes what is queued, then calls
+its connection with ``synchronous=NORMAL`` and `Syncer` threads sync the WAL: after a
+COMMIT returns, its replies are queued; a thread takes what is queued, then calls
 ``fdatasync`` on the WAL file, then sends those replies. Meanwhile the writer writes
 and commits the next batches; one sync covers every COMMIT queued before it began.
 
@@ -62,7 +62,7 @@ class Syncer:
     sync of the WAL file that began after they were queued. A thread takes what is
     queued, syncs, and sends it when what was taken before it has been sent: while one
     thread waits for the disk, the next COMMIT's replies are taken by another, whose sync
-    starts at once (the disk serves two syncs at once in about the time of one)."""
+    starts at once (two syncs at once took about the time of one on the disk measured)."""
 
     def __init__(self, wal: str, send: Callable[[list[Reply]], None], threads: int = 2) -> None:
         self.path = wal
