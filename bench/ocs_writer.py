@@ -221,7 +221,7 @@ def inprocess(path: str, count: int) -> None:
     """Replay the first `count` messages saved in `path` to the writer's handler, in this process."""
     import marshal
 
-    from diameter.ocs.store import sqlite_writer
+    from diameter.ocs.store import sqlite_rows, sqlite_writer
     ccrs, frames = marshal.loads(Path(path).read_bytes())
     if count >= 0:
         frames = frames[:count]
@@ -230,7 +230,7 @@ def inprocess(path: str, count: int) -> None:
         db = os.path.join(tmp, "replay.sqlite3")
         shutil.copy(path + ".sqlite3", db)
         sqlite_writer.single_threaded()  # as the writer process configures SQLite
-        writer = sqlite_writer.Writer(sqlite_writer.connect(db, "FULL"))
+        writer = sqlite_writer.Writer(sqlite_rows.connect(db, "FULL"))
         sqlite_writer.tune()
         version = writer.handle(("lock",))[1]
         writer.handle(("rollback",))

@@ -17,7 +17,7 @@ from diameter.ocs import Engine, RequestKind, Target, open_storage
 from diameter.ocs.model import Grant, Outcome
 from diameter.ocs.store import queries, schema
 from diameter.ocs.store.sqlite import drive
-from diameter.ocs.store.sqlite_writer import Rows, _dumps
+from diameter.ocs.store.sqlite_rows import Rows, _dumps
 
 from .helpers import MIB, MSISDN, gy
 

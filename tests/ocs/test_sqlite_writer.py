@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from diameter.ocs import Engine, RequestKind, StorageError, Target, open_storage
-from diameter.ocs.store.sqlite_writer import Writer, connect
+from diameter.ocs.store.sqlite_rows import connect
+from diameter.ocs.store.sqlite_writer import Writer
 
 from .helpers import MSISDN, gy
 

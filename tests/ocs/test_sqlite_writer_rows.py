@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from diameter.ocs.store.sqlite_writer import (Rows, Writer, _cdr_encoder, _cdr_json, _each, _encoder, connect,
-                                              write_rows)
+from diameter.ocs.store.sqlite_rows import Rows, _cdr_encoder, _cdr_json, _each, _encoder, connect, write_rows
+from diameter.ocs.store.sqlite_writer import Writer
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -95,8 +95,8 @@ def test_a_column_encoded_in_one_call_is_each_value_exactly_as_on_its_own():
 def test_the_writer_process_runs_sqlite_single_threaded_and_still_writes(tmp_path):
     # what the writer process does before it connects: SQLite is shut down, configured
     # without mutexes and initialised again, and connections work as before
-    code = ("import sqlite3, sys; from diameter.ocs.store import sqlite_writer as w; "
-            "ok = w.single_threaded(); c = w.connect(sys.argv[1], 'FULL'); "
+    code = ("import sqlite3, sys; from diameter.ocs.store import sqlite_writer as w, sqlite_rows as r; "
+            "ok = w.single_threaded(); c = r.connect(sys.argv[1], 'FULL'); "
             "c.execute('CREATE TABLE t (a)'); c.execute('INSERT INTO t VALUES (1)'); "
             "print(ok, c.execute('SELECT a FROM t').fetchone()[0])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite3")], capture_output=True,
@@ -159,7 +159,7 @@ def test_ledger_runs_expand_to_the_rows_decided_and_a_cut_run_is_refused():
 
     from diameter.ocs.model import LedgerRow
     from diameter.ocs.store.sqlite_cache import _ledger_groups, _secs
-    from diameter.ocs.store.sqlite_writer import ledger_rows
+    from diameter.ocs.store.sqlite_rows import ledger_rows
 
     now = 1_700_000_000.1234567
     ts = _secs(now)

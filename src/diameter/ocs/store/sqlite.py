@@ -9,7 +9,8 @@ ended by `close`; it dies with this process), which begins the transaction (``BE
 IMMEDIATE``, which may wait for another writer of the file), checks ``PRAGMA
 data_version`` (another writer committed since: the batch is rolled back, the cache dropped,
 and the batch decided again inside a transaction of its own), writes the rows and commits
-(``synchronous=FULL`` by default). Only its reply, sent after the COMMIT, resolves each
+(``synchronous=FULL`` by default). Only its reply, sent after the COMMIT (at FULL after a
+sync of the WAL begun after the COMMIT returned: :mod:`.sqlite_sync`), resolves each
 caller's future: nothing is reported before it is on disk. Meanwhile the loop decides the
 next batches on the cache, which holds the decisions of those being written (up to `depth`
 batches are with the writer at once; it commits them in order, those that arrived while it
@@ -45,7 +46,7 @@ from .base import Storage, StorageError, Unit
 from .queries import Decide, Query, Target, Work
 from .sqlite_cache import RECORDED, SESSION_OWNERS, SESSION_RECORDED, AccountCache, Rows
 from .sqlite_link import WriterProcess, WriterThread
-from .sqlite_writer import connect
+from .sqlite_rows import connect
 
 log = logging.getLogger("diameter.ocs.store")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -143,7 +144,8 @@ class SqliteStorage(Storage):
                     await loop.run_in_executor(pool, conn.close)
                     self._rconn = await loop.run_in_executor(pool, self._reader)
             if writer is None:  # one batch after the other, on this connection
-                writer = WriterThread(conn)
+                writer = WriterThread(conn, None if self._memory or self.synchronous != "FULL"
+                                      else self.path)
         except BaseException as exc:
             if writer is not None:
                 await writer.close()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import sqlite_writer
+from . import sqlite_rows, sqlite_sync, sqlite_writer
 from .base import StorageError
 from .child_link import ChildLink
 
@@ -181,16 +181,22 @@ class WriterThread:
     connection, used by one helper thread (lock, commit) and by the event loop (the
     transaction's queries)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str | None = None) -> None:
         self.conn = conn
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="ocs-sqlite")
         self.dead: str | None = None
+        #: the file, at synchronous=FULL: a transaction that changed nothing still syncs
+        #: its WAL before it is reported (what it read may be another process's commit not
+        #: synced yet, see :mod:`.sqlite_sync`); one that changed rows was synced by SQLite
+        self.path = path
+        self._changes = 0
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def _lock(self) -> int:
         self.conn.execute("BEGIN IMMEDIATE")
+        self._changes = self.conn.total_changes
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     async def lock(self) -> int:
@@ -201,11 +207,16 @@ class WriterThread:
             raise StorageError(str(exc)) from exc
 
     def write(self, rows: Any) -> None:
-        sqlite_writer.write_rows(self.conn, rows)
+        sqlite_rows.write_rows(self.conn, rows)
 
     def _commit(self, rows: Any) -> None:
-        sqlite_writer.write_rows(self.conn, rows)
+        sqlite_rows.write_rows(self.conn, rows)
         self.conn.execute("COMMIT")
+        if self.path is not None and self.conn.total_changes == self._changes:
+            try:
+                sqlite_sync.sync_wal(self.path)
+            except OSError as exc:  # nothing of this transaction was written: it can run again
+                raise StorageError(f"cannot sync the WAL of {self.path}: {exc}") from exc
 
     async def commit(self, rows: Any) -> None:
         await self._in_thread(self._commit, rows)

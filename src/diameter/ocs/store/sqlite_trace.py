@@ -11,7 +11,8 @@ system's monotonic clock (``time.monotonic()``, the same in both processes):
   ``flights``: batches already with the writer then; ``left``: units left queued;
 * ``w``: the writer's times (``read``: its socket read that brought the batch, ``begin``:
   it started on it, ``begun``: BEGIN IMMEDIATE and the version check done, ``written``:
-  the rows written, ``committed``: COMMIT returned);
+  the rows written, ``committed``: COMMIT returned, ``synced``: the WAL's sync that
+  covers it returned, see :mod:`.sqlite_sync`);
 * ``reply``: the reply read on the event loop; ``settle``, ``answered``: the committer
   began answering its units, and was done.
 
@@ -110,6 +111,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
     span = recs[-1]["answered"] - recs[0]["first"]
     w = [r["w"] for r in recs]
     commits = {x["committed"]: x for x in w}  # batches committed together share their times
+    synced = [x for x in commits.values() if "synced" in x]  # FULL: the WAL synced by a thread
     busy = sum(x["committed"] - x["begin"] for x in commits.values())
     fsync = sum(x["committed"] - x["written"] for x in commits.values())
     out = [f"{len(recs)} batches over {span:.3f} s, units per batch mean {sum(sizes) / len(sizes):.1f}"
@@ -125,7 +127,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
            ms("writer read -> begins on it", [x["begin"] - x["read"] for x in w]),
            ms("BEGIN + version check", [x["begun"] - x["begin"] for x in w]),
            ms("rows written (CPU)", [x["written"] - x["begun"] for x in w]),
-           ms("COMMIT (fsync)", [x["committed"] - x["written"] for x in w]),
+           ms("COMMIT (fsync unless synced)", [x["committed"] - x["written"] for x in w]),
+           ms("COMMIT -> WAL synced (sync thread)", [x["synced"] - x["committed"] for x in synced] or [0.0]),
            ms("committed -> reply read (loop)", [r["reply"] - x["committed"] for r, x in zip(recs, w)]),
            ms("reply read -> settling", [r["settle"] - r["reply"] for r in recs]),
            ms("answering", [r["answered"] - r["settle"] for r in recs]),
