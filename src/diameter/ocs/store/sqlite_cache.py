@@ -57,7 +57,7 @@ SESSION_OWNER = ("SELECT account_id FROM sessions WHERE session_id = ?1 "
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 #: what a batch decided: one list per table, in the order
-#: :func:`diameter.ocs.store.sqlite_writer.write_rows` takes, its rows' values one after
+#: :func:`diameter.ocs.store.sqlite_rows.write_rows` takes, its rows' values one after
 #: the other (no tuple per row to send and unpack); fresh lists of plain values, owned by
 #: whoever takes them: they are sent to the writer process
 Rows = tuple[list[Any], ...]
