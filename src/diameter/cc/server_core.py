@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import OrderedDict
+from itertools import islice
 from dataclasses import dataclass
 from enum import Enum
 
@@ -54,7 +54,9 @@ class ServerCore:
         self.tcc = tcc
         self.sessions: dict[str, ServerSession] = {}
         self._heap: list[tuple[float, str]] = []
-        self._answers: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        #: answers by (Session-Id, CC-Request-Number), oldest first (a plain dict: cheaper to
+        #: add to than an OrderedDict; `_evict` removes the oldest quarter at once)
+        self._answers: dict[tuple[str, int], bytes] = {}
         self._answer_cache = answer_cache
         self._in_progress: set[tuple[str, int]] = set()
         #: sessions closed (STR, abort, Tcc) while one of their requests was in the handler:
@@ -87,13 +89,17 @@ class ServerCore:
         """
         return self.complete_code(req, res.result_code, answer, now)
 
-    def complete_code(self, req: CCRequest, code: int | None, answer: bytes, now: float) -> str | None:
-        """:meth:`complete` of a result with this Result-Code (all it reads of the result)."""
-        key = (req.session_id, req.request_number)
+    def complete_code(self, req: CCRequest, code: int | None, answer: bytes, now: float,
+                      key: tuple[str, int] | None = None) -> str | None:
+        """:meth:`complete` of a result with this Result-Code (all it reads of the result);
+        `key`: ``(req.session_id, req.request_number)`` when the caller has it."""
+        if key is None:
+            key = (req.session_id, req.request_number)
         self._in_progress.discard(key)
-        self._answers[key] = answer
-        if len(self._answers) > self._answer_cache:
-            self._answers.popitem(last=False)
+        answers = self._answers
+        answers[key] = answer
+        if len(answers) > self._answer_cache:
+            self._evict()
         rtype = req.request_type
         if rtype is _EVENT:
             return None  # event based: Idle -> Idle
@@ -125,6 +131,15 @@ class ServerCore:
         # TERMINATION: Open -> Idle either way, Tcc stopped
         self.sessions.pop(req.session_id, None)
         return None
+
+    def _evict(self) -> None:
+        """Forget the oldest answers: down to three quarters of the cache's size at once (a
+        plain dict's oldest key is found by iterating past the ones deleted before: once per
+        quarter of the cache, not per answer)."""
+        answers = self._answers
+        n = len(answers) - self._answer_cache + self._answer_cache // 4
+        for key in list(islice(answers, n)):
+            del answers[key]
 
     def close(self, session_id: str) -> ServerSession | None:
         """End a session outside CCR-T (STR, abort): Open -> Idle."""
