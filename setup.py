@@ -27,8 +27,9 @@ OCS_COMPILED_MODULES = [f"src/diameter/ocs/{name}.py" for name in (
 ``diameter.ocs.store._COMPILED_MODULES`` (the SQLite account cache, the cached accounts' work, the PostgreSQL
 committer's work per request)."""
 
-CC_COMPILED_MODULES = [f"src/diameter/cc/{name}.py" for name in ("fastwire", "ccr_walk")]
-"""The same list as ``diameter.cc._COMPILED_MODULES``: the credit-control AVP readers."""
+CC_COMPILED_MODULES = [f"src/diameter/cc/{name}.py" for name in ("fastwire", "ccr_walk", "server_core")]
+"""The same list as ``diameter.cc._COMPILED_MODULES``: the credit-control AVP readers and the
+server's state machine."""
 
 
 def ext_modules() -> list:

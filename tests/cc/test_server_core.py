@@ -99,6 +99,20 @@ def test_answers_cached_by_session_and_number_and_bounded():
     assert c.cached(SID, 0) is None and c.cached(SID, 2) == b"answer2"
 
 
+def test_answer_cache_forgets_the_oldest_quarter_at_once_and_stays_bounded():
+    c = ServerCore(tcc=10, answer_cache=8)
+    for n in range(9):
+        handle(c, req(n, RequestType.UPDATE), 2001, float(n))
+    # the ninth answer overflowed 8: the oldest down to three quarters (6) are forgotten
+    assert [c.cached(SID, n) is not None for n in range(9)] == [False] * 3 + [True] * 6
+    assert c.cached(SID, 8) == b"answer8"
+    for n in range(9, 100):
+        handle(c, req(n, RequestType.UPDATE), 2001, float(n))
+        assert len(c._answers) <= 8 and c.cached(SID, n) == f"answer{n}".encode()
+    kept = [n for n in range(100) if c.cached(SID, n) is not None]
+    assert kept == list(range(100 - len(kept), 100))  # the newest ones, in a run
+
+
 def test_abandoned_request_leaves_state():
     c = ServerCore(tcc=10)
     r = req(0, RequestType.INITIAL)

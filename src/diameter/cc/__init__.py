@@ -10,14 +10,15 @@
 * :mod:`diameter.cc.client` - ``CreditControlClient`` (sessions and one-shot events);
 * :mod:`diameter.cc.threaded` - the same for the python-diameter-style threaded ``Node``.
 
-The AVP readers (:mod:`.fastwire`, :mod:`.ccr_walk`) may be a compiled extension (mypyc, like the codec core);
+The AVP readers (:mod:`.fastwire`, :mod:`.ccr_walk`) and the server's state machine
+(:mod:`.server_core`) may be a compiled extension (mypyc, like the codec core);
 ``DIAMETER_PURE_PYTHON=1`` runs their Python source. See docs/credit-control.md.
 """
 from __future__ import annotations
 
 from diameter.codec.source_switch import use_source as _use_source
 
-_COMPILED_MODULES = ("fastwire", "ccr_walk")   # setup.py compiles these
+_COMPILED_MODULES = ("fastwire", "ccr_walk", "server_core")   # setup.py compiles these
 
 _use_source(__name__, __file__, _COMPILED_MODULES)
 

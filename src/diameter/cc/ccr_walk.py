@@ -31,6 +31,8 @@ _UNSEEN: Final[Any] = object()
 _UNSET_: Final[Any] = _UNSET  # Final: one load when compiled, no look-up in the globals
 _object_new: Final[Any] = object.__new__
 _REQUEST_TYPES: Final[dict[int, RequestType]] = {int(t): t for t in RequestType}
+#: the MSCC list of a walk that builds none (never changed: the request gets `_mscc_later`)
+_NO_MSCC: Final[list[MsccRequest]] = []
 
 
 def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None) -> CCRequest:
@@ -165,16 +167,16 @@ def _subscription_walk(buf: bytes, start: i64, end: i64) -> tuple[int, str] | No
     return None if data is None else (typ, data)
 
 
-def _mscc_parts(buf: bytes, start: i64, end: i64) -> tuple[int | None, list[int], Units | None, list[Units],
-                                                          list[int], list[int]]:
+def _mscc_parts(buf: bytes, start: i64, end: i64) -> tuple[int | None, list[int] | None, Units | None,
+                                                          list[Units] | None, list[int] | None, list[int] | None]:
     """:func:`mscc_request`'s values, natively: (rating group, service identifiers, requested,
-    used, reporting reasons, triggers)."""
+    used, reporting reasons, triggers); None for a list that would be empty (no list made)."""
     rg: int | None = None
     requested: Units | None = None
-    sids: list[int] = []
-    used: list[Units] = []
-    reasons: list[int] = []
-    triggers: list[int] = []
+    sids: list[int] | None = None
+    used: list[Units] | None = None
+    reasons: list[int] | None = None
+    triggers: list[int] | None = None
     p: i64 = start
     try:
         while p < end:
@@ -186,16 +188,30 @@ def _mscc_parts(buf: bytes, start: i64, end: i64) -> tuple[int | None, list[int]
                     requested = units(buf, ps, pe)[0]
                 elif code == 446:  # Used-Service-Unit
                     u, r = units(buf, ps, pe)
-                    used.append(u)
+                    if used is None:
+                        used = [u]
+                    else:
+                        used.append(u)
                     if r is not None:
-                        reasons.append(r)
+                        if reasons is None:
+                            reasons = [r]
+                        else:
+                            reasons.append(r)
                 elif code == 432:  # Rating-Group
                     rg = _uint_at(buf, code, ps, pe)
                 elif code == 439:  # Service-Identifier
-                    sids.append(_uint_at(buf, code, ps, pe))
+                    sid = _uint_at(buf, code, ps, pe)
+                    if sids is None:
+                        sids = [sid]
+                    else:
+                        sids.append(sid)
             elif vendor == 10415:
                 if code == 872:  # Reporting-Reason
-                    reasons.append(_uint_at(buf, code, ps, pe))
+                    reason = _uint_at(buf, code, ps, pe)
+                    if reasons is None:
+                        reasons = [reason]
+                    else:
+                        reasons.append(reason)
                 elif code == 1264:  # Trigger
                     triggers = _triggers_walk(buf, ps, pe)
     except Exception:
@@ -204,16 +220,17 @@ def _mscc_parts(buf: bytes, start: i64, end: i64) -> tuple[int | None, list[int]
     return rg, sids, requested, used, reasons, triggers
 
 
-def _new_mscc(rg: int | None, sids: list[int], requested: Units | None, used: list[Units],
-              reasons: list[int], triggers: list[int]) -> MsccRequest:
-    """``MsccRequest(...)`` without its interpreted ``__init__`` (every field set here)."""
+def _new_mscc(rg: int | None, sids: list[int] | None, requested: Units | None, used: list[Units] | None,
+              reasons: list[int] | None, triggers: list[int] | None) -> MsccRequest:
+    """``MsccRequest(...)`` without its interpreted ``__init__`` (every field set here; a
+    list of its own for each None)."""
     m: MsccRequest = _object_new(MsccRequest)
     m.rating_group = rg
-    m.service_identifiers = sids
+    m.service_identifiers = [] if sids is None else sids
     m.requested = requested
-    m.used = used
-    m.reporting_reasons = reasons
-    m.triggers = triggers
+    m.used = [] if used is None else used
+    m.reporting_reasons = [] if reasons is None else reasons
+    m.triggers = [] if triggers is None else triggers
     return m
 
 
@@ -250,13 +267,14 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64, usage: Any) -
     sid = oh = orealm = ""
     rtype = -1
     number: int | None = None
-    mscc: list[MsccRequest] = []
-    services: list[Any] = []
     both = usage is None or msg is None  # MsccRequests too (none to decode them from later)
+    mscc: list[MsccRequest] = [] if both else _NO_MSCC
+    services: list[Any] = []
     seen = False
     rsu: Units | None = None
-    usus: list[tuple[Units, int | None]] = []
-    sids: list[int] = []
+    # (made when first needed: most CCRs have no top-level units)
+    usus: list[tuple[Units, int | None]] | None = None
+    sids: list[int] | None = None
     subs: list[tuple[int, str]] = []
     sctx: Any = _UNSEEN
     auth: Any = _UNSEEN
@@ -289,9 +307,15 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64, usage: Any) -
         elif code == 437:  # Requested-Service-Unit
             rsu = units(buf, ps, pe)[0]
         elif code == 446:  # Used-Service-Unit
-            usus.append(units(buf, ps, pe))
+            if usus is None:
+                usus = [units(buf, ps, pe)]
+            else:
+                usus.append(units(buf, ps, pe))
         elif code == 439:  # Service-Identifier
-            sids.append(_uint_at(buf, code, ps, pe))
+            if sids is None:
+                sids = [_uint_at(buf, code, ps, pe)]
+            else:
+                sids.append(_uint_at(buf, code, ps, pe))
         elif code == 443:  # Subscription-Id
             sub = _subscription_walk(buf, ps, pe)
             if sub is not None:
@@ -314,12 +338,13 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64, usage: Any) -
     top = False
     if not seen and (rsu is not None or usus):
         top = True
-        used = [u for u, _ in usus]
-        reasons = [r for _, r in usus if r is not None]
+        used = [u for u, _ in usus] if usus else []
+        reasons = [r for _, r in usus if r is not None] if usus else []
+        first = sids[:1] if sids else []
         if both:
-            mscc.append(_new_mscc(None, sids[:1], rsu, used, reasons, []))
+            mscc.append(_new_mscc(None, first, rsu, used, reasons, []))
         if usage is not None:
-            services.append(usage(None, sids[:1], rsu, used, reasons))
+            services.append(usage(None, first, rsu, used, reasons))
     # the AVPs the walk saw are not decoded again; the others read as absent; Subscription-Id
     # not seen: decoded on first access (inside Service-Information)
     return _made(sid, rt, number or 0, bool(buf[4] & 0x10), oh, orealm, peer or oh, dialect,

@@ -203,7 +203,8 @@ def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None
     """The :class:`CCRequest` of a CCR's bytes (``msg``: its decoded message, kept for the
     AVPs read on first access); see :func:`diameter.cc.wire.parse_ccr`. With `usage`, the
     request's ``services`` are ``usage(rating_group, service_identifiers, requested, used,
-    reporting_reasons)`` of each MSCC (of the top-level units: as their ``mscc`` has them)."""
+    reporting_reasons)`` of each MSCC (of the top-level units: as their ``mscc`` has them);
+    the compiled reader (:mod:`.ccr_walk`) gives None for an MSCC's empty list."""
     sid = oh = orealm = ""
     rtype: int | None = None
     number: int | None = None

@@ -133,7 +133,7 @@ class _Soon:
             self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
             return
         server.in_progress -= 1
-        self._settle(out, server.core.complete_code(self.req, code, out, server.node.loop.time()), True)
+        self._settle(out, server.core.complete_code(self.req, code, out, server.node.loop.time(), self.key), True)
 
     def _settle(self, out: bytes, reason: str | None, completed: bool) -> None:
         """The answer is `out`: after a completed request (the core told, `reason`: its

@@ -29,10 +29,13 @@ log = logging.getLogger("diameter.ocs.front")
 
 __all__ = ["OcsFront", "result_of", "units_of", "usage_of"]
 MISSING_AVP = 5005
-_STAT_KEYS: dict[tuple[str, int], str] = {}
+#: the stats' keys ``"<kind>:<result code>"`` by kind and code (nested: no tuple per answer)
+_STAT_KEYS: dict[str, dict[int, str]] = {k.name: {} for k in RequestKind}
 _KINDS = {RequestType.INITIAL: RequestKind.INITIAL, RequestType.UPDATE: RequestKind.UPDATE,
           RequestType.TERMINATION: RequestKind.TERMINATION}
 _NAMES = {k: k.name for k in RequestKind}
+#: `_STAT_KEYS`' dicts by the request's kind itself
+_KIND_KEYS = {k: _STAT_KEYS[k.name] for k in RequestKind}
 # (module constants: an enum class's attribute is a generic look-up, ~850 instructions)
 _TERMINATION, _EVENT = RequestKind.TERMINATION, RequestKind.EVENT
 CLOSED_REASONS = {"tcc_expired": "tcc_expired", "session_termination": "str", "abort": "asr",
@@ -98,7 +101,7 @@ class _FrontCharge(Charge):
                 if tail is not None:
                     kind, t0 = self.kind, self.t0
                     try:  # front._answered(req, kind, value, t0), its common case inline
-                        key = _STAT_KEYS.get((_NAMES[kind], value.result_code))
+                        key = _KIND_KEYS[kind].get(value.result_code)
                         if key is None or front.metrics is not None or (
                                 kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
                             front._answered(req, kind, value, t0)
@@ -301,11 +304,14 @@ class OcsFront:
                 log.info("session %s: Re-Auth-Request failed: %r", sid, exc)
 
     def _count(self, kind: str, code: int, seconds: float) -> None:
-        key = _STAT_KEYS.get((kind, code))
+        keys = _STAT_KEYS.get(kind)
+        if keys is None:
+            keys = _STAT_KEYS.setdefault(kind, {})
+        key = keys.get(code)
         if key is None:
             key = f"{kind}:{code}"
-            if len(_STAT_KEYS) < 1024:
-                _STAT_KEYS[(kind, code)] = key
+            if len(keys) < 256:
+                keys[code] = key
         self.stats[key] = self.stats.get(key, 0) + 1
         if self.metrics is not None:
             self.metrics.observe(kind, code, seconds)

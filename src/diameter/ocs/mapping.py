@@ -77,12 +77,14 @@ def usage_of(m: MsccRequest) -> ServiceUsage:
     return usage(m.rating_group, m.service_identifiers, m.requested, m.used, m.reporting_reasons)
 
 
-def usage(rating_group: int | None, service_identifiers: list[int], requested: Units | None,
-          us: list[Units], reporting_reasons: list[int]) -> ServiceUsage:
-    """:func:`usage_of` of an MSCC with these values: the CCR reader's ``usage`` hook
-    (:func:`read_request`), which then builds no MsccRequest."""
+def usage(rating_group: int | None, service_identifiers: list[int] | None, requested: Units | None,
+          us: list[Units] | None, reporting_reasons: list[int] | None) -> ServiceUsage:
+    """:func:`usage_of` of an MSCC with these values (None: an empty list): the CCR reader's
+    ``usage`` hook (:func:`read_request`), which then builds no MsccRequest."""
     used: dict[UnitKind, int]
-    if len(us) == 1:  # the common case: one report, its dict as it is when no count is negative
+    if us is None:
+        used = _NO_UNITS
+    elif len(us) == 1:  # the common case: one report, its dict as it is when no count is negative
         used = _units_read(us[0])
         for v in used.values():
             if v < 0:
@@ -94,7 +96,7 @@ def usage(rating_group: int | None, service_identifiers: list[int], requested: U
         used = _NO_UNITS
     return ServiceUsage(rating_group, service_identifiers[0] if service_identifiers else None,
                         None if requested is None else _units_read(requested),
-                        used, _FINAL in reporting_reasons)
+                        used, reporting_reasons is not None and _FINAL in reporting_reasons)
 
 
 def read_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
