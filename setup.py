@@ -11,7 +11,8 @@ import os
 from setuptools import setup
 
 COMPILED_MODULES = [f"src/diameter/codec/{name}.py"
-                    for name in ("frame", "typed_slot", "typed", "typed_encode", "objects", "grammar", "assemble")]
+                    for name in ("frame", "typed_slot", "typed", "typed_memo", "typed_encode", "objects", "grammar",
+                                 "assemble")]
 """The same list as ``diameter.codec._COMPILED_MODULES``."""
 
 NODE_COMPILED_MODULES = [f"src/diameter/node/protocol/{name}.py"

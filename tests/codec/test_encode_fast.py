@@ -173,3 +173,20 @@ def test_encode_message_declines_what_it_does_not_handle():
     assert typed_encode.encode_message(r.__dict__, b, frozenset({"session_id"})) is None  # "header" unknown
     r.__dict__["_raw"] = (b"", 0, 0)
     assert typed_encode.encode_message(r.__dict__, b, known) is None
+
+
+def test_avp_and_message_headers_follow_each_length() -> None:
+    """The encoder keeps each slot's last AVP header and the last first header word: a
+    value of another length (plain and vendor-specific slots, the message length) gets its
+    own header, one of the same length the kept one, message after message."""
+    for sid, mcc in (("a", "1"), ("a;1;22", "262"), ("b;1;33", "26201"), ("abc", "262"),
+                     ("", "9"), ("a;1;22", "262"), ("x" * 300, "1" * 70)):
+        ccr = CreditControlRequest()
+        ccr.session_id = sid
+        ccr.sgsn_mcc_mnc = mcc      # UTF8String, 3GPP (V bit, 12-byte header)
+        ccr.origin_host = b"h"
+        wire = ccr.as_bytes()
+        assert wire[20:] == _general(ccr)
+        assert int.from_bytes(wire[1:4], "big") == len(wire) == ccr.header.length
+        back = Message.from_bytes(wire)
+        assert (back.session_id, back.sgsn_mcc_mnc) == (sid, mcc)

@@ -1,4 +1,4 @@
-"""The fast encoder's memo of grouped AVPs (``typed_encode._same_group``/``_remember_group``).
+"""The fast encoder's memo of grouped AVPs (``typed_memo.same_group``/``remember_group``).
 
 A group whose values are all plain scalars (int, str, bytes) keeps its whole AVP in the
 slot's memo: the next instance of the same class holding the same names with values of
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diameter.codec import typed, typed_encode
+from diameter.codec import typed, typed_memo
 from diameter.message import Message
 from diameter.message._binding import binding_of
 from diameter.message.commands import CreditControlAnswer, CreditControlRequest
@@ -178,9 +178,9 @@ def test_a_new_dictionary_generation_is_not_answered_from_the_memo() -> None:
     _check(_cca(gsu))
     slot = binding_of(MultipleServicesCreditControl).enc_slots["granted_service_unit"]
     key = slot.memo[0]
-    assert typed_encode._same_group(key, GrantedServiceUnit, gsu.__dict__)
+    assert typed_memo.same_group(key, GrantedServiceUnit, gsu.__dict__)
     typed.GENERATION[0] += 1        # as a dictionary change does: bindings are compiled again
-    assert not typed_encode._same_group(key, GrantedServiceUnit, gsu.__dict__)
+    assert not typed_memo.same_group(key, GrantedServiceUnit, gsu.__dict__)
     _check(_cca(GrantedServiceUnit(**g)))
 
 

@@ -128,6 +128,21 @@ def test_add_mscc_matches_the_source_and_the_general_call(gsu: Any, rsu: Any, us
     assert len(msgs[0].subscription_id) == 1
 
 
+@pytest.mark.parametrize("mod", [assemble, SRC], ids=["build", "source"])
+def test_new_grouped_checks_keywords_unless_the_class_has_every_name_given(mod: Any) -> None:
+    # add_mscc's names: the Multiple-Services-Credit-Control class has them all (remembered)
+    g = grouped.MultipleServicesCreditControl
+    m = mod.new_grouped(g, {"rating_group": 1}, True, mod.MSCC_NAMES)
+    assert m.__dict__ == {"rating_group": 1} and g._grouped_init[1].known == mod.MSCC_NAMES
+    # a class without some of the names: each keyword is checked as the class call does
+    spec = grouped.SubscriptionId._grouped_init[1]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rating_group'"):
+        mod.new_grouped(grouped.SubscriptionId, {"rating_group": 1}, True, mod.MSCC_NAMES)
+    assert spec.known is None
+    s = mod.new_grouped(grouped.SubscriptionId, {"subscription_id_type": 0}, True, mod.MSCC_NAMES)
+    assert s.__dict__ == grouped.SubscriptionId(subscription_id_type=0).__dict__
+
+
 @settings(max_examples=150, deadline=None)
 @given(kwargs=st.dictionaries(st.sampled_from(["subscription_id_type", "subscription_id_data",
                                                "avp_def", "nope"]),

@@ -62,11 +62,13 @@ def new_answer(answer_cls: Any, h: Any, defined_init: Any, no_post_init: Any) ->
     return ans
 
 
-def new_grouped(cls: Any, kwargs: dict[str, Any], owned: bool = False) -> Any:
+def new_grouped(cls: Any, kwargs: dict[str, Any], owned: bool = False, names: Any = None) -> Any:
     """``cls(**kwargs)`` for a grouped class, its generated ``__init__`` run here (the
     general call when the class has another ``__init__`` or ``__new__``). ``owned``: the
     caller made ``kwargs`` for this call and drops it: it becomes the instance's dict
-    (no copy into a new one)."""
+    (no copy into a new one). ``names``: a frozenset holding every key ``kwargs`` may
+    have, none of its values None (an ``add_*`` helper's): when the class has all of
+    them (checked once per class), the keywords are not checked one by one."""
     found: Any = getattr(cls, "_grouped_init", None)
     if type(found) is not tuple or len(found) != 2:
         return cls(**kwargs)
@@ -76,7 +78,11 @@ def new_grouped(cls: Any, kwargs: dict[str, Any], owned: bool = False) -> Any:
         return cls(**kwargs)
     obj = _OBJECT_NEW(cls)
     if owned and "avp_def" not in kwargs:
-        nones = _check_kwargs(kwargs, spec)
+        g: GroupedInit = spec
+        if names is not None and (g.known is names or _knows(g, names)):
+            nones = False
+        else:
+            nones = _check_kwargs(kwargs, g)
         obj.__dict__ = kwargs
         _finish_grouped(kwargs, spec, nones)
     else:
@@ -151,7 +157,22 @@ def add_mscc(msg: Any, cls: Any, granted_service_unit: Any, requested_service_un
         kw["final_unit_indication"] = final_unit_indication
     if avp:
         kw["additional_avps"] = list(avp)
-    append_to(msg, "multiple_services_credit_control", new_grouped(cls, kw, True))
+    append_to(msg, "multiple_services_credit_control", new_grouped(cls, kw, True, MSCC_NAMES))
+
+
+MSCC_NAMES: Final = frozenset({
+    "granted_service_unit", "requested_service_unit", "used_service_unit", "tariff_change_usage",
+    "service_identifier", "rating_group", "g_s_u_pool_reference", "validity_time", "result_code",
+    "final_unit_indication", "additional_avps"})
+"""The keys :func:`add_mscc` may give a Multiple-Services-Credit-Control."""
+
+
+def _knows(g: GroupedInit, names: frozenset[str]) -> bool:
+    """Whether the class of ``g`` has every name of ``names`` (remembered when it has)."""
+    if names <= g.name_set:
+        g.known = names
+        return True
+    return False
 
 
 class GroupedInit:
@@ -161,6 +182,7 @@ class GroupedInit:
     name_set: frozenset[str]
     list_fields: tuple[str, ...]
     eager: tuple[tuple[str, Any], ...]
+    known: frozenset[str] | None    # a names set found within ``name_set`` (see new_grouped)
 
     def __init__(self, cls_name: str, names: tuple[str, ...], list_fields: tuple[str, ...],
                  eager: tuple[tuple[str, Any], ...]) -> None:
@@ -169,6 +191,7 @@ class GroupedInit:
         self.name_set = frozenset(names) | {"avp_def"}
         self.list_fields = list_fields
         self.eager = eager
+        self.known = None
 
 
 def init_grouped(d: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],

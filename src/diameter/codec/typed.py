@@ -118,6 +118,7 @@ class Binding:
     partial_score: int                # >= 0: first reads of a scalar use read_one (see attr_get)
     shapes: dict[Any, Any]            # tuple of an instance dict's keys -> typed_encode.Shape
     last_shape: Any                   # the Shape found last (tried first)
+    head1: tuple[int, bytes] | None   # (word, bytes): a message's first 8 header bytes last encoded
 
     def __init__(self) -> None:
         self.partial_score = 0
@@ -134,6 +135,7 @@ class Binding:
         self.names = frozenset()
         self.shapes = {}
         self.last_shape = None
+        self.head1 = None
 
 
 GENERATION: Final = [0]

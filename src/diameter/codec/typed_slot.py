@@ -54,6 +54,7 @@ class Slot:
     hlen: int           # header length: 8 or 12
     memo: tuple[Any, bytes] | None   # (value, whole AVP) last encoded for a scalar kind
     misses: int         # scalar memo misses in a row (a value that changes every message)
+    head: tuple[int, bytes] | None   # (payload length, AVP header) last made by the encoder
 
     def __init__(self, name: str, kind: int, fn: Any, is_list: bool, key: int = 0) -> None:
         self.name = name
@@ -76,6 +77,7 @@ class Slot:
         fb = self.flagbits
         self.memo = None
         self.misses = 0
+        self.head = None
         if self.vendor or fb & 0x80000000:
             fb |= 0x80000000
             self.vtail = self.vendor.to_bytes(4, "big")
