@@ -16,7 +16,7 @@ from diameter.node.protocol.dedup import DuplicateCache
 from diameter.validation import validate
 from diameter.validation.rules import MAX_CACHE_ENTRIES, RuleSet
 
-from .aio_helpers import RawPeer, server
+from .aio_helpers import RawPeer, answer_for, ccr, client, server
 from .helpers import app_request, result_of
 
 
@@ -132,3 +132,24 @@ async def test_unknown_peers_are_forgotten_when_their_connection_ends():
         await asyncio.sleep(0.02)
     assert set(srv.peers) == configured
     await srv.stop()
+
+
+@aio
+async def test_a_sent_request_is_not_kept_alive_while_its_answer_is_awaited():
+    """request() drops its message once it is encoded and sent: a request nobody else holds is
+    freed at once, not kept (and walked by the GC) for its whole round trip."""
+    srv = await server(handler=answer_for("server.test.realm", delay=0.2))
+    cli = await client([("server.test.realm", srv.listen_ports[0])])
+    msg = ccr("client.test.realm", 1)
+    ref = weakref.ref(msg)
+    task = asyncio.ensure_future(cli.request(msg))
+    del msg
+    try:
+        await asyncio.sleep(0.05)   # sent, the server's handler still sleeping: in flight
+        assert not task.done() and len(cli.pending) == 1
+        assert ref() is None
+        assert (await task).result_code == DIAMETER_SUCCESS
+    finally:
+        task.cancel()
+        await cli.stop(0.5)
+        await srv.stop(0.5)

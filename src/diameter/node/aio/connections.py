@@ -15,6 +15,7 @@ from typing import Any
 from ..protocol.capabilities import Capabilities
 from ..protocol.connection import (AnswerReceived, Closed, CloseCause, Collision, Opened, PeerConnection, PeerState,
                                    RequestReceived, StartTls, WatchdogChange, cer_collision)
+from ..protocol.outbound import DELIVERED as _DELIVERED, answer_arrived as _answer_arrived
 from ..protocol.constants import (DIAMETER_ELECTION_LOST, DIAMETER_SUCCESS,
                                   DIAMETER_UNABLE_TO_COMPLY, DIAMETER_UNKNOWN_PEER,
                                   DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU)
@@ -203,13 +204,22 @@ class ConnectionsPart(NodeParts):
 
     def handle_events(self, proto: DiameterProtocol, events: list) -> None:
         """Act on the events a connection's sans-IO core produced."""
-        on_answer = self._on_answer
         on_request = self._on_request
+        pending: Any = None
         for ev in events:
             t = type(ev)
             # the event stands for its header (it has the same fields; ev.header builds the tuple)
             if t is AnswerReceived:
-                on_answer(proto, ev, ev.data)
+                if pending is None:   # the batch's first answer: what every answer of it needs
+                    peer = proto.peer
+                    pending, key, stats = self.pending, peer.key, peer.stats
+                # its request's record, taken; the answer counted with its latency (to the loop's
+                # time its bytes arrived, the event's) and Result-Code class, and in the usual case
+                # (a future, the default decoder, no E bit, no dump) delivered (compiled)
+                entry = _answer_arrived(pending, key, ev, stats, ev.received_at,
+                                        self._decode is None and not self.dump_messages)
+                if entry is not _DELIVERED:
+                    self._on_answer(proto, ev, ev.data, entry)
             elif t is RequestReceived:
                 try:
                     on_request(proto, ev, ev.data)

@@ -23,7 +23,6 @@ from ..protocol.constants import (APP_COMMON, AVP_DESTINATION_HOST, AVP_DESTINAT
 from ..protocol.framing import parse_header
 from ..protocol.outbound import SET_APPLICATION as _SET_APPLICATION, SET_END_TO_END as _SET_END_TO_END
 from ..protocol.outbound import OutboundRequest, filled as _filled, open_request as _open_request, send as _send
-from ..protocol.outbound import DELIVERED as _DELIVERED, answer_arrived as _answer_arrived
 from ..protocol.outbound import open_message as _open_message
 from ..protocol.selection import select_peer
 from .base import (NodeParts, _DEST_CODES, _NO_PEERS, NodeError, NotRoutable, _as_str, _Pending, dump_log, log)
@@ -292,22 +291,23 @@ class RequestsPart(NodeParts):
         A typed request is completed first: Origin-Host/Realm, Session-Id
         (:meth:`new_session_id`) and Destination-Realm when missing."""
         if self._own_request_future:   # positional arguments: a cheaper call
-            return await self.request_future(message, timeout, peer)
-        return await self.request_future(message, timeout=timeout, peer=peer)
+            fut = self.request_future(message, timeout, peer)
+        else:
+            fut = self.request_future(message, timeout=timeout, peer=peer)
+        # sent: this frame lets the message go while the answer is awaited, so that a request
+        # nobody else holds (and its objects) is freed now rather than walked by the garbage
+        # collector's young collections for as long as it is in flight
+        del message
+        return await fut
 
     async def request_bytes(self, data: bytes, *, timeout: float | None = None, peer: str | None = None) -> bytes:
         """Like :meth:`request` for pre-encoded bytes; returns the answer's bytes."""
         return await self.request_future(data, timeout=timeout, peer=peer, raw=True)
 
-    def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes) -> None:
+    def _on_answer(self, proto: DiameterProtocol, hdr, data: bytes, entry: Any) -> None:
+        """An answer from ``proto``'s peer that ``outbound.answer_arrived`` (called by
+        ``handle_events``) took the record ``entry`` of (None: none) and did not deliver."""
         peer = proto.peer
-        # its request's record, taken; the answer counted with its latency (to the loop's time its
-        # bytes arrived, the connection's event) and Result-Code class, and in the usual case
-        # (a future, the default decoder, no E bit, no dump) delivered (compiled)
-        entry = _answer_arrived(self.pending, peer.key, hdr, peer.stats, hdr.received_at,
-                                self._decode is None and not self.dump_messages)
-        if entry is _DELIVERED:
-            return
         if entry is None:
             log.debug("answer hbh %#x from %s matches no request (late or duplicate)", hdr.hop_by_hop_identifier, peer.identity)
             return
