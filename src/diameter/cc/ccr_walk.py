@@ -9,7 +9,7 @@ runs it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..codec.errors import AvpDecodeError
 from ..codec.frame import scan
@@ -33,6 +33,16 @@ _object_new: Final[Any] = object.__new__
 _REQUEST_TYPES: Final[dict[int, RequestType]] = {int(t): t for t in RequestType}
 #: the MSCC list of a walk that builds none (never changed: the request gets `_mscc_later`)
 _NO_MSCC: Final[list[MsccRequest]] = []
+_T = TypeVar("_T")
+
+
+def _push(items: list[_T] | None, item: _T) -> list[_T]:
+    """``items`` with ``item`` appended, a new list when ``items`` is None (the walk makes a
+    list only when it gets an item: most stay empty)."""
+    if items is None:
+        return [item]
+    items.append(item)
+    return items
 
 
 def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None) -> CCRequest:
@@ -188,30 +198,16 @@ def _mscc_parts(buf: bytes, start: i64, end: i64) -> tuple[int | None, list[int]
                     requested = units(buf, ps, pe)[0]
                 elif code == 446:  # Used-Service-Unit
                     u, r = units(buf, ps, pe)
-                    if used is None:
-                        used = [u]
-                    else:
-                        used.append(u)
+                    used = _push(used, u)
                     if r is not None:
-                        if reasons is None:
-                            reasons = [r]
-                        else:
-                            reasons.append(r)
+                        reasons = _push(reasons, r)
                 elif code == 432:  # Rating-Group
                     rg = _uint_at(buf, code, ps, pe)
                 elif code == 439:  # Service-Identifier
-                    sid = _uint_at(buf, code, ps, pe)
-                    if sids is None:
-                        sids = [sid]
-                    else:
-                        sids.append(sid)
+                    sids = _push(sids, _uint_at(buf, code, ps, pe))
             elif vendor == 10415:
                 if code == 872:  # Reporting-Reason
-                    reason = _uint_at(buf, code, ps, pe)
-                    if reasons is None:
-                        reasons = [reason]
-                    else:
-                        reasons.append(reason)
+                    reasons = _push(reasons, _uint_at(buf, code, ps, pe))
                 elif code == 1264:  # Trigger
                     triggers = _triggers_walk(buf, ps, pe)
     except Exception:
@@ -307,15 +303,9 @@ def _walk(msg: Any, buf: bytes, peer: str, dialect: str, end: i64, usage: Any) -
         elif code == 437:  # Requested-Service-Unit
             rsu = units(buf, ps, pe)[0]
         elif code == 446:  # Used-Service-Unit
-            if usus is None:
-                usus = [units(buf, ps, pe)]
-            else:
-                usus.append(units(buf, ps, pe))
+            usus = _push(usus, units(buf, ps, pe))
         elif code == 439:  # Service-Identifier
-            if sids is None:
-                sids = [_uint_at(buf, code, ps, pe)]
-            else:
-                sids.append(_uint_at(buf, code, ps, pe))
+            sids = _push(sids, _uint_at(buf, code, ps, pe))
         elif code == 443:  # Subscription-Id
             sub = _subscription_walk(buf, ps, pe)
             if sub is not None:
