@@ -104,11 +104,14 @@ async def client_main(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     machine0, loop0 = machine_ticks(), loop_seconds(args.server_pid)
+    calls0, own0 = syscalls(args.server_pid), syscalls(os.getpid())
     await asyncio.gather(*(worker() for _ in range(min(args.inflight, args.concurrency))))
     elapsed = time.perf_counter() - t0
     client_cpu = time.process_time() - cpu0
     machine = [b - a for a, b in zip(machine0, machine_ticks())]
     loop_busy = (loop_seconds(args.server_pid) - loop0) / elapsed
+    calls = [(b - a) / len(latencies) for a, b in zip(calls0, syscalls(args.server_pid))]
+    own = [(b - a) / len(latencies) for a, b in zip(own0, syscalls(os.getpid()))]
     await node.stop(1)
     latencies.sort()
     print(json.dumps({
@@ -116,7 +119,7 @@ async def client_main(args: argparse.Namespace) -> None:
         "client_cpu_us": client_cpu / len(latencies) * 1e6,
         "p50_ms": latencies[len(latencies) // 2] * 1e3,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
-        "codes": codes, "loop_busy": loop_busy,
+        "codes": codes, "loop_busy": loop_busy, "loop_calls": calls, "client_calls": own,
         "machine": {k: 100 * v / (sum(machine) or 1) for k, v in zip(MACHINE_FIELDS, machine)}}))
 
 
@@ -128,6 +131,21 @@ def machine_ticks() -> list[int]:
     """The whole machine's CPU ticks so far by kind (Linux /proc/stat, all cores)."""
     with open("/proc/stat") as f:
         return [int(v) for v in f.readline().split()[1:1 + len(MACHINE_FIELDS)]]
+
+
+def syscalls(pid: int) -> tuple[int, int, int, int]:
+    """Read- and write-type system calls and voluntary and involuntary context switches so far
+    of a process's main thread (the server's event loop; Linux /proc/PID/task/PID/io and
+    status), zeros without a pid or where they cannot be read."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/io") as f:
+            io = dict(line.split(": ") for line in f.read().splitlines())
+        with open(f"/proc/{pid}/task/{pid}/status") as f:
+            st = dict(line.split(":", 1) for line in f.read().splitlines())
+        return (int(io["syscr"]), int(io["syscw"]), int(st["voluntary_ctxt_switches"]),
+                int(st["nonvoluntary_ctxt_switches"]))
+    except (OSError, KeyError, ValueError):
+        return 0, 0, 0, 0
 
 
 def loop_seconds(pid: int) -> float:
@@ -319,7 +337,12 @@ def window(r: dict) -> str:
     m = r["machine"]
     return (f"{'':24s} while loaded: loop thread busy {100 * r['loop_busy']:3.0f} %; cores "
             f"user {m['user'] + m['nice']:3.0f} %, system {m['system'] + m['irq'] + m['softirq']:3.0f} %, "
-            f"idle {m['idle']:3.0f} %, iowait {m['iowait']:3.0f} %, steal {m['steal']:3.0f} %")
+            f"idle {m['idle']:3.0f} %, iowait {m['iowait']:3.0f} %, steal {m['steal']:3.0f} %; "
+            f"per CCR: loop thread {r['loop_calls'][0]:.2f} reads, {r['loop_calls'][1]:.2f} "
+            f"writes, {r['loop_calls'][2]:.2f} + {r['loop_calls'][3]:.2f} context switches "
+            f"(voluntary + not); client {r['client_calls'][0]:.2f} reads, "
+            f"{r['client_calls'][1]:.2f} writes, {r['client_calls'][2]:.2f} + "
+            f"{r['client_calls'][3]:.2f} switches")
 
 
 def main() -> None:
