@@ -10,7 +10,10 @@ credit-control layer. After the load, `diameter ocs audit` must be clean and eve
 must have been charged exactly.
 
     python bench/ocs.py [--db sqlite,postgres] [--sessions 2000] [--updates 4]
-        [--concurrency 1000] [--inflight 48] [--sqlite-synchronous FULL]
+        [--concurrency 1000] [--inflight 48] [--sqlite-synchronous FULL] [--client lean|node]
+
+The load client (bench/ocs_client.py) is by default a lean Diameter client with pre-encoded
+CCRs, so that little of the two cores goes to it; `--client node` uses the package's node.
 
 PostgreSQL: `--pg-url URL`, else a throwaway cluster (initdb/pg_ctl from
 /usr/lib/postgresql/*/bin, run as the `postgres` user when root).
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import glob
 import json
 import os
@@ -31,126 +33,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from ocs_client import MIB, REALM, client_main, cpu_seconds, msisdn  # noqa: E402
+
 SRC = HERE.parent / "src"
 ENV = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-REALM = "bench.example.net"
-MIB = 1 << 20
 PRICE_PER_MIB = 10  # the built-in Gy tariff
-
-
-def msisdn(i: int) -> str:
-    return f"4917{i:08d}"
-
-
-# ------------------------------------------------------------------ load client ---
-async def client_main(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(SRC))
-    from diameter.cc import Units
-    from diameter.cc.wire import Usage, build_ccr
-    from diameter.node.aio.node import DiameterNode
-    from diameter.node.protocol import avps as A
-
-    node = DiameterNode("load.bench.example.net", REALM, ip_addresses=["127.0.0.1"],
-                        vendor_ids=[10415], request_timeout=30)
-    node.add_application(4)
-    node.add_peer(args.server_identity, addresses=["127.0.0.1"], port=args.port, persistent=True)
-    await node.start()
-    await node.wait_open(args.server_identity, 10)
-
-    def session_requests(s: int) -> list[bytes]:
-        sid = f"load.bench.example.net;{os.getpid()};{s}"
-        out = []
-        last = args.updates + 1
-        for n in range(last + 1):
-            kind = 1 if n == 0 else (3 if n == last else 2)
-            usage = Usage(1, requested=Units(total_octets=0) if kind != 3 else None,
-                          used=Units(total_octets=MIB) if n else None)
-            out.append(build_ccr(session_id=sid, request_type=kind, request_number=n,
-                                 origin_host="load.bench.example.net", origin_realm=REALM,
-                                 destination_realm=REALM, destination_host=None,
-                                 service_context_id="32251@3gpp.org",
-                                 subscription_ids=[(0, msisdn(s % args.accounts))],
-                                 usages=[usage]).as_bytes())
-        return out
-
-    sessions = [session_requests(s) for s in range(args.sessions)]
-    latencies: list[float] = []
-    codes: dict[int, int] = {}
-    queue = list(range(len(sessions)))
-    # `concurrency` sessions are open at once; `inflight` requests are on the wire at once,
-    # each the next request of an open session that has none outstanding (round robin), so a
-    # session's requests are spaced out as a real client's are and never overlap.
-    ready: collections.deque[tuple[list[bytes], int]] = collections.deque()
-    while queue and len(ready) < args.concurrency:
-        ready.append((sessions[queue.pop()], 0))
-
-    async def worker() -> None:
-        while ready:
-            reqs, n = ready.popleft()
-            t0 = time.perf_counter()
-            ans = await node.request_bytes(reqs[n], timeout=30)
-            latencies.append(time.perf_counter() - t0)
-            code = A.as_u32(A.find(ans, 268)) or 0
-            codes[code] = codes.get(code, 0) + 1
-            if n + 1 < len(reqs):
-                ready.append((reqs, n + 1))
-            elif queue:
-                ready.append((sessions[queue.pop()], 0))
-
-    t0 = time.perf_counter()
-    cpu0 = time.process_time()
-    machine0, loop0 = machine_ticks(), loop_seconds(args.server_pid)
-    calls0, own0 = syscalls(args.server_pid), syscalls(os.getpid())
-    await asyncio.gather(*(worker() for _ in range(min(args.inflight, args.concurrency))))
-    elapsed = time.perf_counter() - t0
-    client_cpu = time.process_time() - cpu0
-    machine = [b - a for a, b in zip(machine0, machine_ticks())]
-    loop_busy = (loop_seconds(args.server_pid) - loop0) / elapsed
-    calls = [(b - a) / len(latencies) for a, b in zip(calls0, syscalls(args.server_pid))]
-    own = [(b - a) / len(latencies) for a, b in zip(own0, syscalls(os.getpid()))]
-    await node.stop(1)
-    latencies.sort()
-    print(json.dumps({
-        "requests": len(latencies), "seconds": elapsed, "rate": len(latencies) / elapsed,
-        "client_cpu_us": client_cpu / len(latencies) * 1e6,
-        "p50_ms": latencies[len(latencies) // 2] * 1e3,
-        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
-        "codes": codes, "loop_busy": loop_busy, "loop_calls": calls, "client_calls": own,
-        "machine": {k: 100 * v / (sum(machine) or 1) for k, v in zip(MACHINE_FIELDS, machine)}}))
-
-
-#: the fields of /proc/stat's first line that `machine_ticks` returns, in order
-MACHINE_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-
-
-def machine_ticks() -> list[int]:
-    """The whole machine's CPU ticks so far by kind (Linux /proc/stat, all cores)."""
-    with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:1 + len(MACHINE_FIELDS)]]
-
-
-def syscalls(pid: int) -> tuple[int, int, int, int]:
-    """Read- and write-type system calls and voluntary and involuntary context switches so far
-    of a process's main thread (the server's event loop; Linux /proc/PID/task/PID/io and
-    status), zeros without a pid or where they cannot be read."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/io") as f:
-            io = dict(line.split(": ") for line in f.read().splitlines())
-        with open(f"/proc/{pid}/task/{pid}/status") as f:
-            st = dict(line.split(":", 1) for line in f.read().splitlines())
-        return (int(io["syscr"]), int(io["syscw"]), int(st["voluntary_ctxt_switches"]),
-                int(st["nonvoluntary_ctxt_switches"]))
-    except (OSError, KeyError, ValueError):
-        return 0, 0, 0, 0
-
-
-def loop_seconds(pid: int) -> float:
-    """CPU seconds so far of the server's event-loop thread (its main thread), 0.0 without a pid."""
-    return cpu_seconds(pid, thread=True) if pid else 0.0
 
 
 # ---------------------------------------------------------- reference server ---
@@ -198,14 +89,6 @@ def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[sub
     return proc, int(m.group(1))
 
 
-def cpu_seconds(pid: int, thread: bool = False) -> float:
-    """User + system CPU time so far of a process (Linux /proc), or of its main thread (the
-    event loop's: what the GIL-bound part of the server costs)."""
-    stat = f"/proc/{pid}/task/{pid}/stat" if thread else f"/proc/{pid}/stat"
-    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _family_cpu_seconds(pid: int, *, itself: bool) -> float:
     """CPU time so far of a process's running children (and of the process, with ``itself``)."""
     total = 0.0
@@ -242,7 +125,8 @@ def run_load(port: int, args: argparse.Namespace, server_pid: int, db_dir: str |
     loop0 = cpu_seconds(server_pid, thread=True)
     kids0 = children_cpu_seconds(server_pid)
     db0 = db_cpu_seconds(db_dir)
-    out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port),
+    out = subprocess.run([sys.executable, __file__, "--load-client", "--client", args.client,
+                          "--port", str(port), "--timeout", str(args.timeout),
                           "--sessions", str(args.sessions), "--updates", str(args.updates),
                           "--concurrency", str(args.concurrency), "--inflight", str(args.inflight),
                           "--accounts", str(args.accounts), "--server-pid", str(server_pid)],
@@ -358,13 +242,18 @@ def main() -> None:
     ap.add_argument("--sqlite-trace", default=None, metavar="FILE",
                     help="record a timeline per SQLite batch in FILE and print its summary "
                          "(diameter.ocs.store.sqlite_trace; off by default)")
-    ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--client", choices=("lean", "node"), default="lean",
+                    help="the load client (bench/ocs_client.py): lean (default), a minimal "
+                         "Diameter client, or node, this package's DiameterNode.request_bytes")
+    ap.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds a request may stay unanswered before the run fails")
+    ap.add_argument("--load-client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--server-identity", default="ocs.bench.example.net", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.client:
+    if args.load_client:
         _run(client_main(args))
         return
     if args.null_server:
@@ -372,13 +261,12 @@ def main() -> None:
         return
     sys.path.insert(0, str(SRC))
     amount = 10**9
-    sys.path.insert(0, str(HERE))
     from _machine import describe
     print(describe(uvloop_used=not os.environ.get("DIAMETER_NO_UVLOOP")))
     print(f"load average {os.getloadavg()[0]:.1f} before the run (other processes share the cores)")
     print(f"{args.sessions} sessions x {args.updates + 2} CCR, {args.concurrency} open at once, "
           f"{args.inflight} requests in flight, "
-          f"{args.accounts} accounts, load client and server in separate processes")
+          f"{args.accounts} accounts, load client ({args.client}) and server in separate processes")
     proc, port = start_server([sys.executable, __file__, "--null-server"])
     try:
         ref = run_load(port, args, proc.pid)
