@@ -300,7 +300,7 @@ def main() -> None:
             finally:
                 stop(proc)
             good, books = asyncio.run(check_books(url, args, amount))
-            ok = ok and good and r["codes"].get(2001) == r["requests"]
+            ok = ok and good and r["codes"].get("2001") == r["requests"]  # JSON keys are strings
             print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference rate, "
                   f"{r['server_cpu_us'] / ref['server_cpu_us']:.1f} x its CPU per CCR)")
             print(window(r))
