@@ -79,7 +79,7 @@ def test_fast_arrays_sends_and_refuses_the_same_values_as_asyncpg(pg_cluster):
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
     assert got["changed"] is True and got["again"] is False
-    assert got["iterable"] == "(<class 'list'>, <class 'tuple'>)"
+    assert got["iterable"] == "(<class 'tuple'>, <class 'list'>)"
     sets = [i for i, case in enumerate(got["before"]) if case[0] == "ok" and case[1] in ("{2}", "{3}")]
     assert sets == [12, 13]
     for i, (before, after) in enumerate(zip(got["before"], got["after"])):
@@ -104,7 +104,7 @@ def test_the_writer_process_uses_the_faster_checks(pg_cluster):
     done = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True,
                           timeout=60, env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
-    iterable = "(<class 'list'>, <class 'tuple'>)"
+    iterable = "(<class 'tuple'>, <class 'list'>)"
     assert done.stdout.strip() == f"{iterable} {iterable} <class 'dict'>"
 
 
