@@ -210,3 +210,25 @@ def test_compiled_and_source_give_the_same_bytes(run_scenario: Any) -> None:
     assert compiled == run_scenario(SCENARIO, True)
     assert len({str(x) for x in compiled}) > 20
     assert all(x is True for x in compiled if isinstance(x, bool))
+
+
+def test_message_bytes_is_as_bytes_without_its_frame() -> None:
+    """``typed_encode.message_bytes`` (the node's encoding of requests and answers) gives what
+    ``as_bytes()`` gives: the compiled dispatch for a class that keeps
+    ``DefinedMessage.as_bytes`` (a decoded message, one the dispatch declines, included), and
+    a subclass's own ``as_bytes`` when it has one."""
+    a = _cca(MultipleServicesCreditControl(rating_group=1, result_code=2001))
+    assert typed_encode.message_bytes(a) == _exact(a)
+    decoded = Message.from_bytes(a.as_bytes())
+    assert typed_encode.message_bytes(decoded) == decoded.as_bytes() == a.as_bytes()
+    decoded.result_code = 4012
+    assert typed_encode.message_bytes(decoded) == decoded.as_bytes() != a.as_bytes()
+
+    class Stamped(CreditControlAnswer):
+        def as_bytes(self) -> bytes:
+            return b"stamped:" + super().as_bytes()
+    s = Stamped()
+    s.session_id = "s;1;1"
+    s.result_code = 2001
+    out = typed_encode.message_bytes(s)
+    assert out.startswith(b"stamped:") and out[8:] == CreditControlAnswer.as_bytes(s)

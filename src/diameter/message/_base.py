@@ -414,6 +414,7 @@ _decode_message = core.decode_message
 _encode_message = _typed_encode.encode_message
 _encode_typed = _typed_encode.encode_typed
 _typed_encode.AVP_BASE[:] = [Avp, Avp.as_bytes, Avp._payload_for_encode]
+_typed_encode.AS_BYTES[0] = DefinedMessage.as_bytes
 _init_fresh = _assemble.init_fresh
 _new_answer = _assemble.new_answer
 _find_avp_objects = core.find_avp_objects

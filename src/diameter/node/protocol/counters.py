@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any, Final
 
+from ...codec.typed_encode import message_bytes
 from .dedup import DuplicateCache
 from .inbound import CLASSES, complete, received_class, result_class, result_code
 
@@ -229,7 +230,7 @@ def local_answer(dedup: DuplicateCache, host: bytes, data: bytes, ans: Any, now:
         raw = ans
     else:
         try:
-            raw = ans.as_bytes() if not isinstance(ans, bytearray) else ans
+            raw = message_bytes(ans) if not isinstance(ans, bytearray) else ans   # (as_bytes())
             if type(raw) is not bytes:
                 raw = bytes(raw)
         except Exception:  # noqa: BLE001 - the caller's general path logs it and answers 5012

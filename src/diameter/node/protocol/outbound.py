@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from ...codec.frame import U32
 from ...codec.objects import decode_message as _decode_message
+from ...codec.typed_encode import message_bytes
 from ..errors import NodeError
 from . import avps as A
 from .connection import SequenceCounter
@@ -190,7 +191,7 @@ def open_message(message: Any, d: dict[str, Any], end_to_end: SequenceCounter, c
     header = d.get("header", _MISSING)
     if header is _MISSING:
         return None
-    raw = message.as_bytes()
+    raw = message_bytes(message)   # (as_bytes())
     if type(raw) is not bytes:
         raw = bytes(raw)
     now: float = clock()
