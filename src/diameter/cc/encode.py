@@ -343,14 +343,16 @@ class CcaEncoder:
         encoded already (its grants, Validity-Time and Error-Message, in that order)."""
         sid = req.session_id.encode()
         n = len(sid)
-        body = b"".join((_AVP_HDR(263, _M | (8 + n)), sid, fw._PAD[n & 3],
-                         _RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc), self.static,
-                         _REQUEST_TYPE_AVPS[req.request_type], _AVP_U32(415, _M | 12, req.request_number),
-                         avps))
-        size = len(body) + 20
+        static = self.static
+        rc_avp = _RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc)
+        rt_avp = _REQUEST_TYPE_AVPS[req.request_type]
+        # the length known first: the CCA joined once (no body, then header + body, copied again)
+        size = 20 + 8 + ((n + 3) & ~3) + len(rc_avp) + len(static) + len(rt_avp) + 12 + len(avps)
         if size > 0xFFFFFF:
             raise OverflowError(f"a CCA of {size} bytes overflows the message length")
-        return _AVP_HDR(0x01000000 | size, _U32_AT(raw, 4)[0] & 0x40FFFFFF) + raw[8:20] + body
+        return b"".join((_AVP_HDR(0x01000000 | size, _U32_AT(raw, 4)[0] & 0x40FFFFFF), raw[8:20],
+                         _AVP_HDR(263, _M | (8 + n)), sid, fw._PAD[n & 3], rc_avp, static, rt_avp,
+                         _AVP_U32(415, _M | 12, req.request_number), avps))
 
 
 _AVP_HDR = struct.Struct("!II").pack

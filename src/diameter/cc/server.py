@@ -144,11 +144,11 @@ class _Soon:
                 server._finish_waiter(self.key, out, None)
             if reason is not None:
                 server._closed_later(self.req.session_id, reason)
-        self.out = out
         reply = self.reply
         if reply is not None:
             reply.answer(out)
             return
+        self.out = out  # for `_on_request_soon` when called back before `answer_soon` returned
         fut = self.fut
         if fut is not None and not fut.done():
             fut.set_result(out)
