@@ -52,15 +52,12 @@ class _FrontCharge(Charge):
     kind: RequestKind
     t0: float
     answer: Callable[[CCResult | None, BaseException | None], None]
-    #: ``done`` itself when it offers ``done.answered(result_code, avps)`` (the CCA's AVPs
-    #: after CC-Request-Number, encoded here from the outcome: no CCResult, no Grants), else None
-    #: (the object, not its bound method: no method object made per request)
-    answered: Any
+    #: the server's ``done.answered(result_code, avps)``, when it offers it: the CCA's AVPs
+    #: after CC-Request-Number, encoded here from the outcome (no CCResult, no Grants)
+    answered: Callable[[int, bytes], None] | None
 
     def set_result(self, value: Any) -> None:
-        """`Unit.set_result` and `Charge.finished` in one frame for an outcome, which it
-        answers: its CCA's AVPs encoded here from the outcome when the server takes them
-        (``answered``), else through a CCResult."""
+        """`Unit.set_result` and `Charge.finished` in one frame for an outcome, then its answer."""
         if value is None:  # no account: the engine's second try, or USER_UNKNOWN
             Charge.set_result(self, value)
             return
@@ -68,36 +65,7 @@ class _FrontCharge(Charge):
             return
         self._done = True
         try:
-            answered = self.answered
-            if answered is not None and not value.replayed:
-                front, req = self.front, self.creq
-                # (the outcome's field read last: from here a compiled object's field is a generic look-up)
-                if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
-                    try:
-                        tail = answer_tail(value, req.top_level_units)
-                    except Exception:  # noqa: BLE001 - out of range: the general path says so
-                        tail = None
-                    if tail is not None:
-                        kind, t0 = self.kind, self.t0
-                        try:  # front._answered(req, kind, value, t0), its common case inline
-                            key = _KIND_KEYS[kind].get(value.result_code)
-                            if key is None or front.metrics is not None or (
-                                    kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
-                                front._answered(req, kind, value, t0)
-                            else:  # front._count(...), inline
-                                stats = front.stats
-                                stats[key] = stats.get(key, 0) + 1
-                        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                            self.answer(None, err)
-                            return
-                        answered.answered(tail[0], tail[1])
-                        return
-            try:
-                res = self.front._result(self.creq, self.kind, value, self.t0)
-            except Exception as err:  # noqa: BLE001 - answered 5012 by the server
-                self.answer(None, err)
-                return
-            self.answer(res, None)
+            self._answer_outcome(value)
         except Exception:  # noqa: BLE001 - the server's bug must not stop the committer
             log.exception("ocs: a charge's answer failed")
 
@@ -119,16 +87,41 @@ class _FrontCharge(Charge):
             self._answer_outcome(out)
 
     def _answer_outcome(self, value: Outcome) -> None:
-        """Answer a committed outcome outside `set_result` (the unit settled already: its
-        ``_done`` is set): `set_result`'s answer, the one code path (the SQLite committer
-        calls `set_result` itself, one frame per request less than calling this)."""
-        self._done = False
-        self.set_result(value)
+        """Answer a committed outcome: its CCA's AVPs encoded here from the outcome when the
+        server takes them (``answered``), else through a CCResult."""
+        answered = self.answered
+        if answered is not None and not value.replayed:
+            front, req = self.front, self.creq
+            # (the outcome's field read last: from here a compiled object's field is a generic look-up)
+            if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
+                try:
+                    tail = answer_tail(value, req.top_level_units)
+                except Exception:  # noqa: BLE001 - out of range: the general path says so
+                    tail = None
+                if tail is not None:
+                    kind, t0 = self.kind, self.t0
+                    try:  # front._answered(req, kind, value, t0), its common case inline
+                        key = _KIND_KEYS[kind].get(value.result_code)
+                        if key is None or front.metrics is not None or (
+                                kind is _TERMINATION and log.isEnabledFor(logging.INFO)):
+                            front._answered(req, kind, value, t0)
+                        else:  # front._count(...), inline
+                            stats = front.stats
+                            stats[key] = stats.get(key, 0) + 1
+                    except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+                        self.answer(None, err)
+                        return
+                    answered(tail[0], tail[1])
+                    return
+        try:
+            res = self.front._result(self.creq, self.kind, value, self.t0)
+        except Exception as err:  # noqa: BLE001 - answered 5012 by the server
+            self.answer(None, err)
+            return
+        self.answer(res, None)
 
 
 _new = object.__new__
-#: whether a ``done`` callback's type offers ``answered`` (looked up once per type)
-_ANSWERED: dict[type, bool] = {}
 _charge_init = Charge.__init__
 
 
@@ -253,10 +246,7 @@ class OcsFront:
                                                req._requested_action, req.services, req.peer))
         store = c.store
         c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
-        has = _ANSWERED.get(type(done))
-        if has is None:
-            has = _ANSWERED[type(done)] = hasattr(type(done), "answered")
-        c.answered = done if has else None
+        c.answered = getattr(done, "answered", None)
         if store is self._store:  # c.start(), inline: the storage's submit_unit found once
             self._submit(c)
         else:
