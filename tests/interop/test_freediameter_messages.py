@@ -70,6 +70,9 @@ def test_credit_control_objects_through_freediameter_relay(freediameter):
                 allow=["*.c.test"], peers=[ConnectPeer("srv.a.test", port, realm="a.test")],
                 routes=['dr="a.test" : rlm="a.test" += 100 ;'])
             await server.wait_open("relay.relay.test", timeout=15)
+            # Our side is open once it sent the CEA; the relay routes to us only
+            # after it has read that CEA (CI once saw a ROUTING ERROR in between).
+            await asyncio.to_thread(relay.wait_peer_state, "srv.a.test", "STATE_OPEN")
             hop = client.add_peer("relay.relay.test", "relay.test", ["127.0.0.1"], port=relay.port)
             await client.connect(hop, timeout=10)
             client.add_route("a.test", ["relay.relay.test"])
