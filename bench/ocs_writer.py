@@ -122,8 +122,11 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: str = "FULL") -> float:
-    """Send the batches to a new writer process on `path`; its CPU seconds for them."""
+def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: str = "FULL",
+           waits: list[float] | None = None) -> tuple[float, int]:
+    """Send the batches to a new writer process on `path`; its CPU seconds for them and
+    the WAL's size at the end (each batch's time from its send to its reply appended to
+    `waits`)."""
     import marshal
     import struct
 
@@ -162,33 +165,39 @@ def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: s
         reply()
         cpu0 = proc_cpu(proc.pid)
         inflight = 0
+        sent: collections.deque[float] = collections.deque()
 
         def settle(most: int) -> None:
             nonlocal inflight
             while inflight > most:
                 kind, detail = reply()
+                if waits is not None:
+                    waits.append(time.perf_counter() - sent.popleft())
                 inflight -= 1
                 if kind != "ok":
                     raise SystemExit(f"replayed batch failed: {kind} {detail}")
 
         for msg in batches:
             if msg[0] == "batch":  # pipelined, as the storage sends them
+                sent.append(time.perf_counter())
                 send((msg[0], msg[1], version, *msg[3:]))
                 inflight += 1
                 settle(depth - 1)
             else:  # a transaction driven message by message (the first batch, administration)
                 settle(0)
+                sent.append(time.perf_counter())
                 send(msg)
                 inflight += 1
                 settle(0)
         settle(0)
         cpu = proc_cpu(proc.pid) - cpu0
+        wal = os.path.getsize(path + "-wal")  # its most: a WAL file is reused, not cut
         send(("close",))
         reply()
     finally:
         mine.close()
         proc.wait(10)
-    return cpu
+    return cpu, wal
 
 
 async def audit(path: str) -> str:
@@ -229,7 +238,7 @@ def inprocess(path: str, count: int) -> None:
     try:
         db = os.path.join(tmp, "replay.sqlite3")
         shutil.copy(path + ".sqlite3", db)
-        sqlite_writer.single_threaded()  # as the writer process configures SQLite
+        sqlite_writer.lean_sqlite(threads=True)  # as the writer process configures SQLite
         writer = sqlite_writer.Writer(sqlite_rows.connect(db, "FULL"))
         sqlite_writer.tune()
         version = writer.handle(("lock",))[1]
@@ -287,10 +296,16 @@ def main() -> None:
         for i in range(args.repeat):
             path = os.path.join(tmp, f"replay{i}.sqlite3")
             shutil.copy(base, path)
-            cpu = replay(path, batches, args.depth, args.synchronous)
+            waits: list[float] = []
+            t0 = time.perf_counter()
+            cpu, wal = replay(path, batches, args.depth, args.synchronous, waits)
+            took = time.perf_counter() - t0
             results.append(cpu / ccrs * 1e6)
+            waits.sort()
             print(f"replay {i + 1}: writer CPU {cpu * 1e3:7.1f} ms  {results[-1]:6.1f} us/CCR  "
-                  f"audit {asyncio.run(audit(path))}")
+                  f"{ccrs / took:6.0f} CCR/s; batch send -> reply p50 {waits[len(waits) // 2] * 1e3:.2f} "
+                  f"p99 {waits[len(waits) * 99 // 100] * 1e3:.2f} max {waits[-1] * 1e3:.2f} ms; "
+                  f"WAL {wal / 1e6:.1f} MB; audit {asyncio.run(audit(path))}")
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(path + suffix):
                     os.unlink(path + suffix)

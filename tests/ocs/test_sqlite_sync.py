@@ -164,8 +164,9 @@ def test_the_writer_process_syncs_the_wal_itself_at_full_only(tmp_path):
             assert (await st.audit()).ok
             return len(os.listdir(f"/proc/{st._writer.proc.pid}/task"))
 
-    assert asyncio.run(threads(str(tmp_path / "full.sqlite3"))) == 3  # its thread and two sync threads
-    assert asyncio.run(threads(f"sqlite:///{tmp_path}/normal.sqlite3?synchronous=NORMAL")) == 1
+    # its thread, the checkpointer's (store/sqlite_checkpoint.py) and two sync threads
+    assert asyncio.run(threads(str(tmp_path / "full.sqlite3"))) == 4
+    assert asyncio.run(threads(f"sqlite:///{tmp_path}/normal.sqlite3?synchronous=NORMAL")) == 2
 
 
 def test_without_a_writer_process_a_transaction_that_wrote_nothing_syncs_the_wal(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from diameter.ocs import Engine, RequestKind, StorageError, Target, open_storage
+from diameter.ocs.store.sqlite_checkpoint import Checkpointer, Policy
 from diameter.ocs.store.sqlite_rows import connect
 from diameter.ocs.store.sqlite_writer import Writer
 
@@ -211,7 +212,7 @@ def test_batches_that_arrive_together_are_committed_in_one_transaction_in_order(
     seen = other.execute("PRAGMA data_version").fetchone()[0]
     replies = w.group([("batch", 0, version, _amount(a)) for a in (90, 80, 70)])
     assert replies == [("ok", None)] * 3
-    assert w.commits == 1  # one COMMIT for the three
+    assert w.checkpoints.commits == 1  # one COMMIT for the three
     assert other.execute("SELECT amount FROM balances").fetchone() == (70,)  # the last one's
     assert other.execute("PRAGMA data_version").fetchone()[0] == seen + 1
     # a failing batch rolls its whole group back: the first is told, the others refused
@@ -228,24 +229,108 @@ def test_batches_that_arrive_together_are_committed_in_one_transaction_in_order(
     w.conn.close()
 
 
+def _wal_done(conn):
+    """Every frame of the WAL is in the database file."""
+    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return busy == 0 and frames == copied
+
+
 def test_the_writer_checkpoints_when_idle_or_after_many_commits_not_inside_a_commit(tmp_path):
     path = str(tmp_path / "c.sqlite3")
     w, version = _balance_writer(path)
     w.conn.execute("PRAGMA wal_autocheckpoint=0")  # as the process sets it
-    for i in range(w.CHECKPOINT - 1):
+    policy = w.checkpoints
+    for i in range(policy.CHECKPOINT - 1):
         assert w.group([("batch", 0, version, _amount(i))]) == [("ok", None)]
-    assert not w.checkpoint_due(lambda: True)  # not yet
+        policy.after(lambda: True)
+    assert policy.commits == policy.CHECKPOINT - 1  # not yet
     w.group([("batch", 0, version, _amount(7))])
-    assert not w.checkpoint_due(lambda: False)  # due, but batches wait
-    assert w.checkpoint_due(lambda: True)
-    w.checkpoint()
-    assert w.commits == 0
-    # everything in the WAL is in the database file now: a checkpoint has nothing left to copy
-    busy, frames, copied = w.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    assert busy == 0 and frames == copied and frames > 0
-    for i in range(w.CHECKPOINT_ANYWAY):
+    policy.after(lambda: False)
+    assert policy.commits == policy.CHECKPOINT  # due, but batches wait
+    policy.after(lambda: True)
+    assert policy.commits == 0
+    assert _wal_done(w.conn)  # nothing left to copy
+    for i in range(policy.ANYWAY):
         w.group([("batch", 0, version, _amount(i))])
-    assert w.checkpoint_due(lambda: False)  # however busy
+        policy.after(lambda: False)
+    assert policy.commits == 0  # however busy
+    assert _wal_frames(path) <= policy.ANYWAY + 4
+    w.conn.close()
+
+
+def _wal_frames(path):
+    return max(0, os.path.getsize(path + "-wal") - 32) // (4096 + 24)
+
+
+def _background(path):
+    w, version = _balance_writer(path)
+    w.conn.execute("PRAGMA wal_autocheckpoint=0")  # as the process sets it
+    bg = Checkpointer(path, "FULL")
+    w.checkpoints = policy = Policy(w.conn, bg)
+    policy.RESTART, policy.MOST = 100, 200  # frames (one per commit here)
+    return w, version, bg, policy
+
+
+def test_a_background_checkpoint_alone_restarts_the_wal_of_a_writer_that_waits_for_it(tmp_path):
+    path = str(tmp_path / "b.sqlite3")
+    w, version, bg, policy = _background(path)
+    for i in range(6 * policy.RESTART):
+        assert w.group([("batch", 0, version, _amount(i))]) == [("ok", None)]
+        policy.after(lambda: True)
+        bg.wait()  # a slow writer: nothing is committed while a background checkpoint runs
+    # every CHECKPOINT commits the background checkpoint copies the whole WAL, so the next
+    # BEGIN restarts it: nothing is left for the writer's thread to copy
+    assert bg.runs == 6 * policy.RESTART // policy.CHECKPOINT
+    assert policy.catch_ups == 0
+    assert _wal_frames(path) <= policy.CHECKPOINT + 4  # a frame per commit, and the first ones
+    bg.close()
+    w.conn.close()
+
+
+def test_the_writer_catches_up_when_idle_once_the_wal_holds_restart_frames(tmp_path):
+    path = str(tmp_path / "i.sqlite3")
+    w, version, bg, policy = _background(path)
+    bg.frames = policy.RESTART  # as if the last background checkpoint saw that many
+    bg.runs += 1
+    for i in range(policy.CATCH_UP + 1):
+        w.group([("batch", 0, version, _amount(i))])
+    policy.after(lambda: True)
+    assert policy.catch_ups == 0  # too many commits since it began: wait for the next
+    assert not bg.running
+    for i in range(policy.CHECKPOINT - policy.CATCH_UP - 1):
+        w.group([("batch", 0, version, _amount(i))])
+    policy.after(lambda: True)
+    assert bg.running or bg.runs == 2  # the next, after CHECKPOINT commits
+    bg.wait()
+    bg.frames = policy.RESTART
+    w.group([("batch", 0, version, _amount(1))])
+    policy.after(lambda: False)
+    assert policy.catch_ups == 0  # batches wait
+    policy.after(lambda: True)
+    assert policy.catch_ups == 1 and policy.frames == 0
+    assert _wal_done(w.conn)
+    bg.close()
+    w.conn.close()
+
+
+def test_under_constant_commits_the_wal_stays_bounded(tmp_path):
+    # the writer is never idle and commits while the background checkpoint copies: the
+    # WAL never gets fully copied by it, so it would grow without end without the
+    # catch-up on the writer's thread once it holds MOST frames
+    path = str(tmp_path / "u.sqlite3")
+    w, version, bg, policy = _background(path)
+    most = 0
+    for i in range(10 * policy.MOST):
+        assert w.group([("batch", 0, version, _amount(i))]) == [("ok", None)]
+        policy.after(lambda: False)
+        most = max(most, _wal_frames(path))
+    assert bg.runs >= 10
+    assert most <= policy.MOST + 2 * policy.CHECKPOINT
+    bg.wait()
+    policy.catch_up()
+    assert _wal_done(w.conn)
+    assert w.conn.execute("SELECT amount FROM balances").fetchone() == (10 * policy.MOST - 1,)
+    bg.close()
     w.conn.close()
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import marshal
 import sqlite3
-
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from diameter.ocs.store.sqlite_rows import Rows, _cdr_encoder, _cdr_json, _each, _encoder, connect, write_rows
 from diameter.ocs.store.sqlite_writer import Writer
@@ -92,16 +93,20 @@ def test_a_column_encoded_in_one_call_is_each_value_exactly_as_on_its_own():
         raise AssertionError("an object was encoded")
 
 
-def test_the_writer_process_runs_sqlite_single_threaded_and_still_writes(tmp_path):
+@pytest.mark.parametrize("threads", [False, True])
+def test_the_writer_process_runs_sqlite_without_mutexes_and_still_writes(tmp_path, threads):
     # what the writer process does before it connects: SQLite is shut down, configured
-    # without mutexes and initialised again, and connections work as before
-    code = ("import sqlite3, sys; from diameter.ocs.store import sqlite_writer as w, sqlite_rows as r; "
-            "ok = w.single_threaded(); c = r.connect(sys.argv[1], 'FULL'); "
+    # without mutexes (single-thread or multi-thread mode) and initialised again, and
+    # connections work as before (in multi-thread mode, one per thread at once)
+    code = ("import sqlite3, sys, threading; from diameter.ocs.store import sqlite_writer as w, sqlite_rows as r; "
+            f"ok = w.lean_sqlite(threads={threads}); c = r.connect(sys.argv[1], 'FULL'); "
             "c.execute('CREATE TABLE t (a)'); c.execute('INSERT INTO t VALUES (1)'); "
-            "print(ok, c.execute('SELECT a FROM t').fetchone()[0])")
+            "out = []; t = threading.Thread(target=lambda: out.append(sqlite3.connect(sys.argv[1])"
+            ".execute('SELECT a FROM t').fetchone()[0])); t.start(); t.join(); "
+            "print(ok, c.execute('SELECT a FROM t').fetchone()[0], out[0])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite3")], capture_output=True,
                          text=True, env={"PYTHONPATH": SRC}, timeout=60, check=True).stdout.split()
-    assert out == [str(sys.platform.startswith("linux")), "1"]
+    assert out == [str(sys.platform.startswith("linux")), "1", "1"]
 
 
 def test_a_batch_that_cannot_be_encoded_is_rolled_back_whole(tmp_path):

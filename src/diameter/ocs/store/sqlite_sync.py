@@ -19,9 +19,10 @@ Why every reply sent is as durable as with FULL:
    descriptor: every write to it that completed before the call, SQLite's included, and
    the size they gave the file, are on disk when it returns. The transaction's frames and
    all frames before them in the WAL then are, which is the state FULL's own sync leaves.
-3. Checkpoints are as with FULL: at NORMAL SQLite still syncs the WAL before copying
-   frames to the database file and syncs the database file before it records them as
-   copied.
+3. Checkpoints are as with FULL, on whichever connection runs them (the writer's, at
+   NORMAL, or its checkpointer's, :mod:`.sqlite_checkpoint`, at the level asked for):
+   SQLite syncs the WAL before copying frames to the database file and syncs the
+   database file before it records them as copied, at any level but OFF.
 4. The WAL restarts from its start (new salts, older frames then ignored by recovery)
    only after a checkpoint copied every frame of it into the database file and synced
    it: what the old frames held is durable in the database file. SQLite syncs the new

@@ -8,7 +8,8 @@ its account cache and sends the rows; this process writes them and commits, and 
 reply (after the batch is on disk: with ``synchronous=FULL`` after a sync of the WAL
 that began after the COMMIT returned, run by a thread while the next batches are
 written, see :mod:`.sqlite_sync`) lets the answers out. It dies with its parent:
-``PR_SET_PDEATHSIG`` on Linux, and it exits on end-of-file of its socket anywhere.
+``PR_SET_PDEATHSIG`` on Linux, and it exits on end-of-file of its socket anywhere. The
+WAL's checkpoints run mostly in a thread of this process (:mod:`.sqlite_checkpoint`).
 
 Messages are length-prefixed `marshal` frames of tuples, one reply per message, in order:
 
@@ -38,14 +39,15 @@ import sqlite3
 import struct
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 if __package__:
+    from .sqlite_checkpoint import Checkpointer, Policy
     from .sqlite_rows import connect, query, write_rows
     from .sqlite_sync import Syncer, wal_syncer
 else:  # run as a script (``python -I -S``: no package): its siblings are stdlib-only files
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from sqlite_checkpoint import Checkpointer, Policy  # type: ignore[no-redef,import-not-found,unused-ignore]
     from sqlite_rows import connect, query, write_rows  # type: ignore[no-redef,import-not-found,unused-ignore]
     from sqlite_sync import Syncer, wal_syncer  # type: ignore[no-redef,import-not-found,unused-ignore]
 
@@ -55,14 +57,16 @@ _LEN = struct.Struct(">I")
 RECV = 1 << 16
 
 
-def single_threaded() -> bool:
-    """Put SQLite in single-thread mode without memory statistics (True if it took): no
-    mutex taken by each call and each allocation. Only for a process whose one thread
-    uses SQLite (the writer process), before its first connection: the library is shut
-    down (the sqlite3 module initialised it on import), configured and initialised again.
-    Where the library's functions cannot be reached it stays as it is (False), and off
-    Linux too (``sqlite3_config`` is variadic: `ctypes` passes its arguments right only
-    where variadic and fixed arguments are passed alike, as on Linux; not on macOS arm64)."""
+def lean_sqlite(threads: bool = False) -> bool:
+    """Put SQLite in single-thread mode (`threads`: multi-thread mode, each connection used
+    by one thread at a time) without memory statistics (True if it took): no mutex taken
+    by each call on a connection and each allocation. Only for a process that uses SQLite
+    that way (the writer process: its connection, and its checkpointer's in a thread of
+    its own), before its first connection: the library is shut down (the sqlite3 module
+    initialised it on import), configured and initialised again. Where the library's
+    functions cannot be reached it stays as it is (False), and off Linux too
+    (``sqlite3_config`` is variadic: `ctypes` passes its arguments right only where
+    variadic and fixed arguments are passed alike, as on Linux; not on macOS arm64)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -73,21 +77,23 @@ def single_threaded() -> bool:
             return False
     except (ImportError, OSError, AttributeError):
         return False
-    # SQLITE_CONFIG_SINGLETHREAD = 1, SQLITE_CONFIG_MEMSTATUS = 9
-    ok = lib.sqlite3_config(1) == 0 and lib.sqlite3_config(9, ctypes.c_int(0)) == 0
+    # SQLITE_CONFIG_SINGLETHREAD = 1, SQLITE_CONFIG_MULTITHREAD = 2, SQLITE_CONFIG_MEMSTATUS = 9
+    ok = lib.sqlite3_config(2 if threads else 1) == 0 and lib.sqlite3_config(9, ctypes.c_int(0)) == 0
     return bool(lib.sqlite3_initialize() == 0 and ok)
 
 
 class Writer:
     """The message handling of the process (sans-IO: `handle(message)` returns the reply)."""
 
-    def __init__(self, conn: sqlite3.Connection, trace: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection, trace: bool = False,
+                 checkpointer: Checkpointer | None = None) -> None:
         self.conn = conn
         self.rejecting = -1  # batches of this epoch or older are refused
         #: a committed batch's reply carries its times (`diameter.ocs.store.sqlite_trace`)
         self.trace = trace
         self.read_at = 0.0  # when the socket read that brought the message returned
-        self.commits = 0  # since the last checkpoint
+        #: the WAL's checkpoints (`.sqlite_checkpoint`), after the replies of each read
+        self.checkpoints = Policy(conn, checkpointer)
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -174,35 +180,12 @@ class Writer:
             self._rollback()
             self.rejecting = epoch
             return [("failed", f"{type(exc).__name__}: {exc}"), *refused]
-        self.commits += 1
+        self.checkpoints.committed()
         if self.trace:
             times = {"read": self.read_at, "begin": begin, "begun": begun, "written": written,
                      "committed": time.monotonic(), "group": len(group)}
             return [("ok", times)] * len(group)
         return [("ok", None)] * len(group)
-
-
-    #: commits between two checkpoints run while nothing waits (a commit of the bench's
-    #: load writes ~20 pages to the WAL: about SQLite's 1,000-page automatic checkpoint) ...
-    CHECKPOINT = 50
-    #: ... and run in any case after this many (the WAL stays bounded under any load)
-    CHECKPOINT_ANYWAY = 4 * CHECKPOINT
-
-    def checkpoint_due(self, idle: Callable[[], bool]) -> bool:
-        """Whether to checkpoint now (`idle`: nothing waits to be handled)."""
-        n = self.commits
-        return (n >= self.CHECKPOINT and not self.conn.in_transaction
-                and (n >= self.CHECKPOINT_ANYWAY or idle()))
-
-    def checkpoint(self) -> None:
-        """Copy the WAL's pages into the database file (PASSIVE: readers are not waited
-        for). This connection's automatic checkpoint is off (`main`): SQLite would run it
-        inside a COMMIT, before its reply, where the batch's callers wait for it."""
-        self.commits = 0
-        try:
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            pass  # the next one copies these pages too
 
 
 def _die_with_parent(parent: int) -> None:
@@ -278,8 +261,7 @@ def serve(sock: socket.socket, writer: Writer, syncer: Syncer | None = None) -> 
                 continue
             out([writer.handle(msgs[i])], kind == "commit")
             i += 1
-        if writer.checkpoint_due(lambda: not select.select([sock], [], [], 0)[0]):
-            writer.checkpoint()
+        writer.checkpoints.after(lambda: not select.select([sock], [], [], 0)[0])
 
 
 def _partial(buf: bytearray) -> bool:
@@ -305,23 +287,29 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when this ends (Ctrl-C, a
         signal.signal(sig, signal.SIG_IGN)      # service manager stopping the process group)
     sock = socket.socket(fileno=fd)
-    single_threaded()  # this process's one thread is the only one using SQLite
+    lean_sqlite(threads=True)  # each connection used by one thread: its own
     try:
         conn = connect(path, synchronous)
     except Exception as exc:
         send(sock, ("failed", f"{type(exc).__name__}: {exc}"))
         return 1
-    conn.execute("PRAGMA wal_autocheckpoint=0")  # see `Writer.checkpoint`
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints out of the COMMITs (.sqlite_checkpoint)
+    try:
+        checkpointer: Checkpointer | None = Checkpointer(path, synchronous)
+    except sqlite3.Error:
+        checkpointer = None  # the writer's thread checkpoints alone
     syncer = None
     if synchronous.upper() == "FULL":  # FULL's promise, its sync out of the COMMIT (.sqlite_sync)
         syncer = wal_syncer(conn, path, lambda replies: sock.sendall(b"".join(map(frame, replies))))
     tune()
     send(sock, ("ready", sqlite3.sqlite_version))
     try:
-        serve(sock, Writer(conn, trace=bool(os.environ.get("DIAMETER_SQLITE_TRACE"))), syncer)
+        serve(sock, Writer(conn, bool(os.environ.get("DIAMETER_SQLITE_TRACE")), checkpointer), syncer)
     except (OSError, EOFError):
         pass
     finally:
+        if checkpointer is not None:
+            checkpointer.close()
         conn.close()
     return 0
 
