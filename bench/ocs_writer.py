@@ -9,7 +9,7 @@ them) and reads the writer's CPU time from /proc: µs per CCR is that time over 
 recorded. The audit of the replayed file must be clean.
 
     python bench/ocs_writer.py [--sessions 2000] [--updates 4] [--inflight 48] [--repeat 3]
-        [--synchronous FULL]
+        [--synchronous FULL] [--gap MS]
 
 `--inflight` sets the batch size (the recording's batches hold that many CCRs): at the
 server's lower rates its batches are smaller, and the per-commit work weighs more.
@@ -123,10 +123,11 @@ def proc_cpu(pid: int) -> float:
 
 
 def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: str = "FULL",
-           waits: list[float] | None = None) -> tuple[float, int]:
+           waits: list[float] | None = None, gap: float = 0.0) -> tuple[float, int]:
     """Send the batches to a new writer process on `path`; its CPU seconds for them and
     the WAL's size at the end (each batch's time from its send to its reply appended to
-    `waits`)."""
+    `waits`; with a `gap`, seconds, each batch is sent that long after the last reply, one at
+    a time: the writer's latency at a load it keeps up with, its stalls included)."""
     import marshal
     import struct
 
@@ -183,6 +184,8 @@ def replay(path: str, batches: list[tuple[Any, ...]], depth: int, synchronous: s
                 send((msg[0], msg[1], version, *msg[3:]))
                 inflight += 1
                 settle(depth - 1)
+                if gap:
+                    time.sleep(gap)
             else:  # a transaction driven message by message (the first batch, administration)
                 settle(0)
                 sent.append(time.perf_counter())
@@ -265,6 +268,8 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=100)
     ap.add_argument("--depth", type=int, default=4, help="batches with the writer at once")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="ms between a reply and the next batch (one at a time; 0: --depth in flight)")
     ap.add_argument("--synchronous", default="FULL", help="the writer's PRAGMA synchronous (replays)")
     ap.add_argument("--save", metavar="FILE", help="record the batches to FILE, nothing else")
     ap.add_argument("--inprocess", metavar="FILE", help="replay FILE's messages in this process")
@@ -298,7 +303,8 @@ def main() -> None:
             shutil.copy(base, path)
             waits: list[float] = []
             t0 = time.perf_counter()
-            cpu, wal = replay(path, batches, args.depth, args.synchronous, waits)
+            cpu, wal = replay(path, batches, 1 if args.gap else args.depth, args.synchronous, waits,
+                              args.gap / 1e3)
             took = time.perf_counter() - t0
             results.append(cpu / ccrs * 1e6)
             waits.sort()
