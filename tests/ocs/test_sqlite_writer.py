@@ -358,3 +358,22 @@ def test_a_trace_records_each_batch_from_queueing_to_answers(tmp_path, monkeypat
         assert r["first"] <= r["ship"] <= w["read"] <= w["begin"] <= w["begun"] <= w["written"]
         assert w["written"] <= w["committed"] <= r["reply"] <= r["settle"] <= r["answered"]
     assert "COMMIT" in sqlite_trace.summary(recs)
+
+
+def test_the_writer_process_and_its_checkpointer_close_leaving_everything_in_the_file(tmp_path):
+    # the checkpointer's connection is closed before the writer's, whose close (the last
+    # one) copies the WAL into the file and removes it, as without a checkpointer
+    path = str(tmp_path / "k.sqlite3")
+
+    async def main() -> None:
+        async with open_storage(path) as st:
+            eng = Engine(st)
+            await eng.create_account("k", [(0, MSISDN)], amount=1000)
+            assert (await eng.charge(gy("k0", 0, RequestKind.INITIAL))).result_code == 2001
+            assert os.path.exists(path + "-wal")
+
+    asyncio.run(main())
+    assert not os.path.exists(path + "-wal")
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+    conn.close()
