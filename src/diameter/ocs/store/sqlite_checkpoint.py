@@ -101,8 +101,8 @@ class Policy:
     #: ... and before one in any case (without a background checkpointer)
     ANYWAY = 4 * CHECKPOINT
     #: with one: a catch-up on the writer's thread when the WAL holds this many frames
-    #: (~16 MB; it syncs the WAL and the database file as any checkpoint, 7-19 ms
-    #: under the bench's load however few frames it copies) and nothing waits ...
+    #: (~16 MB; it syncs the WAL and the database file as any checkpoint, 7-31 ms on the
+    #: bench's contended host however few frames it copies) and nothing waits ...
     RESTART = 4000
     #: ... and at most this many commits came since the last background checkpoint began
     #: (fewer frames left to copy and pages to sync) ...
@@ -147,7 +147,8 @@ class Policy:
 
     def catch_up(self) -> None:
         """A checkpoint on the writer's connection: it copies every frame of the WAL (this
-        connection is its one writer), so the next BEGIN restarts the WAL."""
+        connection is its one writer), so the next BEGIN restarts the WAL (unless a reader
+        still uses it: then a later catch-up's)."""
         self.commits = self.frames = 0
         self.catch_ups += 1
         if self.background is not None:
