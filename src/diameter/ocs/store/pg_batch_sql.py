@@ -32,7 +32,6 @@ from typing import Any
 
 from .pg_decide import write_args
 from .pg_fast import BAL_JSON, RES_JSON, SES_JSON
-from .pg_writer import MARSHAL
 
 __all__ = ["LOAD", "WRITE", "WRITE_JSON_ARGS", "renumber", "write_args"]
 
@@ -139,10 +138,9 @@ WRITE = f"""WITH
 SELECT id FROM v"""
 
 
-#: WRITE's parameters with values sent as Python data and stored as JSON text or bytes (the
-#: link encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None
-#: for a column[, how]): reservation holds, session units, CDR records (as
-#: ``json.dumps(record, sort_keys=True)``, as SQLite stores them) and the outcomes' rows
-#: (their `marshal` dump in ``recorded``, as SQLite stores them; ``outcome`` stays null)
-WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (19, 4, MARSHAL),
-                                                 (17, None, True), (21, 5), (22, 6))
+#: WRITE's parameters with values sent as Python data and stored as JSON text (the link
+#: encodes them: `pg_writer.encode_json`), as (parameter, position in its rows or None for a
+#: column[, how]): reservation holds, session units and CDR records (as
+#: ``json.dumps(record, sort_keys=True)``, as SQLite stores them). The outcomes' rows come
+#: with ``recorded`` as bytes already (`pg_decide.decide_batch`; ``outcome`` stays null).
+WRITE_JSON_ARGS: tuple[tuple[Any, ...], ...] = ((10, 5), (13, 6), (17, None, True), (21, 5), (22, 6))

@@ -71,7 +71,7 @@ class Unit:
         self.account_id: int | None = None
         self.replay: Any = None  # a recorded outcome: JSON text or marshal bytes
         self.result: Outcome | None = None
-        self.text: Any = None  # the result as recorded (`Outcome.to_row`)
+        self.text: Any = None  # the result as recorded (the `marshal` dump of `Outcome.to_row`)
 
 
 class AccountWrites:
@@ -92,7 +92,7 @@ class AccountWrites:
         self.cdrs: list[tuple[Any, ...]] = []  # ts, session, account, the record (a dict)
         self.state: str | None = None
         # the outcomes' rows in their table's column order: (session, number, ts, None,
-        # `Outcome.to_row`), the row marshalled into ``recorded`` where the batch is sent
+        # ``recorded``: the `marshal` dump of `Outcome.to_row`, as SQLite records it)
         self.outcomes: list[tuple[Any, ...]] = []
         self.units: list[Unit] = []  # the batch's units deciding on this account, in order
 
@@ -256,15 +256,19 @@ def decide_batch(committer: Any, batch: list[Unit], accounts: dict[int, CachedAc
         apply(acc, dec, w, unit.now, session_account)
         key = unit.key
         if key is not None:
-            unit.text = out.to_row()  # marshalled where the batch is sent
-            w.outcomes.append((key[0], key[1], unit.now, None, unit.text))
+            # recorded as this dump (one bytes object to ship, not the row's ~30 objects to
+            # marshal here and again in the writer process); kept for retransmissions
+            text = marshal.dumps(out.to_row(), 4)
+            unit.text = text
+            w.outcomes.append((key[0], key[1], unit.now, None, text))
         unit.result = out
         w.units.append(unit)
     return writes, again
 
 
 def replay(recorded: Any) -> Outcome:
-    """An outcome recorded as JSON text or kept as its `Outcome.to_row` list, replayed."""
+    """An outcome recorded as JSON text or marshal bytes, or kept as its `Outcome.to_row`
+    list, replayed."""
     if isinstance(recorded, list):
         recorded = marshal.dumps(recorded, 4)  # the form `Outcome.from_json` reads from bytes
     return Outcome.from_json(recorded)
@@ -272,8 +276,8 @@ def replay(recorded: Any) -> Outcome:
 
 def answer(unit: Unit, value: Outcome | None, text: Any, inflight: dict[tuple[str, int], Unit],
            recent: dict[tuple[str, int], Any]) -> None:
-    """Answer a unit (and its followers); `text`: its outcome as recorded (a JSON text or
-    an `Outcome.to_row` list), remembered in `recent` for retransmissions."""
+    """Answer a unit (and its followers); `text`: its outcome as recorded (a JSON text,
+    marshal bytes or an `Outcome.to_row` list), remembered in `recent` for retransmissions."""
     k: Any = unit.key  # (Any: as in `queue`)
     if k is not None:
         try:  # (not ``pop(k, None)``: compiled, a generic method call)

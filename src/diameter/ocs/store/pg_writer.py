@@ -16,7 +16,7 @@ may come in any order (each request runs on its own connection):
   and reply ``(0, "ready", None)`` or ``(0, "failed", text)``;
 * ``("sql", key, text)``: remember a statement under a small integer (no reply);
 * ``(id, key, args, json_args)``: run statement `key` with `args` (autocommit; the
-  values named in `json_args` are stored as JSON text or marshal bytes: `encode_json`), reply
+  values named in `json_args` are stored as JSON text: `encode_json`), reply
   ``(id, "ok", rows)`` (rows as tuples), ``(id, "failed", text)`` (the database refused
   it: nothing was written), ``(id, "recorded", text)`` (refused so because a request's
   outcome is recorded already: `RECORDED_KEY`) or ``(id, "lost", text)`` (the connection
@@ -76,31 +76,22 @@ _encode = one_shot_encoder(False, ",", ":")
 _encode_sorted = one_shot_encoder(True, ", ", ": ")  # as ``json.dumps(v, sort_keys=True)``
 
 
-#: an `encode_json` entry's third element: the value as its `marshal` dump (a bytea)
-MARSHAL = "marshal"
-
-
 def encode_json(args: Any, which: Any) -> list[Any]:
     """`args` with the values named in `which` encoded (None stays None): each entry
     ``(i, None)`` names every value of argument `i` (a sequence of values), ``(i, p)`` the
     value at position `p` of every row of argument `i` (a sequence of tuples); compact JSON,
-    or, for an entry ``(i, p, True)``, ``json.dumps(value, sort_keys=True)`` (CDR records),
-    for ``(i, p, MARSHAL)`` ``marshal.dumps(value, 4)`` (recorded outcomes, as SQLite's)."""
+    or, for an entry ``(i, p, True)``, ``json.dumps(value, sort_keys=True)`` (CDR records)."""
     out = list(args)
     for entry in which:
         i, p = entry[0], entry[1]
         how = entry[2] if len(entry) > 2 else False
-        enc = _marshal if how == MARSHAL else _encode_sorted if how else _encode
+        enc = _encode_sorted if how else _encode
         if p is None:
             out[i] = [None if v is None else enc(v) for v in out[i]]
         else:
             q = p + 1
             out[i] = [r[:p] + (None if r[p] is None else enc(r[p]),) + r[q:] for r in out[i]]
     return out
-
-
-def _marshal(value: Any) -> bytes:
-    return marshal.dumps(value, 4)
 
 
 def is_recorded(exc: BaseException) -> bool:
