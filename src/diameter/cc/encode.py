@@ -341,18 +341,7 @@ class CcaEncoder:
         """The CCA answering the CCR ``raw`` (parsed as ``req``) with Result-Code ``rc`` and
         ``avps`` after CC-Request-Number: :meth:`encode` of a result whose other AVPs are
         encoded already (its grants, Validity-Time and Error-Message, in that order)."""
-        sid = req.session_id.encode()
-        n = len(sid)
-        static = self.static
-        rc_avp = _RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc)
-        rt_avp = _REQUEST_TYPE_AVPS[req.request_type]
-        # the length known first: the CCA joined once (no body, then header + body, copied again)
-        size = 20 + 8 + ((n + 3) & ~3) + len(rc_avp) + len(static) + len(rt_avp) + 12 + len(avps)
-        if size > 0xFFFFFF:
-            raise OverflowError(f"a CCA of {size} bytes overflows the message length")
-        return b"".join((_AVP_HDR(0x01000000 | size, _U32_AT(raw, 4)[0] & 0x40FFFFFF), raw[8:20],
-                         _AVP_HDR(263, _M | (8 + n)), sid, fw._PAD[n & 3], rc_avp, static, rt_avp,
-                         _AVP_U32(415, _M | 12, req.request_number), avps))
+        return fw.cca(raw, req, rc, self.static, avps)
 
 
 _AVP_HDR = struct.Struct("!II").pack

@@ -349,3 +349,27 @@ def enc_group(code: int, payload: bytes, vendor: int = 0) -> bytes:
 
 def enc_bytes(code: int, data: bytes, mandatory: bool = True) -> bytes:
     return _E_HDR(code, (_M if mandatory else 0) | (8 + len(data))) + data + _PAD[len(data) & 3]
+
+
+_RC_2001 = enc_u32(RESULT_CODE, 2001)
+#: CC-Request-Type AVPs by type (a tuple: indexed by the type's value, no hashing)
+_REQUEST_TYPE_AVPS = tuple(enc_u32(CC_REQUEST_TYPE, t) for t in range(5))
+
+
+def cca(raw: bytes, req: CCRequest, rc: int, static: bytes, avps: bytes) -> bytes:
+    """The CCA answering the CCR ``raw`` (parsed as ``req``): its header (version and length
+    anew, the request's P flag kept, its identifiers), Session-Id, Result-Code ``rc``,
+    ``static`` (Origin-Host, Origin-Realm, Auth-Application-Id), CC-Request-Type and -Number,
+    then ``avps``, encoded already. Joined once, its length computed first."""
+    sid = req.session_id.encode()
+    n = len(sid)
+    rc_avp = _RC_2001 if rc == 2001 else _E_U32(RESULT_CODE, _M | 12, rc)
+    t = int(req.request_type)
+    rt_avp = _REQUEST_TYPE_AVPS[t] if 0 < t < 5 else enc_u32(CC_REQUEST_TYPE, t)
+    size = 40 + ((n + 3) & ~3) + len(rc_avp) + len(static) + len(rt_avp) + len(avps)
+    if size > 0xFFFFFF:
+        raise OverflowError(f"a CCA of {size} bytes overflows the message length")
+    flags: int = _U32(raw, 4)[0]
+    return b"".join((_E_HDR(0x01000000 | size, flags & 0x40FFFFFF), raw[8:20],
+                     _E_HDR(SESSION_ID, _M | (8 + n)), sid, _PAD[n & 3], rc_avp, static, rt_avp,
+                     _E_U32(CC_REQUEST_NUMBER, _M | 12, req.request_number), avps))

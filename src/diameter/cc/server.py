@@ -22,6 +22,7 @@ from .server_core import (CLOSED_ABORT, CLOSED_STR, CLOSED_TCC, ServerCore, Serv
 from .types import (DIAMETER_SUCCESS, DIAMETER_TOO_BUSY, DIAMETER_UNABLE_TO_COMPLY,
                     DIAMETER_UNKNOWN_SESSION_ID, CCRequest, CCResult, RequestType, is_success)
 from .encode import CcaEncoder
+from .fastwire import cca as _cca
 from .ccr_walk import ccr_request as _ccr_request
 from .wire import APP_CC
 
@@ -127,8 +128,8 @@ class _Soon:
             return
         self.dropped = True
         server = self.server
-        try:
-            out = server._enc.assemble(self.buf, self.req, code, avps)
+        try:  # server._enc.assemble(...), without its frame
+            out = _cca(self.buf, self.req, code, server._enc.static, avps)
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
             self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
             return

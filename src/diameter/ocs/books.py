@@ -73,20 +73,31 @@ class Books:
     """Mutable view of a snapshot for one request."""
 
     __slots__ = ("snap", "now", "session_id", "request_number", "rows", "reservations", "put",
-                 "deleted", "sessions", "sessions_put", "sessions_del", "cdrs", "_eligible",
+                 "deleted", "sessions", "sessions_put", "sessions_del", "cdrs", "others", "_eligible",
                  "_el_unit", "_el_rg", "_el")
 
     def __init__(self, snap: Snapshot, now: float, session_id: str | None = None,
-                 request_number: int | None = None) -> None:
+                 request_number: int | None = None,
+                 reservations: dict[tuple[str, int], Reservation] | None = None,
+                 sessions: dict[str, SessionRow] | None = None, others: int | None = None) -> None:
+        """`reservations`, `sessions`, `others`: what the books see instead of `snap`'s
+        reservations, session rows and ``other_sessions`` (fresh dicts, the books' own from
+        then on: a cache's part of one session, without a snapshot made for it)."""
         self.snap = snap
         self.now = now
         self.session_id = session_id
         self.request_number = request_number
         self.rows: list[LedgerRow] = []
-        self.reservations = {(r.session_id, r.rating_group): r for r in snap.reservations}
+        if reservations is None:
+            reservations = {(r.session_id, r.rating_group): r for r in snap.reservations}
+            sessions = dict(snap.sessions)
+            others = snap.other_sessions
+        self.reservations = reservations
         self.put: dict[tuple[str, int], Reservation] = {}
         self.deleted: set[tuple[str, int]] | None = None  # made when first needed
-        self.sessions = dict(snap.sessions)
+        self.sessions: dict[str, SessionRow] = {} if sessions is None else sessions
+        #: sessions other than this one holding credit of the account (None: count them)
+        self.others = others
         self.sessions_put: dict[str, SessionRow] = {}
         self.sessions_del: set[str] | None = None  # made when first needed
         self.cdrs: list[dict[str, Any]] = []
@@ -238,8 +249,8 @@ class Books:
 
     def sharing(self, session_id: str) -> int:
         """Sessions other than `session_id` holding credit of this account, plus one."""
-        if self.snap.other_sessions is not None:
-            return self.snap.other_sessions + 1
+        if self.others is not None:
+            return self.others + 1
         return len({r.session_id for r in self.reservations.values() if r.session_id != session_id}) + 1
 
     def touch_session(self, session_id: str, peer: str, expires_at: float) -> SessionRow:

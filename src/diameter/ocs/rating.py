@@ -204,9 +204,15 @@ def _top_level(kind: RequestKind, grants: list[Grant]) -> int:
 
 def charge(snap: Snapshot, req: ChargeRequest, tariff: Tariff, now: float) -> Decision:
     """Decide a session request (INITIAL, UPDATE, TERMINATION) or an event."""
-    books = Books(snap, now, req.session_id, req.request_number)
+    return charge_on(Books(snap, now, req.session_id, req.request_number), req, tariff)
+
+
+def charge_on(books: Books, req: ChargeRequest, tariff: Tariff) -> Decision:
+    """:func:`charge` on books made by the caller (for `req`'s session and number, at its time)."""
     if req.kind is RequestKind.EVENT:
         return _event(books, req, tariff)
+    snap = books.snap
+    now = books.now
     active = snap.account.state is AccountState.ACTIVE
     terminating = req.kind is RequestKind.TERMINATION
     pol = tariff.policy

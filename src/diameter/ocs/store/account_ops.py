@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..books import Decision
+from ..books import Books, Decision
 from ..model import Reservation, SessionRow, Snapshot
 
 
@@ -23,6 +23,17 @@ def view(snap: Snapshot, res: dict[str, dict[int, Reservation]], sessions: dict[
     others = len(res) - (1 if mine else 0)
     return Snapshot(snap.account, snap.balances, list(mine.values()) if mine else [],
                     {scope: row} if row is not None else {}, others)
+
+
+def session_books(snap: Snapshot, res: dict[str, dict[int, Reservation]], sessions: dict[str, SessionRow],
+                  scope: str, now: float, session_id: str, request_number: int) -> Books:
+    """``Books(view(snap, res, sessions, scope), now, session_id, request_number)``, made
+    from the account's parts (no snapshot, list and dicts made to be copied at once)."""
+    mine = res.get(scope)
+    row = sessions.get(scope)
+    return Books(snap, now, session_id, request_number,
+                 {(scope, rg): r for rg, r in mine.items()} if mine else {},
+                 {scope: row} if row is not None else {}, len(res) - (1 if mine else 0))
 
 
 def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, SessionRow],

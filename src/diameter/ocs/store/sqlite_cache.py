@@ -32,7 +32,7 @@ from typing import Any
 
 from ..books import Decision
 from ..model import UNIT_VALUE, AccountState, LedgerRow, Outcome, Reservation, SessionRow
-from ..rating import Charging, charge
+from ..rating import Charging, charge_on
 from . import account_ops, queries
 from .account_ops import CachedAccount
 from .base import StorageError
@@ -274,11 +274,12 @@ class AccountCache:
                 # a client reusing a Session-Id for another subscriber: its rows would be
                 # written over the other account's (its holds lost to the audit)
                 raise StorageError(f"Session-Id {sid!r} is open on another account")
-        view = account_ops.view(acc.snap, acc.res, acc.sessions, scope)
-        if isinstance(decide, Charging):  # the common case: a direct call when compiled
-            dec = charge(view, decide.req, decide.tariff, decide.now)
+        if isinstance(decide, Charging) and scope is not None:  # the common case: direct calls when compiled
+            req = decide.req
+            dec = charge_on(account_ops.session_books(acc.snap, acc.res, acc.sessions, scope, decide.now,
+                                                      req.session_id, req.request_number), req, decide.tariff)
         else:
-            dec = decide(view)
+            dec = decide(account_ops.view(acc.snap, acc.res, acc.sessions, scope))
         out = dec.outcome
         if out.account_id is None:
             out.account_id = account_id
