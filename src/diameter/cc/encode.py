@@ -14,7 +14,7 @@ from typing import Any
 from ..codec.types import NTP_UNIX_OFFSET as _NTP_OFFSET
 from ..message.commands import CreditControlRequest
 from . import fastwire as fw
-from .types import CCRequest, CCResult, FinalUnit, Grant, RequestType, Units
+from .types import CCRequest, CCResult, FinalUnit, Grant, Units
 from .wire import APP_CC, SubscriptionId, Usage, extra_avp, build_cca
 
 # ------------------------------------------------------- fast CCR encoding ---
@@ -241,8 +241,6 @@ def _grant_avps(g: Grant) -> list[bytes]:
     return m
 
 
-_RC_2001 = fw.enc_u32(fw.RESULT_CODE, 2001)
-_REQUEST_TYPE_AVPS = {t: fw.enc_u32(fw.CC_REQUEST_TYPE, int(t)) for t in RequestType}
 _MSCCS: dict[tuple[Any, ...], bytes] = {}
 
 
@@ -303,8 +301,8 @@ class CcaEncoder:
         n = len(sid)
         # fw.enc_bytes / fw.enc_u32 inline (the same structs): a call to them costs more
         parts = [_AVP_HDR(263, _M | (8 + n)), sid, fw._PAD[n & 3],  # Session-Id
-                 _RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc), self.static,  # Result-Code
-                 _REQUEST_TYPE_AVPS[req.request_type], _AVP_U32(415, _M | 12, req.request_number)]
+                 fw._RC_2001 if rc == 2001 else _AVP_U32(268, _M | 12, rc), self.static,  # Result-Code
+                 fw._REQUEST_TYPE_AVPS[req.request_type], _AVP_U32(415, _M | 12, req.request_number)]
         if res.cc_session_failover is not None:
             parts.append(fw.enc_u32(fw.CC_SESSION_FAILOVER, res.cc_session_failover))
         top_fu = res.final_unit
