@@ -229,6 +229,14 @@ def window(r: dict) -> str:
             f"{r['client_calls'][3]:.2f} switches")
 
 
+def times(value: float, reference: float, digits: int) -> str:
+    """``value / reference`` as "N.N x", or "- x" when the reference measured zero.
+
+    CPU time comes in clock ticks (10 ms): a short run can measure none.
+    """
+    return f"{value / reference:.{digits}f} x" if reference else "- x"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default="sqlite,postgres")
@@ -301,8 +309,8 @@ def main() -> None:
                 stop(proc)
             good, books = asyncio.run(check_books(url, args, amount))
             ok = ok and good and r["codes"].get("2001") == r["requests"]  # JSON keys are strings
-            print(line(f"ocs {db}", r) + f"  ({r['rate'] / ref['rate']:.2f} x reference rate, "
-                  f"{r['server_cpu_us'] / ref['server_cpu_us']:.1f} x its CPU per CCR)")
+            print(line(f"ocs {db}", r) + f"  ({times(r['rate'], ref['rate'], 2)} reference rate, "
+                  f"{times(r['server_cpu_us'], ref['server_cpu_us'], 1)} its CPU per CCR)")
             print(window(r))
             print(f"{'':24s} {books}")
             if env is not None:

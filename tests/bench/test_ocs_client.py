@@ -138,3 +138,16 @@ def test_ocs_bench_with_the_lean_client_is_exact():
     results = [ln for ln in out.stdout.splitlines() if " CCR/s " in ln]
     assert len(results) == 2 and all("results 2001:120" in ln for ln in results), results
     assert "audit clean, 400 ledger rows, balances exact" in out.stdout
+
+
+def test_ratios_to_a_reference_that_measured_no_cpu_print_a_dash():
+    """CPU time is read in 10 ms clock ticks: a short reference run can measure none, and the
+    bench then prints "- x" instead of dying on a division by zero (a CI run did)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_ocs", OCS)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.times(1000.0, 0.0, 1) == "- x"
+    assert bench.times(1000.0, 167.0, 1) == "6.0 x"
+    assert bench.times(1995.0, 7022.0, 2) == "0.28 x"
