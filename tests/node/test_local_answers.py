@@ -79,7 +79,7 @@ async def test_bytes_bytearray_and_objects_get_the_request_ids_and_are_counted()
         cs = srv.peers["client.test.realm"].stats.commands[272]
         assert (cs.requests_received, cs.answers_sent, dict(cs.sent_result_classes)) == (3, 3, {"2xxx": 3}), name
         assert len(cs.processing) == 3 and all(t >= 0 for t in cs.processing), name
-        assert srv.peers["client.test.realm"].stats.sent_results_per_minute["2xxx"].last(1) == 3, name
+        assert srv.peers["client.test.realm"].stats.sent_results_per_minute["2xxx"].last(2) == 3, name  # may straddle a minute
 
 
 @aio
