@@ -42,8 +42,10 @@ _LEN = struct.Struct(">I")
 RECORDED_KEY = "outcomes_pkey"
 #: this process's connections run only the batch's two statements, whose joins are a few
 #: rows of the batch against the tables' keys: nested loops on the indexes (no hash table
-#: built per join and batch, no whole-table scan chosen while a table's statistics are small)
-PLANNER = {"enable_hashjoin": "off", "enable_mergejoin": "off"}
+#: built per join and batch, no whole-table scan chosen while a table's statistics are small),
+#: planned once (a custom plan of WRITE costs ~3M instructions; the planner may prefer them
+#: when a batch's arrays are nearly empty)
+PLANNER = {"enable_hashjoin": "off", "enable_mergejoin": "off", "plan_cache_mode": "force_generic_plan"}
 
 
 def _die_with_parent(parent: int) -> None:
