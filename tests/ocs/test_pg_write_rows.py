@@ -100,3 +100,42 @@ def test_a_batch_write_stores_every_value_of_every_row_exactly(pg_cluster, write
                 assert marshal.loads({r[0]: r[4] for r in outs}[SID])[1] == "ok ✓"
 
     asyncio.run(main())
+
+
+def test_the_batch_write_plans_nested_loops_on_the_keys_on_the_writers_connections(pg_cluster):
+    """With the writer's planner settings (its process's connections and `PoolLink`'s), the
+    generic plan of WRITE joins each batch row to its table's key (no hash table per part,
+    no whole-table scan) even on a young database whose tables have no statistics; the same
+    statement on a connection without them plans hash joins over whole-table scans."""
+    from diameter.ocs.store.pg_link import PoolLink
+
+    url = pg_cluster.new_database()
+
+    async def plan(conn) -> str:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE w AS {pg_sql.WRITE}")
+        rows = await conn.fetch("EXPLAIN EXECUTE w(" + ", ".join(["'{}'"] * 23) + ")")
+        await conn.execute("DEALLOCATE w")
+        return "\n".join(r[0] for r in rows)
+
+    async def main():
+        async with PostgresStorage(url):
+            pass  # the schema
+        link = PoolLink(url, 1)
+        try:
+            conn = await link.pool.acquire()
+            try:
+                text = await plan(conn)
+            finally:
+                link.pool.release(conn)
+        finally:
+            await link.close()
+        assert "Hash" not in text and "Merge" not in text
+        for table in ("accounts", "balances", "reservations", "sessions"):
+            assert f"Seq Scan on {table}" not in text
+        for index in ("balances_pkey", "reservations_pkey", "sessions_pkey"):
+            assert text.count(f"Index Scan using {index}") == (1 if index == "balances_pkey" else 2)
+        async with PostgresStorage(url) as st, st._conn() as conn:  # default settings
+            assert "Hash Join" in await plan(conn)
+
+    asyncio.run(main())

@@ -88,31 +88,33 @@ _OUTCOMES = "$20::outcomes[], $21::bigint[]"  # the outcomes' columns; owners
 _RES_UPD = "$22::reservations[]"  # rows in the database, updated in place
 _SES_UPD = "$23::sessions[]"
 
-#: Returns the ids of the accounts written. The plain inserts (ledger, new reservations and
-#: sessions, CDRs, outcomes) keep the rows of those accounts by ``= ANY`` on one array of
-#: their ids (`w`, computed once), not by a semi-join with `v` each (a hash table built per
-#: insert and batch; ~65k of PostgreSQL's ~1.2M instructions of fixed cost a batch). The
-#: updates and deletes keep the semi-join: its estimate of one row keeps their plans on the
-#: tables' indexes (with the array the planner chose hash joins over whole-table scans).
+#: Returns the ids of the accounts written. Every other part keeps the rows of those accounts
+#: by ``= ANY`` on one array of their ids (`w`, computed once), not by a semi-join with `v`
+#: (a hash table built per part and batch). The accounts are locked by id (`lk`, in id order)
+#: and `v` waits for all of them (its one-time filter counts `lk`). The updates and deletes
+#: join their rows to the tables' keys: the writer process's connections run with hash and
+#: merge joins off (`pg_writer.PLANNER`), so these are nested loops on the indexes whatever the
+#: tables' statistics (with them on, the planner chose hash joins over whole-table scans). On
+#: a connection without these settings the statement is the same, only slower.
 _WRITTEN = "ANY((SELECT ids FROM w)::bigint[])"
 
 WRITE = f"""WITH
  acc AS (SELECT * FROM unnest({_ACC}) AS t(id, version, state)),
  k AS (SELECT * FROM unnest({_OUTCOMES}) AS t(sid, num, ts, outcome, recorded, owner)),
- lk AS MATERIALIZED (SELECT a.id FROM accounts a WHERE a.id IN (SELECT id FROM acc)
+ lk AS MATERIALIZED (SELECT a.id FROM accounts a WHERE a.id = ANY($1::bigint[])
                      ORDER BY a.id FOR UPDATE),
  v AS (UPDATE accounts a SET version = a.version + 1, state = COALESCE(acc.state, a.state)
-       FROM acc WHERE a.id = acc.id AND a.version = acc.version AND a.id IN (SELECT id FROM lk)
+       FROM acc WHERE a.id = acc.id AND a.version = acc.version AND (SELECT count(*) FROM lk) > 0
        RETURNING a.id),
  w AS (SELECT array_agg(id) AS ids FROM v),
  b AS (UPDATE balances SET amount = t.amount FROM unnest({_BALS}) AS t(id, amount, owner)
-       WHERE balances.id = t.id AND t.owner IN (SELECT id FROM v)),
+       WHERE balances.id = t.id AND t.owner = {_WRITTEN}),
  l AS (INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, session_id,
        request_number, rating_group)
        SELECT ts, account_id, balance_id, op, amount, balance_after, units, session_id,
        request_number, rating_group FROM unnest({_LEDGER}) AS t WHERE t.account_id = {_WRITTEN}),
  rd AS (DELETE FROM reservations r USING unnest({_RES_DEL}) AS t(sid, rg, owner)
-        WHERE r.session_id = t.sid AND r.rating_group = t.rg AND t.owner IN (SELECT id FROM v)),
+        WHERE r.session_id = t.sid AND r.rating_group = t.rg AND t.owner = {_WRITTEN}),
  rp AS (INSERT INTO reservations (session_id, rating_group, account_id, unit, units, holds, expires_at,
         request_number, final, peer)
         SELECT session_id, rating_group, account_id, unit, units, holds, expires_at, request_number,
@@ -120,16 +122,16 @@ WRITE = f"""WITH
  ru AS (UPDATE reservations r SET units = t.units, holds = t.holds, expires_at = t.expires_at,
         request_number = t.request_number, final = t.final FROM unnest({_RES_UPD}) AS t
         WHERE r.session_id = t.session_id AND r.rating_group = t.rating_group
-        AND t.account_id IN (SELECT id FROM v)),
+        AND t.account_id = {_WRITTEN}),
  sd AS (DELETE FROM sessions s USING unnest({_SES_DEL}) AS t(sid, owner)
-        WHERE s.session_id = t.sid AND t.owner IN (SELECT id FROM v)),
+        WHERE s.session_id = t.sid AND t.owner = {_WRITTEN}),
  sp AS (INSERT INTO sessions (session_id, account_id, started, updated, expires_at, charged, units,
         requests, peer, final)
         SELECT session_id, account_id, started, updated, expires_at, charged, units, requests, peer,
         final FROM unnest({_SES_PUT}) AS t WHERE t.account_id = {_WRITTEN}),
  su AS (UPDATE sessions s SET updated = t.updated, expires_at = t.expires_at, charged = t.charged,
         units = t.units, requests = t.requests, final = t.final FROM unnest({_SES_UPD}) AS t
-        WHERE s.session_id = t.session_id AND t.account_id IN (SELECT id FROM v)),
+        WHERE s.session_id = t.session_id AND t.account_id = {_WRITTEN}),
  c AS (INSERT INTO cdrs (ts, session_id, account_id, record)
        SELECT t.ts, t.sid, t.account_id, t.record FROM unnest({_CDRS}) AS t(ts, sid, account_id, record, owner)
        WHERE t.owner = {_WRITTEN}),

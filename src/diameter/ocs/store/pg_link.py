@@ -27,6 +27,7 @@ from typing import Any
 from . import pg_writer
 from .base import StorageError
 from .child_link import ChildLink
+from .pg_pool import ConnectionPool
 
 log = logging.getLogger("diameter.ocs.store")
 RECV = 1 << 18
@@ -41,10 +42,11 @@ class Recorded(StorageError):
 
 
 class PoolLink:
-    """Statements on this process's own pool (`pg_pool.ConnectionPool`)."""
+    """Statements on connections of this process (`pg_pool.ConnectionPool`), with the writer
+    process's planner settings (`pg_writer.PLANNER`): a pool of their own, not the storage's."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, url: str, size: int) -> None:
+        self.pool = ConnectionPool(url, 0, size, settings=pg_writer.PLANNER)
 
     async def fetch(self, sql: str, *args: Any, json_args: tuple[tuple[Any, ...], ...] = ()) -> list[Any]:
         import asyncpg  # type: ignore[import-untyped]
@@ -66,7 +68,7 @@ class PoolLink:
             self.pool.release(conn, broken)
 
     async def close(self) -> None:
-        pass
+        await self.pool.close()
 
 
 class WriterLink(ChildLink):

@@ -15,8 +15,10 @@ from typing import Any
 
 
 class ConnectionPool:
-    def __init__(self, url: str, min_size: int, max_size: int) -> None:
+    def __init__(self, url: str, min_size: int, max_size: int,
+                 settings: dict[str, str] | None = None) -> None:
         self.url = url
+        self.settings = settings  # server settings of every connection (asyncpg's)
         self.min_size = min_size
         self.max_size = max(1, max_size)
         self._idle: list[Any] = []
@@ -32,7 +34,7 @@ class ConnectionPool:
         import asyncpg  # type: ignore[import-untyped]
         self._count += 1
         try:
-            return await asyncpg.connect(self.url)
+            return await asyncpg.connect(self.url, server_settings=self.settings)
         except BaseException:
             self._count -= 1
             raise

@@ -13,7 +13,8 @@ an account outside the money path bumps its version.
 
 The batch's two statements run in a writer process (`pg_writer`, through `pg_link`,
 started with the first batch), so asyncpg's encoding and protocol work does not compete
-with the event loop for the GIL; ``writer_process=False`` runs them on this process's pool.
+with the event loop for the GIL; ``writer_process=False`` runs them on connections of this
+process (`pg_link.PoolLink`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class PostgresStorage(Storage):
                 log.info("ocs postgres: schema version %d applied", version)
         # the writer process starts with the first batch (commands that charge nothing
         # never start one)
-        link = WriterLink(self.url) if self.writer_process else PoolLink(pool)
+        link = WriterLink(self.url) if self.writer_process else PoolLink(self.url, self.max_size)
         self.link = link
         self.committer = BatchCommitter(link, self._locked, max_tries=self.optimistic_tries,
                                         max_inflight=self.batches_in_flight)
