@@ -390,6 +390,8 @@ def enc_bytes(code: int, data: bytes, mandatory: bool = True) -> bytes:
 _RC_2001: Final = enc_u32(RESULT_CODE, 2001)
 #: CC-Request-Type AVPs by type (a tuple: indexed by the type's value, no hashing)
 _REQUEST_TYPE_AVPS: Final = tuple(enc_u32(CC_REQUEST_TYPE, t) for t in range(5))
+#: the same AVPs by the request types themselves (an IntEnum hashes and compares as its int)
+_RT_AVPS: Final[dict[Any, bytes]] = {t: _REQUEST_TYPE_AVPS[int(t)] for t in RequestType}
 
 
 def cca(raw: bytes, req: CCRequest, rc: int, static: bytes, avps: bytes) -> bytes:
@@ -400,8 +402,11 @@ def cca(raw: bytes, req: CCRequest, rc: int, static: bytes, avps: bytes) -> byte
     sid = req.session_id.encode()
     n = len(sid)
     rc_avp = _RC_2001 if rc == 2001 else _E_U32(RESULT_CODE, _M | 12, rc)
-    t = int(req.request_type)
-    rt_avp = _REQUEST_TYPE_AVPS[t] if 0 < t < 5 else enc_u32(CC_REQUEST_TYPE, t)
+    rt: Any = req.request_type
+    rt_avp = _RT_AVPS.get(rt)  # (no int() of the enum: a new int object each time)
+    if rt_avp is None:
+        t = int(rt)
+        rt_avp = _REQUEST_TYPE_AVPS[t] if 0 < t < 5 else enc_u32(CC_REQUEST_TYPE, t)
     size = 40 + ((n + 3) & ~3) + len(rc_avp) + len(static) + len(rt_avp) + len(avps)
     if size > 0xFFFFFF:
         raise OverflowError(f"a CCA of {size} bytes overflows the message length")
