@@ -115,3 +115,17 @@ def test_one_shared_units_in_grants_that_differ_encodes_each_grant():
     for vt in (600, 601, None, 600):
         res = CCResult(2001, [Grant(1, [], u, 2001, vt)])
         assert enc.encode(None, raw, req, res) == reference(raw, req, res)
+
+
+def test_cca_takes_the_request_type_as_enum_or_int():
+    """`fastwire.cca` finds the CC-Request-Type AVP by the request's type, an enum member or
+    a plain int alike, and encodes one it has not made before."""
+    enc = CcaEncoder(ORIGIN_HOST, ORIGIN_REALM)
+    raw = struct.pack("!I", 0x01000000 | 20) + bytes([0xC0]) + (272).to_bytes(3, "big") + struct.pack("!III", 4, 9, 8)
+    for rt in RequestType:
+        by_enum = CCRequest("s;1", rt, 3, message=object())
+        by_int = CCRequest("s;1", int(rt), 3, message=object())  # type: ignore[arg-type]
+        out = fw.cca(raw, by_enum, 2001, enc.static, b"")
+        assert out == fw.cca(raw, by_int, 2001, enc.static, b"") == reference(raw, by_enum, CCResult(2001))
+    odd = fw.cca(raw, CCRequest("s;1", 7, 3, message=object()), 2001, enc.static, b"")  # type: ignore[arg-type]
+    assert fw.enc_u32(fw.CC_REQUEST_TYPE, 7) in odd and len(odd) == len(out)

@@ -129,11 +129,12 @@ def test_too_busy_on_the_callback_path(tmp_path):
 
 def test_session_answers_are_encoded_from_the_outcome(tmp_path, monkeypatch):
     """The callback path hands most session answers to the server as encoded AVPs
-    (`_Soon.answered`), the rest (final units, refusals) as a CCResult: the bytes are the
-    coroutine path's (the test above), and both ways are taken."""
+    (`SoonAnswer.answered`), the rest (final units, refusals) as a CCResult: the bytes are
+    the coroutine path's (the test above), and both ways are taken."""
     from diameter.cc import server as cc_server
+    from diameter.ocs import front as ocs_front
     calls = {"answered": 0, "done": 0}
-    answered, done = cc_server._Soon.answered, cc_server._Soon.done
+    answered, done = cc_server.SoonAnswer.answered, ocs_front._FrontSoon.answer
 
     def count_answered(self, code, avps):
         calls["answered"] += 1
@@ -142,8 +143,8 @@ def test_session_answers_are_encoded_from_the_outcome(tmp_path, monkeypatch):
     def count_done(self, res, exc):
         calls["done"] += 1
         return done(self, res, exc)
-    monkeypatch.setattr(cc_server._Soon, "answered", count_answered)
-    monkeypatch.setattr(cc_server._Soon, "__call__", count_done)
+    monkeypatch.setattr(cc_server.SoonAnswer, "answered", count_answered)
+    monkeypatch.setattr(ocs_front._FrontSoon, "answer", count_done)
     _, _, codes = run(_scenario(str(tmp_path / "a.db"), True, None))
     assert calls["answered"] >= 10 and calls["done"] >= 2, calls
     assert codes[0] == 2001
@@ -184,3 +185,35 @@ def test_the_front_builds_its_charge_as_charge_init_does(tmp_path):
                 assert got == exp, slot
         assert (c.front, c.creq, c.kind, c.answer, c.answered) == (front, req, kind, done, None)
     assert reqs[0] is not reqs[2] and submitted == []
+
+
+def test_the_servers_pending_answer_is_the_storages_unit(tmp_path):
+    """With the front's ``soon_class``, the object the server builds for a request is the
+    charge the storage queues: its key is the server's own tuple, and its answer is the
+    committed outcome's."""
+    from diameter.ocs.front import _FrontSoon
+
+    async def main():
+        srv = await start_server(str(tmp_path / "a.db"))
+        c = None
+        try:
+            await srv.engine.create_account("alice", [(0, "491700000001")], amount=100)
+            units = []
+            submit = srv.store.submit_unit
+
+            def keep(unit):
+                units.append(unit)
+                submit(unit)
+            srv.store.submit_unit = keep
+            c = await start_client(srv)
+            a = parse_cca(Message.from_bytes((await c.request(Message.from_bytes(_raw("s1", 1, 0)))).as_bytes()))
+            assert a.result_code == 2001
+            (u,) = units
+            assert type(u) is _FrontSoon and u.server is srv.cc and u.dropped and u.front is srv.front
+            assert u.key == ("s1", 0) and u.creq.session_id == "s1" and u.req.session_id == "s1"
+            assert ("s1", 0) in srv.cc.core._answers and not srv.cc.core._in_progress
+        finally:
+            if c is not None:
+                await c.stop(1)
+            await srv.stop()
+    run(main())

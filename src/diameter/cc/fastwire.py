@@ -9,34 +9,67 @@ Malformed AVPs raise :class:`~diameter.codec.errors.AvpDecodeError` or ``ValueEr
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Final
 
 from ..codec.frame import scan as scan
 from .types import CCRequest, FinalUnit, FinalUnitAction, Grant, Money, MsccRequest, RequestType, Units
 
-_U32 = struct.Struct("!I").unpack_from
-_U64 = struct.Struct("!Q").unpack_from
-_I32 = struct.Struct("!i").unpack_from
-_I64 = struct.Struct("!q").unpack_from
-TGPP = 10415
+_U32: Final = struct.Struct("!I").unpack_from
+_U64: Final = struct.Struct("!Q").unpack_from
+_I32: Final = struct.Struct("!i").unpack_from
+_I64: Final = struct.Struct("!q").unpack_from
+TGPP: Final = 10415
 
 # base / RFC 4006 codes
-SESSION_ID, ORIGIN_HOST, ORIGIN_REALM, RESULT_CODE = 263, 264, 296, 268
-CC_REQUEST_NUMBER, CC_REQUEST_TYPE, CC_SESSION_FAILOVER = 415, 416, 418
-CCFH_AVP, DDFH_AVP = 427, 428
-MSCC, GSU, RSU, USU = 456, 431, 437, 446
-CC_TIME, CC_TOTAL, CC_INPUT, CC_OUTPUT, CC_SERVICE_SPECIFIC, CC_MONEY = 420, 421, 412, 414, 417, 413
-UNIT_VALUE, VALUE_DIGITS, EXPONENT, CURRENCY_CODE = 445, 447, 429, 425
-RATING_GROUP, SERVICE_IDENTIFIER, VALIDITY_TIME = 432, 439, 448
-AUTH_APPLICATION_ID, SERVICE_CONTEXT_ID, USER_NAME, REQUESTED_ACTION = 258, 461, 1, 436
-SUBSCRIPTION_ID, SUBSCRIPTION_ID_TYPE, SUBSCRIPTION_ID_DATA = 443, 450, 444
-FUI, FINAL_UNIT_ACTION, REDIRECT_SERVER, REDIRECT_ADDRESS_TYPE, REDIRECT_SERVER_ADDRESS = 430, 449, 434, 433, 435
-FILTER_ID, RESTRICTION_FILTER_RULE = 11, 438
+SESSION_ID: Final = 263
+ORIGIN_HOST: Final = 264
+ORIGIN_REALM: Final = 296
+RESULT_CODE: Final = 268
+CC_REQUEST_NUMBER: Final = 415
+CC_REQUEST_TYPE: Final = 416
+CC_SESSION_FAILOVER: Final = 418
+CCFH_AVP: Final = 427
+DDFH_AVP: Final = 428
+MSCC: Final = 456
+GSU: Final = 431
+RSU: Final = 437
+USU: Final = 446
+CC_TIME: Final = 420
+CC_TOTAL: Final = 421
+CC_INPUT: Final = 412
+CC_OUTPUT: Final = 414
+CC_SERVICE_SPECIFIC: Final = 417
+CC_MONEY: Final = 413
+UNIT_VALUE: Final = 445
+VALUE_DIGITS: Final = 447
+EXPONENT: Final = 429
+CURRENCY_CODE: Final = 425
+RATING_GROUP: Final = 432
+SERVICE_IDENTIFIER: Final = 439
+VALIDITY_TIME: Final = 448
+AUTH_APPLICATION_ID: Final = 258
+SERVICE_CONTEXT_ID: Final = 461
+USER_NAME: Final = 1
+REQUESTED_ACTION: Final = 436
+SUBSCRIPTION_ID: Final = 443
+SUBSCRIPTION_ID_TYPE: Final = 450
+SUBSCRIPTION_ID_DATA: Final = 444
+FUI: Final = 430
+FINAL_UNIT_ACTION: Final = 449
+REDIRECT_SERVER: Final = 434
+REDIRECT_ADDRESS_TYPE: Final = 433
+REDIRECT_SERVER_ADDRESS: Final = 435
+FILTER_ID: Final = 11
+RESTRICTION_FILTER_RULE: Final = 438
 # 3GPP TS 32.299 (vendor 10415)
-TIME_QUOTA_THRESHOLD, VOLUME_QUOTA_THRESHOLD, QUOTA_HOLDING_TIME = 868, 869, 871
-REPORTING_REASON, TRIGGER, TRIGGER_TYPE = 872, 1264, 870
+TIME_QUOTA_THRESHOLD: Final = 868
+VOLUME_QUOTA_THRESHOLD: Final = 869
+QUOTA_HOLDING_TIME: Final = 871
+REPORTING_REASON: Final = 872
+TRIGGER: Final = 1264
+TRIGGER_TYPE: Final = 870
 
-_UNITS_CACHE: dict[tuple[Any, ...], Units] = {}
+_UNITS_CACHE: Final[dict[tuple[Any, ...], Units]] = {}
 
 
 def uint(buf: bytes, e: tuple[int, ...]) -> int:
@@ -105,7 +138,7 @@ def units(buf: bytes, s: int, end: int) -> tuple[Units, int | None]:
     return out
 
 
-_RAW_UNITS: dict[bytes, tuple[Units, int | None]] = {}
+_RAW_UNITS: Final[dict[bytes, tuple[Units, int | None]]] = {}
 
 
 def _units(buf: bytes, s: int, end: int) -> tuple[Units, int | None]:
@@ -280,9 +313,9 @@ def ccr_request(msg: Any, buf: bytes, peer: str, dialect: str, usage: Any = None
     return req
 
 
-_UNSEEN: Any = object()
-_REQUEST_TYPES: dict[int, RequestType] = {int(t): t for t in RequestType}
-_CCR_TOP: dict[int, int] = {
+_UNSEEN: Final[Any] = object()
+_REQUEST_TYPES: Final[dict[int, RequestType]] = {int(t): t for t in RequestType}
+_CCR_TOP: Final[dict[int, int]] = {
     SESSION_ID: 0, MSCC: 1, CC_REQUEST_TYPE: 2, CC_REQUEST_NUMBER: 3, ORIGIN_HOST: 4, ORIGIN_REALM: 5,
     RSU: 6, USU: 7, SERVICE_IDENTIFIER: 8, SUBSCRIPTION_ID: 9, SERVICE_CONTEXT_ID: 10,
     AUTH_APPLICATION_ID: 11, USER_NAME: 12, REQUESTED_ACTION: 13}
@@ -318,14 +351,17 @@ def grant(buf: bytes, s: int, end: int) -> Grant:
 
 
 # ---- encoders (M bit set; vendor AVPs with the V bit) ----------------------------------
-_E_U32 = struct.Struct("!III").pack
-_E_U64 = struct.Struct("!IIQ").pack
-_E_VU32 = struct.Struct("!IIII").pack
-_E_HDR = struct.Struct("!II").pack
-_E_VHDR = struct.Struct("!III").pack
-_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
-_M = 0x40000000
-_VM = 0xC0000000
+_E_U32: Final = struct.Struct("!III").pack
+_E_U64: Final = struct.Struct("!IIQ").pack
+_E_VU32: Final = struct.Struct("!IIII").pack
+_E_HDR: Final = struct.Struct("!II").pack
+_E_VHDR: Final = struct.Struct("!III").pack
+_PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
+#: a message header, the request's application and identifiers, then an AVP header (a CCA's
+#: first 28 bytes: Session-Id's header last)
+_E_HEAD: Final = struct.Struct("!II12sII").pack
+_M: Final = 0x40000000
+_VM: Final = 0xC0000000
 
 
 def enc_u32(code: int, value: int) -> bytes:
@@ -351,9 +387,11 @@ def enc_bytes(code: int, data: bytes, mandatory: bool = True) -> bytes:
     return _E_HDR(code, (_M if mandatory else 0) | (8 + len(data))) + data + _PAD[len(data) & 3]
 
 
-_RC_2001 = enc_u32(RESULT_CODE, 2001)
+_RC_2001: Final = enc_u32(RESULT_CODE, 2001)
 #: CC-Request-Type AVPs by type (a tuple: indexed by the type's value, no hashing)
-_REQUEST_TYPE_AVPS = tuple(enc_u32(CC_REQUEST_TYPE, t) for t in range(5))
+_REQUEST_TYPE_AVPS: Final = tuple(enc_u32(CC_REQUEST_TYPE, t) for t in range(5))
+#: the same AVPs by the request types themselves (an IntEnum hashes and compares as its int)
+_RT_AVPS: Final[dict[Any, bytes]] = {t: _REQUEST_TYPE_AVPS[int(t)] for t in RequestType}
 
 
 def cca(raw: bytes, req: CCRequest, rc: int, static: bytes, avps: bytes) -> bytes:
@@ -364,12 +402,15 @@ def cca(raw: bytes, req: CCRequest, rc: int, static: bytes, avps: bytes) -> byte
     sid = req.session_id.encode()
     n = len(sid)
     rc_avp = _RC_2001 if rc == 2001 else _E_U32(RESULT_CODE, _M | 12, rc)
-    t = int(req.request_type)
-    rt_avp = _REQUEST_TYPE_AVPS[t] if 0 < t < 5 else enc_u32(CC_REQUEST_TYPE, t)
+    rt: Any = req.request_type
+    rt_avp = _RT_AVPS.get(rt)  # (no int() of the enum: a new int object each time)
+    if rt_avp is None:
+        t = int(rt)
+        rt_avp = _REQUEST_TYPE_AVPS[t] if 0 < t < 5 else enc_u32(CC_REQUEST_TYPE, t)
     size = 40 + ((n + 3) & ~3) + len(rc_avp) + len(static) + len(rt_avp) + len(avps)
     if size > 0xFFFFFF:
         raise OverflowError(f"a CCA of {size} bytes overflows the message length")
     flags: int = _U32(raw, 4)[0]
-    return b"".join((_E_HDR(0x01000000 | size, flags & 0x40FFFFFF), raw[8:20],
-                     _E_HDR(SESSION_ID, _M | (8 + n)), sid, _PAD[n & 3], rc_avp, static, rt_avp,
+    return b"".join((_E_HEAD(0x01000000 | size, flags & 0x40FFFFFF, raw[8:20], SESSION_ID, _M | (8 + n)),
+                     sid, _PAD[n & 3], rc_avp, static, rt_avp,
                      _E_U32(CC_REQUEST_NUMBER, _M | 12, req.request_number), avps))

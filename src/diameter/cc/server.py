@@ -58,6 +58,9 @@ class CreditControlHandler(Protocol):
     # ``done(None, exception)``) exactly once later, on the event loop. A handler whose
     # answers wait for something else than a coroutine (a storage's batch commit) saves
     # a task and a coroutine per request this way. ``answer_soon = None``: not offered.
+    # ``done`` is a `SoonAnswer`; with ``soon_class`` (a `SoonAnswer` subclass with slots of
+    # its own) the handler chooses its class: ``answer_soon`` may then use `done` as its
+    # own per-request object (one object per request instead of two).
     #
     # Optional: ``read_request(msg, buf, peer, dialect)``, the CCR reader used instead of
     # :func:`diameter.cc.ccr_walk.ccr_request` (which it calls with its ``usage`` hook, so that
@@ -84,24 +87,31 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     return out
 
 
-class _Soon:
-    """A request answered through the handler's ``answer_soon``: its callback encodes the
-    answer and gives it to the node's :class:`~diameter.node.aio.Reply` (or resolves the
-    future the caller waits on, without one)."""
+class SoonAnswer:
+    """A request answered through the handler's ``answer_soon``: its callback (the object
+    itself: ``done(result, exc)``, or ``done.answered(code, avps)``) encodes the answer and
+    gives it to the node's :class:`~diameter.node.aio.Reply` (or resolves the future the
+    caller waits on, without one).
 
-    __slots__ = ("server", "msg", "buf", "req", "key", "fut", "reply", "dropped", "out")
+    No slots of its own: a handler may offer ``soon_class``, a subclass with its own object
+    layout holding :data:`SOON_SLOTS` and ``key`` (e.g. the handler's pending unit of
+    work), which the server then builds for each request instead of :class:`_Soon`: one
+    object per request for both."""
 
-    def __init__(self, server: CreditControlServer, msg: Any, buf: bytes, req: CCRequest,
-                 key: tuple[str, int], reply: Reply | None = None) -> None:
-        self.server, self.msg, self.buf, self.req, self.key = server, msg, buf, req, key
-        self.fut: asyncio.Future[bytes] | None = None
-        self.reply = reply
-        self.dropped = False  # answered (or failed): a second callback is ignored
-        self.out: bytes | None = None
+    __slots__ = ()
+    server: CreditControlServer
+    msg: Any
+    buf: bytes
+    creq: CCRequest
+    key: tuple[str, int]
+    fut: asyncio.Future[bytes] | None
+    reply: Reply | None
+    dropped: bool  # answered (or failed): a second callback is ignored
+    out: bytes | None
 
-    def done(self, res: CCResult | None, exc: BaseException | None) -> None:
+    def __call__(self, res: CCResult | None, exc: BaseException | None) -> None:
         if self.dropped:
-            log.warning("session %s: answer_soon called back twice (ignored)", self.req.session_id)
+            log.warning("session %s: answer_soon called back twice (ignored)", self.creq.session_id)
             return
         self.dropped = True
         server = self.server
@@ -110,31 +120,30 @@ class _Soon:
                 raise exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
             if not isinstance(res, CCResult):
                 raise TypeError(f"handler returned {type(res).__name__}, not CCResult")
-            out = server._enc.encode(self.msg, self.buf, self.req, res)
+            out = server._enc.encode(self.msg, self.buf, self.creq, res)
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
-            self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
+            self._settle(server._failed(self.msg, self.buf, self.creq, self.key, err), None, False)
             return
         server.in_progress -= 1  # (before the core is told, as `_completed` does)
-        self._settle(out, server.core.complete(self.req, res, out, server.node.loop.time()), True)
-
-    __call__ = done  # the object is the ``done`` callback given to ``answer_soon``
+        self._settle(out, server.core.complete(self.creq, res, out, server.node.loop.time()), True)
 
     def answered(self, code: int, avps: bytes) -> None:
-        """:meth:`done` for a handler that encoded the answer's AVPs after CC-Request-Number
-        itself (`avps`, for a result with this Result-Code and nothing else than grants,
-        their Validity-Time and an Error-Message): the same CCA, no CCResult."""
+        """The callback for a handler that encoded the answer's AVPs after
+        CC-Request-Number itself (`avps`, for a result with this Result-Code and nothing
+        else than grants, their Validity-Time and an Error-Message): the same CCA, no CCResult."""
         if self.dropped:
-            log.warning("session %s: answer_soon called back twice (ignored)", self.req.session_id)
+            log.warning("session %s: answer_soon called back twice (ignored)", self.creq.session_id)
             return
         self.dropped = True
         server = self.server
+        req = self.creq
         try:  # server._enc.assemble(...), without its frame
-            out = _cca(self.buf, self.req, code, server._enc.static, avps)
+            out = _cca(self.buf, req, code, server._enc.static, avps)
         except Exception as err:  # noqa: BLE001 - one failing request costs only its own answer
-            self._settle(server._failed(self.msg, self.buf, self.req, self.key, err), None, False)
+            self._settle(server._failed(self.msg, self.buf, req, self.key, err), None, False)
             return
         server.in_progress -= 1
-        self._settle(out, server.core.complete_code(self.req, code, out, server.node.loop.time(), self.key), True)
+        self._settle(out, server.core.complete_code(req, code, out, server.node.loop.time(), self.key), True)
 
     def _settle(self, out: bytes, reason: str | None, completed: bool) -> None:
         """The answer is `out`: after a completed request (the core told, `reason`: its
@@ -144,7 +153,7 @@ class _Soon:
             if server._waiters:
                 server._finish_waiter(self.key, out, None)
             if reason is not None:
-                server._closed_later(self.req.session_id, reason)
+                server._closed_later(self.creq.session_id, reason)
         reply = self.reply
         if reply is not None:
             reply.answer(out)
@@ -155,7 +164,31 @@ class _Soon:
             fut.set_result(out)
 
 
+#: the slots a :class:`SoonAnswer` subclass holds (and ``key``, which its handler's own
+#: base class may hold already: the same ``(session id, request number)``)
+SOON_SLOTS = ("server", "msg", "buf", "creq", "fut", "reply", "dropped", "out")
+
+
+class _Soon(SoonAnswer):
+    """The :class:`SoonAnswer` of a handler that offers no ``soon_class``."""
+
+    __slots__ = (*SOON_SLOTS, "key")
+
+
 _new_soon = object.__new__
+
+
+def _soon_class(handler: Any) -> type[SoonAnswer]:
+    """The handler's ``soon_class`` if it has one (a `SoonAnswer` subclass), else `_Soon`."""
+    cls = getattr(handler, "soon_class", None)
+    if cls is None:
+        return _Soon
+    if not (isinstance(cls, type) and issubclass(cls, SoonAnswer)):
+        raise TypeError(f"the handler's soon_class {cls!r} is not a SoonAnswer subclass")
+    missing = [name for name in (*SOON_SLOTS, "key") if not hasattr(cls, name)]
+    if missing:
+        raise TypeError(f"the handler's soon_class {cls.__name__} has no slot for {', '.join(missing)}")
+    return cls
 _EVENT = RequestType.EVENT
 
 
@@ -187,6 +220,8 @@ class CreditControlServer:
         self._read: Callable[..., CCRequest] = getattr(handler, "read_request", None) or _ccr_request
         #: the handler's callback path for CCR-I/U/T, if it has one (see `CreditControlHandler`)
         self._soon: Callable[..., CCResult | None] | None = getattr(handler, "answer_soon", None)
+        #: the class of the object given to ``answer_soon`` as ``done`` (see `SoonAnswer`)
+        self._soon_class: type[SoonAnswer] = _soon_class(handler)
         node.add_application(application_id, self._on_request if self._soon is None else self._on_request_soon,
                              commands={CMD_CC, CMD_ST}, validate=validate, reply=self._soon is not None)
 
@@ -284,8 +319,8 @@ class CreditControlServer:
         buf, req, key = begun
         if req.request_type is _EVENT:
             return self._handle(msg, buf, req, key)
-        pending = _new_soon(_Soon)  # _Soon(self, msg, buf, req, key), without its __init__ call
-        pending.server, pending.msg, pending.buf, pending.req, pending.key = self, msg, buf, req, key
+        pending = _new_soon(self._soon_class)  # built without an __init__ call
+        pending.server, pending.msg, pending.buf, pending.creq, pending.key = self, msg, buf, req, key
         pending.fut = pending.out = None
         pending.reply = reply
         pending.dropped = False

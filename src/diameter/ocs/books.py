@@ -62,7 +62,7 @@ def rg_key(rating_group: int | None) -> int:
 _HOLD_OPS: Final = ("reserve", "release")
 #: (Final: a constant when compiled, where the imported name is a look-up in the globals)
 _NO_RG: Final = NO_RATING_GROUP
-_MONEY = UnitKind.MONEY
+_MONEY: Final = UnitKind.MONEY
 
 
 def _consumption_order(b: Balance) -> tuple[int, float, int]:

@@ -32,22 +32,25 @@ from .tariff import DEFAULT_TARIFF, Tariff
 log = logging.getLogger("diameter.ocs")
 
 
-_TARGETS: dict[tuple[tuple[int, str], ...], Target] = {}
+#: shared Targets by their subscriptions' key: the subscription itself when there is one
+#: (no tuple to build, hash and free per request), else the tuple of them
+_TARGETS: dict[Any, Target] = {}
 #: the kinds charged again by session when their subscription resolves to no account
 _SECOND_TRY = (RequestKind.UPDATE, RequestKind.TERMINATION)
 
 
 def _subscribers(subscriptions: Sequence[tuple[int, str]]) -> Target:
     """The Target of these subscriptions; equal ones are shared (Targets are frozen; bounded)."""
-    key = tuple(subscriptions)
+    subs = tuple(subscriptions)
+    key = subs[0] if len(subs) == 1 else subs
     try:
         t = _TARGETS.get(key)
     except TypeError:  # unhashable parts (lists): not shared
-        return Target(subscriptions=key)
+        return Target(subscriptions=subs)
     if t is None:
         if len(_TARGETS) >= 4096:
             _TARGETS.clear()
-        t = _TARGETS[key] = Target(subscriptions=key)
+        t = _TARGETS[key] = Target(subscriptions=subs)
     return t
 
 
@@ -59,19 +62,21 @@ class Charge(Unit):
     __slots__ = ("store", "req", "second")
 
     def __init__(self, engine: Engine, req: ChargeRequest,
-                 then: Callable[[Outcome | None, BaseException | None], None] | None = None) -> None:
+                 then: Callable[[Outcome | None, BaseException | None], None] | None = None,
+                 key: tuple[str, int] | None = None) -> None:
+        """`key`: ``(req.session_id, req.request_number)`` when the caller has that tuple."""
         self.store: Any = engine.store
         self.req = req
         self.then = then
         self.now = now = engine.clock()
         sid = req.session_id
-        self.key = (sid, req.request_number)
+        self.key = (sid, req.request_number) if key is None else key
         self.scope = sid
         self.decide = rating.Charging(req, engine.tariff, now)
         subs = req.subscriptions
         if subs:  # _subscribers(subs), its common case inline
-            try:
-                t = _TARGETS.get(tuple(subs))
+            try:  # (the key: one subscription itself)
+                t = _TARGETS.get(subs[0]) if len(subs) == 1 else None
             except TypeError:  # unhashable parts: not shared
                 t = None
             self.target = t if t is not None else _subscribers(subs)

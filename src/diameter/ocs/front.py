@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..cc import CCRequest, CCResult, RequestType
+from ..cc.server import SOON_SLOTS, SoonAnswer
 from . import huawei
 from .accounting import RechargeRequest
 from .engine import Charge, Engine
@@ -42,19 +43,21 @@ CLOSED_REASONS = {"tcc_expired": "tcc_expired", "session_termination": "str", "a
                   "failed": "failed"}
 
 
-class _FrontCharge(Charge):
-    """A charge of `OcsFront.answer_soon`: its committed outcome becomes the CCResult given
-    to the server's ``done`` (no closure, no second callback object per request)."""
+class _FrontBase(Charge):
+    """A charge of `OcsFront.answer_soon`: its committed outcome becomes the answer given
+    to the server's ``done`` (no closure, no second callback object per request). The
+    subclass holds the CCRequest (``creq``) and the callbacks: ``answer(result, exc)`` and,
+    when ``avps_taken``, ``answered(result_code, avps)`` (the CCA's AVPs after
+    CC-Request-Number, encoded here from the outcome: no CCResult, no Grants)."""
 
-    __slots__ = ("front", "creq", "kind", "t0", "answer", "answered")
+    __slots__ = ("front", "kind", "t0")
     front: OcsFront
-    creq: CCRequest
     kind: RequestKind
     t0: float
+    creq: CCRequest
     answer: Callable[[CCResult | None, BaseException | None], None]
-    #: the server's ``done.answered(result_code, avps)``, when it offers it: the CCA's AVPs
-    #: after CC-Request-Number, encoded here from the outcome (no CCResult, no Grants)
-    answered: Callable[[int, bytes], None] | None
+    answered: Callable[[int, bytes], None]
+    avps_taken: bool
 
     def set_result(self, value: Any) -> None:
         """`Unit.set_result` and `Charge.finished` in one frame for an outcome, then its answer."""
@@ -89,8 +92,7 @@ class _FrontCharge(Charge):
     def _answer_outcome(self, value: Outcome) -> None:
         """Answer a committed outcome: its CCA's AVPs encoded here from the outcome when the
         server takes them (``answered``), else through a CCResult."""
-        answered = self.answered
-        if answered is not None and not value.replayed:
+        if self.avps_taken and not value.replayed:
             front, req = self.front, self.creq
             # (the outcome's field read last: from here a compiled object's field is a generic look-up)
             if not front.huawei_change_info or req.dialect != "huawei" or value.balance is None:
@@ -111,7 +113,7 @@ class _FrontCharge(Charge):
                     except Exception as err:  # noqa: BLE001 - answered 5012 by the server
                         self.answer(None, err)
                         return
-                    answered(tail[0], tail[1])
+                    self.answered(tail[0], tail[1])
                     return
         try:
             res = self.front._result(self.creq, self.kind, value, self.t0)
@@ -119,6 +121,21 @@ class _FrontCharge(Charge):
             self.answer(None, err)
             return
         self.answer(res, None)
+
+
+class _FrontCharge(_FrontBase):
+    """The charge of a ``done`` callback that is not the server's `SoonAnswer` of this front."""
+
+    __slots__ = ("creq", "answer", "answered", "avps_taken")
+
+
+class _FrontSoon(_FrontBase, SoonAnswer):
+    """The charge and the server's pending answer in one object (the front's ``soon_class``:
+    the server builds it and passes it to ``answer_soon`` as ``done``)."""
+
+    __slots__ = SOON_SLOTS  # ``key``: the unit's, the same (session id, request number)
+    answer = SoonAnswer.__call__
+    avps_taken = True
 
 
 _new = object.__new__
@@ -142,6 +159,8 @@ class OcsFront:
         self.metrics: Any = None
         #: the callback path `CreditControlServer` uses for CCR-I/U/T when the storage offers it
         self.answer_soon = self._answer_soon if engine.can_charge_then() else None
+        #: the server's object given to `answer_soon` is the charge itself (`SoonAnswer`)
+        self.soon_class = _FrontSoon
         self._store: Any = None  # the engine's storage when `_submit` was looked up
         self._submit: Callable[[Charge], None] = _start_charge
         #: the server's CCR reader: the MSCCs read straight as the engine's usages
@@ -238,15 +257,21 @@ class OcsFront:
                 if refused is not None:
                     self._count(_NAMES[kind], refused.result_code, 0.0)
                     return refused
-        # _FrontCharge(self.engine, charge_request(req, kind)): the request's slots read here
-        # (specialised reads) and the class not called (its __init__ then runs in a frame of its own)
-        c = _new(_FrontCharge)
-        _charge_init(c, self.engine, charge_of(req, kind, req.session_id, req.request_number,
-                                               req._service_context_id, req._subscription_ids,
-                                               req._requested_action, req.services, req.peer))
+        # a Charge's __init__ on the server's own object (`_FrontSoon`, our ``soon_class``), or
+        # a `_FrontCharge`: the request's slots read here (specialised reads) and the class not
+        # called (its __init__ then runs in a frame of its own)
+        cr = charge_of(req, kind, req.session_id, req.request_number, req._service_context_id,
+                       req._subscription_ids, req._requested_action, req.services, req.peer)
+        if type(done) is _FrontSoon:
+            c: _FrontBase = done
+            _charge_init(c, self.engine, cr, None, c.key)  # the server's key tuple, the same
+        else:
+            c = _new(_FrontCharge)
+            _charge_init(c, self.engine, cr)
+            answered = getattr(done, "answered", None)
+            c.creq, c.answer, c.answered, c.avps_taken = req, done, answered, answered is not None
         store = c.store
-        c.front, c.creq, c.kind, c.t0, c.answer = self, req, kind, t0, done
-        c.answered = getattr(done, "answered", None)
+        c.front, c.kind, c.t0 = self, kind, t0
         if store is self._store:  # c.start(), inline: the storage's submit_unit found once
             self._submit(c)
         else:

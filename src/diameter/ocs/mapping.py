@@ -30,12 +30,12 @@ from .rating import ChargeRequest, ServiceUsage
 
 log = logging.getLogger("diameter.ocs.front")
 
-_G: Any = _grouped
+_G: Final[Any] = _grouped
 #: cc.types' "not decoded yet" sentinel of a CCRequest's lazily decoded slots (Final: a
 #: static when compiled; ``type(x) is object`` looks `object` up in the builtins each time)
 _NOT_YET: Final[Any] = _UNSET
-CHECK_BALANCE_RESULT = 422
-REDIRECT_URL = 2  # Redirect-Address-Type URL
+CHECK_BALANCE_RESULT: Final = 422
+REDIRECT_URL: Final = 2  # Redirect-Address-Type URL
 
 
 def units_of(u: Units | None) -> dict[UnitKind, int]:
@@ -54,7 +54,7 @@ def units_of(u: Units | None) -> dict[UnitKind, int]:
     return out
 
 
-_SEEN: dict[int, tuple[Units, dict[UnitKind, int]]] = {}
+_SEEN: Final[dict[int, tuple[Units, dict[UnitKind, int]]]] = {}
 
 
 def _units_read(u: Units) -> dict[UnitKind, int]:
@@ -102,7 +102,12 @@ def usage(rating_group: int | None, service_identifiers: list[int] | None, reque
 def read_request(msg: Any, buf: bytes, peer: str, dialect: str) -> CCRequest:
     """The CCRequest of a CCR's bytes with its ``services`` read as the engine's usages
     (:func:`usage`): what `CreditControlServer` reads through its handler's ``read_request``."""
-    return ccr_request(msg, buf, peer, dialect, usage)
+    return _CCR_REQUEST(msg, buf, peer, dialect, _USAGE)
+
+
+#: (Final: statics when compiled, not look-ups in the module's globals)
+_CCR_REQUEST: Final = ccr_request
+_USAGE: Final = usage
 
 
 #: the used units of an MSCC without a report (shared: never changed)
@@ -118,9 +123,9 @@ def _used(us: list[Units]) -> dict[UnitKind, int]:
     return used
 
 
-_FINAL = int(ReportingReason.FINAL)
-_UNITS_FOR = {UnitKind.TIME.value: lambda n: Units(time=n),
-              UnitKind.OCTETS.value: lambda n: Units(total_octets=n)}
+_FINAL: Final = int(ReportingReason.FINAL)
+_UNITS_FOR: Final = {UnitKind.TIME.value: lambda n: Units(time=n),
+                     UnitKind.OCTETS.value: lambda n: Units(total_octets=n)}
 #: unit -> granted units -> Units (nested: a tuple key costs its building and hashing)
 _GRANTED: Final[dict[str, dict[int, Units]]] = {}
 
@@ -209,8 +214,16 @@ def result_of(out: Outcome, req: CCRequest) -> CCResult:
 # -- the CCA's grant AVPs straight from an outcome ------------------------------------------
 # What `result_of` and `diameter.cc.encode.CcaEncoder.encode` give for the common outcomes,
 # without the CCResult and Grants between them (tests compare the bytes of the two paths).
-_GSU, _MSCC, _RATING_GROUP, _SERVICE_IDENTIFIER, _VALIDITY_TIME, _RESULT_CODE = 431, 456, 432, 439, 448, 268
-_TIME_QT, _VOLUME_QT, _QHT, _ERROR_MESSAGE = 868, 869, 871, 281
+_GSU: Final = 431
+_MSCC: Final = 456
+_RATING_GROUP: Final = 432
+_SERVICE_IDENTIFIER: Final = 439
+_VALIDITY_TIME: Final = 448
+_RESULT_CODE: Final = 268
+_TIME_QT: Final = 868
+_VOLUME_QT: Final = 869
+_QHT: Final = 871
+_ERROR_MESSAGE: Final = 281
 _UNIT_NAMES: Final[frozenset[str]] = frozenset(k.value for k in UnitKind)
 #: MSCC (or top-level) AVPs by the grant's values (bounded)
 _GRANT_AVPS: Final[dict[tuple[Any, ...], bytes]] = {}

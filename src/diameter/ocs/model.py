@@ -93,17 +93,17 @@ UNIT_VALUE: Final[dict[UnitKind, str]] = {k: k.value for k in UnitKind}
 
 
 # Result codes the engine decides (RFC 4006 9 and RFC 6733).
-SUCCESS = 2001
-END_USER_SERVICE_DENIED = 4010
-CREDIT_CONTROL_NOT_APPLICABLE = 4011
-CREDIT_LIMIT_REACHED = 4012
-USER_UNKNOWN = 5030
-RATING_FAILED = 5031
-UNABLE_TO_COMPLY = 5012
+SUCCESS: Final = 2001
+END_USER_SERVICE_DENIED: Final = 4010
+CREDIT_CONTROL_NOT_APPLICABLE: Final = 4011
+CREDIT_LIMIT_REACHED: Final = 4012
+USER_UNKNOWN: Final = 5030
+RATING_FAILED: Final = 5031
+UNABLE_TO_COMPLY: Final = 5012
 
-NO_RATING_GROUP = -1  # storage key of a reservation made for top-level units
-_PREPAID_MAIN = int(BalanceType.PREPAID_MAIN)
-_POSTPAID_MAIN = int(BalanceType.POSTPAID_MAIN)
+NO_RATING_GROUP: Final = -1  # storage key of a reservation made for top-level units
+_PREPAID_MAIN: Final = int(BalanceType.PREPAID_MAIN)
+_POSTPAID_MAIN: Final = int(BalanceType.POSTPAID_MAIN)
 
 
 @dataclass
@@ -412,8 +412,8 @@ class Outcome:
         return out
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
-_OUTCOME_FIELDS = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
+_encode: Final = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
+_OUTCOME_FIELDS: Final = ("result_code", "account_id", "balance", "balance_change", "currency", "cost",
                    "check_balance", "amount_before", "reauth_sessions", "error_message")
 
 
