@@ -267,3 +267,24 @@ def test_init_grouped_matches_the_reference(before: dict, args: list, kwargs: di
         except TypeError as e:
             outcomes.append(("error", str(e)))
     assert outcomes[0] == outcomes[1]
+
+
+def test_fresh_bytes_only_for_a_message_untouched_since_decoding() -> None:
+    from diameter.codec.objects import fresh_bytes
+    from diameter.message import Avp
+    req = CreditControlRequest()
+    req.session_id = "s;2"
+    req.cc_request_number = 3
+    wire = req.as_bytes()
+    assert fresh_bytes(req.__dict__) is None            # built from attributes
+    msg = Message.from_bytes(wire)
+    assert fresh_bytes(msg.__dict__) is wire
+    assert msg.header.command_code == 272 and msg._additional_avps == []
+    assert fresh_bytes(msg.__dict__) is wire            # header and empty list read: still fresh
+    msg.append_avp(Avp.new(1, value="x"))
+    assert fresh_bytes(msg.__dict__) is None            # a custom AVP added
+    read = Message.from_bytes(wire)
+    assert read.cc_request_number == 3
+    assert fresh_bytes(read.__dict__) is None           # attributes decoded into the dict
+    assert fresh_bytes(Message.from_bytes(wire, plain_msg=True).__dict__) is None
+    assert not hasattr(Message.from_bytes(wire, plain_msg=True), "_additional_avps")

@@ -352,34 +352,42 @@ def raw_bytes(d: dict[str, Any]) -> bytes | None:
     (``d["_raw"]``: the message's bytes, its AVPs from offset 20); None when ``d`` holds
     no such bytes."""
     raw: Any = d.get("_raw")
-    if type(raw) is not tuple or len(raw) != 3:
+    if type(raw) is not tuple:
         return None
-    data: Any = raw[0]
-    if not isinstance(data, (bytes, bytearray)) or raw[1] != 20 or len(data) < 20:
+    t: tuple[Any, ...] = raw
+    if len(t) != 3:
+        return None
+    data: Any = t[0]
+    start: Any = t[1]
+    if not isinstance(data, (bytes, bytearray)) or type(start) is not int or len(data) < 20:
+        return None
+    s: int = start
+    if s != 20:
         return None
     buf: bytes = data if type(data) is bytes else bytes(data)
     return buf
-
-
-_FRESH_KEYS: Final = frozenset({"_raw", "header", "_additional_avps"})
 
 
 def fresh_bytes(d: dict[str, Any]) -> bytes | None:
     """The bytes a typed message (``d``: its instance dict) was decoded from when it is fresh
     from the decoder: nothing read but its header, nothing set, no custom AVP added (it would
     encode to them again); None otherwise."""
-    if len(d) > 3 or d.get("_additional_avps"):
+    n = len(d)
+    if n > 4:
         return None
-    for k in d:
-        if k not in _FRESH_KEYS:
+    if "header" in d:
+        n -= 1
+    if "_raw_entries" in d:   # (the interpreted decoder's AVP entries)
+        n -= 1
+    if "_additional_avps" in d:
+        if d["_additional_avps"]:
             return None
-    raw: Any = d.get("_raw")
-    if type(raw) is not tuple or len(raw) != 3:
+        n -= 1
+    if n != 1:   # the bytes alone
         return None
-    data: Any = raw[0]
-    if type(data) is not bytes or raw[1] != 20 or raw[2] != len(data):
+    buf = raw_bytes(d)
+    if buf is None or type(buf) is not bytes or len(buf) != d["_raw"][2]:
         return None
-    buf: bytes = data
     return buf
 
 
