@@ -63,11 +63,38 @@ def test_init_fresh_and_new_answer_match_the_source_on_every_command() -> None:
         assert _state(a) == _state(b) == _state(cls()), cls
         req = cls()
         req.header.hop_by_hop_identifier, req.header.end_to_end_identifier = 7, 9
-        x = assemble.new_answer(cls, req.header, _DEFINED_INIT, _NO_POST_INIT)
-        y = SRC.new_answer(cls, req.header, _DEFINED_INIT, _NO_POST_INIT)
+        x = assemble.new_answer(cls, req.__dict__, _DEFINED_INIT, _NO_POST_INIT)
+        y = SRC.new_answer(cls, req.__dict__, _DEFINED_INIT, _NO_POST_INIT)
         assert type(x) is type(y) is cls and _state(x) == _state(y)
+        # a decoded request whose header was not read: the answer's header from its bytes
+        decoded = Message.from_bytes(req.as_bytes())
+        assert "header" not in decoded.__dict__
+        z = assemble.new_answer(cls, decoded.__dict__, _DEFINED_INIT, _NO_POST_INIT)
+        w = SRC.new_answer(cls, decoded.__dict__, _DEFINED_INIT, _NO_POST_INIT)
+        assert "header" not in decoded.__dict__
+        assert type(z) is type(w) is cls and _state(z) == _state(w) == _state(x), cls
         checked += 1
     assert checked > 50
+
+
+def test_a_decoded_message_makes_its_header_when_first_read() -> None:
+    req = CreditControlRequest()
+    req.session_id = "s;1"
+    req.header.hop_by_hop_identifier, req.header.end_to_end_identifier = 0xFFFFFFF0, 0x12345678
+    req.header.is_proxyable = True
+    wire = req.as_bytes()
+    msg = Message.from_bytes(wire)
+    assert "header" not in msg.__dict__
+    h = msg.header
+    assert msg.__dict__["header"] is h is msg.header   # made once, then an instance attribute
+    assert _hdr(h) == (1, len(wire), 0xC0, 272, 4, 0xFFFFFFF0, 0x12345678)
+    assert h.length_header == 20 and h.is_request and h.is_proxyable
+    assert msg.as_bytes() == wire
+    plain = Message.from_bytes(wire, plain_msg=True)
+    assert _hdr(plain.header) == _hdr(h)
+    # nothing to make it from: no header (as before, for an instance made without __init__)
+    bare = CreditControlRequest.__new__(CreditControlRequest)
+    assert not hasattr(bare, "header") and getattr(bare, "header", None) is None
 
 
 def test_new_answer_leaves_other_classes_to_the_general_code() -> None:
@@ -80,11 +107,12 @@ def test_new_answer_leaves_other_classes_to_the_general_code() -> None:
             super().__init__(header, avps)
             self.result_code = 5012
 
-    h = CreditControlRequest().header
+    d = CreditControlRequest().__dict__
     for mod in (assemble, SRC):
-        assert mod.new_answer(Posted, h, _DEFINED_INIT, _NO_POST_INIT) is None
-        assert mod.new_answer(OwnInit, h, _DEFINED_INIT, _NO_POST_INIT) is None
-        assert mod.new_answer(CreditControlAnswer, object(), _DEFINED_INIT, _NO_POST_INIT) is None
+        assert mod.new_answer(Posted, d, _DEFINED_INIT, _NO_POST_INIT) is None
+        assert mod.new_answer(OwnInit, d, _DEFINED_INIT, _NO_POST_INIT) is None
+        assert mod.new_answer(CreditControlAnswer, {"header": object()}, _DEFINED_INIT, _NO_POST_INIT) is None
+        assert mod.new_answer(CreditControlAnswer, {}, _DEFINED_INIT, _NO_POST_INIT) is None
         assert not mod.init_fresh({}, Posted, _NO_POST_INIT)
 
 
@@ -239,3 +267,24 @@ def test_init_grouped_matches_the_reference(before: dict, args: list, kwargs: di
         except TypeError as e:
             outcomes.append(("error", str(e)))
     assert outcomes[0] == outcomes[1]
+
+
+def test_fresh_bytes_only_for_a_message_untouched_since_decoding() -> None:
+    from diameter.codec.objects import fresh_bytes
+    from diameter.message import Avp
+    req = CreditControlRequest()
+    req.session_id = "s;2"
+    req.cc_request_number = 3
+    wire = req.as_bytes()
+    assert fresh_bytes(req.__dict__) is None            # built from attributes
+    msg = Message.from_bytes(wire)
+    assert fresh_bytes(msg.__dict__) is wire
+    assert msg.header.command_code == 272 and msg._additional_avps == []
+    assert fresh_bytes(msg.__dict__) is wire            # header and empty list read: still fresh
+    msg.append_avp(Avp.new(1, value="x"))
+    assert fresh_bytes(msg.__dict__) is None            # a custom AVP added
+    read = Message.from_bytes(wire)
+    assert read.cc_request_number == 3
+    assert fresh_bytes(read.__dict__) is None           # attributes decoded into the dict
+    assert fresh_bytes(Message.from_bytes(wire, plain_msg=True).__dict__) is None
+    assert not hasattr(Message.from_bytes(wire, plain_msg=True), "_additional_avps")

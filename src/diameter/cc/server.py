@@ -25,6 +25,7 @@ from .encode import CcaEncoder
 from .fastwire import cca as _cca
 from .ccr_walk import ccr_request as _ccr_request
 from .wire import APP_CC
+from ..codec.objects import fresh_bytes as _fresh_bytes
 
 log = logging.getLogger("diameter.cc.server")
 
@@ -71,10 +72,9 @@ def _wire_bytes(msg: Any) -> bytes:
     """The request's bytes: as received when the message is fresh from the decoder (it keeps
     them, with nothing changed or added since), else encoded again."""
     d = getattr(msg, "__dict__", None)
-    if d is not None and len(d) == 3:
-        raw = d.get("_raw")
-        if raw is not None and raw[1] == 20 and raw[2] == len(raw[0]) and not d.get("_additional_avps", 1):
-            buf: bytes = raw[0]
+    if d is not None:
+        buf = _fresh_bytes(d)
+        if buf is not None:
             return buf
     out: bytes = msg.as_bytes()
     return out

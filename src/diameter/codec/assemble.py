@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Final
 
-from .objects import MessageHeader
+from .frame import u32_at
+from .objects import MessageHeader, raw_bytes
 
 _OBJECT_NEW: Final[Any] = object.__new__
 
@@ -36,19 +37,29 @@ def init_fresh(d: dict[str, Any], cls: Any, no_post_init: Any) -> bool:
     return True
 
 
-def new_answer(answer_cls: Any, h: Any, defined_init: Any, no_post_init: Any) -> Any:
-    """``to_answer``'s answer: ``answer_cls`` over a header from request header ``h`` (same
-    code, application and ids, P bit kept), built as ``DefinedMessage.__init__`` would;
-    None when the general code must answer (another ``__init__``, ``__new__`` or a
-    ``__post_init__``, a header that is not a ``MessageHeader``)."""
-    if (not isinstance(h, MessageHeader) or answer_cls.__init__ is not defined_init
-            or answer_cls.__post_init__ is not no_post_init
+def new_answer(answer_cls: Any, rd: dict[str, Any], defined_init: Any, no_post_init: Any) -> Any:
+    """``to_answer``'s answer: ``answer_cls`` over a header from the request's (``rd``: its
+    instance dict; a decoded request's header not read yet is read from its bytes): same code,
+    application and ids, P bit kept, built as ``DefinedMessage.__init__`` would; None when the
+    general code must answer (another ``__init__``, ``__new__`` or a ``__post_init__``, a
+    header that is not a ``MessageHeader``)."""
+    if (answer_cls.__init__ is not defined_init or answer_cls.__post_init__ is not no_post_init
             or answer_cls.__new__ is not _OBJECT_NEW):
         return None
-    req: MessageHeader = h
-    hdr = MessageHeader(req.version, 0, req.command_flags & 0x40, req.command_code,
-                        req.application_id, req.hop_by_hop_identifier,
-                        req.end_to_end_identifier)
+    h: Any = rd.get("header")
+    if h is None:
+        buf = raw_bytes(rd)
+        if buf is None:
+            return None
+        hdr = MessageHeader(buf[0], 0, buf[4] & 0x40, (buf[5] << 16) | (buf[6] << 8) | buf[7],
+                            u32_at(buf, 8), u32_at(buf, 12), u32_at(buf, 16))
+    elif isinstance(h, MessageHeader):
+        req: MessageHeader = h
+        hdr = MessageHeader(req.version, 0, req.command_flags & 0x40, req.command_code,
+                            req.application_id, req.hop_by_hop_identifier,
+                            req.end_to_end_identifier)
+    else:
+        return None
     ans = _OBJECT_NEW(answer_cls)
     d: dict[str, Any] = ans.__dict__
     d["header"] = hdr

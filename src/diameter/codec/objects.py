@@ -347,6 +347,97 @@ def _header(t: MessageTypes, version: int, length: int, flags: int, code: int, a
     return h
 
 
+def raw_bytes(d: dict[str, Any]) -> bytes | None:
+    """The whole message a decoded message (``d``: its instance dict) was decoded from
+    (``d["_raw"]``: the message's bytes, its AVPs from offset 20); None when ``d`` holds
+    no such bytes."""
+    raw: Any = d.get("_raw")
+    if type(raw) is not tuple:
+        return None
+    t: tuple[Any, ...] = raw
+    if len(t) != 3:
+        return None
+    data: Any = t[0]
+    start: Any = t[1]
+    if not isinstance(data, (bytes, bytearray)) or type(start) is not int or len(data) < 20:
+        return None
+    s: int = start
+    if s != 20:
+        return None
+    buf: bytes = data if type(data) is bytes else bytes(data)
+    return buf
+
+
+def fresh_bytes(d: dict[str, Any]) -> bytes | None:
+    """The bytes a typed message (``d``: its instance dict) was decoded from when it is fresh
+    from the decoder: nothing read but its header, nothing set, no custom AVP added (it would
+    encode to them again); None otherwise."""
+    n = len(d)
+    if n > 4:
+        return None
+    if "header" in d:
+        n -= 1
+    if "_raw_entries" in d:   # (the interpreted decoder's AVP entries)
+        n -= 1
+    if "_additional_avps" in d:
+        if d["_additional_avps"]:
+            return None
+        n -= 1
+    if n != 1:   # the bytes alone
+        return None
+    buf = raw_bytes(d)
+    if buf is None or type(buf) is not bytes or len(buf) != d["_raw"][2]:
+        return None
+    return buf
+
+
+def raw_header(d: dict[str, Any]) -> MessageHeader | None:
+    """The header of a decoded message (``d``: its instance dict) made from the bytes it was
+    decoded from (:func:`raw_bytes`); None when ``d`` holds no such bytes."""
+    buf = raw_bytes(d)
+    if buf is None:
+        return None
+    h = MessageHeader(buf[0], (buf[1] << 16) | (buf[2] << 8) | buf[3], buf[4],
+                      (buf[5] << 16) | (buf[6] << 8) | buf[7], u32_at(buf, 8), u32_at(buf, 12),
+                      u32_at(buf, 16))
+    h.length_header = 20
+    return h
+
+
+class LazyExtras:
+    """``DefinedMessage._additional_avps`` (a class attribute) for a decoded message: the
+    custom AVPs' list, made empty on first read (:func:`decode_message` makes none per
+    message) and kept in the instance dict, like :class:`LazyHeader`. A message decoded
+    plain (``_plain``) has none."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        d: dict[str, Any] = obj.__dict__
+        if "_raw" not in d or "_plain" in d:
+            raise AttributeError("_additional_avps")
+        extras: list[Any] = []
+        d["_additional_avps"] = extras
+        return extras
+
+
+class LazyHeader:
+    """``Message.header`` (a class attribute) for a decoded message: :func:`decode_message`
+    makes no header object, this makes it from the message's bytes on first read and keeps
+    it in the instance dict. A non-data descriptor: a header in the instance dict (built,
+    set or read once) is read from there without calling :meth:`__get__`."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        d: dict[str, Any] = obj.__dict__
+        h = raw_header(d)
+        if h is None:
+            raise AttributeError("header")
+        d["header"] = h
+        return h
+
+
 def decode_message(data: bytes, plain_msg: bool) -> Any:
     """``Message.from_bytes``: check the header, locate the AVPs, build the typed message."""
     size = len(data)
@@ -359,8 +450,6 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
     flags = data[4]
     code = (data[5] << 16) | (data[6] << 8) | data[7]
     app = u32_at(data, 8)
-    hbh = u32_at(data, 12)
-    e2e = u32_at(data, 16)
     entries: list[Entry] | None = None
     if COMPILED:
         if data is not FRAMED[0]:   # not just checked by the validation fast path
@@ -389,18 +478,16 @@ def decode_message(data: bytes, plain_msg: bool) -> Any:
                 t.cache[key] = (cmd, msg_type)
             else:
                 msg_type = cmd.type_factory(
-                    _header(t, version, length, flags, code, app, hbh, e2e)) or cmd
+                    _header(t, version, length, flags, code, app, u32_at(data, 12), u32_at(data, 16))) or cmd
                 if factory is not None and factory in t.r_bit_factories:
                     t.cache[key] = (cmd, msg_type)
     msg = msg_type.__new__(msg_type)
     d: dict[str, Any] = msg.__dict__
-    d["header"] = _header(t, version, length, flags, code, app, hbh, e2e)
-    d["_raw"] = (data, 20, length)
+    d["_raw"] = (data, 20, length)   # the header is made when read (LazyHeader)
     if entries is not None:
         d["_raw_entries"] = entries
     if plain_msg or not isinstance(msg, t.defined) or not msg_type.avp_def:
         d["_avps"] = None
         d["_plain"] = True
-    else:
-        d["_additional_avps"] = []
+    # (a typed message's custom AVPs' list is made when read: LazyExtras)
     return msg

@@ -28,6 +28,8 @@ class Message:
     """
     code: int = 0
     name: str = "Unknown"
+    #: a decoded message's header is made from its bytes when first read
+    header: MessageHeader = core.LazyHeader()  # type: ignore[assignment]
 
     def __init__(self, header: MessageHeader | None = None, avps: list[Avp] | None = None) -> None:
         self.header = header or MessageHeader()
@@ -134,10 +136,11 @@ class Message:
         answer_cls = _ANSWER_CLASSES.get(cls)
         if answer_cls is None:
             answer_cls = _ANSWER_CLASSES[cls] = _answer_class_for(cls)
-        h = self.header
-        ans = _new_answer(answer_cls, h, _DEFINED_INIT, _NO_POST_INIT)
+        # a decoded request's header not read yet: the answer's is made from its bytes
+        ans = _new_answer(answer_cls, self.__dict__, _DEFINED_INIT, _NO_POST_INIT)
         if ans is not None:
             return ans      # a DefinedMessage built in one go (compiled): the code below
+        h = self.header
         p_bit = h.command_flags & 0x40
         hdr = MessageHeader(h.version, 0, p_bit, h.command_code, h.application_id,
                             h.hop_by_hop_identifier, h.end_to_end_identifier)
@@ -214,6 +217,8 @@ class DefinedMessage(Message):
     attr_lists: tuple[str, ...] = ()
     _request_cls: type | None = None
     _answer_cls: type | None = None
+    #: a decoded message's custom AVPs' list is made when first read
+    _additional_avps: list[Avp] = core.LazyExtras()  # type: ignore[assignment]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

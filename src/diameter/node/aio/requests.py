@@ -11,7 +11,7 @@ from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ...codec.frame import U32
-from ...codec.objects import decode_message as _decode_message
+from ...codec.objects import LazyHeader, decode_message as _decode_message
 from ...codec.frame import find_u32 as _find_u32
 from ..protocol import avps as A
 from ..protocol.answers import parse_redirect
@@ -55,7 +55,10 @@ def _dest_attrs(cls: type) -> tuple[bool, bool, bool, bool, bool, bool]:
             attr = inspect.getattr_static(cls, name)
             t = type(attr)
             own = own and t.__name__ in _LAYER_ATTRS and t.__module__.startswith("diameter.")
-    typed, header_in_dict = hasattr(cls, "avp_def"), inspect.getattr_static(cls, "header", _NONE) is _NONE
+    # (the message layer's LazyHeader stands for a decoded message's header alone: one built
+    # from attributes has its header in its dict)
+    found = inspect.getattr_static(cls, "header", _NONE)
+    typed, header_in_dict = hasattr(cls, "avp_def"), found is _NONE or type(found) is LazyHeader
     own = own and realm
     return (realm, host, own, typed, header_in_dict, own and typed and header_in_dict)
 
