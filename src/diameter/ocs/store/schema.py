@@ -145,6 +145,28 @@ MIGRATIONS: list[tuple[int, list[str | tuple[str, str]]]] = [
         ("postgres", "ALTER TABLE reservations SET (fillfactor = 50)"),
         ("postgres", "ALTER TABLE sessions SET (fillfactor = 50)"),
     ]),
+    (13, [
+        # SQLite: the ledger and the CDRs without AUTOINCREMENT: it kept each table's
+        # highest id in `sqlite_sequence`, one more page (WAL frame) written by every COMMIT
+        # that added either. Ids stay unique and growing (a new row takes the highest id + 1;
+        # the OCS never deletes these rows, so the highest one given stays in the table);
+        # the rows are copied with their ids (`ocs cdr` export positions stay valid).
+        ("sqlite", "CREATE TABLE ledger_13 (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
+         "account_id BIGINT NOT NULL, balance_id BIGINT NOT NULL, op TEXT NOT NULL, "
+         "amount BIGINT NOT NULL, balance_after BIGINT NOT NULL, units BIGINT NOT NULL, "
+         "session_id TEXT, request_number BIGINT, rating_group BIGINT)"),
+        ("sqlite", "INSERT INTO ledger_13 (id, ts, account_id, balance_id, op, amount, balance_after, "
+         "units, session_id, request_number, rating_group) SELECT id, ts, account_id, balance_id, op, "
+         "amount, balance_after, units, session_id, request_number, rating_group FROM ledger ORDER BY id"),
+        ("sqlite", "DROP TABLE ledger"),
+        ("sqlite", "ALTER TABLE ledger_13 RENAME TO ledger"),
+        ("sqlite", "CREATE TABLE cdrs_13 (id INTEGER PRIMARY KEY, ts REAL NOT NULL, session_id TEXT, "
+         "account_id BIGINT, record TEXT NOT NULL)"),
+        ("sqlite", "INSERT INTO cdrs_13 (id, ts, session_id, account_id, record) "
+         "SELECT id, ts, session_id, account_id, record FROM cdrs ORDER BY id"),
+        ("sqlite", "DROP TABLE cdrs"),
+        ("sqlite", "ALTER TABLE cdrs_13 RENAME TO cdrs"),
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
