@@ -229,8 +229,28 @@ def save(path: str, args: argparse.Namespace) -> None:
     print(f"saved {ccrs} CCR in {nb} batches and {len(batches) - nb} other messages to {path}")
 
 
-def inprocess(path: str, count: int) -> None:
-    """Replay the first `count` messages saved in `path` to the writer's handler, in this process."""
+def wal_pages(conn: Any, wal: str, commits: int) -> str:
+    """What the WAL of `conn`'s file holds (no checkpoint ran): frames per COMMIT, and the
+    share of them per table or index owning the page (as the file is at the end)."""
+    import struct
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    owner = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+    counts: collections.Counter[str] = collections.Counter()
+    with open(wal, "rb") as f:
+        data = f.read()
+    pos = 32
+    while pos + 24 + size <= len(data):
+        counts[owner.get(struct.unpack_from(">I", data, pos)[0], "(free or new)")] += 1
+        pos += 24 + size
+    total = sum(counts.values())
+    parts = ", ".join(f"{name} {n / total * 100:.0f} %" for name, n in counts.most_common(8))
+    return (f"WAL: {total} frames, {total / max(1, commits):.2f} per COMMIT "
+            f"({total * (24 + size) / max(1, commits) / 1024:.1f} KiB); {parts}")
+
+
+def inprocess(path: str, count: int, wal: bool = False) -> None:
+    """Replay the first `count` messages saved in `path` to the writer's handler, in this
+    process (`wal`: no checkpoint, then what the WAL holds is printed)."""
     import marshal
 
     from diameter.ocs.store import sqlite_rows, sqlite_writer
@@ -243,10 +263,13 @@ def inprocess(path: str, count: int) -> None:
         shutil.copy(path + ".sqlite3", db)
         sqlite_writer.lean_sqlite(threads=True)  # as the writer process configures SQLite
         writer = sqlite_writer.Writer(sqlite_rows.connect(db, "FULL"))
+        if wal:
+            writer.conn.execute("PRAGMA wal_autocheckpoint=0")
         sqlite_writer.tune()
         version = writer.handle(("lock",))[1]
         writer.handle(("rollback",))
         loads = marshal.loads
+        commits = 0
         for frame in frames:
             msg = loads(frame)
             if msg[0] == "batch":
@@ -254,6 +277,9 @@ def inprocess(path: str, count: int) -> None:
             kind, detail = writer.handle(msg)
             if kind != "ok":
                 raise SystemExit(f"replayed message failed: {kind} {detail}")
+            commits += msg[0] in ("batch", "commit")
+        if wal:
+            print(wal_pages(writer.conn, db + "-wal", commits))
         writer.conn.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -274,12 +300,14 @@ def main() -> None:
     ap.add_argument("--save", metavar="FILE", help="record the batches to FILE, nothing else")
     ap.add_argument("--inprocess", metavar="FILE", help="replay FILE's messages in this process")
     ap.add_argument("--messages", type=int, default=-1, help="with --inprocess: how many (-1: all)")
+    ap.add_argument("--wal", action="store_true",
+                    help="with --inprocess: no checkpoint; print the WAL's frames per COMMIT and their tables")
     args = ap.parse_args()
     if args.save:
         save(args.save, args)
         return
     if args.inprocess:
-        inprocess(args.inprocess, args.messages)
+        inprocess(args.inprocess, args.messages, args.wal)
         return
     import diameter
     tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
