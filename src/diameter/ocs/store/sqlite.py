@@ -348,6 +348,8 @@ class SqliteStorage(Storage):
             if self._trace is not None:
                 self._trace.shipped([u for u, _f in batch], decide_at, len(flights), len(self._pending))
             fut = self._write_ahead(rows, self._cache.version, self._epoch)
+            if self._trace is not None:
+                self._trace.sent()
             fut.add_done_callback(lambda _f: wake.set())
             flights.append((batch, values, fut, keys))
 

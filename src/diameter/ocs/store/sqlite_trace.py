@@ -7,7 +7,8 @@ system's monotonic clock (``time.monotonic()``, the same in both processes):
 
 * ``first``, ``mean_wait``: when its first unit was queued, and how long its units
   waited on average before the batch was shipped; ``n``: its units;
-* ``decide``, ``ship``: when the event loop began deciding it and when it was sent;
+* ``decide``, ``ship``, ``sent``: when the event loop began deciding it, when it began
+  sending it, and when the message was written to the socket;
   ``flights``: batches already with the writer then; ``left``: units left queued;
 * ``w``: the writer's times (``read``: its socket read that brought the batch, ``begin``:
   it started on it, ``begun``: BEGIN IMMEDIATE and the version check done, ``written``:
@@ -73,6 +74,11 @@ class Trace:
         self.batches.append(rec)
         self.flying.append(rec)
 
+    def sent(self) -> None:
+        """The batch just shipped was handed to the socket (marshalled and sent)."""
+        if self.flying:
+            self.flying[-1]["sent"] = now()
+
     def answered(self, store: Any, fut: Any, batch: list[Any], values: list[Any], detail: Any) -> None:
         """Answer the first batch in flight (``store._done``), timed; `detail`: its reply's."""
         rec = self.flying.popleft() if self.flying else {}
@@ -124,6 +130,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
            ms("first unit queued -> shipped", [r["ship"] - r["first"] for r in recs]),
            ms("deciding (loop)", [r["ship"] - r["decide"] for r in recs]),
            ms("shipped -> writer read", [x["read"] - r["ship"] for r, x in zip(recs, w)]),
+           ms("  of which marshal + send (loop)", [r.get("sent", r["ship"]) - r["ship"] for r in recs]),
            ms("writer read -> begins on it", [x["begin"] - x["read"] for x in w]),
            ms("BEGIN + version check", [x["begun"] - x["begin"] for x in w]),
            ms("rows written (CPU)", [x["written"] - x["begun"] for x in w]),
