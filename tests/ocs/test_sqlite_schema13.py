@@ -16,7 +16,7 @@ from diameter.ocs.accounting import default_balances
 from diameter.ocs.cdr import export_cdrs
 from diameter.ocs.model import AccountKind
 from diameter.ocs.store import queries, schema
-from diameter.ocs.store.sqlite_ahead import drive
+from diameter.ocs.store.sqlite import drive
 from diameter.ocs.tariff import DEFAULT_TARIFF
 
 from .helpers import MIB, MSISDN, gy
