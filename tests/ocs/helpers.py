@@ -31,6 +31,31 @@ def migrations_at(old: int) -> list[Any]:
     return [m for m in schema.MIGRATIONS if m[0] <= old or m[0] in NEEDED]
 
 
+def sqlite_file_at(path: str, versions: Any) -> tuple[Any, float]:
+    """A SQLite file with schema `versions` applied in order and account "old" (prepaid, one
+    main balance of 10,000) made on it, in a transaction left open; (connection, time)."""
+    import sqlite3
+    import time
+
+    from diameter.ocs.accounting import default_balances
+    from diameter.ocs.model import AccountKind
+    from diameter.ocs.store import queries, schema
+    from diameter.ocs.store.sqlite import drive
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN")
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version in versions:
+        for stmt in schema.statements(version, schema.SQLITE_TYPES):
+            conn.execute(stmt)
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    now = time.time()
+    drive(conn, queries.create_account("old", AccountKind.PREPAID, 978, [(0, MSISDN)],
+                                       default_balances(1, 10_000), now))
+    return conn, now
+
+
 async def charged_across_upgrade(url: str, monkeypatch: Any, old: int, msisdn: str,
                                  before: Callable[[Any], Awaitable[None]],
                                  after: Callable[[Any], Awaitable[None]]) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import marshal
 import sqlite3
-import time
 
 from diameter.ocs import Engine, RequestKind, Target, open_storage
 from diameter.ocs.model import Grant, Outcome
@@ -19,7 +18,7 @@ from diameter.ocs.store import queries, schema
 from diameter.ocs.store.sqlite import drive
 from diameter.ocs.store.sqlite_rows import Rows, _dumps
 
-from .helpers import MIB, MSISDN, gy
+from .helpers import MIB, MSISDN, gy, sqlite_file_at
 
 DROPPED = {"ledger_balance", "ledger_account", "reservations_expiry", "sessions_expiry"}
 
@@ -33,21 +32,9 @@ def _version_4_file(path: str) -> None:
     """A file as the previous release left it: versions 1-4, an account charged once (its
     session open, its outcome recorded as JSON text)."""
     from diameter.ocs import rating
-    from diameter.ocs.accounting import default_balances
-    from diameter.ocs.model import AccountKind
     from diameter.ocs.tariff import DEFAULT_TARIFF
 
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("BEGIN")
-    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for version in (1, 2, 3, 4):
-        for stmt in schema.statements(version, schema.SQLITE_TYPES):
-            conn.execute(stmt)
-        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-    now = time.time()
-    drive(conn, queries.create_account("old", AccountKind.PREPAID, 978, [(0, MSISDN)],
-                                       default_balances(1, 10_000), now))
+    conn, now = sqlite_file_at(path, (1, 2, 3, 4))
     req = gy("s1", 0, RequestKind.INITIAL, requested=MIB)
     out = drive(conn, queries.transact(Target(subscriptions=((0, MSISDN),)),
                                        lambda snap: rating.charge(snap, req, DEFAULT_TARIFF, now),

@@ -9,34 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 
 from diameter.ocs import Engine, RequestKind, Target, open_storage, rating
-from diameter.ocs.accounting import default_balances
 from diameter.ocs.cdr import export_cdrs
-from diameter.ocs.model import AccountKind
 from diameter.ocs.store import queries, schema
 from diameter.ocs.store.sqlite import drive
 from diameter.ocs.tariff import DEFAULT_TARIFF
 
-from .helpers import MIB, MSISDN, gy
+from .helpers import MIB, MSISDN, gy, sqlite_file_at
 
 TARGET = Target(subscriptions=((0, MSISDN),))
 
 
 def _version_12_file(path: str) -> tuple[list[tuple], list[tuple]]:
     """Versions 1-12, a session charged from start to end; its ledger and CDR rows."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("BEGIN")
-    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for version in range(1, 13):
-        for stmt in schema.statements(version, schema.SQLITE_TYPES):
-            conn.execute(stmt)
-        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-    now = time.time()
-    drive(conn, queries.create_account("old", AccountKind.PREPAID, 978, [(0, MSISDN)],
-                                       default_balances(1, 10_000), now))
+    conn, now = sqlite_file_at(path, range(1, 13))
     for n, kind, used in ((0, RequestKind.INITIAL, 0), (1, RequestKind.TERMINATION, MIB)):
         req = gy("s1", n, kind, used=used, requested=MIB if n == 0 else None)
         out = drive(conn, queries.transact(TARGET, lambda snap, req=req: rating.charge(snap, req, DEFAULT_TARIFF, now),
