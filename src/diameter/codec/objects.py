@@ -397,11 +397,9 @@ def raw_header(d: dict[str, Any]) -> MessageHeader | None:
     buf = raw_bytes(d)
     if buf is None:
         return None
-    h = MessageHeader(buf[0], (buf[1] << 16) | (buf[2] << 8) | buf[3], buf[4],
-                      (buf[5] << 16) | (buf[6] << 8) | buf[7], u32_at(buf, 8), u32_at(buf, 12),
-                      u32_at(buf, 16))
-    h.length_header = 20
-    return h
+    return _header(MESSAGE_TYPES, buf[0], (buf[1] << 16) | (buf[2] << 8) | buf[3], buf[4],
+                   (buf[5] << 16) | (buf[6] << 8) | buf[7], u32_at(buf, 8), u32_at(buf, 12),
+                   u32_at(buf, 16))
 
 
 class LazyExtras:
