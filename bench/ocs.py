@@ -226,7 +226,10 @@ def window(r: dict) -> str:
             f"writes, {r['loop_calls'][2]:.2f} + {r['loop_calls'][3]:.2f} context switches "
             f"(voluntary + not); client {r['client_calls'][0]:.2f} reads, "
             f"{r['client_calls'][1]:.2f} writes, {r['client_calls'][2]:.2f} + "
-            f"{r['client_calls'][3]:.2f} switches")
+            f"{r['client_calls'][3]:.2f} switches"
+            + (f"\n{'':24s} p99 in each fifth of the run (answer order): "
+               + " / ".join(f"{v:.1f}" for v in r["p99_fifths_ms"]) + f" ms; max {r['max_ms']:.1f} ms"
+               if r.get("p99_fifths_ms") else ""))
 
 
 def times(value: float, reference: float, digits: int) -> str:

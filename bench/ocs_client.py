@@ -254,6 +254,7 @@ async def client_main(args: argparse.Namespace) -> None:
         loop_busy = (loop_seconds(args.server_pid) - loop0) / elapsed
         calls = [(b - a) / n for a, b in zip(calls0, syscalls(args.server_pid))]
         own = [(b - a) / n for a, b in zip(own0, syscalls(os.getpid()))]
+        fifths = [sorted(latencies[k * n // 5:(k + 1) * n // 5]) for k in range(5)]
         latencies.sort()
         shown: dict[int, int] = {}  # -1 (no Result-Code) shown as 0
         for c, k in codes.items():
@@ -262,6 +263,8 @@ async def client_main(args: argparse.Namespace) -> None:
             "client": args.client, "requests": n, "seconds": elapsed, "rate": n / elapsed,
             "client_cpu_us": client_cpu / n * 1e6, "p50_ms": latencies[n // 2] * 1e3,
             "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1e3,
+            "p99_fifths_ms": [f[min(len(f) - 1, int(len(f) * 0.99))] * 1e3 for f in fifths if f],
+            "max_ms": latencies[-1] * 1e3,
             "codes": shown, "loop_busy": loop_busy,
             "loop_calls": calls, "client_calls": own,
             "machine": {k: 100 * v / (sum(machine) or 1) for k, v in zip(MACHINE_FIELDS, machine)}}),
