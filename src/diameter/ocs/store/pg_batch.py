@@ -35,7 +35,7 @@ from typing import Any
 
 from ..model import Outcome
 from . import pg_batch_sql as pg_sql
-from . import queries
+from . import pg_trace, queries
 from .base import StorageError
 from .pg_cache import AccountCache, AccountWrites, account_from_json
 from .pg_decide import Then, Unit, answer, answer_written, cached_targets, decide_batch, queue
@@ -73,6 +73,8 @@ class BatchCommitter:
         self._closing = False
         self._side: set[asyncio.Task[Any]] = set()
         self._loop = asyncio.get_running_loop()
+        trace = pg_trace.path()  # see pg_trace: nothing of it runs when off
+        self._trace = pg_trace.Trace(trace) if trace is not None else None
         self._task = self._loop.create_task(self._run())
 
     # -- callers -------------------------------------------------------------------------
@@ -116,6 +118,8 @@ class BatchCommitter:
         await self._task  # returns when nothing is queued or in the database
         while self._side:
             await asyncio.gather(*list(self._side), return_exceptions=True)
+        if self._trace is not None:
+            self._trace.write()
 
     # -- answers -------------------------------------------------------------------------
     def done(self, unit: Unit, value: Outcome | None, text: Any = None) -> None:
@@ -159,15 +163,17 @@ class BatchCommitter:
                 continue
             batch = self._pending[:self.max_batch]
             del self._pending[:self.max_batch]
+            rec = None if self._trace is None else self._trace.taken(batch, self._running, len(self._pending))
             self._running += 1
-            task = loop.create_task(self._one(batch))
+            task = loop.create_task(self._one(batch, rec))
             self._side.add(task)
             task.add_done_callback(self._side.discard)
 
-    async def _one(self, batch: list[Unit]) -> None:
-        """One batch, in a task of its own; its units to decide again go first in the queue."""
+    async def _one(self, batch: list[Unit], rec: dict[str, Any] | None = None) -> None:
+        """One batch, in a task of its own; its units to decide again go first in the queue
+        (`rec`: its `pg_trace` record, if tracing)."""
         try:
-            again = await self._batch(batch)
+            again = await self._batch(batch, rec)
         except Exception as exc:  # nothing of the batch was written, or (lost connection) unknown
             self.cache.clear()
             lost = _is_connection_error(exc)
@@ -189,7 +195,7 @@ class BatchCommitter:
             self.cache.trim()
             self._wake.set()
 
-    async def _batch(self, batch: list[Unit]) -> list[Unit]:
+    async def _batch(self, batch: list[Unit], rec: dict[str, Any] | None = None) -> list[Unit]:
         """Decide and write one batch; returns the units to decide again."""
         cache = self.cache
         need = cached_targets(batch, cache.accounts, cache.subs, cache.session_account)
@@ -202,6 +208,8 @@ class BatchCommitter:
             writes, again = decide_batch(self, batch, cache.accounts, cache.session_account,
                                          self._busy, self._waiting, self.max_tries)
             self._busy.update(writes)
+            if rec is not None:
+                rec["decided"] = pg_trace.now()
             if writes:
                 try:
                     rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
@@ -213,6 +221,8 @@ class BatchCommitter:
                     STATS["recorded"] += 1
                 else:
                     written = {int(r[0]) for r in rows}
+            if rec is not None:
+                rec["returned"] = pg_trace.now()
         finally:
             if writes:
                 self._busy.difference_update(writes)
@@ -223,6 +233,8 @@ class BatchCommitter:
         answered, conflicts = answer_written(writes, written, cache.accounts, self._inflight,
                                              cache.recent)
         STATS["units"] += answered
+        if rec is not None:
+            pg_trace.Trace.answered(rec, batch)
         for w in conflicts:
             STATS["conflicts"] += 1
             cache.drop(w.account_id)  # changed elsewhere, or a request already recorded: read again
