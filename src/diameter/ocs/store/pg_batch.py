@@ -57,12 +57,17 @@ def _is_connection_error(exc: BaseException) -> bool:
 class BatchCommitter:
     def __init__(self, link: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
                  max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None,
-                 max_inflight: int = 2) -> None:
+                 max_inflight: int = 2, min_follow: int = 8, follow_delay: float = 0.002) -> None:
         self.link = link  # `pg_link`: where LOAD and WRITE run
         self.fallback = fallback
         self.max_batch = max_batch
         self.max_tries = max_tries
         self.max_inflight = max(1, max_inflight)
+        # a batch behind one already in the database starts with `min_follow` units, or once
+        # `follow_delay` seconds passed since it could have started with fewer
+        self.min_follow = min_follow
+        self.follow_delay = follow_delay
+        self._follow_at: float | None = None
         self.cache = cache if cache is not None else AccountCache()
         self._pending: list[Unit] = []
         self._busy: set[int] = set()  # accounts of the batches in the database
@@ -155,12 +160,15 @@ class BatchCommitter:
     async def _run(self) -> None:
         loop = self._loop
         while True:
-            if not self._pending or self._running >= self.max_inflight:
+            if (not self._pending or self._running >= self.max_inflight
+                    or (self._running and len(self._pending) < self.min_follow and not self._closing
+                        and not self._follow_due())):
                 if self._closing and not self._pending and not self._running and not self._waiting:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            self._follow_at = None
             batch = self._pending[:self.max_batch]
             del self._pending[:self.max_batch]
             rec = None if self._trace is None else self._trace.taken(batch, self._running, len(self._pending))
@@ -168,6 +176,18 @@ class BatchCommitter:
             task = loop.create_task(self._one(batch, rec))
             self._side.add(task)
             task.add_done_callback(self._side.discard)
+
+    def _follow_due(self) -> bool:
+        """Whether a batch of few units may start behind one in the database: not at once
+        (it would take the database's fixed cost per batch for a few units, and its place),
+        but `follow_delay` after it first could (a timer wakes the committer then)."""
+        at = self._follow_at
+        now = self._loop.time()
+        if at is None:
+            at = self._follow_at = now + self.follow_delay
+            self._loop.call_at(at, self._wake.set)
+            return False
+        return now >= at
 
     async def _one(self, batch: list[Unit], rec: dict[str, Any] | None = None) -> None:
         """One batch, in a task of its own; its units to decide again go first in the queue
