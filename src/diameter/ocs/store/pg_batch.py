@@ -11,7 +11,9 @@ Up to `max_inflight` batches are in the database at once, on separate connection
 executes while the other waits for its commit to reach the disk), with disjoint accounts:
 an account is *busy* from the moment a batch decided on it until that batch's write
 returned, and a unit of a busy account waits for the next batch after it. So no batch
-ever decides on state another in-flight batch has not committed yet.
+ever decides on state another in-flight batch has not committed yet. A batch behind one
+already in the database waits for `min_follow` units or `follow_delay` (a batch of two or
+three units would take the database's whole fixed cost per batch, and a place).
 
 An account whose version changed since it was cached (another instance, an administrative
 command) is not written: it is dropped from the cache and its units are decided again in
