@@ -253,6 +253,9 @@ def main() -> None:
     ap.add_argument("--sqlite-trace", default=None, metavar="FILE",
                     help="record a timeline per SQLite batch in FILE and print its summary "
                          "(diameter.ocs.store.sqlite_trace; off by default)")
+    ap.add_argument("--pg-trace", default=None, metavar="FILE",
+                    help="record a timeline per PostgreSQL batch in FILE and print its summary "
+                         "(diameter.ocs.store.pg_trace; off by default)")
     ap.add_argument("--client", choices=("lean", "node"), default="lean",
                     help="the load client (bench/ocs_client.py): lean (default), a minimal "
                          "Diameter client, or node, this package's DiameterNode.request_bytes")
@@ -303,6 +306,9 @@ def main() -> None:
             if db == "sqlite" and args.sqlite_trace:
                 Path(args.sqlite_trace).unlink(missing_ok=True)
                 env = dict(ENV, DIAMETER_SQLITE_TRACE=args.sqlite_trace)
+            if db == "postgres" and args.pg_trace:
+                Path(args.pg_trace).unlink(missing_ok=True)
+                env = dict(ENV, DIAMETER_PG_TRACE=args.pg_trace)
             proc, port = start_server([sys.executable, "-m", "diameter", "ocs", "-d", url, "serve",
                                        "--port", "0", "--identity", "ocs.bench.example.net",
                                        "--realm", REALM, "--max-in-progress", "100000"], env)
@@ -316,9 +322,12 @@ def main() -> None:
                   f"{times(r['server_cpu_us'], ref['server_cpu_us'], 1)} its CPU per CCR)")
             print(window(r))
             print(f"{'':24s} {books}")
-            if env is not None:
+            if env is not None and db == "sqlite":
                 from diameter.ocs.store import sqlite_trace
                 sqlite_trace.main([args.sqlite_trace])
+            elif env is not None:
+                from diameter.ocs.store import pg_trace
+                pg_trace.main([args.pg_trace])
         finally:
             if teardown:
                 teardown()

@@ -10,6 +10,13 @@ is written, which changes nothing of the writer's work). Run the replay under
 ``valgrind --tool=callgrind`` with all and with none of the messages: per CCR is the
 difference of the two totals over the CCRs replayed (printed).
 
+``--write`` (on an empty database) first creates the accounts `ocs_loop` creates (same ids,
+versions and balances), so the replayed statements write what the recorded run wrote, in
+the same batches: PostgreSQL's own work per batch, deterministic (the postmaster under
+callgrind: the difference of the writer backend's totals). ``--current-sql`` sends this
+tree's `pg_batch_sql.WRITE` instead of the recorded text (a new form of the statement, on
+the same parameters).
+
     python bench/ocs_pg_writer.py --save /tmp/pgw.rec --db postgresql://.../empty1 [--inflight 14]
     valgrind --tool=callgrind python bench/ocs_pg_writer.py --replay /tmp/pgw.rec \\
         --db postgresql://.../empty2 --messages -1      # and --messages 0
@@ -54,10 +61,16 @@ def save(args: argparse.Namespace, rest: list[str]) -> None:
 
 
 async def replay(args: argparse.Namespace) -> None:
-    from diameter.ocs.store import open_storage, pg_writer
+    from diameter.ocs.store import open_storage, pg_batch_sql, pg_writer
 
-    async with open_storage(args.db):  # the schema (the row types of WRITE's arrays)
-        pass
+    async with open_storage(args.db) as store:  # the schema (the row types of WRITE's arrays)
+        if args.write:
+            from diameter.ocs import AccountKind
+            from diameter.ocs.accounting import default_balances
+            for i in range(args.accounts):  # as bench/ocs_loop.py
+                await store.create_account(f"bench{i}", kind=AccountKind.PREPAID,
+                                           subscriptions=[(0, f"4917{i:08d}")],
+                                           balances=default_balances(1, 10**12))
     with open(args.replay, "rb") as f:
         messages = [marshal.dumps(m, 4) for m in marshal.load(f)]
 
@@ -74,6 +87,8 @@ async def replay(args: argparse.Namespace) -> None:
     for data in messages:
         msg = marshal.loads(data)
         if msg[0] == "sql":
+            if args.current_sql and "INSERT INTO ledger" in msg[2]:
+                msg = ("sql", msg[1], pg_batch_sql.WRITE)
             writer.request(msg)
             continue
         text = writer.sql[msg[1]]
@@ -92,6 +107,11 @@ def main() -> None:
     ap.add_argument("--save", help="record the writer's messages of an ocs_loop run in this file")
     ap.add_argument("--replay", help="replay the WRITE statements recorded in this file")
     ap.add_argument("--messages", type=int, default=-1, help="how many WRITEs to replay (-1: all)")
+    ap.add_argument("--write", action="store_true",
+                    help="replay: create ocs_loop's accounts first, so the statements write")
+    ap.add_argument("--accounts", type=int, default=100, help="with --write: as ocs_loop's --accounts")
+    ap.add_argument("--current-sql", action="store_true",
+                    help="replay: this tree's WRITE statement instead of the recorded one")
     args, rest = ap.parse_known_args()
     if args.save:
         save(args, rest)

@@ -11,7 +11,9 @@ Up to `max_inflight` batches are in the database at once, on separate connection
 executes while the other waits for its commit to reach the disk), with disjoint accounts:
 an account is *busy* from the moment a batch decided on it until that batch's write
 returned, and a unit of a busy account waits for the next batch after it. So no batch
-ever decides on state another in-flight batch has not committed yet.
+ever decides on state another in-flight batch has not committed yet. A batch behind one
+already in the database waits for `min_follow` units or `follow_delay` (a batch of two or
+three units would take the database's whole fixed cost per batch, and a place).
 
 An account whose version changed since it was cached (another instance, an administrative
 command) is not written: it is dropped from the cache and its units are decided again in
@@ -35,7 +37,7 @@ from typing import Any
 
 from ..model import Outcome
 from . import pg_batch_sql as pg_sql
-from . import queries
+from . import pg_trace, queries
 from .base import StorageError
 from .pg_cache import AccountCache, AccountWrites, account_from_json
 from .pg_decide import Then, Unit, answer, answer_written, cached_targets, decide_batch, queue
@@ -57,12 +59,17 @@ def _is_connection_error(exc: BaseException) -> bool:
 class BatchCommitter:
     def __init__(self, link: Any, fallback: Callable[[Unit], Awaitable[Outcome | None]], *,
                  max_batch: int = 400, max_tries: int = 3, cache: AccountCache | None = None,
-                 max_inflight: int = 2) -> None:
+                 max_inflight: int = 2, min_follow: int = 8, follow_delay: float = 0.002) -> None:
         self.link = link  # `pg_link`: where LOAD and WRITE run
         self.fallback = fallback
         self.max_batch = max_batch
         self.max_tries = max_tries
         self.max_inflight = max(1, max_inflight)
+        # a batch behind one already in the database starts with `min_follow` units, or once
+        # `follow_delay` seconds passed since it could have started with fewer
+        self.min_follow = min_follow
+        self.follow_delay = follow_delay
+        self._follow_at: float | None = None
         self.cache = cache if cache is not None else AccountCache()
         self._pending: list[Unit] = []
         self._busy: set[int] = set()  # accounts of the batches in the database
@@ -73,6 +80,8 @@ class BatchCommitter:
         self._closing = False
         self._side: set[asyncio.Task[Any]] = set()
         self._loop = asyncio.get_running_loop()
+        trace = pg_trace.path()  # see pg_trace: nothing of it runs when off
+        self._trace = pg_trace.Trace(trace) if trace is not None else None
         self._task = self._loop.create_task(self._run())
 
     # -- callers -------------------------------------------------------------------------
@@ -116,6 +125,8 @@ class BatchCommitter:
         await self._task  # returns when nothing is queued or in the database
         while self._side:
             await asyncio.gather(*list(self._side), return_exceptions=True)
+        if self._trace is not None:
+            self._trace.write()
 
     # -- answers -------------------------------------------------------------------------
     def done(self, unit: Unit, value: Outcome | None, text: Any = None) -> None:
@@ -151,23 +162,40 @@ class BatchCommitter:
     async def _run(self) -> None:
         loop = self._loop
         while True:
-            if not self._pending or self._running >= self.max_inflight:
+            if (not self._pending or self._running >= self.max_inflight
+                    or (self._running and len(self._pending) < self.min_follow and not self._closing
+                        and not self._follow_due())):
                 if self._closing and not self._pending and not self._running and not self._waiting:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            self._follow_at = None
             batch = self._pending[:self.max_batch]
             del self._pending[:self.max_batch]
+            rec = None if self._trace is None else self._trace.taken(batch, self._running, len(self._pending))
             self._running += 1
-            task = loop.create_task(self._one(batch))
+            task = loop.create_task(self._one(batch, rec))
             self._side.add(task)
             task.add_done_callback(self._side.discard)
 
-    async def _one(self, batch: list[Unit]) -> None:
-        """One batch, in a task of its own; its units to decide again go first in the queue."""
+    def _follow_due(self) -> bool:
+        """Whether a batch of few units may start behind one in the database: not at once
+        (it would take the database's fixed cost per batch for a few units, and its place),
+        but `follow_delay` after it first could (a timer wakes the committer then)."""
+        at = self._follow_at
+        now = self._loop.time()
+        if at is None:
+            at = self._follow_at = now + self.follow_delay
+            self._loop.call_at(at, self._wake.set)
+            return False
+        return now >= at
+
+    async def _one(self, batch: list[Unit], rec: dict[str, Any] | None = None) -> None:
+        """One batch, in a task of its own; its units to decide again go first in the queue
+        (`rec`: its `pg_trace` record, if tracing)."""
         try:
-            again = await self._batch(batch)
+            again = await self._batch(batch, rec)
         except Exception as exc:  # nothing of the batch was written, or (lost connection) unknown
             self.cache.clear()
             lost = _is_connection_error(exc)
@@ -189,7 +217,7 @@ class BatchCommitter:
             self.cache.trim()
             self._wake.set()
 
-    async def _batch(self, batch: list[Unit]) -> list[Unit]:
+    async def _batch(self, batch: list[Unit], rec: dict[str, Any] | None = None) -> list[Unit]:
         """Decide and write one batch; returns the units to decide again."""
         cache = self.cache
         need = cached_targets(batch, cache.accounts, cache.subs, cache.session_account)
@@ -202,6 +230,8 @@ class BatchCommitter:
             writes, again = decide_batch(self, batch, cache.accounts, cache.session_account,
                                          self._busy, self._waiting, self.max_tries)
             self._busy.update(writes)
+            if rec is not None:
+                rec["decided"] = pg_trace.now()
             if writes:
                 try:
                     rows = await self.link.fetch(pg_sql.WRITE, *pg_sql.write_args(writes.values()),
@@ -213,6 +243,8 @@ class BatchCommitter:
                     STATS["recorded"] += 1
                 else:
                     written = {int(r[0]) for r in rows}
+            if rec is not None:
+                rec["returned"] = pg_trace.now()
         finally:
             if writes:
                 self._busy.difference_update(writes)
@@ -223,6 +255,8 @@ class BatchCommitter:
         answered, conflicts = answer_written(writes, written, cache.accounts, self._inflight,
                                              cache.recent)
         STATS["units"] += answered
+        if rec is not None:
+            pg_trace.Trace.answered(rec, batch)
         for w in conflicts:
             STATS["conflicts"] += 1
             cache.drop(w.account_id)  # changed elsewhere, or a request already recorded: read again
