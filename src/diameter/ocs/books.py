@@ -93,7 +93,7 @@ class Books:
         self.request_number = request_number
         self.rows: list[LedgerRow] = []
         if reservations is None:
-            reservations = {(r.session_id, r.rating_group): r for r in snap.reservations}
+            reservations = {r.key: r for r in snap.reservations}
             sessions = dict(snap.sessions)
             others = snap.other_sessions
         self.reservations = reservations
@@ -191,8 +191,7 @@ class Books:
             self.change(bal, h.amount, "release", h.units,
                         None if res.rating_group == _NO_RG else res.rating_group,
                         session_id=res.session_id)
-        # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
-        key: Any = (res.session_id, res.rating_group)
+        key: Any = res.key  # (Any: compiled, a tuple-typed key is rebuilt for each use)
         # (``del``, not ``pop(key, None)``: compiled, dict.pop is a generic method call, and
         # ``in`` then ``del`` hashes the tuple twice)
         try:
@@ -242,7 +241,7 @@ class Books:
         return self.reservations.get(key)
 
     def keep(self, res: Reservation) -> None:
-        key: Any = (res.session_id, res.rating_group)  # (Any: see `release`)
+        key: Any = res.key  # (Any: see `release`)
         self.reservations[key] = res
         self.put[key] = res
         if self.deleted is not None:
