@@ -313,3 +313,26 @@ def test_units_queued_behind_a_full_pipeline_are_all_committed(tmp_path):
             assert done == {**{f"u{i}": 2001 for i in range(12)}, "chained": 2001}
             assert st.ahead >= 1
     asyncio.run(main())
+
+
+def test_a_copy_in_the_same_batch_is_replayed_and_the_next_number_charged(tmp_path):
+    """The cache looks outcomes up only for request numbers its session already has
+    (`recorded_numbers`): a copy decided in the same batch as its first is replayed from the
+    batch, a new number of the same session is charged."""
+    async def main():
+        async with open_storage(str(tmp_path / "ocs.sqlite3")) as st:
+            eng = Engine(st)
+            await eng.create_account("pc", [(0, MSISDN)], amount=1000)
+            await eng.charge(gy("c1", 0, RequestKind.INITIAL))  # the session's numbers known: {0}
+            assert st._cache.recorded_numbers.get("c1") == {0}
+            commits = st.commits
+            one, two, three = await asyncio.gather(  # queued in one loop pass: one batch
+                eng.charge(gy("c1", 1, RequestKind.UPDATE, used=MIB)),
+                eng.charge(gy("c1", 1, RequestKind.UPDATE, used=MIB)),
+                eng.charge(gy("c1", 2, RequestKind.UPDATE, used=MIB)))
+            assert st.commits - commits == 1
+            assert not one.replayed and two.replayed and not three.replayed
+            assert (two.result_code, two.grants, two.balance) == (one.result_code, one.grants, one.balance)
+            assert st._cache.recorded_numbers["c1"] == {0, 1, 2}
+            assert await st.recorded(("c1", 2)) is not None and (await st.audit()).ok
+    asyncio.run(main())

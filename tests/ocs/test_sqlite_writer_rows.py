@@ -174,13 +174,15 @@ def test_ledger_runs_expand_to_the_rows_decided_and_a_cut_run_is_refused():
             LedgerRow(7, 70, "release", 5, 865, 1, "s0", 2, None, now),  # another session's hold
             LedgerRow(7, 70, "adjust", 1, 866, 0, None, None, None, now - 1.0)]
     runs: list = []
-    _ledger_groups(runs, rows, now, ts)
+    balances: dict = {}
+    _ledger_groups(runs, balances, rows, now, ts)
     assert runs[:5] == [ts, 7, "s1", 2, 3] and len(runs) == 3 * 5 + 5 * 6
+    assert balances == {70: 866, 71: 0}  # each balance's last row: what `Decision.balances` gives
     want = [v for r in rows for v in ((ts if r.ts == now else _secs(r.ts)), r.account_id, r.balance_id, r.op,
                                       r.amount, r.balance_after, r.units, r.session_id, r.request_number,
                                       r.rating_group)]
     assert ledger_rows(runs) == want
-    _ledger_groups(runs, rows[:1], now, ts)  # a second decision: a run of its own
+    _ledger_groups(runs, balances, rows[:1], now, ts)  # a second decision: a run of its own
     assert ledger_rows(runs) == want + want[:10]
     with pytest.raises(ValueError):
         ledger_rows(runs[:-1])

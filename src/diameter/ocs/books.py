@@ -30,7 +30,6 @@ class Decision:
 
     outcome: Outcome
     ledger: list[LedgerRow] = field(default_factory=list)
-    balances: dict[int, int] = field(default_factory=dict)  # balance id -> new amount
     reservations_put: list[Reservation] = field(default_factory=list)
     reservations_del: list[tuple[str, int]] = field(default_factory=list)
     sessions_put: list[SessionRow] = field(default_factory=list)
@@ -39,20 +38,25 @@ class Decision:
     account_state: str | None = None
 
     def __init__(self, outcome: Outcome, ledger: list[LedgerRow] | None = None,
-                 balances: dict[int, int] | None = None,
                  reservations_put: list[Reservation] | None = None,
                  reservations_del: list[tuple[str, int]] | None = None,
                  sessions_put: list[SessionRow] | None = None, sessions_del: list[str] | None = None,
                  cdrs: list[dict[str, Any]] | None = None, account_state: str | None = None) -> None:
         self.outcome = outcome
         self.ledger = [] if ledger is None else ledger
-        self.balances = {} if balances is None else balances
         self.reservations_put = [] if reservations_put is None else reservations_put
         self.reservations_del = [] if reservations_del is None else reservations_del
         self.sessions_put = [] if sessions_put is None else sessions_put
         self.sessions_del = [] if sessions_del is None else sessions_del
         self.cdrs = [] if cdrs is None else cdrs
         self.account_state = account_state
+
+    @property
+    def balances(self) -> dict[int, int]:
+        """Balance id -> new amount, made from the ledger when asked: balances change only
+        through `Books.change`, so a balance's last row holds its new amount (the SQLite cache
+        takes them while it walks the rows, and no dict is made per decision for it)."""
+        return {r.balance_id: r.balance_after for r in self.ledger}
 
 
 def rg_key(rating_group: int | None) -> int:
@@ -89,7 +93,7 @@ class Books:
         self.request_number = request_number
         self.rows: list[LedgerRow] = []
         if reservations is None:
-            reservations = {(r.session_id, r.rating_group): r for r in snap.reservations}
+            reservations = {r.key: r for r in snap.reservations}
             sessions = dict(snap.sessions)
             others = snap.other_sessions
         self.reservations = reservations
@@ -187,8 +191,7 @@ class Books:
             self.change(bal, h.amount, "release", h.units,
                         None if res.rating_group == _NO_RG else res.rating_group,
                         session_id=res.session_id)
-        # one tuple object for the look-ups (Any: compiled, a tuple-typed key is rebuilt for each)
-        key: Any = (res.session_id, res.rating_group)
+        key: Any = res.key  # (Any: compiled, a tuple-typed key is rebuilt for each use)
         # (``del``, not ``pop(key, None)``: compiled, dict.pop is a generic method call, and
         # ``in`` then ``del`` hashes the tuple twice)
         try:
@@ -238,7 +241,7 @@ class Books:
         return self.reservations.get(key)
 
     def keep(self, res: Reservation) -> None:
-        key: Any = (res.session_id, res.rating_group)  # (Any: see `release`)
+        key: Any = res.key  # (Any: see `release`)
         self.reservations[key] = res
         self.put[key] = res
         if self.deleted is not None:
@@ -300,9 +303,7 @@ class Books:
                 if r.balance_id == mid and r.op not in _HOLD_OPS:
                     change += r.amount
             outcome.balance_change = change
-        # balances change only through `change`: a balance's last row holds its new amount
-        return Decision(outcome, rows, {r.balance_id: r.balance_after for r in rows},
-                        list(self.put.values()), _sorted(self.deleted), list(self.sessions_put.values()),
+        return Decision(outcome, rows, list(self.put.values()), _sorted(self.deleted), list(self.sessions_put.values()),
                         _sorted(self.sessions_del), self.cdrs)
 
 

@@ -183,6 +183,9 @@ class Reservation:
         self.request_number = request_number
         self.final = final
         self.peer = peer
+        #: ``(session_id, rating_group)``, the one tuple of the books' and caches' look-ups
+        #: (Any: compiled, a tuple-typed attribute is rebuilt as a new tuple for each use)
+        self.key: Any = (session_id, rating_group)
 
     def holds_json(self) -> str:
         return json.dumps([[h.balance_id, h.amount, h.units] for h in self.holds])

@@ -32,7 +32,7 @@ def session_books(snap: Snapshot, res: dict[str, dict[int, Reservation]], sessio
     mine = res.get(scope)
     row = sessions.get(scope)
     return Books(snap, now, session_id, request_number,
-                 {(scope, rg): r for rg, r in mine.items()} if mine else {},
+                 {r.key: r for r in mine.values()} if mine else {},
                  {scope: row} if row is not None else {}, len(res) - (1 if mine else 0))
 
 
@@ -57,7 +57,7 @@ def apply_holds(res: dict[str, dict[int, Reservation]], sessions: dict[str, Sess
         if got is None:
             got = res[r.session_id] = {}
         got[r.rating_group] = r
-        key = (r.session_id, r.rating_group)
+        key = r.key  # (Any, as above: the reservation's own tuple)
         res_put[key] = r
         session_account[r.session_id] = account_id
     for sid in dec.sessions_del:

@@ -134,9 +134,10 @@ def recorded(key: tuple[str, int]) -> Work:
 
 def apply(dec: Decision, key: tuple[str, int] | None, now: float) -> Work:
     """Write a decision: balances, ledger, reservations, sessions, CDRs, the outcome."""
-    if dec.balances:
+    balances = dec.balances  # (made from the ledger at each read)
+    if balances:
         yield ("UPDATE balances SET amount = ? WHERE id = ?",
-               [(amount, bid) for bid, amount in dec.balances.items()], "many")
+               [(amount, bid) for bid, amount in balances.items()], "many")
     if dec.ledger:
         yield ("INSERT INTO ledger (ts, account_id, balance_id, op, amount, balance_after, units, "
                "session_id, request_number, rating_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -80,11 +80,14 @@ def _secs(t: float) -> float:
     return _us(t) / 1e6
 
 
-def _ledger_groups(ledger: list[Any], rows: list[LedgerRow], now: float, ts: float) -> None:
+def _ledger_groups(ledger: list[Any], balances: dict[Any, Any], rows: list[LedgerRow], now: float,
+                   ts: float) -> None:
     """Append a decision's ledger rows to `ledger` as the writer takes them: runs of rows of
     one (time, account, session, request number), a decision's rows mostly, as that head
     once, the run's length, then each row's own values (balance, op, amount, balance after,
-    units, rating group): fewer values to build, send and free than ten per row."""
+    units, rating group): fewer values to build, send and free than ten per row. Each row's
+    balance after goes to `balances` too (the last row of a balance holds its new amount:
+    `Decision.balances`, without its dict; the ids and amounts boxed once for both)."""
     count = 0
     at = -1  # where the run's length goes
     t0 = 0.0
@@ -105,10 +108,13 @@ def _ledger_groups(ledger: list[Any], rows: list[LedgerRow], now: float, ts: flo
             ledger.append(0)
             count = 0
             t0, acc0, sid0, num0 = t, acc, sid, num
-        ledger.append(r.balance_id)
+        bid: Any = r.balance_id
+        after: Any = r.balance_after
+        balances[bid] = after
+        ledger.append(bid)
         ledger.append(r.op)
         ledger.append(r.amount)
-        ledger.append(r.balance_after)
+        ledger.append(after)
         ledger.append(r.units)
         ledger.append(r.rating_group)
         count += 1
@@ -248,7 +254,12 @@ class AccountCache:
         `recorded`: outcomes of this batch's keys already read from the file (all of them:
         a key missing there was not committed before this batch)."""
         k: Any = key  # (Any: compiled, a tuple-typed key is rebuilt for each use)
+        numbers: set[int] | None = None
         if key is not None:
+            numbers = self.recorded_numbers.get(key[0])
+        # a number missing from its session's known numbers has no outcome in this batch, in
+        # those in flight or in the file (`recorded_numbers`): nothing to look up
+        if key is not None and (numbers is None or key[1] in numbers):
             done = self.outcomes.get(k)
             if done is None:
                 done = self.inflight.get(k)
@@ -289,18 +300,14 @@ class AccountCache:
             self.outcomes[k] = out
             sid, number = key
             self.outcome_rows.extend((sid, number, ts, out.to_row()))
-            numbers = self.recorded_numbers.get(sid)
-            if numbers is not None:
+            if numbers is not None:  # (the session's set read above: nothing replaced it since)
                 numbers.add(number)
         return out
 
     def _apply(self, acc: CachedAccount, dec: Decision, account_id: int, now: float, ts: float) -> None:
         """Remember what `dec` changes (`ts`: ``_secs(now)``)."""
-        balances = self.balances
-        for bid, amount in dec.balances.items():
-            balances[bid] = amount  # the Balance objects were changed in place by Books
-        if dec.ledger:
-            _ledger_groups(self.ledger, dec.ledger, now, ts)
+        if dec.ledger:  # and the balances (the Balance objects were changed in place by Books)
+            _ledger_groups(self.ledger, self.balances, dec.ledger, now, ts)
         account_ops.apply_holds(acc.res, acc.sessions, dec, self.res_put, self.ses_put,
                                 self.session_account, account_id)
         for c in dec.cdrs:  # the record's JSON text is made by the writer (its floats cost)
