@@ -19,11 +19,13 @@ functions, which ``-fPIC`` otherwise routes through the PLT (measured in docs/pe
 
 
 class BuildExt(build_ext):
-    """``build_ext`` adding :data:`EXTRA_CFLAGS` that the compiler accepts (each probed on
-    an empty file; none where it refuses, e.g. another compiler than gcc/clang)."""
+    """``build_ext`` adding :data:`EXTRA_CFLAGS` that a Unix C compiler accepts (each probed
+    on an empty file with ``-Werror``; the ones it refuses are left out)."""
 
     def build_extensions(self) -> None:
-        flags = [flag for flag in EXTRA_CFLAGS if self._accepts(flag)] if self.extensions else []
+        flags: list[str] = []
+        if self.extensions and self.compiler.compiler_type == "unix":   # (gcc/clang flags: MSVC only warns)
+            flags = [flag for flag in EXTRA_CFLAGS if self._accepts(flag)]
         for ext in self.extensions:
             ext.extra_compile_args = [*flags, *(ext.extra_compile_args or [])]
         super().build_extensions()
