@@ -7,8 +7,39 @@ are not, or when ``DIAMETER_PURE_PYTHON_BUILD=1`` is set, the package installs a
 pure Python and runs the same source interpreted. Everything else is in pyproject.toml.
 """
 import os
+import tempfile
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+EXTRA_CFLAGS = ("-fno-plt", "-fno-semantic-interposition")
+"""Added to the compiled groups' C flags where the compiler takes them: calls into libpython
+through its GOT rather than the PLT, and direct (inlinable) calls between a group's own
+functions, which ``-fPIC`` otherwise routes through the PLT (measured in docs/performance.md)."""
+
+
+class BuildExt(build_ext):
+    """``build_ext`` adding :data:`EXTRA_CFLAGS` that a Unix C compiler accepts (each probed
+    on an empty file with ``-Werror``; the ones it refuses are left out)."""
+
+    def build_extensions(self) -> None:
+        flags: list[str] = []
+        if self.extensions and self.compiler.compiler_type == "unix":   # (gcc/clang flags: MSVC only warns)
+            flags = [flag for flag in EXTRA_CFLAGS if self._accepts(flag)]
+        for ext in self.extensions:
+            ext.extra_compile_args = [*flags, *(ext.extra_compile_args or [])]
+        super().build_extensions()
+
+    def _accepts(self, flag: str) -> bool:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write("int diameter_probe(void) { return 0; }\n")
+            try:
+                self.compiler.compile([src], output_dir=tmp, extra_postargs=["-Werror", flag])
+            except Exception:   # (CompileError, or a compiler that cannot run at all)
+                return False
+        return True
 
 COMPILED_MODULES = [f"src/diameter/codec/{name}.py"
                     for name in ("frame", "typed_slot", "typed", "typed_memo", "typed_encode", "objects", "grammar",
@@ -66,4 +97,4 @@ def ext_modules() -> list:
     return extensions
 
 
-setup(ext_modules=ext_modules())
+setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildExt})
