@@ -357,7 +357,9 @@ def test_a_trace_records_each_batch_from_queueing_to_answers(tmp_path, monkeypat
         w = r["w"]
         assert r["first"] <= r["ship"] <= w["read"] <= w["begin"] <= w["begun"] <= w["written"]
         assert w["written"] <= w["committed"] <= r["reply"] <= r["settle"] <= r["answered"]
-    assert "COMMIT" in sqlite_trace.summary(recs)
+        assert w["committed"] <= w["sync"] <= w["synced"] <= w["sending"] <= r["reply"]  # FULL
+    summary = sqlite_trace.summary(recs)
+    assert "COMMIT" in summary and "reply sent -> read (loop)" in summary
 
 
 def test_the_writer_process_and_its_checkpointer_close_leaving_everything_in_the_file(tmp_path):

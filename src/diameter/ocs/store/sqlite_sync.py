@@ -117,17 +117,23 @@ class Syncer:
                 self._queue, self._durable = [], False
                 slot = self._taken
                 self._taken += 1
+            traced: list[dict[str, float]] = []  # replies with times (sqlite_trace)
             if durable:  # begun after every reply taken above was queued (see point 2)
+                begun = time.monotonic()
                 self.sync()
                 synced = time.monotonic()
-                for _kind, detail in replies:
-                    if type(detail) is dict and "committed" in detail:  # traced (sqlite_trace)
-                        detail["synced"] = synced
+                traced = [d for _kind, d in replies if type(d) is dict and "committed" in d]
+                for detail in traced:
+                    detail["sync"], detail["synced"] = begun, synced
             with turn:
                 while self._sent != slot and not self.closed:
                     turn.wait()
             if self.closed:
                 return
+            if traced:
+                sending = time.monotonic()
+                for detail in traced:
+                    detail["sending"] = sending
             self._send(replies)  # slots are sent one at a time, in the order taken
             with turn:
                 self._sent += 1

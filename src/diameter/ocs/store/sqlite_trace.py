@@ -12,8 +12,9 @@ system's monotonic clock (``time.monotonic()``, the same in both processes):
   ``flights``: batches already with the writer then; ``left``: units left queued;
 * ``w``: the writer's times (``read``: its socket read that brought the batch, ``begin``:
   it started on it, ``begun``: BEGIN IMMEDIATE and the version check done, ``written``:
-  the rows written, ``committed``: COMMIT returned, ``synced``: the WAL's sync that
-  covers it returned, see :mod:`.sqlite_sync`);
+  the rows written, ``committed``: COMMIT returned, ``sync`` and ``synced``: the WAL's
+  sync that covers it began and returned, ``sending``: its sync thread began sending the
+  reply, see :mod:`.sqlite_sync`);
 * ``reply``: the reply read on the event loop; ``settle``, ``answered``: the committer
   began answering its units, and was done.
 
@@ -136,7 +137,13 @@ def summary(lines: list[dict[str, Any]]) -> str:
            ms("rows written (CPU)", [x["written"] - x["begun"] for x in w]),
            ms("COMMIT (fsync unless synced)", [x["committed"] - x["written"] for x in w]),
            ms("COMMIT -> WAL synced (sync thread)", [x["synced"] - x["committed"] for x in synced] or [0.0]),
+           ms("  of which fdatasync (+ the GIL back)", [x["synced"] - x["sync"] for x in synced if "sync" in x]
+              or [0.0]),
            ms("committed -> reply read (loop)", [r["reply"] - x["committed"] for r, x in zip(recs, w)]),
+           ms("  synced -> reply sent (sync thread)", [x["sending"] - x["synced"] for x in synced
+                                                      if "sending" in x] or [0.0]),
+           ms("  reply sent -> read (loop)", [r["reply"] - x["sending"] for r, x in zip(recs, w)
+                                             if "sending" in x] or [0.0]),
            ms("reply read -> settling", [r["settle"] - r["reply"] for r in recs]),
            ms("answering", [r["answered"] - r["settle"] for r in recs]),
            ms("writer idle before a COMMIT's work", [b["begin"] - a["committed"] for a, b
