@@ -110,7 +110,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
         return vals[min(len(vals) - 1, int(len(vals) * q))]
 
     def ms(name: str, vals: list[float]) -> str:
-        return (f"  {name:34s} mean {sum(vals) / len(vals) * 1e3:6.3f}  p50 {pct(vals, 0.5) * 1e3:6.3f}"
+        return (f"  {name:36s} mean {sum(vals) / len(vals) * 1e3:6.3f}  p50 {pct(vals, 0.5) * 1e3:6.3f}"
                 f"  p90 {pct(vals, 0.9) * 1e3:6.3f}  max {max(vals) * 1e3:6.3f} ms")
 
     sizes = [r["n"] for r in recs]
@@ -137,10 +137,10 @@ def summary(lines: list[dict[str, Any]]) -> str:
            ms("rows written (CPU)", [x["written"] - x["begun"] for x in w]),
            ms("COMMIT (fsync unless synced)", [x["committed"] - x["written"] for x in w]),
            ms("COMMIT -> WAL synced (sync thread)", [x["synced"] - x["committed"] for x in synced] or [0.0]),
-           ms("  of which fdatasync (+ the GIL back)", [x["synced"] - x["sync"] for x in synced if "sync" in x]
-              or [0.0]),
+           ms("  COMMIT -> sync begun", [x["sync"] - x["committed"] for x in synced if "sync" in x] or [0.0]),
+           ms("  fdatasync (+ the GIL back)", [x["synced"] - x["sync"] for x in synced if "sync" in x] or [0.0]),
            ms("committed -> reply read (loop)", [r["reply"] - x["committed"] for r, x in zip(recs, w)]),
-           ms("  synced -> reply sent (sync thread)", [x["sending"] - x["synced"] for x in synced
+           ms("  synced -> reply sent", [x["sending"] - x["synced"] for x in synced
                                                       if "sending" in x] or [0.0]),
            ms("  reply sent -> read (loop)", [r["reply"] - x["sending"] for r, x in zip(recs, w)
                                              if "sending" in x] or [0.0]),
