@@ -25,6 +25,10 @@ difference of the two totals over the CCRs recorded (printed by ``--save``).
 
     python bench/ocs_writer.py --save /tmp/w.rec
     valgrind --tool=callgrind python bench/ocs_writer.py --inprocess /tmp/w.rec --messages -1
+
+``--process FILE --messages K`` replays them to a writer process instead (its socket, frames,
+WAL sync threads and checkpoints included): under ``valgrind --tool=callgrind
+--trace-children=yes`` the writer's own file counts the whole process.
 """
 
 from __future__ import annotations
@@ -285,6 +289,21 @@ def inprocess(path: str, count: int, wal: bool = False) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def process(path: str, count: int, depth: int) -> None:
+    """Replay the first `count` messages saved in `path` to a writer process (as `replay`)."""
+    import marshal
+    ccrs, frames = marshal.loads(Path(path).read_bytes())
+    msgs = [marshal.loads(f) for f in (frames if count < 0 else frames[:count])]
+    tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
+    try:
+        db = os.path.join(tmp, "replay.sqlite3")
+        shutil.copy(path + ".sqlite3", db)
+        cpu, wal = replay(db, msgs, depth)
+        print(f"{len(msgs)} messages replayed: writer CPU {cpu * 1e3:.1f} ms, WAL {wal / 1e6:.1f} MB")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=2000)
@@ -299,7 +318,8 @@ def main() -> None:
     ap.add_argument("--synchronous", default="FULL", help="the writer's PRAGMA synchronous (replays)")
     ap.add_argument("--save", metavar="FILE", help="record the batches to FILE, nothing else")
     ap.add_argument("--inprocess", metavar="FILE", help="replay FILE's messages in this process")
-    ap.add_argument("--messages", type=int, default=-1, help="with --inprocess: how many (-1: all)")
+    ap.add_argument("--process", metavar="FILE", help="replay FILE's messages to a writer process")
+    ap.add_argument("--messages", type=int, default=-1, help="with --inprocess/--process: how many (-1: all)")
     ap.add_argument("--wal", action="store_true",
                     help="with --inprocess: no checkpoint; print the WAL's frames per COMMIT and their tables")
     args = ap.parse_args()
@@ -308,6 +328,9 @@ def main() -> None:
         return
     if args.inprocess:
         inprocess(args.inprocess, args.messages, args.wal)
+        return
+    if args.process:
+        process(args.process, args.messages, args.depth)
         return
     import diameter
     tmp = tempfile.mkdtemp(prefix="ocs-writer-bench-")
