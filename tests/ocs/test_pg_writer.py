@@ -167,3 +167,31 @@ def test_schema_6_keeps_the_money_of_a_version_5_database(pg_cluster, monkeypatc
         finally:
             await conn.close()
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("writer_process", [True, False])
+def test_a_server_start_warms_the_batch_path_before_its_first_request(pg_cluster, writer_process):
+    """`OcsServer.start` calls `Storage.warm`: the writer process is up and the batch's LOAD
+    has run once on its connection (session 19: the first batch of a server waited about 0.3 s
+    for that), while administrative use of the storage still starts no writer."""
+    from diameter.ocs.server import OcsServer, ServerConfig
+
+    url = pg_cluster.new_database()
+
+    async def main():
+        st = PostgresStorage(url, writer_process=writer_process)
+        srv = OcsServer(ServerConfig(port=0, database=url), store=st)
+        await srv.start()
+        try:
+            if writer_process:
+                assert isinstance(st.link, WriterLink) and st.link.starts == 1
+                assert st.link.proc is not None and st.link.proc.poll() is None
+                assert pg_batch.pg_sql.LOAD in st.link._sql  # prepared on the writer's side
+            else:
+                assert isinstance(st.link, PoolLink) and st.link.pool._count == 1 == len(st.link.pool._idle)
+        finally:
+            await srv.stop()
+        async with open_storage(url) as admin:
+            await Engine(admin).create_account("w", [(0, MSISDN)], amount=1000)
+            assert admin.link.starts == 0
+    asyncio.run(main())

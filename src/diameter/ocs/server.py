@@ -183,6 +183,7 @@ class OcsServer:
     async def start(self) -> None:
         cfg = self.config
         await self.store.open()
+        await self.store.warm()
         node = DiameterNode(cfg.identity, cfg.realm, tcp_port=cfg.port, listen_addresses=[cfg.host],
                             ip_addresses=[cfg.host], product_name="diameter-ocs",
                             vendor_ids=[TGPP, HUAWEI], accept_unknown_peers=cfg.accept_unknown_peers,

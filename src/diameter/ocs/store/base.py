@@ -83,6 +83,12 @@ class Storage(abc.ABC):
     async def close(self) -> None:
         """Finish pending work and disconnect."""
 
+    async def warm(self) -> None:
+        """Get ready to charge before the first request (a server calls it once open):
+        start what the first charge would otherwise start and prepare its statements. The
+        default has nothing to do."""
+        return None
+
     @abc.abstractmethod
     async def _run(self, work: Callable[[], Work], *, lock: bool = False) -> Any:
         """Run one unit of work in a transaction; the result is returned after commit."""
