@@ -20,7 +20,7 @@ from diameter.ocs.accounting import adjust
 from diameter.ocs.store import pg_batch
 from diameter.ocs.store.postgres import PostgresStorage
 
-from .helpers import MIB, gy
+from .helpers import MIB, MSISDN, gy
 
 X, Y = "491700000101", "491700000102"
 
@@ -331,3 +331,31 @@ def test_a_session_id_held_by_another_account_is_refused_and_the_books_stay_exac
             report = await a.audit()
             assert report.ok, report.problems
     asyncio.run(main())
+
+
+def test_a_trace_records_each_batch_from_taken_to_answered(pg_cluster, tmp_path, monkeypatch):
+    """`DIAMETER_PG_TRACE=FILE`: one JSON line per batch, written when the storage closes,
+    its times in order and each unit's age; the summary reads the file back."""
+    import json
+
+    from diameter.ocs.store import pg_trace, trace_file
+    trace = tmp_path / "pg-trace.jsonl"
+    monkeypatch.setenv(pg_trace.ENV, str(trace))
+    url = pg_cluster.new_database()
+
+    async def main():
+        async with open_storage(url) as store:
+            engine = Engine(store)
+            await engine.create_account("a", [(0, MSISDN)], amount=100000)
+            for s in range(3):
+                await asyncio.gather(*(engine.charge(gy(f"p{s}.{i}", 0, RequestKind.INITIAL, requested=10))
+                                       for i in range(5)))
+    asyncio.run(main())
+    recs = [json.loads(x) for x in trace.read_text().splitlines()]
+    assert recs == trace_file.read(str(trace))
+    assert recs and sum(r["n"] for r in recs) == 15
+    for r in recs:
+        assert r["take"] <= r["decided"] <= r["returned"] <= r["answered"]
+        assert len(r["ages"]) == r["n"] and 0 <= r["wait"] <= r["oldest"] <= max(r["ages"])
+    summary = pg_trace.summary(recs)
+    assert summary.startswith(f"{len(recs)} batches") and "decided -> WRITE returned" in summary

@@ -20,11 +20,11 @@ seconds of ``time.time()`` (the clock of the units' ``now``, taken as each reque
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from typing import Any
+
+from . import trace_file
 
 ENV = "DIAMETER_PG_TRACE"
 now = time.time
@@ -32,7 +32,7 @@ now = time.time
 
 def path() -> str | None:
     """The trace file named by the environment, or None (tracing off)."""
-    return os.environ.get(ENV) or None
+    return trace_file.path(ENV)
 
 
 class Trace:
@@ -56,9 +56,7 @@ class Trace:
         rec["ages"] = [t - u.now for u in batch if u.fut.done()]
 
     def write(self) -> None:
-        with open(self.file, "a") as f:
-            for rec in self.batches:
-                f.write(json.dumps(rec) + "\n")
+        trace_file.append(self.file, self.batches)
         self.batches = []
 
 
@@ -68,14 +66,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
     if not recs:
         return "no batch traced"
 
-    def pct(vals: list[float], q: float) -> float:
-        vals = sorted(vals)
-        return vals[min(len(vals) - 1, int(len(vals) * q))]
-
     def ms(name: str, vals: list[float]) -> str:
-        return (f"  {name:38s} mean {sum(vals) / len(vals) * 1e3:6.3f}  p50 {pct(vals, 0.5) * 1e3:6.3f}"
-                f"  p90 {pct(vals, 0.9) * 1e3:6.3f}  p99 {pct(vals, 0.99) * 1e3:6.3f}"
-                f"  max {max(vals) * 1e3:6.3f} ms")
+        return trace_file.ms(name, vals, 38, p99=True)
 
     sizes = [r["n"] for r in recs]
     span = recs[-1]["answered"] - recs[0]["take"]
@@ -91,7 +83,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
     total = sum(shares) or 1.0
     return "\n".join([
         f"{len(recs)} batches over {span:.3f} s, units per batch mean {sum(sizes) / len(sizes):.1f}"
-        f" p50 {pct(sizes, 0.5)} max {max(sizes)}; batches in the database when one was taken: {flying};"
+        f" p50 {trace_file.pct(sizes, 0.5)} max {max(sizes)}; batches in the database when one was taken: {flying};"
         f" time with 0 / 1 / 2 batches out: {shares[0] / total * 100:.0f} / {shares[1] / total * 100:.0f}"
         f" / {shares[2] / total * 100:.0f} %",
         ms("unit began -> its batch taken (mean)", [r["wait"] for r in recs]),
@@ -104,12 +96,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> None:
-    lines = []
-    with open(argv[0]) as f:
-        for line in f:
-            if line.strip():
-                lines.append(json.loads(line))
-    print(summary(lines))
+    print(summary(trace_file.read(argv[0])))
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ system's monotonic clock (``time.monotonic()``, the same in both processes):
 from __future__ import annotations
 
 import collections
-import json
-import os
 import time
 from typing import Any
+
+from . import trace_file
 
 ENV = "DIAMETER_SQLITE_TRACE"
 now = time.monotonic
@@ -36,7 +36,7 @@ now = time.monotonic
 
 def path() -> str | None:
     """The trace file named by the environment, or None (tracing off)."""
-    return os.environ.get(ENV) or None
+    return trace_file.path(ENV)
 
 
 class Trace:
@@ -93,9 +93,7 @@ class Trace:
             rec["w"] = detail
 
     def write(self) -> None:
-        with open(self.file, "a") as f:
-            for rec in self.batches:
-                f.write(json.dumps(rec) + "\n")
+        trace_file.append(self.file, self.batches)
         self.batches = []
 
 
@@ -105,13 +103,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
     if not recs:
         return "no batch traced"
 
-    def pct(vals: list[float], q: float) -> float:
-        vals = sorted(vals)
-        return vals[min(len(vals) - 1, int(len(vals) * q))]
-
     def ms(name: str, vals: list[float]) -> str:
-        return (f"  {name:36s} mean {sum(vals) / len(vals) * 1e3:6.3f}  p50 {pct(vals, 0.5) * 1e3:6.3f}"
-                f"  p90 {pct(vals, 0.9) * 1e3:6.3f}  max {max(vals) * 1e3:6.3f} ms")
+        return trace_file.ms(name, vals, 36)
 
     sizes = [r["n"] for r in recs]
     depths = ", ".join(f"{k}: {sum(1 for r in recs if r['flights'] == k)}" for k in range(4))
@@ -122,7 +115,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
     busy = sum(x["committed"] - x["begin"] for x in commits.values())
     fsync = sum(x["committed"] - x["written"] for x in commits.values())
     out = [f"{len(recs)} batches over {span:.3f} s, units per batch mean {sum(sizes) / len(sizes):.1f}"
-           f" p50 {pct(sizes, 0.5)} max {max(sizes)}; batches already in flight when one was shipped:"
+           f" p50 {trace_file.pct(sizes, 0.5)} max {max(sizes)}; batches already in flight when one was shipped:"
            f" {depths}",
            f"  {len(commits)} COMMITs, {sum(sizes) / len(commits):.1f} units each;"
            f" writer busy {busy / span * 100:.0f} % of the time (COMMIT alone {fsync / span * 100:.0f} %),"
@@ -153,8 +146,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0]) as f:
-        print(summary([json.loads(x) for x in f if x.strip()]))
+    print(summary(trace_file.read(argv[0])))
     return 0
 
 
